@@ -1,0 +1,98 @@
+// superlens-cli info MODEL [--json]: architecture, sizes, dtype, files.
+
+#include <iostream>
+
+#include "cli_common.h"
+
+namespace superlens::cli {
+namespace {
+
+struct InfoOptions {
+    std::string model;
+    bool json = false;
+};
+
+nlohmann::json describe(const core::Model& m) {
+    const core::ModelConfig& c = m.config();
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : m.weightFiles()) files.push_back(f.filename().string());
+    nlohmann::json dtypes = nlohmann::json::object();
+    for (const auto& [dt, n] : m.parametersByDtype()) dtypes[std::string(core::dtypeName(dt))] = n;
+    nlohmann::json j = {
+        {"folder", m.folder().string()},
+        {"architecture", c.modelType},
+        {"layers", c.numLayers},
+        {"hidden", c.hiddenSize},
+        {"intermediate", c.intermediateSize},
+        {"heads", c.numHeads},
+        {"kv_heads", c.numKvHeads},
+        {"head_dim", c.headDim},
+        {"vocab", c.vocabSize},
+        {"dtype", std::string(core::dtypeName(m.dominantDtype()))},
+        {"dtypes", dtypes},
+        {"parameters", m.parameterCount()},
+        {"tied_embeddings", c.tieWordEmbeddings},
+        {"rope_theta", c.ropeTheta},
+        {"files", files},
+        {"checkpoint_bytes", m.checkpointBytes()},
+        {"fingerprint", m.fingerprint()},
+    };
+    j["sliding_window"] = c.slidingWindow ? nlohmann::json(*c.slidingWindow) : nlohmann::json(nullptr);
+    j["clip_qkv"] = c.clipQkv ? nlohmann::json(*c.clipQkv) : nlohmann::json(nullptr);
+    switch (c.ropeScaling.type) {
+        case core::RopeScalingType::None: j["rope_scaling"] = nullptr; break;
+        case core::RopeScalingType::Linear: j["rope_scaling"] = {{"type", "linear"}, {"factor", c.ropeScaling.factor}}; break;
+        case core::RopeScalingType::Llama3:
+            j["rope_scaling"] = {{"type", "llama3"}, {"factor", c.ropeScaling.factor}};
+            break;
+    }
+    return j;
+}
+
+std::string humanCount(std::int64_t n) {
+    char buf[32];
+    if (n >= 1000000000) std::snprintf(buf, sizeof buf, "%.2fB", n / 1e9);
+    else if (n >= 1000000) std::snprintf(buf, sizeof buf, "%.2fM", n / 1e6);
+    else if (n >= 1000) std::snprintf(buf, sizeof buf, "%.1fK", n / 1e3);
+    else std::snprintf(buf, sizeof buf, "%lld", static_cast<long long>(n));
+    return buf;
+}
+
+int runInfo(const InfoOptions& o) {
+    auto model = openModel(o.model);
+    if (!model) return fail(model.error());
+    const core::Model& m = **model;
+    nlohmann::json j = describe(m);
+    if (o.json) {
+        printJson(j);
+        return kExitOk;
+    }
+    const core::ModelConfig& c = m.config();
+    std::cout << "model         " << m.folder().string() << "\n"
+              << "architecture  " << c.modelType << "\n"
+              << "parameters    " << humanCount(m.parameterCount()) << " (" << m.parameterCount() << ")\n"
+              << "dtype         " << core::dtypeName(m.dominantDtype()) << "\n"
+              << "layers        " << c.numLayers << "\n"
+              << "hidden        " << c.hiddenSize << "\n"
+              << "intermediate  " << c.intermediateSize << "\n"
+              << "heads         " << c.numHeads << " (kv " << c.numKvHeads << ", head_dim " << c.headDim << ")\n"
+              << "vocab         " << c.vocabSize << "\n"
+              << "tied embed.   " << (c.tieWordEmbeddings ? "yes" : "no") << "\n"
+              << "files        ";
+    for (const auto& f : m.weightFiles()) std::cout << " " << f.filename().string();
+    std::cout << " (" << m.checkpointBytes() << " bytes)\n"
+              << "fingerprint   " << m.fingerprint() << "\n";
+    return kExitOk;
+}
+
+}  // namespace
+
+void addInfoCommand(CLI::App& app, CliContext& ctx) {
+    auto opts = std::make_shared<InfoOptions>();
+    CLI::App* cmd = app.add_subcommand("info", "Architecture, sizes, dtype, parameter count and files of a model folder");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    cmd->add_flag("--json", opts->json, "Print one JSON document");
+    cmd->callback([&ctx, opts] { ctx.run = [opts] { return runInfo(*opts); }; });
+}
+
+}  // namespace superlens::cli

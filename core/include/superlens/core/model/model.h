@@ -1,0 +1,93 @@
+#pragma once
+// A Hugging Face checkpoint folder, opened read-only: config.json plus
+// model.safetensors or a sharded model.safetensors.index.json. Weights stay
+// memory-mapped in their stored dtype (F32/F16/BF16); Model::open reads only
+// headers and validates everything the forward pass will touch, so every
+// command refuses a damaged folder up front.
+//
+// Thread-safety: immutable after open; share it as shared_ptr<const Model>.
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "superlens/core/model/dtype.h"
+#include "superlens/core/model/model_config.h"
+#include "superlens/core/model/safetensors.h"
+#include "superlens/core/result.h"
+
+namespace superlens::core {
+
+// A zero-copy view of one checkpoint tensor. Row-major, shape as stored
+// (Hugging Face Linear layout: [out_features, in_features]).
+struct TensorView {
+    const std::string* name = nullptr;
+    DType dtype = DType::F32;
+    std::vector<std::int64_t> shape;
+    const std::byte* data = nullptr;  // unaligned in general
+    const SafetensorsFile* file = nullptr;
+
+    std::int64_t rows() const { return shape.empty() ? 1 : shape[0]; }
+    std::int64_t cols() const { return shape.size() < 2 ? (shape.empty() ? 1 : shape[0]) : shape[1]; }
+    std::int64_t elementCount() const;
+    // Element i (row-major) converted to float.
+    float at(std::int64_t i) const;
+};
+
+// The weights a transformer block uses, by role. Fused Phi-3 tensors appear
+// as qkv / gateUp; the unfused names are empty then, and vice versa.
+enum class LayerWeight { InputNorm, PostAttentionNorm, Q, K, V, Qkv, QBias, KBias, VBias, O, Gate, Up, GateUp, Down };
+
+class Model {
+public:
+    static Result<std::shared_ptr<const Model>> open(const std::filesystem::path& folder);
+
+    const ModelConfig& config() const { return m_config; }
+    const std::filesystem::path& folder() const { return m_folder; }
+
+    // Any tensor of the checkpoint by its own name; nullptr when absent.
+    const TensorView* tensor(const std::string& name) const;
+    std::vector<std::string> tensorNames() const;
+
+    // Checkpoint tensor name of a block weight ("" when the architecture has
+    // no such tensor, e.g. Qkv for llama or InputNorm for olmo).
+    std::string layerWeightName(int layer, LayerWeight w) const;
+    const TensorView* layerWeight(int layer, LayerWeight w) const;
+    const TensorView& embedding() const { return *m_embedding; }
+    const TensorView* finalNorm() const { return m_finalNorm; }  // nullptr for olmo
+    const TensorView& lmHead() const { return *m_lmHead; }       // the embedding when tied
+
+    const std::vector<std::filesystem::path>& weightFiles() const { return m_weightFiles; }
+    std::uint64_t checkpointBytes() const { return m_checkpointBytes; }
+    std::int64_t parameterCount() const { return m_parameterCount; }
+    // Parameters per stored dtype, and the dtype holding most of them.
+    const std::map<DType, std::int64_t>& parametersByDtype() const { return m_paramsByDtype; }
+    DType dominantDtype() const;
+
+    // Stable identity of this checkpoint without hashing gigabytes: config.json
+    // text, every safetensors header and every weight file size.
+    const std::string& fingerprint() const { return m_fingerprint; }
+
+private:
+    Model() = default;
+    Status indexTensors();
+    Status validateArchitecture();
+
+    std::filesystem::path m_folder;
+    ModelConfig m_config;
+    std::vector<std::shared_ptr<const SafetensorsFile>> m_files;
+    std::vector<std::filesystem::path> m_weightFiles;
+    std::map<std::string, TensorView> m_tensors;
+    const TensorView* m_embedding = nullptr;
+    const TensorView* m_finalNorm = nullptr;
+    const TensorView* m_lmHead = nullptr;
+    std::uint64_t m_checkpointBytes = 0;
+    std::int64_t m_parameterCount = 0;
+    std::map<DType, std::int64_t> m_paramsByDtype;
+    std::string m_fingerprint;
+};
+
+}  // namespace superlens::core

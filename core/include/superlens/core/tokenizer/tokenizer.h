@@ -1,0 +1,60 @@
+#pragma once
+// Text <-> token ids, exactly as the model was trained.
+//
+// Loading follows Hugging Face: tokenizer.json wins when both it and
+// tokenizer.model exist. Special tokens (BOS/EOS, added tokens) come from the
+// tokenizer files only (tokenizer.json's post-processor and added_tokens;
+// SentencePiece's BOS id plus `add_bos_token` in tokenizer_config.json),
+// never from config.json.
+//
+// Thread-safety: a loaded Tokenizer is immutable; encode/decode may be called
+// from several threads at once.
+
+#include <cstdint>
+#include <filesystem>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "superlens/core/result.h"
+
+namespace superlens::core {
+
+using TokenId = std::int32_t;
+
+class Tokenizer {
+public:
+    virtual ~Tokenizer() = default;
+
+    // From a model folder: tokenizer.json if present, else tokenizer.model
+    // (with tokenizer_config.json when present). Errors name the file and
+    // problem, e.g. "<dir>: no tokenizer (tokenizer.json or tokenizer.model)".
+    static Result<std::unique_ptr<Tokenizer>> loadFromFolder(const std::filesystem::path& folder);
+    // True when the folder has a tokenizer file (it may still fail to load).
+    static bool folderHasTokenizer(const std::filesystem::path& folder);
+
+    // addSpecialTokens: prepend/append what the tokenizer's own files say
+    // (e.g. BOS for Llama-2/3), as Hugging Face's encode(text, add_special_tokens).
+    virtual std::vector<TokenId> encode(std::string_view text, bool addSpecialTokens = true) const = 0;
+    // skipSpecialTokens=false matches Hugging Face decode(ids, skip_special_tokens=False).
+    virtual std::string decode(std::span<const TokenId> ids, bool skipSpecialTokens = false) const = 0;
+
+    // The vocabulary piece for an id as stored in the file (e.g. "▁the",
+    // "Ġthe", "<0x0A>"); "" for ids outside the vocabulary.
+    virtual std::string tokenString(TokenId id) const = 0;
+    // Human-readable text of a single token (decode of that one id), used for labels.
+    virtual std::string tokenText(TokenId id) const = 0;
+    virtual std::optional<TokenId> tokenToId(std::string_view piece) const = 0;
+    virtual std::int64_t vocabSize() const = 0;
+    virtual std::optional<TokenId> bosId() const = 0;
+    virtual std::optional<TokenId> eosId() const = 0;
+    virtual bool isSpecial(TokenId id) const = 0;
+
+    // The file the tokenizer was loaded from.
+    virtual const std::filesystem::path& sourceFile() const = 0;
+};
+
+}  // namespace superlens::core
