@@ -185,6 +185,7 @@ std::string Model::layerWeightName(int layer, LayerWeight w) const {
         case LayerWeight::KBias: return c.qkvBias && !c.fusedQkv ? p + "self_attn.k_proj.bias" : "";
         case LayerWeight::VBias: return c.qkvBias && !c.fusedQkv ? p + "self_attn.v_proj.bias" : "";
         case LayerWeight::O: return p + "self_attn.o_proj.weight";
+        case LayerWeight::OBias: return c.oBias ? p + "self_attn.o_proj.bias" : "";
         case LayerWeight::Gate: return c.fusedGateUp ? "" : p + "mlp.gate_proj.weight";
         case LayerWeight::Up: return c.fusedGateUp ? "" : p + "mlp.up_proj.weight";
         case LayerWeight::GateUp: return c.fusedGateUp ? p + "mlp.gate_up_proj.weight" : "";
@@ -242,6 +243,7 @@ Status Model::validateArchitecture() {
             }
         }
         SL_TRY(require(name(LayerWeight::O), {d, qRows}));
+        if (c.oBias) SL_TRY(require(name(LayerWeight::OBias), {d}));
         if (c.fusedGateUp) {
             SL_TRY(require(name(LayerWeight::GateUp), {2 * f, d}));
         } else {

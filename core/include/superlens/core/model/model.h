@@ -39,7 +39,7 @@ struct TensorView {
 
 // The weights a transformer block uses, by role. Fused Phi-3 tensors appear
 // as qkv / gateUp; the unfused names are empty then, and vice versa.
-enum class LayerWeight { InputNorm, PostAttentionNorm, Q, K, V, Qkv, QBias, KBias, VBias, O, Gate, Up, GateUp, Down };
+enum class LayerWeight { InputNorm, PostAttentionNorm, Q, K, V, Qkv, QBias, KBias, VBias, O, OBias, Gate, Up, GateUp, Down };
 
 class Model {
 public:

@@ -1,0 +1,98 @@
+#pragma once
+// Edits (interventions): one syntax for the CLI, the GUI and cache metadata
+// (DESIGN.md). Edits are an in-memory overlay; files on disk never change.
+//
+//   weight element   model.layers.2.mlp.down_proj.weight[3968,7003]=0
+//                    NAME[r,c]*=F (scale), NAME[r,*]=0 (row), NAME[*,c]=0 (column),
+//                    NAME[i]=V for 1-D tensors (norm weights, biases)
+//   activation       blocks.2.hook_mlp_out[0,3968]=-1234.5, [*,3968] = every token,
+//                    =mean sets the channel to its mean over the run's tokens,
+//                    blocks.l.attn.hook_pattern[h,q,k]=V
+//   LASER            laser:model.layers.27.mlp.up_proj.weight:rank=0.01
+//   weight RTN       rtn:model.layers.*.mlp.*:bits=4:block=128[:keep_super[=L:R:C;L:R:C]][:zclip=Z][:pclip=P]
+//   activation RTN   actq:blocks.*.hook_resid_post:bits=8[:block=N|tensor|token][:keep_super[=T:C;T:C]]
+//
+// In patterns '*' matches any run of characters, dots included.
+
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "superlens/core/result.h"
+
+namespace superlens::core {
+
+class Model;
+
+enum class EditKind { Weight, Activation, Laser, Rtn, ActQuant };
+enum class EditOp { Set, Scale, Mean };
+
+// Super-weight coordinate: layer, row (output channel), column (input channel) of down_proj.
+struct SuperWeightCoord {
+    int layer = 0;
+    std::int64_t row = 0;
+    std::int64_t col = 0;
+    bool operator==(const SuperWeightCoord&) const = default;
+};
+
+// Activation coordinate (token, channel), for actq:keep_super.
+struct ActivationCoord {
+    std::int64_t token = 0;
+    std::int64_t channel = 0;
+    bool operator==(const ActivationCoord&) const = default;
+};
+
+struct EditSpec {
+    EditKind kind = EditKind::Weight;
+    std::string target;                         // tensor name, hook name, or pattern
+    std::vector<std::optional<std::int64_t>> index;  // nullopt = '*'
+    EditOp op = EditOp::Set;
+    double value = 0.0;                         // Set: new value; Scale: factor
+
+    double rho = 0.0;                           // laser: fraction of the maximal rank kept
+
+    int bits = 0;                               // rtn / actq
+    std::int64_t block = 0;                     // rtn: elements per block, 0 = whole tensor;
+                                                // actq: 0 = whole tensor, -1 = per token, N = block of N channels
+    bool keepSuper = false;
+    std::vector<SuperWeightCoord> keepWeights;  // rtn: explicit list (empty = from a scan)
+    std::vector<ActivationCoord> keepActivations;  // actq: explicit list (empty = from a scan)
+    std::optional<double> zclip;                // rtn: clip each block to mean +- Z sigma first
+    std::optional<double> pclip;                // rtn: clip each block to its [100-P, P] percentiles first
+
+    // Canonical text: parse(text()) gives back an equal spec.
+    std::string text() const;
+    bool operator==(const EditSpec& o) const { return text() == o.text(); }
+
+    bool touchesWeights() const { return kind == EditKind::Weight || kind == EditKind::Laser || kind == EditKind::Rtn; }
+    // keep_super without an explicit list: the caller must resolve it from a scan.
+    bool needsSuperWeightScan() const { return keepSuper && keepWeights.empty() && kind == EditKind::Rtn; }
+    bool needsSuperActivationScan() const { return keepSuper && keepActivations.empty() && kind == EditKind::ActQuant; }
+};
+
+// Parses one spec; errors quote it and say what is wrong.
+Result<EditSpec> parseEdit(std::string_view text);
+
+// Reads a JSON edits file: a list of spec strings, or an object with an
+// "edits" list (strings, or {"spec": "...", "enabled": bool}; disabled ones are skipped).
+Result<std::vector<EditSpec>> loadEditsFile(const std::filesystem::path& file);
+
+// Checks a spec against a model: tensor and hook names exist, indices are in
+// range, patterns match something. Token indices of activation edits are
+// checked against `tokenCount` when it is > 0.
+Status validateEdit(const EditSpec& edit, const Model& model, std::int64_t tokenCount = 0);
+
+// Tensor names an edit changes (empty for activation edits).
+std::vector<std::string> editedTensors(const EditSpec& edit, const Model& model);
+
+// True for the weights RTN quantizes under a pattern: 2-D block weights only
+// (no embeddings, norms, biases or output head), as in the super-weight paper.
+bool isQuantizableLinear(const std::string& tensorName, const Model& model);
+
+// Shortest decimal that round-trips a double ("0", "-1234.5", "1e-05").
+std::string formatNumber(double v);
+
+}  // namespace superlens::core

@@ -1,0 +1,90 @@
+#pragma once
+// One transformer forward pass over a chunk of positions, templated on the
+// compute scalar. Internal to core: Engine drives it for full runs,
+// incremental recompute and KV-cached generation.
+
+#include <map>
+#include <vector>
+
+#include "kernels.h"
+#include "superlens/core/engine/activation.h"
+#include "superlens/core/engine/edit_spec.h"
+#include "superlens/core/engine/hooks.h"
+#include "superlens/core/model/model.h"
+
+namespace superlens::core {
+
+// The matrices a run multiplies by, after edits.
+struct RunWeights {
+    struct Layer {
+        WeightPtr inputNorm, postAttentionNorm;  // null for OLMo
+        WeightPtr q, k, v, qkv, qBias, kBias, vBias, o, oBias;
+        WeightPtr gate, up, gateUp, down;
+    };
+    WeightPtr embedding, finalNorm, lmHead;
+    std::vector<Layer> layers;
+};
+
+// Which hooks record and which edits apply where, indexed by hookIndex().
+struct HookPlan {
+    int layers = 0;
+    std::vector<char> record;
+    std::vector<std::vector<const EditSpec*>> edits;
+
+    static int slotCount(int layers) { return 2 + layers * (kHookKindCount - 2); }
+    int index(HookPoint p) const {
+        if (p.kind == HookKind::Embed) return 0;
+        if (p.kind == HookKind::LnFinal) return 1 + layers * (kHookKindCount - 2);
+        return 1 + p.layer * (kHookKindCount - 2) + (static_cast<int>(p.kind) - 1);
+    }
+    bool active(HookPoint p) const {
+        const int i = index(p);
+        return record[i] || !edits[i].empty();
+    }
+};
+
+template <class S>
+struct KvCache {
+    std::vector<kernels::Mat<S>> keys, values;  // per layer [capacity, kvHeads * headDim]
+    std::int64_t length = 0;                    // positions filled (same for all layers after a step)
+    void reset(int layers, std::int64_t capacity, std::int64_t width);
+};
+
+template <class S>
+class ForwardPass {
+public:
+    using Mat = kernels::Mat<S>;
+    using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+
+    ForwardPass(const Model& model, const RunWeights& weights, const HookPlan& plan, ThreadPool& pool);
+
+    // x <- embeddings of ids at positions p0 ...
+    void embed(const std::int32_t* ids, std::int64_t n, std::int64_t p0, Mat& x);
+    // x [n, d] is the residual at positions p0 .. p0+n-1; keys/values of
+    // earlier positions come from kv (whose length must equal p0), and this
+    // chunk's are appended.
+    void block(int layer, Mat& x, std::int64_t p0, KvCache<S>& kv);
+    // Final norm and lm_head; all rows or only the last.
+    void head(const Mat& x, std::int64_t p0, bool allPositions, ActivationTensor& logits);
+
+    std::map<HookPoint, ActivationPtr>& recorded() { return m_recorded; }
+
+private:
+    void hook(HookPoint p, Mat& values, std::int64_t p0);
+    void norm(const WeightPtr& weight, const Mat& x, Mat& out) const;
+    void applyRope(Mat& x, int heads, std::int64_t p0) const;
+    void attention(int layer, const Mat& q, const KvCache<S>& kv, std::int64_t p0, Mat& out);
+
+    const Model& m_model;
+    const ModelConfig& m_config;
+    const RunWeights& m_weights;
+    const HookPlan& m_plan;
+    ThreadPool& m_pool;
+    std::vector<double> m_invFreq;  // per rotary pair, after rope scaling
+    std::map<HookPoint, ActivationPtr> m_recorded;
+};
+
+// Rotary inverse frequencies as Hugging Face computes them, incl. linear and llama3 scaling.
+std::vector<double> ropeInverseFrequencies(const ModelConfig& config);
+
+}  // namespace superlens::core

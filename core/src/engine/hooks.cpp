@@ -1,0 +1,134 @@
+#include "superlens/core/engine/hooks.h"
+
+#include <charconv>
+
+namespace superlens::core {
+namespace {
+
+struct KindName {
+    HookKind kind;
+    std::string_view suffix;  // after "blocks.<l>."
+};
+constexpr KindName kLayerKinds[] = {
+    {HookKind::ResidPre, "hook_resid_pre"}, {HookKind::AttnPattern, "attn.hook_pattern"},
+    {HookKind::AttnOut, "hook_attn_out"},   {HookKind::ResidMid, "hook_resid_mid"},
+    {HookKind::MlpPre, "mlp.hook_pre"},     {HookKind::MlpPost, "mlp.hook_post"},
+    {HookKind::MlpOut, "hook_mlp_out"},     {HookKind::ResidPost, "hook_resid_post"},
+};
+
+}  // namespace
+
+bool isLayerHook(HookKind k) { return k != HookKind::Embed && k != HookKind::LnFinal; }
+
+int HookPoint::order() const {
+    if (kind == HookKind::Embed) return 0;
+    if (kind == HookKind::LnFinal) return 1 << 30;
+    return 1 + layer * kHookKindCount + static_cast<int>(kind);
+}
+
+std::string hookName(HookPoint p) {
+    if (p.kind == HookKind::Embed) return "hook_embed";
+    if (p.kind == HookKind::LnFinal) return "ln_final.hook_normalized";
+    for (const auto& kn : kLayerKinds) {
+        if (kn.kind == p.kind) return "blocks." + std::to_string(p.layer) + "." + std::string(kn.suffix);
+    }
+    return "?";
+}
+
+std::optional<HookPoint> parseHookName(std::string_view name) {
+    if (name == "hook_embed") return HookPoint{HookKind::Embed, -1};
+    if (name == "ln_final.hook_normalized") return HookPoint{HookKind::LnFinal, -1};
+    constexpr std::string_view prefix = "blocks.";
+    if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
+    name.remove_prefix(prefix.size());
+    const auto dot = name.find('.');
+    if (dot == std::string_view::npos || dot == 0) return std::nullopt;
+    int layer = -1;
+    const auto digits = name.substr(0, dot);
+    const auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), layer);
+    if (ec != std::errc() || ptr != digits.data() + digits.size() || layer < 0) return std::nullopt;
+    if (digits.size() > 1 && digits[0] == '0') return std::nullopt;
+    const auto suffix = name.substr(dot + 1);
+    for (const auto& kn : kLayerKinds) {
+        if (kn.suffix == suffix) return HookPoint{kn.kind, layer};
+    }
+    return std::nullopt;
+}
+
+std::vector<HookPoint> allHookPoints(int layers) {
+    std::vector<HookPoint> out{{HookKind::Embed, -1}};
+    for (int l = 0; l < layers; ++l) {
+        for (const auto& kn : kLayerKinds) out.push_back({kn.kind, l});
+    }
+    out.push_back({HookKind::LnFinal, -1});
+    return out;
+}
+
+bool globMatch(std::string_view pattern, std::string_view text) {
+    // Iterative wildcard match with backtracking to the last '*': linear in
+    // practice and no recursion depth to blow on hostile patterns.
+    std::size_t p = 0, t = 0, star = std::string_view::npos, mark = 0;
+    while (t < text.size()) {
+        if (p < pattern.size() && pattern[p] == '*') {
+            star = p++;
+            mark = t;
+        } else if (p < pattern.size() && pattern[p] == text[t]) {
+            ++p;
+            ++t;
+        } else if (star != std::string_view::npos) {
+            p = star + 1;
+            t = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == '*') ++p;
+    return p == pattern.size();
+}
+
+HookSelection HookSelection::patterns(std::vector<std::string> patterns) {
+    HookSelection s;
+    s.m_patterns = std::move(patterns);
+    return s;
+}
+
+HookSelection HookSelection::captureDefault() {
+    return patterns({"hook_embed", "blocks.*.hook_resid_pre", "blocks.*.attn.hook_pattern", "blocks.*.hook_attn_out",
+                     "blocks.*.hook_resid_mid", "blocks.*.mlp.hook_post", "blocks.*.hook_mlp_out",
+                     "blocks.*.hook_resid_post", "ln_final.hook_normalized"});
+}
+
+bool HookSelection::matches(HookPoint p) const {
+    if (m_patterns.empty()) return false;
+    const std::string name = hookName(p);
+    for (const auto& pat : m_patterns) {
+        if (globMatch(pat, name)) return true;
+    }
+    return false;
+}
+
+std::vector<HookPoint> HookSelection::resolve(int layers) const {
+    std::vector<HookPoint> out;
+    if (m_patterns.empty()) return out;
+    for (const HookPoint& p : allHookPoints(layers)) {
+        if (matches(p)) out.push_back(p);
+    }
+    return out;
+}
+
+Status HookSelection::validate(int layers) const {
+    const auto points = allHookPoints(layers);
+    for (const auto& pat : m_patterns) {
+        bool any = false;
+        for (const HookPoint& p : points) {
+            if (globMatch(pat, hookName(p))) {
+                any = true;
+                break;
+            }
+        }
+        if (!any) return Error{"hook pattern '" + pat + "' matches no hook of this model (e.g. blocks.0.hook_mlp_out, blocks.*.mlp.hook_post)"};
+    }
+    return {};
+}
+
+}  // namespace superlens::core

@@ -1,0 +1,179 @@
+#include "kernels.h"
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include <cblas.h>
+
+namespace superlens::core::kernels {
+namespace {
+
+// We parallelise across our own pool; OpenBLAS must not spawn threads of
+// its own on top (2 cores: oversubscription halves throughput).
+void ensureBlasSingleThreaded() {
+    static const bool s_done = [] {
+        openblas_set_num_threads(1);
+        return true;
+    }();
+    (void)s_done;
+}
+
+void gemmNT(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
+            std::int64_t ldc) {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
+                static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
+}
+void gemmNT(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double* c,
+            std::int64_t ldc) {
+    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
+                static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
+}
+
+// Rows per decoded tile: about 4 MB of fp32, a multiple of 16, so packing
+// the activations once per tile stays cheap next to the tile's GEMM.
+std::int64_t tileRows(std::int64_t cols) {
+    const std::int64_t rows = (std::int64_t{4} << 20) / (4 * std::max<std::int64_t>(1, cols));
+    return std::clamp<std::int64_t>(rows / 16 * 16, 16, 1024);
+}
+
+// Per-worker scratch for decoded tiles, reused across calls.
+template <class S>
+std::vector<S>& tileBuffer(int worker) {
+    thread_local std::vector<S> t_buffer;
+    (void)worker;
+    return t_buffer;
+}
+
+// Single-token GEMV on stored bf16/f16/f32 rows: memory-bound, so decode and
+// dot product are fused row by row (no tile round trip through memory).
+template <class S>
+void gemvRows(const WeightMatrix& w, const S* x, S* y, std::int64_t r0, std::int64_t r1) {
+    const std::int64_t in = w.cols();
+    if constexpr (std::is_same_v<S, float>) {
+        if (const float* direct = w.directF32()) {
+            for (std::int64_t r = r0; r < r1; ++r) {
+                Eigen::Map<const Eigen::VectorXf> row(direct + r * in, in);
+                Eigen::Map<const Eigen::VectorXf> xv(x, in);
+                y[r] = row.dot(xv);
+            }
+            return;
+        }
+    }
+    constexpr std::int64_t kChunkRows = 8;
+    std::vector<S>& buf = tileBuffer<S>(0);
+    buf.resize(static_cast<std::size_t>(kChunkRows * in));
+    for (std::int64_t r = r0; r < r1; r += kChunkRows) {
+        const std::int64_t re = std::min(r1, r + kChunkRows);
+        w.decodeRows(r, re, buf.data());
+        for (std::int64_t i = r; i < re; ++i) {
+            Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> row(buf.data() + (i - r) * in, in);
+            Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> xv(x, in);
+            y[i] = row.dot(xv);
+        }
+    }
+}
+
+}  // namespace
+
+template <class S>
+void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool) {
+    ensureBlasSingleThreaded();
+    const std::int64_t n = x.rows(), in = w.cols(), out = w.rows();
+    SL_ASSERT(x.cols() == in);
+    y.resize(n, out);
+    if (n == 0) return;
+
+    if (const auto lr = w.lowRank(); lr.u) {
+        // LASER factors: Y = (X Vt^T) U^T, two thin GEMMs instead of a full one.
+        const Mat<S> vt = lr.vt->template cast<S>();
+        const Mat<S> u = lr.u->template cast<S>();
+        const Mat<S> t = x * vt.transpose();
+        pool.parallelFor(out, 16, [&](std::int64_t r0, std::int64_t r1, int) {
+            gemmNT(n, r1 - r0, u.cols(), t.data(), t.cols(), u.data() + r0 * u.cols(), u.cols(), y.data() + r0, out);
+        });
+        return;
+    }
+
+    if (n == 1) {
+        pool.parallelFor(out, 64, [&](std::int64_t r0, std::int64_t r1, int) { gemvRows<S>(w, x.data(), y.data(), r0, r1); });
+        return;
+    }
+
+    if constexpr (std::is_same_v<S, float>) {
+        if (const float* direct = w.directF32()) {
+            pool.parallelFor(out, 16, [&](std::int64_t r0, std::int64_t r1, int) {
+                gemmNT(n, r1 - r0, in, x.data(), in, direct + r0 * in, in, y.data() + r0, out);
+            });
+            return;
+        }
+    }
+    const std::int64_t tile = tileRows(in);
+    pool.parallelFor(out, 16, [&](std::int64_t r0, std::int64_t r1, int worker) {
+        std::vector<S>& buf = tileBuffer<S>(worker);
+        buf.resize(static_cast<std::size_t>(std::min(tile, r1 - r0) * in));
+        for (std::int64_t t0 = r0; t0 < r1; t0 += tile) {
+            const std::int64_t t1 = std::min(r1, t0 + tile);
+            w.decodeRows(t0, t1, buf.data());
+            gemmNT(n, t1 - t0, in, x.data(), in, buf.data(), in, y.data() + t0, out);
+        }
+    });
+}
+
+template <class S>
+Eigen::Matrix<S, Eigen::Dynamic, 1> vectorOf(const WeightMatrix& w) {
+    Eigen::Matrix<S, Eigen::Dynamic, 1> v(w.rows() * w.cols());
+    w.decodeRows(0, w.rows(), v.data());
+    return v;
+}
+
+template <class S>
+void gatherRows(const WeightMatrix& w, const std::int32_t* ids, std::int64_t n, Mat<S>& out) {
+    out.resize(n, w.cols());
+    for (std::int64_t i = 0; i < n; ++i) w.decodeRows(ids[i], ids[i] + 1, out.data() + i * w.cols());
+}
+
+template <class S>
+void rmsNorm(const Mat<S>& x, const Eigen::Matrix<S, Eigen::Dynamic, 1>& weight, double eps, Mat<S>& out) {
+    out.resize(x.rows(), x.cols());
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+        // Mean of squares accumulated in double: super activations reach 1e4
+        // and their square dominates the sum; fp32 would still be fine, but
+        // double costs nothing here and removes one source of drift.
+        double ss = 0.0;
+        const S* row = x.data() + i * x.cols();
+        for (Eigen::Index j = 0; j < x.cols(); ++j) ss += static_cast<double>(row[j]) * static_cast<double>(row[j]);
+        const S inv = static_cast<S>(1.0 / std::sqrt(ss / static_cast<double>(x.cols()) + eps));
+        if (weight.size() > 0) out.row(i) = (x.row(i) * inv).cwiseProduct(weight.transpose());
+        else out.row(i) = x.row(i) * inv;
+    }
+}
+
+template <class S>
+void layerNorm(const Mat<S>& x, double eps, Mat<S>& out) {
+    out.resize(x.rows(), x.cols());
+    for (Eigen::Index i = 0; i < x.rows(); ++i) {
+        const S* row = x.data() + i * x.cols();
+        double mean = 0.0;
+        for (Eigen::Index j = 0; j < x.cols(); ++j) mean += row[j];
+        mean /= static_cast<double>(x.cols());
+        double var = 0.0;
+        for (Eigen::Index j = 0; j < x.cols(); ++j) var += (row[j] - mean) * (row[j] - mean);
+        var /= static_cast<double>(x.cols());
+        const double inv = 1.0 / std::sqrt(var + eps);
+        for (Eigen::Index j = 0; j < x.cols(); ++j) out(i, j) = static_cast<S>((row[j] - mean) * inv);
+    }
+}
+
+template void linear<float>(const WeightMatrix&, const Mat<float>&, Mat<float>&, ThreadPool&);
+template void linear<double>(const WeightMatrix&, const Mat<double>&, Mat<double>&, ThreadPool&);
+template Eigen::Matrix<float, Eigen::Dynamic, 1> vectorOf<float>(const WeightMatrix&);
+template Eigen::Matrix<double, Eigen::Dynamic, 1> vectorOf<double>(const WeightMatrix&);
+template void gatherRows<float>(const WeightMatrix&, const std::int32_t*, std::int64_t, Mat<float>&);
+template void gatherRows<double>(const WeightMatrix&, const std::int32_t*, std::int64_t, Mat<double>&);
+template void rmsNorm<float>(const Mat<float>&, const Eigen::Matrix<float, Eigen::Dynamic, 1>&, double, Mat<float>&);
+template void rmsNorm<double>(const Mat<double>&, const Eigen::Matrix<double, Eigen::Dynamic, 1>&, double, Mat<double>&);
+template void layerNorm<float>(const Mat<float>&, double, Mat<float>&);
+template void layerNorm<double>(const Mat<double>&, double, Mat<double>&);
+
+}  // namespace superlens::core::kernels

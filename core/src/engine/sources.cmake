@@ -1,0 +1,10 @@
+list(APPEND SUPERLENS_CORE_SOURCES
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/thread_pool.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/hooks.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/edit_spec.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/weight_matrix.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/matrix_transforms.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/kernels.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/activation_edits.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/forward_pass.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/engine.cpp)

@@ -1,0 +1,112 @@
+// Golden tests: logits and hooks of every reference checkpoint against the
+// float64 Hugging Face reference answers in ../shared/models.
+
+#include <cmath>
+
+#include <gtest/gtest.h>
+
+#include "superlens/core/engine/engine.h"
+#include "test_paths.h"
+
+using namespace superlens::core;
+using superlens::test::referenceAnswers;
+using superlens::test::referenceModel;
+
+namespace {
+
+// max |a - b| over max |b|: the README's tolerance measure.
+double relativeMaxError(const std::vector<float>& got, const std::vector<double>& want) {
+    double maxAbs = 0, maxErr = 0;
+    for (std::size_t i = 0; i < want.size(); ++i) {
+        maxAbs = std::max(maxAbs, std::abs(want[i]));
+        maxErr = std::max(maxErr, std::abs(static_cast<double>(got[i]) - want[i]));
+    }
+    return maxErr / std::max(maxAbs, 1e-30);
+}
+
+std::vector<double> flatten(const nlohmann::json& rows) {
+    std::vector<double> out;
+    for (const auto& r : rows) for (const auto& v : r) out.push_back(v.get<double>());
+    return out;
+}
+
+class GoldenTest : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {};
+
+TEST_P(GoldenTest, LogitsAndHooksMatchReference) {
+    const auto [name, precision] = GetParam();
+    const auto& ref = referenceAnswers()[name];
+    auto model = Model::open(referenceModel(name));
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    EngineOptions opts;
+    opts.precision = precision;
+    Engine engine(*model, opts);
+
+    ForwardRequest req;
+    req.tokens = ref["ids"].get<std::vector<TokenId>>();
+    req.allPositionLogits = true;
+    req.record = HookSelection::patterns({"blocks.*.mlp.hook_post", "blocks.*.hook_mlp_out", "blocks.*.hook_resid_post"});
+    auto result = engine.run(req);
+    ASSERT_TRUE(result.ok()) << result.error().message;
+    const double tol = 1e-4;
+    RecordProperty("logits_rel_error", std::to_string(relativeMaxError((*result)->logits.values, flatten(ref["logits_all"]))));
+    std::printf("%s %s logits rel error %.3g\n", name, precision == Precision::Float64 ? "f64" : "f32",
+                relativeMaxError((*result)->logits.values, flatten(ref["logits_all"])));
+    EXPECT_LT(relativeMaxError((*result)->logits.values, flatten(ref["logits_all"])), tol);
+    EXPECT_LT(relativeMaxError((*result)->lastLogits(), ref["logits_last"].get<std::vector<double>>()), tol);
+
+    for (const auto& [hook, rows] : ref["hooks"].items()) {
+        const ActivationTensor* a = (*result)->activation(hook);
+        ASSERT_NE(a, nullptr) << hook;
+        EXPECT_LT(relativeMaxError(a->values, flatten(rows)), tol) << name << " " << hook;
+    }
+    // Per-layer maxima (the detector's inputs) too.
+    const int layers = ref["layers"].get<int>();
+    for (int l = 0; l < layers; ++l) {
+        const auto absmax = [&](const char* hook) {
+            const ActivationTensor* a = (*result)->activation("blocks." + std::to_string(l) + "." + hook);
+            double m = 0;
+            for (float v : a->values) m = std::max(m, std::abs(static_cast<double>(v)));
+            return m;
+        };
+        const double wantIn = ref["down_in_absmax"][l].get<double>();
+        const double wantOut = ref["down_out_absmax"][l].get<double>();
+        const double wantRes = ref["resid_absmax"][l].get<double>();
+        EXPECT_NEAR(absmax("mlp.hook_post"), wantIn, 1e-4 * wantIn) << name << " layer " << l;
+        EXPECT_NEAR(absmax("hook_mlp_out"), wantOut, 1e-4 * wantOut) << name << " layer " << l;
+        EXPECT_NEAR(absmax("hook_resid_post"), wantRes, 1e-4 * wantRes) << name << " layer " << l;
+    }
+}
+
+TEST_P(GoldenTest, EditedLogitsMatchReference) {
+    const auto [name, precision] = GetParam();
+    const auto& ref = referenceAnswers()[name];
+    if (ref["edited"].is_null()) {
+        // Only the model without a planted super weight has no edited reference.
+        EXPECT_TRUE(ref["planted"].empty()) << name;
+        return;
+    }
+    auto model = Model::open(referenceModel(name));
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    EngineOptions opts;
+    opts.precision = precision;
+    Engine engine(*model, opts);
+    auto edits = parseEdits({ref["edited"]["edit"].get<std::string>()}, **model);
+    ASSERT_TRUE(edits.ok()) << edits.error().message;
+    ForwardRequest req;
+    req.tokens = ref["ids"].get<std::vector<TokenId>>();
+    req.edits = *edits;
+    auto result = engine.run(req);
+    ASSERT_TRUE(result.ok()) << result.error().message;
+    EXPECT_LT(relativeMaxError((*result)->lastLogits(), ref["edited"]["logits"].get<std::vector<double>>()), 1e-4);
+}
+
+INSTANTIATE_TEST_SUITE_P(AllReferenceModels, GoldenTest,
+                         ::testing::Combine(::testing::ValuesIn(superlens::test::kReferenceModels),
+                                            ::testing::Values(Precision::Float32, Precision::Float64)),
+                         [](const auto& info) {
+                             std::string n = std::get<0>(info.param);
+                             for (char& ch : n) if (ch == '-') ch = '_';
+                             return n + (std::get<1>(info.param) == Precision::Float64 ? "_f64" : "_f32");
+                         });
+
+}  // namespace
