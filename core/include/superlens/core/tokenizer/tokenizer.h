@@ -31,13 +31,29 @@ public:
 
     // From a model folder: tokenizer.json if present, else tokenizer.model
     // (with tokenizer_config.json when present). Errors name the file and
-    // problem, e.g. "<dir>: no tokenizer (tokenizer.json or tokenizer.model)".
+    // problem in one line, e.g. "<dir>: no tokenizer.json or tokenizer.model",
+    // "<dir>/tokenizer.json: invalid JSON: ...". A damaged tokenizer.json is
+    // an error even when a tokenizer.model exists (their ids may differ).
     static Result<std::unique_ptr<Tokenizer>> loadFromFolder(const std::filesystem::path& folder);
     // True when the folder has a tokenizer file (it may still fail to load).
     static bool folderHasTokenizer(const std::filesystem::path& folder);
 
+    // A Hugging Face tokenizer.json (BPE models: Llama-2/3, Mistral, Qwen2,
+    // OLMo, GPT-2 style). tokenizer_config.json beside it, if any, only names
+    // BOS/EOS for bosId()/eosId(); what encode adds comes from the
+    // post_processor, as in the Rust library.
+    static Result<std::unique_ptr<Tokenizer>> loadJson(const std::filesystem::path& file);
+    // A SentencePiece tokenizer.model; add_bos_token (default true) and
+    // add_eos_token (default false) come from tokenizer_config.json beside it,
+    // as in Hugging Face's LlamaTokenizer.
+    static Result<std::unique_ptr<Tokenizer>> loadSentencePiece(const std::filesystem::path& modelFile);
+
     // addSpecialTokens: prepend/append what the tokenizer's own files say
     // (e.g. BOS for Llama-2/3), as Hugging Face's encode(text, add_special_tokens).
+    // Special-token text inside `text` (e.g. "<s>") becomes the special id
+    // with tokenizer.json, as in Hugging Face, but plain text with
+    // SentencePiece. Invalid UTF-8 is first repaired: each maximal invalid
+    // sequence becomes U+FFFD (as Python's errors="replace").
     virtual std::vector<TokenId> encode(std::string_view text, bool addSpecialTokens = true) const = 0;
     // skipSpecialTokens=false matches Hugging Face decode(ids, skip_special_tokens=False).
     virtual std::string decode(std::span<const TokenId> ids, bool skipSpecialTokens = false) const = 0;

@@ -1,0 +1,218 @@
+#include "tokenizer/bpe_model.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <mutex>
+
+#include "tokenizer/unicode.h"
+
+namespace superlens::core {
+
+Result<std::unique_ptr<BpeModel>> BpeModel::create(std::vector<std::pair<std::string, TokenId>> vocab,
+                                                   const std::vector<std::pair<std::string, std::string>>& merges,
+                                                   BpeOptions options) {
+    std::unique_ptr<BpeModel> model(new BpeModel());
+    model->m_options = std::move(options);
+
+    TokenId maxId = -1;
+    model->m_vocab.reserve(vocab.size());
+    for (auto& [token, id] : vocab) {
+        if (id < 0) return Error{"model.vocab: negative id " + std::to_string(id) + " for token '" + token + "'"};
+        maxId = std::max(maxId, id);
+        // Later duplicates win, as when HF collects the vocab into a HashMap.
+        model->m_vocab.insert_or_assign(std::move(token), id);
+    }
+    model->m_idToToken.resize(static_cast<std::size_t>(maxId + 1));
+    model->m_hasId.assign(static_cast<std::size_t>(maxId + 1), false);
+    for (const auto& [token, id] : model->m_vocab) {
+        model->m_idToToken[static_cast<std::size_t>(id)] = token;
+        model->m_hasId[static_cast<std::size_t>(id)] = true;
+    }
+
+    const std::size_t prefixLength =
+        model->m_options.continuingSubwordPrefix ? model->m_options.continuingSubwordPrefix->size() : 0;
+    model->m_merges.reserve(merges.size());
+    std::string merged;
+    for (std::size_t rank = 0; rank < merges.size(); ++rank) {
+        const auto& [left, right] = merges[rank];
+        const auto leftId = model->tokenToId(left);
+        const auto rightId = model->tokenToId(right);
+        merged.assign(left);
+        if (right.size() >= prefixLength) merged.append(right, prefixLength, std::string::npos);
+        const auto newId = model->tokenToId(merged);
+        if (!leftId || !rightId || !newId) {
+            const std::string& missing = !leftId ? left : !rightId ? right : merged;
+            return Error{"model.merges[" + std::to_string(rank) + "] '" + left + " " + right + "': token '" +
+                         missing + "' is not in the vocabulary"};
+        }
+        // Later duplicates win, as in HF's merge map.
+        model->m_merges.insert_or_assign(pairKey(*leftId, *rightId),
+                                         MergeValue{static_cast<std::uint32_t>(rank), *newId});
+    }
+
+    if (model->m_options.unkToken) model->m_unkId = model->tokenToId(*model->m_options.unkToken);
+    model->m_allBytesPresent = true;
+    for (int b = 0; b < 256; ++b) {
+        char name[8];
+        std::snprintf(name, sizeof(name), "<0x%02X>", b);
+        const auto id = model->tokenToId(name);
+        model->m_byteIds[b] = id.value_or(-1);
+        if (!id) model->m_allBytesPresent = false;
+    }
+    return model;
+}
+
+std::optional<TokenId> BpeModel::tokenToId(std::string_view token) const {
+    const auto it = m_vocab.find(token);
+    if (it == m_vocab.end()) return std::nullopt;
+    return it->second;
+}
+
+const std::string* BpeModel::idToToken(TokenId id) const {
+    if (id < 0 || static_cast<std::size_t>(id) >= m_idToToken.size() || !m_hasId[static_cast<std::size_t>(id)])
+        return nullptr;
+    return &m_idToToken[static_cast<std::size_t>(id)];
+}
+
+void BpeModel::tokenize(std::string_view word, std::vector<TokenId>& out) const {
+    if (word.empty()) return;
+    // Llama-3: a word that is itself a token is never split, even when the
+    // merges would build it differently.
+    if (m_options.ignoreMerges) {
+        if (const auto id = tokenToId(word)) {
+            out.push_back(*id);
+            return;
+        }
+    }
+    const bool cacheable = word.size() < kCacheMaxWordBytes;
+    if (cacheable) {
+        std::shared_lock lock(m_cacheMutex);
+        const auto it = m_cache.find(word);
+        if (it != m_cache.end()) {
+            out.insert(out.end(), it->second.begin(), it->second.end());
+            return;
+        }
+    }
+    const std::size_t first = out.size();
+    mergeWord(word, out);
+    if (cacheable) {
+        std::unique_lock lock(m_cacheMutex);
+        if (m_cache.size() < kCacheCapacity)
+            m_cache.emplace(std::string(word), std::vector<TokenId>(out.begin() + first, out.end()));
+    }
+}
+
+void BpeModel::mergeWord(std::string_view word, std::vector<TokenId>& out) const {
+    struct Symbol {
+        TokenId id;
+        int prev;
+        int next;
+        bool removed;
+    };
+    struct Merge {
+        std::uint32_t rank;
+        int pos;
+        TokenId newId;
+    };
+    // Lowest rank first, then leftmost: the order HF's BinaryHeap pops in.
+    const auto later = [](const Merge& a, const Merge& b) {
+        return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
+    };
+    // Reused per thread: most words are short, and allocation would dominate.
+    thread_local std::vector<Symbol> symbols;
+    thread_local std::vector<Merge> heap;
+    thread_local std::string scratch;
+    symbols.clear();
+    heap.clear();
+
+    const auto add = [](TokenId id) {
+        const int index = static_cast<int>(symbols.size());
+        if (!symbols.empty()) symbols.back().next = index;
+        symbols.push_back({id, index - 1, -1, false});
+    };
+
+    // Initial symbols: one per character, as HF's BPE::merge_word.
+    TokenId pendingUnk = -1;  // an unknown run not yet emitted (fused when fuse_unk)
+    std::size_t i = 0;
+    while (i < word.size()) {
+        const std::size_t begin = i;
+        i = std::min(word.size(), i + unicode::charLength(static_cast<unsigned char>(word[i])));
+        std::string_view piece = word.substr(begin, i - begin);
+        const bool addPrefix = begin != 0 && m_options.continuingSubwordPrefix;
+        const bool addSuffix = i == word.size() && m_options.endOfWordSuffix;
+        if (addPrefix || addSuffix) {
+            scratch.clear();
+            if (addPrefix) scratch += *m_options.continuingSubwordPrefix;
+            scratch += piece;
+            if (addSuffix) scratch += *m_options.endOfWordSuffix;
+            piece = scratch;
+        }
+        if (const auto id = tokenToId(piece)) {
+            if (pendingUnk >= 0) {
+                add(pendingUnk);
+                pendingUnk = -1;
+            }
+            add(*id);
+            continue;
+        }
+        if (m_options.byteFallback) {
+            const bool allBytes = m_allBytesPresent || std::all_of(piece.begin(), piece.end(), [this](char c) {
+                                      return m_byteIds[static_cast<unsigned char>(c)] >= 0;
+                                  });
+            if (allBytes) {
+                for (const char c : piece) add(m_byteIds[static_cast<unsigned char>(c)]);
+                continue;
+            }
+        }
+        if (m_unkId) {
+            if (pendingUnk >= 0 && !m_options.fuseUnk) add(pendingUnk);
+            pendingUnk = *m_unkId;
+        }
+    }
+    if (pendingUnk >= 0) add(pendingUnk);
+
+    const auto findMerge = [this](TokenId a, TokenId b) -> const MergeValue* {
+        const auto it = m_merges.find(pairKey(a, b));
+        return it == m_merges.end() ? nullptr : &it->second;
+    };
+    const int count = static_cast<int>(symbols.size());
+    for (int k = 0; k + 1 < count; ++k) {
+        if (const MergeValue* m = findMerge(symbols[k].id, symbols[k + 1].id)) heap.push_back({m->rank, k, m->newId});
+    }
+    std::make_heap(heap.begin(), heap.end(), later);
+    while (!heap.empty()) {
+        std::pop_heap(heap.begin(), heap.end(), later);
+        const Merge top = heap.back();
+        heap.pop_back();
+        Symbol& current = symbols[top.pos];
+        if (current.removed || current.next < 0) continue;
+        const int nextPos = current.next;
+        const Symbol right = symbols[nextPos];
+        // Entries go stale when a neighbour merged first.
+        const MergeValue* valid = findMerge(current.id, right.id);
+        if (valid == nullptr || valid->newId != top.newId) continue;
+
+        current.id = top.newId;
+        current.next = right.next;
+        symbols[nextPos].removed = true;
+        if (right.next >= 0) symbols[right.next].prev = top.pos;
+
+        if (current.prev >= 0) {
+            if (const MergeValue* m = findMerge(symbols[current.prev].id, current.id)) {
+                heap.push_back({m->rank, current.prev, m->newId});
+                std::push_heap(heap.begin(), heap.end(), later);
+            }
+        }
+        if (current.next >= 0) {
+            if (const MergeValue* m = findMerge(current.id, symbols[current.next].id)) {
+                heap.push_back({m->rank, top.pos, m->newId});
+                std::push_heap(heap.begin(), heap.end(), later);
+            }
+        }
+    }
+    for (const Symbol& s : symbols) {
+        if (!s.removed) out.push_back(s.id);
+    }
+}
+
+}  // namespace superlens::core

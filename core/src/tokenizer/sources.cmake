@@ -1,0 +1,24 @@
+# Tokenizers: Hugging Face tokenizer.json (BPE) and SentencePiece tokenizer.model.
+list(APPEND SUPERLENS_CORE_SOURCES
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/added_vocabulary.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/bpe_model.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/byte_level.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/decoders.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/json_fields.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/json_tokenizer.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/normalizers.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/post_processors.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/pre_tokenizers.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/sentencepiece_tokenizer.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/text_split.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/tokenizer.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/tokenizer_config.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/tokenizer_json_reader.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/unicode.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/unicode_regex.cpp)
+
+# NFC/NFKC normalizers and Unicode properties (Rust's is_whitespace, \w)
+# come from ICU (Debian: libicu-dev). Linked here so the tokenizer area stays
+# self-contained; core/CMakeLists.txt links the other libraries.
+find_package(ICU 60 REQUIRED COMPONENTS uc)
+target_link_libraries(superlens_core PRIVATE ICU::uc)

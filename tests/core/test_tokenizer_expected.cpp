@@ -1,0 +1,95 @@
+// Every line of every shared expected.jsonl: ids, token strings and decoded
+// text from the reference libraries (SentencePiece 0.1.97 for *-spm, Hugging
+// Face tokenizers 0.23.2 for *-hf), with and without special tokens.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "superlens/core/tokenizer/tokenizer.h"
+#include "test_paths.h"
+
+namespace {
+
+using superlens::core::TokenId;
+using superlens::core::Tokenizer;
+
+std::string quoted(const std::string& s) { return nlohmann::json(s).dump(); }
+
+template <class T>
+std::string listText(const std::vector<T>& values) {
+    return nlohmann::json(values).dump();
+}
+
+class ExpectedLines : public testing::TestWithParam<const char*> {};
+
+TEST_P(ExpectedLines, EveryLineMatchesTheReferenceLibrary) {
+    const auto folder = superlens::test::sharedModels() / "tokenizers" / GetParam();
+    const auto expectedFile = folder / "expected.jsonl";
+    ASSERT_TRUE(std::filesystem::exists(expectedFile)) << expectedFile;
+
+    auto loaded = Tokenizer::loadFromFolder(folder);
+    ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+    const Tokenizer& tok = *loaded.value();
+    const bool isSpm = std::string(GetParam()).ends_with("-spm");
+    EXPECT_EQ(tok.sourceFile().filename(), isSpm ? "tokenizer.model" : "tokenizer.json");
+
+    std::ifstream in(expectedFile);
+    std::string line;
+    int total = 0;
+    int matched = 0;
+    int reported = 0;
+    while (std::getline(in, line)) {
+        if (line.empty()) continue;
+        ++total;
+        const auto row = nlohmann::json::parse(line);
+        const auto text = row["text"].get<std::string>();
+        const bool addSpecial = row["add_special_tokens"].get<bool>();
+        const auto wantIds = row["ids"].get<std::vector<TokenId>>();
+        const auto wantTokens = row["tokens"].get<std::vector<std::string>>();
+        const auto wantDecoded = row["decoded"].get<std::string>();
+
+        const auto ids = tok.encode(text, addSpecial);
+        std::vector<std::string> tokens;
+        for (const TokenId id : ids) tokens.push_back(tok.tokenString(id));
+        // Decode the reference ids, so a decode check does not depend on encode.
+        const auto decoded = tok.decode(wantIds, false);
+
+        const bool ok = ids == wantIds && tokens == wantTokens && decoded == wantDecoded;
+        if (ok) {
+            ++matched;
+        } else if (reported++ < 8) {
+            ADD_FAILURE() << GetParam() << " line " << total << " text=" << quoted(text)
+                          << " add_special_tokens=" << addSpecial << "\n  want ids " << listText(wantIds)
+                          << "\n  got  ids " << listText(ids) << "\n  want tokens " << listText(wantTokens)
+                          << "\n  got  tokens " << listText(tokens) << "\n  want decoded " << quoted(wantDecoded)
+                          << "\n  got  decoded " << quoted(decoded);
+        }
+    }
+    std::cout << "[ COUNT    ] " << GetParam() << ": " << matched << "/" << total << " lines match\n";
+    RecordProperty("matched", matched);
+    RecordProperty("total", total);
+    EXPECT_GT(total, 0);
+    EXPECT_EQ(matched, total);
+}
+
+std::string caseName(const testing::TestParamInfo<const char*>& info) {
+    std::string name = info.param;
+    for (char& c : name) {
+        if (!std::isalnum(static_cast<unsigned char>(c))) c = '_';
+    }
+    return name;
+}
+
+INSTANTIATE_TEST_SUITE_P(SharedTokenizers, ExpectedLines,
+                         testing::Values("llama-2-spm", "llama-2-hf", "mistral-7b-v0.1-spm", "mistral-7b-v0.1-hf",
+                                         "llama-3-hf", "olmo1-gpt-neox-olmo-dolma-v1_5-hf",
+                                         "olmo-gpt-neox-20b-pii-special-hf", "olmo2-dolma2-hf", "stories260K-spm",
+                                         "stories260K-hf"),
+                         caseName);
+
+}  // namespace
