@@ -1,7 +1,10 @@
 #include "cli_common.h"
 
+#include <charconv>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 namespace superlens::cli {
 
@@ -13,13 +16,123 @@ int fail(const std::string& message) {
 
 int fail(const core::Error& error) { return fail(error.message); }
 
+int usageError(const std::string& message) {
+    std::cerr << "superlens-cli: usage error: " << message << std::endl;
+    return kExitUsage;
+}
+
 void printJson(const nlohmann::json& j) {
-    // Replace invalid UTF-8 (e.g. a partial byte-level token) instead of throwing.
+    // Replace invalid UTF-8 (e.g. half of a byte-level token) instead of throwing.
     std::cout << j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }
 
-core::Result<std::shared_ptr<const core::Model>> openModel(const std::string& folder) {
-    return core::Model::open(folder);
+core::Result<std::shared_ptr<const core::Model>> openModel(const std::string& folder) { return core::Model::open(folder); }
+
+core::Result<std::unique_ptr<core::Tokenizer>> loadTokenizer(const core::Model& model, const std::string& neededFor) {
+    auto tok = core::Tokenizer::loadFromFolder(model.folder());
+    if (!tok) return core::Error{tok.error().message + (neededFor.empty() ? "" : " (needed for " + neededFor + ")")};
+    return tok;
+}
+
+void addInputOptions(CLI::App* cmd, InputOptions& o) {
+    auto* p = cmd->add_option("--prompt", o.prompt, "Text to tokenize with the model's tokenizer (special tokens as the tokenizer adds them)");
+    auto* i = cmd->add_option("--ids", o.ids, "Comma-separated token ids, used exactly as given (no BOS added)");
+    p->excludes(i);
+    p->each([&o](const std::string&) { o.hasPrompt = true; });
+    i->each([&o](const std::string&) { o.hasIds = true; });
+}
+
+core::Result<std::vector<core::TokenId>> parseIdList(const std::string& text) {
+    std::vector<core::TokenId> ids;
+    std::size_t start = 0;
+    while (start <= text.size()) {
+        std::size_t end = text.find(',', start);
+        if (end == std::string::npos) end = text.size();
+        std::string_view item(text.data() + start, end - start);
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
+        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
+        if (item.empty()) {
+            if (end == text.size() && start == end && !ids.empty()) break;  // trailing comma
+            return core::Error{"--ids: empty item in '" + text + "'"};
+        }
+        long long v = 0;
+        const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
+        if (ec != std::errc() || ptr != item.data() + item.size() || v < 0 || v > 2147483647LL) {
+            return core::Error{"--ids: '" + std::string(item) + "' is not a token id"};
+        }
+        ids.push_back(static_cast<core::TokenId>(v));
+        start = end + 1;
+        if (end == text.size()) break;
+    }
+    if (ids.empty()) return core::Error{"--ids: no token ids given"};
+    return ids;
+}
+
+core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, const core::Model& model) {
+    std::vector<core::TokenId> ids;
+    if (o.hasIds) {
+        auto parsed = parseIdList(o.ids);
+        if (!parsed) return parsed.error();
+        ids = std::move(parsed).value();
+    } else if (o.hasPrompt) {
+        auto tok = loadTokenizer(model, "--prompt");
+        if (!tok) return tok.error();
+        ids = (*tok)->encode(o.prompt, true);
+        if (ids.empty()) return core::Error{"--prompt: the text gives no tokens"};
+    } else {
+        return core::Error{"give --prompt TEXT or --ids 1,2,3"};
+    }
+    const std::int64_t vocab = model.config().vocabSize;
+    for (core::TokenId id : ids) {
+        if (id < 0 || id >= vocab) {
+            return core::Error{"token id " + std::to_string(id) + " is outside the model's vocabulary (0.." + std::to_string(vocab - 1) + ")"};
+        }
+    }
+    return ids;
+}
+
+void addEditOptions(CLI::App* cmd, EditOptions& o) {
+    cmd->add_option("--edit", o.specs, "Edit (repeatable), e.g. model.layers.2.mlp.down_proj.weight[3968,7003]=0")->take_all();
+    cmd->add_option("--edits", o.file, "JSON file with a list of edit specs (the GUI's experiment file)");
+}
+
+core::Result<std::vector<core::EditSpec>> resolveEdits(const EditOptions& o, const core::Model& model, std::int64_t tokenCount) {
+    std::vector<core::EditSpec> edits;
+    if (!o.file.empty()) {
+        auto fromFile = core::loadEditsFile(o.file);
+        if (!fromFile) return fromFile.error();
+        for (auto& e : *fromFile) {
+            SL_TRY(core::validateEdit(e, model, tokenCount));
+            edits.push_back(std::move(e));
+        }
+    }
+    auto given = core::parseEdits(o.specs, model, tokenCount);
+    if (!given) return given.error();
+    for (auto& e : *given) edits.push_back(std::move(e));
+    return edits;
+}
+
+KeepSuperResolver& keepSuperResolver() {
+    static KeepSuperResolver s_resolver;
+    return s_resolver;
+}
+
+core::Result<std::vector<core::EditSpec>> resolveKeepSuper(core::Engine& engine, const std::vector<core::TokenId>& tokens,
+                                                           std::vector<core::EditSpec> edits) {
+    bool needed = false;
+    for (const auto& e : edits) needed = needed || e.needsSuperWeightScan() || e.needsSuperActivationScan();
+    if (!needed) return edits;
+    if (!keepSuperResolver()) return core::Error{"keep_super without coordinates needs the super-weight scan, which this build lacks"};
+    return keepSuperResolver()(engine, tokens, std::move(edits));
+}
+
+core::Result<std::string> readTextFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return core::Error{path + ": cannot open"};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return core::Error{path + ": read error"};
+    return ss.str();
 }
 
 }  // namespace superlens::cli

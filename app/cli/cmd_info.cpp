@@ -63,6 +63,20 @@ int runInfo(const InfoOptions& o) {
     if (!model) return fail(model.error());
     const core::Model& m = **model;
     nlohmann::json j = describe(m);
+    // The tokenizer is optional for info: report it, never fail on it.
+    std::string tokenizerNote = "none";
+    if (core::Tokenizer::folderHasTokenizer(m.folder())) {
+        auto tok = core::Tokenizer::loadFromFolder(m.folder());
+        if (tok) {
+            tokenizerNote = (*tok)->sourceFile().filename().string();
+            j["tokenizer"] = {{"file", tokenizerNote}, {"vocab", (*tok)->vocabSize()}};
+        } else {
+            tokenizerNote = "unreadable (" + tok.error().message + ")";
+            j["tokenizer"] = {{"error", tok.error().message}};
+        }
+    } else {
+        j["tokenizer"] = nullptr;
+    }
     if (o.json) {
         printJson(j);
         return kExitOk;
@@ -78,6 +92,7 @@ int runInfo(const InfoOptions& o) {
               << "heads         " << c.numHeads << " (kv " << c.numKvHeads << ", head_dim " << c.headDim << ")\n"
               << "vocab         " << c.vocabSize << "\n"
               << "tied embed.   " << (c.tieWordEmbeddings ? "yes" : "no") << "\n"
+              << "tokenizer     " << tokenizerNote << "\n"
               << "files        ";
     for (const auto& f : m.weightFiles()) std::cout << " " << f.filename().string();
     std::cout << " (" << m.checkpointBytes() << " bytes)\n"
@@ -87,12 +102,12 @@ int runInfo(const InfoOptions& o) {
 
 }  // namespace
 
-void addInfoCommand(CLI::App& app, CliContext& ctx) {
+const CommandRegistration kRegistration(10, [](CLI::App& app, CliContext& ctx) {
     auto opts = std::make_shared<InfoOptions>();
     CLI::App* cmd = app.add_subcommand("info", "Architecture, sizes, dtype, parameter count and files of a model folder");
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
     cmd->add_flag("--json", opts->json, "Print one JSON document");
     cmd->callback([&ctx, opts] { ctx.run = [opts] { return runInfo(*opts); }; });
-}
+});
 
 }  // namespace superlens::cli

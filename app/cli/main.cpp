@@ -2,6 +2,7 @@
 // Exit 0 on success, 1 for bad input (model, text, edit, cache), 2 for bad
 // usage; errors are one stderr line; --json prints exactly one document.
 
+#include <algorithm>
 #include <exception>
 #include <iostream>
 #include <new>
@@ -14,7 +15,9 @@ int main(int argc, char** argv) {
     app.require_subcommand(1);
     app.set_version_flag("--version", "superlens-cli 0.1.0");
     CliContext ctx;
-    addInfoCommand(app, ctx);
+    auto commands = commandRegistry();
+    std::stable_sort(commands.begin(), commands.end(), [](const CommandEntry& a, const CommandEntry& b) { return a.order < b.order; });
+    for (const auto& c : commands) c.add(app, ctx);
 
     try {
         app.parse(argc, argv);

@@ -1,0 +1,133 @@
+// superlens-cli logits MODEL (--prompt TEXT | --ids 1,2,3) [--edit E]... [--top K] [--all-positions] [--json]
+// JSON: {"ids":[...], "logits":[...]} (last position, full vocabulary), or a
+// list of lists with --all-positions; --top K adds "top" with token strings and probabilities.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+#include <numeric>
+
+#include "cli_common.h"
+
+namespace superlens::cli {
+namespace {
+
+struct LogitsOptions {
+    std::string model;
+    InputOptions input;
+    EditOptions edits;
+    int top = 0;
+    bool allPositions = false;
+    bool json = false;
+};
+
+nlohmann::json topTokens(const float* logits, std::int64_t vocab, int k, const core::Tokenizer* tok) {
+    // Softmax in double: probabilities for the listing.
+    const double maxv = *std::max_element(logits, logits + vocab);
+    double sum = 0;
+    for (std::int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - maxv);
+    std::vector<std::int64_t> order(static_cast<std::size_t>(vocab));
+    std::iota(order.begin(), order.end(), 0);
+    const auto kk = std::min<std::int64_t>(k, vocab);
+    std::partial_sort(order.begin(), order.begin() + kk, order.end(), [&](std::int64_t a, std::int64_t b) { return logits[a] > logits[b]; });
+    nlohmann::json out = nlohmann::json::array();
+    for (std::int64_t i = 0; i < kk; ++i) {
+        const std::int64_t id = order[static_cast<std::size_t>(i)];
+        nlohmann::json e = {{"id", id}, {"logit", logits[id]}, {"prob", std::exp(static_cast<double>(logits[id]) - maxv) / sum}};
+        e["token"] = tok ? nlohmann::json(tok->tokenString(static_cast<core::TokenId>(id))) : nlohmann::json(nullptr);
+        out.push_back(std::move(e));
+    }
+    return out;
+}
+
+int runLogits(const LogitsOptions& o) {
+    auto model = openModel(o.model);
+    if (!model) return fail(model.error());
+    auto ids = resolveTokens(o.input, **model);
+    if (!ids) return fail(ids.error());
+    auto edits = resolveEdits(o.edits, **model, static_cast<std::int64_t>(ids->size()));
+    if (!edits) return fail(edits.error());
+    core::Engine engine(*model);
+    auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
+    if (!resolved) return fail(resolved.error());
+
+    core::ForwardRequest req;
+    req.tokens = *ids;
+    req.edits = std::move(resolved).value();
+    req.allPositionLogits = o.allPositions;
+    auto result = engine.run(req);
+    if (!result) return fail(result.error());
+    const core::ActivationTensor& logits = (*result)->logits;
+    const std::int64_t V = logits.cols();
+
+    // Token strings only when a tokenizer is there; ids-only models stay usable.
+    std::unique_ptr<core::Tokenizer> tok;
+    if (core::Tokenizer::folderHasTokenizer((*model)->folder())) {
+        auto t = core::Tokenizer::loadFromFolder((*model)->folder());
+        if (t) tok = std::move(t).value();
+    }
+    const int topK = o.top > 0 ? o.top : 10;
+    if (o.json) {
+        nlohmann::json j;
+        j["ids"] = *ids;
+        if (o.allPositions) {
+            nlohmann::json rows = nlohmann::json::array();
+            for (std::int64_t r = 0; r < logits.rows(); ++r) {
+                rows.push_back(std::vector<float>(logits.values.begin() + r * V, logits.values.begin() + (r + 1) * V));
+            }
+            j["logits"] = std::move(rows);
+        } else {
+            j["logits"] = logits.values;
+        }
+        if (o.top > 0) {
+            if (o.allPositions) {
+                nlohmann::json tops = nlohmann::json::array();
+                for (std::int64_t r = 0; r < logits.rows(); ++r) tops.push_back(topTokens(logits.values.data() + r * V, V, topK, tok.get()));
+                j["top"] = std::move(tops);
+            } else {
+                j["top"] = topTokens(logits.values.data(), V, topK, tok.get());
+            }
+        }
+        j["edits"] = nlohmann::json::array();
+        for (const auto& e : req.edits) j["edits"].push_back(e.text());
+        printJson(j);
+        return kExitOk;
+    }
+    auto printTop = [&](const float* row, std::int64_t position) {
+        std::printf("position %lld (token %d)\n", static_cast<long long>(position), (*ids)[static_cast<std::size_t>(position)]);
+        for (const auto& e : topTokens(row, V, topK, tok.get())) {
+            const std::string token = e["token"].is_null() ? "" : e["token"].get<std::string>();
+            std::printf("  %8lld  %-20s logit %10.4f  p %.4f\n", static_cast<long long>(e["id"].get<std::int64_t>()),
+                        nlohmann::json(token).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), e["logit"].get<double>(),
+                        e["prob"].get<double>());
+        }
+    };
+    if (o.allPositions) {
+        for (std::int64_t r = 0; r < logits.rows(); ++r) printTop(logits.values.data() + r * V, r);
+    } else {
+        printTop(logits.values.data(), static_cast<std::int64_t>(ids->size()) - 1);
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+const CommandRegistration kRegistration(30, [](CLI::App& app, CliContext& ctx) {
+    auto opts = std::make_shared<LogitsOptions>();
+    CLI::App* cmd = app.add_subcommand("logits", "Next-token logits of a prompt, with or without edits");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    addInputOptions(cmd, opts->input);
+    addEditOptions(cmd, opts->edits);
+    cmd->add_option("--top", opts->top, "List the K most likely tokens with probabilities")->check(CLI::Range(1, 1000000));
+    cmd->add_flag("--all-positions", opts->allPositions, "Logits for every position, not just the last");
+    cmd->add_flag("--json", opts->json, "Print one JSON document {\"ids\", \"logits\"}");
+    cmd->callback([&ctx, opts] {
+        ctx.run = [opts] {
+            if (!opts->input.given()) return usageError("logits needs --prompt TEXT or --ids 1,2,3");
+            return runLogits(*opts);
+        };
+    });
+});
+
+}  // namespace superlens::cli
