@@ -1,3 +1,4 @@
 # Tokenizer tests: shared expected.jsonl files, llama.cpp vectors, loading
 # errors, hard cases, and the tokenizer.json components one by one.
 superlens_add_core_test(NAME test_tokenizer_expected SOURCES core/test_tokenizer_expected.cpp LABELS tokenizer)
+superlens_add_core_test(NAME test_tokenizer_llamacpp SOURCES core/test_tokenizer_llamacpp.cpp LABELS tokenizer)

@@ -8,46 +8,42 @@
 
 namespace superlens::core {
 
-Result<std::unique_ptr<BpeModel>> BpeModel::create(std::vector<std::pair<std::string, TokenId>> vocab,
-                                                   const std::vector<std::pair<std::string, std::string>>& merges,
+Result<std::unique_ptr<BpeModel>> BpeModel::create(StringIdTable vocab, const MergeList& merges,
                                                    BpeOptions options) {
     std::unique_ptr<BpeModel> model(new BpeModel());
     model->m_options = std::move(options);
+    model->m_vocab = std::move(vocab);
 
     TokenId maxId = -1;
-    model->m_vocab.reserve(vocab.size());
-    for (auto& [token, id] : vocab) {
-        if (id < 0) return Error{"model.vocab: negative id " + std::to_string(id) + " for token '" + token + "'"};
+    for (std::size_t entry = 0; entry < model->m_vocab.size(); ++entry) {
+        const TokenId id = model->m_vocab.valueAt(entry);
+        if (id < 0) return Error{"model.vocab: negative id " + std::to_string(id) + " for token '" +
+                                 model->m_vocab.keyAt(entry) + "'"};
         maxId = std::max(maxId, id);
-        // Later duplicates win, as when HF collects the vocab into a HashMap.
-        model->m_vocab.insert_or_assign(std::move(token), id);
     }
-    model->m_idToToken.resize(static_cast<std::size_t>(maxId + 1));
-    model->m_hasId.assign(static_cast<std::size_t>(maxId + 1), false);
-    for (const auto& [token, id] : model->m_vocab) {
-        model->m_idToToken[static_cast<std::size_t>(id)] = token;
-        model->m_hasId[static_cast<std::size_t>(id)] = true;
-    }
+    model->m_idToEntry.assign(static_cast<std::size_t>(maxId + 1), -1);
+    for (std::size_t entry = 0; entry < model->m_vocab.size(); ++entry)
+        model->m_idToEntry[static_cast<std::size_t>(model->m_vocab.valueAt(entry))] = static_cast<std::int32_t>(entry);
 
     const std::size_t prefixLength =
         model->m_options.continuingSubwordPrefix ? model->m_options.continuingSubwordPrefix->size() : 0;
     model->m_merges.reserve(merges.size());
     std::string merged;
     for (std::size_t rank = 0; rank < merges.size(); ++rank) {
-        const auto& [left, right] = merges[rank];
+        const std::string_view left = merges.left(rank);
+        const std::string_view right = merges.right(rank);
         const auto leftId = model->tokenToId(left);
         const auto rightId = model->tokenToId(right);
         merged.assign(left);
-        if (right.size() >= prefixLength) merged.append(right, prefixLength, std::string::npos);
+        if (right.size() >= prefixLength) merged.append(right.substr(prefixLength));
         const auto newId = model->tokenToId(merged);
         if (!leftId || !rightId || !newId) {
-            const std::string& missing = !leftId ? left : !rightId ? right : merged;
-            return Error{"model.merges[" + std::to_string(rank) + "] '" + left + " " + right + "': token '" +
-                         missing + "' is not in the vocabulary"};
+            const std::string missing(!leftId ? left : !rightId ? right : std::string_view(merged));
+            return Error{"model.merges[" + std::to_string(rank) + "] '" + std::string(left) + " " +
+                         std::string(right) + "': token '" + missing + "' is not in the vocabulary"};
         }
         // Later duplicates win, as in HF's merge map.
-        model->m_merges.insert_or_assign(pairKey(*leftId, *rightId),
-                                         MergeValue{static_cast<std::uint32_t>(rank), *newId});
+        model->m_merges.insertOrAssign(*leftId, *rightId, {static_cast<std::uint32_t>(rank), *newId});
     }
 
     if (model->m_options.unkToken) model->m_unkId = model->tokenToId(*model->m_options.unkToken);
@@ -63,15 +59,15 @@ Result<std::unique_ptr<BpeModel>> BpeModel::create(std::vector<std::pair<std::st
 }
 
 std::optional<TokenId> BpeModel::tokenToId(std::string_view token) const {
-    const auto it = m_vocab.find(token);
-    if (it == m_vocab.end()) return std::nullopt;
-    return it->second;
+    const std::int32_t* id = m_vocab.find(token);
+    if (id == nullptr) return std::nullopt;
+    return *id;
 }
 
 const std::string* BpeModel::idToToken(TokenId id) const {
-    if (id < 0 || static_cast<std::size_t>(id) >= m_idToToken.size() || !m_hasId[static_cast<std::size_t>(id)])
-        return nullptr;
-    return &m_idToToken[static_cast<std::size_t>(id)];
+    if (id < 0 || static_cast<std::size_t>(id) >= m_idToEntry.size()) return nullptr;
+    const std::int32_t entry = m_idToEntry[static_cast<std::size_t>(id)];
+    return entry < 0 ? nullptr : &m_vocab.keyAt(static_cast<std::size_t>(entry));
 }
 
 void BpeModel::tokenize(std::string_view word, std::vector<TokenId>& out) const {
@@ -171,13 +167,10 @@ void BpeModel::mergeWord(std::string_view word, std::vector<TokenId>& out) const
     }
     if (pendingUnk >= 0) add(pendingUnk);
 
-    const auto findMerge = [this](TokenId a, TokenId b) -> const MergeValue* {
-        const auto it = m_merges.find(pairKey(a, b));
-        return it == m_merges.end() ? nullptr : &it->second;
-    };
+    const auto findMerge = [this](TokenId a, TokenId b) { return m_merges.find(a, b); };
     const int count = static_cast<int>(symbols.size());
     for (int k = 0; k + 1 < count; ++k) {
-        if (const MergeValue* m = findMerge(symbols[k].id, symbols[k + 1].id)) heap.push_back({m->rank, k, m->newId});
+        if (const PairTable::Value* m = findMerge(symbols[k].id, symbols[k + 1].id)) heap.push_back({m->rank, k, m->merged});
     }
     std::make_heap(heap.begin(), heap.end(), later);
     while (!heap.empty()) {
@@ -189,8 +182,8 @@ void BpeModel::mergeWord(std::string_view word, std::vector<TokenId>& out) const
         const int nextPos = current.next;
         const Symbol right = symbols[nextPos];
         // Entries go stale when a neighbour merged first.
-        const MergeValue* valid = findMerge(current.id, right.id);
-        if (valid == nullptr || valid->newId != top.newId) continue;
+        const PairTable::Value* valid = findMerge(current.id, right.id);
+        if (valid == nullptr || valid->merged != top.newId) continue;
 
         current.id = top.newId;
         current.next = right.next;
@@ -198,14 +191,14 @@ void BpeModel::mergeWord(std::string_view word, std::vector<TokenId>& out) const
         if (right.next >= 0) symbols[right.next].prev = top.pos;
 
         if (current.prev >= 0) {
-            if (const MergeValue* m = findMerge(symbols[current.prev].id, current.id)) {
-                heap.push_back({m->rank, current.prev, m->newId});
+            if (const PairTable::Value* m = findMerge(symbols[current.prev].id, current.id)) {
+                heap.push_back({m->rank, current.prev, m->merged});
                 std::push_heap(heap.begin(), heap.end(), later);
             }
         }
         if (current.next >= 0) {
-            if (const MergeValue* m = findMerge(current.id, symbols[current.next].id)) {
-                heap.push_back({m->rank, top.pos, m->newId});
+            if (const PairTable::Value* m = findMerge(current.id, symbols[current.next].id)) {
+                heap.push_back({m->rank, top.pos, m->merged});
                 std::push_heap(heap.begin(), heap.end(), later);
             }
         }

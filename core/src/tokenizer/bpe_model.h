@@ -21,6 +21,7 @@
 
 #include "superlens/core/result.h"
 #include "superlens/core/tokenizer/tokenizer.h"
+#include "tokenizer/flat_tables.h"
 
 namespace superlens::core {
 
@@ -28,7 +29,6 @@ struct StringHash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
 };
-using StringIdMap = std::unordered_map<std::string, TokenId, StringHash, std::equal_to<>>;
 
 struct BpeOptions {
     std::optional<std::string> unkToken;
@@ -41,10 +41,9 @@ struct BpeOptions {
 
 class BpeModel {
 public:
-    // `vocab` in file order; `merges` as (left, right) pairs in rank order.
+    // `vocab` maps tokens to non-negative ids; `merges` are in rank order.
     // Errors name the offending merge or token.
-    static Result<std::unique_ptr<BpeModel>> create(std::vector<std::pair<std::string, TokenId>> vocab,
-                                                     const std::vector<std::pair<std::string, std::string>>& merges,
+    static Result<std::unique_ptr<BpeModel>> create(StringIdTable vocab, const MergeList& merges,
                                                      BpeOptions options);
 
     // Appends the ids of one pre-tokenized word.
@@ -56,26 +55,17 @@ public:
     // Number of vocabulary entries (HF's get_vocab_size for the model).
     std::size_t size() const { return m_vocab.size(); }
     // One past the largest id.
-    std::size_t idLimit() const { return m_idToToken.size(); }
+    std::size_t idLimit() const { return m_idToEntry.size(); }
 
 private:
-    struct MergeValue {
-        std::uint32_t rank;
-        TokenId newId;
-    };
-    static std::uint64_t pairKey(TokenId a, TokenId b) {
-        return (static_cast<std::uint64_t>(static_cast<std::uint32_t>(a)) << 32) | static_cast<std::uint32_t>(b);
-    }
-
     void mergeWord(std::string_view word, std::vector<TokenId>& out) const;
 
-    StringIdMap m_vocab;
-    std::vector<std::string> m_idToToken;
-    std::vector<bool> m_hasId;
-    std::unordered_map<std::uint64_t, MergeValue> m_merges;
+    StringIdTable m_vocab;
+    std::vector<std::int32_t> m_idToEntry;  // vocabulary entry of each id, -1 if none
+    PairTable m_merges;
     BpeOptions m_options;
     std::optional<TokenId> m_unkId;
-    TokenId m_byteIds[256];
+    TokenId m_byteIds[256] = {};
     bool m_allBytesPresent = false;
 
     // Words shorter than kCacheMaxWordBytes, up to kCacheCapacity entries

@@ -62,8 +62,6 @@ Result<std::unique_ptr<Tokenizer>> JsonTokenizer::load(const std::filesystem::pa
     auto model = BpeModel::create(std::move(contents->vocab), contents->merges, std::move(options.value()));
     if (!model) return Error{prefix + model.error().message};
     tok->m_model = std::move(model.value());
-    contents->merges.clear();
-    contents->merges.shrink_to_fit();
 
     const auto component = [&root](const char* key) -> const Json& {
         static const Json null;
