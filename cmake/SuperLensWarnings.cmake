@@ -2,7 +2,8 @@
 # (no global flags, so third-party code is compiled as its authors intended).
 add_library(superlens_warnings INTERFACE)
 target_compile_options(superlens_warnings INTERFACE
-  $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic -Wno-unused-parameter>)
+  $<$<CXX_COMPILER_ID:GNU,Clang>:-Wall -Wextra -Wpedantic -Wno-unused-parameter
+                                   $<$<CXX_COMPILER_ID:GNU>:-Wno-restrict>>)
 
 # Release code generation: x86-64-v3 (AVX2/FMA/F16C) is the baseline on every
 # machine we target; AVX-512 paths are chosen at run time, never compiled in
