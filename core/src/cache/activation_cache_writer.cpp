@@ -1,0 +1,301 @@
+// Writing side of the activation cache: copy-then-swap appends.
+//
+// The target is never opened for writing. The first appendRun() creates a
+// temporary file beside the target (a byte copy of the old file when
+// appending), HDF5 writes into that, and commit() renames it over the target
+// after fsync. A kill at any point leaves either the old file or the complete
+// new one under the target name; the temporary left behind is unlocked and
+// swept by the next writer. Another writer may commit to the same target in
+// between: commit() notices (file identity changed) and copies this writer's
+// new runs onto the newer file instead of overwriting it ("rebase").
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <mutex>
+
+#include "cache/cache_layout.h"
+#include "cache/file_ops.h"
+#include "cache/h5_util.h"
+#include "superlens/core/cache/activation_cache.h"
+
+namespace fs = std::filesystem;
+
+namespace superlens::core {
+
+using h5::Failure;
+using h5::Handle;
+
+struct ActivationCacheWriter::Impl {
+    fs::path target;  // as given, for messages
+    fs::path abs;     // absolute, for file operations
+    fs::path folder;
+    CacheModelInfo model;
+    CacheWriteOptions options;
+    bool targetExisted = false;
+    std::optional<cachefs::FileIdentity> base;  // the file the temporary copies (nullopt: none)
+    std::vector<CachedRunInfo> runs;
+    std::vector<int> appended;
+    std::optional<cachefs::TempFile> temp;
+    Handle file;
+    std::uint64_t rawBytes = 0;
+    bool failed = false;
+    bool committed = false;
+
+    std::string suffix() const { return targetExisted ? " (the existing file is unchanged)" : " (nothing was written)"; }
+    Error error(const std::string& m) const { return Error{target.string() + ": " + m}; }
+
+    // Drops the temporary; the target is untouched.
+    void abandon() {
+        file.reset();
+        if (temp) {
+            cachefs::removeQuietly(temp->path);
+            temp.reset();
+        }
+        failed = true;
+    }
+
+    void checkModel(const cachelayout::Header& h) const {
+        if (h.fingerprint != model.fingerprint) {
+            throw Failure("holds activations of another model (fingerprint " + h.fingerprint + ", this model " + model.fingerprint +
+                          "); write them to another file");
+        }
+    }
+
+    void prepareTemp() {
+        {
+            cachefs::FolderLock lock(folder);
+            temp = cachefs::createTemp(abs, lock);
+        }
+        if (targetExisted) {
+            try {
+                base = cachefs::copyInto(abs, temp->fd.get());
+            } catch (const cachefs::FileError& e) {
+                if (e.errorNumber() != ENOENT) throw;
+                base.reset();  // removed since open(): start a new file
+            }
+        }
+        if (base) {
+            // Keep the old file's permissions.
+            ::fchmod(temp->fd.get(), base->mode & 07777);
+            file = cachelayout::openFile(temp->path, true);
+            const auto header = cachelayout::readHeader(file, false);
+            checkModel(header);
+            runs = cachelayout::readRuns(file);
+            if (!cachelayout::hasVocab(file)) cachelayout::writeVocab(file, model);
+        } else {
+            runs.clear();
+            Handle fapl = h5::fileAccessProps(true);
+            file = h5::owned(H5Fcreate(temp->path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl), H5Fclose, "cannot create the cache file");
+            cachelayout::writeHeader(file, model);
+            cachelayout::writeVocab(file, model);
+        }
+    }
+
+    // Another writer replaced the target since our copy: copy our new runs
+    // onto the current file. Called with the folder lock held.
+    void rebase(const cachefs::FolderLock& lock, const cachefs::FileIdentity& current) {
+        cachefs::TempFile merged = cachefs::createTemp(abs, lock);
+        bool done = false;
+        struct Cleanup {
+            cachefs::TempFile& t;
+            bool& done;
+            ~Cleanup() {
+                if (!done) cachefs::removeQuietly(t.path);
+            }
+        } cleanup{merged, done};
+        cachefs::copyInto(abs, merged.fd.get());
+        ::fchmod(merged.fd.get(), current.mode & 07777);
+        std::vector<int> renumbered;
+        std::vector<CachedRunInfo> mergedRuns;
+        {
+            Handle dst = cachelayout::openFile(merged.path, true);
+            const auto header = cachelayout::readHeader(dst, false);
+            checkModel(header);
+            mergedRuns = cachelayout::readRuns(dst);
+            int next = mergedRuns.empty() ? 0 : mergedRuns.back().index + 1;
+            Handle src = cachelayout::openFile(temp->path, false);
+            for (int index : appended) {
+                const std::string from = cachelayout::runPath(index);
+                const std::string to = cachelayout::runPath(next);
+                h5::check(H5Ocopy(src, from.c_str(), dst, to.c_str(), H5P_DEFAULT, H5P_DEFAULT), "cannot copy run " + from);
+                auto it = std::find_if(runs.begin(), runs.end(), [&](const CachedRunInfo& r) { return r.index == index; });
+                CachedRunInfo info = *it;
+                info.index = next;
+                mergedRuns.push_back(std::move(info));
+                renumbered.push_back(next++);
+            }
+            if (!cachelayout::hasVocab(dst) && cachelayout::hasVocab(src)) {
+                h5::check(H5Ocopy(src, "/vocab", dst, "/vocab", H5P_DEFAULT, H5P_DEFAULT), "cannot copy /vocab");
+            }
+            if (!src.close()) h5::fail("cannot close the temporary file");
+            if (!dst.close()) h5::fail("cannot finish the cache file");
+        }
+        if (options.durable) cachefs::fsyncFd(merged.fd.get(), merged.path.string());
+        cachefs::renameOver(merged.path, abs);
+        done = true;
+        cachefs::removeQuietly(temp->path);
+        appended = std::move(renumbered);
+        runs = std::move(mergedRuns);
+    }
+};
+
+ActivationCacheWriter::ActivationCacheWriter(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+
+ActivationCacheWriter::~ActivationCacheWriter() {
+    std::lock_guard lock(h5::mutex());
+    if (m_impl && !m_impl->committed) m_impl->abandon();
+    m_impl.reset();
+}
+
+Result<std::unique_ptr<ActivationCacheWriter>> ActivationCacheWriter::open(const fs::path& target, const CacheModelInfo& model,
+                                                                           const CacheWriteOptions& options) {
+    h5::init();
+    std::lock_guard lock(h5::mutex());
+    auto impl = std::make_unique<Impl>();
+    impl->target = target;
+    impl->model = model;
+    impl->options = options;
+    std::error_code ec;
+    impl->abs = fs::absolute(target, ec).lexically_normal();
+    if (ec || impl->abs.filename().empty()) return impl->error("is not a file name");
+    impl->folder = impl->abs.parent_path();
+    if (!fs::is_directory(impl->folder, ec)) return impl->error("folder " + impl->folder.string() + " does not exist");
+    if (isModelFolder(impl->folder)) {
+        return impl->error("refusing to write into the model folder " + impl->folder.string() +
+                           " (model folders stay read-only; put the cache elsewhere)");
+    }
+    if (::access(impl->folder.c_str(), W_OK) != 0) return impl->error("folder " + impl->folder.string() + " is not writable");
+    const auto status = fs::status(impl->abs, ec);
+    if (fs::exists(status)) {
+        if (fs::is_directory(status)) return impl->error("is a folder, not an activation cache file");
+        if (!fs::is_regular_file(status)) return impl->error("is not a regular file");
+        impl->targetExisted = true;
+    }
+    try {
+        {
+            cachefs::FolderLock folderLock(impl->folder);
+            cachefs::sweepStaleTemps(impl->abs, folderLock);
+        }
+        if (impl->targetExisted) {
+            // Validate before any copy: a foreign or damaged file is refused up front.
+            Handle f = cachelayout::openFile(impl->abs, false);
+            const auto header = cachelayout::readHeader(f, false);
+            impl->checkModel(header);
+            impl->runs = cachelayout::readRuns(f);
+        }
+    } catch (const Failure& f) {
+        return impl->error(std::string(f.what()) + (impl->targetExisted ? "; it was left unchanged" : ""));
+    } catch (const cachefs::FileError& e) {
+        return impl->error(e.what());
+    }
+    return std::unique_ptr<ActivationCacheWriter>(new ActivationCacheWriter(std::move(impl)));
+}
+
+const fs::path& ActivationCacheWriter::target() const { return m_impl->target; }
+bool ActivationCacheWriter::targetExisted() const { return m_impl->targetExisted; }
+const std::vector<CachedRunInfo>& ActivationCacheWriter::runs() const { return m_impl->runs; }
+
+std::optional<int> ActivationCacheWriter::findRun(const CacheRunKey& key) const { return findMatchingRun(m_impl->runs, key); }
+
+Result<int> ActivationCacheWriter::appendRun(const CaptureRun& run, const RunControl& control) {
+    h5::init();
+    std::lock_guard lock(h5::mutex());
+    Impl& d = *m_impl;
+    if (d.failed || d.committed) return d.error("this writer can no longer append (after an error or commit)");
+    try {
+        cachelayout::validateRun(run);
+    } catch (const Failure& f) {
+        return d.error(std::string("cannot append the run: ") + f.what());
+    }
+    try {
+        if (!d.temp) d.prepareTemp();
+        const int index = d.runs.empty() ? 0 : std::max_element(d.runs.begin(), d.runs.end(), [](const auto& a, const auto& b) {
+                                                   return a.index < b.index;
+                                               })->index + 1;
+        CachedRunInfo info = cachelayout::writeRun(d.file, index, run, d.options.compression, control, d.rawBytes);
+        d.runs.push_back(std::move(info));
+        d.appended.push_back(index);
+        return index;
+    } catch (const Failure& f) {
+        d.abandon();
+        if (std::string(f.what()) == kCancelledMessage) return Error{kCancelledMessage};
+        return d.error("cannot write the cache: " + std::string(f.what()) + d.suffix());
+    } catch (const cachefs::FileError& e) {
+        d.abandon();
+        return d.error(std::string("cannot write the cache: ") + e.what() + d.suffix());
+    } catch (const std::bad_alloc&) {
+        d.abandon();
+        return d.error("out of memory while writing the cache" + d.suffix());
+    }
+}
+
+Result<ActivationCacheWriter::CommitInfo> ActivationCacheWriter::commit() {
+    h5::init();
+    std::lock_guard lock(h5::mutex());
+    Impl& d = *m_impl;
+    if (d.failed) return d.error("cannot commit after an error" + d.suffix());
+    if (d.committed) return d.error("already committed");
+    CommitInfo info;
+    try {
+        if (!d.temp && d.targetExisted && fs::exists(d.abs)) {
+            // Everything was reused: the file stays exactly as it was.
+            d.committed = true;
+            info.fileBytes = fs::file_size(d.abs);
+            return info;
+        }
+        if (!d.temp) d.prepareTemp();  // a new, empty cache
+        // Closing flushes metadata: a full disk often shows up only here.
+        if (!d.file.close()) h5::fail("cannot finish the file");
+        if (d.options.durable) cachefs::fsyncFd(d.temp->fd.get(), d.temp->path.string());
+        {
+            cachefs::FolderLock lock(d.folder);
+            const auto current = cachefs::identityOf(d.abs);
+            if (current && !(d.base && *current == *d.base)) {
+                d.rebase(lock, *current);
+                info.rebased = true;
+            } else {
+                cachefs::renameOver(d.temp->path, d.abs);
+            }
+            if (d.options.durable) cachefs::fsyncFolder(d.folder);
+        }
+        d.temp.reset();  // releases the lock marking the temporary as alive
+        d.committed = true;
+        info.appendedRuns = d.appended;
+        info.rawBytes = d.rawBytes;
+        info.wroteFile = true;
+        info.fileBytes = fs::file_size(d.abs);
+        return info;
+    } catch (const Failure& f) {
+        d.abandon();
+        return d.error("cannot write the cache: " + std::string(f.what()) + d.suffix());
+    } catch (const cachefs::FileError& e) {
+        d.abandon();
+        return d.error(std::string("cannot write the cache: ") + e.what() + d.suffix());
+    } catch (const fs::filesystem_error& e) {
+        d.abandon();
+        return d.error(std::string("cannot write the cache: ") + e.what() + d.suffix());
+    }
+}
+
+Result<CaptureOutcome> captureRun(ActivationCacheWriter& writer, Engine& engine, const ForwardRequest& request, const std::string& prompt,
+                                  const Tokenizer* tokenizer, const RunControl& control) {
+    CaptureOutcome out;
+    if (const auto hit = writer.findRun(CacheRunKey::forRequest(request, engine))) {
+        out.run = *hit;
+        out.reused = true;
+        return out;
+    }
+    auto result = engine.run(request, control);
+    if (!result) return result.error();
+    const CaptureRun run = CaptureRun::fromResult(**result, prompt, tokenizer, request.record.patternList());
+    auto index = writer.appendRun(run, control);
+    if (!index) return index.error();
+    out.run = *index;
+    out.result = std::move(result).value();
+    return out;
+}
+
+}  // namespace superlens::core

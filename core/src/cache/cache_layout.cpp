@@ -1,0 +1,378 @@
+#include "cache/cache_layout.h"
+
+#include "cache/file_ops.h"
+
+#include <algorithm>
+#include <charconv>
+#include <chrono>
+#include <ctime>
+
+#include <nlohmann/json.hpp>
+
+namespace superlens::core::cachelayout {
+
+using h5::Failure;
+using h5::Handle;
+using h5::owned;
+
+namespace {
+
+// About 64 KiB per chunk: a few token rows of [T, d] / [T, f], a whole head of
+// a short attention pattern. Small enough that reading one token or head
+// touches little else, large enough that the chunk index stays small.
+constexpr std::int64_t kChunkBytes = 64 * 1024;
+
+[[noreturn]] void damaged(const std::string& what) { throw Failure("damaged SuperLens activation cache: " + what); }
+
+std::vector<std::string> jsonStringList(const std::string& text, const std::string& what) {
+    try {
+        const auto j = nlohmann::json::parse(text);
+        if (!j.is_array()) damaged(what + " is not a JSON list");
+        std::vector<std::string> out;
+        for (const auto& e : j) {
+            if (!e.is_string()) damaged(what + " holds a non-string entry");
+            out.push_back(e.get<std::string>());
+        }
+        return out;
+    } catch (const nlohmann::json::exception&) {
+        damaged(what + " is not valid JSON");
+    }
+}
+
+std::string jsonList(const std::vector<std::string>& items) {
+    return nlohmann::json(items).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+std::string utcNow() {
+    const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+    std::tm tm{};
+    gmtime_r(&t, &tm);
+    char buf[32];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return buf;
+}
+
+std::optional<int> runIndexFromName(const std::string& name) {
+    if (name.empty() || name.size() > 9) return std::nullopt;
+    if (name.size() > 1 && name[0] == '0') return std::nullopt;  // one spelling per run
+    int v = 0;
+    const auto [p, ec] = std::from_chars(name.data(), name.data() + name.size(), v);
+    if (ec != std::errc() || p != name.data() + name.size()) return std::nullopt;
+    return v;
+}
+
+std::string stringOr(hid_t obj, const std::string& name, const std::string& fallback) {
+    return h5::hasAttribute(obj, name) ? h5::readStringAttr(obj, name) : fallback;
+}
+
+}  // namespace
+
+std::string runPath(int index) { return "/runs/" + std::to_string(index); }
+
+std::vector<std::uint64_t> chunkShape(const std::vector<std::int64_t>& shape) {
+    std::vector<std::uint64_t> chunk(shape.size(), 1);
+    if (shape.empty()) return chunk;
+    const std::size_t r = shape.size();
+    chunk[r - 1] = static_cast<std::uint64_t>(std::max<std::int64_t>(shape[r - 1], 1));
+    if (r == 1) {
+        chunk[0] = static_cast<std::uint64_t>(std::clamp<std::int64_t>(kChunkBytes / 4, 1, std::max<std::int64_t>(shape[0], 1)));
+        return chunk;
+    }
+    const std::int64_t rowBytes = std::max<std::int64_t>(shape[r - 1], 1) * 4;
+    const std::int64_t rows = (kChunkBytes + rowBytes - 1) / rowBytes;
+    chunk[r - 2] = static_cast<std::uint64_t>(std::clamp<std::int64_t>(rows, 1, std::max<std::int64_t>(shape[r - 2], 1)));
+    return chunk;
+}
+
+Handle openFile(const std::filesystem::path& p, bool readWrite) {
+    Handle fapl = h5::fileAccessProps(readWrite);
+    const hid_t f = H5Fopen(p.c_str(), readWrite ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
+    if (f >= 0) return Handle(f, H5Fclose);
+    if (!cachefs::hasHdf5Signature(p)) {
+        H5Eclear2(H5E_DEFAULT);
+        std::error_code ec;
+        if (!std::filesystem::exists(p, ec)) throw Failure("no such file");
+        if (std::filesystem::file_size(p, ec) == 0) throw Failure("empty file (not a SuperLens activation cache)");
+        throw Failure("not an HDF5 file (not a SuperLens activation cache)");
+    }
+    h5::fail("damaged or truncated HDF5 file, cannot open it");
+}
+
+Header readHeader(hid_t file, bool withVocab) {
+    Handle root = owned(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, "cannot open the root group");
+    if (!h5::hasAttribute(root, "format")) {
+        throw Failure("not a SuperLens activation cache (an HDF5 file without the root attribute format=\"" +
+                      std::string(kCacheFormat) + "\")");
+    }
+    std::string format;
+    try {
+        format = h5::readStringAttr(root, "format");
+    } catch (const Failure&) {
+        throw Failure("not a SuperLens activation cache (its root attribute 'format' is not a string)");
+    }
+    if (format != kCacheFormat) throw Failure("not a SuperLens activation cache (its format attribute is '" + format + "')");
+    Header h;
+    try {
+        const std::int64_t v = h5::readInt64Attr(root, "version");
+        if (v < 1) damaged("version " + std::to_string(v));
+        if (v > kCacheVersion) {
+            throw Failure("written by a newer SuperLens (cache version " + std::to_string(v) + "; this build reads version " +
+                          std::to_string(kCacheVersion) + ")");
+        }
+        h.version = static_cast<int>(v);
+        h.configJson = h5::readStringAttr(root, "model_config");
+        h.fingerprint = h5::readStringAttr(root, "model_fingerprint");
+    } catch (const Failure& f) {
+        const std::string m = f.what();
+        if (m.rfind("written by a newer", 0) == 0 || m.rfind("damaged", 0) == 0) throw;
+        damaged(m);
+    }
+    h.name = stringOr(root, "model_name", "");
+    h.dtype = stringOr(root, "model_dtype", "");
+    h.parameters = h5::hasAttribute(root, "model_parameters") ? h5::readInt64Attr(root, "model_parameters") : 0;
+    if (withVocab && hasVocab(file)) {
+        h.vocabPieces = h5::readStringDataset(file, "/vocab/pieces");
+        if (h5::exists(file, "/vocab/texts")) h.vocabTexts = h5::readStringDataset(file, "/vocab/texts");
+    }
+    return h;
+}
+
+std::vector<CachedRunInfo> readRuns(hid_t file) {
+    std::vector<CachedRunInfo> runs;
+    if (!h5::exists(file, "/runs")) damaged("missing group /runs");
+    Handle group = owned(H5Gopen2(file, "/runs", H5P_DEFAULT), H5Gclose, "cannot open /runs");
+    for (const std::string& name : h5::linkNames(group)) {
+        // Entries that are not run numbers (added by other tools) are ignored.
+        const auto index = runIndexFromName(name);
+        if (!index) continue;
+        const std::string path = runPath(*index);
+        try {
+            Handle g = owned(H5Gopen2(file, path.c_str(), H5P_DEFAULT), H5Gclose, "cannot open " + path);
+            CachedRunInfo info;
+            info.index = *index;
+            info.prompt = h5::readStringAttr(g, "prompt");
+            info.edits = jsonStringList(h5::readStringAttr(g, "edits"), path + " attribute 'edits'");
+            info.hookPatterns = h5::hasAttribute(g, "hook_patterns")
+                                    ? jsonStringList(h5::readStringAttr(g, "hook_patterns"), path + " attribute 'hook_patterns'")
+                                    : std::vector<std::string>{};
+            info.precision = stringOr(g, "precision", "float32");
+            info.allPositionLogits = stringOr(g, "logits_positions", "last") == "all";
+            info.seconds = h5::hasAttribute(g, "seconds") ? h5::readDoubleAttr(g, "seconds") : 0.0;
+            info.created = stringOr(g, "created", "");
+            info.metadataJson = stringOr(g, "metadata", "{}");
+            const auto ids = h5::readInt32Dataset(g, "token_ids");
+            info.tokens.assign(ids.begin(), ids.end());
+            const auto T = static_cast<std::int64_t>(info.tokens.size());
+            if (h5::exists(g, "token_strings")) info.tokenStrings = h5::readStringDataset(g, "token_strings");
+            if (h5::exists(g, "token_texts")) info.tokenTexts = h5::readStringDataset(g, "token_texts");
+            if (!info.tokenStrings.empty() && static_cast<std::int64_t>(info.tokenStrings.size()) != T) {
+                damaged(path + "/token_strings has " + std::to_string(info.tokenStrings.size()) + " entries for " + std::to_string(T) + " tokens");
+            }
+            if (!info.tokenTexts.empty() && static_cast<std::int64_t>(info.tokenTexts.size()) != T) {
+                damaged(path + "/token_texts has " + std::to_string(info.tokenTexts.size()) + " entries for " + std::to_string(T) + " tokens");
+            }
+            if (h5::exists(g, "logits")) {
+                Handle ds = owned(H5Dopen2(g, "logits", H5P_DEFAULT), H5Dclose, "cannot open " + path + "/logits");
+                info.logitsShape = h5::datasetShape(ds);
+            }
+            for (const std::string& child : h5::linkNames(g)) {
+                const auto point = parseHookName(child);
+                if (!point) continue;
+                Handle ds = owned(H5Dopen2(g, child.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + path + "/" + child);
+                CachedHook hook{child, *point, h5::datasetShape(ds)};
+                const auto& s = hook.shape;
+                const bool pattern = point->kind == HookKind::AttnPattern;
+                const bool shapeOk = pattern ? (s.size() == 3 && s[1] == T && s[2] == T) : (s.size() == 2 && s[0] == T);
+                if (!shapeOk) damaged(path + "/" + child + " has a shape that does not fit " + std::to_string(T) + " tokens");
+                info.hooks.push_back(std::move(hook));
+            }
+            std::sort(info.hooks.begin(), info.hooks.end(), [](const CachedHook& a, const CachedHook& b) { return a.point < b.point; });
+            runs.push_back(std::move(info));
+        } catch (const Failure& f) {
+            const std::string m = f.what();
+            if (m.rfind("damaged", 0) == 0) throw;
+            damaged(path + ": " + m);
+        }
+    }
+    std::sort(runs.begin(), runs.end(), [](const CachedRunInfo& a, const CachedRunInfo& b) { return a.index < b.index; });
+    return runs;
+}
+
+void writeHeader(hid_t file, const CacheModelInfo& model) {
+    Handle root = owned(H5Gopen2(file, "/", H5P_DEFAULT), H5Gclose, "cannot open the root group");
+    h5::writeStringAttr(root, "format", kCacheFormat);
+    h5::writeInt32Attr(root, "version", kCacheVersion);
+    h5::writeStringAttr(root, "model_config", model.configJson);
+    h5::writeStringAttr(root, "model_fingerprint", model.fingerprint);
+    h5::writeStringAttr(root, "model_name", model.name);
+    h5::writeStringAttr(root, "model_dtype", model.dtype);
+    h5::writeInt64Attr(root, "model_parameters", model.parameters);
+    h5::writeStringAttr(root, "created_by", "SuperLens 0.1.0");
+    Handle runs = owned(H5Gcreate2(file, "/runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, "cannot create /runs");
+}
+
+bool hasVocab(hid_t file) { return h5::exists(file, "/vocab") && h5::exists(file, "/vocab/pieces"); }
+
+void writeVocab(hid_t file, const CacheModelInfo& model) {
+    if (model.vocabPieces.empty()) return;
+    if (!h5::exists(file, "/vocab")) {
+        Handle g = owned(H5Gcreate2(file, "/vocab", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Gclose, "cannot create /vocab");
+    }
+    h5::writeStringDataset(file, "/vocab/pieces", model.vocabPieces);
+    if (!model.vocabTexts.empty()) h5::writeStringDataset(file, "/vocab/texts", model.vocabTexts);
+}
+
+void validateRun(const CaptureRun& run) {
+    const auto T = static_cast<std::int64_t>(run.tokens.size());
+    if (T == 0) throw Failure("a run needs at least one token");
+    if (!run.tokenStrings.empty() && static_cast<std::int64_t>(run.tokenStrings.size()) != T) {
+        throw Failure("token strings (" + std::to_string(run.tokenStrings.size()) + ") do not match the " + std::to_string(T) + " tokens");
+    }
+    if (!run.tokenTexts.empty() && static_cast<std::int64_t>(run.tokenTexts.size()) != T) {
+        throw Failure("token texts (" + std::to_string(run.tokenTexts.size()) + ") do not match the " + std::to_string(T) + " tokens");
+    }
+    const auto checkValues = [](const ActivationTensor& t, const std::string& name) {
+        std::int64_t n = 1;
+        for (auto d : t.shape) {
+            if (d < 0) throw Failure(name + " has a negative dimension");
+            n *= d;
+        }
+        if (t.shape.empty() || n != static_cast<std::int64_t>(t.values.size())) {
+            throw Failure(name + ": " + std::to_string(t.values.size()) + " values do not fill its shape");
+        }
+    };
+    for (const auto& [name, tensor] : run.hooks) {
+        const auto point = parseHookName(name);
+        if (!point) throw Failure("'" + name + "' is not a hook name");
+        if (!tensor) throw Failure(name + " has no values");
+        checkValues(*tensor, name);
+        const auto& s = tensor->shape;
+        const bool pattern = point->kind == HookKind::AttnPattern;
+        const bool ok = pattern ? (s.size() == 3 && s[1] == T && s[2] == T) : (s.size() == 2 && s[0] == T);
+        if (!ok) throw Failure(name + " has a shape that does not fit " + std::to_string(T) + " tokens");
+    }
+    if (run.logits) {
+        checkValues(*run.logits, "logits");
+        const auto& s = run.logits->shape;
+        if (s.size() != 2 || s[0] != (run.allPositionLogits ? T : 1)) throw Failure("logits shape does not fit the run");
+    }
+    if (run.metadataJson.empty() || !nlohmann::json::accept(run.metadataJson)) throw Failure("run metadata is not valid JSON");
+}
+
+namespace {
+
+void writeFloat(hid_t loc, const std::string& name, const ActivationTensor& t, const CacheCompression& compression) {
+    std::vector<hsize_t> dims(t.shape.begin(), t.shape.end());
+    Handle space = owned(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose, "cannot create a dataspace");
+    Handle dcpl = owned(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset properties");
+    h5::check(H5Pset_obj_track_times(dcpl, false), "cannot set dataset properties");
+    const bool empty = std::any_of(dims.begin(), dims.end(), [](hsize_t d) { return d == 0; });
+    if (!empty) {
+        const auto c = chunkShape(t.shape);
+        std::vector<hsize_t> chunk(c.begin(), c.end());
+        h5::check(H5Pset_chunk(dcpl, static_cast<int>(chunk.size()), chunk.data()), "cannot set the chunk shape of " + name);
+        // Every chunk is written in full right away: no fill values first.
+        h5::check(H5Pset_fill_time(dcpl, H5D_FILL_TIME_NEVER), "cannot set dataset properties");
+        if (compression.shuffle) h5::check(H5Pset_shuffle(dcpl), "cannot enable the shuffle filter");
+        if (compression.gzipLevel > 0) {
+            h5::check(H5Pset_deflate(dcpl, static_cast<unsigned>(compression.gzipLevel)), "cannot enable gzip compression");
+        }
+    }
+    Handle ds = owned(H5Dcreate2(loc, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose,
+                      "cannot create dataset " + name);
+    if (!empty) h5::check(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.values.data()), "cannot write dataset " + name);
+    if (!ds.close()) h5::fail("cannot write dataset " + name);
+}
+
+}  // namespace
+
+CachedRunInfo writeRun(hid_t file, int index, const CaptureRun& run, const CacheCompression& compression,
+                       const RunControl& control, std::uint64_t& rawBytes) {
+    const std::string path = runPath(index);
+    Handle gcpl = owned(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, "cannot create group properties");
+    h5::check(H5Pset_obj_track_times(gcpl, false), "cannot set group properties");
+    Handle g = owned(H5Gcreate2(file, path.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), H5Gclose, "cannot create " + path);
+
+    CachedRunInfo info;
+    info.index = index;
+    info.prompt = run.prompt;
+    info.tokens = run.tokens;
+    info.tokenStrings = run.tokenStrings;
+    info.tokenTexts = run.tokenTexts;
+    info.edits = run.edits;
+    info.hookPatterns = run.hookPatterns;
+    info.precision = run.precision;
+    info.allPositionLogits = run.allPositionLogits;
+    info.seconds = run.seconds;
+    info.created = utcNow();
+    info.metadataJson = run.metadataJson;
+
+    h5::writeStringAttr(g, "prompt", run.prompt);
+    h5::writeStringAttr(g, "edits", jsonList(run.edits));
+    h5::writeStringAttr(g, "hook_patterns", jsonList(run.hookPatterns));
+    h5::writeStringAttr(g, "precision", run.precision);
+    h5::writeStringAttr(g, "logits_positions", run.allPositionLogits ? "all" : "last");
+    h5::writeDoubleAttr(g, "seconds", run.seconds);
+    h5::writeStringAttr(g, "created", info.created);
+    h5::writeStringAttr(g, "metadata", run.metadataJson);
+
+    h5::writeInt32Dataset(g, "token_ids", std::vector<std::int32_t>(run.tokens.begin(), run.tokens.end()));
+    if (!run.tokenStrings.empty()) h5::writeStringDataset(g, "token_strings", run.tokenStrings);
+    if (!run.tokenTexts.empty()) h5::writeStringDataset(g, "token_texts", run.tokenTexts);
+    if (run.logits) {
+        writeFloat(g, "logits", *run.logits, compression);
+        rawBytes += run.logits->values.size() * sizeof(float);
+        info.logitsShape = run.logits->shape;
+    }
+    std::int64_t done = 0;
+    const auto total = static_cast<std::int64_t>(run.hooks.size());
+    // Execution order, so a partially listed file reads naturally in h5ls too.
+    std::vector<std::pair<HookPoint, const std::string*>> order;
+    for (const auto& [name, tensor] : run.hooks) order.emplace_back(*parseHookName(name), &name);
+    std::sort(order.begin(), order.end());
+    for (const auto& [point, name] : order) {
+        if (control.isCancelled()) throw Failure(kCancelledMessage);
+        const ActivationTensor& t = *run.hooks.at(*name);
+        writeFloat(g, *name, t, compression);
+        rawBytes += t.values.size() * sizeof(float);
+        info.hooks.push_back({*name, point, t.shape});
+        control.progress(++done, total, "writing");
+    }
+    if (!g.close()) h5::fail("cannot write " + path);
+    return info;
+}
+
+ActivationTensor readFloat(hid_t file, int run, const std::string& name, std::optional<std::pair<std::int64_t, std::int64_t>> slice) {
+    const std::string path = runPath(run) + "/" + name;
+    Handle ds = owned(H5Dopen2(file, path.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + path);
+    Handle ftype = owned(H5Dget_type(ds), H5Tclose, "cannot read " + path);
+    if (H5Tget_class(ftype) != H5T_FLOAT) throw Failure(path + " is not a float dataset");
+    ActivationTensor t;
+    t.shape = h5::datasetShape(ds);
+    if (t.shape.empty()) throw Failure(path + " is a scalar, not an array");
+    Handle fileSpace = owned(H5Dget_space(ds), H5Sclose, "cannot read " + path);
+    Handle memSpace;
+    if (slice) {
+        const auto [first, count] = *slice;
+        if (first < 0 || count < 0 || first + count > t.shape[0]) {
+            throw Failure(path + ": rows " + std::to_string(first) + ".." + std::to_string(first + count) + " are outside 0.." +
+                          std::to_string(t.shape[0]));
+        }
+        t.shape[0] = count;
+        std::vector<hsize_t> start(t.shape.size(), 0), dims(t.shape.begin(), t.shape.end());
+        start[0] = static_cast<hsize_t>(first);
+        h5::check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start.data(), nullptr, dims.data(), nullptr), "cannot select rows of " + path);
+        memSpace = owned(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose, "cannot read " + path);
+    }
+    std::int64_t n = 1;
+    for (auto d : t.shape) n *= d;
+    t.values.resize(static_cast<std::size_t>(n));
+    if (n > 0) {
+        h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, slice ? memSpace.id() : H5S_ALL, slice ? fileSpace.id() : H5S_ALL, H5P_DEFAULT,
+                          t.values.data()),
+                  "cannot read " + path);
+    }
+    return t;
+}
+
+}  // namespace superlens::core::cachelayout

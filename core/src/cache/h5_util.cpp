@@ -1,0 +1,302 @@
+#include "cache/h5_util.h"
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+namespace superlens::core::h5 {
+
+void init() {
+    static std::once_flag s_once;
+    std::call_once(s_once, [] {
+        H5open();
+        // HDF5 prints its whole error stack to stderr by default; we report
+        // one line ourselves instead (DESIGN.md: one clear error line).
+        H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+    });
+    // The automatic printer is per thread in a thread-safe build: switch it
+    // off for whichever thread calls us.
+    H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr);
+}
+
+std::recursive_mutex& mutex() {
+    static std::recursive_mutex s_mutex;
+    return s_mutex;
+}
+
+namespace {
+
+struct StackWalk {
+    std::vector<std::string> messages;
+};
+
+herr_t collect(unsigned, const H5E_error2_t* err, void* data) {
+    auto* walk = static_cast<StackWalk*>(data);
+    if (err && err->desc && *err->desc) walk->messages.emplace_back(err->desc);
+    return 0;
+}
+
+// HDF5's sec2 driver writes "errno = 28, error message = '...'" into the
+// innermost message of a failed read or write.
+int errnoInMessages(const std::vector<std::string>& messages) {
+    for (const auto& m : messages) {
+        const auto pos = m.find("errno = ");
+        if (pos == std::string::npos) continue;
+        return std::atoi(m.c_str() + pos + 8);
+    }
+    return 0;
+}
+
+}  // namespace
+
+void fail(const std::string& what) {
+    StackWalk walk;
+    H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &walk);
+    H5Eclear2(H5E_DEFAULT);
+    const int err = errnoInMessages(walk.messages);
+    if (err == ENOSPC || err == EDQUOT) throw Failure(what + ": no space left on device", FailureKind::NoSpace);
+    if (err == EFBIG) throw Failure(what + ": file too large for this file system or process limit", FailureKind::FileTooLarge);
+    if (err != 0) throw Failure(what + ": " + std::strerror(err));
+    std::string detail;
+    if (!walk.messages.empty()) {
+        detail = walk.messages.back();
+        // Keep the report one readable line.
+        if (detail.size() > 160) detail = detail.substr(0, 157) + "...";
+    }
+    throw Failure(detail.empty() ? what : what + " (" + detail + ")");
+}
+
+bool Handle::close() {
+    if (m_id < 0) return true;
+    const herr_t s = m_closer(m_id);
+    m_id = -1;
+    return s >= 0;
+}
+
+void Handle::reset() {
+    if (m_id >= 0) {
+        m_closer(m_id);
+        H5Eclear2(H5E_DEFAULT);
+    }
+    m_id = -1;
+}
+
+Handle owned(hid_t id, Handle::Closer closer, const std::string& what) {
+    if (id < 0) fail(what);
+    return Handle(id, closer);
+}
+
+Handle fileAccessProps(bool forWriting) {
+    Handle fapl = owned(H5Pcreate(H5P_FILE_ACCESS), H5Pclose, "cannot create file access properties");
+    check(H5Pset_fapl_sec2(fapl), "cannot select the sec2 driver");
+    // Cache files are never modified in place (writers rename a new file over
+    // the old one), so HDF5's flock is unnecessary; our own lock on the
+    // temporary file would otherwise conflict with it.
+    check(H5Pset_file_locking(fapl, false, true), "cannot configure file locking");
+    // 1.8 object formats: checksummed superblock and object headers, so a
+    // damaged file is detected at open; readable by HDF5 >= 1.8 (h5py).
+    if (forWriting) check(H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V110), "cannot set format bounds");
+    check(H5Pset_fclose_degree(fapl, H5F_CLOSE_STRONG), "cannot set the close degree");
+    return fapl;
+}
+
+Handle utf8StringType() {
+    Handle t = owned(H5Tcopy(H5T_C_S1), H5Tclose, "cannot create a string type");
+    check(H5Tset_size(t, H5T_VARIABLE), "cannot create a string type");
+    check(H5Tset_cset(t, H5T_CSET_UTF8), "cannot create a string type");
+    return t;
+}
+
+bool exists(hid_t loc, const std::string& name) {
+    const htri_t e = H5Lexists(loc, name.c_str(), H5P_DEFAULT);
+    H5Eclear2(H5E_DEFAULT);
+    return e > 0;
+}
+
+bool hasAttribute(hid_t obj, const std::string& name) {
+    const htri_t e = H5Aexists(obj, name.c_str());
+    H5Eclear2(H5E_DEFAULT);
+    return e > 0;
+}
+
+namespace {
+
+void writeScalarAttr(hid_t obj, const std::string& name, hid_t fileType, hid_t memType, const void* value) {
+    if (hasAttribute(obj, name)) check(H5Adelete(obj, name.c_str()), "cannot replace attribute '" + name + "'");
+    Handle space = owned(H5Screate(H5S_SCALAR), H5Sclose, "cannot create a dataspace");
+    Handle attr = owned(H5Acreate2(obj, name.c_str(), fileType, space, H5P_DEFAULT, H5P_DEFAULT), H5Aclose,
+                        "cannot create attribute '" + name + "'");
+    check(H5Awrite(attr, memType, value), "cannot write attribute '" + name + "'");
+    if (!attr.close()) fail("cannot write attribute '" + name + "'");
+}
+
+Handle openAttr(hid_t obj, const std::string& name) {
+    if (!hasAttribute(obj, name)) throw Failure("missing attribute '" + name + "'");
+    return owned(H5Aopen(obj, name.c_str(), H5P_DEFAULT), H5Aclose, "cannot open attribute '" + name + "'");
+}
+
+void requireScalarOrSingle(hid_t attr, const std::string& name) {
+    Handle space = owned(H5Aget_space(attr), H5Sclose, "cannot read attribute '" + name + "'");
+    const hssize_t n = H5Sget_simple_extent_npoints(space);
+    if (n != 1) throw Failure("attribute '" + name + "' is not a single value");
+}
+
+}  // namespace
+
+void writeStringAttr(hid_t obj, const std::string& name, const std::string& value) {
+    Handle t = utf8StringType();
+    const char* p = value.c_str();
+    writeScalarAttr(obj, name, t, t, &p);
+}
+
+void writeInt64Attr(hid_t obj, const std::string& name, std::int64_t value) {
+    writeScalarAttr(obj, name, H5T_STD_I64LE, H5T_NATIVE_INT64, &value);
+}
+
+void writeInt32Attr(hid_t obj, const std::string& name, std::int32_t value) {
+    writeScalarAttr(obj, name, H5T_STD_I32LE, H5T_NATIVE_INT32, &value);
+}
+
+void writeDoubleAttr(hid_t obj, const std::string& name, double value) {
+    writeScalarAttr(obj, name, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &value);
+}
+
+std::string readStringAttr(hid_t obj, const std::string& name) {
+    Handle attr = openAttr(obj, name);
+    requireScalarOrSingle(attr, name);
+    Handle ftype = owned(H5Aget_type(attr), H5Tclose, "cannot read attribute '" + name + "'");
+    if (H5Tget_class(ftype) != H5T_STRING) throw Failure("attribute '" + name + "' is not a string");
+    const htri_t isVar = H5Tis_variable_str(ftype);
+    if (isVar < 0) fail("cannot read attribute '" + name + "'");
+    if (isVar > 0) {
+        Handle mt = utf8StringType();
+        char* p = nullptr;
+        check(H5Aread(attr, mt, &p), "cannot read attribute '" + name + "'");
+        std::string out = p ? p : "";
+        H5free_memory(p);
+        return out;
+    }
+    // Fixed-length strings (written by other tools): read the raw bytes.
+    const std::size_t size = H5Tget_size(ftype);
+    Handle mt = owned(H5Tcopy(ftype), H5Tclose, "cannot read attribute '" + name + "'");
+    std::string buf(size, '\0');
+    check(H5Aread(attr, mt, buf.data()), "cannot read attribute '" + name + "'");
+    const auto end = buf.find('\0');
+    if (end != std::string::npos) buf.resize(end);
+    return buf;
+}
+
+std::int64_t readInt64Attr(hid_t obj, const std::string& name) {
+    Handle attr = openAttr(obj, name);
+    requireScalarOrSingle(attr, name);
+    Handle ftype = owned(H5Aget_type(attr), H5Tclose, "cannot read attribute '" + name + "'");
+    if (H5Tget_class(ftype) != H5T_INTEGER) throw Failure("attribute '" + name + "' is not an integer");
+    std::int64_t v = 0;
+    check(H5Aread(attr, H5T_NATIVE_INT64, &v), "cannot read attribute '" + name + "'");
+    return v;
+}
+
+double readDoubleAttr(hid_t obj, const std::string& name) {
+    Handle attr = openAttr(obj, name);
+    requireScalarOrSingle(attr, name);
+    Handle ftype = owned(H5Aget_type(attr), H5Tclose, "cannot read attribute '" + name + "'");
+    const H5T_class_t c = H5Tget_class(ftype);
+    if (c != H5T_FLOAT && c != H5T_INTEGER) throw Failure("attribute '" + name + "' is not a number");
+    double v = 0;
+    check(H5Aread(attr, H5T_NATIVE_DOUBLE, &v), "cannot read attribute '" + name + "'");
+    return v;
+}
+
+std::vector<std::int64_t> datasetShape(hid_t dataset) {
+    Handle space = owned(H5Dget_space(dataset), H5Sclose, "cannot read a dataspace");
+    const int rank = H5Sget_simple_extent_ndims(space);
+    if (rank < 0) fail("cannot read a dataspace");
+    std::vector<hsize_t> dims(static_cast<std::size_t>(rank));
+    if (rank > 0 && H5Sget_simple_extent_dims(space, dims.data(), nullptr) < 0) fail("cannot read a dataspace");
+    return {dims.begin(), dims.end()};
+}
+
+void writeStringDataset(hid_t loc, const std::string& name, const std::vector<std::string>& values) {
+    Handle t = utf8StringType();
+    const hsize_t n = values.size();
+    Handle space = owned(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace");
+    Handle ds = owned(H5Dcreate2(loc, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
+                      "cannot create dataset '" + name + "'");
+    std::vector<const char*> ptrs;
+    ptrs.reserve(values.size());
+    for (const auto& s : values) ptrs.push_back(s.c_str());
+    if (n > 0) check(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "cannot write dataset '" + name + "'");
+    if (!ds.close()) fail("cannot write dataset '" + name + "'");
+}
+
+std::vector<std::string> readStringDataset(hid_t loc, const std::string& name) {
+    Handle ds = owned(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose, "cannot open dataset '" + name + "'");
+    Handle ftype = owned(H5Dget_type(ds), H5Tclose, "cannot read dataset '" + name + "'");
+    if (H5Tget_class(ftype) != H5T_STRING) throw Failure("dataset '" + name + "' does not hold strings");
+    const auto shape = datasetShape(ds);
+    if (shape.size() != 1) throw Failure("dataset '" + name + "' is not a list of strings");
+    const auto n = static_cast<std::size_t>(shape[0]);
+    std::vector<std::string> out;
+    out.reserve(n);
+    if (n == 0) return out;
+    const htri_t isVar = H5Tis_variable_str(ftype);
+    if (isVar < 0) fail("cannot read dataset '" + name + "'");
+    if (isVar > 0) {
+        Handle mt = utf8StringType();
+        std::vector<char*> ptrs(n, nullptr);
+        check(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "cannot read dataset '" + name + "'");
+        for (char* p : ptrs) out.emplace_back(p ? p : "");
+        Handle space = owned(H5Dget_space(ds), H5Sclose, "cannot read dataset '" + name + "'");
+        H5Dvlen_reclaim(mt, space, H5P_DEFAULT, ptrs.data());
+        return out;
+    }
+    const std::size_t size = H5Tget_size(ftype);
+    Handle mt = owned(H5Tcopy(ftype), H5Tclose, "cannot read dataset '" + name + "'");
+    std::string buf(size * n, '\0');
+    check(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "cannot read dataset '" + name + "'");
+    for (std::size_t i = 0; i < n; ++i) {
+        std::string s = buf.substr(i * size, size);
+        const auto end = s.find('\0');
+        if (end != std::string::npos) s.resize(end);
+        out.push_back(std::move(s));
+    }
+    return out;
+}
+
+void writeInt32Dataset(hid_t loc, const std::string& name, const std::vector<std::int32_t>& values) {
+    const hsize_t n = values.size();
+    Handle space = owned(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace");
+    Handle ds = owned(H5Dcreate2(loc, name.c_str(), H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
+                      "cannot create dataset '" + name + "'");
+    if (n > 0) {
+        check(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "cannot write dataset '" + name + "'");
+    }
+    if (!ds.close()) fail("cannot write dataset '" + name + "'");
+}
+
+std::vector<std::int32_t> readInt32Dataset(hid_t loc, const std::string& name) {
+    Handle ds = owned(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose, "cannot open dataset '" + name + "'");
+    Handle ftype = owned(H5Dget_type(ds), H5Tclose, "cannot read dataset '" + name + "'");
+    if (H5Tget_class(ftype) != H5T_INTEGER) throw Failure("dataset '" + name + "' does not hold integers");
+    const auto shape = datasetShape(ds);
+    if (shape.size() != 1) throw Failure("dataset '" + name + "' is not one-dimensional");
+    std::vector<std::int32_t> out(static_cast<std::size_t>(shape[0]));
+    if (!out.empty()) check(H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "cannot read dataset '" + name + "'");
+    return out;
+}
+
+namespace {
+herr_t collectName(hid_t, const char* name, const H5L_info_t*, void* data) {
+    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
+    return 0;
+}
+}  // namespace
+
+std::vector<std::string> linkNames(hid_t group) {
+    std::vector<std::string> names;
+    hsize_t idx = 0;
+    check(H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &idx, collectName, &names), "cannot list a group");
+    return names;
+}
+
+}  // namespace superlens::core::h5

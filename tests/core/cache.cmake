@@ -1,0 +1,4 @@
+# HDF5 activation cache (issue 7): round trips, damaged files, crash and
+# disk-full safety. The damage tests build foreign HDF5 files themselves, so
+# they link HDF5 directly (core keeps it private).
+superlens_add_core_test(NAME test_cache_roundtrip SOURCES core/test_cache_roundtrip.cpp LABELS cache)
