@@ -2,3 +2,6 @@
 # errors, hard cases, and the tokenizer.json components one by one.
 superlens_add_core_test(NAME test_tokenizer_expected SOURCES core/test_tokenizer_expected.cpp LABELS tokenizer)
 superlens_add_core_test(NAME test_tokenizer_llamacpp SOURCES core/test_tokenizer_llamacpp.cpp LABELS tokenizer)
+superlens_add_core_test(NAME test_tokenizer_loading SOURCES core/test_tokenizer_loading.cpp LABELS tokenizer)
+superlens_add_core_test(NAME test_tokenizer_hard_cases SOURCES core/test_tokenizer_hard_cases.cpp LABELS tokenizer)
+superlens_add_core_test(NAME test_tokenizer_components SOURCES core/test_tokenizer_components.cpp LABELS tokenizer)

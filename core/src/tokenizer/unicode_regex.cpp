@@ -11,26 +11,31 @@ namespace superlens::core {
 
 namespace {
 
-// Oniguruma's \s (what HF's regexes run on) is Unicode White_Space, which
-// includes U+0085 (NEL); PCRE2's UCP \s is Z plus \t\n\v\f\r and lacks it.
-// Rewrite \s so both agree: inside a class append \x{85}, outside wrap it.
+// HF's regexes run on Oniguruma, whose Unicode \s is the White_Space property
+// and \w is L|M|N|Pc. PCRE2's UCP \s also matches U+180E (no longer a space
+// since Unicode 6.3) and its \w lacks marks, so spell both out as properties.
+// Inside a character class only the non-negated forms can be expanded; \W
+// there is left to PCRE2.
 std::string adaptToOniguruma(std::string_view pattern) {
     std::string out;
-    out.reserve(pattern.size() + 16);
+    out.reserve(pattern.size() + 32);
     bool inClass = false;
     for (std::size_t i = 0; i < pattern.size(); ++i) {
         const char c = pattern[i];
         if (c == '\\' && i + 1 < pattern.size()) {
-            const char next = pattern[i + 1];
+            const char next = pattern[++i];
             if (next == 's') {
-                out += inClass ? "\\s\\x{85}" : "[\\s\\x{85}]";
+                out += "\\p{White_Space}";
             } else if (next == 'S') {
-                out += inClass ? "\\S" : "[^\\s\\x{85}]";
+                out += "\\P{White_Space}";
+            } else if (next == 'w') {
+                out += inClass ? "\\p{L}\\p{M}\\p{N}\\p{Pc}" : "[\\p{L}\\p{M}\\p{N}\\p{Pc}]";
+            } else if (next == 'W' && !inClass) {
+                out += "[^\\p{L}\\p{M}\\p{N}\\p{Pc}]";
             } else {
                 out += c;
                 out += next;
             }
-            ++i;
             continue;
         }
         if (!inClass && c == '[') {
