@@ -8,3 +8,4 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/activation_edits.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/forward_pass.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/engine.cpp)
+include(${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/compression/sources.cmake)

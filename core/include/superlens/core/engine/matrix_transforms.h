@@ -1,28 +1,153 @@
 #pragma once
 // Whole-matrix edits: LASER rank reduction and round-to-nearest quantization.
-// Both return a new WeightMatrix and never modify their input.
+// Both return a new WeightMatrix and never modify their input; the engine's
+// overlay caches the result per (tensor, edit texts) and drops it when the
+// edit is removed, so the stored checkpoint values come back untouched.
+//
+// Thread-safety: the functions are reentrant; they parallelise internally on
+// a ThreadPool (defaultThreadPool() unless given) with static partitioning,
+// so a given input, option set and thread count always gives the same bits.
 
+#include <cstdint>
+#include <optional>
+#include <utility>
 #include <vector>
 
 #include "superlens/core/engine/edit_spec.h"
+#include "superlens/core/engine/thread_pool.h"
 #include "superlens/core/engine/weight_matrix.h"
 
 namespace superlens::core {
 
-// LASER (Sharma et al., 2023): keep k = max(1, floor(rho * min(rows, cols)))
-// singular values. Returns the factors U*S and Vt.
-std::int64_t laserRank(std::int64_t rows, std::int64_t cols, double rho);
-WeightPtr rankReduce(const WeightMatrix& w, double rho);
+// ---------------------------------------------------------------------------
+// LASER (Sharma et al., 2023, "The Truth is in There: Improving Reasoning in
+// Language Models with Layer-Selective Rank Reduction")
+// ---------------------------------------------------------------------------
 
-// Blockwise asymmetric min-max RTN (quantize-dequantize semantics, kept as
-// codes). `keep` are (row, col) elements excluded from the block statistics
-// and restored exactly afterwards (the super-weight paper's "ours").
+// k = max(1, floor(rho * min(rows, cols))) singular values are kept.
+std::int64_t laserRank(std::int64_t rows, std::int64_t cols, double rho);
+
+enum class LaserMethod {
+    Auto,        // Exact when min(rows, cols) <= 512; Randomized when k + p <= min(rows, cols) / 4; Gram otherwise
+    Exact,       // full thin SVD in float64 (LAPACK dgesdd): optimal up to float64 rounding
+    Randomized,  // Halko-Martinsson-Tropp randomized subspace iteration, fp32 GEMMs, float64 QR and small SVD
+    Gram,        // eigen-decomposition of the smaller Gram matrix (A A^T or A^T A) in float64 (LAPACK dsyevd)
+};
+const char* laserMethodName(LaserMethod m);
+
+struct LaserOptions {
+    LaserMethod method = LaserMethod::Auto;
+    // Randomized: sketch width l = k + p with p = oversampling, or
+    // max(10, ceil(k / 2)) when 0; q = powerIterations passes of subspace
+    // iteration (each re-orthonormalised, so fp32 GEMMs stay stable).
+    int oversampling = 0;
+    int powerIterations = 4;
+    std::uint64_t seed = 0x5eed1a5e2ULL;  // Gaussian test matrix: fixed, so results are reproducible
+    ThreadPool* pool = nullptr;           // nullptr = defaultThreadPool()
+};
+
+// What rankReduce did (for studies, benchmarks and tests).
+struct LaserReport {
+    std::int64_t rank = 0;      // k
+    std::int64_t maxRank = 0;   // min(rows, cols)
+    LaserMethod method = LaserMethod::Auto;  // the method actually used
+    int sketchWidth = 0;        // Randomized: l = k + p
+    bool factored = false;      // stored as U*S, Vt (k*(rows+cols) < rows*cols) rather than dense
+    double frobeniusNorm = 0;   // ||A||_F (float64 sum)
+    // ||A - A_k||_F of the returned approximation, before its fp32 rounding:
+    // exact for Exact (tail of the spectrum), from the Gram eigenvalues for
+    // Gram, and ||A||_F^2 - sum of the kept sigma^2 for Randomized (A_k = P A
+    // with P an orthogonal projector, so this identity holds exactly; it
+    // loses relative accuracy only when the residual is below ~1e-3 ||A||_F).
+    double residualNorm = 0;
+    std::vector<double> singularValues;  // the k kept, descending
+    double seconds = 0;
+};
+
+// Error bound (stated and tested, tests/core/test_laser.cpp):
+//   Exact and Gram give the optimal ||A - A_k||_F = sqrt(sum_{i>k} sigma_i^2)
+//   up to float64 rounding (Gram: its eigenvalues carry an absolute error of
+//   ~1e-16 sigma_1^2, which changes the captured energy by < 1e-12 ||A||_F^2).
+//   Randomized, with p >= 2 and q power iterations: Halko, Martinsson & Tropp
+//   (2011), Thm 10.5 and Cor. 10.10, give for the rank-l projection
+//     E ||(I - QQ^T) A||_F <= (1 + k/(p-1))^{1/2} (sum_{j>k} sigma_j^{2(2q+1)})^{1/(2(2q+1))} * ...
+//   and truncating Q Q^T A to rank k adds at most the optimal tail again.
+//   What we guarantee and test on LLM-shaped matrices (power-law spectra
+//   with outlier directions, 256..1024 x 688..2816, rho = 0.01 .. 0.25):
+//     ||A - A_k||_F <= (1 + 1e-2) * ||A - A_k^opt||_F
+//   with the default p and q = 2 (measured ratios are ~1.000x-1.004).
+// The result is LowRankWeight(U*S [rows,k], Vt [k,cols]) when
+// k*(rows+cols) < rows*cols, else a DenseWeight of the product.
+WeightPtr rankReduce(const WeightMatrix& w, double rho);
+WeightPtr rankReduce(const WeightMatrix& w, double rho, const LaserOptions& options, LaserReport* report = nullptr);
+
+// ---------------------------------------------------------------------------
+// Round-to-nearest weight quantization (the super-weight paper, Sec. 4.3)
+// ---------------------------------------------------------------------------
+
+// Blockwise asymmetric min-max RTN kept as codes (1 byte per weight) with a
+// minimum, maximum and scale per block of `blockSize` consecutive row-major
+// elements, plus exact overrides (kept super weights) applied on top.
+//
+// Decoding is two-sided so that both ends of every block's range are exactly
+// representable (bit-identical), whatever the rounding of the scale:
+//   value = c <= L/2 ? min + c * scale : max - (L - c) * scale,   L = 2^bits - 1
+// (in exact arithmetic both branches are min + c*(max-min)/L).
+class BlockQuantizedWeight final : public WeightMatrix {
+public:
+    struct Override {
+        std::int64_t index;  // row-major element index
+        float value;
+    };
+    BlockQuantizedWeight(std::int64_t rows, std::int64_t cols, int bits, std::int64_t blockSize, std::vector<std::uint8_t> codes,
+                         std::vector<float> minimums, std::vector<float> maximums, std::vector<float> scales,
+                         std::vector<Override> overrides);
+    std::int64_t rows() const override { return m_rows; }
+    std::int64_t cols() const override { return m_cols; }
+    void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const override;
+    void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const override;
+    std::size_t ownedBytes() const override;
+
+    int bits() const { return m_bits; }
+    std::int64_t blockSize() const { return m_blockSize; }
+    std::int64_t blockCount() const { return static_cast<std::int64_t>(m_scales.size()); }
+    // Range and step of block b (after clipping; kept elements excluded).
+    float blockMin(std::int64_t b) const { return m_min[static_cast<std::size_t>(b)]; }
+    float blockMax(std::int64_t b) const { return m_max[static_cast<std::size_t>(b)]; }
+    float blockScale(std::int64_t b) const { return m_scales[static_cast<std::size_t>(b)]; }
+    std::uint8_t code(std::int64_t index) const { return m_codes[static_cast<std::size_t>(index)]; }
+    const std::vector<Override>& overrides() const { return m_overrides; }  // sorted by index
+
+private:
+    template <class S> void decode(std::int64_t r0, std::int64_t r1, S* dst) const;
+    std::int64_t m_rows, m_cols;
+    int m_bits;
+    std::int64_t m_blockSize;
+    std::vector<std::uint8_t> m_codes;
+    std::vector<float> m_min, m_max, m_scales;
+    std::vector<Override> m_overrides;
+};
+
+// `keep` are (row, col) elements excluded from the block statistics and
+// restored exactly afterwards (the super-weight paper's "ours").
+// Clipping (applied per block to the statistics of the non-kept elements):
+//   zclip = Z: range = [max(min, mean - Z sd), min(max, mean + Z sd)], population sd;
+//   pclip = P: range = [x_(round((1-P/100)(n-1))), x_(round(P/100 (n-1)))], order statistics;
+// both given: the intersection. Values outside the range are clamped to it.
+// Guarantees (tested, tests/core/test_rtn.cpp): every unclipped element x of
+// block b decodes within scale_b/2 (+ fp32 rounding of the grid, < 1e-5 scale_b + 2 ulp)
+// of x; the block's min and max decode bit-exactly; kept elements decode
+// bit-exactly and are not part of any block's min/max.
+// Memory: streams the input in chunks of whole blocks (or 256K-element slices
+// of a large block), so besides the 1-byte codes it holds O(threads * chunk)
+// fp32 scratch, never a full fp32 copy of the matrix.
 struct RtnOptions {
     int bits = 4;
     std::int64_t block = 0;  // elements per block (row-major), 0 = whole tensor
     std::optional<double> zclip;
     std::optional<double> pclip;
     std::vector<std::pair<std::int64_t, std::int64_t>> keep;
+    ThreadPool* pool = nullptr;  // nullptr = defaultThreadPool()
 };
 WeightPtr quantizeRtn(const WeightMatrix& w, const RtnOptions& options);
 
