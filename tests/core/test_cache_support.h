@@ -44,9 +44,12 @@ private:
 
 inline std::string readBytes(const fs::path& p) {
     std::ifstream in(p, std::ios::binary);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
+    std::error_code ec;
+    std::string bytes(static_cast<std::size_t>(fs::file_size(p, ec)), '\0');
+    if (ec) return {};
+    in.read(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    bytes.resize(static_cast<std::size_t>(in.gcount()));
+    return bytes;
 }
 
 inline void writeBytes(const fs::path& p, const std::string& bytes) {

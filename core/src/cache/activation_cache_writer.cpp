@@ -49,6 +49,9 @@ struct ActivationCacheWriter::Impl {
 
     // Drops the temporary; the target is untouched.
     void abandon() {
+        // Give the space back first: on a full disk HDF5's closing flush can
+        // then still succeed, and the file is released instead of lingering.
+        if (temp) (void)::ftruncate(temp->fd.get(), 0);
         file.reset();
         if (temp) {
             cachefs::removeQuietly(temp->path);

@@ -19,9 +19,7 @@ namespace superlens::core::cachefs {
 
 namespace {
 
-[[noreturn]] void throwErrno(const std::string& what, int err) {
-    throw FileError(what + ": " + std::strerror(err), err);
-}
+[[noreturn]] void throwErrno(const std::string& what, int err) { throw FileError(what + ": " + errnoText(err), err); }
 
 FileIdentity fromStat(const struct stat& st) {
     FileIdentity id;
@@ -34,6 +32,12 @@ FileIdentity fromStat(const struct stat& st) {
 }
 
 }  // namespace
+
+std::string errnoText(int err) {
+    if (err == ENOSPC || err == EDQUOT) return "no space left on device";
+    if (err == EFBIG) return "file too large for this file system or process limit";
+    return std::strerror(err);
+}
 
 std::optional<FileIdentity> identityOf(const fs::path& p) {
     struct stat st {};

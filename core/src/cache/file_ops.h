@@ -22,6 +22,9 @@ private:
     int m_errno;
 };
 
+// errno as a message; the same words as HDF5 failures for ENOSPC / EFBIG.
+std::string errnoText(int err);
+
 // A file's identity: a rename over the target or an in-place change shows up here.
 struct FileIdentity {
     dev_t dev = 0;

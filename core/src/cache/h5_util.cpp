@@ -1,14 +1,22 @@
 #include "cache/h5_util.h"
 
+#include "cache/file_ops.h"
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <algorithm>
 
 namespace superlens::core::h5 {
 
 void init() {
     static std::once_flag s_once;
     std::call_once(s_once, [] {
+        // No cleanup at exit: after a failed close (a full disk during the
+        // final flush) libhdf5 1.10 keeps a half-closed file that its exit
+        // handler dereferences and crashes on. Every file we open is closed
+        // explicitly, so the exit handler has nothing to flush anyway.
+        H5dont_atexit();
         H5open();
         // HDF5 prints its whole error stack to stderr by default; we report
         // one line ourselves instead (DESIGN.md: one clear error line).
@@ -54,9 +62,9 @@ void fail(const std::string& what) {
     H5Ewalk2(H5E_DEFAULT, H5E_WALK_DOWNWARD, collect, &walk);
     H5Eclear2(H5E_DEFAULT);
     const int err = errnoInMessages(walk.messages);
-    if (err == ENOSPC || err == EDQUOT) throw Failure(what + ": no space left on device", FailureKind::NoSpace);
-    if (err == EFBIG) throw Failure(what + ": file too large for this file system or process limit", FailureKind::FileTooLarge);
-    if (err != 0) throw Failure(what + ": " + std::strerror(err));
+    if (err == ENOSPC || err == EDQUOT) throw Failure(what + ": " + cachefs::errnoText(err), FailureKind::NoSpace);
+    if (err == EFBIG) throw Failure(what + ": " + cachefs::errnoText(err), FailureKind::FileTooLarge);
+    if (err != 0) throw Failure(what + ": " + cachefs::errnoText(err));
     std::string detail;
     if (!walk.messages.empty()) {
         detail = walk.messages.back();
@@ -100,12 +108,35 @@ Handle fileAccessProps(bool forWriting) {
     return fapl;
 }
 
-Handle utf8StringType() {
+Handle fixedUtf8Type(std::size_t bytes) {
     Handle t = owned(H5Tcopy(H5T_C_S1), H5Tclose, "cannot create a string type");
-    check(H5Tset_size(t, H5T_VARIABLE), "cannot create a string type");
+    check(H5Tset_size(t, std::max<std::size_t>(bytes, 1)), "cannot create a string type");
+    check(H5Tset_strpad(t, H5T_STR_NULLPAD), "cannot create a string type");
     check(H5Tset_cset(t, H5T_CSET_UTF8), "cannot create a string type");
     return t;
 }
+
+namespace {
+// Null-padded strings lose their trailing NULs; null-terminated ones end at the first.
+void trimFixed(std::string& s, H5T_str_t pad) {
+    if (pad == H5T_STR_NULLTERM) {
+        const auto end = s.find('\0');
+        if (end != std::string::npos) s.resize(end);
+        return;
+    }
+    while (!s.empty() && (s.back() == '\0' || (pad == H5T_STR_SPACEPAD && s.back() == ' '))) s.pop_back();
+}
+
+// HDF5 converts no character sets: read ASCII strings (h5py bytes, C tools)
+// as ASCII and UTF-8 ones as UTF-8.
+Handle vlenStringLike(hid_t fileType) {
+    Handle t = owned(H5Tcopy(H5T_C_S1), H5Tclose, "cannot create a string type");
+    check(H5Tset_size(t, H5T_VARIABLE), "cannot create a string type");
+    const H5T_cset_t cset = H5Tget_cset(fileType);
+    check(H5Tset_cset(t, cset == H5T_CSET_UTF8 ? H5T_CSET_UTF8 : H5T_CSET_ASCII), "cannot create a string type");
+    return t;
+}
+}  // namespace
 
 bool exists(hid_t loc, const std::string& name) {
     const htri_t e = H5Lexists(loc, name.c_str(), H5P_DEFAULT);
@@ -144,9 +175,12 @@ void requireScalarOrSingle(hid_t attr, const std::string& name) {
 }  // namespace
 
 void writeStringAttr(hid_t obj, const std::string& name, const std::string& value) {
-    Handle t = utf8StringType();
-    const char* p = value.c_str();
-    writeScalarAttr(obj, name, t, t, &p);
+    // Fixed-length: the bytes live in the (checksummed) object header, not in
+    // HDF5's unchecksummed global heap, whose damage crashes libhdf5 1.10.
+    Handle t = fixedUtf8Type(value.size());
+    std::string padded = value;
+    if (padded.empty()) padded.push_back('\0');
+    writeScalarAttr(obj, name, t, t, padded.data());
 }
 
 void writeInt64Attr(hid_t obj, const std::string& name, std::int64_t value) {
@@ -169,20 +203,19 @@ std::string readStringAttr(hid_t obj, const std::string& name) {
     const htri_t isVar = H5Tis_variable_str(ftype);
     if (isVar < 0) fail("cannot read attribute '" + name + "'");
     if (isVar > 0) {
-        Handle mt = utf8StringType();
+        Handle mt = vlenStringLike(ftype);
         char* p = nullptr;
         check(H5Aread(attr, mt, &p), "cannot read attribute '" + name + "'");
         std::string out = p ? p : "";
         H5free_memory(p);
         return out;
     }
-    // Fixed-length strings (written by other tools): read the raw bytes.
+    // Fixed-length strings (ours): read the raw bytes.
     const std::size_t size = H5Tget_size(ftype);
     Handle mt = owned(H5Tcopy(ftype), H5Tclose, "cannot read attribute '" + name + "'");
     std::string buf(size, '\0');
     check(H5Aread(attr, mt, buf.data()), "cannot read attribute '" + name + "'");
-    const auto end = buf.find('\0');
-    if (end != std::string::npos) buf.resize(end);
+    trimFixed(buf, H5Tget_strpad(ftype));
     return buf;
 }
 
@@ -217,15 +250,25 @@ std::vector<std::int64_t> datasetShape(hid_t dataset) {
 }
 
 void writeStringDataset(hid_t loc, const std::string& name, const std::vector<std::string>& values) {
-    Handle t = utf8StringType();
+    std::size_t width = 1;
+    for (const auto& v : values) width = std::max(width, v.size());
+    Handle t = fixedUtf8Type(width);
     const hsize_t n = values.size();
     Handle space = owned(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace");
-    Handle ds = owned(H5Dcreate2(loc, name.c_str(), t, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
+    Handle dcpl = owned(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset properties");
+    check(H5Pset_obj_track_times(dcpl, false), "cannot set dataset properties");
+    if (n * width > 64 * 1024) {
+        // Long lists (a vocabulary) padded to their longest entry: gzip
+        // removes the padding cheaply.
+        const hsize_t chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, (256 * 1024) / width));
+        check(H5Pset_chunk(dcpl, 1, &chunk), "cannot set the chunk shape of " + name);
+        check(H5Pset_deflate(dcpl, 1), "cannot enable gzip compression");
+    }
+    Handle ds = owned(H5Dcreate2(loc, name.c_str(), t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose,
                       "cannot create dataset '" + name + "'");
-    std::vector<const char*> ptrs;
-    ptrs.reserve(values.size());
-    for (const auto& s : values) ptrs.push_back(s.c_str());
-    if (n > 0) check(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "cannot write dataset '" + name + "'");
+    std::string buf(static_cast<std::size_t>(n) * width, '\0');
+    for (std::size_t i = 0; i < values.size(); ++i) std::copy(values[i].begin(), values[i].end(), buf.begin() + static_cast<std::ptrdiff_t>(i * width));
+    if (n > 0) check(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "cannot write dataset '" + name + "'");
     if (!ds.close()) fail("cannot write dataset '" + name + "'");
 }
 
@@ -242,7 +285,7 @@ std::vector<std::string> readStringDataset(hid_t loc, const std::string& name) {
     const htri_t isVar = H5Tis_variable_str(ftype);
     if (isVar < 0) fail("cannot read dataset '" + name + "'");
     if (isVar > 0) {
-        Handle mt = utf8StringType();
+        Handle mt = vlenStringLike(ftype);
         std::vector<char*> ptrs(n, nullptr);
         check(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data()), "cannot read dataset '" + name + "'");
         for (char* p : ptrs) out.emplace_back(p ? p : "");
@@ -254,10 +297,10 @@ std::vector<std::string> readStringDataset(hid_t loc, const std::string& name) {
     Handle mt = owned(H5Tcopy(ftype), H5Tclose, "cannot read dataset '" + name + "'");
     std::string buf(size * n, '\0');
     check(H5Dread(ds, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "cannot read dataset '" + name + "'");
+    const H5T_str_t pad = H5Tget_strpad(ftype);
     for (std::size_t i = 0; i < n; ++i) {
         std::string s = buf.substr(i * size, size);
-        const auto end = s.find('\0');
-        if (end != std::string::npos) s.resize(end);
+        trimFixed(s, pad);
         out.push_back(std::move(s));
     }
     return out;

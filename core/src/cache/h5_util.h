@@ -79,7 +79,10 @@ Handle owned(hid_t id, Handle::Closer closer, const std::string& what);
 // sec2 driver, no HDF5 file locking, strong close; for writing also the 1.8
 // object formats (checksummed superblock and object headers).
 Handle fileAccessProps(bool forWriting);
-Handle utf8StringType();   // variable-length UTF-8 string
+// Fixed-length UTF-8 string of `bytes` bytes (NUL-padded). Our files use
+// fixed-length strings only: variable-length ones live in HDF5's global heap,
+// which has no checksum, and libhdf5 1.10 crashes on a damaged one.
+Handle fixedUtf8Type(std::size_t bytes);
 
 bool exists(hid_t loc, const std::string& name);  // link exists (no error when absent)
 bool hasAttribute(hid_t obj, const std::string& name);

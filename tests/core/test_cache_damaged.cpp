@@ -1,0 +1,184 @@
+// Damaged and foreign files: every one gives one clear error line naming the
+// file (from the reader and from a writer asked to append), HDF5 prints
+// nothing of its own, and the file is never modified.
+
+#include <hdf5.h>
+
+#include <random>
+
+#include <gtest/gtest.h>
+
+#include "superlens/core/cache/activation_cache.h"
+#include "test_cache_support.h"
+
+using namespace superlens::core;
+using namespace superlens::test;
+
+namespace {
+
+fs::path makeValidCache(const ScratchDir& dir, const std::string& name) {
+    const fs::path file = dir / name;
+    auto w = ActivationCacheWriter::open(file, syntheticModel());
+    EXPECT_TRUE(w.ok());
+    EXPECT_TRUE((*w)->appendRun(syntheticRun(20, 1)).ok());
+    EXPECT_TRUE((*w)->appendRun(syntheticRun(30, 2)).ok());
+    EXPECT_TRUE((*w)->commit().ok());
+    return file;
+}
+
+// Opens the file as reader and as appending writer; both must fail with one
+// line that names the file and contains `expected`; the bytes stay the same.
+void expectRefused(const fs::path& file, const std::string& expected) {
+    const std::string before = readBytes(file);
+    ::testing::internal::CaptureStderr();
+    auto cache = ActivationCache::open(file);
+    auto writer = ActivationCacheWriter::open(file, syntheticModel());
+    const std::string hdf5Noise = ::testing::internal::GetCapturedStderr();
+    EXPECT_EQ(hdf5Noise, "") << "HDF5 printed its error stack";
+    ASSERT_FALSE(cache.ok()) << file;
+    ASSERT_FALSE(writer.ok()) << file;
+    for (const std::string& m : {cache.error().message, writer.error().message}) {
+        EXPECT_EQ(m.rfind(file.string() + ": ", 0), 0u) << m;
+        EXPECT_NE(m.find(expected), std::string::npos) << m;
+        EXPECT_EQ(m.find('\n'), std::string::npos) << m;
+        EXPECT_LT(m.size(), 400u) << m;
+    }
+    EXPECT_EQ(readBytes(file), before);
+    EXPECT_TRUE(filesStartingWith(file.parent_path(), "." + file.filename().string() + ".tmp-").empty());
+}
+
+void writeForeignHdf5(const fs::path& file, const char* formatAttr, int version, bool withFingerprint) {
+    const hid_t f = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hsize_t n = 4;
+    const hid_t space = H5Screate_simple(1, &n, nullptr);
+    const hid_t ds = H5Dcreate2(f, "data", H5T_NATIVE_FLOAT, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    const float v[4] = {1, 2, 3, 4};
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v);
+    H5Dclose(ds);
+    H5Sclose(space);
+    const hid_t scalar = H5Screate(H5S_SCALAR);
+    const auto strAttr = [&](const char* name, const char* value) {
+        const hid_t t = H5Tcopy(H5T_C_S1);
+        H5Tset_size(t, H5T_VARIABLE);
+        const hid_t a = H5Acreate2(f, name, t, scalar, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, t, &value);
+        H5Aclose(a);
+        H5Tclose(t);
+    };
+    if (formatAttr) {
+        strAttr("format", formatAttr);
+        const hid_t a = H5Acreate2(f, "version", H5T_STD_I32LE, scalar, H5P_DEFAULT, H5P_DEFAULT);
+        H5Awrite(a, H5T_NATIVE_INT, &version);
+        H5Aclose(a);
+        strAttr("model_config", "{}");
+        if (withFingerprint) strAttr("model_fingerprint", "00112233aabbccdd");
+        const hid_t g = H5Gcreate2(f, "runs", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        H5Gclose(g);
+    }
+    H5Sclose(scalar);
+    H5Fclose(f);
+}
+
+TEST(CacheDamaged, RandomBytesEmptyAndTextFilesAreNotCaches) {
+    ScratchDir dir;
+    std::mt19937 rng(7);
+    std::string noise(1 << 20, '\0');
+    for (auto& c : noise) c = static_cast<char>(rng());
+    writeBytes(dir / "noise.h5", noise);
+    expectRefused(dir / "noise.h5", "not an HDF5 file");
+    writeBytes(dir / "empty.h5", "");
+    expectRefused(dir / "empty.h5", "empty file");
+    writeBytes(dir / "notes.h5", "these are my notes, not activations\n");
+    expectRefused(dir / "notes.h5", "not an HDF5 file");
+}
+
+TEST(CacheDamaged, TruncatedCachesAreRefusedAtEveryLength) {
+    ScratchDir dir;
+    const fs::path good = makeValidCache(dir, "good.h5");
+    const std::string bytes = readBytes(good);
+    ASSERT_GT(bytes.size(), 10000u);
+    for (const std::size_t keep : {std::size_t{4}, std::size_t{8}, std::size_t{100}, std::size_t{2000}, bytes.size() / 4, bytes.size() / 2,
+                                   bytes.size() * 9 / 10, bytes.size() - 1}) {
+        const fs::path cut = dir / ("cut" + std::to_string(keep) + ".h5");
+        writeBytes(cut, bytes.substr(0, keep));
+        SCOPED_TRACE(keep);
+        // Below the signature it is "not an HDF5 file"; beyond it HDF5 sees
+        // the end-of-file address of the superblock and reports truncation.
+        expectRefused(cut, keep < 8 ? "not an HDF5 file" : (keep < 48 ? "" : "truncated"));
+    }
+}
+
+TEST(CacheDamaged, ForeignHdf5FilesAreNotOverwritten) {
+    ScratchDir dir;
+    writeForeignHdf5(dir / "foreign.h5", nullptr, 0, false);
+    expectRefused(dir / "foreign.h5", "not a SuperLens activation cache");
+    writeForeignHdf5(dir / "other-format.h5", "some-other-tool", 1, true);
+    expectRefused(dir / "other-format.h5", "'some-other-tool'");
+    writeForeignHdf5(dir / "newer.h5", kCacheFormat, 2, true);
+    expectRefused(dir / "newer.h5", "newer SuperLens");
+    writeForeignHdf5(dir / "half.h5", kCacheFormat, 1, false);
+    expectRefused(dir / "half.h5", "damaged SuperLens activation cache: missing attribute 'model_fingerprint'");
+}
+
+TEST(CacheDamaged, RunWithBrokenMetadataIsReportedAsDamaged) {
+    ScratchDir dir;
+    const fs::path file = makeValidCache(dir, "meta.h5");
+    const hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(f, 0);
+    const hid_t g = H5Gopen2(f, "/runs/1", H5P_DEFAULT);
+    H5Adelete(g, "edits");
+    const hid_t scalar = H5Screate(H5S_SCALAR);
+    const hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    const char* text = "[not json";
+    const hid_t a = H5Acreate2(g, "edits", t, scalar, H5P_DEFAULT, H5P_DEFAULT);
+    H5Awrite(a, t, &text);
+    H5Aclose(a);
+    H5Tclose(t);
+    H5Sclose(scalar);
+    H5Gclose(g);
+    H5Fclose(f);
+    expectRefused(file, "damaged SuperLens activation cache: /runs/1 attribute 'edits' is not valid JSON");
+}
+
+// Overwriting bytes anywhere must end in a clean error or a readable file,
+// never in a crash, a hang or HDF5 output on stderr.
+TEST(CacheDamaged, OverwrittenBytesNeverCrashTheReader) {
+    ScratchDir dir;
+    const fs::path good = makeValidCache(dir, "good.h5");
+    const std::string bytes = readBytes(good);
+    // --gtest_random_seed=N explores other damage patterns.
+    std::mt19937 rng(11u + static_cast<unsigned>(::testing::UnitTest::GetInstance()->random_seed()));
+    int refused = 0;
+    for (int trial = 0; trial < 60; ++trial) {
+        std::string damaged = bytes;
+        // Half the trials hit the first 4 KiB, where the superblock and the
+        // root object headers live (checksummed in the 1.8 format).
+        const std::size_t span = trial % 2 == 0 ? std::min<std::size_t>(4096, bytes.size()) : bytes.size();
+        const std::size_t at = rng() % (span - 16);
+        for (int i = 0; i < 16; ++i) damaged[at + static_cast<std::size_t>(i)] = static_cast<char>(rng());
+        const fs::path file = dir / ("d" + std::to_string(trial) + ".h5");
+        writeBytes(file, damaged);
+        ::testing::internal::CaptureStderr();
+        auto cache = ActivationCache::open(file);
+        if (cache.ok()) {
+            for (const auto& run : (*cache)->runs()) {
+                for (const auto& h : run.hooks) {
+                    auto t = (*cache)->readHook(run.index, h.name);
+                    if (!t.ok()) {
+                        EXPECT_EQ(t.error().message.rfind(file.string(), 0), 0u);
+                    }
+                }
+            }
+        } else {
+            ++refused;
+            EXPECT_EQ(cache.error().message.rfind(file.string() + ": ", 0), 0u);
+            EXPECT_EQ(cache.error().message.find('\n'), std::string::npos);
+        }
+        EXPECT_EQ(::testing::internal::GetCapturedStderr(), "");
+    }
+    EXPECT_GT(refused, 5);
+}
+
+}  // namespace
