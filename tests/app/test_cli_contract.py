@@ -1,0 +1,142 @@
+#!/usr/bin/python3
+"""superlens-cli contract (DESIGN.md): exit codes, one-line errors, one JSON
+document with --json, full validation by every command, ids-only models.
+
+Run by CTest with SUPERLENS_BIN_DIR and SUPERLENS_SHARED_MODELS set."""
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+BIN = os.path.join(os.environ["SUPERLENS_BIN_DIR"], "superlens-cli")
+SHARED = os.environ["SUPERLENS_SHARED_MODELS"]
+REF = os.path.join(SHARED, "reference")
+REFS = json.load(open(os.path.join(REF, "refs.json")))
+STORIES = os.path.join(SHARED, "stories260K")
+
+
+def cli(*args):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=120)
+    return p.returncode, p.stdout, p.stderr
+
+
+class Contract(unittest.TestCase):
+    def assert_error(self, code, out, err, expected_code, fragment):
+        self.assertEqual(code, expected_code, err)
+        self.assertEqual(out, "", "stdout must stay empty on error")
+        lines = [l for l in err.splitlines() if l.strip()]
+        self.assertGreaterEqual(len(lines), 1)
+        self.assertIn(fragment, lines[0])
+        if expected_code == 1:
+            self.assertEqual(len(lines), 1, err)
+
+    def test_info_json_is_one_document(self):
+        for name in REFS:
+            code, out, err = cli("info", os.path.join(REF, name), "--json")
+            self.assertEqual(code, 0, err)
+            j = json.loads(out)
+            self.assertEqual(j["layers"], REFS[name]["layers"])
+            self.assertEqual(j["hidden"], REFS[name]["hidden"])
+            self.assertEqual(j["vocab"], REFS[name]["vocab"])
+            self.assertIn(j["dtype"], ("F32", "BF16", "F16"))
+            self.assertIsNone(j["tokenizer"])
+
+    def test_logits_json_matches_reference(self):
+        for name in ("llama-planted", "qwen2-f16-tied", "phi3-bf16-two-super-weights"):
+            ids = ",".join(str(i) for i in REFS[name]["ids"])
+            code, out, err = cli("logits", os.path.join(REF, name), "--ids", ids, "--json")
+            self.assertEqual(code, 0, err)
+            j = json.loads(out)
+            self.assertEqual(j["ids"], REFS[name]["ids"])
+            want = REFS[name]["logits_last"]
+            scale = max(abs(v) for v in want)
+            self.assertLess(max(abs(a - b) for a, b in zip(j["logits"], want)), 1e-4 * scale)
+            code, out, err = cli("logits", os.path.join(REF, name), "--ids", ids, "--edit", REFS[name]["edited"]["edit"], "--json")
+            self.assertEqual(code, 0, err)
+            want = REFS[name]["edited"]["logits"]
+            self.assertLess(max(abs(a - b) for a, b in zip(json.loads(out)["logits"], want)), 1e-4 * max(abs(v) for v in want))
+
+    def test_logits_all_positions_and_top(self):
+        name = "llama-planted"
+        ids = ",".join(str(i) for i in REFS[name]["ids"])
+        code, out, err = cli("logits", os.path.join(REF, name), "--ids", ids, "--all-positions", "--top", "3", "--json")
+        self.assertEqual(code, 0, err)
+        j = json.loads(out)
+        self.assertEqual(len(j["logits"]), len(REFS[name]["ids"]))
+        self.assertEqual(len(j["top"]), len(REFS[name]["ids"]))
+        self.assertEqual(len(j["top"][0]), 3)
+        last = j["logits"][-1]
+        self.assertEqual(j["top"][-1][0]["id"], max(range(len(last)), key=lambda i: last[i]))
+
+    def test_bad_edits_exit_1_with_one_line(self):
+        m = os.path.join(REF, "llama-planted")
+        for spec, fragment in [("model.layers.1.mlp.down_proj.weight[64,0]=0", "out of range"),
+                               ("model.layers.1.mlp.nope.weight[0,0]=0", "unknown tensor"),
+                               ("garbage", "expected NAME[i,j]"),
+                               ("blocks.1.hook_mlp_out[3,0]=0", "token 3 is out of range")]:
+            self.assert_error(*cli("logits", m, "--ids", "1,2,3", "--edit", spec, "--json"), 1, fragment)
+
+    def test_usage_errors_exit_2(self):
+        self.assertEqual(cli()[0], 2)
+        self.assertEqual(cli("nonsense")[0], 2)
+        self.assertEqual(cli("info")[0], 2)
+        self.assertEqual(cli("logits", os.path.join(REF, "llama-planted"))[0], 2)
+        self.assertEqual(cli("logits", os.path.join(REF, "llama-planted"), "--ids", "1", "--prompt", "x")[0], 2)
+        code, out, err = cli("info", "--help")
+        self.assertEqual(code, 0)
+        self.assertIn("MODEL", out)
+
+    def test_ids_only_model_refuses_prompt_clearly(self):
+        self.assert_error(*cli("logits", os.path.join(REF, "llama-planted"), "--prompt", "hello", "--json"), 1, "no tokenizer.json or tokenizer.model")
+        self.assert_error(*cli("tokenize", os.path.join(REF, "llama-planted"), "--prompt", "hello"), 1, "no tokenizer.json or tokenizer.model")
+        self.assert_error(*cli("logits", os.path.join(REF, "llama-planted"), "--ids", "1,999"), 1, "outside the model's vocabulary")
+        self.assert_error(*cli("logits", os.path.join(REF, "llama-planted"), "--ids", "1,x"), 1, "is not a token id")
+
+    def test_every_command_refuses_a_damaged_folder(self):
+        with tempfile.TemporaryDirectory() as d:
+            damaged = os.path.join(d, "m")
+            shutil.copytree(os.path.join(REF, "llama-planted"), damaged)
+            with open(os.path.join(damaged, "model.safetensors"), "r+b") as f:
+                f.truncate(1000)
+            for args in (["info", damaged], ["logits", damaged, "--ids", "1,2"], ["generate", damaged, "--ids", "1"]):
+                self.assert_error(*cli(*args, "--json"), 1, "model.safetensors")
+            self.assertEqual(sorted(os.listdir(damaged)), ["config.json", "model.safetensors"], "nothing written into the model folder")
+
+    def test_tokenize_and_generate_on_stories260k(self):
+        r = json.load(open(os.path.join(STORIES, "reference.json")))
+        p = r["prompts"][0]
+        code, out, err = cli("tokenize", STORIES, "--prompt", p["text"], "--json")
+        self.assertEqual(code, 0, err)
+        j = json.loads(out)
+        self.assertEqual(j["ids"], p["ids"])
+        self.assertEqual(j["tokens"][0], "<s>")
+        g = r["greedy_from_bos"]
+        code, out, err = cli("generate", STORIES, "--ids", "1", "--max-new", str(len(g["ids"]) - 1), "--json")
+        self.assertEqual(code, 0, err)
+        j = json.loads(out)
+        self.assertEqual([1] + j["new_ids"], g["ids"])
+        self.assertTrue(g["text"].startswith(j["text"][:40]))
+
+    def test_edits_file(self):
+        with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
+            json.dump({"edits": [{"spec": "model.layers.1.mlp.down_proj.weight[13,57]=0", "enabled": True},
+                                 {"spec": "model.layers.1.mlp.down_proj.weight[0,0]=5", "enabled": False}]}, f)
+            path = f.name
+        try:
+            name = "llama-planted"
+            ids = ",".join(str(i) for i in REFS[name]["ids"])
+            code, out, err = cli("logits", os.path.join(REF, name), "--ids", ids, "--edits", path, "--json")
+            self.assertEqual(code, 0, err)
+            j = json.loads(out)
+            self.assertEqual(j["edits"], ["model.layers.1.mlp.down_proj.weight[13,57]=0"])
+            want = REFS[name]["edited"]["logits"]
+            self.assertLess(max(abs(a - b) for a, b in zip(j["logits"], want)), 1e-4 * max(abs(v) for v in want))
+        finally:
+            os.unlink(path)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
