@@ -120,16 +120,14 @@ std::vector<TokenId> JsonTokenizer::encode(std::string_view text, bool addSpecia
     std::vector<InputPiece> pieces = m_added.extractAndNormalize(clean, m_normalizer.get());
     std::vector<TokenId> ids;
     ids.reserve(clean.size() / 3 + 4);
-    std::vector<TextSplit> words;
+    const auto tokenizeWord = [this, &ids](TextSplit&& word) { m_model->tokenize(word.text, ids); };
     for (auto& piece : pieces) {
-        if (piece.addedId) {
+        if (piece.addedId)
             ids.push_back(*piece.addedId);
-            continue;
-        }
-        words.clear();
-        words.push_back(std::move(piece.split));
-        if (m_preTokenizer) m_preTokenizer->preTokenize(words);
-        for (const auto& word : words) m_model->tokenize(word.text, ids);
+        else if (m_preTokenizer)
+            m_preTokenizer->preTokenize(std::move(piece.split), tokenizeWord);
+        else
+            m_model->tokenize(piece.split.text, ids);
     }
     if (m_postProcessor) m_postProcessor->process(ids, addSpecialTokens);
     return ids;

@@ -24,11 +24,19 @@ constexpr const char* kWhitespacePattern =
 class SequencePreTokenizer final : public PreTokenizer {
 public:
     explicit SequencePreTokenizer(std::vector<std::unique_ptr<PreTokenizer>> parts) : m_parts(std::move(parts)) {}
-    void preTokenize(std::vector<TextSplit>& splits) const override {
-        for (const auto& part : m_parts) part->preTokenize(splits);
-    }
+    void preTokenize(TextSplit&& split, const SplitSink& emit) const override { run(0, std::move(split), emit); }
 
 private:
+    // Each piece a stage emits goes straight through the later stages.
+    void run(std::size_t stage, TextSplit&& split, const SplitSink& emit) const {
+        if (stage == m_parts.size()) {
+            emit(std::move(split));
+            return;
+        }
+        m_parts[stage]->preTokenize(std::move(split),
+                                    [&](TextSplit&& piece) { run(stage + 1, std::move(piece), emit); });
+    }
+
     std::vector<std::unique_ptr<PreTokenizer>> m_parts;
 };
 
@@ -36,19 +44,14 @@ class SplitPreTokenizer final : public PreTokenizer {
 public:
     SplitPreTokenizer(std::shared_ptr<const UnicodeRegex> pattern, SplitBehavior behavior, bool invert)
         : m_pattern(std::move(pattern)), m_behavior(behavior), m_invert(invert) {}
-    void preTokenize(std::vector<TextSplit>& splits) const override {
-        std::vector<TextSplit> out;
-        out.reserve(splits.size() * 4);
-        for (const auto& split : splits) {
-            std::vector<PatternMatch> matches;
-            if (m_pattern)
-                matches = regexMatches(*m_pattern, split.text);
-            else
-                matches.push_back({0, split.text.size(), false});
-            if (m_invert) invertMatches(matches);
-            splitByMatches(split, matches, m_behavior, out);
-        }
-        splits = std::move(out);
+    void preTokenize(TextSplit&& split, const SplitSink& emit) const override {
+        std::vector<PatternMatch> matches;
+        if (m_pattern)
+            matches = regexMatches(*m_pattern, split.text);
+        else
+            matches.push_back({0, split.text.size(), false});
+        if (m_invert) invertMatches(matches);
+        splitByMatches(split, matches, m_behavior, emit);
     }
 
 private:
@@ -61,18 +64,16 @@ class ByteLevelPreTokenizer final : public PreTokenizer {
 public:
     ByteLevelPreTokenizer(bool addPrefixSpace, std::shared_ptr<const UnicodeRegex> regex)
         : m_addPrefixSpace(addPrefixSpace), m_regex(std::move(regex)) {}
-    void preTokenize(std::vector<TextSplit>& splits) const override {
-        std::vector<TextSplit> out;
-        out.reserve(m_regex ? splits.size() * 4 : splits.size());
-        for (auto& split : splits) {
-            if (m_addPrefixSpace && (split.text.empty() || split.text[0] != ' ')) split.text = " " + split.text;
-            if (m_regex)
-                splitByMatches(split, regexMatches(*m_regex, split.text), SplitBehavior::Isolated, out);
-            else if (!split.text.empty())
-                out.push_back(std::move(split));
-        }
-        for (auto& piece : out) piece.text = byte_level::encode(piece.text);
-        splits = std::move(out);
+    void preTokenize(TextSplit&& split, const SplitSink& emit) const override {
+        if (m_addPrefixSpace && (split.text.empty() || split.text[0] != ' ')) split.text = " " + split.text;
+        const auto mapBytes = [&emit](TextSplit&& piece) {
+            piece.text = byte_level::encode(piece.text);
+            emit(std::move(piece));
+        };
+        if (m_regex)
+            splitByMatches(split, regexMatches(*m_regex, split.text), SplitBehavior::Isolated, mapBytes);
+        else if (!split.text.empty())
+            mapBytes(std::move(split));
     }
 
 private:
@@ -88,33 +89,27 @@ public:
         : m_replacement(replacement), m_scheme(scheme), m_split(split) {
         unicode::append(m_replacementText, replacement);
     }
-    void preTokenize(std::vector<TextSplit>& splits) const override {
-        std::vector<TextSplit> out;
-        out.reserve(splits.size() * 4);
-        for (auto& split : splits) {
-            std::string text;
-            text.reserve(split.text.size() + 8);
-            for (const char c : split.text) {
-                if (c == ' ')
-                    text += m_replacementText;
-                else
-                    text += c;
-            }
-            const bool startsWithReplacement = text.compare(0, m_replacementText.size(), m_replacementText) == 0;
-            if (!startsWithReplacement &&
-                (m_scheme == PrependScheme::Always || (m_scheme == PrependScheme::First && split.atStart)))
-                text = m_replacementText + text;
-            TextSplit replaced{std::move(text), split.atStart};
-            if (m_split) {
-                const char32_t replacement = m_replacement;
-                splitByMatches(replaced,
-                               charMatches(replaced.text, [replacement](char32_t c) { return c == replacement; }),
-                               SplitBehavior::MergedWithNext, out);
-            } else if (!replaced.text.empty()) {
-                out.push_back(std::move(replaced));
-            }
+    void preTokenize(TextSplit&& split, const SplitSink& emit) const override {
+        std::string text;
+        text.reserve(split.text.size() + 8);
+        for (const char c : split.text) {
+            if (c == ' ')
+                text += m_replacementText;
+            else
+                text += c;
         }
-        splits = std::move(out);
+        const bool startsWithReplacement = text.compare(0, m_replacementText.size(), m_replacementText) == 0;
+        if (!startsWithReplacement &&
+            (m_scheme == PrependScheme::Always || (m_scheme == PrependScheme::First && split.atStart)))
+            text = m_replacementText + text;
+        TextSplit replaced{std::move(text), split.atStart};
+        if (m_split) {
+            const char32_t replacement = m_replacement;
+            splitByMatches(replaced, charMatches(replaced.text, [replacement](char32_t c) { return c == replacement; }),
+                           SplitBehavior::MergedWithNext, emit);
+        } else if (!replaced.text.empty()) {
+            emit(std::move(replaced));
+        }
     }
 
 private:
@@ -127,13 +122,9 @@ private:
 class DigitsPreTokenizer final : public PreTokenizer {
 public:
     explicit DigitsPreTokenizer(bool individual) : m_individual(individual) {}
-    void preTokenize(std::vector<TextSplit>& splits) const override {
-        std::vector<TextSplit> out;
-        for (const auto& split : splits) {
-            splitByMatches(split, charMatches(split.text, unicode::isNumeric),
-                           m_individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous, out);
-        }
-        splits = std::move(out);
+    void preTokenize(TextSplit&& split, const SplitSink& emit) const override {
+        splitByMatches(split, charMatches(split.text, unicode::isNumeric),
+                       m_individual ? SplitBehavior::Isolated : SplitBehavior::Contiguous, emit);
     }
 
 private:
@@ -142,11 +133,8 @@ private:
 
 class WhitespaceSplitPreTokenizer final : public PreTokenizer {
 public:
-    void preTokenize(std::vector<TextSplit>& splits) const override {
-        std::vector<TextSplit> out;
-        for (const auto& split : splits)
-            splitByMatches(split, charMatches(split.text, unicode::isWhitespace), SplitBehavior::Removed, out);
-        splits = std::move(out);
+    void preTokenize(TextSplit&& split, const SplitSink& emit) const override {
+        splitByMatches(split, charMatches(split.text, unicode::isWhitespace), SplitBehavior::Removed, emit);
     }
 };
 
@@ -159,10 +147,15 @@ std::optional<SplitBehavior> parseBehavior(const std::string& name) {
     return std::nullopt;
 }
 
-Result<std::shared_ptr<const UnicodeRegex>> builtinRegex(const char* pattern) {
-    auto compiled = UnicodeRegex::compile(pattern);
-    SL_ASSERT(compiled.ok());
-    return compiled;
+// Built-in patterns are compiled once per process and shared.
+std::shared_ptr<const UnicodeRegex> gpt2Regex() {
+    static const std::shared_ptr<const UnicodeRegex> s_regex = UnicodeRegex::compile(kGpt2Pattern).value();
+    return s_regex;
+}
+
+std::shared_ptr<const UnicodeRegex> whitespaceRegex() {
+    static const std::shared_ptr<const UnicodeRegex> s_regex = UnicodeRegex::compile(kWhitespacePattern).value();
+    return s_regex;
 }
 
 }  // namespace
@@ -194,7 +187,7 @@ Result<std::unique_ptr<PreTokenizer>> makePreTokenizer(const Json& spec) {
     }
     if (type == "ByteLevel") {
         std::shared_ptr<const UnicodeRegex> regex;
-        if (json_fields::getBool(spec, "use_regex", true)) regex = builtinRegex(kGpt2Pattern).value();
+        if (json_fields::getBool(spec, "use_regex", true)) regex = gpt2Regex();
         return std::unique_ptr<PreTokenizer>(
             new ByteLevelPreTokenizer(json_fields::getBool(spec, "add_prefix_space", true), std::move(regex)));
     }
@@ -228,7 +221,7 @@ Result<std::unique_ptr<PreTokenizer>> makePreTokenizer(const Json& spec) {
     if (type == "Whitespace") {
         // HF: split(Invert(\w+|[^\w\s]+), Removed) keeps exactly the matches.
         return std::unique_ptr<PreTokenizer>(
-            new SplitPreTokenizer(builtinRegex(kWhitespacePattern).value(), SplitBehavior::Removed, true));
+            new SplitPreTokenizer(whitespaceRegex(), SplitBehavior::Removed, true));
     }
     return Error{"unsupported " + where +
                  " (supported: Sequence, Split, ByteLevel, Metaspace, Digits, Whitespace, WhitespaceSplit)"};

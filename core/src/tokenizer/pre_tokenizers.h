@@ -18,8 +18,9 @@ namespace superlens::core {
 class PreTokenizer {
 public:
     virtual ~PreTokenizer() = default;
-    // Replaces `splits` with the finer pieces; empty pieces are dropped.
-    virtual void preTokenize(std::vector<TextSplit>& splits) const = 0;
+    // Cuts one non-empty piece and emits the finer pieces in order; empty
+    // pieces are never emitted (HF drops them after every step).
+    virtual void preTokenize(TextSplit&& split, const SplitSink& emit) const = 0;
 };
 
 // nullptr for a JSON null. Errors say which component is wrong.

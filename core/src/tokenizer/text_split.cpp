@@ -51,7 +51,7 @@ void invertMatches(std::vector<PatternMatch>& matches) {
 }
 
 void splitByMatches(const TextSplit& split, const std::vector<PatternMatch>& matches, SplitBehavior behavior,
-                    std::vector<TextSplit>& out) {
+                    const SplitSink& emit) {
     // (begin, end, remove) after applying the behaviour, as in HF's
     // NormalizedString::split.
     struct Piece {
@@ -104,7 +104,7 @@ void splitByMatches(const TextSplit& split, const std::vector<PatternMatch>& mat
     }
     for (const auto& p : pieces) {
         if (p.remove || p.begin == p.end) continue;
-        out.push_back({split.text.substr(p.begin, p.end - p.begin), split.atStart && p.begin == 0});
+        emit({split.text.substr(p.begin, p.end - p.begin), split.atStart && p.begin == 0});
     }
 }
 

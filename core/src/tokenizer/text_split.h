@@ -7,6 +7,8 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "tokenizer/unicode_regex.h"
@@ -19,6 +21,22 @@ namespace superlens::core {
 struct TextSplit {
     std::string text;
     bool atStart = false;
+};
+
+// A non-owning reference to a callable taking a TextSplit&&: the pieces flow
+// through the pre-tokenizers one at a time, so a 1 MB text never becomes a
+// list of 250k strings (std::function would allocate for each stage).
+class SplitSink {
+public:
+    template <class F, class = std::enable_if_t<!std::is_same_v<std::decay_t<F>, SplitSink>>>
+    SplitSink(F&& fn)  // NOLINT: implicit by design, like std::function_ref
+        : m_object(const_cast<void*>(static_cast<const void*>(&fn))),
+          m_call([](void* object, TextSplit&& split) { (*static_cast<std::remove_reference_t<F>*>(object))(std::move(split)); }) {}
+    void operator()(TextSplit&& split) const { m_call(m_object, std::move(split)); }
+
+private:
+    void* m_object;
+    void (*m_call)(void*, TextSplit&&);
 };
 
 enum class SplitBehavior { Removed, Isolated, MergedWithPrevious, MergedWithNext, Contiguous };
@@ -35,9 +53,9 @@ std::vector<PatternMatch> regexMatches(const UnicodeRegex& regex, std::string_vi
 std::vector<PatternMatch> charMatches(std::string_view text, const std::function<bool(char32_t)>& pred);
 void invertMatches(std::vector<PatternMatch>& matches);
 
-// Applies `behavior` to `matches` of split.text and appends the non-empty
-// resulting pieces to `out`.
+// Applies `behavior` to `matches` of split.text and emits the non-empty
+// resulting pieces in order.
 void splitByMatches(const TextSplit& split, const std::vector<PatternMatch>& matches, SplitBehavior behavior,
-                    std::vector<TextSplit>& out);
+                    const SplitSink& emit);
 
 }  // namespace superlens::core
