@@ -221,11 +221,9 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
     }
     hook({HookKind::MlpPre, l}, gate, p0);
     // SiLU(gate) * up: the down_proj input, where super weights read their spike.
+    // Vectorised (Eigen's SIMD exp); exp(-g) overflowing to inf gives -0 * up, as in PyTorch.
     Mat post(gate.rows(), gate.cols());
-    for (Eigen::Index i = 0; i < gate.size(); ++i) {
-        const S g = gate.data()[i];
-        post.data()[i] = g / (S(1) + std::exp(-g)) * up.data()[i];
-    }
+    post.array() = gate.array() / (S(1) + (-gate.array()).exp()) * up.array();
     hook({HookKind::MlpPost, l}, post, p0);
     Mat mlpOut;
     kernels::linear<S>(*w.down, post, mlpOut, m_pool);

@@ -5,6 +5,7 @@
 #include <vector>
 
 #include <cblas.h>
+#include <immintrin.h>
 
 namespace superlens::core::kernels {
 namespace {
@@ -45,12 +46,70 @@ std::vector<S>& tileBuffer(int worker) {
     return t_buffer;
 }
 
-// Single-token GEMV on stored bf16/f16/f32 rows: memory-bound, so decode and
-// dot product are fused row by row (no tile round trip through memory).
+inline float horizontalSum(__m256 v) {
+    const __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);
+    s = _mm_hadd_ps(s, s);
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(s);
+}
+
+template <DType D>
+inline __m256 load8(const std::uint16_t* p) {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+    if constexpr (D == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+    else return _mm256_cvtph_ps(h);
+}
+
+// y[r] = <W[r,:], x> for 16-bit stored rows, four rows per pass so each x
+// load feeds four FMAs; decode happens in registers, nothing is buffered.
+template <DType D>
+void gemv16(const std::uint16_t* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+    const std::int64_t vecEnd = cols / 8 * 8;
+    auto tailDot = [&](const std::uint16_t* row) {
+        float s = 0;
+        for (std::int64_t c = vecEnd; c < cols; ++c) s += (D == DType::BF16 ? bf16ToFloat(row[c]) : f16ToFloat(row[c])) * x[c];
+        return s;
+    };
+    std::int64_t r = r0;
+    for (; r + 4 <= r1; r += 4) {
+        const std::uint16_t* w0 = w + r * cols;
+        const std::uint16_t* w1 = w0 + cols;
+        const std::uint16_t* w2 = w1 + cols;
+        const std::uint16_t* w3 = w2 + cols;
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (std::int64_t c = 0; c < vecEnd; c += 8) {
+            const __m256 xv = _mm256_loadu_ps(x + c);
+            a0 = _mm256_fmadd_ps(load8<D>(w0 + c), xv, a0);
+            a1 = _mm256_fmadd_ps(load8<D>(w1 + c), xv, a1);
+            a2 = _mm256_fmadd_ps(load8<D>(w2 + c), xv, a2);
+            a3 = _mm256_fmadd_ps(load8<D>(w3 + c), xv, a3);
+        }
+        y[r] = horizontalSum(a0) + tailDot(w0);
+        y[r + 1] = horizontalSum(a1) + tailDot(w1);
+        y[r + 2] = horizontalSum(a2) + tailDot(w2);
+        y[r + 3] = horizontalSum(a3) + tailDot(w3);
+    }
+    for (; r < r1; ++r) {
+        const std::uint16_t* w0 = w + r * cols;
+        __m256 a0 = _mm256_setzero_ps();
+        for (std::int64_t c = 0; c < vecEnd; c += 8) a0 = _mm256_fmadd_ps(load8<D>(w0 + c), _mm256_loadu_ps(x + c), a0);
+        y[r] = horizontalSum(a0) + tailDot(w0);
+    }
+}
+
+// Single-token GEMV: memory-bound, so decode and dot product are fused
+// (no tile round trip through memory).
 template <class S>
 void gemvRows(const WeightMatrix& w, const S* x, S* y, std::int64_t r0, std::int64_t r1) {
     const std::int64_t in = w.cols();
     if constexpr (std::is_same_v<S, float>) {
+        if (const auto* stored = dynamic_cast<const StoredWeight*>(&w); stored && stored->view().dtype != DType::F32) {
+            const auto* bits = reinterpret_cast<const std::uint16_t*>(stored->view().data);
+            if (stored->view().dtype == DType::BF16) gemv16<DType::BF16>(bits, in, x, y, r0, r1);
+            else gemv16<DType::F16>(bits, in, x, y, r0, r1);
+            return;
+        }
         if (const float* direct = w.directF32()) {
             for (std::int64_t r = r0; r < r1; ++r) {
                 Eigen::Map<const Eigen::VectorXf> row(direct + r * in, in);
