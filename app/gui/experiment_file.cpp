@@ -1,0 +1,87 @@
+#include "experiment_file.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
+
+namespace superlens::gui {
+
+bool saveExperiment(const QString& path, const Experiment& x, QString* error) {
+    QJsonObject root;
+    root[QStringLiteral("format")] = QStringLiteral("superlens-experiment");
+    root[QStringLiteral("version")] = 1;
+    root[QStringLiteral("model")] = x.modelFolder;
+    root[QStringLiteral("prompts")] = QJsonArray::fromStringList(x.prompts);
+    root[QStringLiteral("current_prompt")] = x.currentPrompt;
+    root[QStringLiteral("ids_mode")] = x.idsMode;
+    QJsonArray edits;
+    for (const auto& e : x.edits) {
+        QJsonObject o;
+        o[QStringLiteral("spec")] = e.spec;
+        o[QStringLiteral("enabled")] = e.enabled;
+        o[QStringLiteral("label")] = e.label;
+        o[QStringLiteral("origin")] = originName(e.origin);
+        edits.append(o);
+    }
+    root[QStringLiteral("edits")] = edits;
+    QSaveFile file(path);
+    if (!file.open(QIODevice::WriteOnly)) {
+        if (error) *error = path + QStringLiteral(": cannot write: ") + file.errorString();
+        return false;
+    }
+    file.write(QJsonDocument(root).toJson(QJsonDocument::Indented));
+    if (!file.commit()) {
+        if (error) *error = path + QStringLiteral(": cannot write: ") + file.errorString();
+        return false;
+    }
+    return true;
+}
+
+std::optional<Experiment> loadExperiment(const QString& path, QString* error) {
+    auto fail = [&](const QString& message) -> std::optional<Experiment> {
+        if (error) *error = path + QStringLiteral(": ") + message;
+        return std::nullopt;
+    };
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly)) return fail(QStringLiteral("cannot open: ") + file.errorString());
+    QJsonParseError parseError;
+    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &parseError);
+    if (doc.isNull()) return fail(QStringLiteral("malformed JSON: ") + parseError.errorString());
+    // A bare list of specs (the CLI's other --edits form) is an experiment with edits only.
+    QJsonArray editList;
+    Experiment x;
+    if (doc.isArray()) {
+        editList = doc.array();
+    } else {
+        const QJsonObject root = doc.object();
+        if (!root.contains(QStringLiteral("edits"))) return fail(QStringLiteral("no \"edits\" list: not a SuperLens experiment"));
+        x.modelFolder = root.value(QStringLiteral("model")).toString();
+        for (const auto& p : root.value(QStringLiteral("prompts")).toArray()) x.prompts << p.toString();
+        x.currentPrompt = root.value(QStringLiteral("current_prompt")).toInt(0);
+        x.idsMode = root.value(QStringLiteral("ids_mode")).toBool(false);
+        if (!root.value(QStringLiteral("edits")).isArray()) return fail(QStringLiteral("\"edits\" must be a list"));
+        editList = root.value(QStringLiteral("edits")).toArray();
+    }
+    for (const auto& v : editList) {
+        AblationEntry e;
+        if (v.isString()) {
+            e.spec = v.toString();
+            e.enabled = true;
+        } else if (v.isObject() && v.toObject().value(QStringLiteral("spec")).isString()) {
+            const QJsonObject o = v.toObject();
+            e.spec = o.value(QStringLiteral("spec")).toString();
+            e.enabled = o.value(QStringLiteral("enabled")).toBool(true);
+            e.label = o.value(QStringLiteral("label")).toString();
+            if (!originFromName(o.value(QStringLiteral("origin")).toString(), &e.origin)) e.origin = AblationEntry::Origin::User;
+        } else {
+            return fail(QStringLiteral("each edit must be a string or {\"spec\": \"...\"}"));
+        }
+        if (e.label.isEmpty()) e.label = e.spec;
+        x.edits << e;
+    }
+    return x;
+}
+
+}  // namespace superlens::gui

@@ -1,0 +1,438 @@
+#include "lens_session.h"
+
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include <QDir>
+#include <QFileInfo>
+#include <QRegularExpression>
+
+#include "build_view_snapshot.h"
+#include "jobs/job_lane.h"
+#include "path_conversion.h"
+#include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/stopwords.h"
+#include "superlens/core/analysis/studies.h"
+#include "superlens/core/cache/activation_cache.h"
+
+namespace superlens::gui {
+
+QString modelDisplayName(const core::Model& model) {
+    const std::string& name = model.config().nameOrPath;
+    if (!name.empty()) return QString::fromStdString(name);
+    return QFileInfo(toQString(model.folder())).fileName();
+}
+
+LensSession::LensSession(QObject* parent)
+    : QObject(parent),
+      m_loadLane(new JobLane(QStringLiteral("load"), this)),
+      m_runLane(new JobLane(QStringLiteral("run"), this)),
+      m_editLane(new JobLane(QStringLiteral("edit"), this)),
+      m_metricLane(new JobLane(QStringLiteral("metric"), this)) {
+    for (JobLane* lane : lanes()) connectLane(lane);
+}
+
+LensSession::~LensSession() {
+    cancelAll();
+    for (JobLane* lane : lanes()) lane->waitForIdle();
+}
+
+QList<JobLane*> LensSession::lanes() const { return {m_loadLane, m_runLane, m_editLane, m_metricLane}; }
+
+void LensSession::connectLane(JobLane* lane) {
+    connect(lane, &JobLane::started, this, &LensSession::jobStarted);
+    connect(lane, &JobLane::progress, this, &LensSession::jobProgress);
+    connect(lane, &JobLane::finished, this, [this](const QString& label, bool ok, const QString& message) {
+        emit jobFinished(label, ok, message);
+        if (!ok && message != QLatin1String(core::kCancelledMessage)) emit errorOccurred(label + QStringLiteral(": ") + message);
+        checkIdle();
+    });
+    connect(lane, &JobLane::cancelled, this, [this](const QString& label) {
+        emit statusMessage(tr("%1 cancelled").arg(label));
+        emit jobFinished(label, false, QString::fromLatin1(core::kCancelledMessage));
+    });
+}
+
+bool LensSession::isIdle() const {
+    for (JobLane* lane : lanes()) {
+        if (lane->isRunning()) return false;
+    }
+    return true;
+}
+
+void LensSession::checkIdle() {
+    if (isIdle()) emit idle();
+}
+
+void LensSession::cancelAll() {
+    for (JobLane* lane : lanes()) lane->cancel();
+}
+
+void LensSession::openModel(const QString& folder) {
+    cancelAll();
+    const std::filesystem::path path = toPath(folder);
+    m_loadLane->start<std::shared_ptr<const LoadedModel>>(
+        tr("Opening %1").arg(QFileInfo(folder).fileName()),
+        [path, folder](const core::RunControl&) -> core::Result<std::shared_ptr<const LoadedModel>> {
+            auto model = core::Model::open(path);
+            if (!model) return model.error();
+            auto loaded = std::make_shared<LoadedModel>();
+            loaded->model = *model;
+            loaded->folder = folder;
+            loaded->displayName = modelDisplayName(**model);
+            if (core::Tokenizer::folderHasTokenizer(path)) {
+                auto tok = core::Tokenizer::loadFromFolder(path);
+                if (!tok) return tok.error();
+                loaded->tokenizer = std::shared_ptr<const core::Tokenizer>(std::move(tok).value());
+                loaded->stopwordIds = core::stopwordTokenIds(*loaded->tokenizer, core::englishStopwords());
+            }
+            loaded->engine = std::make_shared<core::Engine>(loaded->model);
+            loaded->published = core::PublishedCoordinates::bundled().match((*model)->config(), path.filename().string());
+            return std::shared_ptr<const LoadedModel>(loaded);
+        },
+        [this](core::Result<std::shared_ptr<const LoadedModel>>& result) {
+            if (!result) return;  // errorOccurred is emitted by the lane's finished signal
+            m_model = *result;
+            m_showingCache = false;
+            m_tokens.clear();
+            m_original.reset();
+            m_lastEdited.reset();
+            m_superWeights.clear();
+            m_scanned = false;
+            m_perplexity.reset();
+            m_originalPerplexity.reset();
+            m_perplexityFile.clear();
+            m_snapshot.reset();
+            emit superWeightsChanged();
+            emit snapshotReady(nullptr);
+            emit modelOpened();
+            emit statusMessage(tr("Opened %1").arg(m_model->displayName));
+        });
+}
+
+namespace {
+
+struct CacheOutcome {
+    widgets::SnapshotPtr snapshot;
+    QString description;
+};
+
+}  // namespace
+
+void LensSession::openActivations(const QString& file) {
+    cancelAll();
+    const std::filesystem::path path = toPath(file);
+    m_loadLane->start<CacheOutcome>(
+        tr("Reading %1").arg(QFileInfo(file).fileName()),
+        [path, file](const core::RunControl& control) -> core::Result<CacheOutcome> {
+            auto cache = core::ActivationCache::open(path);
+            if (!cache) return cache.error();
+            const auto& runs = (*cache)->runs();
+            const core::CachedRunInfo* original = nullptr;
+            for (const auto& r : runs) {
+                if (r.edits.empty()) {
+                    original = &r;
+                    break;
+                }
+            }
+            if (!original) return core::Error{path.string() + ": no run without edits to show as the original"};
+            const core::CachedRunInfo* edited = nullptr;
+            for (const auto& r : runs) {
+                if (!r.edits.empty() && r.tokens == original->tokens) edited = &r;
+            }
+            auto config = (*cache)->modelConfig();
+            if (!config) return config.error();
+            auto o = (*cache)->readRun(original->index);
+            if (!o) return o.error();
+            if (control.isCancelled()) return core::Error{core::kCancelledMessage};
+            widgets::SnapshotInputs in;
+            in.modelName = (*cache)->modelName();
+            in.config = &*config;
+            in.vocabTexts = (*cache)->vocabTexts();
+            in.original = *o;
+            if (edited) {
+                auto e = (*cache)->readRun(edited->index);
+                if (!e) return e.error();
+                in.edited = *e;
+            }
+            auto snap = widgets::buildViewSnapshot(in, control);
+            if (!snap) return core::Error{path.string() + ": " + snap.error().message};
+            CacheOutcome out;
+            out.snapshot = *snap;
+            out.description = QStringLiteral("%1: run %2%3 of %4 (%5 runs)")
+                                  .arg(QFileInfo(file).fileName())
+                                  .arg(original->index)
+                                  .arg(edited ? QStringLiteral(" vs edited run %1").arg(edited->index) : QString())
+                                  .arg(QString::fromStdString((*cache)->modelName()))
+                                  .arg(runs.size());
+            return out;
+        },
+        [this](core::Result<CacheOutcome>& result) {
+            if (!result) return;
+            m_model.reset();
+            m_showingCache = true;
+            m_tokens = result->snapshot->tokens;
+            m_original = result->snapshot->original;
+            m_lastEdited.reset();
+            m_superWeights.clear();
+            m_scanned = false;
+            m_perplexity.reset();
+            m_snapshot = result->snapshot;
+            emit superWeightsChanged();
+            emit activationsOpened(result->description);
+            emit snapshotReady(m_snapshot);
+        });
+}
+
+core::Result<std::vector<core::TokenId>> LensSession::tokensFor(const QString& text, bool asIds) const {
+    if (!m_model) return core::Error{"no model is open"};
+    if (asIds || !m_model->tokenizer) {
+        std::vector<core::TokenId> ids;
+        const QStringList parts = text.split(QRegularExpression(QStringLiteral("[\\s,]+")), Qt::SkipEmptyParts);
+        for (const QString& part : parts) {
+            bool ok = false;
+            const qlonglong v = part.toLongLong(&ok);
+            if (!ok || v < 0 || v >= m_model->model->config().vocabSize) {
+                return core::Error{"'" + part.toStdString() + "' is not a token id of this model (0.." +
+                                   std::to_string(m_model->model->config().vocabSize - 1) + ")" +
+                                   (m_model->tokenizer ? "" : "; this model has no tokenizer: type token ids")};
+            }
+            ids.push_back(static_cast<core::TokenId>(v));
+        }
+        if (ids.empty()) return core::Error{m_model->tokenizer ? "no token ids given" : "this model has no tokenizer: type token ids, e.g. 1, 5, 9"};
+        return ids;
+    }
+    const QByteArray utf8 = text.toUtf8();
+    std::vector<core::TokenId> ids = m_model->tokenizer->encode(std::string_view(utf8.constData(), static_cast<std::size_t>(utf8.size())), true);
+    if (ids.empty()) return core::Error{"the prompt is empty"};
+    return ids;
+}
+
+namespace {
+
+struct RunOutcome {
+    std::shared_ptr<const core::ForwardResult> original;
+    std::vector<core::SuperWeight> superWeights;
+    bool scanned = false;
+};
+
+}  // namespace
+
+void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
+    if (!m_model) {
+        emit errorOccurred(tr("Open a model first (File → Open model)."));
+        return;
+    }
+    m_editLane->cancel();
+    m_metricLane->cancel();
+    auto loaded = m_model;
+    // Super weights are properties of the weights: a new prompt keeps the last scan unless asked to rescan.
+    const bool keepScan = !scan && m_scanned;
+    auto previousWeights = m_superWeights;
+    m_runLane->start<RunOutcome>(
+        scan ? tr("Run and scan") : tr("Run"),
+        [loaded, tokens, scan, keepScan, previousWeights](const core::RunControl& control) -> core::Result<RunOutcome> {
+            RunOutcome out;
+            auto original = loaded->engine->run(widgets::viewForwardRequest(tokens, {}), control);
+            if (!original) return original.error();
+            out.original = *original;
+            if (scan) {
+                auto s = core::scanSuperWeights(*loaded->engine, tokens, {}, {}, control);
+                if (!s) return s.error();
+                out.superWeights = s->superWeights;
+                out.scanned = true;
+            } else if (keepScan) {
+                out.superWeights = previousWeights;
+                out.scanned = true;
+            }
+            return out;
+        },
+        [this, tokens](core::Result<RunOutcome>& result) {
+            if (!result) return;
+            m_tokens = tokens;
+            m_original = result->original;
+            m_lastEdited.reset();
+            const bool changed = m_scanned != result->scanned || m_superWeights.size() != result->superWeights.size() ||
+                                 !std::equal(m_superWeights.begin(), m_superWeights.end(), result->superWeights.begin(),
+                                             [](const auto& a, const auto& b) { return a.sameCoordinate(b); });
+            m_superWeights = result->superWeights;
+            m_scanned = result->scanned;
+            if (changed || result->scanned) emit superWeightsChanged();
+            emit statusMessage(result->scanned ? tr("Forward pass done; %n super weight(s) found", nullptr, static_cast<int>(m_superWeights.size()))
+                                               : tr("Forward pass done in %1 s").arg(m_original->seconds, 0, 'f', 3));
+            applyEdits();
+        });
+}
+
+void LensSession::rescan() {
+    if (!m_tokens.empty()) run(m_tokens, true);
+}
+
+void LensSession::setEdits(const QStringList& specs) {
+    m_edits = specs;
+    m_perplexity.reset();  // stale until recomputed below
+    applyEdits();
+    // Once the user asked for perplexity, keep it current (the original value is cached).
+    if (!m_perplexityFile.isEmpty()) computePerplexity(m_perplexityFile, m_perplexityMaxTokens);
+}
+
+namespace {
+
+struct EditOutcome {
+    std::shared_ptr<const core::ForwardResult> edited;
+    widgets::SnapshotPtr snapshot;
+};
+
+}  // namespace
+
+void LensSession::applyEdits() {
+    if (!m_model || !m_original) return;
+    auto loaded = m_model;
+    auto original = m_original;
+    // Reuse the most recent edited run as the starting point: the engine
+    // recomputes only from the first block whose edits differ.
+    auto previous = (m_lastEdited && m_lastEdited->tokens == original->tokens) ? m_lastEdited : original;
+    std::vector<std::string> specs;
+    for (const QString& s : m_edits) specs.push_back(s.toStdString());
+    widgets::SnapshotInputs base;
+    base.modelName = loaded->displayName.toStdString();
+    base.model = loaded->model.get();
+    base.tokenizer = loaded->tokenizer.get();
+    base.original = original;
+    base.superWeights = m_superWeights;
+    base.scanned = m_scanned;
+    base.stopwordIds = loaded->stopwordIds;
+    base.perplexity = m_perplexity;
+    m_editLane->start<EditOutcome>(
+        specs.empty() ? tr("Update views") : tr("Apply %n edit(s)", nullptr, static_cast<int>(specs.size())),
+        [loaded, original, previous, specs, base](const core::RunControl& control) -> core::Result<EditOutcome> {
+            EditOutcome out;
+            auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(original->tokens.size()));
+            if (!edits) return edits.error();
+            if (!edits->empty()) {
+                bool same = previous->edits.size() == edits->size();
+                for (std::size_t i = 0; same && i < edits->size(); ++i) same = previous->edits[i].text() == (*edits)[i].text();
+                if (same && previous != original) {
+                    out.edited = previous;
+                } else {
+                    auto run = loaded->engine->run(widgets::viewForwardRequest(original->tokens, *edits, previous), control);
+                    if (!run) return run.error();
+                    out.edited = *run;
+                }
+            }
+            widgets::SnapshotInputs inputs = base;
+            inputs.edited = out.edited;
+            auto snap = widgets::buildViewSnapshot(inputs, control);
+            if (!snap) return snap.error();
+            out.snapshot = *snap;
+            return out;
+        },
+        [this](core::Result<EditOutcome>& result) {
+            if (!result) return;
+            if (result->edited) m_lastEdited = result->edited;
+            m_snapshot = result->snapshot;
+            emit snapshotReady(m_snapshot);
+        });
+}
+
+namespace {
+
+struct PerplexityOutcome {
+    widgets::PerplexityComparison comparison;
+};
+
+}  // namespace
+
+void LensSession::computePerplexity(const QString& textFile, int maxTokens) {
+    if (!m_model) return;
+    if (!m_model->tokenizer) {
+        emit errorOccurred(tr("Perplexity needs a tokenizer; this model has none."));
+        return;
+    }
+    auto loaded = m_model;
+    std::vector<std::string> specs;
+    for (const QString& s : m_edits) specs.push_back(s.toStdString());
+    if (textFile != m_perplexityFile || maxTokens != m_perplexityMaxTokens) m_originalPerplexity.reset();
+    m_perplexityFile = textFile;
+    m_perplexityMaxTokens = maxTokens;
+    const std::optional<double> cachedOriginal = m_originalPerplexity;
+    const std::filesystem::path path = toPath(textFile);
+    const QString name = QFileInfo(textFile).fileName();
+    m_metricLane->start<PerplexityOutcome>(
+        tr("Perplexity of %1").arg(name),
+        [loaded, specs, path, name, maxTokens, cachedOriginal](const core::RunControl& control) -> core::Result<PerplexityOutcome> {
+            std::ifstream in(path, std::ios::binary);
+            if (!in) return core::Error{path.string() + ": cannot open the text"};
+            std::stringstream ss;
+            ss << in.rdbuf();
+            std::vector<core::TokenId> ids = loaded->tokenizer->encode(ss.str(), true);
+            if (static_cast<int>(ids.size()) > maxTokens) ids.resize(static_cast<std::size_t>(maxTokens));
+            if (ids.size() < 2) return core::Error{path.string() + ": the text has fewer than two tokens"};
+            auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(ids.size()));
+            if (!edits) return edits.error();
+            core::PerplexityOptions options;
+            options.context = 256;
+            PerplexityOutcome out;
+            out.comparison.textName = name.toStdString();
+            out.comparison.tokens = static_cast<std::int64_t>(ids.size()) - 1;
+            if (cachedOriginal) {
+                out.comparison.original = *cachedOriginal;
+            } else {
+                auto before = core::perplexity(*loaded->engine, ids, {}, options, control);
+                if (!before) return before.error();
+                out.comparison.tokens = before->tokens;
+                out.comparison.original = before->ppl;
+            }
+            out.comparison.edited = out.comparison.original;
+            if (!edits->empty()) {
+                auto after = core::perplexity(*loaded->engine, ids, *edits, options, control);
+                if (!after) return after.error();
+                out.comparison.edited = after->ppl;
+            }
+            return out;
+        },
+        [this](core::Result<PerplexityOutcome>& result) {
+            if (!result) return;
+            m_perplexity = result->comparison;
+            m_originalPerplexity = result->comparison.original;
+            emit statusMessage(tr("Perplexity %1 → %2 on %3 tokens of %4")
+                                   .arg(m_perplexity->original, 0, 'g', 5)
+                                   .arg(m_perplexity->edited, 0, 'g', 5)
+                                   .arg(m_perplexity->tokens)
+                                   .arg(QString::fromStdString(m_perplexity->textName)));
+            applyEdits();
+        });
+}
+
+void LensSession::findOutlierEdits(std::function<void(QStringList)> onDone) {
+    if (!m_model || m_superWeights.empty()) {
+        emit errorOccurred(tr("Scan for super weights first: the outlier control zeroes as many outliers as there are super weights."));
+        return;
+    }
+    auto loaded = m_model;
+    auto weights = m_superWeights;
+    m_metricLane->start<std::vector<std::string>>(
+        tr("Find largest non-super outliers"),
+        [loaded, weights](const core::RunControl&) -> core::Result<std::vector<std::string>> {
+            // Per down_proj matrix: as many outliers as it has super weights, never a super weight itself.
+            std::map<int, std::vector<std::pair<std::int64_t, std::int64_t>>> byLayer;
+            for (const auto& sw : weights) byLayer[sw.layer].push_back({sw.row, sw.col});
+            std::vector<std::string> specs;
+            for (const auto& [layer, exclude] : byLayer) {
+                const std::string name = loaded->model->layerWeightName(layer, core::LayerWeight::Down);
+                auto top = core::largestWeights(*loaded->engine, name, {}, static_cast<int>(exclude.size()), exclude);
+                if (!top) return top.error();
+                for (const auto& [r, c] : *top) specs.push_back(name + "[" + std::to_string(r) + "," + std::to_string(c) + "]=0");
+            }
+            return specs;
+        },
+        [onDone](core::Result<std::vector<std::string>>& result) {
+            if (!result) return;
+            QStringList specs;
+            for (const auto& s : *result) specs << QString::fromStdString(s);
+            onDone(specs);
+        });
+}
+
+}  // namespace superlens::gui

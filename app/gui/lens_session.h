@@ -1,0 +1,124 @@
+#pragma once
+// The open model and everything computed for it: the original forward pass
+// of the current prompt, the super-weight scan, the run with the user's
+// edits, perplexity, and the ViewSnapshot the views draw. Each kind of work
+// runs in its own JobLane off the GUI thread; a new edit list cancels the
+// edit run still in flight and recomputes incrementally (the engine reuses
+// every block before the first edited one).
+//
+// Thread-safety: GUI thread only; workers get copies and shared_ptrs.
+
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+#include "superlens/core/analysis/published_coordinates.h"
+#include "superlens/core/analysis/super_weights.h"
+#include "superlens/core/engine/engine.h"
+#include "superlens/core/tokenizer/tokenizer.h"
+#include "view_snapshot.h"
+
+namespace superlens::gui {
+
+class JobLane;
+
+struct LoadedModel {
+    std::shared_ptr<const core::Model> model;
+    std::shared_ptr<const core::Tokenizer> tokenizer;  // null for id-only models
+    std::shared_ptr<core::Engine> engine;
+    std::vector<core::TokenId> stopwordIds;
+    std::optional<core::PublishedMatch> published;
+    QString folder;
+    QString displayName;
+};
+
+class LensSession : public QObject {
+    Q_OBJECT
+public:
+    explicit LensSession(QObject* parent = nullptr);
+    ~LensSession() override;
+
+    // Loads model, tokenizer and engine on a worker; modelOpened or errorOccurred follow.
+    void openModel(const QString& folder);
+    // Shows a captured run of an HDF5 activation cache (superlens-cli capture)
+    // without the model: the first run without edits, overlaid with the last
+    // run of the same tokens with edits (when there is one). Views only; no
+    // recompute (Run, toggles and scans need the model).
+    void openActivations(const QString& file);
+    bool showingCache() const { return m_showingCache; }
+    const LoadedModel* model() const { return m_model.get(); }
+    bool hasModel() const { return m_model != nullptr; }
+
+    // Text -> ids with the model's tokenizer (special tokens as the tokenizer
+    // adds them), or a comma/space separated id list when `asIds` or the
+    // model has no tokenizer. Cheap: called on the GUI thread as the user types.
+    core::Result<std::vector<core::TokenId>> tokensFor(const QString& text, bool asIds) const;
+
+    // Original forward pass (and super-weight scan) of a prompt, then the
+    // current edits on top.
+    void run(const std::vector<core::TokenId>& tokens, bool scan = true);
+    void rescan();
+    // The enabled edit specs, in order (DESIGN.md syntax); recomputes incrementally.
+    void setEdits(const QStringList& specs);
+    const QStringList& edits() const { return m_edits; }
+    // Perplexity of a text file before and after the current edits.
+    void computePerplexity(const QString& textFile, int maxTokens = 1024);
+    // The k largest non-super |W| entries of each super weight's down_proj matrix (k = super weights in it).
+    void findOutlierEdits(std::function<void(QStringList specs)> onDone);
+
+    void cancelAll();
+    bool isIdle() const;
+
+    widgets::SnapshotPtr snapshot() const { return m_snapshot; }
+    const std::vector<core::TokenId>& tokens() const { return m_tokens; }
+    const std::vector<core::SuperWeight>& superWeights() const { return m_superWeights; }
+    bool scanned() const { return m_scanned; }
+    std::shared_ptr<const core::ForwardResult> originalResult() const { return m_original; }
+    QList<JobLane*> lanes() const;
+
+signals:
+    void modelOpened();
+    void activationsOpened(const QString& description);
+    void superWeightsChanged();
+    void snapshotReady(superlens::widgets::SnapshotPtr snapshot);
+    void errorOccurred(const QString& message);
+    void statusMessage(const QString& message);
+    void jobStarted(const QString& label);
+    void jobProgress(const QString& label, qint64 done, qint64 total, const QString& stage);
+    void jobFinished(const QString& label, bool ok, const QString& message);
+    // Every lane finished: the snapshot is current (screenshot mode and tests wait for this).
+    void idle();
+
+private:
+    void applyEdits();
+    void connectLane(JobLane* lane);
+    void checkIdle();
+
+    std::shared_ptr<const LoadedModel> m_model;
+    std::vector<core::TokenId> m_tokens;
+    std::shared_ptr<const core::ForwardResult> m_original;
+    std::shared_ptr<const core::ForwardResult> m_lastEdited;
+    std::vector<core::SuperWeight> m_superWeights;
+    bool m_scanned = false;
+    QStringList m_edits;
+    std::optional<widgets::PerplexityComparison> m_perplexity;
+    QString m_perplexityFile;  // set once the user asked for perplexity
+    int m_perplexityMaxTokens = 1024;
+    std::optional<double> m_originalPerplexity;  // of m_perplexityFile, unedited model
+    widgets::SnapshotPtr m_snapshot;
+    bool m_showingCache = false;
+
+    JobLane* m_loadLane = nullptr;
+    JobLane* m_runLane = nullptr;
+    JobLane* m_editLane = nullptr;
+    JobLane* m_metricLane = nullptr;
+};
+
+// Readable name of a model folder (config's _name_or_path, else the folder name).
+QString modelDisplayName(const core::Model& model);
+
+}  // namespace superlens::gui

@@ -1,0 +1,151 @@
+// superlens: the desktop app (docs/GUI.md).
+//
+//   superlens [--model DIR] [--prompt TEXT | --ids 1,2,3] [--edit SPEC]... [--edits FILE]
+//             [--activations FILE.h5]
+//             [--screenshot FILE.png [--view KIND] [--layer N] [--size WxH]]
+//
+// Without --model the bundled demo model opens. --screenshot opens the window
+// at 1440x900 (at least 1280x800), runs, waits until every view shows the
+// result, saves the window as PNG without any modal dialog and exits 0 (1 on
+// any error, with one line on stderr).
+
+#include <cstdio>
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QFileInfo>
+#include <QTimer>
+
+#include "ablation_panel.h"
+#include "experiment_file.h"
+#include "lens_session.h"
+#include "main_window.h"
+#include "prompt_panel.h"
+#include "resource_locator.h"
+#include "view_registry.h"
+
+namespace {
+
+int failWith(const QString& message) {
+    std::fprintf(stderr, "superlens: error: %s\n", qPrintable(message));
+    return 1;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    QApplication app(argc, argv);
+    QApplication::setOrganizationName(QStringLiteral("SuperLens"));
+    QApplication::setApplicationName(QStringLiteral("SuperLens"));
+    QApplication::setApplicationVersion(QStringLiteral("0.1.0"));
+
+    QCommandLineParser parser;
+    parser.setApplicationDescription(QStringLiteral("SuperLens: find, toggle and plot the super weights and massive activations of LLMs"));
+    parser.addHelpOption();
+    parser.addVersionOption();
+    const QCommandLineOption modelOpt(QStringLiteral("model"), QStringLiteral("Hugging Face model folder (default: the bundled demo model)"), QStringLiteral("DIR"));
+    const QCommandLineOption promptOpt(QStringLiteral("prompt"), QStringLiteral("Prompt text"), QStringLiteral("TEXT"));
+    const QCommandLineOption idsOpt(QStringLiteral("ids"), QStringLiteral("Token ids, comma-separated (used exactly as given)"), QStringLiteral("IDS"));
+    const QCommandLineOption editOpt(QStringLiteral("edit"), QStringLiteral("Edit to apply (DESIGN.md syntax); repeatable"), QStringLiteral("SPEC"));
+    const QCommandLineOption editsOpt(QStringLiteral("edits"), QStringLiteral("JSON edits file or saved experiment"), QStringLiteral("FILE"));
+    const QCommandLineOption shotOpt(QStringLiteral("screenshot"), QStringLiteral("Run, save the window as PNG and exit"), QStringLiteral("FILE.png"));
+    const QCommandLineOption viewOpt(QStringLiteral("view"), QStringLiteral("View tab to show: %1").arg(superlens::widgets::viewKindNames().join(QStringLiteral(", "))),
+                                     QStringLiteral("KIND"));
+    const QCommandLineOption layerOpt(QStringLiteral("layer"), QStringLiteral("Layer to select"), QStringLiteral("N"));
+    const QCommandLineOption cacheOpt(QStringLiteral("activations"), QStringLiteral("Show the runs of an HDF5 activation cache instead of a model"),
+                                      QStringLiteral("FILE.h5"));
+    const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot (default 1440x900)"), QStringLiteral("WxH"));
+    parser.addOptions({modelOpt, promptOpt, idsOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt});
+    parser.process(app);
+
+    if (parser.isSet(promptOpt) && parser.isSet(idsOpt)) return failWith(QStringLiteral("--prompt and --ids exclude each other"));
+    const QString screenshot = parser.value(shotOpt);
+    const bool shotMode = !screenshot.isEmpty();
+    const QString activations = parser.value(cacheOpt);
+    QString model = parser.value(modelOpt);
+    if (model.isEmpty() && activations.isEmpty()) model = superlens::gui::demoModelDir();
+    if (shotMode && model.isEmpty() && activations.isEmpty()) {
+        return failWith(QStringLiteral("no --model given and the demo model was not found (looked in %1)")
+                            .arg(superlens::gui::resourceSearchPath().join(QStringLiteral(", "))));
+    }
+    QStringList edits = parser.values(editOpt);
+    if (parser.isSet(editsOpt)) {
+        QString error;
+        auto x = superlens::gui::loadExperiment(parser.value(editsOpt), &error);
+        if (!x) return failWith(error);
+        QStringList fromFile;
+        for (const auto& e : x->edits) {
+            if (e.enabled) fromFile << e.spec;
+        }
+        edits = fromFile + edits;
+    }
+    if (!parser.value(viewOpt).isEmpty() && !superlens::widgets::viewKindNames().contains(parser.value(viewOpt))) {
+        return failWith(QStringLiteral("--view: unknown view '%1' (one of %2)").arg(parser.value(viewOpt), superlens::widgets::viewKindNames().join(QStringLiteral(", "))));
+    }
+
+    superlens::gui::MainWindow window(!shotMode);
+    QSize size(1440, 900);
+    if (parser.isSet(sizeOpt)) {
+        const QStringList wh = parser.value(sizeOpt).split(QLatin1Char('x'));
+        if (wh.size() == 2) size = QSize(std::max(1280, wh[0].toInt()), std::max(800, wh[1].toInt()));
+    }
+    if (shotMode) window.resize(size);
+    window.show();
+
+    const bool custom = parser.isSet(promptOpt) || parser.isSet(idsOpt) || !edits.isEmpty() || shotMode;
+    window.setAutoRunOnOpen(!custom);
+    auto* session = window.session();
+    int exitCode = 0;
+    bool failed = false;
+    QObject::connect(session, &superlens::gui::LensSession::modelOpened, &window, [&] {
+        if (!custom) return;
+        if (parser.isSet(promptOpt)) {
+            window.promptPanel()->setIdsMode(false);
+            window.promptPanel()->setText(parser.value(promptOpt));
+        } else if (parser.isSet(idsOpt)) {
+            window.promptPanel()->setIdsMode(true);
+            window.promptPanel()->setText(parser.value(idsOpt));
+        }
+        for (const QString& e : edits) {
+            if (!window.ablationPanel()->addSpec(e, true) && shotMode) {
+                failed = true;
+                exitCode = failWith(QStringLiteral("--edit '%1' is not valid for this model").arg(e));
+                QTimer::singleShot(0, &app, [&] { app.exit(exitCode); });
+                return;
+            }
+        }
+        window.runPrompt(true);
+    });
+    if (shotMode) {
+        QObject::connect(session, &superlens::gui::LensSession::errorOccurred, &window, [&](const QString& message) {
+            if (failed) return;
+            failed = true;
+            exitCode = failWith(message);
+            QTimer::singleShot(0, &app, [&] { app.exit(exitCode); });
+        });
+        QObject::connect(session, &superlens::gui::LensSession::idle, &window, [&] {
+            if (failed || !session->snapshot()) return;
+            if (!parser.value(viewOpt).isEmpty()) window.showView(parser.value(viewOpt));
+            if (parser.isSet(layerOpt)) window.selectLayer(parser.value(layerOpt).toInt());
+            // One more event-loop turn so layouts settle before grabbing.
+            QTimer::singleShot(50, &window, [&] {
+                const QPixmap shot = window.grab();
+                if (!shot.save(screenshot, "PNG")) {
+                    app.exit(failWith(QStringLiteral("%1: cannot write the screenshot").arg(screenshot)));
+                    return;
+                }
+                std::printf("%s (%dx%d)\n", qPrintable(screenshot), shot.width(), shot.height());
+                app.exit(0);
+            });
+        });
+        // Never hang a script: give up after ten minutes.
+        QTimer::singleShot(600000, &app, [&] { app.exit(failWith(QStringLiteral("timed out waiting for the views"))); });
+    }
+    if (!activations.isEmpty()) {
+        window.openActivations(activations);
+    } else if (!model.isEmpty()) {
+        if (!QFileInfo(model).isDir()) return failWith(QStringLiteral("%1: not a folder").arg(model));
+        window.openModel(model);
+    }
+    return app.exec();
+}

@@ -1,0 +1,448 @@
+#include "main_window.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QCloseEvent>
+#include <QDir>
+#include <QDockWidget>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QLabel>
+#include <QMenuBar>
+#include <QMessageBox>
+#include <QMimeData>
+#include <QProgressBar>
+#include <QPushButton>
+#include <QSettings>
+#include <QStatusBar>
+#include <QTabWidget>
+#include <QUndoStack>
+
+#include "ablation_commands.h"
+#include "ablation_panel.h"
+#include "ablation_set.h"
+#include "build_view_snapshot.h"
+#include "experiment_file.h"
+#include "export_dialog.h"
+#include "figure_export.h"
+#include "layer_navigator.h"
+#include "lens_session.h"
+#include "model_summary_panel.h"
+#include "plot_view.h"
+#include "prompt_panel.h"
+#include "resource_locator.h"
+#include "superlens/core/analysis/bundled_resources.h"
+#include "view_registry.h"
+
+// The icons live in a static library: register its resources explicitly.
+static void initGuiResources() { Q_INIT_RESOURCE(superlens); }
+
+namespace superlens::gui {
+
+namespace {
+constexpr int kMaxRecent = 8;
+}
+
+MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent) {
+    initGuiResources();
+    setWindowTitle(tr("SuperLens"));
+    setWindowIcon(QIcon(QStringLiteral(":/icons/superlens.svg")));
+    setAcceptDrops(true);
+    setDockOptions(QMainWindow::AnimatedDocks | QMainWindow::AllowTabbedDocks);
+    m_session = new LensSession(this);
+    m_ablations = new AblationSet(this);
+    m_undo = new QUndoStack(this);
+
+    m_tabs = new QTabWidget(this);
+    m_tabs->setDocumentMode(true);
+    for (const auto& kind : widgets::viewKinds()) {
+        widgets::PlotView* v = kind.create(m_tabs);
+        m_views << v;
+        m_tabs->addTab(v, v->title());
+        m_tabs->setTabToolTip(m_tabs->count() - 1, tr("%1 view (figure kind '%2')").arg(v->title(), v->kind()));
+        connect(v, &widgets::PlotView::layerSelected, this, &MainWindow::selectLayer);
+        connect(v, &widgets::PlotView::ablationProposed, this, [this](const QString& spec, const QString& description) {
+            m_ablationPanel->addCandidate(spec, description);
+        });
+        connect(v, &widgets::PlotView::exportRequested, this, &MainWindow::exportView);
+        connect(v, &widgets::PlotView::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
+        v->setSnapshot(nullptr);
+    }
+    setCentralWidget(m_tabs);
+
+    buildDocks();
+    buildMenus();
+    buildStatusBar();
+
+    connect(m_session, &LensSession::modelOpened, this, &MainWindow::onModelOpened);
+    connect(m_session, &LensSession::snapshotReady, this, &MainWindow::onSnapshot);
+    connect(m_session, &LensSession::superWeightsChanged, this, [this] {
+        m_ablationPanel->refreshSuperWeights();
+        m_summary->showModel(m_session->model(), m_session->scanned() ? static_cast<int>(m_session->superWeights().size()) : -1);
+    });
+    connect(m_session, &LensSession::errorOccurred, this, &MainWindow::showError);
+    connect(m_session, &LensSession::activationsOpened, this, [this](const QString& description) {
+        setWindowTitle(tr("SuperLens — %1").arg(description));
+        m_cacheLabel->setText(tr("cache: %1").arg(description));
+        m_summary->setHtml(tr("<b>Activations from a cache file</b><br>%1<p style='color:#666'>The views show the captured runs. "
+                              "Open the model to run prompts, scan and toggle edits.</p>").arg(description.toHtmlEscaped()));
+        m_undo->clear();
+        m_ablations->setEntries({});
+        m_layerChosenFor.clear();
+    });
+    connect(m_session, &LensSession::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    connect(m_ablations, &AblationSet::changed, this, [this] {
+        m_sinceEdit.start();
+        m_session->setEdits(m_ablations->enabledSpecs());
+    });
+    connect(m_promptPanel, &PromptPanel::runRequested, this, [this](const std::vector<core::TokenId>& tokens, bool scan) {
+        m_session->run(tokens, scan || !m_session->scanned());
+    });
+    connect(m_ablationPanel, &AblationPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    connect(m_ablationPanel, &AblationPanel::perplexityRequested, this, [this] {
+        const QString text = heldOutTextFile();
+        if (text.isEmpty()) {
+            showError(tr("The held-out text (resources/texts) was not found; set SUPERLENS_RESOURCES."));
+            return;
+        }
+        m_session->computePerplexity(text);
+    });
+
+    m_promptPanel->setPrompts([] {
+        QStringList prompts;
+        for (const auto& p : core::bundledDefaultPrompts()) prompts << QString::fromStdString(p);
+        return prompts;
+    }());
+
+    resize(1400, 900);
+    m_defaultState = saveState();
+    if (restoreLayout) {
+        QSettings s;
+        restoreGeometry(s.value(QStringLiteral("window/geometry")).toByteArray());
+        restoreState(s.value(QStringLiteral("window/state")).toByteArray());
+    }
+    rebuildRecentMenu();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildDocks() {
+    auto makeDock = [this](const QString& title, const QString& name, QWidget* content, Qt::DockWidgetArea area) {
+        auto* dock = new QDockWidget(title, this);
+        dock->setObjectName(name);
+        dock->setWidget(content);
+        dock->setFeatures(QDockWidget::DockWidgetMovable | QDockWidget::DockWidgetClosable | QDockWidget::DockWidgetFloatable);
+        addDockWidget(area, dock);
+        m_docks << dock;
+        return dock;
+    };
+    m_summary = new ModelSummaryPanel(this);
+    m_promptPanel = new PromptPanel(m_session, this);
+    m_navigator = new widgets::LayerNavigator(this);
+    m_ablationPanel = new AblationPanel(m_ablations, m_undo, m_session, this);
+    auto* modelDock = makeDock(tr("Model"), QStringLiteral("modelDock"), m_summary, Qt::LeftDockWidgetArea);
+    auto* promptDock = makeDock(tr("Prompt"), QStringLiteral("promptDock"), m_promptPanel, Qt::LeftDockWidgetArea);
+    auto* layerDock = makeDock(tr("Layers"), QStringLiteral("layerDock"), m_navigator, Qt::LeftDockWidgetArea);
+    makeDock(tr("Ablations"), QStringLiteral("ablationDock"), m_ablationPanel, Qt::RightDockWidgetArea);
+    resizeDocks({modelDock, promptDock, layerDock}, {230, 290, 260}, Qt::Vertical);
+    resizeDocks({modelDock}, {300}, Qt::Horizontal);
+    resizeDocks({m_docks.back()}, {330}, Qt::Horizontal);
+    connect(m_navigator, &widgets::LayerNavigator::layerSelected, this, &MainWindow::selectLayer);
+}
+
+void MainWindow::buildMenus() {
+    QMenu* file = menuBar()->addMenu(tr("&File"));
+    file->addAction(tr("&Open model…"), QKeySequence::Open, this, [this] {
+        const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face model folder"));
+        if (!dir.isEmpty()) openModel(dir);
+    });
+    m_recentMenu = file->addMenu(tr("Open &recent"));
+    file->addAction(tr("Open &demo model"), this, [this] {
+        const QString demo = demoModelDir();
+        if (demo.isEmpty()) showError(tr("The demo model was not found (looked in %1).").arg(resourceSearchPath().join(QStringLiteral(", "))));
+        else openModel(demo);
+    });
+    file->addAction(tr("Open &activations (HDF5)…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open an activation cache"), QString(), tr("SuperLens cache (*.h5 *.hdf5)"));
+        if (!path.isEmpty()) openActivations(path);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Save experiment…"), QKeySequence::Save, this, [this] {
+        const QString path = QFileDialog::getSaveFileName(this, tr("Save experiment"), QString(), tr("Experiment (*.json)"));
+        QString error;
+        if (!path.isEmpty() && !saveExperimentTo(path, &error)) showError(error);
+    });
+    file->addAction(tr("&Load experiment…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Load experiment"), QString(), tr("Experiment (*.json)"));
+        QString error;
+        if (!path.isEmpty() && !loadExperimentFrom(path, &error)) showError(error);
+    });
+    file->addSeparator();
+    file->addAction(tr("&Quit"), QKeySequence::Quit, this, &QWidget::close);
+
+    QMenu* edit = menuBar()->addMenu(tr("&Edit"));
+    QAction* undo = m_undo->createUndoAction(this, tr("&Undo"));
+    undo->setShortcut(QKeySequence::Undo);
+    QAction* redo = m_undo->createRedoAction(this, tr("&Redo"));
+    redo->setShortcut(QKeySequence::Redo);
+    edit->addAction(undo);
+    edit->addAction(redo);
+    edit->addSeparator();
+    edit->addAction(tr("&Clear all edits"), this, [this] { m_ablationPanel->clearAll(); });
+
+    QMenu* view = menuBar()->addMenu(tr("&View"));
+    for (QDockWidget* d : m_docks) view->addAction(d->toggleViewAction());
+    view->addSeparator();
+    for (int i = 0; i < m_views.size(); ++i) {
+        QAction* a = view->addAction(m_views[i]->title(), this, [this, i] { m_tabs->setCurrentIndex(i); });
+        a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(Qt::Key_1 + i)));
+    }
+    view->addSeparator();
+    view->addAction(tr("Reset &layout"), this, [this] {
+        restoreState(m_defaultState);
+        for (QDockWidget* d : m_docks) d->show();
+    });
+
+    QMenu* analysis = menuBar()->addMenu(tr("&Analysis"));
+    analysis->addAction(tr("&Run prompt"), QKeySequence(Qt::CTRL | Qt::Key_R), this, [this] { runPrompt(false); });
+    analysis->addAction(tr("Run and &scan for super weights"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), this, [this] { runPrompt(true); });
+    analysis->addAction(tr("&Perplexity before/after"), this, [this] { emit m_ablationPanel->perplexityRequested(); });
+    analysis->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), this, [this] { m_session->cancelAll(); });
+
+    QMenu* exportMenu = menuBar()->addMenu(tr("E&xport"));
+    exportMenu->addAction(tr("Export current &view…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this] {
+        exportView(qobject_cast<widgets::PlotView*>(m_tabs->currentWidget()));
+    });
+    exportMenu->addAction(tr("Export &all views…"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_E), this, &MainWindow::exportAll);
+    exportMenu->addAction(tr("Export &options…"), this, [this] {
+        ExportDialog dialog(this);
+        if (dialog.exec() == QDialog::Accepted) ExportDialog::saveOptions(dialog.options());
+    });
+
+    QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&About SuperLens"), this, [this] {
+        QMessageBox::about(this, tr("About SuperLens"),
+                           tr("<b>SuperLens</b> 0.1<br>Find, toggle and plot the super weights (Yu et al., 2024) and massive "
+                              "activations (Sun et al., 2024) of LLMs.<br>GPL-3.0-or-later (uses QCustomPlot, GPL-3.0).<br>"
+                              "Walk-through: docs/GUI.md."));
+    });
+}
+
+void MainWindow::buildStatusBar() {
+    m_jobLabel = new QLabel(this);
+    m_progress = new QProgressBar(this);
+    m_progress->setMaximumWidth(220);
+    m_progress->setTextVisible(true);
+    m_progress->hide();
+    m_cancel = new QPushButton(tr("Cancel"), this);
+    m_cancel->setToolTip(tr("Stop the running job (Esc)"));
+    m_cancel->hide();
+    m_cacheLabel = new QLabel(tr("cache: none"), this);
+    m_cacheLabel->setToolTip(tr("Activation cache (HDF5) status"));
+    statusBar()->addPermanentWidget(m_jobLabel);
+    statusBar()->addPermanentWidget(m_progress);
+    statusBar()->addPermanentWidget(m_cancel);
+    statusBar()->addPermanentWidget(m_cacheLabel);
+    connect(m_cancel, &QPushButton::clicked, m_session, &LensSession::cancelAll);
+    connect(m_session, &LensSession::jobStarted, this, [this](const QString& label) {
+        m_jobLabel->setText(label);
+        m_progress->setRange(0, 0);  // busy until the first progress report
+        m_progress->show();
+        m_cancel->show();
+    });
+    connect(m_session, &LensSession::jobProgress, this, [this](const QString& label, qint64 done, qint64 total, const QString& stage) {
+        m_jobLabel->setText(stage.isEmpty() ? label : QStringLiteral("%1: %2").arg(label, stage));
+        m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, total)));
+        m_progress->setValue(static_cast<int>(done));
+        m_progress->setFormat(QStringLiteral("%v/%m"));
+    });
+    connect(m_session, &LensSession::jobFinished, this, [this] {
+        if (!m_session->isIdle()) return;
+        m_progress->hide();
+        m_cancel->hide();
+        m_jobLabel->clear();
+    });
+}
+
+widgets::PlotView* MainWindow::view(const QString& kind) const {
+    for (auto* v : m_views) {
+        if (v->kind() == kind) return v;
+    }
+    return nullptr;
+}
+
+void MainWindow::showView(const QString& kind) {
+    if (auto* v = view(kind)) m_tabs->setCurrentWidget(v);
+}
+
+void MainWindow::openModel(const QString& folder) {
+    statusBar()->showMessage(tr("Opening %1…").arg(folder));
+    m_session->openModel(folder);
+}
+
+void MainWindow::openActivations(const QString& file) {
+    statusBar()->showMessage(tr("Reading %1…").arg(file));
+    m_session->openActivations(file);
+}
+
+void MainWindow::onModelOpened() {
+    m_cacheLabel->setText(tr("cache: none"));
+    const LoadedModel* m = m_session->model();
+    setWindowTitle(tr("SuperLens — %1").arg(m->displayName));
+    m_summary->showModel(m);
+    m_promptPanel->modelChanged();
+    m_undo->clear();
+    m_ablations->setEntries({});
+    m_selectedLayer = -1;
+    m_layerChosenFor.clear();
+    addRecent(m->folder);
+    if (m_autoRun) runPrompt(true);
+}
+
+void MainWindow::runPrompt(bool scan) { m_promptPanel->requestRun(scan); }
+
+void MainWindow::selectLayer(int layer) {
+    if (layer < 0) return;
+    m_selectedLayer = layer;
+    m_navigator->setSelectedLayer(layer);
+    for (auto* v : m_views) v->setSelectedLayer(layer);
+}
+
+void MainWindow::onSnapshot(widgets::SnapshotPtr snapshot) {
+    m_navigator->setSnapshot(snapshot);
+    if (snapshot && snapshot->tokens != m_layerChosenFor) {
+        // A new prompt: start at the first super weight's layer, else the largest spike.
+        m_layerChosenFor = snapshot->tokens;
+        m_selectedLayer = widgets::defaultSelectedLayer(*snapshot);
+    }
+    for (auto* v : m_views) {
+        // Selection first (no redraw without a snapshot), then one redraw with the new data.
+        v->blockSignals(true);
+        v->setSelectedLayer(m_selectedLayer);
+        v->blockSignals(false);
+        v->setSnapshot(snapshot);
+    }
+    m_navigator->setSelectedLayer(m_selectedLayer);
+    const double ms = m_sinceEdit.isValid() ? static_cast<double>(m_sinceEdit.nsecsElapsed()) / 1e6 : -1.0;
+    m_sinceEdit.invalidate();
+    if (snapshot && snapshot->hasEdits()) {
+        statusBar()->showMessage(tr("%n edit(s) applied: recomputed from block %1 in %2 ms", nullptr, static_cast<int>(snapshot->editTexts.size()))
+                                     .arg(std::max(0, snapshot->edited->recomputedFromStage - 1))
+                                     .arg(ms >= 0 ? QString::number(ms, 'f', 0) : QStringLiteral("?")),
+                                 8000);
+    }
+    if (snapshot && snapshot->perplexity) {
+        m_ablationPanel->setPerplexityText(tr("ppl %1 → %2").arg(snapshot->perplexity->original, 0, 'g', 4).arg(snapshot->perplexity->edited, 0, 'g', 4));
+    }
+    emit viewsUpdated(ms);
+}
+
+void MainWindow::exportView(widgets::PlotView* v) {
+    if (!v) return;
+    if (!v->hasData()) {
+        showError(tr("The %1 view has nothing to export yet: %2").arg(v->title(), v->emptyMessage()));
+        return;
+    }
+    const widgets::ExportOptions options = ExportDialog::savedOptions();
+    const QString path = QFileDialog::getSaveFileName(this, tr("Export %1 figure").arg(v->title()), v->kind() + QStringLiteral(".pdf"),
+                                                      tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
+    if (path.isEmpty()) return;
+    QString error;
+    if (!widgets::exportFigure(*v, path, options, &error)) showError(error);
+    else statusBar()->showMessage(tr("Exported %1%2").arg(path, options.writeCsv ? tr(" and its CSV") : QString()), 8000);
+}
+
+void MainWindow::exportAll() {
+    const QString dir = QFileDialog::getExistingDirectory(this, tr("Export every view into a folder"));
+    if (dir.isEmpty()) return;
+    QString error;
+    const QStringList written = widgets::exportAllFigures(m_views, dir, {widgets::FigureFormat::Pdf, widgets::FigureFormat::Svg, widgets::FigureFormat::Png},
+                                                          ExportDialog::savedOptions(), &error);
+    if (!error.isEmpty()) showError(error);
+    statusBar()->showMessage(tr("Exported %n figure(s) to %1", nullptr, static_cast<int>(written.size())).arg(dir), 8000);
+}
+
+bool MainWindow::saveExperimentTo(const QString& path, QString* error) {
+    Experiment x;
+    if (const LoadedModel* m = m_session->model()) x.modelFolder = m->folder;
+    x.prompts = m_promptPanel->prompts();
+    const QString current = m_promptPanel->text();
+    x.currentPrompt = static_cast<int>(x.prompts.indexOf(current));
+    if (x.currentPrompt < 0) {
+        x.prompts << current;
+        x.currentPrompt = static_cast<int>(x.prompts.size()) - 1;
+    }
+    x.idsMode = m_promptPanel->idsMode();
+    x.edits = m_ablations->entries();
+    return saveExperiment(path, x, error);
+}
+
+bool MainWindow::loadExperimentFrom(const QString& path, QString* error) {
+    auto x = loadExperiment(path, error);
+    if (!x) return false;
+    if (!x->prompts.isEmpty()) m_promptPanel->setPrompts(x->prompts, x->currentPrompt);
+    m_promptPanel->setIdsMode(x->idsMode);
+    // The loaded list is one undoable step on top of the current one.
+    m_undo->push(new SetAblationsCommand(m_ablations, x->edits, tr("Load experiment %1").arg(QFileInfo(path).fileName())));
+    statusBar()->showMessage(tr("Loaded %1").arg(path), 6000);
+    return true;
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+    QSettings s;
+    s.setValue(QStringLiteral("window/geometry"), saveGeometry());
+    s.setValue(QStringLiteral("window/state"), saveState());
+    m_session->cancelAll();
+    event->accept();
+}
+
+void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
+    if (event->mimeData()->hasUrls()) event->acceptProposedAction();
+}
+
+void MainWindow::dropEvent(QDropEvent* event) {
+    for (const QUrl& url : event->mimeData()->urls()) {
+        const QString path = url.toLocalFile();
+        if (QFileInfo(path).isDir()) {
+            openModel(path);
+            return;
+        }
+        if (path.endsWith(QLatin1String(".h5")) || path.endsWith(QLatin1String(".hdf5"))) {
+            openActivations(path);
+            return;
+        }
+        if (path.endsWith(QLatin1String(".json"))) {
+            QString error;
+            if (!loadExperimentFrom(path, &error)) showError(error);
+            return;
+        }
+    }
+    showError(tr("Drop a model folder (config.json + safetensors), an activation cache (.h5) or an experiment .json"));
+}
+
+void MainWindow::addRecent(const QString& folder) {
+    QSettings s;
+    QStringList recent = s.value(QStringLiteral("recentModels")).toStringList();
+    recent.removeAll(folder);
+    recent.prepend(folder);
+    while (recent.size() > kMaxRecent) recent.removeLast();
+    s.setValue(QStringLiteral("recentModels"), recent);
+    rebuildRecentMenu();
+}
+
+void MainWindow::rebuildRecentMenu() {
+    m_recentMenu->clear();
+    const QStringList recent = QSettings().value(QStringLiteral("recentModels")).toStringList();
+    for (const QString& folder : recent) m_recentMenu->addAction(folder, this, [this, folder] { openModel(folder); });
+    m_recentMenu->setEnabled(!recent.isEmpty());
+}
+
+void MainWindow::showError(const QString& message) {
+    // Never modal: the status bar carries errors (screenshot mode must not block).
+    statusBar()->showMessage(tr("Error: %1").arg(message), 15000);
+    qWarning("superlens: %s", qPrintable(message));
+}
+
+}  // namespace superlens::gui

@@ -1,0 +1,107 @@
+#pragma once
+// The SuperLens main window (DESIGN.md sketch): Model, Prompt and Layers
+// docks on the left, the Ablations dock on the right, one tab per view in
+// the centre, progress + Cancel + cache status in the status bar. Docks move
+// and close; layout, recent models and export presets persist (QSettings).
+
+#include <QElapsedTimer>
+#include <QList>
+#include <QMainWindow>
+
+#include "view_snapshot.h"
+
+class QDockWidget;
+class QLabel;
+class QMenu;
+class QProgressBar;
+class QPushButton;
+class QTabWidget;
+class QUndoStack;
+
+namespace superlens::widgets {
+class LayerNavigator;
+class PlotView;
+}  // namespace superlens::widgets
+
+namespace superlens::gui {
+
+class AblationPanel;
+class AblationSet;
+class LensSession;
+class ModelSummaryPanel;
+class PromptPanel;
+
+class MainWindow : public QMainWindow {
+    Q_OBJECT
+public:
+    // restoreLayout=false: default geometry and docks (screenshot mode, tests).
+    explicit MainWindow(bool restoreLayout = true, QWidget* parent = nullptr);
+    ~MainWindow() override;
+
+    void openModel(const QString& folder);
+    // Views from an HDF5 activation cache, without the model.
+    void openActivations(const QString& file);
+    // Runs the current prompt text (scan when asked or when the model was never scanned).
+    void runPrompt(bool scan);
+    void selectLayer(int layer);
+    int selectedLayer() const { return m_selectedLayer; }
+    void showView(const QString& kind);
+    // Run the current prompt (with a scan) as soon as a model opens (default on).
+    void setAutoRunOnOpen(bool on) { m_autoRun = on; }
+
+    LensSession* session() const { return m_session; }
+    AblationSet* ablations() const { return m_ablations; }
+    AblationPanel* ablationPanel() const { return m_ablationPanel; }
+    PromptPanel* promptPanel() const { return m_promptPanel; }
+    widgets::LayerNavigator* layerNavigator() const { return m_navigator; }
+    QUndoStack* undoStack() const { return m_undo; }
+    const QList<widgets::PlotView*>& views() const { return m_views; }
+    widgets::PlotView* view(const QString& kind) const;
+
+    bool saveExperimentTo(const QString& path, QString* error);
+    bool loadExperimentFrom(const QString& path, QString* error);
+
+signals:
+    // Every view shows the newest snapshot; ms = time since the edit list changed (or -1).
+    void viewsUpdated(double milliseconds);
+
+protected:
+    void closeEvent(QCloseEvent* event) override;
+    void dragEnterEvent(QDragEnterEvent* event) override;
+    void dropEvent(QDropEvent* event) override;
+
+private:
+    void buildMenus();
+    void buildDocks();
+    void buildStatusBar();
+    void onSnapshot(widgets::SnapshotPtr snapshot);
+    void onModelOpened();
+    void exportView(widgets::PlotView* view);
+    void exportAll();
+    void addRecent(const QString& folder);
+    void rebuildRecentMenu();
+    void showError(const QString& message);
+
+    LensSession* m_session = nullptr;
+    AblationSet* m_ablations = nullptr;
+    QUndoStack* m_undo = nullptr;
+    QTabWidget* m_tabs = nullptr;
+    QList<widgets::PlotView*> m_views;
+    ModelSummaryPanel* m_summary = nullptr;
+    PromptPanel* m_promptPanel = nullptr;
+    widgets::LayerNavigator* m_navigator = nullptr;
+    AblationPanel* m_ablationPanel = nullptr;
+    QList<QDockWidget*> m_docks;
+    QMenu* m_recentMenu = nullptr;
+    QProgressBar* m_progress = nullptr;
+    QPushButton* m_cancel = nullptr;
+    QLabel* m_jobLabel = nullptr;
+    QLabel* m_cacheLabel = nullptr;
+    int m_selectedLayer = -1;
+    std::vector<core::TokenId> m_layerChosenFor;  // prompt whose default layer was chosen
+    QElapsedTimer m_sinceEdit;
+    QByteArray m_defaultState;
+    bool m_autoRun = true;
+};
+
+}  // namespace superlens::gui

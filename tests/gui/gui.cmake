@@ -1,0 +1,9 @@
+# GUI tests: the main window end to end, offscreen (tests/gui/).
+if(TARGET superlens_gui)
+superlens_add_qt_test(NAME test_main_window SOURCES gui/test_main_window.cpp LIBS superlens_gui LABELS app TIMEOUT 600)
+
+# superlens-cli figure and superlens --screenshot, as a script would call them.
+superlens_add_script_test(NAME figure_cli
+  COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/gui/figure_cli_test.sh
+  LABELS gui cli)
+endif()

@@ -1,0 +1,57 @@
+#pragma once
+// Turns forward results into a ViewSnapshot by asking core's analyses
+// (layer spike stats, massive activations, channel propagation) and reducing
+// the logits to what the logit view shows. Qt-free; runs on a worker thread
+// (the GUI's jobs and `superlens-cli figure` both call it).
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "superlens/core/analysis/super_weights.h"
+#include "superlens/core/engine/engine.h"
+#include "superlens/core/result.h"
+#include "superlens/core/run_control.h"
+#include "superlens/core/tokenizer/tokenizer.h"
+#include "view_snapshot.h"
+
+namespace superlens::widgets {
+
+// The hooks every view needs, recorded on every run (the same selection each
+// time, so the engine's incremental recompute can reuse earlier blocks).
+core::HookSelection viewHooks();
+
+// A forward request that records viewHooks() and every position's logits.
+core::ForwardRequest viewForwardRequest(const std::vector<core::TokenId>& tokens, std::vector<core::EditSpec> edits,
+                                        std::shared_ptr<const core::ForwardResult> previous = nullptr);
+
+struct SnapshotInputs {
+    std::string modelName;
+    const core::Model* model = nullptr;
+    // Without a model (activations read from a cache file): its config.
+    const core::ModelConfig* config = nullptr;
+    const core::Tokenizer* tokenizer = nullptr;  // optional: labels show ids without one
+    // Display text of each vocabulary id, used for labels when there is no tokenizer (cache files).
+    std::vector<std::string> vocabTexts;
+    std::shared_ptr<const core::ForwardResult> original;
+    std::shared_ptr<const core::ForwardResult> edited;  // null when there are no edits
+    std::vector<core::SuperWeight> superWeights;
+    bool scanned = false;
+    std::vector<core::TokenId> stopwordIds;  // empty: no stopword summary
+    std::optional<PerplexityComparison> perplexity;
+    int topK = 10;
+    int moverCount = 8;
+};
+
+// Errors: a needed hook was not recorded, or the run was cancelled.
+core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& inputs, const core::RunControl& control = core::RunControl::none());
+
+// The layer to show first: the first super weight's, else the largest down_proj output spike.
+int defaultSelectedLayer(const ViewSnapshot& snapshot);
+
+// Readable label for a token: its text quoted, specials as they are, "#id" without a tokenizer.
+std::string tokenLabel(const core::Tokenizer* tokenizer, core::TokenId id);
+
+
+}  // namespace superlens::widgets

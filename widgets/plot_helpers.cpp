@@ -1,0 +1,96 @@
+#include "plot_helpers.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include <qcustomplot.h>
+
+#include "plot_style.h"
+
+namespace superlens::widgets {
+
+void setTextTicks(QCPAxis* axis, const QStringList& labels, int maxLabels) {
+    QSharedPointer<QCPAxisTickerText> ticker(new QCPAxisTickerText);
+    const int n = static_cast<int>(labels.size());
+    const int step = std::max(1, (n + maxLabels - 1) / std::max(1, maxLabels));
+    for (int i = 0; i < n; i += step) ticker->addTick(i, labels[i]);
+    ticker->setSubTickCount(0);
+    axis->setTicker(ticker);
+}
+
+void setIntegerTicks(QCPAxis* axis) {
+    // Steps of 1, 2, 5, 10, ... (never fractions that would round to repeated labels).
+    QSharedPointer<QCPAxisTickerFixed> ticker(new QCPAxisTickerFixed);
+    ticker->setTickStep(1.0);
+    ticker->setScaleStrategy(QCPAxisTickerFixed::ssMultiples);
+    ticker->setTickCount(8);
+    axis->setTicker(ticker);
+    axis->setNumberFormat(QStringLiteral("f"));
+    axis->setNumberPrecision(0);
+}
+
+void setLogAxis(QCPAxis* axis, double lo, double hi, double headroomDecades) {
+    axis->setScaleType(QCPAxis::stLogarithmic);
+    QSharedPointer<QCPAxisTickerLog> ticker(new QCPAxisTickerLog);
+    ticker->setLogBase(10);
+    ticker->setSubTickCount(0);
+    const double decades = std::log10(std::max(hi, lo * 10) / lo);
+    ticker->setTickCount(std::clamp(static_cast<int>(decades), 2, 6));
+    axis->setTicker(ticker);
+    axis->setNumberFormat(QStringLiteral("eb"));
+    axis->setNumberPrecision(0);
+    const double f = std::pow(10.0, headroomDecades);
+    axis->setRange(lo / f, hi * f);
+}
+
+double minPositive(const std::vector<double>& v, double fallback) {
+    double m = std::numeric_limits<double>::infinity();
+    for (double x : v) {
+        if (x > 0 && x < m) m = x;
+    }
+    return std::isfinite(m) ? m : fallback;
+}
+
+double maxValue(const std::vector<double>& v, double fallback) {
+    if (v.empty()) return fallback;
+    const double m = *std::max_element(v.begin(), v.end());
+    return m > 0 ? m : fallback;
+}
+
+void addVerticalMarker(QCustomPlot* plot, QCPAxisRect* rect, double x, const QColor& color) {
+    // A two-point line from the bottom to the top of the current value range:
+    // it stays inside the axis rect (SVG export has no clipping).
+    auto* line = new QCPItemLine(plot);
+    line->setClipAxisRect(rect);
+    for (QCPItemPosition* p : {line->start, line->end}) {
+        p->setAxes(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+        p->setAxisRect(rect);
+        p->setTypeX(QCPItemPosition::ptPlotCoords);
+        p->setTypeY(QCPItemPosition::ptAxisRectRatio);
+    }
+    line->start->setCoords(x, 1.0);
+    line->end->setCoords(x, 0.0);
+    QPen pen(color, 1.2, Qt::DashLine);
+    line->setPen(pen);
+}
+
+void addTitle(QCustomPlot* plot, const QString& text) {
+    plot->plotLayout()->insertRow(0);
+    auto* title = new QCPTextElement(plot, text);
+    plot->plotLayout()->addElement(0, 0, title);
+    plot->plotLayout()->setRowStretchFactor(0, 0.01);
+}
+
+int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count) {
+    const double key = keyAxis->pixelToCoord(pixel);
+    const int i = static_cast<int>(std::lround(key));
+    return (i >= 0 && i < count) ? i : -1;
+}
+
+QString shortNumber(double v) {
+    const double a = std::fabs(v);
+    if (a != 0 && (a >= 1e4 || a < 1e-3)) return QString::number(v, 'e', 2);
+    return QString::number(v, 'g', 4);
+}
+
+}  // namespace superlens::widgets

@@ -1,0 +1,42 @@
+#pragma once
+// Small drawing helpers shared by the views (axes, tickers, ranges, markers).
+
+#include <vector>
+
+#include <QColor>
+#include <QString>
+#include <QStringList>
+
+class QCPAxis;
+class QCPAxisRect;
+class QCustomPlot;
+class QCPGraph;
+class QCPColorMap;
+
+namespace superlens::widgets {
+
+struct PlotStyle;
+
+// Text ticks at 0..n-1 (token labels, layer names); shows every k-th label when crowded.
+void setTextTicks(QCPAxis* axis, const QStringList& labels, int maxLabels = 40);
+// Integer ticks (layers, channels).
+void setIntegerTicks(QCPAxis* axis);
+// Log axis with powers of ten and a range covering [lo, hi] with headroom.
+void setLogAxis(QCPAxis* axis, double lo, double hi, double headroomDecades = 0.3);
+// Smallest positive / largest value of a list (for log ranges); fallback when none.
+double minPositive(const std::vector<double>& v, double fallback = 1e-6);
+double maxValue(const std::vector<double>& v, double fallback = 1.0);
+
+// A dashed vertical marker at x inside the axis rect (selected layer).
+void addVerticalMarker(QCustomPlot* plot, QCPAxisRect* rect, double x, const QColor& color);
+
+// Adds a title row above the plot layout.
+void addTitle(QCustomPlot* plot, const QString& text);
+
+// Key of the nearest integer position under a pixel x in an axis rect, or -1 outside [0, count).
+int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count);
+
+// Short human form of a magnitude: 1234.5 -> "1.23e+03", 0.5 -> "0.5".
+QString shortNumber(double v);
+
+}  // namespace superlens::widgets

@@ -1,0 +1,80 @@
+#include "plot_style.h"
+
+#include <qcustomplot.h>
+
+namespace superlens::widgets {
+
+QFont PlotStyle::font(double relativeSize, bool bold) const {
+    QFont f(fontFamily);
+    if (unitSizedFonts) {
+        f.setPixelSize(std::max(1, static_cast<int>(std::lround(fontSize * relativeSize))));
+    } else {
+        f.setPointSizeF(fontSize * relativeSize);
+    }
+    f.setBold(bold);
+    return f;
+}
+
+PlotStyle PlotStyle::screen() { return PlotStyle{}; }
+
+PlotStyle PlotStyle::figure(const QString& family, double points) {
+    PlotStyle s;
+    s.fontFamily = family;
+    s.fontSize = points;
+    s.unitSizedFonts = true;
+    s.lineWidth = 1.0;
+    return s;
+}
+
+namespace {
+
+void styleAxis(QCPAxis* axis, const PlotStyle& s) {
+    axis->setTickLabelFont(s.font(0.9));
+    axis->setLabelFont(s.font());
+    axis->setTickLabelColor(s.foreground);
+    axis->setLabelColor(s.foreground);
+    QPen pen(s.foreground, 0);
+    axis->setBasePen(pen);
+    axis->setTickPen(pen);
+    axis->setSubTickPen(pen);
+    axis->grid()->setPen(QPen(s.grid, 0, Qt::DotLine));
+    axis->grid()->setSubGridPen(Qt::NoPen);
+    axis->grid()->setZeroLinePen(Qt::NoPen);
+}
+
+}  // namespace
+
+void applyPlotStyle(QCustomPlot* plot, const PlotStyle& s) {
+    plot->setBackground(QBrush(s.background));
+    for (QCPLayoutElement* el : plot->plotLayout()->elements(true)) {
+        if (auto* rect = qobject_cast<QCPAxisRect*>(el)) {
+            for (QCPAxis* axis : rect->axes()) styleAxis(axis, s);
+            // Legends live inside the axis rect's inset layout.
+            for (QCPLayoutElement* inset : rect->insetLayout()->elements(false)) {
+                if (auto* legend = qobject_cast<QCPLegend*>(inset)) {
+                    legend->setFont(s.font(0.85));
+                    legend->setTextColor(s.foreground);
+                    legend->setBrush(QBrush(QColor(255, 255, 255, 220)));
+                    legend->setBorderPen(QPen(s.grid, 0));
+                }
+            }
+        } else if (auto* title = qobject_cast<QCPTextElement*>(el)) {
+            title->setFont(s.font(1.05, true));
+            title->setTextColor(s.foreground);
+        } else if (auto* legend = qobject_cast<QCPLegend*>(el)) {
+            legend->setFont(s.font(0.85));
+            legend->setTextColor(s.foreground);
+        } else if (auto* scale = qobject_cast<QCPColorScale*>(el)) {
+            styleAxis(scale->axis(), s);
+        }
+    }
+    for (int i = 0; i < plot->itemCount(); ++i) {
+        if (auto* text = qobject_cast<QCPItemText*>(plot->item(i))) {
+            QFont f = s.font(0.85, text->font().bold());
+            text->setFont(f);
+            text->setSelectedFont(f);
+        }
+    }
+}
+
+}  // namespace superlens::widgets

@@ -1,0 +1,38 @@
+#pragma once
+// Fonts and colours of a plot, for the screen and for paper figures. In
+// export styles one logical unit is one typographic point (fonts are sized in
+// those units), so PDF, SVG and PNG at any DPI lay out identically.
+
+#include <QColor>
+#include <QFont>
+#include <QString>
+
+class QCustomPlot;
+
+namespace superlens::widgets {
+
+struct PlotStyle {
+    QString fontFamily = QStringLiteral("DejaVu Sans");
+    double fontSize = 9.0;        // points (screen) or logical units (export)
+    bool unitSizedFonts = false;  // export: QFont::setPixelSize, 1 unit = 1 pt
+    QColor background = Qt::white;
+    QColor foreground = QColor(0x22, 0x22, 0x22);
+    QColor grid = QColor(0xdd, 0xdd, 0xdd);
+    QColor original = QColor(0x1f, 0x77, 0xb4);   // blue
+    QColor edited = QColor(0xd6, 0x27, 0x28);     // red
+    QColor highlight = QColor(0xff, 0x7f, 0x0e);  // orange: selections, carriers
+    QColor accent = QColor(0x2c, 0xa0, 0x2c);     // green: medians, thresholds
+    double lineWidth = 1.6;
+
+    QFont font(double relativeSize = 1.0, bool bold = false) const;
+
+    static PlotStyle screen();
+    // Paper figure: light theme, the given font (points), thinner lines.
+    static PlotStyle figure(const QString& family, double points);
+};
+
+// Applies fonts and colours to every axis rect, legend, colour scale, text
+// element and text item of the plot (call after building, before replot()).
+void applyPlotStyle(QCustomPlot* plot, const PlotStyle& style);
+
+}  // namespace superlens::widgets

@@ -1,0 +1,98 @@
+#pragma once
+// The immutable data every view draws: one forward pass of the original
+// model, optionally one with the user's edits, and what core's analyses say
+// about them. Built on a worker thread (build_view_snapshot.h), published to
+// the GUI thread as std::shared_ptr<const ViewSnapshot>; views never modify it.
+//
+// Shapes follow the hook table in DESIGN.md: T tokens, L layers, d hidden,
+// f intermediate, H heads.
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "superlens/core/analysis/layer_stats.h"
+#include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/super_weights.h"
+#include "superlens/core/engine/engine.h"
+
+namespace superlens::widgets {
+
+// Probability of one vocabulary entry at the next position, original vs edited.
+struct TokenProbability {
+    core::TokenId id = 0;
+    std::string label;       // readable token text
+    double original = 0.0;
+    double edited = 0.0;
+};
+
+// A residual channel followed across layers (the super activation).
+struct TrackedChannel {
+    std::int64_t channel = 0;
+    std::int64_t token = 0;      // the token where it was found
+    std::string origin;          // "super weight L1 [13,57]" or "massive activation"
+    // |blocks.l.hook_resid_post[t, channel]| for every token t (outer) and layer l (inner).
+    std::vector<std::vector<float>> original;
+    std::vector<std::vector<float>> edited;
+};
+
+struct PerplexityComparison {
+    std::string textName;
+    std::int64_t tokens = 0;
+    double original = 0.0;
+    double edited = 0.0;
+};
+
+struct ViewSnapshot {
+    std::string modelName;
+    int layers = 0;
+    int hidden = 0;
+    int intermediate = 0;
+    int heads = 0;
+    std::vector<std::string> downProjTensor;  // per layer: the checkpoint's down_proj weight name
+
+    std::vector<core::TokenId> tokens;
+    std::vector<std::string> tokenLabels;  // display text for each position ("'The'", "<s>", "#17")
+    std::vector<bool> delimiterToken;      // first token or delimiter (massive-activation carriers)
+
+    std::shared_ptr<const core::ForwardResult> original;
+    // The run with the user's edits; equal to `original` when there are no edits.
+    std::shared_ptr<const core::ForwardResult> edited;
+    std::vector<std::string> editTexts;
+    bool hasEdits() const { return !editTexts.empty(); }
+
+    std::vector<core::LayerSpikeStats> originalStats;  // one per layer
+    std::vector<core::LayerSpikeStats> editedStats;
+    std::vector<core::SuperWeight> superWeights;        // detected (empty until a scan ran)
+    bool scanned = false;
+
+    core::MassiveActivationReport originalMassive;
+    core::MassiveActivationReport editedMassive;
+    // Per layer, per token: max over channels of |resid_post| (original / edited).
+    std::vector<std::vector<float>> originalTokenPeak;
+    std::vector<std::vector<float>> editedTokenPeak;
+
+    std::vector<TrackedChannel> tracked;
+
+    // Attention averaged over heads, per layer: [T*T] row-major (query, key).
+    std::vector<std::vector<float>> originalHeadMean;
+    std::vector<std::vector<float>> editedHeadMean;
+
+    // Next-token distribution at the last position.
+    std::vector<TokenProbability> topNext;   // union of the original and edited top-k, by original probability
+    std::vector<TokenProbability> movers;    // largest |edited - original| mean probability over positions
+    bool stopwordsAvailable = false;
+    double stopwordMassOriginal = 0.0;       // mean over positions of P(stopword)
+    double stopwordMassEdited = 0.0;
+    double stopwordRatio() const { return stopwordMassOriginal > 0 ? stopwordMassEdited / stopwordMassOriginal : 0.0; }
+    std::optional<PerplexityComparison> perplexity;
+
+    int layerCount() const { return layers; }
+    std::int64_t tokenCount() const { return static_cast<std::int64_t>(tokens.size()); }
+};
+
+using SnapshotPtr = std::shared_ptr<const ViewSnapshot>;
+
+}  // namespace superlens::widgets
