@@ -1,0 +1,228 @@
+// superlens-cli capture MODEL (--prompt TEXT | --ids 1,2,3 | --prompts FILE) --out FILE.h5
+//                       [--hooks PATTERN]... [--edit E]... [--edits FILE] [--compress none|gzip1|...]
+//                       [--all-positions] [--no-sync] [--json]
+//
+// Records hooks of one forward pass per prompt into an HDF5 activation cache
+// (docs/CACHE.md), appending to FILE.h5 when it exists. A run already in the
+// file for the same model, tokens, edits and hooks is reused, not recomputed:
+// a note on stderr says so, and "reused": true in the JSON. All runs of one
+// command are committed together: on any error the file stays as it was.
+//
+// JSON: {"file", "runs": [{"run", "reused", "prompt", "ids", "edits", "hooks"}],
+//        "new_runs", "reused_runs", "bytes", "raw_bytes", "compression", "rebased"}
+
+#include <cstdio>
+#include <iostream>
+
+#include "cli_common.h"
+#include "superlens/core/cache/activation_cache.h"
+
+namespace superlens::cli {
+namespace {
+
+struct CaptureOptions {
+    std::string model;
+    InputOptions input;
+    std::string promptsFile;
+    std::string out;
+    std::vector<std::string> hooks;
+    EditOptions edits;
+    std::string compress = "none";
+    bool allPositions = false;
+    bool noSync = false;
+    bool json = false;
+};
+
+struct Input {
+    std::string prompt;  // "" for --ids
+    std::vector<core::TokenId> tokens;
+};
+
+core::Result<std::vector<Input>> resolveInputs(const CaptureOptions& o, const core::Model& model, const core::Tokenizer* tok) {
+    std::vector<Input> inputs;
+    if (o.promptsFile.empty()) {
+        auto ids = resolveTokens(o.input, model);
+        if (!ids) return ids.error();
+        inputs.push_back({o.input.hasPrompt ? o.input.prompt : std::string(), std::move(ids).value()});
+        return inputs;
+    }
+    auto text = readTextFile(o.promptsFile);
+    if (!text) return text.error();
+    if (!tok) return core::Error{"--prompts needs the model's tokenizer: " + model.folder().string() + " has no tokenizer.json or tokenizer.model"};
+    std::size_t start = 0;
+    int lineNo = 0;
+    const std::string& all = *text;
+    while (start < all.size()) {
+        std::size_t end = all.find('\n', start);
+        if (end == std::string::npos) end = all.size();
+        std::string line = all.substr(start, end - start);
+        start = end + 1;
+        ++lineNo;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines separate nothing
+        auto ids = tok->encode(line, true);
+        if (ids.empty()) return core::Error{o.promptsFile + ":" + std::to_string(lineNo) + ": the prompt gives no tokens"};
+        for (core::TokenId id : ids) {
+            if (id < 0 || id >= model.config().vocabSize) {
+                return core::Error{o.promptsFile + ":" + std::to_string(lineNo) + ": token id " + std::to_string(id) +
+                                   " is outside the model's vocabulary"};
+            }
+        }
+        inputs.push_back({line, std::move(ids)});
+    }
+    if (inputs.empty()) return core::Error{o.promptsFile + ": no prompts (one per line)"};
+    return inputs;
+}
+
+std::string megabytes(std::uint64_t bytes) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f MB", static_cast<double>(bytes) / 1e6);
+    return buf;
+}
+
+int runCapture(const CaptureOptions& o) {
+    auto compression = core::CacheCompression::parse(o.compress);
+    if (!compression) return usageError("--compress: " + compression.error().message);
+
+    auto model = openModel(o.model);
+    if (!model) return fail(model.error());
+    const core::Model& m = **model;
+
+    const core::HookSelection selection = o.hooks.empty() ? core::HookSelection::captureDefault() : core::HookSelection::patterns(o.hooks);
+    if (auto valid = selection.validate(m.config().numLayers); !valid) return fail(valid.error());
+
+    // Token strings and the vocabulary go into the file when a tokenizer
+    // exists; an ids-only model is still captured (DESIGN.md).
+    std::unique_ptr<core::Tokenizer> tok;
+    if (o.input.hasPrompt || !o.promptsFile.empty()) {
+        auto t = loadTokenizer(m, o.input.hasPrompt ? "--prompt" : "--prompts");
+        if (!t) return fail(t.error());
+        tok = std::move(t).value();
+    } else if (core::Tokenizer::folderHasTokenizer(m.folder())) {
+        auto t = core::Tokenizer::loadFromFolder(m.folder());
+        if (t) tok = std::move(t).value();
+    }
+    auto inputs = resolveInputs(o, m, tok.get());
+    if (!inputs) return fail(inputs.error());
+
+    core::CacheWriteOptions wopts;
+    wopts.compression = *compression;
+    wopts.durable = !o.noSync;
+    auto writer = core::ActivationCacheWriter::open(o.out, core::CacheModelInfo::fromModel(m, tok.get()), wopts);
+    if (!writer) return fail(writer.error());
+
+    core::Engine engine(*model);
+    const auto hookPoints = selection.resolve(m.config().numLayers);
+    struct Done {
+        const Input* input;
+        std::vector<std::string> edits;
+        int run;
+        bool reused;
+    };
+    std::vector<Done> done;
+    bool copyPending = (*writer)->targetExisted();
+    std::uint64_t pendingBytes = 0;
+    for (const Input& in : *inputs) {
+        auto edits = resolveEdits(o.edits, m, static_cast<std::int64_t>(in.tokens.size()));
+        if (!edits) return fail(edits.error());
+        auto resolved = resolveKeepSuper(engine, in.tokens, std::move(edits).value());
+        if (!resolved) return fail(resolved.error());
+
+        core::ForwardRequest req;
+        req.tokens = in.tokens;
+        req.edits = std::move(resolved).value();
+        req.record = selection;
+        req.allPositionLogits = o.allPositions;
+
+        // Refuse before computing when the disk cannot hold the result.
+        if (!(*writer)->findRun(core::CacheRunKey::forRequest(req, engine))) {
+            std::uint64_t need = core::estimateRunBytes(m.config(), static_cast<std::int64_t>(in.tokens.size()), hookPoints, o.allPositions);
+            if (copyPending) {
+                std::error_code ec;
+                need += std::filesystem::file_size(o.out, ec);
+                copyPending = false;
+            }
+            pendingBytes += need;
+            const auto folder = std::filesystem::absolute(o.out).parent_path();
+            if (const auto free = core::freeDiskBytes(folder); free && pendingBytes > *free) {
+                return fail(o.out + ": not enough disk space: the capture needs about " + megabytes(pendingBytes) + ", " + folder.string() +
+                            " has " + megabytes(*free) + " free" +
+                            ((*writer)->targetExisted() ? " (the existing file is unchanged)" : " (nothing was written)"));
+            }
+        }
+        auto outcome = core::captureRun(**writer, engine, req, in.prompt, tok.get());
+        if (!outcome) return fail(outcome.error());
+        std::vector<std::string> editTexts;
+        for (const auto& e : req.edits) editTexts.push_back(e.text());
+        if (outcome->reused) {
+            std::fflush(stdout);
+            std::cerr << "superlens-cli: note: run " << outcome->run << " of " << o.out
+                      << " already holds this capture (same model, tokens, edits and hooks): reused, not recomputed" << std::endl;
+        }
+        done.push_back({&in, std::move(editTexts), outcome->run, outcome->reused});
+    }
+    auto committed = (*writer)->commit();
+    if (!committed) return fail(committed.error());
+    // A rebase (another writer committed meanwhile) renumbers the new runs.
+    std::size_t next = 0;
+    for (auto& d : done) {
+        if (!d.reused && next < committed->appendedRuns.size()) d.run = committed->appendedRuns[next++];
+    }
+
+    int newRuns = 0, reusedRuns = 0;
+    for (const auto& d : done) (d.reused ? reusedRuns : newRuns)++;
+    std::vector<std::string> hookNames;
+    for (const auto& p : hookPoints) hookNames.push_back(core::hookName(p));
+    if (o.json) {
+        nlohmann::json j;
+        j["file"] = o.out;
+        j["runs"] = nlohmann::json::array();
+        for (const auto& d : done) {
+            j["runs"].push_back({{"run", d.run}, {"reused", d.reused}, {"prompt", d.input->prompt}, {"ids", d.input->tokens},
+                                 {"edits", d.edits}, {"hooks", hookNames}});
+        }
+        j["new_runs"] = newRuns;
+        j["reused_runs"] = reusedRuns;
+        j["bytes"] = committed->fileBytes;
+        j["raw_bytes"] = committed->rawBytes;
+        j["compression"] = compression->text();
+        j["rebased"] = committed->rebased;
+        printJson(j);
+        return kExitOk;
+    }
+    for (const auto& d : done) {
+        std::printf("run %d: %zu tokens, %zu hooks%s\n", d.run, d.input->tokens.size(), hookNames.size(), d.reused ? " (reused)" : "");
+    }
+    std::printf("%s: %d new run%s, %d reused, %s on disk%s\n", o.out.c_str(), newRuns, newRuns == 1 ? "" : "s", reusedRuns,
+                megabytes(committed->fileBytes).c_str(), committed->wroteFile ? "" : " (unchanged)");
+    return kExitOk;
+}
+
+}  // namespace
+
+const CommandRegistration kRegistration(100, [](CLI::App& app, CliContext& ctx) {
+    auto opts = std::make_shared<CaptureOptions>();
+    CLI::App* cmd = app.add_subcommand("capture", "Record hook activations of one or more prompts into an HDF5 cache (appends, reuses)");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    addInputOptions(cmd, opts->input);
+    auto* prompts = cmd->add_option("--prompts", opts->promptsFile, "Text file with one prompt per line (one run each)");
+    prompts->excludes("--prompt")->excludes("--ids");
+    cmd->add_option("--out", opts->out, "HDF5 file to create or append to")->required();
+    cmd->add_option("--hooks", opts->hooks,
+                    "Hook name pattern to record (repeatable; '*' matches dots too). Default: the GUI's set, including "
+                    "blocks.*.mlp.hook_post, blocks.*.hook_mlp_out, blocks.*.hook_resid_post")
+        ->take_all();
+    addEditOptions(cmd, opts->edits);
+    cmd->add_option("--compress", opts->compress, "none (default), gzip1..gzip9 or shuffle-gzip1..9");
+    cmd->add_flag("--all-positions", opts->allPositions, "Store the logits of every position, not just the last");
+    cmd->add_flag("--no-sync", opts->noSync, "Skip fsync before the rename (faster; safe against kills, not power loss)");
+    cmd->add_flag("--json", opts->json, "Print one JSON document describing the runs");
+    cmd->callback([&ctx, opts] {
+        ctx.run = [opts] {
+            if (!opts->input.given() && opts->promptsFile.empty()) return usageError("capture needs --prompt TEXT, --ids 1,2,3 or --prompts FILE");
+            return runCapture(*opts);
+        };
+    });
+});
+
+}  // namespace superlens::cli
