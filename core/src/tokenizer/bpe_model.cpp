@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <functional>
 #include <mutex>
 
 #include "tokenizer/unicode.h"
@@ -105,18 +106,16 @@ void BpeModel::mergeWord(std::string_view word, std::vector<TokenId>& out) const
         int next;
         bool removed;
     };
-    struct Merge {
-        std::uint32_t rank;
-        int pos;
-        TokenId newId;
+    // A queued merge as one integer, rank in the high half and the left
+    // symbol's position in the low half: the smallest key is the lowest
+    // rank, leftmost first, which is the order HF's BinaryHeap pops in.
+    const auto key = [](std::uint32_t rank, int pos) {
+        return (static_cast<std::uint64_t>(rank) << 32) | static_cast<std::uint32_t>(pos);
     };
-    // Lowest rank first, then leftmost: the order HF's BinaryHeap pops in.
-    const auto later = [](const Merge& a, const Merge& b) {
-        return a.rank != b.rank ? a.rank > b.rank : a.pos > b.pos;
-    };
+    const auto later = std::greater<std::uint64_t>();
     // Reused per thread: most words are short, and allocation would dominate.
     thread_local std::vector<Symbol> symbols;
-    thread_local std::vector<Merge> heap;
+    thread_local std::vector<std::uint64_t> heap;
     thread_local std::string scratch;
     symbols.clear();
     heap.clear();
@@ -170,41 +169,49 @@ void BpeModel::mergeWord(std::string_view word, std::vector<TokenId>& out) const
     const auto findMerge = [this](TokenId a, TokenId b) { return m_merges.find(a, b); };
     const int count = static_cast<int>(symbols.size());
     for (int k = 0; k + 1 < count; ++k) {
-        if (const PairTable::Value* m = findMerge(symbols[k].id, symbols[k + 1].id)) heap.push_back({m->rank, k, m->merged});
+        if (const PairTable::Value* m = findMerge(symbols[k].id, symbols[k + 1].id)) heap.push_back(key(m->rank, k));
     }
     std::make_heap(heap.begin(), heap.end(), later);
     while (!heap.empty()) {
         std::pop_heap(heap.begin(), heap.end(), later);
-        const Merge top = heap.back();
+        const std::uint64_t top = heap.back();
         heap.pop_back();
-        Symbol& current = symbols[top.pos];
+        const auto rank = static_cast<std::uint32_t>(top >> 32);
+        const int pos = static_cast<int>(top & 0xFFFFFFFFu);
+        Symbol& current = symbols[pos];
         if (current.removed || current.next < 0) continue;
         const int nextPos = current.next;
         const Symbol right = symbols[nextPos];
-        // Entries go stale when a neighbour merged first.
+        // Entries go stale when a neighbour merged first; ranks identify
+        // merges uniquely, so an unchanged pair still has the queued rank.
         const PairTable::Value* valid = findMerge(current.id, right.id);
-        if (valid == nullptr || valid->merged != top.newId) continue;
+        if (valid == nullptr || valid->rank != rank) continue;
 
-        current.id = top.newId;
+        current.id = valid->merged;
         current.next = right.next;
         symbols[nextPos].removed = true;
-        if (right.next >= 0) symbols[right.next].prev = top.pos;
+        if (right.next >= 0) symbols[right.next].prev = pos;
 
         if (current.prev >= 0) {
             if (const PairTable::Value* m = findMerge(symbols[current.prev].id, current.id)) {
-                heap.push_back({m->rank, current.prev, m->merged});
+                heap.push_back(key(m->rank, current.prev));
                 std::push_heap(heap.begin(), heap.end(), later);
             }
         }
         if (current.next >= 0) {
             if (const PairTable::Value* m = findMerge(current.id, symbols[current.next].id)) {
-                heap.push_back({m->rank, top.pos, m->merged});
+                heap.push_back(key(m->rank, pos));
                 std::push_heap(heap.begin(), heap.end(), later);
             }
         }
     }
     for (const Symbol& s : symbols) {
         if (!s.removed) out.push_back(s.id);
+    }
+    // Do not keep megabytes per thread after one huge word.
+    if (symbols.capacity() > (1u << 16)) {
+        symbols = {};
+        heap = {};
     }
 }
 
