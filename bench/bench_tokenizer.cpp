@@ -13,6 +13,7 @@
 // Default text: /usr/share/common-licenses (English licence texts, present on
 // every Debian system) repeated up to 1 MiB; pass --text for other corpora.
 #include <sys/resource.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -36,11 +37,26 @@ using superlens::core::Tokenizer;
 
 namespace {
 
-double secondsOf(const std::function<void()>& fn) {
-    const auto start = std::chrono::steady_clock::now();
-    fn();
-    return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+struct Seconds {
+    double wall = 1e9;
+    double cpu = 1e9;  // this thread's CPU time: robust when other processes share the cores
+};
+
+double threadCpuSeconds() {
+    timespec ts{};
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) * 1e-9;
 }
+
+Seconds secondsOf(const std::function<void()>& fn) {
+    const auto start = std::chrono::steady_clock::now();
+    const double cpuStart = threadCpuSeconds();
+    fn();
+    return {std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(),
+            threadCpuSeconds() - cpuStart};
+}
+
+Seconds best(const Seconds& a, const Seconds& b) { return a.wall <= b.wall ? a : b; }
 
 std::string readAll(const fs::path& file) {
     std::ifstream in(file, std::ios::binary);
@@ -82,7 +98,7 @@ std::unique_ptr<Tokenizer> mustLoad(const fs::path& file, bool json) {
 }
 
 struct Timing {
-    double loadFirst = 0, loadBest = 1e9, encodeFirst = 0, encodeBest = 1e9;
+    Seconds loadFirst, loadBest, encodeFirst, encodeBest;
     std::vector<TokenId> ids;
 };
 
@@ -91,14 +107,14 @@ Timing measure(const fs::path& file, bool json, const std::string& text, int rep
     std::unique_ptr<Tokenizer> tok;
     for (int r = 0; r < repeat; ++r) {
         tok.reset();
-        const double s = secondsOf([&] { tok = mustLoad(file, json); });
+        const Seconds s = secondsOf([&] { tok = mustLoad(file, json); });
         if (r == 0) t.loadFirst = s;
-        t.loadBest = std::min(t.loadBest, s);
+        t.loadBest = best(t.loadBest, s);
     }
     for (int r = 0; r < repeat; ++r) {
-        const double s = secondsOf([&] { t.ids = tok->encode(text, false); });
+        const Seconds s = secondsOf([&] { t.ids = tok->encode(text, false); });
         if (r == 0) t.encodeFirst = s;  // empty word cache
-        t.encodeBest = std::min(t.encodeBest, s);
+        t.encodeBest = best(t.encodeBest, s);
     }
     return t;
 }
@@ -112,21 +128,31 @@ std::optional<nlohmann::json> runNodeBaseline(const fs::path& nodeModules, const
 const [modules, tokFile, textFile, idsFile, repeat] = process.argv.slice(2);
 const { Tokenizer } = require(modules + '/node_modules/tokenizers');
 const fs = require('fs');
-const secs = (a, b) => Number(b - a) / 1e9;
+// Wall and process CPU seconds of an operation (CPU includes the worker
+// thread that runs encode).
+async function timed(fn) {
+  const a = process.hrtime.bigint(), c = process.cpuUsage();
+  const value = await fn();
+  const b = process.hrtime.bigint(), d = process.cpuUsage(c);
+  return { value, wall: Number(b - a) / 1e9, cpu: (d.user + d.system) / 1e6 };
+}
 (async () => {
-  let loadFirst = 0, loadBest = 1e9, tok;
+  const best = (x, y) => (x === null || y.wall < x.wall ? y : x);
+  let loadFirst = null, loadBest = null, tok;
   for (let r = 0; r < repeat; r++) {
-    const a = process.hrtime.bigint(); tok = Tokenizer.fromFile(tokFile); const b = process.hrtime.bigint();
-    if (r === 0) loadFirst = secs(a, b); loadBest = Math.min(loadBest, secs(a, b));
+    const t = await timed(async () => Tokenizer.fromFile(tokFile));
+    tok = t.value; if (r === 0) loadFirst = t; loadBest = best(loadBest, t);
   }
   const text = fs.readFileSync(textFile, 'utf8');
-  let encodeFirst = 0, encodeBest = 1e9, enc;
+  let encodeFirst = null, encodeBest = null, enc;
   for (let r = 0; r < repeat; r++) {
-    const a = process.hrtime.bigint(); enc = await tok.encode(text, null, { addSpecialTokens: false }); const b = process.hrtime.bigint();
-    if (r === 0) encodeFirst = secs(a, b); encodeBest = Math.min(encodeBest, secs(a, b));
+    const t = await timed(() => tok.encode(text, null, { addSpecialTokens: false }));
+    enc = t.value; if (r === 0) encodeFirst = t; encodeBest = best(encodeBest, t);
   }
   fs.writeFileSync(idsFile, JSON.stringify(Array.from(enc.getIds())));
-  console.log(JSON.stringify({ loadFirst, loadBest, encodeFirst, encodeBest }));
+  const pick = t => ({ wall: t.wall, cpu: t.cpu });
+  console.log(JSON.stringify({ loadFirst: pick(loadFirst), loadBest: pick(loadBest),
+                               encodeFirst: pick(encodeFirst), encodeBest: pick(encodeBest) }));
 })();
 )JS";
     const std::string command = "node '" + script.string() + "' '" + nodeModules.string() + "' '" +
@@ -144,12 +170,9 @@ const secs = (a, b) => Number(b - a) / 1e9;
     return parsed;
 }
 
-void row(const char* what, double ours, std::optional<double> theirs, const char* theirName) {
-    std::printf("  %-22s superlens %8.3f s", what, ours);
-    if (theirs)
-        std::printf("   %s %8.3f s   speed-up %5.1fx\n", theirName, *theirs, *theirs / ours);
-    else
-        std::printf("\n");
+void row(const char* what, const Seconds& ours, const Seconds& theirs, const char* theirName) {
+    std::printf("  %-7s superlens %6.3f / %6.3f   %s %6.3f / %6.3f   speed-up %4.1fx wall, %4.1fx cpu\n", what,
+                ours.wall, ours.cpu, theirName, theirs.wall, theirs.cpu, theirs.wall / ours.wall, theirs.cpu / ours.cpu);
 }
 
 }  // namespace
@@ -195,21 +218,27 @@ int main(int argc, char** argv) {
     std::optional<nlohmann::json> node;
     if (!nodeModules.empty()) node = runNodeBaseline(nodeModules, llama3, tmpText, tmpIds, repeat);
 
-    std::printf("\nLlama-3 tokenizer.json (%.1f MB, 128k vocab, 280k merges)\n", fs::file_size(llama3) / 1e6);
-    std::printf("  load                   superlens %8.3f s (%.3f)", ours.loadBest, ours.loadFirst);
-    if (node)
-        std::printf("   hf-tokenizers %8.3f s (%.3f)   speed-up %5.1fx\n", (*node)["loadBest"].get<double>(),
-                    (*node)["loadFirst"].get<double>(), (*node)["loadBest"].get<double>() / ours.loadBest);
-    else
-        std::printf("   (hf-tokenizers baseline not run: pass --node-modules DIR with node_modules/tokenizers)\n");
-    std::printf("  encode                 superlens %8.3f s (%.3f)", ours.encodeBest, ours.encodeFirst);
-    if (node)
-        std::printf("   hf-tokenizers %8.3f s (%.3f)   speed-up %5.1fx\n", (*node)["encodeBest"].get<double>(),
-                    (*node)["encodeFirst"].get<double>(), (*node)["encodeBest"].get<double>() / ours.encodeBest);
-    else
-        std::printf("\n");
-    std::printf("  throughput             %.1f MB/s, %zu tokens, %.0f tokens/s\n", text.size() / 1e6 / ours.encodeBest,
-                ours.ids.size(), ours.ids.size() / ours.encodeBest);
+    std::printf("\nLlama-3 tokenizer.json (%.1f MB, 128k vocab, 280k merges); seconds wall / cpu\n",
+                static_cast<double>(fs::file_size(llama3)) / 1e6);
+    const auto nodeSeconds = [&node](const char* key) {
+        return Seconds{(*node)[key]["wall"].get<double>(), (*node)[key]["cpu"].get<double>()};
+    };
+    const auto line = [&](const char* what, const Seconds& oursBest, const Seconds& oursFirst, const char* key) {
+        std::printf("  %-7s superlens %6.3f / %6.3f (first %6.3f)", what, oursBest.wall, oursBest.cpu, oursFirst.wall);
+        if (node) {
+            const Seconds theirs = nodeSeconds(key);
+            std::printf("   hf-tokenizers %6.3f / %6.3f   speed-up %4.1fx wall, %4.1fx cpu\n", theirs.wall, theirs.cpu,
+                        theirs.wall / oursBest.wall, theirs.cpu / oursBest.cpu);
+        } else {
+            std::printf("\n");
+        }
+    };
+    line("load", ours.loadBest, ours.loadFirst, "loadBest");
+    line("encode", ours.encodeBest, ours.encodeFirst, "encodeBest");
+    if (!node) std::printf("  (hf-tokenizers baseline not run: pass --node-modules DIR holding node_modules/tokenizers)\n");
+    std::printf("  encode throughput %.1f MB/s wall, %zu tokens, %.0f tokens/s\n",
+                static_cast<double>(text.size()) / 1e6 / ours.encodeBest.wall, ours.ids.size(),
+                static_cast<double>(ours.ids.size()) / ours.encodeBest.wall);
     if (node) {
         const auto theirIds = nlohmann::json::parse(readAll(tmpIds), nullptr, false);
         const bool same = !theirIds.is_discarded() && theirIds.get<std::vector<TokenId>>() == ours.ids;
@@ -220,7 +249,7 @@ int main(int argc, char** argv) {
     // libsentencepiece vs. our reading of the equivalent tokenizer.json.
     const Timing ours2 = measure(tokenizers / "llama-2-hf" / "tokenizer.json", true, text, repeat);
     const Timing spm = measure(tokenizers / "llama-2-spm" / "tokenizer.model", false, text, repeat);
-    std::printf("\nLlama-2 tokenizer.json (ours) vs tokenizer.model (libsentencepiece)\n");
+    std::printf("\nLlama-2 tokenizer.json (ours) vs tokenizer.model (libsentencepiece); seconds wall / cpu\n");
     row("load", ours2.loadBest, spm.loadBest, "sentencepiece");
     row("encode", ours2.encodeBest, spm.encodeBest, "sentencepiece");
     std::printf("  ids identical to sentencepiece: %s\n", ours2.ids == spm.ids ? "yes" : "NO");

@@ -56,6 +56,7 @@ public:
     // sequence becomes U+FFFD (as Python's errors="replace").
     virtual std::vector<TokenId> encode(std::string_view text, bool addSpecialTokens = true) const = 0;
     // skipSpecialTokens=false matches Hugging Face decode(ids, skip_special_tokens=False).
+    // Ids outside the vocabulary are skipped; the result is valid UTF-8.
     virtual std::string decode(std::span<const TokenId> ids, bool skipSpecialTokens = false) const = 0;
 
     // The vocabulary piece for an id as stored in the file (e.g. "▁the",
@@ -63,10 +64,19 @@ public:
     virtual std::string tokenString(TokenId id) const = 0;
     // Human-readable text of a single token (decode of that one id), used for labels.
     virtual std::string tokenText(TokenId id) const = 0;
+    // The id of a vocabulary piece (inverse of tokenString), if it exists.
     virtual std::optional<TokenId> tokenToId(std::string_view piece) const = 0;
+    // One past the largest id, added tokens included (128256 for Llama-3):
+    // the number of embedding rows the ids index.
     virtual std::int64_t vocabSize() const = 0;
+    // BOS/EOS named by tokenizer_config.json (bos_token/eos_token), else what
+    // the post-processor adds (tokenizer.json) or the model's bos_id/eos_id
+    // (SentencePiece); EOS falls back to a special "</s>", "<|endoftext|>" or
+    // "<|end_of_text|>". nullopt when the tokenizer has none (OLMo: no BOS).
     virtual std::optional<TokenId> bosId() const = 0;
     virtual std::optional<TokenId> eosId() const = 0;
+    // Special tokens: added tokens marked special (tokenizer.json); control
+    // and unknown pieces (SentencePiece). decode(..., true) drops them.
     virtual bool isSpecial(TokenId id) const = 0;
 
     // The file the tokenizer was loaded from.
