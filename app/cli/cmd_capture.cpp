@@ -1,6 +1,6 @@
 // superlens-cli capture MODEL (--prompt TEXT | --ids 1,2,3 | --prompts FILE) --out FILE.h5
 //                       [--hooks PATTERN]... [--edit E]... [--edits FILE] [--compress none|gzip1|...]
-//                       [--all-positions] [--no-sync] [--json]
+//                       [--all-positions] [--sync always|replace|never] [--json]
 //
 // Records hooks of one forward pass per prompt into an HDF5 activation cache
 // (docs/CACHE.md), appending to FILE.h5 when it exists. A run already in the
@@ -29,7 +29,7 @@ struct CaptureOptions {
     EditOptions edits;
     std::string compress = "none";
     bool allPositions = false;
-    bool noSync = false;
+    std::string sync = "replace";
     bool json = false;
 };
 
@@ -83,6 +83,8 @@ std::string megabytes(std::uint64_t bytes) {
 int runCapture(const CaptureOptions& o) {
     auto compression = core::CacheCompression::parse(o.compress);
     if (!compression) return usageError("--compress: " + compression.error().message);
+    auto sync = core::parseCacheSync(o.sync);
+    if (!sync) return usageError("--sync: " + sync.error().message);
 
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
@@ -107,7 +109,7 @@ int runCapture(const CaptureOptions& o) {
 
     core::CacheWriteOptions wopts;
     wopts.compression = *compression;
-    wopts.durable = !o.noSync;
+    wopts.sync = *sync;
     auto writer = core::ActivationCacheWriter::open(o.out, core::CacheModelInfo::fromModel(m, tok.get()), wopts);
     if (!writer) return fail(writer.error());
 
@@ -215,7 +217,9 @@ const CommandRegistration kRegistration(100, [](CLI::App& app, CliContext& ctx) 
     addEditOptions(cmd, opts->edits);
     cmd->add_option("--compress", opts->compress, "none (default), gzip1..gzip9 or shuffle-gzip1..9");
     cmd->add_flag("--all-positions", opts->allPositions, "Store the logits of every position, not just the last");
-    cmd->add_flag("--no-sync", opts->noSync, "Skip fsync before the rename (faster; safe against kills, not power loss)");
+    cmd->add_option("--sync", opts->sync,
+                    "fsync before the rename: replace (default: when appending to an existing file), always, never "
+                    "(kills are safe in every mode; power loss needs fsync)");
     cmd->add_flag("--json", opts->json, "Print one JSON document describing the runs");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {

@@ -103,6 +103,26 @@ TEST(CacheCompression, ParsesAndRejects) {
     EXPECT_FALSE(CacheCompression::parse("gzip0").ok());
     EXPECT_FALSE(CacheCompression::parse("lzf").ok());
     EXPECT_FALSE(CacheCompression::parse("gzip10").ok());
+    EXPECT_EQ(*parseCacheSync("always"), CacheSync::Always);
+    EXPECT_EQ(*parseCacheSync("replace"), CacheSync::WhenReplacing);
+    EXPECT_EQ(*parseCacheSync("never"), CacheSync::Never);
+    EXPECT_FALSE(parseCacheSync("sometimes").ok());
+    EXPECT_EQ(cacheSyncName(CacheWriteOptions{}.sync), "replace");
+}
+
+// Every sync mode writes the same readable file; fsync paths must not fail.
+TEST(CacheRoundTrip, EverySyncModeCommits) {
+    ScratchDir dir;
+    for (const CacheSync mode : {CacheSync::Always, CacheSync::WhenReplacing, CacheSync::Never}) {
+        const fs::path file = dir / ("sync-" + std::string(cacheSyncName(mode)) + ".h5");
+        CacheWriteOptions opts;
+        opts.sync = mode;
+        ASSERT_TRUE(writeRuns(file, {syntheticRun(3, 1)}, syntheticModel(), opts).ok());
+        ASSERT_TRUE(writeRuns(file, {syntheticRun(4, 2)}, syntheticModel(), opts).ok());  // replaces
+        auto cache = ActivationCache::open(file);
+        ASSERT_TRUE(cache.ok()) << cache.error().message;
+        EXPECT_EQ((*cache)->runs().size(), 2u);
+    }
 }
 
 TEST(CacheRoundTrip, SlicesMatricesAndRunsReadBack) {

@@ -39,7 +39,7 @@ SyntheticShape bigShape() {
 // and skipping it keeps these tests fast on busy disks.
 CacheWriteOptions fastOptions() {
     CacheWriteOptions o;
-    o.durable = false;
+    o.sync = CacheSync::Never;
     return o;
 }
 

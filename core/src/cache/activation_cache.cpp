@@ -42,6 +42,21 @@ std::string CacheCompression::text() const {
     return std::string(shuffle ? "shuffle-" : "") + "gzip" + std::to_string(gzipLevel);
 }
 
+std::string_view cacheSyncName(CacheSync s) {
+    switch (s) {
+        case CacheSync::Always: return "always";
+        case CacheSync::Never: return "never";
+        default: return "replace";
+    }
+}
+
+Result<CacheSync> parseCacheSync(std::string_view text) {
+    if (text == "always") return CacheSync::Always;
+    if (text == "replace") return CacheSync::WhenReplacing;
+    if (text == "never") return CacheSync::Never;
+    return Error{"sync mode '" + std::string(text) + "' is not one of always, replace, never"};
+}
+
 std::string_view precisionName(Precision p) { return p == Precision::Float64 ? "float64" : "float32"; }
 
 CacheModelInfo CacheModelInfo::fromModel(const Model& model, const Tokenizer* tokenizer) {

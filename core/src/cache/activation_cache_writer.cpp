@@ -136,7 +136,7 @@ struct ActivationCacheWriter::Impl {
             if (!src.close()) h5::fail("cannot close the temporary file");
             if (!dst.close()) h5::fail("cannot finish the cache file");
         }
-        if (options.durable) cachefs::fsyncFd(merged.fd.get(), merged.path.string());
+        if (options.sync != CacheSync::Never) cachefs::fsyncFd(merged.fd.get(), merged.path.string());
         cachefs::renameOver(merged.path, abs);
         done = true;
         cachefs::removeQuietly(temp->path);
@@ -221,6 +221,11 @@ Result<int> ActivationCacheWriter::appendRun(const CaptureRun& run, const RunCon
         CachedRunInfo info = cachelayout::writeRun(d.file, index, run, d.options.compression, control, d.rawBytes);
         d.runs.push_back(std::move(info));
         d.appended.push_back(index);
+        // Start the disk on what is written so far when commit() will fsync,
+        // so its wait covers only the tail.
+        if (d.options.sync == CacheSync::Always || (d.options.sync == CacheSync::WhenReplacing && d.targetExisted)) {
+            cachefs::startWriteback(d.temp->fd.get());
+        }
         return index;
     } catch (const Failure& f) {
         d.abandon();
@@ -252,17 +257,18 @@ Result<ActivationCacheWriter::CommitInfo> ActivationCacheWriter::commit() {
         if (!d.temp) d.prepareTemp();  // a new, empty cache
         // Closing flushes metadata: a full disk often shows up only here.
         if (!d.file.close()) h5::fail("cannot finish the file");
-        if (d.options.durable) cachefs::fsyncFd(d.temp->fd.get(), d.temp->path.string());
         {
             cachefs::FolderLock lock(d.folder);
             const auto current = cachefs::identityOf(d.abs);
+            const bool sync = d.options.sync == CacheSync::Always || (d.options.sync == CacheSync::WhenReplacing && current);
             if (current && !(d.base && *current == *d.base)) {
                 d.rebase(lock, *current);
                 info.rebased = true;
             } else {
+                if (sync) cachefs::fsyncFd(d.temp->fd.get(), d.temp->path.string());
                 cachefs::renameOver(d.temp->path, d.abs);
             }
-            if (d.options.durable) cachefs::fsyncFolder(d.folder);
+            if (sync) cachefs::fsyncFolder(d.folder);
         }
         d.temp.reset();  // releases the lock marking the temporary as alive
         d.committed = true;

@@ -278,7 +278,11 @@ void writeFloat(hid_t loc, const std::string& name, const ActivationTensor& t, c
             h5::check(H5Pset_deflate(dcpl, static_cast<unsigned>(compression.gzipLevel)), "cannot enable gzip compression");
         }
     }
-    Handle ds = owned(H5Dcreate2(loc, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose,
+    // No chunk cache: every chunk is written whole, once, so HDF5 can write
+    // straight from our buffer instead of staging each chunk in its cache.
+    Handle dapl = owned(H5Pcreate(H5P_DATASET_ACCESS), H5Pclose, "cannot create dataset access properties");
+    h5::check(H5Pset_chunk_cache(dapl, 0, 0, 1.0), "cannot configure the chunk cache");
+    Handle ds = owned(H5Dcreate2(loc, name.c_str(), H5T_IEEE_F32LE, space, H5P_DEFAULT, dcpl, dapl), H5Dclose,
                       "cannot create dataset " + name);
     if (!empty) h5::check(H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, t.values.data()), "cannot write dataset " + name);
     if (!ds.close()) h5::fail("cannot write dataset " + name);

@@ -186,6 +186,8 @@ void fsyncFd(int fd, const std::string& what) {
     if (::fsync(fd) != 0) throwErrno("cannot sync " + what, errno);
 }
 
+void startWriteback(int fd) { (void)::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE); }
+
 void fsyncFolder(const fs::path& folder) {
     const int fd = ::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) throwErrno("cannot open folder " + folder.string(), errno);

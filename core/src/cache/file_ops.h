@@ -86,6 +86,8 @@ std::string tempPrefix(const std::filesystem::path& target);
 FileIdentity copyInto(const std::filesystem::path& from, int toFd);
 
 void fsyncFd(int fd, const std::string& what);
+// Asks the kernel to start writing a file's dirty pages now (no waiting).
+void startWriteback(int fd);
 void fsyncFolder(const std::filesystem::path& folder);
 void renameOver(const std::filesystem::path& from, const std::filesystem::path& to);
 void removeQuietly(const std::filesystem::path& p);

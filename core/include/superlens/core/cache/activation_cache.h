@@ -36,8 +36,9 @@
 //
 // Safety: files are never modified in place. A writer works on a temporary
 // file in the target folder (".<name>.tmp-XXXXXX"; a copy of the old file when
-// appending) and renames it over the target on commit(), after fsync, so a
-// crash or kill at any moment leaves the old file intact (stale temporaries of
+// appending) and renames it over the target on commit() (after fsync when it
+// replaces a file, see CacheSync), so a crash or kill at any moment leaves the
+// old file intact (stale temporaries of
 // killed writers are removed by the next writer of that target). A foreign,
 // truncated or damaged file is refused with one error naming it and is never
 // overwritten; disk full is reported and leaves the old file unchanged. Two
@@ -87,11 +88,22 @@ struct CacheCompression {
     std::string text() const;
 };
 
+// When commit() calls fsync. A kill never needs it (the rename is atomic and
+// happens after the last write); a power loss does: without fsync the renamed
+// file may come back empty or truncated after the reboot.
+enum class CacheSync {
+    Always,         // fsync the file before the rename and the folder after it
+    WhenReplacing,  // only when the rename replaces an existing file (appends),
+                    // whose old runs are at stake; a new file lost to a power
+                    // cut is reported as damaged and captured again
+    Never,
+};
+std::string_view cacheSyncName(CacheSync s);  // "always" | "replace" | "never"
+Result<CacheSync> parseCacheSync(std::string_view text);
+
 struct CacheWriteOptions {
     CacheCompression compression;
-    // fsync the file and its folder before the rename is reported done, so a
-    // power loss cannot leave a renamed but empty file. A kill needs no fsync.
-    bool durable = true;
+    CacheSync sync = CacheSync::WhenReplacing;
 };
 
 // The model a cache belongs to. Reuse needs an equal fingerprint.
