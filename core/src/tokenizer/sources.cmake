@@ -18,8 +18,3 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/unicode.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/unicode_regex.cpp)
 
-# NFC/NFKC normalizers and Unicode properties (Rust's is_whitespace, \w)
-# come from ICU (Debian: libicu-dev). Linked here so the tokenizer area stays
-# self-contained; core/CMakeLists.txt links the other libraries.
-find_package(ICU 60 REQUIRED COMPONENTS uc)
-target_link_libraries(superlens_core PRIVATE ICU::uc)
