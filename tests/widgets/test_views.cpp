@@ -10,6 +10,7 @@
 #include <QXmlStreamReader>
 #include <QFile>
 #include <QImage>
+#include <QSignalSpy>
 #include <QTemporaryDir>
 #include <QTest>
 #include <qcustomplot.h>
