@@ -208,6 +208,49 @@ TEST(CacheRoundTrip, WriterThatDoesNotCommitLeavesNothing) {
     EXPECT_FALSE(fs::exists(dir / "new.h5"));
 }
 
+TEST(CacheRoundTrip, VocabularyRoundTripsAndIsKeptOnAppend) {
+    ScratchDir dir;
+    const fs::path file = dir / "v.h5";
+    CacheModelInfo model = syntheticModel();
+    for (int i = 0; i < 20000; ++i) {
+        model.vocabPieces.push_back(i == 7 ? std::string(300, '=') : "\xe2\x96\x81tok" + std::to_string(i));
+        model.vocabTexts.push_back(i == 3 ? "" : " tok" + std::to_string(i));
+    }
+    ASSERT_TRUE(writeRuns(file, {syntheticRun(3, 1)}, model).ok());
+    ASSERT_TRUE(writeRuns(file, {syntheticRun(3, 2)}, syntheticModel()).ok());  // an append without a vocabulary
+    auto cache = ActivationCache::open(file);
+    ASSERT_TRUE(cache.ok()) << cache.error().message;
+    EXPECT_TRUE((*cache)->hasVocab());
+    EXPECT_EQ((*cache)->vocabPieces(), model.vocabPieces);
+    EXPECT_EQ((*cache)->vocabTexts(), model.vocabTexts);
+    auto none = ActivationCacheWriter::open(dir / "nov.h5", syntheticModel());
+    ASSERT_TRUE((*none)->commit().ok());
+    auto plain = ActivationCache::open(dir / "nov.h5");
+    ASSERT_TRUE(plain.ok());
+    EXPECT_FALSE((*plain)->hasVocab());
+    EXPECT_TRUE((*plain)->vocabPieces().empty());
+}
+
+TEST(CacheRoundTrip, CancelledAppendLeavesFileUnchanged) {
+    ScratchDir dir;
+    const fs::path file = dir / "c.h5";
+    ASSERT_TRUE(writeRuns(file, {syntheticRun(4, 1)}).ok());
+    const std::string before = readBytes(file);
+    auto w = ActivationCacheWriter::open(file, syntheticModel());
+    ASSERT_TRUE(w.ok());
+    std::int64_t reported = 0;
+    RunControl control([&](std::int64_t done, std::int64_t, const char*) { reported = done; });
+    ASSERT_TRUE((*w)->appendRun(syntheticRun(5, 2), control).ok());
+    EXPECT_EQ(reported, 8);  // progress per hook dataset
+    control.cancel();
+    auto r = (*w)->appendRun(syntheticRun(6, 3), control);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().message, kCancelledMessage);
+    EXPECT_FALSE((*w)->commit().ok());
+    EXPECT_EQ(readBytes(file), before);
+    EXPECT_TRUE(filesStartingWith(dir.path(), ".c.h5.tmp-").empty());
+}
+
 TEST(CacheRoundTrip, CommitWithoutNewRunsLeavesFileUntouched) {
     ScratchDir dir;
     const fs::path file = dir / "same.h5";

@@ -174,8 +174,24 @@ struct ActivationCache::Impl {
     Handle file;
     cachelayout::Header header;
     std::vector<CachedRunInfo> runs;
+    bool hasVocab = false;
+    std::once_flag vocabOnce;
 
     Error error(const std::string& m) const { return Error{path.string() + ": " + m}; }
+    void loadVocab() {
+        std::call_once(vocabOnce, [this] {
+            if (!hasVocab) return;
+            h5::init();
+            std::lock_guard lock(h5::mutex());
+            try {
+                header.vocabPieces = h5::readStringDataset(file, "/vocab/pieces");
+                if (h5::exists(file, "/vocab/texts")) header.vocabTexts = h5::readStringDataset(file, "/vocab/texts");
+            } catch (const std::exception&) {
+                header.vocabPieces.clear();
+                header.vocabTexts.clear();
+            }
+        });
+    }
     const CachedRunInfo* run(int index) const {
         for (const auto& r : runs) {
             if (r.index == index) return &r;
@@ -201,7 +217,8 @@ Result<std::shared_ptr<ActivationCache>> ActivationCache::open(const fs::path& f
     if (fs::is_directory(file, ec)) return impl->error("is a folder, not an activation cache file");
     try {
         impl->file = cachelayout::openFile(file, false);
-        impl->header = cachelayout::readHeader(impl->file, true);
+        impl->header = cachelayout::readHeader(impl->file, false);
+        impl->hasVocab = cachelayout::hasVocab(impl->file);
         impl->runs = cachelayout::readRuns(impl->file);
     } catch (const Failure& f) {
         return impl->error(f.what());
@@ -218,8 +235,17 @@ const std::string& ActivationCache::modelConfigJson() const { return m_impl->hea
 const std::string& ActivationCache::modelName() const { return m_impl->header.name; }
 const std::string& ActivationCache::modelDtype() const { return m_impl->header.dtype; }
 std::int64_t ActivationCache::modelParameters() const { return m_impl->header.parameters; }
-const std::vector<std::string>& ActivationCache::vocabPieces() const { return m_impl->header.vocabPieces; }
-const std::vector<std::string>& ActivationCache::vocabTexts() const { return m_impl->header.vocabTexts; }
+bool ActivationCache::hasVocab() const { return m_impl->hasVocab; }
+
+const std::vector<std::string>& ActivationCache::vocabPieces() const {
+    m_impl->loadVocab();
+    return m_impl->header.vocabPieces;
+}
+
+const std::vector<std::string>& ActivationCache::vocabTexts() const {
+    m_impl->loadVocab();
+    return m_impl->header.vocabTexts;
+}
 const std::vector<CachedRunInfo>& ActivationCache::runs() const { return m_impl->runs; }
 const CachedRunInfo* ActivationCache::run(int index) const { return m_impl->run(index); }
 

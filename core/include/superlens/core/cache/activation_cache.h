@@ -205,7 +205,10 @@ public:
     std::int64_t modelParameters() const;
     // model_config parsed as config.json (architecture, sizes).
     Result<ModelConfig> modelConfig() const;
-    // /vocab (empty when the capture had no tokenizer): pieces and display texts by id.
+    // /vocab: pieces and display texts by id. Read on first use (a 128k
+    // vocabulary takes ~0.5 s); empty when the capture had no tokenizer or
+    // the vocabulary cannot be read.
+    bool hasVocab() const;
     const std::vector<std::string>& vocabPieces() const;
     const std::vector<std::string>& vocabTexts() const;
 
