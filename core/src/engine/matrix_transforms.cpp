@@ -6,6 +6,11 @@
 #include <limits>
 
 #include <cblas.h>
+#include <immintrin.h>
+#include <sys/mman.h>
+#include <cstdlib>
+#include <new>
+#include <type_traits>
 
 #include "analysis/compression/truncated_svd.h"
 
@@ -54,6 +59,11 @@ LaserMethod chooseMethod(std::int64_t rows, std::int64_t cols, std::int64_t k, i
 }
 
 }  // namespace
+
+LaserMethod laserAutoMethod(std::int64_t rows, std::int64_t cols, double rho) {
+    const std::int64_t k = laserRank(rows, cols, rho);
+    return chooseMethod(rows, cols, k, defaultOversampling(k));
+}
 
 WeightPtr rankReduce(const WeightMatrix& w, double rho) { return rankReduce(w, rho, LaserOptions{}); }
 
@@ -125,8 +135,56 @@ WeightPtr rankReduce(const WeightMatrix& w, double rho, const LaserOptions& o, L
 // Round-to-nearest quantization
 // ---------------------------------------------------------------------------
 
+std::uint8_t* CodeAllocator::allocate(std::size_t n) {
+    constexpr std::size_t kHuge = std::size_t{2} << 20;
+    if (n >= kHuge) {
+        // 2 MB alignment lets the kernel back the buffer with huge pages.
+        const std::size_t bytes = (n + kHuge - 1) / kHuge * kHuge;
+        void* p = std::aligned_alloc(kHuge, bytes);
+        if (!p) throw std::bad_alloc();
+#ifdef MADV_HUGEPAGE
+        madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+        return static_cast<std::uint8_t*>(p);
+    }
+    void* p = std::malloc(std::max<std::size_t>(1, n));
+    if (!p) throw std::bad_alloc();
+    return static_cast<std::uint8_t*>(p);
+}
+
+void CodeAllocator::deallocate(std::uint8_t* p, std::size_t) noexcept { std::free(p); }
+
+namespace {
+
+// Two-sided dequantization of n codes of one block (see the header). AVX2 +
+// FMA are part of the x86-64-v3 baseline; the scalar tail uses the same
+// fused operations, so every element gets the same bits either way.
+void decodeBlockSegment(const std::uint8_t* c, std::int64_t n, float lo, float hi, float s, int levels, float* d) {
+    const int half = levels / 2;
+    const float top = static_cast<float>(levels);
+    std::int64_t j = 0;
+#if defined(__AVX2__) && defined(__FMA__)
+    const __m256 vlo = _mm256_set1_ps(lo), vhi = _mm256_set1_ps(hi), vs = _mm256_set1_ps(s), vtop = _mm256_set1_ps(top);
+    const __m256i vhalf = _mm256_set1_epi32(half);
+    for (; j + 8 <= n; j += 8) {
+        const __m256i ci = _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(c + j)));
+        const __m256 cf = _mm256_cvtepi32_ps(ci);
+        const __m256 fromLo = _mm256_fmadd_ps(cf, vs, vlo);                     // lo + c s
+        const __m256 fromHi = _mm256_fnmadd_ps(_mm256_sub_ps(vtop, cf), vs, vhi);  // hi - (L - c) s
+        const __m256 upper = _mm256_castsi256_ps(_mm256_cmpgt_epi32(ci, vhalf));
+        _mm256_storeu_ps(d + j, _mm256_blendv_ps(fromLo, fromHi, upper));
+    }
+#endif
+    for (; j < n; ++j) {
+        const float cf = static_cast<float>(c[j]);
+        d[j] = c[j] <= half ? std::fma(cf, s, lo) : std::fma(-(top - cf), s, hi);
+    }
+}
+
+}  // namespace
+
 BlockQuantizedWeight::BlockQuantizedWeight(std::int64_t rows, std::int64_t cols, int bits, std::int64_t blockSize,
-                                           std::vector<std::uint8_t> codes, std::vector<float> minimums, std::vector<float> maximums,
+                                           CodeVector codes, std::vector<float> minimums, std::vector<float> maximums,
                                            std::vector<float> scales, std::vector<Override> overrides)
     : m_rows(rows), m_cols(cols), m_bits(bits), m_blockSize(blockSize), m_codes(std::move(codes)), m_min(std::move(minimums)),
       m_max(std::move(maximums)), m_scales(std::move(scales)), m_overrides(std::move(overrides)) {
@@ -141,23 +199,23 @@ template <class S>
 void BlockQuantizedWeight::decode(std::int64_t r0, std::int64_t r1, S* dst) const {
     const std::int64_t begin = r0 * m_cols, end = r1 * m_cols;
     const int levels = (1 << m_bits) - 1;
-    const int half = levels / 2;
-    const float top = static_cast<float>(levels);
+    // float64 callers get the fp32 values widened (the quantized weight is an
+    // fp32 object), decoded through a small stack tile.
+    constexpr std::int64_t kTile = 1024;
+    float tile[kTile];
     for (std::int64_t i = begin; i < end;) {
         const std::int64_t b = i / m_blockSize;
         const std::int64_t segEnd = std::min(end, (b + 1) * m_blockSize);
         const float lo = m_min[static_cast<std::size_t>(b)], hi = m_max[static_cast<std::size_t>(b)];
         const float s = m_scales[static_cast<std::size_t>(b)];
-        const std::uint8_t* c = m_codes.data() + i;
-        S* d = dst + (i - begin);
-        const std::int64_t len = segEnd - i;
-        // Two-sided: code 0 gives lo and code L gives hi bit-exactly, with or
-        // without FMA contraction (0 * s is an exact zero either way).
-        for (std::int64_t j = 0; j < len; ++j) {
-            const float cf = static_cast<float>(c[j]);
-            const float fromLo = lo + cf * s;
-            const float fromHi = hi - (top - cf) * s;
-            d[j] = static_cast<S>(c[j] <= half ? fromLo : fromHi);
+        if constexpr (std::is_same_v<S, float>) {
+            decodeBlockSegment(m_codes.data() + i, segEnd - i, lo, hi, s, levels, dst + (i - begin));
+        } else {
+            for (std::int64_t t = i; t < segEnd; t += kTile) {
+                const std::int64_t len = std::min(kTile, segEnd - t);
+                decodeBlockSegment(m_codes.data() + t, len, lo, hi, s, levels, tile);
+                for (std::int64_t k = 0; k < len; ++k) dst[t - begin + k] = tile[k];
+            }
         }
         i = segEnd;
     }
@@ -209,23 +267,52 @@ void forEachUnkept(const float* data, std::int64_t e0, std::int64_t e1, const st
     if (e1 > pos) fn(data + (pos - e0), e1 - pos);
 }
 
+// Block statistics of the non-kept elements. The min/max loop keeps 16
+// independent lanes so the compiler vectorises it without reassociating
+// anything (min and max are exact, so the result is the same as a scalar
+// loop); the float64 sum is only taken when z-clipping needs the mean.
 struct Moments {
     std::int64_t count = 0;
     float lo = std::numeric_limits<float>::infinity();
     float hi = -std::numeric_limits<float>::infinity();
     double sum = 0;
+    bool withSum = false;
+
+    explicit Moments(bool needSum = false) : withSum(needSum) {}
 
     void add(const float* x, std::int64_t n) {
         float l = lo, h = hi;
-        double s = 0;
-        for (std::int64_t i = 0; i < n; ++i) {
+        std::int64_t i = 0;
+#if defined(__AVX2__)
+        if (n >= 16) {
+            __m256 l0 = _mm256_set1_ps(l), l1 = l0, h0 = _mm256_set1_ps(h), h1 = h0;
+            for (; i + 16 <= n; i += 16) {
+                const __m256 a = _mm256_loadu_ps(x + i), b = _mm256_loadu_ps(x + i + 8);
+                l0 = _mm256_min_ps(l0, a);
+                l1 = _mm256_min_ps(l1, b);
+                h0 = _mm256_max_ps(h0, a);
+                h1 = _mm256_max_ps(h1, b);
+            }
+            alignas(32) float lv[8], hv[8];
+            _mm256_store_ps(lv, _mm256_min_ps(l0, l1));
+            _mm256_store_ps(hv, _mm256_max_ps(h0, h1));
+            for (int j = 0; j < 8; ++j) {
+                l = std::min(l, lv[j]);
+                h = std::max(h, hv[j]);
+            }
+        }
+#endif
+        for (; i < n; ++i) {
             l = std::min(l, x[i]);
             h = std::max(h, x[i]);
-            s += x[i];
         }
         lo = l;
         hi = h;
-        sum += s;
+        if (withSum) {
+            double s = 0;
+            for (std::int64_t k = 0; k < n; ++k) s += x[k];
+            sum += s;
+        }
         count += n;
     }
     void merge(const Moments& o) {
@@ -268,13 +355,18 @@ BlockRange clipRange(const Moments& m, std::optional<std::pair<double, double>> 
         r.lo = std::max(r.lo, pBounds->first);
         r.hi = std::min(r.hi, pBounds->second);
     }
-    if (r.lo > r.hi) r.lo = r.hi = std::clamp(static_cast<float>(m.sum / static_cast<double>(m.count)), m.lo, m.hi);
+    if (r.lo > r.hi) {
+        // Disjoint z and percentile ranges (skewed data): collapse to the mean.
+        const float mid = m.withSum ? static_cast<float>(m.sum / static_cast<double>(m.count)) : 0.5f * (r.lo + r.hi);
+        r.lo = r.hi = std::clamp(mid, m.lo, m.hi);
+    }
     return r;
 }
 
-// Codes of [e0, e1) in one block: round((clamp(x) - lo) / step) in float64,
-// the step being (hi - lo) / L exactly (not its fp32 rounding), so the code
-// is the nearest point of the ideal grid.
+// Codes of [e0, e1) in one block: floor((clamp(x) - lo) / step + 1/2) in
+// float64, the step being (hi - lo) / L exactly (not its fp32 rounding), so
+// the code is the nearest point of the ideal grid (ties round up). AVX2 for
+// 8 elements at a time, the scalar tail with the same fused operations.
 void encode(const float* x, std::int64_t n, BlockRange r, int levels, std::uint8_t* out) {
     if (!(r.hi > r.lo)) {
         std::fill(out, out + n, std::uint8_t{0});
@@ -282,11 +374,29 @@ void encode(const float* x, std::int64_t n, BlockRange r, int levels, std::uint8
     }
     const double lo = r.lo, hi = r.hi;
     const double inv = static_cast<double>(levels) / (hi - lo);
-    const double top = levels;
-    for (std::int64_t i = 0; i < n; ++i) {
-        const double v = std::clamp(static_cast<double>(x[i]), lo, hi);
-        const double q = std::nearbyint((v - lo) * inv);
-        out[i] = static_cast<std::uint8_t>(std::clamp(q, 0.0, top));
+    std::int64_t i = 0;
+#if defined(__AVX2__)
+    const __m256d vlo = _mm256_set1_pd(lo), vhi = _mm256_set1_pd(hi), vinv = _mm256_set1_pd(inv), vhalf = _mm256_set1_pd(0.5);
+    const __m128i vtop = _mm_set1_epi32(levels);
+    auto codes4 = [&](__m128 f) {
+        __m256d v = _mm256_cvtps_pd(f);
+        v = _mm256_min_pd(_mm256_max_pd(v, vlo), vhi);
+        const __m256d t = _mm256_fmadd_pd(_mm256_sub_pd(v, vlo), vinv, vhalf);
+        return _mm_min_epi32(_mm256_cvttpd_epi32(t), vtop);
+    };
+    for (; i + 8 <= n; i += 8) {
+        const __m128i a = codes4(_mm_loadu_ps(x + i)), b = codes4(_mm_loadu_ps(x + i + 4));
+        const __m128i w = _mm_packus_epi32(a, b);     // 8 x u16
+        const __m128i bytes = _mm_packus_epi16(w, w);  // 8 x u8 (twice)
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(out + i), bytes);
+    }
+#endif
+    for (; i < n; ++i) {
+        double v = x[i];
+        v = std::min(std::max(v, lo), hi);
+        // The same fused operation as the vector path: identical codes wherever a segment starts.
+        const int q = static_cast<int>(std::fma(v - lo, inv, 0.5));
+        out[i] = static_cast<std::uint8_t>(std::min(q, levels));
     }
 }
 
@@ -302,7 +412,7 @@ struct RtnJob {
     std::vector<std::int64_t> keep;  // sorted element indices
     std::int64_t n, block, blocks;
     int levels;
-    std::vector<std::uint8_t> codes;
+    CodeVector codes;
     std::vector<float> lo, hi, scale;
     ThreadPool& pool;
 
@@ -344,7 +454,7 @@ struct RtnJob {
                 for (std::int64_t b = b0; b < b1; ++b) {
                     const std::int64_t s0 = b * block, s1 = std::min(n, s0 + block);
                     const float* x = data + (s0 - e0);
-                    Moments m;
+                    Moments m(o.zclip.has_value());
                     forEachUnkept(x, s0, s1, keep, [&](const float* p, std::int64_t len) { m.add(p, len); });
                     std::optional<std::pair<double, double>> z;
                     std::optional<std::pair<float, float>> pc;
@@ -379,7 +489,7 @@ struct RtnJob {
         const std::int64_t s0 = b * block, s1 = std::min(n, s0 + block);
         const std::int64_t slices = (s1 - s0 + kChunk - 1) / kChunk;
         auto sliceRange = [&](std::int64_t s) { return std::make_pair(s0 + s * kChunk, std::min(s1, s0 + (s + 1) * kChunk)); };
-        std::vector<Moments> parts(static_cast<std::size_t>(slices));
+        std::vector<Moments> parts(static_cast<std::size_t>(slices), Moments(o.zclip.has_value()));
         pool.parallelFor(slices, 1, [&](std::int64_t a, std::int64_t z, int) {
             std::vector<float> scratch;
             for (std::int64_t s = a; s < z; ++s) {
@@ -388,7 +498,7 @@ struct RtnJob {
                 forEachUnkept(x, e0, e1, keep, [&](const float* p, std::int64_t len) { parts[static_cast<std::size_t>(s)].add(p, len); });
             }
         });
-        Moments m;
+        Moments m(o.zclip.has_value());
         for (const Moments& p : parts) m.merge(p);
 
         std::optional<std::pair<double, double>> zb;

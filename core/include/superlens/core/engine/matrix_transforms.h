@@ -9,6 +9,7 @@
 // so a given input, option set and thread count always gives the same bits.
 
 #include <cstdint>
+#include <new>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -34,6 +35,8 @@ enum class LaserMethod {
     Gram,        // eigen-decomposition of the smaller Gram matrix (A A^T or A^T A) in float64 (LAPACK dsyevd)
 };
 const char* laserMethodName(LaserMethod m);
+// The method LaserMethod::Auto picks for a shape and rho (default options).
+LaserMethod laserAutoMethod(std::int64_t rows, std::int64_t cols, double rho);
 
 struct LaserOptions {
     LaserMethod method = LaserMethod::Auto;
@@ -90,6 +93,25 @@ WeightPtr rankReduce(const WeightMatrix& w, double rho, const LaserOptions& opti
 // Round-to-nearest weight quantization (the super-weight paper, Sec. 4.3)
 // ---------------------------------------------------------------------------
 
+// Storage for codes: one byte per weight, left uninitialised on allocation
+// (every byte is written by the quantizer, so zero-filling would only cost a
+// pass over ~1 GB for a 1B model) and, for large buffers, backed by
+// transparent huge pages where the kernel offers them (fewer page faults).
+struct CodeAllocator {
+    using value_type = std::uint8_t;
+    template <class U> struct rebind { using other = CodeAllocator; };  // bytes only
+    CodeAllocator() = default;
+    template <class U> CodeAllocator(const U&) {}
+    std::uint8_t* allocate(std::size_t n);
+    void deallocate(std::uint8_t* p, std::size_t n) noexcept;
+    template <class U, class... Args> void construct(U* p, Args&&... args) {
+        if constexpr (sizeof...(Args) == 0) ::new (static_cast<void*>(p)) U;  // default-init: no zeroing
+        else ::new (static_cast<void*>(p)) U(std::forward<Args>(args)...);
+    }
+    bool operator==(const CodeAllocator&) const { return true; }
+};
+using CodeVector = std::vector<std::uint8_t, CodeAllocator>;
+
 // Blockwise asymmetric min-max RTN kept as codes (1 byte per weight) with a
 // minimum, maximum and scale per block of `blockSize` consecutive row-major
 // elements, plus exact overrides (kept super weights) applied on top.
@@ -104,7 +126,7 @@ public:
         std::int64_t index;  // row-major element index
         float value;
     };
-    BlockQuantizedWeight(std::int64_t rows, std::int64_t cols, int bits, std::int64_t blockSize, std::vector<std::uint8_t> codes,
+    BlockQuantizedWeight(std::int64_t rows, std::int64_t cols, int bits, std::int64_t blockSize, CodeVector codes,
                          std::vector<float> minimums, std::vector<float> maximums, std::vector<float> scales,
                          std::vector<Override> overrides);
     std::int64_t rows() const override { return m_rows; }
@@ -128,7 +150,7 @@ private:
     std::int64_t m_rows, m_cols;
     int m_bits;
     std::int64_t m_blockSize;
-    std::vector<std::uint8_t> m_codes;
+    CodeVector m_codes;
     std::vector<float> m_min, m_max, m_scales;
     std::vector<Override> m_overrides;
 };
