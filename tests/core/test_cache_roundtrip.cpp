@@ -301,6 +301,19 @@ TEST(CacheRoundTrip, RefusesModelFoldersFoldersAndMissingFolders) {
     EXPECT_NE(m.error().message.find("does not exist"), std::string::npos);
 }
 
+TEST(CacheRoundTrip, SymlinkedTargetUpdatesTheLinkedFile) {
+    ScratchDir dir;
+    fs::create_directory(dir / "real");
+    const fs::path real = dir / "real" / "acts.h5";
+    ASSERT_TRUE(writeRuns(real, {syntheticRun(3, 1)}).ok());
+    fs::create_symlink(real, dir / "link.h5");
+    ASSERT_TRUE(writeRuns(dir / "link.h5", {syntheticRun(4, 2)}).ok());
+    EXPECT_TRUE(fs::is_symlink(dir / "link.h5"));
+    auto cache = ActivationCache::open(real);
+    ASSERT_TRUE(cache.ok());
+    EXPECT_EQ((*cache)->runs().size(), 2u);
+}
+
 TEST(CacheRoundTrip, InvalidRunsAreRejectedBeforeWriting) {
     ScratchDir dir;
     auto w = ActivationCacheWriter::open(dir / "bad.h5", syntheticModel());

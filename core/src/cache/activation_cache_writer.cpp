@@ -164,6 +164,13 @@ Result<std::unique_ptr<ActivationCacheWriter>> ActivationCacheWriter::open(const
     std::error_code ec;
     impl->abs = fs::absolute(target, ec).lexically_normal();
     if (ec || impl->abs.filename().empty()) return impl->error("is not a file name");
+    // A symlink is followed: the rename replaces the file it points to (in
+    // that file's folder), not the link.
+    if (fs::is_symlink(impl->abs, ec)) {
+        const fs::path real = fs::weakly_canonical(impl->abs, ec);
+        if (ec) return impl->error("cannot resolve the symbolic link");
+        impl->abs = real;
+    }
     impl->folder = impl->abs.parent_path();
     if (!fs::is_directory(impl->folder, ec)) return impl->error("folder " + impl->folder.string() + " does not exist");
     if (isModelFolder(impl->folder)) {

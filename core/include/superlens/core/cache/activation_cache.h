@@ -27,8 +27,9 @@
 //                                  /runs/0/blocks.3.hook_mlp_out [T, d] (the name contains dots:
 //                                  it is one dataset, f["runs/0"]["blocks.3.hook_mlp_out"] in h5py)
 //
-// Strings are variable-length UTF-8 (h5py gives str for attributes, bytes for
-// dataset elements: use .asstr()). Hook datasets are chunked by token rows (a
+// Strings are fixed-length, NUL-padded UTF-8: variable-length strings live in
+// HDF5's unchecksummed global heap, and libhdf5 1.10 crashes on a damaged one.
+// h5py returns them as bytes (.decode(), or .asstr() for datasets). Hook datasets are chunked by token rows (a
 // few rows, about 64 KiB per chunk) and attention patterns [H, T, T] per head
 // and query rows, so reading one layer, token or head touches only that data.
 // Compression is off by default (fp32 activations gain ~1.1x with gzip at a
