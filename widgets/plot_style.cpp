@@ -28,6 +28,24 @@ PlotStyle PlotStyle::figure(const QString& family, double points) {
 
 namespace {
 
+// Legends sized for the medium: QCustomPlot's defaults (32x18 icons, 7-unit
+// padding) are right on screen but, in point units, fill a 3.5 in figure.
+void styleLegend(QCPLegend* legend, const PlotStyle& s) {
+    legend->setFont(s.font(0.85));
+    legend->setTextColor(s.foreground);
+    legend->setBrush(QBrush(QColor(255, 255, 255, 220)));
+    legend->setBorderPen(QPen(s.grid, 0));
+    const bool paper = s.unitSizedFonts;
+    legend->setIconSize(paper ? QSize(14, 6) : QSize(32, 18));
+    legend->setIconTextPadding(paper ? 3 : 7);
+    legend->setRowSpacing(paper ? 0 : 3);
+    legend->setColumnSpacing(paper ? 6 : 8);
+    legend->setMargins(paper ? QMargins(3, 1, 3, 1) : QMargins(7, 5, 7, 4));
+    for (int i = 0; i < legend->itemCount(); ++i) {
+        if (QCPAbstractLegendItem* item = legend->item(i)) item->setMargins(paper ? QMargins(1, 0, 1, 0) : QMargins(8, 2, 8, 2));
+    }
+}
+
 void styleAxis(QCPAxis* axis, const PlotStyle& s) {
     axis->setTickLabelFont(s.font(0.9));
     axis->setLabelFont(s.font());
@@ -51,21 +69,23 @@ void applyPlotStyle(QCustomPlot* plot, const PlotStyle& s) {
             for (QCPAxis* axis : rect->axes()) styleAxis(axis, s);
             // Legends live inside the axis rect's inset layout.
             for (QCPLayoutElement* inset : rect->insetLayout()->elements(false)) {
-                if (auto* legend = qobject_cast<QCPLegend*>(inset)) {
-                    legend->setFont(s.font(0.85));
-                    legend->setTextColor(s.foreground);
-                    legend->setBrush(QBrush(QColor(255, 255, 255, 220)));
-                    legend->setBorderPen(QPen(s.grid, 0));
-                }
+                if (auto* legend = qobject_cast<QCPLegend*>(inset)) styleLegend(legend, s);
             }
         } else if (auto* title = qobject_cast<QCPTextElement*>(el)) {
             title->setFont(s.font(1.05, true));
             title->setTextColor(s.foreground);
         } else if (auto* legend = qobject_cast<QCPLegend*>(el)) {
-            legend->setFont(s.font(0.85));
-            legend->setTextColor(s.foreground);
+            styleLegend(legend, s);
         } else if (auto* scale = qobject_cast<QCPColorScale*>(el)) {
             styleAxis(scale->axis(), s);
+        }
+    }
+    // Markers: views build them at screen size; a printed figure wants them smaller.
+    if (s.unitSizedFonts) {
+        for (int i = 0; i < plot->graphCount(); ++i) {
+            QCPScatterStyle scatter = plot->graph(i)->scatterStyle();
+            scatter.setSize(scatter.size() * 0.6);
+            plot->graph(i)->setScatterStyle(scatter);
         }
     }
     for (int i = 0; i < plot->itemCount(); ++i) {

@@ -81,11 +81,15 @@ bool SpikesView::rebuild(QString* emptyReason) {
     p->xAxis->setLabel(tr("layer"));
     p->yAxis->setLabel(tr("max |activation|"));
     setIntegerTicks(p->xAxis);
-    p->xAxis->setRange(-0.5, L - 0.5 + (s.superWeights.empty() ? 0 : 0.8));
+    // Room for the coordinate label only when a super weight sits in the last layer.
+    bool lastLayerLabel = false;
+    for (const auto& sw : s.superWeights) lastLayerLabel = lastLayerLabel || sw.layer == L - 1;
+    p->xAxis->setRange(-0.5, L - 0.5 + (lastLayerLabel ? 0.8 : 0.0));
     setLogAxis(p->yAxis, lo, hi, 0.4);
     if (selectedLayer() >= 0) addVerticalMarker(p, p->axisRect(), selectedLayer(), QColor(0x88, 0x88, 0x88));
     p->legend->setVisible(true);
-    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
+    // Top right: super weights live in early layers, later layers sit low on the log axis.
+    p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
     return true;
 }
 
