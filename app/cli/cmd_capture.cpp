@@ -12,7 +12,9 @@
 //        "new_runs", "reused_runs", "bytes", "raw_bytes", "compression", "rebased"}
 
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "cli_common.h"
 #include "superlens/core/cache/activation_cache.h"
@@ -72,6 +74,18 @@ core::Result<std::vector<Input>> resolveInputs(const CaptureOptions& o, const co
     }
     if (inputs.empty()) return core::Error{o.promptsFile + ": no prompts (one per line)"};
     return inputs;
+}
+
+// MemAvailable from /proc/meminfo; nullopt when unknown.
+std::optional<std::uint64_t> availableMemoryBytes() {
+    std::ifstream in("/proc/meminfo");
+    std::string key;
+    std::uint64_t kb = 0;
+    std::string unit;
+    while (in >> key >> kb >> unit) {
+        if (key == "MemAvailable:") return kb * 1024;
+    }
+    return std::nullopt;
 }
 
 std::string megabytes(std::uint64_t bytes) {
@@ -136,9 +150,17 @@ int runCapture(const CaptureOptions& o) {
         req.record = selection;
         req.allPositionLogits = o.allPositions;
 
-        // Refuse before computing when the disk cannot hold the result.
+        // Refuse before computing when memory or disk cannot hold the result.
         if (!(*writer)->findRun(core::CacheRunKey::forRequest(req, engine))) {
             std::uint64_t need = core::estimateRunBytes(m.config(), static_cast<std::int64_t>(in.tokens.size()), hookPoints, o.allPositions);
+            // The engine keeps every recorded hook in memory until the run is
+            // written (attention patterns grow with T^2: a 2048-token prompt
+            // on a 7B model records ~17 GB of them).
+            if (const auto avail = availableMemoryBytes(); avail && need > *avail) {
+                return fail(o.out + ": recording these hooks for " + std::to_string(in.tokens.size()) + " tokens needs about " +
+                            megabytes(need) + " of memory, " + megabytes(*avail) +
+                            " are available: record fewer hooks (e.g. --hooks 'blocks.*.hook_resid_post') or use a shorter prompt");
+            }
             if (copyPending) {
                 std::error_code ec;
                 need += std::filesystem::file_size(o.out, ec);
