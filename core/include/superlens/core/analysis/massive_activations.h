@@ -22,6 +22,9 @@ struct MassiveActivation {
 struct MassiveActivationOptions {
     int topK = 3;               // largest entries listed per layer
     double ratioThreshold = 100.0;  // flagged when ratio >= this
+    // Added: at most this many flagged entries per layer (largest first), so
+    // a pathological model cannot flood a report.
+    int maxFlaggedPerLayer = 64;
 };
 
 struct MassiveActivationReport {
@@ -40,7 +43,12 @@ struct MassiveActivationReport {
 };
 
 // Needs blocks.*.hook_resid_post recorded. The tokenizer (optional) marks delimiters.
+// topPerLayer and flagged are ordered by |value| (descending) within a layer, layers ascending.
 Result<MassiveActivationReport> findMassiveActivations(const ForwardResult& result, const Tokenizer* tokenizer,
                                                        const MassiveActivationOptions& options = {});
+
+// Added: true when a token's text is a delimiter in the sense of Sun et al.
+// (punctuation, newline, whitespace-only) or a special token such as BOS.
+bool isDelimiterToken(const Tokenizer& tokenizer, TokenId id);
 
 }  // namespace superlens::core

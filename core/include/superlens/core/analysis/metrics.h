@@ -2,6 +2,13 @@
 // Language-model measures used by the ablation studies: perplexity with a
 // sliding window, stopword probability mass and its shift, zero-shot
 // multiple choice (lm-eval-harness style).
+//
+// All probabilities are computed in float64 from the engine's float32 logits
+// (log-softmax with the max subtracted), so sums over 32k-150k vocabularies
+// do not lose the small terms.
+//
+// Thread-safety: synchronous; the engine serialises its runs. Long loops poll
+// control.isCancelled() between windows / tasks and report progress.
 
 #include <string>
 #include <vector>
@@ -21,14 +28,20 @@ struct PerplexityResult {
     double nll = 0;              // mean negative log-likelihood per predicted token (nats)
     std::int64_t tokens = 0;     // predicted tokens counted
     std::vector<float> tokenNll; // per predicted token, in text order
+    // Added: token index (into the input) each tokenNll entry predicts, and the window count.
+    std::vector<std::int64_t> tokenIndex;
+    int windows = 0;
 };
 
 // Hugging Face's sliding-window perplexity: each window scores only the
-// tokens not scored by the previous one.
+// tokens not scored by the previous one. Windows start at 0, stride, 2*stride,
+// ...; the first token of the text is never predicted. Errors: fewer than 2
+// tokens, context < 2, stride < 0 or stride > context, engine errors.
 Result<PerplexityResult> perplexity(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
                                     const PerplexityOptions& options = {}, const RunControl& control = RunControl::none());
 
 // Ids of a stopword list under a tokenizer (each word with and without a leading space).
+// A spelling counts only when it encodes to exactly one token; ids are sorted and unique.
 std::vector<TokenId> stopwordTokenIds(const Tokenizer& tokenizer, const std::vector<std::string>& words);
 
 struct StopwordShift {
@@ -41,29 +54,79 @@ struct StopwordShift {
         double editedProb = 0;
     };
     std::vector<Mover> topMovers;  // tokens whose mean probability moved most (|edited - original|)
+    std::int64_t positions = 0;    // added: positions averaged over
 };
 
+// `edits` against the unedited model. Positions: the predicting positions of
+// perplexity's non-overlapping windows of `context` tokens (every position
+// whose next token is in the same window), each counted once.
 Result<StopwordShift> stopwordShift(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<TokenId>& stopwordIds,
                                     const std::vector<EditSpec>& edits, int context = 512, int topMovers = 10,
                                     const RunControl& control = RunControl::none());
+
+// Added: the mean next-token distribution over positions under one edit list
+// (the building block of stopwordShift; studies reuse one "original").
+struct MeanDistribution {
+    std::vector<double> meanProb;  // [V]: mean over positions of p(id)
+    std::int64_t positions = 0;
+    double massOn(const std::vector<TokenId>& ids) const;
+};
+Result<MeanDistribution> meanNextTokenDistribution(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
+                                                   int context = 512, const RunControl& control = RunControl::none());
+// Added: perplexity and the mean distribution over the same predicting
+// positions from one pass over the windows (studies measure both at once).
+struct TextScores {
+    PerplexityResult perplexity;
+    MeanDistribution distribution;
+};
+Result<TextScores> scoreText(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
+                             const PerplexityOptions& options = {}, const RunControl& control = RunControl::none());
+// Added: compares two mean distributions (same model and tokens).
+StopwordShift compareDistributions(const MeanDistribution& original, const MeanDistribution& edited, const std::vector<TokenId>& stopwordIds,
+                                   int topMovers = 10);
 
 struct ZeroShotTask {
     std::string context;
     std::vector<std::string> choices;
     int gold = 0;
+    // Added: token-id form for models without a tokenizer ("context_ids",
+    // "choices_ids" in JSONL). When contextIds is non-empty the ids are used
+    // exactly as given and the length normalisation is per token.
+    std::vector<TokenId> contextIds;
+    std::vector<std::vector<TokenId>> choiceIds;
 };
 
 // JSONL: one {"context": ..., "choices": [...], "gold": i} per line.
+// Added: or {"context_ids": [...], "choices_ids": [[...], ...], "gold": i}.
+// Blank lines are skipped; errors name the file and line.
 Result<std::vector<ZeroShotTask>> loadZeroShotTasks(const std::string& path);
+// Added: the same from JSONL text (`name` is used in error messages).
+Result<std::vector<ZeroShotTask>> parseZeroShotTasks(const std::string& jsonl, const std::string& name);
 
 struct ZeroShotResult {
     double accuracy = 0;
     double accuracyNorm = 0;   // length-normalised (log-likelihood per byte of the choice)
     int count = 0;
     std::vector<int> predictions;
+    // Added: per task, per choice log-likelihood of the continuation (nats),
+    // and the predictions of the length-normalised score.
+    std::vector<std::vector<double>> logLikelihoods;
+    std::vector<int> predictionsNorm;
 };
 
+// lm-eval-harness style: the continuation is " " + choice (no space added
+// when the context ends in whitespace or the choice starts with one); the
+// context is encoded with the tokenizer's special tokens, the continuation as
+// the tokens of encode(context + continuation) after encode(context) (or
+// encode(continuation) alone when the tokenization of the context changes).
+// Length normalisation divides by the continuation's UTF-8 bytes.
 Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer& tokenizer, const std::vector<ZeroShotTask>& tasks,
                                 const std::vector<EditSpec>& edits, const RunControl& control = RunControl::none());
+// Added: tokenizer optional (nullptr: every task must have ids).
+Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer* tokenizer, const std::vector<ZeroShotTask>& tasks,
+                                const std::vector<EditSpec>& edits, const RunControl& control = RunControl::none());
+
+// Added: log-softmax of one logit row in float64 (value for `id`).
+double logProbability(const float* logits, std::int64_t vocab, TokenId id);
 
 }  // namespace superlens::core

@@ -6,7 +6,26 @@
 //   token t and row r (output channel); the column c is the input channel
 //   with the largest |W[r,c] * x_t[c]|. Zero it in the overlay, run again
 //   (incrementally from that layer), repeat until nothing stands out.
+//
+// Guards against the known false positives (docs/ANALYSIS.md):
+//   - leftover input spike: zeroing W[r,c] removes the output spike but not
+//     the input spike x_t[c] (made upstream), so every ordinary weight of
+//     column c now turns it into a moderate output spike. A candidate whose
+//     column carries the input spike of a super weight already found in that
+//     layer must be an outlier of its own column (|W[r,c]| >= leftoverColumnRatio
+//     x median |W[:,c]|), as the second and third rows sharing Phi-3's column are.
+//   - echo: a later layer (typically the last) whose down_proj output cancels
+//     or merely repeats a residual spike. The candidate must build the
+//     residual spike (same sign, |resid_post[t,r]| >= half its |down_out|,
+//     resid ratio >= residRatio) and, when a next layer exists, the spike must
+//     persist into it (ratio >= residRatio there too).
+//   - unexplained spikes: the chosen weight's contribution must be at least
+//     minContributionShare of the output spike.
+//
+// Thread-safety: the functions are synchronous and use the engine (which
+// serialises its runs); call from any one thread.
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,10 +43,16 @@ struct SuperWeight {
     float downOut = 0.0f;   // down_proj output at (token, row) when found
     std::int64_t token = 0; // token position of the spike
     int iteration = 0;      // 0 = found in the first pass
+    // Added: ratios at discovery (|down_out| / layer median of |down_out|, same
+    // for the input at (token, col) and for resid_post at (token, row)).
+    double outputRatio = 0;
+    double inputRatio = 0;
+    double residRatio = 0;
 
     std::string tensorName(const Model& model) const;   // model.layers.L.mlp.down_proj.weight
     std::string zeroEdit(const Model& model) const;     // "<tensor>[row,col]=0"
     bool sameCoordinate(const SuperWeight& o) const { return layer == o.layer && row == o.row && col == o.col; }
+    SuperWeightCoord coord() const { return {layer, row, col}; }
 };
 
 struct SuperWeightScanOptions {
@@ -39,6 +64,16 @@ struct SuperWeightScanOptions {
     // Guard: the spike must persist in the residual stream (ratio to the
     // residual median at later layers), which rules out the last layer's echo.
     bool requirePersistence = true;
+    // Added options (docs/ANALYSIS.md):
+    double residRatio = 50.0;           // residual spike ratio required by the persistence guard
+    bool leftoverGuard = true;          // the leftover-input-spike guard (see top of file)
+    double leftoverColumnRatio = 10.0;  // |W[r,c]| / median |W[:,c]| a candidate on a leftover column needs
+    int candidatesPerLayer = 8;         // largest output entries (distinct rows) tried per layer and iteration
+    // The chosen weight's contribution |W[r,c] x_t[c]| must be at least this
+    // share of |down_out[t,r]|: the weights must explain the spike (three
+    // super weights sharing a row each give about a third; an activation
+    // edit or a sum of many small terms does not qualify).
+    double minContributionShare = 0.2;
 };
 
 struct SuperWeightScan {
@@ -46,7 +81,14 @@ struct SuperWeightScan {
     std::vector<LayerSpikeStats> firstPass;         // stats of the unedited (user-edited) model
     std::shared_ptr<const ForwardResult> firstResult;  // its forward result (hooks recorded)
     int forwardPasses = 0;
+    // Entry i: seconds of forward pass i (0 = the full first pass, i > 0 = the
+    // incremental rerun after zeroing super weight i-1) plus its analysis.
     std::vector<double> iterationSeconds;
+    // Added: first block recomputed by pass i (0 for the first pass; for i > 0
+    // the layer of the weight just zeroed, showing the cached residual is reused).
+    std::vector<int> iterationStartLayer;
+    std::shared_ptr<const ForwardResult> lastResult;   // the model with every found weight zeroed
+    std::vector<EditSpec> zeroEdits;                    // baseEdits + one zeroing edit per super weight
 };
 
 // `baseEdits` are the user's edits (the scan describes the model with them).
@@ -58,9 +100,18 @@ struct SuperWeightConsistency {
     SuperWeight weight;      // from the first prompt that found it
     int promptsFound = 0;
     int promptsTotal = 0;
+    double fraction() const { return promptsTotal > 0 ? static_cast<double>(promptsFound) / promptsTotal : 0; }
 };
+// Ordered by promptsFound (descending), then by first discovery.
 Result<std::vector<SuperWeightConsistency>> scanConsistency(Engine& engine, const std::vector<std::vector<TokenId>>& prompts,
                                                             const std::vector<EditSpec>& baseEdits, const SuperWeightScanOptions& options = {},
                                                             const RunControl& control = RunControl::none());
+
+// Resolves rtn/actq `keep_super` without an explicit list (DESIGN.md): the
+// super weights (layer,row,col) of a scan of `tokens`, and for actq the super
+// activations (token, channel = row) of those weights. The scan runs with the
+// other, non-quantization edits of the list. Edits needing nothing are returned unchanged.
+Result<std::vector<EditSpec>> resolveKeepSuperFromScan(Engine& engine, const std::vector<TokenId>& tokens, std::vector<EditSpec> edits,
+                                                       const SuperWeightScanOptions& options = {});
 
 }  // namespace superlens::core

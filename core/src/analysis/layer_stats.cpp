@@ -1,0 +1,88 @@
+#include "superlens/core/analysis/layer_stats.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace superlens::core {
+namespace {
+
+TensorPeak peakOf(const ActivationTensor& t) {
+    TensorPeak p;
+    float best = -1.0f;
+    const std::int64_t C = t.cols();
+    for (std::size_t i = 0; i < t.values.size(); ++i) {
+        const float a = std::fabs(t.values[i]);
+        if (a > best) {
+            best = a;
+            p.value = t.values[i];
+            p.token = static_cast<std::int64_t>(i) / C;
+            p.channel = static_cast<std::int64_t>(i) % C;
+        }
+    }
+    return p;
+}
+
+}  // namespace
+
+HookSelection superWeightHooks() {
+    return HookSelection::patterns({"blocks.*.mlp.hook_post", "blocks.*.hook_mlp_out", "blocks.*.hook_resid_post"});
+}
+
+double medianAbs(const std::vector<float>& values) {
+    if (values.empty()) return 0.0;
+    std::vector<float> a(values.size());
+    std::transform(values.begin(), values.end(), a.begin(), [](float v) { return std::fabs(v); });
+    const std::size_t n = a.size();
+    const std::size_t mid = n / 2;
+    std::nth_element(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(mid), a.end());
+    const double hi = a[mid];
+    if (n % 2 == 1) return hi;
+    // Even count: mean of the two middle values (numpy.median's convention).
+    const double lo = *std::max_element(a.begin(), a.begin() + static_cast<std::ptrdiff_t>(mid));
+    return 0.5 * (lo + hi);
+}
+
+Result<std::vector<LayerSpikeStats>> layerSpikeStats(const ForwardResult& result) {
+    std::vector<LayerSpikeStats> out;
+    // Layers present = the contiguous run of blocks with all three hooks.
+    int layers = 0;
+    for (const auto& [p, a] : result.activations) {
+        if (p.layer >= 0) layers = std::max(layers, p.layer + 1);
+    }
+    if (layers == 0) return Error{"layer statistics need blocks.*.mlp.hook_post, blocks.*.hook_mlp_out and blocks.*.hook_resid_post recorded"};
+    for (int l = 0; l < layers; ++l) {
+        const ActivationTensor* in = result.activation(HookPoint{HookKind::MlpPost, l});
+        const ActivationTensor* outT = result.activation(HookPoint{HookKind::MlpOut, l});
+        const ActivationTensor* resid = result.activation(HookPoint{HookKind::ResidPost, l});
+        if (!in || !outT || !resid) {
+            return Error{"layer statistics: blocks." + std::to_string(l) + " hooks (mlp.hook_post, hook_mlp_out, hook_resid_post) were not recorded"};
+        }
+        LayerSpikeStats s;
+        s.layer = l;
+        s.downIn = peakOf(*in);
+        s.downOut = peakOf(*outT);
+        s.resid = peakOf(*resid);
+        s.downInMedian = medianAbs(in->values);
+        s.downOutMedian = medianAbs(outT->values);
+        s.residMedian = medianAbs(resid->values);
+        out.push_back(s);
+    }
+    return out;
+}
+
+Result<std::vector<float>> channelAcrossLayers(const ForwardResult& result, std::int64_t token, std::int64_t channel) {
+    std::vector<float> out;
+    for (int l = 0;; ++l) {
+        const ActivationTensor* resid = result.activation(HookPoint{HookKind::ResidPost, l});
+        if (!resid) break;
+        if (token < 0 || token >= resid->rows() || channel < 0 || channel >= resid->cols()) {
+            return Error{"channelAcrossLayers: (token " + std::to_string(token) + ", channel " + std::to_string(channel) +
+                         ") is outside the residual stream [" + std::to_string(resid->rows()) + ", " + std::to_string(resid->cols()) + "]"};
+        }
+        out.push_back(std::fabs(resid->at(token, channel)));
+    }
+    if (out.empty()) return Error{"channelAcrossLayers needs blocks.*.hook_resid_post recorded"};
+    return out;
+}
+
+}  // namespace superlens::core

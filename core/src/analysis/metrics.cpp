@@ -1,0 +1,325 @@
+#include "superlens/core/analysis/metrics.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <set>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace superlens::core {
+namespace {
+
+struct Window {
+    std::int64_t begin = 0;
+    std::int64_t end = 0;          // exclusive
+    std::int64_t firstScored = 0;  // tokens [firstScored, end) are predicted by this window
+};
+
+// Hugging Face's perplexity recipe (docs "Perplexity of fixed-length models"):
+// windows start every `stride` tokens; each scores the tokens after the
+// previous window's end. A window cannot predict its own first token.
+std::vector<Window> slidingWindows(std::int64_t n, std::int64_t context, std::int64_t stride) {
+    std::vector<Window> out;
+    std::int64_t prevEnd = 0;
+    for (std::int64_t begin = 0; begin < n; begin += stride) {
+        const std::int64_t end = std::min(begin + context, n);
+        const std::int64_t first = std::max(prevEnd, begin + 1);
+        if (first < end) out.push_back({begin, end, first});
+        prevEnd = end;
+        if (end == n) break;
+    }
+    return out;
+}
+
+// Softmax of one logit row in float64, added into `acc` (size V).
+void addSoftmax(const float* logits, std::int64_t V, std::vector<double>& acc, std::vector<double>& scratch) {
+    const double maxv = *std::max_element(logits, logits + V);
+    double sum = 0;
+    for (std::int64_t i = 0; i < V; ++i) {
+        const double e = std::exp(static_cast<double>(logits[i]) - maxv);
+        scratch[static_cast<std::size_t>(i)] = e;
+        sum += e;
+    }
+    const double inv = 1.0 / sum;
+    for (std::int64_t i = 0; i < V; ++i) acc[static_cast<std::size_t>(i)] += scratch[static_cast<std::size_t>(i)] * inv;
+}
+
+// Runs the windows once, scoring next-token NLL and/or accumulating the mean
+// distribution over the predicting positions (each text position once).
+Status scoreWindows(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits, std::int64_t context,
+                    std::int64_t stride, PerplexityResult* ppl, MeanDistribution* dist, const RunControl& control) {
+    const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+    if (n < 2) return Error{"the text has " + std::to_string(n) + " token(s); at least 2 are needed to predict one"};
+    if (context < 2) return Error{"context must be at least 2 tokens (got " + std::to_string(context) + ")"};
+    if (stride < 1 || stride > context) {
+        return Error{"stride must be between 1 and the context length " + std::to_string(context) + " (got " + std::to_string(stride) + ")"};
+    }
+    const auto windows = slidingWindows(n, context, stride);
+    const std::int64_t V = engine.model().config().vocabSize;
+    std::vector<double> scratch;
+    if (dist) {
+        dist->meanProb.assign(static_cast<std::size_t>(V), 0.0);
+        dist->positions = 0;
+        scratch.resize(static_cast<std::size_t>(V));
+    }
+    double nllSum = 0;
+    for (std::size_t w = 0; w < windows.size(); ++w) {
+        if (control.isCancelled()) return Error{kCancelledMessage};
+        const Window& win = windows[w];
+        ForwardRequest req;
+        req.tokens.assign(tokens.begin() + win.begin, tokens.begin() + win.end);
+        req.edits = edits;
+        req.allPositionLogits = true;
+        auto result = engine.run(req);
+        if (!result) return result.error();
+        const ActivationTensor& logits = (*result)->logits;  // [T_w, V]
+        for (std::int64_t j = win.firstScored; j < win.end; ++j) {
+            const float* row = logits.values.data() + (j - win.begin - 1) * V;
+            if (ppl) {
+                const double nll = -logProbability(row, V, tokens[static_cast<std::size_t>(j)]);
+                nllSum += nll;
+                ppl->tokenNll.push_back(static_cast<float>(nll));
+                ppl->tokenIndex.push_back(j);
+            }
+            if (dist) {
+                addSoftmax(row, V, dist->meanProb, scratch);
+                ++dist->positions;
+            }
+        }
+        control.progress(static_cast<std::int64_t>(w + 1), static_cast<std::int64_t>(windows.size()), "windows");
+    }
+    if (ppl) {
+        ppl->tokens = static_cast<std::int64_t>(ppl->tokenNll.size());
+        ppl->windows = static_cast<int>(windows.size());
+        ppl->nll = ppl->tokens > 0 ? nllSum / static_cast<double>(ppl->tokens) : 0.0;
+        ppl->ppl = std::exp(ppl->nll);
+    }
+    if (dist && dist->positions > 0) {
+        for (double& p : dist->meanProb) p /= static_cast<double>(dist->positions);
+    }
+    return {};
+}
+
+std::size_t utf8Bytes(const std::string& s) { return s.size(); }
+
+bool startsWithSpace(const std::string& s) { return !s.empty() && std::isspace(static_cast<unsigned char>(s.front())); }
+bool endsWithSpace(const std::string& s) { return !s.empty() && std::isspace(static_cast<unsigned char>(s.back())); }
+
+}  // namespace
+
+double logProbability(const float* logits, std::int64_t vocab, TokenId id) {
+    // log-softmax in float64 with the max subtracted (no overflow, no lost small terms).
+    const double maxv = *std::max_element(logits, logits + vocab);
+    double sum = 0;
+    for (std::int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - maxv);
+    return static_cast<double>(logits[id]) - maxv - std::log(sum);
+}
+
+Result<PerplexityResult> perplexity(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
+                                    const PerplexityOptions& options, const RunControl& control) {
+    PerplexityResult out;
+    const std::int64_t stride = options.stride == 0 ? options.context : options.stride;
+    if (options.stride < 0) return Error{"stride must not be negative (got " + std::to_string(options.stride) + ")"};
+    SL_TRY(scoreWindows(engine, tokens, edits, options.context, stride, &out, nullptr, control));
+    return out;
+}
+
+Result<TextScores> scoreText(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
+                             const PerplexityOptions& options, const RunControl& control) {
+    TextScores out;
+    if (options.stride < 0) return Error{"stride must not be negative (got " + std::to_string(options.stride) + ")"};
+    const std::int64_t stride = options.stride == 0 ? options.context : options.stride;
+    SL_TRY(scoreWindows(engine, tokens, edits, options.context, stride, &out.perplexity, &out.distribution, control));
+    return out;
+}
+
+std::vector<TokenId> stopwordTokenIds(const Tokenizer& tokenizer, const std::vector<std::string>& words) {
+    std::set<TokenId> ids;
+    for (const std::string& w : words) {
+        for (const std::string& spelling : {w, " " + w}) {
+            const auto enc = tokenizer.encode(spelling, false);
+            if (enc.size() == 1) ids.insert(enc.front());
+        }
+    }
+    return {ids.begin(), ids.end()};
+}
+
+double MeanDistribution::massOn(const std::vector<TokenId>& ids) const {
+    double m = 0;
+    for (TokenId id : ids) {
+        if (id >= 0 && static_cast<std::size_t>(id) < meanProb.size()) m += meanProb[static_cast<std::size_t>(id)];
+    }
+    return m;
+}
+
+Result<MeanDistribution> meanNextTokenDistribution(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
+                                                   int context, const RunControl& control) {
+    MeanDistribution d;
+    SL_TRY(scoreWindows(engine, tokens, edits, context, context, nullptr, &d, control));
+    return d;
+}
+
+StopwordShift compareDistributions(const MeanDistribution& original, const MeanDistribution& edited, const std::vector<TokenId>& stopwordIds,
+                                   int topMovers) {
+    StopwordShift s;
+    s.originalMass = original.massOn(stopwordIds);
+    s.editedMass = edited.massOn(stopwordIds);
+    s.positions = original.positions;
+    const std::size_t V = std::min(original.meanProb.size(), edited.meanProb.size());
+    std::vector<TokenId> order(V);
+    std::iota(order.begin(), order.end(), 0);
+    const auto moved = [&](TokenId i) { return std::fabs(edited.meanProb[static_cast<std::size_t>(i)] - original.meanProb[static_cast<std::size_t>(i)]); };
+    const std::size_t k = std::min<std::size_t>(V, static_cast<std::size_t>(std::max(0, topMovers)));
+    std::partial_sort(order.begin(), order.begin() + static_cast<std::ptrdiff_t>(k), order.end(), [&](TokenId a, TokenId b) {
+        const double ma = moved(a), mb = moved(b);
+        return ma != mb ? ma > mb : a < b;
+    });
+    for (std::size_t i = 0; i < k; ++i) {
+        const TokenId id = order[i];
+        s.topMovers.push_back({id, original.meanProb[static_cast<std::size_t>(id)], edited.meanProb[static_cast<std::size_t>(id)]});
+    }
+    return s;
+}
+
+Result<StopwordShift> stopwordShift(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<TokenId>& stopwordIds,
+                                    const std::vector<EditSpec>& edits, int context, int topMovers, const RunControl& control) {
+    auto original = meanNextTokenDistribution(engine, tokens, {}, context, control);
+    if (!original) return original.error();
+    auto edited = meanNextTokenDistribution(engine, tokens, edits, context, control);
+    if (!edited) return edited.error();
+    return compareDistributions(*original, *edited, stopwordIds, topMovers);
+}
+
+Result<std::vector<ZeroShotTask>> parseZeroShotTasks(const std::string& jsonl, const std::string& name) {
+    std::vector<ZeroShotTask> tasks;
+    std::istringstream in(jsonl);
+    std::string line;
+    int lineNo = 0;
+    while (std::getline(in, line)) {
+        ++lineNo;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        if (line.find_first_not_of(" \t") == std::string::npos) continue;
+        const std::string where = name + ":" + std::to_string(lineNo) + ": ";
+        try {
+            const nlohmann::json j = nlohmann::json::parse(line);
+            if (!j.is_object()) return Error{where + "expected a JSON object"};
+            ZeroShotTask t;
+            if (!j.contains("gold") || !j["gold"].is_number_integer()) return Error{where + "missing integer \"gold\""};
+            t.gold = j["gold"].get<int>();
+            if (j.contains("context_ids") || j.contains("choices_ids")) {
+                if (!j.contains("context_ids") || !j.contains("choices_ids")) return Error{where + "\"context_ids\" and \"choices_ids\" go together"};
+                t.contextIds = j["context_ids"].get<std::vector<TokenId>>();
+                t.choiceIds = j["choices_ids"].get<std::vector<std::vector<TokenId>>>();
+                if (t.contextIds.empty()) return Error{where + "\"context_ids\" is empty"};
+                for (const auto& c : t.choiceIds) {
+                    if (c.empty()) return Error{where + "a choice in \"choices_ids\" is empty"};
+                }
+                if (j.contains("context")) t.context = j["context"].get<std::string>();
+                if (j.contains("choices")) t.choices = j["choices"].get<std::vector<std::string>>();
+            } else {
+                if (!j.contains("context") || !j["context"].is_string()) return Error{where + "missing string \"context\""};
+                if (!j.contains("choices") || !j["choices"].is_array()) return Error{where + "missing list \"choices\""};
+                t.context = j["context"].get<std::string>();
+                t.choices = j["choices"].get<std::vector<std::string>>();
+                for (const auto& c : t.choices) {
+                    if (c.empty()) return Error{where + "a choice is empty"};
+                }
+            }
+            const std::size_t nChoices = t.contextIds.empty() ? t.choices.size() : t.choiceIds.size();
+            if (nChoices < 2) return Error{where + "needs at least two choices"};
+            if (t.gold < 0 || static_cast<std::size_t>(t.gold) >= nChoices) {
+                return Error{where + "\"gold\" " + std::to_string(t.gold) + " is not a choice index (0.." + std::to_string(nChoices - 1) + ")"};
+            }
+            tasks.push_back(std::move(t));
+        } catch (const nlohmann::json::exception& e) {
+            return Error{where + e.what()};
+        }
+    }
+    if (tasks.empty()) return Error{name + ": no tasks (one JSON object per line)"};
+    return tasks;
+}
+
+Result<std::vector<ZeroShotTask>> loadZeroShotTasks(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return Error{path + ": cannot open the tasks file"};
+    std::ostringstream ss;
+    ss << in.rdbuf();
+    if (in.bad()) return Error{path + ": read error"};
+    return parseZeroShotTasks(ss.str(), path);
+}
+
+Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer& tokenizer, const std::vector<ZeroShotTask>& tasks,
+                                const std::vector<EditSpec>& edits, const RunControl& control) {
+    return zeroShot(engine, &tokenizer, tasks, edits, control);
+}
+
+Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer* tokenizer, const std::vector<ZeroShotTask>& tasks,
+                                const std::vector<EditSpec>& edits, const RunControl& control) {
+    ZeroShotResult out;
+    if (tasks.empty()) return Error{"zero-shot: no tasks"};
+    const std::int64_t V = engine.model().config().vocabSize;
+    int correct = 0, correctNorm = 0;
+    for (std::size_t ti = 0; ti < tasks.size(); ++ti) {
+        if (control.isCancelled()) return Error{kCancelledMessage};
+        const ZeroShotTask& task = tasks[ti];
+        const std::string where = "zero-shot task " + std::to_string(ti + 1) + ": ";
+        const bool byIds = !task.contextIds.empty();
+        if (!byIds && !tokenizer) return Error{where + "text tasks need the model's tokenizer (or give \"context_ids\"/\"choices_ids\")"};
+        std::vector<TokenId> ctx = byIds ? task.contextIds : tokenizer->encode(task.context, true);
+        if (ctx.empty()) return Error{where + "the context gives no tokens"};
+        const std::size_t nChoices = byIds ? task.choiceIds.size() : task.choices.size();
+        std::vector<double> ll(nChoices, 0.0), norm(nChoices, 0.0);
+        for (std::size_t ci = 0; ci < nChoices; ++ci) {
+            std::vector<TokenId> cont;
+            double length = 0;
+            if (byIds) {
+                cont = task.choiceIds[ci];
+                length = static_cast<double>(cont.size());
+            } else {
+                // lm-eval-harness: target_delimiter " " between context and choice.
+                const std::string& choice = task.choices[ci];
+                const std::string continuation = (endsWithSpace(task.context) || startsWithSpace(choice) ? "" : " ") + choice;
+                const auto whole = tokenizer->encode(task.context + continuation, true);
+                if (whole.size() > ctx.size() && std::equal(ctx.begin(), ctx.end(), whole.begin())) {
+                    cont.assign(whole.begin() + static_cast<std::ptrdiff_t>(ctx.size()), whole.end());
+                } else {
+                    cont = tokenizer->encode(continuation, false);
+                }
+                length = static_cast<double>(utf8Bytes(continuation));
+            }
+            if (cont.empty()) return Error{where + "choice " + std::to_string(ci) + " gives no tokens"};
+            ForwardRequest req;
+            req.tokens = ctx;
+            req.tokens.insert(req.tokens.end(), cont.begin(), cont.end());
+            req.edits = edits;
+            req.allPositionLogits = true;
+            auto result = engine.run(req);
+            if (!result) return Error{where + result.error().message};
+            const ActivationTensor& logits = (*result)->logits;
+            double sum = 0;
+            for (std::size_t k = 0; k < cont.size(); ++k) {
+                const std::int64_t pos = static_cast<std::int64_t>(ctx.size() + k) - 1;
+                sum += logProbability(logits.values.data() + pos * V, V, cont[k]);
+            }
+            ll[ci] = sum;
+            norm[ci] = length > 0 ? sum / length : sum;
+        }
+        const int pred = static_cast<int>(std::max_element(ll.begin(), ll.end()) - ll.begin());
+        const int predNorm = static_cast<int>(std::max_element(norm.begin(), norm.end()) - norm.begin());
+        out.predictions.push_back(pred);
+        out.predictionsNorm.push_back(predNorm);
+        out.logLikelihoods.push_back(ll);
+        correct += pred == task.gold;
+        correctNorm += predNorm == task.gold;
+        control.progress(static_cast<std::int64_t>(ti + 1), static_cast<std::int64_t>(tasks.size()), "zero-shot tasks");
+    }
+    out.count = static_cast<int>(tasks.size());
+    out.accuracy = static_cast<double>(correct) / out.count;
+    out.accuracyNorm = static_cast<double>(correctNorm) / out.count;
+    return out;
+}
+
+}  // namespace superlens::core

@@ -1,0 +1,7 @@
+# Analysis: layer statistics, super-weight scan, massive activations,
+# measures (perplexity, stopwords, zero-shot), published table, studies.
+superlens_add_core_test(NAME test_analysis_layer_stats SOURCES core/test_analysis_layer_stats.cpp LABELS analysis golden)
+superlens_add_core_test(NAME test_analysis_super_weights SOURCES core/test_analysis_super_weights.cpp LABELS analysis golden)
+superlens_add_core_test(NAME test_analysis_massive SOURCES core/test_analysis_massive.cpp LABELS analysis golden)
+superlens_add_core_test(NAME test_analysis_metrics SOURCES core/test_analysis_metrics.cpp LABELS analysis golden)
+superlens_add_core_test(NAME test_analysis_studies SOURCES core/test_analysis_studies.cpp LABELS analysis)
