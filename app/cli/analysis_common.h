@@ -1,0 +1,187 @@
+#pragma once
+// Options shared by the analysis commands (scan, ppl, stopwords, zeroshot,
+// study): text input as a file or as token ids, stopword lists, scan
+// thresholds, and JSON helpers. Header-only: app/cli/CMakeLists.txt globs
+// cmd_*.cpp only.
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "cli_common.h"
+#include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/stopwords.h"
+#include "superlens/core/analysis/super_weights.h"
+
+namespace superlens::cli::analysis {
+
+// --text FILE | --text-ids FILE (comma / whitespace separated ids, for models without a tokenizer)
+struct TextInput {
+    std::string textFile;
+    std::string idsFile;
+    bool given() const { return !textFile.empty() || !idsFile.empty(); }
+};
+
+inline void addTextOptions(CLI::App* cmd, TextInput& o, bool required) {
+    auto* t = cmd->add_option("--text", o.textFile, std::string("UTF-8 text file, tokenized with the model's tokenizer (BOS as the tokenizer adds it)") +
+                                                       (required ? "" : ""));
+    auto* i = cmd->add_option("--text-ids", o.idsFile, "File of token ids (comma or whitespace separated), used exactly as given");
+    t->excludes(i);
+}
+
+inline core::Result<std::vector<core::TokenId>> parseIdText(const std::string& text, const std::string& where) {
+    std::string normalized = text;
+    for (char& ch : normalized) {
+        if (std::isspace(static_cast<unsigned char>(ch))) ch = ',';
+    }
+    // Collapse repeated separators so "1, 2\n3" works.
+    std::string compact;
+    for (char ch : normalized) {
+        if (ch == ',' && (compact.empty() || compact.back() == ',')) continue;
+        compact.push_back(ch);
+    }
+    while (!compact.empty() && compact.back() == ',') compact.pop_back();
+    auto ids = parseIdList(compact);
+    if (!ids) return core::Error{where + ": " + ids.error().message};
+    return ids;
+}
+
+// Tokens of --text / --text-ids, checked against the vocabulary.
+inline core::Result<std::vector<core::TokenId>> loadTextTokens(const TextInput& o, const core::Model& model, const core::Tokenizer* tok) {
+    std::vector<core::TokenId> ids;
+    if (!o.idsFile.empty()) {
+        auto text = readTextFile(o.idsFile);
+        if (!text) return text.error();
+        auto parsed = parseIdText(*text, o.idsFile);
+        if (!parsed) return parsed.error();
+        ids = std::move(parsed).value();
+    } else {
+        if (!tok) return core::Error{model.folder().string() + ": no tokenizer.json or tokenizer.model (needed for --text; give --text-ids FILE instead)"};
+        auto text = readTextFile(o.textFile);
+        if (!text) return text.error();
+        ids = tok->encode(*text, true);
+        if (ids.size() < 2) return core::Error{o.textFile + ": the text gives fewer than 2 tokens"};
+    }
+    const std::int64_t vocab = model.config().vocabSize;
+    for (core::TokenId id : ids) {
+        if (id < 0 || id >= vocab) {
+            return core::Error{(o.idsFile.empty() ? o.textFile : o.idsFile) + ": token id " + std::to_string(id) + " is outside the vocabulary (0.." +
+                               std::to_string(vocab - 1) + ")"};
+        }
+    }
+    return ids;
+}
+
+// The folder's tokenizer when it has one (nullptr otherwise); a damaged one is an error.
+inline core::Result<std::unique_ptr<core::Tokenizer>> optionalTokenizer(const core::Model& model) {
+    if (!core::Tokenizer::folderHasTokenizer(model.folder())) return std::unique_ptr<core::Tokenizer>{};
+    return loadTokenizer(model, "");
+}
+
+// --stopwords FILE | --stopword-ids 1,2,3 (default: the bundled English list)
+struct StopwordInput {
+    std::string file;
+    std::string ids;
+};
+
+inline void addStopwordOptions(CLI::App* cmd, StopwordInput& o) {
+    auto* f = cmd->add_option("--stopwords", o.file, "Stopword list, one word per line ('#' comments); default: the bundled English list");
+    auto* i = cmd->add_option("--stopword-ids", o.ids, "Stopword token ids (comma separated), for models without a tokenizer");
+    f->excludes(i);
+}
+
+inline core::Result<std::vector<core::TokenId>> resolveStopwordIds(const StopwordInput& o, const core::Model& model, const core::Tokenizer* tok) {
+    std::vector<core::TokenId> ids;
+    if (!o.ids.empty()) {
+        auto parsed = parseIdList(o.ids);
+        if (!parsed) return core::Error{"--stopword-ids: " + parsed.error().message};
+        ids = std::move(parsed).value();
+        const std::int64_t vocab = model.config().vocabSize;
+        for (core::TokenId id : ids) {
+            if (id >= vocab) return core::Error{"--stopword-ids: token id " + std::to_string(id) + " is outside the vocabulary (0.." + std::to_string(vocab - 1) + ")"};
+        }
+        std::sort(ids.begin(), ids.end());
+        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+        return ids;
+    }
+    if (!tok) return core::Error{model.folder().string() + ": no tokenizer (needed to map stopwords to tokens; give --stopword-ids instead)"};
+    std::vector<std::string> words;
+    if (!o.file.empty()) {
+        auto w = core::loadWordList(o.file);
+        if (!w) return w.error();
+        words = std::move(w).value();
+    } else {
+        words = core::englishStopwords();
+    }
+    ids = core::stopwordTokenIds(*tok, words);
+    if (ids.empty()) return core::Error{(o.file.empty() ? std::string("the bundled stopword list") : o.file) + ": no word is a single token of this tokenizer"};
+    return ids;
+}
+
+// Scan thresholds (SuperWeightScanOptions), spelled the same in every command.
+inline void addScanOptions(CLI::App* cmd, core::SuperWeightScanOptions& o) {
+    cmd->add_option("--output-ratio", o.outputRatio, "Scan: down_proj output spike / layer median needed (default 50)")->check(CLI::PositiveNumber);
+    cmd->add_option("--input-ratio", o.inputRatio, "Scan: down_proj input spike / layer median needed (default 20)")->check(CLI::PositiveNumber);
+    cmd->add_option("--resid-ratio", o.residRatio, "Scan: residual spike / layer median needed by the persistence guard (default 50)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--max-iterations", o.maxIterations, "Scan: most super weights to find (default 16)")->check(CLI::Range(0, 100000));
+}
+
+inline nlohmann::json editsJson(const std::vector<core::EditSpec>& edits) {
+    nlohmann::json j = nlohmann::json::array();
+    for (const auto& e : edits) j.push_back(e.text());
+    return j;
+}
+
+inline nlohmann::json superWeightJson(const core::SuperWeight& sw, const core::Model& model) {
+    return {{"layer", sw.layer},       {"row", sw.row},
+            {"col", sw.col},           {"value", sw.value},
+            {"down_in", sw.downIn},    {"down_out", sw.downOut},
+            {"token", sw.token},       {"iteration", sw.iteration},
+            {"output_ratio", sw.outputRatio}, {"input_ratio", sw.inputRatio},
+            {"resid_ratio", sw.residRatio},   {"tensor", sw.tensorName(model)}};
+}
+
+// Parses "L:R:C;L:R:C" (also ',' between triples).
+inline core::Result<std::vector<core::SuperWeightCoord>> parseCoordList(const std::string& text, const std::string& option) {
+    std::vector<core::SuperWeightCoord> out;
+    std::string item;
+    auto flush = [&]() -> core::Status {
+        if (item.empty()) return {};
+        long long v[3];
+        int n = 0;
+        std::size_t start = 0;
+        while (n < 3) {
+            const auto colon = item.find(':', start);
+            const std::string part = item.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+            try {
+                std::size_t used = 0;
+                v[n] = std::stoll(part, &used);
+                if (used != part.size() || v[n] < 0) throw std::invalid_argument("bad");
+            } catch (const std::exception&) {
+                return core::Error{option + ": '" + item + "' is not LAYER:ROW:COL"};
+            }
+            ++n;
+            if (colon == std::string::npos) break;
+            start = colon + 1;
+        }
+        if (n != 3 || item.find(':', start) != std::string::npos) return core::Error{option + ": '" + item + "' is not LAYER:ROW:COL"};
+        out.push_back({static_cast<int>(v[0]), v[1], v[2]});
+        item.clear();
+        return {};
+    };
+    for (char ch : text) {
+        if (ch == ';' || ch == ',' || std::isspace(static_cast<unsigned char>(ch))) {
+            SL_TRY(flush());
+        } else {
+            item.push_back(ch);
+        }
+    }
+    SL_TRY(flush());
+    if (out.empty()) return core::Error{option + ": no LAYER:ROW:COL given"};
+    return out;
+}
+
+}  // namespace superlens::cli::analysis

@@ -1,0 +1,290 @@
+// superlens-cli scan MODEL [--prompt TEXT | --ids 1,2,3] [--prompts FILE] [--consistency] [--edit E]... [--json]
+// Super weights (layer,row,col,value) and massive activations
+// (layer,token,channel,value,ratio), per DESIGN.md. Without --prompt/--ids
+// the bundled default prompt set is scanned (needs the model's tokenizer) and
+// the super weights reported are those found in at least --min-consistency of
+// the prompts. Published coordinates are shown beside the scan when the model
+// matches the bundled table.
+//
+// This file also installs the keep_super resolver (cli_common.h): rtn/actq
+// keep_super without a list takes the super weights of a scan of the
+// command's own input.
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "analysis_common.h"
+#include "superlens/core/analysis/bundled_resources.h"
+#include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/published_coordinates.h"
+
+namespace superlens::cli {
+namespace {
+
+struct ScanCliOptions {
+    std::string model;
+    InputOptions input;
+    EditOptions edits;
+    std::string promptsFile;
+    bool consistency = false;
+    double minConsistency = 0.5;
+    core::SuperWeightScanOptions scan;
+    core::MassiveActivationOptions massive;
+    bool json = false;
+};
+
+// Installed before main() runs: function-local statics make the order safe.
+const bool kKeepSuperResolverInstalled = [] {
+    keepSuperResolver() = [](core::Engine& engine, const std::vector<core::TokenId>& tokens, std::vector<core::EditSpec> edits) {
+        return core::resolveKeepSuperFromScan(engine, tokens, std::move(edits));
+    };
+    return true;
+}();
+
+nlohmann::json massiveJson(const core::MassiveActivation& m) {
+    return {{"layer", m.layer}, {"token", m.token}, {"channel", m.channel}, {"value", m.value}, {"ratio", m.ratio},
+            {"first_token", m.firstToken}, {"delimiter", m.delimiter}};
+}
+
+int runScan(const ScanCliOptions& o) {
+    auto model = openModel(o.model);
+    if (!model) return fail(model.error());
+    const core::Model& m = **model;
+    auto tokOr = analysis::optionalTokenizer(m);
+    if (!tokOr) return fail(tokOr.error());
+    const core::Tokenizer* tok = tokOr->get();
+
+    // The prompt set: the explicit input first, then --prompts and (with
+    // --consistency, or when no input is given) the bundled defaults.
+    std::vector<std::vector<core::TokenId>> prompts;
+    std::vector<std::string> promptLabels;
+    const bool explicitInput = o.input.given();
+    if (explicitInput) {
+        auto ids = resolveTokens(o.input, m);
+        if (!ids) return fail(ids.error());
+        prompts.push_back(std::move(ids).value());
+        promptLabels.push_back(o.input.hasPrompt ? o.input.prompt : "--ids");
+    }
+    auto addTextPrompts = [&](const std::vector<std::string>& lines, const std::string& origin) -> core::Status {
+        if (!tok) {
+            return core::Error{m.folder().string() + ": no tokenizer.json or tokenizer.model, needed to tokenize " + origin +
+                               "; give token ids with --ids 1,2,3"};
+        }
+        for (const auto& line : lines) {
+            auto ids = tok->encode(line, true);
+            if (ids.empty()) continue;
+            prompts.push_back(std::move(ids));
+            promptLabels.push_back(line);
+        }
+        return {};
+    };
+    if (!o.promptsFile.empty()) {
+        auto text = readTextFile(o.promptsFile);
+        if (!text) return fail(text.error());
+        auto lines = core::parseWordList(*text);  // one prompt per line, '#' comments
+        if (lines.empty()) return fail(o.promptsFile + ": no prompts (one per line)");
+        if (auto s = addTextPrompts(lines, o.promptsFile); !s) return fail(s.error());
+    }
+    if (!explicitInput || o.consistency) {
+        const auto defaults = core::bundledDefaultPrompts();
+        if (defaults.empty()) return fail("this build has no bundled default prompts (resources/prompts/default_prompts.txt); give --prompt or --ids");
+        if (auto s = addTextPrompts(defaults, "the bundled default prompts"); !s) return fail(s.error());
+    }
+    const std::vector<core::TokenId>& primary = prompts.front();
+
+    auto edits = resolveEdits(o.edits, m, static_cast<std::int64_t>(primary.size()));
+    if (!edits) return fail(edits.error());
+    core::Engine engine(*model);
+    auto resolved = resolveKeepSuper(engine, primary, std::move(edits).value());
+    if (!resolved) return fail(resolved.error());
+
+    auto scan = core::scanSuperWeights(engine, primary, *resolved, o.scan);
+    if (!scan) return fail(scan.error());
+    auto massive = core::findMassiveActivations(*scan->firstResult, tok, o.massive);
+    if (!massive) return fail(massive.error());
+
+    // Consistency over the prompt set (the primary scan is reused for prompt 0).
+    std::vector<core::SuperWeightConsistency> consistency;
+    if (prompts.size() > 1) {
+        for (const auto& sw : scan->superWeights) consistency.push_back({sw, 1, 0});
+        for (std::size_t i = 1; i < prompts.size(); ++i) {
+            // Activation edits name token positions: each prompt must have them.
+            for (const auto& e : *resolved) {
+                if (e.kind != core::EditKind::Activation) continue;
+                if (auto st = core::validateEdit(e, m, static_cast<std::int64_t>(prompts[i].size())); !st) {
+                    return fail("prompt " + std::to_string(i + 1) + ": " + st.error().message);
+                }
+            }
+            auto s = core::scanSuperWeights(engine, prompts[i], *resolved, o.scan);
+            if (!s) return fail("prompt " + std::to_string(i + 1) + ": " + s.error().message);
+            for (const auto& sw : s->superWeights) {
+                auto it = std::find_if(consistency.begin(), consistency.end(), [&](const auto& c) { return c.weight.sameCoordinate(sw); });
+                if (it == consistency.end()) consistency.push_back({sw, 1, 0});
+                else ++it->promptsFound;
+            }
+        }
+        for (auto& c : consistency) c.promptsTotal = static_cast<int>(prompts.size());
+    }
+    // Reported super weights: the explicit prompt's scan, or with the default
+    // set, the coordinates found in at least minConsistency of the prompts.
+    std::vector<core::SuperWeight> reported;
+    std::vector<int> reportedFound;
+    if (explicitInput || prompts.size() == 1) {
+        reported = scan->superWeights;
+    } else {
+        for (const auto& c : consistency) {
+            if (c.fraction() + 1e-12 >= o.minConsistency) reported.push_back(c.weight);
+        }
+    }
+
+    const auto published = core::PublishedCoordinates::bundled().match(m.config(), m.folder().filename().string());
+
+    if (o.json) {
+        nlohmann::json j;
+        j["super_weights"] = nlohmann::json::array();
+        for (const auto& sw : reported) {
+            nlohmann::json e = analysis::superWeightJson(sw, m);
+            for (const auto& c : consistency) {
+                if (c.weight.sameCoordinate(sw)) {
+                    e["prompts_found"] = c.promptsFound;
+                    e["prompts_total"] = c.promptsTotal;
+                }
+            }
+            j["super_weights"].push_back(std::move(e));
+        }
+        j["massive_activations"] = nlohmann::json::array();
+        for (const auto& a : massive->flagged) j["massive_activations"].push_back(massiveJson(a));
+        j["massive_persistent"] = nlohmann::json::array();
+        for (const auto& p : massive->persistent) {
+            j["massive_persistent"].push_back({{"token", p.token}, {"channel", p.channel}, {"first_layer", p.firstLayer}, {"last_layer", p.lastLayer}});
+        }
+        j["layers"] = nlohmann::json::array();
+        for (const auto& s : scan->firstPass) {
+            j["layers"].push_back({{"layer", s.layer},
+                                   {"down_in_max", s.downIn.absValue()},
+                                   {"down_in_ratio", s.downInRatio()},
+                                   {"down_out_max", s.downOut.absValue()},
+                                   {"down_out_ratio", s.downOutRatio()},
+                                   {"resid_max", s.resid.absValue()},
+                                   {"resid_ratio", s.residRatio()},
+                                   {"resid_median", s.residMedian}});
+        }
+        j["iterations"] = nlohmann::json::array();
+        for (std::size_t i = 0; i < scan->iterationSeconds.size(); ++i) {
+            j["iterations"].push_back({{"seconds", scan->iterationSeconds[i]}, {"start_layer", scan->iterationStartLayer[i]}});
+        }
+        j["ids"] = primary;
+        j["prompts"] = static_cast<int>(prompts.size());
+        if (prompts.size() > 1) {
+            j["consistency"] = nlohmann::json::array();
+            for (const auto& c : consistency) {
+                j["consistency"].push_back({{"layer", c.weight.layer}, {"row", c.weight.row}, {"col", c.weight.col},
+                                            {"prompts_found", c.promptsFound}, {"prompts_total", c.promptsTotal}});
+            }
+        }
+        if (published) {
+            const auto& p = *published->model;
+            nlohmann::json pj = {{"model", p.name}, {"matched_by", published->matchedBy}, {"source", p.source}};
+            pj["super_weights"] = nlohmann::json::array();
+            for (const auto& c : p.superWeights) {
+                const bool found = std::any_of(reported.begin(), reported.end(), [&](const auto& sw) { return sw.coord() == c; });
+                pj["super_weights"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}, {"found", found}});
+            }
+            pj["massive_channels"] = p.massiveChannels;
+            if (!p.note.empty()) pj["note"] = p.note;
+            j["published"] = std::move(pj);
+        } else {
+            j["published"] = nullptr;
+        }
+        j["edits"] = analysis::editsJson(*resolved);
+        printJson(j);
+        return kExitOk;
+    }
+
+    std::printf("%s: %d layers, scanned %zu prompt(s)%s\n", o.model.c_str(), m.config().numLayers, prompts.size(),
+                prompts.size() > 1 && !explicitInput ? " (bundled default set)" : "");
+    std::printf("\nlayer  max|down_in| (x median)   max|down_out| (x median)   max|resid| (x median)\n");
+    for (const auto& s : scan->firstPass) {
+        std::printf("%5d  %12.4g (%8.1fx)  %12.4g (%8.1fx)  %12.4g (%8.1fx)\n", s.layer, s.downIn.absValue(), s.downInRatio(), s.downOut.absValue(),
+                    s.downOutRatio(), s.resid.absValue(), s.residRatio());
+    }
+    std::printf("\nsuper weights (%zu):\n", reported.size());
+    for (const auto& sw : reported) {
+        std::printf("  %s[%lld,%lld] = %.6g   token %lld, down_in %.4g, down_out %.4g (%.0fx)", sw.tensorName(m).c_str(),
+                    static_cast<long long>(sw.row), static_cast<long long>(sw.col), sw.value, static_cast<long long>(sw.token), sw.downIn,
+                    sw.downOut, sw.outputRatio);
+        for (const auto& c : consistency) {
+            if (c.weight.sameCoordinate(sw)) std::printf("  in %d/%d prompts", c.promptsFound, c.promptsTotal);
+        }
+        std::printf("\n");
+    }
+    if (prompts.size() > 1) {
+        for (const auto& c : consistency) {
+            const bool shown = std::any_of(reported.begin(), reported.end(), [&](const auto& sw) { return sw.sameCoordinate(c.weight); });
+            if (!shown) {
+                std::printf("  (seen in %d/%d prompts only: layers.%d[%lld,%lld])\n", c.promptsFound, c.promptsTotal, c.weight.layer,
+                            static_cast<long long>(c.weight.row), static_cast<long long>(c.weight.col));
+            }
+        }
+    }
+    std::printf("\nmassive activations (>= %.0fx the layer median): %zu\n", o.massive.ratioThreshold, massive->flagged.size());
+    for (const auto& a : massive->flagged) {
+        // Token text when the model has a tokenizer, else the id.
+        std::string tokenText;
+        if (a.token < static_cast<std::int64_t>(primary.size())) {
+            const core::TokenId id = primary[static_cast<std::size_t>(a.token)];
+            tokenText = tok ? tok->tokenText(id) : "id " + std::to_string(id);
+        }
+        std::printf("  layer %3d  token %4lld %-12s channel %6lld  value %12.5g  ratio %10.1f%s%s\n", a.layer, static_cast<long long>(a.token),
+                    nlohmann::json(tokenText).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(),
+                    static_cast<long long>(a.channel), a.value, a.ratio, a.firstToken ? "  first token" : "", a.delimiter ? "  delimiter" : "");
+    }
+    for (const auto& p : massive->persistent) {
+        std::printf("  persists: token %lld channel %lld, layers %d..%d\n", static_cast<long long>(p.token), static_cast<long long>(p.channel),
+                    p.firstLayer, p.lastLayer);
+    }
+    if (published) {
+        const auto& p = *published->model;
+        std::printf("\npublished coordinates (%s, matched by %s): ", p.name.c_str(), published->matchedBy.c_str());
+        for (const auto& c : p.superWeights) {
+            const bool found = std::any_of(reported.begin(), reported.end(), [&](const auto& sw) { return sw.coord() == c; });
+            std::printf(" layers.%d[%lld,%lld]%s", c.layer, static_cast<long long>(c.row), static_cast<long long>(c.col), found ? " (found)" : " (not found)");
+        }
+        if (!p.massiveChannels.empty()) {
+            std::printf("; massive-activation channels");
+            for (auto ch : p.massiveChannels) std::printf(" %lld", static_cast<long long>(ch));
+        }
+        std::printf("\n  source: %s\n", p.source.c_str());
+        if (!p.note.empty()) std::printf("  note: %s\n", p.note.c_str());
+    }
+    std::printf("\nscan: %d forward pass(es):", scan->forwardPasses);
+    for (std::size_t i = 0; i < scan->iterationSeconds.size(); ++i) {
+        std::printf(" %.3fs (from layer %d)", scan->iterationSeconds[i], scan->iterationStartLayer[i]);
+    }
+    std::printf("\n");
+    return kExitOk;
+}
+
+}  // namespace
+
+const CommandRegistration kRegistration(35, [](CLI::App& app, CliContext& ctx) {
+    auto opts = std::make_shared<ScanCliOptions>();
+    CLI::App* cmd = app.add_subcommand("scan", "Find super weights and massive activations");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    addInputOptions(cmd, opts->input);
+    addEditOptions(cmd, opts->edits);
+    cmd->add_option("--prompts", opts->promptsFile, "More prompts, one per line: report how consistently each super weight appears");
+    cmd->add_flag("--consistency", opts->consistency, "Also scan the bundled default prompts and report consistency");
+    cmd->add_option("--min-consistency", opts->minConsistency,
+                    "Without --prompt/--ids: report super weights found in at least this fraction of the prompts (default 0.5)")
+        ->check(CLI::Range(0.0, 1.0));
+    analysis::addScanOptions(cmd, opts->scan);
+    cmd->add_option("--massive-ratio", opts->massive.ratioThreshold, "Massive activation: |value| / layer median at least this (default 100)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--top-k", opts->massive.topK, "Largest residual entries listed per layer (default 3)")->check(CLI::Range(1, 1000));
+    cmd->add_flag("--json", opts->json, "Print one JSON document {\"super_weights\", \"massive_activations\", ...}");
+    cmd->callback([&ctx, opts] { ctx.run = [opts] { return runScan(*opts); }; });
+});
+
+}  // namespace superlens::cli

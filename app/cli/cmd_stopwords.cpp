@@ -1,0 +1,94 @@
+// superlens-cli stopwords MODEL (--text FILE | --text-ids FILE) [--stopwords FILE | --stopword-ids 1,2] [--ctx N] [--top K] [--edit E]... [--json]
+// Probability mass on stopwords, averaged over the text's positions, for the
+// unedited model and with the edits; shift ratio edited / original and the
+// tokens whose mean probability moved most (super-weight paper, Fig. 5).
+
+#include <cstdio>
+#include <iostream>
+
+#include "analysis_common.h"
+#include "superlens/core/analysis/metrics.h"
+
+namespace superlens::cli {
+namespace {
+
+struct StopwordsCliOptions {
+    std::string model;
+    analysis::TextInput text;
+    analysis::StopwordInput stopwords;
+    EditOptions edits;
+    int context = 0;
+    int top = 10;
+    bool json = false;
+};
+
+int runStopwords(const StopwordsCliOptions& o) {
+    auto model = openModel(o.model);
+    if (!model) return fail(model.error());
+    const core::Model& m = **model;
+    auto tokOr = analysis::optionalTokenizer(m);
+    if (!tokOr) return fail(tokOr.error());
+    const core::Tokenizer* tok = tokOr->get();
+    auto tokens = analysis::loadTextTokens(o.text, m, tok);
+    if (!tokens) return fail(tokens.error());
+    auto ids = analysis::resolveStopwordIds(o.stopwords, m, tok);
+    if (!ids) return fail(ids.error());
+    auto edits = resolveEdits(o.edits, m);
+    if (!edits) return fail(edits.error());
+    core::Engine engine(*model);
+    const std::vector<core::TokenId> head(tokens->begin(), tokens->begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, tokens->size())));
+    auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
+    if (!resolved) return fail(resolved.error());
+
+    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    auto shift = core::stopwordShift(engine, *tokens, *ids, *resolved, context, o.top);
+    if (!shift) return fail(shift.error());
+
+    auto tokenText = [&](core::TokenId id) { return tok ? tok->tokenText(id) : std::string(); };
+    if (o.json) {
+        nlohmann::json j = {{"original_mass", shift->originalMass}, {"edited_mass", shift->editedMass}, {"ratio", shift->ratio()},
+                            {"positions", shift->positions},        {"stopword_ids", ids->size()},     {"context", context}};
+        j["top_movers"] = nlohmann::json::array();
+        for (const auto& mv : shift->topMovers) {
+            nlohmann::json e = {{"id", mv.id}, {"original", mv.originalProb}, {"edited", mv.editedProb}};
+            e["token"] = tok ? nlohmann::json(tokenText(mv.id)) : nlohmann::json(nullptr);
+            e["stopword"] = std::binary_search(ids->begin(), ids->end(), mv.id);
+            j["top_movers"].push_back(std::move(e));
+        }
+        j["edits"] = analysis::editsJson(*resolved);
+        printJson(j);
+        return kExitOk;
+    }
+    std::printf("stopword mass: original %.6f, edited %.6f, ratio %.4f  (%zu stopword ids, %lld positions)\n", shift->originalMass, shift->editedMass,
+                shift->ratio(), ids->size(), static_cast<long long>(shift->positions));
+    if (resolved->empty()) std::printf("(no --edit given: original and edited are the same model)\n");
+    std::printf("\ntop movers (mean probability):\n");
+    for (const auto& mv : shift->topMovers) {
+        std::printf("  %8d  %-16s  %.6f -> %.6f%s\n", mv.id,
+                    nlohmann::json(tokenText(mv.id)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), mv.originalProb,
+                    mv.editedProb, std::binary_search(ids->begin(), ids->end(), mv.id) ? "  stopword" : "");
+    }
+    return kExitOk;
+}
+
+}  // namespace
+
+const CommandRegistration kRegistration(60, [](CLI::App& app, CliContext& ctx) {
+    auto opts = std::make_shared<StopwordsCliOptions>();
+    CLI::App* cmd = app.add_subcommand("stopwords", "Stopword probability mass and its shift under edits");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    analysis::addTextOptions(cmd, opts->text, true);
+    analysis::addStopwordOptions(cmd, opts->stopwords);
+    addEditOptions(cmd, opts->edits);
+    cmd->add_option("--ctx", opts->context, "Window length in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--top", opts->top, "Tokens listed whose mean probability moved most (default 10)")->check(CLI::Range(0, 100000));
+    cmd->add_flag("--json", opts->json, "Print one JSON document");
+    cmd->callback([&ctx, opts] {
+        ctx.run = [opts] {
+            if (!opts->text.given()) return usageError("stopwords needs --text FILE (or --text-ids FILE)");
+            return runStopwords(*opts);
+        };
+    });
+});
+
+}  // namespace superlens::cli

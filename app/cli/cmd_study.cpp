@@ -1,0 +1,193 @@
+// superlens-cli study superweight MODEL (--text FILE | --text-ids FILE) [--tasks FILE | --no-tasks]
+//     [--super-weights L:R:C;...] [--prompt TEXT | --ids ...] [--ctx N] [--stride S]
+//     [--stopwords FILE | --stopword-ids ...] [--outliers N] [--markdown FILE] [--edit E]... [--json]
+// The super-weight paper's ablation study in one table (studies.h): original /
+// super weights zeroed / zeroed + super activation restored / as many largest
+// other outliers zeroed — perplexity, zero-shot accuracy, stopword shift.
+//
+// This file creates the `study` parent command (order 90, one child
+// required); other study kinds (laser, quant) add their children to it from
+// their own files with app.get_subcommand("study") at a later order.
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "analysis_common.h"
+#include "superlens/core/analysis/bundled_resources.h"
+#include "superlens/core/analysis/studies.h"
+
+namespace superlens::cli {
+namespace {
+
+struct StudyCliOptions {
+    std::string model;
+    analysis::TextInput text;
+    InputOptions scanInput;
+    std::string tasks;
+    bool noTasks = false;
+    std::string superWeights;
+    analysis::StopwordInput stopwords;
+    bool noStopwords = false;
+    EditOptions edits;
+    int context = 0;
+    int stride = 0;
+    int outliers = 0;
+    std::string markdownFile;
+    core::SuperWeightScanOptions scan;
+    bool json = false;
+};
+
+nlohmann::json conditionJson(const core::StudyCondition& c) {
+    nlohmann::json j = {{"key", c.key}, {"label", c.label}, {"edits", analysis::editsJson(c.edits)}};
+    if (c.ppl) {
+        j["ppl"] = c.ppl->ppl;
+        j["nll"] = c.ppl->nll;
+        j["tokens"] = c.ppl->tokens;
+    }
+    if (c.zeroShot) {
+        j["zero_shot"] = {{"accuracy", c.zeroShot->accuracy}, {"accuracy_norm", c.zeroShot->accuracyNorm}, {"count", c.zeroShot->count},
+                          {"predictions", c.zeroShot->predictions}};
+    } else {
+        j["zero_shot"] = nullptr;
+    }
+    if (c.stopwords) {
+        j["stopwords"] = {{"mass", c.stopwords->editedMass}, {"original_mass", c.stopwords->originalMass}, {"ratio", c.stopwords->ratio()}};
+    } else {
+        j["stopwords"] = nullptr;
+    }
+    return j;
+}
+
+int runStudySuperWeight(const StudyCliOptions& o) {
+    auto model = openModel(o.model);
+    if (!model) return fail(model.error());
+    const core::Model& m = **model;
+    auto tokOr = analysis::optionalTokenizer(m);
+    if (!tokOr) return fail(tokOr.error());
+    const core::Tokenizer* tok = tokOr->get();
+    auto tokens = analysis::loadTextTokens(o.text, m, tok);
+    if (!tokens) return fail(tokens.error());
+
+    core::SuperWeightStudyInputs in;
+    in.textTokens = *tokens;
+    in.tokenizer = tok;
+    if (o.scanInput.given()) {
+        auto ids = resolveTokens(o.scanInput, m);
+        if (!ids) return fail(ids.error());
+        in.scanTokens = std::move(ids).value();
+    }
+    if (!o.superWeights.empty()) {
+        auto coords = analysis::parseCoordList(o.superWeights, "--super-weights");
+        if (!coords) return fail(coords.error());
+        in.superWeights = std::move(coords).value();
+    }
+    // Zero-shot tasks: --tasks, else the bundled set when the model can read text.
+    std::vector<core::ZeroShotTask> tasks;
+    std::string tasksLabel;
+    if (!o.noTasks) {
+        if (!o.tasks.empty()) {
+            auto t = core::loadZeroShotTasks(o.tasks);
+            if (!t) return fail(t.error());
+            tasks = std::move(t).value();
+            tasksLabel = o.tasks;
+            const bool needsTokenizer = std::any_of(tasks.begin(), tasks.end(), [](const auto& x) { return x.contextIds.empty(); });
+            if (needsTokenizer && !tok) return fail(m.folder().string() + ": no tokenizer (needed for the text tasks of " + o.tasks + ")");
+        } else if (tok) {
+            auto t = core::parseZeroShotTasks(std::string(core::bundledZeroShotTasksText()), "bundled tasks");
+            if (!t) return fail(t.error());
+            tasks = std::move(t).value();
+            tasksLabel = "bundled";
+        }
+    }
+    if (!tasks.empty()) in.tasks = &tasks;
+    if (!o.noStopwords && (tok || !o.stopwords.ids.empty())) {
+        auto ids = analysis::resolveStopwordIds(o.stopwords, m, tok);
+        if (!ids) return fail(ids.error());
+        in.stopwordIds = std::move(ids).value();
+    }
+
+    auto edits = resolveEdits(o.edits, m);
+    if (!edits) return fail(edits.error());
+    core::Engine engine(*model);
+    const std::vector<core::TokenId> head(tokens->begin(), tokens->begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, tokens->size())));
+    auto resolved = resolveKeepSuper(engine, in.scanTokens.empty() ? head : in.scanTokens, std::move(edits).value());
+    if (!resolved) return fail(resolved.error());
+
+    core::SuperWeightStudyOptions so;
+    so.perplexity.context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    so.perplexity.stride = o.stride;
+    if (so.perplexity.stride > so.perplexity.context) return usageError("--stride is larger than --ctx");
+    so.outlierCount = o.outliers;
+    so.scan = o.scan;
+    auto study = core::studySuperWeight(engine, in, *resolved, so);
+    if (!study) {
+        if (in.superWeights.empty() && study.error().message.find("no super weight") != std::string::npos) {
+            return fail(o.model + ": " + study.error().message + "; give them with --super-weights LAYER:ROW:COL");
+        }
+        return fail(study.error());
+    }
+    const std::string md = study->markdown();
+    if (!o.markdownFile.empty()) {
+        std::ofstream out(o.markdownFile, std::ios::binary);
+        out << md;
+        if (!out) return fail(o.markdownFile + ": cannot write the Markdown table");
+    }
+    if (o.json) {
+        nlohmann::json j;
+        j["super_weights"] = nlohmann::json::array();
+        for (const auto& sw : study->superWeights) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
+        j["outliers"] = nlohmann::json::array();
+        for (const auto& c : study->outliers) j["outliers"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
+        j["conditions"] = nlohmann::json::array();
+        for (const auto& c : study->conditions) j["conditions"].push_back(conditionJson(c));
+        j["context"] = so.perplexity.context;
+        j["stride"] = so.perplexity.stride == 0 ? so.perplexity.context : so.perplexity.stride;
+        j["tasks"] = tasksLabel.empty() ? nlohmann::json(nullptr) : nlohmann::json(tasksLabel);
+        j["stopword_ids"] = in.stopwordIds.size();
+        j["notes"] = study->notes;
+        j["edits"] = analysis::editsJson(*resolved);
+        j["markdown"] = md;
+        printJson(j);
+        return kExitOk;
+    }
+    std::cout << md;
+    return kExitOk;
+}
+
+}  // namespace
+
+const CommandRegistration kRegistration(90, [](CLI::App& app, CliContext& ctx) {
+    CLI::App* study = app.add_subcommand("study", "Paper ablation studies (superweight; laser and quant where built)");
+    study->require_subcommand(1);
+
+    auto opts = std::make_shared<StudyCliOptions>();
+    CLI::App* cmd = study->add_subcommand("superweight", "Original / super weight zeroed / + super activation restored / other outliers zeroed");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    analysis::addTextOptions(cmd, opts->text, true);
+    cmd->add_option("--tasks", opts->tasks, "Zero-shot tasks JSONL (default: the bundled set when the model has a tokenizer)");
+    cmd->add_flag("--no-tasks", opts->noTasks, "Skip the zero-shot measure");
+    analysis::addStopwordOptions(cmd, opts->stopwords);
+    cmd->add_flag("--no-stopwords", opts->noStopwords, "Skip the stopword measure");
+    cmd->add_option("--super-weights", opts->superWeights, "Super weights to ablate, LAYER:ROW:COL;... (default: a scan)");
+    auto* p = cmd->add_option("--prompt", opts->scanInput.prompt, "Scan this prompt (default: the text's first 128 tokens)");
+    auto* i = cmd->add_option("--ids", opts->scanInput.ids, "Scan these token ids (default: the text's first 128 tokens)");
+    p->excludes(i);
+    p->each([o = opts.get()](const std::string&) { o->scanInput.hasPrompt = true; });
+    i->each([o = opts.get()](const std::string&) { o->scanInput.hasIds = true; });
+    addEditOptions(cmd, opts->edits);
+    cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--outliers", opts->outliers, "Control: outliers zeroed per matrix (default: as many as its super weights)")->check(CLI::Range(1, 1000000));
+    cmd->add_option("--markdown", opts->markdownFile, "Also write the Markdown table to this file");
+    analysis::addScanOptions(cmd, opts->scan);
+    cmd->add_flag("--json", opts->json, "Print one JSON document (conditions, super weights, outliers, markdown)");
+    cmd->callback([&ctx, opts] {
+        ctx.run = [opts] {
+            if (!opts->text.given()) return usageError("study superweight needs --text FILE (or --text-ids FILE)");
+            return runStudySuperWeight(*opts);
+        };
+    });
+});
+
+}  // namespace superlens::cli
