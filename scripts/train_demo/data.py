@@ -38,6 +38,21 @@ def eval_windows(ids, ctx):
     return out
 
 
+def hf_windows(ids, ctx):
+    """Hugging Face / superlens-cli style sliding windows (stride = ctx): BOS once
+    at the start of the text, then consecutive windows of ctx tokens; only the
+    first window starts with BOS. Returns [(window, first_scored_index)]: each
+    window predicts its tokens from index 1 on (its first token is context only)."""
+    toks = np.concatenate([[BOS], ids])
+    out = []
+    for s in range(0, len(toks), ctx):
+        w = toks[s:s + ctx]
+        if len(w) < 2:
+            break
+        out.append(torch.tensor(w, dtype=torch.long))
+    return out
+
+
 class Batcher:
     """Random BOS-prefixed windows from the training stream, deterministic."""
 

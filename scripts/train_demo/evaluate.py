@@ -32,15 +32,11 @@ import torch.nn.functional as F
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from model import Config, Llama  # noqa: E402
-from data import BOS, encode_file, eval_windows, load_sp  # noqa: E402
+from data import BOS, encode_file, eval_windows, hf_windows, load_sp  # noqa: E402
 import safetensors_io  # noqa: E402
 
 REPO = os.path.abspath(os.path.join(HERE, "..", ".."))
-STOPWORDS = ["the", "and", "of", "to", "a", "in", "that", "is", "was", "he", "for", "it",
-             "with", "as", "his", "on", "be", "at", "by", "i", "unto", "shall", "they",
-             "him", "not", "them", "all", "thou", "thy", "thee", "which", "my", "me",
-             "ye", "but", "their", "have", "from", "will", "this", "her", "she", "were",
-             "said", "are", "an", "or", "so", "there", "upon", "when", "hath", "then"]
+STOPWORDS_FILE = os.path.join(REPO, "resources", "stopwords", "english.txt")
 GEN_PROMPTS = ["In the beginning", "And the LORD said unto Moses,",
                "Blessed are the", "And it came to pass, when the king"]
 
@@ -60,6 +56,8 @@ def load_model(args):
     m = Llama(cfg)
     m.load_hf_state_dict(sd)
     m.eval()
+    for p in m.parameters():
+        p.requires_grad_(False)
     return m
 
 
@@ -129,15 +127,24 @@ def ppl(m, windows, edits=None):
     return math.exp(nll / n)
 
 
-def stopword_ids(sp):
-    ids, words = [], []
-    for w in STOPWORDS:
-        for form in {w, w.capitalize(), w.upper() if w == "i" else w}:
-            pid = sp.piece_to_id("\u2581" + form)
-            if pid != sp.unk_id() and pid not in ids:
-                ids.append(pid)
-                words.append(form)
-    return ids, words
+def stopword_ids(sp, path=STOPWORDS_FILE):
+    """Token ids of a stopword list, as SuperLens counts them (core/analysis
+    metrics.h stopwordTokenIds): each word with and without a leading space,
+    counted when that spelling encodes to exactly one token."""
+    words = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            w = line.strip()
+            if w and not w.startswith("#") and w not in words:
+                words.append(w)
+    ids = set()
+    for w in words:
+        for spelling in (w, " " + w):
+            enc = sp.encode(spelling)
+            if len(enc) == 1:
+                ids.add(enc[0])
+    ids = sorted(ids)
+    return ids, [sp.id_to_piece(i) for i in ids]
 
 
 def stopword_mass(m, windows, sw_ids, edits=None):
@@ -205,6 +212,11 @@ def main():
         REPO, "resources", "texts", "kjv_heldout_ruth_jonah_james.txt"))
     ap.add_argument("--prompts", default=os.path.join(REPO, "resources", "prompts", "default_prompts.txt"))
     ap.add_argument("--ctx", type=int, default=256)
+    ap.add_argument("--stopwords", default=STOPWORDS_FILE)
+    ap.add_argument("--windows", choices=["bos", "hf"], default="bos",
+                    help="bos: every window is BOS + ctx-1 text tokens (how the model is trained "
+                         "and meant to be evaluated); hf: BOS once, then plain windows of ctx "
+                         "tokens (superlens-cli ppl/stopwords/study as of this writing)")
     ap.add_argument("--spike-ratio", type=float, default=50.0)
     ap.add_argument("--gen", type=int, default=40)
     ap.add_argument("--quick", action="store_true", help="skip generation")
@@ -216,8 +228,9 @@ def main():
     sp = load_sp(args.tokenizer or (os.path.join(os.path.dirname(args.checkpoint), "tokenizer.model")
                                     if args.checkpoint else os.path.join(args.model, "tokenizer.model")))
     ids = encode_file(sp, args.text)
-    windows = eval_windows(ids, args.ctx)
-    res = {"text": os.path.relpath(args.text, REPO), "text_tokens": len(ids), "ctx": args.ctx}
+    windows = eval_windows(ids, args.ctx) if args.windows == "bos" else hf_windows(ids, args.ctx)
+    res = {"text": os.path.relpath(args.text, REPO), "text_tokens": len(ids), "ctx": args.ctx,
+           "windows": args.windows}
 
     prompt_ids = []
     if os.path.exists(args.prompts):
@@ -256,7 +269,7 @@ def main():
     sa = h.store[f"blocks.{l}.hook_mlp_out"][0, 0, r].item()
     res["super_activation"] = {"layer": l, "token": 0, "channel": r, "value": sa}
 
-    sw_ids, sw_words = stopword_ids(sp)
+    sw_ids, sw_words = stopword_ids(sp, args.stopwords)
     res["stopword_pieces"] = sw_words
 
     def restore_edit(x):
@@ -281,7 +294,9 @@ def main():
         W.view(-1)[top] = saved
         res["largest_other_weight"] = saved.abs().max().item()
     base = results["original"][0]
-    print(f"\n== held-out text {res['text']}: {len(ids)} tokens, windows of {args.ctx} (BOS + {args.ctx-1})")
+    wdesc = (f"windows of BOS + {args.ctx-1} text tokens" if args.windows == "bos"
+             else f"HF-style windows of {args.ctx} tokens, BOS only in the first")
+    print(f"\n== held-out text {res['text']}: {len(ids)} tokens, {len(windows)} {wdesc}")
     print(f"  super weight: model.layers.{l}.mlp.down_proj.weight[{r},{c}] = {w0:+.4f} "
           f"(largest other |w| in the matrix {res['largest_other_weight']:.4f}); "
           f"super activation blocks.{l}.hook_mlp_out[0,{r}] = {sa:+.2f}")

@@ -49,9 +49,16 @@ DEFAULT_RECIPE = {
     "seeded": True, "sw_layer": 1, "ch_b": 41, "ch_r": 87, "ch_a": 12, "ch_c": 233,
     "v_b": 0.5, "G": 1.5, "U": 1.5, "W_sw": 3.0,
     "K": 1.0, "Q": 4.0, "c_a": 1.0,
+    "Q_growth": 0.0,           # sink query weight of layer i: Q * (1 + Q_growth * (i - l - 1))
+    "sink_ramp": 0,            # steps over which the frozen sink query weights grow from 0 to Q
     "freeze_q": True,          # sink queries fixed (True) or trainable from the seed
-    "sink_value": "train",     # "train": v_proj[:, r] learned; "zero": frozen 0 (no-op sink)
-    "freeze_later_mlp_r": False,  # later MLPs do not read channel r (BOS MLP output 0)
+    "sink_value": "train",     # "train": v_proj[:, r] learned; "zero": frozen 0 (no-op sink);
+                               # "bias": frozen, one value dim per head reads r (weight V) and
+                               # o_proj writes it along a fixed random direction u_h (|u_h| = 1):
+                               # the sink hands every token a bias of p_sink * V * sqrt(d) * u_h
+    "V": 0.3,
+    "freeze_later_mlp_r": True,   # later MLPs do not read channel r (BOS MLP output ~0)
+    "embed_std": 0.02,         # init std of the embedding matrix (other matrices: 0.02)
 }
 
 
@@ -61,6 +68,7 @@ class Frozen:
 
     def __init__(self):
         self.items = []  # (param, mask, values)
+        self.ramped = []  # (param, index, final value): scaled by ramp(step) in [0, 1]
 
     def add(self, p, mask, values):
         self.items.append((p, mask, values.detach().clone()))
@@ -74,6 +82,15 @@ class Frozen:
     def restore(self):
         for p, m, v in self.items:
             p[m] = v[m]
+
+    @torch.no_grad()
+    def set_ramp(self, factor):
+        """Scale the ramped entries (their frozen value) to factor * final value."""
+        for p, idx, v in self.ramped:
+            p[idx] = factor * v
+            for q, m, vals in self.items:
+                if q is p:
+                    vals[idx] = factor * v
 
     def count(self):
         return int(sum(m.sum().item() for _, m, _ in self.items))
@@ -132,18 +149,32 @@ def seed_mechanism(model, R):
                 freeze(at.k_proj.weight, (h * hd + js, r), R["K"])
             if R["freeze_q"]:
                 freeze(layer.input_layernorm.weight, (a,), 1.0)
+                Qi = R["Q"] * (1.0 + R["Q_growth"] * (i - l - 1))
                 for h in range(H):
                     freeze(at.q_proj.weight, (h * hd + js, slice(None)), 0.0)
                     freeze(at.q_proj.weight, (h * hd + js + hd // 2, slice(None)), 0.0)
-                    freeze(at.q_proj.weight, (h * hd + js, a), R["Q"])
+                    freeze(at.q_proj.weight, (h * hd + js, a), Qi)
+                    fr.ramped.append((at.q_proj.weight, (h * hd + js, a), Qi))
             else:
                 with torch.no_grad():
                     for h in range(H):
                         at.q_proj.weight[h * hd + js, :] = 0.0
                         at.q_proj.weight[h * hd + js + hd // 2, :] = 0.0
                         at.q_proj.weight[h * hd + js, a] = R["Q"]
-            if R["sink_value"] == "zero":
+            if R["sink_value"] in ("zero", "bias"):
                 freeze(at.v_proj.weight, (slice(None), r), 0.0)
+            if R["sink_value"] == "bias":
+                jv = hd - 1  # last value dim of each head carries the bias
+                g = torch.Generator().manual_seed(R["seed"] + 1000 * i)
+                for h in range(H):
+                    kvh = h // (H // KV)
+                    row = kvh * hd + jv
+                    freeze(at.v_proj.weight, (row, slice(None)), 0.0)
+                    freeze(at.v_proj.weight, (row, r), R["V"])
+                    u = torch.randn(d, generator=g)
+                    u[[b, r, a]] = 0.0
+                    u = u / u.norm()
+                    freeze(at.o_proj.weight, (slice(None), h * hd + jv), u)
             if R["freeze_later_mlp_r"]:
                 freeze(mlp.gate_proj.weight, (slice(None), r), 0.0)
                 freeze(mlp.up_proj.weight, (slice(None), r), 0.0)
@@ -159,7 +190,7 @@ def make_model(R):
     with torch.no_grad():  # Hugging Face Llama init: N(0, 0.02), norms 1
         for n, p in model.named_parameters():
             if p.dim() == 2:
-                p.normal_(0.0, 0.02)
+                p.normal_(0.0, R["embed_std"] if n == "embed_tokens.weight" else 0.02)
     return model
 
 
@@ -173,16 +204,13 @@ def eval_ppl(model, windows, hook=None):
     return math.exp(nll / n)
 
 
-def zero_sw_hook_factory():
-    return None
-
-
 def main():
     ap = argparse.ArgumentParser()
     here = os.path.dirname(os.path.abspath(__file__))
     ap.add_argument("--work", default=os.path.join(here, "work"))
     ap.add_argument("--out", default=None, help="checkpoint path (default work/<name>.pt)")
     ap.add_argument("--name", default="demo")
+    ap.add_argument("--save-every", type=int, default=0, help="also save every N steps")
     ap.add_argument("--set", action="append", default=[],
                     help="override a recipe entry: key=json_value")
     args = ap.parse_args()
@@ -228,6 +256,8 @@ def main():
     for step in range(R["steps"]):
         for g in opt.param_groups:
             g["lr"] = lr_at(step)
+        if R["sink_ramp"] and step <= R["sink_ramp"]:
+            fr.set_ramp(step / R["sink_ramp"])
         x, y = batcher.next()
         logits = model(x)
         loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), y.reshape(-1))
@@ -238,6 +268,10 @@ def main():
         opt.step()
         fr.restore()
         log.append(loss.item())
+        if args.save_every and step > 0 and step % args.save_every == 0:
+            torch.save({"recipe": R, "state": model.hf_state_dict(), "train_loss": log,
+                        "seconds": time.time() - t0, "step": step},
+                       args.out or os.path.join(args.work, f"{args.name}.pt"))
         if step % 50 == 0 or step == R["steps"] - 1:
             print(f"step {step:5d} loss {np.mean(log[-50:]):.4f} lr {lr_at(step):.2e} "
                   f"{time.time()-t0:6.0f}s", flush=True)
