@@ -9,30 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "sliding_windows.h"
+
 namespace superlens::core {
 namespace {
-
-struct Window {
-    std::int64_t begin = 0;
-    std::int64_t end = 0;          // exclusive
-    std::int64_t firstScored = 0;  // tokens [firstScored, end) are predicted by this window
-};
-
-// Hugging Face's perplexity recipe (docs "Perplexity of fixed-length models"):
-// windows start every `stride` tokens; each scores the tokens after the
-// previous window's end. A window cannot predict its own first token.
-std::vector<Window> slidingWindows(std::int64_t n, std::int64_t context, std::int64_t stride) {
-    std::vector<Window> out;
-    std::int64_t prevEnd = 0;
-    for (std::int64_t begin = 0; begin < n; begin += stride) {
-        const std::int64_t end = std::min(begin + context, n);
-        const std::int64_t first = std::max(prevEnd, begin + 1);
-        if (first < end) out.push_back({begin, end, first});
-        prevEnd = end;
-        if (end == n) break;
-    }
-    return out;
-}
 
 // Softmax of one logit row in float64, added into `acc` (size V).
 void addSoftmax(const float* logits, std::int64_t V, std::vector<double>& acc, std::vector<double>& scratch) {
@@ -68,7 +48,7 @@ Status scoreWindows(Engine& engine, const std::vector<TokenId>& tokens, const st
     double nllSum = 0;
     for (std::size_t w = 0; w < windows.size(); ++w) {
         if (control.isCancelled()) return Error{kCancelledMessage};
-        const Window& win = windows[w];
+        const TextWindow& win = windows[w];
         ForwardRequest req;
         req.tokens.assign(tokens.begin() + win.begin, tokens.begin() + win.end);
         req.edits = edits;

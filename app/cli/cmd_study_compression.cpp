@@ -1,0 +1,426 @@
+// superlens-cli study laser MODEL (--text FILE | --text-ids FILE) [--tasks FILE | --no-tasks] [--answers FILE]
+//     [--types gate,up,...] [--layers 0,2-5] [--rhos 0.01,0.05,...] [--ctx N] [--stride S] [--max-tokens N]
+//     [--edit E]... [--json | --markdown | --csv]
+// superlens-cli study quant MODEL (--text FILE | --text-ids FILE) [--tasks FILE | --no-tasks] [--answers FILE]
+//     [--bits B] [--blocks 64,128,...,tensor] [--pattern P] [--super-weights L:R:C;... | --no-keep-super]
+//     [--zclip Z] [--pclip P] [--act-bits B [--act-pattern P] [--act-blocks token,tensor,...]]
+//     [--ctx N] [--stride S] [--max-tokens N] [--edit E]... [--json | --markdown | --csv]
+//
+// LASER sweeps (matrix type x layer x rho) and the super-weight paper's
+// Fig. 7 quantization sweep (block size x plain / keep_super), measured by
+// perplexity, zero-shot accuracy and LASER's answer-token loss
+// (core/analysis/compression_study.h; formats in docs/COMPRESSION.md).
+//
+// The `study` parent command belongs to cmd_study.cpp (order 90); these
+// children are added at order 91, creating the parent if it is missing.
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <sstream>
+
+#include "analysis_common.h"
+#include "superlens/core/analysis/bundled_resources.h"
+#include "superlens/core/analysis/compression_study.h"
+#include "superlens/core/analysis/super_weights.h"
+
+namespace superlens::cli {
+namespace {
+
+enum class Format { Markdown, Json, Csv };
+
+struct CommonOptions {
+    std::string model;
+    analysis::TextInput text;
+    std::string tasks;
+    bool noTasks = false;
+    std::string answers;
+    EditOptions edits;
+    int context = 0;
+    int stride = 0;
+    std::int64_t maxTokens = 0;
+    bool json = false, markdown = false, csv = false;
+    Format format() const { return json ? Format::Json : csv ? Format::Csv : Format::Markdown; }
+};
+
+struct LaserCliOptions : CommonOptions {
+    std::string types, layers, rhos;
+};
+
+struct QuantCliOptions : CommonOptions {
+    int bits = 4;
+    std::string blocks;
+    std::string pattern = "model.layers.*";
+    std::string superWeights;
+    std::string superActivations;
+    bool noKeepSuper = false;
+    double zclip = 0, pclip = 0;
+    int actBits = 0;
+    std::string actPattern = "blocks.*.hook_resid_post";
+    std::string actBlocks = "token,tensor";
+    core::SuperWeightScanOptions scan;
+};
+
+std::vector<std::string> splitList(const std::string& s) {
+    std::vector<std::string> out;
+    std::string item;
+    for (char c : s + ",") {
+        if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
+            if (!item.empty()) out.push_back(item);
+            item.clear();
+        } else {
+            item.push_back(c);
+        }
+    }
+    return out;
+}
+
+core::Result<std::int64_t> parseInt(const std::string& s, const std::string& option) {
+    try {
+        std::size_t used = 0;
+        const long long v = std::stoll(s, &used);
+        if (used != s.size()) throw std::invalid_argument(s);
+        return static_cast<std::int64_t>(v);
+    } catch (const std::exception&) {
+        return core::Error{option + ": '" + s + "' is not an integer"};
+    }
+}
+
+// "0,2-5,9" -> 0 2 3 4 5 9
+core::Result<std::vector<int>> parseLayers(const std::string& s, int layers) {
+    std::vector<int> out;
+    for (const auto& item : splitList(s)) {
+        const auto dash = item.find('-', 1);
+        std::int64_t a = 0, b = 0;
+        if (dash == std::string::npos) {
+            auto v = parseInt(item, "--layers");
+            if (!v) return v.error();
+            a = b = *v;
+        } else {
+            auto x = parseInt(item.substr(0, dash), "--layers");
+            auto y = parseInt(item.substr(dash + 1), "--layers");
+            if (!x) return x.error();
+            if (!y) return y.error();
+            a = *x;
+            b = *y;
+        }
+        if (a < 0 || b < a || b >= layers) {
+            return core::Error{"--layers: '" + item + "' is outside the model's layers 0.." + std::to_string(layers - 1)};
+        }
+        for (std::int64_t l = a; l <= b; ++l) out.push_back(static_cast<int>(l));
+    }
+    if (out.empty()) return core::Error{"--layers: no layer given"};
+    return out;
+}
+
+core::Result<std::vector<double>> parseRhos(const std::string& s) {
+    std::vector<double> out;
+    for (const auto& item : splitList(s)) {
+        try {
+            std::size_t used = 0;
+            const double v = std::stod(item, &used);
+            if (used != item.size() || !(v > 0.0 && v <= 1.0)) throw std::invalid_argument(item);
+            out.push_back(v);
+        } catch (const std::exception&) {
+            return core::Error{"--rhos: '" + item + "' is not a fraction in (0, 1]"};
+        }
+    }
+    if (out.empty()) return core::Error{"--rhos: no value given"};
+    return out;
+}
+
+// "64,128,tensor" (and "token" for activations) -> 64 128 0 (-1)
+core::Result<std::vector<std::int64_t>> parseBlocks(const std::string& s, const std::string& option, bool activations) {
+    std::vector<std::int64_t> out;
+    for (const auto& item : splitList(s)) {
+        if (item == "tensor") out.push_back(0);
+        else if (activations && item == "token") out.push_back(-1);
+        else {
+            auto v = parseInt(item, option);
+            if (!v || *v < 1) {
+                return core::Error{option + ": '" + item + "' is not a positive block size" + (activations ? ", 'token'" : "") + " or 'tensor'"};
+            }
+            out.push_back(*v);
+        }
+    }
+    if (out.empty()) return core::Error{option + ": no block size given"};
+    return out;
+}
+
+// Progress on stderr only when it is a terminal: scripts get clean streams.
+struct TerminalProgress {
+    core::RunControl control;
+    TerminalProgress() {
+        if (isatty(STDERR_FILENO)) {
+            control.setProgressCallback([](std::int64_t done, std::int64_t total, const char* stage) {
+                std::fprintf(stderr, "\r%s %lld/%lld", stage, static_cast<long long>(done), static_cast<long long>(total));
+                if (done == total) std::fprintf(stderr, "\n");
+                std::fflush(stderr);
+            });
+        }
+    }
+};
+
+// Everything both studies need: model, tokens, tasks, answers, base edits.
+struct Prepared {
+    std::shared_ptr<const core::Model> model;
+    std::unique_ptr<core::Tokenizer> tokenizer;
+    std::vector<core::ZeroShotTask> tasks;
+    std::vector<core::AnswerTask> answers;
+    std::vector<core::EditSpec> edits;
+    core::CompressionStudyInputs inputs;
+    std::unique_ptr<core::Engine> engine;
+};
+
+core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
+    auto p = std::make_unique<Prepared>();
+    auto model = openModel(o.model);
+    if (!model) return model.error();
+    p->model = *model;
+    const core::Model& m = **model;
+    auto tokOr = analysis::optionalTokenizer(m);
+    if (!tokOr) return tokOr.error();
+    p->tokenizer = std::move(tokOr).value();
+    const core::Tokenizer* tok = p->tokenizer.get();
+    auto tokens = analysis::loadTextTokens(o.text, m, tok);
+    if (!tokens) return tokens.error();
+    if (o.maxTokens > 0 && static_cast<std::int64_t>(tokens->size()) > o.maxTokens) tokens->resize(static_cast<std::size_t>(o.maxTokens));
+    p->inputs.textTokens = std::move(tokens).value();
+    p->inputs.tokenizer = tok;
+    const std::int64_t maxPos = std::max<std::int64_t>(2, m.config().maxPositionEmbeddings);
+    p->inputs.perplexity.context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, maxPos));
+    p->inputs.perplexity.stride = o.stride;
+    if (o.stride > p->inputs.perplexity.context) return core::Error{"--stride is larger than --ctx"};
+
+    // Zero-shot tasks: --tasks, else the bundled set when the model can read text.
+    if (!o.noTasks) {
+        if (!o.tasks.empty()) {
+            auto t = core::loadZeroShotTasks(o.tasks);
+            if (!t) return t.error();
+            p->tasks = std::move(t).value();
+            const bool needsTokenizer = std::any_of(p->tasks.begin(), p->tasks.end(), [](const auto& x) { return x.contextIds.empty(); });
+            if (needsTokenizer && !tok) return core::Error{m.folder().string() + ": no tokenizer (needed for the text tasks of " + o.tasks + ")"};
+        } else if (tok) {
+            auto t = core::parseZeroShotTasks(std::string(core::bundledZeroShotTasksText()), "bundled tasks");
+            if (!t) return t.error();
+            p->tasks = std::move(t).value();
+        }
+    }
+    if (!p->tasks.empty()) p->inputs.tasks = &p->tasks;
+    if (!o.answers.empty()) {
+        auto a = core::loadAnswerTasks(o.answers);
+        if (!a) return a.error();
+        p->answers = std::move(a).value();
+        for (std::size_t i = 0; i < p->answers.size(); ++i) {
+            auto seq = core::tokenizeAnswerTask(p->answers[i], tok);
+            if (!seq) return core::Error{o.answers + ": answer " + std::to_string(i + 1) + ": " + seq.error().message};
+        }
+        p->inputs.answers = &p->answers;
+    }
+    auto edits = resolveEdits(o.edits, m);
+    if (!edits) return edits.error();
+    p->engine = std::make_unique<core::Engine>(p->model);
+    // The scan input for keep_super in base edits: the text's first 128 tokens.
+    const auto& text = p->inputs.textTokens;
+    const std::vector<core::TokenId> head(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, text.size())));
+    auto resolved = resolveKeepSuper(*p->engine, head, std::move(edits).value());
+    if (!resolved) return resolved.error();
+    p->edits = std::move(resolved).value();
+    return p;
+}
+
+int emit(Format f, const std::string& json, const std::string& md, const std::string& csv) {
+    if (f == Format::Json) std::cout << json << std::endl;
+    else if (f == Format::Csv) std::cout << csv;
+    else std::cout << md;
+    std::cout.flush();
+    return kExitOk;
+}
+
+int runLaser(const LaserCliOptions& o) {
+    auto p = prepare(o);
+    if (!p) return fail(p.error());
+    Prepared& pr = **p;
+    core::LaserStudyOptions so;
+    so.types = splitList(o.types);
+    for (const auto& t : so.types) {
+        auto name = core::laserTensorName(*pr.model, t, 0);
+        if (!name) return fail("--types: " + name.error().message);
+    }
+    if (!o.layers.empty()) {
+        auto l = parseLayers(o.layers, pr.model->config().numLayers);
+        if (!l) return fail(l.error());
+        so.layers = std::move(l).value();
+    }
+    if (!o.rhos.empty()) {
+        auto r = parseRhos(o.rhos);
+        if (!r) return fail(r.error());
+        so.rhos = std::move(r).value();
+    }
+    TerminalProgress progress;
+    auto study = core::studyLaser(*pr.engine, pr.inputs, pr.edits, so, progress.control);
+    if (!study) return fail(study.error());
+    return emit(o.format(), study->toJson(), study->markdown(), study->csv());
+}
+
+int runQuant(const QuantCliOptions& o) {
+    auto p = prepare(o);
+    if (!p) return fail(p.error());
+    Prepared& pr = **p;
+    core::QuantStudyOptions so;
+    so.bits = o.bits;
+    so.pattern = o.pattern;
+    if (!o.blocks.empty()) {
+        auto b = parseBlocks(o.blocks, "--blocks", false);
+        if (!b) return fail(b.error());
+        so.blocks = std::move(b).value();
+    }
+    if (o.zclip > 0) so.zclip = o.zclip;
+    if (o.pclip > 0) so.pclip = o.pclip;
+    so.actBits = o.actBits;
+    so.actPattern = o.actPattern;
+    if (!o.superActivations.empty()) {
+        for (const auto& item : splitList(o.superActivations)) {
+            const auto colon = item.find(':');
+            auto t = parseInt(item.substr(0, colon), "--super-activations");
+            auto c = colon == std::string::npos ? core::Result<std::int64_t>(core::Error{"--super-activations: '" + item + "' is not TOKEN:CHANNEL"})
+                                                : parseInt(item.substr(colon + 1), "--super-activations");
+            if (!t || !c || *t < 0 || *c < 0 || *c >= pr.model->config().hiddenSize) {
+                return fail("--super-activations: '" + item + "' is not TOKEN:CHANNEL with a channel below " + std::to_string(pr.model->config().hiddenSize));
+            }
+            so.superActivations.push_back({*t, *c});
+        }
+    }
+    if (o.actBits) {
+        auto b = parseBlocks(o.actBlocks, "--act-blocks", true);
+        if (!b) return fail(b.error());
+        so.actBlocks = std::move(b).value();
+    }
+    // Probe edits validate the patterns up front (clear errors before any scan).
+    {
+        std::string probe = "rtn:" + o.pattern + ":bits=" + std::to_string(o.bits) + ":block=tensor";
+        auto e = core::parseEdits({probe}, *pr.model);
+        if (!e) return fail(e.error());
+        if (o.actBits) {
+            auto a = core::parseEdits({"actq:" + o.actPattern + ":bits=" + std::to_string(o.actBits) + ":block=tensor"}, *pr.model);
+            if (!a) return fail(a.error());
+        }
+    }
+    // Super weights: --super-weights, else a scan of the text's first 128 tokens.
+    if (!o.noKeepSuper) {
+        if (!o.superWeights.empty()) {
+            auto coords = analysis::parseCoordList(o.superWeights, "--super-weights");
+            if (!coords) return fail(coords.error());
+            so.superWeights = std::move(coords).value();
+            core::EditSpec check;
+            check.kind = core::EditKind::Rtn;
+            check.target = o.pattern;
+            check.bits = o.bits;
+            check.keepSuper = true;
+            check.keepWeights = so.superWeights;
+            if (auto v = core::validateEdit(check, *pr.model); !v) return fail("--super-weights: " + v.error().message);
+        } else {
+            const auto& text = pr.inputs.textTokens;
+            const std::vector<core::TokenId> head(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, text.size())));
+            if (head.empty()) return fail("keep_super needs a scan input: give --text/--text-ids, or --super-weights L:R:C, or --no-keep-super");
+            auto probes = core::parseEdits({"rtn:" + o.pattern + ":bits=4:block=tensor:keep_super", "actq:" + o.actPattern + ":bits=8:keep_super"}, *pr.model);
+            if (!probes) return fail(probes.error());
+            // The scan sees the model the study measures: the base edits, then the probes.
+            std::vector<core::EditSpec> withBase = pr.edits;
+            withBase.insert(withBase.end(), probes->begin(), probes->end());
+            auto resolved = core::resolveKeepSuperFromScan(*pr.engine, head, std::move(withBase), o.scan);
+            if (!resolved) return fail(resolved.error());
+            so.superWeights = (*resolved)[resolved->size() - 2].keepWeights;
+            // Kept activations: (token 0, row) of every super weight -- where the
+            // super activation sits in published models, and the only position
+            // every window, task and answer has -- plus the scan's own positions.
+            for (const auto& sw : so.superWeights) {
+                const core::ActivationCoord c{0, sw.row};
+                if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
+            }
+            for (const auto& c : (*resolved)[resolved->size() - 1].keepActivations) {
+                if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
+            }
+        }
+    }
+    TerminalProgress progress;
+    auto study = core::studyQuant(*pr.engine, pr.inputs, pr.edits, so, progress.control);
+    if (!study) return fail(study.error());
+    return emit(o.format(), study->toJson(), study->markdown(), study->csv());
+}
+
+void addCommon(CLI::App* cmd, CommonOptions& o) {
+    cmd->add_option("MODEL", o.model, "Hugging Face model folder")->required();
+    analysis::addTextOptions(cmd, o.text, true);
+    cmd->add_option("--tasks", o.tasks, "Zero-shot tasks JSONL (default: the bundled set when the model has a tokenizer)");
+    cmd->add_flag("--no-tasks", o.noTasks, "Skip the zero-shot measure");
+    cmd->add_option("--answers", o.answers, "LASER's answer set: JSONL {\"context\",\"answer\"} (or context_ids/answer_ids); measures mean answer-token NLL");
+    addEditOptions(cmd, o.edits);
+    cmd->add_option("--ctx", o.context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--stride", o.stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--max-tokens", o.maxTokens, "Use only the text's first N tokens (faster sweeps)")->check(CLI::Range(2, 1 << 30));
+    auto* j = cmd->add_flag("--json", o.json, "Print one JSON document (cells/points, heatmap or plot data)");
+    auto* m = cmd->add_flag("--markdown", o.markdown, "Print a Markdown table (the default)");
+    auto* c = cmd->add_flag("--csv", o.csv, "Print CSV with a header row");
+    j->excludes(m)->excludes(c);
+    m->excludes(c);
+}
+
+CLI::App* studyParent(CLI::App& app) {
+    // cmd_study.cpp owns `study` (order 90); build it here only when that
+    // file is not linked, so either way `study laser|quant` exists.
+    try {
+        return app.get_subcommand("study");
+    } catch (const CLI::OptionNotFound&) {
+        CLI::App* study = app.add_subcommand("study", "Paper studies: laser and quant");
+        study->require_subcommand(1);
+        return study;
+    }
+}
+
+}  // namespace
+
+const CommandRegistration kRegistration(91, [](CLI::App& app, CliContext& ctx) {
+    CLI::App* study = studyParent(app);
+
+    auto laser = std::make_shared<LaserCliOptions>();
+    CLI::App* lc = study->add_subcommand("laser", "LASER rank reduction sweep: matrix type x layer x rho (ppl, zero-shot, answer loss)");
+    addCommon(lc, *laser);
+    lc->add_option("--types", laser->types, "Matrix types, comma separated: gate,up,down,q,k,v,o (Phi-3: qkv,gate_up); default all");
+    lc->add_option("--layers", laser->layers, "Layers, e.g. 0,2-5 (default all)");
+    lc->add_option("--rhos", laser->rhos, "Fractions of the maximal rank kept (default 0.01,0.05,0.1,0.25,0.5,0.9)");
+    lc->callback([&ctx, laser] {
+        ctx.run = [laser] {
+            if (!laser->text.given()) return usageError("study laser needs --text FILE (or --text-ids FILE)");
+            return runLaser(*laser);
+        };
+    });
+
+    auto quant = std::make_shared<QuantCliOptions>();
+    CLI::App* qc = study->add_subcommand("quant", "RTN quantization vs block size, with and without the super weights (paper Fig. 7)");
+    addCommon(qc, *quant);
+    qc->add_option("--bits", quant->bits, "Weight bits (default 4)")->check(CLI::Range(2, 8));
+    qc->add_option("--blocks", quant->blocks, "Block sizes, e.g. 64,128,1024,tensor (default 64..1048576 and tensor)");
+    qc->add_option("--pattern", quant->pattern, "Weights quantized (default model.layers.*: every linear weight of the blocks)");
+    auto* sw = qc->add_option("--super-weights", quant->superWeights, "Super weights kept, LAYER:ROW:COL;... (default: a scan of the text's first 128 tokens)");
+    auto* nk = qc->add_flag("--no-keep-super", quant->noKeepSuper, "Only plain RTN (no scan, no keep_super series)");
+    sw->excludes(nk);
+    qc->add_option("--zclip", quant->zclip, "Clip each block to mean +- Z sigma first")->check(CLI::PositiveNumber);
+    qc->add_option("--pclip", quant->pclip, "Clip each block to its [100-P, P] percentiles first")->check(CLI::Range(50.000001, 100.0));
+    qc->add_option("--act-bits", quant->actBits, "Also sweep activation RTN at B bits (plain and keeping the super activations)")->check(CLI::Range(2, 16));
+    qc->add_option("--act-pattern", quant->actPattern, "Hooks quantized by --act-bits (default blocks.*.hook_resid_post)");
+    qc->add_option("--act-blocks", quant->actBlocks, "Activation blocks: token, tensor or N channels (default token,tensor)");
+    qc->add_option("--super-activations", quant->superActivations,
+                   "Activations kept by --act-bits, TOKEN:CHANNEL;... (default: token 0 and the scan's positions, channel = each super weight's row)");
+    analysis::addScanOptions(qc, quant->scan);
+    qc->callback([&ctx, quant] {
+        ctx.run = [quant] {
+            if (!quant->text.given()) return usageError("study quant needs --text FILE (or --text-ids FILE)");
+            return runQuant(*quant);
+        };
+    });
+});
+
+}  // namespace superlens::cli

@@ -1,0 +1,282 @@
+#include <algorithm>
+#include <cmath>
+#include <map>
+#include <set>
+
+#include "study_runner.h"
+#include "superlens/core/analysis/compression_study.h"
+
+namespace superlens::core {
+namespace {
+
+struct TypeInfo {
+    const char* name;
+    LayerWeight weight;
+};
+// Table order: MLP first (LASER's best results are in late MLP layers), then attention.
+constexpr TypeInfo kTypes[] = {{"gate", LayerWeight::Gate}, {"up", LayerWeight::Up},     {"gate_up", LayerWeight::GateUp},
+                               {"down", LayerWeight::Down}, {"q", LayerWeight::Q},       {"k", LayerWeight::K},
+                               {"v", LayerWeight::V},       {"qkv", LayerWeight::Qkv},   {"o", LayerWeight::O}};
+
+std::vector<EditSpec> withEdit(const std::vector<EditSpec>& base, const EditSpec& e) {
+    std::vector<EditSpec> out = base;
+    out.push_back(e);
+    return out;
+}
+
+std::vector<std::string> editTexts(const std::vector<EditSpec>& edits) {
+    std::vector<std::string> out;
+    for (const auto& e : edits) out.push_back(e.text());
+    return out;
+}
+
+}  // namespace
+
+const std::vector<std::string>& compressionMetricNames() {
+    static const std::vector<std::string> s_names = {"ppl", "nll", "accuracy", "accuracy_norm", "answer_loss", "answer_exact_match"};
+    return s_names;
+}
+
+double CompressionMetrics::value(const std::string& metric) const {
+    if (metric == "ppl") return ppl;
+    if (metric == "nll") return nll;
+    if (metric == "accuracy") return accuracy;
+    if (metric == "accuracy_norm") return accuracyNorm;
+    if (metric == "answer_loss") return answerLoss;
+    if (metric == "answer_exact_match") return answerExactMatch;
+    return kNotMeasured;
+}
+
+std::string blockLabel(std::int64_t block) {
+    if (block == 0) return "tensor";
+    if (block < 0) return "token";
+    return std::to_string(block);
+}
+
+// ---------------------------------------------------------------------------
+// LASER
+// ---------------------------------------------------------------------------
+
+std::vector<std::string> laserMatrixTypes(const Model& model) {
+    std::vector<std::string> out;
+    for (const TypeInfo& t : kTypes) {
+        if (!model.layerWeightName(0, t.weight).empty() && model.layerWeight(0, t.weight)) out.push_back(t.name);
+    }
+    return out;
+}
+
+Result<std::string> laserTensorName(const Model& model, const std::string& type, int layer) {
+    const int layers = model.config().numLayers;
+    if (layer < 0 || layer >= layers) return Error{"layer " + std::to_string(layer) + " is out of range (the model has " + std::to_string(layers) + " layers)"};
+    for (const TypeInfo& t : kTypes) {
+        if (type != t.name) continue;
+        const std::string name = model.layerWeightName(layer, t.weight);
+        if (name.empty() || !model.tensor(name)) {
+            std::string have;
+            for (const auto& n : laserMatrixTypes(model)) have += (have.empty() ? "" : ", ") + n;
+            return Error{"matrix type '" + type + "' does not exist in this " + std::string(architectureName(model.config().architecture)) +
+                         " model (it has: " + have + ")"};
+        }
+        return name;
+    }
+    return Error{"unknown matrix type '" + type + "' (use gate, up, down, q, k, v, o, or Phi-3's fused qkv, gate_up)"};
+}
+
+LaserHeatmap LaserStudy::heatmap(const std::string& type, const std::string& metric) const {
+    LaserHeatmap h;
+    h.type = type;
+    h.metric = metric;
+    h.layers = layers;
+    h.rhos = rhos;
+    h.values.assign(layers.size() * rhos.size(), kNotMeasured);
+    h.baseline = baseline.value(metric);
+    std::map<int, std::size_t> layerIndex;
+    for (std::size_t i = 0; i < layers.size(); ++i) layerIndex[layers[i]] = i;
+    for (const LaserCell& c : cells) {
+        if (c.type != type) continue;
+        const auto li = layerIndex.find(c.layer);
+        const auto ri = std::find(rhos.begin(), rhos.end(), c.rho);
+        if (li == layerIndex.end() || ri == rhos.end()) continue;
+        h.values[li->second * rhos.size() + static_cast<std::size_t>(ri - rhos.begin())] = c.metrics.value(metric);
+    }
+    return h;
+}
+
+Result<LaserStudy> studyLaser(Engine& engine, const CompressionStudyInputs& inputs, const std::vector<EditSpec>& baseEdits,
+                              const LaserStudyOptions& options, const RunControl& control) {
+    const Model& model = engine.model();
+    LaserStudy study;
+    study.types = options.types.empty() ? laserMatrixTypes(model) : options.types;
+    if (options.layers.empty()) {
+        for (int l = 0; l < model.config().numLayers; ++l) study.layers.push_back(l);
+    } else {
+        study.layers = options.layers;
+    }
+    study.rhos = options.rhos;
+    if (study.types.empty()) return Error{"no matrix types to reduce"};
+    if (study.rhos.empty()) return Error{"no rho values given"};
+    for (double r : study.rhos) {
+        if (!(r > 0.0 && r <= 1.0)) return Error{"rho " + formatNumber(r) + " is outside (0, 1] (the fraction of the maximal rank kept)"};
+    }
+    // Every cell's tensor and edit, validated before the first forward pass.
+    for (const auto& type : study.types) {
+        for (int layer : study.layers) {
+            auto tensor = laserTensorName(model, type, layer);
+            if (!tensor) return tensor.error();
+            const TensorView* view = model.tensor(*tensor);
+            for (double rho : study.rhos) {
+                LaserCell c;
+                c.type = type;
+                c.layer = layer;
+                c.rho = rho;
+                c.tensor = *tensor;
+                EditSpec e;
+                e.kind = EditKind::Laser;
+                e.target = *tensor;
+                e.rho = rho;
+                c.edit = e.text();
+                SL_TRY(validateEdit(e, model));
+                c.maxRank = std::min(view->rows(), view->cols());
+                c.rank = laserRank(view->rows(), view->cols(), rho);
+                c.factored = c.rank * (view->rows() + view->cols()) < view->rows() * view->cols();
+                c.method = laserMethodName(laserAutoMethod(view->rows(), view->cols(), rho));
+                study.cells.push_back(std::move(c));
+            }
+        }
+    }
+    study.baseEdits = editTexts(baseEdits);
+
+    compression::StudyRunner runner(engine, inputs);
+    SL_TRY(runner.prepare());
+    const std::int64_t total = static_cast<std::int64_t>(study.cells.size()) + 1;
+    auto base = runner.measure(baseEdits, true, control);
+    if (!base) return base.error();
+    study.baseline = *base;
+    control.progress(1, total, "laser");
+    for (std::size_t i = 0; i < study.cells.size(); ++i) {
+        if (control.isCancelled()) return Error{kCancelledMessage};
+        LaserCell& c = study.cells[i];
+        auto e = parseEdit(c.edit);
+        if (!e) return e.error();
+        auto m = runner.measure(withEdit(baseEdits, *e), false, control);
+        if (!m) return m.error();
+        c.metrics = *m;
+        control.progress(static_cast<std::int64_t>(i) + 2, total, "laser");
+    }
+    study.sequences = runner.sequences();
+    study.reusedSequences = runner.reusedSequences();
+    if (runner.reusedSequences() < runner.sequences()) {
+        study.notes.push_back(std::to_string(runner.sequences() - runner.reusedSequences()) + " of " + std::to_string(runner.sequences()) +
+                              " sequences recomputed from the embedding in every cell (reuse budget reached)");
+    }
+    return study;
+}
+
+// ---------------------------------------------------------------------------
+// Quantization
+// ---------------------------------------------------------------------------
+
+std::vector<QuantSeries> QuantStudy::plot(const std::string& metric) const {
+    std::vector<QuantSeries> out;
+    for (const QuantPoint& p : points) {
+        auto it = std::find_if(out.begin(), out.end(), [&](const QuantSeries& s) { return s.name == p.series; });
+        if (it == out.end()) {
+            out.push_back({p.series, {}, {}});
+            it = out.end() - 1;
+        }
+        it->blocks.push_back(p.block);
+        it->values.push_back(p.metrics.value(metric));
+    }
+    return out;
+}
+
+Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inputs, const std::vector<EditSpec>& baseEdits,
+                              const QuantStudyOptions& options, const RunControl& control) {
+    const Model& model = engine.model();
+    QuantStudy study;
+    study.bits = options.bits;
+    study.actBits = options.actBits;
+    study.pattern = options.pattern;
+    study.superWeights = options.superWeights;
+    study.baseEdits = editTexts(baseEdits);
+    if (options.bits < 2 || options.bits > 8) return Error{"bits must be from 2 to 8 (got " + std::to_string(options.bits) + ")"};
+    if (options.actBits != 0 && (options.actBits < 2 || options.actBits > 16)) {
+        return Error{"activation bits must be from 2 to 16 (got " + std::to_string(options.actBits) + ")"};
+    }
+    if (options.blocks.empty()) return Error{"no block sizes given"};
+    for (std::int64_t b : options.blocks) {
+        if (b < 0) return Error{"weight block sizes are positive element counts or tensor (got " + std::to_string(b) + ")"};
+    }
+    if (options.actBits) {
+        study.superActivations = options.superActivations;
+        if (study.superActivations.empty()) {
+            std::set<std::int64_t> rows;
+            for (const auto& sw : options.superWeights) rows.insert(sw.row);
+            for (std::int64_t r : rows) study.superActivations.push_back({0, r});
+        }
+    }
+
+    auto add = [&](const std::string& series, EditSpec e) -> Status {
+        SL_TRY(validateEdit(e, model));
+        study.points.push_back({series, e.block, e.text(), {}});
+        return {};
+    };
+    for (bool keep : {false, true}) {
+        if (keep && options.superWeights.empty()) continue;
+        for (std::int64_t b : options.blocks) {
+            EditSpec e;
+            e.kind = EditKind::Rtn;
+            e.target = options.pattern;
+            e.bits = options.bits;
+            e.block = b;
+            e.zclip = options.zclip;
+            e.pclip = options.pclip;
+            if (keep) {
+                e.keepSuper = true;
+                e.keepWeights = options.superWeights;
+            }
+            SL_TRY(add(keep ? "rtn_keep_super" : "rtn", e));
+        }
+    }
+    if (options.actBits) {
+        for (bool keep : {false, true}) {
+            if (keep && study.superActivations.empty()) continue;
+            for (std::int64_t b : options.actBlocks) {
+                EditSpec e;
+                e.kind = EditKind::ActQuant;
+                e.target = options.actPattern;
+                e.bits = options.actBits;
+                e.block = b;
+                if (keep) {
+                    e.keepSuper = true;
+                    e.keepActivations = study.superActivations;
+                }
+                SL_TRY(add(keep ? "actq_keep_super" : "actq", e));
+            }
+        }
+    }
+    if (options.superWeights.empty()) study.notes.push_back("no super weights given or found: the keep_super series is omitted");
+
+    compression::StudyRunner runner(engine, inputs);
+    SL_TRY(runner.prepare());
+    const std::int64_t total = static_cast<std::int64_t>(study.points.size()) + 1;
+    auto base = runner.measure(baseEdits, true, control);
+    if (!base) return base.error();
+    study.baseline = *base;
+    control.progress(1, total, "quant");
+    for (std::size_t i = 0; i < study.points.size(); ++i) {
+        if (control.isCancelled()) return Error{kCancelledMessage};
+        QuantPoint& p = study.points[i];
+        auto e = parseEdit(p.edit);
+        if (!e) return e.error();
+        auto m = runner.measure(withEdit(baseEdits, *e), false, control);
+        if (!m) return m.error();
+        p.metrics = *m;
+        control.progress(static_cast<std::int64_t>(i) + 2, total, "quant");
+    }
+    study.sequences = runner.sequences();
+    study.reusedSequences = runner.reusedSequences();
+    return study;
+}
+
+}  // namespace superlens::core

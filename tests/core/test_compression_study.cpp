@@ -1,0 +1,320 @@
+// LASER and quantization studies (compression_study.h) on the planted
+// reference model: the measures agree with core::perplexity / a manual
+// answer-loss computation, incremental reuse changes no bit, the sweep
+// grids and heatmaps are laid out as documented, keep_super wins in the
+// Fig. 7 sweep, exports parse, progress counts cells, cancel stops.
+
+#include <cmath>
+#include <random>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "superlens/core/analysis/compression_study.h"
+#include "superlens/core/analysis/metrics.h"
+#include "test_paths.h"
+
+using namespace superlens::core;
+using superlens::test::referenceModel;
+
+namespace {
+
+// BOS then pseudo-random ids: the planted model fires its super weight on BOS.
+std::vector<TokenId> syntheticText(std::size_t n, std::uint64_t seed) {
+    std::mt19937_64 rng(seed);
+    std::uniform_int_distribution<int> id(3, 255);
+    std::vector<TokenId> t{1};
+    while (t.size() < n) t.push_back(id(rng));
+    return t;
+}
+
+std::vector<ZeroShotTask> idTasks() {
+    std::vector<ZeroShotTask> tasks;
+    std::mt19937_64 rng(7);
+    std::uniform_int_distribution<int> id(3, 255);
+    for (int i = 0; i < 6; ++i) {
+        ZeroShotTask t;
+        t.contextIds = {1};
+        for (int j = 0; j < 6; ++j) t.contextIds.push_back(id(rng));
+        for (int c = 0; c < 3; ++c) t.choiceIds.push_back({id(rng), id(rng)});
+        t.choices = {"a", "b", "c"};
+        t.gold = i % 3;
+        tasks.push_back(std::move(t));
+    }
+    return tasks;
+}
+
+std::vector<AnswerTask> idAnswers() {
+    std::vector<AnswerTask> a;
+    std::mt19937_64 rng(9);
+    std::uniform_int_distribution<int> id(3, 255);
+    for (int i = 0; i < 5; ++i) {
+        AnswerTask t;
+        t.contextIds = {1};
+        for (int j = 0; j < 5 + i; ++j) t.contextIds.push_back(id(rng));
+        t.answerIds = {id(rng), id(rng)};
+        a.push_back(std::move(t));
+    }
+    return a;
+}
+
+struct Fixture {
+    std::shared_ptr<const Model> model;
+    std::unique_ptr<Engine> engine;
+    std::vector<TokenId> text = syntheticText(150, 3);
+    std::vector<ZeroShotTask> tasks = idTasks();
+    std::vector<AnswerTask> answers = idAnswers();
+    CompressionStudyInputs inputs;
+
+    explicit Fixture(const char* name = "llama-planted") {
+        auto m = Model::open(referenceModel(name));
+        EXPECT_TRUE(m.ok());
+        model = *m;
+        engine = std::make_unique<Engine>(model);
+        inputs.textTokens = text;
+        inputs.perplexity.context = 48;
+        inputs.perplexity.stride = 32;
+        inputs.tasks = &tasks;
+        inputs.answers = &answers;
+    }
+};
+
+TEST(CompressionStudy, PerplexityMatchesCorePerplexityAndReuseChangesNoBit) {
+    Fixture f;
+    LaserStudyOptions o;
+    o.types = {"up", "down"};
+    o.layers = {1, 3};
+    o.rhos = {0.05, 1.0};
+    auto study = studyLaser(*f.engine, f.inputs, {}, o);
+    ASSERT_TRUE(study.ok()) << study.error().message;
+
+    auto ref = perplexity(*f.engine, f.text, {}, f.inputs.perplexity);
+    ASSERT_TRUE(ref.ok()) << ref.error().message;
+    EXPECT_EQ(study->baseline.ppl, ref->ppl);
+    EXPECT_EQ(study->baseline.pplTokens, ref->tokens);
+    const LaserCell& cell = study->cells[0];
+    auto edits = parseEdits({cell.edit}, *f.model);
+    ASSERT_TRUE(edits.ok());
+    auto refEdited = perplexity(*f.engine, f.text, *edits, f.inputs.perplexity);
+    ASSERT_TRUE(refEdited.ok());
+    EXPECT_EQ(cell.metrics.ppl, refEdited->ppl) << "incremental windows must give core::perplexity's value bit for bit";
+
+    auto zs = zeroShot(*f.engine, static_cast<const Tokenizer*>(nullptr), f.tasks, *edits);
+    ASSERT_TRUE(zs.ok()) << zs.error().message;
+    EXPECT_EQ(cell.metrics.accuracy, zs->accuracy);
+
+    auto loss = answerLoss(*f.engine, nullptr, f.answers, *edits);
+    ASSERT_TRUE(loss.ok()) << loss.error().message;
+    EXPECT_EQ(cell.metrics.answerLoss, loss->meanNll);
+    EXPECT_EQ(cell.metrics.answerExactMatch, loss->exactMatch);
+
+    // Every window and answer restarted from the unedited checkpoints ...
+    EXPECT_EQ(study->sequences, 5 + 5);  // windows at 0, 32, 64, 96, 128 (150 tokens, ctx 48, stride 32) + 5 answers
+    EXPECT_EQ(study->reusedSequences, study->sequences);
+    // ... and with no reuse at all, the same numbers.
+    CompressionStudyInputs noReuse = f.inputs;
+    noReuse.reuseBudgetBytes = 0;
+    auto again = studyLaser(*f.engine, noReuse, {}, o);
+    ASSERT_TRUE(again.ok());
+    EXPECT_EQ(again->reusedSequences, 0);
+    EXPECT_FALSE(again->notes.empty());
+    for (std::size_t i = 0; i < study->cells.size(); ++i) {
+        EXPECT_EQ(again->cells[i].metrics.ppl, study->cells[i].metrics.ppl) << i;
+        EXPECT_EQ(again->cells[i].metrics.answerLoss, study->cells[i].metrics.answerLoss) << i;
+    }
+}
+
+TEST(CompressionStudy, AnswerLossIsTheMeanNllOfTheAnswerTokens) {
+    Fixture f;
+    auto loss = answerLoss(*f.engine, nullptr, f.answers, {});
+    ASSERT_TRUE(loss.ok());
+    double sum = 0;
+    std::int64_t count = 0;
+    int exact = 0;
+    for (const AnswerTask& t : f.answers) {
+        ForwardRequest req;
+        req.tokens = t.contextIds;
+        req.tokens.insert(req.tokens.end(), t.answerIds.begin(), t.answerIds.end());
+        req.allPositionLogits = true;
+        auto r = f.engine->run(req);
+        ASSERT_TRUE(r.ok());
+        const std::int64_t V = (*r)->logits.cols();
+        bool all = true;
+        for (std::size_t j = 0; j < t.answerIds.size(); ++j) {
+            const std::int64_t pos = static_cast<std::int64_t>(t.contextIds.size() + j) - 1;
+            const float* row = (*r)->logits.values.data() + pos * V;
+            double maxv = row[0], z = 0;
+            for (std::int64_t v = 0; v < V; ++v) maxv = std::max(maxv, static_cast<double>(row[v]));
+            for (std::int64_t v = 0; v < V; ++v) z += std::exp(row[v] - maxv);
+            sum += -(row[t.answerIds[j]] - maxv - std::log(z));
+            ++count;
+            all = all && (std::max_element(row, row + V) - row == t.answerIds[j]);
+        }
+        exact += all;
+    }
+    EXPECT_NEAR(loss->meanNll, sum / static_cast<double>(count), 1e-12);
+    EXPECT_EQ(loss->tokens, count);
+    EXPECT_DOUBLE_EQ(loss->exactMatch, static_cast<double>(exact) / 5);
+}
+
+TEST(CompressionStudy, LaserGridHeatmapAndExports) {
+    Fixture f;
+    LaserStudyOptions o;
+    o.types = {"q", "down"};
+    o.layers = {0, 2};
+    o.rhos = {0.1, 0.5, 1.0};
+    std::vector<std::pair<std::int64_t, std::int64_t>> ticks;
+    RunControl control([&](std::int64_t done, std::int64_t total, const char* stage) {
+        if (std::string(stage) == "laser") ticks.emplace_back(done, total);
+    });
+    auto study = studyLaser(*f.engine, f.inputs, {}, o, control);
+    ASSERT_TRUE(study.ok()) << study.error().message;
+    ASSERT_EQ(study->cells.size(), 2u * 2u * 3u);
+    ASSERT_EQ(ticks.size(), 13u);
+    EXPECT_EQ(ticks.back(), std::make_pair(std::int64_t{13}, std::int64_t{13}));
+    // Order: type-major, then layer, then rho.
+    EXPECT_EQ(study->cells[0].type, "q");
+    EXPECT_EQ(study->cells[0].layer, 0);
+    EXPECT_EQ(study->cells[1].rho, 0.5);
+    EXPECT_EQ(study->cells[3].layer, 2);
+    EXPECT_EQ(study->cells[6].type, "down");
+    EXPECT_EQ(study->cells[6].tensor, "model.layers.0.mlp.down_proj.weight");
+    EXPECT_EQ(study->cells[6].rank, 6);  // floor(0.1 * 64)
+    EXPECT_EQ(study->cells[6].maxRank, 64);
+    // rho = 1 keeps every singular value: the model is unchanged up to rounding.
+    EXPECT_NEAR(study->cells[2].metrics.ppl, study->baseline.ppl, 1e-4 * study->baseline.ppl);
+
+    const LaserHeatmap h = study->heatmap("down", "ppl");
+    ASSERT_EQ(h.layers, (std::vector<int>{0, 2}));
+    ASSERT_EQ(h.rhos, (std::vector<double>{0.1, 0.5, 1.0}));
+    EXPECT_EQ(h.at(1, 0), study->cells[9].metrics.ppl);  // layer 2, rho 0.1
+    EXPECT_EQ(h.baseline, study->baseline.ppl);
+
+    const auto j = nlohmann::json::parse(study->toJson());
+    EXPECT_EQ(j["study"], "laser");
+    EXPECT_EQ(j["cells"].size(), 12u);
+    EXPECT_EQ(j["metrics"], (nlohmann::json{"ppl", "nll", "accuracy", "accuracy_norm", "answer_loss", "answer_exact_match"}));
+    // One heatmap per type and metric; values [layers][rhos].
+    EXPECT_EQ(j["heatmaps"].size(), 2u * 6u);
+    EXPECT_EQ(j["heatmaps"][6]["type"], "down");
+    EXPECT_EQ(j["heatmaps"][6]["values"][1][0].get<double>(), study->cells[9].metrics.ppl);
+
+    const std::string csv = study->csv();
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 14);  // header, baseline, 12 cells
+    EXPECT_NE(study->markdown().find("| down | 2 | 0.1 | 6/64 |"), std::string::npos);
+
+    // Read back (the GUI opens CLI JSON): every cell and the heatmaps survive bit for bit.
+    auto back = parseLaserStudyJson(study->toJson(), "laser.json");
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->toJson(), study->toJson());
+    EXPECT_EQ(back->heatmap("down", "ppl").values, h.values);
+    EXPECT_EQ(compressionStudyKind(study->toJson(), "laser.json").value(), "laser");
+    auto wrongKind = parseQuantStudyJson(study->toJson(), "laser.json");
+    ASSERT_FALSE(wrongKind.ok());
+    EXPECT_NE(wrongKind.error().message.find("laser.json: a 'laser' study"), std::string::npos) << wrongKind.error().message;
+    auto noCells = nlohmann::json::parse(study->toJson());
+    noCells["cells"][3].erase("rho");
+    auto missing = parseLaserStudyJson(noCells.dump(), "laser.json");
+    ASSERT_FALSE(missing.ok());
+    EXPECT_EQ(missing.error().message, "laser.json: cells[3]: missing field \"rho\"");
+    EXPECT_FALSE(compressionStudyKind("{not json", "x.json").ok());
+}
+
+TEST(CompressionStudy, QuantSweepKeepSuperBeatsPlainAtLargeBlocks) {
+    Fixture f;
+    QuantStudyOptions o;
+    o.bits = 6;
+    o.pattern = "model.layers.*.mlp.down_proj.weight";
+    o.blocks = {64, 0};
+    o.superWeights = {{1, 13, 57}};
+    o.actBits = 8;
+    o.actBlocks = {0};
+    for (std::int64_t t = 0; t < 48; ++t) o.superActivations.push_back({t, 13});
+    auto study = studyQuant(*f.engine, f.inputs, {}, o);
+    ASSERT_TRUE(study.ok()) << study.error().message;
+    ASSERT_EQ(study->points.size(), 2u + 2u + 1u + 1u);
+    const auto plot = study->plot("ppl");
+    ASSERT_EQ(plot.size(), 4u);
+    EXPECT_EQ(plot[0].name, "rtn");
+    EXPECT_EQ(plot[1].name, "rtn_keep_super");
+    EXPECT_EQ(plot[2].name, "actq");
+    EXPECT_EQ(plot[3].name, "actq_keep_super");
+    EXPECT_EQ(plot[0].blocks, (std::vector<std::int64_t>{64, 0}));
+    const double base = study->baseline.ppl;
+    // Fig. 7's shape: at block = tensor, keeping the super weight stays near
+    // the baseline while plain RTN does not; the same for the activations.
+    const double plainTensor = std::abs(plot[0].values[1] - base), keepTensor = std::abs(plot[1].values[1] - base);
+    std::printf("ppl baseline %.4f  rtn tensor %.4f  keep %.4f  actq tensor %.4f  keep %.4f\n", base, plot[0].values[1], plot[1].values[1],
+                plot[2].values[0], plot[3].values[0]);
+    EXPECT_LT(keepTensor * 3, plainTensor);
+    EXPECT_LT(std::abs(plot[3].values[0] - base) * 3, std::abs(plot[2].values[0] - base));
+    EXPECT_EQ(study->points[1].edit, "rtn:model.layers.*.mlp.down_proj.weight:bits=6:block=tensor");
+    EXPECT_EQ(study->points[3].edit, "rtn:model.layers.*.mlp.down_proj.weight:bits=6:block=tensor:keep_super=1:13:57");
+
+    const auto j = nlohmann::json::parse(study->toJson());
+    EXPECT_EQ(j["points"].size(), 6u);
+    EXPECT_EQ(j["points"][1]["block_label"], "tensor");
+    EXPECT_EQ(j["plots"][0]["metric"], "ppl");
+    EXPECT_EQ(j["plots"][0]["series"][1]["name"], "rtn_keep_super");
+    EXPECT_EQ(j["super_weights"][0]["row"], 13);
+    const std::string csv = study->csv();
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 8);
+
+    auto back = parseQuantStudyJson(study->toJson(), "quant.json");
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_EQ(back->toJson(), study->toJson());
+    EXPECT_EQ(back->plot("ppl")[1].values, plot[1].values);
+}
+
+TEST(CompressionStudy, CancelStopsTheSweep) {
+    Fixture f;
+    LaserStudyOptions o;
+    o.types = {"up"};
+    o.rhos = {0.1, 0.5};
+    RunControl control;
+    int ticks = 0;
+    control.setProgressCallback([&](std::int64_t, std::int64_t, const char* stage) {
+        if (std::string(stage) == "laser" && ++ticks == 2) control.cancel();
+    });
+    auto study = studyLaser(*f.engine, f.inputs, {}, o, control);
+    ASSERT_FALSE(study.ok());
+    EXPECT_EQ(study.error().message, kCancelledMessage);
+    EXPECT_EQ(ticks, 2);
+}
+
+TEST(CompressionStudy, BadInputsAreClearErrors) {
+    Fixture f;
+    LaserStudyOptions o;
+    o.types = {"qkv"};
+    auto s = studyLaser(*f.engine, f.inputs, {}, o);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find("does not exist"), std::string::npos) << s.error().message;
+    o.types = {"up"};
+    o.rhos = {1.5};
+    s = studyLaser(*f.engine, f.inputs, {}, o);
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find("outside (0, 1]"), std::string::npos);
+    CompressionStudyInputs none;
+    s = studyLaser(*f.engine, none, {}, LaserStudyOptions{});
+    ASSERT_FALSE(s.ok());
+    EXPECT_NE(s.error().message.find("nothing to measure"), std::string::npos);
+
+    Fixture phi("phi3-bf16-two-super-weights");
+    EXPECT_EQ(laserMatrixTypes(*phi.model), (std::vector<std::string>{"gate_up", "down", "qkv", "o"}));
+    EXPECT_EQ(laserMatrixTypes(*f.model), (std::vector<std::string>{"gate", "up", "down", "q", "k", "v", "o"}));
+    auto name = laserTensorName(*phi.model, "q", 0);
+    ASSERT_FALSE(name.ok());
+    EXPECT_NE(name.error().message.find("qkv"), std::string::npos);
+
+    EXPECT_FALSE(parseAnswerTasks("{\"context\": \"a\"}\n", "x.jsonl").ok());
+    EXPECT_FALSE(parseAnswerTasks("not json\n", "x.jsonl").ok());
+    auto bad = parseAnswerTasks("{\"context_ids\": [1], \"answer_ids\": []}\n", "x.jsonl");
+    ASSERT_FALSE(bad.ok());
+    EXPECT_NE(bad.error().message.find("x.jsonl:1"), std::string::npos);
+    auto good = parseAnswerTasks("\n{\"context\": \"The capital of France is\", \"answer\": \" Paris\"}\n", "x.jsonl");
+    ASSERT_TRUE(good.ok());
+    EXPECT_EQ(good->size(), 1u);
+    EXPECT_FALSE(tokenizeAnswerTask((*good)[0], nullptr).ok()) << "text answers need a tokenizer";
+}
+
+}  // namespace
