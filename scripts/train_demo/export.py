@@ -47,7 +47,9 @@ def main():
         "rms_norm_eps": R["rms_norm_eps"],
         "rope_theta": R["rope_theta"],
         "rope_scaling": None,
-        "max_position_embeddings": R["max_position_embeddings"],
+        # the training window: RoPE positions beyond it were never trained, and
+        # superlens-cli's default --ctx is min(512, max_position_embeddings)
+        "max_position_embeddings": min(R["max_position_embeddings"], R["seq"]),
         "vocab_size": R["vocab_size"],
         "tie_word_embeddings": False,
         "attention_bias": False,
@@ -77,7 +79,7 @@ def main():
         "pad_token": None,
         "clean_up_tokenization_spaces": False,
         "legacy": True,
-        "model_max_length": R["max_position_embeddings"],
+        "model_max_length": min(R["max_position_embeddings"], R["seq"]),
         "sp_model_kwargs": {},
     }
     with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:

@@ -3,10 +3,11 @@
 # corpus dump -> SentencePiece tokenizer -> training with the shipped recipe
 # (train.py's DEFAULT_RECIPE, fixed seeds) -> export -> held-out id windows ->
 # PyTorch evaluation. Not run by CI or tests. One training process, one thread;
-# about 15 minutes on the 2-core development machine.
+# about 8-10 minutes on the 2-core development machine when a core is free.
 #
 #   scripts/train_demo/setup.sh          # once, as root: bible-kjv, python3-torch, sentencepiece
-#   scripts/train_demo/train_demo.sh     # [OUT_DIR] (default resources/models/demo)
+#   scripts/train_demo/train_demo.sh     # [OUT_DIR] (default resources/models/demo);
+#                                        # WORK=DIR for the intermediate files (default scripts/train_demo/work)
 #
 # Then measure with SuperLens itself (see resources/models/demo/README.md):
 #   build/bin/superlens-cli study superweight resources/models/demo \
@@ -15,7 +16,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 out="${1:-$repo/resources/models/demo}"
-work="$here/work"
+work="${WORK:-$here/work}"
 py=/usr/bin/python3   # Debian's python3-torch and python3-sentencepiece
 
 "$py" "$here/prepare_corpus.py" --work "$work"
