@@ -1,7 +1,7 @@
 // superlens: the desktop app (docs/GUI.md).
 //
 //   superlens [--model DIR] [--prompt TEXT | --ids 1,2,3] [--edit SPEC]... [--edits FILE]
-//             [--activations FILE.h5]
+//             [--activations FILE.h5] [--study FILE.json]
 //             [--screenshot FILE.png [--view KIND] [--layer N] [--size WxH]]
 //
 // Without --model the bundled demo model opens. --screenshot opens the window
@@ -17,6 +17,7 @@
 #include <QTimer>
 
 #include "ablation_panel.h"
+#include "compression_studies.h"
 #include "experiment_file.h"
 #include "lens_session.h"
 #include "main_window.h"
@@ -55,7 +56,9 @@ int main(int argc, char** argv) {
     const QCommandLineOption cacheOpt(QStringLiteral("activations"), QStringLiteral("Show the runs of an HDF5 activation cache instead of a model"),
                                       QStringLiteral("FILE.h5"));
     const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot (default 1440x900)"), QStringLiteral("WxH"));
-    parser.addOptions({modelOpt, promptOpt, idsOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt});
+    const QCommandLineOption studyOpt(QStringLiteral("study"), QStringLiteral("Show a study JSON (superlens-cli study laser|quant --json) in its view"),
+                                      QStringLiteral("FILE.json"));
+    parser.addOptions({modelOpt, promptOpt, idsOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt});
     parser.process(app);
 
     if (parser.isSet(promptOpt) && parser.isSet(idsOpt)) return failWith(QStringLiteral("--prompt and --ids exclude each other"));
@@ -91,6 +94,10 @@ int main(int argc, char** argv) {
     }
     if (shotMode) window.resize(size);
     window.show();
+    if (parser.isSet(studyOpt)) {
+        QString error;
+        if (!window.studies()->openStudyFile(parser.value(studyOpt), &error)) return failWith(error);
+    }
 
     const bool custom = parser.isSet(promptOpt) || parser.isSet(idsOpt) || !edits.isEmpty() || shotMode;
     window.setAutoRunOnOpen(!custom);

@@ -24,6 +24,7 @@
 #include "ablation_panel.h"
 #include "ablation_set.h"
 #include "build_view_snapshot.h"
+#include "compression_studies.h"
 #include "experiment_file.h"
 #include "export_dialog.h"
 #include "figure_export.h"
@@ -70,6 +71,18 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
         connect(v, &widgets::PlotView::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
         v->setSnapshot(nullptr);
     }
+    m_studies = new CompressionStudies(m_session, this, this);
+    for (widgets::PlotView* v : m_studies->views()) {
+        m_tabs->addTab(v, v->title());
+        m_tabs->setTabToolTip(m_tabs->count() - 1, tr("%1 (Studies menu, or superlens-cli study %2 --json)").arg(v->title(), v->kind()));
+        connect(v, &widgets::PlotView::ablationProposed, this, [this](const QString& spec, const QString& description) {
+            m_ablationPanel->addCandidate(spec, description);
+        });
+        connect(v, &widgets::PlotView::exportRequested, this, &MainWindow::exportView);
+    }
+    connect(m_studies, &CompressionStudies::studyShown, this, &MainWindow::showStudy);
+    connect(m_studies, &CompressionStudies::errorOccurred, this, &MainWindow::showError);
+    connect(m_studies, &CompressionStudies::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
     setCentralWidget(m_tabs);
 
     buildDocks();
@@ -209,7 +222,12 @@ void MainWindow::buildMenus() {
     analysis->addAction(tr("&Run prompt"), QKeySequence(Qt::CTRL | Qt::Key_R), this, [this] { runPrompt(false); });
     analysis->addAction(tr("Run and &scan for super weights"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), this, [this] { runPrompt(true); });
     analysis->addAction(tr("&Perplexity before/after"), this, [this] { emit m_ablationPanel->perplexityRequested(); });
-    analysis->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), this, [this] { m_session->cancelAll(); });
+    analysis->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), this, [this] {
+        m_session->cancelAll();
+        m_studies->cancel();
+    });
+
+    m_studies->populateMenu(menuBar()->addMenu(tr("&Studies")));
 
     QMenu* exportMenu = menuBar()->addMenu(tr("E&xport"));
     exportMenu->addAction(tr("Export current &view…"), QKeySequence(Qt::CTRL | Qt::Key_E), this, [this] {
@@ -246,24 +264,31 @@ void MainWindow::buildStatusBar() {
     statusBar()->addPermanentWidget(m_cancel);
     statusBar()->addPermanentWidget(m_cacheLabel);
     connect(m_cancel, &QPushButton::clicked, m_session, &LensSession::cancelAll);
-    connect(m_session, &LensSession::jobStarted, this, [this](const QString& label) {
+    connect(m_cancel, &QPushButton::clicked, m_studies, &CompressionStudies::cancel);
+    auto onStarted = [this](const QString& label) {
         m_jobLabel->setText(label);
         m_progress->setRange(0, 0);  // busy until the first progress report
         m_progress->show();
         m_cancel->show();
-    });
-    connect(m_session, &LensSession::jobProgress, this, [this](const QString& label, qint64 done, qint64 total, const QString& stage) {
+    };
+    auto onProgress = [this](const QString& label, qint64 done, qint64 total, const QString& stage) {
         m_jobLabel->setText(stage.isEmpty() ? label : QStringLiteral("%1: %2").arg(label, stage));
         m_progress->setRange(0, static_cast<int>(std::max<qint64>(1, total)));
         m_progress->setValue(static_cast<int>(done));
         m_progress->setFormat(QStringLiteral("%v/%m"));
-    });
-    connect(m_session, &LensSession::jobFinished, this, [this] {
-        if (!m_session->isIdle()) return;
+    };
+    auto onFinished = [this] {
+        if (!m_session->isIdle() || m_studies->isRunning()) return;
         m_progress->hide();
         m_cancel->hide();
         m_jobLabel->clear();
-    });
+    };
+    connect(m_session, &LensSession::jobStarted, this, onStarted);
+    connect(m_session, &LensSession::jobProgress, this, onProgress);
+    connect(m_session, &LensSession::jobFinished, this, onFinished);
+    connect(m_studies, &CompressionStudies::jobStarted, this, onStarted);
+    connect(m_studies, &CompressionStudies::jobProgress, this, onProgress);
+    connect(m_studies, &CompressionStudies::jobFinished, this, onFinished);
 }
 
 widgets::PlotView* MainWindow::view(const QString& kind) const {
@@ -275,6 +300,12 @@ widgets::PlotView* MainWindow::view(const QString& kind) const {
 
 void MainWindow::showView(const QString& kind) {
     if (auto* v = view(kind)) m_tabs->setCurrentWidget(v);
+}
+
+void MainWindow::showStudy(const QString& kind) {
+    for (widgets::PlotView* v : m_studies->views()) {
+        if (v->kind() == kind) m_tabs->setCurrentWidget(v);
+    }
 }
 
 void MainWindow::openModel(const QString& folder) {

@@ -27,6 +27,7 @@ namespace superlens::gui {
 
 class AblationPanel;
 class AblationSet;
+class CompressionStudies;
 class LensSession;
 class ModelSummaryPanel;
 class PromptPanel;
@@ -57,6 +58,10 @@ public:
     QUndoStack* undoStack() const { return m_undo; }
     const QList<widgets::PlotView*>& views() const { return m_views; }
     widgets::PlotView* view(const QString& kind) const;
+    // LASER / quantization study views and their Studies menu.
+    CompressionStudies* studies() const { return m_studies; }
+    // Shows the tab of a study view ("laser", "quant").
+    void showStudy(const QString& kind);
 
     bool saveExperimentTo(const QString& path, QString* error);
     bool loadExperimentFrom(const QString& path, QString* error);
@@ -91,6 +96,7 @@ private:
     PromptPanel* m_promptPanel = nullptr;
     widgets::LayerNavigator* m_navigator = nullptr;
     AblationPanel* m_ablationPanel = nullptr;
+    CompressionStudies* m_studies = nullptr;
     QList<QDockWidget*> m_docks;
     QMenu* m_recentMenu = nullptr;
     QProgressBar* m_progress = nullptr;

@@ -1,0 +1,464 @@
+#include "compression_studies.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include <QCheckBox>
+#include <QDialog>
+#include <QDialogButtonBox>
+#include <QDoubleSpinBox>
+#include <QFile>
+#include <QFileDialog>
+#include <QFileInfo>
+#include <QFormLayout>
+#include <QHBoxLayout>
+#include <QLineEdit>
+#include <QMenu>
+#include <QPushButton>
+#include <QSpinBox>
+
+#include "jobs/job_lane.h"
+#include "lens_session.h"
+#include "path_conversion.h"
+#include "resource_locator.h"
+#include "studies/laser_heatmap_view.h"
+#include "studies/quant_plot_view.h"
+#include "superlens/core/analysis/bundled_resources.h"
+#include "superlens/core/analysis/super_weights.h"
+
+namespace superlens::gui {
+
+namespace {
+
+// Everything a sweep measures with, kept alive for the worker (the study
+// inputs point into it).
+struct MeasureData {
+    std::vector<core::ZeroShotTask> tasks;
+    std::vector<core::AnswerTask> answers;
+    std::vector<core::EditSpec> edits;
+    core::CompressionStudyInputs inputs;
+};
+
+core::Result<std::unique_ptr<MeasureData>> prepareMeasures(const LoadedModel& loaded, const StudyMeasureSettings& s,
+                                                           const std::vector<std::string>& baseSpecs) {
+    auto d = std::make_unique<MeasureData>();
+    const core::Tokenizer* tok = loaded.tokenizer.get();
+    if (!tok) return core::Error{"this model has no tokenizer: run the study with superlens-cli study ... --text-ids FILE and open its JSON"};
+    const std::filesystem::path path = toPath(s.textFile);
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return core::Error{path.string() + ": cannot open the study text"};
+    std::stringstream ss;
+    ss << in.rdbuf();
+    std::vector<core::TokenId> ids = tok->encode(ss.str(), true);
+    if (s.maxTokens > 0 && static_cast<int>(ids.size()) > s.maxTokens) ids.resize(static_cast<std::size_t>(s.maxTokens));
+    if (ids.size() < 2) return core::Error{path.string() + ": the study text has fewer than two tokens"};
+    d->inputs.textTokens = std::move(ids);
+    d->inputs.tokenizer = tok;
+    d->inputs.perplexity.context = std::max(2, s.context);
+    if (s.zeroShot) {
+        auto t = core::parseZeroShotTasks(std::string(core::bundledZeroShotTasksText()), "bundled tasks");
+        if (!t) return t.error();
+        d->tasks = std::move(t).value();
+        d->inputs.tasks = &d->tasks;
+    }
+    if (!s.answersFile.isEmpty()) {
+        auto a = core::loadAnswerTasks(toPath(s.answersFile).string());
+        if (!a) return a.error();
+        d->answers = std::move(a).value();
+        d->inputs.answers = &d->answers;
+    }
+    auto edits = core::parseEdits(baseSpecs, *loaded.model);
+    if (!edits) return core::Error{"current edits: " + edits.error().message};
+    d->edits = std::move(edits).value();
+    return d;
+}
+
+std::vector<std::string> stdStrings(const QStringList& list) {
+    std::vector<std::string> out;
+    for (const QString& s : list) out.push_back(s.toStdString());
+    return out;
+}
+
+QString joinNumbers(const auto& list) {
+    QStringList parts;
+    for (const auto& v : list) parts << QString::number(v);
+    return parts.join(QLatin1Char(','));
+}
+
+// "0,2-5" -> 0 2 3 4 5 (empty = all); false on anything else.
+bool parseLayerList(const QString& text, QList<int>* out) {
+    out->clear();
+    for (const QString& item : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+        const QStringList ab = item.trimmed().split(QLatin1Char('-'));
+        bool ok1 = false, ok2 = true;
+        const int a = ab[0].toInt(&ok1);
+        const int b = ab.size() == 2 ? ab[1].toInt(&ok2) : a;
+        if (!ok1 || !ok2 || ab.size() > 2 || b < a || a < 0) return false;
+        for (int l = a; l <= b; ++l) *out << l;
+    }
+    return true;
+}
+
+QString readFile(const QString& path, QString* error) {
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly)) {
+        *error = QStringLiteral("%1: cannot open (%2)").arg(path, f.errorString());
+        return {};
+    }
+    return QString::fromUtf8(f.readAll());
+}
+
+// The measure rows every sweep dialog has.
+struct MeasureFields {
+    QLineEdit* text;
+    QSpinBox* maxTokens;
+    QSpinBox* context;
+    QCheckBox* zeroShot;
+    QLineEdit* answers;
+
+    MeasureFields(QDialog* dialog, QFormLayout* form, const StudyMeasureSettings& s) {
+        auto fileRow = [&](QLineEdit* edit, const QString& title, const QString& filter) {
+            auto* row = new QHBoxLayout;
+            auto* browse = new QPushButton(QObject::tr("Browse…"), dialog);
+            row->addWidget(edit, 1);
+            row->addWidget(browse);
+            QObject::connect(browse, &QPushButton::clicked, dialog, [dialog, edit, title, filter] {
+                const QString p = QFileDialog::getOpenFileName(dialog, title, edit->text(), filter);
+                if (!p.isEmpty()) edit->setText(p);
+            });
+            return row;
+        };
+        text = new QLineEdit(s.textFile.isEmpty() ? heldOutTextFile() : s.textFile, dialog);
+        form->addRow(QObject::tr("Perplexity text"), fileRow(text, QObject::tr("Perplexity text"), QObject::tr("Text (*.txt);;All files (*)")));
+        maxTokens = new QSpinBox(dialog);
+        maxTokens->setRange(2, 1 << 20);
+        maxTokens->setValue(s.maxTokens);
+        maxTokens->setToolTip(QObject::tr("Use the text's first N tokens (every configuration runs them all)"));
+        form->addRow(QObject::tr("Text tokens"), maxTokens);
+        context = new QSpinBox(dialog);
+        context->setRange(2, 1 << 16);
+        context->setValue(s.context);
+        form->addRow(QObject::tr("Window (tokens)"), context);
+        zeroShot = new QCheckBox(QObject::tr("bundled multiple-choice set"), dialog);
+        zeroShot->setChecked(s.zeroShot);
+        form->addRow(QObject::tr("Zero-shot accuracy"), zeroShot);
+        answers = new QLineEdit(s.answersFile, dialog);
+        answers->setPlaceholderText(QObject::tr("optional JSONL {\"context\", \"answer\"}"));
+        form->addRow(QObject::tr("Answer set"), fileRow(answers, QObject::tr("Answer set"), QObject::tr("JSONL (*.jsonl *.json);;All files (*)")));
+    }
+    void read(StudyMeasureSettings* s) const {
+        s->textFile = text->text().trimmed();
+        s->maxTokens = maxTokens->value();
+        s->context = context->value();
+        s->zeroShot = zeroShot->isChecked();
+        s->answersFile = answers->text().trimmed();
+    }
+};
+
+QDialogButtonBox* addButtons(QDialog* dialog, QFormLayout* form) {
+    auto* buttons = new QDialogButtonBox(QDialogButtonBox::Ok | QDialogButtonBox::Cancel, dialog);
+    buttons->button(QDialogButtonBox::Ok)->setText(QObject::tr("Run"));
+    QObject::connect(buttons, &QDialogButtonBox::accepted, dialog, &QDialog::accept);
+    QObject::connect(buttons, &QDialogButtonBox::rejected, dialog, &QDialog::reject);
+    form->addRow(buttons);
+    return buttons;
+}
+
+}  // namespace
+
+bool editLaserSweepSettings(QWidget* parent, const core::Model* model, LaserSweepSettings* settings) {
+    QDialog dialog(parent);
+    dialog.setWindowTitle(QObject::tr("LASER sweep"));
+    auto* form = new QFormLayout(&dialog);
+    QStringList allTypes;
+    if (model) {
+        for (const auto& t : core::laserMatrixTypes(*model)) allTypes << QString::fromStdString(t);
+    }
+    auto* types = new QLineEdit((settings->types.isEmpty() ? allTypes : settings->types).join(QLatin1Char(',')), &dialog);
+    types->setToolTip(QObject::tr("Matrix types, comma separated (this model: %1)").arg(allTypes.join(QStringLiteral(", "))));
+    form->addRow(QObject::tr("Matrix types"), types);
+    auto* layers = new QLineEdit(joinNumbers(settings->layers), &dialog);
+    layers->setPlaceholderText(QObject::tr("all layers (or e.g. 0,2-5)"));
+    form->addRow(QObject::tr("Layers"), layers);
+    auto* rhos = new QLineEdit(joinNumbers(settings->rhos), &dialog);
+    rhos->setToolTip(QObject::tr("Fractions of the maximal rank kept, in (0, 1]"));
+    form->addRow(QObject::tr("ρ values"), rhos);
+    MeasureFields measure(&dialog, form, settings->measure);
+    addButtons(&dialog, form);
+    while (dialog.exec() == QDialog::Accepted) {
+        LaserSweepSettings s = *settings;
+        s.types = types->text().split(QLatin1Char(','), Qt::SkipEmptyParts);
+        for (QString& t : s.types) t = t.trimmed();
+        if (s.types == allTypes) s.types.clear();
+        const bool layersOk = parseLayerList(layers->text(), &s.layers);
+        s.rhos.clear();
+        bool rhosOk = true;
+        for (const QString& r : rhos->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            bool ok = false;
+            const double v = r.trimmed().toDouble(&ok);
+            rhosOk = rhosOk && ok && v > 0 && v <= 1;
+            s.rhos << v;
+        }
+        if (!layersOk || !rhosOk || s.rhos.isEmpty()) {
+            dialog.setWindowTitle(QObject::tr("LASER sweep — check %1").arg(!layersOk ? QObject::tr("the layers") : QObject::tr("the ρ values")));
+            continue;
+        }
+        measure.read(&s.measure);
+        *settings = s;
+        return true;
+    }
+    return false;
+}
+
+bool editQuantSweepSettings(QWidget* parent, QuantSweepSettings* settings) {
+    QDialog dialog(parent);
+    dialog.setWindowTitle(QObject::tr("Quantization sweep (super-weight paper, Fig. 7)"));
+    auto* form = new QFormLayout(&dialog);
+    auto* bits = new QSpinBox(&dialog);
+    bits->setRange(2, 8);
+    bits->setValue(settings->bits);
+    form->addRow(QObject::tr("Weight bits"), bits);
+    QStringList blockText;
+    for (qint64 b : settings->blocks) blockText << QString::fromStdString(core::blockLabel(b));
+    auto* blocks = new QLineEdit(blockText.join(QLatin1Char(',')), &dialog);
+    blocks->setToolTip(QObject::tr("Block sizes in elements, or 'tensor'"));
+    form->addRow(QObject::tr("Block sizes"), blocks);
+    auto* keep = new QCheckBox(QObject::tr("also RTN keeping the super weights (the paper's \"ours\")"), &dialog);
+    keep->setChecked(settings->keepSuper);
+    form->addRow(QObject::tr("keep_super"), keep);
+    auto* zclip = new QDoubleSpinBox(&dialog);
+    zclip->setRange(0, 100);
+    zclip->setSpecialValueText(QObject::tr("off"));
+    zclip->setValue(settings->zclip);
+    form->addRow(QObject::tr("Clip at ± Z σ"), zclip);
+    auto* actBits = new QSpinBox(&dialog);
+    actBits->setRange(0, 16);
+    actBits->setSpecialValueText(QObject::tr("off"));
+    actBits->setValue(settings->actBits);
+    actBits->setToolTip(QObject::tr("Also quantize the residual stream (per token and per tensor), with and without the super activation"));
+    form->addRow(QObject::tr("Activation bits"), actBits);
+    MeasureFields measure(&dialog, form, settings->measure);
+    addButtons(&dialog, form);
+    while (dialog.exec() == QDialog::Accepted) {
+        QuantSweepSettings s = *settings;
+        s.blocks.clear();
+        bool ok = true;
+        for (const QString& item : blocks->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) {
+            const QString t = item.trimmed();
+            bool isInt = false;
+            const qint64 v = t.toLongLong(&isInt);
+            if (t == QLatin1String("tensor")) s.blocks << 0;
+            else if (isInt && v > 0) s.blocks << v;
+            else ok = false;
+        }
+        if (!ok || s.blocks.isEmpty() || (actBits->value() == 1)) {
+            dialog.setWindowTitle(QObject::tr("Quantization sweep — check the block sizes (N or 'tensor') and bits"));
+            continue;
+        }
+        s.bits = bits->value();
+        s.keepSuper = keep->isChecked();
+        s.zclip = zclip->value();
+        s.actBits = actBits->value();
+        measure.read(&s.measure);
+        *settings = s;
+        return true;
+    }
+    return false;
+}
+
+CompressionStudies::CompressionStudies(LensSession* session, QWidget* dialogParent, QObject* parent)
+    : QObject(parent), m_session(session), m_dialogParent(dialogParent) {
+    m_lane = new JobLane(QStringLiteral("study"), this);
+    m_laserView = new widgets::LaserHeatmapView(dialogParent);
+    m_quantView = new widgets::QuantPlotView(dialogParent);
+    connect(m_lane, &JobLane::started, this, &CompressionStudies::jobStarted);
+    connect(m_lane, &JobLane::progress, this, &CompressionStudies::jobProgress);
+    connect(m_lane, &JobLane::finished, this, [this](const QString& label, bool ok, const QString& message) {
+        emit jobFinished(label, ok, message);
+        if (!ok && message != QLatin1String(core::kCancelledMessage)) emit errorOccurred(label + QStringLiteral(": ") + message);
+    });
+    connect(m_lane, &JobLane::cancelled, this, [this](const QString& label) {
+        emit statusMessage(tr("%1 cancelled").arg(label));
+        emit jobFinished(label, false, QString::fromLatin1(core::kCancelledMessage));
+    });
+}
+
+CompressionStudies::~CompressionStudies() {
+    m_lane->cancel();
+    m_lane->waitForIdle();
+}
+
+QList<widgets::PlotView*> CompressionStudies::views() const { return {m_laserView, m_quantView}; }
+
+void CompressionStudies::populateMenu(QMenu* menu) {
+    menu->addAction(tr("&LASER sweep…"), this, [this] {
+        const LoadedModel* m = m_session->model();
+        if (!m) {
+            emit errorOccurred(tr("Open a model first: the LASER sweep runs on it."));
+            return;
+        }
+        if (editLaserSweepSettings(m_dialogParent, m->model.get(), &m_laserSettings)) runLaser(m_laserSettings);
+    });
+    menu->addAction(tr("&Quantization sweep (Fig. 7)…"), this, [this] {
+        if (!m_session->model()) {
+            emit errorOccurred(tr("Open a model first: the quantization sweep runs on it."));
+            return;
+        }
+        if (editQuantSweepSettings(m_dialogParent, &m_quantSettings)) runQuant(m_quantSettings);
+    });
+    menu->addAction(tr("&Cancel study"), this, &CompressionStudies::cancel);
+    menu->addSeparator();
+    menu->addAction(tr("&Open study JSON…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(m_dialogParent, tr("Open a study (superlens-cli study laser|quant --json)"), QString(),
+                                                          tr("Study JSON (*.json)"));
+        QString error;
+        if (!path.isEmpty() && !openStudyFile(path, &error)) emit errorOccurred(error);
+    });
+    for (const QString& kind : {QStringLiteral("laser"), QStringLiteral("quant")}) {
+        menu->addAction(kind == QLatin1String("laser") ? tr("Save &LASER study JSON…") : tr("Save &quantization study JSON…"), this, [this, kind] {
+            const QString path = QFileDialog::getSaveFileName(m_dialogParent, tr("Save the study"), kind + QStringLiteral(".json"), tr("Study JSON (*.json)"));
+            QString error;
+            if (!path.isEmpty() && !saveStudyFile(kind, path, &error)) emit errorOccurred(error);
+        });
+    }
+}
+
+std::shared_ptr<const LoadedModel> CompressionStudies::modelForStudy(const QString& what) {
+    if (!m_session->hasModel()) {
+        emit errorOccurred(tr("Open a model first: the %1 runs on it.").arg(what));
+        return nullptr;
+    }
+    // A copy holds the model, tokenizer and engine alive for the worker.
+    return std::make_shared<const LoadedModel>(*m_session->model());
+}
+
+bool CompressionStudies::runLaser(const LaserSweepSettings& settings) {
+    auto loaded = modelForStudy(tr("LASER sweep"));
+    if (!loaded) return false;
+    const std::vector<std::string> base = stdStrings(m_session->edits());
+    core::LaserStudyOptions options;
+    options.types = stdStrings(settings.types);
+    options.layers.assign(settings.layers.begin(), settings.layers.end());
+    options.rhos.assign(settings.rhos.begin(), settings.rhos.end());
+    const StudyMeasureSettings measure = settings.measure;
+    using Out = std::shared_ptr<const core::LaserStudy>;
+    m_lane->start<Out>(
+        tr("LASER sweep"),
+        [loaded, base, options, measure](const core::RunControl& control) -> core::Result<Out> {
+            auto data = prepareMeasures(*loaded, measure, base);
+            if (!data) return data.error();
+            auto study = core::studyLaser(*loaded->engine, (*data)->inputs, (*data)->edits, options, control);
+            if (!study) return study.error();
+            return Out(std::make_shared<const core::LaserStudy>(std::move(study).value()));
+        },
+        [this](core::Result<Out>& r) {
+            if (r) showLaser(*r);
+        });
+    return true;
+}
+
+bool CompressionStudies::runQuant(const QuantSweepSettings& settings) {
+    auto loaded = modelForStudy(tr("quantization sweep"));
+    if (!loaded) return false;
+    const std::vector<std::string> base = stdStrings(m_session->edits());
+    core::QuantStudyOptions options;
+    options.bits = settings.bits;
+    options.blocks.assign(settings.blocks.begin(), settings.blocks.end());
+    if (settings.zclip > 0) options.zclip = settings.zclip;
+    options.actBits = settings.actBits;
+    // keep_super: the session's scan when it found super weights, else a scan of the study text's head (as the CLI does).
+    std::vector<core::SuperWeightCoord> known;
+    for (const auto& sw : m_session->superWeights()) known.push_back(sw.coord());
+    const bool keep = settings.keepSuper;
+    const StudyMeasureSettings measure = settings.measure;
+    using Out = std::shared_ptr<const core::QuantStudy>;
+    m_lane->start<Out>(
+        tr("Quantization sweep"),
+        [loaded, base, options, measure, known, keep](const core::RunControl& control) mutable -> core::Result<Out> {
+            auto data = prepareMeasures(*loaded, measure, base);
+            if (!data) return data.error();
+            if (keep) {
+                options.superWeights = known;
+                if (known.empty()) {
+                    const auto& text = (*data)->inputs.textTokens;
+                    const std::vector<core::TokenId> head(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, text.size())));
+                    auto scan = core::scanSuperWeights(*loaded->engine, head, (*data)->edits, {}, control);
+                    if (!scan) return scan.error();
+                    for (const auto& sw : scan->superWeights) options.superWeights.push_back(sw.coord());
+                }
+            }
+            auto study = core::studyQuant(*loaded->engine, (*data)->inputs, (*data)->edits, options, control);
+            if (!study) return study.error();
+            return Out(std::make_shared<const core::QuantStudy>(std::move(study).value()));
+        },
+        [this](core::Result<Out>& r) {
+            if (r) showQuant(*r);
+        });
+    return true;
+}
+
+void CompressionStudies::cancel() { m_lane->cancel(); }
+
+bool CompressionStudies::isRunning() const { return m_lane->isRunning(); }
+
+void CompressionStudies::showLaser(std::shared_ptr<const core::LaserStudy> study) {
+    m_laserView->setStudy(std::move(study));
+    emit statusMessage(tr("LASER study: %n cell(s)", nullptr, static_cast<int>(m_laserView->study()->cells.size())));
+    emit studyShown(QStringLiteral("laser"));
+}
+
+void CompressionStudies::showQuant(std::shared_ptr<const core::QuantStudy> study) {
+    m_quantView->setStudy(std::move(study));
+    emit statusMessage(tr("Quantization study: %n point(s)", nullptr, static_cast<int>(m_quantView->study()->points.size())));
+    emit studyShown(QStringLiteral("quant"));
+}
+
+bool CompressionStudies::openStudyFile(const QString& path, QString* error, QString* kind) {
+    const QString text = readFile(path, error);
+    if (text.isEmpty()) {
+        if (error->isEmpty()) *error = QStringLiteral("%1: empty file").arg(path);
+        return false;
+    }
+    const std::string json = text.toStdString(), name = path.toStdString();
+    auto k = core::compressionStudyKind(json, name);
+    if (!k) {
+        *error = QString::fromStdString(k.error().message);
+        return false;
+    }
+    if (kind) *kind = QString::fromStdString(*k);
+    if (*k == "laser") {
+        auto s = core::parseLaserStudyJson(json, name);
+        if (!s) {
+            *error = QString::fromStdString(s.error().message);
+            return false;
+        }
+        showLaser(std::make_shared<const core::LaserStudy>(std::move(s).value()));
+    } else {
+        auto s = core::parseQuantStudyJson(json, name);
+        if (!s) {
+            *error = QString::fromStdString(s.error().message);
+            return false;
+        }
+        showQuant(std::make_shared<const core::QuantStudy>(std::move(s).value()));
+    }
+    return true;
+}
+
+bool CompressionStudies::saveStudyFile(const QString& kind, const QString& path, QString* error) const {
+    std::string json;
+    if (kind == QLatin1String("laser") && m_laserView->study()) json = m_laserView->study()->toJson();
+    else if (kind == QLatin1String("quant") && m_quantView->study()) json = m_quantView->study()->toJson();
+    if (json.empty()) {
+        *error = tr("There is no %1 study to save yet.").arg(kind);
+        return false;
+    }
+    QFile f(path);
+    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(QByteArray::fromStdString(json + "\n")) < 0) {
+        *error = QStringLiteral("%1: cannot write (%2)").arg(path, f.errorString());
+        return false;
+    }
+    return true;
+}
+
+}  // namespace superlens::gui
