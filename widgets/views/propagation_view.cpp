@@ -1,5 +1,7 @@
 #include "propagation_view.h"
 
+#include <algorithm>
+
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -104,7 +106,11 @@ bool PropagationView::rebuild(QString* emptyReason) {
         series[0][rank] = topSeries(s.originalMassive, rank);
         if (s.hasEdits()) series[1][rank] = topSeries(s.editedMassive, rank);
     }
-    const double lo1 = minPositive(all), hi1 = maxValue(all);
+    // Exact zeros (a super activation removed by zeroing its weight, or a layer
+    // before the one that creates it) sit three decades below the smallest
+    // positive value instead of on it, so they never look like the original.
+    const bool zeros1 = std::any_of(all.begin(), all.end(), [](double x) { return !(x > 0); });
+    const double lo1 = minPositive(all) * (zeros1 ? 1e-3 : 1.0), hi1 = maxValue(all);
     const double lo2 = minPositive(allBottom), hi2 = maxValue(allBottom);
     auto clampTo = [](QVector<double> v, double lo) {
         for (double& x : v) x = std::max(x, lo);
