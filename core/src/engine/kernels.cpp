@@ -6,15 +6,23 @@
 
 #include <cblas.h>
 #include <immintrin.h>
+#include <malloc.h>
 
 namespace superlens::core::kernels {
 namespace {
 
 // We parallelise across our own pool; OpenBLAS must not spawn threads of
 // its own on top (2 cores: oversubscription halves throughput).
-void ensureBlasSingleThreaded() {
+// A forward pass allocates activation buffers of a few MB per block. With
+// glibc's defaults each becomes a fresh mmap, so every block pays page
+// faults and kernel zeroing for its temporaries (perf: ~15% of a TinyLlama
+// pass; 2.6x faster at T=128 with this). Serving them from the heap and not
+// trimming it keeps those pages mapped from one block and pass to the next.
+void ensureRuntimeConfigured() {
     static const bool s_done = [] {
         openblas_set_num_threads(1);
+        mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
+        mallopt(M_TRIM_THRESHOLD, 1 << 30);
         return true;
     }();
     (void)s_done;
@@ -137,7 +145,7 @@ void gemvRows(const WeightMatrix& w, const S* x, S* y, std::int64_t r0, std::int
 
 template <class S>
 void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool) {
-    ensureBlasSingleThreaded();
+    ensureRuntimeConfigured();
     const std::int64_t n = x.rows(), in = w.cols(), out = w.rows();
     SL_ASSERT(x.cols() == in);
     y.resize(n, out);
