@@ -7,10 +7,13 @@
 #include <QDir>
 #include <QFileInfo>
 #include <QRegularExpression>
+#include <QSettings>
+#include <QStandardPaths>
 
 #include "build_view_snapshot.h"
 #include "jobs/job_lane.h"
 #include "path_conversion.h"
+#include "session_run_cache.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/studies.h"
@@ -31,6 +34,15 @@ LensSession::LensSession(QObject* parent)
       m_editLane(new JobLane(QStringLiteral("edit"), this)),
       m_metricLane(new JobLane(QStringLiteral("metric"), this)) {
     for (JobLane* lane : lanes()) connectLane(lane);
+    // $SUPERLENS_RUN_CACHE: "off" disables the run cache, a folder overrides its place.
+    const QString env = qEnvironmentVariable("SUPERLENS_RUN_CACHE");
+    if (env == QLatin1String("off")) {
+        m_runCacheDir.clear();
+    } else if (!env.isEmpty()) {
+        m_runCacheDir = env;
+    } else if (QSettings().value(QStringLiteral("runCache/enabled"), true).toBool()) {
+        m_runCacheDir = QStandardPaths::writableLocation(QStandardPaths::CacheLocation);
+    }
 }
 
 LensSession::~LensSession() {
@@ -215,7 +227,12 @@ struct RunOutcome {
     std::shared_ptr<const core::ForwardResult> original;
     std::vector<core::SuperWeight> superWeights;
     bool scanned = false;
+    bool reused = false;   // read from the run cache, not computed
+    QString cacheNote;     // what the run cache did, for the status bar
 };
+
+// Runs larger files than this start the run cache afresh (it is only a cache).
+constexpr std::uint64_t kRunCacheBudgetBytes = 2ull << 30;
 
 }  // namespace
 
@@ -230,11 +247,30 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
     // Super weights are properties of the weights: a new prompt keeps the last scan unless asked to rescan.
     const bool keepScan = !scan && m_scanned;
     auto previousWeights = m_superWeights;
+    const std::filesystem::path cacheFile =
+        m_runCacheDir.isEmpty() ? std::filesystem::path() : runCacheFile(toPath(m_runCacheDir), *loaded->model);
     m_runLane->start<RunOutcome>(
         scan ? tr("Run and scan") : tr("Run"),
-        [loaded, tokens, scan, keepScan, previousWeights](const core::RunControl& control) -> core::Result<RunOutcome> {
+        [loaded, tokens, scan, keepScan, previousWeights, cacheFile](const core::RunControl& control) -> core::Result<RunOutcome> {
             RunOutcome out;
-            auto original = loaded->engine->run(widgets::viewForwardRequest(tokens, {}), control);
+            const core::ForwardRequest request = widgets::viewForwardRequest(tokens, {});
+            const QString cacheName = QString::fromStdString(cacheFile.filename().string());
+            if (!cacheFile.empty()) {
+                auto cached = findCachedOriginalRun(cacheFile, *loaded->engine, request, scan);
+                if (!cached) {
+                    out.cacheNote = QObject::tr("run cache not used (%1)").arg(QString::fromStdString(cached.error().message));
+                } else if (*cached) {
+                    out.original = (*cached)->result;
+                    out.reused = true;
+                    out.scanned = scan || keepScan;
+                    out.superWeights = scan ? (*cached)->superWeights : previousWeights;
+                    out.cacheNote = QObject::tr("reused cached run %1 of %2 (same model, prompt and edits): not recomputed")
+                                        .arg((*cached)->run)
+                                        .arg(cacheName);
+                    return out;
+                }
+            }
+            auto original = loaded->engine->run(request, control);
             if (!original) return original.error();
             out.original = *original;
             if (scan) {
@@ -245,6 +281,12 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
             } else if (keepScan) {
                 out.superWeights = previousWeights;
                 out.scanned = true;
+            }
+            if (!cacheFile.empty() && out.cacheNote.isEmpty()) {
+                auto stored = storeOriginalRun(cacheFile, *loaded->model, loaded->tokenizer.get(), **original,
+                                               request.record.patternList(), scan ? &out.superWeights : nullptr, kRunCacheBudgetBytes);
+                out.cacheNote = stored ? QObject::tr("run saved to the run cache %1").arg(cacheName)
+                                       : QObject::tr("run cache not written (%1)").arg(QString::fromStdString(stored.error().message));
             }
             return out;
         },
@@ -258,9 +300,16 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
                                              [](const auto& a, const auto& b) { return a.sameCoordinate(b); });
             m_superWeights = result->superWeights;
             m_scanned = result->scanned;
+            m_lastRunReused = result->reused;
             if (changed || result->scanned) emit superWeightsChanged();
-            emit statusMessage(result->scanned ? tr("Forward pass done; %n super weight(s) found", nullptr, static_cast<int>(m_superWeights.size()))
-                                               : tr("Forward pass done in %1 s").arg(m_original->seconds, 0, 'f', 3));
+            QString message = result->scanned ? tr("Forward pass done; %n super weight(s) found", nullptr, static_cast<int>(m_superWeights.size()))
+                                              : tr("Forward pass done in %1 s").arg(m_original->seconds, 0, 'f', 3);
+            if (result->reused) {
+                message = tr("Forward pass: %1").arg(result->cacheNote);
+                if (result->scanned) message += tr("; %n super weight(s)", nullptr, static_cast<int>(m_superWeights.size()));
+            }
+            else if (!result->cacheNote.isEmpty()) message += QStringLiteral("; ") + result->cacheNote;
+            emit statusMessage(message);
             applyEdits();
         });
 }

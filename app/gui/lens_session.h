@@ -73,6 +73,14 @@ public:
     void cancelAll();
     bool isIdle() const;
 
+    // Where original runs (and their scans) are kept for reuse across
+    // sessions (session_run_cache.h). Default: the user's cache folder, unless
+    // QSettings "runCache/enabled" is false; empty disables the cache.
+    void setRunCacheDirectory(const QString& directory) { m_runCacheDir = directory; }
+    const QString& runCacheDirectory() const { return m_runCacheDir; }
+    // True when the last run came from the run cache instead of the engine.
+    bool lastRunReused() const { return m_lastRunReused; }
+
     widgets::SnapshotPtr snapshot() const { return m_snapshot; }
     const std::vector<core::TokenId>& tokens() const { return m_tokens; }
     const std::vector<core::SuperWeight>& superWeights() const { return m_superWeights; }
@@ -111,6 +119,8 @@ private:
     std::optional<double> m_originalPerplexity;  // of m_perplexityFile, unedited model
     widgets::SnapshotPtr m_snapshot;
     bool m_showingCache = false;
+    QString m_runCacheDir;
+    bool m_lastRunReused = false;
 
     JobLane* m_loadLane = nullptr;
     JobLane* m_runLane = nullptr;

@@ -7,3 +7,8 @@ superlens_add_script_test(NAME figure_cli
   COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/gui/figure_cli_test.sh
   LABELS gui cli)
 endif()
+
+# The GUI's run cache: reuse across sessions, damaged files left alone.
+if(TARGET superlens_gui)
+superlens_add_qt_test(NAME test_run_cache SOURCES gui/test_run_cache.cpp LIBS superlens_gui LABELS app cache TIMEOUT 300)
+endif()
