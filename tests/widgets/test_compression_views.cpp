@@ -17,6 +17,7 @@
 #include "studies/laser_heatmap_view.h"
 #include "studies/quant_plot_view.h"
 #include "superlens/core/analysis/compression_study.h"
+#include "csv_rows.h"
 #include "test_paths.h"
 
 using namespace superlens;
@@ -61,16 +62,6 @@ const Studies& studies() {
     return s;
 }
 
-QList<QStringList> parseCsv(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return {};
-    QList<QStringList> rows;
-    for (const QByteArray& line : f.readAll().split('\n')) {
-        if (!line.isEmpty()) rows << QString::fromUtf8(line).split(QLatin1Char(','));
-    }
-    return rows;
-}
-
 }  // namespace
 
 class TestCompressionViews : public QObject {
@@ -98,7 +89,7 @@ private slots:
         QTemporaryDir dir;
         QString error;
         QVERIFY2(widgets::exportFigure(v, dir.filePath("laser.png"), widgets::ExportOptions::oneColumn(), &error), qPrintable(error));
-        const auto rows = parseCsv(dir.filePath("laser.csv"));
+        const auto rows = test::readCsvRows(dir.filePath("laser.csv"));
         QCOMPARE(rows.size(), 1 + 4 * 3);
         QCOMPARE(rows[0], QStringList({"type", "metric", "layer", "rho", "value", "baseline", "shown"}));
         for (int i = 1; i < rows.size(); ++i) {
@@ -171,7 +162,7 @@ private slots:
         QTemporaryDir dir;
         QString error;
         QVERIFY2(widgets::exportFigure(v, dir.filePath("quant.svg"), widgets::ExportOptions::oneColumn(), &error), qPrintable(error));
-        const auto rows = parseCsv(dir.filePath("quant.csv"));
+        const auto rows = test::readCsvRows(dir.filePath("quant.csv"));
         QCOMPARE(rows[0], QStringList({"series", "block", "block_label", "x", "metric", "value"}));
         int row = 1;
         for (std::size_t s = 0; s < series.size(); ++s) {

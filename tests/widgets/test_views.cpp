@@ -20,6 +20,7 @@
 #include "layer_navigator.h"
 #include "plot_view.h"
 #include "superlens/core/analysis/super_weights.h"
+#include "csv_rows.h"
 #include "test_paths.h"
 #include "view_registry.h"
 #include "views/attention_view.h"
@@ -82,16 +83,6 @@ std::unique_ptr<PlotView> makeView(const QString& kind, const SnapshotPtr& snaps
     v->setSelectedLayer(layer);
     v->setSnapshot(snapshot);
     return v;
-}
-
-QList<QStringList> parseCsv(const QString& path) {
-    QFile f(path);
-    if (!f.open(QIODevice::ReadOnly)) return {};
-    QList<QStringList> rows;
-    for (const QByteArray& line : f.readAll().split('\n')) {
-        if (!line.isEmpty()) rows << QString::fromUtf8(line).split(QLatin1Char(','));
-    }
-    return rows;
 }
 
 }  // namespace
@@ -282,7 +273,7 @@ private slots:
         auto v = makeView("spikes", fixture().edited, 1);
         QString error;
         QVERIFY2(widgets::exportFigure(*v, dir.filePath("spikes.svg"), widgets::ExportOptions::oneColumn(), &error), qPrintable(error));
-        const auto rows = parseCsv(dir.filePath("spikes.csv"));
+        const auto rows = test::readCsvRows(dir.filePath("spikes.csv"));
         QCOMPARE(rows.size(), 1 + 4);
         QCOMPARE(rows[0][1], QStringLiteral("down_in_absmax"));
         for (int l = 0; l < 4; ++l) {
@@ -301,7 +292,7 @@ private slots:
         auto* l = static_cast<widgets::LogitsView*>(v.get());
         QString error;
         QVERIFY2(widgets::exportFigure(*v, dir.filePath("logits.pdf"), widgets::ExportOptions::oneColumn(), &error), qPrintable(error));
-        const auto rows = parseCsv(dir.filePath("logits.csv"));
+        const auto rows = test::readCsvRows(dir.filePath("logits.csv"));
         int checked = 0;
         for (const auto& row : rows) {
             if (row[0] != QLatin1String("next_token")) continue;
@@ -319,7 +310,7 @@ private slots:
         auto* layer = static_cast<widgets::LayerDetailView*>(v.get());
         QString error;
         QVERIFY2(widgets::exportFigure(*v, dir.filePath("layer.png"), widgets::ExportOptions::oneColumn(), &error), qPrintable(error));
-        const auto rows = parseCsv(dir.filePath("layer.csv"));
+        const auto rows = test::readCsvRows(dir.filePath("layer.csv"));
         QCOMPARE(rows.size(), 1 + 10 * 64);
         const double floor = layer->colorMap()->dataRange().lower;
         for (int i = 1; i < rows.size(); i += 37) {
