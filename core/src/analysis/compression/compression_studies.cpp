@@ -30,6 +30,17 @@ std::vector<std::string> editTexts(const std::vector<EditSpec>& edits) {
     return out;
 }
 
+// How many sequences restarted from the unedited checkpoints, with a note when not all did.
+template <class Study>
+void recordReuse(const compression::StudyRunner& runner, Study& study) {
+    study.sequences = runner.sequences();
+    study.reusedSequences = runner.reusedSequences();
+    if (runner.reusedSequences() < runner.sequences()) {
+        study.notes.push_back(std::to_string(runner.sequences() - runner.reusedSequences()) + " of " + std::to_string(runner.sequences()) +
+                              " sequences recomputed from the embedding in every configuration (reuse budget reached)");
+    }
+}
+
 }  // namespace
 
 const std::vector<std::string>& compressionMetricNames() {
@@ -163,12 +174,7 @@ Result<LaserStudy> studyLaser(Engine& engine, const CompressionStudyInputs& inpu
         c.metrics = *m;
         control.progress(static_cast<std::int64_t>(i) + 2, total, "laser");
     }
-    study.sequences = runner.sequences();
-    study.reusedSequences = runner.reusedSequences();
-    if (runner.reusedSequences() < runner.sequences()) {
-        study.notes.push_back(std::to_string(runner.sequences() - runner.reusedSequences()) + " of " + std::to_string(runner.sequences()) +
-                              " sequences recomputed from the embedding in every cell (reuse budget reached)");
-    }
+    recordReuse(runner, study);
     return study;
 }
 
@@ -274,8 +280,7 @@ Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inpu
         p.metrics = *m;
         control.progress(static_cast<std::int64_t>(i) + 2, total, "quant");
     }
-    study.sequences = runner.sequences();
-    study.reusedSequences = runner.reusedSequences();
+    recordReuse(runner, study);
     return study;
 }
 
