@@ -34,12 +34,14 @@ void setLogAxis(QCPAxis* axis, double lo, double hi, double headroomDecades) {
     QSharedPointer<QCPAxisTickerLog> ticker(new QCPAxisTickerLog);
     ticker->setLogBase(10);
     ticker->setSubTickCount(0);
-    const double decades = std::log10(std::max(hi, lo * 10) / lo);
-    ticker->setTickCount(std::clamp(static_cast<int>(decades), 2, 6));
+    // One tick per decade of the visible range (headroom included), so a
+    // 10..3000 range reads 10^1, 10^2, 10^3 rather than 10^0, 10^2, 10^4.
+    const double f = std::pow(10.0, headroomDecades);
+    const double decades = std::log10(std::max(hi, lo * 10) / lo) + 2 * headroomDecades;
+    ticker->setTickCount(std::clamp(static_cast<int>(std::ceil(decades)) + 1, 3, 8));
     axis->setTicker(ticker);
     axis->setNumberFormat(QStringLiteral("eb"));
     axis->setNumberPrecision(0);
-    const double f = std::pow(10.0, headroomDecades);
     axis->setRange(lo / f, hi * f);
 }
 
