@@ -10,6 +10,7 @@
 // any error, with one line on stderr).
 
 #include <cstdio>
+#include <string_view>
 
 #include <QApplication>
 #include <QCommandLineParser>
@@ -32,9 +33,26 @@ int failWith(const QString& message) {
     return 1;
 }
 
+// Without a display, requests that need no window (help, version, a
+// screenshot) use the offscreen platform instead of failing to start.
+void preferOffscreenWithoutDisplay(int argc, char** argv) {
+    if (qEnvironmentVariableIsSet("QT_QPA_PLATFORM") || qEnvironmentVariableIsSet("DISPLAY") ||
+        qEnvironmentVariableIsSet("WAYLAND_DISPLAY")) {
+        return;
+    }
+    for (int i = 1; i < argc; ++i) {
+        const std::string_view a = argv[i];
+        if (a == "-h" || a == "--help" || a == "--help-all" || a == "-v" || a == "--version" || a == "--screenshot") {
+            qputenv("QT_QPA_PLATFORM", "offscreen");
+            return;
+        }
+    }
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+    preferOffscreenWithoutDisplay(argc, argv);
     QApplication app(argc, argv);
     QApplication::setOrganizationName(QStringLiteral("SuperLens"));
     QApplication::setApplicationName(QStringLiteral("SuperLens"));
