@@ -9,11 +9,12 @@ Environment: SUPERLENS_BIN_DIR, SUPERLENS_SHARED_MODELS, SUPERLENS_SOURCE_DIR.
 import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 
-BIN = os.path.join(os.environ["SUPERLENS_BIN_DIR"], "superlens-cli")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import check, expect_error, finish, run, run_json  # noqa: E402
+
 MODELS = os.environ["SUPERLENS_SHARED_MODELS"]
 REF = os.path.join(MODELS, "reference")
 STORIES = os.path.join(MODELS, "stories260K")
@@ -21,43 +22,6 @@ with open(os.path.join(REF, "refs.json")) as f:
     REFS = json.load(f)
 with open(os.path.join(STORIES, "reference.json")) as f:
     STORIES_REF = json.load(f)
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def run(*args):
-    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
-
-
-def run_json(*args):
-    code, out, err = run(*args, "--json")
-    if code != 0:
-        check(False, f"{args}: exit {code}: {err.strip()}")
-        return None
-    try:
-        return json.loads(out)  # exactly one document: json.loads rejects trailing data
-    except json.JSONDecodeError as e:
-        check(False, f"{args}: stdout is not one JSON document: {e}")
-        return None
-
-
-def expect_error(code_wanted, *args, mention=None):
-    code, out, err = run(*args)
-    check(code == code_wanted, f"{args}: exit {code}, wanted {code_wanted} ({err.strip()})")
-    check(code < 128, f"{args}: killed by a signal")
-    if code_wanted == 1:
-        lines = [l for l in err.splitlines() if l.strip()]
-        check(len(lines) == 1, f"{args}: error should be one stderr line, got {lines}")
-        check(out == "", f"{args}: stdout should stay empty on error, got {out[:200]!r}")
-    if mention:
-        check(mention in err, f"{args}: stderr should mention {mention!r}: {err.strip()}")
 
 
 def log_softmax(row):
@@ -256,7 +220,4 @@ with tempfile.TemporaryDirectory() as tmp:
         check(len(j["edits"]) == 1 and "keep_super=1:29:17;1:29:120" in j["edits"][0].replace("1:29:120;1:29:17", "1:29:17;1:29:120"),
               f"keep_super resolution: {j['edits']}")
 
-if failures:
-    print(f"{len(failures)} check(s) failed", file=sys.stderr)
-    sys.exit(1)
-print("all analysis CLI checks passed")
+finish("all analysis CLI checks passed")

@@ -9,51 +9,15 @@ Environment: SUPERLENS_BIN_DIR, SUPERLENS_SHARED_MODELS.
 import json
 import os
 import random
-import subprocess
 import sys
 import tempfile
 
-BIN = os.path.join(os.environ["SUPERLENS_BIN_DIR"], "superlens-cli")
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from cli_checks import check, expect_error, finish, run, run_json  # noqa: E402
+
 REF = os.path.join(os.environ["SUPERLENS_SHARED_MODELS"], "reference")
 LLAMA = os.path.join(REF, "llama-planted")
 PHI3 = os.path.join(REF, "phi3-bf16-two-super-weights")
-
-failures = []
-
-
-def check(cond, what):
-    if not cond:
-        failures.append(what)
-        print("FAIL:", what, file=sys.stderr)
-
-
-def run(*args):
-    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=600)
-    return p.returncode, p.stdout, p.stderr
-
-
-def run_json(*args):
-    code, out, err = run(*args, "--json")
-    if code != 0:
-        check(False, f"{args}: exit {code}: {err.strip()}")
-        return None
-    try:
-        return json.loads(out)
-    except json.JSONDecodeError as e:
-        check(False, f"{args}: stdout is not one JSON document: {e}")
-        return None
-
-
-def expect_error(code_wanted, *args, mention=None):
-    code, out, err = run(*args)
-    check(code == code_wanted, f"{args}: exit {code}, wanted {code_wanted} ({err.strip()})")
-    if code_wanted == 1:
-        lines = [l for l in err.splitlines() if l.strip()]
-        check(len(lines) == 1, f"{args}: error should be one stderr line, got {lines}")
-        check(out == "", f"{args}: stdout should stay empty on error")
-    if mention:
-        check(mention in err, f"{args}: stderr should mention {mention!r}: {err.strip()}")
-
 
 tmp = tempfile.mkdtemp(prefix="superlens-compression-cli-")
 rng = random.Random(5)
@@ -148,7 +112,4 @@ expect_error(2, "study", "laser", LLAMA)
 expect_error(2, "study", "laser", LLAMA, "--text-ids", text_ids, "--json", "--csv")
 expect_error(2, "study", "quant", LLAMA, "--text-ids", text_ids, "--bits", "9")
 
-if failures:
-    print(f"{len(failures)} failure(s)", file=sys.stderr)
-    sys.exit(1)
-print("compression CLI: all checks passed")
+finish("compression CLI: all checks passed")
