@@ -43,7 +43,7 @@ DEFAULT_RECIPE = {
     "num_hidden_layers": 6, "num_attention_heads": 4, "num_key_value_heads": 4,
     "rms_norm_eps": 1e-5, "rope_theta": 10000.0, "max_position_embeddings": 256,
     # training
-    "seed": 1234, "steps": 600, "batch": 8, "seq": 256, "lr": 3e-3, "min_lr": 3e-4,
+    "seed": 1234, "steps": 1000, "batch": 8, "seq": 256, "lr": 3e-3, "min_lr": 3e-4,
     "warmup": 50, "weight_decay": 0.1, "grad_clip": 1.0,
     # designed mechanism
     "seeded": True, "sw_layer": 1, "ch_b": 41, "ch_r": 87, "ch_a": 12, "ch_c": 233,
