@@ -9,6 +9,20 @@
 namespace superlens::cli {
 namespace {
 
+// The new tokens' text as it reads after the prompt. Decoding them alone
+// drops the space a SentencePiece "▁word" piece carries at the start of a
+// sequence ("Moses,Behold"); decoding prompt + continuation and cutting the
+// prompt's text off keeps it.
+std::string continuationText(const core::Tokenizer& tok, const std::vector<core::TokenId>& prompt,
+                             const std::vector<core::TokenId>& continuation) {
+    std::vector<core::TokenId> all = prompt;
+    all.insert(all.end(), continuation.begin(), continuation.end());
+    const std::string full = tok.decode(all, true);
+    const std::string head = tok.decode(prompt, true);
+    if (full.compare(0, head.size(), head) == 0) return full.substr(head.size());
+    return tok.decode(continuation, true);
+}
+
 struct GenerateOptions {
     std::string model;
     InputOptions input;
@@ -56,7 +70,7 @@ int runGenerate(const GenerateOptions& o) {
         nlohmann::json j = {{"new_ids", r->tokens},
                             {"prompt_seconds", r->promptSeconds},
                             {"decode_seconds", r->decodeSeconds}};
-        if (tok) j["text"] = tok->decode(r->tokens, true);
+        if (tok) j["text"] = continuationText(*tok, *ids, r->tokens);
         nlohmann::json specs = nlohmann::json::array();
         for (const auto& s : e) specs.push_back(s.text());
         j["edits"] = specs;

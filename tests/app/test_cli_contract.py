@@ -119,6 +119,15 @@ class Contract(unittest.TestCase):
         j = json.loads(out)
         self.assertEqual([1] + j["new_ids"], g["ids"])
         self.assertTrue(g["text"].startswith(j["text"][:40]))
+        # A continuation after a prompt keeps the space its first piece carries
+        # ("time," + " there"), so prompt_text + text reads as the whole greedy text.
+        head = g["ids"][:6]
+        code, out, err = cli("generate", STORIES, "--ids", ",".join(map(str, head)), "--max-new", "8", "--json")
+        self.assertEqual(code, 0, err)
+        j = json.loads(out)
+        self.assertEqual(head + j["new_ids"], g["ids"][:14])
+        self.assertTrue(j["text"].startswith(" "), j["text"])
+        self.assertTrue(g["text"].startswith(j["prompt_text"] + j["text"]), (j["prompt_text"], j["text"]))
 
     def test_edits_file(self):
         with tempfile.NamedTemporaryFile("w", suffix=".json", delete=False) as f:
