@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Remakes the screenshots in docs/screenshots/ from the bundled demo model with
+# the app's own screenshot mode (offscreen, no display needed).
+#   usage: scripts/make_screenshots.sh [BUILD_DIR]     (default: build)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+app="${1:-$here/build}/bin/superlens"
+model="$here/resources/models/demo"
+out="$here/docs/screenshots"
+prompt="In the beginning God created the heaven and the earth."
+edit="model.layers.1.mlp.down_proj.weight[87,233]=0"   # the demo's super weight (model card)
+export QT_QPA_PLATFORM=offscreen SUPERLENS_RUN_CACHE=off
+
+shot() {  # shot NAME [app arguments...]
+  local name=$1; shift
+  "$app" --model "$model" --prompt "$prompt" --screenshot "$out/$name.png" "$@" 2>/dev/null
+}
+shot main-window --view spikes
+shot layer --view layer --layer 1
+shot propagation --view propagation --edit "$edit"
+shot massive --view massive --layer 3 --edit "$edit"
+shot logits --view logits --edit "$edit"
+shot attention --view attention --layer 3
