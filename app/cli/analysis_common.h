@@ -21,6 +21,7 @@ namespace superlens::cli::analysis {
 struct TextInput {
     std::string textFile;
     std::string idsFile;
+    bool bosWindows = false;  // --bos-windows: every --ctx window of --text starts with BOS
     bool given() const { return !textFile.empty() || !idsFile.empty(); }
 };
 
@@ -29,6 +30,10 @@ inline void addTextOptions(CLI::App* cmd, TextInput& o, bool required) {
                                                        (required ? "" : ""));
     auto* i = cmd->add_option("--text-ids", o.idsFile, "File of token ids (comma or whitespace separated), used exactly as given");
     t->excludes(i);
+    cmd->add_flag("--bos-windows", o.bosWindows,
+                  "Cut --text into --ctx-token windows that each start with BOS (models whose massive activation lives on BOS, "
+                  "like the demo model); default: one BOS, plain sliding windows")
+        ->excludes(i);
 }
 
 inline core::Result<std::vector<core::TokenId>> parseIdText(const std::string& text, const std::string& where) {
@@ -61,7 +66,7 @@ inline core::Result<std::vector<core::TokenId>> loadTextTokens(const TextInput& 
         if (!tok) return core::Error{model.folder().string() + ": no tokenizer.json or tokenizer.model (needed for --text; give --text-ids FILE instead)"};
         auto text = readTextFile(o.textFile);
         if (!text) return text.error();
-        ids = tok->encode(*text, true);
+        ids = tok->encode(*text, !o.bosWindows);
         if (ids.size() < 2) return core::Error{o.textFile + ": the text gives fewer than 2 tokens"};
     }
     const std::int64_t vocab = model.config().vocabSize;
@@ -72,6 +77,17 @@ inline core::Result<std::vector<core::TokenId>> loadTextTokens(const TextInput& 
         }
     }
     return ids;
+}
+
+// With --bos-windows, the text ids (loaded without BOS) as BOS-started
+// windows of `context` tokens; otherwise the ids unchanged. Call once the
+// command knows its window length; `stride` (0 = context) must equal it.
+inline core::Result<std::vector<core::TokenId>> applyBosWindows(const TextInput& o, std::vector<core::TokenId> ids,
+                                                                const core::Tokenizer* tok, int context, int stride) {
+    if (!o.bosWindows) return ids;
+    if (!tok || !tok->bosId()) return core::Error{o.textFile + ": --bos-windows needs a tokenizer with a BOS token"};
+    if (stride != 0 && stride != context) return core::Error{"--bos-windows needs --stride equal to --ctx (windows must not overlap)"};
+    return core::bosPrefixedWindows(ids, *tok->bosId(), context);
 }
 
 // The folder's tokenizer when it has one (nullptr otherwise); a damaged one is an error.

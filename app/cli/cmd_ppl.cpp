@@ -28,7 +28,10 @@ int runPpl(const PplCliOptions& o) {
     const core::Model& m = **model;
     auto tokOr = analysis::optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
-    auto tokens = analysis::loadTextTokens(o.text, m, tokOr->get());
+    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    auto loaded = analysis::loadTextTokens(o.text, m, tokOr->get());
+    if (!loaded) return fail(loaded.error());
+    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tokOr->get(), context, o.stride);
     if (!tokens) return fail(tokens.error());
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return fail(edits.error());
@@ -39,7 +42,7 @@ int runPpl(const PplCliOptions& o) {
     if (!resolved) return fail(resolved.error());
 
     core::PerplexityOptions po;
-    po.context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    po.context = context;
     po.stride = o.stride;
     if (po.stride > po.context) return usageError("--stride " + std::to_string(po.stride) + " is larger than --ctx " + std::to_string(po.context));
     auto r = core::perplexity(engine, *tokens, *resolved, po);

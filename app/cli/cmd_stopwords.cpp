@@ -29,7 +29,10 @@ int runStopwords(const StopwordsCliOptions& o) {
     auto tokOr = analysis::optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
     const core::Tokenizer* tok = tokOr->get();
-    auto tokens = analysis::loadTextTokens(o.text, m, tok);
+    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    auto loaded = analysis::loadTextTokens(o.text, m, tok);
+    if (!loaded) return fail(loaded.error());
+    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, 0);
     if (!tokens) return fail(tokens.error());
     auto ids = analysis::resolveStopwordIds(o.stopwords, m, tok);
     if (!ids) return fail(ids.error());
@@ -40,7 +43,6 @@ int runStopwords(const StopwordsCliOptions& o) {
     auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 
-    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
     auto shift = core::stopwordShift(engine, *tokens, *ids, *resolved, context, o.top);
     if (!shift) return fail(shift.error());
 

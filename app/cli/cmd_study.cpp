@@ -66,7 +66,10 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     auto tokOr = analysis::optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
     const core::Tokenizer* tok = tokOr->get();
-    auto tokens = analysis::loadTextTokens(o.text, m, tok);
+    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    auto loaded = analysis::loadTextTokens(o.text, m, tok);
+    if (!loaded) return fail(loaded.error());
+    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
     if (!tokens) return fail(tokens.error());
 
     core::SuperWeightStudyInputs in;
@@ -115,7 +118,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     if (!resolved) return fail(resolved.error());
 
     core::SuperWeightStudyOptions so;
-    so.perplexity.context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    so.perplexity.context = context;
     so.perplexity.stride = o.stride;
     if (so.perplexity.stride > so.perplexity.context) return usageError("--stride is larger than --ctx");
     so.outlierCount = o.outliers;

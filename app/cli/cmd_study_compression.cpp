@@ -184,13 +184,16 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     if (!tokOr) return tokOr.error();
     p->tokenizer = std::move(tokOr).value();
     const core::Tokenizer* tok = p->tokenizer.get();
-    auto tokens = analysis::loadTextTokens(o.text, m, tok);
+    const std::int64_t maxPos = std::max<std::int64_t>(2, m.config().maxPositionEmbeddings);
+    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, maxPos));
+    auto loaded = analysis::loadTextTokens(o.text, m, tok);
+    if (!loaded) return loaded.error();
+    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
     if (!tokens) return tokens.error();
     if (o.maxTokens > 0 && static_cast<std::int64_t>(tokens->size()) > o.maxTokens) tokens->resize(static_cast<std::size_t>(o.maxTokens));
     p->inputs.textTokens = std::move(tokens).value();
     p->inputs.tokenizer = tok;
-    const std::int64_t maxPos = std::max<std::int64_t>(2, m.config().maxPositionEmbeddings);
-    p->inputs.perplexity.context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, maxPos));
+    p->inputs.perplexity.context = context;
     p->inputs.perplexity.stride = o.stride;
     if (o.stride > p->inputs.perplexity.context) return core::Error{"--stride is larger than --ctx"};
 

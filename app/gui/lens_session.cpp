@@ -415,13 +415,19 @@ void LensSession::computePerplexity(const QString& textFile, int maxTokens) {
             if (!in) return core::Error{path.string() + ": cannot open the text"};
             std::stringstream ss;
             ss << in.rdbuf();
-            std::vector<core::TokenId> ids = loaded->tokenizer->encode(ss.str(), true);
+            core::PerplexityOptions options;
+            options.context = 256;
+            // Windows that each start with BOS (superlens-cli's --bos-windows): the
+            // massive activation and the attention sinks live on the first token,
+            // so a window starting mid-text would measure a model without them.
+            std::vector<core::TokenId> ids = loaded->tokenizer->bosId()
+                                                 ? core::bosPrefixedWindows(loaded->tokenizer->encode(ss.str(), false),
+                                                                            *loaded->tokenizer->bosId(), options.context)
+                                                 : loaded->tokenizer->encode(ss.str(), true);
             if (static_cast<int>(ids.size()) > maxTokens) ids.resize(static_cast<std::size_t>(maxTokens));
             if (ids.size() < 2) return core::Error{path.string() + ": the text has fewer than two tokens"};
             auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(ids.size()));
             if (!edits) return edits.error();
-            core::PerplexityOptions options;
-            options.context = 256;
             PerplexityOutcome out;
             out.comparison.textName = name.toStdString();
             out.comparison.tokens = static_cast<std::int64_t>(ids.size()) - 1;

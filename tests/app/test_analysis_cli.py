@@ -116,6 +116,23 @@ with tempfile.TemporaryDirectory() as tmp:
         j = run_json("ppl", STORIES, "--text", textfile)
         if j is not None:
             check(abs(j["nll"] - p["mean_nll_next_token"]) < 1e-4, f"ppl stories: {j['nll']} vs reference {p['mean_nll_next_token']}")
+    # --bos-windows: the text (without BOS) in --ctx windows that each start
+    # with BOS scores exactly like the same windows given as ids.
+    story = os.path.join(tmp, "story.txt")
+    with open(story, "w") as f:
+        f.write(" ".join(p["text"] for p in STORIES_REF["prompts"]))
+    body = run_json("tokenize", STORIES, "--prompt", open(story).read())["ids"][1:]
+    windows = []
+    for i in range(0, len(body), 15):
+        windows += [1] + body[i:i + 15]
+    winfile = os.path.join(tmp, "windows.txt")
+    with open(winfile, "w") as f:
+        f.write(ids_arg(windows))
+    a = run_json("ppl", STORIES, "--text", story, "--ctx", "16", "--bos-windows")
+    b = run_json("ppl", STORIES, "--text-ids", winfile, "--ctx", "16")
+    if a is not None and b is not None:
+        check(a["tokens"] == len(body) and a["nll"] == b["nll"], f"ppl --bos-windows {a} vs ids {b}")
+    expect_error(1, "ppl", STORIES, "--text", story, "--ctx", "16", "--stride", "8", "--bos-windows", mention="--stride")
     j = run_json("ppl", os.path.join(REF, "llama-planted"), "--text-ids", idsfile, "--ctx", "4", "--stride", "2")
     if j is not None:
         check(j["tokens"] == len(ref["ids"]) - 1 and j["windows"] == 4, f"ppl sliding windows: {j}")

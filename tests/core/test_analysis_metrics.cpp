@@ -110,6 +110,41 @@ TEST(Perplexity, SlidingWindowBookkeeping) {
     EXPECT_EQ(perplexity(engine, ids, {}, o)->tokens, 12);  // 17 tokens: windows of 4,4,4,4,1 -> 3+3+3+3+0
 }
 
+TEST(Perplexity, BosPrefixedWindowsScoreEveryTextTokenOnceAfterBos) {
+    // 11 text ids, windows of 4: [B a b c] [B d e f] [B g h i] [B j k].
+    const std::vector<TokenId> text{5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15};
+    const auto w = bosPrefixedWindows(text, 1, 4);
+    EXPECT_EQ(w, (std::vector<TokenId>{1, 5, 6, 7, 1, 8, 9, 10, 1, 11, 12, 13, 1, 14, 15}));
+    EXPECT_TRUE(bosPrefixedWindows({}, 1, 4).empty());
+    // Scored with context = stride = 4, each text token is predicted once, by a
+    // window that starts with BOS: the same NLLs as running each window alone.
+    const auto& ref = referenceAnswers()["llama-planted"];
+    Engine engine(openModelOrDie(referenceModel("llama-planted")));
+    std::vector<TokenId> ids = ref["ids"].get<std::vector<TokenId>>();
+    const std::vector<TokenId> body(ids.begin() + 1, ids.end());
+    const auto windows = bosPrefixedWindows(body, ids.front(), 4);
+    PerplexityOptions o;
+    o.context = 4;
+    auto r = perplexity(engine, windows, {}, o);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_EQ(r->tokens, static_cast<std::int64_t>(body.size()));
+    std::vector<double> want;
+    for (std::size_t begin = 0; begin < windows.size(); begin += 4) {
+        ForwardRequest req;
+        req.tokens.assign(windows.begin() + static_cast<std::ptrdiff_t>(begin),
+                          windows.begin() + static_cast<std::ptrdiff_t>(std::min(windows.size(), begin + 4)));
+        ASSERT_EQ(req.tokens.front(), ids.front());
+        req.allPositionLogits = true;
+        auto run = engine.run(req);
+        ASSERT_TRUE(run.ok());
+        for (std::size_t j = 1; j < req.tokens.size(); ++j) {
+            want.push_back(-logSoftmax64(rowOf((*run)->logits, static_cast<int>(j) - 1))[static_cast<std::size_t>(req.tokens[j])]);
+        }
+    }
+    ASSERT_EQ(r->tokenNll.size(), want.size());
+    for (std::size_t i = 0; i < want.size(); ++i) EXPECT_NEAR(r->tokenNll[i], want[i], 1e-5);
+}
+
 TEST(Perplexity, EditsAndErrors) {
     const auto& ref = referenceAnswers()["llama-planted"];
     Engine engine(openModelOrDie(referenceModel("llama-planted")));

@@ -127,6 +127,18 @@ std::vector<TokenId> stopwordTokenIds(const Tokenizer& tokenizer, const std::vec
     return {ids.begin(), ids.end()};
 }
 
+std::vector<TokenId> bosPrefixedWindows(const std::vector<TokenId>& textIds, TokenId bos, int context) {
+    std::vector<TokenId> out;
+    const std::size_t body = static_cast<std::size_t>(std::max(1, context - 1));
+    out.reserve(textIds.size() + textIds.size() / body + 1);
+    for (std::size_t i = 0; i < textIds.size(); i += body) {
+        out.push_back(bos);
+        out.insert(out.end(), textIds.begin() + static_cast<std::ptrdiff_t>(i),
+                   textIds.begin() + static_cast<std::ptrdiff_t>(std::min(textIds.size(), i + body)));
+    }
+    return out;
+}
+
 double MeanDistribution::massOn(const std::vector<TokenId>& ids) const {
     double m = 0;
     for (TokenId id : ids) {

@@ -44,6 +44,14 @@ Result<PerplexityResult> perplexity(Engine& engine, const std::vector<TokenId>& 
 // A spelling counts only when it encodes to exactly one token; ids are sorted and unique.
 std::vector<TokenId> stopwordTokenIds(const Tokenizer& tokenizer, const std::vector<std::string>& words);
 
+// A text's ids (without BOS) cut into windows of `context` tokens that each
+// start with `bos`: [bos, t1 .. t(context-1)], [bos, t(context) ..], ...
+// Scored with context = stride = `context`, every text token after the first
+// is predicted exactly once with BOS at the start of its window, as models
+// trained on BOS-started sequences see text (the demo model's sinks live on
+// BOS). Plain sliding windows start mid-text without BOS after the first.
+std::vector<TokenId> bosPrefixedWindows(const std::vector<TokenId>& textIds, TokenId bos, int context);
+
 struct StopwordShift {
     double originalMass = 0;   // mean over positions of the probability on stopword ids
     double editedMass = 0;
