@@ -56,7 +56,7 @@ DEFAULT_RECIPE = {
                                # "bias": frozen, one value dim per head reads r (weight V) and
                                # o_proj writes it along a fixed random direction u_h (|u_h| = 1):
                                # the sink hands every token a bias of p_sink * V * sqrt(d) * u_h
-    "V": 2.0,
+    "V": 8.0,
     "freeze_later_mlp_r": True,   # later MLPs do not read channel r (BOS MLP output ~0)
     "embed_std": 0.02,         # init std of the embedding matrix (other matrices: 0.02)
     "flush_denormal": False,   # flush float32 denormals to zero (speed; saturated sinks make them)

@@ -27,8 +27,8 @@ LAYER, ROW, COL = 1, 87, 233
 SW_EDIT = f"model.layers.{LAYER}.mlp.down_proj.weight[{ROW},{COL}]=0"
 # Measured on the shipped model (README.md): keep these a little below the
 # measurement so a correct engine passes and a broken one does not.
-PPL_ORIGINAL = 78.946          # held-out perplexity of the unedited model
-PPL_RATIO_FLOOR = 3.3          # super weight zeroed / original (measured 3.547)
+PPL_ORIGINAL = 72.781          # held-out perplexity of the unedited model
+PPL_RATIO_FLOOR = 6.0          # super weight zeroed / original (measured 6.812)
 OTHERS_RATIO_MAX = 1.10        # 100 largest other weights zeroed / original
 RESTORED_RATIO_MAX = 1.05      # zeroed + super activation restored / original
 MASSIVE_RATIO_FLOOR = 100.0
