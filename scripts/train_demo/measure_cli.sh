@@ -22,6 +22,9 @@ run ppl "$model" --text-ids "$ids" --ctx 256
 run ppl "$model" --text-ids "$ids" --ctx 256 --edit "$sw"
 run ppl "$model" --text-ids "$ids" --ctx 256 --edit "$sw" --edit "blocks.1.hook_mlp_out[0,87]=$sa"
 run stopwords "$model" --text-ids "$ids" --ctx 256 --edit "$sw" --top 8
+# the plain text in BOS-started windows (the same windows as the ids file)
+run ppl "$model" --text "$text" --ctx 256 --bos-windows
+run ppl "$model" --text "$text" --ctx 256 --bos-windows --edit "$sw"
 # the plain text, cut by the CLI into 256-token windows with BOS only in the first
 run study superweight "$model" --text "$text" --ctx 256 --outliers 100 --no-tasks
 for p in "In the beginning" "And the LORD said unto Moses," "Blessed are the" "And it came to pass, when the king"; do
