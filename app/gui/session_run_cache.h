@@ -4,7 +4,7 @@
 //
 // Every original forward pass the app makes (the prompt without edits, with
 // the hooks the views draw) is appended to one HDF5 activation cache per
-// model, <cache dir>/runs-<fingerprint hash>.h5, through the same writer as
+// model, <cache dir>/runs-<fingerprint>-<weight files' mtimes hash>.h5, through the same writer as
 // `superlens-cli capture` (temporary file + rename, never in a model folder).
 // The super-weight scan of that prompt rides along in the run's metadata, so
 // reopening the model and running a prompt seen before reads both back
@@ -37,7 +37,9 @@ struct CachedOriginalRun {
     int run = -1;                                 // n in /runs/<n>
 };
 
-// The cache file of a model inside `directory` (one file per fingerprint).
+// The cache file of a model inside `directory`: one per fingerprint and
+// weight-file modification times (new weights of the same shapes count as a
+// new model, which the fingerprint alone cannot see).
 std::filesystem::path runCacheFile(const std::filesystem::path& directory, const core::Model& model);
 
 // The stored original run of `request` (no edits) for this model, if any.

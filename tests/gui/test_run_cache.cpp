@@ -6,6 +6,8 @@
 //
 // Model: llama-planted (planted super weight at layer 1, row 13, col 57).
 
+#include <chrono>
+
 #include <QFile>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -129,6 +131,27 @@ private slots:
         QVERIFY2(log.contains(QFileInfo(file).fileName()), qPrintable(log));
         QCOMPARE(run.session->superWeights().size(), std::size_t{1});
         QCOMPARE(fileBytes(file), before);
+    }
+
+    void newWeightsOfTheSameShapesGetAFreshCache() {
+        // A retrained model written over the old files keeps its fingerprint
+        // (config, headers, sizes); its weight files' times must change the cache.
+        QTemporaryDir dir, modelDir;
+        QVERIFY(dir.isValid() && modelDir.isValid());
+        const std::filesystem::path src = test::referenceModel("llama-planted");
+        const std::filesystem::path copy = modelDir.path().toStdString();
+        for (const auto& e : std::filesystem::directory_iterator(src)) std::filesystem::copy(e.path(), copy / e.path().filename());
+        auto model = core::Model::open(copy);
+        QVERIFY(model.ok());
+        const auto before = gui::runCacheFile(dir.path().toStdString(), **model);
+        QCOMPARE(gui::runCacheFile(dir.path().toStdString(), **model), before);  // stable
+        const auto weights = copy / "model.safetensors";
+        QVERIFY(std::filesystem::exists(weights));
+        std::filesystem::last_write_time(weights, std::filesystem::last_write_time(weights) + std::chrono::seconds(5));
+        auto reopened = core::Model::open(copy);
+        QVERIFY(reopened.ok());
+        QCOMPARE((*reopened)->fingerprint(), (*model)->fingerprint());
+        QVERIFY(gui::runCacheFile(dir.path().toStdString(), **reopened) != before);
     }
 
     void scanMetadataRoundTrips() {
