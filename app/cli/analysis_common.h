@@ -79,6 +79,12 @@ inline core::Result<std::vector<core::TokenId>> loadTextTokens(const TextInput& 
     return ids;
 }
 
+// --ctx, or min(512, max_position_embeddings) when not given.
+inline int windowLength(int requested, const core::Model& model) {
+    if (requested > 0) return requested;
+    return static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, model.config().maxPositionEmbeddings)));
+}
+
 // With --bos-windows, the text ids (loaded without BOS) as BOS-started
 // windows of `context` tokens; otherwise the ids unchanged. Call once the
 // command knows its window length; `stride` (0 = context) must equal it.

@@ -28,7 +28,7 @@ int runPpl(const PplCliOptions& o) {
     const core::Model& m = **model;
     auto tokOr = analysis::optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
-    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    const int context = analysis::windowLength(o.context, m);
     auto loaded = analysis::loadTextTokens(o.text, m, tokOr->get());
     if (!loaded) return fail(loaded.error());
     auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tokOr->get(), context, o.stride);

@@ -66,7 +66,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     auto tokOr = analysis::optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
     const core::Tokenizer* tok = tokOr->get();
-    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, m.config().maxPositionEmbeddings)));
+    const int context = analysis::windowLength(o.context, m);
     auto loaded = analysis::loadTextTokens(o.text, m, tok);
     if (!loaded) return fail(loaded.error());
     auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);

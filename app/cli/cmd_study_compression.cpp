@@ -184,8 +184,7 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     if (!tokOr) return tokOr.error();
     p->tokenizer = std::move(tokOr).value();
     const core::Tokenizer* tok = p->tokenizer.get();
-    const std::int64_t maxPos = std::max<std::int64_t>(2, m.config().maxPositionEmbeddings);
-    const int context = o.context > 0 ? o.context : static_cast<int>(std::min<std::int64_t>(512, maxPos));
+    const int context = analysis::windowLength(o.context, m);
     auto loaded = analysis::loadTextTokens(o.text, m, tok);
     if (!loaded) return loaded.error();
     auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
