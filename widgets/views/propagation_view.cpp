@@ -153,12 +153,16 @@ bool PropagationView::rebuild(QString* emptyReason) {
     bottom->axis(QCPAxis::atBottom)->setRange(-0.5, L - 0.5);
     setLogAxis(bottom->axis(QCPAxis::atLeft), lo2, hi2, 0.3);
 
-    // Legends: one per panel, inside the top-left corner.
+    // Legends: the top panel's inside its top-left corner; the bottom panel's
+    // four series span the whole height range, so their legend gets a row of
+    // its own under the panel instead of covering the lines.
     p->legend->setVisible(true);
     top->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
     auto* legend2 = new QCPLegend;
-    bottom->insetLayout()->addElement(legend2, Qt::AlignVCenter | Qt::AlignRight);
+    p->plotLayout()->addElement(2, 0, legend2);
+    p->plotLayout()->setRowStretchFactor(2, 0.001);
     legend2->setLayer(QStringLiteral("legend"));
+    legend2->setBorderPen(Qt::NoPen);
     for (int rank = 0; rank < 4; ++rank) {
         m_top[0][rank]->removeFromLegend(p->legend);
         m_top[0][rank]->addToLegend(legend2);
