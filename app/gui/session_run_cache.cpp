@@ -1,7 +1,6 @@
 #include "session_run_cache.h"
 
 #include <algorithm>
-#include <cstdio>
 #include <system_error>
 
 #include <QJsonArray>
@@ -9,6 +8,7 @@
 #include <QJsonObject>
 
 #include "superlens/core/cache/activation_cache.h"
+#include "superlens/core/model/fnv64.h"
 
 namespace superlens::gui {
 
@@ -23,11 +23,7 @@ std::filesystem::path runCacheFile(const std::filesystem::path& directory, const
     // weights of the same shapes written over the old files (a retrained
     // model), so the file name also carries the weight files' modification
     // times: such a model gets a fresh cache. Both are hex: safe file names.
-    std::uint64_t h = 1469598103934665603ull;  // FNV-1a over (name, mtime) of each weight file
-    auto mix = [&h](const void* data, std::size_t n) {
-        const auto* p = static_cast<const unsigned char*>(data);
-        for (std::size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-    };
+    core::Fnv64 stamps;  // over (name, mtime) of each weight file
     std::error_code ec;
     std::vector<std::filesystem::path> weights;
     for (const auto& entry : std::filesystem::directory_iterator(model.folder(), ec)) {
@@ -35,14 +31,10 @@ std::filesystem::path runCacheFile(const std::filesystem::path& directory, const
     }
     std::sort(weights.begin(), weights.end());
     for (const auto& w : weights) {
-        const std::string name = w.filename().string();
-        mix(name.data(), name.size());
-        const auto stamp = std::filesystem::last_write_time(w, ec).time_since_epoch().count();
-        mix(&stamp, sizeof stamp);
+        stamps.add(w.filename().string());
+        stamps.add(static_cast<std::uint64_t>(std::filesystem::last_write_time(w, ec).time_since_epoch().count()));
     }
-    char suffix[17];
-    std::snprintf(suffix, sizeof suffix, "%016llx", static_cast<unsigned long long>(h));
-    return directory / ("runs-" + model.fingerprint() + "-" + suffix + ".h5");
+    return directory / ("runs-" + model.fingerprint() + "-" + stamps.hex() + ".h5");
 }
 
 std::string superWeightsToMetadata(const std::vector<core::SuperWeight>& weights) {

@@ -1,11 +1,12 @@
 #include "superlens/core/model/model.h"
 
-#include <cstdio>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "superlens/core/model/fnv64.h"
 
 namespace superlens::core {
 namespace fs = std::filesystem;
@@ -18,18 +19,6 @@ std::string readText(const fs::path& p, bool& ok) {
     ss << in.rdbuf();
     return ss.str();
 }
-
-// FNV-1a, 64 bit: a fingerprint, not a security hash.
-struct Fnv64 {
-    std::uint64_t h = 1469598103934665603ull;
-    void add(std::string_view s) {
-        for (unsigned char c : s) {
-            h ^= c;
-            h *= 1099511628211ull;
-        }
-    }
-    void add(std::uint64_t v) { add(std::string_view(reinterpret_cast<const char*>(&v), sizeof v)); }
-};
 
 std::string shapeString(const std::vector<std::int64_t>& s) {
     std::string out = "[";
@@ -88,9 +77,7 @@ Result<std::shared_ptr<const Model>> Model::open(const fs::path& folderIn) {
         fp.add(f->headerBytes());
         fp.add(static_cast<std::uint64_t>(f->fileSize()));
     }
-    char hex[17];
-    std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(fp.h));
-    model->m_fingerprint = hex;
+    model->m_fingerprint = fp.hex();
     return std::shared_ptr<const Model>(std::move(model));
 }
 
