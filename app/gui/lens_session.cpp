@@ -430,7 +430,9 @@ void LensSession::computePerplexity(const QString& textFile, int maxTokens) {
             if (!edits) return edits.error();
             PerplexityOutcome out;
             out.comparison.textName = name.toStdString();
-            out.comparison.tokens = static_cast<std::int64_t>(ids.size()) - 1;
+            // Non-overlapping windows score every token but each window's first.
+            const auto n = static_cast<std::int64_t>(ids.size());
+            out.comparison.tokens = n - (n + options.context - 1) / options.context;
             if (cachedOriginal) {
                 out.comparison.original = *cachedOriginal;
             } else {
