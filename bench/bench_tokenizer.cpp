@@ -198,7 +198,7 @@ int main(int argc, char** argv) {
             return 2;
         }
     }
-    const fs::path tokenizers = fs::path(SUPERLENS_SHARED_MODELS) / "tokenizers";
+    const fs::path tokenizers = fs::path(SUPERLENS_TEST_DATA) / "tokenizers";
     const fs::path llama3 = tokenizers / "llama-3-hf" / "tokenizer.json";
     std::string text = textFile.empty() ? defaultText(bytes) : readAll(textFile);
     if (!textFile.empty() && text.size() > bytes) text.resize(bytes);

@@ -4,4 +4,4 @@
 add_executable(bench_tokenizer ${CMAKE_CURRENT_SOURCE_DIR}/bench_tokenizer.cpp)
 target_link_libraries(bench_tokenizer PRIVATE superlens_core nlohmann_json::nlohmann_json
                       superlens_warnings superlens_codegen)
-target_compile_definitions(bench_tokenizer PRIVATE SUPERLENS_SHARED_MODELS="${SUPERLENS_SHARED_MODELS}")
+target_compile_definitions(bench_tokenizer PRIVATE SUPERLENS_TEST_DATA="${SUPERLENS_TEST_DATA}")

@@ -4,7 +4,7 @@ study): JSON shape per DESIGN.md, exact super weights on the reference models,
 numbers against float64 values computed here from refs.json, exit codes and
 one-line errors. Standard library only (run with /usr/bin/python3).
 
-Environment: SUPERLENS_BIN_DIR, SUPERLENS_SHARED_MODELS, SUPERLENS_SOURCE_DIR.
+Environment: SUPERLENS_BIN_DIR, SUPERLENS_TEST_DATA, SUPERLENS_SOURCE_DIR.
 """
 import json
 import math
@@ -15,7 +15,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_checks import check, expect_error, finish, run, run_json  # noqa: E402
 
-MODELS = os.environ["SUPERLENS_SHARED_MODELS"]
+MODELS = os.environ["SUPERLENS_TEST_DATA"]
 REF = os.path.join(MODELS, "reference")
 STORIES = os.path.join(MODELS, "stories260K")
 with open(os.path.join(REF, "refs.json")) as f:

@@ -30,7 +30,7 @@ import h5py
 import numpy as np
 
 BIN = os.environ["SUPERLENS_BIN_DIR"]
-MODELS = os.environ["SUPERLENS_SHARED_MODELS"]
+MODELS = os.environ["SUPERLENS_TEST_DATA"]
 CLI = os.path.join(BIN, "superlens-cli")
 REF = os.path.join(MODELS, "reference")
 STORIES = os.path.join(MODELS, "stories260K")

@@ -2,7 +2,7 @@
 """superlens-cli contract (DESIGN.md): exit codes, one-line errors, one JSON
 document with --json, full validation by every command, ids-only models.
 
-Run by CTest with SUPERLENS_BIN_DIR and SUPERLENS_SHARED_MODELS set."""
+Run by CTest with SUPERLENS_BIN_DIR and SUPERLENS_TEST_DATA set."""
 import json
 import os
 import shutil
@@ -12,10 +12,10 @@ import tempfile
 import unittest
 
 BIN = os.path.join(os.environ["SUPERLENS_BIN_DIR"], "superlens-cli")
-SHARED = os.environ["SUPERLENS_SHARED_MODELS"]
-REF = os.path.join(SHARED, "reference")
+DATA = os.environ["SUPERLENS_TEST_DATA"]
+REF = os.path.join(DATA, "reference")
 REFS = json.load(open(os.path.join(REF, "refs.json")))
-STORIES = os.path.join(SHARED, "stories260K")
+STORIES = os.path.join(DATA, "stories260K")
 
 
 def cli(*args):

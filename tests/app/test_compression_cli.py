@@ -4,7 +4,7 @@ JSON / CSV / Markdown shapes, numbers consistent with `ppl`, the keep_super
 effect on the planted model, the scan-resolved super weight, exit codes and
 one-line errors. Standard library only (run with /usr/bin/python3).
 
-Environment: SUPERLENS_BIN_DIR, SUPERLENS_SHARED_MODELS.
+Environment: SUPERLENS_BIN_DIR, SUPERLENS_TEST_DATA.
 """
 import json
 import os
@@ -15,7 +15,7 @@ import tempfile
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cli_checks import check, expect_error, finish, run, run_json  # noqa: E402
 
-REF = os.path.join(os.environ["SUPERLENS_SHARED_MODELS"], "reference")
+REF = os.path.join(os.environ["SUPERLENS_TEST_DATA"], "reference")
 LLAMA = os.path.join(REF, "llama-planted")
 PHI3 = os.path.join(REF, "phi3-bf16-two-super-weights")
 

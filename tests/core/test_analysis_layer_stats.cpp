@@ -84,8 +84,8 @@ TEST(LayerStats, ChannelAcrossLayersFollowsTheSuperActivation) {
 }
 
 TEST(LayerStats, StoriesNegativeControlMatchesReference) {
-    const auto ref = readJson(sharedModels() / "stories260K" / "reference.json");
-    Engine engine(openModelOrDie(sharedModels() / "stories260K"));
+    const auto ref = readJson(testData() / "stories260K" / "reference.json");
+    Engine engine(openModelOrDie(testData() / "stories260K"));
     for (const auto& p : ref["prompts"]) {
         ForwardRequest req;
         req.tokens = p["ids"].get<std::vector<TokenId>>();

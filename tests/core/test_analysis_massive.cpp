@@ -80,9 +80,9 @@ INSTANTIATE_TEST_SUITE_P(Reference, MassiveReference, ::testing::ValuesIn(kRefer
 });
 
 TEST(Massive, StoriesNegativeControlHasNone) {
-    const auto ref = readJson(sharedModels() / "stories260K" / "reference.json");
-    Engine engine(openModelOrDie(sharedModels() / "stories260K"));
-    auto tok = Tokenizer::loadFromFolder(sharedModels() / "stories260K");
+    const auto ref = readJson(testData() / "stories260K" / "reference.json");
+    Engine engine(openModelOrDie(testData() / "stories260K"));
+    auto tok = Tokenizer::loadFromFolder(testData() / "stories260K");
     ASSERT_TRUE(tok.ok());
     for (const auto& p : ref["prompts"]) {
         ForwardRequest req;
@@ -109,7 +109,7 @@ TEST(Massive, StoriesNegativeControlHasNone) {
 }
 
 TEST(Massive, DelimiterTokens) {
-    auto tok = Tokenizer::loadFromFolder(sharedModels() / "stories260K");
+    auto tok = Tokenizer::loadFromFolder(testData() / "stories260K");
     ASSERT_TRUE(tok.ok());
     const auto idOf = [&](const std::string& s) {
         const auto ids = (*tok)->encode(s, false);

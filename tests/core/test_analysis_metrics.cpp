@@ -57,8 +57,8 @@ TEST(Perplexity, FullWindowMatchesReferenceLogits) {
 }
 
 TEST(Perplexity, StoriesReferenceMeanNll) {
-    const auto ref = readJson(sharedModels() / "stories260K" / "reference.json");
-    Engine engine(openModelOrDie(sharedModels() / "stories260K"));
+    const auto ref = readJson(testData() / "stories260K" / "reference.json");
+    Engine engine(openModelOrDie(testData() / "stories260K"));
     for (const auto& p : ref["prompts"]) {
         auto r = perplexity(engine, p["ids"].get<std::vector<TokenId>>(), {});
         ASSERT_TRUE(r.ok());
@@ -241,7 +241,7 @@ TEST(Stopwords, MassAndShiftFromReferenceLogits) {
 }
 
 TEST(Stopwords, TokenIdsAndWordLists) {
-    auto tok = Tokenizer::loadFromFolder(sharedModels() / "stories260K");
+    auto tok = Tokenizer::loadFromFolder(testData() / "stories260K");
     ASSERT_TRUE(tok.ok());
     const std::vector<std::string> words = {"the", "and", "xqzzyv"};
     const auto ids = stopwordTokenIds(**tok, words);
@@ -299,9 +299,9 @@ TEST(ZeroShot, IdTasksMatchReferenceLogits) {
 }
 
 TEST(ZeroShot, TextTasksWithTokenizer) {
-    auto model = openModelOrDie(sharedModels() / "stories260K");
+    auto model = openModelOrDie(testData() / "stories260K");
     Engine engine(model);
-    auto tok = Tokenizer::loadFromFolder(sharedModels() / "stories260K");
+    auto tok = Tokenizer::loadFromFolder(testData() / "stories260K");
     ASSERT_TRUE(tok.ok());
     auto tasks = parseZeroShotTasks(
         "{\"context\": \"Once upon a time, there was a little\", \"choices\": [\"girl\", \"stone of the sea\"], \"gold\": 0}\n"

@@ -56,7 +56,7 @@ TEST(Generation, SamplingIsReproducibleWithASeed) {
 }
 
 TEST(Stories260K, LogitsNllAndGreedyMatchReference) {
-    const auto dir = sharedModels() / "stories260K";
+    const auto dir = testData() / "stories260K";
     auto model = Model::open(dir);
     ASSERT_TRUE(model.ok()) << model.error().message;
     const auto ref = readJson(dir / "reference.json");

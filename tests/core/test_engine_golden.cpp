@@ -1,5 +1,5 @@
 // Golden tests: logits and hooks of every reference checkpoint against the
-// float64 Hugging Face reference answers in ../shared/models.
+// float64 Hugging Face reference answers in tests/data/reference/refs.json.
 
 #include <cmath>
 

@@ -157,12 +157,12 @@ TEST(RtnEngine, FusedPhi3TensorsAreQuantized) {
 
 TEST(RtnEngine, ActivationQuantizationKeepingTheSuperActivation) {
     // Residual-stream RTN (the paper's Sec. 4.2 setting). In this toy the
-    // planted channel 13 is massive after layer 1 at every token (7772 at BOS,
-    // 2172 at token 6, ...), against ordinary values below 4: per tensor it
-    // stretches the range for every token, and keeping channel 13 in full
-    // precision keeps the model. (Per token it matters far less here: the
-    // rows it stretches are the massive tokens themselves, whose other
-    // channels RMSNorm scales down to almost nothing anyway.)
+    // planted channel 13 is massive after layer 1 at BOS (~7500), against
+    // ordinary values below 4: per tensor it stretches the range for every
+    // token, and keeping channel 13 in full precision keeps the model. (Per
+    // token it matters far less here: the row it stretches is the massive
+    // token itself, whose other channels RMSNorm scales down to almost
+    // nothing anyway.)
     const Planted p = openPlanted();
     Engine engine(p.model);
     const auto original = run(engine, p.ids, {});

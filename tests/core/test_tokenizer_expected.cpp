@@ -28,7 +28,7 @@ std::string listText(const std::vector<T>& values) {
 class ExpectedLines : public testing::TestWithParam<const char*> {};
 
 TEST_P(ExpectedLines, EveryLineMatchesTheReferenceLibrary) {
-    const auto folder = superlens::test::sharedModels() / "tokenizers" / GetParam();
+    const auto folder = superlens::test::testData() / "tokenizers" / GetParam();
     const auto expectedFile = folder / "expected.jsonl";
     ASSERT_TRUE(std::filesystem::exists(expectedFile)) << expectedFile;
 

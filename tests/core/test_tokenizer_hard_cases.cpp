@@ -32,7 +32,7 @@ const Tokenizer& tokenizer(const std::string& folder) {
     static std::map<std::string, std::unique_ptr<Tokenizer>> s_cache;
     auto& slot = s_cache[folder];
     if (!slot) {
-        auto loaded = Tokenizer::loadFromFolder(superlens::test::sharedModels() / "tokenizers" / folder);
+        auto loaded = Tokenizer::loadFromFolder(superlens::test::testData() / "tokenizers" / folder);
         if (!loaded) throw std::runtime_error(loaded.error().message);
         slot = std::move(loaded.value());
     }

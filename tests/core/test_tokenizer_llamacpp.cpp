@@ -5,7 +5,7 @@
 //   - llama-spm and phi-3 (Phi-3 shares Llama-2's vocabulary, and llama.cpp
 //     expects the same ids for both, leading "▁" included): against
 //     llama-2-spm/tokenizer.model and llama-2-hf/tokenizer.json;
-//   - qwen2: shared/ has no Qwen2 tokenizer, so this runs only when
+//   - qwen2: the repository has no Qwen2 tokenizer, so this runs only when
 //     SUPERLENS_QWEN2_TOKENIZER names a Qwen2-family tokenizer.json.
 #include <gtest/gtest.h>
 
@@ -77,7 +77,7 @@ void expectAllMatch(const Tokenizer& tok, const fs::path& inp, const std::string
     std::cout << "[ COUNT    ] " << label << ": " << matched << "/" << vectors.size() << " vectors match\n";
 }
 
-fs::path tokenizers() { return superlens::test::sharedModels() / "tokenizers"; }
+fs::path tokenizers() { return superlens::test::testData() / "tokenizers"; }
 
 std::unique_ptr<Tokenizer> load(const fs::path& folder) {
     auto loaded = Tokenizer::loadFromFolder(folder);
@@ -123,7 +123,7 @@ TEST(LlamaCppVectors, Phi3WithTokenizerJson) {
 TEST(LlamaCppVectors, Qwen2WhenATokenizerIsGiven) {
     const char* file = std::getenv("SUPERLENS_QWEN2_TOKENIZER");
     if (file == nullptr || *file == '\0')
-        GTEST_SKIP() << "no Qwen2 tokenizer.json in shared/models; set SUPERLENS_QWEN2_TOKENIZER to run the "
+        GTEST_SKIP() << "no Qwen2 tokenizer.json in tests/data; set SUPERLENS_QWEN2_TOKENIZER to run the "
                         "qwen2 vectors";
     auto loaded = Tokenizer::loadJson(file);
     ASSERT_TRUE(loaded.ok()) << loaded.error().message;

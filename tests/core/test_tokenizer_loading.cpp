@@ -17,7 +17,7 @@ using superlens::core::TokenId;
 using superlens::core::Tokenizer;
 
 fs::path shared(const std::string& folder, const std::string& file) {
-    return superlens::test::sharedModels() / "tokenizers" / folder / file;
+    return superlens::test::testData() / "tokenizers" / folder / file;
 }
 
 std::string readAll(const fs::path& file) {
@@ -208,7 +208,7 @@ TEST(TokenizerSpecialIds, BosAndEosOfTheSharedTokenizers) {
         {"olmo2-dolma2-hf", std::nullopt, 100257},
     };
     for (const auto& c : cases) {
-        auto loaded = Tokenizer::loadFromFolder(superlens::test::sharedModels() / "tokenizers" / c.folder);
+        auto loaded = Tokenizer::loadFromFolder(superlens::test::testData() / "tokenizers" / c.folder);
         ASSERT_TRUE(loaded.ok()) << loaded.error().message;
         EXPECT_EQ(loaded.value()->bosId(), c.bos) << c.folder;
         EXPECT_EQ(loaded.value()->eosId(), c.eos) << c.folder;

@@ -4,7 +4,7 @@
 # least 1280x800, exit 0. Uses the llama-planted reference model (ids only).
 set -u
 BIN="${SUPERLENS_BIN_DIR:?}"
-MODEL="${SUPERLENS_SHARED_MODELS:?}/reference/llama-planted"
+MODEL="${SUPERLENS_TEST_DATA:?}/reference/llama-planted"
 IDS="1,5,77,130,12,200,99,31,250,64"
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT

@@ -28,7 +28,7 @@ using namespace superlens;
 
 namespace {
 
-QString stories() { return QString::fromStdString((test::sharedModels() / "stories260K").string()); }
+QString stories() { return QString::fromStdString((test::testData() / "stories260K").string()); }
 QString heldOut() { return QString::fromStdString((test::resourcesDir() / "texts" / "kjv_heldout_ruth_jonah_james.txt").string()); }
 
 }  // namespace

@@ -1,5 +1,5 @@
 #pragma once
-// Paths of shared test data, resolved from compile definitions.
+// Paths of the test fixtures (tests/data) and resources, from compile definitions.
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -9,8 +9,8 @@
 
 namespace superlens::test {
 
-inline std::filesystem::path sharedModels() { return SUPERLENS_SHARED_MODELS; }
-inline std::filesystem::path referenceModel(const std::string& name) { return sharedModels() / "reference" / name; }
+inline std::filesystem::path testData() { return SUPERLENS_TEST_DATA; }
+inline std::filesystem::path referenceModel(const std::string& name) { return testData() / "reference" / name; }
 inline std::filesystem::path resourcesDir() { return SUPERLENS_RESOURCES_DIR; }
 inline std::filesystem::path binDir() { return SUPERLENS_BIN_DIR; }
 inline std::filesystem::path demoModel() { return resourcesDir() / "models" / "demo"; }
@@ -24,7 +24,7 @@ inline nlohmann::json readJson(const std::filesystem::path& p) {
 
 // refs.json is 2 MB: parse it once per test binary.
 inline const nlohmann::json& referenceAnswers() {
-    static const nlohmann::json s_refs = readJson(sharedModels() / "reference" / "refs.json");
+    static const nlohmann::json s_refs = readJson(testData() / "reference" / "refs.json");
     return s_refs;
 }
 

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Proves that the committed test fixtures are what the project's scripts make:
+# regenerates them into a temporary folder and compares byte for byte.
+#   - tests/data/reference/** and tests/data/stories260K/reference.json
+#     (scripts/fixtures/make_reference_models.py, float64, fixed seeds);
+#   - tests/data/tokenizers/*-spm/expected.jsonl (SentencePiece);
+#   - tests/data/tokenizers/*-hf/expected.jsonl (Hugging Face tokenizers through
+#     its npm Node binding), unless --offline.
+# One line per file; exits 1 on any difference.
+#
+#   usage: scripts/check_fixtures.sh [--offline]
+#     --offline  skip the Hugging Face expectations, which need the npm registry
+#                (CTest's fixtures_reproducible runs this form)
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+data="$here/tests/data"
+py=/usr/bin/python3   # Debian's python, with python3-numpy and python3-sentencepiece
+
+offline=0
+for arg in "$@"; do
+  case "$arg" in
+    --offline) offline=1 ;;
+    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) echo "check_fixtures: unknown argument: $arg" >&2; exit 2 ;;
+  esac
+done
+
+tmp="$(mktemp -d)"
+trap 'rm -rf "$tmp"' EXIT
+
+same=0; different=0
+compare() {  # compare RELATIVE_PATH REGENERATED_FILE
+  if [ ! -f "$data/$1" ]; then
+    echo "missing    $1 (regenerated, not committed)"; different=$((different + 1))
+  elif cmp -s "$2" "$data/$1"; then
+    echo "same       $1"; same=$((same + 1))
+  else
+    echo "DIFFERENT  $1"; different=$((different + 1))
+  fi
+}
+
+# Reference checkpoints and their float64 answers; stories260K's answers.
+"$py" "$here/scripts/fixtures/make_reference_models.py" --out "$tmp/data" --stories "$data/stories260K" > "$tmp/log" \
+  || { cat "$tmp/log" >&2; echo "check_fixtures: make_reference_models.py failed" >&2; exit 1; }
+while IFS= read -r -d '' f; do
+  compare "${f#"$tmp/data/"}" "$f"
+done < <(find "$tmp/data" -type f -print0 | sort -z)
+# a committed reference file that nothing regenerates is a difference too
+while IFS= read -r -d '' f; do
+  rel="${f#"$data/"}"
+  [ -f "$tmp/data/$rel" ] || { echo "orphan     $rel (committed, not regenerated)"; different=$((different + 1)); }
+done < <(find "$data/reference" -type f -print0 | sort -z)
+
+# SentencePiece expectations (offline).
+for dir in "$data"/tokenizers/*-spm/; do
+  name="$(basename "$dir")"
+  "$py" "$here/scripts/fixtures/tokenizers/spm_expected.py" "$dir/tokenizer.model" "$data/tokenizers/texts.jsonl" \
+    "$tmp/$name.jsonl"
+  compare "tokenizers/$name/expected.jsonl" "$tmp/$name.jsonl"
+done
+
+echo "$same identical, $different different"
+if [ "$offline" = 0 ]; then
+  # Every expectation, the Hugging Face ones with npm tokenizers (needs the npm registry).
+  "$here/scripts/fixtures/tokenizers/regenerate.sh" --check || different=$((different + 1))
+fi
+[ "$different" = 0 ]
