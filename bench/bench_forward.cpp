@@ -7,7 +7,6 @@
 //   bench_forward MODEL [--tokens T] [--repeat N] [--decode N] [--incremental-layer L] [--json]
 
 #include <algorithm>
-#include <cblas.h>
 #include <cstring>
 #include <iostream>
 #include <random>
@@ -17,6 +16,7 @@
 
 #include "bench_common.h"
 #include "superlens/core/engine/engine.h"
+#include "superlens/core/system/blas.h"
 
 using namespace superlens;
 using namespace superlens::core;
@@ -33,7 +33,7 @@ double forwardFlops(const ModelConfig& c, std::int64_t T, bool allLogits) {
 
 // OpenBLAS sgemm on the model's MLP and attention shapes (same M = T), 2 threads.
 double openblasGflops(const ModelConfig& c, std::int64_t T) {
-    openblas_set_num_threads(2);
+    blas::setLibraryThreads(2);
     struct Shape {
         std::int64_t n, k;
     };
@@ -48,8 +48,7 @@ double openblasGflops(const ModelConfig& c, std::int64_t T) {
         for (auto& v : a) v = nd(rng);
         for (auto& v : b) v = nd(rng);
         auto call = [&] {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(T), static_cast<int>(s.n), static_cast<int>(s.k), 1.0f, a.data(),
-                        static_cast<int>(s.k), b.data(), static_cast<int>(s.k), 0.0f, out.data(), static_cast<int>(s.n));
+            blas::sgemm(false, true, T, s.n, s.k, 1.0f, a.data(), s.k, b.data(), s.k, 0.0f, out.data(), s.n);
         };
         call();
         const int reps = 5;
@@ -58,7 +57,7 @@ double openblasGflops(const ModelConfig& c, std::int64_t T) {
         seconds += bench::now() - t0;
         flops += 2.0 * T * s.n * s.k * reps;
     }
-    openblas_set_num_threads(1);
+    blas::setLibraryThreads(1);
     return flops / seconds / 1e9;
 }
 

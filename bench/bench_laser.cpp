@@ -20,10 +20,10 @@
 #include <random>
 #include <string>
 
-#include <cblas.h>
 
 #include "compression_bench_util.h"
 #include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/system/blas.h"
 
 using namespace superlens::core;
 using namespace superlens::bench;
@@ -139,7 +139,7 @@ int main(int argc, char** argv) {
         // The baseline gets the same cores: LAPACK's BLAS may use the pool's
         // thread count (core keeps OpenBLAS single-threaded because its own
         // pool does the parallel work; nothing else runs during this phase).
-        openblas_set_num_threads(pool.size());
+        blas::setLibraryThreads(pool.size());
         const Phase full = runPhase(*w, rho, LaserMethod::Exact, pool);
         std::printf("%-28s %8.2f s wall %8.2f s cpu  peak +%6.0f MiB  ||A-A_k||_F = %.6g (optimal)\n", "full SVD (dgesdd f64)", full.seconds,
                     full.cpu, full.peakMiB, full.residual);

@@ -1,8 +1,10 @@
 // superlens-cli info MODEL [--json]: architecture, sizes, dtype, files.
+// superlens-cli info --system [--json]: CPU features, BLAS kernels, threads, GEMM rate.
 
 #include <iostream>
 
 #include "cli_common.h"
+#include "superlens/core/system/system_report.h"
 
 namespace superlens::cli {
 namespace {
@@ -10,7 +12,34 @@ namespace {
 struct InfoOptions {
     std::string model;
     bool json = false;
+    bool system = false;
 };
+
+nlohmann::json describe(const core::SystemReport& r) {
+    return {
+        {"cpu", {{"vendor", r.cpu.vendor}, {"brand", r.cpu.brand}, {"family", r.cpu.family}, {"model", r.cpu.model},
+                 {"logical_cpus", r.cpu.logicalCpus}, {"features", r.cpu.names()}}},
+        {"blas", {{"library", r.blas.library}, {"config", r.blas.config}, {"kernels", r.blas.core},
+                  {"openblas_coretype", r.blas.requested}, {"chosen_by", r.blas.selection}}},
+        {"engine_threads", r.engineThreads},
+        {"gemm", {{"m", r.gemmM}, {"n", r.gemmN}, {"k", r.gemmK}, {"gflops_1_thread", r.gflopsOneThread},
+                  {"gflops_all_threads", r.gflopsAllThreads}, {"seconds", r.secondsMeasured}}},
+    };
+}
+
+int runSystem(const InfoOptions& o) {
+    const core::SystemReport r = core::systemReport();
+    if (o.json) {
+        printJson(describe(r));
+        return kExitOk;
+    }
+    for (const auto& [label, value] : r.rows()) {
+        std::string padded = label;
+        padded.resize(std::max<std::size_t>(padded.size() + 1, 16), ' ');
+        std::cout << padded << value << "\n";
+    }
+    return kExitOk;
+}
 
 nlohmann::json describe(const core::Model& m) {
     const core::ModelConfig& c = m.config();
@@ -59,6 +88,8 @@ std::string humanCount(std::int64_t n) {
 }
 
 int runInfo(const InfoOptions& o) {
+    if (o.system) return runSystem(o);
+    if (o.model.empty()) return usageError("info needs MODEL (or --system)");
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
     const core::Model& m = **model;
@@ -105,7 +136,10 @@ int runInfo(const InfoOptions& o) {
 const CommandRegistration kRegistration(10, [](CLI::App& app, CliContext& ctx) {
     auto opts = std::make_shared<InfoOptions>();
     CLI::App* cmd = app.add_subcommand("info", "Architecture, sizes, dtype, parameter count and files of a model folder");
-    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder");
+    cmd->add_flag("--system", opts->system,
+                  "Describe this machine instead: CPU features, the BLAS kernels chosen and why, threads, a measured GEMM rate")
+        ->excludes(cmd->get_option("MODEL"));
     cmd->add_flag("--json", opts->json, "Print one JSON document");
     cmd->callback([&ctx, opts] { ctx.run = [opts] { return runInfo(*opts); }; });
 });

@@ -30,6 +30,7 @@
 #include "figure_export.h"
 #include "layer_navigator.h"
 #include "lens_session.h"
+#include "superlens/core/system/system_report.h"
 #include "model_summary_panel.h"
 #include "plot_view.h"
 #include "prompt_panel.h"
@@ -241,10 +242,16 @@ void MainWindow::buildMenus() {
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
     help->addAction(tr("&About SuperLens"), this, [this] {
+        // The machine's side (no GEMM measurement here: the dialog must open at once;
+        // `superlens-cli info --system` measures it).
+        QString system;
+        for (const auto& [label, value] : core::systemReport(0).rows())
+            system += QStringLiteral("<br>%1: %2").arg(QString::fromStdString(label).toHtmlEscaped(), QString::fromStdString(value).toHtmlEscaped());
         QMessageBox::about(this, tr("About SuperLens"),
                            tr("<b>SuperLens</b> 0.1<br>Find, toggle and plot the super weights (Yu et al., 2024) and massive "
                               "activations (Sun et al., 2024) of LLMs.<br>GPL-3.0-or-later (uses QCustomPlot, GPL-3.0).<br>"
-                              "Walk-through: docs/GUI.md."));
+                              "Walk-through: docs/GUI.md.<br><br><b>This machine</b>") +
+                               system);
     });
 }
 

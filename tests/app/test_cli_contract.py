@@ -44,6 +44,37 @@ class Contract(unittest.TestCase):
             self.assertIn(j["dtype"], ("F32", "BF16", "F16"))
             self.assertIsNone(j["tokenizer"])
 
+    def test_info_system_describes_this_machine(self):
+        code, out, err = cli("info", "--system", "--json")
+        self.assertEqual(code, 0, err)
+        j = json.loads(out)
+        with open("/proc/cpuinfo") as f:
+            flags = next(line for line in f if line.startswith("flags")).split(":", 1)[1].split()
+        # The features it reports are the kernel's own flags (CPUID read independently).
+        for ours, kernel in (("avx2", "avx2"), ("fma", "fma"), ("avx512f", "avx512f"), ("avx512_bf16", "avx512_bf16"),
+                             ("amx_tile", "amx_tile")):
+            self.assertEqual(ours in j["cpu"]["features"], kernel in flags, ours)
+        self.assertIn("OpenBLAS", j["blas"]["config"])
+        self.assertTrue(j["blas"]["kernels"])
+        self.assertTrue(j["blas"]["chosen_by"])
+        self.assertEqual(j["engine_threads"], os.cpu_count())
+        self.assertGreater(j["gemm"]["gflops_1_thread"], 0.5)
+        self.assertGreater(j["gemm"]["gflops_all_threads"], 0.5)
+        # A forced kernel path is reported as such; one the CPU cannot run is refused in one line.
+        env = dict(os.environ, SUPERLENS_BLAS_CORE="PRESCOTT")
+        p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertEqual(json.loads(p.stdout)["blas"]["kernels"].lower(), "prescott")
+        env["SUPERLENS_BLAS_CORE"] = "NOSUCHCORE"
+        p = subprocess.run([BIN, "info", "--system"], capture_output=True, text=True, env=env, timeout=120)
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("SUPERLENS_BLAS_CORE=NOSUCHCORE", p.stderr)
+        self.assertEqual(p.stdout, "")
+        # info needs a model or --system, not both.
+        code, out, err = cli("info")
+        self.assertEqual(code, 2, err)
+
     def test_logits_json_matches_reference(self):
         for name in ("llama-planted", "qwen2-f16-tied", "phi3-bf16-two-super-weights"):
             ids = ",".join(str(i) for i in REFS[name]["ids"])

@@ -8,6 +8,7 @@
 
 #include "forward_pass.h"
 #include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/system/blas.h"
 
 namespace superlens::core {
 namespace {
@@ -403,7 +404,11 @@ struct Engine::Impl {
 };
 
 Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options)
-    : m_model(std::move(model)), m_options(options), m_impl(std::make_unique<Impl>(*m_model, options.editCacheBytes)) {}
+    : m_model(std::move(model)), m_options(options), m_impl(std::make_unique<Impl>(*m_model, options.editCacheBytes)) {
+    // Load BLAS now, on the thread that builds the engine, before any worker
+    // needs it (loading sets OPENBLAS_CORETYPE for a moment; see blas.h).
+    (void)blas::info();
+}
 
 Engine::~Engine() = default;
 

@@ -4,15 +4,14 @@
 #include <cmath>
 #include <vector>
 
-#include <cblas.h>
 #include <immintrin.h>
 #include <malloc.h>
+
+#include "superlens/core/system/blas.h"
 
 namespace superlens::core::kernels {
 namespace {
 
-// We parallelise across our own pool; OpenBLAS must not spawn threads of
-// its own on top (2 cores: oversubscription halves throughput).
 // A forward pass allocates activation buffers of a few MB per block. With
 // glibc's defaults each becomes a fresh mmap, so every block pays page
 // faults and kernel zeroing for its temporaries (perf: ~15% of a TinyLlama
@@ -20,7 +19,6 @@ namespace {
 // trimming it keeps those pages mapped from one block and pass to the next.
 void ensureRuntimeConfigured() {
     static const bool s_done = [] {
-        openblas_set_num_threads(1);
         mallopt(M_MMAP_THRESHOLD, 32 << 20);  // glibc's maximum on 64-bit
         mallopt(M_TRIM_THRESHOLD, 1 << 30);
         return true;
@@ -30,13 +28,11 @@ void ensureRuntimeConfigured() {
 
 void gemmNT(std::int64_t m, std::int64_t n, std::int64_t k, const float* a, std::int64_t lda, const float* b, std::int64_t ldb, float* c,
             std::int64_t ldc) {
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0f, a,
-                static_cast<int>(lda), b, static_cast<int>(ldb), 0.0f, c, static_cast<int>(ldc));
+    blas::sgemm(false, true, m, n, k, 1.0f, a, lda, b, ldb, 0.0f, c, ldc);
 }
 void gemmNT(std::int64_t m, std::int64_t n, std::int64_t k, const double* a, std::int64_t lda, const double* b, std::int64_t ldb, double* c,
             std::int64_t ldc) {
-    cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k), 1.0, a,
-                static_cast<int>(lda), b, static_cast<int>(ldb), 0.0, c, static_cast<int>(ldc));
+    blas::dgemm(false, true, m, n, k, 1.0, a, lda, b, ldb, 0.0, c, ldc);
 }
 
 // Rows per decoded tile: about 4 MB of fp32, a multiple of 16, so packing

@@ -1,11 +1,12 @@
 #include "superlens/core/engine/matrix_transforms.h"
 
+#include "superlens/core/system/blas.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 
-#include <cblas.h>
 #include <immintrin.h>
 #include <sys/mman.h>
 #include <cstdlib>
@@ -107,13 +108,10 @@ WeightPtr rankReduce(const WeightMatrix& w, double rho, const LaserOptions& o, L
         out = std::make_shared<LowRankWeight>(std::move(svd.us), std::move(svd.vt));
     } else {
         RowMatrixF dense(rows, cols);
-        compression::ensureBlasSingleThreaded();
         const RowMatrixF& us = svd.us;
         const RowMatrixF& vt = svd.vt;
         pool.parallelFor(rows, 16, [&](std::int64_t r0, std::int64_t r1, int) {
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, static_cast<int>(r1 - r0), static_cast<int>(cols), static_cast<int>(k), 1.0f,
-                        us.data() + r0 * k, static_cast<int>(k), vt.data(), static_cast<int>(cols), 0.0f, dense.data() + r0 * cols,
-                        static_cast<int>(cols));
+            blas::sgemm(false, false, r1 - r0, cols, k, 1.0f, us.data() + r0 * k, k, vt.data(), cols, 0.0f, dense.data() + r0 * cols, cols);
         });
         out = std::make_shared<DenseWeight>(std::move(dense));
     }

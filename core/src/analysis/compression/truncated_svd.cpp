@@ -6,18 +6,10 @@
 
 #include <Eigen/Core>
 #include <Eigen/QR>
-#include <cblas.h>
 
 #include "superlens/core/result.h"
+#include "superlens/core/system/blas.h"
 
-// LAPACK (Fortran interface, shipped inside libopenblas). gfortran passes
-// the length of each CHARACTER argument as a trailing hidden size_t.
-extern "C" {
-void dgesdd_(const char* jobz, const int* m, const int* n, double* a, const int* lda, double* s, double* u, const int* ldu, double* vt,
-             const int* ldvt, double* work, const int* lwork, int* iwork, int* info, std::size_t jobzLen);
-void dsyevd_(const char* jobz, const char* uplo, const int* n, double* a, const int* lda, double* w, double* work, const int* lwork,
-             int* iwork, const int* liwork, int* info, std::size_t jobzLen, std::size_t uploLen);
-}
 
 namespace superlens::core::compression {
 namespace {
@@ -44,11 +36,11 @@ void svdRowMajor(RowMatrixD& a, RowMatrixD& u, std::vector<double>& s, RowMatrix
     std::vector<int> iwork(static_cast<std::size_t>(8) * static_cast<std::size_t>(r));
     int info = 0, lwork = -1;
     double query = 0;
-    dgesdd_("S", &M, &N, a.data(), &lda, s.data(), vt.data(), &ldu, u.data(), &ldvt, &query, &lwork, iwork.data(), &info, 1);
+    blas::dgesdd("S", &M, &N, a.data(), &lda, s.data(), vt.data(), &ldu, u.data(), &ldvt, &query, &lwork, iwork.data(), &info);
     SL_ASSERT(info == 0);
     lwork = static_cast<int>(query) + 1;
     std::vector<double> work(static_cast<std::size_t>(lwork));
-    dgesdd_("S", &M, &N, a.data(), &lda, s.data(), vt.data(), &ldu, u.data(), &ldvt, work.data(), &lwork, iwork.data(), &info, 1);
+    blas::dgesdd("S", &M, &N, a.data(), &lda, s.data(), vt.data(), &ldu, u.data(), &ldvt, work.data(), &lwork, iwork.data(), &info);
     // info > 0: the divide-and-conquer did not converge (never seen on finite
     // input); treat as a programmer-visible failure rather than silent garbage.
     SL_ASSERT(info == 0);
@@ -62,13 +54,13 @@ void symmetricEigen(std::vector<double>& a, std::int64_t n64, std::vector<double
     w.assign(static_cast<std::size_t>(n), 0.0);
     int info = 0, lwork = -1, liwork = -1, iquery = 0;
     double query = 0;
-    dsyevd_("V", "L", &n, a.data(), &n, w.data(), &query, &lwork, &iquery, &liwork, &info, 1, 1);
+    blas::dsyevd("V", "L", &n, a.data(), &n, w.data(), &query, &lwork, &iquery, &liwork, &info);
     SL_ASSERT(info == 0);
     lwork = static_cast<int>(query) + 1;
     liwork = iquery;
     std::vector<double> work(static_cast<std::size_t>(lwork));
     std::vector<int> iwork(static_cast<std::size_t>(std::max(1, liwork)));
-    dsyevd_("V", "L", &n, a.data(), &n, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info, 1, 1);
+    blas::dsyevd("V", "L", &n, a.data(), &n, w.data(), work.data(), &lwork, iwork.data(), &liwork, &info);
     SL_ASSERT(info == 0);
 }
 
@@ -76,8 +68,8 @@ void symmetricEigen(std::vector<double>& a, std::int64_t n64, std::vector<double
 void gemmRows(ThreadPool& pool, std::int64_t m, std::int64_t n, std::int64_t l, const float* a, std::int64_t lda, const float* b,
               std::int64_t ldb, float* c, std::int64_t ldc) {
     pool.parallelFor(m, 16, [&](std::int64_t r0, std::int64_t r1, int) {
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, asInt(r1 - r0), asInt(l), asInt(n), 1.0f, a + r0 * lda, asInt(lda), b,
-                    asInt(ldb), 0.0f, c + r0 * ldc, asInt(ldc));
+        blas::sgemm(false, false, r1 - r0, l, n, 1.0f, a + r0 * lda, lda, b,
+                    ldb, 0.0f, c + r0 * ldc, ldc);
     });
 }
 
@@ -86,8 +78,8 @@ void gemmRows(ThreadPool& pool, std::int64_t m, std::int64_t n, std::int64_t l, 
 void gemmColsT(ThreadPool& pool, std::int64_t m, std::int64_t n, std::int64_t l, const float* a, std::int64_t lda, const float* q,
                std::int64_t ldq, float* c, std::int64_t ldc) {
     pool.parallelFor(n, 16, [&](std::int64_t c0, std::int64_t c1, int) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, asInt(c1 - c0), asInt(l), asInt(m), 1.0f, a + c0, asInt(lda), q, asInt(ldq),
-                    0.0f, c + c0 * ldc, asInt(ldc));
+        blas::sgemm(true, false, c1 - c0, l, m, 1.0f, a + c0, lda, q, ldq,
+                    0.0f, c + c0 * ldc, ldc);
     });
 }
 
@@ -95,8 +87,8 @@ void gemmColsT(ThreadPool& pool, std::int64_t m, std::int64_t n, std::int64_t l,
 void gemmQtA(ThreadPool& pool, std::int64_t m, std::int64_t n, std::int64_t l, const float* q, const float* a, std::int64_t lda,
              float* b) {
     pool.parallelFor(n, 64, [&](std::int64_t c0, std::int64_t c1, int) {
-        cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, asInt(l), asInt(c1 - c0), asInt(m), 1.0f, q, asInt(l), a + c0, asInt(lda),
-                    0.0f, b + c0, asInt(n));
+        blas::sgemm(true, false, l, c1 - c0, m, 1.0f, q, l, a + c0, lda,
+                    0.0f, b + c0, n);
     });
 }
 
@@ -125,14 +117,6 @@ TruncatedSvd fromFullSvd(const RowMatrixD& u, const std::vector<double>& s, cons
 
 }  // namespace
 
-void ensureBlasSingleThreaded() {
-    static const bool s_done = [] {
-        openblas_set_num_threads(1);
-        return true;
-    }();
-    (void)s_done;
-}
-
 double frobeniusSquared(const float* a, std::int64_t rows, std::int64_t cols, ThreadPool& pool) {
     const std::int64_t n = rows * cols;
     constexpr std::int64_t kSlice = 1 << 16;
@@ -152,7 +136,6 @@ double frobeniusSquared(const float* a, std::int64_t rows, std::int64_t cols, Th
 }
 
 TruncatedSvd exactSvd(const float* a, std::int64_t rows, std::int64_t cols, std::int64_t k) {
-    ensureBlasSingleThreaded();
     RowMatrixD ad = Eigen::Map<const RowMatrixF>(a, rows, cols).cast<double>();
     RowMatrixD u, vt;
     std::vector<double> s;
@@ -165,7 +148,6 @@ TruncatedSvd exactSvd(const float* a, std::int64_t rows, std::int64_t cols, std:
 }
 
 TruncatedSvd gramSvd(const float* a, std::int64_t rows, std::int64_t cols, std::int64_t k, ThreadPool& pool) {
-    ensureBlasSingleThreaded();
     const bool wide = rows <= cols;  // Gram of the smaller side
     const std::int64_t g = wide ? rows : cols;
     std::vector<double> gram(static_cast<std::size_t>(g * g), 0.0);
@@ -184,15 +166,15 @@ TruncatedSvd gramSvd(const float* a, std::int64_t rows, std::int64_t cols, std::
                 for (std::int64_t c = 0; c < w; ++c) chunk[static_cast<std::size_t>(r * w + c)] = a[r * cols + t0 + c];
             }
             pool.parallelFor(g, 16, [&](std::int64_t r0, std::int64_t r1, int) {
-                cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, asInt(r1 - r0), asInt(g), asInt(w), 1.0, chunk.data() + r0 * w, asInt(w),
-                            chunk.data(), asInt(w), 1.0, gram.data() + r0 * g, asInt(g));
+                blas::dgemm(false, true, r1 - r0, g, w, 1.0, chunk.data() + r0 * w, w,
+                            chunk.data(), w, 1.0, gram.data() + r0 * g, g);
             });
         } else {
             // chunk [w, cols] = A[t0:t0+w, :]; G += chunk^T chunk.
             for (std::int64_t i = 0; i < w * cols; ++i) chunk[static_cast<std::size_t>(i)] = a[t0 * cols + i];
             pool.parallelFor(g, 16, [&](std::int64_t c0, std::int64_t c1, int) {
-                cblas_dgemm(CblasRowMajor, CblasTrans, CblasNoTrans, asInt(c1 - c0), asInt(g), asInt(w), 1.0, chunk.data() + c0, asInt(g),
-                            chunk.data(), asInt(g), 1.0, gram.data() + c0 * g, asInt(g));
+                blas::dgemm(true, false, c1 - c0, g, w, 1.0, chunk.data() + c0, g,
+                            chunk.data(), g, 1.0, gram.data() + c0 * g, g);
             });
         }
     }
@@ -245,7 +227,6 @@ TruncatedSvd gramSvd(const float* a, std::int64_t rows, std::int64_t cols, std::
 
 TruncatedSvd randomizedSvd(const float* a, std::int64_t rows, std::int64_t cols, std::int64_t k, int oversampling, int powerIterations,
                            std::uint64_t seed, ThreadPool& pool) {
-    ensureBlasSingleThreaded();
     const std::int64_t l = std::min<std::int64_t>(k + std::max(0, oversampling), std::min(rows, cols));
     SL_ASSERT(l >= k);
 

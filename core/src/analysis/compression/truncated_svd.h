@@ -38,8 +38,4 @@ TruncatedSvd gramSvd(const float* a, std::int64_t rows, std::int64_t cols, std::
 TruncatedSvd randomizedSvd(const float* a, std::int64_t rows, std::int64_t cols, std::int64_t k, int oversampling,
                            int powerIterations, std::uint64_t seed, ThreadPool& pool);
 
-// OpenBLAS must not spawn its own threads next to our pool (2 cores:
-// oversubscription halves throughput). Idempotent.
-void ensureBlasSingleThreaded();
-
 }  // namespace superlens::core::compression

@@ -1,0 +1,36 @@
+#pragma once
+// Why is this machine fast or slow? The CPU's features, the BLAS kernels
+// chosen for it (and why), the engine's threads, and a short measured GEMM
+// rate. One home for the report that `superlens-cli info --system` prints and
+// the GUI's Help -> About shows.
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "superlens/core/system/blas.h"
+#include "superlens/core/system/cpu_features.h"
+
+namespace superlens::core {
+
+struct SystemReport {
+    CpuFeatures cpu;
+    blas::BlasInfo blas;
+    int engineThreads = 0;  // workers of the engine's pool (all logical CPUs)
+    // fp32 GEMM of a prompt-sized product (M = 128 tokens, N = K = 2048),
+    // measured the way the engine runs it: one thread, and split over the
+    // pool's workers with single-threaded BLAS in each.
+    std::int64_t gemmM = 128, gemmN = 2048, gemmK = 2048;
+    double gflopsOneThread = 0;
+    double gflopsAllThreads = 0;
+    double secondsMeasured = 0;
+
+    // "label: value" rows in display order (CPU, features, BLAS, kernels, why, threads, GEMM rate).
+    std::vector<std::pair<std::string, std::string>> rows() const;
+};
+
+// Reads the CPU and the BLAS choice and measures the GEMM rate for about
+// `seconds` (0 skips the measurement).
+SystemReport systemReport(double seconds = 0.4);
+
+}  // namespace superlens::core

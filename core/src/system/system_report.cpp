@@ -1,0 +1,90 @@
+#include "superlens/core/system/system_report.h"
+
+#include <chrono>
+#include <cstdio>
+#include <random>
+
+#include "superlens/core/engine/thread_pool.h"
+
+namespace superlens::core {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// GFLOP/s of C[M, N] = A[M, K] * B[N, K]^T (the engine's Linear), with B's
+// rows split over `workers` parallel calls, repeated for about `seconds`.
+double measureGemm(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool* pool, double seconds) {
+    std::vector<float> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(n * k)), c(static_cast<std::size_t>(m * n));
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (float& v : a) v = u(rng);
+    for (float& v : b) v = u(rng);
+    auto once = [&] {
+        if (pool == nullptr) {
+            blas::sgemm(false, true, m, n, k, 1.0f, a.data(), k, b.data(), k, 0.0f, c.data(), n);
+            return;
+        }
+        pool->parallelFor(n, 64, [&](std::int64_t r0, std::int64_t r1, int) {
+            blas::sgemm(false, true, m, r1 - r0, k, 1.0f, a.data(), k, b.data() + r0 * k, k, 0.0f, c.data() + r0, n);
+        });
+    };
+    once();  // warm-up: page in, let the library size its buffers
+    int reps = 0;
+    const auto t0 = Clock::now();
+    double elapsed = 0;
+    do {
+        once();
+        ++reps;
+        elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    } while (elapsed < seconds);
+    return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * reps / elapsed / 1e9;
+}
+
+std::string joined(const std::vector<std::string>& v) {
+    std::string s;
+    for (const auto& x : v) s += (s.empty() ? "" : " ") + x;
+    return s;
+}
+
+std::string fixed1(double v) {
+    char buf[32];
+    std::snprintf(buf, sizeof buf, "%.1f", v);
+    return buf;
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> SystemReport::rows() const {
+    std::vector<std::pair<std::string, std::string>> out = {
+        {"CPU", (cpu.brand.empty() ? cpu.vendor : cpu.brand) + " (family " + std::to_string(cpu.family) + ", model " + std::to_string(cpu.model) +
+                    ", " + std::to_string(cpu.logicalCpus) + " logical CPUs)"},
+        {"features", joined(cpu.names())},
+        {"BLAS", blas.config.empty() ? blas.library : blas.config},
+        {"BLAS kernels", blas.core + (blas.requested.empty() ? " (OpenBLAS's own detection)" : " (OPENBLAS_CORETYPE=" + blas.requested + ")")},
+        {"chosen by", blas.selection},
+        {"engine threads", std::to_string(engineThreads) + " (BLAS single-threaded inside each)"},
+    };
+    if (secondsMeasured > 0) {
+        const std::string shape = std::to_string(gemmM) + "x" + std::to_string(gemmN) + "x" + std::to_string(gemmK);
+        out.emplace_back("fp32 GEMM " + shape, fixed1(gflopsOneThread) + " GFLOP/s on 1 thread, " + fixed1(gflopsAllThreads) + " GFLOP/s on " +
+                                                   std::to_string(engineThreads));
+    }
+    return out;
+}
+
+SystemReport systemReport(double seconds) {
+    SystemReport r;
+    r.cpu = cpuFeatures();
+    r.blas = blas::info();
+    ThreadPool& pool = defaultThreadPool();
+    r.engineThreads = pool.size();
+    if (seconds > 0) {
+        const auto t0 = Clock::now();
+        r.gflopsOneThread = measureGemm(r.gemmM, r.gemmN, r.gemmK, nullptr, seconds / 2);
+        r.gflopsAllThreads = measureGemm(r.gemmM, r.gemmN, r.gemmK, &pool, seconds / 2);
+        r.secondsMeasured = std::chrono::duration<double>(Clock::now() - t0).count();
+    }
+    return r;
+}
+
+}  // namespace superlens::core
