@@ -1,5 +1,5 @@
 #pragma once
-// Small helpers shared by the benchmark programs: wall time, peak RSS, CPU facts.
+// Small helpers shared by the benchmark programs: wall time, peak RSS.
 
 #include <chrono>
 #include <cstdio>
@@ -18,19 +18,6 @@ inline double peakRssMb() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     return static_cast<double>(u.ru_maxrss) / 1024.0;
-}
-
-// Current CPU clock in GHz from /proc/cpuinfo (first core), 0 if unknown.
-inline double cpuGhz() {
-    std::ifstream in("/proc/cpuinfo");
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.rfind("cpu MHz", 0) == 0) {
-            const auto colon = line.find(':');
-            if (colon != std::string::npos) return std::stod(line.substr(colon + 1)) / 1000.0;
-        }
-    }
-    return 0.0;
 }
 
 }  // namespace superlens::bench
