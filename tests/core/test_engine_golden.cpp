@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "superlens/core/engine/engine.h"
+#include "reference_forward.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
@@ -74,6 +75,35 @@ TEST_P(GoldenTest, LogitsAndHooksMatchReference) {
         EXPECT_NEAR(absmax("mlp.hook_post"), wantIn, 1e-4 * wantIn) << name << " layer " << l;
         EXPECT_NEAR(absmax("hook_mlp_out"), wantOut, 1e-4 * wantOut) << name << " layer " << l;
         EXPECT_NEAR(absmax("hook_resid_post"), wantRes, 1e-4 * wantRes) << name << " layer " << l;
+    }
+}
+
+// One token goes through the single-token GEMV kernels (the decode path),
+// not the GEMM. BOS alone is position 0 of the reference prompt, so its
+// logits are logits_all[0] (causal attention); an ordinary token alone (where
+// no super activation drowns the other channels) is checked against the
+// independent float64 forward of tests/support/reference_forward.h. Covers
+// f32, bf16 and f16 rows and row lengths that are not a multiple of the
+// vector width (172).
+TEST_P(GoldenTest, SingleTokenGemvPathMatchesReference) {
+    const auto [name, precision] = GetParam();
+    const auto& ref = referenceAnswers()[name];
+    auto model = Model::open(referenceModel(name));
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    EngineOptions opts;
+    opts.precision = precision;
+    Engine engine(*model, opts);
+    ForwardRequest req;
+    req.tokens = {ref["ids"][0].get<TokenId>()};
+    auto bos = engine.run(req);
+    ASSERT_TRUE(bos.ok()) << bos.error().message;
+    EXPECT_LT(relativeMaxError((*bos)->lastLogits(), ref["logits_all"][0].get<std::vector<double>>()), 1e-4) << name;
+    for (const TokenId token : {5, 77}) {
+        req.tokens = {token};
+        auto one = engine.run(req);
+        ASSERT_TRUE(one.ok()) << one.error().message;
+        const auto want = superlens::test::referenceForward(**model, {token}).logits[0];
+        EXPECT_LT(relativeMaxError((*one)->lastLogits(), want), 1e-5) << name << " token " << token;
     }
 }
 
