@@ -241,18 +241,18 @@ void MainWindow::buildMenus() {
     });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
-    help->addAction(tr("&About SuperLens"), this, [this] {
-        // The machine's side (no GEMM measurement here: the dialog must open at once;
-        // `superlens-cli info --system` measures it).
-        QString system;
-        for (const auto& [label, value] : core::systemReport(0).rows())
-            system += QStringLiteral("<br>%1: %2").arg(QString::fromStdString(label).toHtmlEscaped(), QString::fromStdString(value).toHtmlEscaped());
-        QMessageBox::about(this, tr("About SuperLens"),
-                           tr("<b>SuperLens</b> 0.1<br>Find, toggle and plot the super weights (Yu et al., 2024) and massive "
-                              "activations (Sun et al., 2024) of LLMs.<br>GPL-3.0-or-later (uses QCustomPlot, GPL-3.0).<br>"
-                              "Walk-through: docs/GUI.md.<br><br><b>This machine</b>") +
-                               system);
-    });
+    help->addAction(tr("&About SuperLens"), this, [this] { QMessageBox::about(this, tr("About SuperLens"), aboutText()); });
+}
+
+QString MainWindow::aboutText() {
+    // `superlens-cli info --system` also measures the GEMM rate; here the dialog must open at once.
+    QString system;
+    for (const auto& [label, value] : core::systemReport(0).rows())
+        system += QStringLiteral("<br>%1: %2").arg(QString::fromStdString(label).toHtmlEscaped(), QString::fromStdString(value).toHtmlEscaped());
+    return tr("<b>SuperLens</b> 0.1<br>Find, toggle and plot the super weights (Yu et al., 2024) and massive "
+              "activations (Sun et al., 2024) of LLMs.<br>GPL-3.0-or-later (uses QCustomPlot, GPL-3.0).<br>"
+              "Walk-through: docs/GUI.md.<br><br><b>This machine</b>") +
+           system;
 }
 
 void MainWindow::buildStatusBar() {

@@ -39,6 +39,10 @@ public:
     explicit MainWindow(bool restoreLayout = true, QWidget* parent = nullptr);
     ~MainWindow() override;
 
+    // Help -> About: the program, and this machine (core::systemReport without
+    // the GEMM measurement, so the dialog opens at once).
+    static QString aboutText();
+
     void openModel(const QString& folder);
     // Views from an HDF5 activation cache, without the model.
     void openActivations(const QString& file);

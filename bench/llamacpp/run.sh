@@ -116,11 +116,22 @@ bench() {
             echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
         done
     done
-    # SuperLens and PyTorch on the same weights in the same run, when they are there
-    if [ -x "$BUILD/bin/bench_forward" ]; then
+    # The machine's own baselines (best GEMM per OpenBLAS core type, memory read
+    # bandwidth), then SuperLens on the same weights (f32, and bf16 of the same
+    # shape), and PyTorch, in the same run, when they are there
+    if [ -x "$BUILD/bin/bench_machine" ]; then
         wait_quiet
-        "$BUILD/bin/bench_forward" "$model" --tokens "$T" --decode "$N_DECODE" --repeat "$RUNS" --json
-        echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+        "$BUILD/bin/bench_machine" --tokens "$T" --json
+    fi
+    if [ -x "$BUILD/bin/bench_forward" ]; then
+        local bf16="$WORK/tinyllama-bf16"
+        [ -f "$bf16/model.safetensors" ] ||
+            $PY "$ROOT/bench/make_checkpoint.py" --preset tinyllama --dtype bf16 --out "$bf16"
+        for m in "$model" "$bf16"; do
+            wait_quiet
+            "$BUILD/bin/bench_forward" "$m" --tokens "$T" --decode "$N_DECODE" --repeat "$RUNS" --json
+            echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
+        done
     fi
     if $PY -c "import torch" 2>/dev/null; then
         wait_quiet

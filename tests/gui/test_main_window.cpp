@@ -17,6 +17,7 @@
 #include <qcustomplot.h>
 
 #include "ablation_panel.h"
+#include "superlens/core/system/system_report.h"
 #include "ablation_set.h"
 #include "layer_navigator.h"
 #include "lens_session.h"
@@ -85,6 +86,15 @@ private slots:
         QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
     }
     void cleanupTestCase() { m_window.reset(); }
+
+    void aboutShowsTheMachineAndItsKernels() {
+        const QString about = gui::MainWindow::aboutText();
+        QVERIFY(about.contains(QStringLiteral("BLAS kernels")));
+        QVERIFY(about.contains(QString::fromStdString(core::blas::info().core)));
+        const auto& cpu = core::cpuFeatures();
+        QVERIFY(about.contains(QString::fromStdString(cpu.brand.empty() ? cpu.vendor : cpu.brand).toHtmlEscaped()));
+        for (const std::string& f : core::cpuFeatures().names()) QVERIFY2(about.contains(QString::fromStdString(f)), f.c_str());
+    }
 
     void opensRunsAndScans() {
         QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
