@@ -31,16 +31,29 @@ std::vector<double> flatten(const nlohmann::json& rows) {
     return out;
 }
 
-class GoldenTest : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {};
+// Each test: one reference model (m_name, its answers m_ref) and an engine at one precision.
+class GoldenTest : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {
+protected:
+    void SetUp() override {
+        m_name = std::get<0>(GetParam());
+        m_ref = &referenceAnswers()[m_name];
+        auto model = Model::open(referenceModel(m_name));
+        ASSERT_TRUE(model.ok()) << model.error().message;
+        m_model = *model;
+        EngineOptions opts;
+        opts.precision = std::get<1>(GetParam());
+        m_engine = std::make_unique<Engine>(m_model, opts);
+    }
+    const char* m_name = nullptr;
+    const nlohmann::json* m_ref = nullptr;
+    std::shared_ptr<const Model> m_model;
+    std::unique_ptr<Engine> m_engine;
+};
 
 TEST_P(GoldenTest, LogitsAndHooksMatchReference) {
     const auto [name, precision] = GetParam();
-    const auto& ref = referenceAnswers()[name];
-    auto model = Model::open(referenceModel(name));
-    ASSERT_TRUE(model.ok()) << model.error().message;
-    EngineOptions opts;
-    opts.precision = precision;
-    Engine engine(*model, opts);
+    const auto& ref = *m_ref;
+    Engine& engine = *m_engine;
 
     ForwardRequest req;
     req.tokens = ref["ids"].get<std::vector<TokenId>>();
@@ -86,13 +99,9 @@ TEST_P(GoldenTest, LogitsAndHooksMatchReference) {
 // f32, bf16 and f16 rows and row lengths that are not a multiple of the
 // vector width (172).
 TEST_P(GoldenTest, SingleTokenGemvPathMatchesReference) {
-    const auto [name, precision] = GetParam();
-    const auto& ref = referenceAnswers()[name];
-    auto model = Model::open(referenceModel(name));
-    ASSERT_TRUE(model.ok()) << model.error().message;
-    EngineOptions opts;
-    opts.precision = precision;
-    Engine engine(*model, opts);
+    const char* name = m_name;
+    const auto& ref = *m_ref;
+    Engine& engine = *m_engine;
     ForwardRequest req;
     req.tokens = {ref["ids"][0].get<TokenId>()};
     auto bos = engine.run(req);
@@ -102,25 +111,20 @@ TEST_P(GoldenTest, SingleTokenGemvPathMatchesReference) {
         req.tokens = {token};
         auto one = engine.run(req);
         ASSERT_TRUE(one.ok()) << one.error().message;
-        const auto want = superlens::test::referenceForward(**model, {token}).logits[0];
+        const auto want = superlens::test::referenceForward(*m_model, {token}).logits[0];
         EXPECT_LT(relativeMaxError((*one)->lastLogits(), want), 1e-5) << name << " token " << token;
     }
 }
 
 TEST_P(GoldenTest, EditedLogitsMatchReference) {
-    const auto [name, precision] = GetParam();
-    const auto& ref = referenceAnswers()[name];
+    const auto& ref = *m_ref;
     if (ref["edited"].is_null()) {
         // Only the model without a planted super weight has no edited reference.
-        EXPECT_TRUE(ref["planted"].empty()) << name;
+        EXPECT_TRUE(ref["planted"].empty()) << m_name;
         return;
     }
-    auto model = Model::open(referenceModel(name));
-    ASSERT_TRUE(model.ok()) << model.error().message;
-    EngineOptions opts;
-    opts.precision = precision;
-    Engine engine(*model, opts);
-    auto edits = parseEdits({ref["edited"]["edit"].get<std::string>()}, **model);
+    Engine& engine = *m_engine;
+    auto edits = parseEdits({ref["edited"]["edit"].get<std::string>()}, *m_model);
     ASSERT_TRUE(edits.ok()) << edits.error().message;
     ForwardRequest req;
     req.tokens = ref["ids"].get<std::vector<TokenId>>();
