@@ -107,19 +107,33 @@ TEST(CpuFeaturesTest, AgreesWithProcCpuinfo) {
     EXPECT_FALSE(f.vendor.empty());
 }
 
-// The kernels this process was asked to run (SUPERLENS_BLAS_CORE), or skip.
-void requirePath() {
-    const char* forced = std::getenv("SUPERLENS_BLAS_CORE");
-    if (forced != nullptr && !blas::canRunCore(cpuFeatures(), forced)) GTEST_SKIP() << "this CPU cannot run the " << forced << " kernels";
-}
-
 std::string lower(std::string s) {
     for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     return s;
 }
 
+// Why this process cannot run the kernels it was asked for
+// (SUPERLENS_BLAS_CORE), or "" when it can. A machine whose environment pins
+// OpenBLAS's kernels (OPENBLAS_CORETYPE, set on CPUs where other kernels of
+// this OpenBLAS misbehave) keeps its pin: the forced paths are not tried there.
+std::string pathSkipReason() {
+    const char* forced = std::getenv("SUPERLENS_BLAS_CORE");
+    if (forced == nullptr) return "";
+    if (!blas::canRunCore(cpuFeatures(), forced)) return std::string("this CPU cannot run the ") + forced + " kernels";
+    const char* pinned = std::getenv("OPENBLAS_CORETYPE");
+    if (pinned != nullptr && *pinned != '\0' && lower(pinned) != lower(forced))
+        return std::string("the environment pins OpenBLAS to ") + pinned + "; not forcing " + forced;
+    return "";
+}
+
+#define REQUIRE_PATH()                                              \
+    do {                                                            \
+        if (const std::string why = pathSkipReason(); !why.empty()) \
+            GTEST_SKIP() << why;                                    \
+    } while (false)
+
 TEST(BlasPath, LoadsTheRequestedKernels) {
-    requirePath();
+    REQUIRE_PATH();
     const blas::BlasInfo& info = blas::info();
     EXPECT_NE(info.config.find("OpenBLAS"), std::string::npos) << info.config;
     const char* forced = std::getenv("SUPERLENS_BLAS_CORE");
@@ -147,7 +161,7 @@ std::vector<double> naiveGemm(bool ta, bool tb, int m, int n, int k, const std::
 }
 
 TEST(BlasPath, GemmsMatchFloat64Loops) {
-    requirePath();
+    REQUIRE_PATH();
     std::mt19937 rng(3);
     std::uniform_real_distribution<double> u(-1, 1);
     struct Shape {
@@ -180,7 +194,7 @@ TEST(BlasPath, GemmsMatchFloat64Loops) {
 }
 
 TEST(BlasPath, LapackSvdReconstructs) {
-    requirePath();
+    REQUIRE_PATH();
     // Column-major 20 x 12 matrix; A = U diag(s) Vt from dgesdd("S").
     const int m = 20, n = 12, r = 12;
     std::mt19937 rng(5);
@@ -210,7 +224,7 @@ TEST(BlasPath, LapackSvdReconstructs) {
 }
 
 TEST(BlasPath, EngineLogitsMatchTheFloat64Reference) {
-    requirePath();
+    REQUIRE_PATH();
     for (const char* name : superlens::test::kReferenceModels) {
         const auto& ref = superlens::test::referenceAnswers()[name];
         auto model = Model::open(superlens::test::referenceModel(name));
