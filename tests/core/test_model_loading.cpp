@@ -256,6 +256,39 @@ TEST(ModelDamage, TensorsThatDisagreeWithTheConfig) {
     expectRefused("/nonexistent/superlens/model", "no such model folder", "/nonexistent/superlens/model");
 }
 
+// Sizes beyond int (or int64) are refused before any use: they once wrapped
+// around (2^32 + 4 layers ran as 4) or divided by zero (2^32 heads: SIGFPE).
+TEST(ModelDamage, ConfigSizesBeyondTheLimits) {
+    const struct {
+        const char* field;
+        const char* value;
+        const char* message;
+    } cases[] = {
+        {"num_attention_heads", "4294967296", "field 'num_attention_heads' must be <= 1024 (got 4294967296)"},
+        {"num_hidden_layers", "4294967300", "field 'num_hidden_layers' must be <= 1024 (got 4294967300)"},
+        {"num_hidden_layers", "1000000000000", "field 'num_hidden_layers' must be <= 1024 (got 1000000000000)"},
+        {"hidden_size", "18446744073709551615", "field 'hidden_size' must be <= 131072 (got 18446744073709551615)"},
+        {"intermediate_size", "-172", "field 'intermediate_size' must be >= 1 (got -172)"},
+        {"vocab_size", "1099511627776", "field 'vocab_size' must be <= 16777216 (got 1099511627776)"},
+        {"num_key_value_heads", "9223372036854775807", "field 'num_key_value_heads' must be <= 1024 (got 9223372036854775807)"},
+        {"max_position_embeddings", "4294967296", "field 'max_position_embeddings' must be <= 16777216 (got 4294967296)"},
+    };
+    for (const auto& k : cases) {
+        DamagedCopy c("llama-planted");
+        nlohmann::json cfg = nlohmann::json::parse(c.read("config.json"));
+        cfg[k.field] = nlohmann::json::parse(k.value);
+        c.write("config.json", cfg.dump());
+        expectRefused(c.dir(), k.message, "config.json");
+    }
+    {
+        DamagedCopy c("llama-planted");
+        nlohmann::json cfg = nlohmann::json::parse(c.read("config.json"));
+        cfg["head_dim"] = 2147483648LL;
+        c.write("config.json", cfg.dump());
+        expectRefused(c.dir(), "field 'head_dim' must be <= 4096 (got 2147483648)", "config.json");
+    }
+}
+
 TEST(ModelDamage, ShardedIndexProblems) {
     {
         DamagedCopy c("mistral-bf16-sharded");

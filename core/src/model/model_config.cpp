@@ -14,18 +14,24 @@ struct Reader {
     const json& j;
     std::string where;  // "<file>: "
 
-    Result<std::int64_t> requiredInt(const char* key, std::int64_t minValue = 1) const {
+    // An integer in [minValue, maxValue]; values beyond int64 are refused too
+    // (nlohmann keeps them as unsigned, and a cast would wrap them).
+    Result<std::int64_t> requiredInt(const char* key, std::int64_t maxValue, std::int64_t minValue = 1) const {
         const auto it = j.find(key);
         if (it == j.end() || it->is_null()) return Error{where + "missing field '" + key + "'"};
         if (!it->is_number_integer()) return Error{where + "field '" + key + "' must be an integer"};
+        const bool huge = it->is_number_unsigned() && it->get<std::uint64_t>() > static_cast<std::uint64_t>(maxValue);
+        const std::string shown = it->is_number_unsigned() ? std::to_string(it->get<std::uint64_t>()) : std::to_string(it->get<std::int64_t>());
+        if (huge || it->get<std::int64_t>() > maxValue)
+            return Error{where + "field '" + key + "' must be <= " + std::to_string(maxValue) + " (got " + shown + ")"};
         const auto v = it->get<std::int64_t>();
-        if (v < minValue) return Error{where + "field '" + key + "' must be >= " + std::to_string(minValue) + " (got " + std::to_string(v) + ")"};
+        if (v < minValue) return Error{where + "field '" + key + "' must be >= " + std::to_string(minValue) + " (got " + shown + ")"};
         return v;
     }
-    Result<std::int64_t> optionalInt(const char* key, std::int64_t fallback, std::int64_t minValue = 1) const {
+    Result<std::int64_t> optionalInt(const char* key, std::int64_t fallback, std::int64_t maxValue, std::int64_t minValue = 1) const {
         const auto it = j.find(key);
         if (it == j.end() || it->is_null()) return fallback;
-        return requiredInt(key, minValue);
+        return requiredInt(key, maxValue, minValue);
     }
     Result<double> optionalNumber(const char* key, double fallback) const {
         const auto it = j.find(key);
@@ -128,18 +134,18 @@ Result<ModelConfig> ModelConfig::parse(const std::string& text, const std::strin
     c.nameOrPath = r.optionalString("_name_or_path");
     c.torchDtype = r.optionalString("torch_dtype");
 
-    auto hidden = r.requiredInt("hidden_size");
-    auto inter = r.requiredInt("intermediate_size");
-    auto layers = r.requiredInt("num_hidden_layers");
-    auto heads = r.requiredInt("num_attention_heads");
-    auto vocab = r.requiredInt("vocab_size");
+    auto hidden = r.requiredInt("hidden_size", kMaxHiddenSize);
+    auto inter = r.requiredInt("intermediate_size", kMaxIntermediateSize);
+    auto layers = r.requiredInt("num_hidden_layers", kMaxLayers);
+    auto heads = r.requiredInt("num_attention_heads", kMaxHeads);
+    auto vocab = r.requiredInt("vocab_size", kMaxVocabSize);
     for (auto* v : {&hidden, &inter, &layers, &heads, &vocab}) if (!*v) return v->error();
     c.hiddenSize = static_cast<int>(*hidden);
     c.intermediateSize = static_cast<int>(*inter);
     c.numLayers = static_cast<int>(*layers);
     c.numHeads = static_cast<int>(*heads);
     c.vocabSize = *vocab;
-    auto kv = r.optionalInt("num_key_value_heads", c.numHeads);
+    auto kv = r.optionalInt("num_key_value_heads", c.numHeads, kMaxHeads);
     if (!kv) return kv.error();
     c.numKvHeads = static_cast<int>(*kv);
     if (c.numHeads % c.numKvHeads != 0) {
@@ -150,11 +156,11 @@ Result<ModelConfig> ModelConfig::parse(const std::string& text, const std::strin
     if (!hasHeadDim && c.hiddenSize % c.numHeads != 0) {
         return Error{where + "hidden_size (" + std::to_string(c.hiddenSize) + ") is not a multiple of num_attention_heads"};
     }
-    auto headDim = r.optionalInt("head_dim", c.hiddenSize / std::max(1, c.numHeads));
+    auto headDim = r.optionalInt("head_dim", c.hiddenSize / std::max(1, c.numHeads), kMaxHeadDim);
     if (!headDim) return headDim.error();
     c.headDim = static_cast<int>(*headDim);
     if (c.headDim % 2 != 0) return Error{where + "head_dim must be even for rotary embeddings (got " + std::to_string(c.headDim) + ")"};
-    auto maxPos = r.optionalInt("max_position_embeddings", 2048);
+    auto maxPos = r.optionalInt("max_position_embeddings", 2048, kMaxPositions);
     if (!maxPos) return maxPos.error();
     c.maxPositionEmbeddings = *maxPos;
 
@@ -188,7 +194,7 @@ Result<ModelConfig> ModelConfig::parse(const std::string& text, const std::strin
         case Architecture::Llama:
             break;
         case Architecture::Mistral: {
-            auto sw = r.optionalInt("sliding_window", 0, 0);
+            auto sw = r.optionalInt("sliding_window", 0, kMaxPositions, 0);
             if (!sw) return sw.error();
             if (*sw > 0) c.slidingWindow = static_cast<int>(*sw);
             break;
@@ -200,8 +206,8 @@ Result<ModelConfig> ModelConfig::parse(const std::string& text, const std::strin
             auto use = r.optionalBool("use_sliding_window", false);
             if (!use) return use.error();
             if (*use) {
-                auto sw = r.optionalInt("sliding_window", 0, 0);
-                auto mw = r.optionalInt("max_window_layers", 0, 0);
+                auto sw = r.optionalInt("sliding_window", 0, kMaxPositions, 0);
+                auto mw = r.optionalInt("max_window_layers", 0, kMaxLayers, 0);
                 if (!sw) return sw.error();
                 if (!mw) return mw.error();
                 if (*sw > 0 && *mw < c.numLayers) {
@@ -227,7 +233,7 @@ Result<ModelConfig> ModelConfig::parse(const std::string& text, const std::strin
             if (it != j.end() && !it->is_null() && (!it->is_number() || it->get<double>() != 1.0)) {
                 return Error{where + "partial_rotary_factor != 1 is not supported"};
             }
-            auto sw = r.optionalInt("sliding_window", 0, 0);
+            auto sw = r.optionalInt("sliding_window", 0, kMaxPositions, 0);
             if (!sw) return sw.error();
             if (*sw > 0) c.slidingWindow = static_cast<int>(*sw);
             break;

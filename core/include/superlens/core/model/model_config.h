@@ -33,6 +33,17 @@ enum class NormKind {
     NonParametricLayerNorm,  // OLMo: (x - mean) / sqrt(var + 1e-5), no weight or bias
 };
 
+// Largest values config.json may give (checked before any size is used, so no
+// dimension can wrap around an int or make a later product overflow; today's
+// largest models are far below: hidden 16384, 126 layers, vocab 256000).
+inline constexpr std::int64_t kMaxHiddenSize = std::int64_t{1} << 17;         // 131072
+inline constexpr std::int64_t kMaxIntermediateSize = std::int64_t{1} << 20;   // 1048576
+inline constexpr std::int64_t kMaxLayers = 1024;
+inline constexpr std::int64_t kMaxHeads = 1024;                               // attention and key/value heads
+inline constexpr std::int64_t kMaxHeadDim = 4096;
+inline constexpr std::int64_t kMaxVocabSize = std::int64_t{1} << 24;          // 16777216
+inline constexpr std::int64_t kMaxPositions = std::int64_t{1} << 24;          // max_position_embeddings, windows
+
 struct ModelConfig {
     Architecture architecture = Architecture::Llama;
     std::string modelType;     // as written in config.json
