@@ -1,4 +1,5 @@
 #include "cli_common.h"
+#include "superlens/core/model/mapped_file.h"
 
 #include <charconv>
 #include <cstdio>
@@ -127,12 +128,7 @@ core::Result<std::vector<core::EditSpec>> resolveKeepSuper(core::Engine& engine,
 }
 
 core::Result<std::string> readTextFile(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return core::Error{path + ": cannot open"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return core::Error{path + ": read error"};
-    return ss.str();
+    return core::readRegularFile(path, core::kMaxTextBytes);
 }
 
 }  // namespace superlens::cli

@@ -5,9 +5,12 @@
 #include <fstream>
 #include <random>
 
+#include <sys/stat.h>
+
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include "superlens/core/model/mapped_file.h"
 #include "superlens/core/model/model.h"
 #include "test_paths.h"
 
@@ -287,6 +290,45 @@ TEST(ModelDamage, ConfigSizesBeyondTheLimits) {
         c.write("config.json", cfg.dump());
         expectRefused(c.dir(), "field 'head_dim' must be <= 4096 (got 2147483648)", "config.json");
     }
+}
+
+// Files that are not regular files: a named pipe once hung the reader (open
+// waited for a writer), /dev/zero never ended; both are refused at once now.
+TEST(ModelDamage, PipesAndDevicesInsteadOfFiles) {
+    for (const char* name : {"config.json", "model.safetensors"}) {
+        DamagedCopy c("llama-planted");
+        fs::remove(c.file(name));
+        ASSERT_EQ(::mkfifo(c.file(name).c_str(), 0600), 0);
+        expectRefused(c.dir(), "not a regular file", name);
+    }
+    {
+        DamagedCopy c("llama-planted");
+        fs::remove(c.file("config.json"));
+        fs::create_symlink("/dev/zero", c.file("config.json"));
+        expectRefused(c.dir(), "not a regular file", "config.json");
+    }
+    {
+        DamagedCopy c("mistral-bf16-sharded");
+        fs::remove(c.file("model.safetensors.index.json"));
+        ASSERT_EQ(::mkfifo(c.file("model.safetensors.index.json").c_str(), 0600), 0);
+        expectRefused(c.dir(), "not a regular file", "model.safetensors.index.json");
+    }
+    {
+        // A config.json beyond the size limit is refused before it is read.
+        DamagedCopy c("llama-planted");
+        std::string cfg = c.read("config.json");
+        cfg.insert(cfg.size() - 2, ", \"padding\": \"" + std::string(kMaxConfigBytes, 'x') + "\"");
+        c.write("config.json", cfg);
+        expectRefused(c.dir(), "more than the 16777216 this file may have", "config.json");
+    }
+    // The same reader serves every small file (edits, tasks, word lists).
+    const fs::path fifo = fs::temp_directory_path() / ("superlens-fifo-" + std::to_string(::getpid()));
+    fs::remove(fifo);
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    auto text = readRegularFile(fifo, 1024);
+    ASSERT_FALSE(text.ok());
+    EXPECT_EQ(text.error().message, fifo.string() + ": not a regular file");
+    fs::remove(fifo);
 }
 
 TEST(ModelDamage, ShardedIndexProblems) {

@@ -1,4 +1,5 @@
 #include "superlens/core/analysis/metrics.h"
+#include "superlens/core/model/mapped_file.h"
 
 #include <algorithm>
 #include <cmath>
@@ -235,12 +236,9 @@ Result<std::vector<ZeroShotTask>> parseZeroShotTasks(const std::string& jsonl, c
 }
 
 Result<std::vector<ZeroShotTask>> loadZeroShotTasks(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{path + ": cannot open the tasks file"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return Error{path + ": read error"};
-    return parseZeroShotTasks(ss.str(), path);
+    auto text = readRegularFile(path, kMaxTextBytes);
+    if (!text) return text.error();
+    return parseZeroShotTasks(*text, path);
 }
 
 Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer& tokenizer, const std::vector<ZeroShotTask>& tasks,

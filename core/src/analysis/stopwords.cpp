@@ -1,4 +1,5 @@
 #include "superlens/core/analysis/stopwords.h"
+#include "superlens/core/model/mapped_file.h"
 
 #include <fstream>
 #include <set>
@@ -27,12 +28,9 @@ std::vector<std::string> parseWordList(std::string_view text) {
 std::vector<std::string> englishStopwords() { return parseWordList(bundledEnglishStopwordsText()); }
 
 Result<std::vector<std::string>> loadWordList(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{path + ": cannot open the word list"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    if (in.bad()) return Error{path + ": read error"};
-    auto words = parseWordList(ss.str());
+    auto text = readRegularFile(path, kMaxConfigBytes);
+    if (!text) return text.error();
+    auto words = parseWordList(*text);
     if (words.empty()) return Error{path + ": the word list has no words (one word per line, '#' comments)"};
     return words;
 }

@@ -1,4 +1,5 @@
 #include "superlens/core/engine/edit_spec.h"
+#include "superlens/core/model/mapped_file.h"
 
 #include <charconv>
 #include <cmath>
@@ -275,13 +276,11 @@ Result<EditSpec> parseEdit(std::string_view raw) {
 }
 
 Result<std::vector<EditSpec>> loadEditsFile(const std::filesystem::path& file) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) return Error{file.string() + ": cannot open edits file"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
+    auto text = readRegularFile(file, kMaxConfigBytes);
+    if (!text) return text.error();
     nlohmann::json j;
     try {
-        j = nlohmann::json::parse(ss.str());
+        j = nlohmann::json::parse(*text);
     } catch (const nlohmann::json::exception& e) {
         return Error{file.string() + ": malformed JSON (" + std::string(e.what()) + ")"};
     }

@@ -10,7 +10,8 @@
 namespace superlens::core {
 
 Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::filesystem::path& path) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    // O_NONBLOCK: opening a named pipe must not wait for a writer; it is then refused below.
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return Error{path.string() + ": cannot open: " + std::strerror(errno)};
     struct stat st {};
     if (::fstat(fd, &st) != 0) {
@@ -42,6 +43,35 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::filesystem
 
 MappedFile::~MappedFile() {
     if (m_data) ::munmap(const_cast<std::byte*>(m_data), m_size);
+}
+
+Result<std::string> readRegularFile(const std::filesystem::path& path, std::size_t maxBytes) {
+    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return Error{path.string() + ": cannot open: " + std::strerror(errno)};
+    struct stat st {};
+    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        ::close(fd);
+        return Error{path.string() + ": not a regular file"};
+    }
+    if (static_cast<std::uint64_t>(st.st_size) > maxBytes) {
+        ::close(fd);
+        return Error{path.string() + ": " + std::to_string(st.st_size) + " bytes, more than the " + std::to_string(maxBytes) +
+                     " this file may have"};
+    }
+    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::size_t done = 0;
+    while (done < text.size()) {
+        const ssize_t n = ::read(fd, text.data() + done, text.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) {
+            const int err = n < 0 ? errno : 0;
+            ::close(fd);
+            return Error{path.string() + ": read error" + (err ? std::string(": ") + std::strerror(err) : std::string(" (file shrank)"))};
+        }
+        done += static_cast<std::size_t>(n);
+    }
+    ::close(fd);
+    return text;
 }
 
 }  // namespace superlens::core

@@ -1,4 +1,5 @@
 #include "superlens/core/model/model.h"
+#include "superlens/core/model/mapped_file.h"
 
 #include <fstream>
 #include <set>
@@ -11,14 +12,6 @@
 namespace superlens::core {
 namespace fs = std::filesystem;
 namespace {
-
-std::string readText(const fs::path& p, bool& ok) {
-    std::ifstream in(p, std::ios::binary);
-    ok = static_cast<bool>(in);
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-}
 
 std::string shapeString(const std::vector<std::int64_t>& s) {
     std::string out = "[";
@@ -88,12 +81,11 @@ Status Model::indexTensors() {
     std::map<std::string, std::string> nameToFile;  // for sharded checkpoints
 
     if (fs::exists(index, ec)) {
-        bool ok = false;
-        const std::string text = readText(index, ok);
-        if (!ok) return Error{index.string() + ": cannot open"};
+        auto text = readRegularFile(index, kMaxConfigBytes);
+        if (!text) return text.error();
         nlohmann::json j;
         try {
-            j = nlohmann::json::parse(text);
+            j = nlohmann::json::parse(*text);
         } catch (const nlohmann::json::exception& e) {
             return Error{index.string() + ": malformed JSON (" + std::string(e.what()) + ")"};
         }

@@ -1,4 +1,5 @@
 #include "superlens/core/model/model_config.h"
+#include "superlens/core/model/mapped_file.h"
 
 #include <fstream>
 #include <sstream>
@@ -245,11 +246,9 @@ Result<ModelConfig> ModelConfig::parse(const std::string& text, const std::strin
 }
 
 Result<ModelConfig> ModelConfig::load(const std::filesystem::path& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{path.string() + ": cannot open"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parse(ss.str(), path.string());
+    auto text = readRegularFile(path, kMaxConfigBytes);
+    if (!text) return text.error();
+    return parse(*text, path.string());
 }
 
 }  // namespace superlens::core

@@ -1,4 +1,5 @@
 #include "study_runner.h"
+#include "superlens/core/model/mapped_file.h"
 
 #include <algorithm>
 #include <chrono>
@@ -230,11 +231,9 @@ Result<std::vector<AnswerTask>> parseAnswerTasks(const std::string& jsonl, const
 }
 
 Result<std::vector<AnswerTask>> loadAnswerTasks(const std::string& path) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return Error{path + ": cannot open answers file"};
-    std::ostringstream ss;
-    ss << in.rdbuf();
-    return parseAnswerTasks(ss.str(), path);
+    auto text = readRegularFile(path, kMaxTextBytes);
+    if (!text) return text.error();
+    return parseAnswerTasks(*text, path);
 }
 
 Result<AnswerSequence> tokenizeAnswerTask(const AnswerTask& task, const Tokenizer* tokenizer) {
