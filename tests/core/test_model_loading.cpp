@@ -12,6 +12,7 @@
 
 #include "superlens/core/model/mapped_file.h"
 #include "superlens/core/model/model.h"
+#include "superlens/core/tokenizer/tokenizer.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
@@ -320,6 +321,16 @@ TEST(ModelDamage, PipesAndDevicesInsteadOfFiles) {
         cfg.insert(cfg.size() - 2, ", \"padding\": \"" + std::string(kMaxConfigBytes, 'x') + "\"");
         c.write("config.json", cfg);
         expectRefused(c.dir(), "more than the 16777216 this file may have", "config.json");
+    }
+    // Tokenizer files too: a FIFO as tokenizer.model or tokenizer_config.json.
+    for (const char* name : {"tokenizer.json", "tokenizer.model", "tokenizer_config.json"}) {
+        DamagedCopy c("llama-planted");
+        if (std::string(name) == "tokenizer_config.json") fs::copy_file(testData() / "stories260K" / "tokenizer.model", c.file("tokenizer.model"));
+        ASSERT_EQ(::mkfifo(c.file(name).c_str(), 0600), 0);
+        auto tok = Tokenizer::loadFromFolder(c.dir());
+        ASSERT_FALSE(tok.ok()) << name;
+        EXPECT_NE(tok.error().message.find(name), std::string::npos) << tok.error().message;
+        EXPECT_NE(tok.error().message.find("not a regular file"), std::string::npos) << tok.error().message;
     }
     // The same reader serves every small file (edits, tasks, word lists).
     const fs::path fifo = fs::temp_directory_path() / ("superlens-fifo-" + std::to_string(::getpid()));

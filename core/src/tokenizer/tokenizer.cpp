@@ -9,9 +9,11 @@ namespace superlens::core {
 
 namespace {
 
-bool isFile(const std::filesystem::path& path) {
+// Present in any form: a FIFO or a folder named tokenizer.model is then
+// refused by its reader with one error naming it, not taken for "no tokenizer".
+bool isPresent(const std::filesystem::path& path) {
     std::error_code ec;
-    return std::filesystem::is_regular_file(path, ec);
+    return std::filesystem::exists(std::filesystem::symlink_status(path, ec));
 }
 
 }  // namespace
@@ -21,13 +23,13 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::loadFromFolder(const std::filesyst
     if (!std::filesystem::is_directory(folder, ec)) return Error{folder.string() + ": not a folder"};
     // A damaged tokenizer.json is an error, never a silent fallback to
     // tokenizer.model: the two can disagree on ids.
-    if (isFile(folder / "tokenizer.json")) return loadJson(folder / "tokenizer.json");
-    if (isFile(folder / "tokenizer.model")) return loadSentencePiece(folder / "tokenizer.model");
+    if (isPresent(folder / "tokenizer.json")) return loadJson(folder / "tokenizer.json");
+    if (isPresent(folder / "tokenizer.model")) return loadSentencePiece(folder / "tokenizer.model");
     return Error{folder.string() + ": no tokenizer.json or tokenizer.model"};
 }
 
 bool Tokenizer::folderHasTokenizer(const std::filesystem::path& folder) {
-    return isFile(folder / "tokenizer.json") || isFile(folder / "tokenizer.model");
+    return isPresent(folder / "tokenizer.json") || isPresent(folder / "tokenizer.model");
 }
 
 Result<std::unique_ptr<Tokenizer>> Tokenizer::loadJson(const std::filesystem::path& file) {

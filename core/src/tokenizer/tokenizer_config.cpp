@@ -1,4 +1,5 @@
 #include "tokenizer/tokenizer_config.h"
+#include "superlens/core/model/mapped_file.h"
 
 #include <nlohmann/json.hpp>
 
@@ -32,7 +33,7 @@ Result<TokenizerConfig> readTokenizerConfig(const std::filesystem::path& file) {
     TokenizerConfig config;
     std::error_code ec;
     if (!std::filesystem::exists(file, ec)) return config;
-    auto bytes = readFileBytes(file);
+    auto bytes = readRegularFile(file, kMaxConfigBytes);
     if (!bytes) return bytes.error();
     const nlohmann::json root = nlohmann::json::parse(bytes.value(), nullptr, false);
     if (root.is_discarded()) return Error{file.string() + ": invalid JSON"};

@@ -190,19 +190,6 @@ private:
 
 }  // namespace
 
-Result<std::string> readFileBytes(const std::filesystem::path& file) {
-    std::error_code ec;
-    if (!std::filesystem::is_regular_file(file, ec)) return Error{file.string() + ": not a readable file"};
-    std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(file.c_str(), "rb"), &std::fclose);
-    if (!f) return Error{file.string() + ": cannot open: " + std::strerror(errno)};
-    const auto size = std::filesystem::file_size(file, ec);
-    if (ec) return Error{file.string() + ": cannot read size: " + ec.message()};
-    std::string bytes(size, '\0');
-    if (size > 0 && std::fread(bytes.data(), 1, size, f.get()) != size)
-        return Error{file.string() + ": cannot read: " + std::strerror(errno)};
-    return bytes;
-}
-
 namespace {
 
 // The file mapped read-only and populated in one call: copying 9 MB into a
@@ -215,8 +202,8 @@ public:
     }
     Status open(const std::filesystem::path& file) {
         std::error_code ec;
-        if (!std::filesystem::is_regular_file(file, ec)) return Error{file.string() + ": not a readable file"};
-        m_fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC);
+        if (!std::filesystem::is_regular_file(file, ec)) return Error{file.string() + ": not a regular file"};
+        m_fd = ::open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);  // a FIFO swapped in after the check must not block
         if (m_fd < 0) return Error{file.string() + ": cannot open: " + std::strerror(errno)};
         const auto size = std::filesystem::file_size(file, ec);
         if (ec) return Error{file.string() + ": cannot read size: " + ec.message()};

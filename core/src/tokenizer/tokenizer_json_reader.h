@@ -27,7 +27,4 @@ struct TokenizerJsonContents {
 // Errors: "<file>: cannot read ...", "<file>: invalid JSON: ...".
 Result<TokenizerJsonContents> readTokenizerJson(const std::filesystem::path& file);
 
-// Reads a whole file into memory; errors name the file.
-Result<std::string> readFileBytes(const std::filesystem::path& file);
-
 }  // namespace superlens::core
