@@ -1,9 +1,7 @@
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/model/mapped_file.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "superlens/core/analysis/bundled_resources.h"
 

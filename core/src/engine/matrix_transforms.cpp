@@ -1,7 +1,5 @@
 #include "superlens/core/engine/matrix_transforms.h"
 
-#include "superlens/core/system/blas.h"
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -14,6 +12,7 @@
 #include <type_traits>
 
 #include "analysis/compression/truncated_svd.h"
+#include "superlens/core/system/blas.h"
 
 namespace superlens::core {
 

@@ -9,8 +9,16 @@
 
 namespace superlens::core {
 
-Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::filesystem::path& path) {
-    // O_NONBLOCK: opening a named pipe must not wait for a writer; it is then refused below.
+namespace {
+
+// An open descriptor of a regular file and its size. O_NONBLOCK: opening a
+// named pipe must not wait for a writer; it is then refused as not regular.
+struct RegularFile {
+    int fd = -1;
+    std::size_t size = 0;
+};
+
+Result<RegularFile> openRegular(const std::filesystem::path& path) {
     const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
     if (fd < 0) return Error{path.string() + ": cannot open: " + std::strerror(errno)};
     struct stat st {};
@@ -23,9 +31,18 @@ Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::filesystem
         ::close(fd);
         return Error{path.string() + ": not a regular file"};
     }
+    return RegularFile{fd, static_cast<std::size_t>(st.st_size)};
+}
+
+}  // namespace
+
+Result<std::shared_ptr<const MappedFile>> MappedFile::open(const std::filesystem::path& path) {
+    auto opened = openRegular(path);
+    if (!opened) return opened.error();
+    const int fd = opened->fd;
     auto file = std::shared_ptr<MappedFile>(new MappedFile());
     file->m_path = path;
-    file->m_size = static_cast<std::size_t>(st.st_size);
+    file->m_size = opened->size;
     if (file->m_size > 0) {
         // MAP_PRIVATE + PROT_READ: pages come from the page cache on demand;
         // opening a 13 GB checkpoint reads nothing but the headers we touch.
@@ -46,19 +63,15 @@ MappedFile::~MappedFile() {
 }
 
 Result<std::string> readRegularFile(const std::filesystem::path& path, std::size_t maxBytes) {
-    const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-    if (fd < 0) return Error{path.string() + ": cannot open: " + std::strerror(errno)};
-    struct stat st {};
-    if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    auto opened = openRegular(path);
+    if (!opened) return opened.error();
+    const int fd = opened->fd;
+    if (opened->size > maxBytes) {
         ::close(fd);
-        return Error{path.string() + ": not a regular file"};
-    }
-    if (static_cast<std::uint64_t>(st.st_size) > maxBytes) {
-        ::close(fd);
-        return Error{path.string() + ": " + std::to_string(st.st_size) + " bytes, more than the " + std::to_string(maxBytes) +
+        return Error{path.string() + ": " + std::to_string(opened->size) + " bytes, more than the " + std::to_string(maxBytes) +
                      " this file may have"};
     }
-    std::string text(static_cast<std::size_t>(st.st_size), '\0');
+    std::string text(opened->size, '\0');
     std::size_t done = 0;
     while (done < text.size()) {
         const ssize_t n = ::read(fd, text.data() + done, text.size() - done);

@@ -1,9 +1,7 @@
 #include "superlens/core/model/model.h"
 #include "superlens/core/model/mapped_file.h"
 
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 

@@ -1,8 +1,6 @@
 #include "superlens/core/model/model_config.h"
 #include "superlens/core/model/mapped_file.h"
 
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
