@@ -18,7 +18,6 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
-#include <random>
 #include <string>
 #include <vector>
 
@@ -29,6 +28,7 @@
 #include "superlens/core/engine/thread_pool.h"
 #include "superlens/core/system/blas.h"
 #include "superlens/core/system/cpu_features.h"
+#include "superlens/core/system/system_report.h"
 
 using namespace superlens;
 using namespace superlens::core;
@@ -42,33 +42,14 @@ struct Shape {
 // TinyLlama-1.1B: d = 2048, f = 5632, 32 heads x 64, 4 KV heads.
 const Shape kShapes[] = {{"q/o 2048x2048", 2048, 2048}, {"k/v 256x2048", 256, 2048}, {"gate/up 5632x2048", 5632, 2048}, {"down 2048x5632", 2048, 5632}};
 
-// GFLOP/s over the shapes (FLOP-weighted), Y[T, n] = X[T, k] W[n, k]^T, W's rows
-// split over the pool's workers when pool != nullptr.
+// GFLOP/s over the shapes, each measured for the same time (so the mean is
+// total FLOP over total time), Y[T, n] = X[T, k] W[n, k]^T, W's rows split
+// over the pool's workers when pool != nullptr (core's measurement, as
+// `info --system` runs it).
 double gemmRate(std::int64_t T, ThreadPool* pool, double seconds) {
-    double flops = 0, elapsed = 0;
-    std::mt19937 rng(1);
-    std::uniform_real_distribution<float> u(-1, 1);
-    for (const Shape& s : kShapes) {
-        std::vector<float> x(static_cast<std::size_t>(T * s.k)), w(static_cast<std::size_t>(s.n * s.k)), y(static_cast<std::size_t>(T * s.n));
-        for (float& v : x) v = u(rng);
-        for (float& v : w) v = u(rng);
-        auto once = [&] {
-            if (pool == nullptr) return blas::sgemm(false, true, T, s.n, s.k, 1.0f, x.data(), s.k, w.data(), s.k, 0.0f, y.data(), s.n);
-            pool->parallelFor(s.n, 64, [&](std::int64_t r0, std::int64_t r1, int) {
-                blas::sgemm(false, true, T, r1 - r0, s.k, 1.0f, x.data(), s.k, w.data() + r0 * s.k, s.k, 0.0f, y.data() + r0, s.n);
-            });
-        };
-        once();
-        int reps = 0;
-        const double t0 = bench::now();
-        do {
-            once();
-            ++reps;
-        } while (bench::now() - t0 < seconds / 4);
-        elapsed += bench::now() - t0;
-        flops += 2.0 * static_cast<double>(T) * static_cast<double>(s.n) * static_cast<double>(s.k) * reps;
-    }
-    return flops / elapsed / 1e9;
+    double sum = 0;
+    for (const Shape& s : kShapes) sum += measureSgemmGflops(T, s.n, s.k, pool, seconds / std::size(kShapes));
+    return sum / static_cast<double>(std::size(kShapes));
 }
 
 // GB/s reading `bytes` of floats (sum with AVX2, 4 accumulators), best of `reps`.

@@ -7,13 +7,10 @@
 #include "superlens/core/engine/thread_pool.h"
 
 namespace superlens::core {
-namespace {
 
 using Clock = std::chrono::steady_clock;
 
-// GFLOP/s of C[M, N] = A[M, K] * B[N, K]^T (the engine's Linear), with B's
-// rows split over `workers` parallel calls, repeated for about `seconds`.
-double measureGemm(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool* pool, double seconds) {
+double measureSgemmGflops(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool* pool, double seconds) {
     std::vector<float> a(static_cast<std::size_t>(m * k)), b(static_cast<std::size_t>(n * k)), c(static_cast<std::size_t>(m * n));
     std::mt19937 rng(7);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -39,6 +36,8 @@ double measureGemm(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool* p
     } while (elapsed < seconds);
     return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * reps / elapsed / 1e9;
 }
+
+namespace {
 
 std::string joined(const std::vector<std::string>& v) {
     std::string s;
@@ -80,8 +79,8 @@ SystemReport systemReport(double seconds) {
     r.engineThreads = pool.size();
     if (seconds > 0) {
         const auto t0 = Clock::now();
-        r.gflopsOneThread = measureGemm(r.gemmM, r.gemmN, r.gemmK, nullptr, seconds / 2);
-        r.gflopsAllThreads = measureGemm(r.gemmM, r.gemmN, r.gemmK, &pool, seconds / 2);
+        r.gflopsOneThread = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, nullptr, seconds / 2);
+        r.gflopsAllThreads = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, &pool, seconds / 2);
         r.secondsMeasured = std::chrono::duration<double>(Clock::now() - t0).count();
     }
     return r;

@@ -29,6 +29,14 @@ struct SystemReport {
     std::vector<std::pair<std::string, std::string>> rows() const;
 };
 
+class ThreadPool;
+
+// GFLOP/s of C[m, n] = A[m, k] * B[n, k]^T (the engine's Linear) on random
+// data, repeated for about `seconds` after one warm-up; with a pool, B's rows
+// are split over its workers, each calling single-threaded BLAS, as the
+// engine runs it.
+double measureSgemmGflops(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool* pool, double seconds);
+
 // Reads the CPU and the BLAS choice and measures the GEMM rate for about
 // `seconds` (0 skips the measurement).
 SystemReport systemReport(double seconds = 0.4);
