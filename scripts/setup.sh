@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   # build
-  cmake ninja-build g++ pkg-config
+  cmake ninja-build g++ pkg-config ccache
   qt6-base-dev qt6-svg-dev libqcustomplot-dev
   libhdf5-dev libeigen3-dev libopenblas-dev
   nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libcli11-dev libgtest-dev libicu-dev
