@@ -3,6 +3,8 @@
 # regenerates them into a temporary folder and compares byte for byte.
 #   - tests/data/reference/** and tests/data/stories260K/reference.json
 #     (scripts/fixtures/make_reference_models.py, float64, fixed seeds);
+#   - tests/data/families/** but its README.md
+#     (scripts/fixtures/make_family_models.py, float64, fixed seeds);
 #   - tests/data/tokenizers/*-spm/expected.jsonl (SentencePiece);
 #   - tests/data/tokenizers/*-hf/expected.jsonl (Hugging Face tokenizers through
 #     its npm Node binding), unless --offline.
@@ -20,7 +22,7 @@ offline=0
 for arg in "$@"; do
   case "$arg" in
     --offline) offline=1 ;;
-    -h|--help) sed -n '2,13p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "check_fixtures: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -50,6 +52,18 @@ while IFS= read -r -d '' f; do
   rel="${f#"$data/"}"
   [ -f "$tmp/data/$rel" ] || { echo "orphan     $rel (committed, not regenerated)"; different=$((different + 1)); }
 done < <(find "$data/reference" -type f -print0 | sort -z)
+
+# Model-family checkpoints and their float64 answers.
+"$py" "$here/scripts/fixtures/make_family_models.py" --out "$tmp/families" > "$tmp/families.log" \
+  || { cat "$tmp/families.log" >&2; echo "check_fixtures: make_family_models.py failed" >&2; exit 1; }
+while IFS= read -r -d '' f; do
+  compare "families/${f#"$tmp/families/"}" "$f"
+done < <(find "$tmp/families" -type f -print0 | sort -z)
+while IFS= read -r -d '' f; do
+  rel="${f#"$data/families/"}"
+  [ "$rel" = README.md ] || [ -f "$tmp/families/$rel" ] \
+    || { echo "orphan     families/$rel (committed, not regenerated)"; different=$((different + 1)); }
+done < <(find "$data/families" -type f -print0 | sort -z)
 
 # SentencePiece expectations (offline).
 for dir in "$data"/tokenizers/*-spm/; do
