@@ -174,7 +174,7 @@ int main(int argc, char** argv) {
 
     const double fwd = median(forward), fwdRec = median(forwardRecorded), conv = median(fromResult);
     std::printf("\n%d tokens, %zu hooks (captureDefault), %d repeats, medians; files in %s\n", tokens,
-                recorded.record.resolve(cfg.numLayers).size(), repeat, work.c_str());
+                recorded.record.resolve(hookLayoutOf(cfg)).size(), repeat, work.c_str());
     std::printf("forward alone              %8.3f s  (%.2f CPU s)\n", fwd, median(forwardCpu));
     std::printf("forward recording hooks    %8.3f s  (+%.1f%%: the engine's copies, not the cache)\n", fwdRec, 100.0 * (fwdRec / fwd - 1));
     std::printf("CaptureRun::fromResult     %8.3f s\n\n", conv);

@@ -78,8 +78,8 @@ std::vector<Channel> channelsToTrack(const SnapshotInputs& in, const core::Massi
     std::vector<Channel> out;
     std::set<std::int64_t> seen;
     for (const auto& sw : in.superWeights) {
-        if (!seen.insert(sw.row).second) continue;
-        out.push_back({sw.row, sw.token,
+        if (!seen.insert(sw.outputChannel()).second) continue;
+        out.push_back({sw.outputChannel(), sw.token,
                        "super weight L" + std::to_string(sw.layer) + " [" + std::to_string(sw.row) + "," + std::to_string(sw.col) + "]"});
     }
     for (const auto& p : massive.persistent) {
@@ -143,10 +143,11 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
         snap->intermediate = c.intermediateSize;
         snap->heads = c.numHeads;
         for (int l = 0; l < c.numLayers; ++l) {
-            // Without the checkpoint, Hugging Face's standard name (every supported architecture uses it for down_proj).
-            snap->downProjTensor.push_back(in.model ? in.model->layerWeightName(l, core::LayerWeight::Down)
+            // Without the checkpoint (a cache opened alone), Llama's name.
+            snap->downProjTensor.push_back(in.model ? in.model->downProjectionName(l)
                                                     : "model.layers." + std::to_string(l) + ".mlp.down_proj.weight");
         }
+        snap->downOutputAxis = in.model ? in.model->downOutputAxis() : (c.conv1dWeights ? 1 : 0);
     }
     auto label = [&](core::TokenId id) {
         if (in.tokenizer || in.vocabTexts.empty()) return tokenLabel(in.tokenizer, id);

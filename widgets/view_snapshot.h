@@ -51,7 +51,8 @@ struct ViewSnapshot {
     int hidden = 0;
     int intermediate = 0;
     int heads = 0;
-    std::vector<std::string> downProjTensor;  // per layer: the checkpoint's down_proj weight name
+    std::vector<std::string> downProjTensor;  // per layer: the checkpoint's down projection weight name
+    int downOutputAxis = 0;                   // stored axis of that weight holding the output channel (1: GPT-2's [in, out])
 
     std::vector<core::TokenId> tokens;
     std::vector<std::string> tokenLabels;  // display text for each position ("'The'", "<s>", "#17")

@@ -163,7 +163,10 @@ inline nlohmann::json superWeightJson(const core::SuperWeight& sw, const core::M
             {"down_in", sw.downIn},    {"down_out", sw.downOut},
             {"token", sw.token},       {"iteration", sw.iteration},
             {"output_ratio", sw.outputRatio}, {"input_ratio", sw.inputRatio},
-            {"resid_ratio", sw.residRatio},   {"tensor", sw.tensorName(model)}};
+            {"resid_ratio", sw.residRatio},   {"tensor", sw.tensorName(model)},
+            // row/col index the tensor as stored; which axis is the output channel:
+            {"output_axis", sw.outputAxis},   {"output_channel", sw.outputChannel()},
+            {"input_channel", sw.inputChannel()}};
 }
 
 // Parses "L:R:C;L:R:C" (also ',' between triples).

@@ -105,7 +105,7 @@ int runCapture(const CaptureOptions& o) {
     const core::Model& m = **model;
 
     const core::HookSelection selection = o.hooks.empty() ? core::HookSelection::captureDefault() : core::HookSelection::patterns(o.hooks);
-    if (auto valid = selection.validate(m.config().numLayers); !valid) return fail(valid.error());
+    if (auto valid = selection.validate(hookLayoutOf(m.config())); !valid) return fail(valid.error());
 
     // Token strings and the vocabulary go into the file when a tokenizer
     // exists; an ids-only model is still captured (DESIGN.md).
@@ -128,7 +128,7 @@ int runCapture(const CaptureOptions& o) {
     if (!writer) return fail(writer.error());
 
     core::Engine engine(*model);
-    const auto hookPoints = selection.resolve(m.config().numLayers);
+    const auto hookPoints = selection.resolve(hookLayoutOf(m.config()));
     struct Done {
         const Input* input;
         std::vector<std::string> edits;

@@ -50,6 +50,10 @@ nlohmann::json describe(const core::Model& m) {
     nlohmann::json j = {
         {"folder", m.folder().string()},
         {"architecture", c.modelType},
+        {"family", c.familyName},
+        {"block", c.blockSummary()},
+        {"down_projection", m.downProjectionName(0)},
+        {"down_output_axis", m.downOutputAxis()},
         {"layers", c.numLayers},
         {"hidden", c.hiddenSize},
         {"intermediate", c.intermediateSize},
@@ -114,7 +118,8 @@ int runInfo(const InfoOptions& o) {
     }
     const core::ModelConfig& c = m.config();
     std::cout << "model         " << m.folder().string() << "\n"
-              << "architecture  " << c.modelType << "\n"
+              << "architecture  " << c.modelType << " (" << c.familyName << ")\n"
+              << "block         " << c.blockSummary() << "\n"
               << "parameters    " << humanCount(m.parameterCount()) << " (" << m.parameterCount() << ")\n"
               << "dtype         " << core::dtypeName(m.dominantDtype()) << "\n"
               << "layers        " << c.numLayers << "\n"

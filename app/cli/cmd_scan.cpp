@@ -179,7 +179,7 @@ int runScan(const ScanCliOptions& o) {
         if (prompts.size() > 1) {
             j["consistency"] = nlohmann::json::array();
             for (const auto& c : consistency) {
-                j["consistency"].push_back({{"layer", c.weight.layer}, {"row", c.weight.row}, {"col", c.weight.col},
+                j["consistency"].push_back({{"layer", c.weight.layer}, {"row", c.weight.row}, {"col", c.weight.col}, {"output_axis", c.weight.outputAxis},
                                             {"prompts_found", c.promptsFound}, {"prompts_total", c.promptsTotal}});
             }
         }
@@ -214,6 +214,8 @@ int runScan(const ScanCliOptions& o) {
         std::printf("  %s[%lld,%lld] = %.6g   token %lld, down_in %.4g, down_out %.4g (%.0fx)", sw.tensorName(m).c_str(),
                     static_cast<long long>(sw.row), static_cast<long long>(sw.col), sw.value, static_cast<long long>(sw.token), sw.downIn,
                     sw.downOut, sw.outputRatio);
+        // Stored [in, out] (GPT-2's Conv1D): say which index is the output channel.
+        if (sw.outputAxis != 0) std::printf("  (stored [in, out]: output channel %lld)", static_cast<long long>(sw.outputChannel()));
         for (const auto& c : consistency) {
             if (c.weight.sameCoordinate(sw)) std::printf("  in %d/%d prompts", c.promptsFound, c.promptsTotal);
         }

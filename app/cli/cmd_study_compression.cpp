@@ -52,7 +52,7 @@ struct LaserCliOptions : CommonOptions {
 struct QuantCliOptions : CommonOptions {
     int bits = 4;
     std::string blocks;
-    std::string pattern = "model.layers.*";
+    std::string pattern;  // empty: every block matrix (the model's layerTensorPattern)
     std::string superWeights;
     std::string superActivations;
     bool noKeepSuper = false;
@@ -267,10 +267,12 @@ int runLaser(const LaserCliOptions& o) {
     return emit(o.format(), study->toJson(), study->markdown(), study->csv());
 }
 
-int runQuant(const QuantCliOptions& o) {
-    auto p = prepare(o);
+int runQuant(const QuantCliOptions& options) {
+    auto p = prepare(options);
     if (!p) return fail(p.error());
     Prepared& pr = **p;
+    QuantCliOptions o = options;
+    if (o.pattern.empty()) o.pattern = pr.model->layerTensorPattern();
     core::QuantStudyOptions so;
     so.bits = o.bits;
     so.pattern = o.pattern;
@@ -339,7 +341,7 @@ int runQuant(const QuantCliOptions& o) {
             // super activation sits in published models, and the only position
             // every window, task and answer has -- plus the scan's own positions.
             for (const auto& sw : so.superWeights) {
-                const core::ActivationCoord c{0, sw.row};
+                const core::ActivationCoord c{0, pr.model->downOutputAxis() == 0 ? sw.row : sw.col};
                 if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
             }
             for (const auto& c : (*resolved)[resolved->size() - 1].keepActivations) {
@@ -405,7 +407,7 @@ const CommandRegistration kRegistration(91, [](CLI::App& app, CliContext& ctx) {
     addCommon(qc, *quant);
     qc->add_option("--bits", quant->bits, "Weight bits (default 4)")->check(CLI::Range(2, 8));
     qc->add_option("--blocks", quant->blocks, "Block sizes, e.g. 64,128,1024,tensor (default 64..1048576 and tensor)");
-    qc->add_option("--pattern", quant->pattern, "Weights quantized (default model.layers.*: every linear weight of the blocks)");
+    qc->add_option("--pattern", quant->pattern, "Weights quantized (default: every linear weight of the blocks, e.g. model.layers.* or transformer.h.*)");
     auto* sw = qc->add_option("--super-weights", quant->superWeights, "Super weights kept, LAYER:ROW:COL;... (default: a scan of the text's first 128 tokens)");
     auto* nk = qc->add_flag("--no-keep-super", quant->noKeepSuper, "Only plain RTN (no scan, no keep_super series)");
     sw->excludes(nk);

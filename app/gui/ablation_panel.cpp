@@ -304,9 +304,9 @@ void AblationPanel::zeroSuperWeightsAndRestoreActivation() {
         e.spec = QStringLiteral("blocks.%1.hook_mlp_out[%2,%3]=%4")
                      .arg(sw.layer)
                      .arg(sw.token)
-                     .arg(sw.row)
+                     .arg(sw.outputChannel())
                      .arg(QString::fromStdString(core::formatNumber(sw.downOut)));
-        e.label = tr("restore super activation L%1 token %2 ch %3 = %4").arg(sw.layer).arg(sw.token).arg(sw.row).arg(sw.downOut, 0, 'g', 5);
+        e.label = tr("restore super activation L%1 token %2 ch %3 = %4").arg(sw.layer).arg(sw.token).arg(sw.outputChannel()).arg(sw.downOut, 0, 'g', 5);
         e.origin = AblationEntry::Origin::Preset;
         e.enabled = true;
         entries << e;

@@ -30,7 +30,10 @@ void ModelSummaryPanel::showModel(const LoadedModel* m, int detected) {
     const auto& c = m->model->config();
     QString html = QStringLiteral("<b>%1</b><br><span style='color:#666'>%2</span><table cellspacing='2'>").arg(m->displayName.toHtmlEscaped(), m->folder.toHtmlEscaped());
     auto row = [&](const QString& k, const QString& v) { html += QStringLiteral("<tr><td style='color:#555'>%1</td><td>%2</td></tr>").arg(k, v); };
-    row(tr("architecture"), QString::fromStdString(c.modelType));
+    row(tr("architecture"), QStringLiteral("%1 (%2)").arg(QString::fromStdString(c.modelType), QString::fromStdString(c.familyName)));
+    row(tr("block"), QString::fromStdString(c.blockSummary()).toHtmlEscaped());
+    row(tr("down projection"), QString::fromStdString(m->model->downProjectionName(0)).toHtmlEscaped() +
+                                   (m->model->downOutputAxis() == 1 ? tr(" (stored [in, out])") : QString()));
     row(tr("layers"), QString::number(c.numLayers));
     row(tr("hidden / MLP"), QStringLiteral("%1 / %2").arg(c.hiddenSize).arg(c.intermediateSize));
     row(tr("heads (KV)"), QStringLiteral("%1 (%2)").arg(c.numHeads).arg(c.numKvHeads));

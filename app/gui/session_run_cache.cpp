@@ -45,6 +45,7 @@ std::string superWeightsToMetadata(const std::vector<core::SuperWeight>& weights
         o["layer"] = w.layer;
         o["row"] = static_cast<qint64>(w.row);
         o["col"] = static_cast<qint64>(w.col);
+        o["output_axis"] = w.outputAxis;
         o["value"] = static_cast<double>(w.value);
         o["down_in"] = static_cast<double>(w.downIn);
         o["down_out"] = static_cast<double>(w.downOut);
@@ -71,6 +72,7 @@ std::optional<std::vector<core::SuperWeight>> superWeightsFromMetadata(const std
         w.layer = o["layer"].toInt();
         w.row = o["row"].toInteger();
         w.col = o["col"].toInteger();
+        w.outputAxis = o["output_axis"].toInt(0) == 1 ? 1 : 0;
         w.value = static_cast<float>(o["value"].toDouble());
         w.downIn = static_cast<float>(o["down_in"].toDouble());
         w.downOut = static_cast<float>(o["down_out"].toDouble());

@@ -437,8 +437,7 @@ TEST(CacheEngine, ForwardResultRoundTripsAndIsReused) {
     }
     auto cache = ActivationCache::open(file);
     ASSERT_TRUE(cache.ok()) << cache.error().message;
-    const int layers = (*model)->config().numLayers;
-    const auto expected = req.record.resolve(layers);
+    const auto expected = req.record.resolve(hookLayoutOf((*model)->config()));
     ASSERT_EQ((*cache)->run(0)->hooks.size(), expected.size());
     for (const HookPoint& p : expected) {
         auto got = (*cache)->readHook(0, hookName(p));
@@ -453,7 +452,7 @@ TEST(CacheEngine, ForwardResultRoundTripsAndIsReused) {
     EXPECT_TRUE(bitEqual(logits->values, computed->logits.values));
     auto cfg = (*cache)->modelConfig();
     ASSERT_TRUE(cfg.ok()) << cfg.error().message;
-    EXPECT_EQ(cfg->numLayers, layers);
+    EXPECT_EQ(cfg->numLayers, (*model)->config().numLayers);
 
     // A second process (writer) finds it; a subset of hooks is enough; an edit is not.
     auto w = ActivationCacheWriter::open(file, info);
@@ -490,7 +489,7 @@ TEST(CacheEngine, EstimateCoversTheWrittenBytes) {
     std::uint64_t raw = run.logits->values.size() * 4;
     for (const auto& [n, t] : run.hooks) raw += t->values.size() * 4;
     const auto estimate = estimateRunBytes((*model)->config(), static_cast<std::int64_t>(req.tokens.size()),
-                                           req.record.resolve((*model)->config().numLayers), false);
+                                           req.record.resolve(hookLayoutOf((*model)->config())), false);
     EXPECT_GE(estimate, raw);
     EXPECT_LE(estimate, raw + 1024 * 1024);
 }

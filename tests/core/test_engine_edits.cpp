@@ -205,7 +205,7 @@ TEST(EditSpecs, BadSpecsAreRefusedWithOneClearMessage) {
         {"rtn:model.layers.*.mlp.*:bits=1:block=64", "bits must be"},
         {"rtn:model.layers.*.mlp.*:bits=4", "missing block"},
         {"rtn:nothing.*:bits=4:block=64", "matches no quantizable weight"},
-        {"rtn:model.layers.*.mlp.*:bits=4:block=64:keep_super=1:64:0", "outside down_proj"},
+        {"rtn:model.layers.*.mlp.*:bits=4:block=64:keep_super=1:64:0", "outside model.layers.1.mlp.down_proj.weight"},
         {"", "empty edit"},
     };
     for (const auto& b : bad) {

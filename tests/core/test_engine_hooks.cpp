@@ -77,7 +77,10 @@ TEST(HookSelectionTest, RecordsOnlyWhatIsAskedFor) {
 }
 
 TEST(HookNamesTest, ParseAndFormatRoundTrip) {
-    for (const HookPoint& p : allHookPoints(3)) {
+    HookLayout layout;
+    layout.layers = 3;
+    layout.posEmbed = true;
+    for (const HookPoint& p : allHookPoints(layout)) {
         const auto back = parseHookName(hookName(p));
         ASSERT_TRUE(back.has_value()) << hookName(p);
         EXPECT_EQ(*back, p);

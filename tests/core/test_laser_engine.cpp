@@ -49,7 +49,7 @@ TEST_P(LaserEngine, EditAppliesAndRemovalRestoresBitIdenticalLogits) {
     ASSERT_TRUE(model.ok()) << model.error().message;
     const auto ids = referenceAnswers()[name]["ids"].get<std::vector<TokenId>>();
     Engine engine(*model);
-    const std::string tensor = (*model)->layerWeightName(1, (*model)->config().architecture == Architecture::Phi3 ? LayerWeight::GateUp : LayerWeight::Up);
+    const std::string tensor = (*model)->layerWeightName(1, (*model)->config().fusedGateUp ? LayerWeight::GateUp : LayerWeight::Up);
     ASSERT_FALSE(tensor.empty());
     const std::string spec = "laser:" + tensor + ":rank=0.05";
 

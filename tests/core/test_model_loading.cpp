@@ -104,7 +104,7 @@ TEST(ModelOpen, EveryReferenceLayoutOpensWithItsMetadata) {
     EXPECT_EQ((*olmo)->config().normKind, NormKind::NonParametricLayerNorm);
     EXPECT_EQ((*olmo)->finalNorm(), nullptr);
     auto phi3 = Model::open(referenceModel("phi3-bf16-two-super-weights"));
-    EXPECT_TRUE((*phi3)->config().fusedQkv && (*phi3)->config().fusedGateUp);
+    EXPECT_TRUE((*phi3)->config().qkvLayout == QkvLayout::Fused && (*phi3)->config().fusedGateUp);
     auto qwen = Model::open(referenceModel("qwen2-f16-tied"));
     EXPECT_TRUE((*qwen)->config().qkvBias);
     EXPECT_EQ(&(*qwen)->lmHead(), &(*qwen)->embedding());
@@ -231,9 +231,18 @@ TEST(ModelDamage, TensorsThatDisagreeWithTheConfig) {
     {
         DamagedCopy c("llama-planted");
         std::string cfg = c.read("config.json");
+        cfg.replace(cfg.find("\"model_type\": \"llama\""), 21, "\"model_type\": \"bloom\"");
+        c.write("config.json", cfg);
+        expectRefused(c.dir(), "unknown model_type 'bloom' (supported: llama, mistral, qwen2, qwen3, olmo, phi3, gemma2, gemma3_text, gemma3, gpt2, gptj, gpt_neox, phi)",
+                      "config.json");
+    }
+    {
+        // A known family whose config lacks its own keys: named, not guessed.
+        DamagedCopy c("llama-planted");
+        std::string cfg = c.read("config.json");
         cfg.replace(cfg.find("\"model_type\": \"llama\""), 21, "\"model_type\": \"gpt2\"");
         c.write("config.json", cfg);
-        expectRefused(c.dir(), "unknown model_type 'gpt2' (supported: llama, mistral, qwen2, olmo, phi3)", "config.json");
+        expectRefused(c.dir(), "missing field 'n_embd'", "config.json");
     }
     {
         DamagedCopy c("llama-planted");

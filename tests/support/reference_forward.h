@@ -118,7 +118,7 @@ inline ReferenceRun referenceForward(const core::Model& m, const std::vector<int
         run.hooks[p + "hook_resid_pre"] = x;
         const Matrix h = normalize(m, x, w + "input_layernorm.weight");
         Matrix q, k, v;
-        if (c.fusedQkv) {
+        if (c.qkvLayout == core::QkvLayout::Fused) {
             const Matrix qkv = weightMatrix(m, w + "self_attn.qkv_proj.weight");
             q = matmulT(h, qkv, 0, static_cast<std::size_t>(H * hd));
             k = matmulT(h, qkv, static_cast<std::size_t>(H * hd), static_cast<std::size_t>(KV * hd));

@@ -94,23 +94,27 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
         auto r = engine.run(req);
         if (!r) return r.error();
         for (const SuperWeightCoord& c : inputs.superWeights) {
-            if (c.layer < 0 || c.layer >= cfg.numLayers || c.row < 0 || c.row >= cfg.hiddenSize || c.col < 0 || c.col >= cfg.intermediateSize) {
+            // Coordinates index the down projection as stored.
+            const TensorView* down = c.layer >= 0 && c.layer < cfg.numLayers ? model.layerWeight(c.layer, LayerWeight::Down) : nullptr;
+            if (!down || c.row < 0 || c.row >= down->rows() || c.col < 0 || c.col >= down->cols()) {
                 return Error{"super weight " + std::to_string(c.layer) + ":" + std::to_string(c.row) + ":" + std::to_string(c.col) +
-                             " is outside the model (layers " + std::to_string(cfg.numLayers) + ", rows " + std::to_string(cfg.hiddenSize) +
-                             ", cols " + std::to_string(cfg.intermediateSize) + ")"};
+                             " is outside the model (layers " + std::to_string(cfg.numLayers) +
+                             (down ? ", down projection " + std::to_string(down->rows()) + " x " + std::to_string(down->cols()) : std::string()) + ")"};
             }
             SuperWeight sw;
             sw.layer = c.layer;
             sw.row = c.row;
             sw.col = c.col;
+            sw.outputAxis = model.downOutputAxis();
             auto W = engine.effectiveWeight(sw.tensorName(model), baseEdits);
             if (!W) return W.error();
             sw.value = (*W)->at(c.row, c.col);
-            // The super activation: the largest |down_proj output| of that row over the tokens.
+            // The super activation: the largest |down projection output| of that channel over the tokens.
             const ActivationTensor& out = *(*r)->activation(HookPoint{HookKind::MlpOut, c.layer});
+            const std::int64_t channel = sw.outputChannel();
             for (std::int64_t t = 0; t < out.rows(); ++t) {
-                if (std::fabs(out.at(t, c.row)) > std::fabs(sw.downOut)) {
-                    sw.downOut = out.at(t, c.row);
+                if (std::fabs(out.at(t, channel)) > std::fabs(sw.downOut)) {
+                    sw.downOut = out.at(t, channel);
                     sw.token = t;
                 }
             }
@@ -125,10 +129,10 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
         study.superWeights = scan->superWeights;
         // The original (unzeroed) output at the spike, from the first pass.
         for (SuperWeight& sw : study.superWeights) {
-            sw.downOut = scan->firstResult->activation(HookPoint{HookKind::MlpOut, sw.layer})->at(sw.token, sw.row);
+            sw.downOut = scan->firstResult->activation(HookPoint{HookKind::MlpOut, sw.layer})->at(sw.token, sw.outputChannel());
         }
     }
-    for (const SuperWeight& sw : study.superWeights) addActivation(sw.layer, sw.row, sw.token, sw.downOut);
+    for (const SuperWeight& sw : study.superWeights) addActivation(sw.layer, sw.outputChannel(), sw.token, sw.downOut);
     if (std::any_of(activations.begin(), activations.end(), [](const SuperActivation& a) { return a.token != 0; })) {
         study.notes.push_back("a super activation sits at a token other than the first; it is restored at that same position in every window");
     }
@@ -151,7 +155,7 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
     for (const SuperWeight& sw : study.superWeights) byLayer[sw.layer].emplace_back(sw.row, sw.col);
     for (const auto& [layer, coords] : byLayer) {
         const int k = options.outlierCount > 0 ? options.outlierCount : static_cast<int>(coords.size());
-        const std::string name = model.layerWeightName(layer, LayerWeight::Down);
+        const std::string name = model.downProjectionName(layer);
         auto largest = largestWeights(engine, name, baseEdits, k, coords);
         if (!largest) return largest.error();
         for (const auto& [r, c] : *largest) {

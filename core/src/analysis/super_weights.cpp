@@ -72,10 +72,13 @@ Result<std::optional<Picked>> pickCandidate(Engine& engine, const ForwardResult&
         const ActivationTensor& out = *r.activation(HookPoint{HookKind::MlpOut, l});     // [T, d]
         const ActivationTensor& resid = *r.activation(HookPoint{HookKind::ResidPost, l});  // [T, d]
         const ActivationTensor* residNext = l + 1 < L ? r.activation(HookPoint{HookKind::ResidPost, l + 1}) : nullptr;
-        const std::string name = model.layerWeightName(l, LayerWeight::Down);
+        const std::string name = model.downProjectionName(l);
         auto W = engine.effectiveWeight(name, edits);
         if (!W) return W.error();
-        const WeightMatrix& w = **W;
+        // Seen as [out, in] whatever the storage (GPT-2 stores [in, out]).
+        const int axis = model.downOutputAxis();
+        const WeightPtr logical = axis == 0 ? *W : std::make_shared<TransposedWeight>(*W);
+        const WeightMatrix& w = *logical;
         const std::int64_t f = w.cols();
         std::vector<float> row(static_cast<std::size_t>(f));
 
@@ -102,7 +105,7 @@ Result<std::optional<Picked>> pickCandidate(Engine& engine, const ForwardResult&
             // Leftover-input guard: column c already fed a super weight of this
             // layer, so its input spike is still there after the zeroing.
             if (o.leftoverGuard) {
-                const bool leftover = std::any_of(found.begin(), found.end(), [&](const SuperWeight& sw) { return sw.layer == l && sw.col == c; });
+                const bool leftover = std::any_of(found.begin(), found.end(), [&](const SuperWeight& sw) { return sw.layer == l && sw.inputChannel() == c; });
                 if (leftover) {
                     std::vector<double> column(static_cast<std::size_t>(w.rows()));
                     for (std::int64_t i = 0; i < w.rows(); ++i) column[static_cast<std::size_t>(i)] = std::fabs(w.at(i, c));
@@ -126,8 +129,7 @@ Result<std::optional<Picked>> pickCandidate(Engine& engine, const ForwardResult&
 
             Picked p;
             p.weight.layer = l;
-            p.weight.row = rIdx;
-            p.weight.col = c;
+            p.weight.setChannels(rIdx, c, axis);
             p.weight.value = row[static_cast<std::size_t>(c)];
             p.weight.downIn = x;
             p.weight.downOut = e.value;
@@ -145,7 +147,7 @@ Result<std::optional<Picked>> pickCandidate(Engine& engine, const ForwardResult&
 
 }  // namespace
 
-std::string SuperWeight::tensorName(const Model& model) const { return model.layerWeightName(layer, LayerWeight::Down); }
+std::string SuperWeight::tensorName(const Model& model) const { return model.downProjectionName(layer); }
 
 std::string SuperWeight::zeroEdit(const Model& model) const {
     return tensorName(model) + "[" + std::to_string(row) + "," + std::to_string(col) + "]=0";
@@ -238,7 +240,7 @@ Result<std::vector<EditSpec>> resolveKeepSuperFromScan(Engine& engine, const std
     std::vector<ActivationCoord> activations;
     for (const SuperWeight& sw : scan->superWeights) {
         weights.push_back(sw.coord());
-        const ActivationCoord a{sw.token, sw.row};
+        const ActivationCoord a{sw.token, sw.outputChannel()};
         if (std::find(activations.begin(), activations.end(), a) == activations.end()) activations.push_back(a);
     }
     for (EditSpec& e : edits) {

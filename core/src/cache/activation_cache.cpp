@@ -112,7 +112,7 @@ CacheRunKey CacheRunKey::forRequest(const ForwardRequest& request, const Engine&
     CacheRunKey key;
     key.tokens = request.tokens;
     for (const auto& e : request.edits) key.edits.push_back(e.text());
-    for (const HookPoint& p : request.record.resolve(engine.model().config().numLayers)) key.hooks.push_back(hookName(p));
+    for (const HookPoint& p : request.record.resolve(hookLayoutOf(engine.model().config()))) key.hooks.push_back(hookName(p));
     key.precision = std::string(precisionName(engine.options().precision));
     key.allPositionLogits = request.allPositionLogits;
     return key;

@@ -307,10 +307,9 @@ Result<std::vector<EditSpec>> loadEditsFile(const std::filesystem::path& file) {
 }
 
 bool isQuantizableLinear(const std::string& name, const Model& model) {
-    const TensorView* t = model.tensor(name);
-    if (!t || t->shape.size() != 2) return false;
-    if (name.rfind("model.layers.", 0) != 0) return false;  // embeddings and lm_head stay in full precision
-    return name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0;
+    // Projection matrices of the blocks; embeddings and the head stay in full precision.
+    const TensorRole* role = model.tensorRole(name);
+    return role && role->matrix && role->layer >= 0;
 }
 
 std::vector<std::string> editedTensors(const EditSpec& e, const Model& model) {
@@ -339,7 +338,10 @@ Status validateEdit(const EditSpec& e, const Model& model, std::int64_t tokenCou
         case EditKind::Weight:
         case EditKind::Laser: {
             const TensorView* t = model.tensor(e.target);
-            if (!t) return Error{where + "unknown tensor '" + e.target + "' (names are the checkpoint's own, e.g. model.layers.0.mlp.down_proj.weight)"};
+            if (!t) return Error{where + "unknown tensor '" + e.target + "' (names are the checkpoint's own, e.g. " + model.downProjectionName(0) + ")"};
+            if (!model.tensorRole(e.target)) {
+                return Error{where + "tensor '" + e.target + "' is not a weight the forward pass uses (a buffer or another tower's tensor)"};
+            }
             if (e.kind == EditKind::Laser) {
                 if (t->shape.size() != 2) return Error{where + "LASER needs a 2-D weight matrix"};
                 return {};
@@ -358,9 +360,7 @@ Status validateEdit(const EditSpec& e, const Model& model, std::int64_t tokenCou
         case EditKind::Activation: {
             const auto hook = parseHookName(e.target);
             if (!hook) return Error{where + "unknown hook '" + e.target + "'"};
-            if (isLayerHook(hook->kind) && hook->layer >= c.numLayers) {
-                return Error{where + "layer " + std::to_string(hook->layer) + " is out of range (model has " + std::to_string(c.numLayers) + " layers)"};
-            }
+            if (const std::string why = hookLayoutOf(c).missingReason(*hook); !why.empty()) return Error{where + why};
             const bool pattern = hook->kind == HookKind::AttnPattern;
             const std::size_t dims = pattern ? 3 : 2;
             if (e.index.size() != dims) {
@@ -392,15 +392,18 @@ Status validateEdit(const EditSpec& e, const Model& model, std::int64_t tokenCou
             }
             for (const auto& k : e.keepWeights) {
                 if (k.layer >= c.numLayers) return Error{where + "keep_super layer " + std::to_string(k.layer) + " is out of range"};
-                if (k.row >= c.hiddenSize || k.col >= c.intermediateSize) {
-                    return Error{where + "keep_super coordinate " + std::to_string(k.row) + "," + std::to_string(k.col) + " is outside down_proj"};
+                // Coordinates index the down projection as stored.
+                const TensorView* down = model.layerWeight(k.layer, LayerWeight::Down);
+                if (k.row >= down->rows() || k.col >= down->cols()) {
+                    return Error{where + "keep_super coordinate " + std::to_string(k.row) + "," + std::to_string(k.col) + " is outside " +
+                                 model.downProjectionName(k.layer)};
                 }
             }
             return {};
         }
         case EditKind::ActQuant: {
             bool any = false;
-            for (const HookPoint& p : allHookPoints(c.numLayers)) {
+            for (const HookPoint& p : allHookPoints(hookLayoutOf(c))) {
                 if (p.kind != HookKind::AttnPattern && globMatch(e.target, hookName(p))) any = true;
             }
             if (!any) return Error{where + "pattern '" + e.target + "' matches no [token,channel] hook"};

@@ -17,17 +17,6 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point t0) { return std::chrono::duration<double>(Clock::now() - t0).count(); }
 
-// Layer index of a checkpoint tensor ("model.layers.12.mlp..." -> 12), or -1.
-int tensorLayer(const std::string& name) {
-    constexpr std::string_view prefix = "model.layers.";
-    if (name.rfind(prefix, 0) != 0) return -1;
-    int layer = 0;
-    std::size_t i = prefix.size();
-    if (i >= name.size() || !std::isdigit(static_cast<unsigned char>(name[i]))) return -1;
-    for (; i < name.size() && std::isdigit(static_cast<unsigned char>(name[i])); ++i) layer = layer * 10 + (name[i] - '0');
-    return layer;
-}
-
 // Element edits applied to a dense copy, in place.
 void applyElementEdit(const EditSpec& e, RowMatrixF& m) {
     const bool vector = e.index.size() == 1;
@@ -60,7 +49,7 @@ void applyElementEdit(const EditSpec& e, RowMatrixF& m) {
 
 // Stage s: 0 = embedding, 1 + l = block l, layers + 1 = final norm + head.
 int stageOfHook(HookPoint p, int layers) {
-    if (p.kind == HookKind::Embed) return 0;
+    if (p.kind == HookKind::Embed || p.kind == HookKind::PosEmbed) return 0;
     if (p.kind == HookKind::LnFinal) return layers + 1;
     return 1 + p.layer;
 }
@@ -87,7 +76,10 @@ struct Engine::Impl {
     std::size_t budget;
 
     Impl(const Model& m, std::size_t budgetBytes) : model(m), budget(budgetBytes) {
-        for (const auto& name : m.tensorNames()) stored[name] = std::make_shared<StoredWeight>(*m.tensor(name));
+        // The tensors the forward pass reads (not buffers or other towers' weights).
+        for (const auto& name : m.tensorNames()) {
+            if (m.tensorRole(name)) stored[name] = std::make_shared<StoredWeight>(*m.tensor(name));
+        }
     }
 
     Result<WeightPtr> build(const std::string& name, const std::vector<const EditSpec*>& edits) {
@@ -119,9 +111,9 @@ struct Engine::Impl {
                     o.block = e->block;
                     o.zclip = e->zclip;
                     o.pclip = e->pclip;
-                    const int layer = tensorLayer(name);
+                    const int layer = model.tensorLayer(name);
                     for (const auto& k : e->keepWeights) {
-                        if (k.layer == layer && name == model.layerWeightName(layer, LayerWeight::Down)) o.keep.emplace_back(k.row, k.col);
+                        if (k.layer == layer && name == model.downProjectionName(layer)) o.keep.emplace_back(k.row, k.col);
                     }
                     state = quantizeRtn(*state, o);
                     break;
@@ -184,34 +176,20 @@ struct Engine::Impl {
         };
         RunWeights w;
         const ModelConfig& c = model.config();
+        // Conv1D-stored matrices are edited as stored, then seen as [out, in].
         auto assign = [&](WeightPtr& slot, const std::string& name) -> Status {
             auto r = get(name);
             if (!r) return r.error();
             slot = *r;
+            const TensorRole* role = model.tensorRole(name);
+            if (slot && role && role->storedTransposed) slot = std::make_shared<TransposedWeight>(slot);
             return {};
         };
-        SL_TRY(assign(w.embedding, "model.embed_tokens.weight"));
-        SL_TRY(assign(w.lmHead, c.tieWordEmbeddings ? "model.embed_tokens.weight" : "lm_head.weight"));
-        if (c.normKind == NormKind::RmsNorm) SL_TRY(assign(w.finalNorm, "model.norm.weight"));
+        for (int i = 0; i < kModelWeightCount; ++i) SL_TRY(assign(w.model[static_cast<std::size_t>(i)], model.modelWeightName(static_cast<ModelWeight>(i))));
         w.layers.resize(static_cast<std::size_t>(c.numLayers));
         for (int l = 0; l < c.numLayers; ++l) {
             auto& L = w.layers[static_cast<std::size_t>(l)];
-            auto n = [&](LayerWeight lw) { return model.layerWeightName(l, lw); };
-            SL_TRY(assign(L.inputNorm, n(LayerWeight::InputNorm)));
-            SL_TRY(assign(L.postAttentionNorm, n(LayerWeight::PostAttentionNorm)));
-            SL_TRY(assign(L.q, n(LayerWeight::Q)));
-            SL_TRY(assign(L.k, n(LayerWeight::K)));
-            SL_TRY(assign(L.v, n(LayerWeight::V)));
-            SL_TRY(assign(L.qkv, n(LayerWeight::Qkv)));
-            SL_TRY(assign(L.qBias, n(LayerWeight::QBias)));
-            SL_TRY(assign(L.kBias, n(LayerWeight::KBias)));
-            SL_TRY(assign(L.vBias, n(LayerWeight::VBias)));
-            SL_TRY(assign(L.o, n(LayerWeight::O)));
-            SL_TRY(assign(L.oBias, n(LayerWeight::OBias)));
-            SL_TRY(assign(L.gate, n(LayerWeight::Gate)));
-            SL_TRY(assign(L.up, n(LayerWeight::Up)));
-            SL_TRY(assign(L.gateUp, n(LayerWeight::GateUp)));
-            SL_TRY(assign(L.down, n(LayerWeight::Down)));
+            for (int i = 0; i < kLayerWeightCount; ++i) SL_TRY(assign(L.w[static_cast<std::size_t>(i)], model.layerWeightName(l, static_cast<LayerWeight>(i))));
         }
         return w;
     }
@@ -226,17 +204,19 @@ struct Engine::Impl {
             std::set<int> stages;
             if (e.touchesWeights()) {
                 for (const auto& name : editedTensors(e, model)) {
-                    const int layer = tensorLayer(name);
+                    const int layer = model.tensorLayer(name);
                     if (layer >= 0) stages.insert(1 + layer);
-                    else if (name == "model.embed_tokens.weight") {
+                    else if (name == model.modelWeightName(ModelWeight::Embed)) {
                         stages.insert(0);
                         if (c.tieWordEmbeddings) stages.insert(L + 1);
+                    } else if (name == model.modelWeightName(ModelWeight::PosEmbed)) {
+                        stages.insert(0);
                     } else stages.insert(L + 1);
                 }
             } else if (e.kind == EditKind::Activation) {
                 stages.insert(stageOfHook(*parseHookName(e.target), L));
             } else if (e.kind == EditKind::ActQuant) {
-                for (const HookPoint& p : allHookPoints(L)) {
+                for (const HookPoint& p : allHookPoints(hookLayoutOf(c))) {
                     if (p.kind != HookKind::AttnPattern && globMatch(e.target, hookName(p))) stages.insert(stageOfHook(p, L));
                 }
             }
@@ -251,12 +231,13 @@ struct Engine::Impl {
         plan.layers = L;
         plan.record.assign(static_cast<std::size_t>(HookPlan::slotCount(L)), 0);
         plan.edits.assign(static_cast<std::size_t>(HookPlan::slotCount(L)), {});
-        for (const HookPoint& p : record.resolve(L)) plan.record[plan.index(p)] = 1;
+        const HookLayout layout = hookLayoutOf(model.config());
+        for (const HookPoint& p : record.resolve(layout)) plan.record[plan.index(p)] = 1;
         for (const EditSpec& e : edits) {
             if (e.kind == EditKind::Activation) {
                 plan.edits[plan.index(*parseHookName(e.target))].push_back(&e);
             } else if (e.kind == EditKind::ActQuant) {
-                for (const HookPoint& p : allHookPoints(L)) {
+                for (const HookPoint& p : allHookPoints(layout)) {
                     if (p.kind != HookKind::AttnPattern && globMatch(e.target, hookName(p))) plan.edits[plan.index(p)].push_back(&e);
                 }
             }
@@ -413,6 +394,16 @@ Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options)
 Engine::~Engine() = default;
 
 namespace {
+// Learned position embeddings end at max_position_embeddings (GPT-2: 1024).
+Status checkPositions(const Model& model, std::int64_t positions) {
+    const ModelConfig& c = model.config();
+    if (c.positions == PositionKind::Learned && positions > c.maxPositionEmbeddings) {
+        return Error{std::to_string(positions) + " positions exceed the " + std::to_string(c.maxPositionEmbeddings) +
+                     " learned position embeddings of this " + c.familyName + " model"};
+    }
+    return {};
+}
+
 Status validateRequest(const Model& model, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits) {
     if (tokens.empty()) return Error{"no tokens to run (empty prompt)"};
     const std::int64_t vocab = model.config().vocabSize;
@@ -434,7 +425,8 @@ Status validateRequest(const Model& model, const std::vector<TokenId>& tokens, c
 
 Result<std::shared_ptr<const ForwardResult>> Engine::run(const ForwardRequest& request, const RunControl& control) {
     SL_TRY(validateRequest(*m_model, request.tokens, request.edits));
-    SL_TRY(request.record.validate(m_model->config().numLayers));
+    SL_TRY(checkPositions(*m_model, static_cast<std::int64_t>(request.tokens.size())));
+    SL_TRY(request.record.validate(hookLayoutOf(m_model->config())));
     std::lock_guard lock(m_runMutex);
     if (m_options.precision == Precision::Float64) return m_impl->run<double>(request, Precision::Float64, control);
     return m_impl->run<float>(request, Precision::Float32, control);
@@ -443,6 +435,7 @@ Result<std::shared_ptr<const ForwardResult>> Engine::run(const ForwardRequest& r
 Result<GenerateResult> Engine::generate(const GenerateRequest& request, const RunControl& control) {
     SL_TRY(validateRequest(*m_model, request.prompt, request.edits));
     if (request.maxNewTokens < 0) return Error{"max new tokens must be >= 0"};
+    SL_TRY(checkPositions(*m_model, static_cast<std::int64_t>(request.prompt.size()) + request.maxNewTokens));
     std::lock_guard lock(m_runMutex);
     if (m_options.precision == Precision::Float64) return m_impl->generate<double>(request, control);
     return m_impl->generate<float>(request, control);
@@ -450,6 +443,7 @@ Result<GenerateResult> Engine::generate(const GenerateRequest& request, const Ru
 
 Result<WeightPtr> Engine::effectiveWeight(const std::string& name, const std::vector<EditSpec>& edits) {
     if (!m_model->tensor(name)) return Error{"unknown tensor '" + name + "'"};
+    if (!m_impl->stored.count(name)) return Error{"tensor '" + name + "' is not a weight the forward pass uses"};
     const auto byTensor = m_impl->editsByTensor(edits);
     const auto it = byTensor.find(name);
     if (it == byTensor.end()) return m_impl->stored.at(name);

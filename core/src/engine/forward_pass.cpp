@@ -4,14 +4,19 @@
 #include <cmath>
 #include <numbers>
 
+#include <unsupported/Eigen/SpecialFunctions>
+
 #include "activation_edits.h"
 
 namespace superlens::core {
 
-std::vector<double> ropeInverseFrequencies(const ModelConfig& c) {
-    const int half = c.headDim / 2;
+std::vector<double> ropeInverseFrequencies(const ModelConfig& c, bool local) {
+    if (c.positions != PositionKind::Rotary) return {};
+    const int dim = c.rotaryDim, half = dim / 2;
+    const double theta = local ? c.ropeLocalTheta : c.ropeTheta;
     std::vector<double> inv(static_cast<std::size_t>(half));
-    for (int i = 0; i < half; ++i) inv[i] = 1.0 / std::pow(c.ropeTheta, (2.0 * i) / c.headDim);
+    for (int i = 0; i < half; ++i) inv[i] = 1.0 / std::pow(theta, (2.0 * i) / dim);
+    if (local) return inv;
     const RopeScaling& rs = c.ropeScaling;
     if (rs.type == RopeScalingType::Linear) {
         for (double& f : inv) f /= rs.factor;
@@ -42,7 +47,8 @@ void KvCache<S>::reset(int layers, std::int64_t capacity, std::int64_t width) {
 template <class S>
 ForwardPass<S>::ForwardPass(const Model& model, const RunWeights& weights, const HookPlan& plan, ThreadPool& pool)
     : m_model(model), m_config(model.config()), m_weights(weights), m_plan(plan), m_pool(pool),
-      m_invFreq(ropeInverseFrequencies(model.config())) {}
+      m_invFreq(ropeInverseFrequencies(model.config())),
+      m_localInvFreq(model.config().ropeLocalTheta > 0 ? ropeInverseFrequencies(model.config(), true) : std::vector<double>{}) {}
 
 template <class S>
 void ForwardPass<S>::hook(HookPoint p, Mat& values, std::int64_t p0) {
@@ -58,33 +64,64 @@ void ForwardPass<S>::hook(HookPoint p, Mat& values, std::int64_t p0) {
 }
 
 template <class S>
-void ForwardPass<S>::norm(const WeightPtr& weight, const Mat& x, Mat& out) const {
-    if (m_config.normKind == NormKind::NonParametricLayerNorm) {
-        kernels::layerNorm<S>(x, m_config.normEps, out);
-    } else {
-        kernels::rmsNorm<S>(x, kernels::vectorOf<S>(*weight), m_config.normEps, out);
+void ForwardPass<S>::addBias(Mat& x, const WeightPtr& bias) {
+    if (bias) x.rowwise() += kernels::vectorOf<S>(*bias).transpose();
+}
+
+template <class S>
+void ForwardPass<S>::norm(const WeightPtr& weight, const WeightPtr& bias, const Mat& x, Mat& out) const {
+    using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
+    const Vec w = weight ? kernels::vectorOf<S>(*weight) : Vec();
+    switch (m_config.normKind) {
+        case NormKind::RmsNorm:
+            kernels::rmsNorm<S>(x, w, m_config.normEps, out);
+            break;
+        case NormKind::RmsNormUnitOffset:
+            // Gemma: x * (1 + w), the offset added in the compute precision.
+            kernels::rmsNorm<S>(x, (w.array() + S(1)).matrix(), m_config.normEps, out);
+            break;
+        case NormKind::LayerNorm:
+        case NormKind::NonParametricLayerNorm:
+            kernels::layerNorm<S>(x, w, bias ? kernels::vectorOf<S>(*bias) : Vec(), m_config.normEps, out);
+            break;
     }
 }
 
 template <class S>
-void ForwardPass<S>::applyRope(Mat& x, int heads, std::int64_t p0) const {
-    const int hd = m_config.headDim, half = hd / 2;
+void ForwardPass<S>::headNorm(const WeightPtr& weight, const WeightPtr& bias, int heads, Mat& x) const {
+    const int hd = m_config.headDim;
+    // Each head's slice as its own row: [n * heads, hd] is x's row-major memory.
+    Eigen::Map<Mat> perHead(x.data(), x.rows() * heads, hd);
+    Mat normed;
+    norm(weight, bias, Mat(perHead), normed);
+    perHead = normed;
+}
+
+template <class S>
+void ForwardPass<S>::applyRope(int layer, Mat& x, int heads, std::int64_t p0) const {
+    const bool local = !m_localInvFreq.empty() && m_config.windowOfLayer(layer).has_value();
+    const std::vector<double>& invFreq = local ? m_localInvFreq : m_invFreq;
+    const int hd = m_config.headDim, half = m_config.rotaryDim / 2;
+    const bool interleaved = m_config.rotaryStyle == RotaryStyle::Interleaved;
     std::vector<S> cosv(static_cast<std::size_t>(half)), sinv(static_cast<std::size_t>(half));
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
         const double pos = static_cast<double>(p0 + r);
         for (int i = 0; i < half; ++i) {
             // Angles in double: exact enough for positions up to 1e6 and beyond.
-            const double a = pos * m_invFreq[i];
+            const double a = pos * invFreq[i];
             cosv[i] = static_cast<S>(std::cos(a));
             sinv[i] = static_cast<S>(std::sin(a));
         }
         S* row = x.data() + r * x.cols();
         for (int h = 0; h < heads; ++h) {
-            S* v = row + h * hd;
+            S* v = row + h * hd;  // dims past rotaryDim pass through (partial rotary)
             for (int i = 0; i < half; ++i) {
-                const S a = v[i], b = v[i + half];
-                v[i] = a * cosv[i] - b * sinv[i];
-                v[i + half] = b * cosv[i] + a * sinv[i];
+                // Pair i: (i, i + half) for rotate-half, (2i, 2i + 1) for GPT-J.
+                S* a = interleaved ? v + 2 * i : v + i;
+                S* b = interleaved ? v + 2 * i + 1 : v + i + half;
+                const S x0 = *a, x1 = *b;
+                *a = x0 * cosv[i] - x1 * sinv[i];
+                *b = x1 * cosv[i] + x0 * sinv[i];
             }
         }
     }
@@ -92,8 +129,15 @@ void ForwardPass<S>::applyRope(Mat& x, int heads, std::int64_t p0) const {
 
 template <class S>
 void ForwardPass<S>::embed(const std::int32_t* ids, std::int64_t n, std::int64_t p0, Mat& x) {
-    kernels::gatherRows<S>(*m_weights.embedding, ids, n, x);
+    kernels::gatherRows<S>(*m_weights[ModelWeight::Embed], ids, n, x);
+    if (m_config.embeddingScale != 1.0) x *= static_cast<S>(m_config.embeddingScale);
     hook({HookKind::Embed, -1}, x, p0);
+    if (const WeightPtr& wpe = m_weights[ModelWeight::PosEmbed]) {
+        Mat pos(n, x.cols());
+        wpe->decodeRows(p0, p0 + n, pos.data());
+        hook({HookKind::PosEmbed, -1}, pos, p0);
+        x += pos;
+    }
 }
 
 template <class S>
@@ -101,8 +145,10 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
     const int H = m_config.numHeads, KV = m_config.numKvHeads, hd = m_config.headDim;
     const int group = H / KV;
     const std::int64_t n = q.rows(), keys = p0 + n;
-    const S scale = static_cast<S>(1.0 / std::sqrt(static_cast<double>(hd)));
-    const std::optional<int> window = m_config.slidingWindow;
+    const double baseScale = m_config.attentionScale / (m_config.scaleByInverseLayer ? layer + 1.0 : 1.0);
+    const S scale = static_cast<S>(baseScale);
+    const std::optional<double> softcap = m_config.attnSoftcap;
+    const std::optional<int> window = m_config.windowOfLayer(layer);
     const HookPoint patternPoint{HookKind::AttnPattern, layer};
     const int slot = m_plan.index(patternPoint);
     const bool recordPattern = m_plan.record[slot];
@@ -129,10 +175,15 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
             ConstStrided kh(K.data() + kvh * hd, keys, hd, Stride(K.cols()));
             ConstStrided vh(V.data() + kvh * hd, keys, hd, Stride(V.cols()));
             scores.noalias() = (qh * kh.transpose()) * scale;
+            if (softcap) {
+                // Gemma 2: cap * tanh(scores / cap), before the mask.
+                const S cap = static_cast<S>(*softcap);
+                scores = ((scores.array() / cap).tanh() * cap).matrix();
+            }
             for (std::int64_t i = 0; i < n; ++i) {
                 const std::int64_t pos = p0 + i;
                 // Keys visible to this query: causal, and inside the sliding
-                // window when the model has one (HF: kv > q - window).
+                // window when the layer has one (HF: kv > q - window).
                 const std::int64_t first = window ? std::max<std::int64_t>(0, pos - *window + 1) : 0;
                 S* row = scores.data() + i * keys;
                 S maxv = -std::numeric_limits<S>::infinity();
@@ -155,34 +206,49 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
 }
 
 template <class S>
-void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
+void ForwardPass<S>::attentionBlock(int l, const Mat& h, std::int64_t p0, KvCache<S>& kv, Mat& out) {
+    using LW = LayerWeight;
     const RunWeights::Layer& w = m_weights.layers[static_cast<std::size_t>(l)];
     const ModelConfig& c = m_config;
     const int H = c.numHeads, KV = c.numKvHeads, hd = c.headDim;
-    const std::int64_t n = x.rows();
+    const std::int64_t n = h.rows();
     const std::int64_t qw = static_cast<std::int64_t>(H) * hd, kvw = static_cast<std::int64_t>(KV) * hd;
 
-    hook({HookKind::ResidPre, l}, x, p0);
-
-    Mat h;
-    norm(w.inputNorm, x, h);
     Mat q, k, v;
-    if (w.qkv) {
-        // Phi-3: one fused projection, rows ordered q | k | v.
-        Mat qkv;
-        kernels::linear<S>(*w.qkv, h, qkv, m_pool);
-        q = qkv.leftCols(qw);
-        k = qkv.middleCols(qw, kvw);
-        v = qkv.rightCols(kvw);
-    } else {
-        kernels::linear<S>(*w.q, h, q, m_pool);
-        kernels::linear<S>(*w.k, h, k, m_pool);
-        kernels::linear<S>(*w.v, h, v, m_pool);
-    }
-    if (w.qBias) {
-        q.rowwise() += kernels::vectorOf<S>(*w.qBias).transpose();
-        k.rowwise() += kernels::vectorOf<S>(*w.kBias).transpose();
-        v.rowwise() += kernels::vectorOf<S>(*w.vBias).transpose();
+    switch (c.qkvLayout) {
+        case QkvLayout::Separate:
+            kernels::linear<S>(*w[LW::Q], h, q, m_pool);
+            kernels::linear<S>(*w[LW::K], h, k, m_pool);
+            kernels::linear<S>(*w[LW::V], h, v, m_pool);
+            addBias(q, w[LW::QBias]);
+            addBias(k, w[LW::KBias]);
+            addBias(v, w[LW::VBias]);
+            break;
+        case QkvLayout::Fused: {
+            // One projection, outputs ordered q | k | v (Phi-3 qkv_proj, GPT-2 c_attn).
+            Mat qkv;
+            kernels::linear<S>(*w[LW::Qkv], h, qkv, m_pool);
+            addBias(qkv, w[LW::QkvBias]);
+            q = qkv.leftCols(qw);
+            k = qkv.middleCols(qw, kvw);
+            v = qkv.rightCols(kvw);
+            break;
+        }
+        case QkvLayout::FusedPerHead: {
+            // GPT-NeoX: outputs ordered per head [q_h | k_h | v_h] (no GQA).
+            Mat qkv;
+            kernels::linear<S>(*w[LW::Qkv], h, qkv, m_pool);
+            addBias(qkv, w[LW::QkvBias]);
+            q.resize(n, qw);
+            k.resize(n, kvw);
+            v.resize(n, kvw);
+            for (int head = 0; head < H; ++head) {
+                q.middleCols(static_cast<Eigen::Index>(head) * hd, hd) = qkv.middleCols(static_cast<Eigen::Index>(3 * head) * hd, hd);
+                k.middleCols(static_cast<Eigen::Index>(head) * hd, hd) = qkv.middleCols(static_cast<Eigen::Index>(3 * head + 1) * hd, hd);
+                v.middleCols(static_cast<Eigen::Index>(head) * hd, hd) = qkv.middleCols(static_cast<Eigen::Index>(3 * head + 2) * hd, hd);
+            }
+            break;
+        }
     }
     if (c.clipQkv) {
         const S lim = static_cast<S>(*c.clipQkv);
@@ -190,8 +256,14 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
         k = k.cwiseMax(-lim).cwiseMin(lim);
         v = v.cwiseMax(-lim).cwiseMin(lim);
     }
-    applyRope(q, H, p0);
-    applyRope(k, KV, p0);
+    if (c.qkNorm) {
+        headNorm(w[LW::QNorm], w[LW::QNormBias], H, q);
+        headNorm(w[LW::KNorm], w[LW::KNormBias], KV, k);
+    }
+    if (c.positions == PositionKind::Rotary) {
+        applyRope(l, q, H, p0);
+        applyRope(l, k, KV, p0);
+    }
     SL_ASSERT(kv.length == p0 || l > 0);
     SL_ASSERT(kv.keys[l].rows() >= p0 + n);
     kv.keys[l].middleRows(p0, n) = k;
@@ -199,50 +271,119 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
 
     Mat attn;
     attention(l, q, kv, p0, attn);
-    Mat attnOut;
-    kernels::linear<S>(*w.o, attn, attnOut, m_pool);
-    if (w.oBias) attnOut.rowwise() += kernels::vectorOf<S>(*w.oBias).transpose();
-    hook({HookKind::AttnOut, l}, attnOut, p0);
-    x += attnOut;
-    hook({HookKind::ResidMid, l}, x, p0);
+    kernels::linear<S>(*w[LW::O], attn, out, m_pool);
+    addBias(out, w[LW::OBias]);
+}
 
-    norm(w.postAttentionNorm, x, h);
-    Mat gate, up;
-    if (w.gateUp) {
-        // Phi-3: fused gate_up_proj, gate rows first, then up.
-        Mat gu;
-        kernels::linear<S>(*w.gateUp, h, gu, m_pool);
-        const std::int64_t f = c.intermediateSize;
-        gate = gu.leftCols(f);
-        up = gu.rightCols(f);
-    } else {
-        kernels::linear<S>(*w.gate, h, gate, m_pool);
-        kernels::linear<S>(*w.up, h, up, m_pool);
+template <class S>
+void ForwardPass<S>::activate(Mat& x) const {
+    // Vectorised (Eigen's SIMD exp/tanh/erf). exp(-g) overflowing to inf gives -0, as in PyTorch.
+    auto a = x.array();
+    switch (m_config.activation) {
+        case Activation::Silu:
+            a = a / (S(1) + (-a).exp());
+            break;
+        case Activation::Gelu:
+            a = S(0.5) * a * (S(1) + (a * static_cast<S>(1.0 / std::numbers::sqrt2)).erf());
+            break;
+        case Activation::GeluTanh: {
+            const S k = static_cast<S>(std::sqrt(2.0 / std::numbers::pi));
+            a = S(0.5) * a * (S(1) + (k * (a + S(0.044715) * a * a * a)).tanh());
+            break;
+        }
+        case Activation::QuickGelu:
+            a = a / (S(1) + (S(-1.702) * a).exp());
+            break;
     }
-    hook({HookKind::MlpPre, l}, gate, p0);
-    // SiLU(gate) * up: the down_proj input, where super weights read their spike.
-    // Vectorised (Eigen's SIMD exp); exp(-g) overflowing to inf gives -0 * up, as in PyTorch.
-    Mat post(gate.rows(), gate.cols());
-    post.array() = gate.array() / (S(1) + (-gate.array()).exp()) * up.array();
+}
+
+template <class S>
+void ForwardPass<S>::mlpBlock(int l, const Mat& h, std::int64_t p0, Mat& out) {
+    using LW = LayerWeight;
+    const RunWeights::Layer& w = m_weights.layers[static_cast<std::size_t>(l)];
+    Mat post;
+    if (m_config.mlpKind == MlpKind::Gated) {
+        Mat gate, up;
+        if (w[LW::GateUp]) {
+            // Phi-3: fused gate_up_proj, gate rows first, then up.
+            Mat gu;
+            kernels::linear<S>(*w[LW::GateUp], h, gu, m_pool);
+            const std::int64_t f = m_config.intermediateSize;
+            gate = gu.leftCols(f);
+            up = gu.rightCols(f);
+        } else {
+            kernels::linear<S>(*w[LW::Gate], h, gate, m_pool);
+            kernels::linear<S>(*w[LW::Up], h, up, m_pool);
+        }
+        hook({HookKind::MlpPre, l}, gate, p0);
+        activate(gate);
+        post = gate.cwiseProduct(up);
+    } else {
+        kernels::linear<S>(*w[LW::Up], h, post, m_pool);
+        addBias(post, w[LW::UpBias]);
+        hook({HookKind::MlpPre, l}, post, p0);
+        activate(post);
+    }
+    // The down projection's input, where super weights read their spike.
     hook({HookKind::MlpPost, l}, post, p0);
-    Mat mlpOut;
-    kernels::linear<S>(*w.down, post, mlpOut, m_pool);
-    hook({HookKind::MlpOut, l}, mlpOut, p0);
-    x += mlpOut;
+    kernels::linear<S>(*w[LW::Down], post, out, m_pool);
+    addBias(out, w[LW::DownBias]);
+}
+
+template <class S>
+void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
+    using LW = LayerWeight;
+    const RunWeights::Layer& w = m_weights.layers[static_cast<std::size_t>(l)];
+    hook({HookKind::ResidPre, l}, x, p0);
+
+    Mat h, attnOut, mlpOut;
+    norm(w[LW::AttnNorm], w[LW::AttnNormBias], x, h);
+    attentionBlock(l, h, p0, kv, attnOut);
+    if (m_config.sandwichNorms) {
+        Mat normed;
+        norm(w[LW::AttnPostNorm], nullptr, attnOut, normed);
+        attnOut = std::move(normed);
+    }
+    hook({HookKind::AttnOut, l}, attnOut, p0);
+
+    if (m_config.layout == BlockLayout::Parallel) {
+        // Attention and MLP both read the block's input (GPT-J, Phi: one shared norm).
+        if (!m_config.sharedParallelNorm) norm(w[LW::MlpNorm], w[LW::MlpNormBias], x, h);
+        mlpBlock(l, h, p0, mlpOut);
+        hook({HookKind::MlpOut, l}, mlpOut, p0);
+        x += attnOut + mlpOut;
+    } else {
+        x += attnOut;
+        hook({HookKind::ResidMid, l}, x, p0);
+        norm(w[LW::MlpNorm], w[LW::MlpNormBias], x, h);
+        mlpBlock(l, h, p0, mlpOut);
+        if (m_config.sandwichNorms) {
+            Mat normed;
+            norm(w[LW::MlpPostNorm], nullptr, mlpOut, normed);
+            mlpOut = std::move(normed);
+        }
+        hook({HookKind::MlpOut, l}, mlpOut, p0);
+        x += mlpOut;
+    }
     hook({HookKind::ResidPost, l}, x, p0);
 }
 
 template <class S>
 void ForwardPass<S>::head(const Mat& x, std::int64_t p0, bool allPositions, ActivationTensor& logits) {
     Mat normed;
-    norm(m_weights.finalNorm, x, normed);
+    norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], x, normed);
     hook({HookKind::LnFinal, -1}, normed, p0);
     Mat out;
     if (allPositions) {
-        kernels::linear<S>(*m_weights.lmHead, normed, out, m_pool);
+        kernels::linear<S>(*m_weights[ModelWeight::LmHead], normed, out, m_pool);
     } else {
         const Mat last = normed.bottomRows(1);
-        kernels::linear<S>(*m_weights.lmHead, last, out, m_pool);
+        kernels::linear<S>(*m_weights[ModelWeight::LmHead], last, out, m_pool);
+    }
+    addBias(out, m_weights[ModelWeight::LmHeadBias]);
+    if (m_config.finalSoftcap) {
+        const S cap = static_cast<S>(*m_config.finalSoftcap);
+        out = ((out.array() / cap).tanh() * cap).matrix();
     }
     logits.shape = {out.rows(), out.cols()};
     logits.values.resize(static_cast<std::size_t>(out.size()));

@@ -3,6 +3,7 @@
 // compute scalar. Internal to core: Engine drives it for full runs,
 // incremental recompute and KV-cached generation.
 
+#include <array>
 #include <map>
 #include <vector>
 
@@ -14,14 +15,15 @@
 
 namespace superlens::core {
 
-// The matrices a run multiplies by, after edits.
+// The matrices a run multiplies by, after edits, by role (null where the
+// family has no such tensor). Matrices are [out, in] whatever the storage.
 struct RunWeights {
     struct Layer {
-        WeightPtr inputNorm, postAttentionNorm;  // null for OLMo
-        WeightPtr q, k, v, qkv, qBias, kBias, vBias, o, oBias;
-        WeightPtr gate, up, gateUp, down;
+        std::array<WeightPtr, kLayerWeightCount> w;
+        const WeightPtr& operator[](LayerWeight r) const { return w[static_cast<std::size_t>(r)]; }
     };
-    WeightPtr embedding, finalNorm, lmHead;
+    std::array<WeightPtr, kModelWeightCount> model;
+    const WeightPtr& operator[](ModelWeight r) const { return model[static_cast<std::size_t>(r)]; }
     std::vector<Layer> layers;
 };
 
@@ -31,11 +33,13 @@ struct HookPlan {
     std::vector<char> record;
     std::vector<std::vector<const EditSpec*>> edits;
 
-    static int slotCount(int layers) { return 2 + layers * (kHookKindCount - 2); }
+    // Slots: embed, pos_embed, kLayerHookKindCount per layer, ln_final.
+    static int slotCount(int layers) { return 3 + layers * kLayerHookKindCount; }
     int index(HookPoint p) const {
         if (p.kind == HookKind::Embed) return 0;
-        if (p.kind == HookKind::LnFinal) return 1 + layers * (kHookKindCount - 2);
-        return 1 + p.layer * (kHookKindCount - 2) + (static_cast<int>(p.kind) - 1);
+        if (p.kind == HookKind::PosEmbed) return 1;
+        if (p.kind == HookKind::LnFinal) return 2 + layers * kLayerHookKindCount;
+        return 2 + p.layer * kLayerHookKindCount + (static_cast<int>(p.kind) - static_cast<int>(HookKind::ResidPre));
     }
     bool active(HookPoint p) const {
         const int i = index(p);
@@ -71,20 +75,31 @@ public:
 
 private:
     void hook(HookPoint p, Mat& values, std::int64_t p0);
-    void norm(const WeightPtr& weight, const Mat& x, Mat& out) const;
-    void applyRope(Mat& x, int heads, std::int64_t p0) const;
+    // The family's norm of x (rows), with its weight and bias (either may be null).
+    void norm(const WeightPtr& weight, const WeightPtr& bias, const Mat& x, Mat& out) const;
+    // The same norm applied to each head's slice of x (QK-norm).
+    void headNorm(const WeightPtr& weight, const WeightPtr& bias, int heads, Mat& x) const;
+    void applyRope(int layer, Mat& x, int heads, std::int64_t p0) const;
     void attention(int layer, const Mat& q, const KvCache<S>& kv, std::int64_t p0, Mat& out);
+    // Attention sublayer: projections, rotary, attention, output projection.
+    void attentionBlock(int layer, const Mat& h, std::int64_t p0, KvCache<S>& kv, Mat& out);
+    // MLP sublayer, recording mlp.hook_pre and mlp.hook_post.
+    void mlpBlock(int layer, const Mat& h, std::int64_t p0, Mat& out);
+    void activate(Mat& x) const;
+    static void addBias(Mat& x, const WeightPtr& bias);
 
     const Model& m_model;
     const ModelConfig& m_config;
     const RunWeights& m_weights;
     const HookPlan& m_plan;
     ThreadPool& m_pool;
-    std::vector<double> m_invFreq;  // per rotary pair, after rope scaling
+    std::vector<double> m_invFreq;       // per rotary pair, after rope scaling
+    std::vector<double> m_localInvFreq;  // sliding layers of Gemma 3 (rope_local_base_freq, unscaled)
     std::map<HookPoint, ActivationPtr> m_recorded;
 };
 
-// Rotary inverse frequencies as Hugging Face computes them, incl. linear and llama3 scaling.
-std::vector<double> ropeInverseFrequencies(const ModelConfig& config);
+// Rotary inverse frequencies as Hugging Face computes them, incl. linear and
+// llama3 scaling; `local`: the sliding layers' base without scaling (Gemma 3).
+std::vector<double> ropeInverseFrequencies(const ModelConfig& config, bool local = false);
 
 }  // namespace superlens::core

@@ -2,6 +2,8 @@
 
 #include <charconv>
 
+#include "superlens/core/model/model_config.h"
+
 namespace superlens::core {
 namespace {
 
@@ -18,16 +20,18 @@ constexpr KindName kLayerKinds[] = {
 
 }  // namespace
 
-bool isLayerHook(HookKind k) { return k != HookKind::Embed && k != HookKind::LnFinal; }
+bool isLayerHook(HookKind k) { return k != HookKind::Embed && k != HookKind::PosEmbed && k != HookKind::LnFinal; }
 
 int HookPoint::order() const {
     if (kind == HookKind::Embed) return 0;
+    if (kind == HookKind::PosEmbed) return 1;
     if (kind == HookKind::LnFinal) return 1 << 30;
-    return 1 + layer * kHookKindCount + static_cast<int>(kind);
+    return 2 + layer * kHookKindCount + static_cast<int>(kind);
 }
 
 std::string hookName(HookPoint p) {
     if (p.kind == HookKind::Embed) return "hook_embed";
+    if (p.kind == HookKind::PosEmbed) return "hook_pos_embed";
     if (p.kind == HookKind::LnFinal) return "ln_final.hook_normalized";
     for (const auto& kn : kLayerKinds) {
         if (kn.kind == p.kind) return "blocks." + std::to_string(p.layer) + "." + std::string(kn.suffix);
@@ -37,6 +41,7 @@ std::string hookName(HookPoint p) {
 
 std::optional<HookPoint> parseHookName(std::string_view name) {
     if (name == "hook_embed") return HookPoint{HookKind::Embed, -1};
+    if (name == "hook_pos_embed") return HookPoint{HookKind::PosEmbed, -1};
     if (name == "ln_final.hook_normalized") return HookPoint{HookKind::LnFinal, -1};
     constexpr std::string_view prefix = "blocks.";
     if (name.substr(0, prefix.size()) != prefix) return std::nullopt;
@@ -55,10 +60,36 @@ std::optional<HookPoint> parseHookName(std::string_view name) {
     return std::nullopt;
 }
 
-std::vector<HookPoint> allHookPoints(int layers) {
+bool HookLayout::has(HookPoint p) const { return missingReason(p).empty(); }
+
+std::string HookLayout::missingReason(HookPoint p) const {
+    if (isLayerHook(p.kind) && (p.layer < 0 || p.layer >= layers)) {
+        return "layer " + std::to_string(p.layer) + " is out of range (model has " + std::to_string(layers) + " layers)";
+    }
+    if (p.kind == HookKind::ResidMid && !residMid) {
+        return family + " blocks are parallel (attention and MLP read the same residual), so there is no hook_resid_mid";
+    }
+    if (p.kind == HookKind::PosEmbed && !posEmbed) return family + " has no learned position embeddings (its positions are rotary)";
+    return "";
+}
+
+HookLayout hookLayoutOf(const ModelConfig& c) {
+    HookLayout h;
+    h.layers = c.numLayers;
+    h.residMid = c.hasResidMid();
+    h.posEmbed = c.positions == PositionKind::Learned;
+    h.family = c.familyName.empty() ? c.modelType : c.familyName;
+    return h;
+}
+
+std::vector<HookPoint> allHookPoints(const HookLayout& layout) {
     std::vector<HookPoint> out{{HookKind::Embed, -1}};
-    for (int l = 0; l < layers; ++l) {
-        for (const auto& kn : kLayerKinds) out.push_back({kn.kind, l});
+    if (layout.posEmbed) out.push_back({HookKind::PosEmbed, -1});
+    for (int l = 0; l < layout.layers; ++l) {
+        for (const auto& kn : kLayerKinds) {
+            if (kn.kind == HookKind::ResidMid && !layout.residMid) continue;
+            out.push_back({kn.kind, l});
+        }
     }
     out.push_back({HookKind::LnFinal, -1});
     return out;
@@ -93,9 +124,11 @@ HookSelection HookSelection::patterns(std::vector<std::string> patterns) {
 }
 
 HookSelection HookSelection::captureDefault() {
-    return patterns({"hook_embed", "blocks.*.hook_resid_pre", "blocks.*.attn.hook_pattern", "blocks.*.hook_attn_out",
+    HookSelection s = patterns({"hook_embed", "blocks.*.hook_resid_pre", "blocks.*.attn.hook_pattern", "blocks.*.hook_attn_out",
                      "blocks.*.hook_resid_mid", "blocks.*.mlp.hook_post", "blocks.*.hook_mlp_out",
                      "blocks.*.hook_resid_post", "ln_final.hook_normalized"});
+    s.m_lenient = true;
+    return s;
 }
 
 bool HookSelection::matches(HookPoint p) const {
@@ -107,18 +140,25 @@ bool HookSelection::matches(HookPoint p) const {
     return false;
 }
 
-std::vector<HookPoint> HookSelection::resolve(int layers) const {
+std::vector<HookPoint> HookSelection::resolve(const HookLayout& layout) const {
     std::vector<HookPoint> out;
     if (m_patterns.empty()) return out;
-    for (const HookPoint& p : allHookPoints(layers)) {
+    for (const HookPoint& p : allHookPoints(layout)) {
         if (matches(p)) out.push_back(p);
     }
     return out;
 }
 
-Status HookSelection::validate(int layers) const {
-    const auto points = allHookPoints(layers);
+Status HookSelection::validate(const HookLayout& layout) const {
+    if (m_lenient) return {};
+    const auto points = allHookPoints(layout);
     for (const auto& pat : m_patterns) {
+        // An exact name the model lacks: say why (e.g. no resid_mid in a parallel block).
+        if (const auto exact = parseHookName(pat)) {
+            const std::string why = layout.missingReason(*exact);
+            if (!why.empty()) return Error{"hook '" + pat + "' does not exist in this model: " + why};
+            continue;
+        }
         bool any = false;
         for (const HookPoint& p : points) {
             if (globMatch(pat, hookName(p))) {

@@ -227,7 +227,8 @@ void rmsNorm(const Mat<S>& x, const Eigen::Matrix<S, Eigen::Dynamic, 1>& weight,
 }
 
 template <class S>
-void layerNorm(const Mat<S>& x, double eps, Mat<S>& out) {
+void layerNorm(const Mat<S>& x, const Eigen::Matrix<S, Eigen::Dynamic, 1>& weight, const Eigen::Matrix<S, Eigen::Dynamic, 1>& bias, double eps,
+               Mat<S>& out) {
     out.resize(x.rows(), x.cols());
     for (Eigen::Index i = 0; i < x.rows(); ++i) {
         const S* row = x.data() + i * x.cols();
@@ -239,6 +240,8 @@ void layerNorm(const Mat<S>& x, double eps, Mat<S>& out) {
         var /= static_cast<double>(x.cols());
         const double inv = 1.0 / std::sqrt(var + eps);
         for (Eigen::Index j = 0; j < x.cols(); ++j) out(i, j) = static_cast<S>((row[j] - mean) * inv);
+        if (weight.size() > 0) out.row(i) = out.row(i).cwiseProduct(weight.transpose());
+        if (bias.size() > 0) out.row(i) += bias.transpose();
     }
 }
 
@@ -250,7 +253,9 @@ template void gatherRows<float>(const WeightMatrix&, const std::int32_t*, std::i
 template void gatherRows<double>(const WeightMatrix&, const std::int32_t*, std::int64_t, Mat<double>&);
 template void rmsNorm<float>(const Mat<float>&, const Eigen::Matrix<float, Eigen::Dynamic, 1>&, double, Mat<float>&);
 template void rmsNorm<double>(const Mat<double>&, const Eigen::Matrix<double, Eigen::Dynamic, 1>&, double, Mat<double>&);
-template void layerNorm<float>(const Mat<float>&, double, Mat<float>&);
-template void layerNorm<double>(const Mat<double>&, double, Mat<double>&);
+template void layerNorm<float>(const Mat<float>&, const Eigen::Matrix<float, Eigen::Dynamic, 1>&, const Eigen::Matrix<float, Eigen::Dynamic, 1>&,
+                               double, Mat<float>&);
+template void layerNorm<double>(const Mat<double>&, const Eigen::Matrix<double, Eigen::Dynamic, 1>&, const Eigen::Matrix<double, Eigen::Dynamic, 1>&,
+                                double, Mat<double>&);
 
 }  // namespace superlens::core::kernels

@@ -33,8 +33,10 @@ void gatherRows(const WeightMatrix& w, const std::int32_t* ids, std::int64_t n, 
 template <class S>
 void rmsNorm(const Mat<S>& x, const Eigen::Matrix<S, Eigen::Dynamic, 1>& weight, double eps, Mat<S>& out);
 
-// OLMo's non-parametric LayerNorm: (x - mean) / sqrt(var + eps), population variance.
+// LayerNorm: (x - mean) / sqrt(var + eps) * weight + bias, population
+// variance; an empty weight or bias is left out (OLMo has neither).
 template <class S>
-void layerNorm(const Mat<S>& x, double eps, Mat<S>& out);
+void layerNorm(const Mat<S>& x, const Eigen::Matrix<S, Eigen::Dynamic, 1>& weight, const Eigen::Matrix<S, Eigen::Dynamic, 1>& bias, double eps,
+               Mat<S>& out);
 
 }  // namespace superlens::core::kernels

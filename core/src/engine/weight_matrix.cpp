@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 #include <immintrin.h>
 
 namespace superlens::core {
@@ -49,6 +50,36 @@ float WeightMatrix::at(std::int64_t r, std::int64_t c) const {
     return row[static_cast<std::size_t>(c)];
 }
 
+void WeightMatrix::decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const {
+    if (const float* p = directF32()) {
+        std::copy(p + r * cols() + c0, p + r * cols() + c1, dst);
+        return;
+    }
+    std::vector<float> row(static_cast<std::size_t>(cols()));
+    decodeRows(r, r + 1, row.data());
+    std::copy(row.begin() + c0, row.begin() + c1, dst);
+}
+
+void StoredWeight::decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const {
+    const auto size = static_cast<std::int64_t>(dtypeSize(m_view.dtype));
+    decodeStored(m_view.dtype, m_view.data + (r * m_cols + c0) * size, c1 - c0, dst);
+}
+
+template <class S>
+void TransposedWeight::decode(std::int64_t r0, std::int64_t r1, S* dst) const {
+    // Logical rows [r0, r1) are stored columns: read each stored row's
+    // segment (contiguous) and scatter it down a column of dst.
+    const std::int64_t in = m_stored->rows(), width = r1 - r0;
+    std::vector<float> segment(static_cast<std::size_t>(width));
+    for (std::int64_t i = 0; i < in; ++i) {
+        m_stored->decodeRowSegment(i, r0, r1, segment.data());
+        for (std::int64_t j = 0; j < width; ++j) dst[j * in + i] = static_cast<S>(segment[static_cast<std::size_t>(j)]);
+    }
+}
+
+void TransposedWeight::decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const { decode(r0, r1, dst); }
+void TransposedWeight::decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const { decode(r0, r1, dst); }
+
 RowMatrixF WeightMatrix::toDense() const {
     RowMatrixF m(rows(), cols());
     decodeRows(0, rows(), m.data());
@@ -56,9 +87,9 @@ RowMatrixF WeightMatrix::toDense() const {
 }
 
 StoredWeight::StoredWeight(const TensorView& view) : m_view(view) {
-    if (view.shape.size() == 1) {
+    if (view.shape.size() <= 1) {  // vectors and scalars: one row
         m_rows = 1;
-        m_cols = view.shape[0];
+        m_cols = view.elementCount();
     } else {
         m_rows = view.shape[0];
         m_cols = view.elementCount() / std::max<std::int64_t>(1, view.shape[0]);

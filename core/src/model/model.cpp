@@ -7,6 +7,8 @@
 
 #include "superlens/core/model/fnv64.h"
 
+#include "families.h"
+
 namespace superlens::core {
 namespace fs = std::filesystem;
 namespace {
@@ -147,28 +149,28 @@ Status Model::indexTensors() {
     return {};
 }
 
-std::string Model::layerWeightName(int layer, LayerWeight w) const {
-    const std::string p = "model.layers." + std::to_string(layer) + ".";
-    const ModelConfig& c = m_config;
-    const bool olmo = c.normKind == NormKind::NonParametricLayerNorm;
-    switch (w) {
-        case LayerWeight::InputNorm: return olmo ? "" : p + "input_layernorm.weight";
-        case LayerWeight::PostAttentionNorm: return olmo ? "" : p + "post_attention_layernorm.weight";
-        case LayerWeight::Q: return c.fusedQkv ? "" : p + "self_attn.q_proj.weight";
-        case LayerWeight::K: return c.fusedQkv ? "" : p + "self_attn.k_proj.weight";
-        case LayerWeight::V: return c.fusedQkv ? "" : p + "self_attn.v_proj.weight";
-        case LayerWeight::Qkv: return c.fusedQkv ? p + "self_attn.qkv_proj.weight" : "";
-        case LayerWeight::QBias: return c.qkvBias && !c.fusedQkv ? p + "self_attn.q_proj.bias" : "";
-        case LayerWeight::KBias: return c.qkvBias && !c.fusedQkv ? p + "self_attn.k_proj.bias" : "";
-        case LayerWeight::VBias: return c.qkvBias && !c.fusedQkv ? p + "self_attn.v_proj.bias" : "";
-        case LayerWeight::O: return p + "self_attn.o_proj.weight";
-        case LayerWeight::OBias: return c.oBias ? p + "self_attn.o_proj.bias" : "";
-        case LayerWeight::Gate: return c.fusedGateUp ? "" : p + "mlp.gate_proj.weight";
-        case LayerWeight::Up: return c.fusedGateUp ? "" : p + "mlp.up_proj.weight";
-        case LayerWeight::GateUp: return c.fusedGateUp ? p + "mlp.gate_up_proj.weight" : "";
-        case LayerWeight::Down: return p + "mlp.down_proj.weight";
+std::string Model::weightName(std::string_view pattern, int layer) const {
+    std::string out;
+    out.reserve(pattern.size() + 16);
+    for (std::size_t i = 0; i < pattern.size(); ++i) {
+        if (pattern.substr(i, 3) == "{m}") {
+            out += m_prefix;
+            i += 2;
+        } else if (pattern.substr(i, 3) == "{L}") {
+            out += std::to_string(layer);
+            i += 2;
+        } else {
+            out += pattern[i];
+        }
     }
-    return "";
+    return out;
+}
+
+std::string Model::layerWeightName(int layer, LayerWeight w) const {
+    if (w == LayerWeight::Count || !roleUsed(m_config, w)) return "";
+    const FamilyRecipe* family = findFamily(m_config.modelType);
+    const std::string_view pattern = family->names->layer[static_cast<std::size_t>(w)];
+    return pattern.empty() ? std::string() : weightName(pattern, layer);
 }
 
 const TensorView* Model::layerWeight(int layer, LayerWeight w) const {
@@ -176,13 +178,49 @@ const TensorView* Model::layerWeight(int layer, LayerWeight w) const {
     return name.empty() ? nullptr : tensor(name);
 }
 
+std::string Model::modelWeightName(ModelWeight w) const {
+    if (w == ModelWeight::Count || !roleUsed(m_config, w)) return "";
+    if (w == ModelWeight::LmHead && m_config.tieWordEmbeddings) return modelWeightName(ModelWeight::Embed);
+    const FamilyRecipe* family = findFamily(m_config.modelType);
+    const std::string_view pattern = family->names->model[static_cast<std::size_t>(w)];
+    return pattern.empty() ? std::string() : weightName(pattern, -1);
+}
+
+const TensorRole* Model::tensorRole(const std::string& name) const {
+    const auto it = m_roles.find(name);
+    return it == m_roles.end() ? nullptr : &it->second;
+}
+
+int Model::tensorLayer(const std::string& name) const {
+    const TensorRole* r = tensorRole(name);
+    return r ? r->layer : -1;
+}
+
+std::string Model::layerTensorPattern() const {
+    const FamilyRecipe* family = findFamily(m_config.modelType);
+    const std::string down(family->names->layer[static_cast<std::size_t>(LayerWeight::Down)]);
+    // Everything of the layer pattern up to "{L}", then '*'.
+    return weightName(down.substr(0, down.find("{L}")), -1) + "*";
+}
+
 Status Model::validateArchitecture() {
     const ModelConfig& c = m_config;
+    const FamilyRecipe* family = findFamily(c.modelType);
+    SL_ASSERT(family != nullptr);
+    // The checkpoint's prefix: the first candidate whose embedding exists.
+    const std::string_view embedPattern = family->names->model[static_cast<std::size_t>(ModelWeight::Embed)];
+    m_prefix = std::string(family->names->prefixes.front());
+    for (std::string_view p : family->names->prefixes) {
+        const std::string saved = m_prefix;
+        m_prefix = std::string(p);
+        if (m_tensors.count(weightName(embedPattern, -1))) break;
+        m_prefix = saved;
+    }
+
     const std::int64_t d = c.hiddenSize, f = c.intermediateSize, hd = c.headDim;
     const std::int64_t qRows = c.numHeads * hd, kvRows = c.numKvHeads * hd;
-    std::set<std::string> used;
 
-    auto require = [&](const std::string& name, std::vector<std::int64_t> shape) -> Status {
+    auto require = [&](const std::string& name, std::vector<std::int64_t> shape, TensorRole role) -> Status {
         const auto it = m_tensors.find(name);
         if (it == m_tensors.end()) {
             return Error{m_folder.string() + ": required tensor '" + name + "' is missing (model_type " + c.modelType + ")"};
@@ -193,51 +231,73 @@ Status Model::validateArchitecture() {
         if (!info->dtype) {
             return Error{file + ": tensor '" + name + "' has dtype " + info->dtypeName + " (supported: F32, F16, BF16)"};
         }
+        role.storedTransposed = role.matrix && c.conv1dWeights;
+        if (role.storedTransposed) std::swap(shape[0], shape[1]);
         if (v.shape != shape) {
             return Error{file + ": tensor '" + name + "' has shape " + shapeString(v.shape) + " but config.json implies " + shapeString(shape)};
         }
-        used.insert(name);
+        m_roles[name] = role;
         return {};
     };
 
-    SL_TRY(require("model.embed_tokens.weight", {c.vocabSize, d}));
-    for (int l = 0; l < c.numLayers; ++l) {
-        auto name = [&](LayerWeight w) { return layerWeightName(l, w); };
-        if (c.normKind == NormKind::RmsNorm) {
-            SL_TRY(require(name(LayerWeight::InputNorm), {d}));
-            SL_TRY(require(name(LayerWeight::PostAttentionNorm), {d}));
+    // Shapes per role, as Hugging Face Linear layers ([out, in]).
+    auto layerShape = [&](LayerWeight w) -> std::vector<std::int64_t> {
+        switch (w) {
+            case LayerWeight::AttnNorm: case LayerWeight::AttnNormBias: case LayerWeight::MlpNorm: case LayerWeight::MlpNormBias:
+            case LayerWeight::AttnPostNorm: case LayerWeight::MlpPostNorm: case LayerWeight::OBias: case LayerWeight::DownBias:
+                return {d};
+            case LayerWeight::QNorm: case LayerWeight::QNormBias: case LayerWeight::KNorm: case LayerWeight::KNormBias: return {hd};
+            case LayerWeight::Q: return {qRows, d};
+            case LayerWeight::K: case LayerWeight::V: return {kvRows, d};
+            case LayerWeight::Qkv: return {qRows + 2 * kvRows, d};
+            case LayerWeight::QBias: return {qRows};
+            case LayerWeight::KBias: case LayerWeight::VBias: return {kvRows};
+            case LayerWeight::QkvBias: return {qRows + 2 * kvRows};
+            case LayerWeight::O: return {d, qRows};
+            case LayerWeight::Gate: case LayerWeight::Up: return {f, d};
+            case LayerWeight::GateUp: return {2 * f, d};
+            case LayerWeight::UpBias: return {f};
+            case LayerWeight::Down: return {d, f};
+            case LayerWeight::Count: break;
         }
-        if (c.fusedQkv) {
-            SL_TRY(require(name(LayerWeight::Qkv), {qRows + 2 * kvRows, d}));
-        } else {
-            SL_TRY(require(name(LayerWeight::Q), {qRows, d}));
-            SL_TRY(require(name(LayerWeight::K), {kvRows, d}));
-            SL_TRY(require(name(LayerWeight::V), {kvRows, d}));
-            if (c.qkvBias) {
-                SL_TRY(require(name(LayerWeight::QBias), {qRows}));
-                SL_TRY(require(name(LayerWeight::KBias), {kvRows}));
-                SL_TRY(require(name(LayerWeight::VBias), {kvRows}));
-            }
+        return {};
+    };
+    auto isMatrix = [](LayerWeight w) {
+        switch (w) {
+            case LayerWeight::Q: case LayerWeight::K: case LayerWeight::V: case LayerWeight::Qkv: case LayerWeight::O:
+            case LayerWeight::Gate: case LayerWeight::Up: case LayerWeight::GateUp: case LayerWeight::Down:
+                return true;
+            default:
+                return false;
         }
-        SL_TRY(require(name(LayerWeight::O), {d, qRows}));
-        if (c.oBias) SL_TRY(require(name(LayerWeight::OBias), {d}));
-        if (c.fusedGateUp) {
-            SL_TRY(require(name(LayerWeight::GateUp), {2 * f, d}));
-        } else {
-            SL_TRY(require(name(LayerWeight::Gate), {f, d}));
-            SL_TRY(require(name(LayerWeight::Up), {f, d}));
-        }
-        SL_TRY(require(name(LayerWeight::Down), {d, f}));
+    };
+
+    if (c.positions == PositionKind::Learned) {
+        SL_TRY(require(modelWeightName(ModelWeight::PosEmbed), {c.maxPositionEmbeddings, d}, {-1, LayerWeight::Count, ModelWeight::PosEmbed}));
     }
-    if (c.normKind == NormKind::RmsNorm) SL_TRY(require("model.norm.weight", {d}));
-    if (!c.tieWordEmbeddings) SL_TRY(require("lm_head.weight", {c.vocabSize, d}));
+    SL_TRY(require(modelWeightName(ModelWeight::Embed), {c.vocabSize, d}, {-1, LayerWeight::Count, ModelWeight::Embed}));
+    for (int l = 0; l < c.numLayers; ++l) {
+        for (int i = 0; i < kLayerWeightCount; ++i) {
+            const auto w = static_cast<LayerWeight>(i);
+            const std::string name = layerWeightName(l, w);
+            if (name.empty()) continue;
+            SL_TRY(require(name, layerShape(w), {l, w, ModelWeight::Count, isMatrix(w)}));
+        }
+    }
+    for (ModelWeight w : {ModelWeight::FinalNorm, ModelWeight::FinalNormBias}) {
+        const std::string name = modelWeightName(w);
+        if (!name.empty()) SL_TRY(require(name, {d}, {-1, LayerWeight::Count, w}));
+    }
+    if (!c.tieWordEmbeddings) SL_TRY(require(modelWeightName(ModelWeight::LmHead), {c.vocabSize, d}, {-1, LayerWeight::Count, ModelWeight::LmHead}));
+    if (c.lmHeadBias) SL_TRY(require(modelWeightName(ModelWeight::LmHeadBias), {c.vocabSize}, {-1, LayerWeight::Count, ModelWeight::LmHeadBias}));
 
-    m_embedding = &m_tensors.at("model.embed_tokens.weight");
-    m_finalNorm = c.normKind == NormKind::RmsNorm ? &m_tensors.at("model.norm.weight") : nullptr;
-    m_lmHead = c.tieWordEmbeddings ? m_embedding : &m_tensors.at("lm_head.weight");
+    m_embedding = &m_tensors.at(modelWeightName(ModelWeight::Embed));
+    const std::string finalNorm = modelWeightName(ModelWeight::FinalNorm);
+    m_finalNorm = finalNorm.empty() ? nullptr : &m_tensors.at(finalNorm);
+    m_lmHead = &m_tensors.at(modelWeightName(ModelWeight::LmHead));
 
-    for (const auto& [name, v] : m_tensors) {
-        if (!used.count(name)) continue;  // extra tensors (e.g. rotary buffers) are not parameters we compute with
+    for (const auto& [name, role] : m_roles) {
+        const TensorView& v = m_tensors.at(name);
         m_parameterCount += v.elementCount();
         m_paramsByDtype[v.dtype] += v.elementCount();
     }

@@ -3,4 +3,5 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/mapped_file.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/safetensors.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model_config.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/families.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model.cpp)

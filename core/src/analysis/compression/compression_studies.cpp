@@ -85,7 +85,7 @@ Result<std::string> laserTensorName(const Model& model, const std::string& type,
         if (name.empty() || !model.tensor(name)) {
             std::string have;
             for (const auto& n : laserMatrixTypes(model)) have += (have.empty() ? "" : ", ") + n;
-            return Error{"matrix type '" + type + "' does not exist in this " + std::string(architectureName(model.config().architecture)) +
+            return Error{"matrix type '" + type + "' does not exist in this " + model.config().modelType +
                          " model (it has: " + have + ")"};
         }
         return name;
@@ -217,7 +217,9 @@ Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inpu
         study.superActivations = options.superActivations;
         if (study.superActivations.empty()) {
             std::set<std::int64_t> rows;
-            for (const auto& sw : options.superWeights) rows.insert(sw.row);
+            // Super activations sit on the output channels of the super weights (stored coordinates).
+            const int axis = engine.model().downOutputAxis();
+            for (const auto& sw : options.superWeights) rows.insert(axis == 0 ? sw.row : sw.col);
             for (std::int64_t r : rows) study.superActivations.push_back({0, r});
         }
     }

@@ -36,8 +36,12 @@ namespace superlens::core {
 
 struct SuperWeight {
     int layer = 0;
-    std::int64_t row = 0;   // output channel of down_proj = super-activation channel
-    std::int64_t col = 0;   // input channel of down_proj
+    // Coordinates of the weight in the down projection AS STORED (edits and
+    // `scan --json` use them); outputAxis says which one is the output
+    // channel (0 for [out, in] Linear weights, 1 for GPT-2's Conv1D [in, out]).
+    std::int64_t row = 0;
+    std::int64_t col = 0;
+    int outputAxis = 0;
     float value = 0.0f;     // the weight W[row, col]
     float downIn = 0.0f;    // down_proj input at (token, col) when found
     float downOut = 0.0f;   // down_proj output at (token, row) when found
@@ -49,7 +53,17 @@ struct SuperWeight {
     double inputRatio = 0;
     double residRatio = 0;
 
-    std::string tensorName(const Model& model) const;   // model.layers.L.mlp.down_proj.weight
+    // The output channel (= the super activation's channel) and the input channel.
+    std::int64_t outputChannel() const { return outputAxis == 0 ? row : col; }
+    std::int64_t inputChannel() const { return outputAxis == 0 ? col : row; }
+    // Sets the stored coordinates from channels, for a model's down projection layout.
+    void setChannels(std::int64_t output, std::int64_t input, int axis) {
+        outputAxis = axis;
+        row = axis == 0 ? output : input;
+        col = axis == 0 ? input : output;
+    }
+
+    std::string tensorName(const Model& model) const;   // the layer's down projection (model.layers.L.mlp.down_proj.weight)
     std::string zeroEdit(const Model& model) const;     // "<tensor>[row,col]=0"
     bool sameCoordinate(const SuperWeight& o) const { return layer == o.layer && row == o.row && col == o.col; }
     SuperWeightCoord coord() const { return {layer, row, col}; }

@@ -2,18 +2,23 @@
 // Hook points, named as in TransformerLens (DESIGN.md). For layer l, T token
 // positions, hidden d, intermediate f, heads H:
 //
-//   hook_embed                   [T, d]     token embeddings
+//   hook_embed                   [T, d]     token embeddings (Gemma: times sqrt(d))
+//   hook_pos_embed               [T, d]     learned position embeddings (GPT-2)
 //   blocks.l.hook_resid_pre      [T, d]     residual entering block l
 //   blocks.l.attn.hook_pattern   [H, T, T]  attention probabilities (query, key)
-//   blocks.l.hook_attn_out       [T, d]     attention output after o_proj
-//   blocks.l.hook_resid_mid      [T, d]     residual after attention
-//   blocks.l.mlp.hook_pre        [T, f]     gate projection before the activation
-//   blocks.l.mlp.hook_post       [T, f]     down_proj input: act(gate) * up
-//   blocks.l.hook_mlp_out        [T, d]     down_proj output
+//   blocks.l.hook_attn_out       [T, d]     what attention adds to the residual (after o_proj,
+//                                           its bias, and Gemma's post-attention norm)
+//   blocks.l.hook_resid_mid      [T, d]     residual after attention (sequential blocks only)
+//   blocks.l.mlp.hook_pre        [T, f]     gate (or up/fc_in) projection before the activation
+//   blocks.l.mlp.hook_post       [T, f]     down projection input: act(gate) * up, or act(fc_in)
+//   blocks.l.hook_mlp_out        [T, d]     what the MLP adds to the residual (down projection
+//                                           output, its bias, and Gemma's post-MLP norm)
 //   blocks.l.hook_resid_post     [T, d]     residual leaving block l
 //   ln_final.hook_normalized     [T, d]     final norm output
 //
-// Hook names are data: parsed once into HookPoint {kind, layer}.
+// Hook names are data: parsed once into HookPoint {kind, layer}. Which hooks
+// a model has depends on its family (HookLayout): parallel blocks have no
+// resid_mid, only learned-position models have pos_embed.
 
 #include <optional>
 #include <string>
@@ -24,14 +29,17 @@
 
 namespace superlens::core {
 
-enum class HookKind { Embed, ResidPre, AttnPattern, AttnOut, ResidMid, MlpPre, MlpPost, MlpOut, ResidPost, LnFinal };
-inline constexpr int kHookKindCount = 10;
+struct ModelConfig;
+
+enum class HookKind { Embed, PosEmbed, ResidPre, AttnPattern, AttnOut, ResidMid, MlpPre, MlpPost, MlpOut, ResidPost, LnFinal };
+inline constexpr int kHookKindCount = 11;
+inline constexpr int kLayerHookKindCount = 8;  // ResidPre .. ResidPost
 
 struct HookPoint {
     HookKind kind = HookKind::Embed;
-    int layer = -1;  // -1 for hook_embed and ln_final.hook_normalized
+    int layer = -1;  // -1 for hook_embed, hook_pos_embed and ln_final.hook_normalized
 
-    // Position in execution order: embed, blocks 0..L-1 (in kind order), ln_final.
+    // Position in execution order: embed, pos_embed, blocks 0..L-1 (in kind order), ln_final.
     int order() const;
     bool operator==(const HookPoint&) const = default;
     bool operator<(const HookPoint& o) const { return order() < o.order() || (order() == o.order() && kind < o.kind); }
@@ -41,8 +49,20 @@ bool isLayerHook(HookKind k);
 std::string hookName(HookPoint p);
 // Parses an exact hook name ("blocks.3.hook_mlp_out"); nullopt if it is not one.
 std::optional<HookPoint> parseHookName(std::string_view name);
-// Every hook point of a model with `layers` blocks, in execution order.
-std::vector<HookPoint> allHookPoints(int layers);
+// The hooks a model has: its depth and the family's block shape.
+struct HookLayout {
+    int layers = 0;
+    bool residMid = true;   // sequential blocks
+    bool posEmbed = false;  // learned absolute positions
+    std::string family;     // for messages ("GPT-J")
+    bool has(HookPoint p) const;
+    // Why a well-formed hook name does not exist in this model ("" if it does).
+    std::string missingReason(HookPoint p) const;
+};
+HookLayout hookLayoutOf(const ModelConfig& config);
+
+// Every hook point of a model, in execution order.
+std::vector<HookPoint> allHookPoints(const HookLayout& layout);
 
 // Glob match where '*' matches any run of characters, dots included.
 bool globMatch(std::string_view pattern, std::string_view text);
@@ -62,12 +82,15 @@ public:
     bool matches(HookPoint p) const;
     const std::vector<std::string>& patternList() const { return m_patterns; }
     // Resolved list for a model, in execution order.
-    std::vector<HookPoint> resolve(int layers) const;
-    // Error when a pattern matches no hook of the model (a typo would otherwise record nothing).
-    Status validate(int layers) const;
+    std::vector<HookPoint> resolve(const HookLayout& layout) const;
+    // Error when a pattern matches no hook of the model (a typo would otherwise
+    // record nothing), naming why when the hook exists in other families.
+    // The default capture set asks only for what each model has.
+    Status validate(const HookLayout& layout) const;
 
 private:
     std::vector<std::string> m_patterns;
+    bool m_lenient = false;  // captureDefault: patterns a family lacks are skipped
 };
 
 }  // namespace superlens::core

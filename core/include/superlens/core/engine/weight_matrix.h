@@ -25,6 +25,8 @@ public:
     // Writes rows [r0, r1) into dst, row-major with leading dimension cols().
     virtual void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const = 0;
     virtual void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const = 0;
+    // Writes elements [c0, c1) of row r into dst (default: decodes the whole row).
+    virtual void decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const;
     // Contiguous row-major fp32 values when the matrix has them (F32 checkpoints, dense copies).
     virtual const float* directF32() const { return nullptr; }
     // Low-rank form W = U * Vt, when the matrix is stored that way (LASER).
@@ -51,6 +53,7 @@ public:
     std::int64_t cols() const override { return m_cols; }
     void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const override;
     void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const override;
+    void decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const override;
     const float* directF32() const override;
     const TensorView& view() const { return m_view; }
 
@@ -73,6 +76,25 @@ public:
 
 private:
     RowMatrixF m_values;
+};
+
+// The transpose of a matrix stored [in, out] (GPT-2's Conv1D weights), seen
+// as the [out, in] matrix every kernel expects. Edits and transforms apply to
+// the stored matrix (their coordinates index the tensor as stored); the
+// engine wraps the result.
+class TransposedWeight final : public WeightMatrix {
+public:
+    explicit TransposedWeight(WeightPtr stored) : m_stored(std::move(stored)) {}
+    std::int64_t rows() const override { return m_stored->cols(); }
+    std::int64_t cols() const override { return m_stored->rows(); }
+    void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const override;
+    void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const override;
+    std::size_t ownedBytes() const override { return m_stored->ownedBytes(); }
+    const WeightMatrix& stored() const { return *m_stored; }
+
+private:
+    template <class S> void decode(std::int64_t r0, std::int64_t r1, S* dst) const;
+    WeightPtr m_stored;
 };
 
 // W = U * Vt with U [rows, k] (singular values folded in) and Vt [k, cols].

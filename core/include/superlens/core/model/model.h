@@ -37,9 +37,31 @@ struct TensorView {
     float at(std::int64_t i) const;
 };
 
-// The weights a transformer block uses, by role. Fused Phi-3 tensors appear
-// as qkv / gateUp; the unfused names are empty then, and vice versa.
-enum class LayerWeight { InputNorm, PostAttentionNorm, Q, K, V, Qkv, QBias, KBias, VBias, O, OBias, Gate, Up, GateUp, Down };
+// The weights a transformer block uses, by role; each family's name map
+// (core/src/model/families.cpp) says which checkpoint tensor plays it.
+// Matrices are described as Hugging Face Linear layers ([out, in]); a family
+// whose checkpoints store them [in, out] (GPT-2's Conv1D) is marked so.
+enum class LayerWeight {
+    AttnNorm, AttnNormBias,          // norm before attention (input_layernorm, ln_1)
+    MlpNorm, MlpNormBias,            // norm before the MLP (post_attention_layernorm in Llama, ln_2)
+    AttnPostNorm, MlpPostNorm,       // Gemma's norms of the attention and MLP outputs
+    QNorm, QNormBias, KNorm, KNormBias,
+    Q, K, V, Qkv, QBias, KBias, VBias, QkvBias, O, OBias,
+    Gate, Up, GateUp, UpBias, Down, DownBias,
+    Count
+};
+inline constexpr int kLayerWeightCount = static_cast<int>(LayerWeight::Count);
+enum class ModelWeight { Embed, PosEmbed, FinalNorm, FinalNormBias, LmHead, LmHeadBias, Count };
+inline constexpr int kModelWeightCount = static_cast<int>(ModelWeight::Count);
+
+// What a checkpoint tensor is to the forward pass.
+struct TensorRole {
+    int layer = -1;                   // -1: not a block weight
+    LayerWeight layerWeight = LayerWeight::Count;
+    ModelWeight modelWeight = ModelWeight::Count;
+    bool matrix = false;              // a projection matrix (quantizable, LASER-able)
+    bool storedTransposed = false;    // stored [in, out]: element [r, c] is input r, output c
+};
 
 class Model {
 public:
@@ -52,13 +74,26 @@ public:
     const TensorView* tensor(const std::string& name) const;
     std::vector<std::string> tensorNames() const;
 
-    // Checkpoint tensor name of a block weight ("" when the architecture has
-    // no such tensor, e.g. Qkv for llama or InputNorm for olmo).
+    // Checkpoint tensor name of a block weight ("" when the model has no such
+    // tensor, e.g. Qkv for llama or AttnNorm for olmo).
     std::string layerWeightName(int layer, LayerWeight w) const;
     const TensorView* layerWeight(int layer, LayerWeight w) const;
+    // Name of a model-level weight ("" when absent; LmHead names the embedding when tied).
+    std::string modelWeightName(ModelWeight w) const;
     const TensorView& embedding() const { return *m_embedding; }
     const TensorView* finalNorm() const { return m_finalNorm; }  // nullptr for olmo
     const TensorView& lmHead() const { return *m_lmHead; }       // the embedding when tied
+
+    // The role of a checkpoint tensor the forward pass uses; nullptr for
+    // tensors it ignores (buffers, vision towers) and unknown names.
+    const TensorRole* tensorRole(const std::string& name) const;
+    int tensorLayer(const std::string& name) const;  // -1 unless a block weight
+    // Glob matching every block tensor ("model.layers.*", "transformer.h.*").
+    std::string layerTensorPattern() const;
+    // The MLP's output projection, where super weights live (down_proj, c_proj,
+    // fc_out, dense_4h_to_h, fc2), and which axis of it as stored is the output channel.
+    std::string downProjectionName(int layer) const { return layerWeightName(layer, LayerWeight::Down); }
+    int downOutputAxis() const { return m_config.conv1dWeights ? 1 : 0; }
 
     const std::vector<std::filesystem::path>& weightFiles() const { return m_weightFiles; }
     std::uint64_t checkpointBytes() const { return m_checkpointBytes; }
@@ -75,6 +110,10 @@ private:
     Model() = default;
     Status indexTensors();
     Status validateArchitecture();
+    std::string weightName(std::string_view pattern, int layer) const;
+
+    std::string m_prefix;  // the family's name prefix found in this checkpoint ("transformer.", "" ...)
+    std::map<std::string, TensorRole> m_roles;
 
     std::filesystem::path m_folder;
     ModelConfig m_config;

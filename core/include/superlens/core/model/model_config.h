@@ -12,10 +12,7 @@
 
 namespace superlens::core {
 
-enum class Architecture { Llama, Mistral, Qwen2, Olmo, Phi3 };
-
-std::string_view architectureName(Architecture a);  // the config's model_type
-// "llama, mistral, qwen2, olmo, phi3"
+// Every model_type SuperLens reads, comma-separated (docs: README "What it reads").
 std::string supportedArchitectureList();
 
 enum class RopeScalingType { None, Linear, Llama3 };
@@ -28,10 +25,35 @@ struct RopeScaling {
     double originalMaxPositions = 8192;   // llama3
 };
 
+// How a family's transformer block computes: data read by the forward pass,
+// set per model_type by the family table (core/src/model/families.cpp).
 enum class NormKind {
-    RmsNorm,             // x / sqrt(mean(x^2) + eps) * weight
+    RmsNorm,                 // x / sqrt(mean(x^2) + eps) * w
+    RmsNormUnitOffset,       // Gemma: x / sqrt(mean(x^2) + eps) * (1 + w)
+    LayerNorm,               // (x - mean) / sqrt(var + eps) * w + b (GPT-2, GPT-J, NeoX, Phi)
     NonParametricLayerNorm,  // OLMo: (x - mean) / sqrt(var + 1e-5), no weight or bias
 };
+enum class BlockLayout {
+    Sequential,  // x += attn(norm1(x)); x += mlp(norm2(x))
+    Parallel,    // x += attn(norm1(x)) + mlp(norm2(x)) (GPT-J, Phi-2: norm2 = norm1; NeoX: its own)
+};
+enum class PositionKind { Rotary, Learned };
+enum class RotaryStyle {
+    RotateHalf,   // pairs (i, i + rotary/2): Llama, NeoX, Phi
+    Interleaved,  // pairs (2i, 2i + 1): GPT-J
+};
+enum class MlpKind {
+    Gated,  // down(act(gate(x)) * up(x))
+    Plain,  // down(act(up(x) + b) ) + b
+};
+enum class Activation { Silu, Gelu, GeluTanh, QuickGelu };
+enum class QkvLayout {
+    Separate,      // q_proj, k_proj, v_proj
+    Fused,         // one [q | k | v] projection (Phi-3 qkv_proj, GPT-2 c_attn)
+    FusedPerHead,  // GPT-NeoX query_key_value: per head [q_h | k_h | v_h]
+};
+
+std::string_view activationName(Activation a);  // "silu", "gelu", "gelu_tanh", "quick_gelu"
 
 // Largest values config.json may give (checked before any size is used, so no
 // dimension can wrap around an int or make a later product overflow; today's
@@ -45,8 +67,8 @@ inline constexpr std::int64_t kMaxVocabSize = std::int64_t{1} << 24;          //
 inline constexpr std::int64_t kMaxPositions = std::int64_t{1} << 24;          // max_position_embeddings, windows
 
 struct ModelConfig {
-    Architecture architecture = Architecture::Llama;
-    std::string modelType;     // as written in config.json
+    std::string modelType;     // as written in config.json (the outer one for wrapped text towers)
+    std::string familyName;    // the family's display name ("GPT-2", "Gemma 2", ...)
     std::string nameOrPath;    // _name_or_path when present (used to recognise published models)
     int hiddenSize = 0;        // d
     int intermediateSize = 0;  // f
@@ -59,18 +81,50 @@ struct ModelConfig {
     double normEps = 1e-6;
     double ropeTheta = 10000.0;
     RopeScaling ropeScaling;
-    NormKind normKind = NormKind::RmsNorm;
     bool tieWordEmbeddings = false;
-    bool qkvBias = false;              // qwen2: q/k/v projections have biases
+
+    // The block recipe (see the enums above; docs/DEVELOPERS.md has the table).
+    NormKind normKind = NormKind::RmsNorm;
+    BlockLayout layout = BlockLayout::Sequential;
+    bool sharedParallelNorm = false;   // parallel blocks: the MLP reads the attention's norm output
+    bool sandwichNorms = false;        // Gemma: extra norms on the attention and MLP outputs
+    PositionKind positions = PositionKind::Rotary;
+    RotaryStyle rotaryStyle = RotaryStyle::RotateHalf;
+    int rotaryDim = 0;                 // leading dims of each head that rotate (headDim = full)
+    double ropeLocalTheta = 0;         // > 0: sliding layers use this base, unscaled (Gemma 3)
+    QkvLayout qkvLayout = QkvLayout::Separate;
+    bool qkNorm = false;               // Qwen3, Gemma 3 (and Phi qk_layernorm): per-head norm of q and k
+    bool qkvBias = false;              // q/k/v (or fused qkv) projections have biases
     bool oBias = false;
-    std::optional<int> slidingWindow;  // mistral (and qwen2 when use_sliding_window)
-    std::optional<double> clipQkv;     // olmo
-    bool fusedQkv = false;             // phi3: self_attn.qkv_proj
     bool fusedGateUp = false;          // phi3: mlp.gate_up_proj
+    MlpKind mlpKind = MlpKind::Gated;
+    Activation activation = Activation::Silu;
+    bool mlpBias = false;              // plain MLPs: up and down biases
+    bool lmHeadBias = false;
+    bool conv1dWeights = false;        // GPT-2: projection weights stored [in, out]
+    double embeddingScale = 1.0;       // Gemma: sqrt(hidden)
+    double attentionScale = 0;         // query scaling (1/sqrt(headDim) unless the family says otherwise)
+    bool scaleByInverseLayer = false;  // GPT-2 scale_attn_by_inverse_layer_idx: scores / (layer + 1)
+    std::optional<double> attnSoftcap;   // Gemma 2: scores = cap * tanh(scores / cap)
+    std::optional<double> finalSoftcap;  // Gemma 2: logits likewise
+    std::optional<int> slidingWindow;    // window of the sliding layers
+    std::vector<char> slidingLayers;     // per layer: 1 = sliding-window attention (empty = every layer when slidingWindow)
+    std::optional<double> clipQkv;       // olmo
+
     std::optional<std::int64_t> bosTokenId;  // informative only: prompts take BOS from the tokenizer
     std::optional<std::int64_t> eosTokenId;
     std::string torchDtype;
     std::string rawJson;  // the file's exact text (stored in caches and fingerprints)
+
+    // Attention window of one layer (nullopt = full causal attention).
+    std::optional<int> windowOfLayer(int layer) const {
+        if (!slidingWindow) return std::nullopt;
+        if (slidingLayers.empty()) return slidingWindow;
+        return slidingLayers[static_cast<std::size_t>(layer)] ? slidingWindow : std::nullopt;
+    }
+    bool hasResidMid() const { return layout == BlockLayout::Sequential; }
+    // One line naming the block recipe ("sequential, RMSNorm, rotary 64/64 rotate-half, gated MLP silu").
+    std::string blockSummary() const;
 
     static Result<ModelConfig> parse(const std::string& jsonText, const std::string& fileName);
     static Result<ModelConfig> load(const std::filesystem::path& configJson);

@@ -1,0 +1,627 @@
+// The family table. Each entry: how config.json maps onto the block recipe
+// (defaults as the Hugging Face configuration classes apply them) and the
+// checkpoint's tensor names per role. Kernels never look at model_type.
+
+#include "families.h"
+
+#include <cmath>
+
+namespace superlens::core {
+namespace {
+
+using LW = LayerWeight;
+using MW = ModelWeight;
+
+// ---------------------------------------------------------------- config
+
+// The config.json keys of the shared dimensions, per family, and the values
+// Hugging Face's configuration class uses when a key is absent (0: required).
+struct DimKeys {
+    const char* hidden = "hidden_size";
+    const char* inter = "intermediate_size";
+    const char* layers = "num_hidden_layers";
+    const char* heads = "num_attention_heads";
+    const char* kvHeads = "num_key_value_heads";  // nullptr: always = heads
+    const char* headDim = "head_dim";             // nullptr: always hidden / heads
+    const char* positions = "max_position_embeddings";
+    const char* eps = "rms_norm_eps";
+    const char* vocab = "vocab_size";
+    std::int64_t hiddenDefault = 0, interDefault = 0, layersDefault = 0, headsDefault = 0, kvHeadsDefault = 0, headDimDefault = 0,
+                 vocabDefault = 0;
+    std::int64_t positionsDefault = 2048;
+    double epsDefault = 1e-6;
+    int interTimesHidden = 0;  // > 0: a null/absent intermediate size is this many times hidden (GPT-2's n_inner)
+};
+
+Result<std::int64_t> dim(const ConfigReader& r, const char* key, std::int64_t fallback, std::int64_t maxValue) {
+    if (fallback > 0) return r.optionalInt(key, fallback, maxValue);
+    return r.requiredInt(key, maxValue);
+}
+
+Status readDims(const ConfigReader& r, ModelConfig& c, const DimKeys& k) {
+    auto hidden = dim(r, k.hidden, k.hiddenDefault, kMaxHiddenSize);
+    if (!hidden) return hidden.error();
+    auto inter = (k.interTimesHidden > 0 && !r.has(k.inter)) ? Result<std::int64_t>(*hidden * k.interTimesHidden)
+                                                             : dim(r, k.inter, k.interDefault, kMaxIntermediateSize);
+    auto layers = dim(r, k.layers, k.layersDefault, kMaxLayers);
+    auto heads = dim(r, k.heads, k.headsDefault, kMaxHeads);
+    auto vocab = dim(r, k.vocab, k.vocabDefault, kMaxVocabSize);
+    for (auto* v : {&inter, &layers, &heads, &vocab}) if (!*v) return v->error();
+    if (*inter > kMaxIntermediateSize) return Error{r.where + "intermediate size " + std::to_string(*inter) + " is too large"};
+    c.hiddenSize = static_cast<int>(*hidden);
+    c.intermediateSize = static_cast<int>(*inter);
+    c.numLayers = static_cast<int>(*layers);
+    c.numHeads = static_cast<int>(*heads);
+    c.vocabSize = *vocab;
+    c.numKvHeads = c.numHeads;
+    if (k.kvHeads) {
+        auto kv = r.optionalInt(k.kvHeads, k.kvHeadsDefault > 0 ? k.kvHeadsDefault : c.numHeads, kMaxHeads);
+        if (!kv) return kv.error();
+        c.numKvHeads = static_cast<int>(*kv);
+    }
+    const bool explicitHeadDim = k.headDim && (r.has(k.headDim) || k.headDimDefault > 0);
+    if (!explicitHeadDim && c.hiddenSize % c.numHeads != 0) {
+        return Error{r.where + "hidden size (" + std::to_string(c.hiddenSize) + ") is not a multiple of the number of attention heads (" +
+                     std::to_string(c.numHeads) + ")"};
+    }
+    if (explicitHeadDim) {
+        auto hd = r.optionalInt(k.headDim, k.headDimDefault, kMaxHeadDim);
+        if (!hd) return hd.error();
+        c.headDim = static_cast<int>(*hd);
+    } else {
+        c.headDim = c.hiddenSize / c.numHeads;
+        if (c.headDim > kMaxHeadDim) return Error{r.where + "head dimension " + std::to_string(c.headDim) + " is too large"};
+    }
+    auto maxPos = r.optionalInt(k.positions, k.positionsDefault, kMaxPositions);
+    if (!maxPos) return maxPos.error();
+    c.maxPositionEmbeddings = *maxPos;
+    auto eps = r.optionalNumber(k.eps, k.epsDefault);
+    if (!eps) return eps.error();
+    c.normEps = *eps;
+    c.rotaryDim = c.headDim;
+    return {};
+}
+
+Result<Activation> activationFrom(const ConfigReader& r, const char* key, const std::string& name) {
+    if (name == "silu" || name == "swish") return Activation::Silu;
+    if (name == "gelu" || name == "gelu_python") return Activation::Gelu;
+    if (name == "gelu_new" || name == "gelu_pytorch_tanh" || name == "gelu_fast") return Activation::GeluTanh;
+    if (name == "quick_gelu") return Activation::QuickGelu;
+    return Error{r.where + "unsupported " + key + " '" + name + "' (supported: silu, gelu, gelu_new, gelu_pytorch_tanh, gelu_fast, quick_gelu)"};
+}
+
+Status readActivation(const ConfigReader& r, ModelConfig& c, const char* key, const char* fallback) {
+    std::string name = r.optionalString(key);
+    if (name.empty()) name = fallback;
+    auto a = activationFrom(r, key, name);
+    if (!a) return a.error();
+    c.activation = *a;
+    return {};
+}
+
+Status readRope(const ConfigReader& r, ModelConfig& c, const char* thetaKey, double thetaDefault) {
+    auto theta = r.optionalNumber(thetaKey, thetaDefault);
+    if (!theta) return theta.error();
+    c.ropeTheta = *theta;
+    auto rs = parseRopeScaling(r.j, r.where);
+    if (!rs) return rs.error();
+    c.ropeScaling = *rs;
+    return {};
+}
+
+Status readTie(const ConfigReader& r, ModelConfig& c, bool fallback) {
+    auto tie = r.optionalBool("tie_word_embeddings", fallback);
+    if (!tie) return tie.error();
+    c.tieWordEmbeddings = *tie;
+    return {};
+}
+
+// Rotary over the leading `fraction` of each head (NeoX rotary_pct, Phi partial_rotary_factor).
+Status readRotaryFraction(const ConfigReader& r, ModelConfig& c, const char* key, double fallback) {
+    auto f = r.optionalNumber(key, fallback);
+    if (!f) return f.error();
+    if (!(*f > 0 && *f <= 1)) return Error{r.where + "field '" + std::string(key) + "' must be in (0, 1]"};
+    c.rotaryDim = static_cast<int>(c.headDim * *f);  // Hugging Face truncates the same way
+    return {};
+}
+
+// sliding_window (null or 0 = none) and, when present, layer_types.
+Status readSlidingWindow(const ConfigReader& r, ModelConfig& c, std::int64_t fallback = 0) {
+    auto sw = r.optionalInt("sliding_window", fallback, kMaxPositions, 0);
+    if (!sw) return sw.error();
+    if (*sw > 0) c.slidingWindow = static_cast<int>(*sw);
+    return {};
+}
+
+Status readLayerTypes(const ConfigReader& r, ModelConfig& c) {
+    if (!r.has("layer_types")) return {};
+    const auto& lt = r.j["layer_types"];
+    if (!lt.is_array()) return Error{r.where + "field 'layer_types' must be a list"};
+    if (static_cast<int>(lt.size()) != c.numLayers) {
+        return Error{r.where + "layer_types has " + std::to_string(lt.size()) + " entries for " + std::to_string(c.numLayers) + " layers"};
+    }
+    c.slidingLayers.assign(static_cast<std::size_t>(c.numLayers), 0);
+    for (std::size_t i = 0; i < lt.size(); ++i) {
+        const std::string t = lt[i].is_string() ? lt[i].get<std::string>() : std::string();
+        if (t == "sliding_attention") c.slidingLayers[i] = 1;
+        else if (t != "full_attention") {
+            return Error{r.where + "layer_types[" + std::to_string(i) + "] '" + t + "' is not supported (sliding_attention, full_attention)"};
+        }
+    }
+    return {};
+}
+
+// The Llama core shared by llama, mistral, qwen2, qwen3, olmo and phi3.
+Status llamaCore(const ConfigReader& r, ModelConfig& c, DimKeys keys = {}) {
+    SL_TRY(readDims(r, c, keys));
+    SL_TRY(readRope(r, c, "rope_theta", 10000.0));
+    SL_TRY(readTie(r, c, false));
+    SL_TRY(readActivation(r, c, "hidden_act", "silu"));
+    auto attnBias = r.optionalBool("attention_bias", false);
+    if (!attnBias) return attnBias.error();
+    auto mlpBias = r.optionalBool("mlp_bias", false);
+    if (!mlpBias) return mlpBias.error();
+    if (*mlpBias) return Error{r.where + "mlp_bias=true is not supported for gated MLPs"};
+    c.qkvBias = *attnBias;
+    c.oBias = *attnBias;
+    return {};
+}
+
+Status configureLlama(const ConfigReader& r, ModelConfig& c) { return llamaCore(r, c); }
+
+Status configureMistral(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(llamaCore(r, c));
+    return readSlidingWindow(r, c);
+}
+
+// Qwen2/Qwen3: sliding attention (when use_sliding_window) on layers >= max_window_layers.
+Status qwenSliding(const ConfigReader& r, ModelConfig& c) {
+    auto use = r.optionalBool("use_sliding_window", false);
+    if (!use) return use.error();
+    if (!*use) return {};
+    SL_TRY(readSlidingWindow(r, c));
+    if (!c.slidingWindow) return {};
+    auto mw = r.optionalInt("max_window_layers", c.numLayers, kMaxLayers, 0);
+    if (!mw) return mw.error();
+    c.slidingLayers.assign(static_cast<std::size_t>(c.numLayers), 0);
+    for (int l = static_cast<int>(*mw); l < c.numLayers; ++l) c.slidingLayers[static_cast<std::size_t>(l)] = 1;
+    return readLayerTypes(r, c);
+}
+
+Status configureQwen2(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(llamaCore(r, c));
+    c.qkvBias = true;  // Qwen2 always has q/k/v biases and no o_proj bias
+    c.oBias = false;
+    return qwenSliding(r, c);
+}
+
+Status configureQwen3(const ConfigReader& r, ModelConfig& c) {
+    DimKeys k;
+    k.headDimDefault = 128;  // Qwen3Config's default
+    SL_TRY(llamaCore(r, c, k));
+    c.qkNorm = true;
+    return qwenSliding(r, c);
+}
+
+Status configureOlmo(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(llamaCore(r, c));
+    // OLMo's LayerNorm has no parameters and a fixed eps of 1e-5 (HF OlmoLayerNorm).
+    c.normKind = NormKind::NonParametricLayerNorm;
+    c.normEps = 1e-5;
+    auto clip = r.optionalNumber("clip_qkv", -1.0);
+    if (!clip) return clip.error();
+    if (*clip > 0) c.clipQkv = *clip;
+    else if (r.has("clip_qkv")) return Error{r.where + "field 'clip_qkv' must be > 0 or null"};
+    return {};
+}
+
+Status configurePhi3(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(llamaCore(r, c));
+    c.qkvLayout = QkvLayout::Fused;
+    c.fusedGateUp = true;
+    SL_TRY(readRotaryFraction(r, c, "partial_rotary_factor", 1.0));
+    return readSlidingWindow(r, c);
+}
+
+// Gemma 2 and 3 share the sandwich block, (1 + w) norms, scaled embeddings
+// and query_pre_attn_scalar; `slidingEvery`: every n-th layer is global.
+Status gemmaCore(const ConfigReader& r, ModelConfig& c, DimKeys k, double ropeDefault, int globalEvery) {
+    SL_TRY(readDims(r, c, k));
+    SL_TRY(readRope(r, c, "rope_theta", ropeDefault));
+    SL_TRY(readTie(r, c, true));
+    // Gemma's MLP uses hidden_activation (older configs: hidden_act).
+    SL_TRY(readActivation(r, c, r.has("hidden_activation") ? "hidden_activation" : "hidden_act", "gelu_pytorch_tanh"));
+    auto attnBias = r.optionalBool("attention_bias", false);
+    if (!attnBias) return attnBias.error();
+    c.qkvBias = c.oBias = *attnBias;
+    c.normKind = NormKind::RmsNormUnitOffset;
+    c.sandwichNorms = true;
+    c.embeddingScale = std::sqrt(static_cast<double>(c.hiddenSize));
+    auto qpas = r.optionalNumber("query_pre_attn_scalar", 256.0);
+    if (!qpas) return qpas.error();
+    if (!(*qpas > 0)) return Error{r.where + "field 'query_pre_attn_scalar' must be > 0"};
+    c.attentionScale = 1.0 / std::sqrt(*qpas);
+    SL_TRY(readSlidingWindow(r, c, 4096));
+    if (r.has("layer_types")) return readLayerTypes(r, c);
+    auto every = r.optionalInt("sliding_window_pattern", globalEvery, kMaxLayers);
+    if (!every) return every.error();
+    c.slidingLayers.assign(static_cast<std::size_t>(c.numLayers), 0);
+    for (int l = 0; l < c.numLayers; ++l) c.slidingLayers[static_cast<std::size_t>(l)] = (l + 1) % *every != 0;
+    return {};
+}
+
+DimKeys gemmaKeys(std::int64_t vocab, std::int64_t positions) {
+    DimKeys k;
+    k.vocabDefault = vocab;
+    k.hiddenDefault = 2304;
+    k.interDefault = 9216;
+    k.layersDefault = 26;
+    k.headsDefault = 8;
+    k.kvHeadsDefault = 4;
+    k.headDimDefault = 256;
+    k.positionsDefault = positions;
+    return k;
+}
+
+// A soft-capping value: the class default when the key is absent, none when null.
+Result<std::optional<double>> softcap(const ConfigReader& r, const char* key, double fallback) {
+    if (!r.j.contains(key)) return std::optional<double>(fallback);
+    return r.optionalPositive(key);
+}
+
+Status configureGemma2(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(gemmaCore(r, c, gemmaKeys(256000, 8192), 10000.0, 2));
+    auto attnCap = softcap(r, "attn_logit_softcapping", 50.0);
+    auto finalCap = softcap(r, "final_logit_softcapping", 30.0);
+    if (!attnCap) return attnCap.error();
+    if (!finalCap) return finalCap.error();
+    c.attnSoftcap = *attnCap;
+    c.finalSoftcap = *finalCap;
+    return {};
+}
+
+Status configureGemma3Text(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(gemmaCore(r, c, gemmaKeys(262208, 131072), 1000000.0, 6));
+    c.qkNorm = true;
+    auto local = r.optionalNumber("rope_local_base_freq", 10000.0);
+    if (!local) return local.error();
+    if (!(*local > 0)) return Error{r.where + "field 'rope_local_base_freq' must be > 0"};
+    c.ropeLocalTheta = *local;
+    auto attnCap = r.optionalPositive("attn_logit_softcapping");
+    auto finalCap = r.optionalPositive("final_logit_softcapping");
+    if (!attnCap) return attnCap.error();
+    if (!finalCap) return finalCap.error();
+    c.attnSoftcap = *attnCap;
+    c.finalSoftcap = *finalCap;
+    return {};
+}
+
+// A Gemma 3 image-text checkpoint: the text tower is read from text_config.
+Status configureGemma3(const ConfigReader& r, ModelConfig& c) {
+    if (!r.has("text_config") || !r.j["text_config"].is_object()) return Error{r.where + "missing object 'text_config'"};
+    const ConfigReader inner{r.j["text_config"], r.where + "text_config: "};
+    SL_TRY(configureGemma3Text(inner, c));
+    auto tie = r.optionalBool("tie_word_embeddings", true);
+    if (!tie) return tie.error();
+    c.tieWordEmbeddings = *tie;
+    return {};
+}
+
+// GPT-2 and GPT-J name their dimensions n_embd, n_layer, n_head, n_inner, n_positions.
+DimKeys gptKeys(std::int64_t positions) {
+    DimKeys k;
+    k.hidden = "n_embd";
+    k.inter = "n_inner";
+    k.layers = "n_layer";
+    k.heads = "n_head";
+    k.kvHeads = nullptr;
+    k.headDim = nullptr;
+    k.positions = "n_positions";
+    k.positionsDefault = positions;
+    k.eps = "layer_norm_epsilon";
+    k.epsDefault = 1e-5;
+    k.interTimesHidden = 4;
+    return k;
+}
+
+Status configureGpt2(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(readDims(r, c, gptKeys(1024)));
+    SL_TRY(readTie(r, c, true));
+    SL_TRY(readActivation(r, c, "activation_function", "gelu_new"));
+    auto cross = r.optionalBool("add_cross_attention", false);
+    auto scale = r.optionalBool("scale_attn_weights", true);
+    auto inverse = r.optionalBool("scale_attn_by_inverse_layer_idx", false);
+    for (auto* v : {&cross, &scale, &inverse}) if (!*v) return v->error();
+    if (*cross) return Error{r.where + "add_cross_attention=true (an encoder-decoder GPT-2) is not supported"};
+    c.normKind = NormKind::LayerNorm;
+    c.positions = PositionKind::Learned;
+    c.qkvLayout = QkvLayout::Fused;
+    c.qkvBias = c.oBias = true;
+    c.mlpKind = MlpKind::Plain;
+    c.mlpBias = true;
+    c.conv1dWeights = true;
+    if (!*scale) c.attentionScale = 1.0;
+    c.scaleByInverseLayer = *inverse;
+    return {};
+}
+
+Status configureGptj(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(readDims(r, c, gptKeys(2048)));
+    SL_TRY(readTie(r, c, false));
+    SL_TRY(readActivation(r, c, "activation_function", "gelu_new"));
+    if (!r.has("rotary_dim")) return Error{r.where + "GPT-J without 'rotary_dim' is not supported"};
+    auto rd = r.requiredInt("rotary_dim", kMaxHeadDim);
+    if (!rd) return rd.error();
+    c.rotaryDim = static_cast<int>(*rd);
+    c.normKind = NormKind::LayerNorm;
+    c.layout = BlockLayout::Parallel;
+    c.sharedParallelNorm = true;
+    c.rotaryStyle = RotaryStyle::Interleaved;
+    c.mlpKind = MlpKind::Plain;
+    c.mlpBias = true;
+    c.lmHeadBias = true;
+    c.ropeTheta = 10000.0;
+    return {};
+}
+
+Status configureGptNeox(const ConfigReader& r, ModelConfig& c) {
+    DimKeys k;
+    k.kvHeads = nullptr;
+    k.headDim = nullptr;
+    k.eps = "layer_norm_eps";
+    k.epsDefault = 1e-5;
+    SL_TRY(readDims(r, c, k));
+    SL_TRY(readRope(r, c, r.has("rope_theta") ? "rope_theta" : "rotary_emb_base", 10000.0));
+    SL_TRY(readTie(r, c, false));
+    SL_TRY(readActivation(r, c, "hidden_act", "gelu"));
+    SL_TRY(readRotaryFraction(r, c, r.has("partial_rotary_factor") ? "partial_rotary_factor" : "rotary_pct", 0.25));
+    auto parallel = r.optionalBool("use_parallel_residual", true);
+    auto bias = r.optionalBool("attention_bias", true);
+    for (auto* v : {&parallel, &bias}) if (!*v) return v->error();
+    c.normKind = NormKind::LayerNorm;
+    c.layout = *parallel ? BlockLayout::Parallel : BlockLayout::Sequential;
+    c.qkvLayout = QkvLayout::FusedPerHead;
+    c.qkvBias = c.oBias = *bias;
+    c.mlpKind = MlpKind::Plain;
+    c.mlpBias = true;
+    return {};
+}
+
+Status configurePhi(const ConfigReader& r, ModelConfig& c) {
+    DimKeys k;
+    k.headDim = nullptr;
+    k.eps = "layer_norm_eps";
+    k.epsDefault = 1e-5;
+    SL_TRY(readDims(r, c, k));
+    SL_TRY(readRope(r, c, "rope_theta", 10000.0));
+    SL_TRY(readTie(r, c, false));
+    SL_TRY(readActivation(r, c, "hidden_act", "gelu_new"));
+    SL_TRY(readRotaryFraction(r, c, "partial_rotary_factor", 0.5));
+    auto qkLn = r.optionalBool("qk_layernorm", false);
+    if (!qkLn) return qkLn.error();
+    c.qkNorm = *qkLn;
+    c.normKind = NormKind::LayerNorm;
+    c.layout = BlockLayout::Parallel;
+    c.sharedParallelNorm = true;
+    c.qkvBias = c.oBias = true;
+    c.mlpKind = MlpKind::Plain;
+    c.mlpBias = true;
+    c.lmHeadBias = true;
+    return {};
+}
+
+// ---------------------------------------------------------------- names
+
+template <class Role, std::size_t N>
+constexpr std::array<std::string_view, N> namesOf(std::initializer_list<std::pair<Role, std::string_view>> entries) {
+    std::array<std::string_view, N> out{};
+    for (const auto& [role, name] : entries) out[static_cast<std::size_t>(role)] = name;
+    return out;
+}
+constexpr auto layerNames = [](std::initializer_list<std::pair<LW, std::string_view>> e) { return namesOf<LW, kLayerWeightCount>(e); };
+constexpr auto modelNames = [](std::initializer_list<std::pair<MW, std::string_view>> e) { return namesOf<MW, kModelWeightCount>(e); };
+
+// Llama and the families that kept its names (Gemma's post_attention_layernorm
+// is a norm of the attention output, hence its own table).
+const FamilyNames kLlamaNames{
+    {"model."},
+    layerNames({{LW::AttnNorm, "{m}layers.{L}.input_layernorm.weight"},
+                {LW::MlpNorm, "{m}layers.{L}.post_attention_layernorm.weight"},
+                {LW::QNorm, "{m}layers.{L}.self_attn.q_norm.weight"},
+                {LW::KNorm, "{m}layers.{L}.self_attn.k_norm.weight"},
+                {LW::Q, "{m}layers.{L}.self_attn.q_proj.weight"},
+                {LW::K, "{m}layers.{L}.self_attn.k_proj.weight"},
+                {LW::V, "{m}layers.{L}.self_attn.v_proj.weight"},
+                {LW::Qkv, "{m}layers.{L}.self_attn.qkv_proj.weight"},
+                {LW::QBias, "{m}layers.{L}.self_attn.q_proj.bias"},
+                {LW::KBias, "{m}layers.{L}.self_attn.k_proj.bias"},
+                {LW::VBias, "{m}layers.{L}.self_attn.v_proj.bias"},
+                {LW::O, "{m}layers.{L}.self_attn.o_proj.weight"},
+                {LW::OBias, "{m}layers.{L}.self_attn.o_proj.bias"},
+                {LW::Gate, "{m}layers.{L}.mlp.gate_proj.weight"},
+                {LW::Up, "{m}layers.{L}.mlp.up_proj.weight"},
+                {LW::GateUp, "{m}layers.{L}.mlp.gate_up_proj.weight"},
+                {LW::Down, "{m}layers.{L}.mlp.down_proj.weight"}}),
+    modelNames({{MW::Embed, "{m}embed_tokens.weight"}, {MW::FinalNorm, "{m}norm.weight"}, {MW::LmHead, "lm_head.weight"}}),
+};
+
+FamilyNames gemmaNames(std::vector<std::string_view> prefixes) {
+    FamilyNames n = kLlamaNames;
+    n.prefixes = std::move(prefixes);
+    n.layer[static_cast<std::size_t>(LW::MlpNorm)] = "{m}layers.{L}.pre_feedforward_layernorm.weight";
+    n.layer[static_cast<std::size_t>(LW::AttnPostNorm)] = "{m}layers.{L}.post_attention_layernorm.weight";
+    n.layer[static_cast<std::size_t>(LW::MlpPostNorm)] = "{m}layers.{L}.post_feedforward_layernorm.weight";
+    return n;
+}
+const FamilyNames kGemmaNames = gemmaNames({"model."});
+// Hub files of Gemma 3 image-text models keep the text tower under
+// language_model.model.; checkpoints saved by newer transformers under model.language_model.
+const FamilyNames kGemma3Names = gemmaNames({"language_model.model.", "model.language_model."});
+
+// GPT-2: hub files saved from GPT2Model have no "transformer." prefix.
+const FamilyNames kGpt2Names{
+    {"transformer.", ""},
+    layerNames({{LW::AttnNorm, "{m}h.{L}.ln_1.weight"},
+                {LW::AttnNormBias, "{m}h.{L}.ln_1.bias"},
+                {LW::MlpNorm, "{m}h.{L}.ln_2.weight"},
+                {LW::MlpNormBias, "{m}h.{L}.ln_2.bias"},
+                {LW::Qkv, "{m}h.{L}.attn.c_attn.weight"},
+                {LW::QkvBias, "{m}h.{L}.attn.c_attn.bias"},
+                {LW::O, "{m}h.{L}.attn.c_proj.weight"},
+                {LW::OBias, "{m}h.{L}.attn.c_proj.bias"},
+                {LW::Up, "{m}h.{L}.mlp.c_fc.weight"},
+                {LW::UpBias, "{m}h.{L}.mlp.c_fc.bias"},
+                {LW::Down, "{m}h.{L}.mlp.c_proj.weight"},
+                {LW::DownBias, "{m}h.{L}.mlp.c_proj.bias"}}),
+    modelNames({{MW::Embed, "{m}wte.weight"},
+                {MW::PosEmbed, "{m}wpe.weight"},
+                {MW::FinalNorm, "{m}ln_f.weight"},
+                {MW::FinalNormBias, "{m}ln_f.bias"},
+                {MW::LmHead, "lm_head.weight"}}),
+};
+
+const FamilyNames kGptjNames{
+    {"transformer."},
+    layerNames({{LW::AttnNorm, "{m}h.{L}.ln_1.weight"},
+                {LW::AttnNormBias, "{m}h.{L}.ln_1.bias"},
+                {LW::Q, "{m}h.{L}.attn.q_proj.weight"},
+                {LW::K, "{m}h.{L}.attn.k_proj.weight"},
+                {LW::V, "{m}h.{L}.attn.v_proj.weight"},
+                {LW::O, "{m}h.{L}.attn.out_proj.weight"},
+                {LW::Up, "{m}h.{L}.mlp.fc_in.weight"},
+                {LW::UpBias, "{m}h.{L}.mlp.fc_in.bias"},
+                {LW::Down, "{m}h.{L}.mlp.fc_out.weight"},
+                {LW::DownBias, "{m}h.{L}.mlp.fc_out.bias"}}),
+    modelNames({{MW::Embed, "{m}wte.weight"},
+                {MW::FinalNorm, "{m}ln_f.weight"},
+                {MW::FinalNormBias, "{m}ln_f.bias"},
+                {MW::LmHead, "lm_head.weight"},
+                {MW::LmHeadBias, "lm_head.bias"}}),
+};
+
+const FamilyNames kGptNeoxNames{
+    {"gpt_neox."},
+    layerNames({{LW::AttnNorm, "{m}layers.{L}.input_layernorm.weight"},
+                {LW::AttnNormBias, "{m}layers.{L}.input_layernorm.bias"},
+                {LW::MlpNorm, "{m}layers.{L}.post_attention_layernorm.weight"},
+                {LW::MlpNormBias, "{m}layers.{L}.post_attention_layernorm.bias"},
+                {LW::Qkv, "{m}layers.{L}.attention.query_key_value.weight"},
+                {LW::QkvBias, "{m}layers.{L}.attention.query_key_value.bias"},
+                {LW::O, "{m}layers.{L}.attention.dense.weight"},
+                {LW::OBias, "{m}layers.{L}.attention.dense.bias"},
+                {LW::Up, "{m}layers.{L}.mlp.dense_h_to_4h.weight"},
+                {LW::UpBias, "{m}layers.{L}.mlp.dense_h_to_4h.bias"},
+                {LW::Down, "{m}layers.{L}.mlp.dense_4h_to_h.weight"},
+                {LW::DownBias, "{m}layers.{L}.mlp.dense_4h_to_h.bias"}}),
+    modelNames({{MW::Embed, "{m}embed_in.weight"},
+                {MW::FinalNorm, "{m}final_layer_norm.weight"},
+                {MW::FinalNormBias, "{m}final_layer_norm.bias"},
+                {MW::LmHead, "embed_out.weight"}}),
+};
+
+const FamilyNames kPhiNames{
+    {"model."},
+    layerNames({{LW::AttnNorm, "{m}layers.{L}.input_layernorm.weight"},
+                {LW::AttnNormBias, "{m}layers.{L}.input_layernorm.bias"},
+                {LW::QNorm, "{m}layers.{L}.self_attn.q_layernorm.weight"},
+                {LW::QNormBias, "{m}layers.{L}.self_attn.q_layernorm.bias"},
+                {LW::KNorm, "{m}layers.{L}.self_attn.k_layernorm.weight"},
+                {LW::KNormBias, "{m}layers.{L}.self_attn.k_layernorm.bias"},
+                {LW::Q, "{m}layers.{L}.self_attn.q_proj.weight"},
+                {LW::K, "{m}layers.{L}.self_attn.k_proj.weight"},
+                {LW::V, "{m}layers.{L}.self_attn.v_proj.weight"},
+                {LW::QBias, "{m}layers.{L}.self_attn.q_proj.bias"},
+                {LW::KBias, "{m}layers.{L}.self_attn.k_proj.bias"},
+                {LW::VBias, "{m}layers.{L}.self_attn.v_proj.bias"},
+                {LW::O, "{m}layers.{L}.self_attn.dense.weight"},
+                {LW::OBias, "{m}layers.{L}.self_attn.dense.bias"},
+                {LW::Up, "{m}layers.{L}.mlp.fc1.weight"},
+                {LW::UpBias, "{m}layers.{L}.mlp.fc1.bias"},
+                {LW::Down, "{m}layers.{L}.mlp.fc2.weight"},
+                {LW::DownBias, "{m}layers.{L}.mlp.fc2.bias"}}),
+    modelNames({{MW::Embed, "{m}embed_tokens.weight"},
+                {MW::FinalNorm, "{m}final_layernorm.weight"},
+                {MW::FinalNormBias, "{m}final_layernorm.bias"},
+                {MW::LmHead, "lm_head.weight"},
+                {MW::LmHeadBias, "lm_head.bias"}}),
+};
+
+const FamilyRecipe kFamilies[] = {
+    {"llama", "Llama", configureLlama, &kLlamaNames},
+    {"mistral", "Mistral", configureMistral, &kLlamaNames},
+    {"qwen2", "Qwen2", configureQwen2, &kLlamaNames},
+    {"qwen3", "Qwen3", configureQwen3, &kLlamaNames},
+    {"olmo", "OLMo", configureOlmo, &kLlamaNames},
+    {"phi3", "Phi-3", configurePhi3, &kLlamaNames},
+    {"gemma2", "Gemma 2", configureGemma2, &kGemmaNames},
+    {"gemma3_text", "Gemma 3", configureGemma3Text, &kGemmaNames},
+    {"gemma3", "Gemma 3 (text tower)", configureGemma3, &kGemma3Names},
+    {"gpt2", "GPT-2", configureGpt2, &kGpt2Names},
+    {"gptj", "GPT-J", configureGptj, &kGptjNames},
+    {"gpt_neox", "GPT-NeoX", configureGptNeox, &kGptNeoxNames},
+    {"phi", "Phi", configurePhi, &kPhiNames},
+};
+
+}  // namespace
+
+std::span<const FamilyRecipe> familyTable() { return kFamilies; }
+
+const FamilyRecipe* findFamily(std::string_view modelType) {
+    for (const FamilyRecipe& f : kFamilies) {
+        if (f.modelType == modelType) return &f;
+    }
+    return nullptr;
+}
+
+bool roleUsed(const ModelConfig& c, LayerWeight w) {
+    const bool norms = c.normKind != NormKind::NonParametricLayerNorm;
+    const bool normBias = c.normKind == NormKind::LayerNorm;
+    const bool mlpNorm = norms && !(c.layout == BlockLayout::Parallel && c.sharedParallelNorm);
+    const bool separate = c.qkvLayout == QkvLayout::Separate;
+    const bool gated = c.mlpKind == MlpKind::Gated;
+    switch (w) {
+        case LW::AttnNorm: return norms;
+        case LW::AttnNormBias: return normBias;
+        case LW::MlpNorm: return mlpNorm;
+        case LW::MlpNormBias: return mlpNorm && normBias;
+        case LW::AttnPostNorm:
+        case LW::MlpPostNorm: return c.sandwichNorms;
+        case LW::QNorm:
+        case LW::KNorm: return c.qkNorm;
+        case LW::QNormBias:
+        case LW::KNormBias: return c.qkNorm && normBias;
+        case LW::Q:
+        case LW::K:
+        case LW::V: return separate;
+        case LW::QBias:
+        case LW::KBias:
+        case LW::VBias: return separate && c.qkvBias;
+        case LW::Qkv: return !separate;
+        case LW::QkvBias: return !separate && c.qkvBias;
+        case LW::O: return true;
+        case LW::OBias: return c.oBias;
+        case LW::Gate: return gated && !c.fusedGateUp;
+        case LW::Up: return !(gated && c.fusedGateUp);
+        case LW::GateUp: return gated && c.fusedGateUp;
+        case LW::UpBias: return !gated && c.mlpBias;
+        case LW::Down: return true;
+        case LW::DownBias: return c.mlpBias;
+        case LW::Count: return false;
+    }
+    return false;
+}
+
+bool roleUsed(const ModelConfig& c, ModelWeight w) {
+    switch (w) {
+        case MW::Embed: return true;
+        case MW::PosEmbed: return c.positions == PositionKind::Learned;
+        case MW::FinalNorm: return c.normKind != NormKind::NonParametricLayerNorm;
+        case MW::FinalNormBias: return c.normKind == NormKind::LayerNorm;
+        case MW::LmHead: return true;
+        case MW::LmHeadBias: return c.lmHeadBias;
+        case MW::Count: return false;
+    }
+    return false;
+}
+
+}  // namespace superlens::core
