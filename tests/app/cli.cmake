@@ -1,1 +1,3 @@
 superlens_add_script_test(NAME test_cli_contract COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_cli_contract.py LABELS cli)
+# Every model family (GPT-2, GPT-J, NeoX, Phi, Qwen3, Gemma) through info, logits, scan, capture, figure.
+superlens_add_script_test(NAME test_family_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_family_cli.py LABELS cli families TIMEOUT 600)

@@ -12,3 +12,4 @@ foreach(core PRESCOTT HASWELL SKYLAKEX COOPERLAKE)
   set_tests_properties(test_blas_path_${core_lower} PROPERTIES LABELS "core;engine;blas;golden" TIMEOUT 300
                        ENVIRONMENT "SUPERLENS_BLAS_CORE=${core}")
 endforeach()
+superlens_add_core_test(NAME test_family_golden SOURCES core/test_family_golden.cpp LABELS engine golden families)
