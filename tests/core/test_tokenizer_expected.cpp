@@ -89,7 +89,7 @@ INSTANTIATE_TEST_SUITE_P(SharedTokenizers, ExpectedLines,
                          testing::Values("llama-2-spm", "llama-2-hf", "mistral-7b-v0.1-spm", "mistral-7b-v0.1-hf",
                                          "llama-3-hf", "olmo1-gpt-neox-olmo-dolma-v1_5-hf",
                                          "olmo-gpt-neox-20b-pii-special-hf", "olmo2-dolma2-hf", "stories260K-spm",
-                                         "stories260K-hf"),
+                                         "stories260K-hf", "gpt2-hf", "qwen3-hf", "gemma-3-hf"),
                          caseName);
 
 }  // namespace

@@ -25,7 +25,16 @@ const char* kFolders[] = {"llama-2-spm",
                           "llama-3-hf",
                           "olmo1-gpt-neox-olmo-dolma-v1_5-hf",
                           "olmo2-dolma2-hf",
-                          "stories260K-hf"};
+                          "stories260K-hf",
+                          "gpt2-hf",
+                          "qwen3-hf",
+                          "gemma-3-hf"};
+
+// Folders whose encode(text, true) adds nothing although a BOS is named
+// (tokenizer_config.json says add_bos_token false, or OLMo's has no BOS).
+bool addsNoBos(const std::string& folder) {
+    return folder.find("olmo") != std::string::npos || folder == "gpt2-hf" || folder == "qwen3-hf";
+}
 
 // Loading Llama-3 costs a few hundred ms: load each folder once per binary.
 const Tokenizer& tokenizer(const std::string& folder) {
@@ -67,7 +76,7 @@ protected:
 TEST_P(EveryTokenizer, EmptyTextGivesOnlyTheSpecialTokens) {
     EXPECT_TRUE(tok().encode("", false).empty());
     const auto withSpecial = tok().encode("", true);
-    if (tok().bosId() && std::string(GetParam()).find("olmo") == std::string::npos) {
+    if (tok().bosId() && !addsNoBos(GetParam())) {
         EXPECT_EQ(withSpecial, std::vector<TokenId>{*tok().bosId()});
     }
     EXPECT_EQ(tok().decode(std::vector<TokenId>{}), "");
@@ -172,7 +181,8 @@ TEST(TokenizerHardCases, ByteLevelTokenizersRoundTripAnyValidText) {
                                  std::string("nul \0 inside", 12),
                                  "<|begin_of_text|> is text here <|end_of_text|>",
                                  "\xEF\xBF\xBD replacement"};
-    for (const char* folder : {"llama-3-hf", "olmo2-dolma2-hf"}) {
+    // Not Qwen3 or GPT-NeoX: their NFC normalizer composes "e\xCC\x81" into "\xC3\xA9".
+    for (const char* folder : {"llama-3-hf", "olmo2-dolma2-hf", "gpt2-hf"}) {
         for (const auto& text : texts) {
             EXPECT_EQ(tokenizer(folder).decode(tokenizer(folder).encode(text, false)), text) << folder;
         }
@@ -187,6 +197,24 @@ TEST(TokenizerHardCases, SpecialTokenTextInsideInput) {
     EXPECT_EQ(llama3.encode("a<|eot_id|>b", false), (std::vector<TokenId>{64, 128009, 65}));
     const Tokenizer& llama2 = tokenizer("llama-2-hf");
     EXPECT_EQ(llama2.encode("<s>hi</s>", false), (std::vector<TokenId>{1, 7251, 2}));
+    // Chat markers and Gemma's unused/bos tokens; ids from Hugging Face
+    // tokenizers 0.23.2 (npm binding) on the same files.
+    const Tokenizer& gemma = tokenizer("gemma-3-hf");
+    EXPECT_EQ(gemma.encode("<start_of_turn>user\nHi<end_of_turn>", true),
+              (std::vector<TokenId>{2, 105, 2364, 107, 10979, 106}));
+    EXPECT_EQ(gemma.encode("a<unused0>b", false), (std::vector<TokenId>{236746, 6, 236763}));
+    EXPECT_EQ(gemma.encode("<bos>x", true), (std::vector<TokenId>{2, 2, 236781}));
+    EXPECT_EQ(gemma.decode(std::vector<TokenId>{2, 105, 2364, 107, 10979, 106}, true), "user\nHi");
+    EXPECT_EQ(gemma.decode(std::vector<TokenId>{236746, 6, 236763}, true), "a<unused0>b");  // not special
+    const Tokenizer& qwen = tokenizer("qwen3-hf");
+    EXPECT_EQ(qwen.encode("<|im_start|>user\nHi<|im_end|>", true),
+              (std::vector<TokenId>{151644, 872, 198, 13048, 151645}));
+    EXPECT_EQ(qwen.encode("<think>x</think>", true), (std::vector<TokenId>{151667, 87, 151668}));
+    EXPECT_EQ(qwen.decode(std::vector<TokenId>{64, 151643, 65}, true), "ab");
+    EXPECT_EQ(qwen.decode(std::vector<TokenId>{151667, 87, 151668}, true), "<think>x</think>");
+    const Tokenizer& gpt2 = tokenizer("gpt2-hf");
+    EXPECT_EQ(gpt2.encode("a<|endoftext|>b", true), (std::vector<TokenId>{64, 50256, 65}));
+    EXPECT_EQ(gpt2.decode(std::vector<TokenId>{64, 50256, 65}, true), "ab");
     // SentencePiece reads the same characters as plain text.
     const Tokenizer& spm = tokenizer("llama-2-spm");
     const auto spmIds = spm.encode("<s>hi</s>", false);
@@ -214,6 +242,10 @@ TEST(TokenizerHardCases, VocabularySizes) {
     EXPECT_EQ(tokenizer("llama-2-hf").vocabSize(), 32000);
     EXPECT_EQ(tokenizer("llama-3-hf").vocabSize(), 128256);
     EXPECT_EQ(tokenizer("olmo2-dolma2-hf").vocabSize(), 100278);
+    // Hugging Face's get_vocab_size(with_added_tokens=true) for the same files.
+    EXPECT_EQ(tokenizer("gpt2-hf").vocabSize(), 50257);
+    EXPECT_EQ(tokenizer("qwen3-hf").vocabSize(), 151669);
+    EXPECT_EQ(tokenizer("gemma-3-hf").vocabSize(), 262145);
 }
 
 TEST(TokenizerHardCases, SentencePieceAndJsonAgreeOnLongText) {

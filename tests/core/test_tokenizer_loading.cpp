@@ -7,6 +7,8 @@
 #include <random>
 #include <string>
 
+#include <nlohmann/json.hpp>
+
 #include "superlens/core/tokenizer/tokenizer.h"
 #include "test_paths.h"
 
@@ -206,12 +208,47 @@ TEST(TokenizerSpecialIds, BosAndEosOfTheSharedTokenizers) {
         {"mistral-7b-v0.1-spm", 1, 2},
         {"olmo-gpt-neox-20b-pii-special-hf", std::nullopt, 0},  // <|endoftext|>, no BOS
         {"olmo2-dolma2-hf", std::nullopt, 100257},
+        {"gpt2-hf", 50256, 50256},         // <|endoftext|> for both, as GPT2Tokenizer
+        {"qwen3-hf", std::nullopt, 151645},  // bos_token null; eos <|im_end|> (instruct config)
+        {"gemma-3-hf", 2, 106},            // <bos>; eos <end_of_turn> (instruct config)
     };
     for (const auto& c : cases) {
         auto loaded = Tokenizer::loadFromFolder(superlens::test::testData() / "tokenizers" / c.folder);
         ASSERT_TRUE(loaded.ok()) << loaded.error().message;
         EXPECT_EQ(loaded.value()->bosId(), c.bos) << c.folder;
         EXPECT_EQ(loaded.value()->eosId(), c.eos) << c.folder;
+    }
+}
+
+TEST(TokenizerSpecialIds, WhatEncodeAddsAgreesWithAddBosTokenOfTheConfig) {
+    // Transformers' fast tokenizers for these families either keep
+    // tokenizer.json's post-processor (GPT-2, Qwen2/3) or rebuild it from
+    // add_bos_token/add_eos_token (Llama, Gemma); the vendored files agree, so
+    // encode(text, true) is what transformers gives: <bos> for Gemma, nothing
+    // for GPT-2 and Qwen3.
+    struct Case {
+        const char* folder;
+        std::vector<TokenId> added;
+    };
+    const Case cases[] = {{"gemma-3-hf", {2}}, {"gpt2-hf", {}}, {"qwen3-hf", {}}, {"llama-3-hf", {128000}}};
+    for (const auto& c : cases) {
+        const auto folder = superlens::test::testData() / "tokenizers" / c.folder;
+        const auto config = nlohmann::json::parse(readAll(folder / "tokenizer_config.json"));
+        const bool addBos = config.value("add_bos_token", false);
+        const bool addEos = config.value("add_eos_token", false);
+        EXPECT_FALSE(addEos) << c.folder;
+        auto loaded = Tokenizer::loadFromFolder(folder);
+        ASSERT_TRUE(loaded.ok()) << loaded.error().message;
+        const auto plain = loaded.value()->encode("Hello world", false);
+        auto withSpecial = loaded.value()->encode("Hello world", true);
+        ASSERT_GE(withSpecial.size(), plain.size()) << c.folder;
+        const std::vector<TokenId> added(withSpecial.begin(), withSpecial.end() - static_cast<long>(plain.size()));
+        EXPECT_EQ(added, c.added) << c.folder;
+        if (std::string(c.folder) != "llama-3-hf") {  // Llama-3's config has no add_bos_token
+            EXPECT_EQ(addBos, !c.added.empty()) << c.folder;
+        }
+        EXPECT_TRUE(std::equal(plain.begin(), plain.end(), withSpecial.end() - static_cast<long>(plain.size())))
+            << c.folder;
     }
 }
 
