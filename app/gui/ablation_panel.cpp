@@ -145,8 +145,22 @@ std::vector<core::SuperWeight> AblationPanel::superWeights() const { return m_se
 
 QString AblationPanel::zeroSpec(int layer, std::int64_t row, std::int64_t col) const {
     const LoadedModel* m = m_session->model();
-    const std::string name = m ? m->model->layerWeightName(layer, core::LayerWeight::Down) : std::string();
+    const std::string name = m ? m->model->downProjectionName(layer) : std::string();
     return QStringLiteral("%1[%2,%3]=0").arg(QString::fromStdString(name)).arg(row).arg(col);
+}
+
+QString AblationPanel::downLabel() const {
+    // The family's own name of the down projection ("mlp.down_proj", "mlp.c_proj", ...),
+    // and a reminder when its stored coordinates are [in, out].
+    const LoadedModel* m = m_session->model();
+    if (!m) return QStringLiteral("down_proj");
+    std::string name = m->model->downProjectionName(0);
+    const auto mlp = name.rfind("mlp.");
+    if (mlp != std::string::npos) name = name.substr(mlp);
+    if (name.size() > 7 && name.compare(name.size() - 7, 7, ".weight") == 0) name.resize(name.size() - 7);
+    QString label = QString::fromStdString(name);
+    if (m->model->downOutputAxis() == 1) label += tr(" [in, out]");
+    return label;
 }
 
 void AblationPanel::refreshSuperWeights() {
@@ -155,7 +169,7 @@ void AblationPanel::refreshSuperWeights() {
     for (const auto& sw : sws) {
         AblationEntry e;
         e.spec = zeroSpec(sw.layer, sw.row, sw.col);
-        e.label = tr("L%1 down_proj [%2, %3] = 0   (w = %4)").arg(sw.layer).arg(sw.row).arg(sw.col).arg(sw.value, 0, 'g', 4);
+        e.label = tr("L%1 %2 [%3, %4] = 0   (w = %5)").arg(sw.layer).arg(downLabel()).arg(sw.row).arg(sw.col).arg(sw.value, 0, 'g', 4);
         e.origin = AblationEntry::Origin::Detected;
         entries << e;
     }
@@ -168,7 +182,12 @@ void AblationPanel::refreshSuperWeights() {
             if (known) continue;
             AblationEntry e;
             e.spec = spec;
-            e.label = tr("L%1 down_proj [%2, %3] = 0   (published, %4)").arg(c.layer).arg(c.row).arg(c.col).arg(QString::fromStdString(m->published->model->name));
+            e.label = tr("L%1 %2 [%3, %4] = 0   (published, %5)")
+                          .arg(c.layer)
+                          .arg(downLabel())
+                          .arg(c.row)
+                          .arg(c.col)
+                          .arg(QString::fromStdString(m->published->model->name));
             e.origin = AblationEntry::Origin::Published;
             entries << e;
         }

@@ -57,6 +57,8 @@ private:
     void push(QList<AblationEntry> after, const QString& text, int mergeId = -1);
     std::vector<core::SuperWeight> superWeights() const;
     QString zeroSpec(int layer, std::int64_t row, std::int64_t col) const;
+    // Short name of the down projection for labels ("mlp.c_proj [in, out]").
+    QString downLabel() const;
 
     AblationSet* m_set;
     QUndoStack* m_undo;
