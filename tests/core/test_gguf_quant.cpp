@@ -218,18 +218,24 @@ const Format kFormats[] = {
     {GgmlType::Q5_K, 256, 176}, {GgmlType::Q6_K, 256, 210}, {GgmlType::Q8_K, 256, 292},
 };
 
-std::vector<float> decode(GgmlType t, const std::vector<std::uint8_t>& bytes, std::int64_t n) {
-    std::vector<float> out(static_cast<std::size_t>(n), -12345.0f);
-    dequantizeRow(t, reinterpret_cast<const std::byte*>(bytes.data()), out.data(), n);
-    return out;
-}
-
 bool sameFloat(float a, float b) {
     if (std::isnan(a) && std::isnan(b)) return true;
     std::uint32_t x, y;
     std::memcpy(&x, &a, 4);
     std::memcpy(&y, &b, 4);
     return x == y;
+}
+
+// Decodes with dequantizeRow (AVX2 paths where built) and checks that the
+// portable decoders give the same bits.
+std::vector<float> decode(GgmlType t, const std::vector<std::uint8_t>& bytes, std::int64_t n) {
+    std::vector<float> out(static_cast<std::size_t>(n), -12345.0f), portable(static_cast<std::size_t>(n), -54321.0f);
+    dequantizeRow(t, reinterpret_cast<const std::byte*>(bytes.data()), out.data(), n);
+    dequantizeRowPortable(t, reinterpret_cast<const std::byte*>(bytes.data()), portable.data(), n);
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        EXPECT_TRUE(sameFloat(out[i], portable[i])) << ggmlTypeName(t) << " value " << i << ": " << out[i] << " vs portable " << portable[i];
+    }
+    return out;
 }
 
 // ---- known values: the encoder packs them, the decoder must give back exactly these ----
