@@ -5,3 +5,6 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model_config.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/families.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model.cpp)
+list(APPEND SUPERLENS_CORE_SOURCES
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf_quant.cpp)
