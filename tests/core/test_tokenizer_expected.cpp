@@ -1,8 +1,15 @@
 // Every line of every shared expected.jsonl: ids, token strings and decoded
 // text from the reference libraries (SentencePiece 0.1.97 for *-spm, Hugging
 // Face tokenizers 0.23.2 for *-hf), with and without special tokens.
+// SUPERLENS_EXTRA_TOKENIZERS=DIR[:DIR...] adds folders outside the repository
+// for local checks, such as Gemma 3's tokenizer written by
+// `scripts/fixtures/tokenizers/vendor_npm.sh --gemma-to DIR` (not vendored:
+// see tests/data/tokenizers/SOURCES.md).
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <string>
@@ -85,11 +92,33 @@ std::string caseName(const testing::TestParamInfo<const char*>& info) {
     return name;
 }
 
+// Absolute paths of the SUPERLENS_EXTRA_TOKENIZERS folders (none when unset);
+// `testData() / "tokenizers" / absolutePath` is that path.
+std::vector<const char*> extraFolders() {
+    static const std::vector<std::string> s_paths = [] {
+        std::vector<std::string> paths;
+        const char* env = std::getenv("SUPERLENS_EXTRA_TOKENIZERS");
+        const std::string list = env != nullptr ? env : "";
+        std::size_t start = 0;
+        while (start < list.size()) {
+            const std::size_t end = std::min(list.find(':', start), list.size());
+            if (end > start) paths.push_back(std::filesystem::absolute(list.substr(start, end - start)).string());
+            start = end + 1;
+        }
+        return paths;
+    }();
+    std::vector<const char*> result;
+    for (const auto& p : s_paths) result.push_back(p.c_str());
+    return result;
+}
+
 INSTANTIATE_TEST_SUITE_P(SharedTokenizers, ExpectedLines,
                          testing::Values("llama-2-spm", "llama-2-hf", "mistral-7b-v0.1-spm", "mistral-7b-v0.1-hf",
                                          "llama-3-hf", "olmo1-gpt-neox-olmo-dolma-v1_5-hf",
                                          "olmo-gpt-neox-20b-pii-special-hf", "olmo2-dolma2-hf", "stories260K-spm",
-                                         "stories260K-hf", "gpt2-hf", "qwen3-hf", "gemma-3-hf"),
+                                         "stories260K-hf", "gpt2-hf", "qwen3-hf"),
                          caseName);
+
+INSTANTIATE_TEST_SUITE_P(LocalTokenizers, ExpectedLines, testing::ValuesIn(extraFolders()), caseName);
 
 }  // namespace

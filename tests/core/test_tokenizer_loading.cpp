@@ -204,13 +204,13 @@ TEST(TokenizerSpecialIds, BosAndEosOfTheSharedTokenizers) {
     };
     const Case cases[] = {
         {"llama-2-hf", 1, 2},
+        {"mistral-7b-v0.1-hf", 1, 2},
         {"llama-3-hf", 128000, 128001},
         {"mistral-7b-v0.1-spm", 1, 2},
         {"olmo-gpt-neox-20b-pii-special-hf", std::nullopt, 0},  // <|endoftext|>, no BOS
         {"olmo2-dolma2-hf", std::nullopt, 100257},
         {"gpt2-hf", 50256, 50256},         // <|endoftext|> for both, as GPT2Tokenizer
         {"qwen3-hf", std::nullopt, 151645},  // bos_token null; eos <|im_end|> (instruct config)
-        {"gemma-3-hf", 2, 106},            // <bos>; eos <end_of_turn> (instruct config)
     };
     for (const auto& c : cases) {
         auto loaded = Tokenizer::loadFromFolder(superlens::test::testData() / "tokenizers" / c.folder);
@@ -223,14 +223,19 @@ TEST(TokenizerSpecialIds, BosAndEosOfTheSharedTokenizers) {
 TEST(TokenizerSpecialIds, WhatEncodeAddsAgreesWithAddBosTokenOfTheConfig) {
     // Transformers' fast tokenizers for these families either keep
     // tokenizer.json's post-processor (GPT-2, Qwen2/3) or rebuild it from
-    // add_bos_token/add_eos_token (Llama, Gemma); the vendored files agree, so
-    // encode(text, true) is what transformers gives: <bos> for Gemma, nothing
-    // for GPT-2 and Qwen3.
+    // add_bos_token/add_eos_token (Llama, Mistral, Gemma); the vendored files
+    // agree, so encode(text, true) is what transformers gives: <s> for
+    // Llama-2 and Mistral (TemplateProcessing, as Gemma's <bos>), nothing for
+    // GPT-2 and Qwen3.
     struct Case {
         const char* folder;
         std::vector<TokenId> added;
     };
-    const Case cases[] = {{"gemma-3-hf", {2}}, {"gpt2-hf", {}}, {"qwen3-hf", {}}, {"llama-3-hf", {128000}}};
+    const Case cases[] = {{"llama-2-hf", {1}},
+                          {"mistral-7b-v0.1-hf", {1}},
+                          {"gpt2-hf", {}},
+                          {"qwen3-hf", {}},
+                          {"llama-3-hf", {128000}}};
     for (const auto& c : cases) {
         const auto folder = superlens::test::testData() / "tokenizers" / c.folder;
         const auto config = nlohmann::json::parse(readAll(folder / "tokenizer_config.json"));
