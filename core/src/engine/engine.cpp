@@ -78,7 +78,7 @@ struct Engine::Impl {
     Impl(const Model& m, std::size_t budgetBytes) : model(m), budget(budgetBytes) {
         // The tensors the forward pass reads (not buffers or other towers' weights).
         for (const auto& name : m.tensorNames()) {
-            if (m.tensorRole(name)) stored[name] = std::make_shared<StoredWeight>(*m.tensor(name));
+            if (m.tensorRole(name)) stored[name] = makeStoredWeight(*m.tensor(name));
         }
     }
 
@@ -481,6 +481,8 @@ Result<std::vector<EditSpec>> parseEdits(const std::vector<std::string>& specs, 
     for (const auto& s : specs) {
         auto e = parseEdit(s);
         if (!e) return e.error();
+        // llama.cpp names (GGUF checkpoints) are accepted and stored as the Hugging Face name.
+        if (e->kind == EditKind::Weight || e->kind == EditKind::Laser) e->target = model.canonicalTensorName(e->target);
         SL_TRY(validateEdit(*e, model, tokenCount));
         out.push_back(std::move(e).value());
     }

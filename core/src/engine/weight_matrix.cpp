@@ -65,6 +65,44 @@ void StoredWeight::decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_
     decodeStored(m_view.dtype, m_view.data + (r * m_cols + c0) * size, c1 - c0, dst);
 }
 
+GgufWeight::GgufWeight(const TensorView& view) : m_view(view) {
+    m_rows = view.shape.size() <= 1 ? 1 : view.shape[0];
+    m_cols = view.gguf->rowLength();
+    SL_ASSERT(m_rows * m_cols == view.gguf->elementCount);
+}
+
+void GgufWeight::decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const {
+    const GgufTensor& t = *m_view.gguf;
+    if (m_view.qkHeads == 0) {
+        t.dequantizeRows(r0, r1 - r0, dst);
+        return;
+    }
+    for (std::int64_t r = r0; r < r1; ++r) t.dequantizeRows(m_view.storedRow(r), 1, dst + (r - r0) * m_cols);
+}
+
+void GgufWeight::decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const {
+    std::vector<float> row(static_cast<std::size_t>(m_cols));
+    for (std::int64_t r = r0; r < r1; ++r) {
+        decodeRows(r, r + 1, row.data());
+        std::copy(row.begin(), row.end(), dst + (r - r0) * m_cols);
+    }
+}
+
+void GgufWeight::decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const {
+    // Whole blocks around [c0, c1), then the part asked for.
+    const GgufTensor& t = *m_view.gguf;
+    const GgmlTypeInfo& info = t.typeInfo();
+    const std::int64_t b0 = c0 / info.blockElements, b1 = (c1 + info.blockElements - 1) / info.blockElements;
+    std::vector<float> buf(static_cast<std::size_t>((b1 - b0) * info.blockElements));
+    dequantizeRow(t.type, t.row(m_view.storedRow(r)) + b0 * info.blockBytes, buf.data(), (b1 - b0) * info.blockElements);
+    std::copy(buf.begin() + (c0 - b0 * info.blockElements), buf.begin() + (c1 - b0 * info.blockElements), dst);
+}
+
+WeightPtr makeStoredWeight(const TensorView& view) {
+    if (view.gguf && (view.quantized || view.qkHeads > 0)) return std::make_shared<GgufWeight>(view);
+    return std::make_shared<StoredWeight>(view);
+}
+
 template <class S>
 void TransposedWeight::decode(std::int64_t r0, std::int64_t r1, S* dst) const {
     // Logical rows [r0, r1) are stored columns: read each stored row's

@@ -28,6 +28,15 @@ std::int64_t TensorView::elementCount() const {
 }
 
 float TensorView::at(std::int64_t i) const {
+    if (gguf && (quantized || qkHeads > 0)) {
+        // Dequantize the one block holding element (r, c) of the stored row.
+        const std::int64_t c = i % cols(), r = storedRow(i / cols());
+        const GgmlTypeInfo& t = gguf->typeInfo();
+        float block[256];
+        SL_ASSERT(t.blockElements <= 256);
+        dequantizeRow(gguf->type, gguf->row(r) + (c / t.blockElements) * t.blockBytes, block, t.blockElements);
+        return block[c % t.blockElements];
+    }
     switch (dtype) {
         case DType::F32: {
             float v;
@@ -50,8 +59,21 @@ float TensorView::at(std::int64_t i) const {
 
 Result<std::shared_ptr<const Model>> Model::open(const fs::path& folderIn) {
     std::error_code ec;
-    if (!fs::exists(folderIn, ec)) return Error{folderIn.string() + ": no such model folder"};
-    if (!fs::is_directory(folderIn, ec)) return Error{folderIn.string() + ": not a folder (expected a Hugging Face model folder)"};
+    if (!fs::exists(folderIn, ec)) return Error{folderIn.string() + ": no such model folder or GGUF file"};
+    if (fs::is_regular_file(folderIn, ec) && folderIn.extension() == ".gguf") {
+        auto model = std::shared_ptr<Model>(new Model());
+        model->m_folder = folderIn;
+        SL_TRY(model->indexGguf(folderIn));
+        SL_TRY(model->validateArchitecture());
+        Fnv64 fp;
+        fp.add(model->m_gguf->headerBytes());
+        fp.add(static_cast<std::uint64_t>(model->m_gguf->fileSize()));
+        model->m_fingerprint = fp.hex();
+        return std::shared_ptr<const Model>(std::move(model));
+    }
+    if (!fs::is_directory(folderIn, ec)) {
+        return Error{folderIn.string() + ": not a folder (expected a Hugging Face model folder or a .gguf file)"};
+    }
     auto model = std::shared_ptr<Model>(new Model());
     model->m_folder = folderIn;
 
@@ -186,6 +208,16 @@ std::string Model::modelWeightName(ModelWeight w) const {
     return pattern.empty() ? std::string() : weightName(pattern, -1);
 }
 
+std::string Model::canonicalTensorName(const std::string& name) const {
+    const auto it = m_ggufToHf.find(name);
+    return it == m_ggufToHf.end() ? name : it->second;
+}
+
+std::string Model::ggufName(const std::string& huggingFaceName) const {
+    const auto it = m_hfToGguf.find(huggingFaceName);
+    return it == m_hfToGguf.end() ? std::string() : it->second;
+}
+
 const TensorRole* Model::tensorRole(const std::string& name) const {
     const auto it = m_roles.find(name);
     return it == m_roles.end() ? nullptr : &it->second;
@@ -226,15 +258,20 @@ Status Model::validateArchitecture() {
             return Error{m_folder.string() + ": required tensor '" + name + "' is missing (model_type " + c.modelType + ")"};
         }
         const TensorView& v = it->second;
-        const std::string file = v.file->path().string();
-        const TensorInfo* info = v.file->find(name);
-        if (!info->dtype) {
+        const std::string file = v.file ? v.file->path().string() : m_folder.string();
+        if (v.gguf) {
+            if (!canDequantize(v.gguf->type)) {
+                return Error{file + ": tensor '" + v.gguf->name + "' has type " + std::string(ggmlTypeName(v.gguf->type)) + " (supported: " +
+                             std::string(dequantizableTypeList()) + ")"};
+            }
+        } else if (const TensorInfo* info = v.file->find(name); !info->dtype) {
             return Error{file + ": tensor '" + name + "' has dtype " + info->dtypeName + " (supported: F32, F16, BF16)"};
         }
         role.storedTransposed = role.matrix && c.conv1dWeights;
         if (role.storedTransposed) std::swap(shape[0], shape[1]);
         if (v.shape != shape) {
-            return Error{file + ": tensor '" + name + "' has shape " + shapeString(v.shape) + " but config.json implies " + shapeString(shape)};
+            return Error{file + ": tensor '" + (v.gguf ? v.gguf->name : name) + "' has shape " + shapeString(v.shape) + " but " +
+                         (v.gguf ? "the metadata implies " : "config.json implies ") + shapeString(shape)};
         }
         m_roles[name] = role;
         return {};
@@ -299,7 +336,8 @@ Status Model::validateArchitecture() {
     for (const auto& [name, role] : m_roles) {
         const TensorView& v = m_tensors.at(name);
         m_parameterCount += v.elementCount();
-        m_paramsByDtype[v.dtype] += v.elementCount();
+        if (!v.quantized) m_paramsByDtype[v.dtype] += v.elementCount();
+        m_paramsByStorage[std::string(v.storageName())] += v.elementCount();
     }
     return {};
 }

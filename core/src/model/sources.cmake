@@ -4,6 +4,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/safetensors.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model_config.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/families.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf_model.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model.cpp)
 list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf.cpp

@@ -62,6 +62,28 @@ private:
     std::int64_t m_rows, m_cols;
 };
 
+// A GGUF tensor read through the mmap: quantized blocks dequantized row by
+// row right before use (a tile at a time inside linear layers, never the
+// whole matrix), rows of llama.cpp-permuted q/k weights read in Hugging Face
+// order.
+class GgufWeight final : public WeightMatrix {
+public:
+    explicit GgufWeight(const TensorView& view);
+    std::int64_t rows() const override { return m_rows; }
+    std::int64_t cols() const override { return m_cols; }
+    void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const override;
+    void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const override;
+    void decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const override;
+
+private:
+    TensorView m_view;
+    std::int64_t m_rows, m_cols;
+};
+
+// The weight matrix of a checkpoint tensor: StoredWeight, or GgufWeight for
+// quantized or permuted GGUF tensors.
+WeightPtr makeStoredWeight(const TensorView& view);
+
 // An fp32 copy owned in memory (element edits, dequantized or rank-reduced results).
 class DenseWeight final : public WeightMatrix {
 public:

@@ -1,9 +1,12 @@
 #pragma once
 // A Hugging Face checkpoint folder, opened read-only: config.json plus
-// model.safetensors or a sharded model.safetensors.index.json. Weights stay
-// memory-mapped in their stored dtype (F32/F16/BF16); Model::open reads only
-// headers and validates everything the forward pass will touch, so every
-// command refuses a damaged folder up front.
+// model.safetensors or a sharded model.safetensors.index.json; or one GGUF
+// file (llama.cpp), whose hyper-parameters come from its metadata and whose
+// tensors are renamed to the Hugging Face names (docs/GGUF.md). Weights stay
+// memory-mapped in their stored type (F32/F16/BF16, GGUF quantized blocks
+// dequantized tile by tile); Model::open reads only headers and validates
+// everything the forward pass will touch, so every command refuses a damaged
+// checkpoint up front.
 //
 // Thread-safety: immutable after open; share it as shared_ptr<const Model>.
 
@@ -15,6 +18,7 @@
 #include <vector>
 
 #include "superlens/core/model/dtype.h"
+#include "superlens/core/model/gguf.h"
 #include "superlens/core/model/model_config.h"
 #include "superlens/core/model/safetensors.h"
 #include "superlens/core/result.h"
@@ -25,10 +29,21 @@ namespace superlens::core {
 // (Hugging Face Linear layout: [out_features, in_features]).
 struct TensorView {
     const std::string* name = nullptr;
-    DType dtype = DType::F32;
+    DType dtype = DType::F32;          // F32/F16/BF16 storage (GGUF quantized tensors: see gguf)
     std::vector<std::int64_t> shape;
     const std::byte* data = nullptr;  // unaligned in general
-    const SafetensorsFile* file = nullptr;
+    const SafetensorsFile* file = nullptr;  // safetensors checkpoints
+    // GGUF checkpoints: the tensor as llama.cpp stored it. When `quantized`,
+    // values come from dequantizing ggml blocks (dtype is meaningless); when
+    // qkHeads > 0 its rows are permuted per head (llama.cpp's rotary layout)
+    // and logical (Hugging Face) row r is stored at huggingFaceQkRowToGguf(r).
+    const GgufTensor* gguf = nullptr;
+    bool quantized = false;
+    std::int64_t qkHeads = 0;
+    // The stored row holding logical row r.
+    std::int64_t storedRow(std::int64_t r) const { return qkHeads > 0 ? huggingFaceQkRowToGguf(r, rows(), qkHeads) : r; }
+    // "F32", "BF16", "Q4_K", ...
+    std::string_view storageName() const { return gguf ? ggmlTypeName(gguf->type) : dtypeName(dtype); }
 
     std::int64_t rows() const { return shape.empty() ? 1 : shape[0]; }
     std::int64_t cols() const { return shape.size() < 2 ? (shape.empty() ? 1 : shape[0]) : shape[1]; }
@@ -95,6 +110,15 @@ public:
     std::string downProjectionName(int layer) const { return layerWeightName(layer, LayerWeight::Down); }
     int downOutputAxis() const { return m_config.conv1dWeights ? 1 : 0; }
 
+    // GGUF checkpoints: the Hugging Face name of a llama.cpp tensor name
+    // ("blk.2.ffn_down.weight" -> "model.layers.2.mlp.down_proj.weight"); any
+    // other name is returned unchanged. ggufName is the reverse ("" if none).
+    std::string canonicalTensorName(const std::string& name) const;
+    std::string ggufName(const std::string& huggingFaceName) const;
+    bool isGguf() const { return m_gguf != nullptr; }
+    // Parameters per storage type name ("BF16", "Q4_K", ...): what `info` reports.
+    const std::map<std::string, std::int64_t>& parametersByStorage() const { return m_paramsByStorage; }
+
     const std::vector<std::filesystem::path>& weightFiles() const { return m_weightFiles; }
     std::uint64_t checkpointBytes() const { return m_checkpointBytes; }
     std::int64_t parameterCount() const { return m_parameterCount; }
@@ -109,11 +133,15 @@ public:
 private:
     Model() = default;
     Status indexTensors();
+    Status indexGguf(const std::filesystem::path& path);
     Status validateArchitecture();
     std::string weightName(std::string_view pattern, int layer) const;
 
     std::string m_prefix;  // the family's name prefix found in this checkpoint ("transformer.", "" ...)
     std::map<std::string, TensorRole> m_roles;
+    std::shared_ptr<const GgufFile> m_gguf;
+    std::map<std::string, std::string> m_ggufToHf, m_hfToGguf;
+    std::map<std::string, std::int64_t> m_paramsByStorage;
 
     std::filesystem::path m_folder;
     ModelConfig m_config;
