@@ -131,3 +131,26 @@ def test_model_tokenizer_and_str_tokens(demo):
     assert tok.token_to_id("no such piece ***") is None
     assert tok.is_special(1) and not tok.is_special(ids[1])
     assert tok.decode(np.array(ids)) == tok.decode(ids)
+
+
+def run_python(code):
+    import subprocess
+    import sys
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr
+    return p
+
+
+def test_openblas_kernels_follow_the_import_order():
+    info = superlens.system_info()
+    if not info["blas_requested"]:
+        pytest.skip("this CPU leaves the kernel choice to OpenBLAS: nothing to check")
+    # imported first (as here), superlens configures the library numpy shares
+    assert info["blas_core"].lower() == info["blas_requested"].lower()
+    after = run_python("import numpy, superlens; print(superlens.system_info()['blas_core'])")
+    if after.stdout.strip().lower() != info["blas_requested"].lower():
+        assert "numpy was imported before superlens" in after.stderr and info["blas_requested"] in after.stderr
+    else:
+        assert "RuntimeWarning" not in after.stderr
+    before = run_python("import superlens, numpy; print(superlens.system_info()['blas_core'])")
+    assert before.stdout.strip().lower() == info["blas_requested"].lower() and before.stderr == ""

@@ -149,3 +149,37 @@ def test_cancel_from_another_thread(demo):
 
 
 TEXT_SAMPLE = "In the beginning God created the heaven and the earth. " * 20
+
+
+@pytest.mark.parametrize("with_progress", [False, True])
+def test_ctrl_c_interrupts_a_long_call(with_progress):
+    """SIGINT during a core call: checked between units of work on the main
+    thread (no callback), or raised inside the progress callback."""
+    import signal
+    import subprocess
+    import sys
+    code = f"""
+import sys, superlens
+m = superlens.open({DEMO!r})
+text = open({TEXT!r}, encoding="utf-8").read()
+def progress(done, total, stage):
+    pass
+print("ready", flush=True)
+try:
+    m.study_laser(text, types=["down", "up", "gate"], rhos=[0.1, 0.5], tasks=False, ctx=128,
+                  progress=progress if {with_progress} else None)
+    print("finished")
+except KeyboardInterrupt:
+    print("interrupted", flush=True)
+    m.run([1, 2, 3])  # still usable
+    print("usable")
+"""
+    p = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "ready"
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    t0 = time.perf_counter()
+    out, err = p.communicate(timeout=120)
+    assert p.returncode == 0, err
+    assert "interrupted" in out and "usable" in out and "finished" not in out
+    assert time.perf_counter() - t0 < 10
