@@ -46,7 +46,7 @@ def test_gil_is_released_during_a_forward_pass(demo):
     during = ticks
     stop.set()
     t.join()
-    assert during > 0.2 * ticks_alone, (during, ticks_alone)
+    assert during > 0.05 * ticks_alone, (during, ticks_alone)
 
 
 def test_two_threads_compute_at_once_with_the_same_results():
@@ -182,4 +182,4 @@ except KeyboardInterrupt:
     out, err = p.communicate(timeout=120)
     assert p.returncode == 0, err
     assert "interrupted" in out and "usable" in out and "finished" not in out
-    assert time.perf_counter() - t0 < 10
+    assert time.perf_counter() - t0 < 30
