@@ -1,0 +1,619 @@
+// Model.scan / massive / perplexity / stopwords / zeroshot / study_*:
+// core's analyses with the CLI's inputs and defaults, returning the same
+// documents as the corresponding `superlens-cli ... --json` (as dicts, with
+// per-token series as numpy arrays).
+
+#include <algorithm>
+
+#include "inputs.h"
+#include "model.h"
+#include "superlens/core/analysis/bundled_resources.h"
+#include "superlens/core/analysis/compression_study.h"
+#include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/published_coordinates.h"
+#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/super_weights.h"
+
+namespace superlens::python {
+
+namespace {
+
+using nlohmann::json;
+
+json editsJson(const std::vector<core::EditSpec>& edits) {
+    json j = json::array();
+    for (const auto& e : edits) j.push_back(e.text());
+    return j;
+}
+
+json superWeightJson(const core::SuperWeight& sw, const core::Model& model) {
+    return {{"layer", sw.layer},
+            {"row", sw.row},
+            {"col", sw.col},
+            {"value", sw.value},
+            {"down_in", sw.downIn},
+            {"down_out", sw.downOut},
+            {"token", sw.token},
+            {"iteration", sw.iteration},
+            {"output_ratio", sw.outputRatio},
+            {"input_ratio", sw.inputRatio},
+            {"resid_ratio", sw.residRatio},
+            {"tensor", sw.tensorName(model)},
+            {"output_axis", sw.outputAxis},
+            {"output_channel", sw.outputChannel()},
+            {"input_channel", sw.inputChannel()},
+            {"edit", sw.zeroEdit(model)}};
+}
+
+json massiveJson(const core::MassiveActivation& a) {
+    return {{"layer", a.layer}, {"token", a.token}, {"channel", a.channel}, {"value", a.value}, {"ratio", a.ratio},
+            {"first_token", a.firstToken}, {"delimiter", a.delimiter}};
+}
+
+bool isFalse(const py::handle& h) { return PyBool_Check(h.ptr()) && !h.cast<bool>(); }
+
+core::SuperWeightScanOptions scanOptions(double outputRatio, double inputRatio, double residRatio, int maxIterations) {
+    core::SuperWeightScanOptions o;
+    if (!(outputRatio > 0) || !(inputRatio > 0) || !(residRatio > 0)) raise("scan ratios must be positive numbers");
+    if (maxIterations < 0) raise("max_iterations must be >= 0");
+    o.outputRatio = outputRatio;
+    o.inputRatio = inputRatio;
+    o.residRatio = residRatio;
+    o.maxIterations = maxIterations;
+    return o;
+}
+
+int strideArg(int stride, int context) {
+    if (stride < 0) raise("stride must be >= 0 (0 = ctx)");
+    if (stride > context) raise("stride " + std::to_string(stride) + " is larger than ctx " + std::to_string(context));
+    return stride;
+}
+
+// ---------------------------------------------------------------------------
+
+py::object scan(const ModelPtr& self, const py::object& input, const py::object& edits, double outputRatio, double inputRatio, double residRatio,
+                int maxIterations, double massiveRatio, int topK, double minConsistency, const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    auto tok = self->tokenizer();
+    const core::SuperWeightScanOptions so = scanOptions(outputRatio, inputRatio, residRatio, maxIterations);
+    core::MassiveActivationOptions mo;
+    if (!(massiveRatio > 0)) raise("massive_ratio must be positive");
+    if (topK < 1) raise("top_k must be >= 1");
+    mo.ratioThreshold = massiveRatio;
+    mo.topK = topK;
+
+    // The explicit input, or the bundled default prompt set (as the CLI).
+    std::vector<std::vector<core::TokenId>> prompts;
+    if (!input.is_none()) {
+        prompts.push_back(tokensArg(*self, input).ids);
+    } else {
+        const auto defaults = core::bundledDefaultPrompts();
+        if (defaults.empty()) raise("this build has no bundled default prompts; give an input");
+        if (!tok) raise(m.folder().string() + ": no tokenizer.json or tokenizer.model, needed to tokenize the bundled default prompts; give token ids");
+        for (const auto& line : defaults) {
+            auto ids = tok->encode(line, true);
+            if (!ids.empty()) prompts.push_back(std::move(ids));
+        }
+    }
+    const auto& primary = prompts.front();
+    auto specs = editsArg(m, edits, static_cast<std::int64_t>(primary.size()));
+    specs = resolveKeepSuper(self->engine(), primary, std::move(specs));
+
+    CallScope scope(progress, cancelArg(cancel));
+    core::SuperWeightScan s = scope.run([&](const core::RunControl& c) { return core::scanSuperWeights(self->engine(), primary, specs, so, c); });
+    core::MassiveActivationReport massive = unwrap(core::findMassiveActivations(*s.firstResult, tok.get(), mo));
+    std::vector<core::SuperWeightConsistency> consistency;
+    if (prompts.size() > 1) {
+        consistency = scope.run([&](const core::RunControl& c) { return core::scanConsistency(self->engine(), prompts, specs, so, c); });
+    }
+    std::vector<core::SuperWeight> reported;
+    if (prompts.size() == 1) {
+        reported = s.superWeights;
+    } else {
+        for (const auto& c : consistency) {
+            if (c.fraction() + 1e-12 >= minConsistency) reported.push_back(c.weight);
+        }
+    }
+
+    json j;
+    j["super_weights"] = json::array();
+    for (const auto& sw : reported) {
+        json e = superWeightJson(sw, m);
+        for (const auto& c : consistency) {
+            if (c.weight.sameCoordinate(sw)) {
+                e["prompts_found"] = c.promptsFound;
+                e["prompts_total"] = c.promptsTotal;
+            }
+        }
+        j["super_weights"].push_back(std::move(e));
+    }
+    j["massive_activations"] = json::array();
+    for (const auto& a : massive.flagged) j["massive_activations"].push_back(massiveJson(a));
+    j["massive_persistent"] = json::array();
+    for (const auto& p : massive.persistent) {
+        j["massive_persistent"].push_back({{"token", p.token}, {"channel", p.channel}, {"first_layer", p.firstLayer}, {"last_layer", p.lastLayer}});
+    }
+    j["layers"] = json::array();
+    for (const auto& st : s.firstPass) {
+        j["layers"].push_back({{"layer", st.layer},
+                               {"down_in_max", st.downIn.absValue()},
+                               {"down_in_ratio", st.downInRatio()},
+                               {"down_out_max", st.downOut.absValue()},
+                               {"down_out_ratio", st.downOutRatio()},
+                               {"resid_max", st.resid.absValue()},
+                               {"resid_ratio", st.residRatio()},
+                               {"resid_median", st.residMedian}});
+    }
+    j["iterations"] = json::array();
+    for (std::size_t i = 0; i < s.iterationSeconds.size(); ++i) {
+        j["iterations"].push_back({{"seconds", s.iterationSeconds[i]}, {"start_layer", s.iterationStartLayer[i]}});
+    }
+    j["ids"] = primary;
+    j["prompts"] = static_cast<int>(prompts.size());
+    if (prompts.size() > 1) {
+        j["consistency"] = json::array();
+        for (const auto& c : consistency) {
+            j["consistency"].push_back({{"layer", c.weight.layer}, {"row", c.weight.row}, {"col", c.weight.col}, {"output_axis", c.weight.outputAxis},
+                                        {"prompts_found", c.promptsFound}, {"prompts_total", c.promptsTotal}});
+        }
+    }
+    const auto published = core::PublishedCoordinates::bundled().match(m.config(), m.folder().filename().string());
+    if (published) {
+        const auto& p = *published->model;
+        json pj = {{"model", p.name}, {"matched_by", published->matchedBy}, {"source", p.source}};
+        pj["super_weights"] = json::array();
+        for (const auto& c : p.superWeights) {
+            const bool found = std::any_of(reported.begin(), reported.end(), [&](const auto& sw) { return sw.coord() == c; });
+            pj["super_weights"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}, {"found", found}});
+        }
+        pj["massive_channels"] = p.massiveChannels;
+        if (!p.note.empty()) pj["note"] = p.note;
+        j["published"] = std::move(pj);
+    } else {
+        j["published"] = nullptr;
+    }
+    j["edits"] = editsJson(specs);
+    return toPython(j);
+}
+
+py::object massive(const ModelPtr& self, const py::object& input, const py::object& edits, double ratio, int topK, int maxFlagged,
+                   const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    auto tok = self->tokenizer();
+    if (!(ratio > 0)) raise("ratio must be positive");
+    if (topK < 1) raise("top_k must be >= 1");
+    if (maxFlagged < 1) raise("max_flagged_per_layer must be >= 1");
+    core::MassiveActivationOptions mo;
+    mo.ratioThreshold = ratio;
+    mo.topK = topK;
+    mo.maxFlaggedPerLayer = maxFlagged;
+    TokenInput in = tokensArg(*self, input);
+    auto specs = editsArg(m, edits, static_cast<std::int64_t>(in.ids.size()));
+    specs = resolveKeepSuper(self->engine(), in.ids, std::move(specs));
+    core::ForwardRequest req;
+    req.tokens = in.ids;
+    req.edits = specs;
+    req.record = core::HookSelection::patterns({"blocks.*.hook_resid_post"});
+    CallScope scope(progress, cancelArg(cancel));
+    auto result = scope.run([&](const core::RunControl& c) { return self->engine().run(req, c); });
+    core::MassiveActivationReport r = unwrap(core::findMassiveActivations(*result, tok.get(), mo));
+    json j;
+    j["massive_activations"] = json::array();
+    for (const auto& a : r.flagged) j["massive_activations"].push_back(massiveJson(a));
+    j["massive_persistent"] = json::array();
+    for (const auto& p : r.persistent) {
+        j["massive_persistent"].push_back({{"token", p.token}, {"channel", p.channel}, {"first_layer", p.firstLayer}, {"last_layer", p.lastLayer}});
+    }
+    j["top_per_layer"] = json::array();
+    for (const auto& layer : r.topPerLayer) {
+        json l = json::array();
+        for (const auto& a : layer) l.push_back(massiveJson(a));
+        j["top_per_layer"].push_back(std::move(l));
+    }
+    j["ids"] = in.ids;
+    j["ratio_threshold"] = ratio;
+    j["edits"] = editsJson(specs);
+    py::dict d = toPython(j);
+    d["layer_median"] = vectorArray(r.layerMedian);
+    return d;
+}
+
+py::object perplexity(const ModelPtr& self, const py::object& text, const py::object& ctx, int stride, const py::object& edits, bool bosWindows,
+                      const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    const int context = windowLength(ctx, m);
+    stride = strideArg(stride, context);
+    auto tokens = textArg(*self, text, bosWindows, context, stride);
+    auto specs = editsArg(m, edits);
+    specs = resolveKeepSuper(self->engine(), scanHead(tokens), std::move(specs));
+    core::PerplexityOptions po;
+    po.context = context;
+    po.stride = stride;
+    CallScope scope(progress, cancelArg(cancel));
+    core::PerplexityResult r = scope.run([&](const core::RunControl& c) { return core::perplexity(self->engine(), tokens, specs, po, c); });
+    py::dict d;
+    d["ppl"] = r.ppl;
+    d["nll"] = r.nll;
+    d["tokens"] = r.tokens;
+    d["windows"] = r.windows;
+    d["context"] = context;
+    d["stride"] = stride == 0 ? context : stride;
+    d["text_tokens"] = tokens.size();
+    d["token_nll"] = vectorArray(r.tokenNll);
+    d["token_index"] = vectorArray(r.tokenIndex);
+    d["edits"] = toPython(editsJson(specs));
+    return d;
+}
+
+py::object stopwords(const ModelPtr& self, const py::object& text, const py::object& edits, const py::object& ctx, int top, const py::object& words,
+                     const py::object& wordIds, bool bosWindows, const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    auto tok = self->tokenizer();
+    const int context = windowLength(ctx, m);
+    if (top < 0) raise("top must be >= 0");
+    auto tokens = textArg(*self, text, bosWindows, context, 0);
+    auto ids = stopwordIdsArg(*self, words, wordIds);
+    auto specs = editsArg(m, edits);
+    specs = resolveKeepSuper(self->engine(), scanHead(tokens), std::move(specs));
+    CallScope scope(progress, cancelArg(cancel));
+    core::StopwordShift s =
+        scope.run([&](const core::RunControl& c) { return core::stopwordShift(self->engine(), tokens, ids, specs, context, top, c); });
+    json j = {{"original_mass", s.originalMass}, {"edited_mass", s.editedMass}, {"ratio", s.ratio()},
+              {"positions", s.positions},        {"stopword_ids", ids.size()},  {"context", context}};
+    j["top_movers"] = json::array();
+    for (const auto& mv : s.topMovers) {
+        json e = {{"id", mv.id}, {"original", mv.originalProb}, {"edited", mv.editedProb}};
+        e["token"] = tok ? json(tok->tokenText(mv.id)) : json(nullptr);
+        e["stopword"] = std::binary_search(ids.begin(), ids.end(), mv.id);
+        j["top_movers"].push_back(std::move(e));
+    }
+    j["edits"] = editsJson(specs);
+    return toPython(j);
+}
+
+py::object zeroshot(const ModelPtr& self, const py::object& tasksObj, const py::object& edits, const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    TasksArg t = tasksArg(tasksObj);
+    const bool needsTokenizer = std::any_of(t.tasks.begin(), t.tasks.end(), [](const core::ZeroShotTask& x) { return x.contextIds.empty(); });
+    std::shared_ptr<core::Tokenizer> tok;
+    if (needsTokenizer) tok = self->requireTokenizer(t.label == "bundled" ? "the bundled text tasks" : "the text tasks of " + t.label);
+    auto specs = editsArg(m, edits);
+    std::vector<core::TokenId> head = t.tasks.front().contextIds;
+    if (head.empty() && tok) head = tok->encode(t.tasks.front().context, true);
+    specs = resolveKeepSuper(self->engine(), head, std::move(specs));
+    CallScope scope(progress, cancelArg(cancel));
+    core::ZeroShotResult r = scope.run([&](const core::RunControl& c) { return core::zeroShot(self->engine(), tok.get(), t.tasks, specs, c); });
+    json j = {{"accuracy", r.accuracy}, {"accuracy_norm", r.accuracyNorm}, {"count", r.count},
+              {"predictions", r.predictions}, {"predictions_norm", r.predictionsNorm}, {"log_likelihoods", r.logLikelihoods}};
+    std::vector<int> gold;
+    for (const auto& x : t.tasks) gold.push_back(x.gold);
+    j["gold"] = gold;
+    j["tasks"] = t.label;
+    j["edits"] = editsJson(specs);
+    return toPython(j);
+}
+
+// ---------------------------------------------------------------------------
+// Studies
+// ---------------------------------------------------------------------------
+
+json conditionJson(const core::StudyCondition& c) {
+    json j = {{"key", c.key}, {"label", c.label}, {"edits", editsJson(c.edits)}};
+    if (c.ppl) {
+        j["ppl"] = c.ppl->ppl;
+        j["nll"] = c.ppl->nll;
+        j["tokens"] = c.ppl->tokens;
+    }
+    if (c.zeroShot) {
+        j["zero_shot"] = {{"accuracy", c.zeroShot->accuracy}, {"accuracy_norm", c.zeroShot->accuracyNorm}, {"count", c.zeroShot->count},
+                          {"predictions", c.zeroShot->predictions}};
+    } else {
+        j["zero_shot"] = nullptr;
+    }
+    if (c.stopwords) {
+        j["stopwords"] = {{"mass", c.stopwords->editedMass}, {"original_mass", c.stopwords->originalMass}, {"ratio", c.stopwords->ratio()}};
+    } else {
+        j["stopwords"] = nullptr;
+    }
+    return j;
+}
+
+// tasks=None: the bundled set when the model has a tokenizer (as the CLI's
+// studies); False: none; else tasksArg.
+std::vector<core::ZeroShotTask> studyTasks(PyModel& self, const py::object& tasksObj, std::string& label) {
+    if (isFalse(tasksObj)) return {};
+    if (tasksObj.is_none() && !self.tokenizer()) return {};
+    TasksArg t = tasksArg(tasksObj);
+    const bool needsTokenizer = std::any_of(t.tasks.begin(), t.tasks.end(), [](const auto& x) { return x.contextIds.empty(); });
+    if (needsTokenizer && !self.tokenizer()) raise(self.model().folder().string() + ": no tokenizer (needed for the text tasks of " + t.label + ")");
+    label = t.label;
+    return std::move(t.tasks);
+}
+
+py::object studySuperWeight(const ModelPtr& self, const py::object& text, const py::object& tasksObj, const py::object& superWeights,
+                            const py::object& scanInput, const py::object& ctx, int stride, int outliers, const py::object& words,
+                            const py::object& wordIds, const py::object& edits, bool bosWindows, double outputRatio, double inputRatio,
+                            double residRatio, int maxIterations, const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    auto tok = self->tokenizer();
+    const int context = windowLength(ctx, m);
+    stride = strideArg(stride, context);
+    if (outliers < 0) raise("outliers must be >= 0 (0 = as many as each matrix's super weights)");
+    core::SuperWeightStudyInputs in;
+    in.textTokens = textArg(*self, text, bosWindows, context, stride);
+    in.tokenizer = tok.get();
+    if (!scanInput.is_none()) in.scanTokens = tokensArg(*self, scanInput, "scan_input").ids;
+    if (!superWeights.is_none()) in.superWeights = coordsArg(superWeights, "super_weights");
+    std::string tasksLabel;
+    std::vector<core::ZeroShotTask> tasks = studyTasks(*self, tasksObj, tasksLabel);
+    if (!tasks.empty()) in.tasks = &tasks;
+    if (!isFalse(words) && (tok || !wordIds.is_none())) in.stopwordIds = stopwordIdsArg(*self, words.is_none() ? py::object(py::none()) : words, wordIds);
+    auto specs = editsArg(m, edits);
+    specs = resolveKeepSuper(self->engine(), in.scanTokens.empty() ? scanHead(in.textTokens) : in.scanTokens, std::move(specs));
+    core::SuperWeightStudyOptions so;
+    so.perplexity.context = context;
+    so.perplexity.stride = stride;
+    so.outlierCount = outliers;
+    so.scan = scanOptions(outputRatio, inputRatio, residRatio, maxIterations);
+
+    CallScope scope(progress, cancelArg(cancel));
+    core::SuperWeightStudy s = scope.run([&](const core::RunControl& c) -> core::Result<core::SuperWeightStudy> {
+        auto r = core::studySuperWeight(self->engine(), in, specs, so, c);
+        if (!r && in.superWeights.empty() && r.error().message.find("no super weight") != std::string::npos) {
+            return core::Error{self->path() + ": " + r.error().message + "; give them with super_weights=[(layer, row, col)]"};
+        }
+        return r;
+    });
+    json j;
+    j["super_weights"] = json::array();
+    for (const auto& sw : s.superWeights) j["super_weights"].push_back(superWeightJson(sw, m));
+    j["outliers"] = json::array();
+    for (const auto& c : s.outliers) j["outliers"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
+    j["conditions"] = json::array();
+    for (const auto& c : s.conditions) j["conditions"].push_back(conditionJson(c));
+    j["context"] = context;
+    j["stride"] = stride == 0 ? context : stride;
+    j["tasks"] = tasksLabel.empty() ? json(nullptr) : json(tasksLabel);
+    j["stopword_ids"] = in.stopwordIds.size();
+    j["notes"] = s.notes;
+    j["edits"] = editsJson(specs);
+    j["markdown"] = s.markdown();
+    return toPython(j);
+}
+
+// What both compression studies need (the CLI's prepare()).
+struct Prepared {
+    std::shared_ptr<core::Tokenizer> tokenizer;
+    std::vector<core::ZeroShotTask> tasks;
+    std::vector<core::AnswerTask> answers;
+    std::vector<core::EditSpec> edits;
+    core::CompressionStudyInputs inputs;
+};
+
+std::unique_ptr<Prepared> prepare(PyModel& self, const py::object& text, const py::object& tasksObj, const py::object& answers, const py::object& ctx,
+                                  int stride, long long maxTokens, const py::object& edits, bool bosWindows) {
+    auto p = std::make_unique<Prepared>();
+    const core::Model& m = self.model();
+    p->tokenizer = self.tokenizer();
+    const int context = windowLength(ctx, m);
+    stride = strideArg(stride, context);
+    if (maxTokens < 0) raise("max_tokens must be >= 0 (0 = all)");
+    p->inputs.textTokens = textArg(self, text, bosWindows, context, stride);
+    if (maxTokens > 0 && static_cast<long long>(p->inputs.textTokens.size()) > maxTokens) p->inputs.textTokens.resize(static_cast<std::size_t>(maxTokens));
+    p->inputs.tokenizer = p->tokenizer.get();
+    p->inputs.perplexity.context = context;
+    p->inputs.perplexity.stride = stride;
+    std::string label;
+    p->tasks = studyTasks(self, tasksObj, label);
+    if (!p->tasks.empty()) p->inputs.tasks = &p->tasks;
+    if (!answers.is_none()) {
+        p->answers = answersArg(answers);
+        for (std::size_t i = 0; i < p->answers.size(); ++i) {
+            auto seq = core::tokenizeAnswerTask(p->answers[i], p->tokenizer.get());
+            if (!seq) raise("answers: answer " + std::to_string(i + 1) + ": " + seq.error().message);
+        }
+        p->inputs.answers = &p->answers;
+    }
+    p->edits = editsArg(m, edits);
+    p->edits = resolveKeepSuper(self.engine(), scanHead(p->inputs.textTokens), std::move(p->edits));
+    return p;
+}
+
+// A list of str/int items, or one comma-separated string.
+std::vector<std::string> listArg(const py::handle& h) {
+    std::vector<std::string> out;
+    auto add = [&](const std::string& s) {
+        std::string item;
+        for (char c : s + ",") {
+            if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
+                if (!item.empty()) out.push_back(item);
+                item.clear();
+            } else {
+                item.push_back(c);
+            }
+        }
+    };
+    if (py::isinstance<py::str>(h)) add(h.cast<std::string>());
+    else {
+        for (py::handle x : h) add(py::str(x).cast<std::string>());
+    }
+    return out;
+}
+
+py::object withMarkdown(const std::string& jsonText, const std::string& markdown) {
+    py::dict d = py::module_::import("json").attr("loads")(pyStr(jsonText));
+    d["markdown"] = pyStr(markdown);
+    return d;
+}
+
+py::object studyLaser(const ModelPtr& self, const py::object& text, const py::object& types, const py::object& layers, const py::object& rhos,
+                      const py::object& tasks, const py::object& answers, const py::object& ctx, int stride, long long maxTokens,
+                      const py::object& edits, bool bosWindows, const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    auto p = prepare(*self, text, tasks, answers, ctx, stride, maxTokens, edits, bosWindows);
+    core::LaserStudyOptions so;
+    if (!types.is_none()) {
+        so.types = listArg(types);
+        for (const auto& t : so.types) {
+            auto name = core::laserTensorName(m, t, 0);
+            if (!name) raise("types: " + name.error().message);
+        }
+    }
+    if (!layers.is_none()) {
+        for (py::handle l : layers) {
+            const long long v = l.cast<long long>();
+            if (v < 0 || v >= m.config().numLayers) {
+                raise("layers: " + std::to_string(v) + " is outside the model's layers 0.." + std::to_string(m.config().numLayers - 1));
+            }
+            so.layers.push_back(static_cast<int>(v));
+        }
+        if (so.layers.empty()) raise("layers: no layer given");
+    }
+    if (!rhos.is_none()) {
+        so.rhos.clear();
+        for (py::handle r : rhos) {
+            const double v = r.cast<double>();
+            if (!(v > 0.0 && v <= 1.0)) raise("rhos: " + py::str(r).cast<std::string>() + " is not a fraction in (0, 1]");
+            so.rhos.push_back(v);
+        }
+        if (so.rhos.empty()) raise("rhos: no value given");
+    }
+    CallScope scope(progress, cancelArg(cancel));
+    core::LaserStudy s = scope.run([&](const core::RunControl& c) { return core::studyLaser(self->engine(), p->inputs, p->edits, so, c); });
+    return withMarkdown(s.toJson(), s.markdown());
+}
+
+std::vector<std::int64_t> blocksArg(const py::handle& h, const char* what, bool activations) {
+    std::vector<std::int64_t> out;
+    for (const auto& item : listArg(h)) {
+        if (item == "tensor" || item == "0") out.push_back(0);
+        else if (activations && (item == "token" || item == "-1")) out.push_back(-1);
+        else {
+            long long v = 0;
+            try {
+                std::size_t used = 0;
+                v = std::stoll(item, &used);
+                if (used != item.size()) v = 0;
+            } catch (const std::exception&) {
+                v = 0;
+            }
+            if (v < 1) raise(std::string(what) + ": '" + item + "' is not a positive block size" + (activations ? ", 'token'" : "") + " or 'tensor'");
+            out.push_back(v);
+        }
+    }
+    if (out.empty()) raise(std::string(what) + ": no block size given");
+    return out;
+}
+
+py::object studyQuant(const ModelPtr& self, const py::object& text, int bits, const py::object& blocks, const py::object& patternObj,
+                      const py::object& superWeights, bool keepSuper, const py::object& zclip, const py::object& pclip, int actBits,
+                      const std::string& actPattern, const py::object& actBlocks, const py::object& superActivations, const py::object& tasks,
+                      const py::object& answers, const py::object& ctx, int stride, long long maxTokens, const py::object& edits, bool bosWindows,
+                      double outputRatio, double inputRatio, double residRatio, int maxIterations, const py::object& progress,
+                      const py::object& cancel) {
+    const core::Model& m = self->model();
+    auto p = prepare(*self, text, tasks, answers, ctx, stride, maxTokens, edits, bosWindows);
+    const std::string pattern = patternObj.is_none() ? m.layerTensorPattern() : patternObj.cast<std::string>();
+    core::QuantStudyOptions so;
+    so.bits = bits;
+    so.pattern = pattern;
+    if (!blocks.is_none()) so.blocks = blocksArg(blocks, "blocks", false);
+    if (!zclip.is_none()) so.zclip = zclip.cast<double>();
+    if (!pclip.is_none()) so.pclip = pclip.cast<double>();
+    so.actBits = actBits;
+    so.actPattern = actPattern;
+    if (actBits && !actBlocks.is_none()) so.actBlocks = blocksArg(actBlocks, "act_blocks", true);
+    if (!superActivations.is_none()) {
+        for (py::handle t : superActivations) {
+            auto seq = py::reinterpret_borrow<py::sequence>(t);
+            if (py::len(seq) != 2) raise("super_activations: expected (token, channel) pairs");
+            const long long tk = seq[0].cast<long long>(), ch = seq[1].cast<long long>();
+            if (tk < 0 || ch < 0 || ch >= m.config().hiddenSize) {
+                raise("super_activations: (" + std::to_string(tk) + ", " + std::to_string(ch) + ") is not (token, channel) with a channel below " +
+                      std::to_string(m.config().hiddenSize));
+            }
+            so.superActivations.push_back({tk, ch});
+        }
+    }
+    // Probe edits validate the patterns up front (the CLI's clear errors before any scan).
+    unwrap(core::parseEdits({"rtn:" + pattern + ":bits=" + std::to_string(bits) + ":block=tensor"}, m));
+    if (actBits) unwrap(core::parseEdits({"actq:" + actPattern + ":bits=" + std::to_string(actBits) + ":block=tensor"}, m));
+    CallScope scope(progress, cancelArg(cancel));
+    if (keepSuper) {
+        if (!superWeights.is_none()) {
+            so.superWeights = coordsArg(superWeights, "super_weights");
+            core::EditSpec probe;
+            probe.kind = core::EditKind::Rtn;
+            probe.target = pattern;
+            probe.bits = bits;
+            probe.keepSuper = true;
+            probe.keepWeights = so.superWeights;
+            if (auto v = core::validateEdit(probe, m); !v) raise("super_weights: " + v.error().message);
+        } else {
+            // The super weights of a scan of the text's first 128 tokens, and
+            // the kept activations: (token 0, output channel) of each plus the
+            // scan's own positions -- the CLI's rule (cmd_study_compression.cpp).
+            const auto head = scanHead(p->inputs.textTokens);
+            auto probes = unwrap(core::parseEdits({"rtn:" + pattern + ":bits=4:block=tensor:keep_super", "actq:" + actPattern + ":bits=8:keep_super"}, m));
+            std::vector<core::EditSpec> withBase = p->edits;
+            withBase.insert(withBase.end(), probes.begin(), probes.end());
+            const core::SuperWeightScanOptions sopt = scanOptions(outputRatio, inputRatio, residRatio, maxIterations);
+            std::vector<core::EditSpec> resolved = scope.run(
+                [&](const core::RunControl&) { return core::resolveKeepSuperFromScan(self->engine(), head, std::move(withBase), sopt); });
+            so.superWeights = resolved[resolved.size() - 2].keepWeights;
+            for (const auto& sw : so.superWeights) {
+                const core::ActivationCoord c{0, m.downOutputAxis() == 0 ? sw.row : sw.col};
+                if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
+            }
+            for (const auto& c : resolved[resolved.size() - 1].keepActivations) {
+                if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
+            }
+        }
+    }
+    core::QuantStudy s = scope.run([&](const core::RunControl& c) { return core::studyQuant(self->engine(), p->inputs, p->edits, so, c); });
+    return withMarkdown(s.toJson(), s.markdown());
+}
+
+}  // namespace
+
+void registerAnalysis(py::module_&, py::class_<PyModel, ModelPtr>& cls) {
+    using py::arg;
+    const auto none = py::none();
+    cls.def("scan", &scan, arg("input") = none, arg("edits") = none, arg("output_ratio") = 50.0, arg("input_ratio") = 20.0,
+            arg("resid_ratio") = 50.0, arg("max_iterations") = 16, arg("massive_ratio") = 100.0, arg("top_k") = 3, arg("min_consistency") = 0.5,
+            arg("progress") = none, arg("cancel") = none, R"doc(
+Super weights and massive activations: the document of `superlens-cli scan --json`
+as a dict (super_weights, massive_activations, massive_persistent, layers, ...).
+Without input, the bundled default prompts are scanned and the super weights
+found in at least min_consistency of them are reported.)doc")
+        .def("massive", &massive, arg("input"), arg("edits") = none, arg("ratio") = 100.0, arg("top_k") = 3, arg("max_flagged_per_layer") = 64,
+             arg("progress") = none, arg("cancel") = none,
+             "Massive activations (Sun et al., 2024) of one input: flagged entries, per-layer top-k and medians (numpy).")
+        .def("perplexity", &perplexity, arg("text"), arg("ctx") = none, arg("stride") = 0, arg("edits") = none, arg("bos_windows") = false,
+             arg("progress") = none, arg("cancel") = none, R"doc(
+Sliding-window perplexity (Hugging Face's recipe), as `superlens-cli ppl --json --per-token`.
+text: a str, an os.PathLike text file, or token ids. ctx default min(512, n_ctx);
+stride 0 = ctx. bos_windows: every window starts with BOS.)doc")
+        .def("stopwords", &stopwords, arg("text"), arg("edits") = none, arg("ctx") = none, arg("top") = 10, arg("stopwords") = none,
+             arg("stopword_ids") = none, arg("bos_windows") = false, arg("progress") = none, arg("cancel") = none,
+             "Stopword probability mass, unedited vs edited, and the top movers (`superlens-cli stopwords --json`).")
+        .def("zeroshot", &zeroshot, arg("tasks") = none, arg("edits") = none, arg("progress") = none, arg("cancel") = none,
+             "Zero-shot multiple-choice accuracy (`superlens-cli zeroshot --json`); tasks: None = bundled set, a JSONL file, or a list of dicts.")
+        .def("study_superweight", &studySuperWeight, arg("text"), arg("tasks") = none, arg("super_weights") = none, arg("scan_input") = none,
+             arg("ctx") = none, arg("stride") = 0, arg("outliers") = 0, arg("stopwords") = none, arg("stopword_ids") = none, arg("edits") = none,
+             arg("bos_windows") = false, arg("output_ratio") = 50.0, arg("input_ratio") = 20.0, arg("resid_ratio") = 50.0,
+             arg("max_iterations") = 16, arg("progress") = none, arg("cancel") = none,
+             "The super-weight paper's Table 1 (`superlens-cli study superweight --json`). tasks/stopwords=False skip those measures.")
+        .def("study_laser", &studyLaser, arg("text"), arg("types") = none, arg("layers") = none, arg("rhos") = none, arg("tasks") = none,
+             arg("answers") = none, arg("ctx") = none, arg("stride") = 0, arg("max_tokens") = 0, arg("edits") = none, arg("bos_windows") = false,
+             arg("progress") = none, arg("cancel") = none, "LASER sweep (`superlens-cli study laser --json`), plus 'markdown'.")
+        .def("study_quant", &studyQuant, arg("text"), arg("bits") = 4, arg("blocks") = none, arg("pattern") = none, arg("super_weights") = none,
+             arg("keep_super") = true, arg("zclip") = none, arg("pclip") = none, arg("act_bits") = 0, arg("act_pattern") = "blocks.*.hook_resid_post",
+             arg("act_blocks") = none, arg("super_activations") = none, arg("tasks") = none, arg("answers") = none, arg("ctx") = none,
+             arg("stride") = 0, arg("max_tokens") = 0, arg("edits") = none, arg("bos_windows") = false, arg("output_ratio") = 50.0,
+             arg("input_ratio") = 20.0, arg("resid_ratio") = 50.0, arg("max_iterations") = 16, arg("progress") = none, arg("cancel") = none,
+             "RTN quantization sweep, plain vs keep_super (`superlens-cli study quant --json`), plus 'markdown'.");
+}
+
+}  // namespace superlens::python

@@ -1,0 +1,19 @@
+# The Python module (app/python): pytest through Debian's python3-pytest, one
+# CTest test per file, importing the module from <build>/python.
+if(TARGET superlens_python)
+  set(SUPERLENS_PYTEST_ENV "PYTHONPATH=${CMAKE_BINARY_DIR}/python" "PYTHONDONTWRITEBYTECODE=1" "MPLBACKEND=Agg"
+      "SUPERLENS_PYTHON_BUILD_DIR=${CMAKE_BINARY_DIR}/python")
+  if(SUPERLENS_SANITIZE)
+    # The interpreter is not instrumented: the sanitizer runtime must come first.
+    execute_process(COMMAND ${CMAKE_CXX_COMPILER} -print-file-name=libasan.so OUTPUT_VARIABLE SUPERLENS_LIBASAN OUTPUT_STRIP_TRAILING_WHITESPACE)
+    list(APPEND SUPERLENS_PYTEST_ENV "LD_PRELOAD=${SUPERLENS_LIBASAN}" "ASAN_OPTIONS=detect_leaks=0")
+  endif()
+  file(GLOB SUPERLENS_PYTHON_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/python/test_*.py)
+  foreach(test_file ${SUPERLENS_PYTHON_TESTS})
+    get_filename_component(test_name ${test_file} NAME_WE)
+    superlens_add_script_test(NAME ${test_name}
+      COMMAND ${SUPERLENS_PYTHON_EXECUTABLE} -m pytest -q -p no:cacheprovider ${test_file}
+      LABELS python TIMEOUT 900)
+    set_property(TEST ${test_name} APPEND PROPERTY ENVIRONMENT ${SUPERLENS_PYTEST_ENV})
+  endforeach()
+endif()
