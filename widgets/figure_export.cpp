@@ -293,7 +293,10 @@ bool exportMultiPanelFigure(const QList<PlotView*>& views, const QString& path, 
             if (auto* g = qobject_cast<QCPGraph*>(src)) {
                 QCPGraph* c = strip->addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
                 c->setLineStyle(g->lineStyle());
-                c->setScatterStyle(g->scatterStyle());
+                // applyPlotStyle below shrinks markers for paper once more: undo that for the copy.
+                QCPScatterStyle scatter = g->scatterStyle();
+                scatter.setSize(scatter.size() / kPaperMarkerScale);
+                c->setScatterStyle(scatter);
                 copy = c;
             } else {
                 copy = new QCPBars(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));

@@ -189,13 +189,21 @@ QString fitText(const QString& text, const QFont& font, double maxWidth, int max
             const QString a = clean(words.mid(0, k).join(QLatin1Char(' ')));
             const QString b = clean(words.mid(k).join(QLatin1Char(' ')));
             if (a.isEmpty() || b.isEmpty()) continue;
+            // A break before a parenthesis or after a comma reads better: a
+            // small bonus for it.
+            const bool natural = b.startsWith(QLatin1Char('(')) || a.endsWith(QLatin1Char(',')) || words[k - 1] == QStringLiteral("·");
             const double wmax = std::max(fm.horizontalAdvance(a), fm.horizontalAdvance(b));
-            if (wmax < best) {
-                best = wmax;
+            if (natural && wmax > maxWidth) continue;
+            const double score = (natural ? 0.9 : 1.0) * wmax;
+            if (score < best) {
+                best = score;
                 bestText = a + QLatin1Char('\n') + b;
             }
         }
-        if (best <= maxWidth) return bestText;
+        if (!bestText.isEmpty() && fm.horizontalAdvance(bestText.section(QLatin1Char('\n'), 0, 0)) <= maxWidth &&
+            fm.horizontalAdvance(bestText.section(QLatin1Char('\n'), 1)) <= maxWidth) {
+            return bestText;
+        }
         // Greedy lines, the last one shortened.
         QStringList lines;
         QString current;

@@ -100,7 +100,7 @@ void applyPlotStyle(QCustomPlot* plot, const PlotStyle& s) {
     if (s.unitSizedFonts) {
         for (int i = 0; i < plot->graphCount(); ++i) {
             QCPScatterStyle scatter = plot->graph(i)->scatterStyle();
-            scatter.setSize(scatter.size() * 0.6);
+            scatter.setSize(scatter.size() * kPaperMarkerScale);
             plot->graph(i)->setScatterStyle(scatter);
         }
     }

@@ -36,6 +36,9 @@ struct PlotStyle {
     static PlotStyle figure(const QString& family, double points);
 };
 
+// Markers are built at screen size; paper styles draw them this much smaller.
+inline constexpr double kPaperMarkerScale = 0.6;
+
 // Applies fonts and colours to every axis rect, legend, colour scale, text
 // element and text item of the plot (call after building, before replot()).
 void applyPlotStyle(QCustomPlot* plot, const PlotStyle& style);
