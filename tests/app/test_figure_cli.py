@@ -70,7 +70,7 @@ with tempfile.TemporaryDirectory() as d:
             continue
         j = json.loads(stdout)
         check(j["style"] == style, f"{what}: style {j.get('style')}")
-        check(j["layout"]["problems"] == [], f"{what}: layout problems {j['layout']['problems']}")
+        check(j.get("layout", {}).get("problems") == [], f"{what}: layout problems {j.get('layout')}")
         check(isinstance(j["caption"], str) and j["caption"], f"{what}: no caption")
         if ext != "svg":  # SVG words need an SVG renderer; test_figure_layout checks them through QtSvg
             check_figure(out, what)

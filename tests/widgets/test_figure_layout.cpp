@@ -370,6 +370,47 @@ private slots:
         QCOMPARE(fa.readAll(), fb.readAll());
     }
 
+    // Panels a, b, c: clean like single figures, one CSV per panel; entries
+    // that two panels draw the same are shown once, above the panels.
+    void multiPanelFigures() {
+        QTemporaryDir dir;
+        for (const bool two : {false, true}) {
+            std::vector<std::unique_ptr<PlotView>> owned;
+            QList<PlotView*> views;
+            for (const char* kind : {"spikes", "propagation", "logits"}) {
+                owned.push_back(makeView(QLatin1String(kind), fixture().genesis));
+                views << owned.back().get();
+            }
+            const QString path = dir.filePath(two ? QStringLiteral("panels-two.pdf") : QStringLiteral("panels-one.pdf"));
+            widgets::MultiPanelReport report;
+            QString error;
+            QVERIFY2(widgets::exportMultiPanelFigure(views, path, two ? widgets::ExportOptions::twoColumn() : widgets::ExportOptions::oneColumn(),
+                                                     &error, &report),
+                     qPrintable(error));
+            QCOMPARE(report.panels.size(), 3);
+            for (const widgets::PanelReport& panel : report.panels) {
+                QVERIFY2(QFileInfo(panel.csv).size() > 0, qPrintable(panel.csv));
+                QVERIFY2(panel.layout.problems.isEmpty(), qPrintable(panel.layout.problems.join(QLatin1Char('\n'))));
+            }
+            const QStringList problems = fileProblems(checkFiles({path})[path].toObject(), QFileInfo(path).fileName());
+            QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
+        }
+        // The same view twice: every legend entry is shared and drawn once.
+        std::unique_ptr<PlotView> a = makeView(QStringLiteral("spikes"), fixture().genesis), b = makeView(QStringLiteral("spikes"), fixture().genesis);
+        const QString path = dir.filePath(QStringLiteral("twice.pdf"));
+        widgets::MultiPanelReport report;
+        QString error;
+        QVERIFY2(widgets::exportMultiPanelFigure({a.get(), b.get()}, path, widgets::ExportOptions::twoColumn(), &error, &report), qPrintable(error));
+        QVERIFY2(report.sharedLegend.contains(QStringLiteral("super weight")), qPrintable(report.sharedLegend.join(QStringLiteral(", "))));
+        QProcess p;
+        p.start(QStringLiteral("pdftotext"), {path, QStringLiteral("-")});
+        QVERIFY(p.waitForFinished(30000));
+        const QString text = QString::fromUtf8(p.readAllStandardOutput());
+        QCOMPARE(text.count(QStringLiteral("super weight")), 1);
+        const QStringList problems = fileProblems(checkFiles({path})[path].toObject(), QStringLiteral("twice.pdf"));
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
+    }
+
     void presetsAreComplete() {
         const QStringList ids = widgets::figurePresetIds();
         for (const char* id : {"default", "neurips", "icml", "iclr", "acl", "nature", "science", "ieee", "arxiv"}) {
