@@ -170,7 +170,10 @@ bool MassiveView::rebuild(QString* emptyReason) {
             text->setClipAxisRect(m_barRect);
             text->position->setAxes(keyAxis, valueAxis);
             text->position->setCoords(m.token - shift, std::max(static_cast<double>(std::fabs(m.value)), base));
-            text->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
+            // Centred on its bar, except at the ends of the axis, where a centred
+            // label would stick out of the plot.
+            const Qt::Alignment side = m.token == 0 ? Qt::AlignLeft : (m.token == T - 1 ? Qt::AlignRight : Qt::AlignHCenter);
+            text->setPositionAlignment(side | Qt::AlignBottom);
             text->setText(QStringLiteral("ch %1").arg(m.channel));
             text->setColor(st.foreground);
         }
