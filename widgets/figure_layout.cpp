@@ -464,7 +464,7 @@ QRectF itemTextRect(QCPItemText* t) {
     return QRectF(t->topLeft->pixelPosition(), t->bottomRight->pixelPosition()).normalized();
 }
 
-Obstacles collectObstacles(QCustomPlot* plot, QCPAxisRect* rect, const QCPLayoutElement* ignore = nullptr) {
+Obstacles collectObstacles(QCustomPlot* plot, QCPAxisRect* rect) {
     Obstacles o;
     for (int i = 0; i < plot->plottableCount(); ++i) {
         QCPAbstractPlottable* pl = plot->plottable(i);
@@ -512,7 +512,6 @@ Obstacles collectObstacles(QCustomPlot* plot, QCPAxisRect* rect, const QCPLayout
             o.segments << QLineF(l->start->pixelPosition(), l->end->pixelPosition());
         }
     }
-    Q_UNUSED(ignore);
     return o;
 }
 
@@ -822,7 +821,6 @@ struct Owner {
     OwnerKind kind = OwnerKind::None;
     QCPAxis* axis = nullptr;
     QCPItemText* item = nullptr;
-    const AxisInfo* info = nullptr;
 };
 
 Owner ownerOf(QCustomPlot* plot, const RecordedText& t, const QList<AxisInfo>& axes) {
@@ -830,21 +828,21 @@ Owner ownerOf(QCustomPlot* plot, const RecordedText& t, const QList<AxisInfo>& a
     for (int i = 0; i < plot->itemCount(); ++i) {
         auto* it = qobject_cast<QCPItemText*>(plot->item(i));
         if (it && it->visible() && it->text().contains(t.text.trimmed()) && itemTextRect(it).adjusted(-1, -1, 1, 1).contains(c)) {
-            return {OwnerKind::Annotation, nullptr, it, nullptr};
+            return {OwnerKind::Annotation, nullptr, it};
         }
     }
     for (const LegendSlot& s : insetLegends(plot)) {
-        if (QRectF(s.legend->outerRect()).contains(c)) return {OwnerKind::Legend, nullptr, nullptr, nullptr};
+        if (QRectF(s.legend->outerRect()).contains(c)) return {OwnerKind::Legend, nullptr, nullptr};
     }
     for (QCPLayoutElement* el : plot->plotLayout()->elements(true)) {
-        if (qobject_cast<QCPTextElement*>(el) && QRectF(el->outerRect()).contains(c)) return {OwnerKind::Title, nullptr, nullptr, nullptr};
-        if (qobject_cast<QCPLegend*>(el) && el->visible() && QRectF(el->outerRect()).contains(c)) return {OwnerKind::Legend, nullptr, nullptr, nullptr};
+        if (qobject_cast<QCPTextElement*>(el) && QRectF(el->outerRect()).contains(c)) return {OwnerKind::Title, nullptr, nullptr};
+        if (qobject_cast<QCPLegend*>(el) && el->visible() && QRectF(el->outerRect()).contains(c)) return {OwnerKind::Legend, nullptr, nullptr};
     }
     for (const AxisInfo& info : axes) {
         if (!axisBand(info).contains(c)) continue;
         const QStringList titleLines = info.axis->label().split(QLatin1Char('\n'));
         const bool isTitle = titleLines.contains(t.text.trimmed()) || (titleLines.size() == 1 && titleLines[0].contains(t.text.trimmed()) && t.text.size() > 3);
-        return {isTitle ? OwnerKind::AxisTitle : OwnerKind::TickLabels, info.axis, nullptr, &info};
+        return {isTitle ? OwnerKind::AxisTitle : OwnerKind::TickLabels, info.axis, nullptr};
     }
     return {};
 }
