@@ -1,14 +1,22 @@
 #include "figure_export.h"
 
 #include <cmath>
+#include <functional>
+#include <memory>
+#include <vector>
 
 #include <QDir>
+#include <QFontMetricsF>
+#include <QMap>
+#include <QSet>
 #include <QFileInfo>
+#include <QImage>
 #include <QPageSize>
 #include <QPdfWriter>
 #include <QSvgGenerator>
 #include <qcustomplot.h>
 
+#include "plot_style.h"
 #include "plot_view.h"
 
 namespace superlens::widgets {
@@ -49,32 +57,87 @@ QString csvPathFor(const QString& figurePath) {
     return info.dir().filePath(info.completeBaseName() + QStringLiteral(".csv"));
 }
 
-namespace {
+FigureExportScope::FigureExportScope(PlotView& view, const ExportOptions& options, const std::function<void(QCustomPlot*)>& beforeLayout)
+    : m_view(view), m_saved(view.plotStyle()), m_w(options.widthPoints()), m_h(options.heightPoints()) {
+    PlotStyle style = PlotStyle::figure(options.fontFamily, options.fontPoints);
+    style.figureHeight = m_h;
+    m_view.setPlotStyle(style);
+    if (m_view.hasData() && beforeLayout) beforeLayout(m_view.plot());
+    if (m_view.hasData() && options.fitLayout) m_layout = fitFigureLayout(m_view.plot(), m_w, m_h);
+}
 
 // Restores the on-screen style however the export ends.
-class ExportStyleScope {
-public:
-    ExportStyleScope(PlotView& view, const PlotStyle& style) : m_view(view), m_saved(view.plotStyle()) { m_view.setPlotStyle(style); }
-    ~ExportStyleScope() { m_view.setPlotStyle(m_saved); }
+FigureExportScope::~FigureExportScope() {
+    m_view.setPlotStyle(m_saved);
+}
 
-private:
-    PlotView& m_view;
-    PlotStyle m_saved;
-};
+namespace {
 
-bool renderVector(QCustomPlot* plot, QPaintDevice* device, int w, int h) {
-    QCPPainter painter;
-    if (!painter.begin(device)) return false;
-    painter.setMode(QCPPainter::pmVectorized);
-    painter.setMode(QCPPainter::pmNoCaching);
-    plot->toPainter(&painter, w, h);
-    painter.end();
-    return true;
+// Writes a w x h unit figure whose content `draw` paints: PDF and SVG as
+// vectors (1 unit = 1 pt), PNG at dpi with non-cosmetic pens so hairlines
+// scale with the figure.
+bool writeFigureFile(const QString& path, FigureFormat format, int w, int h, int dpi, const QString& caption, const QString& description,
+                     const std::function<void(QCPPainter*)>& draw) {
+    auto paintOn = [&](QPaintDevice* device, double scale) {
+        QCPPainter painter;
+        if (!painter.begin(device)) return false;
+        painter.setMode(QCPPainter::pmNoCaching);
+        if (scale == 1.0) {
+            painter.setMode(QCPPainter::pmVectorized);
+        } else {
+            painter.setMode(QCPPainter::pmNonCosmetic);
+            painter.scale(scale, scale);
+        }
+        draw(&painter);
+        painter.end();
+        return true;
+    };
+    switch (format) {
+        case FigureFormat::Pdf: {
+            QPdfWriter writer(path);
+            writer.setCreator(QStringLiteral("SuperLens"));
+            writer.setTitle(caption);
+            writer.setResolution(72);  // one device unit = one point
+            writer.setPageSize(QPageSize(QSizeF(w, h), QPageSize::Point, QString(), QPageSize::ExactMatch));
+            writer.setPageMargins(QMarginsF(0, 0, 0, 0));
+            return paintOn(&writer, 1.0);
+        }
+        case FigureFormat::Svg: {
+            QSvgGenerator generator;
+            generator.setFileName(path);
+            generator.setSize(QSize(w, h));
+            generator.setViewBox(QRect(0, 0, w, h));
+            generator.setResolution(72);
+            generator.setTitle(caption);
+            generator.setDescription(description);
+            return paintOn(&generator, 1.0);
+        }
+        case FigureFormat::Png: {
+            const double scale = dpi / 72.0;
+            QImage image(static_cast<int>(std::lround(w * scale)), static_cast<int>(std::lround(h * scale)), QImage::Format_ARGB32);
+            if (image.isNull()) return false;
+            image.fill(Qt::white);
+            if (!paintOn(&image, scale)) return false;
+            image.setDotsPerMeterX(static_cast<int>(std::lround(dpi / 0.0254)));
+            image.setDotsPerMeterY(static_cast<int>(std::lround(dpi / 0.0254)));
+            image.setText(QStringLiteral("Title"), caption);
+            image.setText(QStringLiteral("Description"), description);
+            image.setText(QStringLiteral("Software"), QStringLiteral("SuperLens"));
+            return image.save(path, "PNG");
+        }
+    }
+    return false;
 }
 
 }  // namespace
 
-bool exportFigure(PlotView& view, const QString& path, const ExportOptions& options, QString* error) {
+static QString figureCaption(const PlotView& view, const FigureLayoutReport& layout) {
+    QString caption = view.title();
+    if (!layout.fullTitles.isEmpty()) caption += QStringLiteral(": ") + layout.fullTitles.join(QStringLiteral("; "));
+    return caption;
+}
+
+bool exportFigure(PlotView& view, const QString& path, const ExportOptions& options, QString* error, ExportReport* report) {
     auto setError = [&](const QString& message) {
         if (error) *error = message;
         return false;
@@ -90,42 +153,219 @@ bool exportFigure(PlotView& view, const QString& path, const ExportOptions& opti
     const int w = options.widthPoints();
     const int h = options.heightPoints();
     {
-        ExportStyleScope scope(view, PlotStyle::figure(options.fontFamily, options.fontPoints));
+        FigureExportScope scope(view, options);
         if (!view.hasData()) return setError(QStringLiteral("the %1 view has nothing to export").arg(view.kind()));
+        const QString caption = figureCaption(view, scope.layout());
+        if (report) *report = {scope.layout(), caption};
         QCustomPlot* plot = view.plot();
-        bool ok = false;
-        switch (format) {
-            case FigureFormat::Pdf: {
-                QPdfWriter writer(path);
-                writer.setCreator(QStringLiteral("SuperLens"));
-                writer.setTitle(view.title());
-                writer.setResolution(72);  // one device unit = one point
-                writer.setPageSize(QPageSize(QSizeF(w, h), QPageSize::Point, QString(), QPageSize::ExactMatch));
-                writer.setPageMargins(QMarginsF(0, 0, 0, 0));
-                ok = renderVector(plot, &writer, w, h);
-                break;
-            }
-            case FigureFormat::Svg: {
-                QSvgGenerator generator;
-                generator.setFileName(path);
-                generator.setSize(QSize(w, h));
-                generator.setViewBox(QRect(0, 0, w, h));
-                generator.setResolution(72);
-                generator.setTitle(view.title());
-                generator.setDescription(QStringLiteral("SuperLens %1 figure").arg(view.kind()));
-                ok = renderVector(plot, &generator, w, h);
-                break;
-            }
-            case FigureFormat::Png:
-                ok = plot->savePng(path, w, h, options.dpi / 72.0, -1, options.dpi, QCP::ruDotsPerInch);
-                break;
-        }
+        const bool ok = writeFigureFile(path, format, w, h, options.dpi, caption, QStringLiteral("SuperLens %1 figure. %2").arg(view.kind(), caption),
+                                        [&](QCPPainter* painter) { plot->toPainter(painter, w, h); });
         if (!ok || !QFileInfo::exists(path)) return setError(path + QStringLiteral(": cannot write the figure"));
     }
     if (options.writeCsv) {
         QString csvError;
         if (!view.dataTable().write(csvPathFor(path), &csvError)) return setError(csvError);
     }
+    return true;
+}
+
+namespace {
+
+// Identity of a legend entry as drawn: two panels that draw the same entry
+// can share one legend.
+QString legendKey(const QCPAbstractPlottable* pl) {
+    QString key = pl->name() + QLatin1Char('|') + QLatin1String(pl->metaObject()->className()) + QLatin1Char('|') +
+                  pl->pen().color().name(QColor::HexArgb) + QLatin1Char('|') + QString::number(static_cast<int>(pl->pen().style())) +
+                  QLatin1Char('|') + pl->brush().color().name(QColor::HexArgb) + QLatin1Char('|') +
+                  QString::number(static_cast<int>(pl->brush().style()));
+    if (auto* g = qobject_cast<const QCPGraph*>(pl)) {
+        key += QLatin1Char('|') + QString::number(static_cast<int>(g->scatterStyle().shape())) + QLatin1Char('|') +
+               QString::number(static_cast<int>(g->lineStyle()));
+    }
+    return key;
+}
+
+// (legend, plottable) of every entry in the legends inside axis rects.
+QList<QPair<QCPLegend*, QCPAbstractPlottable*>> insetLegendEntries(QCustomPlot* plot) {
+    QList<QPair<QCPLegend*, QCPAbstractPlottable*>> out;
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        for (QCPLayoutElement* el : rect->insetLayout()->elements(false)) {
+            auto* legend = qobject_cast<QCPLegend*>(el);
+            if (!legend || !legend->visible()) continue;
+            for (int i = 0; i < legend->itemCount(); ++i) {
+                if (auto* item = qobject_cast<QCPPlottableLegendItem*>(legend->item(i))) out.push_back({legend, item->plottable()});
+            }
+        }
+    }
+    return out;
+}
+
+}  // namespace
+
+bool exportMultiPanelFigure(const QList<PlotView*>& views, const QString& path, const ExportOptions& options, QString* error,
+                            MultiPanelReport* report) {
+    auto setError = [&](const QString& message) {
+        if (error) *error = message;
+        return false;
+    };
+    FigureFormat format;
+    if (!figureFormatFromPath(path, &format)) return setError(path + QStringLiteral(": unknown figure format (use .pdf, .svg or .png)"));
+    if (views.isEmpty()) return setError(QStringLiteral("no views to export"));
+    if (views.size() > 26) return setError(QStringLiteral("at most 26 panels (a-z)"));
+    for (PlotView* v : views) {
+        if (!v->snapshot() || !v->hasData()) return setError(QStringLiteral("the %1 view has nothing to export yet (%2)").arg(v->kind(), v->emptyMessage()));
+    }
+    const QFileInfo info(path);
+    if (!info.absoluteDir().exists()) return setError(path + QStringLiteral(": folder does not exist"));
+
+    const PlotStyle figureStyle = PlotStyle::figure(options.fontFamily, options.fontPoints);
+    const double pad = 3.0;
+    const int W = options.widthPoints();
+    const int n = static_cast<int>(views.size());
+    const int cols = (options.widthInches >= 5.0 && n >= 2) ? 2 : 1;
+    const int rows = (n + cols - 1) / cols;
+    const int panelH = options.heightPoints();
+
+    // Entries drawn the same in several panels go to one shared legend.
+    QMap<QString, int> keyCount;
+    for (PlotView* v : views) {
+        const PlotStyle saved = v->plotStyle();
+        v->setPlotStyle(figureStyle);
+        QSet<QString> seen;
+        for (const auto& [legend, pl] : insetLegendEntries(v->plot())) seen.insert(legendKey(pl));
+        for (const QString& k : seen) keyCount[k] += 1;
+        v->setPlotStyle(saved);
+    }
+    QStringList sharedKeys;
+    for (auto it = keyCount.cbegin(); it != keyCount.cend(); ++it) {
+        if (it.value() >= 2) sharedKeys << it.key();
+    }
+
+    // The shared legend: a small plot holding only a legend with copies of the entries.
+    std::unique_ptr<QCustomPlot> strip;
+    int stripH = 0;
+    QStringList sharedNames;
+    QFont letterFont(options.fontFamily);
+    letterFont.setPixelSize(std::max(1, static_cast<int>(std::lround(options.fontPoints * 1.15))));
+    letterFont.setBold(true);
+    const QFontMetricsF letterMetrics(letterFont);
+    const int letterH = static_cast<int>(std::ceil(pad + letterMetrics.ascent() + letterMetrics.descent()));
+
+    std::vector<std::unique_ptr<FigureExportScope>> scopes;
+    std::vector<QRect> boxes;
+    for (int i = 0; i < n; ++i) {
+        const int row = i / cols;
+        const int inRow = std::min(cols, n - row * cols);
+        const int col = i % cols;
+        const int pw = W / inRow;
+        boxes.push_back(QRect(col * pw, row * panelH, (col == inRow - 1) ? W - col * pw : pw, panelH));
+    }
+    QList<QCPAbstractPlottable*> sharedExamples;
+    for (int i = 0; i < n; ++i) {
+        ExportOptions po = options;
+        po.widthInches = boxes[static_cast<std::size_t>(i)].width() / 72.0;
+        po.heightInches = (boxes[static_cast<std::size_t>(i)].height() - letterH) / 72.0;
+        scopes.push_back(std::make_unique<FigureExportScope>(*views[i], po, [&](QCustomPlot* plot) {
+            for (const auto& [legend, pl] : insetLegendEntries(plot)) {
+                const QString key = legendKey(pl);
+                if (!sharedKeys.contains(key)) continue;
+                if (!sharedNames.contains(pl->name())) {
+                    sharedNames << pl->name();
+                    sharedExamples << pl;
+                }
+                pl->removeFromLegend(legend);
+                if (legend->itemCount() == 0) legend->setVisible(false);
+            }
+        }));
+    }
+    if (!sharedExamples.isEmpty()) {
+        strip = std::make_unique<QCustomPlot>();
+        QCPAxisRect* rect = strip->axisRect();
+        QCPLegend* legend = strip->legend;
+        rect->insetLayout()->take(legend);
+        strip->plotLayout()->take(rect);
+        strip->plotLayout()->simplify();
+        strip->plotLayout()->addElement(0, 0, legend);
+        rect->setVisible(false);  // its axes and the entry copies (no data) draw nothing
+        legend->setVisible(true);
+        for (QCPAbstractPlottable* src : sharedExamples) {
+            QCPAbstractPlottable* copy = nullptr;
+            if (auto* g = qobject_cast<QCPGraph*>(src)) {
+                QCPGraph* c = strip->addGraph(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+                c->setLineStyle(g->lineStyle());
+                // applyPlotStyle below shrinks markers for paper once more: undo that for the copy.
+                QCPScatterStyle scatter = g->scatterStyle();
+                scatter.setSize(scatter.size() / kPaperMarkerScale);
+                c->setScatterStyle(scatter);
+                copy = c;
+            } else {
+                copy = new QCPBars(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
+            }
+            copy->setName(src->name());
+            copy->setPen(src->pen());
+            copy->setBrush(src->brush());
+            if (!legend->hasItemWithPlottable(copy)) copy->addToLegend(legend);
+        }
+        applyPlotStyle(strip.get(), figureStyle);
+        legend->setBorderPen(Qt::NoPen);
+        legend->setBrush(Qt::NoBrush);
+        wrapLegend(legend, W - 2 * pad);
+        stripH = legend->minimumOuterSizeHint().height() + static_cast<int>(pad);
+    }
+    const int H = rows * panelH + stripH;
+
+    QStringList captionParts;
+    MultiPanelReport r;
+    r.heightInches = H / 72.0;
+    r.sharedLegend = sharedNames;
+    for (int i = 0; i < n; ++i) {
+        const QString letter = QString(QChar(QLatin1Char(static_cast<char>('a' + i))));
+        PanelReport pr;
+        pr.letter = letter;
+        pr.kind = views[i]->kind();
+        pr.layout = scopes[static_cast<std::size_t>(i)]->layout();
+        if (options.writeCsv) pr.csv = info.dir().filePath(info.completeBaseName() + QLatin1Char('_') + letter + QStringLiteral(".csv"));
+        QString part = QStringLiteral("(%1) %2").arg(letter, views[i]->title());
+        if (!pr.layout.fullTitles.isEmpty()) part += QStringLiteral(": ") + pr.layout.fullTitles.join(QStringLiteral("; "));
+        captionParts << part;
+        r.panels << pr;
+    }
+    r.caption = captionParts.join(QStringLiteral(" "));
+
+    const QColor ink = figureStyle.foreground;
+    auto draw = [&](QCPPainter* painter) {
+        painter->fillRect(QRectF(0, 0, W, H), Qt::white);
+        if (strip) {
+            painter->save();
+            painter->translate(0, pad);
+            strip->toPainter(painter, W, stripH - static_cast<int>(pad));
+            painter->restore();
+        }
+        for (int i = 0; i < n; ++i) {
+            const QRect box = boxes[static_cast<std::size_t>(i)].translated(0, stripH);
+            painter->save();
+            painter->translate(box.left(), box.top() + letterH);
+            views[i]->plot()->toPainter(painter, box.width(), box.height() - letterH);
+            painter->restore();
+            painter->save();
+            painter->setFont(letterFont);
+            painter->setPen(ink);
+            painter->drawText(QPointF(box.left() + pad, box.top() + pad + letterMetrics.ascent()), r.panels[i].letter);
+            painter->restore();
+        }
+    };
+    if (!writeFigureFile(path, format, W, H, options.dpi, r.caption, QStringLiteral("SuperLens multi-panel figure. ") + r.caption, draw) ||
+        !QFileInfo::exists(path)) {
+        return setError(path + QStringLiteral(": cannot write the figure"));
+    }
+    scopes.clear();  // back to the screen style before reading the tables
+    if (options.writeCsv) {
+        for (int i = 0; i < n; ++i) {
+            QString csvError;
+            if (!views[i]->dataTable().write(r.panels[i].csv, &csvError)) return setError(csvError);
+        }
+    }
+    if (report) *report = r;
     return true;
 }
 

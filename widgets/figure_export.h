@@ -1,16 +1,24 @@
 #pragma once
 // Paper figures from any view: PDF and SVG (vector) and PNG (chosen DPI) at
-// one-column (3.5 in) or two-column (7 in) width, in a light theme with the
-// chosen font, plus the data behind the figure as CSV alongside.
+// one-column (3.5 in) or two-column (7 in) width or a venue preset
+// (figure_presets.h), in a light theme with a colour-blind-safe palette and
+// the chosen font, plus the data behind the figure as CSV alongside. Every
+// export runs the layout pass of figure_layout.h at the figure's size, so no
+// text is clipped or printed on other text and legends cover no data.
 //
 // SVG goes through QSvgGenerator + QCPPainter (QCustomPlot 2.1 has no
 // saveSvg). Qt 6.4's SVG output has no clipping, so views keep their
 // plottables inside the axis rect (ranges cover the data, bars on log axes
 // start at the axis' lower bound).
 
+#include <functional>
+
 #include <QList>
 #include <QString>
 #include <QStringList>
+
+#include "figure_layout.h"
+#include "plot_style.h"
 
 namespace superlens::widgets {
 
@@ -25,6 +33,8 @@ struct ExportOptions {
     double fontPoints = 8.0;
     int dpi = 300;              // PNG only
     bool writeCsv = true;       // FILE.csv next to FILE.pdf/svg/png
+    QString style = QStringLiteral("default");  // the preset these options came from (figure_presets.h)
+    bool fitLayout = true;      // false: skip the layout pass (tests measure what it fixes)
 
     static ExportOptions oneColumn();
     static ExportOptions twoColumn();
@@ -39,9 +49,62 @@ QString figureFormatSuffix(FigureFormat format);
 // FILE.pdf -> FILE.csv
 QString csvPathFor(const QString& figurePath);
 
+// What an export did to fit the figure (figure_layout.h) and its caption:
+// the view's full title text, which the figure may show wrapped or shortened.
+struct ExportReport {
+    FigureLayoutReport layout;
+    QString caption;
+};
+
 // Renders the view with the export style and writes the file (and the CSV).
 // The view's on-screen style is restored afterwards. False with *error set.
-bool exportFigure(PlotView& view, const QString& path, const ExportOptions& options, QString* error = nullptr);
+// The full caption goes into the file's metadata (PDF title, SVG
+// description, PNG text chunk) and into *report.
+bool exportFigure(PlotView& view, const QString& path, const ExportOptions& options, QString* error = nullptr,
+                  ExportReport* report = nullptr);
+
+// Holds a view in its export style, laid out at the figure's size, for as
+// long as it lives (exportFigure uses it; tests inspect the layout through it).
+class FigureExportScope {
+public:
+    // beforeLayout runs on the plot in export style, before the layout pass.
+    FigureExportScope(PlotView& view, const ExportOptions& options, const std::function<void(QCustomPlot*)>& beforeLayout = {});
+    ~FigureExportScope();
+    FigureExportScope(const FigureExportScope&) = delete;
+    FigureExportScope& operator=(const FigureExportScope&) = delete;
+
+    const FigureLayoutReport& layout() const { return m_layout; }
+    int widthPoints() const { return m_w; }
+    int heightPoints() const { return m_h; }
+
+private:
+    PlotView& m_view;
+    PlotStyle m_saved;
+    FigureLayoutReport m_layout;
+    int m_w, m_h;
+};
+
+// Several views in one figure: panels in a grid (one column below 5 in of
+// width, else two; a last row with fewer panels shares the full width), each
+// options.heightInches high and laid out by the layout pass at its own size,
+// with a bold panel letter (a, b, c, ...) above its top-left corner. Legend
+// entries that several panels draw identically (same name, line, marker and
+// fill) are shown once, in a row above the panels. Writes the figure and
+// FILE_a.csv, FILE_b.csv, ... (one per panel, when options.writeCsv).
+struct PanelReport {
+    QString letter;
+    QString kind;
+    QString csv;
+    FigureLayoutReport layout;
+};
+struct MultiPanelReport {
+    QList<PanelReport> panels;
+    QStringList sharedLegend;  // entries moved to the shared legend row
+    QString caption;
+    double heightInches = 0;   // of the whole figure
+};
+bool exportMultiPanelFigure(const QList<PlotView*>& views, const QString& path, const ExportOptions& options, QString* error = nullptr,
+                            MultiPanelReport* report = nullptr);
 
 // Writes <dir>/<kind>.<suffix> for every view and format; returns the files written.
 QStringList exportAllFigures(const QList<PlotView*>& views, const QString& directory, const QList<FigureFormat>& formats,

@@ -74,6 +74,7 @@ void addVerticalMarker(QCustomPlot* plot, QCPAxisRect* rect, double x, const QCo
     line->end->setCoords(x, 0.0);
     QPen pen(color, 1.2, Qt::DashLine);
     line->setPen(pen);
+    line->setProperty("superlensMarker", true);  // a guide, not data: legends may cover it (figure_layout.cpp)
 }
 
 void addTitle(QCustomPlot* plot, const QString& text) {
@@ -87,6 +88,11 @@ int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count) {
     const double key = keyAxis->pixelToCoord(pixel);
     const int i = static_cast<int>(std::lround(key));
     return (i >= 0 && i < count) ? i : -1;
+}
+
+QColor tint(const QColor& color, double amount) {
+    auto mix = [amount](int c) { return static_cast<int>(std::lround(255 - (255 - c) * amount)); };
+    return QColor(mix(color.red()), mix(color.green()), mix(color.blue()));
 }
 
 QString shortNumber(double v) {

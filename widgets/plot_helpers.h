@@ -36,6 +36,10 @@ void addTitle(QCustomPlot* plot, const QString& text);
 // Key of the nearest integer position under a pixel x in an axis rect, or -1 outside [0, count).
 int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count);
 
+// The colour mixed with white: amount 1 is the colour, 0 is white (edited
+// bars: a light tint with a dark outline reads apart from solid bars in grey).
+QColor tint(const QColor& color, double amount);
+
 // Short human form of a magnitude: 1234.5 -> "1.23e+03", 0.5 -> "0.5".
 QString shortNumber(double v);
 

@@ -23,6 +23,13 @@ PlotStyle PlotStyle::figure(const QString& family, double points) {
     s.fontSize = points;
     s.unitSizedFonts = true;
     s.lineWidth = 1.0;
+    // Okabe & Ito (2008), "Color Universal Design": distinguishable with every
+    // common colour-vision deficiency.
+    s.original = QColor(0x00, 0x72, 0xb2);   // blue
+    s.edited = QColor(0xd5, 0x5e, 0x00);     // vermillion
+    s.highlight = QColor(0xe6, 0x9f, 0x00);  // orange
+    s.accent = QColor(0x00, 0x9e, 0x73);     // bluish green
+    s.extra = QColor(0xcc, 0x79, 0xa7);      // reddish purple
     return s;
 }
 
@@ -38,7 +45,7 @@ void styleLegend(QCPLegend* legend, const PlotStyle& s) {
     const bool paper = s.unitSizedFonts;
     legend->setIconSize(paper ? QSize(14, 6) : QSize(32, 18));
     legend->setIconTextPadding(paper ? 3 : 7);
-    legend->setRowSpacing(paper ? 0 : 3);
+    legend->setRowSpacing(paper ? 1 : 3);
     legend->setColumnSpacing(paper ? 6 : 8);
     legend->setMargins(paper ? QMargins(3, 1, 3, 1) : QMargins(7, 5, 7, 4));
     for (int i = 0; i < legend->itemCount(); ++i) {
@@ -58,6 +65,15 @@ void styleAxis(QCPAxis* axis, const PlotStyle& s) {
     axis->grid()->setPen(QPen(s.grid, 0, Qt::DotLine));
     axis->grid()->setSubGridPen(Qt::NoPen);
     axis->grid()->setZeroLinePen(Qt::NoPen);
+    // Paper: ticks point out of the axis rect, so a legend or annotation in a
+    // corner never sits on them (QCustomPlot's default points them in).
+    if (s.unitSizedFonts) {
+        axis->setTickLength(0, 3);
+        axis->setSubTickLength(0, 2);
+    } else {
+        axis->setTickLength(5, 0);
+        axis->setSubTickLength(2, 0);
+    }
 }
 
 }  // namespace
@@ -84,7 +100,7 @@ void applyPlotStyle(QCustomPlot* plot, const PlotStyle& s) {
     if (s.unitSizedFonts) {
         for (int i = 0; i < plot->graphCount(); ++i) {
             QCPScatterStyle scatter = plot->graph(i)->scatterStyle();
-            scatter.setSize(scatter.size() * 0.6);
+            scatter.setSize(scatter.size() * kPaperMarkerScale);
             plot->graph(i)->setScatterStyle(scatter);
         }
     }

@@ -9,6 +9,8 @@
 #include <QVBoxLayout>
 #include <qcustomplot.h>
 
+#include "figure_layout.h"
+
 namespace superlens::widgets {
 
 PlotView::PlotView(QWidget* parent) : QWidget(parent) {
@@ -57,15 +59,22 @@ void PlotView::setPlotStyle(const PlotStyle& style) {
 QString PlotView::emptyMessage() const { return m_hasData ? QString() : m_message->text(); }
 
 void PlotView::resetPlot() {
+    resetFigureLayout(m_plot);  // an export's layout pass must not leak into the next build
     m_plot->clearPlottables();
     m_plot->clearItems();
     // Keep the first axis rect; remove titles, extra rects and colour scales.
+    // A view may have nested it in a sub-grid: take it out first.
     QCPLayoutGrid* grid = m_plot->plotLayout();
+    if (m_mainRect->layout() && m_mainRect->layout() != grid) m_mainRect->layout()->take(m_mainRect);
     for (int i = grid->elementCount() - 1; i >= 0; --i) {
         QCPLayoutElement* el = grid->elementAt(i);
         if (el && el != m_mainRect) grid->remove(el);
     }
     grid->simplify();
+    if (grid->elementCount() == 0 || grid->elementAt(0) != m_mainRect) {
+        grid->expandTo(1, 1);
+        grid->addElement(0, 0, m_mainRect);
+    }
     grid->setRowStretchFactors({1});
     grid->setColumnStretchFactors({1});
     QCPAxisRect* rect = m_mainRect;

@@ -1,10 +1,17 @@
-// superlens-cli figure KIND MODEL (--prompt TEXT | --ids 1,2,3) [--edit E]... --out FILE.(pdf|svg|png)
-//                      [--layer N] [--width one|two|INCHES] [--height INCHES] [--font-size PT] [--dpi N] [--no-csv] [--json]
+// superlens-cli figure KIND[,KIND...] MODEL (--prompt TEXT | --ids 1,2,3) [--edit E]... --out FILE.(pdf|svg|png)
+//                      [--layer N] [--style PRESET] [--width one|two|INCHES] [--height INCHES] [--font-size PT] [--dpi N]
+//                      [--no-csv] [--json]
 // Renders one of the GUI's views headless (Qt's offscreen platform, created
 // only here) and writes the figure plus FILE.csv with the data behind it.
-// Kinds: spikes, layer, propagation, massive, logits, attention.
+// Kinds: spikes, layer, propagation, massive, logits, attention. Several
+// kinds separated by commas make one multi-panel figure (panels a, b, c, ...;
+// FILE_a.csv, FILE_b.csv, ... beside it). Presets: widgets/figure_presets.h.
+// Nothing is printed on stderr on success.
 
 #include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <system_error>
 
 #include "cli_common.h"
 
@@ -14,6 +21,7 @@
 
 #include "build_view_snapshot.h"
 #include "figure_export.h"
+#include "figure_presets.h"
 #include "plot_view.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/stopwords.h"
@@ -32,6 +40,7 @@ struct FigureOptions {
     std::string out;
     int layer = -1;
     std::string width = "one";
+    std::string style = "default";
     double height = 0;
     double fontSize = 0;
     int dpi = 300;
@@ -42,27 +51,57 @@ struct FigureOptions {
 const char* const kKinds = "spikes, layer, propagation, massive, logits, attention";
 
 #ifdef SUPERLENS_CLI_HAS_WIDGETS
+// Qt needs a private runtime directory (QStandardPaths::RuntimeLocation) and
+// warns on stderr when XDG_RUNTIME_DIR is unset, as in cron jobs, containers
+// and CI. When it is unset, give this process one of its own: a fresh 0700
+// folder (mkdtemp), removed again when the command ends.
+class PrivateRuntimeDir {
+public:
+    PrivateRuntimeDir() {
+        const char* set = std::getenv("XDG_RUNTIME_DIR");
+        if (set && *set) return;
+        std::error_code ec;
+        std::string pattern = (std::filesystem::temp_directory_path(ec) / "superlens-runtime-XXXXXX").string();
+        if (ec) pattern = "/tmp/superlens-runtime-XXXXXX";
+        if (mkdtemp(pattern.data())) {
+            m_dir = pattern;
+            setenv("XDG_RUNTIME_DIR", m_dir.c_str(), 1);
+        }
+    }
+    ~PrivateRuntimeDir() {
+        if (m_dir.empty()) return;
+        std::error_code ec;
+        std::filesystem::remove_all(m_dir, ec);
+        unsetenv("XDG_RUNTIME_DIR");
+    }
+    PrivateRuntimeDir(const PrivateRuntimeDir&) = delete;
+    PrivateRuntimeDir& operator=(const PrivateRuntimeDir&) = delete;
+
+private:
+    std::string m_dir;
+};
+
 int runFigure(const FigureOptions& o) {
     widgets::FigureFormat format;
     if (!widgets::figureFormatFromPath(QString::fromStdString(o.out), &format)) {
         return fail(o.out + ": unknown figure format (use .pdf, .svg or .png)");
     }
-    if (!widgets::viewKindNames().contains(QString::fromStdString(o.kind))) {
-        return fail("unknown figure kind '" + o.kind + "' (one of " + kKinds + ")");
+    const QStringList kinds = QString::fromStdString(o.kind).split(QLatin1Char(','), Qt::SkipEmptyParts);
+    if (kinds.isEmpty()) return fail("no figure kind given (one of " + std::string(kKinds) + ")");
+    for (const QString& k : kinds) {
+        if (!widgets::viewKindNames().contains(k.trimmed())) return fail("unknown figure kind '" + k.toStdString() + "' (one of " + kKinds + ")");
     }
-    widgets::ExportOptions options = o.width == "two" ? widgets::ExportOptions::twoColumn() : widgets::ExportOptions::oneColumn();
+    const widgets::FigurePreset* preset = widgets::findFigurePreset(QString::fromStdString(o.style));
+    if (!preset) return usageError("--style: unknown preset '" + o.style + "' (one of " + widgets::figurePresetIds().join(QStringLiteral(", ")).toStdString() + ")");
+    double customWidth = 0;
     if (o.width != "one" && o.width != "two") {
         try {
-            options.widthInches = std::stod(o.width);
+            customWidth = std::stod(o.width);
         } catch (...) {
             return fail("--width: '" + o.width + "' is not one, two or a width in inches");
         }
-        if (options.widthInches < 1 || options.widthInches > 20) return fail("--width: expected 1..20 inches");
+        if (!(customWidth >= 1 && customWidth <= 20)) return fail("--width: expected 1..20 inches");
     }
-    if (o.height > 0) options.heightInches = o.height;
-    if (o.fontSize > 0) options.fontPoints = o.fontSize;
-    options.dpi = o.dpi;
-    options.writeCsv = !o.noCsv;
 
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
@@ -105,20 +144,78 @@ int runFigure(const FigureOptions& o) {
 
     // The offscreen platform exists only for this command: no display needed.
     qputenv("QT_QPA_PLATFORM", "offscreen");
+    PrivateRuntimeDir runtimeDir;
     int argc = 1;
     char arg0[] = "superlens-cli";
     char* argv[] = {arg0, nullptr};
     QApplication app(argc, argv);
-    std::unique_ptr<widgets::PlotView> view(widgets::createView(QString::fromStdString(o.kind)));
-    view->resize(1000, 700);
-    view->setSelectedLayer(o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot));
-    view->setSnapshot(*snapshot);
+    // Options from the preset (its font resolved now that Qt knows the installed fonts).
+    widgets::ExportOptions options = widgets::presetExportOptions(*preset, o.width == "two");
+    if (customWidth > 0) options.widthInches = customWidth;
+    if (o.height > 0) options.heightInches = o.height;
+    if (o.fontSize > 0) options.fontPoints = o.fontSize;
+    options.dpi = o.dpi;
+    options.writeCsv = !o.noCsv;
+    std::vector<std::unique_ptr<widgets::PlotView>> views;
+    for (const QString& k : kinds) {
+        views.emplace_back(widgets::createView(k.trimmed()));
+        views.back()->resize(1000, 700);
+        views.back()->setSelectedLayer(o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot));
+        views.back()->setSnapshot(*snapshot);
+    }
+    widgets::PlotView* view = views.front().get();
     QString error;
     const QString out = QString::fromStdString(o.out);
-    if (!widgets::exportFigure(*view, out, options, &error)) return fail(error.toStdString());
+    auto list = [](const QStringList& l) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const QString& s : l) a.push_back(s.toStdString());
+        return a;
+    };
+    if (views.size() > 1) {
+        QList<widgets::PlotView*> panels;
+        for (const auto& v : views) panels << v.get();
+        widgets::MultiPanelReport report;
+        if (!widgets::exportMultiPanelFigure(panels, out, options, &error, &report)) return fail(error.toStdString());
+        if (o.json) {
+            nlohmann::json j = {{"kind", o.kind}, {"figure", o.out}, {"layer", view->selectedLayer()}, {"style", o.style},
+                                {"width_in", options.widthInches}, {"height_in", report.heightInches}, {"font", options.fontFamily.toStdString()},
+                                {"font_size", options.fontPoints}, {"caption", report.caption.toStdString()},
+                                {"shared_legend", list(report.sharedLegend)}};
+            j["panels"] = nlohmann::json::array();
+            for (const auto& p : report.panels) {
+                j["panels"].push_back({{"letter", p.letter.toStdString()}, {"kind", p.kind.toStdString()},
+                                       {"csv", p.csv.isEmpty() ? nlohmann::json(nullptr) : nlohmann::json(p.csv.toStdString())},
+                                       {"layout", {{"shortened", list(p.layout.shortenedTexts)},
+                                                   {"dropped_annotations", list(p.layout.droppedAnnotations)},
+                                                   {"legends", list(p.layout.legendPlacements)},
+                                                   {"problems", list(p.layout.problems)}}}});
+            }
+            j["super_weights"] = nlohmann::json::array();
+            for (const auto& sw : scan->superWeights) j["super_weights"].push_back({{"layer", sw.layer}, {"row", sw.row}, {"col", sw.col}});
+            printJson(j);
+        } else {
+            std::printf("%s\n", o.out.c_str());
+            for (const auto& p : report.panels) {
+                if (!p.csv.isEmpty()) std::printf("%s\n", p.csv.toStdString().c_str());
+            }
+        }
+        return kExitOk;
+    }
+    widgets::ExportReport report;
+    if (!widgets::exportFigure(*view, out, options, &error, &report)) return fail(error.toStdString());
     const std::string csv = options.writeCsv ? widgets::csvPathFor(out).toStdString() : std::string();
     if (o.json) {
         nlohmann::json j = {{"kind", o.kind}, {"figure", o.out}, {"layer", view->selectedLayer()}};
+        j["style"] = o.style;
+        j["width_in"] = options.widthInches;
+        j["height_in"] = options.heightInches;
+        j["font"] = options.fontFamily.toStdString();
+        j["font_size"] = options.fontPoints;
+        j["caption"] = report.caption.toStdString();
+        j["layout"] = {{"shortened", list(report.layout.shortenedTexts)},
+                       {"dropped_annotations", list(report.layout.droppedAnnotations)},
+                       {"legends", list(report.layout.legendPlacements)},
+                       {"problems", list(report.layout.problems)}};
         j["csv"] = csv.empty() ? nlohmann::json(nullptr) : nlohmann::json(csv);
         j["super_weights"] = nlohmann::json::array();
         for (const auto& sw : scan->superWeights) j["super_weights"].push_back({{"layer", sw.layer}, {"row", sw.row}, {"col", sw.col}});
@@ -140,18 +237,22 @@ int runFigure(const FigureOptions&) {
 const CommandRegistration kFigureRegistration(90, [](CLI::App& app, CliContext& ctx) {
     auto opts = std::make_shared<FigureOptions>();
     CLI::App* cmd = app.add_subcommand("figure", "Render one of the GUI's views as a paper figure (PDF/SVG/PNG + CSV), headless");
-    cmd->add_option("KIND", opts->kind, std::string("Figure kind: ") + kKinds)->required();
+    cmd->add_option("KIND", opts->kind, std::string("Figure kind: ") + kKinds + "; several, comma-separated, make one multi-panel figure")->required();
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
     cmd->add_option("--out", opts->out, "Output file: .pdf, .svg or .png (the data goes to the same name with .csv)")->required();
     cmd->add_option("--layer", opts->layer, "Layer to show (default: the first super weight's layer, else the largest spike)")->check(CLI::NonNegativeNumber);
-    cmd->add_option("--width", opts->width, "one (3.5 in), two (7 in) or a width in inches");
-    cmd->add_option("--height", opts->height, "Height in inches (default from the width preset)")->check(CLI::Range(1.0, 20.0));
+    cmd->add_option("--style", opts->style,
+                    "Venue preset for widths, height and fonts: " + widgets::figurePresetIds().join(QStringLiteral(", ")).toStdString() + " (docs/FIGURES.md)");
+    cmd->add_option("--width", opts->width, "one (the preset's column: 3.5 in by default), two (its full width: 7 in) or a width in inches");
+    cmd->add_option("--height", opts->height, "Height in inches (default from the style and width)")->check(CLI::Range(1.0, 20.0));
     cmd->add_option("--font-size", opts->fontSize, "Font size in points")->check(CLI::Range(4.0, 24.0));
     cmd->add_option("--dpi", opts->dpi, "PNG resolution")->check(CLI::Range(72, 1200));
     cmd->add_flag("--no-csv", opts->noCsv, "Do not write the CSV next to the figure");
-    cmd->add_flag("--json", opts->json, "Print one JSON document {\"kind\", \"figure\", \"csv\", \"layer\", \"super_weights\"}");
+    cmd->add_flag("--json", opts->json,
+                  "Print one JSON document {\"kind\", \"figure\", \"csv\", \"layer\", \"super_weights\", \"style\", \"width_in\", "
+                  "\"height_in\", \"font\", \"font_size\", \"caption\", \"layout\"}");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {
             if (!opts->input.given()) return usageError("figure needs --prompt TEXT or --ids 1,2,3");

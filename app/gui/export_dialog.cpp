@@ -9,13 +9,18 @@
 #include <QSettings>
 #include <QSpinBox>
 
+#include "figure_presets.h"
+
 namespace superlens::gui {
 
 ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
     setWindowTitle(tr("Figure export options"));
     auto* form = new QFormLayout(this);
+    m_style = new QComboBox(this);
+    for (const widgets::FigurePreset& p : widgets::figurePresets()) m_style->addItem(p.name, p.id);
+    m_style->setToolTip(tr("Widths, height and fonts of a venue (docs/FIGURES.md)"));
     m_preset = new QComboBox(this);
-    m_preset->addItems({tr("One column (3.5 in)"), tr("Two columns (7 in)"), tr("Custom")});
+    m_preset->addItems({tr("One column"), tr("Two columns (full width)"), tr("Custom")});
     m_width = new QDoubleSpinBox(this);
     m_width->setRange(1.0, 20.0);
     m_width->setSuffix(tr(" in"));
@@ -32,7 +37,8 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
     m_dpi->setRange(72, 1200);
     m_dpi->setSuffix(tr(" dpi"));
     m_csv = new QCheckBox(tr("write the data as CSV next to the figure"), this);
-    form->addRow(tr("Preset"), m_preset);
+    form->addRow(tr("Style"), m_style);
+    form->addRow(tr("Width preset"), m_preset);
     form->addRow(tr("Width"), m_width);
     form->addRow(tr("Height"), m_height);
     form->addRow(tr("Font"), m_font);
@@ -44,12 +50,17 @@ ExportDialog::ExportDialog(QWidget* parent) : QDialog(parent) {
     connect(buttons, &QDialogButtonBox::accepted, this, &QDialog::accept);
     connect(buttons, &QDialogButtonBox::rejected, this, &QDialog::reject);
     connect(m_preset, &QComboBox::activated, this, &ExportDialog::applyPreset);
+    connect(m_style, &QComboBox::activated, this, [this] { applyPreset(m_preset->currentIndex() == 1 ? 1 : 0); });
     setOptions(savedOptions());
 }
 
 void ExportDialog::applyPreset(int index) {
-    if (index == 0) setOptions(widgets::ExportOptions::oneColumn());
-    if (index == 1) setOptions(widgets::ExportOptions::twoColumn());
+    const widgets::FigurePreset* preset = widgets::findFigurePreset(m_style->currentData().toString());
+    if (!preset || index > 1) return;
+    widgets::ExportOptions o = widgets::presetExportOptions(*preset, index == 1);
+    o.dpi = m_dpi->value();
+    o.writeCsv = m_csv->isChecked();
+    setOptions(o);
 }
 
 widgets::ExportOptions ExportDialog::options() const {
@@ -60,6 +71,7 @@ widgets::ExportOptions ExportDialog::options() const {
     o.fontPoints = m_fontSize->value();
     o.dpi = m_dpi->value();
     o.writeCsv = m_csv->isChecked();
+    o.style = m_style->currentData().toString();
     return o;
 }
 
@@ -70,7 +82,10 @@ void ExportDialog::setOptions(const widgets::ExportOptions& o) {
     m_fontSize->setValue(o.fontPoints);
     m_dpi->setValue(o.dpi);
     m_csv->setChecked(o.writeCsv);
-    m_preset->setCurrentIndex(o.widthInches == 3.5 ? 0 : (o.widthInches == 7.0 ? 1 : 2));
+    const int style = m_style->findData(o.style);
+    m_style->setCurrentIndex(style >= 0 ? style : 0);
+    const widgets::FigurePreset* preset = widgets::findFigurePreset(m_style->currentData().toString());
+    m_preset->setCurrentIndex(preset && o.widthInches == preset->oneInches ? 0 : (preset && o.widthInches == preset->twoInches ? 1 : 2));
 }
 
 widgets::ExportOptions ExportDialog::savedOptions() {
@@ -82,6 +97,7 @@ widgets::ExportOptions ExportDialog::savedOptions() {
     o.fontPoints = s.value(QStringLiteral("export/fontPoints"), o.fontPoints).toDouble();
     o.dpi = s.value(QStringLiteral("export/dpi"), o.dpi).toInt();
     o.writeCsv = s.value(QStringLiteral("export/writeCsv"), o.writeCsv).toBool();
+    o.style = s.value(QStringLiteral("export/style"), o.style).toString();
     return o;
 }
 
@@ -93,6 +109,7 @@ void ExportDialog::saveOptions(const widgets::ExportOptions& o) {
     s.setValue(QStringLiteral("export/fontPoints"), o.fontPoints);
     s.setValue(QStringLiteral("export/dpi"), o.dpi);
     s.setValue(QStringLiteral("export/writeCsv"), o.writeCsv);
+    s.setValue(QStringLiteral("export/style"), o.style);
 }
 
 }  // namespace superlens::gui

@@ -1,7 +1,7 @@
 #pragma once
-// Figure export options: one-column (3.5 in) / two-column (7 in) presets or
-// a custom size, font family and size, PNG resolution, CSV alongside. The
-// last choice persists in QSettings ("export/...").
+// Figure export options: a venue style (widgets/figure_presets.h) at one or
+// two columns, or a custom size; font family and size, PNG resolution, CSV
+// alongside. The last choice persists in QSettings ("export/...").
 
 #include <QDialog>
 
@@ -28,6 +28,7 @@ public:
 private:
     void applyPreset(int index);
 
+    QComboBox* m_style = nullptr;
     QComboBox* m_preset = nullptr;
     QDoubleSpinBox* m_width = nullptr;
     QDoubleSpinBox* m_height = nullptr;

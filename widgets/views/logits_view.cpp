@@ -49,19 +49,21 @@ bool LogitsView::rebuild(QString* emptyReason) {
         hi = std::max({hi, tp.original, s.hasEdits() ? tp.edited : 0.0});
     }
     auto* group = new QCPBarsGroup(p);
-    auto makeBars = [&](const QString& name, const QColor& color) {
+    // Edited bars: a light tint with a full-colour outline, apart from the
+    // solid original bars in greyscale too.
+    auto makeBars = [&](const QString& name, const QColor& color, bool edited) {
         auto* bars = new QCPBars(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
         bars->setName(name);
         bars->setWidth(s.hasEdits() ? 0.38 : 0.7);
-        bars->setPen(QPen(color.darker(130), 0.5));
-        bars->setBrush(color);
+        bars->setPen(QPen(edited ? color : color.darker(130), edited ? 0.9 : 0.5));
+        bars->setBrush(edited ? tint(color, 0.3) : color);
         bars->setBarsGroup(group);
         return bars;
     };
-    m_originalBars = makeBars(tr("original"), st.original);
+    m_originalBars = makeBars(tr("original"), st.original, false);
     for (int i = 0; i < K; ++i) m_originalBars->addData(i, s.topNext[static_cast<std::size_t>(i)].original);
     if (s.hasEdits()) {
-        m_editedBars = makeBars(tr("edited"), st.edited);
+        m_editedBars = makeBars(tr("edited"), st.edited, true);
         for (int i = 0; i < K; ++i) m_editedBars->addData(i, s.topNext[static_cast<std::size_t>(i)].edited);
     }
     QCPAxis* x = rect->axis(QCPAxis::atBottom);
@@ -76,10 +78,17 @@ bool LogitsView::rebuild(QString* emptyReason) {
 
     // Movers: mean probability change over all positions (edited - original).
     if (s.hasEdits() && !s.movers.empty()) {
+        // The two panels share one row of the plot layout (a nested grid), so
+        // the summary title above them spans the whole width.
         m_moverRect = new QCPAxisRect(p);
         const int row = p->plotLayout()->rowCount() - 1;
-        p->plotLayout()->addElement(row, 1, m_moverRect);
-        p->plotLayout()->setColumnStretchFactors({1.6, 1.0});
+        auto* panels = new QCPLayoutGrid;
+        p->plotLayout()->take(rect);
+        p->plotLayout()->addElement(row, 0, panels);
+        panels->addElement(0, 0, rect);
+        panels->addElement(0, 1, m_moverRect);
+        panels->setColumnStretchFactors({1.3, 1.0});
+        panels->setColumnSpacing(0);
         QCPAxis* my = m_moverRect->axis(QCPAxis::atLeft);
         QCPAxis* mx = m_moverRect->axis(QCPAxis::atBottom);
         m_moverBars = new QCPBars(my, mx);  // horizontal bars: key axis is the left axis

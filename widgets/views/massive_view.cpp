@@ -1,5 +1,6 @@
 #include "massive_view.h"
 
+#include <map>
 #include <set>
 
 #include <QToolTip>
@@ -23,12 +24,12 @@ MassiveView::MassiveView(QWidget* parent) : PlotView(parent) {
 
 // Channels shown in the heatmap: the layer's flagged and top entries first,
 // then tracked super-activation channels, then the next strongest channels.
-std::vector<std::int64_t> MassiveView::heatmapChannels() const {
+std::vector<std::int64_t> MassiveView::heatmapChannels(int maxChannels) const {
     const ViewSnapshot& s = *snapshot();
     const int layer = selectedLayer();
     std::vector<std::int64_t> channels;
     auto add = [&](std::int64_t c) {
-        if (static_cast<int>(channels.size()) < kHeatmapChannels && std::find(channels.begin(), channels.end(), c) == channels.end()) channels.push_back(c);
+        if (static_cast<int>(channels.size()) < maxChannels && std::find(channels.begin(), channels.end(), c) == channels.end()) channels.push_back(c);
     };
     for (const auto& m : s.originalMassive.flagged) {
         if (m.layer == layer) add(m.channel);
@@ -39,7 +40,7 @@ std::vector<std::int64_t> MassiveView::heatmapChannels() const {
     for (const auto& tc : s.tracked) add(tc.channel);
     // Fill with the channels holding the largest |value| at any token (reading the recorded tensor).
     const core::ActivationTensor* a = s.original->activation(HookPoint{HookKind::ResidPost, layer});
-    if (a && static_cast<int>(channels.size()) < kHeatmapChannels) {
+    if (a && static_cast<int>(channels.size()) < maxChannels) {
         std::vector<std::pair<float, std::int64_t>> peaks;
         for (std::int64_t c = 0; c < a->cols(); ++c) {
             float m = 0;
@@ -74,7 +75,15 @@ bool MassiveView::rebuild(QString* emptyReason) {
     for (int t = 0; t < T; ++t) tokenLabels << QString::fromStdString(s.tokenLabels[static_cast<std::size_t>(t)]);
 
     // Heatmap: channels (rows) x tokens (columns).
-    const std::vector<std::int64_t> channels = heatmapChannels();
+    // A printed figure shows as many channel rows as its heatmap has room
+    // for with readable labels (the heatmap gets about 40 % of the height
+    // left after titles and token labels); the screen shows kHeatmapChannels.
+    int maxChannels = kHeatmapChannels;
+    if (st.figureHeight > 0) {
+        const double rowPitch = 1.2 * 0.9 * st.fontSize;
+        maxChannels = std::clamp(static_cast<int>((st.figureHeight - 70.0) * 0.4 / rowPitch), 3, kHeatmapChannels);
+    }
+    const std::vector<std::int64_t> channels = heatmapChannels(maxChannels);
     QCPAxisRect* mapRect = p->axisRect();
     m_map = new QCPColorMap(mapRect->axis(QCPAxis::atBottom), mapRect->axis(QCPAxis::atLeft));
     const int C = static_cast<int>(channels.size());
@@ -125,23 +134,23 @@ bool MassiveView::rebuild(QString* emptyReason) {
     const double base = valueAxis->range().lower;  // bars start at the axis floor: no clipping needed in SVG
     const double width = s.hasEdits() ? 0.4 : 0.7;
     const double shift = s.hasEdits() ? 0.2 : 0.0;
-    auto makeBars = [&](const QString& name, const QColor& color) {
+    auto makeBars = [&](const QString& name, const QColor& color, bool edited) {
         auto* bars = new QCPBars(keyAxis, valueAxis);
         bars->setName(name);
         bars->setWidth(width);
         bars->setBaseValue(base);
-        bars->setPen(QPen(color.darker(130), 0.5));
-        bars->setBrush(color);
+        bars->setPen(QPen(edited ? color : color.darker(130), edited ? 0.9 : 0.5));
+        bars->setBrush(edited ? tint(color, 0.3) : color);
         return bars;
     };
-    m_originalBars = makeBars(tr("max |resid|"), st.original);
-    m_carrierBars = makeBars(tr("first token / delimiter"), st.highlight);
+    m_originalBars = makeBars(tr("max |resid|"), st.original, false);
+    m_carrierBars = makeBars(tr("first token / delimiter"), st.highlight, false);
     for (int t = 0; t < T; ++t) {
         const double v = std::max(static_cast<double>(po[static_cast<std::size_t>(t)]), base);
         (s.delimiterToken[static_cast<std::size_t>(t)] ? m_carrierBars : m_originalBars)->addData(t - shift, v);
     }
     if (s.hasEdits()) {
-        m_editedBars = makeBars(tr("edited"), st.edited.lighter(140));
+        m_editedBars = makeBars(tr("edited"), st.edited, true);
         for (int t = 0; t < T; ++t) m_editedBars->addData(t + shift, std::max(static_cast<double>(pe[static_cast<std::size_t>(t)]), base));
     }
     // Median of the whole layer tensor, for scale (massive = >= 100x the median).
@@ -161,7 +170,10 @@ bool MassiveView::rebuild(QString* emptyReason) {
             text->setClipAxisRect(m_barRect);
             text->position->setAxes(keyAxis, valueAxis);
             text->position->setCoords(m.token - shift, std::max(static_cast<double>(std::fabs(m.value)), base));
-            text->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
+            // Centred on its bar, except at the ends of the axis, where a centred
+            // label would stick out of the plot.
+            const Qt::Alignment side = m.token == 0 ? Qt::AlignLeft : (m.token == T - 1 ? Qt::AlignRight : Qt::AlignHCenter);
+            text->setPositionAlignment(side | Qt::AlignBottom);
             text->setText(QStringLiteral("ch %1").arg(m.channel));
             text->setColor(st.foreground);
         }
@@ -205,15 +217,24 @@ void MassiveView::onMouseMove(QMouseEvent* event) {
 FigureTable MassiveView::dataTable() const {
     FigureTable t;
     t.title = title();
+    // top_channel: the channel of the layer's largest entries at that token,
+    // the bars' "ch N" annotations (all of them, also those a narrow figure
+    // leaves out).
     t.columns = {QStringLiteral("layer"), QStringLiteral("token"), QStringLiteral("label"), QStringLiteral("carrier"),
-                 QStringLiteral("max_abs_resid"), QStringLiteral("max_abs_resid_edited")};
+                 QStringLiteral("max_abs_resid"), QStringLiteral("max_abs_resid_edited"), QStringLiteral("top_channel")};
     if (!snapshot() || !hasData()) return t;
     const ViewSnapshot& s = *snapshot();
     const int layer = selectedLayer();
+    std::map<std::int64_t, std::int64_t> topChannel;
+    if (layer < static_cast<int>(s.originalMassive.topPerLayer.size())) {
+        for (const auto& m : s.originalMassive.topPerLayer[static_cast<std::size_t>(layer)]) topChannel.emplace(m.token, m.channel);
+    }
     for (std::size_t tok = 0; tok < s.tokens.size(); ++tok) {
+        const auto top = topChannel.find(static_cast<std::int64_t>(tok));
         t.addRow({QString::number(layer), QString::number(tok), QString::fromStdString(s.tokenLabels[tok]),
                   s.delimiterToken[tok] ? QStringLiteral("1") : QStringLiteral("0"),
-                  csvNumber(s.originalTokenPeak[static_cast<std::size_t>(layer)][tok]), csvNumber(s.editedTokenPeak[static_cast<std::size_t>(layer)][tok])});
+                  csvNumber(s.originalTokenPeak[static_cast<std::size_t>(layer)][tok]), csvNumber(s.editedTokenPeak[static_cast<std::size_t>(layer)][tok]),
+                  top == topChannel.end() ? QString() : QString::number(top->second)});
     }
     return t;
 }

@@ -29,7 +29,7 @@ protected:
     QString noSnapshotMessage() const override { return tr("Run the prompt to see the massive activations of the selected layer."); }
 
 private:
-    std::vector<std::int64_t> heatmapChannels() const;
+    std::vector<std::int64_t> heatmapChannels(int maxChannels) const;
     void onMouseMove(QMouseEvent* event);
 
     QCPBars* m_originalBars = nullptr;

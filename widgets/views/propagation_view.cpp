@@ -135,7 +135,7 @@ bool PropagationView::rebuild(QString* emptyReason) {
     setLogAxis(top->axis(QCPAxis::atLeft), lo1, hi1, 0.3);
 
     const QString names[4] = {tr("top 1"), tr("top 2"), tr("top 3"), tr("median")};
-    const QColor colors[4] = {st.edited, st.highlight, QColor(0x94, 0x67, 0xbd), st.accent};
+    const QColor colors[4] = {st.edited, st.highlight, st.extra, st.accent};
     for (int e = 0; e < (s.hasEdits() ? 2 : 1); ++e) {
         for (int rank = 0; rank < 4; ++rank) {
             QCPGraph* g = p->addGraph(bottom->axis(QCPAxis::atBottom), bottom->axis(QCPAxis::atLeft));
