@@ -10,6 +10,7 @@
 #include <fstream>
 #include <limits>
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -424,6 +425,13 @@ TEST(GgufReader, NotARegularFile) {
     auto missing = GgufFile::open(fs::temp_directory_path() / "superlens-no-such-file.gguf");
     ASSERT_FALSE(missing.ok());
     EXPECT_NE(missing.error().message.find("cannot open"), std::string::npos);
+    // A named pipe called model.gguf is refused at once, not waited on.
+    const fs::path fifo = fs::temp_directory_path() / ("superlens-gguf-fifo-" + std::to_string(::getpid()) + ".gguf");
+    ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+    auto pipe = GgufFile::open(fifo);
+    fs::remove(fifo);
+    ASSERT_FALSE(pipe.ok());
+    EXPECT_EQ(pipe.error().message, fifo.string() + ": not a regular file");
 }
 
 TEST(GgufReader, QkPermutationHelpersAreInverse) {

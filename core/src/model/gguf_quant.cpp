@@ -385,6 +385,52 @@ void blockQ2_KAvx2(const std::byte* b, float* y) {
         }
     }
 }
+
+// Q5_K: per 32-value group, low nibble | bit (2c or 2c+1) of qh << 4, times d*s, minus dmin*m.
+void blockQ5_KAvx2(const std::byte* b, float* y) {
+    const float d = halfAt(b);
+    const float dmin = halfAt(b + 2);
+    const __m128i qh0 = loadBytes(b + 16), qh1 = loadBytes(b + 32);
+    const __m128i one = _mm_set1_epi8(1);
+    for (int c = 0; c < 4; ++c) {
+        const __m128i q0 = loadBytes(b + 48 + 32 * c), q1 = loadBytes(b + 48 + 32 * c + 16);
+        for (int half = 0; half < 2; ++half) {
+            int sc, m;
+            scaleMinK4(b + 4, 2 * c + half, sc, m);
+            const __m256 dl = _mm256_set1_ps(d * static_cast<float>(sc));
+            const __m256 ml = _mm256_set1_ps(dmin * static_cast<float>(m));
+            const __m128i bit = _mm_cvtsi32_si128(2 * c + half);
+            const __m128i h0 = _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh0, bit), one), 4);
+            const __m128i h1 = _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(qh1, bit), one), 4);
+            const __m128i v0 = _mm_or_si128(half ? highNibbles(q0) : lowNibbles(q0), h0);
+            const __m128i v1 = _mm_or_si128(half ? highNibbles(q1) : lowNibbles(q1), h1);
+            affineSub16(v0, dl, ml, y + 64 * c + 32 * half);
+            affineSub16(v1, dl, ml, y + 64 * c + 32 * half + 16);
+        }
+    }
+}
+
+// Q6_K: per 16-value group, (d * s) * (low nibble | 2 high bits << 4 - 32).
+void blockQ6_KAvx2(const std::byte* b, float* y) {
+    const float d = halfAt(b + 208);
+    const __m256 bias = _mm256_set1_ps(32.0f);
+    const __m128i three = _mm_set1_epi8(3);
+    for (int h = 0; h < 2; ++h) {
+        for (int k = 0; k < 4; ++k) {
+            const __m128i shiftHigh = _mm_cvtsi32_si128(2 * k);
+            for (int half = 0; half < 2; ++half) {
+                const int group = 8 * h + 2 * k + half;
+                const float s = static_cast<float>(static_cast<std::int8_t>(u8(b + 192 + group)));
+                const __m256 ds = _mm256_set1_ps(d * s);
+                const __m128i lo = loadBytes(b + 64 * h + 32 * (k & 1) + 16 * half);
+                const __m128i hi = loadBytes(b + 128 + 32 * h + 16 * half);
+                const __m128i v = _mm_or_si128(k < 2 ? lowNibbles(lo) : highNibbles(lo),
+                                               _mm_slli_epi16(_mm_and_si128(_mm_srl_epi16(hi, shiftHigh), three), 4));
+                scale16(v, bias, ds, y + 16 * group);
+            }
+        }
+    }
+}
 #endif
 
 void decodeF16(const std::byte* src, float* dst, std::int64_t n) {
@@ -449,6 +495,8 @@ void dequantize(GgmlType type, const std::byte* src, float* dst, std::int64_t n,
             case GgmlType::Q5_1: decodeBlocks<blockQ5_1Avx2>(src, dst, blocks, bb, be); return;
             case GgmlType::Q8_0: decodeBlocks<blockQ8_0Avx2>(src, dst, blocks, bb, be); return;
             case GgmlType::Q2_K: decodeBlocks<blockQ2_KAvx2>(src, dst, blocks, bb, be); return;
+            case GgmlType::Q5_K: decodeBlocks<blockQ5_KAvx2>(src, dst, blocks, bb, be); return;
+            case GgmlType::Q6_K: decodeBlocks<blockQ6_KAvx2>(src, dst, blocks, bb, be); return;
             default: break;
         }
     }

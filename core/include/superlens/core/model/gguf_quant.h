@@ -89,8 +89,8 @@ std::string_view dequantizableTypeList();
 void dequantizeRow(GgmlType type, const std::byte* src, float* dst, std::int64_t n);
 
 // The same results from the plain C++ block decoders only (dequantizeRow
-// takes AVX2 paths for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0 and Q2_K when the build
-// targets AVX2): what a build without AVX2 runs, kept callable so the tests
+// takes AVX2 paths for Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q2_K, Q5_K and Q6_K
+// when the build targets AVX2): what a build without AVX2 runs, kept callable so the tests
 // check both paths against the same references.
 void dequantizeRowPortable(GgmlType type, const std::byte* src, float* dst, std::int64_t n);
 

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Writes the seed corpus of the fuzz targets (tests/fuzz/corpus/<target>/)
+from the repository's own files, deterministically (run it again and git
+shows no change):
+
+  gguf         small files from a GGUF writer written here (every metadata
+               type, nested arrays, one tensor of every ggml type with random
+               blocks, alignments), and the real files of tests/data with their
+               metadata kept and long arrays cut to 64 entries
+  safetensors  the headers of every safetensors file in tests/data and
+               resources with each shape cut to at most 2 x 2 (data rewritten),
+               plus a few small files of every dtype
+  config       every config.json in tests/data and resources
+  edit_spec    edit specs from DESIGN.md and the tests (first byte 0), and
+               edits files (first byte 1): see fuzz_edit_spec.cpp
+
+Usage: /usr/bin/python3 tests/fuzz/make_corpus.py   (from the repository root)
+"""
+import glob
+import json
+import os
+import random
+import shutil
+import struct
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+OUT = os.path.join(ROOT, "tests", "fuzz", "corpus")
+
+# ---- GGUF ----
+
+U8, I8, U16, I16, U32, I32, F32, BOOL, STRING, ARRAY, U64, I64, F64 = range(13)
+SCALAR = {U8: "<B", I8: "<b", U16: "<H", I16: "<h", U32: "<I", I32: "<i", F32: "<f", BOOL: "<B", U64: "<Q", I64: "<q", F64: "<d"}
+# ggml type id -> (block elements, block bytes)
+GGML = {0: (1, 4), 1: (1, 2), 2: (32, 18), 3: (32, 20), 6: (32, 22), 7: (32, 24), 8: (32, 34), 9: (32, 36),
+        10: (256, 84), 11: (256, 110), 12: (256, 144), 13: (256, 176), 14: (256, 210), 15: (256, 292),
+        16: (256, 66), 17: (256, 74), 18: (256, 98), 19: (256, 50), 20: (32, 18), 21: (256, 110), 22: (256, 82),
+        23: (256, 136), 24: (1, 1), 25: (1, 2), 26: (1, 4), 27: (1, 8), 28: (1, 8), 29: (256, 56), 30: (1, 2),
+        34: (256, 54), 35: (256, 66), 39: (32, 17)}
+
+
+def gstr(s):
+    b = s if isinstance(s, bytes) else s.encode()
+    return struct.pack("<Q", len(b)) + b
+
+
+def gval(t, v):
+    """Encodes value v of GGUF type t; arrays are (element type, [values])."""
+    if t == STRING:
+        return gstr(v)
+    if t == ARRAY:
+        et, items = v
+        return struct.pack("<IQ", et, len(items)) + b"".join(gval(et, x) for x in items)
+    return struct.pack(SCALAR[t], v)
+
+
+def gguf(kvs, tensors=(), alignment=32, version=3):
+    """kvs: [(key, type, value)]; tensors: [(name, ne, ggml type, data bytes)]."""
+    out = b"GGUF" + struct.pack("<IQQ", version, len(tensors), len(kvs))
+    for k, t, v in kvs:
+        out += gstr(k) + struct.pack("<I", t) + gval(t, v)
+    offset, offsets = 0, []
+    for _, _, _, data in tensors:
+        offsets.append(offset)
+        offset = (offset + len(data) + alignment - 1) // alignment * alignment
+    for (name, ne, t, _), o in zip(tensors, offsets):
+        out += gstr(name) + struct.pack("<I", len(ne)) + b"".join(struct.pack("<Q", d) for d in ne) + struct.pack("<IQ", t, o)
+    if tensors:
+        out += b"\0" * ((-len(out)) % alignment)
+        start = len(out)
+        for (_, _, _, data), o in zip(tensors, offsets):
+            out += b"\0" * (start + o - len(out)) + data
+    return out
+
+
+def read_gguf_metadata(path):
+    """The metadata of a real GGUF file as [(key, type, value)]."""
+    with open(path, "rb") as f:
+        data = f.read()
+    pos = 24
+    _, _, n_tensors, n_kv = struct.unpack_from("<4sIQQ", data, 0)
+
+    def rstr():
+        nonlocal pos
+        (n,) = struct.unpack_from("<Q", data, pos)
+        s = data[pos + 8:pos + 8 + n]
+        pos += 8 + n
+        return s
+
+    def rval(t):
+        nonlocal pos
+        if t == STRING:
+            return rstr()
+        if t == ARRAY:
+            et, n = struct.unpack_from("<IQ", data, pos)
+            pos += 12
+            return (et, [rval(et) for _ in range(n)])
+        (v,) = struct.unpack_from(SCALAR[t], data, pos)
+        pos += struct.calcsize(SCALAR[t])
+        return v
+
+    kvs = []
+    for _ in range(n_kv):
+        k = rstr()
+        (t,) = struct.unpack_from("<I", data, pos)
+        pos += 4
+        kvs.append((k, t, rval(t)))
+    return kvs
+
+
+def cut_arrays(kvs, n):
+    return [(k, t, (v[0], v[1][:n]) if t == ARRAY else v) for k, t, v in kvs]
+
+
+def write(target, name, data):
+    d = os.path.join(OUT, target)
+    os.makedirs(d, exist_ok=True)
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+
+
+def gguf_corpus(rng):
+    write("gguf", "minimal.gguf", gguf([]))
+    write("gguf", "minimal-v2.gguf", gguf([], version=2))
+    every = [("u8", U8, 200), ("i8", I8, -100), ("u16", U16, 60000), ("i16", I16, -30000), ("u32", U32, 4000000000),
+             ("i32", I32, -2000000000), ("f32", F32, 0.5), ("bool", BOOL, 1), ("str", STRING, "h\u00e9llo"),
+             ("u64", U64, 2**64 - 1), ("i64", I64, -2**62), ("f64", F64, -1e300),
+             ("arr.u8", ARRAY, (U8, [1, 2, 3])), ("arr.i32", ARRAY, (I32, [-1, 0, 1])), ("arr.f32", ARRAY, (F32, [1.5, -2.0])),
+             ("arr.bool", ARRAY, (BOOL, [0, 1])), ("arr.str", ARRAY, (STRING, ["a", "", "bc"])), ("arr.empty", ARRAY, (U64, [])),
+             ("arr.nested", ARRAY, (ARRAY, [(U32, [1, 2]), (STRING, ["x"]), (ARRAY, [(I8, [-1])])]))]
+    write("gguf", "every-value-type.gguf", gguf(every))
+    # One 2-row tensor of every ggml type, random blocks (scales may be anything).
+    tensors = []
+    for t, (be, bb) in sorted(GGML.items()):
+        tensors.append((f"t{t}.weight", [be * 2, 2], t, bytes(rng.getrandbits(8) for _ in range(bb * 4))))
+    arch = [("general.architecture", STRING, "llama"), ("llama.block_count", U32, 1)]
+    write("gguf", "every-tensor-type.gguf", gguf(arch, tensors))
+    for t in (0, 1, 2, 8, 12, 14, 30):
+        be, bb = GGML[t]
+        data = bytes(rng.getrandbits(8) for _ in range(bb * 2))
+        write("gguf", f"tensor-type-{t}.gguf", gguf(arch, [("w", [be, 2], t, data)]))
+    f32 = lambda n: struct.pack(f"<{n}f", *[rng.uniform(-1, 1) for _ in range(n)])
+    for a in (1, 8, 64):
+        kv = arch + [("general.alignment", U32, a)]
+        write("gguf", f"alignment-{a}.gguf", gguf(kv, [("a", [4, 3], 0, f32(12)), ("b", [8], 0, f32(8))], alignment=a))
+    write("gguf", "four-dims.gguf", gguf(arch, [("x", [2, 2, 2, 2], 0, f32(16)), ("y", [3], 0, f32(3))]))
+    # Real files: their metadata (arrays cut to 64 entries), no tensors.
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "**", "*.gguf"), recursive=True)):
+        name = os.path.basename(path)[:-5]
+        write("gguf", f"real-{name}-metadata.gguf", gguf(cut_arrays(read_gguf_metadata(path), 64)))
+    # stories260K's first 4 KiB as llama.cpp wrote them (cut inside the token list).
+    with open(os.path.join(ROOT, "tests", "data", "stories260K", "stories260K.gguf"), "rb") as f:
+        write("gguf", "real-stories260K-first-4k.gguf", f.read(4096))
+
+
+# ---- safetensors ----
+
+ST_SIZES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2, "BF16": 2, "I16": 2, "U16": 2,
+            "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
+
+
+def safetensors(entries, metadata=None):
+    """entries: [(name, dtype, shape)] -> a valid file with random data."""
+    header, offset, blobs = {}, 0, []
+    if metadata is not None:
+        header["__metadata__"] = metadata
+    for name, dtype, shape in entries:
+        n = ST_SIZES[dtype]
+        for d in shape:
+            n *= d
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [offset, offset + n]}
+        blobs.append(bytes((i * 37 + offset) & 0xFF for i in range(n)))
+        offset += n
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * ((-len(h)) % 8)
+    return struct.pack("<Q", len(h)) + h + b"".join(blobs)
+
+
+def safetensors_corpus():
+    write("safetensors", "every-dtype.safetensors",
+          safetensors([(f"t.{d}", d, [2, 3]) for d in sorted(ST_SIZES)], {"format": "pt"}))
+    write("safetensors", "empty.safetensors", safetensors([]))
+    write("safetensors", "scalar-and-empty.safetensors", safetensors([("s", "F32", []), ("e", "F32", [0, 4]), ("v", "BF16", [5])]))
+    files = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "**", "*.safetensors"), recursive=True) +
+                   glob.glob(os.path.join(ROOT, "resources", "**", "*.safetensors"), recursive=True))
+    for path in files:
+        with open(path, "rb") as f:
+            (n,) = struct.unpack("<Q", f.read(8))
+            header = json.loads(f.read(n))
+        meta = header.pop("__metadata__", None)
+        entries = [(k, v["dtype"], [min(d, 2) for d in v["shape"]]) for k, v in header.items()]
+        rel = os.path.relpath(path, ROOT).replace(os.sep, "-")
+        write("safetensors", f"real-{rel}", safetensors(entries, meta))
+
+
+# ---- config.json ----
+
+def config_corpus():
+    files = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "**", "config.json"), recursive=True) +
+                   glob.glob(os.path.join(ROOT, "resources", "**", "config.json"), recursive=True))
+    for path in files:
+        rel = os.path.relpath(os.path.dirname(path), ROOT).replace(os.sep, "-")
+        d = os.path.join(OUT, "config")
+        os.makedirs(d, exist_ok=True)
+        shutil.copyfile(path, os.path.join(d, rel + ".json"))
+
+
+# ---- edit specs ----
+
+SPECS = [
+    "model.layers.2.mlp.down_proj.weight[3968,7003]=0",
+    "model.layers.2.mlp.down_proj.weight[3968,7003]*=0.5",
+    "model.layers.0.mlp.down_proj.weight[*,5]=0",
+    "model.layers.1.mlp.down_proj.weight[3,*]=-1e-05",
+    "model.norm.weight[7]=2",
+    "blocks.2.hook_mlp_out[0,3968]=-1234.5",
+    "blocks.1.hook_mlp_out[*,13]=mean",
+    "blocks.2.attn.hook_pattern[1,5,0]=0",
+    "laser:model.layers.27.mlp.up_proj.weight:rank=0.01",
+    "rtn:model.layers.*.mlp.*:bits=4:block=128:keep_super",
+    "rtn:model.layers.*.mlp.*:bits=4:block=tensor:keep_super=1:13:57;2:3:64",
+    "rtn:model.layers.*:bits=8:block=64:zclip=3:pclip=99.9",
+    "actq:blocks.*.hook_resid_post:bits=8:block=token:keep_super=0:13",
+    "actq:blocks.*.hook_resid_post:bits=4:block=32",
+    "expert:1:3=off",
+]
+EDIT_FILES = [
+    json.dumps(SPECS[:4]),
+    json.dumps({"edits": [{"spec": SPECS[5], "enabled": True}, {"spec": SPECS[9], "enabled": False}, SPECS[8]]}),
+    json.dumps({"edits": []}),
+]
+
+
+def edit_corpus():
+    for i, s in enumerate(SPECS):
+        write("edit_spec", f"spec-{i:02d}", b"\0" + s.encode())
+    for i, s in enumerate(EDIT_FILES):
+        write("edit_spec", f"file-{i:02d}", b"\1" + s.encode())
+
+
+def main():
+    rng = random.Random(15)
+    for target in ("gguf", "safetensors", "config", "edit_spec"):
+        shutil.rmtree(os.path.join(OUT, target), ignore_errors=True)
+    gguf_corpus(rng)
+    safetensors_corpus()
+    config_corpus()
+    edit_corpus()
+    for target in sorted(os.listdir(OUT)):
+        files = os.listdir(os.path.join(OUT, target))
+        size = sum(os.path.getsize(os.path.join(OUT, target, f)) for f in files)
+        print(f"{target}: {len(files)} files, {size} bytes")
+
+
+if __name__ == "__main__":
+    main()

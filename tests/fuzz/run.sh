@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan + UBSan) in build-fuzz/ and runs
+# each for SECONDS (default 60), one job, niced, on a scratch copy of its
+# corpus (the stored corpus is not modified); crash inputs land in
+# build-fuzz/fuzz-artifacts/<target>/. Prints one summary line per target.
+#
+#   tests/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf safetensors config edit_spec
+#
+# Needs clang and libFuzzer (Debian: clang, libfuzzer-14-dev). Set
+# SUPERLENS_FUZZ_MESSAGES=off to fuzz for crashes only (see fuzz_common.h).
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+seconds="${1:-60}"
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(gguf safetensors config edit_spec)
+build="${SUPERLENS_FUZZ_BUILD_DIR:-$root/build-fuzz}"
+
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  CC=clang CXX=clang++ cmake -S "$root" -B "$build" -G Ninja -DSUPERLENS_BUILD_FUZZ=ON \
+    -DSUPERLENS_BUILD_GUI=OFF -DSUPERLENS_BUILD_BENCH=OFF -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+nice ninja -C "$build" -j2 $(printf 'fuzz_%s ' "${targets[@]}") >/dev/null
+
+for t in "${targets[@]}"; do
+  work="$(mktemp -d)"
+  cp -r "$here/corpus/$t/." "$work/"
+  [ -d "$here/regressions/$t" ] && cp -r "$here/regressions/$t/." "$work/" 2>/dev/null || true
+  rm -f "$work"/open-*   # known open findings would stop the run at once
+  mkdir -p "$build/fuzz-artifacts/$t"
+  dict=()
+  case "$t" in
+    gguf) dict=(-dict="$here/gguf.dict") ;;
+    safetensors|config) dict=(-dict="$here/json.dict") ;;
+    edit_spec) dict=(-dict="$here/edit_spec.dict") ;;
+  esac
+  log="$build/fuzz-artifacts/$t/last-run.log"
+  set +e
+  nice -n 10 "$build/fuzz/fuzz_$t" "${dict[@]}" -max_total_time="$seconds" -rss_limit_mb=2048 -timeout=10 \
+    -print_final_stats=1 -artifact_prefix="$build/fuzz-artifacts/$t/" "$work" >"$log" 2>&1
+  rc=$?
+  set -e
+  execs="$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || echo '?')"
+  cov="$(grep -o 'cov: [0-9]*' "$log" | tail -1 | grep -o '[0-9]*' || echo '?')"
+  size="$(ls "$work" | wc -l)"
+  if [ $rc -eq 0 ]; then
+    echo "fuzz_$t: $execs executions in ${seconds} s, coverage $cov edges, corpus $size inputs, no crash"
+  else
+    echo "fuzz_$t: FAILED after $execs executions (exit $rc): see $log and $build/fuzz-artifacts/$t/"
+  fi
+  rm -rf "$work"
+done
