@@ -11,7 +11,30 @@
 
 namespace superlens::core {
 
+// Control bytes in a message (a newline inside a name read from a hostile
+// file, say) are shown as \xNN, so every message stays one line: the one
+// place that rule lives, whatever built the message.
+inline std::string oneLine(std::string s) {
+    std::string out;
+    out.reserve(s.size());
+    for (const char ch : s) {
+        const auto c = static_cast<unsigned char>(ch);
+        if (c < 0x20 || c == 0x7F) {
+            static constexpr char kHex[] = "0123456789abcdef";
+            out += "\\x";
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        } else {
+            out += ch;
+        }
+    }
+    return out;
+}
+
 struct Error {
+    Error() = default;
+    explicit Error(std::string text) : message(oneLine(std::move(text))) {}
+    explicit Error(const char* text) : Error(std::string(text)) {}
     std::string message;
 };
 
