@@ -166,7 +166,9 @@ inline nlohmann::json superWeightJson(const core::SuperWeight& sw, const core::M
             {"resid_ratio", sw.residRatio},   {"tensor", sw.tensorName(model)},
             // row/col index the tensor as stored; which axis is the output channel:
             {"output_axis", sw.outputAxis},   {"output_channel", sw.outputChannel()},
-            {"input_channel", sw.inputChannel()}};
+            {"input_channel", sw.inputChannel()},
+            // GGUF checkpoints: llama.cpp's name of the same tensor.
+            {"gguf_tensor", model.isGguf() ? nlohmann::json(model.ggufName(sw.tensorName(model))) : nlohmann::json(nullptr)}};
 }
 
 // Parses "L:R:C;L:R:C" (also ',' between triples).

@@ -45,8 +45,17 @@ nlohmann::json describe(const core::Model& m) {
     const core::ModelConfig& c = m.config();
     nlohmann::json files = nlohmann::json::array();
     for (const auto& f : m.weightFiles()) files.push_back(f.filename().string());
+    // Storage types as stored: F32/F16/BF16, and ggml block types for GGUF files.
     nlohmann::json dtypes = nlohmann::json::object();
-    for (const auto& [dt, n] : m.parametersByDtype()) dtypes[std::string(core::dtypeName(dt))] = n;
+    std::string dominant;
+    std::int64_t most = -1;
+    for (const auto& [name, n] : m.parametersByStorage()) {
+        dtypes[name] = n;
+        if (n > most) {
+            most = n;
+            dominant = name;
+        }
+    }
     nlohmann::json j = {
         {"folder", m.folder().string()},
         {"architecture", c.modelType},
@@ -61,7 +70,8 @@ nlohmann::json describe(const core::Model& m) {
         {"kv_heads", c.numKvHeads},
         {"head_dim", c.headDim},
         {"vocab", c.vocabSize},
-        {"dtype", std::string(core::dtypeName(m.dominantDtype()))},
+        {"dtype", dominant},
+        {"format", m.isGguf() ? "gguf" : "safetensors"},
         {"dtypes", dtypes},
         {"parameters", m.parameterCount()},
         {"tied_embeddings", c.tieWordEmbeddings},
@@ -121,7 +131,7 @@ int runInfo(const InfoOptions& o) {
               << "architecture  " << c.modelType << " (" << c.familyName << ")\n"
               << "block         " << c.blockSummary() << "\n"
               << "parameters    " << humanCount(m.parameterCount()) << " (" << m.parameterCount() << ")\n"
-              << "dtype         " << core::dtypeName(m.dominantDtype()) << "\n"
+              << "dtype         " << j["dtype"].get<std::string>() << "\n"
               << "layers        " << c.numLayers << "\n"
               << "hidden        " << c.hiddenSize << "\n"
               << "intermediate  " << c.intermediateSize << "\n"

@@ -169,7 +169,9 @@ int main(int argc, char** argv) {
     if (!activations.isEmpty()) {
         window.openActivations(activations);
     } else if (!model.isEmpty()) {
-        if (!QFileInfo(model).isDir()) return failWith(QStringLiteral("%1: not a folder").arg(model));
+        if (!QFileInfo(model).isDir() && !model.endsWith(QLatin1String(".gguf"))) {
+            return failWith(QStringLiteral("%1: not a model folder or .gguf file").arg(model));
+        }
         window.openModel(model);
     }
     return app.exec();

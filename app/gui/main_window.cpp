@@ -172,6 +172,10 @@ void MainWindow::buildMenus() {
         const QString dir = QFileDialog::getExistingDirectory(this, tr("Open a Hugging Face model folder"));
         if (!dir.isEmpty()) openModel(dir);
     });
+    file->addAction(tr("Open &GGUF file…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a GGUF model (llama.cpp)"), QString(), tr("GGUF models (*.gguf)"));
+        if (!path.isEmpty()) openModel(path);
+    });
     m_recentMenu = file->addMenu(tr("Open &recent"));
     file->addAction(tr("Open &demo model"), this, [this] {
         const QString demo = demoModelDir();
@@ -443,7 +447,7 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
 void MainWindow::dropEvent(QDropEvent* event) {
     for (const QUrl& url : event->mimeData()->urls()) {
         const QString path = url.toLocalFile();
-        if (QFileInfo(path).isDir()) {
+        if (QFileInfo(path).isDir() || path.endsWith(QLatin1String(".gguf"))) {
             openModel(path);
             return;
         }
@@ -457,7 +461,7 @@ void MainWindow::dropEvent(QDropEvent* event) {
             return;
         }
     }
-    showError(tr("Drop a model folder (config.json + safetensors), an activation cache (.h5) or an experiment .json"));
+    showError(tr("Drop a model folder (config.json + safetensors), a .gguf file, an activation cache (.h5) or an experiment .json"));
 }
 
 void MainWindow::addRecent(const QString& folder) {

@@ -111,5 +111,57 @@ class Families(unittest.TestCase):
                 self.assertGreater(os.path.getsize(out_path), 1000, name)
 
 
+class Gguf(unittest.TestCase):
+    """Issue 19: a .gguf file wherever a model folder is accepted."""
+    STORIES = os.path.join(os.environ["SUPERLENS_TEST_DATA"], "stories260K")
+    IDS = "1,403,407,261,378,300,33,91"
+
+    def test_info_logits_scan_capture_on_a_gguf_file(self):
+        gguf = os.path.join(self.STORIES, "stories260K.gguf")
+        code, out, err = cli("info", gguf, "--json")
+        self.assertEqual(code, 0, err)
+        j = json.loads(out)
+        self.assertEqual(j["format"], "gguf")
+        self.assertEqual(j["architecture"], "llama")
+        self.assertEqual(j["layers"], 5)
+        self.assertIn("F32", j["dtypes"])
+        code, out, err = cli("logits", gguf, "--ids", self.IDS, "--json")
+        self.assertEqual(code, 0, err)
+        code2, out2, err2 = cli("logits", self.STORIES, "--ids", self.IDS, "--json")
+        self.assertEqual(code2, 0, err2)
+        a, b = json.loads(out), json.loads(out2)
+        key = "logits" if "logits" in a else "last_logits"
+        self.assertLess(rel_err(a[key], b[key]), 1e-5)
+        # An edit by llama.cpp's name is the edit by Hugging Face's name.
+        code, out, err = cli("logits", gguf, "--ids", self.IDS, "--edit", "blk.1.ffn_down.weight[3,5]=0", "--json")
+        self.assertEqual(code, 0, err)
+        code2, out2, err2 = cli("logits", gguf, "--ids", self.IDS, "--edit", "model.layers.1.mlp.down_proj.weight[3,5]=0", "--json")
+        self.assertEqual(json.loads(out)[key], json.loads(out2)[key])
+        code, out, err = cli("scan", gguf, "--ids", self.IDS, "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out)["super_weights"], [])  # stories260K has none
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "g.h5")
+            code, out, err = cli("capture", gguf, "--ids", self.IDS, "--out", path)
+            self.assertEqual(code, 0, err)
+            with h5py.File(path, "r") as f:
+                names = set()
+                f.visit(names.add)
+                self.assertTrue(any(n.endswith("blocks.4.hook_resid_post") for n in names))
+
+    def test_a_damaged_gguf_is_refused_in_one_line(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "cut.gguf")
+            with open(os.path.join(self.STORIES, "stories260K.gguf"), "rb") as src:
+                data = src.read()
+            with open(path, "wb") as f:
+                f.write(data[:len(data) // 2])
+            code, out, err = cli("logits", path, "--ids", self.IDS)
+            self.assertEqual(code, 1, err)
+            self.assertEqual(out, "")
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertIn("cut.gguf", err)
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

@@ -288,6 +288,19 @@ private slots:
             QVERIFY(waitIdleWithSnapshot());
         }
     }
+
+    // Issue 19: a GGUF file opens like a folder (stories260K as llama.cpp stores it).
+    void opensAGgufFile() {
+        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
+        m_window->openModel(QString::fromStdString((test::testData() / "stories260K" / "stories260K.gguf").string()));
+        QVERIFY(opened.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
+        m_window->promptPanel()->setIdsMode(true);
+        m_window->promptPanel()->setText(QStringLiteral("1, 403, 407, 261, 378, 300, 33, 91"));
+        m_window->runPrompt(true);
+        QVERIFY(waitIdleWithSnapshot());
+        for (auto* v : m_window->views()) QVERIFY2(v->hasData(), qPrintable(v->kind() + ": " + v->emptyMessage()));
+    }
 };
 
 QTEST_MAIN(TestMainWindow)

@@ -43,6 +43,7 @@ json superWeightJson(const core::SuperWeight& sw, const core::Model& model) {
             {"output_axis", sw.outputAxis},
             {"output_channel", sw.outputChannel()},
             {"input_channel", sw.inputChannel()},
+            {"gguf_tensor", model.isGguf() ? json(model.ggufName(sw.tensorName(model))) : json(nullptr)},
             {"edit", sw.zeroEdit(model)}};
 }
 
