@@ -60,6 +60,21 @@ def temps(path):
     return [x for x in os.listdir(d) if x.startswith("." + n + ".tmp-")]
 
 
+def largest_temp_size(path):
+    """Size of the biggest temporary beside path; 0 when none. A temporary can
+    vanish between the listing and the stat (the capture renames it when it
+    finishes, or sweeps a stale one from an earlier killed run): that is not
+    an error, it simply does not count."""
+    d = os.path.dirname(path)
+    best = 0
+    for t in temps(path):
+        try:
+            best = max(best, os.path.getsize(os.path.join(d, t)))
+        except FileNotFoundError:
+            pass
+    return best
+
+
 def rel_error(got, want):
     want = np.asarray(want, dtype=np.float64)
     return float(np.max(np.abs(np.asarray(got, dtype=np.float64) - want)) / max(np.max(np.abs(want)), 1e-30))
@@ -236,8 +251,7 @@ def kill_while_appending(work):
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.time() + 60
         while time.time() < deadline and proc.poll() is None:
-            t = temps(target)
-            if t and os.path.getsize(os.path.join(work, t[0])) > (attempt + 1) * 300000:
+            if largest_temp_size(target) > (attempt + 1) * 300000:
                 proc.send_signal(signal.SIGKILL)
                 break
             time.sleep(0.002)
