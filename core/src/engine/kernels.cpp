@@ -151,6 +151,118 @@ void gemvRows(const WeightMatrix& w, const S* x, S* y, std::int64_t r0, std::int
     }
 }
 
+// ---- Matrices stored [in, out] (GPT-2's Conv1D weights, seen through TransposedWeight).
+// Y = X * S is a plain NN product over the stored layout: nothing is transposed
+// or gathered. Work is split over output columns; every output element is
+// reduced over the inputs in one fixed order whatever the split.
+
+// y[c] += sum_i x[i] * S[i, c] for c in [c0, c1) and rows i in [0, rows) of a
+// row-major S with leading dimension ld, read in place. Four rows stream at
+// once; per element the sum runs over i in order, one fused multiply-add per
+// term, in the vector and the scalar columns alike, so the bits do not depend
+// on where the column range starts or ends.
+template <DType D>
+void gemvColumns(const Stored<D>* s, std::int64_t ld, std::int64_t rows, const float* x, float* y, std::int64_t c0, std::int64_t c1) {
+    const std::int64_t vecEnd = c0 + (c1 - c0) / 8 * 8;
+    std::int64_t i = 0;
+    for (; i + 4 <= rows; i += 4) {
+        const Stored<D>* w0 = s + i * ld;
+        const Stored<D>* w1 = w0 + ld;
+        const Stored<D>* w2 = w1 + ld;
+        const Stored<D>* w3 = w2 + ld;
+        const __m256 x0 = _mm256_set1_ps(x[i]), x1 = _mm256_set1_ps(x[i + 1]), x2 = _mm256_set1_ps(x[i + 2]), x3 = _mm256_set1_ps(x[i + 3]);
+        for (std::int64_t c = c0; c < vecEnd; c += 8) {
+            __m256 acc = _mm256_loadu_ps(y + c);
+            acc = _mm256_fmadd_ps(load8<D>(w0 + c), x0, acc);
+            acc = _mm256_fmadd_ps(load8<D>(w1 + c), x1, acc);
+            acc = _mm256_fmadd_ps(load8<D>(w2 + c), x2, acc);
+            acc = _mm256_fmadd_ps(load8<D>(w3 + c), x3, acc);
+            _mm256_storeu_ps(y + c, acc);
+        }
+        for (std::int64_t c = vecEnd; c < c1; ++c) {
+            float acc = y[c];
+            acc = std::fma(toFloat<D>(w0[c]), x[i], acc);
+            acc = std::fma(toFloat<D>(w1[c]), x[i + 1], acc);
+            acc = std::fma(toFloat<D>(w2[c]), x[i + 2], acc);
+            acc = std::fma(toFloat<D>(w3[c]), x[i + 3], acc);
+            y[c] = acc;
+        }
+    }
+    for (; i < rows; ++i) {
+        const Stored<D>* w0 = s + i * ld;
+        const __m256 x0 = _mm256_set1_ps(x[i]);
+        for (std::int64_t c = c0; c < vecEnd; c += 8) _mm256_storeu_ps(y + c, _mm256_fmadd_ps(load8<D>(w0 + c), x0, _mm256_loadu_ps(y + c)));
+        for (std::int64_t c = vecEnd; c < c1; ++c) y[c] = std::fma(toFloat<D>(w0[c]), x[i], y[c]);
+    }
+}
+
+// Decoded row blocks of a stored [in, out] matrix, shared by the workers of one call.
+std::vector<float>& rowBlockBuffer() {
+    thread_local std::vector<float> t_buffer;
+    return t_buffer;
+}
+
+// Y[n, out] = X[n, in] * S[in, out] for S the stored matrix of a TransposedWeight.
+void linearInOut(const WeightMatrix& s, const Mat<float>& x, Mat<float>& y, ThreadPool& pool) {
+    const std::int64_t n = x.rows(), in = s.rows(), out = s.cols();
+    if (const auto lr = s.lowRank(); lr.u) {
+        // S = U Vt (LASER on a Conv1D weight): Y = (X U) Vt, two thin NN GEMMs.
+        const std::int64_t k = lr.u->cols();
+        Mat<float> xu(n, k);
+        blas::sgemm(false, false, n, k, in, 1.0f, x.data(), in, lr.u->data(), k, 0.0f, xu.data(), k);
+        pool.parallelFor(out, 16, [&](std::int64_t c0, std::int64_t c1, int) {
+            blas::sgemm(false, false, n, c1 - c0, k, 1.0f, xu.data(), k, lr.vt->data() + c0, out, 0.0f, y.data() + c0, out);
+        });
+        return;
+    }
+    const float* direct = s.directF32();
+    const auto* stored = dynamic_cast<const StoredWeight*>(&s);
+    const DType dtype = stored ? stored->view().dtype : DType::F32;
+    if (n == 1 && (direct || (stored && dtype != DType::F32))) {
+        // One token: stream S's rows in place (16-bit decoded in registers).
+        constexpr std::int64_t kChunk = 1024;  // accumulators stay in L1 while the rows stream past
+        pool.parallelFor(out, 64, [&](std::int64_t c0, std::int64_t c1, int) {
+            std::fill(y.data() + c0, y.data() + c1, 0.0f);
+            for (std::int64_t b0 = c0; b0 < c1; b0 += kChunk) {
+                const std::int64_t b1 = std::min(c1, b0 + kChunk);
+                if (direct) gemvColumns<DType::F32>(direct, out, in, x.data(), y.data(), b0, b1);
+                else if (dtype == DType::BF16) gemvColumns<DType::BF16>(reinterpret_cast<const std::uint16_t*>(stored->view().data), out, in, x.data(), y.data(), b0, b1);
+                else gemvColumns<DType::F16>(reinterpret_cast<const std::uint16_t*>(stored->view().data), out, in, x.data(), y.data(), b0, b1);
+            }
+        });
+        return;
+    }
+    if (direct) {
+        // F32 checkpoint or edited dense copy: one NN GEMM per column slice, in place.
+        pool.parallelFor(out, 16, [&](std::int64_t c0, std::int64_t c1, int) {
+            blas::sgemm(false, false, n, c1 - c0, in, 1.0f, x.data(), in, direct + c0, out, 0.0f, y.data() + c0, out);
+        });
+        return;
+    }
+    // 16-bit or quantized: decode blocks of whole stored rows (contiguous,
+    // about 4 MB of fp32; the workers split the rows), then every worker
+    // adds the block's product into its output columns. The blocks follow
+    // each other in a fixed order, so the reduction order is fixed too.
+    const std::int64_t block = std::clamp<std::int64_t>((std::int64_t{1} << 20) / std::max<std::int64_t>(1, out), 16, std::max<std::int64_t>(16, in));
+    std::vector<float>& buf = rowBlockBuffer();
+    buf.resize(static_cast<std::size_t>(std::min(block, in) * out));
+    if (n == 1) std::fill(y.data(), y.data() + out, 0.0f);
+    for (std::int64_t i0 = 0; i0 < in; i0 += block) {
+        const std::int64_t i1 = std::min(in, i0 + block);
+        pool.parallelFor(i1 - i0, 1, [&](std::int64_t r0, std::int64_t r1, int) { s.decodeRows(i0 + r0, i0 + r1, buf.data() + r0 * out); });
+        if (n == 1) {
+            pool.parallelFor(out, 64, [&](std::int64_t c0, std::int64_t c1, int) {
+                gemvColumns<DType::F32>(buf.data(), out, i1 - i0, x.data() + i0, y.data(), c0, c1);
+            });
+        } else {
+            const float beta = i0 == 0 ? 0.0f : 1.0f;
+            pool.parallelFor(out, 16, [&](std::int64_t c0, std::int64_t c1, int) {
+                blas::sgemm(false, false, n, c1 - c0, i1 - i0, 1.0f, x.data() + i0, in, buf.data() + c0, out, beta, y.data() + c0, out);
+            });
+        }
+    }
+}
+
 }  // namespace
 
 template <class S>
@@ -160,6 +272,13 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     SL_ASSERT(x.cols() == in);
     y.resize(n, out);
     if (n == 0) return;
+
+    if constexpr (std::is_same_v<S, float>) {
+        if (const auto* t = dynamic_cast<const TransposedWeight*>(&w)) {
+            linearInOut(t->stored(), x, y, pool);
+            return;
+        }
+    }
 
     if (const auto lr = w.lowRank(); lr.u) {
         // LASER factors: Y = (X Vt^T) U^T, two thin GEMMs instead of a full one.

@@ -18,6 +18,10 @@ using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 // Rows of W are split statically across the pool's workers; bf16/f16
 // weights are decoded tile by tile right before their GEMM, so no fp32 copy
 // of the checkpoint is ever held. Deterministic: same inputs, same bits.
+// A TransposedWeight (a matrix S stored [in, out], GPT-2's Conv1D) is
+// multiplied in its stored layout, Y = X * S (float: NN GEMM on the mapped
+// f32 matrix or on decoded column panels; one token: a GEMV streaming S's
+// rows; low-rank S = U Vt: (X U) Vt), split over output columns.
 template <class S>
 void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool);
 

@@ -105,13 +105,20 @@ WeightPtr makeStoredWeight(const TensorView& view) {
 
 template <class S>
 void TransposedWeight::decode(std::int64_t r0, std::int64_t r1, S* dst) const {
-    // Logical rows [r0, r1) are stored columns: read each stored row's
-    // segment (contiguous) and scatter it down a column of dst.
+    // Logical rows [r0, r1) are stored columns: read a block of stored rows'
+    // segments (each contiguous), then write the block transposed, so dst is
+    // filled in runs of kBlock consecutive elements.
+    constexpr std::int64_t kBlock = 64;
     const std::int64_t in = m_stored->rows(), width = r1 - r0;
-    std::vector<float> segment(static_cast<std::size_t>(width));
-    for (std::int64_t i = 0; i < in; ++i) {
-        m_stored->decodeRowSegment(i, r0, r1, segment.data());
-        for (std::int64_t j = 0; j < width; ++j) dst[j * in + i] = static_cast<S>(segment[static_cast<std::size_t>(j)]);
+    if (width <= 0) return;
+    std::vector<float> block(static_cast<std::size_t>(std::min(in, kBlock) * width));
+    for (std::int64_t i0 = 0; i0 < in; i0 += kBlock) {
+        const std::int64_t i1 = std::min(in, i0 + kBlock);
+        for (std::int64_t i = i0; i < i1; ++i) m_stored->decodeRowSegment(i, r0, r1, block.data() + (i - i0) * width);
+        for (std::int64_t j = 0; j < width; ++j) {
+            S* d = dst + j * in;
+            for (std::int64_t i = i0; i < i1; ++i) d[i] = static_cast<S>(block[static_cast<std::size_t>((i - i0) * width + j)]);
+        }
     }
 }
 
@@ -163,6 +170,11 @@ void LowRankWeight::decodeRows(std::int64_t r0, std::int64_t r1, float* dst) con
     out.noalias() = m_u.middleRows(r0, r1 - r0) * m_vt;
 }
 
+void LowRankWeight::decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const {
+    Eigen::Map<Eigen::Matrix<float, 1, Eigen::Dynamic>> out(dst, c1 - c0);
+    out.noalias() = m_u.row(r) * m_vt.middleCols(c0, c1 - c0);
+}
+
 void LowRankWeight::decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const {
     using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
     Eigen::Map<RowMatrixD> out(dst, r1 - r0, cols());
@@ -177,8 +189,7 @@ QuantizedWeight::QuantizedWeight(std::int64_t rows, std::int64_t cols, std::int6
 }
 
 template <class S>
-void QuantizedWeight::decode(std::int64_t r0, std::int64_t r1, S* dst) const {
-    const std::int64_t begin = r0 * m_cols, end = r1 * m_cols;
+void QuantizedWeight::decode(std::int64_t begin, std::int64_t end, S* dst) const {
     for (std::int64_t i = begin; i < end; ++i) {
         const std::int64_t b = i / m_blockSize;
         dst[i - begin] = static_cast<S>(m_minimums[b] + static_cast<float>(m_codes[i]) * m_scales[b]);
@@ -187,8 +198,11 @@ void QuantizedWeight::decode(std::int64_t r0, std::int64_t r1, S* dst) const {
     for (; it != m_overrides.end() && it->index < end; ++it) dst[it->index - begin] = static_cast<S>(it->value);
 }
 
-void QuantizedWeight::decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const { decode(r0, r1, dst); }
-void QuantizedWeight::decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const { decode(r0, r1, dst); }
+void QuantizedWeight::decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const { decode(r0 * m_cols, r1 * m_cols, dst); }
+void QuantizedWeight::decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const { decode(r0 * m_cols, r1 * m_cols, dst); }
+void QuantizedWeight::decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const {
+    decode(r * m_cols + c0, r * m_cols + c1, dst);
+}
 
 std::size_t QuantizedWeight::ownedBytes() const {
     return m_codes.size() + (m_scales.size() + m_minimums.size()) * sizeof(float) + m_overrides.size() * sizeof(Override);

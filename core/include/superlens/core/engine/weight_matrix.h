@@ -103,7 +103,8 @@ private:
 // The transpose of a matrix stored [in, out] (GPT-2's Conv1D weights), seen
 // as the [out, in] matrix every kernel expects. Edits and transforms apply to
 // the stored matrix (their coordinates index the tensor as stored); the
-// engine wraps the result.
+// engine wraps the result. decodeRows gathers stored columns (for scans and
+// copies); kernels::linear multiplies by stored() directly in its layout.
 class TransposedWeight final : public WeightMatrix {
 public:
     explicit TransposedWeight(WeightPtr stored) : m_stored(std::move(stored)) {}
@@ -128,6 +129,7 @@ public:
     std::int64_t rank() const { return m_u.cols(); }
     void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const override;
     void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const override;
+    void decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const override;
     LowRank lowRank() const override { return {&m_u, &m_vt}; }
     std::size_t ownedBytes() const override { return static_cast<std::size_t>(m_u.size() + m_vt.size()) * sizeof(float); }
 
@@ -150,12 +152,13 @@ public:
     std::int64_t cols() const override { return m_cols; }
     void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const override;
     void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const override;
+    void decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const override;
     std::size_t ownedBytes() const override;
     std::int64_t blockSize() const { return m_blockSize; }
     const std::vector<Override>& overrides() const { return m_overrides; }
 
 private:
-    template <class S> void decode(std::int64_t r0, std::int64_t r1, S* dst) const;
+    template <class S> void decode(std::int64_t begin, std::int64_t end, S* dst) const;  // row-major elements [begin, end)
     std::int64_t m_rows, m_cols, m_blockSize;
     std::vector<std::uint8_t> m_codes;
     std::vector<float> m_scales, m_minimums;
