@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <optional>
 #include <iostream>
 #include <random>
 #include <vector>
@@ -23,12 +24,35 @@ using namespace superlens::core;
 
 namespace {
 
-// FLOPs of one forward over T tokens: the linear layers (2 per MAC) plus attention scores and values.
-double forwardFlops(const ModelConfig& c, std::int64_t T, bool allLogits) {
+// Multiply-adds per token in the linear layers of one block, from the recipe:
+// q, k, v (separate or fused, same count), o, and the MLP's three (gated) or
+// two (plain) matrices.
+double linearMacsPerToken(const ModelConfig& c) {
     const double d = c.hiddenSize, f = c.intermediateSize, hd = c.headDim, H = c.numHeads, KV = c.numKvHeads;
-    const double perLayer = 2.0 * T * (d * H * hd + 2 * d * KV * hd + H * hd * d + 3 * d * f) + 2.0 * 2.0 * H * hd * T * (T + 1) / 2.0;
-    const double head = 2.0 * (allLogits ? T : 1) * d * static_cast<double>(c.vocabSize);
-    return perLayer * c.numLayers + head;
+    const double mlpMatrices = c.mlpKind == MlpKind::Gated ? 3 : 2;
+    return d * H * hd + 2 * d * KV * hd + H * hd * d + mlpMatrices * d * f;
+}
+
+// FLOPs of one forward over T tokens: the linear layers (2 per MAC), attention
+// scores and values over the keys each query sees (causal, inside the layer's
+// sliding window when it has one), and the head (last position unless allLogits).
+// Norms, activations and rotary are left out.
+double forwardFlops(const ModelConfig& c, std::int64_t T, bool allLogits) {
+    const double H = c.numHeads, hd = c.headDim;
+    double total = 0;
+    for (int l = 0; l < c.numLayers; ++l) {
+        const std::optional<int> window = c.windowOfLayer(l);
+        double keys = 0;
+        for (std::int64_t i = 0; i < T; ++i) keys += static_cast<double>(window ? std::min<std::int64_t>(i + 1, *window) : i + 1);
+        total += 2.0 * static_cast<double>(T) * linearMacsPerToken(c) + 2.0 * 2.0 * H * hd * keys;
+    }
+    return total + 2.0 * static_cast<double>(allLogits ? T : 1) * c.hiddenSize * static_cast<double>(c.vocabSize);
+}
+
+// Bytes of the matrices one decoded token reads: every block's linear layers and the head.
+double matrixBytesPerToken(const ModelConfig& c, DType dtype) {
+    return (c.numLayers * linearMacsPerToken(c) + static_cast<double>(c.hiddenSize) * static_cast<double>(c.vocabSize)) *
+           static_cast<double>(dtypeSize(dtype));
 }
 
 // OpenBLAS sgemm on the model's MLP and attention shapes (same M = T), 2 threads.
@@ -144,6 +168,7 @@ int main(int argc, char** argv) {
     auto gen = engine.generate(g);
     const double decodeTokS = gen && gen->decodeSeconds > 0 ? (decode - 1) / gen->decodeSeconds : 0;
     const double weightGb = static_cast<double>((*model)->checkpointBytes()) / 1e9;
+    const double streamGb = matrixBytesPerToken(c, (*model)->dominantDtype()) / 1e9;
 
     const double blas = skipBlas ? 0 : openblasGflops(c, T);
     nlohmann::json j = {{"model", path},
@@ -164,6 +189,8 @@ int main(int argc, char** argv) {
                         {"incremental_seconds", incremental},
                         {"decode_tok_s", decodeTokS},
                         {"decode_weight_gb_s", decodeTokS * weightGb},
+                        {"decode_matrix_gb_s", decodeTokS * streamGb},
+                        {"block", c.blockSummary()},
                         {"peak_rss_mb", bench::peakRssMb()},
                         {"checkpoint_mb", static_cast<double>((*model)->checkpointBytes()) / 1e6}};
     if (json) {
@@ -171,12 +198,14 @@ int main(int argc, char** argv) {
         return 0;
     }
     std::printf("model            %s (%.1fM params, %s)\n", path.c_str(), (*model)->parameterCount() / 1e6, j["dtype"].get<std::string>().c_str());
+    std::printf("block            %s\n", c.blockSummary().c_str());
     std::printf("open             %.3f s, RSS after open %.0f MB\n", openSeconds, rssAfterOpen);
     std::printf("forward T=%lld    %.3f s = %.1f tok/s, %.1f GFLOP/s (OpenBLAS %s sgemm, same shapes: %.1f; bench_machine gives the best GEMM)\n",
                 static_cast<long long>(T), plain, T / plain, flops / plain / 1e9, blas::info().core.c_str(), blas);
     std::printf("with recording   %.3f s = %.1f tok/s (overhead %+.1f%%)\n", recorded, T / recorded, 100 * (recorded / plain - 1));
     std::printf("incremental      %.3f s after an edit in block %d\n", incremental, incLayer);
-    std::printf("decode           %.2f tok/s = %.1f GB/s of weights\n", decodeTokS, decodeTokS * weightGb);
+    std::printf("decode           %.2f tok/s = %.1f GB/s of weights (checkpoint size), %.1f GB/s of the matrices a token reads (%.0f MB)\n",
+                decodeTokS, decodeTokS * weightGb, decodeTokS * streamGb, streamGb * 1e3);
     std::printf("peak RSS         %.0f MB (checkpoint %.0f MB)\n", bench::peakRssMb(), static_cast<double>((*model)->checkpointBytes()) / 1e6);
     return 0;
 }
