@@ -1,5 +1,5 @@
 #pragma once
-// Small helpers shared by the benchmark programs: wall time, peak RSS.
+// Small helpers shared by the benchmark programs: wall time, CPU time, peak RSS.
 
 #include <chrono>
 #include <cstdio>
@@ -18,6 +18,14 @@ inline double peakRssMb() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     return static_cast<double>(u.ru_maxrss) / 1024.0;
+}
+
+// CPU time (user + system) of this process, all threads, in seconds. On a
+// shared machine it tracks the work done where wall time tracks the load.
+inline double cpuSeconds() {
+    rusage u{};
+    getrusage(RUSAGE_SELF, &u);
+    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
 }
 
 }  // namespace superlens::bench

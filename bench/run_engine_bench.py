@@ -3,9 +3,14 @@
 the same random checkpoints, in the same run; prints a Markdown report.
 
   /usr/bin/python3 bench/run_engine_bench.py --build build --work /tmp/sl-bench [--skip-7b] [--quick]
+  /usr/bin/python3 bench/run_engine_bench.py --build build --work /tmp/sl-bench --families [--skip-gptj]
 
 Checkpoints are generated once into --work (TinyLlama-1.1B shape f32 ~4.4 GB,
-a ~150M shape f32, a 7B Llama shape bf16 ~13.5 GB in 3 shards).
+a ~150M shape f32, a 7B Llama shape bf16 ~13.5 GB in 3 shards). --families
+runs the model-family table instead (issue 16): GPT-2 small f32 and bf16,
+Pythia-160M f32, Qwen3-0.6B f32 (each next to PyTorch fp32 in the same run),
+Gemma-2-2B bf16 (5.2 GB) and GPT-J-6B bf16 (12.1 GB, 32-token prompt, peak RSS
+against the checkpoint).
 """
 import argparse
 import json
@@ -45,14 +50,50 @@ def cli_wall(build, model, tokens):
     return time.time() - t0
 
 
+# name, preset, dtype, bench_forward arguments, PyTorch baseline
+FAMILY_RUNS = [
+    ("GPT-2 small (124M)", "gpt2", "f32", ["--tokens", "128", "--decode", "16"], True),
+    ("GPT-2 small (124M)", "gpt2", "bf16", ["--tokens", "128", "--decode", "16"], False),
+    ("Pythia-160M", "pythia160m", "f32", ["--tokens", "128", "--decode", "16"], True),
+    ("Qwen3-0.6B", "qwen3-0.6b", "f32", ["--tokens", "128", "--decode", "16"], True),
+    ("Gemma-2-2B", "gemma2-2b", "bf16", ["--tokens", "128", "--decode", "8", "--repeat", "2"], False),
+    ("GPT-J-6B", "gptj6b", "bf16", ["--tokens", "32", "--decode", "4", "--repeat", "1", "--no-blas-baseline"], False),
+]
+
+
+def families(a):
+    print("## Model families (issue 16)\n")
+    print("| shape | dtype | file | T | prompt tok/s | with 3 hooks | decode tok/s | GFLOP/s | OpenBLAS sgemm, same shapes | "
+          "peak RSS | RSS - file | PyTorch fp32 tok/s | ratio |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    for name, preset, dtype, args, torch in FAMILY_RUNS:
+        if preset == "gptj6b" and a.skip_gptj:
+            continue
+        model = ensure(a.work, f"{preset}-{dtype}", "--preset", preset, "--dtype", dtype)
+        s = superlens(a.build, model, int(args[1]), args[2:])
+        p = torch_baseline(model, int(args[1])) if torch else None
+        blas = f"{s['openblas_gflops_same_shapes']:.0f}" if s["openblas_gflops_same_shapes"] else "—"
+        ptxt = f"{p['forward_tok_s']:.1f} | **{s['forward_tok_s'] / p['forward_tok_s']:.2f}x**" if p else "— | —"
+        # peak_rss_mb is MiB (getrusage), checkpoint_mb is 10^6 bytes: both to GB (10^9 bytes).
+        rss, file = s["peak_rss_mb"] * 1048576 / 1e9, s["checkpoint_mb"] / 1e3
+        print(f"| {name} | {dtype} | {file:.2f} GB | {s['tokens']} | {s['forward_tok_s']:.1f} | "
+              f"{s['recorded_tok_s']:.1f} | {s['decode_tok_s']:.2f} | {s['gflops']:.0f} | {blas} | "
+              f"{rss:.2f} GB | {rss - file:+.2f} GB | {ptxt} |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--build", default="build")
     ap.add_argument("--work", default="/tmp/sl-bench")
     ap.add_argument("--skip-7b", action="store_true")
     ap.add_argument("--quick", action="store_true", help="fewer prompt lengths")
+    ap.add_argument("--families", action="store_true", help="the model-family table only")
+    ap.add_argument("--skip-gptj", action="store_true", help="with --families: leave out GPT-J-6B (12 GB)")
     a = ap.parse_args()
     os.makedirs(a.work, exist_ok=True)
+    if a.families:
+        families(a)
+        return
     tiny = ensure(a.work, "tinyllama-f32", "--preset", "tinyllama", "--dtype", "f32")
     small = ensure(a.work, "small150m-f32", "--preset", "small150m", "--dtype", "f32")
 
