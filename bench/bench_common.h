@@ -13,7 +13,7 @@ inline double now() {
     return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 
-// Peak resident set size of this process in MB (includes touched mmap pages).
+// Peak resident set size of this process in MiB (includes touched mmap pages).
 inline double peakRssMb() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);

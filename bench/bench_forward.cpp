@@ -204,7 +204,9 @@ int main(int argc, char** argv) {
                         {"decode_weight_gb_s", decodeTokS * weightGb},
                         {"decode_matrix_gb_s", decodeTokS * streamGb},
                         {"block", c.blockSummary()},
-                        {"peak_rss_mb", bench::peakRssMb()},
+                        {"peak_rss_mb", bench::peakRssMb()},  // MiB
+                        {"peak_rss_gb", bench::peakRssMb() * 1048576.0 / 1e9},
+                        {"checkpoint_gb", static_cast<double>((*model)->checkpointBytes()) / 1e9},
                         {"checkpoint_mb", static_cast<double>((*model)->checkpointBytes()) / 1e6}};
     if (json) {
         std::cout << j.dump() << "\n";
@@ -220,6 +222,8 @@ int main(int argc, char** argv) {
     std::printf("incremental      %.3f s after an edit in block %d\n", incremental, incLayer);
     std::printf("decode           %.2f tok/s = %.1f GB/s of weights (checkpoint size), %.1f GB/s of the matrices a token reads (%.0f MB)\n",
                 decodeTokS, decodeTokS * weightGb, decodeTokS * streamGb, streamGb * 1e3);
-    std::printf("peak RSS         %.0f MB (checkpoint %.0f MB)\n", bench::peakRssMb(), static_cast<double>((*model)->checkpointBytes()) / 1e6);
+    // getrusage gives MiB-based kilobytes; both figures in GB (10^9 bytes).
+    const double rssGb = bench::peakRssMb() * 1048576.0 / 1e9, fileGb = static_cast<double>((*model)->checkpointBytes()) / 1e9;
+    std::printf("peak RSS         %.2f GB (checkpoint %.2f GB, %+.2f GB)\n", rssGb, fileGb, rssGb - fileGb);
     return 0;
 }
