@@ -28,7 +28,20 @@ int main(int argc, char** argv) {
     } catch (const CLI::CallForVersion& e) {
         return app.exit(e);
     } catch (const CLI::ParseError& e) {
-        std::cerr << "superlens-cli: usage error: " << e.what() << "\n(run 'superlens-cli --help' or 'superlens-cli COMMAND --help')" << std::endl;
+        // One line, naming what was wrong. An unknown first word is named as
+        // such (CLI11 alone would only say that a subcommand is required).
+        std::string what = e.what();
+        if (argc > 1 && argv[1][0] != '-') {
+            bool known = false;
+            std::string names;
+            for (const CLI::App* sub : app.get_subcommands([](const CLI::App*) { return true; })) {
+                names += (names.empty() ? "" : ", ") + sub->get_name();
+                known = known || sub->get_name() == argv[1];
+            }
+            if (!known) what = "unknown command '" + std::string(argv[1]) + "' (commands: " + names + ")";
+        }
+        std::cerr << "superlens-cli: usage error: " << superlens::core::oneLine(what) << " (run 'superlens-cli --help' or 'superlens-cli COMMAND --help')"
+                  << std::endl;
         return kExitUsage;
     }
     if (!ctx.run) {

@@ -120,6 +120,28 @@ class Contract(unittest.TestCase):
         self.assertEqual(code, 0)
         self.assertIn("MODEL", out)
 
+    def test_usage_errors_are_one_line_naming_the_problem(self):
+        code, out, err = cli("frobnicate", "x")
+        self.assertEqual(code, 2)
+        self.assertEqual(out, "")
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("unknown command 'frobnicate'", err)
+        self.assertIn("logits", err)  # the commands that exist are listed
+        code, out, err = cli("logits", os.path.join(REF, "llama-planted"), "--prompt")
+        self.assertEqual(code, 2)
+        self.assertEqual(len(err.strip().splitlines()), 1, err)
+        self.assertIn("--prompt", err)
+
+    def test_runs_beyond_the_context_are_refused(self):
+        # stories260K: rotary, max_position_embeddings 512 (its config.json).
+        cfg = json.load(open(os.path.join(STORIES, "config.json")))
+        ctx = cfg["max_position_embeddings"]
+        ids = ",".join(["1"] * (ctx + 1))
+        self.assert_error(*cli("logits", STORIES, "--ids", ids, "--json"), 1, f"{ctx + 1} positions exceed this Llama model's context of {ctx}")
+        self.assertEqual(cli("logits", STORIES, "--ids", ",".join(["1"] * ctx))[0], 0)
+        self.assert_error(*cli("generate", STORIES, "--ids", "1,2", "--max-new", str(ctx)), 1, f"{ctx + 2} positions exceed")
+        self.assert_error(*cli("generate", STORIES, "--prompt", "Once", "--max-new", "100000"), 1, "positions exceed")
+
     def test_ids_only_model_refuses_prompt_clearly(self):
         self.assert_error(*cli("logits", os.path.join(REF, "llama-planted"), "--prompt", "hello", "--json"), 1, "no tokenizer.json or tokenizer.model")
         self.assert_error(*cli("tokenize", os.path.join(REF, "llama-planted"), "--prompt", "hello"), 1, "no tokenizer.json or tokenizer.model")

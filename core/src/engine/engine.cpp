@@ -8,6 +8,7 @@
 
 #include "forward_pass.h"
 #include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/model/non_finite.h"
 #include "superlens/core/system/blas.h"
 
 namespace superlens::core {
@@ -368,6 +369,7 @@ struct Engine::Impl {
 
         const auto t0 = Clock::now();
         std::vector<float> logits = step(req.prompt.data(), static_cast<std::int64_t>(req.prompt.size()));
+        SL_TRY(checkFiniteOutput(model, logits.data(), logits.size(), "logits"));
         out.promptSeconds = secondsSince(t0);
         const auto t1 = Clock::now();
         for (int i = 0; i < req.maxNewTokens; ++i) {
@@ -378,6 +380,7 @@ struct Engine::Impl {
             if (req.stopToken && next == *req.stopToken) break;
             if (i + 1 == req.maxNewTokens) break;
             logits = step(&next, 1);
+            SL_TRY(checkFiniteOutput(model, logits.data(), logits.size(), "logits"));
         }
         out.decodeSeconds = secondsSince(t1);
         return out;
@@ -394,14 +397,19 @@ Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options)
 Engine::~Engine() = default;
 
 namespace {
-// Learned position embeddings end at max_position_embeddings (GPT-2: 1024).
+// A run is limited to the model's context, max_position_embeddings: learned
+// position embeddings end there (GPT-2: 1024), and rotary models were trained
+// only up to it (beyond, the numbers describe a model nobody trained, and the
+// time and memory grow with T^2). A config without the key sets no limit.
 Status checkPositions(const Model& model, std::int64_t positions) {
     const ModelConfig& c = model.config();
-    if (c.positions == PositionKind::Learned && positions > c.maxPositionEmbeddings) {
+    if (c.maxPositionEmbeddings <= 0 || positions <= c.maxPositionEmbeddings) return {};
+    if (c.positions == PositionKind::Learned) {
         return Error{std::to_string(positions) + " positions exceed the " + std::to_string(c.maxPositionEmbeddings) +
                      " learned position embeddings of this " + c.familyName + " model"};
     }
-    return {};
+    return Error{std::to_string(positions) + " positions exceed this " + c.familyName + " model's context of " +
+                 std::to_string(c.maxPositionEmbeddings) + " (max_position_embeddings in its config); shorten the prompt or use a text file with windows (ppl)"};
 }
 
 Status validateRequest(const Model& model, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits) {
@@ -428,8 +436,13 @@ Result<std::shared_ptr<const ForwardResult>> Engine::run(const ForwardRequest& r
     SL_TRY(checkPositions(*m_model, static_cast<std::int64_t>(request.tokens.size())));
     SL_TRY(request.record.validate(hookLayoutOf(m_model->config())));
     std::lock_guard lock(m_runMutex);
-    if (m_options.precision == Precision::Float64) return m_impl->run<double>(request, Precision::Float64, control);
-    return m_impl->run<float>(request, Precision::Float32, control);
+    auto result = m_options.precision == Precision::Float64 ? m_impl->run<double>(request, Precision::Float64, control)
+                                                            : m_impl->run<float>(request, Precision::Float32, control);
+    if (result) {
+        const ActivationTensor& logits = result.value()->logits;
+        SL_TRY(checkFiniteOutput(*m_model, logits.values.data(), logits.values.size(), "logits"));
+    }
+    return result;
 }
 
 Result<GenerateResult> Engine::generate(const GenerateRequest& request, const RunControl& control) {
