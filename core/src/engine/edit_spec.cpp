@@ -3,6 +3,7 @@
 
 #include <charconv>
 #include <cmath>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -97,6 +98,11 @@ Result<EditSpec> parseElement(std::string_view text) {
     }
     const auto v = parseDouble(rest);
     if (!v) return bad(text, "'" + std::string(rest) + "' is not a finite number");
+    // The engine runs in float32: a value beyond its range would become Inf
+    // in the weight or activation and NaN in every logit.
+    if (std::abs(*v) > static_cast<double>(std::numeric_limits<float>::max())) {
+        return bad(text, "'" + std::string(rest) + "' is beyond the float32 range (|x| <= 3.4028235e38)");
+    }
     e.value = *v;
     return e;
 }
