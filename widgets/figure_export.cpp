@@ -1,6 +1,7 @@
 #include "figure_export.h"
 
 #include <cmath>
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <vector>
@@ -18,6 +19,7 @@
 
 #include "plot_style.h"
 #include "plot_view.h"
+#include "superlens/core/system/output_file.h"
 
 namespace superlens::widgets {
 
@@ -129,6 +131,26 @@ bool writeFigureFile(const QString& path, FigureFormat format, int w, int h, int
     return false;
 }
 
+// The figure goes to a temporary beside `path`, renamed over it when complete:
+// a reader never finds a torn figure under the final name, and nothing is
+// written into a model folder (both rules: core/system/output_file.h).
+// Returns the error, empty on success.
+QString writeFigureAtomically(const QString& path, FigureFormat format, int w, int h, int dpi, const QString& caption, const QString& description,
+                              const std::function<void(QCPPainter*)>& draw) {
+    const std::filesystem::path target(path.toStdU16String());
+    if (auto ok = core::checkOutputFile(target, "the figure"); !ok) return QString::fromStdString(ok.error().message);
+    auto tmp = core::makeTemporaryBeside(target);
+    if (!tmp) return QString::fromStdString(tmp.error().message);
+    const QString tmpPath = QString::fromStdU16String(tmp->u16string());
+    if (!writeFigureFile(tmpPath, format, w, h, dpi, caption, description, draw) || QFileInfo(tmpPath).size() == 0) {
+        std::error_code ec;
+        std::filesystem::remove(*tmp, ec);
+        return path + QStringLiteral(": cannot write the figure");
+    }
+    if (auto ok = core::commitTemporary(*tmp, target); !ok) return QString::fromStdString(ok.error().message);
+    return {};
+}
+
 }  // namespace
 
 static QString figureCaption(const PlotView& view, const FigureLayoutReport& layout) {
@@ -158,9 +180,10 @@ bool exportFigure(PlotView& view, const QString& path, const ExportOptions& opti
         const QString caption = figureCaption(view, scope.layout());
         if (report) *report = {scope.layout(), caption};
         QCustomPlot* plot = view.plot();
-        const bool ok = writeFigureFile(path, format, w, h, options.dpi, caption, QStringLiteral("SuperLens %1 figure. %2").arg(view.kind(), caption),
-                                        [&](QCPPainter* painter) { plot->toPainter(painter, w, h); });
-        if (!ok || !QFileInfo::exists(path)) return setError(path + QStringLiteral(": cannot write the figure"));
+        const QString failed = writeFigureAtomically(path, format, w, h, options.dpi, caption,
+                                                     QStringLiteral("SuperLens %1 figure. %2").arg(view.kind(), caption),
+                                                     [&](QCPPainter* painter) { plot->toPainter(painter, w, h); });
+        if (!failed.isEmpty()) return setError(failed);
     }
     if (options.writeCsv) {
         QString csvError;
@@ -354,9 +377,9 @@ bool exportMultiPanelFigure(const QList<PlotView*>& views, const QString& path, 
             painter->restore();
         }
     };
-    if (!writeFigureFile(path, format, W, H, options.dpi, r.caption, QStringLiteral("SuperLens multi-panel figure. ") + r.caption, draw) ||
-        !QFileInfo::exists(path)) {
-        return setError(path + QStringLiteral(": cannot write the figure"));
+    if (const QString failed = writeFigureAtomically(path, format, W, H, options.dpi, r.caption, QStringLiteral("SuperLens multi-panel figure. ") + r.caption, draw);
+        !failed.isEmpty()) {
+        return setError(failed);
     }
     scopes.clear();  // back to the screen style before reading the tables
     if (options.writeCsv) {

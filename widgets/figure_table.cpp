@@ -3,9 +3,11 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <filesystem>
 
 #include <QFile>
-#include <QSaveFile>
+
+#include "superlens/core/system/output_file.h"
 
 namespace superlens::widgets {
 namespace {
@@ -43,17 +45,10 @@ QString FigureTable::toCsv() const {
 }
 
 bool FigureTable::write(const QString& path, QString* error) const {
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) {
-        if (error) *error = path + QStringLiteral(": cannot write: ") + file.errorString();
-        return false;
-    }
-    file.write(toCsv().toUtf8());
-    if (!file.commit()) {
-        if (error) *error = path + QStringLiteral(": cannot write: ") + file.errorString();
-        return false;
-    }
-    return true;
+    // Through a temporary and a rename, never into a model folder (core/system/output_file.h).
+    const auto ok = core::writeFileAtomically(std::filesystem::path(path.toStdU16String()), toCsv().toUtf8().toStdString(), "the table");
+    if (!ok && error) *error = QString::fromStdString(ok.error().message);
+    return ok.ok();
 }
 
 }  // namespace superlens::widgets

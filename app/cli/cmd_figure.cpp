@@ -26,6 +26,7 @@
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/super_weights.h"
+#include "superlens/core/system/output_file.h"
 #include "view_registry.h"
 #endif
 
@@ -86,6 +87,8 @@ int runFigure(const FigureOptions& o) {
     if (!widgets::figureFormatFromPath(QString::fromStdString(o.out), &format)) {
         return fail(o.out + ": unknown figure format (use .pdf, .svg or .png)");
     }
+    // Refuse a bad destination before the model runs (the export checks again).
+    if (auto ok = core::checkOutputFile(o.out, "the figure"); !ok) return fail(ok.error());
     const QStringList kinds = QString::fromStdString(o.kind).split(QLatin1Char(','), Qt::SkipEmptyParts);
     if (kinds.isEmpty()) return fail("no figure kind given (one of " + std::string(kKinds) + ")");
     for (const QString& k : kinds) {
@@ -113,8 +116,8 @@ int runFigure(const FigureOptions& o) {
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
     std::unique_ptr<core::Tokenizer> tokenizer;
-    if (core::Tokenizer::folderHasTokenizer((*model)->folder())) {
-        auto t = core::Tokenizer::loadFromFolder((*model)->folder());
+    if (core::Tokenizer::modelHasTokenizer(**model)) {
+        auto t = core::Tokenizer::loadForModel(**model);
         if (!t) return fail(t.error());
         tokenizer = std::move(t).value();
     }

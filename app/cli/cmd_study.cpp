@@ -16,6 +16,7 @@
 #include "analysis_common.h"
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/studies.h"
+#include "superlens/core/system/output_file.h"
 
 namespace superlens::cli {
 namespace {
@@ -60,6 +61,10 @@ nlohmann::json conditionJson(const core::StudyCondition& c) {
 }
 
 int runStudySuperWeight(const StudyCliOptions& o) {
+    // A bad --markdown destination is refused before the study runs.
+    if (!o.markdownFile.empty()) {
+        if (auto ok = core::checkOutputFile(o.markdownFile, "the table"); !ok) return fail(ok.error());
+    }
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
     const core::Model& m = **model;
@@ -132,9 +137,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     }
     const std::string md = study->markdown();
     if (!o.markdownFile.empty()) {
-        std::ofstream out(o.markdownFile, std::ios::binary);
-        out << md;
-        if (!out) return fail(o.markdownFile + ": cannot write the Markdown table");
+        if (auto ok = core::writeFileAtomically(o.markdownFile, md, "the table"); !ok) return fail(ok.error());
     }
     if (o.json) {
         nlohmann::json j;

@@ -26,6 +26,7 @@
 #include "studies/quant_plot_view.h"
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/super_weights.h"
+#include "superlens/core/system/output_file.h"
 
 namespace superlens::gui {
 
@@ -453,9 +454,8 @@ bool CompressionStudies::saveStudyFile(const QString& kind, const QString& path,
         *error = tr("There is no %1 study to save yet.").arg(kind);
         return false;
     }
-    QFile f(path);
-    if (!f.open(QIODevice::WriteOnly | QIODevice::Truncate) || f.write(QByteArray::fromStdString(json + "\n")) < 0) {
-        *error = QStringLiteral("%1: cannot write (%2)").arg(path, f.errorString());
+    if (auto ok = core::writeFileAtomically(toPath(path), json + "\n", "the study"); !ok) {
+        *error = QString::fromStdString(ok.error().message);
         return false;
     }
     return true;

@@ -4,7 +4,9 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
-#include <QSaveFile>
+
+#include "path_conversion.h"
+#include "superlens/core/system/output_file.h"
 
 namespace superlens::gui {
 
@@ -26,17 +28,10 @@ bool saveExperiment(const QString& path, const Experiment& x, QString* error) {
         edits.append(o);
     }
     root[QStringLiteral("edits")] = edits;
-    QSaveFile file(path);
-    if (!file.open(QIODevice::WriteOnly)) {
-        if (error) *error = path + QStringLiteral(": cannot write: ") + file.errorString();
-        return false;
-    }
-    file.write(QJsonDocument(root).toJson(QJsonDocument::Indented));
-    if (!file.commit()) {
-        if (error) *error = path + QStringLiteral(": cannot write: ") + file.errorString();
-        return false;
-    }
-    return true;
+    // Through a temporary and a rename, never into a model folder (core/system/output_file.h).
+    const auto ok = core::writeFileAtomically(toPath(path), QJsonDocument(root).toJson(QJsonDocument::Indented).toStdString(), "the experiment");
+    if (!ok && error) *error = QString::fromStdString(ok.error().message);
+    return ok.ok();
 }
 
 std::optional<Experiment> loadExperiment(const QString& path, QString* error) {

@@ -1,3 +1,5 @@
 superlens_add_script_test(NAME test_cli_contract COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_cli_contract.py LABELS cli)
 # Every model family (GPT-2, GPT-J, NeoX, Phi, Qwen3, Gemma) through info, logits, scan, capture, figure.
 superlens_add_script_test(NAME test_family_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_family_cli.py LABELS cli families TIMEOUT 600)
+# Every command on a read-only model folder leaves it byte-identical; outputs into it are refused.
+superlens_add_script_test(NAME test_read_only_model COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_read_only_model.py LABELS cli TIMEOUT 600)

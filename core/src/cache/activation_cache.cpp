@@ -153,20 +153,6 @@ std::optional<std::uint64_t> freeDiskBytes(const fs::path& folder) {
     return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
-bool isModelFolder(const fs::path& folder) {
-    std::error_code ec;
-    if (!fs::is_regular_file(folder / "config.json", ec)) return false;
-    for (const auto& e : fs::directory_iterator(folder, ec)) {
-        const std::string name = e.path().filename().string();
-        const auto endsWith = [&](std::string_view s) { return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0; };
-        if (endsWith(".safetensors") || name == "model.safetensors.index.json" || name == "pytorch_model.bin" ||
-            name == "pytorch_model.bin.index.json" || endsWith(".gguf")) {
-            return true;
-        }
-    }
-    return false;
-}
-
 // ---------------------------------------------------------------- reader
 
 struct ActivationCache::Impl {

@@ -20,6 +20,7 @@
 #include "cache/file_ops.h"
 #include "cache/h5_util.h"
 #include "superlens/core/cache/activation_cache.h"
+#include "superlens/core/system/output_file.h"
 
 namespace fs = std::filesystem;
 
@@ -161,29 +162,15 @@ Result<std::unique_ptr<ActivationCacheWriter>> ActivationCacheWriter::open(const
     impl->target = target;
     impl->model = model;
     impl->options = options;
+    // The rules every output follows (folder exists and is writable, not a
+    // model folder, not a folder or special file) live in system/output_file.
+    SL_TRY(checkOutputFile(target, "the cache"));
     std::error_code ec;
-    impl->abs = fs::absolute(target, ec).lexically_normal();
-    if (ec || impl->abs.filename().empty()) return impl->error("is not a file name");
     // A symlink is followed: the rename replaces the file it points to (in
     // that file's folder), not the link.
-    if (fs::is_symlink(impl->abs, ec)) {
-        const fs::path real = fs::weakly_canonical(impl->abs, ec);
-        if (ec) return impl->error("cannot resolve the symbolic link");
-        impl->abs = real;
-    }
+    impl->abs = resolveOutputPath(target);
     impl->folder = impl->abs.parent_path();
-    if (!fs::is_directory(impl->folder, ec)) return impl->error("folder " + impl->folder.string() + " does not exist");
-    if (isModelFolder(impl->folder)) {
-        return impl->error("refusing to write into the model folder " + impl->folder.string() +
-                           " (model folders stay read-only; put the cache elsewhere)");
-    }
-    if (::access(impl->folder.c_str(), W_OK) != 0) return impl->error("folder " + impl->folder.string() + " is not writable");
-    const auto status = fs::status(impl->abs, ec);
-    if (fs::exists(status)) {
-        if (fs::is_directory(status)) return impl->error("is a folder, not an activation cache file");
-        if (!fs::is_regular_file(status)) return impl->error("is not a regular file");
-        impl->targetExisted = true;
-    }
+    impl->targetExisted = fs::exists(fs::status(impl->abs, ec));
     try {
         {
             cachefs::FolderLock folderLock(impl->folder);

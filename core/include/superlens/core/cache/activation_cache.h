@@ -302,7 +302,5 @@ std::uint64_t estimateRunBytes(const ModelConfig& config, std::int64_t tokens, c
                                bool allPositionLogits);
 // Free bytes for an unprivileged writer in a folder, nullopt when unknown.
 std::optional<std::uint64_t> freeDiskBytes(const std::filesystem::path& folder);
-// True when a folder holds a Hugging Face checkpoint (config.json plus weights).
-bool isModelFolder(const std::filesystem::path& folder);
 
 }  // namespace superlens::core
