@@ -28,7 +28,7 @@ void printJson(const nlohmann::json& j) {
 core::Result<std::shared_ptr<const core::Model>> openModel(const std::string& folder) { return core::Model::open(folder); }
 
 core::Result<std::unique_ptr<core::Tokenizer>> loadTokenizer(const core::Model& model, const std::string& neededFor) {
-    auto tok = core::Tokenizer::loadFromFolder(model.folder());
+    auto tok = core::Tokenizer::loadForModel(model);
     if (!tok) return core::Error{tok.error().message + (neededFor.empty() ? "" : " (needed for " + neededFor + ")")};
     return tok;
 }

@@ -114,8 +114,8 @@ int runCapture(const CaptureOptions& o) {
         auto t = loadTokenizer(m, o.input.hasPrompt ? "--prompt" : "--prompts");
         if (!t) return fail(t.error());
         tok = std::move(t).value();
-    } else if (core::Tokenizer::folderHasTokenizer(m.folder())) {
-        auto t = core::Tokenizer::loadFromFolder(m.folder());
+    } else if (core::Tokenizer::modelHasTokenizer(m)) {
+        auto t = core::Tokenizer::loadForModel(m);
         if (t) tok = std::move(t).value();
     }
     auto inputs = resolveInputs(o, m, tok.get());

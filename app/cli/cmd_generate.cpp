@@ -48,7 +48,7 @@ int runGenerate(const GenerateOptions& o) {
     if (!resolved) return fail(resolved.error());
 
     std::unique_ptr<core::Tokenizer> tok;
-    if (core::Tokenizer::folderHasTokenizer((*model)->folder())) {
+    if (core::Tokenizer::modelHasTokenizer(**model)) {
         auto t = loadTokenizer(**model, "");
         if (!t) return fail(t.error());
         tok = std::move(t).value();

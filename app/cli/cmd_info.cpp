@@ -110,8 +110,8 @@ int runInfo(const InfoOptions& o) {
     nlohmann::json j = describe(m);
     // The tokenizer is optional for info: report it, never fail on it.
     std::string tokenizerNote = "none";
-    if (core::Tokenizer::folderHasTokenizer(m.folder())) {
-        auto tok = core::Tokenizer::loadFromFolder(m.folder());
+    if (core::Tokenizer::modelHasTokenizer(m)) {
+        auto tok = core::Tokenizer::loadForModel(m);
         if (tok) {
             tokenizerNote = (*tok)->sourceFile().filename().string();
             j["tokenizer"] = {{"file", tokenizerNote}, {"vocab", (*tok)->vocabSize()}};

@@ -63,8 +63,8 @@ int runLogits(const LogitsOptions& o) {
 
     // Token strings only when a tokenizer is there; ids-only models stay usable.
     std::unique_ptr<core::Tokenizer> tok;
-    if (core::Tokenizer::folderHasTokenizer((*model)->folder())) {
-        auto t = core::Tokenizer::loadFromFolder((*model)->folder());
+    if (core::Tokenizer::modelHasTokenizer(**model)) {
+        auto t = core::Tokenizer::loadForModel(**model);
         if (t) tok = std::move(t).value();
     }
     const int topK = o.top > 0 ? o.top : 10;

@@ -93,8 +93,8 @@ void LensSession::openModel(const QString& folder) {
             loaded->model = *model;
             loaded->folder = folder;
             loaded->displayName = modelDisplayName(**model);
-            if (core::Tokenizer::folderHasTokenizer(path)) {
-                auto tok = core::Tokenizer::loadFromFolder(path);
+            if (core::Tokenizer::modelHasTokenizer(**model)) {
+                auto tok = core::Tokenizer::loadForModel(**model);
                 if (!tok) return tok.error();
                 loaded->tokenizer = std::shared_ptr<const core::Tokenizer>(std::move(tok).value());
                 loaded->stopwordIds = core::stopwordTokenIds(*loaded->tokenizer, core::englishStopwords());

@@ -166,11 +166,11 @@ std::shared_ptr<core::Tokenizer> PyModel::tokenizer() {
         py::gil_scoped_release release;
         std::lock_guard lock(m_tokMutex);
         if (m_tokLoaded) return m_tokenizer;
-        if (!core::Tokenizer::folderHasTokenizer(m_model->folder())) {
+        if (!core::Tokenizer::modelHasTokenizer(*m_model)) {
             m_tokLoaded = true;
             return nullptr;
         }
-        loaded = core::Tokenizer::loadFromFolder(m_model->folder());
+        loaded = core::Tokenizer::loadForModel(*m_model);
         if (loaded) {
             m_tokenizer = toShared(std::move(loaded).value());
             m_tokLoaded = true;
@@ -244,6 +244,7 @@ A model's tokenizer, exact to Hugging Face's (tokenizer.json) or SentencePiece's
                 std::error_code ec;
                 if (std::filesystem::is_directory(path, ec)) r = core::Tokenizer::loadFromFolder(path);
                 else if (path.extension() == ".model") r = core::Tokenizer::loadSentencePiece(path);
+                else if (path.extension() == ".gguf") r = core::Tokenizer::loadGguf(path);
                 else r = core::Tokenizer::loadJson(path);
             }
             return toShared(unwrap(std::move(r), path));

@@ -42,6 +42,15 @@ Result<AddedToken> readAddedToken(const Json& item, std::size_t index) {
 Result<std::unique_ptr<Tokenizer>> JsonTokenizer::load(const std::filesystem::path& file) {
     auto contents = readTokenizerJson(file);
     if (!contents) return contents.error();
+    auto config = readTokenizerConfig(file.parent_path() / "tokenizer_config.json");
+    if (!config) return config.error();
+    return fromContents(std::move(contents.value()), file, config.value());
+}
+
+Result<std::unique_ptr<Tokenizer>> JsonTokenizer::fromContents(TokenizerJsonContents contentsIn, const std::filesystem::path& file,
+                                                                const TokenizerConfig& configIn) {
+    TokenizerJsonContents* contents = &contentsIn;
+    const TokenizerConfig* config = &configIn;
     const std::string prefix = file.string() + ": ";
     const Json& root = contents->root;
     if (!root.is_object()) return Error{prefix + "top level is not a JSON object"};
@@ -96,8 +105,6 @@ Result<std::unique_ptr<Tokenizer>> JsonTokenizer::load(const std::filesystem::pa
     // BOS/EOS: the names in tokenizer_config.json when it has them, else
     // what the post-processor puts around a sequence, else a special added
     // token with one of the usual end-of-text names.
-    auto config = readTokenizerConfig(file.parent_path() / "tokenizer_config.json");
-    if (!config) return config.error();
     std::vector<TokenId> prefixIds, suffixIds;
     if (tok->m_postProcessor) tok->m_postProcessor->specialIds(prefixIds, suffixIds);
     if (config->bosToken) tok->m_bos = tok->tokenToId(*config->bosToken);

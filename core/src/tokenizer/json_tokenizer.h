@@ -20,6 +20,8 @@
 #include "tokenizer/normalizers.h"
 #include "tokenizer/post_processors.h"
 #include "tokenizer/pre_tokenizers.h"
+#include "tokenizer/tokenizer_config.h"
+#include "tokenizer/tokenizer_json_reader.h"
 
 namespace superlens::core {
 
@@ -27,6 +29,9 @@ class JsonTokenizer final : public Tokenizer {
 public:
     // Reads tokenizer_config.json beside the file for the BOS/EOS names.
     static Result<std::unique_ptr<Tokenizer>> load(const std::filesystem::path& file);
+    // From parsed contents, with the BOS/EOS names given (a GGUF file's).
+    static Result<std::unique_ptr<Tokenizer>> fromContents(TokenizerJsonContents contents, const std::filesystem::path& file,
+                                                            const TokenizerConfig& config);
 
     std::vector<TokenId> encode(std::string_view text, bool addSpecialTokens) const override;
     std::string decode(std::span<const TokenId> ids, bool skipSpecialTokens) const override;

@@ -11,18 +11,22 @@ Result<std::unique_ptr<Tokenizer>> SentencePieceTokenizer::load(const std::files
     // SentencePiece models are a few MB (Gemma's 256k vocabulary: 4.2 MB).
     auto bytes = readRegularFile(modelFile, std::size_t{256} << 20);
     if (!bytes) return bytes.error();
-    std::unique_ptr<SentencePieceTokenizer> tok(new SentencePieceTokenizer());
-    tok->m_file = modelFile;
-    const auto status = tok->m_processor.LoadFromSerializedProto(bytes.value());
-    if (!status.ok())
-        return Error{modelFile.string() + ": not a valid SentencePiece model: " + std::string(status.message())};
-    // An empty or foreign file can parse as an empty protobuf.
-    if (tok->m_processor.GetPieceSize() == 0) return Error{modelFile.string() + ": SentencePiece model has no pieces"};
-
     auto config = readTokenizerConfig(modelFile.parent_path() / "tokenizer_config.json");
     if (!config) return config.error();
-    tok->m_addBos = config->addBosToken.value_or(true);
-    tok->m_addEos = config->addEosToken.value_or(false);
+    return fromSerialized(bytes.value(), modelFile, config->addBosToken.value_or(true), config->addEosToken.value_or(false));
+}
+
+Result<std::unique_ptr<Tokenizer>> SentencePieceTokenizer::fromSerialized(const std::string& bytes, const std::filesystem::path& sourceFile, bool addBos,
+                                                                          bool addEos) {
+    std::unique_ptr<SentencePieceTokenizer> tok(new SentencePieceTokenizer());
+    tok->m_file = sourceFile;
+    const auto status = tok->m_processor.LoadFromSerializedProto(bytes);
+    if (!status.ok())
+        return Error{sourceFile.string() + ": not a valid SentencePiece model: " + std::string(status.message())};
+    // An empty or foreign file can parse as an empty protobuf.
+    if (tok->m_processor.GetPieceSize() == 0) return Error{sourceFile.string() + ": SentencePiece model has no pieces"};
+    tok->m_addBos = addBos;
+    tok->m_addEos = addEos;
     return std::unique_ptr<Tokenizer>(std::move(tok));
 }
 

@@ -16,6 +16,10 @@ namespace superlens::core {
 class SentencePieceTokenizer final : public Tokenizer {
 public:
     static Result<std::unique_ptr<Tokenizer>> load(const std::filesystem::path& modelFile);
+    // A serialized ModelProto (a tokenizer.model's bytes, or one built from a
+    // GGUF file's tokenizer.ggml.* arrays); sourceFile names it in errors.
+    static Result<std::unique_ptr<Tokenizer>> fromSerialized(const std::string& bytes, const std::filesystem::path& sourceFile, bool addBos,
+                                                              bool addEos);
 
     std::vector<TokenId> encode(std::string_view text, bool addSpecialTokens) const override;
     std::string decode(std::span<const TokenId> ids, bool skipSpecialTokens) const override;

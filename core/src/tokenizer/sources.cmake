@@ -5,6 +5,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/byte_level.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/decoders.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/flat_tables.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/gguf_tokenizer.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/json_fields.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/json_tokenizer.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/normalizers.cpp

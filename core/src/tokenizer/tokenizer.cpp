@@ -2,6 +2,8 @@
 // tokenizer.json first, tokenizer.model otherwise.
 #include "superlens/core/tokenizer/tokenizer.h"
 
+#include "superlens/core/model/model.h"
+#include "tokenizer/gguf_tokenizer.h"
 #include "tokenizer/json_tokenizer.h"
 #include "tokenizer/sentencepiece_tokenizer.h"
 
@@ -26,6 +28,34 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::loadFromFolder(const std::filesyst
     if (isPresent(folder / "tokenizer.json")) return loadJson(folder / "tokenizer.json");
     if (isPresent(folder / "tokenizer.model")) return loadSentencePiece(folder / "tokenizer.model");
     return Error{folder.string() + ": no tokenizer.json or tokenizer.model"};
+}
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::loadGguf(const std::filesystem::path& ggufFile) {
+    auto file = GgufFile::open(ggufFile);
+    if (!file) return file.error();
+    if (!ggufHasTokenizer(**file)) return Error{ggufFile.string() + ": the GGUF file has no tokenizer (no tokenizer.ggml.model)"};
+    return loadGgufTokenizer(**file, ggufFile);
+}
+
+Result<std::unique_ptr<Tokenizer>> Tokenizer::loadForModel(const Model& model) {
+    const GgufFile* gguf = model.ggufFile();
+    if (!gguf) return loadFromFolder(model.folder());
+    const std::filesystem::path folder = model.folder().parent_path().empty() ? std::filesystem::path(".") : model.folder().parent_path();
+    if (ggufHasTokenizer(*gguf)) {
+        auto own = loadGgufTokenizer(*gguf, model.folder());
+        // A type SuperLens does not read yields to tokenizer files beside the GGUF.
+        if (own || !folderHasTokenizer(folder)) return own;
+        return loadFromFolder(folder);
+    }
+    if (folderHasTokenizer(folder)) return loadFromFolder(folder);
+    return Error{model.folder().string() + ": the GGUF file has no tokenizer (no tokenizer.ggml.model) and its folder has no tokenizer.json or tokenizer.model"};
+}
+
+bool Tokenizer::modelHasTokenizer(const Model& model) {
+    const GgufFile* gguf = model.ggufFile();
+    if (!gguf) return folderHasTokenizer(model.folder());
+    const std::filesystem::path folder = model.folder().parent_path().empty() ? std::filesystem::path(".") : model.folder().parent_path();
+    return ggufHasTokenizer(*gguf) || folderHasTokenizer(folder);
 }
 
 bool Tokenizer::folderHasTokenizer(const std::filesystem::path& folder) {

@@ -223,26 +223,33 @@ private:
     std::size_t m_size = 0;
 };
 
-}  // namespace
-
-Result<TokenizerJsonContents> readTokenizerJson(const std::filesystem::path& file) {
-    MappedFile mapped;
-    if (auto status = mapped.open(file); !status) return status.error();
+Result<TokenizerJsonContents> parseTokenizerJson(const char* begin, const char* end, const std::filesystem::path& name) {
     TokenizerJsonContents contents;
     SaxHandler handler(contents);
     bool ok = false;
     try {
         static const char kEmpty[] = "";
-        ok = mapped.begin() != nullptr ? Json::sax_parse(mapped.begin(), mapped.end(), &handler)
-                                       : Json::sax_parse(kEmpty, kEmpty, &handler);
+        ok = begin != nullptr ? Json::sax_parse(begin, end, &handler) : Json::sax_parse(kEmpty, kEmpty, &handler);
     } catch (const std::exception& ex) {
-        return Error{file.string() + ": invalid JSON: " + stripExceptionTag(ex.what())};
+        return Error{name.string() + ": invalid JSON: " + stripExceptionTag(ex.what())};
     }
     if (!ok) {
         const std::string message = handler.error().empty() ? std::string("invalid JSON") : handler.error();
-        return Error{file.string() + ": " + message};
+        return Error{name.string() + ": " + message};
     }
     return contents;
+}
+
+}  // namespace
+
+Result<TokenizerJsonContents> readTokenizerJson(const std::filesystem::path& file) {
+    MappedFile mapped;
+    if (auto status = mapped.open(file); !status) return status.error();
+    return parseTokenizerJson(mapped.begin(), mapped.end(), file);
+}
+
+Result<TokenizerJsonContents> readTokenizerJsonText(std::string_view text, const std::filesystem::path& name) {
+    return parseTokenizerJson(text.data(), text.data() + text.size(), name);
 }
 
 }  // namespace superlens::core

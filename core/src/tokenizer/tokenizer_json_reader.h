@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
@@ -26,5 +27,8 @@ struct TokenizerJsonContents {
 
 // Errors: "<file>: cannot read ...", "<file>: invalid JSON: ...".
 Result<TokenizerJsonContents> readTokenizerJson(const std::filesystem::path& file);
+// The same from a document in memory (a tokenizer.json built from a GGUF
+// file's metadata); `name` prefixes errors.
+Result<TokenizerJsonContents> readTokenizerJsonText(std::string_view text, const std::filesystem::path& name);
 
 }  // namespace superlens::core

@@ -116,6 +116,8 @@ public:
     std::string canonicalTensorName(const std::string& name) const;
     std::string ggufName(const std::string& huggingFaceName) const;
     bool isGguf() const { return m_gguf != nullptr; }
+    // The GGUF file itself (metadata, tokenizer arrays); nullptr for safetensors.
+    const GgufFile* ggufFile() const { return m_gguf.get(); }
     // Parameters per storage type name ("BF16", "Q4_K", ...): what `info` reports.
     const std::map<std::string, std::int64_t>& parametersByStorage() const { return m_paramsByStorage; }
 

@@ -24,6 +24,7 @@
 namespace superlens::core {
 
 using TokenId = std::int32_t;
+class Model;
 
 class Tokenizer {
 public:
@@ -35,6 +36,16 @@ public:
     // "<dir>/tokenizer.json: invalid JSON: ...". A damaged tokenizer.json is
     // an error even when a tokenizer.model exists (their ids may differ).
     static Result<std::unique_ptr<Tokenizer>> loadFromFolder(const std::filesystem::path& folder);
+    // The tokenizer a GGUF file carries (tokenizer.ggml.*; type "llama",
+    // SentencePiece, rebuilt exactly: see core/src/tokenizer/gguf_tokenizer.h).
+    static Result<std::unique_ptr<Tokenizer>> loadGguf(const std::filesystem::path& ggufFile);
+    // The tokenizer of an opened model: a GGUF file's own (tokenizer.ggml.*)
+    // when it carries one SuperLens reads, else the tokenizer files of the
+    // model's folder (for a GGUF file: the folder it is in). Every front end
+    // loads a model's tokenizer through this.
+    static Result<std::unique_ptr<Tokenizer>> loadForModel(const Model& model);
+    // True when loadForModel has a tokenizer to load (it may still fail).
+    static bool modelHasTokenizer(const Model& model);
     // True when the folder has a tokenizer file (it may still fail to load).
     static bool folderHasTokenizer(const std::filesystem::path& folder);
 
