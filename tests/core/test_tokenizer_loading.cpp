@@ -120,6 +120,12 @@ TEST_F(TokenizerLoading, StructuralProblemsAreNamed) {
         {R"({"model": {"type": "BPE", "merges": []}})", "model.vocab is missing or not an object"},
         {R"({"model": {"type": "BPE", "vocab": {"a": "x"}, "merges": []}})", "model.vocab: unexpected string"},
         {R"({"model": {"type": "BPE", "vocab": {"a": -3}, "merges": []}})", "model.vocab: id of 'a' is out of range"},
+        // An id of 10^8 used to size a 10^8-entry table (400 MB) for one token.
+        {R"({"model": {"type": "BPE", "vocab": {"a": 100000000}, "merges": []}})",
+         "model.vocab: id 100000000 of 'a' is beyond the limit of 16777216 tokens"},
+        // Merges that are not a list used to be ignored: a tokenizer without merges, silently.
+        {R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": 42}})", "model.merges is not a list of merges"},
+        {R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": {"a": "b"}}})", "model.merges is not a list of merges"},
         {R"({"model": {"type": "BPE", "vocab": {"a": 0, "b": 1}, "merges": ["a b"]}})",
          "model.merges[0] 'a b': token 'ab' is not in the vocabulary"},
         {R"({"model": {"type": "BPE", "vocab": {"a": 0}, "merges": ["a b c"]}})",

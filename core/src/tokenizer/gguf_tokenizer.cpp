@@ -196,7 +196,7 @@ Result<std::unique_ptr<Tokenizer>> loadByteLevelBpeFromGguf(const GgufFile& file
     if (!merges) return merges.error();
 
     // Control (3) and user-defined (4) tokens are Hugging Face's added tokens
-    // (special and not); every other token is a BPE vocabulary entry.
+    // (special and not).
     json vocab = json::object();
     json added = json::array();
     for (std::size_t i = 0; i < n; ++i) {
@@ -204,11 +204,13 @@ Result<std::unique_ptr<Tokenizer>> loadByteLevelBpeFromGguf(const GgufFile& file
         if (piece.empty()) return Error{prefix + "tokenizer.ggml.tokens[" + std::to_string(i) + "] is empty"};
         const std::int64_t type = types[i] == 0 ? kNormal : types[i];
         if (type < 1 || type > 6) return Error{prefix + "tokenizer.ggml.token_type[" + std::to_string(i) + "] is " + std::to_string(types[i]) + " (expected 0-6)"};
+        // Every token keeps its id in the vocabulary; added tokens take the
+        // vocabulary's id for their content, so ids stay the file's even where
+        // control tokens sit between ordinary ones.
+        vocab[piece] = i;
         if (type == 3 || type == 4) {
             added.push_back({{"id", i}, {"content", piece}, {"single_word", false}, {"lstrip", false}, {"rstrip", false},
                              {"normalized", type == 4}, {"special", type == 3}});
-        } else {
-            vocab[piece] = i;
         }
     }
     json mergeList = json::array();

@@ -63,6 +63,8 @@ Result<std::unique_ptr<Tokenizer>> JsonTokenizer::fromContents(TokenizerJsonCont
         return Error{prefix + "unsupported model type '" + (type.empty() ? std::string("(none)") : type) +
                      "' (supported: BPE)"};
     if (!contents->hasVocab) return Error{prefix + "model.vocab is missing or not an object"};
+    // A list of merges is streamed out of the tree; one left in it was not a list.
+    if (modelSpec.contains("merges")) return Error{prefix + "model.merges is not a list of merges"};
 
     std::unique_ptr<JsonTokenizer> tok(new JsonTokenizer());
     tok->m_file = file;

@@ -1,5 +1,7 @@
 #include "tokenizer/tokenizer_json_reader.h"
 
+#include "superlens/core/model/model_config.h"
+
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <unistd.h>
@@ -144,6 +146,11 @@ private:
 
     bool vocabId(Json::number_integer_t id) {
         if (id < 0 || id > 0x7FFFFFFF) return fail("model.vocab: id of '" + m_key + "' is out of range");
+        // Ids index embedding rows and size the id -> token table: no larger
+        // than the largest vocabulary a config may declare.
+        if (id >= kMaxVocabSize) {
+            return fail("model.vocab: id " + std::to_string(id) + " of '" + m_key + "' is beyond the limit of " + std::to_string(kMaxVocabSize) + " tokens");
+        }
         m_out.vocab.insertOrAssign(m_key, static_cast<TokenId>(id));
         return true;
     }
