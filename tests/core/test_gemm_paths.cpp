@@ -197,6 +197,21 @@ TEST(GemmPath, OneHotWeightsGiveTheActivationsBackBitForBit) {
     }
 }
 
+// No input features: every output is the empty sum, 0, on every path.
+TEST(GemmPath, ZeroColumnWeightsGiveZeros) {
+    REQUIRE_PATH();
+    ThreadPool pool(2);
+    for (DType dtype : {DType::BF16, DType::F32}) {
+        const Weight w(dtype, 40, 0, 1);
+        const StoredWeight stored(w.view);
+        kernels::Mat<float> x(20, 0), y;
+        kernels::linear<float>(stored, x, y, pool);
+        ASSERT_EQ(y.rows(), 20);
+        ASSERT_EQ(y.cols(), 40);
+        EXPECT_EQ(y.cwiseAbs().maxCoeff(), 0.0f) << dtypeName(dtype);
+    }
+}
+
 TEST(GemmPath, SameBitsOnOneAndTwoThreads) {
     REQUIRE_PATH();
     ThreadPool one(1), two(2);

@@ -302,6 +302,10 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     SL_ASSERT(x.cols() == in);
     y.resize(n, out);
     if (n == 0) return;
+    if (in == 0) {  // an empty sum; no kernel is asked (AMX would leave its accumulators unwritten)
+        y.setZero();
+        return;
+    }
 
     if constexpr (std::is_same_v<S, float>) {
         if (const auto* t = dynamic_cast<const TransposedWeight*>(&w)) {
