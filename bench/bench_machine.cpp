@@ -6,6 +6,10 @@
 //     tokens), 1 thread and split over the engine's pool like the engine
 //     does; the automatic choice is marked, and the best rate is "the best
 //     GEMM on the machine";
+//   - the engine's Linear on bf16 weights over the same shapes, all threads,
+//     through the path core/system/gemm_path.h chose (AMX with activations
+//     split in three bf16 parts, or decoded tiles + OpenBLAS): exact to fp32
+//     accumulation like the sgemm, so it counts as a GEMM of the machine;
 //   - memory read bandwidth (a STREAM-like sum over a 1 GiB array, 1 and all
 //     threads): the ceiling for single-token decode, which streams weights.
 //
@@ -28,6 +32,7 @@
 #include "superlens/core/engine/thread_pool.h"
 #include "superlens/core/system/blas.h"
 #include "superlens/core/system/cpu_features.h"
+#include "superlens/core/system/gemm_path.h"
 #include "superlens/core/system/system_report.h"
 
 using namespace superlens;
@@ -49,6 +54,13 @@ const Shape kShapes[] = {{"q/o 2048x2048", 2048, 2048}, {"k/v 256x2048", 256, 20
 double gemmRate(std::int64_t T, ThreadPool* pool, double seconds) {
     double sum = 0;
     for (const Shape& s : kShapes) sum += measureSgemmGflops(T, s.n, s.k, pool, seconds / std::size(kShapes));
+    return sum / static_cast<double>(std::size(kShapes));
+}
+
+// The same mean for kernels::linear on bf16 weights (the engine's path), all threads.
+double bf16LinearRate(std::int64_t T, ThreadPool& pool, double seconds) {
+    double sum = 0;
+    for (const Shape& s : kShapes) sum += measureBf16LinearGflops(T, s.n, s.k, pool, seconds / std::size(kShapes));
     return sum / static_cast<double>(std::size(kShapes));
 }
 
@@ -157,6 +169,7 @@ int main(int argc, char** argv) {
     }
     nlohmann::json automatic = runChild("", T, seconds);
     ThreadPool& pool = defaultThreadPool();
+    const double bf16Linear = bf16LinearRate(T, pool, seconds);
     const std::size_t bytes = std::size_t{1} << 30;
     const double bw1 = readBandwidth(bytes, nullptr, 5), bwAll = readBandwidth(bytes, &pool, 5);
     nlohmann::json j = {{"cpu", cpu.brand},
@@ -166,6 +179,8 @@ int main(int argc, char** argv) {
                         {"automatic", automatic},
                         {"best_gemm_gflops", best},
                         {"best_gemm_core", bestCore},
+                        {"bf16_linear_gflops", bf16Linear},
+                        {"gemm_path", gemm::path().name},
                         {"read_gb_s_1_thread", bw1},
                         {"read_gb_s_all_threads", bwAll},
                         {"threads", pool.size()}};
@@ -189,6 +204,7 @@ int main(int argc, char** argv) {
                     automatic["gflops_all_threads"].get<double>(),
                     100 * std::max(automatic["gflops_1_thread"].get<double>(), automatic["gflops_all_threads"].get<double>()) / best,
                     bestCore.c_str());
+    std::printf("bf16 Linear (engine path: %s), all threads: %.1f GFLOP/s\n", gemm::path().name.c_str(), bf16Linear);
     std::printf("memory read %.1f GB/s on 1 thread, %.1f GB/s on %d\n", bw1, bwAll, pool.size());
     return 0;
 }

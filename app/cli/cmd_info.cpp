@@ -21,9 +21,10 @@ nlohmann::json describe(const core::SystemReport& r) {
                  {"logical_cpus", r.cpu.logicalCpus}, {"features", r.cpu.names()}}},
         {"blas", {{"library", r.blas.library}, {"config", r.blas.config}, {"kernels", r.blas.core},
                   {"openblas_coretype", r.blas.requested}, {"chosen_by", r.blas.selection}}},
+        {"gemm_path", {{"name", r.gemmPath.name}, {"amx", r.gemmPath.amx}, {"chosen_by", r.gemmPath.selection}}},
         {"engine_threads", r.engineThreads},
         {"gemm", {{"m", r.gemmM}, {"n", r.gemmN}, {"k", r.gemmK}, {"gflops_1_thread", r.gflopsOneThread},
-                  {"gflops_all_threads", r.gflopsAllThreads}, {"seconds", r.secondsMeasured}}},
+                  {"gflops_all_threads", r.gflopsAllThreads}, {"gflops_bf16_linear", r.gflopsBf16Linear}, {"seconds", r.secondsMeasured}}},
     };
 }
 

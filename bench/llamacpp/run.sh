@@ -8,6 +8,10 @@
 #   bench/llamacpp/run.sh bench     # TinyLlama-1.1B shape, GGUF F32 and F16: prompt T=128, 32 decode steps
 #                                   # (then bench_forward and pytorch_baseline.py on the same weights)
 #   bench/llamacpp/run.sh all       # the three, in order (default)
+#   bench/llamacpp/run.sh ab        # interleaved rounds on a busy machine: llama.cpp F16/F32 and
+#                                   # bench_forward bf16/f32 under each SUPERLENS_GEMM path, one after
+#                                   # the other in every round (ROUNDS, default 3), so ratios come from
+#                                   # neighbouring measurements; the load average is printed with each
 #
 # Environment: SL_LLAMACPP_DIR (npm folder), SL_WORK (checkpoints, default
 # /tmp/sl-bench), SL_BUILD (SuperLens build, default build), THREADS (2),
@@ -140,10 +144,38 @@ bench() {
     fi
 }
 
+# One line per measurement: "round R what load=L" then the tool's JSON.
+ab() {
+    ensure_installed
+    local bf16="$WORK/tinyllama-bf16" f32="$WORK/tinyllama-f32" rounds=${ROUNDS:-3}
+    local amx=0
+    grep -q amx_bf16 /proc/cpuinfo && amx=1
+    lscpu | grep -E '^Model name' >&2
+    for r in $(seq 1 "$rounds"); do
+        for ty in f16 f32; do
+            echo "round $r llama.cpp-$ty load=$(cut -d' ' -f1 /proc/loadavg)"
+            node "$HERE/bench_llamacpp.mjs" "$WORK/tinyllama-$ty.gguf" --threads "$THREADS" --tokens "$T" \
+                --decode "$N_DECODE" --runs 1
+        done
+        local paths="auto blas"
+        [ "$amx" = 1 ] && paths="auto blas amx"
+        for m in "$bf16" "$f32"; do
+            for p in $paths; do
+                # SUPERLENS_GEMM=amx only differs from auto for f32/f16 weights
+                [ "$p" = amx ] && [ "$m" = "$bf16" ] && continue
+                echo "round $r superlens-$(basename "$m")-$p load=$(cut -d' ' -f1 /proc/loadavg)"
+                SUPERLENS_GEMM=$p "$BUILD/bin/bench_forward" "$m" --tokens "$T" --decode "$N_DECODE" --repeat 2 \
+                    --no-blas-baseline --json
+            done
+        done
+    done
+}
+
 case "${1:-all}" in
     install) install ;;
     check) check ;;
     bench) bench ;;
     all) install; check; bench ;;
-    *) echo "usage: $0 [install|check|bench|all]" >&2; exit 2 ;;
+    ab) ab ;;
+    *) echo "usage: $0 [install|check|bench|all|ab]" >&2; exit 2 ;;
 esac

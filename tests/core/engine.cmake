@@ -15,3 +15,24 @@ endforeach()
 superlens_add_core_test(NAME test_family_golden SOURCES core/test_family_golden.cpp LABELS engine golden families)
 superlens_add_core_test(NAME test_transposed_weight SOURCES core/test_transposed_weight.cpp LABELS engine)
 superlens_add_core_test(NAME test_non_finite SOURCES core/test_non_finite.cpp LABELS engine model)
+
+# The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h): the
+# automatic choice, AMX forced for every weight type, and OpenBLAS only.
+superlens_add_core_test(NAME test_gemm_paths SOURCES core/test_gemm_paths.cpp LABELS engine blas golden)
+foreach(path amx blas)
+  add_test(NAME test_gemm_path_${path} COMMAND test_gemm_paths)
+  set_tests_properties(test_gemm_path_${path} PROPERTIES LABELS "core;engine;blas;golden" TIMEOUT 300
+                       ENVIRONMENT "SUPERLENS_GEMM=${path}")
+endforeach()
+# The golden engine and family tests once more with AMX forced for every
+# weight type from 2 tokens up, where the machine that configures the build
+# has AMX-BF16 (SUPERLENS_GEMM=amx is refused on a CPU without it).
+if(EXISTS /proc/cpuinfo)
+  file(READ /proc/cpuinfo SUPERLENS_CPUINFO LIMIT 8192)
+  if(SUPERLENS_CPUINFO MATCHES "amx_bf16")
+    foreach(golden test_engine_golden test_family_golden)
+      add_test(NAME ${golden}_amx COMMAND ${golden})
+      set_tests_properties(${golden}_amx PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMM=amx")
+    endforeach()
+  endif()
+endif()

@@ -8,7 +8,9 @@
 #include <immintrin.h>
 #include <malloc.h>
 
+#include "gemm_amx.h"
 #include "superlens/core/system/blas.h"
+#include "superlens/core/system/gemm_path.h"
 
 namespace superlens::core::kernels {
 namespace {
@@ -263,6 +265,34 @@ void linearInOut(const WeightMatrix& s, const Mat<float>& x, Mat<float>& y, Thre
     }
 }
 
+// The weight as the AMX kernels read it (mapped bf16/f16/f32 or an f32 dense
+// copy), when gemm::path() sends this dtype there; data == nullptr otherwise.
+amx::WeightSource amxSource(const WeightMatrix& w) {
+    amx::WeightSource src;
+    if (const auto* stored = dynamic_cast<const StoredWeight*>(&w)) {
+        src.dtype = stored->view().dtype;
+        src.data = stored->view().data;
+    } else if (const float* direct = w.directF32()) {
+        src.dtype = DType::F32;
+        src.data = direct;
+    }
+    if (src.data == nullptr || !gemm::amxFor(src.dtype)) return {};
+    src.rows = w.rows();
+    src.ld = w.cols();
+    return src;
+}
+
+// Y = X W^T on AMX: the activations are split and packed once (their 16-row
+// blocks over the workers), then each worker multiplies its slice of the
+// weight rows straight from the mapped tensor.
+void linearAmx(const amx::WeightSource& w, const Mat<float>& x, Mat<float>& y, ThreadPool& pool) {
+    thread_local amx::PackedActivations t_packed;
+    amx::PackedActivations& packed = t_packed;
+    packed.resize(x.rows(), x.cols());
+    pool.parallelFor(packed.rowBlocks(), 1, [&](std::int64_t b0, std::int64_t b1, int) { packed.packRows(x.data(), x.cols(), b0, b1); });
+    pool.parallelFor(w.rows, 32, [&](std::int64_t r0, std::int64_t r1, int) { amx::multiplyRows(packed, w, r0, r1, y.data(), w.rows); });
+}
+
 }  // namespace
 
 template <class S>
@@ -272,6 +302,10 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     SL_ASSERT(x.cols() == in);
     y.resize(n, out);
     if (n == 0) return;
+    if (in == 0) {  // an empty sum; no kernel is asked (AMX would leave its accumulators unwritten)
+        y.setZero();
+        return;
+    }
 
     if constexpr (std::is_same_v<S, float>) {
         if (const auto* t = dynamic_cast<const TransposedWeight*>(&w)) {
@@ -297,6 +331,12 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     }
 
     if constexpr (std::is_same_v<S, float>) {
+        if (n >= gemm::amxMinRows()) {
+            if (const amx::WeightSource src = amxSource(w); src.data) {
+                linearAmx(src, x, y, pool);
+                return;
+            }
+        }
         if (const float* direct = w.directF32()) {
             pool.parallelFor(out, 16, [&](std::int64_t r0, std::int64_t r1, int) {
                 gemmNT(n, r1 - r0, in, x.data(), in, direct + r0 * in, in, y.data() + r0, out);

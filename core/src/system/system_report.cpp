@@ -4,7 +4,9 @@
 #include <cstdio>
 #include <random>
 
+#include "../engine/kernels.h"
 #include "superlens/core/engine/thread_pool.h"
+#include "superlens/core/engine/weight_matrix.h"
 
 namespace superlens::core {
 
@@ -37,6 +39,32 @@ double measureSgemmGflops(std::int64_t m, std::int64_t n, std::int64_t k, Thread
     return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * reps / elapsed / 1e9;
 }
 
+double measureBf16LinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool& pool, double seconds) {
+    std::mt19937 rng(11);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    kernels::Mat<float> x(m, k), y;
+    for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = u(rng);
+    std::vector<std::uint16_t> bits(static_cast<std::size_t>(n * k));
+    for (auto& b : bits) b = floatToBf16(u(rng));
+    const std::string name = "measure.weight";
+    TensorView view;
+    view.name = &name;
+    view.dtype = DType::BF16;
+    view.shape = {n, k};
+    view.data = reinterpret_cast<const std::byte*>(bits.data());
+    const StoredWeight w(view);
+    kernels::linear<float>(w, x, y, pool);  // warm-up
+    int reps = 0;
+    const auto t0 = Clock::now();
+    double elapsed = 0;
+    do {
+        kernels::linear<float>(w, x, y, pool);
+        ++reps;
+        elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
+    } while (elapsed < seconds);
+    return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * reps / elapsed / 1e9;
+}
+
 namespace {
 
 std::string joined(const std::vector<std::string>& v) {
@@ -61,12 +89,16 @@ std::vector<std::pair<std::string, std::string>> SystemReport::rows() const {
         {"BLAS", blas.config.empty() ? blas.library : blas.config},
         {"BLAS kernels", blas.core + (blas.requested.empty() ? " (OpenBLAS's own detection)" : " (OPENBLAS_CORETYPE=" + blas.requested + ")")},
         {"chosen by", blas.selection},
+        {"GEMM path", gemmPath.name},
+        {"GEMM chosen by", gemmPath.selection},
         {"engine threads", std::to_string(engineThreads) + " (BLAS single-threaded inside each)"},
     };
     if (secondsMeasured > 0) {
         const std::string shape = std::to_string(gemmM) + "x" + std::to_string(gemmN) + "x" + std::to_string(gemmK);
         out.emplace_back("fp32 GEMM " + shape, fixed1(gflopsOneThread) + " GFLOP/s on 1 thread, " + fixed1(gflopsAllThreads) + " GFLOP/s on " +
                                                    std::to_string(engineThreads));
+        out.emplace_back("bf16 Linear " + shape, fixed1(gflopsBf16Linear) + " GFLOP/s on " + std::to_string(engineThreads) + " (" +
+                                                     (gemmPath.amx ? "AMX" : "decoded tiles + OpenBLAS") + ")");
     }
     return out;
 }
@@ -75,12 +107,14 @@ SystemReport systemReport(double seconds) {
     SystemReport r;
     r.cpu = cpuFeatures();
     r.blas = blas::info();
+    r.gemmPath = gemm::path();
     ThreadPool& pool = defaultThreadPool();
     r.engineThreads = pool.size();
     if (seconds > 0) {
         const auto t0 = Clock::now();
-        r.gflopsOneThread = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, nullptr, seconds / 2);
-        r.gflopsAllThreads = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, &pool, seconds / 2);
+        r.gflopsOneThread = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, nullptr, seconds / 3);
+        r.gflopsAllThreads = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, &pool, seconds / 3);
+        r.gflopsBf16Linear = measureBf16LinearGflops(r.gemmM, r.gemmN, r.gemmK, pool, seconds / 3);
         r.secondsMeasured = std::chrono::duration<double>(Clock::now() - t0).count();
     }
     return r;

@@ -10,12 +10,14 @@
 
 #include "superlens/core/system/blas.h"
 #include "superlens/core/system/cpu_features.h"
+#include "superlens/core/system/gemm_path.h"
 
 namespace superlens::core {
 
 struct SystemReport {
     CpuFeatures cpu;
     blas::BlasInfo blas;
+    gemm::GemmPath gemmPath;  // the kernels of prompt-sized Linear layers (SUPERLENS_GEMM)
     int engineThreads = 0;  // workers of the engine's pool (all logical CPUs)
     // fp32 GEMM of a prompt-sized product (M = 128 tokens, N = K = 2048),
     // measured the way the engine runs it: one thread, and split over the
@@ -23,9 +25,12 @@ struct SystemReport {
     std::int64_t gemmM = 128, gemmN = 2048, gemmK = 2048;
     double gflopsOneThread = 0;
     double gflopsAllThreads = 0;
+    // The same product through the engine's Linear on bf16 weights, all
+    // workers: the path gemmPath chose (AMX or decoded tiles + OpenBLAS).
+    double gflopsBf16Linear = 0;
     double secondsMeasured = 0;
 
-    // "label: value" rows in display order (CPU, features, BLAS, kernels, why, threads, GEMM rate).
+    // "label: value" rows in display order (CPU, features, BLAS, kernels, why, GEMM path, threads, GEMM rates).
     std::vector<std::pair<std::string, std::string>> rows() const;
 };
 
@@ -36,6 +41,10 @@ class ThreadPool;
 // are split over its workers, each calling single-threaded BLAS, as the
 // engine runs it.
 double measureSgemmGflops(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool* pool, double seconds);
+
+// GFLOP/s of the engine's Linear (kernels::linear<float>) for m tokens
+// through a bf16 weight [n, k] on random data, on the pool, for about `seconds`.
+double measureBf16LinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool& pool, double seconds);
 
 // Reads the CPU and the BLAS choice and measures the GEMM rate for about
 // `seconds` (0 skips the measurement).

@@ -1,0 +1,44 @@
+#pragma once
+// Which kernels multiply a prompt's activations by a weight matrix (the
+// engine's Linear with more than one token), chosen once per process.
+//
+//   SUPERLENS_GEMM=auto (default)  AMX when the CPU has AMX-BF16 (Sapphire
+//       Rapids and later) and the kernel grants the tile state, for BF16
+//       weights; OpenBLAS (core/system/blas.h) for every other case.
+//   SUPERLENS_GEMM=amx   AMX for BF16, F16 and F32 weights (f32/f16 split in
+//       bf16 parts: exact to fp32 accumulation, but on Sapphire/Emerald
+//       Rapids slower than OpenBLAS's AVX-512 sgemm, hence not the default);
+//       refused with one clear error on a CPU without AMX.
+//   SUPERLENS_GEMM=blas  OpenBLAS only.
+// Every path accumulates in fp32 and matches the float64 references to 1e-4
+// (tests/core/test_gemm_paths.cpp runs each one this machine can run).
+
+#include <cstdint>
+#include <string>
+
+#include "superlens/core/model/dtype.h"
+
+namespace superlens::core::gemm {
+
+enum class Mode { Auto, Amx, Blas };
+
+struct GemmPath {
+    Mode mode = Mode::Auto;
+    bool amx = false;        // AMX kernels in use for some weights
+    std::string name;        // e.g. "AMX-BF16 (bf16 weights, activations split in 3 bf16 parts); OpenBLAS otherwise"
+    std::string selection;   // why, in words
+};
+
+// The process's choice (reads SUPERLENS_GEMM and the CPU on first call;
+// an unknown value or amx on a CPU without it ends the process with one line).
+const GemmPath& path();
+
+// Whether Linear layers with weights stored as `dtype` run on AMX.
+bool amxFor(DType dtype);
+
+// Fewest activation rows (tokens) for which AMX is used: 16 by default (the
+// kernel pads to 32 rows; one token always takes the GEMV that streams the
+// weights), 2 when SUPERLENS_GEMM=amx, so that short test prompts run it too.
+std::int64_t amxMinRows();
+
+}  // namespace superlens::core::gemm

@@ -1,0 +1,255 @@
+// The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h):
+// AMX with activations split in three bf16 parts, or OpenBLAS. CTest runs
+// this binary with SUPERLENS_GEMM unset (the automatic choice), =amx (AMX for
+// bf16, f16 and f32 weights, from 2 tokens up) and =blas; a path this machine
+// cannot run is skipped. On each: kernels::linear against float64 loops over
+// the stored values, for ragged shapes that cross every tile, chunk and
+// block boundary of the AMX kernel; the same bits on 1 and 2 threads; and
+// the engine's logits against the float64 reference answers.
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "../../core/src/engine/gemm_amx.h"
+#include "../../core/src/engine/kernels.h"
+#include "superlens/core/engine/engine.h"
+#include "superlens/core/engine/thread_pool.h"
+#include "superlens/core/engine/weight_matrix.h"
+#include "superlens/core/system/gemm_path.h"
+#include "test_paths.h"
+
+using namespace superlens::core;
+
+namespace {
+
+std::string requested() {
+    const char* v = std::getenv("SUPERLENS_GEMM");
+    return v ? v : "";
+}
+
+std::string skipReason() {
+    std::string why;
+    if (requested() == "amx" && !amx::tilesEnabled(&why)) return "this machine cannot run AMX: " + why;
+    return "";
+}
+
+#define REQUIRE_PATH()                                          \
+    do {                                                        \
+        if (const std::string why = skipReason(); !why.empty()) \
+            GTEST_SKIP() << why;                                \
+    } while (false)
+
+TEST(GemmPath, FollowsTheEnvironment) {
+    REQUIRE_PATH();
+    const gemm::GemmPath& p = gemm::path();
+    const bool canAmx = amx::tilesEnabled();
+    if (requested() == "blas") {
+        EXPECT_FALSE(p.amx);
+        EXPECT_FALSE(gemm::amxFor(DType::BF16));
+    } else if (requested() == "amx") {
+        EXPECT_TRUE(p.amx);
+        EXPECT_TRUE(gemm::amxFor(DType::BF16) && gemm::amxFor(DType::F16) && gemm::amxFor(DType::F32));
+        EXPECT_EQ(gemm::amxMinRows(), 2);
+    } else {
+        EXPECT_EQ(p.amx, canAmx) << p.selection;
+        EXPECT_EQ(gemm::amxFor(DType::BF16), canAmx);
+        EXPECT_FALSE(gemm::amxFor(DType::F32));
+        EXPECT_EQ(gemm::amxMinRows(), 16);
+    }
+    EXPECT_FALSE(p.name.empty());
+    EXPECT_FALSE(p.selection.empty());
+}
+
+// A weight [rows, cols] stored in `dtype` at an odd address (as safetensors
+// may place it), with the values it holds as doubles.
+struct Weight {
+    std::string name = "model.layers.0.mlp.up_proj.weight";
+    std::vector<std::byte> bytes;
+    std::vector<double> values;
+    TensorView view;
+
+    Weight(DType dtype, std::int64_t rows, std::int64_t cols, std::uint32_t seed) {
+        std::mt19937 rng(seed);
+        std::normal_distribution<float> nd(0.0f, 0.1f);
+        const auto count = static_cast<std::size_t>(rows * cols);
+        bytes.resize(count * dtypeSize(dtype) + 2);
+        values.resize(count);
+        std::byte* base = bytes.data() + 2;
+        for (std::size_t i = 0; i < count; ++i) {
+            const float v = nd(rng);
+            if (dtype == DType::F32) {
+                std::memcpy(base + 4 * i, &v, 4);
+                values[i] = v;
+                continue;
+            }
+            const std::uint16_t h = dtype == DType::BF16 ? floatToBf16(v) : floatToF16(v);
+            std::memcpy(base + 2 * i, &h, 2);
+            if (dtype == DType::BF16) {
+                const std::uint32_t u = static_cast<std::uint32_t>(h) << 16;
+                float f;
+                std::memcpy(&f, &u, 4);
+                values[i] = f;
+            } else {
+                // IEEE half, decoded here from its fields.
+                const int e = (h >> 10) & 0x1F, m = h & 0x3FF;
+                const double mag = e == 0 ? std::ldexp(m, -24) : std::ldexp(1024 + m, e - 25);
+                values[i] = (h & 0x8000) ? -mag : mag;
+            }
+        }
+        view.name = &name;
+        view.dtype = dtype;
+        view.shape = {rows, cols};
+        view.data = base;
+    }
+};
+
+struct Shape {
+    std::int64_t m, n, k;
+};
+
+// m: below, at and across the 16/32-row tiles and the 128-row block; n: across
+// the 32-row weight blocks and the 256-row block; k: across the 32-column
+// tiles and the 512-column chunks.
+const Shape kShapes[] = {{2, 5, 7}, {16, 37, 45}, {33, 70, 100}, {40, 300, 1030}, {130, 64, 96}, {20, 33, 512}};
+
+double maxError(const kernels::Mat<float>& x, const std::vector<double>& w, std::int64_t n, const kernels::Mat<float>& y, double* maxRef) {
+    double err = 0;
+    *maxRef = 0;
+    for (std::int64_t i = 0; i < x.rows(); ++i)
+        for (std::int64_t r = 0; r < n; ++r) {
+            double s = 0;
+            for (std::int64_t c = 0; c < x.cols(); ++c) s += static_cast<double>(x(i, c)) * w[static_cast<std::size_t>(r * x.cols() + c)];
+            err = std::max(err, std::abs(s - static_cast<double>(y(i, r))));
+            *maxRef = std::max(*maxRef, std::abs(s));
+        }
+    return err;
+}
+
+TEST(GemmPath, LinearMatchesFloat64OnEveryWeightType) {
+    REQUIRE_PATH();
+    ThreadPool pool(2);
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        for (const Shape& sh : kShapes) {
+            const Weight w(dtype, sh.n, sh.k, static_cast<std::uint32_t>(sh.n * 31 + sh.k));
+            const StoredWeight stored(w.view);
+            std::mt19937 rng(static_cast<std::uint32_t>(sh.m));
+            std::normal_distribution<float> nd(0.0f, 1.0f);
+            kernels::Mat<float> x(sh.m, sh.k), y;
+            for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+            x(0, 0) = 300.0f;  // a massive activation: its bf16 parts must still add up
+            kernels::linear<float>(stored, x, y, pool);
+            ASSERT_EQ(y.rows(), sh.m);
+            ASSERT_EQ(y.cols(), sh.n);
+            double maxRef = 0;
+            const double err = maxError(x, w.values, sh.n, y, &maxRef);
+            // 1e-4 of the float64 result, relative to the largest output
+            // when the massive activation makes outputs large (OpenBLAS's
+            // sgemm errs by 1.0e-4 absolute at 89 here, AMX by 1.1e-4).
+            EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << sh.m << "x" << sh.n << "x" << sh.k << " on " << gemm::path().name
+                                 << " (largest output " << maxRef << ")";
+            // The f32 dense copy an edit leaves behind takes the same path as mapped f32.
+            if (dtype == DType::F32) {
+                RowMatrixF dense(sh.n, sh.k);
+                for (std::int64_t i = 0; i < dense.size(); ++i) dense.data()[i] = static_cast<float>(w.values[static_cast<std::size_t>(i)]);
+                const DenseWeight dw(std::move(dense));
+                kernels::Mat<float> y2;
+                kernels::linear<float>(dw, x, y2, pool);
+                EXPECT_EQ(y2, y) << "dense copy " << sh.m << "x" << sh.n << "x" << sh.k;
+            }
+        }
+    }
+}
+
+// W with one 1 per row (any dtype holds 1 exactly): y[i, r] = x[i, c_r]
+// bit for bit, which needs the bf16 parts of x to add up to x exactly (a
+// split in two parts, or x rounded to bf16, would lose the low bits).
+TEST(GemmPath, OneHotWeightsGiveTheActivationsBackBitForBit) {
+    REQUIRE_PATH();
+    ThreadPool pool(2);
+    const std::int64_t m = 37, n = 70, k = 600;
+    std::mt19937 rng(4);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    kernels::Mat<float> x(m, k), y;
+    for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng) * std::ldexp(1.0f, static_cast<int>(i % 41) - 20);
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        Weight w(dtype, n, k, 1);
+        std::vector<std::byte> bytes(static_cast<std::size_t>(n * k) * dtypeSize(dtype));
+        for (std::int64_t r = 0; r < n; ++r) {
+            const std::int64_t c = (r * 97 + 13) % k;
+            std::byte* p = bytes.data() + static_cast<std::size_t>(r * k + c) * dtypeSize(dtype);
+            const float one = 1.0f;
+            const std::uint16_t h = dtype == DType::BF16 ? floatToBf16(one) : floatToF16(one);
+            if (dtype == DType::F32) std::memcpy(p, &one, 4);
+            else std::memcpy(p, &h, 2);
+        }
+        w.view.data = bytes.data();
+        const StoredWeight stored(w.view);
+        kernels::linear<float>(stored, x, y, pool);
+        for (std::int64_t i = 0; i < m; ++i)
+            for (std::int64_t r = 0; r < n; ++r)
+                ASSERT_EQ(y(i, r), x(i, (r * 97 + 13) % k)) << dtypeName(dtype) << " row " << i << " output " << r << " on " << gemm::path().name;
+    }
+}
+
+// No input features: every output is the empty sum, 0, on every path.
+TEST(GemmPath, ZeroColumnWeightsGiveZeros) {
+    REQUIRE_PATH();
+    ThreadPool pool(2);
+    for (DType dtype : {DType::BF16, DType::F32}) {
+        const Weight w(dtype, 40, 0, 1);
+        const StoredWeight stored(w.view);
+        kernels::Mat<float> x(20, 0), y;
+        kernels::linear<float>(stored, x, y, pool);
+        ASSERT_EQ(y.rows(), 20);
+        ASSERT_EQ(y.cols(), 40);
+        EXPECT_EQ(y.cwiseAbs().maxCoeff(), 0.0f) << dtypeName(dtype);
+    }
+}
+
+TEST(GemmPath, SameBitsOnOneAndTwoThreads) {
+    REQUIRE_PATH();
+    ThreadPool one(1), two(2);
+    for (DType dtype : {DType::BF16, DType::F32}) {
+        const Weight w(dtype, 600, 1100, 5);
+        const StoredWeight stored(w.view);
+        std::mt19937 rng(9);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        kernels::Mat<float> x(48, 1100), y1, y2;
+        for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+        kernels::linear<float>(stored, x, y1, one);
+        kernels::linear<float>(stored, x, y2, two);
+        EXPECT_EQ(y1, y2) << dtypeName(dtype);
+    }
+}
+
+TEST(GemmPath, EngineLogitsMatchTheFloat64Reference) {
+    REQUIRE_PATH();
+    for (const char* name : superlens::test::kReferenceModels) {
+        const auto& ref = superlens::test::referenceAnswers()[name];
+        auto model = Model::open(superlens::test::referenceModel(name));
+        ASSERT_TRUE(model.ok()) << model.error().message;
+        Engine engine(*model);
+        ForwardRequest req;
+        req.tokens = ref["ids"].get<std::vector<TokenId>>();
+        req.allPositionLogits = true;
+        auto r = engine.run(req);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        double maxRef = 0, maxErr = 0;
+        std::size_t i = 0;
+        for (const auto& row : ref["logits_all"])
+            for (const auto& v : row) {
+                maxRef = std::max(maxRef, std::abs(v.get<double>()));
+                maxErr = std::max(maxErr, std::abs(static_cast<double>((*r)->logits.values[i++]) - v.get<double>()));
+            }
+        ASSERT_EQ(i, (*r)->logits.values.size()) << name;
+        EXPECT_LT(maxErr / maxRef, 1e-4) << name << " on " << gemm::path().name;
+    }
+}
+
+}  // namespace
