@@ -58,6 +58,51 @@ double CompressionMetrics::value(const std::string& metric) const {
     return kNotMeasured;
 }
 
+double CompressionMetrics::resampled(const std::string& metric, const std::vector<std::uint32_t>& wc, const std::vector<std::uint32_t>& tc,
+                                     const std::vector<std::uint32_t>& ac) const {
+    if (!std::isfinite(value(metric))) return kNotMeasured;
+    const auto mean = [](const std::vector<double>& v, const std::vector<std::uint32_t>& c) {
+        return v.empty() ? kNotMeasured : weightedSum(v, c) / static_cast<double>(v.size());
+    };
+    if (metric == "ppl" || metric == "nll") {
+        if (units.windowNll.empty()) return kNotMeasured;
+        const double nll = weightedSum(units.windowNll, wc) / weightedSum(units.windowTokens, wc);
+        return metric == "ppl" ? std::exp(nll) : nll;
+    }
+    if (metric == "accuracy") return mean(units.taskCorrect, tc);
+    if (metric == "accuracy_norm") return mean(units.taskCorrectNorm, tc);
+    if (metric == "answer_loss") {
+        return units.answerNll.empty() ? kNotMeasured : weightedSum(units.answerNll, ac) / weightedSum(units.answerTokens, ac);
+    }
+    if (metric == "answer_exact_match") return mean(units.answerExact, ac);
+    return kNotMeasured;
+}
+
+void attachIntervals(CompressionMetrics& m, const CompressionMetrics& baseline, const BootstrapOptions& options) {
+    m.ci.clear();
+    m.deltaCi.clear();
+    if (!options.enabled()) return;
+    const std::size_t nw = m.units.windowTokens.size(), nt = m.units.taskCorrect.size(), na = m.units.answerTokens.size();
+    const bool paired = baseline.units.windowTokens.size() == nw && baseline.units.taskCorrect.size() == nt &&
+                        baseline.units.answerTokens.size() == na;
+    for (const std::string& name : compressionMetricNames()) {
+        if (!std::isfinite(m.value(name))) continue;
+        const bool text = name == "ppl" || name == "nll";
+        const bool task = name == "accuracy" || name == "accuracy_norm";
+        const std::size_t n = text ? nw : task ? nt : na;
+        if (n == 0) continue;
+        // One unit kind varies; the others keep every unit once.
+        const std::vector<std::uint32_t> onesW(nw, 1), onesT(nt, 1), onesA(na, 1);
+        const auto stat = [&](const CompressionMetrics& x, const std::vector<std::uint32_t>& c) {
+            return x.resampled(name, text ? c : onesW, task ? c : onesT, !text && !task ? c : onesA);
+        };
+        m.ci[name] = bootstrapInterval(n, options, [&](const auto& c) { return stat(m, c); });
+        if (paired && std::isfinite(baseline.value(name))) {
+            m.deltaCi[name] = bootstrapInterval(n, options, [&](const auto& c) { return stat(m, c) - stat(baseline, c); });
+        }
+    }
+}
+
 std::string blockLabel(std::int64_t block) {
     if (block == 0) return "tensor";
     if (block < 0) return "token";
@@ -172,8 +217,10 @@ Result<LaserStudy> studyLaser(Engine& engine, const CompressionStudyInputs& inpu
         auto m = runner.measure(withEdit(baseEdits, *e), false, control);
         if (!m) return m.error();
         c.metrics = *m;
+        attachIntervals(c.metrics, study.baseline, inputs.bootstrap);
         control.progress(static_cast<std::int64_t>(i) + 2, total, "laser");
     }
+    attachIntervals(study.baseline, study.baseline, inputs.bootstrap);
     recordReuse(runner, study);
     return study;
 }
@@ -280,8 +327,10 @@ Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inpu
         auto m = runner.measure(withEdit(baseEdits, *e), false, control);
         if (!m) return m.error();
         p.metrics = *m;
+        attachIntervals(p.metrics, study.baseline, inputs.bootstrap);
         control.progress(static_cast<std::int64_t>(i) + 2, total, "quant");
     }
+    attachIntervals(study.baseline, study.baseline, inputs.bootstrap);
     recordReuse(runner, study);
     return study;
 }
