@@ -145,6 +145,8 @@ LaserHeatmap LaserStudy::heatmap(const std::string& type, const std::string& met
     h.layers = layers;
     h.rhos = rhos;
     h.values.assign(layers.size() * rhos.size(), kNotMeasured);
+    h.deltaLo.assign(h.values.size(), kNotMeasured);
+    h.deltaHi.assign(h.values.size(), kNotMeasured);
     h.baseline = baseline.value(metric);
     std::map<int, std::size_t> layerIndex;
     for (std::size_t i = 0; i < layers.size(); ++i) layerIndex[layers[i]] = i;
@@ -153,7 +155,13 @@ LaserHeatmap LaserStudy::heatmap(const std::string& type, const std::string& met
         const auto li = layerIndex.find(c.layer);
         const auto ri = std::find(rhos.begin(), rhos.end(), c.rho);
         if (li == layerIndex.end() || ri == rhos.end()) continue;
-        h.values[li->second * rhos.size() + static_cast<std::size_t>(ri - rhos.begin())] = c.metrics.value(metric);
+        const std::size_t at = li->second * rhos.size() + static_cast<std::size_t>(ri - rhos.begin());
+        h.values[at] = c.metrics.value(metric);
+        const auto ci = c.metrics.deltaCi.find(metric);
+        if (ci != c.metrics.deltaCi.end() && ci->second.valid()) {
+            h.deltaLo[at] = ci->second.lo;
+            h.deltaHi[at] = ci->second.hi;
+        }
     }
     return h;
 }
@@ -234,11 +242,15 @@ std::vector<QuantSeries> QuantStudy::plot(const std::string& metric) const {
     for (const QuantPoint& p : points) {
         auto it = std::find_if(out.begin(), out.end(), [&](const QuantSeries& s) { return s.name == p.series; });
         if (it == out.end()) {
-            out.push_back({p.series, {}, {}});
+            out.push_back({p.series, {}, {}, {}, {}});
             it = out.end() - 1;
         }
         it->blocks.push_back(p.block);
         it->values.push_back(p.metrics.value(metric));
+        const auto ci = p.metrics.ci.find(metric);
+        const bool has = ci != p.metrics.ci.end() && ci->second.valid();
+        it->lo.push_back(has ? ci->second.lo : kNotMeasured);
+        it->hi.push_back(has ? ci->second.hi : kNotMeasured);
     }
     return out;
 }

@@ -167,6 +167,9 @@ struct LaserHeatmap {
     std::vector<double> rhos;  // columns
     std::vector<double> values;
     double baseline = kNotMeasured;  // the unedited model's value
+    // Added (issue 23): each cell's interval of its change from the baseline
+    // (metrics.deltaCi), same layout as values; NaN when none.
+    std::vector<double> deltaLo, deltaHi;
     double at(std::size_t layerIndex, std::size_t rhoIndex) const { return values[layerIndex * rhos.size() + rhoIndex]; }
 };
 
@@ -231,6 +234,9 @@ struct QuantSeries {
     std::string name;
     std::vector<std::int64_t> blocks;
     std::vector<double> values;
+    // Added (issue 23): each value's interval (metrics.ci), NaN when none;
+    // the plot view draws them as error bars.
+    std::vector<double> lo, hi;
 };
 
 struct QuantStudy {
