@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "superlens/core/analysis/bootstrap.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/super_weights.h"
@@ -100,6 +101,18 @@ inline core::Result<std::vector<core::TokenId>> applyBosWindows(const TextInput&
 inline core::Result<std::unique_ptr<core::Tokenizer>> optionalTokenizer(const core::Model& model) {
     if (!core::Tokenizer::folderHasTokenizer(model.folder())) return std::unique_ptr<core::Tokenizer>{};
     return loadTokenizer(model, "");
+}
+
+// --ci LEVEL --bootstrap N: percentile-bootstrap intervals (core/analysis/bootstrap.h).
+inline void addBootstrapOptions(CLI::App* cmd, core::BootstrapOptions& o) {
+    cmd->add_option("--ci", o.level, "Confidence level of the intervals (default 0.95)")->check(CLI::Range(0.0, 1.0));
+    cmd->add_option("--bootstrap", o.resamples, "Bootstrap resamples for the intervals (default 1000; 0 = no intervals)")
+        ->check(CLI::Range(0, 1000000));
+}
+
+inline nlohmann::json intervalJson(const core::Interval& i) {
+    if (!i.valid()) return nullptr;
+    return nlohmann::json::array({i.lo, i.hi});
 }
 
 // --stopwords FILE | --stopword-ids 1,2,3 (default: the bundled English list)

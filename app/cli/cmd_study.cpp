@@ -1,6 +1,7 @@
 // superlens-cli study superweight MODEL (--text FILE | --text-ids FILE) [--tasks FILE | --no-tasks]
 //     [--super-weights L:R:C;...] [--prompt TEXT | --ids ...] [--ctx N] [--stride S]
 //     [--stopwords FILE | --stopword-ids ...] [--outliers N] [--markdown FILE] [--edit E]... [--json]
+//     [--ci LEVEL] [--bootstrap N] [--null K] [--joint]
 // The super-weight paper's ablation study in one table (studies.h): original /
 // super weights zeroed / zeroed + super activation restored / as many largest
 // other outliers zeroed — perplexity, zero-shot accuracy, stopword shift.
@@ -37,28 +38,10 @@ struct StudyCliOptions {
     std::string markdownFile;
     core::SuperWeightScanOptions scan;
     bool json = false;
+    core::BootstrapOptions bootstrap;
+    int nullCount = 0;
+    bool joint = false;
 };
-
-nlohmann::json conditionJson(const core::StudyCondition& c) {
-    nlohmann::json j = {{"key", c.key}, {"label", c.label}, {"edits", analysis::editsJson(c.edits)}};
-    if (c.ppl) {
-        j["ppl"] = c.ppl->ppl;
-        j["nll"] = c.ppl->nll;
-        j["tokens"] = c.ppl->tokens;
-    }
-    if (c.zeroShot) {
-        j["zero_shot"] = {{"accuracy", c.zeroShot->accuracy}, {"accuracy_norm", c.zeroShot->accuracyNorm}, {"count", c.zeroShot->count},
-                          {"predictions", c.zeroShot->predictions}};
-    } else {
-        j["zero_shot"] = nullptr;
-    }
-    if (c.stopwords) {
-        j["stopwords"] = {{"mass", c.stopwords->editedMass}, {"original_mass", c.stopwords->originalMass}, {"ratio", c.stopwords->ratio()}};
-    } else {
-        j["stopwords"] = nullptr;
-    }
-    return j;
-}
 
 int runStudySuperWeight(const StudyCliOptions& o) {
     // A bad --markdown destination is refused before the study runs.
@@ -128,6 +111,10 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     if (so.perplexity.stride > so.perplexity.context) return usageError("--stride is larger than --ctx");
     so.outlierCount = o.outliers;
     so.scan = o.scan;
+    so.bootstrap = o.bootstrap;
+    so.nullCount = o.nullCount;
+    so.joint = o.joint;
+    if (auto v = core::validate(so.bootstrap); !v) return usageError(v.error().message);
     auto study = core::studySuperWeight(engine, in, *resolved, so);
     if (!study) {
         if (in.superWeights.empty() && study.error().message.find("no super weight") != std::string::npos) {
@@ -145,8 +132,10 @@ int runStudySuperWeight(const StudyCliOptions& o) {
         for (const auto& sw : study->superWeights) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
         j["outliers"] = nlohmann::json::array();
         for (const auto& c : study->outliers) j["outliers"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
-        j["conditions"] = nlohmann::json::array();
-        for (const auto& c : study->conditions) j["conditions"].push_back(conditionJson(c));
+        j["conditions"] = nlohmann::json::parse(study->conditionsJson());
+        j["joint"] = nlohmann::json::parse(study->jointJson());
+        j["ci"] = so.bootstrap.enabled() ? nlohmann::json{{"level", so.bootstrap.level}, {"resamples", so.bootstrap.resamples}, {"seed", so.bootstrap.seed}}
+                                         : nlohmann::json(nullptr);
         j["context"] = so.perplexity.context;
         j["stride"] = so.perplexity.stride == 0 ? so.perplexity.context : so.perplexity.stride;
         j["tasks"] = tasksLabel.empty() ? nlohmann::json(nullptr) : nlohmann::json(tasksLabel);
@@ -187,6 +176,12 @@ const CommandRegistration kRegistration(90, [](CLI::App& app, CliContext& ctx) {
     cmd->add_option("--outliers", opts->outliers, "Control: outliers zeroed per matrix (default: as many as its super weights)")->check(CLI::Range(1, 1000000));
     cmd->add_option("--markdown", opts->markdownFile, "Also write the Markdown table to this file");
     analysis::addScanOptions(cmd, opts->scan);
+    analysis::addBootstrapOptions(cmd, opts->bootstrap);
+    cmd->add_option("--null", opts->nullCount,
+                    "Null control: K random weights (same matrix, and other layers) changed by the super weight's amount; "
+                    "reports where the ablation's perplexity falls (percentile, z)")
+        ->check(CLI::Range(0, 100000));
+    cmd->add_flag("--joint", opts->joint, "Joint ablation: each super weight alone, all but one, all, and every pair (interaction matrix)");
     cmd->add_flag("--json", opts->json, "Print one JSON document (conditions, super weights, outliers, markdown)");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {

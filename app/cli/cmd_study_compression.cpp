@@ -4,7 +4,7 @@
 // superlens-cli study quant MODEL (--text FILE | --text-ids FILE) [--tasks FILE | --no-tasks] [--answers FILE]
 //     [--bits B] [--blocks 64,128,...,tensor] [--pattern P] [--super-weights L:R:C;... | --no-keep-super]
 //     [--zclip Z] [--pclip P] [--act-bits B [--act-pattern P] [--act-blocks token,tensor,...]]
-//     [--ctx N] [--stride S] [--max-tokens N] [--edit E]... [--json | --markdown | --csv]
+//     [--ctx N] [--stride S] [--max-tokens N] [--ci LEVEL] [--bootstrap N] [--edit E]... [--json | --markdown | --csv]
 //
 // LASER sweeps (matrix type x layer x rho) and the super-weight paper's
 // Fig. 7 quantization sweep (block size x plain / keep_super), measured by
@@ -41,6 +41,7 @@ struct CommonOptions {
     int context = 0;
     int stride = 0;
     std::int64_t maxTokens = 0;
+    core::BootstrapOptions bootstrap;
     bool json = false, markdown = false, csv = false;
     Format format() const { return json ? Format::Json : csv ? Format::Csv : Format::Markdown; }
 };
@@ -194,6 +195,8 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     p->inputs.tokenizer = tok;
     p->inputs.perplexity.context = context;
     p->inputs.perplexity.stride = o.stride;
+    p->inputs.bootstrap = o.bootstrap;
+    SL_TRY(core::validate(o.bootstrap));
     if (o.stride > p->inputs.perplexity.context) return core::Error{"--stride is larger than --ctx"};
 
     // Zero-shot tasks: --tasks, else the bundled set when the model can read text.
@@ -365,6 +368,7 @@ void addCommon(CLI::App* cmd, CommonOptions& o) {
     cmd->add_option("--ctx", o.context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--stride", o.stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--max-tokens", o.maxTokens, "Use only the text's first N tokens (faster sweeps)")->check(CLI::Range(2, 1 << 30));
+    analysis::addBootstrapOptions(cmd, o.bootstrap);
     auto* j = cmd->add_flag("--json", o.json, "Print one JSON document (cells/points, heatmap or plot data)");
     auto* m = cmd->add_flag("--markdown", o.markdown, "Print a Markdown table (the default)");
     auto* c = cmd->add_flag("--csv", o.csv, "Print CSV with a header row");

@@ -3,4 +3,4 @@
 # recovers it (numbers from the model card, with margins). Needs superlens-cli.
 superlens_add_script_test(NAME test_demo_model
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_demo_model.py
-  LABELS app analysis demo TIMEOUT 120)
+  LABELS app analysis demo TIMEOUT 300)

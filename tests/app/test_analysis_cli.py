@@ -221,6 +221,28 @@ with tempfile.TemporaryDirectory() as tmp:
             p = run_json(*args)
             if p is not None:
                 check(abs(p["nll"] - c["nll"]) < 1e-9, f"study {c['key']}: nll {c['nll']} vs ppl {p['nll']}")
+        # Intervals beside each value (default 95%, 1000 resamples), containing the value.
+        check(j["ci"] == {"level": 0.95, "resamples": 1000, "seed": j["ci"]["seed"]}, f"study ci options {j['ci']}")
+        for c in j["conditions"]:
+            for value, ci in ((c["ppl"], c["ppl_ci"]), (c["stopwords"]["mass"], c["stopwords"]["mass_ci"]),
+                              (c["zero_shot"]["accuracy"], c["zero_shot"]["accuracy_ci"]), (c["ppl_ratio"], c["ppl_ratio_ci"])):
+                check(isinstance(ci, list) and len(ci) == 2 and ci[0] <= value <= ci[1], f"study {c['key']}: {value} in {ci}")
+        check(j["conditions"][0]["ppl_ratio_ci"] == [1.0, 1.0], "study: the original's ratio interval is [1, 1]")
+        check("null" not in j["conditions"][1] and j["joint"] is None, "study: no null control or joint table unless asked")
+    # --null K and --joint on the two-super-weight Phi-3; intervals off.
+    j = run_json("study", "superweight", os.path.join(REF, "phi3-bf16-two-super-weights"), "--text-ids", idsfile, "--ctx", "8",
+                 "--null", "5", "--joint", "--bootstrap", "0")
+    if j is not None:
+        n = j["conditions"][1]["null"]
+        check(n["k"] == 5 and len(n["ppl"]) == 5 and 0 <= n["percentile"] <= 100 and "z" in n, f"study null {n}")
+        check(j["conditions"][1]["null_elsewhere"]["k"] == 5, "study null elsewhere")
+        check(j["conditions"][1]["ppl_ci"] is None and j["ci"] is None, "study --bootstrap 0: no intervals")
+        jt = j["joint"]
+        check(len(jt["items"]) == 2 and len(jt["interaction"]) == 2 and jt["interaction"][0][0] == 0.0, f"study joint {jt}")
+        check(abs(jt["interaction"][0][1] - (jt["pair"][0][1] - jt["single"][0] - jt["single"][1])) < 1e-12, "study joint interaction")
+        check(abs(jt["all"] - jt["pair"][0][1]) < 1e-12, "study joint: all = the one pair")
+    expect_error(2, "study", "superweight", os.path.join(REF, "llama-planted"), "--text-ids", idsfile, "--ci", "1.5")
+    expect_error(2, "study", "superweight", os.path.join(REF, "llama-planted"), "--text-ids", idsfile, "--ci", "1", mention="--ci")
     md = os.path.join(tmp, "study.md")
     code, out, err = run("study", "superweight", os.path.join(REF, "phi3-bf16-two-super-weights"), "--text-ids", idsfile, "--markdown", md)
     check(code == 0 and out.startswith("Super weights ablated:"), f"study markdown to stdout: {code} {err}")

@@ -47,6 +47,13 @@ if j is not None:
     cell = j["cells"][0]
     check(set(cell) >= {"type", "layer", "rho", "tensor", "edit", "rank", "max_rank", "factored", "method", "ppl", "answer_loss"},
           f"laser: cell keys {sorted(cell)}")
+    # Intervals (default 95%, 1000 resamples): of each measured value and of its change from the baseline.
+    for name in j["metrics"]:
+        ci, dci = cell.get(name + "_ci"), cell.get(name + "_delta_ci")
+        check(isinstance(ci, list) and ci[0] <= cell[name] <= ci[1], f"laser: {name} {cell[name]} in {ci}")
+        d = cell[name] - j["baseline"][name]
+        check(isinstance(dci, list) and dci[0] <= d + 1e-12 and d - 1e-12 <= dci[1], f"laser: {name} change {d} in {dci}")
+    check(j["baseline"]["ppl_delta_ci"] == [0.0, 0.0], "laser: the baseline's change interval is [0, 0]")
     check(cell["edit"] == "laser:model.layers.1.mlp.up_proj.weight:rank=0.05", f"laser: cell edit {cell['edit']}")
     check(cell["rank"] == 3 and cell["max_rank"] == 64, f"laser: rank {cell['rank']}/{cell['max_rank']}")
     edited = run_json("ppl", LLAMA, "--text-ids", text_ids, "--ctx", "32", "--edit", cell["edit"])
@@ -95,7 +102,9 @@ if j is not None:
     check({"token": 0, "channel": 13} in j["super_activations"], f"quant: super activations {j['super_activations']}")
     check(":keep_super=0:13" in j["points"][3]["edit"], f"quant: actq keep edit {j['points'][3]['edit']}")
 
-j = run_json("study", "quant", LLAMA, "--text-ids", text_ids, "--ctx", "32", "--blocks", "128", "--no-keep-super")
+j = run_json("study", "quant", LLAMA, "--text-ids", text_ids, "--ctx", "32", "--blocks", "128", "--no-keep-super", "--bootstrap", "0")
+if j is not None:
+    check("ppl_ci" not in j["points"][0] and "ppl_ci" not in j["baseline"], "quant --bootstrap 0: no intervals")
 if j is not None:
     check([p["series"] for p in j["points"]] == ["rtn"], "quant --no-keep-super: plain only")
 

@@ -109,6 +109,27 @@ if j is not None:
     check(r_sw >= PPL_RATIO_FLOOR, f"super weight zeroed: ppl x{r_sw:.2f} < {PPL_RATIO_FLOOR}")
     check(r_out < OTHERS_RATIO_MAX, f"100 other outliers zeroed: ppl x{r_out:.3f} >= {OTHERS_RATIO_MAX}")
     check(r_rest < RESTORED_RATIO_MAX, f"super activation restored: ppl x{r_rest:.3f} >= {RESTORED_RATIO_MAX}")
+    # 95% bootstrap interval of the ratio (36 windows, paired): well above 1 (ANALYSIS.md's worked example).
+    lo, hi = c["sw_zeroed"]["ppl_ratio_ci"]
+    check(lo <= r_sw <= hi and lo > PPL_RATIO_FLOOR * 0.9, f"super weight zeroed: ratio interval [{lo:.2f}, {hi:.2f}]")
+    lo, hi = c["original"]["ppl_ci"]
+    check(lo < base < hi and hi < c["sw_zeroed"]["ppl_ci"][0], f"original ppl interval [{lo:.1f}, {hi:.1f}] overlaps the ablated one")
+
+# --- the held-out cloze set: reproducible, and the super weight matters ------
+CLOZE = os.path.join(SRC, "resources", "tasks", "kjv_heldout_cloze.jsonl")
+import tempfile  # noqa: E402
+with tempfile.TemporaryDirectory() as tmp:
+    again = os.path.join(tmp, "cloze.jsonl")
+    r = subprocess.run(["/usr/bin/python3", os.path.join(SRC, "scripts", "train_demo", "make_cloze_tasks.py"), "--out", again],
+                       capture_output=True, text=True)
+    check(r.returncode == 0 and open(again, "rb").read() == open(CLOZE, "rb").read(),
+          f"make_cloze_tasks.py does not reproduce {CLOZE}: {r.stderr.strip()}")
+items = [json.loads(line) for line in open(CLOZE, encoding="utf-8")]
+check(len(items) == 300 and all(len(x["choices"]) == 4 for x in items), f"cloze set: {len(items)} items")
+for edits, floor, ceiling in (([], 0.40, 0.52), (["--edit", SW_EDIT], 0.28, 0.40)):
+    j = run_json("zeroshot", DEMO, "--tasks", CLOZE, *edits)
+    if j is not None:
+        check(j["count"] == 300 and floor <= j["accuracy"] <= ceiling, f"cloze accuracy {j['accuracy']:.3f} {edits} not in [{floor}, {ceiling}]")
 
 # --- greedy generation changes when the super weight is zeroed --------------
 j = run_json("generate", DEMO, "--prompt", "And the LORD said unto Moses,", "--max-new", "24",

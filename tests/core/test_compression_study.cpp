@@ -124,6 +124,77 @@ TEST(CompressionStudy, PerplexityMatchesCorePerplexityAndReuseChangesNoBit) {
     }
 }
 
+// Intervals (issue 23): the ppl interval of a cell and of its change from the
+// baseline are the percentile intervals of replicates recomputed here from
+// independent core::perplexity passes on the same seeded window resamples;
+// the accuracy interval from zeroShot's predictions; JSON round trip keeps them.
+TEST(CompressionStudy, IntervalsFromIndependentPasses) {
+    Fixture f;
+    f.inputs.perplexity.stride = 48;  // 4 disjoint windows: more units than overlapping ones
+    f.inputs.bootstrap.resamples = 400;
+    LaserStudyOptions o;
+    o.types = {"down"};
+    o.layers = {1};
+    o.rhos = {0.05};
+    auto study = studyLaser(*f.engine, f.inputs, {}, o);
+    ASSERT_TRUE(study.ok()) << study.error().message;
+    const LaserCell& cell = study->cells[0];
+    auto edits = parseEdits({cell.edit}, *f.model);
+    ASSERT_TRUE(edits.ok());
+    auto p0 = perplexity(*f.engine, f.text, {}, f.inputs.perplexity);
+    auto p1 = perplexity(*f.engine, f.text, *edits, f.inputs.perplexity);
+    ASSERT_TRUE(p0.ok() && p1.ok());
+    const std::size_t W = p0->windowNll.size();
+    ASSERT_GE(W, 3u);
+    Resampler r(W, f.inputs.bootstrap.seed);
+    std::vector<double> value, delta;
+    std::vector<std::uint32_t> k;
+    for (int b = 0; b < f.inputs.bootstrap.resamples; ++b) {
+        r.next(k);
+        double n0 = 0, n1 = 0, t = 0;
+        for (std::size_t w = 0; w < W; ++w) {
+            n0 += k[w] * p0->windowNll[w];
+            n1 += k[w] * p1->windowNll[w];
+            t += k[w] * double(p0->windowTokens[w]);
+        }
+        value.push_back(std::exp(n1 / t));
+        delta.push_back(std::exp(n1 / t) - std::exp(n0 / t));
+    }
+    const Interval v = percentileInterval(value, 0.95), d = percentileInterval(delta, 0.95);
+    ASSERT_TRUE(cell.metrics.ci.count("ppl"));
+    EXPECT_NEAR(cell.metrics.ci.at("ppl").lo, v.lo, 1e-9 * v.lo);
+    EXPECT_NEAR(cell.metrics.ci.at("ppl").hi, v.hi, 1e-9 * v.hi);
+    EXPECT_NEAR(cell.metrics.deltaCi.at("ppl").lo, d.lo, 1e-9 * std::max(1.0, std::abs(d.lo)));
+    EXPECT_NEAR(cell.metrics.deltaCi.at("ppl").hi, d.hi, 1e-9 * std::max(1.0, std::abs(d.hi)));
+    // Baseline against itself: a zero-width delta.
+    EXPECT_EQ(study->baseline.deltaCi.at("ppl").lo, 0.0);
+    EXPECT_EQ(study->baseline.deltaCi.at("ppl").hi, 0.0);
+    // Accuracy: tasks resampled.
+    auto zs = zeroShot(*f.engine, static_cast<const Tokenizer*>(nullptr), f.tasks, *edits);
+    ASSERT_TRUE(zs.ok());
+    std::vector<double> correct;
+    for (std::size_t t = 0; t < f.tasks.size(); ++t) correct.push_back(zs->predictions[t] == f.tasks[t].gold ? 1.0 : 0.0);
+    BootstrapOptions bo = f.inputs.bootstrap;
+    const Interval acc = bootstrapInterval(correct.size(), bo, [&](const auto& c) { return weightedSum(correct, c) / correct.size(); });
+    EXPECT_DOUBLE_EQ(cell.metrics.ci.at("accuracy").lo, acc.lo);
+    EXPECT_DOUBLE_EQ(cell.metrics.ci.at("accuracy").hi, acc.hi);
+    EXPECT_TRUE(cell.metrics.ci.at("answer_loss").contains(cell.metrics.answerLoss));
+    // JSON: <name>_ci and <name>_delta_ci, read back.
+    const std::string json = study->toJson();
+    EXPECT_NE(json.find("\"ppl_ci\""), std::string::npos);
+    EXPECT_NE(json.find("\"ppl_delta_ci\""), std::string::npos);
+    auto back = parseLaserStudyJson(json, "study.json");
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    EXPECT_DOUBLE_EQ(back->cells[0].metrics.ci.at("ppl").lo, cell.metrics.ci.at("ppl").lo);
+    EXPECT_DOUBLE_EQ(back->cells[0].metrics.deltaCi.at("ppl").hi, cell.metrics.deltaCi.at("ppl").hi);
+    // Off: no intervals.
+    f.inputs.bootstrap.resamples = 0;
+    auto off = studyLaser(*f.engine, f.inputs, {}, o);
+    ASSERT_TRUE(off.ok());
+    EXPECT_TRUE(off->cells[0].metrics.ci.empty());
+    EXPECT_EQ(off->toJson().find("_ci\""), std::string::npos);
+}
+
 TEST(CompressionStudy, AnswerLossIsTheMeanNllOfTheAnswerTokens) {
     Fixture f;
     auto loss = answerLoss(*f.engine, nullptr, f.answers, {});

@@ -91,7 +91,7 @@ private slots:
         QVERIFY2(widgets::exportFigure(v, dir.filePath("laser.png"), widgets::ExportOptions::oneColumn(), &error), qPrintable(error));
         const auto rows = test::readCsvRows(dir.filePath("laser.csv"));
         QCOMPARE(rows.size(), 1 + 4 * 3);
-        QCOMPARE(rows[0], QStringList({"type", "metric", "layer", "rho", "value", "baseline", "shown"}));
+        QCOMPARE(rows[0], QStringList({"type", "metric", "layer", "rho", "value", "baseline", "shown", "delta_ci_lo", "delta_ci_hi"}));
         for (int i = 1; i < rows.size(); ++i) {
             const int l = (i - 1) / 3, r = (i - 1) % 3;
             QCOMPARE(rows[i][0], QStringLiteral("down"));
@@ -101,6 +101,11 @@ private slots:
             QCOMPARE(rows[i][5].toDouble(), studies().laser->baseline.ppl);
             // The colour map's cell (x = rho index, y = layer index) holds the same number.
             QCOMPARE(v.colorMap()->data()->cell(r, l), rows[i][6].toDouble());
+            // The interval of the change from the unedited model, around that change.
+            const double change = rows[i][4].toDouble() - rows[i][5].toDouble();
+            QCOMPARE(rows[i][7].toDouble(), expected.deltaLo[static_cast<std::size_t>(l * 3 + r)]);
+            QCOMPARE(rows[i][8].toDouble(), expected.deltaHi[static_cast<std::size_t>(l * 3 + r)]);
+            QVERIFY(rows[i][7].toDouble() <= change + 1e-9 && change - 1e-9 <= rows[i][8].toDouble());
         }
         // Perplexity: log colour scale centred (geometrically) on the unedited value.
         const QCPRange range = v.colorMap()->dataRange();
@@ -163,7 +168,7 @@ private slots:
         QString error;
         QVERIFY2(widgets::exportFigure(v, dir.filePath("quant.svg"), widgets::ExportOptions::oneColumn(), &error), qPrintable(error));
         const auto rows = test::readCsvRows(dir.filePath("quant.csv"));
-        QCOMPARE(rows[0], QStringList({"series", "block", "block_label", "x", "metric", "value"}));
+        QCOMPARE(rows[0], QStringList({"series", "block", "block_label", "x", "metric", "value", "ci_lo", "ci_hi"}));
         int row = 1;
         for (std::size_t s = 0; s < series.size(); ++s) {
             QCPGraph* g = v.seriesGraph(s);
@@ -178,6 +183,15 @@ private slots:
                 auto it = g->data()->findBegin(x, false);
                 QCOMPARE(it->key, x);
                 QCOMPARE(it->value, rows[row][5].toDouble());
+                // The interval (study default: 95%, 1000 resamples) in the CSV and as the error bar around the point.
+                QCOMPARE(rows[row][6].toDouble(), series[s].lo[i]);
+                QCOMPARE(rows[row][7].toDouble(), series[s].hi[i]);
+                QCPErrorBars* bars = v.seriesErrorBars(s);
+                QVERIFY(bars);
+                const int k = static_cast<int>(it - g->data()->constBegin());
+                QCOMPARE(bars->data()->at(k).errorMinus, series[s].values[i] - series[s].lo[i]);
+                QCOMPARE(bars->data()->at(k).errorPlus, series[s].hi[i] - series[s].values[i]);
+                QVERIFY(series[s].lo[i] <= series[s].values[i] && series[s].values[i] <= series[s].hi[i]);
             }
         }
         QCOMPARE(rows[row][0], QStringLiteral("baseline"));
@@ -210,6 +224,19 @@ private slots:
         c.setStudy(studies().quant);
         d.setStudy(std::make_shared<const core::QuantStudy>(std::move(quant).value()));
         QCOMPARE(d.dataTable().toCsv(), c.dataTable().toCsv());
+        QVERIFY(d.seriesErrorBars(0) && d.seriesErrorBars(0)->dataCount() == c.seriesErrorBars(0)->dataCount());
+    }
+
+    void noIntervalsNoErrorBars() {
+        auto quant = core::parseQuantStudyJson(studies().quant->toJson(), "quant.json");
+        QVERIFY(quant.ok());
+        core::QuantStudy q = std::move(quant).value();
+        for (auto& p : q.points) p.metrics.ci.clear();
+        widgets::QuantPlotView v;
+        v.setStudy(std::make_shared<const core::QuantStudy>(std::move(q)));
+        QVERIFY(v.hasData());
+        QVERIFY(v.seriesGraph(0));
+        QCOMPARE(v.seriesErrorBars(0), nullptr);
     }
 
     void exportsAreValidFiles() {

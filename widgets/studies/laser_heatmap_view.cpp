@@ -243,15 +243,20 @@ bool LaserHeatmapView::proposeCell(std::size_t layerIndex, std::size_t rhoIndex)
 FigureTable LaserHeatmapView::dataTable() const {
     FigureTable t;
     t.title = title();
-    t.columns = {QStringLiteral("type"), QStringLiteral("metric"), QStringLiteral("layer"), QStringLiteral("rho"), QStringLiteral("value"),
-                 QStringLiteral("baseline"), QStringLiteral("shown")};
+    t.columns = {QStringLiteral("type"),     QStringLiteral("metric"), QStringLiteral("layer"),         QStringLiteral("rho"),
+                 QStringLiteral("value"),    QStringLiteral("baseline"), QStringLiteral("shown"),        QStringLiteral("delta_ci_lo"),
+                 QStringLiteral("delta_ci_hi")};
     if (!m_map) return t;
     const QString type = QString::fromStdString(m_heatmap.type), metric = QString::fromStdString(m_heatmap.metric);
     for (std::size_t l = 0; l < m_heatmap.layers.size(); ++l) {
         for (std::size_t r = 0; r < m_heatmap.rhos.size(); ++r) {
             const double v = m_heatmap.at(l, r), shown = shownValue(l, r);
+            const std::size_t at = l * m_heatmap.rhos.size() + r;
+            const double dlo = at < m_heatmap.deltaLo.size() ? m_heatmap.deltaLo[at] : core::kNotMeasured;
+            const double dhi = at < m_heatmap.deltaHi.size() ? m_heatmap.deltaHi[at] : core::kNotMeasured;
             t.addRow({type, metric, QString::number(m_heatmap.layers[l]), csvNumber(m_heatmap.rhos[r]), std::isfinite(v) ? csvNumber(v) : QString(),
-                      std::isfinite(m_heatmap.baseline) ? csvNumber(m_heatmap.baseline) : QString(), std::isfinite(shown) ? csvNumber(shown) : QString()});
+                      std::isfinite(m_heatmap.baseline) ? csvNumber(m_heatmap.baseline) : QString(), std::isfinite(shown) ? csvNumber(shown) : QString(),
+                      std::isfinite(dlo) ? csvNumber(dlo) : QString(), std::isfinite(dhi) ? csvNumber(dhi) : QString()});
         }
     }
     return t;

@@ -65,6 +65,7 @@ bool QuantPlotView::rebuild(QString* emptyReason) {
     m_blocks.clear();
     m_series.clear();
     m_graphs.clear();
+    m_errorBars.clear();
     m_baseline = core::kNotMeasured;
     if (!m_study) {
         *emptyReason = noSnapshotMessage();
@@ -97,12 +98,21 @@ bool QuantPlotView::rebuild(QString* emptyReason) {
     std::vector<double> all;
     for (const auto& s : m_series) {
         auto* g = p->addGraph();
-        QVector<double> keys, values;
+        QVector<double> keys, values, below, above;
+        bool anyInterval = false;
         for (std::size_t i = 0; i < s.blocks.size(); ++i) {
             if (!std::isfinite(s.values[i])) continue;
             keys << xOf(s.blocks[i]);
             values << s.values[i];
             all.push_back(s.values[i]);
+            const bool has = i < s.lo.size() && std::isfinite(s.lo[i]) && std::isfinite(s.hi[i]);
+            below << (has ? std::max(0.0, s.values[i] - s.lo[i]) : 0.0);
+            above << (has ? std::max(0.0, s.hi[i] - s.values[i]) : 0.0);
+            if (has) {
+                all.push_back(s.lo[i]);
+                all.push_back(s.hi[i]);
+                anyInterval = true;
+            }
         }
         g->setData(keys, values, true);
         g->setName(quantSeriesLabel(QString::fromStdString(s.name)));
@@ -114,6 +124,17 @@ bool QuantPlotView::rebuild(QString* emptyReason) {
         if (s.name.rfind("actq", 0) == 0) g->setScatterStyle(QCPScatterStyle(keep ? QCPScatterStyle::ssTriangle : QCPScatterStyle::ssDiamond, 9));
         else g->setScatterStyle(QCPScatterStyle(keep ? QCPScatterStyle::ssDisc : QCPScatterStyle::ssSquare, 6));
         m_graphs.push_back(g);
+        // The points' bootstrap intervals (study --ci) as error bars in the series colour.
+        QCPErrorBars* bars = nullptr;
+        if (anyInterval) {
+            bars = new QCPErrorBars(p->xAxis, p->yAxis);
+            bars->removeFromLegend();
+            bars->setDataPlottable(g);
+            bars->setData(below, above);
+            bars->setPen(QPen(colourOf(s.name), std::max(1.0, st.lineWidth * 0.75)));
+            bars->setWhiskerWidth(6);
+        }
+        m_errorBars.push_back(bars);
     }
     if (std::isfinite(m_baseline)) {
         auto* base = p->addGraph();
@@ -153,17 +174,24 @@ FigureTable QuantPlotView::dataTable() const {
     FigureTable t;
     t.title = title();
     t.columns = {QStringLiteral("series"), QStringLiteral("block"), QStringLiteral("block_label"), QStringLiteral("x"), QStringLiteral("metric"),
-                 QStringLiteral("value")};
+                 QStringLiteral("value"), QStringLiteral("ci_lo"), QStringLiteral("ci_hi")};
     if (m_graphs.empty()) return t;
     const QString metric = m_metricBox->currentData().toString();
     for (const auto& s : m_series) {
         for (std::size_t i = 0; i < s.blocks.size(); ++i) {
             const double x = static_cast<double>(std::find(m_blocks.begin(), m_blocks.end(), s.blocks[i]) - m_blocks.begin());
             t.addRow({QString::fromStdString(s.name), QString::number(s.blocks[i]), QString::fromStdString(core::blockLabel(s.blocks[i])), csvNumber(x), metric,
-                      std::isfinite(s.values[i]) ? csvNumber(s.values[i]) : QString()});
+                      std::isfinite(s.values[i]) ? csvNumber(s.values[i]) : QString(),
+                      i < s.lo.size() && std::isfinite(s.lo[i]) ? csvNumber(s.lo[i]) : QString(),
+                      i < s.hi.size() && std::isfinite(s.hi[i]) ? csvNumber(s.hi[i]) : QString()});
         }
     }
-    if (std::isfinite(m_baseline)) t.addRow({QStringLiteral("baseline"), QString(), QString(), QString(), metric, csvNumber(m_baseline)});
+    if (std::isfinite(m_baseline)) {
+        const auto ci = m_study->baseline.ci.find(metric.toStdString());
+        const bool has = ci != m_study->baseline.ci.end() && ci->second.valid();
+        t.addRow({QStringLiteral("baseline"), QString(), QString(), QString(), metric, csvNumber(m_baseline), has ? csvNumber(ci->second.lo) : QString(),
+                  has ? csvNumber(ci->second.hi) : QString()});
+    }
     return t;
 }
 

@@ -21,6 +21,7 @@
 
 class QComboBox;
 class QCPGraph;
+class QCPErrorBars;
 
 namespace superlens::widgets {
 
@@ -41,6 +42,8 @@ public:
     // The series drawn (the study's plot() of the measure) and their graphs; the baseline is one more graph.
     const std::vector<core::QuantSeries>& shownSeries() const { return m_series; }
     QCPGraph* seriesGraph(std::size_t i) const { return i < m_graphs.size() ? m_graphs[i] : nullptr; }
+    // The series' interval bars (nullptr when the study has no intervals for the metric).
+    QCPErrorBars* seriesErrorBars(std::size_t i) const { return i < m_errorBars.size() ? m_errorBars[i] : nullptr; }
 
 protected:
     bool rebuild(QString* emptyReason) override;
@@ -52,6 +55,7 @@ private:
     std::vector<std::int64_t> m_blocks;
     std::vector<core::QuantSeries> m_series;
     std::vector<QCPGraph*> m_graphs;
+    std::vector<QCPErrorBars*> m_errorBars;
     double m_baseline = core::kNotMeasured;
 };
 

@@ -299,27 +299,6 @@ py::object zeroshot(const ModelPtr& self, const py::object& tasksObj, const py::
 // Studies
 // ---------------------------------------------------------------------------
 
-json conditionJson(const core::StudyCondition& c) {
-    json j = {{"key", c.key}, {"label", c.label}, {"edits", editsJson(c.edits)}};
-    if (c.ppl) {
-        j["ppl"] = c.ppl->ppl;
-        j["nll"] = c.ppl->nll;
-        j["tokens"] = c.ppl->tokens;
-    }
-    if (c.zeroShot) {
-        j["zero_shot"] = {{"accuracy", c.zeroShot->accuracy}, {"accuracy_norm", c.zeroShot->accuracyNorm}, {"count", c.zeroShot->count},
-                          {"predictions", c.zeroShot->predictions}};
-    } else {
-        j["zero_shot"] = nullptr;
-    }
-    if (c.stopwords) {
-        j["stopwords"] = {{"mass", c.stopwords->editedMass}, {"original_mass", c.stopwords->originalMass}, {"ratio", c.stopwords->ratio()}};
-    } else {
-        j["stopwords"] = nullptr;
-    }
-    return j;
-}
-
 // tasks=None: the bundled set when the model has a tokenizer (as the CLI's
 // studies); False: none; else tasksArg.
 std::vector<core::ZeroShotTask> studyTasks(PyModel& self, const py::object& tasksObj, std::string& label) {
@@ -335,7 +314,8 @@ std::vector<core::ZeroShotTask> studyTasks(PyModel& self, const py::object& task
 py::object studySuperWeight(const ModelPtr& self, const py::object& text, const py::object& tasksObj, const py::object& superWeights,
                             const py::object& scanInput, const py::object& ctx, int stride, int outliers, const py::object& words,
                             const py::object& wordIds, const py::object& edits, bool bosWindows, double outputRatio, double inputRatio,
-                            double residRatio, int maxIterations, const py::object& progress, const py::object& cancel) {
+                            double residRatio, int maxIterations, double ci, int bootstrap, int nullCount, bool joint,
+                            const py::object& progress, const py::object& cancel) {
     const core::Model& m = self->model();
     auto tok = self->tokenizer();
     const int context = windowLength(ctx, m);
@@ -357,6 +337,11 @@ py::object studySuperWeight(const ModelPtr& self, const py::object& text, const 
     so.perplexity.stride = stride;
     so.outlierCount = outliers;
     so.scan = scanOptions(outputRatio, inputRatio, residRatio, maxIterations);
+    so.bootstrap.level = ci;
+    so.bootstrap.resamples = bootstrap;
+    so.nullCount = nullCount;
+    so.joint = joint;
+    if (auto v = core::validate(so.bootstrap); !v) raise(v.error().message);
 
     CallScope scope(progress, cancelArg(cancel));
     core::SuperWeightStudy s = scope.run([&](const core::RunControl& c) -> core::Result<core::SuperWeightStudy> {
@@ -371,8 +356,10 @@ py::object studySuperWeight(const ModelPtr& self, const py::object& text, const 
     for (const auto& sw : s.superWeights) j["super_weights"].push_back(superWeightJson(sw, m));
     j["outliers"] = json::array();
     for (const auto& c : s.outliers) j["outliers"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
-    j["conditions"] = json::array();
-    for (const auto& c : s.conditions) j["conditions"].push_back(conditionJson(c));
+    j["conditions"] = json::parse(s.conditionsJson());
+    j["joint"] = json::parse(s.jointJson());
+    j["ci"] = so.bootstrap.enabled() ? json{{"level", so.bootstrap.level}, {"resamples", so.bootstrap.resamples}, {"seed", so.bootstrap.seed}}
+                                     : json(nullptr);
     j["context"] = context;
     j["stride"] = stride == 0 ? context : stride;
     j["tasks"] = tasksLabel.empty() ? json(nullptr) : json(tasksLabel);
@@ -604,8 +591,10 @@ stride 0 = ctx. bos_windows: every window starts with BOS.)doc")
         .def("study_superweight", &studySuperWeight, arg("text"), arg("tasks") = none, arg("super_weights") = none, arg("scan_input") = none,
              arg("ctx") = none, arg("stride") = 0, arg("outliers") = 0, arg("stopwords") = none, arg("stopword_ids") = none, arg("edits") = none,
              arg("bos_windows") = false, arg("output_ratio") = 50.0, arg("input_ratio") = 20.0, arg("resid_ratio") = 50.0,
-             arg("max_iterations") = 16, arg("progress") = none, arg("cancel") = none,
-             "The super-weight paper's Table 1 (`superlens-cli study superweight --json`). tasks/stopwords=False skip those measures.")
+             arg("max_iterations") = 16, arg("ci") = 0.95, arg("bootstrap") = 1000, arg("null") = 0, arg("joint") = false,
+             arg("progress") = none, arg("cancel") = none,
+             "The super-weight paper's Table 1 (`superlens-cli study superweight --json`). tasks/stopwords=False skip those measures; "
+             "ci/bootstrap: percentile-bootstrap intervals (<name>_ci); null=K: null control; joint: joint ablation.")
         .def("study_laser", &studyLaser, arg("text"), arg("types") = none, arg("layers") = none, arg("rhos") = none, arg("tasks") = none,
              arg("answers") = none, arg("ctx") = none, arg("stride") = 0, arg("max_tokens") = 0, arg("edits") = none, arg("bos_windows") = false,
              arg("progress") = none, arg("cancel") = none, "LASER sweep (`superlens-cli study laser --json`), plus 'markdown'.")

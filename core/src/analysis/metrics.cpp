@@ -14,8 +14,10 @@
 namespace superlens::core {
 namespace {
 
-// Softmax of one logit row in float64, added into `acc` (size V).
-void addSoftmax(const float* logits, std::int64_t V, std::vector<double>& acc, std::vector<double>& scratch) {
+// Softmax of one logit row in float64, added into `acc` (size V); returns
+// the probability on `track` (valid ids only).
+double addSoftmax(const float* logits, std::int64_t V, std::vector<double>& acc, std::vector<double>& scratch,
+                  const std::vector<TokenId>* track) {
     const double maxv = *std::max_element(logits, logits + V);
     double sum = 0;
     for (std::int64_t i = 0; i < V; ++i) {
@@ -25,12 +27,20 @@ void addSoftmax(const float* logits, std::int64_t V, std::vector<double>& acc, s
     }
     const double inv = 1.0 / sum;
     for (std::int64_t i = 0; i < V; ++i) acc[static_cast<std::size_t>(i)] += scratch[static_cast<std::size_t>(i)] * inv;
+    double tracked = 0;
+    if (track) {
+        for (TokenId id : *track) {
+            if (id >= 0 && id < V) tracked += scratch[static_cast<std::size_t>(id)] * inv;
+        }
+    }
+    return tracked;
 }
 
 // Runs the windows once, scoring next-token NLL and/or accumulating the mean
 // distribution over the predicting positions (each text position once).
 Status scoreWindows(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits, std::int64_t context,
-                    std::int64_t stride, PerplexityResult* ppl, MeanDistribution* dist, const RunControl& control) {
+                    std::int64_t stride, PerplexityResult* ppl, MeanDistribution* dist, const RunControl& control,
+                    const std::vector<TokenId>* track = nullptr) {
     const std::int64_t n = static_cast<std::int64_t>(tokens.size());
     if (n < 2) return Error{"the text has " + std::to_string(n) + " token(s); at least 2 are needed to predict one"};
     if (context < 2) return Error{"context must be at least 2 tokens (got " + std::to_string(context) + ")"};
@@ -43,7 +53,13 @@ Status scoreWindows(Engine& engine, const std::vector<TokenId>& tokens, const st
     if (dist) {
         dist->meanProb.assign(static_cast<std::size_t>(V), 0.0);
         dist->positions = 0;
+        dist->windowTrackedMass.clear();
+        dist->trackedIds = track ? *track : std::vector<TokenId>{};
         scratch.resize(static_cast<std::size_t>(V));
+    }
+    if (ppl) {
+        ppl->windowNll.clear();
+        ppl->windowTokens.clear();
     }
     double nllSum = 0;
     for (std::size_t w = 0; w < windows.size(); ++w) {
@@ -56,19 +72,26 @@ Status scoreWindows(Engine& engine, const std::vector<TokenId>& tokens, const st
         auto result = engine.run(req);
         if (!result) return result.error();
         const ActivationTensor& logits = (*result)->logits;  // [T_w, V]
+        double windowNll = 0, windowMass = 0;
         for (std::int64_t j = win.firstScored; j < win.end; ++j) {
             const float* row = logits.values.data() + (j - win.begin - 1) * V;
             if (ppl) {
                 const double nll = -logProbability(row, V, tokens[static_cast<std::size_t>(j)]);
                 nllSum += nll;
+                windowNll += nll;
                 ppl->tokenNll.push_back(static_cast<float>(nll));
                 ppl->tokenIndex.push_back(j);
             }
             if (dist) {
-                addSoftmax(row, V, dist->meanProb, scratch);
+                windowMass += addSoftmax(row, V, dist->meanProb, scratch, track);
                 ++dist->positions;
             }
         }
+        if (ppl) {
+            ppl->windowNll.push_back(windowNll);
+            ppl->windowTokens.push_back(win.end - win.firstScored);
+        }
+        if (dist && track) dist->windowTrackedMass.push_back(windowMass);
         control.progress(static_cast<std::int64_t>(w + 1), static_cast<std::int64_t>(windows.size()), "windows");
     }
     if (ppl) {
@@ -113,6 +136,15 @@ Result<TextScores> scoreText(Engine& engine, const std::vector<TokenId>& tokens,
     if (options.stride < 0) return Error{"stride must not be negative (got " + std::to_string(options.stride) + ")"};
     const std::int64_t stride = options.stride == 0 ? options.context : options.stride;
     SL_TRY(scoreWindows(engine, tokens, edits, options.context, stride, &out.perplexity, &out.distribution, control));
+    return out;
+}
+
+Result<TextScores> scoreText(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
+                             const PerplexityOptions& options, const std::vector<TokenId>& trackIds, const RunControl& control) {
+    TextScores out;
+    if (options.stride < 0) return Error{"stride must not be negative (got " + std::to_string(options.stride) + ")"};
+    const std::int64_t stride = options.stride == 0 ? options.context : options.stride;
+    SL_TRY(scoreWindows(engine, tokens, edits, options.context, stride, &out.perplexity, &out.distribution, control, &trackIds));
     return out;
 }
 

@@ -6,13 +6,91 @@
 #include <map>
 #include <set>
 
+#include <nlohmann/json.hpp>
+
 namespace superlens::core {
 namespace {
+
+constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 
 std::string fmt(const char* format, double v) {
     char buf[64];
     std::snprintf(buf, sizeof buf, format, v);
     return buf;
+}
+
+// Per-window sums of one condition's text pass, as doubles (bootstrap units).
+struct WindowSums {
+    std::vector<double> nll, tokens, mass;
+};
+
+WindowSums windowSums(const PerplexityResult& p, const MeanDistribution* d) {
+    WindowSums w;
+    w.nll = p.windowNll;
+    w.tokens.assign(p.windowTokens.begin(), p.windowTokens.end());
+    if (d) w.mass = d->windowTrackedMass;
+    return w;
+}
+
+double meanNll(const WindowSums& w, const std::vector<std::uint32_t>& c) { return weightedSum(w.nll, c) / weightedSum(w.tokens, c); }
+
+// Zeroing edits of a subset (bitmask) of the super weights.
+Result<std::vector<EditSpec>> subsetEdits(const Model& model, const std::vector<SuperWeight>& sws, std::uint64_t mask) {
+    std::vector<EditSpec> out;
+    for (std::size_t i = 0; i < sws.size(); ++i) {
+        if (!(mask >> i & 1U)) continue;
+        auto e = parseEdit(sws[i].zeroEdit(model));
+        if (!e) return e.error();
+        out.push_back(*e);
+    }
+    return out;
+}
+
+// One null-control draw: per super weight, a random other entry of the
+// chosen matrix changed by -w_super.
+Result<std::vector<EditSpec>> nullDraw(Engine& engine, const std::vector<SuperWeight>& sws, const std::vector<EditSpec>& baseEdits,
+                                       bool elsewhere, SeededRng& rng) {
+    const Model& model = engine.model();
+    const int layers = model.config().numLayers;
+    std::set<std::tuple<int, std::int64_t, std::int64_t>> taken;
+    for (const SuperWeight& sw : sws) taken.insert({sw.layer, sw.row, sw.col});
+    std::vector<EditSpec> out;
+    for (const SuperWeight& sw : sws) {
+        int layer = sw.layer;
+        if (elsewhere) {
+            layer = static_cast<int>(rng.below(static_cast<std::size_t>(layers - 1)));
+            if (layer >= sw.layer) ++layer;
+        }
+        const std::string name = model.downProjectionName(layer);
+        auto W = engine.effectiveWeight(name, baseEdits);
+        if (!W) return W.error();
+        const std::int64_t rows = (*W)->rows(), cols = (*W)->cols();
+        if (rows * cols <= static_cast<std::int64_t>(taken.size())) return Error{"null control: " + name + " has no entry that is not a super weight"};
+        std::int64_t r = 0, c = 0;
+        do {
+            r = static_cast<std::int64_t>(rng.below(static_cast<std::size_t>(rows)));
+            c = static_cast<std::int64_t>(rng.below(static_cast<std::size_t>(cols)));
+        } while (taken.count({layer, r, c}));
+        taken.insert({layer, r, c});
+        const double value = static_cast<double>((*W)->at(r, c)) - static_cast<double>(sw.value);
+        auto e = parseEdit(name + "[" + std::to_string(r) + "," + std::to_string(c) + "]=" + formatNumber(value));
+        if (!e) return e.error();
+        out.push_back(*e);
+    }
+    return out;
+}
+
+nlohmann::json intervalJson(const Interval& i) {
+    if (!i.valid()) return nullptr;
+    return nlohmann::json::array({i.lo, i.hi});
+}
+
+nlohmann::json numberJson(double v) { return std::isfinite(v) ? nlohmann::json(v) : nlohmann::json(nullptr); }
+
+std::string withInterval(const char* format, double v, const Interval& i) {
+    std::string s = fmt(format, v);
+    if (i.valid()) s += " [" + fmt(format, i.lo) + ", " + fmt(format, i.hi) + "]";
+    return s;
 }
 
 struct SuperActivation {
@@ -74,6 +152,11 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
     const Model& model = engine.model();
     const ModelConfig& cfg = model.config();
     SuperWeightStudy study;
+    SL_TRY(validate(options.bootstrap));
+    if (options.nullCount < 0 || options.nullCount > 100000) {
+        return Error{"--null must be between 0 and 100000 draws (got " + std::to_string(options.nullCount) + ")"};
+    }
+    study.bootstrap = options.bootstrap;
     if (inputs.textTokens.size() < 2) return Error{"the study text has fewer than 2 tokens"};
     std::vector<TokenId> scanTokens = inputs.scanTokens;
     if (scanTokens.empty()) {
@@ -166,23 +249,25 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
         }
     }
     study.conditions = {
-        {"original", "original", {}, {}, {}, {}},
-        {"sw_zeroed", "super weight zeroed", zeroEdits, {}, {}, {}},
-        {"sw_zeroed_sa_restored", "super weight zeroed, super activation restored", restoreEdits, {}, {}, {}},
-        {"outliers_zeroed", "largest other outliers zeroed (same count)", outlierEdits, {}, {}, {}},
+        {"original", "original", {}, {}, {}, {}, kNaN, kNaN, {}, {}},
+        {"sw_zeroed", "super weight zeroed", zeroEdits, {}, {}, {}, kNaN, kNaN, {}, {}},
+        {"sw_zeroed_sa_restored", "super weight zeroed, super activation restored", restoreEdits, {}, {}, {}, kNaN, kNaN, {}, {}},
+        {"outliers_zeroed", "largest other outliers zeroed (same count)", outlierEdits, {}, {}, {}, kNaN, kNaN, {}, {}},
     };
 
     // 3. The measures, condition by condition.
     MeanDistribution original;
+    std::vector<WindowSums> sums;
     const std::int64_t steps = static_cast<std::int64_t>(study.conditions.size());
     for (std::size_t i = 0; i < study.conditions.size(); ++i) {
         if (control.isCancelled()) return Error{kCancelledMessage};
         StudyCondition& cond = study.conditions[i];
         std::vector<EditSpec> edits = baseEdits;
         edits.insert(edits.end(), cond.edits.begin(), cond.edits.end());
-        auto scores = scoreText(engine, inputs.textTokens, edits, options.perplexity, control);
+        auto scores = scoreText(engine, inputs.textTokens, edits, options.perplexity, inputs.stopwordIds, control);
         if (!scores) return Error{cond.key + ": " + scores.error().message};
         cond.ppl = scores->perplexity;
+        sums.push_back(windowSums(scores->perplexity, &scores->distribution));
         if (!inputs.stopwordIds.empty()) {
             if (i == 0) original = scores->distribution;
             cond.stopwords = compareDistributions(original, scores->distribution, inputs.stopwordIds, options.topMovers);
@@ -193,6 +278,158 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
             cond.zeroShot = *zs;
         }
         control.progress(static_cast<std::int64_t>(i + 1), steps, "study conditions");
+    }
+
+    // 4. Ratios and deltas against the original, and their intervals.
+    const StudyCondition& base = study.conditions[0];
+    const BootstrapOptions& B = options.bootstrap;
+    const std::size_t nWindows = sums[0].nll.size();
+    std::vector<std::vector<double>> correct, correctNorm;  // per condition, per task (0/1)
+    for (const StudyCondition& c : study.conditions) {
+        std::vector<double> a, b;
+        if (c.zeroShot) {
+            for (std::size_t t = 0; t < inputs.tasks->size(); ++t) {
+                a.push_back(c.zeroShot->predictions[t] == (*inputs.tasks)[t].gold ? 1.0 : 0.0);
+                b.push_back(c.zeroShot->predictionsNorm[t] == (*inputs.tasks)[t].gold ? 1.0 : 0.0);
+            }
+        }
+        correct.push_back(std::move(a));
+        correctNorm.push_back(std::move(b));
+    }
+    for (std::size_t i = 0; i < study.conditions.size(); ++i) {
+        if (control.isCancelled()) return Error{kCancelledMessage};
+        StudyCondition& c = study.conditions[i];
+        const WindowSums& w = sums[i];
+        const WindowSums& w0 = sums[0];
+        c.pplRatio = c.ppl->ppl / base.ppl->ppl;
+        if (c.zeroShot && base.zeroShot) c.accuracyDelta = c.zeroShot->accuracy - base.zeroShot->accuracy;
+        if (!B.enabled()) continue;
+        c.ci.ppl = bootstrapInterval(nWindows, B, [&](const auto& k) { return std::exp(meanNll(w, k)); });
+        c.ci.pplRatio = bootstrapInterval(nWindows, B, [&](const auto& k) { return std::exp(meanNll(w, k) - meanNll(w0, k)); });
+        if (c.stopwords) {
+            c.ci.stopwordMass = bootstrapInterval(nWindows, B, [&](const auto& k) { return weightedSum(w.mass, k) / weightedSum(w.tokens, k); });
+            c.ci.stopwordRatio = bootstrapInterval(nWindows, B, [&](const auto& k) {
+                const double m0 = weightedSum(w0.mass, k);
+                return m0 > 0 ? weightedSum(w.mass, k) / m0 : std::numeric_limits<double>::quiet_NaN();
+            });
+        }
+        if (c.zeroShot) {
+            const auto& a = correct[i];
+            const auto& an = correctNorm[i];
+            const auto& a0 = correct[0];
+            const double n = static_cast<double>(a.size());
+            c.ci.accuracy = bootstrapInterval(a.size(), B, [&](const auto& k) { return weightedSum(a, k) / n; });
+            c.ci.accuracyNorm = bootstrapInterval(a.size(), B, [&](const auto& k) { return weightedSum(an, k) / n; });
+            c.ci.accuracyDelta = bootstrapInterval(a.size(), B, [&](const auto& k) { return (weightedSum(a, k) - weightedSum(a0, k)) / n; });
+        }
+    }
+
+    // 5. Null controls of the super-weight ablation.
+    if (options.nullCount > 0) {
+        StudyCondition& ablated = study.conditions[1];
+        std::vector<bool> scopes = {false};
+        if (cfg.numLayers > 1) {
+            scopes.push_back(true);
+        } else {
+            study.notes.push_back("the model has one layer: no \"elsewhere\" null control");
+        }
+        SeededRng rng(options.nullSeed);
+        for (bool elsewhere : scopes) {
+            NullControl nc;
+            nc.scope = elsewhere ? "elsewhere" : "same_matrix";
+            nc.k = options.nullCount;
+            std::vector<double> ppls;
+            for (int d = 0; d < options.nullCount; ++d) {
+                if (control.isCancelled()) return Error{kCancelledMessage};
+                auto draw = nullDraw(engine, study.superWeights, baseEdits, elsewhere, rng);
+                if (!draw) return draw.error();
+                std::vector<EditSpec> edits = baseEdits;
+                edits.insert(edits.end(), draw->begin(), draw->end());
+                auto p = perplexity(engine, inputs.textTokens, edits, options.perplexity, control);
+                if (!p) return Error{"null control (" + nc.scope + "): " + p.error().message};
+                ppls.push_back(p->ppl);
+                nc.draws.push_back(std::move(draw).value());
+                control.progress(d + 1, options.nullCount, elsewhere ? "null control (elsewhere)" : "null control (same matrix)");
+            }
+            nc.ppl = summarizeNull(std::move(ppls), ablated.ppl->ppl);
+            ablated.nulls.push_back(std::move(nc));
+        }
+    }
+
+    // 6. Joint ablation: singles, leave-one-out, all, pairs (each subset measured once).
+    if (options.joint) {
+        const std::size_t n = study.superWeights.size();
+        if (n > 16) return Error{"--joint: " + std::to_string(n) + " super weights; at most 16 (every pair is one pass over the text)"};
+        if (n < 2) study.notes.push_back("joint ablation: only one super weight, so no pairs and no interaction");
+        std::map<std::uint64_t, WindowSums> measured;
+        measured[0] = sums[0];
+        const auto measure = [&](std::uint64_t mask) -> Status {
+            if (measured.count(mask)) return {};
+            if (mask == (std::uint64_t{1} << n) - 1 && n == study.superWeights.size()) {
+                measured[mask] = sums[1];  // "all" is the sw_zeroed condition
+                return {};
+            }
+            auto e = subsetEdits(model, study.superWeights, mask);
+            if (!e) return e.error();
+            std::vector<EditSpec> edits = baseEdits;
+            edits.insert(edits.end(), e->begin(), e->end());
+            auto p = perplexity(engine, inputs.textTokens, edits, options.perplexity, control);
+            if (!p) return Error{"joint ablation: " + p.error().message};
+            measured[mask] = windowSums(*p, nullptr);
+            return {};
+        };
+        const std::uint64_t all = (std::uint64_t{1} << n) - 1;
+        std::vector<std::uint64_t> masks = {all};
+        for (std::size_t i = 0; i < n; ++i) masks.push_back(std::uint64_t{1} << i);
+        for (std::size_t i = 0; i < n; ++i) masks.push_back(all & ~(std::uint64_t{1} << i));
+        for (std::size_t i = 0; i < n; ++i) {
+            for (std::size_t j = i + 1; j < n; ++j) masks.push_back((std::uint64_t{1} << i) | (std::uint64_t{1} << j));
+        }
+        for (std::size_t m = 0; m < masks.size(); ++m) {
+            if (control.isCancelled()) return Error{kCancelledMessage};
+            SL_TRY(measure(masks[m]));
+            control.progress(static_cast<std::int64_t>(m + 1), static_cast<std::int64_t>(masks.size()), "joint ablation");
+        }
+        const auto nllOf = [&](std::uint64_t mask) {
+            const WindowSums& w = measured.at(mask);
+            double a = 0, t = 0;
+            for (std::size_t k = 0; k < w.nll.size(); ++k) a += w.nll[k], t += w.tokens[k];
+            return a / t;
+        };
+        const auto effectCi = [&](std::uint64_t mask) {
+            const WindowSums& w = measured.at(mask);
+            const WindowSums& w0 = measured.at(0);
+            return bootstrapInterval(nWindows, B, [&](const auto& k) { return meanNll(w, k) - meanNll(w0, k); });
+        };
+        JointAblation j;
+        for (const SuperWeight& sw : study.superWeights) j.items.push_back(sw.coord());
+        j.originalNll = nllOf(0);
+        j.allEffect = nllOf(all) - j.originalNll;
+        j.allCi = effectCi(all);
+        j.pairEffect.assign(n * n, 0.0);
+        j.interaction.assign(n * n, 0.0);
+        j.interactionCi.assign(n * n, Interval{});
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::uint64_t one = std::uint64_t{1} << i;
+            j.singleEffect.push_back(nllOf(one) - j.originalNll);
+            j.singleCi.push_back(effectCi(one));
+            j.leaveOneOutEffect.push_back(nllOf(all & ~one) - j.originalNll);
+            j.leaveOneOutCi.push_back(effectCi(all & ~one));
+        }
+        for (std::size_t i = 0; i < n; ++i) {
+            j.pairEffect[i * n + i] = j.singleEffect[i];
+            for (std::size_t k = 0; k < n; ++k) {
+                if (k == i) continue;
+                const std::uint64_t pi = std::uint64_t{1} << i, pk = std::uint64_t{1} << k;
+                j.pairEffect[i * n + k] = nllOf(pi | pk) - j.originalNll;
+                j.interaction[i * n + k] = nllOf(pi | pk) - nllOf(pi) - nllOf(pk) + j.originalNll;
+                const WindowSums &wp = measured.at(pi | pk), &wi = measured.at(pi), &wk = measured.at(pk), &w0 = measured.at(0);
+                j.interactionCi[i * n + k] = bootstrapInterval(nWindows, B, [&](const auto& c) {
+                    return meanNll(wp, c) - meanNll(wi, c) - meanNll(wk, c) + meanNll(w0, c);
+                });
+            }
+        }
+        study.joint = std::move(j);
     }
     return study;
 }
@@ -205,15 +442,152 @@ std::string SuperWeightStudy::markdown() const {
     }
     s += "\n\nControl outliers zeroed:";
     for (const SuperWeightCoord& c : outliers) s += " layers." + std::to_string(c.layer) + "[" + std::to_string(c.row) + "," + std::to_string(c.col) + "]";
-    s += "\n\n| condition | perplexity | zero-shot acc | zero-shot acc (norm) | stopword mass | stopword ratio |\n";
-    s += "|---|---:|---:|---:|---:|---:|\n";
+    const bool ci = bootstrap.enabled();
+    if (ci) {
+        s += "\n\nIntervals: " + fmt("%g", 100 * bootstrap.level) + "% percentile bootstrap, " + std::to_string(bootstrap.resamples) +
+             " resamples of the perplexity windows (zero-shot: of the tasks), seed " + std::to_string(bootstrap.seed) + ".";
+    }
+    s += "\n\n| condition | perplexity | ppl ratio | zero-shot acc | zero-shot acc (norm) | stopword mass | stopword ratio |\n";
+    s += "|---|---:|---:|---:|---:|---:|---:|\n";
     for (const StudyCondition& c : conditions) {
-        s += "| " + c.label + " | " + (c.ppl ? fmt("%.4g", c.ppl->ppl) : "-") + " | ";
-        s += (c.zeroShot ? fmt("%.3f", c.zeroShot->accuracy) : "-") + " | " + (c.zeroShot ? fmt("%.3f", c.zeroShot->accuracyNorm) : "-") + " | ";
-        s += (c.stopwords ? fmt("%.4f", c.stopwords->editedMass) : "-") + " | " + (c.stopwords ? fmt("%.3f", c.stopwords->ratio()) : "-") + " |\n";
+        s += "| " + c.label + " | " + (c.ppl ? withInterval("%.4g", c.ppl->ppl, c.ci.ppl) : "-") + " | ";
+        s += (std::isfinite(c.pplRatio) ? withInterval("%.3f", c.pplRatio, c.ci.pplRatio) : "-") + " | ";
+        s += (c.zeroShot ? withInterval("%.3f", c.zeroShot->accuracy, c.ci.accuracy) : "-") + " | " +
+             (c.zeroShot ? withInterval("%.3f", c.zeroShot->accuracyNorm, c.ci.accuracyNorm) : "-") + " | ";
+        s += (c.stopwords ? withInterval("%.4f", c.stopwords->editedMass, c.ci.stopwordMass) : "-") + " | " +
+             (c.stopwords ? withInterval("%.3f", c.stopwords->ratio(), c.ci.stopwordRatio) : "-") + " |\n";
+    }
+    for (const StudyCondition& c : conditions) {
+        for (const NullControl& n : c.nulls) {
+            double lo = n.ppl.values.empty() ? 0 : *std::min_element(n.ppl.values.begin(), n.ppl.values.end());
+            double hi = n.ppl.values.empty() ? 0 : *std::max_element(n.ppl.values.begin(), n.ppl.values.end());
+            s += "\nNull control (" + c.key + ", " + (n.scope == "same_matrix" ? "random weights of the same matrix" : "random weights of other layers") +
+                 ", K=" + std::to_string(n.k) + ", each changed by -w_super): perplexity mean " + fmt("%.4g", n.ppl.mean) + ", sd " +
+                 fmt("%.3g", n.ppl.sd) + ", range " + fmt("%.4g", lo) + "-" + fmt("%.4g", hi) + "; the ablation's " +
+                 fmt("%.4g", c.ppl ? c.ppl->ppl : 0.0) + " is at percentile " + fmt("%.1f", n.ppl.percentile) +
+                 ", z = " + (n.ppl.z ? fmt("%.3g", *n.ppl.z) : std::string("undefined (the draws do not vary)")) + "\n";
+        }
+    }
+    if (joint) {
+        const JointAblation& j = *joint;
+        const std::size_t n = j.n();
+        const auto name = [&](std::size_t i) {
+            return std::to_string(j.items[i].layer) + ":" + std::to_string(j.items[i].row) + ":" + std::to_string(j.items[i].col);
+        };
+        s += "\nJoint ablation (effect = mean NLL change in nats, ln of the perplexity ratio):\n\n| zeroed | effect |\n|---|---:|\n";
+        for (std::size_t i = 0; i < n; ++i) s += "| " + name(i) + " alone | " + withInterval("%.4f", j.singleEffect[i], j.singleCi[i]) + " |\n";
+        if (n > 2) {
+            for (std::size_t i = 0; i < n; ++i) {
+                s += "| all but " + name(i) + " | " + withInterval("%.4f", j.leaveOneOutEffect[i], j.leaveOneOutCi[i]) + " |\n";
+            }
+        }
+        s += "| all " + std::to_string(n) + " | " + withInterval("%.4f", j.allEffect, j.allCi) + " |\n";
+        if (n >= 2) {
+            s += "\nPairwise interaction (effect of the pair - the two single effects; 0 = additive):\n\n|";
+            for (std::size_t k = 0; k < n; ++k) s += " | " + name(k);
+            s += " |\n|---|";
+            for (std::size_t k = 0; k < n; ++k) s += "---:|";
+            s += "\n";
+            for (std::size_t i = 0; i < n; ++i) {
+                s += "| " + name(i);
+                for (std::size_t k = 0; k < n; ++k) {
+                    s += " | " + (i == k ? std::string("-") : withInterval("%.4f", j.inter(i, k), j.interactionCi[i * n + k]));
+                }
+                s += " |\n";
+            }
+        }
     }
     for (const std::string& n : notes) s += "\nNote: " + n + "\n";
     return s;
+}
+
+std::string SuperWeightStudy::conditionsJson() const {
+    nlohmann::json arr = nlohmann::json::array();
+    for (const StudyCondition& c : conditions) {
+        nlohmann::json edits = nlohmann::json::array();
+        for (const EditSpec& e : c.edits) edits.push_back(e.text());
+        nlohmann::json j = {{"key", c.key}, {"label", c.label}, {"edits", edits}};
+        if (c.ppl) {
+            j["ppl"] = c.ppl->ppl;
+            j["ppl_ci"] = intervalJson(c.ci.ppl);
+            j["ppl_ratio"] = numberJson(c.pplRatio);
+            j["ppl_ratio_ci"] = intervalJson(c.ci.pplRatio);
+            j["nll"] = c.ppl->nll;
+            j["tokens"] = c.ppl->tokens;
+            j["windows"] = c.ppl->windows;
+        }
+        if (c.zeroShot) {
+            j["zero_shot"] = {{"accuracy", c.zeroShot->accuracy},
+                              {"accuracy_ci", intervalJson(c.ci.accuracy)},
+                              {"accuracy_norm", c.zeroShot->accuracyNorm},
+                              {"accuracy_norm_ci", intervalJson(c.ci.accuracyNorm)},
+                              {"accuracy_delta", numberJson(c.accuracyDelta)},
+                              {"accuracy_delta_ci", intervalJson(c.ci.accuracyDelta)},
+                              {"count", c.zeroShot->count},
+                              {"predictions", c.zeroShot->predictions}};
+        } else {
+            j["zero_shot"] = nullptr;
+        }
+        if (c.stopwords) {
+            j["stopwords"] = {{"mass", c.stopwords->editedMass},         {"mass_ci", intervalJson(c.ci.stopwordMass)},
+                              {"original_mass", c.stopwords->originalMass}, {"ratio", c.stopwords->ratio()},
+                              {"ratio_ci", intervalJson(c.ci.stopwordRatio)}};
+        } else {
+            j["stopwords"] = nullptr;
+        }
+        for (const NullControl& n : c.nulls) {
+            nlohmann::json draws = nlohmann::json::array();
+            for (const auto& d : n.draws) {
+                nlohmann::json one = nlohmann::json::array();
+                for (const EditSpec& e : d) one.push_back(e.text());
+                draws.push_back(one);
+            }
+            nlohmann::json nj = {{"scope", n.scope}, {"k", n.k},       {"ppl", n.ppl.values}, {"mean", n.ppl.mean},
+                                 {"sd", n.ppl.sd},   {"percentile", n.ppl.percentile},     {"z", n.ppl.z ? nlohmann::json(*n.ppl.z) : nlohmann::json(nullptr)},
+                                 {"edits", draws}};
+            j[n.scope == "same_matrix" ? "null" : "null_" + n.scope] = nj;
+        }
+        arr.push_back(j);
+    }
+    return arr.dump();
+}
+
+std::string SuperWeightStudy::jointJson() const {
+    if (!joint) return "null";
+    const JointAblation& j = *joint;
+    const std::size_t n = j.n();
+    nlohmann::json items = nlohmann::json::array();
+    for (const auto& c : j.items) items.push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
+    const auto intervals = [](const std::vector<Interval>& v) {
+        nlohmann::json a = nlohmann::json::array();
+        for (const Interval& i : v) a.push_back(intervalJson(i));
+        return a;
+    };
+    const auto matrix = [n](const std::vector<double>& v) {
+        nlohmann::json m = nlohmann::json::array();
+        for (std::size_t i = 0; i < n; ++i) m.push_back(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(i * n),
+                                                                           v.begin() + static_cast<std::ptrdiff_t>((i + 1) * n)));
+        return m;
+    };
+    nlohmann::json interCi = nlohmann::json::array();
+    for (std::size_t i = 0; i < n; ++i) {
+        nlohmann::json row = nlohmann::json::array();
+        for (std::size_t k = 0; k < n; ++k) row.push_back(intervalJson(j.interactionCi[i * n + k]));
+        interCi.push_back(row);
+    }
+    nlohmann::json out = {{"items", items},
+                          {"unit", "mean NLL change (nats)"},
+                          {"original_nll", j.originalNll},
+                          {"single", j.singleEffect},
+                          {"single_ci", intervals(j.singleCi)},
+                          {"leave_one_out", j.leaveOneOutEffect},
+                          {"leave_one_out_ci", intervals(j.leaveOneOutCi)},
+                          {"all", j.allEffect},
+                          {"all_ci", intervalJson(j.allCi)},
+                          {"pair", matrix(j.pairEffect)},
+                          {"interaction", matrix(j.interaction)},
+                          {"interaction_ci", interCi}};
+    return out.dump();
 }
 
 }  // namespace superlens::core

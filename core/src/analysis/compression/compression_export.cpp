@@ -27,6 +27,9 @@ json metricsJson(const CompressionMetrics& m) {
     j["answer_loss"] = number(m.answerLoss);
     j["answer_exact_match"] = number(m.answerExactMatch);
     j["seconds"] = m.seconds;
+    const auto interval = [](const Interval& i) { return i.valid() ? json::array({i.lo, i.hi}) : json(nullptr); };
+    for (const auto& [name, i] : m.ci) j[name + "_ci"] = interval(i);
+    for (const auto& [name, i] : m.deltaCi) j[name + "_delta_ci"] = interval(i);
     return j;
 }
 
@@ -59,15 +62,24 @@ std::string mdNumber(double v, const char* fmt = "%.4g") {
 }
 
 // "12.3 (+4.5)": the value and its change against the baseline.
-std::string mdWithDelta(double v, double base) {
+std::string mdWithDelta(double v, double base, const Interval& deltaCi = {}) {
     if (!std::isfinite(v)) return "-";
     std::string s = mdNumber(v);
     if (std::isfinite(base)) {
-        char buf[64];
-        std::snprintf(buf, sizeof buf, " (%+.3g)", v - base);
+        char buf[96];
+        if (deltaCi.valid()) {
+            std::snprintf(buf, sizeof buf, " (%+.3g [%+.3g, %+.3g])", v - base, deltaCi.lo, deltaCi.hi);
+        } else {
+            std::snprintf(buf, sizeof buf, " (%+.3g)", v - base);
+        }
         s += buf;
     }
     return s;
+}
+
+Interval deltaOf(const CompressionMetrics& m, const std::string& name) {
+    const auto it = m.deltaCi.find(name);
+    return it == m.deltaCi.end() ? Interval{} : it->second;
 }
 
 const char* metricTitle(const std::string& m) {
@@ -142,7 +154,7 @@ std::string LaserStudy::markdown() const {
     out << "\n";
     for (const LaserCell& c : cells) {
         out << "| " << c.type << " | " << c.layer << " | " << formatNumber(c.rho) << " | " << c.rank << "/" << c.maxRank << " |";
-        for (const auto& m : metrics) out << " " << mdWithDelta(c.metrics.value(m), baseline.value(m)) << " |";
+        for (const auto& m : metrics) out << " " << mdWithDelta(c.metrics.value(m), baseline.value(m), deltaOf(c.metrics, m)) << " |";
         out << "\n";
     }
     if (!baseEdits.empty()) out << "\nBase edits: `" << joinEdits(baseEdits) << "`\n";
@@ -220,7 +232,7 @@ std::string QuantStudy::markdown() const {
     out << "\n";
     for (const QuantPoint& p : points) {
         out << "| " << p.series << " | " << blockLabel(p.block) << " |";
-        for (const auto& m : metrics) out << " " << mdWithDelta(p.metrics.value(m), baseline.value(m)) << " |";
+        for (const auto& m : metrics) out << " " << mdWithDelta(p.metrics.value(m), baseline.value(m), deltaOf(p.metrics, m)) << " |";
         out << "\n";
     }
     out << "\nWeights: " << bits << "-bit RTN of `" << pattern << "`";
@@ -289,6 +301,17 @@ CompressionMetrics readMetrics(const json& j, const std::string& where) {
         m.answerExactMatch = optionalNumber(j, "answer_exact_match");
         m.seconds = j.value("seconds", 0.0);
         m.pplTokens = j.value("tokens", std::int64_t{0});
+        for (const auto& name : compressionMetricNames()) {
+            for (const bool delta : {false, true}) {
+                const std::string key = name + (delta ? "_delta_ci" : "_ci");
+                if (!j.contains(key) || j.at(key).is_null()) continue;
+                const json& v = j.at(key);
+                if (!v.is_array() || v.size() != 2 || !v[0].is_number() || !v[1].is_number()) {
+                    throw FieldError{"field \"" + key + "\" is not [lo, hi]"};
+                }
+                (delta ? m.deltaCi : m.ci)[name] = Interval{v[0].get<double>(), v[1].get<double>()};
+            }
+        }
     } catch (const FieldError& e) {
         throw FieldError{where + ": " + e.message};
     }

@@ -58,6 +58,51 @@ double CompressionMetrics::value(const std::string& metric) const {
     return kNotMeasured;
 }
 
+double CompressionMetrics::resampled(const std::string& metric, const std::vector<std::uint32_t>& wc, const std::vector<std::uint32_t>& tc,
+                                     const std::vector<std::uint32_t>& ac) const {
+    if (!std::isfinite(value(metric))) return kNotMeasured;
+    const auto mean = [](const std::vector<double>& v, const std::vector<std::uint32_t>& c) {
+        return v.empty() ? kNotMeasured : weightedSum(v, c) / static_cast<double>(v.size());
+    };
+    if (metric == "ppl" || metric == "nll") {
+        if (units.windowNll.empty()) return kNotMeasured;
+        const double nll = weightedSum(units.windowNll, wc) / weightedSum(units.windowTokens, wc);
+        return metric == "ppl" ? std::exp(nll) : nll;
+    }
+    if (metric == "accuracy") return mean(units.taskCorrect, tc);
+    if (metric == "accuracy_norm") return mean(units.taskCorrectNorm, tc);
+    if (metric == "answer_loss") {
+        return units.answerNll.empty() ? kNotMeasured : weightedSum(units.answerNll, ac) / weightedSum(units.answerTokens, ac);
+    }
+    if (metric == "answer_exact_match") return mean(units.answerExact, ac);
+    return kNotMeasured;
+}
+
+void attachIntervals(CompressionMetrics& m, const CompressionMetrics& baseline, const BootstrapOptions& options) {
+    m.ci.clear();
+    m.deltaCi.clear();
+    if (!options.enabled()) return;
+    const std::size_t nw = m.units.windowTokens.size(), nt = m.units.taskCorrect.size(), na = m.units.answerTokens.size();
+    const bool paired = baseline.units.windowTokens.size() == nw && baseline.units.taskCorrect.size() == nt &&
+                        baseline.units.answerTokens.size() == na;
+    for (const std::string& name : compressionMetricNames()) {
+        if (!std::isfinite(m.value(name))) continue;
+        const bool text = name == "ppl" || name == "nll";
+        const bool task = name == "accuracy" || name == "accuracy_norm";
+        const std::size_t n = text ? nw : task ? nt : na;
+        if (n == 0) continue;
+        // One unit kind varies; the others keep every unit once.
+        const std::vector<std::uint32_t> onesW(nw, 1), onesT(nt, 1), onesA(na, 1);
+        const auto stat = [&](const CompressionMetrics& x, const std::vector<std::uint32_t>& c) {
+            return x.resampled(name, text ? c : onesW, task ? c : onesT, !text && !task ? c : onesA);
+        };
+        m.ci[name] = bootstrapInterval(n, options, [&](const auto& c) { return stat(m, c); });
+        if (paired && std::isfinite(baseline.value(name))) {
+            m.deltaCi[name] = bootstrapInterval(n, options, [&](const auto& c) { return stat(m, c) - stat(baseline, c); });
+        }
+    }
+}
+
 std::string blockLabel(std::int64_t block) {
     if (block == 0) return "tensor";
     if (block < 0) return "token";
@@ -100,6 +145,8 @@ LaserHeatmap LaserStudy::heatmap(const std::string& type, const std::string& met
     h.layers = layers;
     h.rhos = rhos;
     h.values.assign(layers.size() * rhos.size(), kNotMeasured);
+    h.deltaLo.assign(h.values.size(), kNotMeasured);
+    h.deltaHi.assign(h.values.size(), kNotMeasured);
     h.baseline = baseline.value(metric);
     std::map<int, std::size_t> layerIndex;
     for (std::size_t i = 0; i < layers.size(); ++i) layerIndex[layers[i]] = i;
@@ -108,7 +155,13 @@ LaserHeatmap LaserStudy::heatmap(const std::string& type, const std::string& met
         const auto li = layerIndex.find(c.layer);
         const auto ri = std::find(rhos.begin(), rhos.end(), c.rho);
         if (li == layerIndex.end() || ri == rhos.end()) continue;
-        h.values[li->second * rhos.size() + static_cast<std::size_t>(ri - rhos.begin())] = c.metrics.value(metric);
+        const std::size_t at = li->second * rhos.size() + static_cast<std::size_t>(ri - rhos.begin());
+        h.values[at] = c.metrics.value(metric);
+        const auto ci = c.metrics.deltaCi.find(metric);
+        if (ci != c.metrics.deltaCi.end() && ci->second.valid()) {
+            h.deltaLo[at] = ci->second.lo;
+            h.deltaHi[at] = ci->second.hi;
+        }
     }
     return h;
 }
@@ -172,8 +225,10 @@ Result<LaserStudy> studyLaser(Engine& engine, const CompressionStudyInputs& inpu
         auto m = runner.measure(withEdit(baseEdits, *e), false, control);
         if (!m) return m.error();
         c.metrics = *m;
+        attachIntervals(c.metrics, study.baseline, inputs.bootstrap);
         control.progress(static_cast<std::int64_t>(i) + 2, total, "laser");
     }
+    attachIntervals(study.baseline, study.baseline, inputs.bootstrap);
     recordReuse(runner, study);
     return study;
 }
@@ -187,11 +242,15 @@ std::vector<QuantSeries> QuantStudy::plot(const std::string& metric) const {
     for (const QuantPoint& p : points) {
         auto it = std::find_if(out.begin(), out.end(), [&](const QuantSeries& s) { return s.name == p.series; });
         if (it == out.end()) {
-            out.push_back({p.series, {}, {}});
+            out.push_back({p.series, {}, {}, {}, {}});
             it = out.end() - 1;
         }
         it->blocks.push_back(p.block);
         it->values.push_back(p.metrics.value(metric));
+        const auto ci = p.metrics.ci.find(metric);
+        const bool has = ci != p.metrics.ci.end() && ci->second.valid();
+        it->lo.push_back(has ? ci->second.lo : kNotMeasured);
+        it->hi.push_back(has ? ci->second.hi : kNotMeasured);
     }
     return out;
 }
@@ -280,8 +339,10 @@ Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inpu
         auto m = runner.measure(withEdit(baseEdits, *e), false, control);
         if (!m) return m.error();
         p.metrics = *m;
+        attachIntervals(p.metrics, study.baseline, inputs.bootstrap);
         control.progress(static_cast<std::int64_t>(i) + 2, total, "quant");
     }
+    attachIntervals(study.baseline, study.baseline, inputs.bootstrap);
     recordReuse(runner, study);
     return study;
 }

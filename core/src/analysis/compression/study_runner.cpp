@@ -139,11 +139,16 @@ Result<CompressionMetrics> StudyRunner::measure(const std::vector<EditSpec>& edi
             const TextWindow& win = m_windows[w];
             const ActivationTensor& logits = (*r)->logits;
             const std::int64_t V = logits.cols();
+            double windowNll = 0;
             for (std::int64_t j = win.firstScored; j < win.end; ++j) {
                 const float* row = logits.values.data() + (j - win.begin - 1) * V;
-                nllSum += -logProbability(row, V, m_in.textTokens[static_cast<std::size_t>(j)]);
+                const double nll = -logProbability(row, V, m_in.textTokens[static_cast<std::size_t>(j)]);
+                nllSum += nll;
+                windowNll += nll;
                 ++count;
             }
+            m.units.windowNll.push_back(windowNll);
+            m.units.windowTokens.push_back(static_cast<double>(win.end - win.firstScored));
         }
         m.pplTokens = count;
         m.nll = count > 0 ? nllSum / static_cast<double>(count) : 0.0;
@@ -156,6 +161,10 @@ Result<CompressionMetrics> StudyRunner::measure(const std::vector<EditSpec>& edi
         if (!z) return z.error();
         m.accuracy = z->accuracy;
         m.accuracyNorm = z->accuracyNorm;
+        for (std::size_t t = 0; t < m_in.tasks->size(); ++t) {
+            m.units.taskCorrect.push_back(z->predictions[t] == (*m_in.tasks)[t].gold ? 1.0 : 0.0);
+            m.units.taskCorrectNorm.push_back(z->predictionsNorm[t] == (*m_in.tasks)[t].gold ? 1.0 : 0.0);
+        }
     }
     if (!m_answers.empty()) {
         double nll = 0;
@@ -169,6 +178,9 @@ Result<CompressionMetrics> StudyRunner::measure(const std::vector<EditSpec>& edi
             nll += s.nllSum;
             tokens += s.tokens;
             exact += s.exact ? 1 : 0;
+            m.units.answerNll.push_back(s.nllSum);
+            m.units.answerTokens.push_back(static_cast<double>(s.tokens));
+            m.units.answerExact.push_back(s.exact ? 1.0 : 0.0);
         }
         m.answerLoss = nll / static_cast<double>(tokens);
         m.answerExactMatch = static_cast<double>(exact) / static_cast<double>(m_answers.size());

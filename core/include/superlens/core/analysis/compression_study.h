@@ -22,10 +22,12 @@
 
 #include <cmath>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "superlens/core/analysis/bootstrap.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/matrix_transforms.h"
@@ -88,6 +90,20 @@ struct CompressionMetrics {
     double answerExactMatch = kNotMeasured;
     double seconds = 0;
 
+    // Added (issue 23): the per-unit sums behind the numbers (perplexity
+    // windows: NLL sum and scored tokens; zero-shot tasks: 1 when correct;
+    // answers: NLL sum, tokens, 1 when exact), and percentile-bootstrap
+    // intervals by metric name: of the value (`ci`) and of value - baseline
+    // (`deltaCi`, paired: the same resampled windows / tasks / answers).
+    // Empty maps when intervals are off; read back from JSON as given.
+    struct Units {
+        std::vector<double> windowNll, windowTokens, taskCorrect, taskCorrectNorm, answerNll, answerTokens, answerExact;
+    } units;
+    std::map<std::string, Interval> ci, deltaCi;
+    // The metric recomputed on one resample (counts per unit); NaN when not measured.
+    double resampled(const std::string& metric, const std::vector<std::uint32_t>& windowCounts, const std::vector<std::uint32_t>& taskCounts,
+                     const std::vector<std::uint32_t>& answerCounts) const;
+
     // By name: "ppl", "nll", "accuracy", "accuracy_norm", "answer_loss",
     // "answer_exact_match" (NaN when not measured or unknown).
     double value(const std::string& metric) const;
@@ -103,7 +119,13 @@ struct CompressionStudyInputs {
     const std::vector<AnswerTask>* answers = nullptr;  // optional
     const Tokenizer* tokenizer = nullptr;             // needed by text-form tasks and answers
     std::size_t reuseBudgetBytes = std::size_t{1} << 30;
+    BootstrapOptions bootstrap;  // intervals of every value and of its change from the baseline (resamples 0 = none)
 };
+
+// Fills m.ci and m.deltaCi from m.units and baseline.units (bootstrap.h:
+// windows, tasks and answers are resampled independently, each with the
+// options' seed, so the same resample pairs m with the baseline).
+void attachIntervals(CompressionMetrics& m, const CompressionMetrics& baseline, const BootstrapOptions& options);
 
 // ---------------------------------------------------------------------------
 // LASER sweep: matrix type x layer x rho
@@ -145,6 +167,9 @@ struct LaserHeatmap {
     std::vector<double> rhos;  // columns
     std::vector<double> values;
     double baseline = kNotMeasured;  // the unedited model's value
+    // Added (issue 23): each cell's interval of its change from the baseline
+    // (metrics.deltaCi), same layout as values; NaN when none.
+    std::vector<double> deltaLo, deltaHi;
     double at(std::size_t layerIndex, std::size_t rhoIndex) const { return values[layerIndex * rhos.size() + rhoIndex]; }
 };
 
@@ -209,6 +234,9 @@ struct QuantSeries {
     std::string name;
     std::vector<std::int64_t> blocks;
     std::vector<double> values;
+    // Added (issue 23): each value's interval (metrics.ci), NaN when none;
+    // the plot view draws them as error bars.
+    std::vector<double> lo, hi;
 };
 
 struct QuantStudy {

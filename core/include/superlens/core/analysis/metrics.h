@@ -31,6 +31,11 @@ struct PerplexityResult {
     // Added: token index (into the input) each tokenNll entry predicts, and the window count.
     std::vector<std::int64_t> tokenIndex;
     int windows = 0;
+    // Added (issue 23): per window, the summed NLL of the tokens it scores and
+    // their count (windows that score nothing are skipped), in window order:
+    // the units the bootstrap resamples (bootstrap.h).
+    std::vector<double> windowNll;
+    std::vector<std::int64_t> windowTokens;
 };
 
 // Hugging Face's sliding-window perplexity: each window scores only the
@@ -78,6 +83,11 @@ struct MeanDistribution {
     std::vector<double> meanProb;  // [V]: mean over positions of p(id)
     std::int64_t positions = 0;
     double massOn(const std::vector<TokenId>& ids) const;
+    // Added (issue 23): with scoreText(..., trackIds, ...), per window of the
+    // perplexity windows, the summed probability on trackIds over that
+    // window's predicting positions (mean mass = sum / positions).
+    std::vector<TokenId> trackedIds;
+    std::vector<double> windowTrackedMass;
 };
 Result<MeanDistribution> meanNextTokenDistribution(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
                                                    int context = 512, const RunControl& control = RunControl::none());
@@ -89,6 +99,11 @@ struct TextScores {
 };
 Result<TextScores> scoreText(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
                              const PerplexityOptions& options = {}, const RunControl& control = RunControl::none());
+// Added: the same, also filling distribution.windowTrackedMass for `trackIds`
+// (ids outside the vocabulary are ignored).
+Result<TextScores> scoreText(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
+                             const PerplexityOptions& options, const std::vector<TokenId>& trackIds,
+                             const RunControl& control = RunControl::none());
 // Added: compares two mean distributions (same model and tokens).
 StopwordShift compareDistributions(const MeanDistribution& original, const MeanDistribution& edited, const std::vector<TokenId>& stopwordIds,
                                    int topMovers = 10);

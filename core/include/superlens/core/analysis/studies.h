@@ -20,14 +20,44 @@
 //
 // Thread-safety: synchronous; uses the engine, which serialises its runs.
 
+#include <limits>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "superlens/core/analysis/bootstrap.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/super_weights.h"
 
 namespace superlens::core {
+
+// Percentile-bootstrap intervals of one condition's numbers (bootstrap.h):
+// perplexity and stopword numbers resample the perplexity windows, zero-shot
+// numbers the tasks. Ratios and deltas against "original" are paired (the
+// same resampled windows / tasks in both). Invalid (NaN) when not measured
+// or when intervals are off.
+struct ConditionIntervals {
+    Interval ppl;
+    Interval pplRatio;        // ppl / original ppl
+    Interval stopwordMass;
+    Interval stopwordRatio;   // mass / original mass
+    Interval accuracy;
+    Interval accuracyNorm;
+    Interval accuracyDelta;   // accuracy - original accuracy
+};
+
+// The null control of one ablation (issue 23): K draws, each changing, for
+// every super weight, one random other weight by the same amount the
+// ablation changes the super weight (W[r,c] -> W[r,c] - w_super), and the
+// perplexity of each draw. scope "same_matrix": a random entry of the super
+// weight's own down projection (never a super weight); "elsewhere": a random
+// entry of the down projection of a random other layer.
+struct NullControl {
+    std::string scope;
+    int k = 0;
+    std::vector<std::vector<EditSpec>> draws;  // the edits of each draw
+    NullSummary ppl;                           // the draws' perplexities against the ablation's
+};
 
 struct StudyCondition {
     std::string key;                 // original | sw_zeroed | sw_zeroed_sa_restored | outliers_zeroed
@@ -36,6 +66,31 @@ struct StudyCondition {
     std::optional<PerplexityResult> ppl;
     std::optional<ZeroShotResult> zeroShot;
     std::optional<StopwordShift> stopwords;  // against "original"
+    // Added (issue 23).
+    double pplRatio = std::numeric_limits<double>::quiet_NaN();       // ppl / original ppl
+    double accuracyDelta = std::numeric_limits<double>::quiet_NaN();  // accuracy - original accuracy
+    ConditionIntervals ci;
+    std::vector<NullControl> nulls;  // sw_zeroed only, when options.nullCount > 0
+};
+
+// Joint ablation of the super weights (issue 23): each one alone, all but
+// one, all together, and every pair. Effects are in mean NLL (nats; log of
+// the perplexity ratio) against the original; interaction(i, j) =
+// effect(i and j) - effect(i) - effect(j): 0 when the two act additively,
+// > 0 when zeroing both hurts more than the two apart. Matrices are n x n,
+// row-major; the diagonal holds the single effects (pairEffect) and 0
+// (interaction). Intervals: paired window bootstrap.
+struct JointAblation {
+    std::vector<SuperWeightCoord> items;
+    double originalNll = 0;
+    std::vector<double> singleEffect, leaveOneOutEffect;
+    double allEffect = 0;
+    std::vector<double> pairEffect, interaction;
+    std::vector<Interval> singleCi, leaveOneOutCi, interactionCi;
+    Interval allCi;
+    std::size_t n() const { return items.size(); }
+    double pair(std::size_t i, std::size_t j) const { return pairEffect[i * items.size() + j]; }
+    double inter(std::size_t i, std::size_t j) const { return interaction[i * items.size() + j]; }
 };
 
 struct SuperWeightStudyOptions {
@@ -45,6 +100,12 @@ struct SuperWeightStudyOptions {
     // Outliers zeroed per down_proj matrix in the control condition; 0 = as
     // many as that matrix has super weights.
     int outlierCount = 0;
+    // Added (issue 23): intervals (resamples 0 = none), null-control draws per
+    // scope (0 = none) and their seed, and the joint ablation.
+    BootstrapOptions bootstrap;
+    int nullCount = 0;
+    std::uint64_t nullSeed = 0x6e756c6c;
+    bool joint = false;
 };
 
 struct SuperWeightStudyInputs {
@@ -61,12 +122,21 @@ struct SuperWeightStudy {
     std::vector<SuperWeightCoord> outliers;     // the control weights zeroed
     std::vector<StudyCondition> conditions;     // in the order listed above
     std::vector<std::string> notes;             // caveats worth printing
+    std::optional<JointAblation> joint;         // options.joint
+    BootstrapOptions bootstrap;                 // the options the intervals were made with
     // A Markdown table: one row per condition, columns ppl, zero-shot
-    // accuracy (and normalised), stopword mass and ratio.
+    // accuracy (and normalised), stopword mass and ratio, each with its
+    // interval when computed; then the null controls and the joint table.
     std::string markdown() const;
+    // JSON of the conditions (array) and of the joint ablation (object or
+    // null), as `study superweight --json` and the Python module print them
+    // (fields in docs/ANALYSIS.md). Intervals are [lo, hi] or null.
+    std::string conditionsJson() const;
+    std::string jointJson() const;
 };
 
-// Errors: no super weight found (and none given), engine and measure errors, "cancelled".
+// Errors: no super weight found (and none given), engine and measure errors,
+// invalid bootstrap options, "cancelled".
 Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudyInputs& inputs, const std::vector<EditSpec>& baseEdits,
                                           const SuperWeightStudyOptions& options = {}, const RunControl& control = RunControl::none());
 
