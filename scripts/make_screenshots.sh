@@ -21,3 +21,6 @@ shot propagation --view propagation --edit "$edit"
 shot massive --view massive --layer 3 --edit "$edit"
 shot logits --view logits --edit "$edit"
 shot attention --view attention --layer 3
+shot lens --view lens --edit "$edit"
+shot sinks --view sinks --edit "$edit"
+shot loss --view loss --edit "$edit"

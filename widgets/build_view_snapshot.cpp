@@ -7,6 +7,7 @@
 
 #include "superlens/core/analysis/layer_stats.h"
 #include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/token_loss.h"
 
 namespace superlens::widgets {
 namespace {
@@ -101,8 +102,9 @@ std::vector<Channel> channelsToTrack(const SnapshotInputs& in, const core::Massi
 }  // namespace
 
 core::HookSelection viewHooks() {
-    return core::HookSelection::patterns({"blocks.*.attn.hook_pattern", "blocks.*.mlp.hook_post", "blocks.*.hook_mlp_out",
-                                          "blocks.*.hook_resid_post"});
+    // blocks.0.hook_resid_pre: the logit lens's embedding row.
+    return core::HookSelection::patterns({"blocks.0.hook_resid_pre", "blocks.*.attn.hook_pattern", "blocks.*.mlp.hook_post",
+                                          "blocks.*.hook_mlp_out", "blocks.*.hook_resid_post"});
 }
 
 core::ForwardRequest viewForwardRequest(const std::vector<core::TokenId>& tokens, std::vector<core::EditSpec> edits,
@@ -218,6 +220,80 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
             }
         }
         snap->tracked.push_back(std::move(tc));
+    }
+
+    // Attention sinks: the same carriers (first token, the original run's massive-activation tokens) for both runs.
+    if (orig.activation(HookPoint{HookKind::AttnPattern, 0}) && edit.activation(HookPoint{HookKind::AttnPattern, 0})) {
+        const auto carriers = core::massiveCarrierTokens(snap->originalMassive);
+        auto sinks = core::attentionSinks(orig, carriers);
+        if (!sinks) return sinks.error();
+        snap->originalSinks = std::move(sinks).value();
+        if (in.edited) {
+            auto editedSinks = core::attentionSinks(edit, carriers);
+            if (!editedSinks) return editedSinks.error();
+            snap->editedSinks = std::move(editedSinks).value();
+        } else {
+            snap->editedSinks = snap->originalSinks;
+        }
+    }
+    // Per-token loss, when every position's logits were kept.
+    if (orig.logits.rows() == T && edit.logits.rows() == T && T > 0) {
+        auto loss = core::tokenLosses(orig);
+        if (!loss) return loss.error();
+        snap->originalLoss = std::move(loss).value();
+        if (in.edited) {
+            auto editedLoss = core::tokenLosses(edit);
+            if (!editedLoss) return editedLoss.error();
+            snap->editedLoss = std::move(editedLoss).value();
+        } else {
+            snap->editedLoss = snap->originalLoss;
+        }
+    }
+
+    // Logit lens of every position, the edited one reusing the original's unchanged layers.
+    // (Runs read back from an older run cache may lack the embedding row: no lens then.)
+    const auto hasLensHooks = [&](const core::ForwardResult& r) {
+        return r.activation(HookPoint{HookKind::ResidPre, 0}) && r.activation(HookPoint{HookKind::ResidPost, snap->layers - 1});
+    };
+    const core::ModelConfig* lensConfig = in.model ? &in.model->config() : nullptr;
+    const double lensFlops = lensConfig ? 2.0 * (snap->layers + 1) * static_cast<double>(T) * lensConfig->hiddenSize * static_cast<double>(lensConfig->vocabSize) : 0.0;
+    if (!in.engine) {
+        snap->lensUnavailable = "The logit lens needs the model itself (these activations came from a cache file).";
+    } else if (snap->layers == 0 || !hasLensHooks(orig) || !hasLensHooks(edit)) {
+        snap->lensUnavailable = "This run did not record the residual stream the logit lens reads (blocks.0.hook_resid_pre, blocks.*.hook_resid_post).";
+    } else if (lensFlops > in.lensBudgetFlops) {
+        snap->lensUnavailable = "The logit lens of this model and prompt takes " + std::to_string(static_cast<long long>(lensFlops / 1e9)) +
+                                " GFLOP per toggle, more than the view recomputes interactively: use superlens-cli lens or Model.lens, or a shorter prompt.";
+    } else {
+        const core::LogitLensOptions lo{.position = -1, .topK = in.lensTopK, .allPositions = true};
+        if (in.originalLens && in.originalLens->top1Prob.size() == static_cast<std::size_t>(snap->layers + 1) &&
+            !in.originalLens->perPosition.empty() && in.originalLens->perPosition.size() == static_cast<std::size_t>(T) &&
+            in.originalLens->topK == in.lensTopK) {
+            snap->originalLens = in.originalLens;
+        } else {
+            auto lens = core::logitLens(*in.engine, orig, lo, control);
+            if (!lens) return lens.error();
+            snap->originalLens = std::make_shared<const core::LogitLensResult>(std::move(lens).value());
+        }
+        if (in.edited) {
+            auto lens = core::logitLens(*in.engine, edit, lo, control, snap->originalLens.get(), &orig);
+            if (!lens) return lens.error();
+            snap->editedLens = std::make_shared<const core::LogitLensResult>(std::move(lens).value());
+        } else {
+            snap->editedLens = snap->originalLens;
+        }
+        for (const auto* lens : {snap->originalLens.get(), snap->editedLens.get()}) {
+            for (const auto& row : lens->top1Id) {
+                for (core::TokenId id : row) snap->vocabLabels.emplace(id, std::string());
+            }
+            for (const auto& rows : lens->perPosition) {
+                for (const auto& r : rows) {
+                    for (const auto& t : r.top) snap->vocabLabels.emplace(t.id, std::string());
+                }
+            }
+            for (core::TokenId id : lens->finalTokens) snap->vocabLabels.emplace(id, std::string());
+        }
+        for (auto& [id, text] : snap->vocabLabels) text = label(id);
     }
 
     // Next-token distribution: last position, original vs edited.

@@ -40,6 +40,17 @@ struct SnapshotInputs {
     bool scanned = false;
     std::vector<core::TokenId> stopwordIds;  // empty: no stopword summary
     std::optional<PerplexityComparison> perplexity;
+    // The engine that made the runs: with it the snapshot carries the logit
+    // lens (the runs must record viewHooks(), which include the lens hooks).
+    core::Engine* engine = nullptr;
+    // A lens of `original` computed before (a previous snapshot's): reused.
+    std::shared_ptr<const core::LogitLensResult> originalLens;
+    int lensTopK = 5;
+    // The lens unembeds every position of every layer on each toggle: above
+    // this many floating-point operations ((L + 1) * T * d * V * 2) it is left
+    // out, so toggles stay interactive on large models (superlens-cli lens and
+    // Model.lens have no such limit).
+    double lensBudgetFlops = 2e10;
     int topK = 10;
     int moverCount = 8;
 };

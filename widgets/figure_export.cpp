@@ -12,6 +12,11 @@
 #include <QSet>
 #include <QFileInfo>
 #include <QImage>
+#include <QImageReader>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QSaveFile>
 #include <QPageSize>
 #include <QPdfWriter>
 #include <QSvgGenerator>
@@ -59,6 +64,187 @@ QString csvPathFor(const QString& figurePath) {
     return info.dir().filePath(info.completeBaseName() + QStringLiteral(".csv"));
 }
 
+QList<QPair<QString, QString>> FigureProvenance::fields() const {
+    return {{QStringLiteral("superlens-version"), version},
+            {QStringLiteral("model"), modelPath},
+            {QStringLiteral("model-fingerprint"), modelFingerprint},
+            {QStringLiteral("prompt"), prompt},
+            {QStringLiteral("ids"), ids},
+            {QStringLiteral("edits"), edits.join(QStringLiteral(" ; "))},
+            {QStringLiteral("command"), command}};
+}
+
+QByteArray FigureProvenance::toJson() const {
+    QJsonObject o;
+    o.insert(QStringLiteral("superlens_version"), version);
+    o.insert(QStringLiteral("model"), modelPath);
+    o.insert(QStringLiteral("model_fingerprint"), modelFingerprint);
+    o.insert(QStringLiteral("prompt"), prompt);
+    o.insert(QStringLiteral("ids"), ids);
+    o.insert(QStringLiteral("edits"), QJsonArray::fromStringList(edits));
+    o.insert(QStringLiteral("command"), command);
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
+
+bool FigureProvenance::fromJson(const QByteArray& json, FigureProvenance* out) {
+    QJsonParseError err;
+    const QJsonDocument doc = QJsonDocument::fromJson(json, &err);
+    if (err.error != QJsonParseError::NoError || !doc.isObject()) return false;
+    const QJsonObject o = doc.object();
+    FigureProvenance p;
+    p.version = o.value(QStringLiteral("superlens_version")).toString();
+    p.modelPath = o.value(QStringLiteral("model")).toString();
+    p.modelFingerprint = o.value(QStringLiteral("model_fingerprint")).toString();
+    p.prompt = o.value(QStringLiteral("prompt")).toString();
+    p.ids = o.value(QStringLiteral("ids")).toString();
+    for (const auto& e : o.value(QStringLiteral("edits")).toArray()) p.edits << e.toString();
+    p.command = o.value(QStringLiteral("command")).toString();
+    *out = p;
+    return true;
+}
+
+QString shellQuote(const QString& argument) {
+    static const QString safe = QStringLiteral("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.,/:=+@%");
+    bool plain = !argument.isEmpty();
+    for (QChar c : argument) plain = plain && safe.contains(c);
+    if (plain) return argument;
+    QString quoted = argument;
+    quoted.replace(QLatin1String("'"), QLatin1String("'\\''"));
+    return QLatin1Char('\'') + quoted + QLatin1Char('\'');
+}
+
+bool splitShellWords(const QString& line, QStringList* words) {
+    words->clear();
+    QString word;
+    bool inWord = false, single = false, dbl = false;
+    for (qsizetype i = 0; i < line.size(); ++i) {
+        const QChar c = line[i];
+        if (single) {
+            if (c == QLatin1Char('\'')) single = false;
+            else word += c;
+            continue;
+        }
+        if (dbl) {
+            if (c == QLatin1Char('"')) dbl = false;
+            else if (c == QLatin1Char('\\') && i + 1 < line.size()) word += line[++i];
+            else word += c;
+            continue;
+        }
+        if (c.isSpace()) {
+            if (inWord) *words << word;
+            word.clear();
+            inWord = false;
+        } else if (c == QLatin1Char('\'')) {
+            single = inWord = true;
+        } else if (c == QLatin1Char('"')) {
+            dbl = inWord = true;
+        } else if (c == QLatin1Char('\\') && i + 1 < line.size()) {
+            word += line[++i];
+            inWord = true;
+        } else {
+            word += c;
+            inWord = true;
+        }
+    }
+    if (single || dbl) return false;
+    if (inWord) *words << word;
+    return true;
+}
+
+QString figureCommandLine(const FigureCommand& c) {
+    QStringList w{QStringLiteral("superlens-cli"), QStringLiteral("figure"), c.kinds.join(QLatin1Char(',')), c.model};
+    if (!c.prompt.isEmpty() || c.ids.isEmpty()) w << QStringLiteral("--prompt") << c.prompt;
+    else w << QStringLiteral("--ids") << c.ids;
+    for (const QString& e : c.edits) w << QStringLiteral("--edit") << e;
+    if (c.layer >= 0) w << QStringLiteral("--layer") << QString::number(c.layer);
+    const ExportOptions& o = c.options;
+    w << QStringLiteral("--style") << o.style << QStringLiteral("--width") << QString::number(o.widthInches) << QStringLiteral("--height")
+      << QString::number(o.heightInches) << QStringLiteral("--font-size") << QString::number(o.fontPoints) << QStringLiteral("--dpi")
+      << QString::number(o.dpi);
+    if (!o.writeCsv) w << QStringLiteral("--no-csv");
+    w << QStringLiteral("--out") << c.out;
+    QStringList quoted;
+    for (const QString& a : w) quoted << shellQuote(a);
+    return quoted.join(QLatin1Char(' '));
+}
+
+namespace {
+
+QByteArray provenanceToken(const FigureProvenance& p) {
+    return QByteArray(kProvenanceBegin) + p.toJson().toBase64() + QByteArray(kProvenanceEnd);
+}
+
+QString xmlEscaped(const QString& text) { return text.toHtmlEscaped(); }
+
+// An XMP packet: Dublin Core title and creator tool, one element per
+// provenance field, and the whole record as the marked base64 token.
+QByteArray xmpPacket(const FigureProvenance& p, const QString& caption) {
+    QString x = QStringLiteral(
+        "<?xpacket begin=\"\uFEFF\" id=\"W5M0MpCehiHzreSzNTczkc9d\"?>\n"
+        "<x:xmpmeta xmlns:x=\"adobe:ns:meta/\"><rdf:RDF xmlns:rdf=\"http://www.w3.org/1999/02/22-rdf-syntax-ns#\">\n"
+        "<rdf:Description rdf:about=\"\" xmlns:dc=\"http://purl.org/dc/elements/1.1/\" xmlns:xmp=\"http://ns.adobe.com/xap/1.0/\" "
+        "xmlns:superlens=\"urn:superlens:provenance:1\">\n");
+    x += QStringLiteral("<dc:title><rdf:Alt><rdf:li xml:lang=\"x-default\">%1</rdf:li></rdf:Alt></dc:title>\n").arg(xmlEscaped(caption));
+    x += QStringLiteral("<xmp:CreatorTool>SuperLens %1</xmp:CreatorTool>\n").arg(xmlEscaped(p.version));
+    for (const auto& [key, value] : p.fields()) x += QStringLiteral("<superlens:%1>%2</superlens:%1>\n").arg(key, xmlEscaped(value));
+    x += QStringLiteral("<superlens:provenance>%1</superlens:provenance>\n").arg(QString::fromLatin1(provenanceToken(p)));
+    x += QStringLiteral("</rdf:Description></rdf:RDF></x:xmpmeta>\n<?xpacket end=\"w\"?>");
+    return x.toUtf8();
+}
+
+// QSvgGenerator writes no <metadata>: add one after the <desc> element.
+bool addSvgMetadata(const QString& path, const FigureProvenance& p) {
+    QFile in(path);
+    if (!in.open(QIODevice::ReadOnly)) return false;
+    QByteArray svg = in.readAll();
+    in.close();
+    QByteArray meta = "<metadata>\n<superlens:provenance xmlns:superlens=\"urn:superlens:provenance:1\"";
+    for (const auto& [key, value] : p.fields()) meta += " " + key.toUtf8() + "=\"" + xmlEscaped(value).replace(QLatin1Char('\n'), QStringLiteral("&#10;")).toUtf8() + "\"";
+    meta += ">" + provenanceToken(p) + "</superlens:provenance>\n</metadata>\n";
+    qsizetype at = svg.indexOf("</desc>");
+    if (at >= 0) {
+        at += 7;
+    } else {
+        const qsizetype open = svg.indexOf("<svg");
+        at = open < 0 ? -1 : svg.indexOf('>', open) + 1;
+    }
+    if (at <= 0) return false;
+    svg.insert(at, "\n" + meta);
+    QSaveFile out(path);
+    if (!out.open(QIODevice::WriteOnly)) return false;
+    out.write(svg);
+    return out.commit();
+}
+
+}  // namespace
+
+bool readFigureProvenance(const QString& path, FigureProvenance* out, QString* error) {
+    auto fail = [&](const QString& m) {
+        if (error) *error = path + QStringLiteral(": ") + m;
+        return false;
+    };
+    FigureFormat format;
+    if (!figureFormatFromPath(path, &format)) return fail(QStringLiteral("not a figure (.pdf, .svg or .png)"));
+    QByteArray text;
+    if (format == FigureFormat::Png) {
+        QImageReader reader(path, "PNG");
+        if (!reader.canRead()) return fail(QStringLiteral("cannot read the PNG"));
+        text = reader.text(QStringLiteral("SuperLens-Provenance")).toLatin1();
+    } else {
+        QFile f(path);
+        if (!f.open(QIODevice::ReadOnly)) return fail(QStringLiteral("cannot read: ") + f.errorString());
+        if (f.size() > (qint64{256} << 20)) return fail(QStringLiteral("larger than 256 MB"));
+        text = f.readAll();
+    }
+    const qsizetype b = text.indexOf(kProvenanceBegin);
+    const qsizetype e = b < 0 ? -1 : text.indexOf(kProvenanceEnd, b);
+    if (b < 0 || e < 0) return fail(QStringLiteral("no SuperLens provenance in this file (exported before provenance was embedded, or by another program)"));
+    const qsizetype start = b + static_cast<qsizetype>(qstrlen(kProvenanceBegin));
+    const auto decoded = QByteArray::fromBase64Encoding(text.mid(start, e - start), QByteArray::AbortOnBase64DecodingErrors);
+    if (!decoded || !FigureProvenance::fromJson(*decoded, out)) return fail(QStringLiteral("damaged SuperLens provenance record"));
+    return true;
+}
+
 FigureExportScope::FigureExportScope(PlotView& view, const ExportOptions& options, const std::function<void(QCustomPlot*)>& beforeLayout)
     : m_view(view), m_saved(view.plotStyle()), m_w(options.widthPoints()), m_h(options.heightPoints()) {
     PlotStyle style = PlotStyle::figure(options.fontFamily, options.fontPoints);
@@ -79,6 +265,7 @@ namespace {
 // vectors (1 unit = 1 pt), PNG at dpi with non-cosmetic pens so hairlines
 // scale with the figure.
 bool writeFigureFile(const QString& path, FigureFormat format, int w, int h, int dpi, const QString& caption, const QString& description,
+                     const FigureProvenance& provenance,
                      const std::function<void(QCPPainter*)>& draw) {
     auto paintOn = [&](QPaintDevice* device, double scale) {
         QCPPainter painter;
@@ -99,6 +286,7 @@ bool writeFigureFile(const QString& path, FigureFormat format, int w, int h, int
             QPdfWriter writer(path);
             writer.setCreator(QStringLiteral("SuperLens"));
             writer.setTitle(caption);
+            if (!provenance.isEmpty()) writer.setDocumentXmpMetadata(xmpPacket(provenance, caption));
             writer.setResolution(72);  // one device unit = one point
             writer.setPageSize(QPageSize(QSizeF(w, h), QPageSize::Point, QString(), QPageSize::ExactMatch));
             writer.setPageMargins(QMarginsF(0, 0, 0, 0));
@@ -110,9 +298,11 @@ bool writeFigureFile(const QString& path, FigureFormat format, int w, int h, int
             generator.setSize(QSize(w, h));
             generator.setViewBox(QRect(0, 0, w, h));
             generator.setResolution(72);
-            generator.setTitle(caption);
-            generator.setDescription(description);
-            return paintOn(&generator, 1.0);
+            // QSvgGenerator writes both as they are: escape them (token labels such as '<s>' are markup otherwise).
+            generator.setTitle(caption.toHtmlEscaped());
+            generator.setDescription(description.toHtmlEscaped());
+            if (!paintOn(&generator, 1.0)) return false;
+            return provenance.isEmpty() || addSvgMetadata(path, provenance);
         }
         case FigureFormat::Png: {
             const double scale = dpi / 72.0;
@@ -125,6 +315,10 @@ bool writeFigureFile(const QString& path, FigureFormat format, int w, int h, int
             image.setText(QStringLiteral("Title"), caption);
             image.setText(QStringLiteral("Description"), description);
             image.setText(QStringLiteral("Software"), QStringLiteral("SuperLens"));
+            if (!provenance.isEmpty()) {
+                for (const auto& [key, value] : provenance.fields()) image.setText(QStringLiteral("SuperLens-") + key, value);
+                image.setText(QStringLiteral("SuperLens-Provenance"), QString::fromLatin1(provenanceToken(provenance)));
+            }
             return image.save(path, "PNG");
         }
     }
@@ -136,13 +330,13 @@ bool writeFigureFile(const QString& path, FigureFormat format, int w, int h, int
 // written into a model folder (both rules: core/system/output_file.h).
 // Returns the error, empty on success.
 QString writeFigureAtomically(const QString& path, FigureFormat format, int w, int h, int dpi, const QString& caption, const QString& description,
-                              const std::function<void(QCPPainter*)>& draw) {
+                              const FigureProvenance& provenance, const std::function<void(QCPPainter*)>& draw) {
     const std::filesystem::path target(path.toStdU16String());
     if (auto ok = core::checkOutputFile(target, "the figure"); !ok) return QString::fromStdString(ok.error().message);
     auto tmp = core::makeTemporaryBeside(target);
     if (!tmp) return QString::fromStdString(tmp.error().message);
     const QString tmpPath = QString::fromStdU16String(tmp->u16string());
-    if (!writeFigureFile(tmpPath, format, w, h, dpi, caption, description, draw) || QFileInfo(tmpPath).size() == 0) {
+    if (!writeFigureFile(tmpPath, format, w, h, dpi, caption, description, provenance, draw) || QFileInfo(tmpPath).size() == 0) {
         std::error_code ec;
         std::filesystem::remove(*tmp, ec);
         return path + QStringLiteral(": cannot write the figure");
@@ -152,6 +346,13 @@ QString writeFigureAtomically(const QString& path, FigureFormat format, int w, i
 }
 
 }  // namespace
+
+static QStringList provenanceComments(const FigureProvenance& p) {
+    QStringList out;
+    if (p.isEmpty()) return out;
+    for (const auto& [key, value] : p.fields()) out << key + QStringLiteral(": ") + value;
+    return out;
+}
 
 static QString figureCaption(const PlotView& view, const FigureLayoutReport& layout) {
     QString caption = view.title();
@@ -181,13 +382,15 @@ bool exportFigure(PlotView& view, const QString& path, const ExportOptions& opti
         if (report) *report = {scope.layout(), caption};
         QCustomPlot* plot = view.plot();
         const QString failed = writeFigureAtomically(path, format, w, h, options.dpi, caption,
-                                                     QStringLiteral("SuperLens %1 figure. %2").arg(view.kind(), caption),
+                                                     QStringLiteral("SuperLens %1 figure. %2").arg(view.kind(), caption), options.provenance,
                                                      [&](QCPPainter* painter) { plot->toPainter(painter, w, h); });
         if (!failed.isEmpty()) return setError(failed);
     }
     if (options.writeCsv) {
         QString csvError;
-        if (!view.dataTable().write(csvPathFor(path), &csvError)) return setError(csvError);
+        FigureTable table = view.dataTable();
+        table.comments = provenanceComments(options.provenance);
+        if (!table.write(csvPathFor(path), &csvError)) return setError(csvError);
     }
     return true;
 }
@@ -377,7 +580,8 @@ bool exportMultiPanelFigure(const QList<PlotView*>& views, const QString& path, 
             painter->restore();
         }
     };
-    if (const QString failed = writeFigureAtomically(path, format, W, H, options.dpi, r.caption, QStringLiteral("SuperLens multi-panel figure. ") + r.caption, draw);
+    if (const QString failed = writeFigureAtomically(path, format, W, H, options.dpi, r.caption, QStringLiteral("SuperLens multi-panel figure. ") + r.caption,
+                                                     options.provenance, draw);
         !failed.isEmpty()) {
         return setError(failed);
     }
@@ -385,7 +589,10 @@ bool exportMultiPanelFigure(const QList<PlotView*>& views, const QString& path, 
     if (options.writeCsv) {
         for (int i = 0; i < n; ++i) {
             QString csvError;
-            if (!views[i]->dataTable().write(r.panels[i].csv, &csvError)) return setError(csvError);
+            FigureTable table = views[i]->dataTable();
+            table.comments = provenanceComments(options.provenance);
+            table.comments << QStringLiteral("panel: %1 (%2)").arg(r.panels[i].letter, r.panels[i].kind);
+            if (!table.write(r.panels[i].csv, &csvError)) return setError(csvError);
         }
     }
     if (report) *report = r;
@@ -393,7 +600,8 @@ bool exportMultiPanelFigure(const QList<PlotView*>& views, const QString& path, 
 }
 
 QStringList exportAllFigures(const QList<PlotView*>& views, const QString& directory, const QList<FigureFormat>& formats,
-                             const ExportOptions& options, QString* error) {
+                             const ExportOptions& options, QString* error,
+                             const std::function<FigureProvenance(const PlotView&, const QString&)>& provenanceFor) {
     QStringList written;
     QDir dir(directory);
     for (PlotView* view : views) {
@@ -401,7 +609,9 @@ QStringList exportAllFigures(const QList<PlotView*>& views, const QString& direc
         for (FigureFormat f : formats) {
             const QString path = dir.filePath(view->kind() + QLatin1Char('.') + figureFormatSuffix(f));
             QString e;
-            if (!exportFigure(*view, path, options, &e)) {
+            ExportOptions fileOptions = options;
+            if (provenanceFor) fileOptions.provenance = provenanceFor(*view, path);
+            if (!exportFigure(*view, path, fileOptions, &e)) {
                 if (error) *error = e;
                 continue;
             }

@@ -26,6 +26,38 @@ class PlotView;
 
 enum class FigureFormat { Pdf, Svg, Png };
 
+// Where a figure came from, embedded in every export: PDF XMP metadata, SVG
+// <metadata>, PNG text chunks, and "# key: value" lines heading the CSV. The
+// whole record also travels as one JSON document (base64 between the
+// markers below) that readFigureProvenance() finds again in any of the three
+// formats; `superlens-cli figure --from FILE` re-runs its command.
+struct FigureProvenance {
+    QString version;      // SuperLens version
+    QString modelPath;
+    QString modelFingerprint;
+    QString prompt;       // the prompt text ("" when the input was token ids)
+    QString ids;          // the token ids, comma separated
+    QStringList edits;
+    QString command;      // the superlens-cli figure command that regenerates the file
+    bool isEmpty() const { return command.isEmpty() && modelPath.isEmpty(); }
+    // (key, value) in a fixed order, for CSV headers and PNG text chunks.
+    QList<QPair<QString, QString>> fields() const;
+    QByteArray toJson() const;
+    static bool fromJson(const QByteArray& json, FigureProvenance* out);
+};
+inline constexpr const char* kProvenanceBegin = "SUPERLENS-PROVENANCE-BEGIN:";
+inline constexpr const char* kProvenanceEnd = ":SUPERLENS-PROVENANCE-END";
+
+// Reads the provenance embedded in an exported PDF, SVG or PNG; false with
+// *error naming the file and the problem (unreadable, no provenance).
+bool readFigureProvenance(const QString& path, FigureProvenance* out, QString* error = nullptr);
+
+// Quotes one argument for a POSIX shell (only when needed).
+QString shellQuote(const QString& argument);
+// Splits a command line written by figureCommandLine() (words, '...' quotes,
+// \ escapes) into its arguments; false when a quote is left open.
+bool splitShellWords(const QString& line, QStringList* words);
+
 struct ExportOptions {
     double widthInches = 3.5;   // 3.5 one column, 7.0 two columns
     double heightInches = 2.6;
@@ -35,6 +67,7 @@ struct ExportOptions {
     bool writeCsv = true;       // FILE.csv next to FILE.pdf/svg/png
     QString style = QStringLiteral("default");  // the preset these options came from (figure_presets.h)
     bool fitLayout = true;      // false: skip the layout pass (tests measure what it fixes)
+    FigureProvenance provenance;  // embedded in the file and the CSV header when not empty
 
     static ExportOptions oneColumn();
     static ExportOptions twoColumn();
@@ -55,6 +88,20 @@ struct ExportReport {
     FigureLayoutReport layout;
     QString caption;
 };
+
+// The superlens-cli figure command that draws this figure again (every
+// option that changes the output spelled out: layer, style, size, font, dpi).
+struct FigureCommand {
+    QStringList kinds;
+    QString model;       // folder or GGUF file, absolute
+    QString prompt;      // one of prompt / ids
+    QString ids;
+    QStringList edits;
+    int layer = -1;      // -1: none given
+    ExportOptions options;
+    QString out;         // absolute
+};
+QString figureCommandLine(const FigureCommand& command);
 
 // Renders the view with the export style and writes the file (and the CSV).
 // The view's on-screen style is restored afterwards. False with *error set.
@@ -107,7 +154,9 @@ bool exportMultiPanelFigure(const QList<PlotView*>& views, const QString& path, 
                             MultiPanelReport* report = nullptr);
 
 // Writes <dir>/<kind>.<suffix> for every view and format; returns the files written.
+// provenanceFor (optional) gives each file's provenance (view, path).
 QStringList exportAllFigures(const QList<PlotView*>& views, const QString& directory, const QList<FigureFormat>& formats,
-                             const ExportOptions& options, QString* error = nullptr);
+                             const ExportOptions& options, QString* error = nullptr,
+                             const std::function<FigureProvenance(const PlotView&, const QString&)>& provenanceFor = {});
 
 }  // namespace superlens::widgets

@@ -33,6 +33,11 @@ QString csvNumber(double value) {
 
 QString FigureTable::toCsv() const {
     QString out;
+    for (const QString& c : comments) {
+        QString line = c;
+        line.replace(QLatin1Char('\n'), QLatin1Char(' '));
+        out += QStringLiteral("# ") + line + QLatin1Char('\n');
+    }
     QStringList header;
     for (const QString& c : columns) header << csvCell(c);
     out += header.join(QLatin1Char(',')) + QLatin1Char('\n');

@@ -13,6 +13,8 @@ struct FigureTable {
     QString title;
     QStringList columns;
     QList<QStringList> rows;
+    // Written first, each as "# line" (the figure's provenance).
+    QStringList comments;
 
     void addRow(QStringList cells) { rows.push_back(std::move(cells)); }
     QString toCsv() const;

@@ -90,6 +90,16 @@ int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count) {
     return (i >= 0 && i < count) ? i : -1;
 }
 
+QCPColorGradient viridisGradient() {
+    QCPColorGradient g;
+    g.setColorStopAt(0.0, QColor(0x44, 0x01, 0x54));
+    g.setColorStopAt(0.25, QColor(0x3b, 0x52, 0x8b));
+    g.setColorStopAt(0.5, QColor(0x21, 0x91, 0x8c));
+    g.setColorStopAt(0.75, QColor(0x5e, 0xc9, 0x62));
+    g.setColorStopAt(1.0, QColor(0xfd, 0xe7, 0x25));
+    return g;
+}
+
 QColor tint(const QColor& color, double amount) {
     auto mix = [amount](int c) { return static_cast<int>(std::lround(255 - (255 - c) * amount)); };
     return QColor(mix(color.red()), mix(color.green()), mix(color.blue()));

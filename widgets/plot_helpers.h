@@ -12,6 +12,7 @@ class QCPAxisRect;
 class QCustomPlot;
 class QCPGraph;
 class QCPColorMap;
+class QCPColorGradient;
 
 namespace superlens::widgets {
 
@@ -39,6 +40,9 @@ int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count);
 // The colour mixed with white: amount 1 is the colour, 0 is white (edited
 // bars: a light tint with a dark outline reads apart from solid bars in grey).
 QColor tint(const QColor& color, double amount);
+
+// Viridis (perceptually uniform, colour-blind safe, readable in grey) for maps of values in [0, 1].
+QCPColorGradient viridisGradient();
 
 // Short human form of a magnitude: 1234.5 -> "1.23e+03", 0.5 -> "0.5".
 QString shortNumber(double v);

@@ -8,12 +8,15 @@
 // f intermediate, H heads.
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "superlens/core/analysis/attention_sinks.h"
 #include "superlens/core/analysis/layer_stats.h"
+#include "superlens/core/analysis/logit_lens.h"
 #include "superlens/core/analysis/massive_activations.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
@@ -89,6 +92,32 @@ struct ViewSnapshot {
     double stopwordMassEdited = 0.0;
     double stopwordRatio() const { return stopwordMassOriginal > 0 ? stopwordMassEdited / stopwordMassOriginal : 0.0; }
     std::optional<PerplexityComparison> perplexity;
+
+    // Logit lens of every position (core/analysis/logit_lens.h), original and
+    // edited (the same object without edits); null when the snapshot was
+    // built without an engine (activations read from a cache file).
+    std::shared_ptr<const core::LogitLensResult> originalLens;
+    std::shared_ptr<const core::LogitLensResult> editedLens;
+    // Why the lens is absent (empty when it is there).
+    std::string lensUnavailable;
+    // Attention mass per layer x head on the first token and on the massive-
+    // activation carriers (the original run's flagged tokens, for both runs);
+    // layers == 0 when the runs did not record attention patterns.
+    core::AttentionSinkReport originalSinks;
+    core::AttentionSinkReport editedSinks;
+
+    // Per-token loss (NLL of token t given the tokens before it, NaN at 0);
+    // empty when the runs kept the last position's logits only.
+    std::vector<double> originalLoss;
+    std::vector<double> editedLoss;
+
+    // Display text of every vocabulary id the lens results name.
+    std::map<core::TokenId, std::string> vocabLabels;
+    // vocabLabels' entry, "#id" for an id it lacks.
+    std::string vocabLabel(core::TokenId id) const {
+        const auto it = vocabLabels.find(id);
+        return it == vocabLabels.end() ? "#" + std::to_string(id) : it->second;
+    }
 
     int layerCount() const { return layers; }
     std::int64_t tokenCount() const { return static_cast<std::int64_t>(tokens.size()); }

@@ -1,9 +1,13 @@
 // superlens-cli figure KIND[,KIND...] MODEL (--prompt TEXT | --ids 1,2,3) [--edit E]... --out FILE.(pdf|svg|png)
 //                      [--layer N] [--style PRESET] [--width one|two|INCHES] [--height INCHES] [--font-size PT] [--dpi N]
 //                      [--no-csv] [--json]
+//        superlens-cli figure --from FIGURE.(pdf|svg|png) [--out FILE]
 // Renders one of the GUI's views headless (Qt's offscreen platform, created
 // only here) and writes the figure plus FILE.csv with the data behind it.
-// Kinds: spikes, layer, propagation, massive, logits, attention. Several
+// Every figure and CSV carries its provenance (widgets/figure_export.h: version,
+// model path and fingerprint, prompt, edits and the exact command); --from
+// reads it back from a figure and runs that command again (--out: elsewhere).
+// Kinds: spikes, layer, propagation, massive, logits, attention, lens, sinks, loss. Several
 // kinds separated by commas make one multi-panel figure (panels a, b, c, ...;
 // FILE_a.csv, FILE_b.csv, ... beside it). Presets: widgets/figure_presets.h.
 // Nothing is printed on stderr on success.
@@ -31,6 +35,10 @@
 #endif
 
 namespace superlens::cli {
+
+// Adds the figure subcommand (registered below; --from parses an embedded command with it).
+void addFigureCommand(CLI::App& app, CliContext& ctx);
+
 namespace {
 
 struct FigureOptions {
@@ -47,9 +55,10 @@ struct FigureOptions {
     int dpi = 300;
     bool noCsv = false;
     bool json = false;
+    std::string from;
 };
 
-const char* const kKinds = "spikes, layer, propagation, massive, logits, attention";
+const char* const kKinds = "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss";
 
 #ifdef SUPERLENS_CLI_HAS_WIDGETS
 // Qt needs a private runtime directory (QStandardPaths::RuntimeLocation) and
@@ -135,6 +144,7 @@ int runFigure(const FigureOptions& o) {
     inputs.original = *original;
     inputs.superWeights = scan->superWeights;
     inputs.scanned = true;
+    inputs.engine = &engine;
     if (tokenizer) inputs.stopwordIds = core::stopwordTokenIds(*tokenizer, core::englishStopwords());
     if (!resolved->empty()) {
         auto edited = engine.run(widgets::viewForwardRequest(*ids, *resolved, *original));
@@ -159,6 +169,27 @@ int runFigure(const FigureOptions& o) {
     if (o.fontSize > 0) options.fontPoints = o.fontSize;
     options.dpi = o.dpi;
     options.writeCsv = !o.noCsv;
+    std::error_code ec;
+    const std::filesystem::path modelAbs = std::filesystem::weakly_canonical(std::filesystem::absolute(o.model), ec);
+    const std::filesystem::path outAbs = std::filesystem::absolute(o.out, ec).lexically_normal();
+    widgets::FigureCommand command;
+    command.kinds = kinds;
+    command.model = QString::fromStdString(modelAbs.string());
+    if (o.input.hasPrompt) command.prompt = QString::fromStdString(o.input.prompt);
+    QStringList idText;
+    for (core::TokenId id : *ids) idText << QString::number(id);
+    if (!o.input.hasPrompt) command.ids = idText.join(QLatin1Char(','));
+    for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
+    command.layer = o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot);
+    command.options = options;
+    command.out = QString::fromStdString(outAbs.string());
+    options.provenance.version = QStringLiteral(SUPERLENS_VERSION);
+    options.provenance.modelPath = command.model;
+    options.provenance.modelFingerprint = QString::fromStdString((*model)->fingerprint());
+    options.provenance.prompt = command.prompt;
+    options.provenance.ids = idText.join(QLatin1Char(','));
+    options.provenance.edits = command.edits;
+    options.provenance.command = widgets::figureCommandLine(command);
     std::vector<std::unique_ptr<widgets::PlotView>> views;
     for (const QString& k : kinds) {
         views.emplace_back(widgets::createView(k.trimmed()));
@@ -229,7 +260,38 @@ int runFigure(const FigureOptions& o) {
     }
     return kExitOk;
 }
+// --from FIGURE: the command embedded in the figure, run again (with --out replaced when given).
+int runFromFigure(const FigureOptions& o) {
+    widgets::FigureProvenance provenance;
+    QString error;
+    if (!widgets::readFigureProvenance(QString::fromStdString(o.from), &provenance, &error)) return fail(error.toStdString());
+    QStringList words;
+    if (!widgets::splitShellWords(provenance.command, &words) || words.size() < 3 || words[1] != QLatin1String("figure")) {
+        return fail(o.from + ": the embedded command is not a superlens-cli figure command: " + provenance.command.toStdString());
+    }
+    if (!o.out.empty()) {
+        const qsizetype at = words.indexOf(QStringLiteral("--out"));
+        if (at < 0 || at + 1 >= words.size()) return fail(o.from + ": the embedded command has no --out");
+        words[at + 1] = QString::fromStdString(o.out);
+    }
+    if (o.json) words << QStringLiteral("--json");
+    std::vector<std::string> args;
+    for (qsizetype i = words.size() - 1; i >= 1; --i) args.push_back(words[i].toStdString());  // CLI11 takes them reversed
+    CLI::App app;
+    CliContext ctx;
+    addFigureCommand(app, ctx);
+    try {
+        app.parse(args);
+    } catch (const CLI::ParseError& e) {
+        return fail(o.from + ": the embedded command does not parse (" + e.what() + "): " + provenance.command.toStdString());
+    }
+    if (!ctx.run) return fail(o.from + ": the embedded command does not parse: " + provenance.command.toStdString());
+    return ctx.run();
+}
 #else
+int runFromFigure(const FigureOptions&) {
+    return fail("figure: this build of superlens-cli has no GUI widgets (configure with -DSUPERLENS_BUILD_GUI=ON to render figures)");
+}
 int runFigure(const FigureOptions&) {
     return fail("figure: this build of superlens-cli has no GUI widgets (configure with -DSUPERLENS_BUILD_GUI=ON to render figures)");
 }
@@ -237,14 +299,15 @@ int runFigure(const FigureOptions&) {
 
 }  // namespace
 
-const CommandRegistration kFigureRegistration(90, [](CLI::App& app, CliContext& ctx) {
+void addFigureCommand(CLI::App& app, CliContext& ctx) {
     auto opts = std::make_shared<FigureOptions>();
     CLI::App* cmd = app.add_subcommand("figure", "Render one of the GUI's views as a paper figure (PDF/SVG/PNG + CSV), headless");
-    cmd->add_option("KIND", opts->kind, std::string("Figure kind: ") + kKinds + "; several, comma-separated, make one multi-panel figure")->required();
-    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    cmd->add_option("KIND", opts->kind, std::string("Figure kind: ") + kKinds + "; several, comma-separated, make one multi-panel figure");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder or GGUF file");
+    cmd->add_option("--from", opts->from, "Regenerate a figure from the superlens-cli command embedded in an exported PDF, SVG or PNG");
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
-    cmd->add_option("--out", opts->out, "Output file: .pdf, .svg or .png (the data goes to the same name with .csv)")->required();
+    cmd->add_option("--out", opts->out, "Output file: .pdf, .svg or .png (the data goes to the same name with .csv)");
     cmd->add_option("--layer", opts->layer, "Layer to show (default: the first super weight's layer, else the largest spike)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--style", opts->style,
                     "Venue preset for widths, height and fonts: " + widgets::figurePresetIds().join(QStringLiteral(", ")).toStdString() + " (docs/FIGURES.md)");
@@ -258,10 +321,20 @@ const CommandRegistration kFigureRegistration(90, [](CLI::App& app, CliContext& 
                   "\"height_in\", \"font\", \"font_size\", \"caption\", \"layout\"}");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {
+            if (!opts->from.empty()) {
+                if (!opts->kind.empty() || !opts->model.empty() || opts->input.given()) {
+                    return usageError("figure --from FILE takes no KIND, MODEL or input: they come from the file");
+                }
+                return runFromFigure(*opts);
+            }
+            if (opts->kind.empty() || opts->model.empty()) return usageError("figure needs KIND and MODEL (or --from FILE)");
+            if (opts->out.empty()) return usageError("figure needs --out FILE.(pdf|svg|png)");
             if (!opts->input.given()) return usageError("figure needs --prompt TEXT or --ids 1,2,3");
             return runFigure(*opts);
         };
     });
-});
+}
+
+const CommandRegistration kFigureRegistration(90, [](CLI::App& app, CliContext& ctx) { addFigureCommand(app, ctx); });
 
 }  // namespace superlens::cli

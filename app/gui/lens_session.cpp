@@ -353,6 +353,8 @@ void LensSession::applyEdits() {
     base.scanned = m_scanned;
     base.stopwordIds = loaded->stopwordIds;
     base.perplexity = m_perplexity;
+    base.engine = loaded->engine.get();
+    if (m_snapshot && m_snapshot->original == original) base.originalLens = m_snapshot->originalLens;
     m_editLane->start<EditOutcome>(
         specs.empty() ? tr("Update views") : tr("Apply %n edit(s)", nullptr, static_cast<int>(specs.size())),
         [loaded, original, previous, specs, base](const core::RunControl& control) -> core::Result<EditOutcome> {

@@ -26,6 +26,7 @@
 #include "build_view_snapshot.h"
 #include "compression_studies.h"
 #include "experiment_file.h"
+#include "views/attention_view.h"
 #include "export_dialog.h"
 #include "figure_export.h"
 #include "layer_navigator.h"
@@ -69,6 +70,7 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
             m_ablationPanel->addCandidate(spec, description);
         });
         connect(v, &widgets::PlotView::exportRequested, this, &MainWindow::exportView);
+        connect(v, &widgets::PlotView::attentionHeadRequested, this, &MainWindow::showAttentionHead);
         connect(v, &widgets::PlotView::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
         v->setSnapshot(nullptr);
     }
@@ -352,6 +354,18 @@ void MainWindow::selectLayer(int layer) {
     for (auto* v : m_views) v->setSelectedLayer(layer);
 }
 
+void MainWindow::showAttentionHead(int layer, int head, bool edited) {
+    for (auto* v : m_views) {
+        auto* attention = qobject_cast<widgets::AttentionView*>(v);
+        if (!attention) continue;
+        selectLayer(layer);
+        attention->setHead(head);
+        attention->setShowEdited(edited);
+        m_tabs->setCurrentWidget(attention);
+        return;
+    }
+}
+
 void MainWindow::onSnapshot(widgets::SnapshotPtr snapshot) {
     m_navigator->setSnapshot(snapshot);
     if (snapshot && snapshot->tokens != m_layerChosenFor) {
@@ -387,21 +401,50 @@ void MainWindow::exportView(widgets::PlotView* v) {
         showError(tr("The %1 view has nothing to export yet: %2").arg(v->title(), v->emptyMessage()));
         return;
     }
-    const widgets::ExportOptions options = ExportDialog::savedOptions();
+    widgets::ExportOptions options = ExportDialog::savedOptions();
     const QString path = QFileDialog::getSaveFileName(this, tr("Export %1 figure").arg(v->title()), v->kind() + QStringLiteral(".pdf"),
                                                       tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
     if (path.isEmpty()) return;
+    options.provenance = figureProvenance(*v, path, options);
     QString error;
     if (!widgets::exportFigure(*v, path, options, &error)) showError(error);
     else statusBar()->showMessage(tr("Exported %1%2").arg(path, options.writeCsv ? tr(" and its CSV") : QString()), 8000);
+}
+
+widgets::FigureProvenance MainWindow::figureProvenance(const widgets::PlotView& view, const QString& path,
+                                                      const widgets::ExportOptions& options) const {
+    widgets::FigureProvenance p;
+    const LoadedModel* m = m_session->model();
+    if (!m) return p;
+    widgets::FigureCommand c;
+    c.kinds = {view.kind()};
+    c.model = QFileInfo(m->folder).absoluteFilePath();
+    QStringList ids;
+    for (core::TokenId id : m_session->tokens()) ids << QString::number(id);
+    if (m_promptPanel->idsMode()) c.ids = ids.join(QLatin1Char(','));
+    else c.prompt = m_promptPanel->text();
+    c.edits = m_session->edits();
+    c.layer = view.selectedLayer();
+    c.options = options;
+    c.out = QFileInfo(path).absoluteFilePath();
+    p.version = QCoreApplication::applicationVersion();
+    p.modelPath = c.model;
+    p.modelFingerprint = QString::fromStdString(m->model->fingerprint());
+    p.prompt = c.prompt;
+    p.ids = ids.join(QLatin1Char(','));
+    p.edits = c.edits;
+    p.command = widgets::figureCommandLine(c);
+    return p;
 }
 
 void MainWindow::exportAll() {
     const QString dir = QFileDialog::getExistingDirectory(this, tr("Export every view into a folder"));
     if (dir.isEmpty()) return;
     QString error;
-    const QStringList written = widgets::exportAllFigures(m_views, dir, {widgets::FigureFormat::Pdf, widgets::FigureFormat::Svg, widgets::FigureFormat::Png},
-                                                          ExportDialog::savedOptions(), &error);
+    const widgets::ExportOptions options = ExportDialog::savedOptions();
+    const QStringList written = widgets::exportAllFigures(
+        m_views, dir, {widgets::FigureFormat::Pdf, widgets::FigureFormat::Svg, widgets::FigureFormat::Png}, options, &error,
+        [this, &options](const widgets::PlotView& v, const QString& path) { return figureProvenance(v, path, options); });
     if (!error.isEmpty()) showError(error);
     statusBar()->showMessage(tr("Exported %n figure(s) to %1", nullptr, static_cast<int>(written.size())).arg(dir), 8000);
 }

@@ -8,6 +8,8 @@
 #include <QList>
 #include <QMainWindow>
 
+#include "figure_export.h"
+
 #include "view_snapshot.h"
 
 class QDockWidget;
@@ -49,6 +51,10 @@ public:
     // Runs the current prompt text (scan when asked or when the model was never scanned).
     void runPrompt(bool scan);
     void selectLayer(int layer);
+    // The Attention view, showing one head of a layer (the Sinks view's clicks).
+    void showAttentionHead(int layer, int head, bool edited);
+    // What an export of `view` to `path` embeds: model, prompt, edits and the superlens-cli figure command.
+    widgets::FigureProvenance figureProvenance(const widgets::PlotView& view, const QString& path, const widgets::ExportOptions& options) const;
     int selectedLayer() const { return m_selectedLayer; }
     void showView(const QString& kind);
     // Run the current prompt (with a scan) as soon as a model opens (default on).

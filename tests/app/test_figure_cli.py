@@ -23,7 +23,7 @@ SRC = os.environ["SUPERLENS_SOURCE_DIR"]
 DEMO = os.path.join(SRC, "resources", "models", "demo")
 PROMPT = "In the beginning God created the heaven and the earth."
 EDIT = "model.layers.1.mlp.down_proj.weight[87,233]=0"
-VIEWS = ["spikes", "layer", "propagation", "massive", "logits", "attention"]
+VIEWS = ["spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss"]
 
 env = dict(os.environ)
 env.pop("XDG_RUNTIME_DIR", None)

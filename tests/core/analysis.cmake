@@ -6,3 +6,5 @@ superlens_add_core_test(NAME test_analysis_massive SOURCES core/test_analysis_ma
 superlens_add_core_test(NAME test_analysis_metrics SOURCES core/test_analysis_metrics.cpp LABELS analysis golden)
 superlens_add_core_test(NAME test_analysis_studies SOURCES core/test_analysis_studies.cpp LABELS analysis)
 superlens_add_core_test(NAME test_analysis_bootstrap SOURCES core/test_analysis_bootstrap.cpp LABELS analysis)
+superlens_add_core_test(NAME test_analysis_logit_lens SOURCES core/test_analysis_logit_lens.cpp LABELS analysis golden)
+superlens_add_core_test(NAME test_analysis_sinks_loss SOURCES core/test_analysis_sinks_loss.cpp LABELS analysis golden)

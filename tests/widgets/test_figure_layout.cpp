@@ -83,6 +83,7 @@ SnapshotPtr buildSnapshot(Fixture& x, const std::string& prompt) {
     in.superWeights = scan->superWeights;
     in.scanned = true;
     in.stopwordIds = core::stopwordTokenIds(*x.tokenizer, core::englishStopwords());
+    in.engine = x.engine.get();  // the logit lens
     auto snap = widgets::buildViewSnapshot(in);
     if (!snap) qFatal("%s", snap.error().message.c_str());
     return *snap;

@@ -62,6 +62,7 @@ Fixture& fixture() {
         in.original = *original;
         in.superWeights = scan->superWeights;
         in.scanned = true;
+        in.engine = x.engine.get();  // the logit lens
         auto plain = widgets::buildViewSnapshot(in);
         if (!plain) qFatal("%s", plain.error().message.c_str());
         x.plain = *plain;
@@ -94,7 +95,7 @@ private slots:
 
     void everyKindIsRegistered() {
         const QStringList kinds = widgets::viewKindNames();
-        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention"}));
+        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss"}));
     }
 
     void everyViewDrawsTheSnapshot_data() {

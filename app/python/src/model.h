@@ -50,5 +50,6 @@ void registerModel(py::module_& m, py::class_<PyModel, ModelPtr>& cls);
 void registerRun(py::module_& m, py::class_<PyModel, ModelPtr>& cls);
 void registerAnalysis(py::module_& m, py::class_<PyModel, ModelPtr>& cls);
 void registerCache(py::module_& m, py::class_<PyModel, ModelPtr>& cls);
+void registerLens(py::module_& m, py::class_<PyModel, ModelPtr>& cls);
 
 }  // namespace superlens::python

@@ -17,4 +17,5 @@ parallel: the weights are memory-mapped once by the operating system).)doc");
     registerRun(m, cls);
     registerAnalysis(m, cls);
     registerCache(m, cls);
+    registerLens(m, cls);
 }

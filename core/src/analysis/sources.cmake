@@ -5,6 +5,9 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/super_weights.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/massive_activations.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/metrics.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/logit_lens.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/attention_sinks.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/token_loss.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/stopwords.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/published_coordinates.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/studies.cpp

@@ -317,6 +317,18 @@ struct Engine::Impl {
     }
 
     template <class S>
+    Result<ActivationTensor> unembed(const ActivationTensor& residual, const std::vector<EditSpec>& edits) {
+        auto weights = runWeights(edits);
+        if (!weights) return weights.error();
+        const HookPlan plan = hookPlan(HookSelection::none(), edits);
+        ForwardPass<S> pass(model, *weights, plan, defaultThreadPool());
+        const kernels::Mat<S> x = residual.matrix().template cast<S>();
+        ActivationTensor logits;
+        pass.head(x, 0, true, logits);
+        return logits;
+    }
+
+    template <class S>
     Result<GenerateResult> generate(const GenerateRequest& req, const RunControl& control) {
         const ModelConfig& c = model.config();
         const int L = c.numLayers;
@@ -452,6 +464,20 @@ Result<GenerateResult> Engine::generate(const GenerateRequest& request, const Ru
     std::lock_guard lock(m_runMutex);
     if (m_options.precision == Precision::Float64) return m_impl->generate<double>(request, control);
     return m_impl->generate<float>(request, control);
+}
+
+Result<ActivationTensor> Engine::unembed(const ActivationTensor& residual, const std::vector<EditSpec>& edits,
+                                        const RunControl& control) {
+    const std::int64_t d = m_model->config().hiddenSize;
+    if (residual.shape.size() != 2 || residual.shape[1] != d || residual.shape[0] < 1 ||
+        residual.values.size() != static_cast<std::size_t>(residual.shape[0]) * static_cast<std::size_t>(d)) {
+        return Error{"unembed needs residual rows [n, " + std::to_string(d) + "]"};
+    }
+    for (const EditSpec& e : edits) SL_TRY(validateEdit(e, *m_model, residual.shape[0]));
+    if (control.isCancelled()) return Error{kCancelledMessage};
+    std::lock_guard lock(m_runMutex);
+    if (m_options.precision == Precision::Float64) return m_impl->unembed<double>(residual, edits);
+    return m_impl->unembed<float>(residual, edits);
 }
 
 Result<WeightPtr> Engine::effectiveWeight(const std::string& name, const std::vector<EditSpec>& edits) {

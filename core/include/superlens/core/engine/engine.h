@@ -107,6 +107,16 @@ public:
 
     Result<GenerateResult> generate(const GenerateRequest& request, const RunControl& control = RunControl::none());
 
+    // The model's own final norm and unembedding (lm_head, its bias, final
+    // logit soft-capping) applied to residual rows [n, d] under `edits`, with
+    // the same code the forward pass ends with: rows equal to a run's final
+    // residual give that run's logits bit for bit (float32 engines). Row i is
+    // treated as position i for activation edits of ln_final.hook_normalized.
+    // The logit lens (analysis/logit_lens.h) is built on it.
+    // Errors: a tensor that is not [n, hidden], invalid edits.
+    Result<ActivationTensor> unembed(const ActivationTensor& residual, const std::vector<EditSpec>& edits,
+                                     const RunControl& control = RunControl::none());
+
     // The matrix a tensor has under the given edits (the stored one when unedited).
     Result<WeightPtr> effectiveWeight(const std::string& tensorName, const std::vector<EditSpec>& edits);
     WeightPtr storedWeight(const std::string& tensorName) const;
