@@ -400,3 +400,31 @@ TEST(SuperExperts, DenseModelsAreRefused) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST(SuperExperts, SuperWeightInsideThePlantedExpertHasItsStoredCoordinates) {
+    for (const char* name : {"mixtral-bf16", "olmoe-f32"}) {
+        const auto& ref = moeAnswers()[name];
+        const auto& want = ref["expert_profile"]["planted_super_weight"];
+        auto model = Model::open(testData() / "moe" / name);
+        ASSERT_TRUE(model.ok());
+        Engine engine(*model);
+        const std::vector<std::vector<TokenId>> prompts{ref["ids"].get<std::vector<TokenId>>()};
+        auto profile = profileExperts(engine, prompts);
+        ASSERT_TRUE(profile.ok()) << profile.error().message;
+        auto sws = superWeightsInExperts(engine, *profile, prompts);
+        ASSERT_TRUE(sws.ok()) << sws.error().message;
+        ASSERT_EQ(sws->size(), 1u) << name;
+        const ExpertSuperWeight& sw = sws->front();
+        EXPECT_EQ(sw.tensor, want["tensor"].get<std::string>()) << name;
+        EXPECT_EQ(sw.row, want["row"].get<std::int64_t>()) << name;
+        EXPECT_EQ(sw.col, want["col"].get<std::int64_t>()) << name;
+        EXPECT_EQ(sw.token, want["token"].get<std::int64_t>()) << name;
+        EXPECT_NEAR(sw.value, want["value"].get<double>(), 1e-6 * std::abs(want["value"].get<double>())) << name;
+        // The coordinate is an edit as it stands.
+        EXPECT_TRUE(parseEdits({sw.tensor + "[" + std::to_string(sw.row) + "," + std::to_string(sw.col) + "]=0"}, **model).ok());
+    }
+}
+
+}  // namespace

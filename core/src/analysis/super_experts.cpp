@@ -109,4 +109,48 @@ Result<SuperExpertProfile> profileExperts(Engine& engine, const std::vector<std:
     return p;
 }
 
+Result<std::vector<ExpertSuperWeight>> superWeightsInExperts(Engine& engine, const SuperExpertProfile& profile,
+                                                             const std::vector<std::vector<TokenId>>& prompts, const std::vector<EditSpec>& edits) {
+    const Model& model = engine.model();
+    std::vector<ExpertSuperWeight> out;
+    for (const ExpertStat& s : profile.superExperts) {
+        if (s.prompt < 0 || static_cast<std::size_t>(s.prompt) >= prompts.size()) return Error{"super-expert profile does not match the prompts"};
+        ForwardRequest req;
+        req.tokens = prompts[static_cast<std::size_t>(s.prompt)];
+        req.edits = edits;
+        const std::string b = "blocks." + std::to_string(s.layer) + ".mlp.experts." + std::to_string(s.expert) + ".";
+        req.record = HookSelection::patterns({b + "hook_post", b + "hook_out"});
+        auto r = engine.run(req);
+        if (!r) return r.error();
+        const ActivationTensor* post = (*r)->activation(HookPoint{HookKind::ExpertPost, s.layer, s.expert});
+        const ActivationTensor* o = (*r)->activation(HookPoint{HookKind::ExpertOut, s.layer, s.expert});
+        SL_ASSERT(post && o);
+        ExpertSuperWeight w;
+        w.layer = s.layer;
+        w.expert = s.expert;
+        w.tensor = model.expertWeightName(s.layer, s.expert, ExpertWeight::Down);
+        auto W = engine.effectiveWeight(w.tensor, edits);
+        if (!W) return W.error();
+        w.row = s.channel;
+        w.prompt = s.prompt;
+        w.token = s.token;
+        w.downOut = o->at(s.token, s.channel);
+        std::vector<float> row(static_cast<std::size_t>((*W)->cols()));
+        (*W)->decodeRows(w.row, w.row + 1, row.data());
+        double best = -1;
+        for (std::size_t j = 0; j < row.size(); ++j) {
+            const double contribution = std::fabs(static_cast<double>(row[j]) * post->at(s.token, static_cast<std::int64_t>(j)));
+            if (contribution > best) {
+                best = contribution;
+                w.col = static_cast<std::int64_t>(j);
+            }
+        }
+        w.value = row[static_cast<std::size_t>(w.col)];
+        w.downIn = post->at(s.token, w.col);
+        w.share = w.downOut != 0 ? best / std::fabs(w.downOut) : 0;
+        out.push_back(w);
+    }
+    return out;
+}
+
 }  // namespace superlens::core

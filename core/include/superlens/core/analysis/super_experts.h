@@ -59,6 +59,27 @@ struct SuperExpertProfile {
 Result<SuperExpertProfile> profileExperts(Engine& engine, const std::vector<std::vector<TokenId>>& prompts,
                                           const std::vector<EditSpec>& edits = {}, const RunControl& control = RunControl::none());
 
+// The super weight inside a super expert: the super-weight paper's rule
+// (Yu et al. 2024, Sec. 3.1) applied to the expert's own down projection at
+// the profile's peak: row r = the output channel of the peak at token t, column
+// c = argmax_j |W_E[r, j] * post_E[t, j]| (post = the expert's down_proj input).
+struct ExpertSuperWeight {
+    int layer = 0;
+    int expert = 0;
+    std::string tensor;       // the expert's down projection, full checkpoint name
+    std::int64_t row = 0;     // output channel (stored [out, in])
+    std::int64_t col = 0;     // input channel
+    double value = 0;         // the weight
+    double downIn = 0;        // post_E[t, c]
+    double downOut = 0;       // the expert's output at [t, r]
+    int prompt = 0;
+    std::int64_t token = 0;
+    double share = 0;         // |W[r,c] * post[t,c]| / |downOut|
+};
+// One per flagged super expert, strongest first. prompts/edits as given to profileExperts.
+Result<std::vector<ExpertSuperWeight>> superWeightsInExperts(Engine& engine, const SuperExpertProfile& profile,
+                                                             const std::vector<std::vector<TokenId>>& prompts, const std::vector<EditSpec>& edits = {});
+
 // numpy.percentile(values, q) with linear interpolation (values need not be sorted).
 double percentileLinear(std::vector<double> values, double q);
 
