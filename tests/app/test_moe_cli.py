@@ -46,6 +46,12 @@ class Moe(unittest.TestCase):
             j = json.loads(out)
             self.assertEqual(j["layers"], ref["layers"], name)
             self.assertIn(f"top-{ref['top_k']} of {ref['experts']}", j["block"], name)
+            e = j["experts"]
+            self.assertEqual((e["count"], e["top_k"], e["intermediate"]), (ref["experts"], ref["top_k"], ref["expert_intermediate"]), name)
+            self.assertEqual(e["routed_layers"], ref["routed_layers"], name)
+            # a token runs k of the E experts: the idle ones' 3 matrices per routed layer are not active
+            idle = len(ref["routed_layers"]) * (ref["experts"] - ref["top_k"]) * 3 * ref["expert_intermediate"] * j["hidden"]
+            self.assertEqual(e["active_parameters"], j["parameters"] - idle, name)
 
     def test_logits_and_expert_edits_match_reference(self):
         for name, ref in REFS.items():
