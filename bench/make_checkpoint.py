@@ -25,6 +25,9 @@ masks, Pythia's rotary inv_freq) and config.json keys:
                 query_pre_attn_scalar 256 (3 shards, as on the hub)
   gptj6b        GPT-J-6B: n_embd 4096, 28 layers, 16 heads, rotary_dim 64,
                 n_inner null (16384), vocab 50400, lm_head with bias (3 shards)
+  mixtral8x7b   Mixtral-8x7B: hidden 4096, 32 layers, 32 heads / 8 kv, 8 experts of
+                14336 (block_sparse_moe.experts.E.w1/w3/w2), top-2 (8 shards; 93 GB
+                in bf16: --layers N for a shallower one)
 
 Examples:
   /usr/bin/python3 bench/make_checkpoint.py --preset tinyllama --dtype f32 --out /tmp/tinyllama
@@ -32,6 +35,7 @@ Examples:
   /usr/bin/python3 bench/make_checkpoint.py --preset tinyllama --plant 2:1000:3000 --out /tmp/tl-planted
   /usr/bin/python3 bench/make_checkpoint.py --preset gpt2 --dtype f32 --out /tmp/gpt2
   /usr/bin/python3 bench/make_checkpoint.py --preset gptj6b --dtype bf16 --out /tmp/gptj6b
+  /usr/bin/python3 bench/make_checkpoint.py --preset mixtral8x7b --layers 1 --dtype bf16 --shards 1 --out /tmp/mixtral1
 """
 import argparse
 import json
@@ -57,6 +61,8 @@ FAMILY_PRESETS = {
     "gemma2-2b": ("gemma2", dict(hidden=2304, layers=26, heads=8, kv_heads=4, head_dim=256, intermediate=9216, vocab=256000), 3),
     "gptj6b": ("gptj", dict(hidden=4096, layers=28, heads=16, kv_heads=16, intermediate=16384, vocab=50400, positions=2048,
                             rotary_dim=64), 3),
+    # Mixtral-8x7B's shapes (8 experts of 14336, top-2); --layers N makes a shallower one.
+    "mixtral8x7b": ("mixtral", dict(hidden=4096, layers=32, heads=32, kv_heads=8, intermediate=14336, vocab=32000, experts=8, top_k=2), 8),
 }
 
 DTYPES = {"f32": ("F32", 4), "bf16": ("BF16", 2), "f16": ("F16", 2)}
@@ -120,6 +126,28 @@ def llama_family(p, tie):
     roles = dict(embed="model.embed_tokens.weight", gate="model.layers.{L}.mlp.gate_proj.weight",
                  up="model.layers.{L}.mlp.up_proj.weight", down="model.layers.{L}.mlp.down_proj.weight", conv1d=False)
     return config, t, roles
+
+
+def mixtral_family(p, tie):
+    """Llama's attention; block_sparse_moe.gate and experts.E.w1/w3/w2 as the hub files name them."""
+    config, t, roles = llama_family(p, tie)
+    E, k, h, inter = p["experts"], p["top_k"], p["hidden"], p["intermediate"]
+    config.update({"architectures": ["MixtralForCausalLM"], "model_type": "mixtral", "num_local_experts": E,
+                   "num_experts_per_tok": k, "rope_theta": 1e6, "sliding_window": None})
+    out = []
+    for name, shape, kind in t:
+        if ".mlp." not in name:
+            out.append((name, shape, kind))
+        elif name.endswith("mlp.down_proj.weight"):
+            q = name[:-len("mlp.down_proj.weight")] + "block_sparse_moe."
+            out.append((q + "gate.weight", (E, h), W))
+            for e in range(E):
+                out += [(q + f"experts.{e}.w1.weight", (inter, h), W), (q + f"experts.{e}.w3.weight", (inter, h), W),
+                        (q + f"experts.{e}.w2.weight", (h, inter), W)]
+    roles = dict(embed="model.embed_tokens.weight", gate="model.layers.{L}.block_sparse_moe.experts.0.w1.weight",
+                 up="model.layers.{L}.block_sparse_moe.experts.0.w3.weight",
+                 down="model.layers.{L}.block_sparse_moe.experts.0.w2.weight", conv1d=False)
+    return config, out, roles
 
 
 def qwen3_family(p, tie):
@@ -314,8 +342,8 @@ def gpt_neox_family(p, tie):
 
 
 FAMILIES = {"llama": llama_family, "qwen3": qwen3_family, "gemma2": gemma2_family, "gpt2": gpt2_family, "gptj": gptj_family,
-            "gpt_neox": gpt_neox_family}
-TIED_BY_DEFAULT = {"llama": False, "qwen3": True, "gemma2": True, "gpt2": True, "gptj": False, "gpt_neox": False}
+            "gpt_neox": gpt_neox_family, "mixtral": mixtral_family}
+TIED_BY_DEFAULT = {"llama": False, "qwen3": True, "gemma2": True, "gpt2": True, "gptj": False, "gpt_neox": False, "mixtral": False}
 
 
 def make_tensor(name, shape, kind, rng, plant, roles, h):

@@ -5,6 +5,8 @@
 #     (scripts/fixtures/make_reference_models.py, float64, fixed seeds);
 #   - tests/data/families/** but its README.md
 #     (scripts/fixtures/make_family_models.py, float64, fixed seeds);
+#   - tests/data/moe/** but its README.md
+#     (scripts/fixtures/make_moe_models.py, float64, fixed seeds);
 #   - tests/data/tokenizers/*-spm/expected.jsonl (SentencePiece);
 #   - tests/data/tokenizers/*-hf/expected.jsonl (Hugging Face tokenizers through
 #     its npm Node binding), unless --offline.
@@ -64,6 +66,18 @@ while IFS= read -r -d '' f; do
   [ "$rel" = README.md ] || [ -f "$tmp/families/$rel" ] \
     || { echo "orphan     families/$rel (committed, not regenerated)"; different=$((different + 1)); }
 done < <(find "$data/families" -type f -print0 | sort -z)
+
+# Mixture-of-experts checkpoints and their float64 answers.
+"$py" "$here/scripts/fixtures/make_moe_models.py" --out "$tmp/moe" > "$tmp/moe.log" \
+  || { cat "$tmp/moe.log" >&2; echo "check_fixtures: make_moe_models.py failed" >&2; exit 1; }
+while IFS= read -r -d '' f; do
+  compare "moe/${f#"$tmp/moe/"}" "$f"
+done < <(find "$tmp/moe" -type f -print0 | sort -z)
+while IFS= read -r -d '' f; do
+  rel="${f#"$data/moe/"}"
+  [ "$rel" = README.md ] || [ -f "$tmp/moe/$rel" ] \
+    || { echo "orphan     moe/$rel (committed, not regenerated)"; different=$((different + 1)); }
+done < <(find "$data/moe" -type f -print0 | sort -z)
 
 # SentencePiece expectations (offline).
 for dir in "$data"/tokenizers/*-spm/; do

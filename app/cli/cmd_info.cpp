@@ -123,6 +123,26 @@ int runInfo(const InfoOptions& o) {
     } else {
         j["tokenizer"] = nullptr;
     }
+    if (const core::ModelConfig& cfg = m.config(); cfg.hasExperts()) {
+        // Mixture of experts: a token runs k of the E experts of each routed layer.
+        std::vector<int> routed;
+        for (int l = 0; l < cfg.numLayers; ++l) {
+            if (cfg.isExpertLayer(l)) routed.push_back(l);
+        }
+        const std::int64_t perExpert = 3 * static_cast<std::int64_t>(cfg.experts.intermediate) * cfg.hiddenSize;
+        const std::int64_t idle = static_cast<std::int64_t>(routed.size()) * (cfg.experts.count - cfg.experts.topK) * perExpert;
+        nlohmann::json e = nlohmann::json::object();
+        e["count"] = cfg.experts.count;
+        e["top_k"] = cfg.experts.topK;
+        e["intermediate"] = cfg.experts.intermediate;
+        e["shared_intermediate"] = cfg.experts.sharedIntermediate;
+        e["renormalize"] = cfg.experts.renormalize;
+        e["routed_layers"] = routed;
+        e["active_parameters"] = m.parameterCount() - idle;
+        j["experts"] = std::move(e);
+    } else {
+        j["experts"] = nullptr;
+    }
     if (o.json) {
         printJson(j);
         return kExitOk;
@@ -139,6 +159,9 @@ int runInfo(const InfoOptions& o) {
               << "heads         " << c.numHeads << " (kv " << c.numKvHeads << ", head_dim " << c.headDim << ")\n"
               << "vocab         " << c.vocabSize << "\n"
               << "tied embed.   " << (c.tieWordEmbeddings ? "yes" : "no") << "\n"
+              << (c.hasExperts() ? "experts       " + std::to_string(c.experts.count) + " per routed layer, top-" + std::to_string(c.experts.topK) +
+                                       ", " + humanCount(j["experts"]["active_parameters"].get<std::int64_t>()) + " parameters active per token\n"
+                                 : std::string())
               << "tokenizer     " << tokenizerNote << "\n"
               << "files        ";
     for (const auto& f : m.weightFiles()) std::cout << " " << f.filename().string();

@@ -18,6 +18,7 @@
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/massive_activations.h"
 #include "superlens/core/analysis/published_coordinates.h"
+#include "superlens/core/analysis/super_experts.h"
 
 namespace superlens::cli {
 namespace {
@@ -45,6 +46,82 @@ const bool kKeepSuperResolverInstalled = [] {
 nlohmann::json massiveJson(const core::MassiveActivation& m) {
     return {{"layer", m.layer}, {"token", m.token}, {"channel", m.channel}, {"value", m.value}, {"ratio", m.ratio},
             {"first_token", m.firstToken}, {"delimiter", m.delimiter}};
+}
+
+// Mixture-of-experts models: the super-expert profile over every prompt (Su
+// et al. 2025's rule), the super weight inside each flagged expert, and the
+// massive activations of the first prompt.
+int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr<const core::Model> model, const core::Tokenizer* tok,
+                  const std::vector<std::vector<core::TokenId>>& prompts, const std::vector<core::EditSpec>& edits) {
+    core::Engine engine(std::move(model));
+    auto profile = core::profileExperts(engine, prompts, edits);
+    if (!profile) return fail(profile.error());
+    auto sws = core::superWeightsInExperts(engine, *profile, prompts, edits);
+    if (!sws) return fail(sws.error());
+    core::ForwardRequest req;
+    req.tokens = prompts.front();
+    req.edits = edits;
+    req.record = core::HookSelection::patterns({"blocks.*.hook_resid_post"});
+    auto first = engine.run(req);
+    if (!first) return fail(first.error());
+    auto massive = core::findMassiveActivations(**first, tok, o.massive);
+    if (!massive) return fail(massive.error());
+    const auto& p = *profile;
+    if (o.json) {
+        nlohmann::json j;
+        j["super_weights"] = nlohmann::json::array();
+        for (const auto& w : *sws) {
+            j["super_weights"].push_back({{"layer", w.layer}, {"expert", w.expert}, {"tensor", w.tensor}, {"row", w.row}, {"col", w.col},
+                                          {"value", w.value}, {"down_in", w.downIn}, {"token", w.token}, {"prompt", w.prompt}, {"output_axis", 0}, {"output_channel", w.row}, {"input_channel", w.col}, {"down_out", w.downOut}});
+        }
+        j["super_experts"] = nlohmann::json::array();
+        j["expert_profile"] = nlohmann::json::array();
+        for (const auto& s : p.stats) {
+            nlohmann::json e = {{"layer", s.layer}, {"expert", s.expert}, {"max_abs_out", s.maxAbsOut}, {"value", s.value}, {"prompt", s.prompt},
+                                {"token", s.token}, {"channel", s.channel}, {"load", s.load}, {"super", s.super}};
+            j["expert_profile"].push_back(e);
+        }
+        for (const auto& s : p.superExperts) {
+            j["super_experts"].push_back({{"layer", s.layer}, {"expert", s.expert}, {"max_abs_out", s.maxAbsOut}, {"prompt", s.prompt},
+                                          {"token", s.token}, {"channel", s.channel}, {"load", s.load}});
+        }
+        j["expert_threshold"] = {{"threshold", p.threshold}, {"percentile995", p.percentile995}, {"global_max", p.globalMax}};
+        j["first_token_experts"] = nlohmann::json::array();
+        for (std::size_t li = 0; li < p.layers.size(); ++li) {
+            j["first_token_experts"].push_back({{"layer", p.layers[li]}, {"experts", p.firstTokenExperts[li]}});
+        }
+        j["massive_activations"] = nlohmann::json::array();
+        for (const auto& a : massive->flagged) j["massive_activations"].push_back(massiveJson(a));
+        j["ids"] = prompts.front();
+        j["prompts"] = static_cast<int>(prompts.size());
+        j["edits"] = analysis::editsJson(edits);
+        printJson(j);
+        return kExitOk;
+    }
+    std::printf("%s: %d layers, %zu routed (%d experts, top-%d), profiled %lld tokens in %zu prompt(s)\n", o.model.c_str(), m.config().numLayers,
+                p.layers.size(), p.experts, p.topK, static_cast<long long>(p.tokens), prompts.size());
+    std::printf("\nsuper experts (max |down_proj output| > %.4g = max(99.5th percentile %.4g, max/10 %.4g)): %zu\n", p.threshold, p.percentile995,
+                p.globalMax / 10, p.superExperts.size());
+    for (const auto& s : p.superExperts) {
+        std::printf("  layer %3d expert %4d  max %12.5g  prompt %d token %lld channel %lld  load %lld\n", s.layer, s.expert, s.maxAbsOut, s.prompt,
+                    static_cast<long long>(s.token), static_cast<long long>(s.channel), static_cast<long long>(s.load));
+    }
+    std::printf("\nsuper weights inside them:\n");
+    for (const auto& w : *sws) {
+        std::printf("  %s[%lld,%lld] = %.6g   token %lld, down_in %.4g, down_out %.4g (%.0f%% of it)\n", w.tensor.c_str(), static_cast<long long>(w.row),
+                    static_cast<long long>(w.col), w.value, static_cast<long long>(w.token), w.downIn, w.downOut, 100 * w.share);
+    }
+    std::printf("\nrouting of the first token (top-%d per routed layer):", p.topK);
+    for (std::size_t li = 0; li < p.layers.size(); ++li) {
+        std::printf(" L%d:", p.layers[li]);
+        for (std::size_t k = 0; k < p.firstTokenExperts[li].size(); ++k) std::printf("%s%d", k ? "," : "", p.firstTokenExperts[li][k]);
+    }
+    std::printf("\n\nmassive activations (>= %.0fx the layer median): %zu\n", o.massive.ratioThreshold, massive->flagged.size());
+    for (const auto& a : massive->flagged) {
+        std::printf("  layer %3d  token %4lld  channel %6lld  value %12.5g  ratio %10.1f%s\n", a.layer, static_cast<long long>(a.token),
+                    static_cast<long long>(a.channel), a.value, a.ratio, a.firstToken ? "  first token" : "");
+    }
+    return kExitOk;
 }
 
 int runScan(const ScanCliOptions& o) {
@@ -95,6 +172,7 @@ int runScan(const ScanCliOptions& o) {
 
     auto edits = resolveEdits(o.edits, m, static_cast<std::int64_t>(primary.size()));
     if (!edits) return fail(edits.error());
+    if (m.config().hasExperts()) return runExpertScan(o, m, *model, tok, prompts, *edits);
     core::Engine engine(*model);
     auto resolved = resolveKeepSuper(engine, primary, std::move(edits).value());
     if (!resolved) return fail(resolved.error());

@@ -3,3 +3,5 @@ superlens_add_script_test(NAME test_cli_contract COMMAND /usr/bin/python3 ${CMAK
 superlens_add_script_test(NAME test_family_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_family_cli.py LABELS cli families TIMEOUT 600)
 # Every command on a read-only model folder leaves it byte-identical; outputs into it are refused.
 superlens_add_script_test(NAME test_read_only_model COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_read_only_model.py LABELS cli TIMEOUT 600)
+# Mixture-of-experts families (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE): info, logits, expert edits, scan, capture, study experts.
+superlens_add_script_test(NAME test_moe_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_moe_cli.py LABELS cli moe TIMEOUT 600)

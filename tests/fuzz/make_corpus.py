@@ -222,6 +222,9 @@ SPECS = [
     "actq:blocks.*.hook_resid_post:bits=8:block=token:keep_super=0:13",
     "actq:blocks.*.hook_resid_post:bits=4:block=32",
     "expert:1:3=off",
+    "expert:0:12=off:renorm",
+    "blocks.1.mlp.experts.3.hook_out[*,17]=0",
+    "model.layers.1.block_sparse_moe.experts.2.w2.weight[19,90]=0",
 ]
 EDIT_FILES = [
     json.dumps(SPECS[:4]),

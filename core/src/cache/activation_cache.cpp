@@ -138,6 +138,12 @@ std::uint64_t estimateRunBytes(const ModelConfig& config, std::int64_t tokens, c
             case HookKind::AttnPattern: bytes += static_cast<std::uint64_t>(config.numHeads) * T * T * 4; break;
             case HookKind::MlpPre:
             case HookKind::MlpPost: bytes += T * static_cast<std::uint64_t>(config.intermediateSize) * 4; break;
+            case HookKind::ExpertPre:
+            case HookKind::ExpertPost: bytes += T * static_cast<std::uint64_t>(config.experts.intermediate) * 4; break;
+            case HookKind::SharedPre:
+            case HookKind::SharedPost: bytes += T * static_cast<std::uint64_t>(config.experts.sharedIntermediate) * 4; break;
+            case HookKind::ExpertWeights: bytes += T * static_cast<std::uint64_t>(config.experts.count) * 4; break;
+            case HookKind::ExpertIndices: bytes += T * static_cast<std::uint64_t>(config.experts.topK) * 4; break;
             default: bytes += T * static_cast<std::uint64_t>(config.hiddenSize) * 4; break;
         }
     }

@@ -225,6 +225,27 @@ Result<EditSpec> parseQuant(std::string_view text, bool activations) {
     return e;
 }
 
+// expert:L:E=off[:renorm]
+Result<EditSpec> parseExpertOff(std::string_view text) {
+    const auto parts = split(text, ':');
+    const char* usage = "expected expert:LAYER:EXPERT=off or expert:LAYER:EXPERT=off:renorm";
+    if (parts.size() != 3 && parts.size() != 4) return bad(text, usage);
+    const auto eq = parts[2].find('=');
+    if (eq == std::string_view::npos || trim(parts[2].substr(eq + 1)) != "off") return bad(text, usage);
+    const auto layer = parseInt(parts[1]), expert = parseInt(parts[2].substr(0, eq));
+    if (!layer || !expert || *layer < 0 || *expert < 0 || *layer > kMaxLayers || *expert > kMaxExperts) {
+        return bad(text, "layer and expert must be non-negative integers (" + std::string(usage) + ")");
+    }
+    if (parts.size() == 4 && trim(parts[3]) != "renorm") return bad(text, "unknown option '" + std::string(trim(parts[3])) + "' (only :renorm)");
+    EditSpec e;
+    e.kind = EditKind::ExpertOff;
+    e.expertLayer = static_cast<int>(*layer);
+    e.expert = static_cast<int>(*expert);
+    e.renorm = parts.size() == 4;
+    e.target = std::to_string(e.expertLayer) + ":" + std::to_string(e.expert);
+    return e;
+}
+
 }  // namespace
 
 std::string formatNumber(double v) {
@@ -251,6 +272,8 @@ std::string EditSpec::text() const {
         }
         case EditKind::Laser:
             return "laser:" + target + ":rank=" + formatNumber(rho);
+        case EditKind::ExpertOff:
+            return "expert:" + std::to_string(expertLayer) + ":" + std::to_string(expert) + "=off" + (renorm ? ":renorm" : "");
         case EditKind::Rtn:
         case EditKind::ActQuant: {
             s = (kind == EditKind::Rtn ? "rtn:" : "actq:") + target + ":bits=" + std::to_string(bits) + ":block=";
@@ -274,6 +297,7 @@ Result<EditSpec> parseEdit(std::string_view raw) {
     const std::string_view text = trim(raw);
     if (text.empty()) return Error{"empty edit spec"};
     if (text.substr(0, 6) == "laser:") return parseLaser(text);
+    if (text.substr(0, 7) == "expert:") return parseExpertOff(text);
     if (text.substr(0, 4) == "rtn:") return parseQuant(text, false);
     if (text.substr(0, 5) == "actq:") return parseQuant(text, true);
     return parseElement(text);
@@ -332,6 +356,7 @@ std::vector<std::string> editedTensors(const EditSpec& e, const Model& model) {
         }
         case EditKind::Activation:
         case EditKind::ActQuant:
+        case EditKind::ExpertOff:
             return {};
     }
     return {};
@@ -377,8 +402,16 @@ Status validateEdit(const EditSpec& e, const Model& model, std::int64_t tokenCou
             std::vector<std::int64_t> extent;
             if (pattern) extent = {c.numHeads, tokenCount, tokenCount};
             else {
-                const bool wide = hook->kind == HookKind::MlpPre || hook->kind == HookKind::MlpPost;
-                extent = {tokenCount, wide ? c.intermediateSize : c.hiddenSize};
+                std::int64_t width = c.hiddenSize;
+                switch (hook->kind) {
+                    case HookKind::MlpPre: case HookKind::MlpPost: width = c.intermediateSize; break;
+                    case HookKind::ExpertPre: case HookKind::ExpertPost: width = c.experts.intermediate; break;
+                    case HookKind::SharedPre: case HookKind::SharedPost: width = c.experts.sharedIntermediate; break;
+                    case HookKind::ExpertWeights: width = c.experts.count; break;
+                    case HookKind::ExpertIndices: return Error{where + "expert indices are read-only (remove an expert with expert:L:E=off)"};
+                    default: break;
+                }
+                extent = {tokenCount, width};
             }
             const char* names3[] = {"head", "query", "key"};
             const char* names2[] = {"token", "channel"};
@@ -400,10 +433,22 @@ Status validateEdit(const EditSpec& e, const Model& model, std::int64_t tokenCou
                 if (k.layer >= c.numLayers) return Error{where + "keep_super layer " + std::to_string(k.layer) + " is out of range"};
                 // Coordinates index the down projection as stored.
                 const TensorView* down = model.layerWeight(k.layer, LayerWeight::Down);
+                if (!down) return Error{where + "keep_super layer " + std::to_string(k.layer) + " routes to experts (no single down projection)"};
                 if (k.row >= down->rows() || k.col >= down->cols()) {
                     return Error{where + "keep_super coordinate " + std::to_string(k.row) + "," + std::to_string(k.col) + " is outside " +
                                  model.downProjectionName(k.layer)};
                 }
+            }
+            return {};
+        }
+        case EditKind::ExpertOff: {
+            if (!c.hasExperts()) return Error{where + c.familyName + " has no routed experts"};
+            if (e.expertLayer >= c.numLayers) {
+                return Error{where + "layer " + std::to_string(e.expertLayer) + " is out of range (model has " + std::to_string(c.numLayers) + " layers)"};
+            }
+            if (!c.isExpertLayer(e.expertLayer)) return Error{where + "layer " + std::to_string(e.expertLayer) + " has a dense MLP, not routed experts"};
+            if (e.expert >= c.experts.count) {
+                return Error{where + "expert " + std::to_string(e.expert) + " is out of range (" + std::to_string(c.experts.count) + " experts per layer)"};
             }
             return {};
         }

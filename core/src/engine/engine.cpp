@@ -121,6 +121,7 @@ struct Engine::Impl {
                 }
                 case EditKind::Activation:
                 case EditKind::ActQuant:
+                case EditKind::ExpertOff:
                     break;
             }
         }
@@ -191,6 +192,19 @@ struct Engine::Impl {
         for (int l = 0; l < c.numLayers; ++l) {
             auto& L = w.layers[static_cast<std::size_t>(l)];
             for (int i = 0; i < kLayerWeightCount; ++i) SL_TRY(assign(L.w[static_cast<std::size_t>(i)], model.layerWeightName(l, static_cast<LayerWeight>(i))));
+            if (!c.isExpertLayer(l)) continue;
+            L.expertOff.assign(static_cast<std::size_t>(c.experts.count), 0);
+            for (const EditSpec& e : edits) {
+                if (e.kind != EditKind::ExpertOff || e.expertLayer != l) continue;
+                L.expertOff[static_cast<std::size_t>(e.expert)] = 1;
+                L.renormAfterOff = L.renormAfterOff || e.renorm;
+            }
+            L.experts.resize(static_cast<std::size_t>(c.experts.count));
+            for (int e = 0; e < c.experts.count; ++e) {
+                for (int i = 0; i < kExpertWeightCount; ++i) {
+                    SL_TRY(assign(L.experts[static_cast<std::size_t>(e)][static_cast<std::size_t>(i)], model.expertWeightName(l, e, static_cast<ExpertWeight>(i))));
+                }
+            }
         }
         return w;
     }
@@ -214,6 +228,8 @@ struct Engine::Impl {
                         stages.insert(0);
                     } else stages.insert(L + 1);
                 }
+            } else if (e.kind == EditKind::ExpertOff) {
+                stages.insert(1 + e.expertLayer);
             } else if (e.kind == EditKind::Activation) {
                 stages.insert(stageOfHook(*parseHookName(e.target), L));
             } else if (e.kind == EditKind::ActQuant) {
@@ -230,8 +246,9 @@ struct Engine::Impl {
         const int L = model.config().numLayers;
         HookPlan plan;
         plan.layers = L;
-        plan.record.assign(static_cast<std::size_t>(HookPlan::slotCount(L)), 0);
-        plan.edits.assign(static_cast<std::size_t>(HookPlan::slotCount(L)), {});
+        plan.experts = model.config().experts.count;
+        plan.record.assign(HookPlan::slotCount(L, plan.experts), 0);
+        plan.edits.assign(HookPlan::slotCount(L, plan.experts), {});
         const HookLayout layout = hookLayoutOf(model.config());
         for (const HookPoint& p : record.resolve(layout)) plan.record[plan.index(p)] = 1;
         for (const EditSpec& e : edits) {

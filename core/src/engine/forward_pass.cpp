@@ -256,7 +256,14 @@ void ForwardPass<S>::attentionBlock(int l, const Mat& h, std::int64_t p0, KvCach
         k = k.cwiseMax(-lim).cwiseMin(lim);
         v = v.cwiseMax(-lim).cwiseMin(lim);
     }
-    if (c.qkNorm) {
+    if (c.qkNorm && c.qkNormWhole) {
+        // OLMoE: one norm over the whole q (k) projection, before the split into heads.
+        Mat normed;
+        norm(w[LW::QNorm], w[LW::QNormBias], q, normed);
+        q = std::move(normed);
+        norm(w[LW::KNorm], w[LW::KNormBias], k, normed);
+        k = std::move(normed);
+    } else if (c.qkNorm) {
         headNorm(w[LW::QNorm], w[LW::QNormBias], H, q);
         headNorm(w[LW::KNorm], w[LW::KNormBias], KV, k);
     }
@@ -300,6 +307,10 @@ void ForwardPass<S>::activate(Mat& x) const {
 template <class S>
 void ForwardPass<S>::mlpBlock(int l, const Mat& h, std::int64_t p0, Mat& out) {
     using LW = LayerWeight;
+    if (m_config.isExpertLayer(l)) {
+        expertsBlock(l, h, p0, out);  // moe.cpp
+        return;
+    }
     const RunWeights::Layer& w = m_weights.layers[static_cast<std::size_t>(l)];
     Mat post;
     if (m_config.mlpKind == MlpKind::Gated) {

@@ -21,6 +21,12 @@ struct RunWeights {
     struct Layer {
         std::array<WeightPtr, kLayerWeightCount> w;
         const WeightPtr& operator[](LayerWeight r) const { return w[static_cast<std::size_t>(r)]; }
+        // Routed-experts layers: per expert gate, up, down (empty otherwise).
+        std::vector<std::array<WeightPtr, kExpertWeightCount>> experts;
+        // Experts removed by expert:L:E=off edits (1 = off), and whether the
+        // remaining selected weights are renormalised (:renorm).
+        std::vector<char> expertOff;
+        bool renormAfterOff = false;
     };
     std::array<WeightPtr, kModelWeightCount> model;
     const WeightPtr& operator[](ModelWeight r) const { return model[static_cast<std::size_t>(r)]; }
@@ -30,15 +36,23 @@ struct RunWeights {
 // Which hooks record and which edits apply where, indexed by hookIndex().
 struct HookPlan {
     int layers = 0;
+    int experts = 0;  // routed experts per layer (per-expert hook slots)
     std::vector<char> record;
     std::vector<std::vector<const EditSpec*>> edits;
 
-    // Slots: embed, pos_embed, kLayerHookKindCount per layer, ln_final.
-    static int slotCount(int layers) { return 3 + layers * kLayerHookKindCount; }
+    // Slots: embed, pos_embed, kLayerHookKindCount per layer, ln_final, then
+    // kExpertHookKindCount per layer and expert.
+    static std::size_t slotCount(int layers, int experts) {
+        return 3 + static_cast<std::size_t>(layers) * kLayerHookKindCount + static_cast<std::size_t>(layers) * experts * kExpertHookKindCount;
+    }
     int index(HookPoint p) const {
         if (p.kind == HookKind::Embed) return 0;
         if (p.kind == HookKind::PosEmbed) return 1;
         if (p.kind == HookKind::LnFinal) return 2 + layers * kLayerHookKindCount;
+        if (isExpertHook(p.kind)) {
+            const int k = static_cast<int>(p.kind) - static_cast<int>(HookKind::ExpertPre);
+            return 3 + layers * kLayerHookKindCount + (p.layer * experts + p.expert) * kExpertHookKindCount + k;
+        }
         return 2 + p.layer * kLayerHookKindCount + (static_cast<int>(p.kind) - static_cast<int>(HookKind::ResidPre));
     }
     bool active(HookPoint p) const {
@@ -85,6 +99,11 @@ private:
     void attentionBlock(int layer, const Mat& h, std::int64_t p0, KvCache<S>& kv, Mat& out);
     // MLP sublayer, recording mlp.hook_pre and mlp.hook_post.
     void mlpBlock(int layer, const Mat& h, std::int64_t p0, Mat& out);
+    // Routed-experts MLP (moe.cpp): router, top-k, the selected experts only, shared expert.
+    void expertsBlock(int layer, const Mat& h, std::int64_t p0, Mat& out);
+    // Rows `rows` of a [rows.size(), cols] matrix as the hook's [n, cols] tensor
+    // (zero elsewhere): recorded and edited, then gathered back.
+    void scatteredHook(HookPoint p, const std::vector<std::int64_t>& rows, std::int64_t n, Mat& values, std::int64_t p0);
     void activate(Mat& x) const;
     static void addBias(Mat& x, const WeightPtr& bias);
 

@@ -8,5 +8,6 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemm_amx.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/activation_edits.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/forward_pass.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/moe.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/engine.cpp)
 include(${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/compression/sources.cmake)

@@ -410,6 +410,134 @@ Status configurePhi(const ConfigReader& r, ModelConfig& c) {
     return {};
 }
 
+// ------------------------------------------------ mixture of experts
+
+// The routed-experts block of a MoE family: config keys and the Hugging Face
+// class defaults for absent keys.
+struct ExpertKeys {
+    const char* count = "num_experts";
+    std::int64_t countDefault = 0;
+    std::int64_t topKDefault = 0;
+    const char* intermediate = nullptr;      // nullptr: each expert uses intermediate_size
+    std::int64_t intermediateDefault = 0;
+    const char* renormalize = nullptr;       // nullptr: always renormalised (Mixtral)
+    const char* sharedIntermediate = nullptr;  // the shared expert's size (Qwen2-MoE)
+    std::int64_t sharedDefault = 0;
+    bool sparseStep = false;                 // decoder_sparse_step and mlp_only_layers (Qwen-MoE)
+};
+
+Status readExperts(const ConfigReader& r, ModelConfig& c, const ExpertKeys& k) {
+    ExpertsRecipe& e = c.experts;
+    auto count = r.optionalInt(k.count, k.countDefault, kMaxExperts);
+    if (!count) return count.error();
+    auto topK = r.optionalInt("num_experts_per_tok", k.topKDefault, kMaxExperts);
+    if (!topK) return topK.error();
+    if (*topK > *count) {
+        return Error{r.where + "num_experts_per_tok (" + std::to_string(*topK) + ") exceeds the number of experts (" + std::to_string(*count) + ")"};
+    }
+    e.count = static_cast<int>(*count);
+    e.topK = static_cast<int>(*topK);
+    e.intermediate = c.intermediateSize;
+    if (k.intermediate) {
+        auto inter = r.optionalInt(k.intermediate, k.intermediateDefault, kMaxIntermediateSize);
+        if (!inter) return inter.error();
+        e.intermediate = static_cast<int>(*inter);
+    }
+    e.renormalize = true;
+    if (k.renormalize) {
+        auto renorm = r.optionalBool(k.renormalize, false);
+        if (!renorm) return renorm.error();
+        e.renormalize = *renorm;
+    }
+    if (k.sharedIntermediate) {
+        auto shared = r.optionalInt(k.sharedIntermediate, k.sharedDefault, kMaxIntermediateSize, 0);
+        if (!shared) return shared.error();
+        e.sharedIntermediate = static_cast<int>(*shared);
+        e.sharedGate = e.sharedIntermediate > 0;
+    }
+    if (k.sparseStep) {
+        // Qwen2MoeDecoderLayer: experts iff layer not in mlp_only_layers and (layer + 1) % decoder_sparse_step == 0.
+        auto step = r.optionalInt("decoder_sparse_step", 1, kMaxLayers);
+        if (!step) return step.error();
+        e.denseLayers.assign(static_cast<std::size_t>(c.numLayers), 0);
+        for (int l = 0; l < c.numLayers; ++l) e.denseLayers[static_cast<std::size_t>(l)] = (l + 1) % *step != 0;
+        if (r.has("mlp_only_layers")) {
+            const auto& list = r.j["mlp_only_layers"];
+            if (!list.is_array()) return Error{r.where + "field 'mlp_only_layers' must be a list of layer indices"};
+            for (const auto& v : list) {
+                if (!v.is_number_integer() || v.get<std::int64_t>() < 0 || v.get<std::int64_t>() >= c.numLayers) {
+                    return Error{r.where + "mlp_only_layers entry " + v.dump() + " is not a layer index (0.." + std::to_string(c.numLayers - 1) + ")"};
+                }
+                e.denseLayers[static_cast<std::size_t>(v.get<std::int64_t>())] = 1;
+            }
+        }
+    }
+    return {};
+}
+
+Status configureMixtral(const ConfigReader& r, ModelConfig& c) {
+    DimKeys k;
+    k.epsDefault = 1e-5;
+    SL_TRY(llamaCore(r, c, k));
+    SL_TRY(readRope(r, c, "rope_theta", 1e6));  // MixtralConfig's default base
+    SL_TRY(readSlidingWindow(r, c));
+    ExpertKeys e;
+    e.count = "num_local_experts";
+    e.countDefault = 8;
+    e.topKDefault = 2;
+    return readExperts(r, c, e);
+}
+
+ExpertKeys qwenMoeKeys(std::int64_t count, std::int64_t topK, std::int64_t inter) {
+    ExpertKeys e;
+    e.countDefault = count;
+    e.topKDefault = topK;
+    e.intermediate = "moe_intermediate_size";
+    e.intermediateDefault = inter;
+    e.renormalize = "norm_topk_prob";
+    e.sparseStep = true;
+    return e;
+}
+
+Status configureQwen2Moe(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(llamaCore(r, c));
+    // Qwen2MoeAttention: q/k/v biases (qkv_bias, default true), no o_proj bias.
+    auto qkvBias = r.optionalBool("qkv_bias", true);
+    if (!qkvBias) return qkvBias.error();
+    c.qkvBias = *qkvBias;
+    c.oBias = false;
+    SL_TRY(qwenSliding(r, c));
+    ExpertKeys e = qwenMoeKeys(60, 4, 1408);
+    e.sharedIntermediate = "shared_expert_intermediate_size";
+    e.sharedDefault = 5632;
+    return readExperts(r, c, e);
+}
+
+Status configureQwen3Moe(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(llamaCore(r, c));  // head_dim when given, else hidden / heads (Qwen3MoeAttention)
+    c.qkNorm = true;
+    SL_TRY(qwenSliding(r, c));
+    return readExperts(r, c, qwenMoeKeys(128, 8, 768));
+}
+
+Status configureOlmoe(const ConfigReader& r, ModelConfig& c) {
+    DimKeys k;
+    k.epsDefault = 1e-5;
+    SL_TRY(llamaCore(r, c, k));
+    // OlmoeAttention: RMSNorm over the whole q projection (hidden) and k projection (kv heads x head_dim).
+    c.qkNorm = true;
+    c.qkNormWhole = true;
+    auto clip = r.optionalNumber("clip_qkv", -1.0);
+    if (!clip) return clip.error();
+    if (*clip > 0) c.clipQkv = *clip;
+    else if (r.has("clip_qkv")) return Error{r.where + "field 'clip_qkv' must be > 0 or null"};
+    ExpertKeys e;
+    e.countDefault = 64;
+    e.topKDefault = 8;
+    e.renormalize = "norm_topk_prob";
+    return readExperts(r, c, e);
+}
+
 // ---------------------------------------------------------------- names
 
 template <class Role, std::size_t N>
@@ -546,6 +674,30 @@ const FamilyNames kPhiNames{
                 {MW::LmHeadBias, "lm_head.bias"}}),
 };
 
+// Mixtral: the experts live in block_sparse_moe (w1 = gate, w3 = up, w2 = down).
+FamilyNames mixtralNames() {
+    FamilyNames n = kLlamaNames;
+    n.layer[static_cast<std::size_t>(LW::Router)] = "{m}layers.{L}.block_sparse_moe.gate.weight";
+    n.expert = {"{m}layers.{L}.block_sparse_moe.experts.{E}.w1.weight", "{m}layers.{L}.block_sparse_moe.experts.{E}.w3.weight",
+                "{m}layers.{L}.block_sparse_moe.experts.{E}.w2.weight"};
+    return n;
+}
+const FamilyNames kMixtralNames = mixtralNames();
+
+// Qwen2-MoE, Qwen3-MoE, OLMoE: mlp.gate is the router, mlp.experts.E.*_proj the experts.
+FamilyNames qwenMoeNames() {
+    FamilyNames n = kLlamaNames;
+    n.layer[static_cast<std::size_t>(LW::Router)] = "{m}layers.{L}.mlp.gate.weight";
+    n.layer[static_cast<std::size_t>(LW::SharedGate)] = "{m}layers.{L}.mlp.shared_expert.gate_proj.weight";
+    n.layer[static_cast<std::size_t>(LW::SharedUp)] = "{m}layers.{L}.mlp.shared_expert.up_proj.weight";
+    n.layer[static_cast<std::size_t>(LW::SharedDown)] = "{m}layers.{L}.mlp.shared_expert.down_proj.weight";
+    n.layer[static_cast<std::size_t>(LW::SharedExpertGate)] = "{m}layers.{L}.mlp.shared_expert_gate.weight";
+    n.expert = {"{m}layers.{L}.mlp.experts.{E}.gate_proj.weight", "{m}layers.{L}.mlp.experts.{E}.up_proj.weight",
+                "{m}layers.{L}.mlp.experts.{E}.down_proj.weight"};
+    return n;
+}
+const FamilyNames kQwenMoeNames = qwenMoeNames();
+
 const FamilyRecipe kFamilies[] = {
     {"llama", "Llama", configureLlama, &kLlamaNames},
     {"mistral", "Mistral", configureMistral, &kLlamaNames},
@@ -560,6 +712,10 @@ const FamilyRecipe kFamilies[] = {
     {"gptj", "GPT-J", configureGptj, &kGptjNames},
     {"gpt_neox", "GPT-NeoX", configureGptNeox, &kGptNeoxNames},
     {"phi", "Phi", configurePhi, &kPhiNames},
+    {"mixtral", "Mixtral", configureMixtral, &kMixtralNames},
+    {"qwen2_moe", "Qwen2-MoE", configureQwen2Moe, &kQwenMoeNames},
+    {"qwen3_moe", "Qwen3-MoE", configureQwen3Moe, &kQwenMoeNames},
+    {"olmoe", "OLMoE", configureOlmoe, &kQwenMoeNames},
 };
 
 }  // namespace
@@ -606,9 +762,28 @@ bool roleUsed(const ModelConfig& c, LayerWeight w) {
         case LW::UpBias: return !gated && c.mlpBias;
         case LW::Down: return true;
         case LW::DownBias: return c.mlpBias;
+        case LW::Router: return c.hasExperts();
+        case LW::SharedGate:
+        case LW::SharedUp:
+        case LW::SharedDown: return c.hasExperts() && c.experts.sharedIntermediate > 0;
+        case LW::SharedExpertGate: return c.hasExperts() && c.experts.sharedGate;
         case LW::Count: return false;
     }
     return false;
+}
+
+bool roleUsedInLayer(const ModelConfig& c, LayerWeight w, int layer) {
+    if (!roleUsed(c, w)) return false;
+    if (!c.hasExperts() || layer < 0 || layer >= c.numLayers) return true;
+    const bool experts = c.isExpertLayer(layer);
+    switch (w) {
+        case LW::Gate: case LW::Up: case LW::GateUp: case LW::UpBias: case LW::Down: case LW::DownBias:
+            return !experts;
+        case LW::Router: case LW::SharedGate: case LW::SharedUp: case LW::SharedDown: case LW::SharedExpertGate:
+            return experts;
+        default:
+            return true;
+    }
 }
 
 bool roleUsed(const ModelConfig& c, ModelWeight w) {

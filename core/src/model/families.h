@@ -21,6 +21,8 @@ struct FamilyNames {
     std::vector<std::string_view> prefixes;
     std::array<std::string_view, kLayerWeightCount> layer{};
     std::array<std::string_view, kModelWeightCount> model{};
+    // Routed experts: "{E}" is the expert index.
+    std::array<std::string_view, kExpertWeightCount> expert{};
 };
 
 struct FamilyRecipe {
@@ -34,8 +36,11 @@ struct FamilyRecipe {
 std::span<const FamilyRecipe> familyTable();
 const FamilyRecipe* findFamily(std::string_view modelType);
 
-// Whether a role has a tensor in a model of this configuration.
+// Whether a role has a tensor in a model of this configuration (in any
+// layer); roleUsedInLayer: in that layer (routed-experts layers have a router
+// instead of the dense MLP).
 bool roleUsed(const ModelConfig& c, LayerWeight w);
+bool roleUsedInLayer(const ModelConfig& c, LayerWeight w, int layer);
 bool roleUsed(const ModelConfig& c, ModelWeight w);
 
 }  // namespace superlens::core

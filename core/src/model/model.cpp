@@ -171,7 +171,7 @@ Status Model::indexTensors() {
     return {};
 }
 
-std::string Model::weightName(std::string_view pattern, int layer) const {
+std::string Model::weightName(std::string_view pattern, int layer, int expert) const {
     std::string out;
     out.reserve(pattern.size() + 16);
     for (std::size_t i = 0; i < pattern.size(); ++i) {
@@ -181,6 +181,9 @@ std::string Model::weightName(std::string_view pattern, int layer) const {
         } else if (pattern.substr(i, 3) == "{L}") {
             out += std::to_string(layer);
             i += 2;
+        } else if (pattern.substr(i, 3) == "{E}") {
+            out += std::to_string(expert);
+            i += 2;
         } else {
             out += pattern[i];
         }
@@ -189,10 +192,18 @@ std::string Model::weightName(std::string_view pattern, int layer) const {
 }
 
 std::string Model::layerWeightName(int layer, LayerWeight w) const {
-    if (w == LayerWeight::Count || !roleUsed(m_config, w)) return "";
+    if (w == LayerWeight::Count || !roleUsedInLayer(m_config, w, layer)) return "";
     const FamilyRecipe* family = findFamily(m_config.modelType);
     const std::string_view pattern = family->names->layer[static_cast<std::size_t>(w)];
     return pattern.empty() ? std::string() : weightName(pattern, layer);
+}
+
+std::string Model::expertWeightName(int layer, int expert, ExpertWeight w) const {
+    if (w == ExpertWeight::Count || layer < 0 || layer >= m_config.numLayers || !m_config.isExpertLayer(layer)) return "";
+    if (expert < 0 || expert >= m_config.experts.count) return "";
+    const FamilyRecipe* family = findFamily(m_config.modelType);
+    const std::string_view pattern = family->names->expert[static_cast<std::size_t>(w)];
+    return pattern.empty() ? std::string() : weightName(pattern, layer, expert);
 }
 
 const TensorView* Model::layerWeight(int layer, LayerWeight w) const {
@@ -283,7 +294,8 @@ Status Model::validateArchitecture() {
             case LayerWeight::AttnNorm: case LayerWeight::AttnNormBias: case LayerWeight::MlpNorm: case LayerWeight::MlpNormBias:
             case LayerWeight::AttnPostNorm: case LayerWeight::MlpPostNorm: case LayerWeight::OBias: case LayerWeight::DownBias:
                 return {d};
-            case LayerWeight::QNorm: case LayerWeight::QNormBias: case LayerWeight::KNorm: case LayerWeight::KNormBias: return {hd};
+            case LayerWeight::QNorm: case LayerWeight::QNormBias: return {c.qkNormWhole ? qRows : hd};
+            case LayerWeight::KNorm: case LayerWeight::KNormBias: return {c.qkNormWhole ? kvRows : hd};
             case LayerWeight::Q: return {qRows, d};
             case LayerWeight::K: case LayerWeight::V: return {kvRows, d};
             case LayerWeight::Qkv: return {qRows + 2 * kvRows, d};
@@ -295,6 +307,10 @@ Status Model::validateArchitecture() {
             case LayerWeight::GateUp: return {2 * f, d};
             case LayerWeight::UpBias: return {f};
             case LayerWeight::Down: return {d, f};
+            case LayerWeight::Router: return {c.experts.count, d};
+            case LayerWeight::SharedGate: case LayerWeight::SharedUp: return {c.experts.sharedIntermediate, d};
+            case LayerWeight::SharedDown: return {d, c.experts.sharedIntermediate};
+            case LayerWeight::SharedExpertGate: return {1, d};
             case LayerWeight::Count: break;
         }
         return {};
@@ -303,14 +319,15 @@ Status Model::validateArchitecture() {
         switch (w) {
             case LayerWeight::Q: case LayerWeight::K: case LayerWeight::V: case LayerWeight::Qkv: case LayerWeight::O:
             case LayerWeight::Gate: case LayerWeight::Up: case LayerWeight::GateUp: case LayerWeight::Down:
-                return true;
+            case LayerWeight::SharedGate: case LayerWeight::SharedUp: case LayerWeight::SharedDown:
+                return true;  // (the router and the shared expert's gate stay out of quantization patterns)
             default:
                 return false;
         }
     };
 
     if (c.positions == PositionKind::Learned) {
-        SL_TRY(require(modelWeightName(ModelWeight::PosEmbed), {c.maxPositionEmbeddings, d}, {-1, LayerWeight::Count, ModelWeight::PosEmbed}));
+        SL_TRY(require(modelWeightName(ModelWeight::PosEmbed), {c.maxPositionEmbeddings, d}, {-1, LayerWeight::Count, ModelWeight::PosEmbed, -1, ExpertWeight::Count, false}));
     }
     SL_TRY(require(modelWeightName(ModelWeight::Embed), {c.vocabSize, d}, {-1, LayerWeight::Count, ModelWeight::Embed}));
     for (int l = 0; l < c.numLayers; ++l) {
@@ -318,7 +335,15 @@ Status Model::validateArchitecture() {
             const auto w = static_cast<LayerWeight>(i);
             const std::string name = layerWeightName(l, w);
             if (name.empty()) continue;
-            SL_TRY(require(name, layerShape(w), {l, w, ModelWeight::Count, isMatrix(w)}));
+            SL_TRY(require(name, layerShape(w), {l, w, ModelWeight::Count, -1, ExpertWeight::Count, isMatrix(w)}));
+        }
+        if (!c.isExpertLayer(l)) continue;
+        const std::int64_t fe = c.experts.intermediate;
+        for (int e = 0; e < c.experts.count; ++e) {
+            for (ExpertWeight w : {ExpertWeight::Gate, ExpertWeight::Up, ExpertWeight::Down}) {
+                std::vector<std::int64_t> shape = w == ExpertWeight::Down ? std::vector<std::int64_t>{d, fe} : std::vector<std::int64_t>{fe, d};
+                SL_TRY(require(expertWeightName(l, e, w), std::move(shape), {l, LayerWeight::Count, ModelWeight::Count, e, w, true}));
+            }
         }
     }
     for (ModelWeight w : {ModelWeight::FinalNorm, ModelWeight::FinalNormBias}) {

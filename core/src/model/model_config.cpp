@@ -110,11 +110,19 @@ std::string ModelConfig::blockSummary() const {
     else s += ", rotary " + std::to_string(rotaryDim) + "/" + std::to_string(headDim) + (rotaryStyle == RotaryStyle::Interleaved ? " interleaved" : " rotate-half");
     if (qkvLayout == QkvLayout::Fused) s += ", fused qkv";
     if (qkvLayout == QkvLayout::FusedPerHead) s += ", fused qkv per head";
-    if (qkNorm) s += ", QK-norm";
+    if (qkNorm) s += qkNormWhole ? ", QK-norm (whole projection)" : ", QK-norm";
     if (attnSoftcap) s += ", attention soft-cap";
     if (slidingWindow) s += ", sliding window " + std::to_string(*slidingWindow);
     s += mlpKind == MlpKind::Gated ? ", gated MLP " : ", MLP ";
     s += std::string(activationName(activation));
+    if (hasExperts()) {
+        int routed = 0;
+        for (int l = 0; l < numLayers; ++l) routed += isExpertLayer(l);
+        s += ", routed experts: top-" + std::to_string(experts.topK) + " of " + std::to_string(experts.count) + " (" +
+             std::to_string(experts.intermediate) + " wide" + (experts.renormalize ? ", renormalised" : "") + ")";
+        if (experts.sharedIntermediate > 0) s += " + shared expert " + std::to_string(experts.sharedIntermediate) + " wide, sigmoid gate";
+        if (routed != numLayers) s += " in " + std::to_string(routed) + " of " + std::to_string(numLayers) + " layers";
+    }
     if (finalSoftcap) s += ", logit soft-cap";
     if (conv1dWeights) s += ", Conv1D weights [in, out]";
     return s;

@@ -11,6 +11,10 @@
 //   LASER            laser:model.layers.27.mlp.up_proj.weight:rank=0.01
 //   weight RTN       rtn:model.layers.*.mlp.*:bits=4:block=128[:keep_super[=L:R:C;L:R:C]][:zclip=Z][:pclip=P]
 //   activation RTN   actq:blocks.*.hook_resid_post:bits=8[:block=N|tensor|token][:keep_super[=T:C;T:C]]
+//   expert removal   expert:L:E=off[:renorm]   (mixture-of-experts layers) routed expert E of layer L
+//                    contributes nothing; the router still selects it, and the other selected
+//                    experts keep their routing weights. With :renorm they are rescaled to the
+//                    total weight the k selected experts had (1 when the family renormalises).
 //
 // In patterns '*' matches any run of characters, dots included.
 
@@ -27,7 +31,7 @@ namespace superlens::core {
 
 class Model;
 
-enum class EditKind { Weight, Activation, Laser, Rtn, ActQuant };
+enum class EditKind { Weight, Activation, Laser, Rtn, ActQuant, ExpertOff };
 enum class EditOp { Set, Scale, Mean };
 
 // Super-weight coordinate: layer, row (output channel), column (input channel) of down_proj.
@@ -62,6 +66,10 @@ struct EditSpec {
     std::vector<ActivationCoord> keepActivations;  // actq: explicit list (empty = from a scan)
     std::optional<double> zclip;                // rtn: clip each block to mean +- Z sigma first
     std::optional<double> pclip;                // rtn: clip each block to its [100-P, P] percentiles first
+
+    int expertLayer = 0;                        // expert: layer L and expert E
+    int expert = 0;
+    bool renorm = false;                        // expert: the other selected experts share the removed weight
 
     // Canonical text: parse(text()) gives back an equal spec.
     std::string text() const;

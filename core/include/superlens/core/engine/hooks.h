@@ -14,6 +14,17 @@
 //   blocks.l.hook_mlp_out        [T, d]     what the MLP adds to the residual (down projection
 //                                           output, its bias, and Gemma's post-MLP norm)
 //   blocks.l.hook_resid_post     [T, d]     residual leaving block l
+//
+// Routed-experts layers (E experts, k per token, expert size fe, shared size fs)
+// have, instead of mlp.hook_pre / mlp.hook_post:
+//   blocks.l.mlp.hook_expert_weights      [T, E]   router probabilities (softmax of the router logits)
+//   blocks.l.mlp.hook_expert_indices      [T, k]   selected experts, in top-k order (as float values)
+//   blocks.l.mlp.experts.e.hook_pre       [T, fe]  expert e's gate projection (rows of tokens not routed to e: 0)
+//   blocks.l.mlp.experts.e.hook_post      [T, fe]  expert e's down_proj input act(gate) * up (likewise)
+//   blocks.l.mlp.experts.e.hook_out       [T, d]   expert e's down_proj output, before the routing weight (likewise)
+//   blocks.l.mlp.shared_expert.hook_pre   [T, fs]  shared expert (Qwen2-MoE): gate projection
+//   blocks.l.mlp.shared_expert.hook_post  [T, fs]  its down_proj input
+//   blocks.l.mlp.shared_expert.hook_out   [T, d]   its output times sigmoid(shared_expert_gate(x))
 //   ln_final.hook_normalized     [T, d]     final norm output
 //
 // Hook names are data: parsed once into HookPoint {kind, layer}. Which hooks
@@ -31,18 +42,31 @@ namespace superlens::core {
 
 struct ModelConfig;
 
-enum class HookKind { Embed, PosEmbed, ResidPre, AttnPattern, AttnOut, ResidMid, MlpPre, MlpPost, MlpOut, ResidPost, LnFinal };
-inline constexpr int kHookKindCount = 11;
-inline constexpr int kLayerHookKindCount = 8;  // ResidPre .. ResidPost
+enum class HookKind {
+    Embed, PosEmbed, ResidPre, AttnPattern, AttnOut, ResidMid, MlpPre, MlpPost,
+    ExpertWeights, ExpertIndices, SharedPre, SharedPost, SharedOut,  // routed-experts layers
+    MlpOut, ResidPost,
+    ExpertPre, ExpertPost, ExpertOut,  // per expert (HookPoint::expert)
+    LnFinal
+};
+inline constexpr int kHookKindCount = 19;
+inline constexpr int kLayerHookKindCount = 13;  // ResidPre .. ResidPost: one slot per layer
+inline constexpr int kExpertHookKindCount = 3;  // ExpertPre .. ExpertOut: one slot per layer and expert
+bool isExpertHook(HookKind k);
 
 struct HookPoint {
     HookKind kind = HookKind::Embed;
     int layer = -1;  // -1 for hook_embed, hook_pos_embed and ln_final.hook_normalized
+    int expert = -1; // routed expert of ExpertPre/ExpertPost/ExpertOut, else -1
 
     // Position in execution order: embed, pos_embed, blocks 0..L-1 (in kind order), ln_final.
     int order() const;
     bool operator==(const HookPoint&) const = default;
-    bool operator<(const HookPoint& o) const { return order() < o.order() || (order() == o.order() && kind < o.kind); }
+    bool operator<(const HookPoint& o) const {
+        if (order() != o.order()) return order() < o.order();
+        if (kind != o.kind) return kind < o.kind;
+        return expert < o.expert;
+    }
 };
 
 bool isLayerHook(HookKind k);
@@ -55,6 +79,9 @@ struct HookLayout {
     bool residMid = true;   // sequential blocks
     bool posEmbed = false;  // learned absolute positions
     std::string family;     // for messages ("GPT-J")
+    int experts = 0;                // routed experts per MoE layer (0: dense model)
+    bool sharedExpert = false;      // Qwen2-MoE's shared expert
+    std::vector<char> expertLayers; // per layer: 1 = routed-experts MLP (no mlp.hook_pre/hook_post)
     bool has(HookPoint p) const;
     // Why a well-formed hook name does not exist in this model ("" if it does).
     std::string missingReason(HookPoint p) const;

@@ -63,9 +63,15 @@ enum class LayerWeight {
     QNorm, QNormBias, KNorm, KNormBias,
     Q, K, V, Qkv, QBias, KBias, VBias, QkvBias, O, OBias,
     Gate, Up, GateUp, UpBias, Down, DownBias,
+    Router,                              // routed-experts layers: the router (mlp.gate, block_sparse_moe.gate) [E, d]
+    SharedGate, SharedUp, SharedDown,    // the shared expert's gated MLP (Qwen2-MoE)
+    SharedExpertGate,                    // its sigmoid gate [1, d]
     Count
 };
 inline constexpr int kLayerWeightCount = static_cast<int>(LayerWeight::Count);
+// One routed expert's gated MLP (w1/w3/w2 in Mixtral, gate/up/down_proj elsewhere).
+enum class ExpertWeight { Gate, Up, Down, Count };
+inline constexpr int kExpertWeightCount = static_cast<int>(ExpertWeight::Count);
 enum class ModelWeight { Embed, PosEmbed, FinalNorm, FinalNormBias, LmHead, LmHeadBias, Count };
 inline constexpr int kModelWeightCount = static_cast<int>(ModelWeight::Count);
 
@@ -74,6 +80,8 @@ struct TensorRole {
     int layer = -1;                   // -1: not a block weight
     LayerWeight layerWeight = LayerWeight::Count;
     ModelWeight modelWeight = ModelWeight::Count;
+    int expert = -1;                  // >= 0: a routed expert's weight (expertWeight says which)
+    ExpertWeight expertWeight = ExpertWeight::Count;
     bool matrix = false;              // a projection matrix (quantizable, LASER-able)
     bool storedTransposed = false;    // stored [in, out]: element [r, c] is input r, output c
 };
@@ -93,6 +101,8 @@ public:
     // tensor, e.g. Qkv for llama or AttnNorm for olmo).
     std::string layerWeightName(int layer, LayerWeight w) const;
     const TensorView* layerWeight(int layer, LayerWeight w) const;
+    // Checkpoint tensor name of routed expert e's weight in layer ("" unless an expert layer).
+    std::string expertWeightName(int layer, int expert, ExpertWeight w) const;
     // Name of a model-level weight ("" when absent; LmHead names the embedding when tied).
     std::string modelWeightName(ModelWeight w) const;
     const TensorView& embedding() const { return *m_embedding; }
@@ -107,6 +117,7 @@ public:
     std::string layerTensorPattern() const;
     // The MLP's output projection, where super weights live (down_proj, c_proj,
     // fc_out, dense_4h_to_h, fc2), and which axis of it as stored is the output channel.
+    // In a routed-experts layer there is no single down projection ("").
     std::string downProjectionName(int layer) const { return layerWeightName(layer, LayerWeight::Down); }
     int downOutputAxis() const { return m_config.conv1dWeights ? 1 : 0; }
 
@@ -137,7 +148,7 @@ private:
     Status indexTensors();
     Status indexGguf(const std::filesystem::path& path);
     Status validateArchitecture();
-    std::string weightName(std::string_view pattern, int layer) const;
+    std::string weightName(std::string_view pattern, int layer, int expert = -1) const;
 
     std::string m_prefix;  // the family's name prefix found in this checkpoint ("transformer.", "" ...)
     std::map<std::string, TensorRole> m_roles;

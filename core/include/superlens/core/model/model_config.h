@@ -47,6 +47,23 @@ enum class MlpKind {
     Plain,  // down(act(up(x) + b) ) + b
 };
 enum class Activation { Silu, Gelu, GeluTanh, QuickGelu };
+
+// Mixture-of-experts MLP ("routed experts"; Mixtral, Qwen2-MoE, Qwen3-MoE,
+// OLMoE): a router (nn.Linear d -> E) scores every expert; softmax over the E
+// router logits (in fp32 or wider), the top-k probabilities pick k experts
+// (torch.topk order: descending), optionally renormalised to sum to 1; the
+// block output is the routing-weighted sum of the k selected experts' gated
+// MLPs, plus an optional shared expert (Qwen2-MoE: scaled by sigmoid of its
+// own 1-output gate). Only the selected experts are computed.
+struct ExpertsRecipe {
+    int count = 0;                  // E (0: the model has no routed experts)
+    int topK = 0;                   // k experts per token
+    int intermediate = 0;           // each expert's intermediate size
+    bool renormalize = false;       // norm_topk_prob (Mixtral: always)
+    int sharedIntermediate = 0;     // shared expert's intermediate size (0: none)
+    bool sharedGate = false;        // sigmoid(shared_expert_gate(x)) scales the shared expert
+    std::vector<char> denseLayers;  // per layer: 1 = a plain gated MLP instead (Qwen2-MoE mlp_only_layers, decoder_sparse_step)
+};
 enum class QkvLayout {
     Separate,      // q_proj, k_proj, v_proj
     Fused,         // one [q | k | v] projection (Phi-3 qkv_proj, GPT-2 c_attn)
@@ -61,6 +78,7 @@ std::string_view activationName(Activation a);  // "silu", "gelu", "gelu_tanh", 
 inline constexpr std::int64_t kMaxHiddenSize = std::int64_t{1} << 17;         // 131072
 inline constexpr std::int64_t kMaxIntermediateSize = std::int64_t{1} << 20;   // 1048576
 inline constexpr std::int64_t kMaxLayers = 1024;
+inline constexpr std::int64_t kMaxExperts = 4096;                             // routed experts per layer (Qwen3-MoE: 128)
 inline constexpr std::int64_t kMaxHeads = 1024;                               // attention and key/value heads
 inline constexpr std::int64_t kMaxHeadDim = 4096;
 inline constexpr std::int64_t kMaxVocabSize = std::int64_t{1} << 24;          // 16777216
@@ -94,6 +112,7 @@ struct ModelConfig {
     double ropeLocalTheta = 0;         // > 0: sliding layers use this base, unscaled (Gemma 3)
     QkvLayout qkvLayout = QkvLayout::Separate;
     bool qkNorm = false;               // Qwen3, Gemma 3 (and Phi qk_layernorm): per-head norm of q and k
+    bool qkNormWhole = false;          // OLMoE: the norm spans the whole q (k) projection, not each head
     bool qkvBias = false;              // q/k/v (or fused qkv) projections have biases
     bool oBias = false;
     bool fusedGateUp = false;          // phi3: mlp.gate_up_proj
@@ -110,6 +129,7 @@ struct ModelConfig {
     std::optional<int> slidingWindow;    // window of the sliding layers
     std::vector<char> slidingLayers;     // per layer: 1 = sliding-window attention (empty = every layer when slidingWindow)
     std::optional<double> clipQkv;       // olmo
+    ExpertsRecipe experts;               // routed experts (experts.count > 0)
 
     std::optional<std::int64_t> bosTokenId;  // informative only: prompts take BOS from the tokenizer
     std::optional<std::int64_t> eosTokenId;
@@ -123,6 +143,12 @@ struct ModelConfig {
         return slidingLayers[static_cast<std::size_t>(layer)] ? slidingWindow : std::nullopt;
     }
     bool hasResidMid() const { return layout == BlockLayout::Sequential; }
+    // Whether layer's MLP is the routed-experts block (else the dense MLP of mlpKind).
+    bool isExpertLayer(int layer) const {
+        if (experts.count <= 0) return false;
+        return experts.denseLayers.empty() || !experts.denseLayers[static_cast<std::size_t>(layer)];
+    }
+    bool hasExperts() const { return experts.count > 0; }
     // One line naming the block recipe ("sequential, RMSNorm, rotary 64/64 rotate-half, gated MLP silu").
     std::string blockSummary() const;
 

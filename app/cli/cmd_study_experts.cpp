@@ -1,0 +1,127 @@
+// superlens-cli study experts MODEL (--text FILE | --text-ids FILE) [--prompt TEXT | --ids ...]
+//     [--ctx N] [--stride S] [--stopwords FILE | --stopword-ids ...] [--seed N] [--edit E]... [--json]
+// The super-expert study (Su et al. 2025, arXiv 2507.23279; core/analysis/expert_study.h):
+// profile the experts (on --prompt/--ids, else the text's first 128 tokens),
+// flag the super experts, then perplexity and stopword shift with each one
+// pruned, all of them, and as many random non-super experts (control).
+
+#include <iostream>
+
+#include "analysis_common.h"
+#include "superlens/core/analysis/expert_study.h"
+
+namespace superlens::cli {
+namespace {
+
+struct ExpertStudyCliOptions {
+    std::string model;
+    analysis::TextInput text;
+    InputOptions profileInput;
+    analysis::StopwordInput stopwords;
+    bool noStopwords = false;
+    EditOptions edits;
+    int context = 0;
+    int stride = 0;
+    std::uint64_t seed = 0;
+    bool json = false;
+};
+
+nlohmann::json expertJson(const core::ExpertStat& s) {
+    return {{"layer", s.layer}, {"expert", s.expert}, {"max_abs_out", s.maxAbsOut}, {"value", s.value}, {"prompt", s.prompt},
+            {"token", s.token}, {"channel", s.channel}, {"load", s.load}, {"super", s.super}};
+}
+
+int runStudyExperts(const ExpertStudyCliOptions& o) {
+    auto model = openModel(o.model);
+    if (!model) return fail(model.error());
+    const core::Model& m = **model;
+    auto tokOr = analysis::optionalTokenizer(m);
+    if (!tokOr) return fail(tokOr.error());
+    const core::Tokenizer* tok = tokOr->get();
+    const int context = analysis::windowLength(o.context, m);
+    auto loaded = analysis::loadTextTokens(o.text, m, tok);
+    if (!loaded) return fail(loaded.error());
+    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
+    if (!tokens) return fail(tokens.error());
+    std::vector<core::TokenId> profileIds;
+    if (o.profileInput.given()) {
+        auto ids = resolveTokens(o.profileInput, m);
+        if (!ids) return fail(ids.error());
+        profileIds = std::move(ids).value();
+    } else {
+        profileIds.assign(tokens->begin(), tokens->begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, tokens->size())));
+    }
+    std::vector<core::TokenId> stopwordIds;
+    if (!o.noStopwords && (tok || !o.stopwords.ids.empty())) {
+        auto ids = analysis::resolveStopwordIds(o.stopwords, m, tok);
+        if (!ids) return fail(ids.error());
+        stopwordIds = std::move(ids).value();
+    }
+    auto edits = resolveEdits(o.edits, m);
+    if (!edits) return fail(edits.error());
+    core::Engine engine(*model);
+    core::ExpertStudyOptions so;
+    so.perplexity.context = context;
+    so.perplexity.stride = o.stride;
+    if (so.perplexity.stride > so.perplexity.context) return usageError("--stride is larger than --ctx");
+    so.seed = o.seed;
+    auto study = core::studySuperExperts(engine, {profileIds}, *tokens, stopwordIds, *edits, so);
+    if (!study) return fail(o.model + ": " + study.error().message);
+    if (o.json) {
+        nlohmann::json j;
+        const auto& p = study->profile;
+        j["super_experts"] = nlohmann::json::array();
+        for (const auto& s : p.superExperts) j["super_experts"].push_back(expertJson(s));
+        j["threshold"] = p.threshold;
+        j["percentile995"] = p.percentile995;
+        j["global_max"] = p.globalMax;
+        j["conditions"] = nlohmann::json::array();
+        for (const auto& c : study->conditions) {
+            nlohmann::json cj = {{"key", c.key}, {"label", c.label}, {"edits", c.edits}, {"ppl", c.ppl.ppl}, {"nll", c.ppl.nll}, {"tokens", c.ppl.tokens}};
+            if (c.stopwords) {
+                cj["stopwords"] = {{"mass", c.stopwords->editedMass}, {"original_mass", c.stopwords->originalMass}, {"ratio", c.stopwords->ratio()}};
+            } else {
+                cj["stopwords"] = nullptr;
+            }
+            j["conditions"].push_back(std::move(cj));
+        }
+        j["context"] = so.perplexity.context;
+        j["seed"] = o.seed;
+        j["markdown"] = study->markdown();
+        printJson(j);
+        return kExitOk;
+    }
+    std::cout << study->markdown();
+    return kExitOk;
+}
+
+}  // namespace
+
+// After `study` (order 90) exists.
+const CommandRegistration kRegistration(93, [](CLI::App& app, CliContext& ctx) {
+    CLI::App* study = app.get_subcommand("study");
+    auto opts = std::make_shared<ExpertStudyCliOptions>();
+    CLI::App* cmd = study->add_subcommand("experts", "Mixture-of-experts: super experts pruned one by one, all, and random experts as control");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    analysis::addTextOptions(cmd, opts->text, true);
+    analysis::addStopwordOptions(cmd, opts->stopwords);
+    cmd->add_flag("--no-stopwords", opts->noStopwords, "Skip the stopword measure");
+    auto* p = cmd->add_option("--prompt", opts->profileInput.prompt, "Profile the experts on this prompt (default: the text's first 128 tokens)");
+    auto* i = cmd->add_option("--ids", opts->profileInput.ids, "Profile on these token ids (default: the text's first 128 tokens)");
+    p->excludes(i);
+    p->each([o = opts.get()](const std::string&) { o->profileInput.hasPrompt = true; });
+    i->each([o = opts.get()](const std::string&) { o->profileInput.hasIds = true; });
+    addEditOptions(cmd, opts->edits);
+    cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
+    cmd->add_option("--seed", opts->seed, "Seed of the random control experts (default 0)");
+    cmd->add_flag("--json", opts->json, "Print one JSON document (super experts, conditions, markdown)");
+    cmd->callback([&ctx, opts] {
+        ctx.run = [opts] {
+            if (!opts->text.given()) return usageError("study experts needs --text FILE (or --text-ids FILE)");
+            return runStudyExperts(*opts);
+        };
+    });
+});
+
+}  // namespace superlens::cli

@@ -1,0 +1,50 @@
+#pragma once
+// The super-expert ablation study (Su et al., 2025, arXiv 2507.23279, Sec. 4):
+// profile the experts on a prompt set (super_experts.h), then measure
+// perplexity and the stopword shift of a text with
+//   - the original model,
+//   - each flagged super expert pruned alone (expert:L:E=off),
+//   - all flagged super experts pruned together,
+//   - as many random non-super experts pruned (the control; uniform over the
+//     other (routed layer, expert) pairs that received at least one token in
+//     the profile, from a fixed seed so a study is reproducible).
+// Synchronous; uses the engine's runs.
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/super_experts.h"
+
+namespace superlens::core {
+
+struct ExpertStudyCondition {
+    std::string key;      // "original", "super_L_E", "all_super", "random_control"
+    std::string label;    // human-readable
+    std::vector<std::string> edits;  // the expert:L:E=off specs applied (on top of the user's edits)
+    PerplexityResult ppl;
+    std::optional<StopwordShift> stopwords;
+};
+
+struct ExpertStudyOptions {
+    PerplexityOptions perplexity;
+    std::uint64_t seed = 0;  // random control
+};
+
+struct ExpertStudyResult {
+    SuperExpertProfile profile;
+    std::vector<ExpertStudyCondition> conditions;
+    std::string markdown() const;
+};
+
+// profilePrompts: what the profile runs on; textTokens: the perplexity text;
+// stopwordIds may be empty (no stopword measure). Errors: no routed experts,
+// no super expert flagged, engine errors.
+Result<ExpertStudyResult> studySuperExperts(Engine& engine, const std::vector<std::vector<TokenId>>& profilePrompts,
+                                            const std::vector<TokenId>& textTokens, const std::vector<TokenId>& stopwordIds,
+                                            const std::vector<EditSpec>& baseEdits, const ExpertStudyOptions& options = {},
+                                            const RunControl& control = RunControl::none());
+
+}  // namespace superlens::core
