@@ -209,7 +209,8 @@ struct Engine::Impl {
                     else if (name == model.modelWeightName(ModelWeight::Embed)) {
                         stages.insert(0);
                         if (c.tieWordEmbeddings) stages.insert(L + 1);
-                    } else if (name == model.modelWeightName(ModelWeight::PosEmbed)) {
+                    } else if (name == model.modelWeightName(ModelWeight::PosEmbed) || name == model.modelWeightName(ModelWeight::TokenTypeEmbed) ||
+                               name == model.modelWeightName(ModelWeight::EmbedNorm) || name == model.modelWeightName(ModelWeight::EmbedNormBias)) {
                         stages.insert(0);
                     } else stages.insert(L + 1);
                 }
@@ -397,8 +398,8 @@ namespace {
 // Learned position embeddings end at max_position_embeddings (GPT-2: 1024).
 Status checkPositions(const Model& model, std::int64_t positions) {
     const ModelConfig& c = model.config();
-    if (c.positions == PositionKind::Learned && positions > c.maxPositionEmbeddings) {
-        return Error{std::to_string(positions) + " positions exceed the " + std::to_string(c.maxPositionEmbeddings) +
+    if (c.positions == PositionKind::Learned && c.positionsNeeded(positions) > c.maxPositionEmbeddings) {
+        return Error{std::to_string(positions) + " positions exceed the " + std::to_string(c.maxPositionEmbeddings - (c.positionsNeeded(0))) +
                      " learned position embeddings of this " + c.familyName + " model"};
     }
     return {};
@@ -435,6 +436,9 @@ Result<std::shared_ptr<const ForwardResult>> Engine::run(const ForwardRequest& r
 Result<GenerateResult> Engine::generate(const GenerateRequest& request, const RunControl& control) {
     SL_TRY(validateRequest(*m_model, request.prompt, request.edits));
     if (request.maxNewTokens < 0) return Error{"max new tokens must be >= 0"};
+    if (!m_model->config().causal) {
+        return Error{"this " + m_model->config().familyName + " model is a bidirectional encoder: it predicts masked tokens, it does not generate text"};
+    }
     SL_TRY(checkPositions(*m_model, static_cast<std::int64_t>(request.prompt.size()) + request.maxNewTokens));
     std::lock_guard lock(m_runMutex);
     if (m_options.precision == Precision::Float64) return m_impl->generate<double>(request, control);

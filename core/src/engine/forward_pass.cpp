@@ -134,9 +134,34 @@ void ForwardPass<S>::embed(const std::int32_t* ids, std::int64_t n, std::int64_t
     hook({HookKind::Embed, -1}, x, p0);
     if (const WeightPtr& wpe = m_weights[ModelWeight::PosEmbed]) {
         Mat pos(n, x.cols());
-        wpe->decodeRows(p0, p0 + n, pos.data());
+        if (m_config.paddingIdx) {
+            // RoBERTa (create_position_ids_from_input_ids): padding tokens sit
+            // at padding_idx, the others at padding_idx + their 1-based count
+            // among non-padding tokens. Whole sequences only (no KV cache for
+            // encoders), so the count starts at this chunk's first token.
+            SL_ASSERT(p0 == 0);
+            const std::int64_t pad = *m_config.paddingIdx;
+            std::int64_t seen = 0;
+            for (std::int64_t i = 0; i < n; ++i) {
+                const std::int64_t id = ids[i] == pad ? pad : pad + ++seen;
+                wpe->decodeRows(id, id + 1, pos.data() + i * pos.cols());
+            }
+        } else {
+            wpe->decodeRows(p0, p0 + n, pos.data());
+        }
         hook({HookKind::PosEmbed, -1}, pos, p0);
         x += pos;
+    }
+    if (const WeightPtr& types = m_weights[ModelWeight::TokenTypeEmbed]) {
+        // token_type_ids default to zeros (one segment): row 0 for every token.
+        Mat type0(1, x.cols());
+        types->decodeRows(0, 1, type0.data());
+        x.rowwise() += type0.row(0);
+    }
+    if (m_config.embeddingNorm) {
+        Mat normed;
+        norm(m_weights[ModelWeight::EmbedNorm], m_weights[ModelWeight::EmbedNormBias], x, normed);
+        x = std::move(normed);
     }
 }
 
@@ -181,10 +206,11 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
                 scores = ((scores.array() / cap).tanh() * cap).matrix();
             }
             for (std::int64_t i = 0; i < n; ++i) {
-                const std::int64_t pos = p0 + i;
-                // Keys visible to this query: causal, and inside the sliding
-                // window when the layer has one (HF: kv > q - window).
-                const std::int64_t first = window ? std::max<std::int64_t>(0, pos - *window + 1) : 0;
+                // Keys visible to this query: causal (or all of them in a
+                // bidirectional encoder), and inside the sliding window when
+                // the layer has one (HF: kv > q - window).
+                const std::int64_t pos = m_config.causal ? p0 + i : keys - 1;
+                const std::int64_t first = window ? std::max<std::int64_t>(0, p0 + i - *window + 1) : 0;
                 S* row = scores.data() + i * keys;
                 S maxv = -std::numeric_limits<S>::infinity();
                 for (std::int64_t j = first; j <= pos; ++j) maxv = std::max(maxv, row[j]);
@@ -276,10 +302,10 @@ void ForwardPass<S>::attentionBlock(int l, const Mat& h, std::int64_t p0, KvCach
 }
 
 template <class S>
-void ForwardPass<S>::activate(Mat& x) const {
+void ForwardPass<S>::activate(Mat& x, Activation kind) const {
     // Vectorised (Eigen's SIMD exp/tanh/erf). exp(-g) overflowing to inf gives -0, as in PyTorch.
     auto a = x.array();
-    switch (m_config.activation) {
+    switch (kind) {
         case Activation::Silu:
             a = a / (S(1) + (-a).exp());
             break;
@@ -316,13 +342,13 @@ void ForwardPass<S>::mlpBlock(int l, const Mat& h, std::int64_t p0, Mat& out) {
             kernels::linear<S>(*w[LW::Up], h, up, m_pool);
         }
         hook({HookKind::MlpPre, l}, gate, p0);
-        activate(gate);
+        activate(gate, m_config.activation);
         post = gate.cwiseProduct(up);
     } else {
         kernels::linear<S>(*w[LW::Up], h, post, m_pool);
         addBias(post, w[LW::UpBias]);
         hook({HookKind::MlpPre, l}, post, p0);
-        activate(post);
+        activate(post, m_config.activation);
     }
     // The down projection's input, where super weights read their spike.
     hook({HookKind::MlpPost, l}, post, p0);
@@ -337,8 +363,12 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
     hook({HookKind::ResidPre, l}, x, p0);
 
     Mat h, attnOut, mlpOut;
-    norm(w[LW::AttnNorm], w[LW::AttnNormBias], x, h);
-    attentionBlock(l, h, p0, kv, attnOut);
+    if (m_config.postNorm) {
+        attentionBlock(l, x, p0, kv, attnOut);  // post-LN: attention reads the residual itself
+    } else {
+        norm(w[LW::AttnNorm], w[LW::AttnNormBias], x, h);
+        attentionBlock(l, h, p0, kv, attnOut);
+    }
     if (m_config.sandwichNorms) {
         Mat normed;
         norm(w[LW::AttnPostNorm], nullptr, attnOut, normed);
@@ -352,6 +382,16 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
         mlpBlock(l, h, p0, mlpOut);
         hook({HookKind::MlpOut, l}, mlpOut, p0);
         x += attnOut + mlpOut;
+    } else if (m_config.postNorm) {
+        // BERT/RoBERTa: the norms follow each add; the normalised sums are the
+        // residual stream (resid_mid, resid_post), so resid_post(L) = resid_pre(L + 1).
+        Mat sum = x + attnOut;
+        norm(w[LW::AttnNorm], w[LW::AttnNormBias], sum, x);
+        hook({HookKind::ResidMid, l}, x, p0);
+        mlpBlock(l, x, p0, mlpOut);
+        hook({HookKind::MlpOut, l}, mlpOut, p0);
+        sum = x + mlpOut;
+        norm(w[LW::MlpNorm], w[LW::MlpNormBias], sum, x);
     } else {
         x += attnOut;
         hook({HookKind::ResidMid, l}, x, p0);
@@ -371,7 +411,16 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
 template <class S>
 void ForwardPass<S>::head(const Mat& x, std::int64_t p0, bool allPositions, ActivationTensor& logits) {
     Mat normed;
-    norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], x, normed);
+    if (m_config.headTransform) {
+        // Masked-LM head: dense + activation + LayerNorm, then the decoder.
+        Mat transformed;
+        kernels::linear<S>(*m_weights[ModelWeight::HeadDense], x, transformed, m_pool);
+        addBias(transformed, m_weights[ModelWeight::HeadDenseBias]);
+        activate(transformed, m_config.headActivation);
+        norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], transformed, normed);
+    } else {
+        norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], x, normed);
+    }
     hook({HookKind::LnFinal, -1}, normed, p0);
     Mat out;
     if (allPositions) {

@@ -85,7 +85,7 @@ private:
     void attentionBlock(int layer, const Mat& h, std::int64_t p0, KvCache<S>& kv, Mat& out);
     // MLP sublayer, recording mlp.hook_pre and mlp.hook_post.
     void mlpBlock(int layer, const Mat& h, std::int64_t p0, Mat& out);
-    void activate(Mat& x) const;
+    void activate(Mat& x, Activation kind) const;
     static void addBias(Mat& x, const WeightPtr& bias);
 
     const Model& m_model;

@@ -410,6 +410,66 @@ Status configurePhi(const ConfigReader& r, ModelConfig& c) {
     return {};
 }
 
+// BERT and RoBERTa (and XLM-RoBERTa, RoBERTa's model with another vocabulary):
+// bidirectional post-LN encoders with learned positions, token types, an
+// embedding LayerNorm and the masked-LM head (dense, gelu, LayerNorm, decoder
+// tied to the word embeddings, bias). Defaults of BertConfig / RobertaConfig.
+Status configureEncoder(const ConfigReader& r, ModelConfig& c, std::int64_t vocabDefault, bool robertaPositions) {
+    DimKeys k;
+    k.kvHeads = nullptr;
+    k.headDim = nullptr;
+    k.eps = "layer_norm_eps";
+    k.epsDefault = 1e-12;
+    k.hiddenDefault = 768;
+    k.interDefault = 3072;
+    k.layersDefault = 12;
+    k.headsDefault = 12;
+    k.vocabDefault = vocabDefault;
+    k.positionsDefault = 512;
+    SL_TRY(readDims(r, c, k));
+    SL_TRY(readTie(r, c, true));
+    SL_TRY(readActivation(r, c, "hidden_act", "gelu"));
+    const std::string posType = r.optionalString("position_embedding_type");
+    if (!posType.empty() && posType != "absolute") {
+        return Error{r.where + "position_embedding_type '" + posType + "' is not supported (absolute)"};
+    }
+    auto decoder = r.optionalBool("is_decoder", false);
+    auto cross = r.optionalBool("add_cross_attention", false);
+    auto types = r.optionalInt("type_vocab_size", 2, kMaxVocabSize, 0);
+    for (auto* v : {&decoder, &cross}) if (!*v) return v->error();
+    if (!types) return types.error();
+    if (*decoder || *cross) return Error{r.where + "is_decoder / add_cross_attention (a causal or encoder-decoder BERT) is not supported"};
+    c.typeVocabSize = *types;
+    if (robertaPositions) {
+        // RobertaEmbeddings: padding_idx = pad_token_id; position ids count from padding_idx + 1.
+        auto pad = r.optionalInt("pad_token_id", 1, kMaxPositions, 0);
+        if (!pad) return pad.error();
+        c.paddingIdx = *pad;
+        if (*pad + 1 >= c.maxPositionEmbeddings) {
+            return Error{r.where + "pad_token_id " + std::to_string(*pad) + " leaves no position embeddings (max_position_embeddings " +
+                         std::to_string(c.maxPositionEmbeddings) + ")"};
+        }
+        c.headActivation = Activation::Gelu;  // RobertaLMHead calls gelu whatever hidden_act says
+    } else {
+        c.headActivation = c.activation;      // BertPredictionHeadTransform uses hidden_act
+    }
+    c.causal = false;
+    c.postNorm = true;
+    c.normKind = NormKind::LayerNorm;
+    c.positions = PositionKind::Learned;
+    c.qkvBias = c.oBias = true;
+    c.mlpKind = MlpKind::Plain;
+    c.mlpBias = true;
+    c.embeddingNorm = true;
+    c.headTransform = true;
+    c.lmHeadBias = true;
+    return {};
+}
+
+Status configureBert(const ConfigReader& r, ModelConfig& c) { return configureEncoder(r, c, 30522, false); }
+Status configureRoberta(const ConfigReader& r, ModelConfig& c) { return configureEncoder(r, c, 50265, true); }
+Status configureXlmRoberta(const ConfigReader& r, ModelConfig& c) { return configureEncoder(r, c, 30522, true); }
+
 // ---------------------------------------------------------------- names
 
 template <class Role, std::size_t N>
@@ -546,6 +606,60 @@ const FamilyNames kPhiNames{
                 {MW::LmHeadBias, "lm_head.bias"}}),
 };
 
+// BERT-style encoders: RobertaForMaskedLM / BertForMaskedLM hub files. The
+// post-LN block's norms take the AttnNorm (attention.output.LayerNorm) and
+// MlpNorm (output.LayerNorm) roles; the MLM head's LayerNorm is FinalNorm.
+FamilyNames encoderNames(std::vector<std::string_view> prefixes, bool roberta) {
+    FamilyNames n{
+        std::move(prefixes),
+        layerNames({{LW::AttnNorm, "{m}encoder.layer.{L}.attention.output.LayerNorm.weight"},
+                    {LW::AttnNormBias, "{m}encoder.layer.{L}.attention.output.LayerNorm.bias"},
+                    {LW::MlpNorm, "{m}encoder.layer.{L}.output.LayerNorm.weight"},
+                    {LW::MlpNormBias, "{m}encoder.layer.{L}.output.LayerNorm.bias"},
+                    {LW::Q, "{m}encoder.layer.{L}.attention.self.query.weight"},
+                    {LW::K, "{m}encoder.layer.{L}.attention.self.key.weight"},
+                    {LW::V, "{m}encoder.layer.{L}.attention.self.value.weight"},
+                    {LW::QBias, "{m}encoder.layer.{L}.attention.self.query.bias"},
+                    {LW::KBias, "{m}encoder.layer.{L}.attention.self.key.bias"},
+                    {LW::VBias, "{m}encoder.layer.{L}.attention.self.value.bias"},
+                    {LW::O, "{m}encoder.layer.{L}.attention.output.dense.weight"},
+                    {LW::OBias, "{m}encoder.layer.{L}.attention.output.dense.bias"},
+                    {LW::Up, "{m}encoder.layer.{L}.intermediate.dense.weight"},
+                    {LW::UpBias, "{m}encoder.layer.{L}.intermediate.dense.bias"},
+                    {LW::Down, "{m}encoder.layer.{L}.output.dense.weight"},
+                    {LW::DownBias, "{m}encoder.layer.{L}.output.dense.bias"}}),
+        {},
+    };
+    if (roberta) {
+        n.model = modelNames({{MW::Embed, "{m}embeddings.word_embeddings.weight"},
+                              {MW::PosEmbed, "{m}embeddings.position_embeddings.weight"},
+                              {MW::TokenTypeEmbed, "{m}embeddings.token_type_embeddings.weight"},
+                              {MW::EmbedNorm, "{m}embeddings.LayerNorm.weight"},
+                              {MW::EmbedNormBias, "{m}embeddings.LayerNorm.bias"},
+                              {MW::HeadDense, "lm_head.dense.weight"},
+                              {MW::HeadDenseBias, "lm_head.dense.bias"},
+                              {MW::FinalNorm, "lm_head.layer_norm.weight"},
+                              {MW::FinalNormBias, "lm_head.layer_norm.bias"},
+                              {MW::LmHead, "lm_head.decoder.weight"},
+                              {MW::LmHeadBias, "lm_head.bias"}});
+    } else {
+        n.model = modelNames({{MW::Embed, "{m}embeddings.word_embeddings.weight"},
+                              {MW::PosEmbed, "{m}embeddings.position_embeddings.weight"},
+                              {MW::TokenTypeEmbed, "{m}embeddings.token_type_embeddings.weight"},
+                              {MW::EmbedNorm, "{m}embeddings.LayerNorm.weight"},
+                              {MW::EmbedNormBias, "{m}embeddings.LayerNorm.bias"},
+                              {MW::HeadDense, "cls.predictions.transform.dense.weight"},
+                              {MW::HeadDenseBias, "cls.predictions.transform.dense.bias"},
+                              {MW::FinalNorm, "cls.predictions.transform.LayerNorm.weight"},
+                              {MW::FinalNormBias, "cls.predictions.transform.LayerNorm.bias"},
+                              {MW::LmHead, "cls.predictions.decoder.weight"},
+                              {MW::LmHeadBias, "cls.predictions.bias"}});
+    }
+    return n;
+}
+const FamilyNames kRobertaNames = encoderNames({"roberta."}, true);
+const FamilyNames kBertNames = encoderNames({"bert."}, false);
+
 const FamilyRecipe kFamilies[] = {
     {"llama", "Llama", configureLlama, &kLlamaNames},
     {"mistral", "Mistral", configureMistral, &kLlamaNames},
@@ -560,6 +674,9 @@ const FamilyRecipe kFamilies[] = {
     {"gptj", "GPT-J", configureGptj, &kGptjNames},
     {"gpt_neox", "GPT-NeoX", configureGptNeox, &kGptNeoxNames},
     {"phi", "Phi", configurePhi, &kPhiNames},
+    {"bert", "BERT", configureBert, &kBertNames},
+    {"roberta", "RoBERTa", configureRoberta, &kRobertaNames},
+    {"xlm-roberta", "XLM-RoBERTa", configureXlmRoberta, &kRobertaNames},
 };
 
 }  // namespace
@@ -619,6 +736,11 @@ bool roleUsed(const ModelConfig& c, ModelWeight w) {
         case MW::FinalNormBias: return c.normKind == NormKind::LayerNorm;
         case MW::LmHead: return true;
         case MW::LmHeadBias: return c.lmHeadBias;
+        case MW::TokenTypeEmbed: return c.typeVocabSize > 0;
+        case MW::EmbedNorm:
+        case MW::EmbedNormBias: return c.embeddingNorm;
+        case MW::HeadDense:
+        case MW::HeadDenseBias: return c.headTransform;
         case MW::Count: return false;
     }
     return false;

@@ -321,10 +321,15 @@ Status Model::validateArchitecture() {
             SL_TRY(require(name, layerShape(w), {l, w, ModelWeight::Count, isMatrix(w)}));
         }
     }
-    for (ModelWeight w : {ModelWeight::FinalNorm, ModelWeight::FinalNormBias}) {
+    for (ModelWeight w : {ModelWeight::FinalNorm, ModelWeight::FinalNormBias, ModelWeight::EmbedNorm, ModelWeight::EmbedNormBias,
+                          ModelWeight::HeadDenseBias}) {
         const std::string name = modelWeightName(w);
         if (!name.empty()) SL_TRY(require(name, {d}, {-1, LayerWeight::Count, w}));
     }
+    if (c.typeVocabSize > 0) {
+        SL_TRY(require(modelWeightName(ModelWeight::TokenTypeEmbed), {c.typeVocabSize, d}, {-1, LayerWeight::Count, ModelWeight::TokenTypeEmbed}));
+    }
+    if (c.headTransform) SL_TRY(require(modelWeightName(ModelWeight::HeadDense), {d, d}, {-1, LayerWeight::Count, ModelWeight::HeadDense}));
     if (!c.tieWordEmbeddings) SL_TRY(require(modelWeightName(ModelWeight::LmHead), {c.vocabSize, d}, {-1, LayerWeight::Count, ModelWeight::LmHead}));
     if (c.lmHeadBias) SL_TRY(require(modelWeightName(ModelWeight::LmHeadBias), {c.vocabSize}, {-1, LayerWeight::Count, ModelWeight::LmHeadBias}));
 

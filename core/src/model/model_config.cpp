@@ -99,6 +99,8 @@ std::string_view activationName(Activation a) {
 
 std::string ModelConfig::blockSummary() const {
     std::string s = layout == BlockLayout::Parallel ? (sharedParallelNorm ? "parallel (shared norm)" : "parallel") : "sequential";
+    if (!causal) s = "bidirectional encoder, " + s;
+    if (postNorm) s += " post-LN";
     switch (normKind) {
         case NormKind::RmsNorm: s += ", RMSNorm"; break;
         case NormKind::RmsNormUnitOffset: s += ", RMSNorm (1+w)"; break;
@@ -106,7 +108,11 @@ std::string ModelConfig::blockSummary() const {
         case NormKind::NonParametricLayerNorm: s += ", LayerNorm without parameters"; break;
     }
     if (sandwichNorms) s += " pre+post";
-    if (positions == PositionKind::Learned) s += ", learned positions";
+    if (positions == PositionKind::Learned) {
+        s += ", learned positions";
+        if (paddingIdx) s += " from " + std::to_string(*paddingIdx + 1);
+    }
+    if (typeVocabSize > 0) s += ", token types";
     else s += ", rotary " + std::to_string(rotaryDim) + "/" + std::to_string(headDim) + (rotaryStyle == RotaryStyle::Interleaved ? " interleaved" : " rotate-half");
     if (qkvLayout == QkvLayout::Fused) s += ", fused qkv";
     if (qkvLayout == QkvLayout::FusedPerHead) s += ", fused qkv per head";
@@ -116,6 +122,7 @@ std::string ModelConfig::blockSummary() const {
     s += mlpKind == MlpKind::Gated ? ", gated MLP " : ", MLP ";
     s += std::string(activationName(activation));
     if (finalSoftcap) s += ", logit soft-cap";
+    if (headTransform) s += ", MLM head (dense, " + std::string(activationName(headActivation)) + ", LayerNorm)";
     if (conv1dWeights) s += ", Conv1D weights [in, out]";
     return s;
 }

@@ -66,7 +66,13 @@ enum class LayerWeight {
     Count
 };
 inline constexpr int kLayerWeightCount = static_cast<int>(LayerWeight::Count);
-enum class ModelWeight { Embed, PosEmbed, FinalNorm, FinalNormBias, LmHead, LmHeadBias, Count };
+// Encoders add: token-type embeddings, the embedding LayerNorm, and the MLM
+// head's dense layer (its norm is FinalNorm, its decoder LmHead).
+enum class ModelWeight {
+    Embed, PosEmbed, FinalNorm, FinalNormBias, LmHead, LmHeadBias,
+    TokenTypeEmbed, EmbedNorm, EmbedNormBias, HeadDense, HeadDenseBias,
+    Count
+};
 inline constexpr int kModelWeightCount = static_cast<int>(ModelWeight::Count);
 
 // What a checkpoint tensor is to the forward pass.

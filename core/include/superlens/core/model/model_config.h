@@ -111,6 +111,17 @@ struct ModelConfig {
     std::vector<char> slidingLayers;     // per layer: 1 = sliding-window attention (empty = every layer when slidingWindow)
     std::optional<double> clipQkv;       // olmo
 
+    // Encoders (BERT, RoBERTa): docs/DEVELOPERS.md "Encoders".
+    bool causal = true;                  // false: every query sees every key (bidirectional attention)
+    bool postNorm = false;               // post-LN block: x = norm1(x + attn(x)); x = norm2(x + mlp(x))
+    // Learned position ids: nullopt = 0, 1, 2, ...; RoBERTa (padding_idx p):
+    // p + (number of non-padding tokens up to and including this one), and p for padding tokens.
+    std::optional<std::int64_t> paddingIdx;
+    std::int64_t typeVocabSize = 0;      // > 0: token_type_embeddings row 0 is added to every token
+    bool embeddingNorm = false;          // LayerNorm of (word + position + token type) embeddings
+    bool headTransform = false;          // MLM head: dense + headActivation + norm (FinalNorm) before the decoder
+    Activation headActivation = Activation::Gelu;
+
     std::optional<std::int64_t> bosTokenId;  // informative only: prompts take BOS from the tokenizer
     std::optional<std::int64_t> eosTokenId;
     std::string torchDtype;
@@ -123,6 +134,9 @@ struct ModelConfig {
         return slidingLayers[static_cast<std::size_t>(layer)] ? slidingWindow : std::nullopt;
     }
     bool hasResidMid() const { return layout == BlockLayout::Sequential; }
+    // The largest learned position id a run of n tokens can use, plus one
+    // (RoBERTa's ids start at padding_idx + 1).
+    std::int64_t positionsNeeded(std::int64_t n) const { return n + (paddingIdx ? *paddingIdx + 1 : 0); }
     // One line naming the block recipe ("sequential, RMSNorm, rotary 64/64 rotate-half, gated MLP silu").
     std::string blockSummary() const;
 
