@@ -1,3 +1,4 @@
 superlens_add_script_test(NAME test_cli_contract COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_cli_contract.py LABELS cli)
 # Every model family (GPT-2, GPT-J, NeoX, Phi, Qwen3, Gemma) through info, logits, scan, capture, figure.
 superlens_add_script_test(NAME test_family_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_family_cli.py LABELS cli families TIMEOUT 600)
+superlens_add_script_test(NAME test_encoder_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_encoder_cli.py LABELS cli families encoders vision TIMEOUT 600)

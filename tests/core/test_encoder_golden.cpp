@@ -207,6 +207,20 @@ TEST(EncoderConfig, UnsupportedVariantsAreRefusedByName) {
     auto ok = ModelConfig::parse(base + "}", "config.json");
     ASSERT_TRUE(ok.ok()) << ok.error().message;
     EXPECT_NE(ok->blockSummary().find("bidirectional"), std::string::npos) << ok->blockSummary();
+    EXPECT_EQ(ok->blockSummary().find("rotary"), std::string::npos) << ok->blockSummary();
+}
+
+// Regression: the encoder commit's summary printed "rotary" for every
+// learned-position model without token types (GPT-2).
+TEST(EncoderConfig, LearnedPositionSummariesNameNoRotary) {
+    auto gpt2 = Model::open(testData() / "families" / "gpt2-f32");
+    ASSERT_TRUE(gpt2.ok()) << gpt2.error().message;
+    const std::string s = (*gpt2)->config().blockSummary();
+    EXPECT_NE(s.find("learned positions"), std::string::npos) << s;
+    EXPECT_EQ(s.find("rotary"), std::string::npos) << s;
+    auto qwen = Model::open(testData() / "families" / "qwen3-bf16");
+    ASSERT_TRUE(qwen.ok());
+    EXPECT_NE((*qwen)->config().blockSummary().find("rotary"), std::string::npos);
 }
 
 }  // namespace

@@ -166,6 +166,72 @@ void ForwardPass<S>::embed(const std::int32_t* ids, std::int64_t n, std::int64_t
 }
 
 template <class S>
+void ForwardPass<S>::embedPixels(const PixelTensor& px, Mat& x) {
+    const ModelConfig& c = m_config;
+    const std::int64_t p = c.patchSize, C = c.numChannels, d = c.hiddenSize, R = c.numRegisters;
+    const std::int64_t gh = px.height / p, gw = px.width / p, np = gh * gw;
+    const std::int64_t T = 1 + R + np;
+    // Conv2d(kernel = stride = p) as a matmul: patch (py, px) is the vector
+    // [channel, ky, kx] of its pixels (the weight [d, C, p, p] read as [d, C*p*p]);
+    // HF's conv drops the pixels past the last whole patch, so does this.
+    Mat patches(np, C * p * p);
+    for (std::int64_t py = 0; py < gh; ++py) {
+        for (std::int64_t qx = 0; qx < gw; ++qx) {
+            S* row = patches.data() + (py * gw + qx) * patches.cols();
+            for (std::int64_t ch = 0; ch < C; ++ch) {
+                for (std::int64_t ky = 0; ky < p; ++ky) {
+                    for (std::int64_t kx = 0; kx < p; ++kx) {
+                        row[(ch * p + ky) * p + kx] = static_cast<S>(px.at(static_cast<int>(ch), static_cast<int>(py * p + ky), static_cast<int>(qx * p + kx)));
+                    }
+                }
+            }
+        }
+    }
+    Mat projected;
+    kernels::linear<S>(*m_weights[ModelWeight::PatchEmbed], patches, projected, m_pool);
+    addBias(projected, m_weights[ModelWeight::PatchEmbedBias]);
+
+    // Whole small tensors (CLS [1, 1, d] or [d], registers [1, R, d], positions
+    // [1, N + 1, d] or [N + 1, d]) decoded flat.
+    auto flat = [](const WeightPtr& w) {
+        std::vector<S> out(static_cast<std::size_t>(w->rows() * w->cols()));
+        w->decodeRows(0, w->rows(), out.data());
+        return out;
+    };
+    x.resize(T, d);
+    const std::vector<S> cls = flat(m_weights[ModelWeight::ClsToken]);
+    x.row(0) = Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(cls.data(), d);
+    if (R > 0) {
+        const std::vector<S> regs = flat(m_weights[ModelWeight::RegisterTokens]);
+        x.middleRows(1, R) = Eigen::Map<const Mat>(regs.data(), R, d);
+    }
+    x.bottomRows(np) = projected;
+    hook({HookKind::Embed, -1}, x, 0);
+
+    // Position embeddings: CLS's, none for registers (DINOv2 adds positions
+    // before inserting them), the trained grid's for the patches.
+    const std::vector<S> table = flat(m_weights[ModelWeight::PosEmbed]);
+    SL_ASSERT(static_cast<std::int64_t>(table.size()) == (1 + np) * d);
+    Mat pos = Mat::Zero(T, d);
+    const Eigen::Map<const Mat> trained(table.data(), 1 + np, d);
+    pos.row(0) = trained.row(0);
+    pos.bottomRows(np) = trained.bottomRows(np);
+    hook({HookKind::PosEmbed, -1}, pos, 0);
+    x += pos;
+    if (c.embeddingNorm) {
+        // CLIP's pre_layrnorm.
+        Mat normed;
+        norm(m_weights[ModelWeight::EmbedNorm], m_weights[ModelWeight::EmbedNormBias], x, normed);
+        x = std::move(normed);
+    }
+}
+
+template <class S>
+void ForwardPass<S>::scaleChannels(Mat& x, const WeightPtr& scale) {
+    if (scale) x.array().rowwise() *= kernels::vectorOf<S>(*scale).transpose().array();
+}
+
+template <class S>
 void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, std::int64_t p0, Mat& out) {
     const int H = m_config.numHeads, KV = m_config.numKvHeads, hd = m_config.headDim;
     const int group = H / KV;
@@ -369,6 +435,7 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
         norm(w[LW::AttnNorm], w[LW::AttnNormBias], x, h);
         attentionBlock(l, h, p0, kv, attnOut);
     }
+    scaleChannels(attnOut, w[LW::AttnScale]);
     if (m_config.sandwichNorms) {
         Mat normed;
         norm(w[LW::AttnPostNorm], nullptr, attnOut, normed);
@@ -402,6 +469,7 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
             norm(w[LW::MlpPostNorm], nullptr, mlpOut, normed);
             mlpOut = std::move(normed);
         }
+        scaleChannels(mlpOut, w[LW::MlpScale]);
         hook({HookKind::MlpOut, l}, mlpOut, p0);
         x += mlpOut;
     }
@@ -422,6 +490,12 @@ void ForwardPass<S>::head(const Mat& x, std::int64_t p0, bool allPositions, Acti
         norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], x, normed);
     }
     hook({HookKind::LnFinal, -1}, normed, p0);
+    if (!m_weights[ModelWeight::LmHead]) {
+        // Vision encoders: no vocabulary; the output is the hidden states above.
+        logits.shape = {0, 0};
+        logits.values.clear();
+        return;
+    }
     Mat out;
     if (allPositions) {
         kernels::linear<S>(*m_weights[ModelWeight::LmHead], normed, out, m_pool);

@@ -12,6 +12,7 @@
 #include "superlens/core/engine/edit_spec.h"
 #include "superlens/core/engine/hooks.h"
 #include "superlens/core/model/model.h"
+#include "superlens/core/model/npy.h"
 
 namespace superlens::core {
 
@@ -64,6 +65,9 @@ public:
 
     // x <- embeddings of ids at positions p0 ...
     void embed(const std::int32_t* ids, std::int64_t n, std::int64_t p0, Mat& x);
+    // Vision models: x <- [CLS, registers..., patches row-major] embeddings of an image
+    // (patch projection as a matmul over [C * p * p] patch vectors, plus position embeddings).
+    void embedPixels(const PixelTensor& pixels, Mat& x);
     // x [n, d] is the residual at positions p0 .. p0+n-1; keys/values of
     // earlier positions come from kv (whose length must equal p0), and this
     // chunk's are appended.
@@ -87,6 +91,7 @@ private:
     void mlpBlock(int layer, const Mat& h, std::int64_t p0, Mat& out);
     void activate(Mat& x, Activation kind) const;
     static void addBias(Mat& x, const WeightPtr& bias);
+    static void scaleChannels(Mat& x, const WeightPtr& scale);  // DINOv2 layer scale: column c x scale[c]
 
     const Model& m_model;
     const ModelConfig& m_config;

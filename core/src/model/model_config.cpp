@@ -111,9 +111,16 @@ std::string ModelConfig::blockSummary() const {
     if (positions == PositionKind::Learned) {
         s += ", learned positions";
         if (paddingIdx) s += " from " + std::to_string(*paddingIdx + 1);
+    } else {
+        s += ", rotary " + std::to_string(rotaryDim) + "/" + std::to_string(headDim) + (rotaryStyle == RotaryStyle::Interleaved ? " interleaved" : " rotate-half");
     }
     if (typeVocabSize > 0) s += ", token types";
-    else s += ", rotary " + std::to_string(rotaryDim) + "/" + std::to_string(headDim) + (rotaryStyle == RotaryStyle::Interleaved ? " interleaved" : " rotate-half");
+    if (pixelInput) {
+        s += ", " + std::to_string(patchSize) + "-pixel patches of a " + std::to_string(imageSize) + "-pixel image";
+        if (numRegisters > 0) s += ", " + std::to_string(numRegisters) + " registers";
+        if (layerScale) s += ", layer scale";
+        if (embeddingNorm) s += ", pre-LN embeddings";
+    }
     if (qkvLayout == QkvLayout::Fused) s += ", fused qkv";
     if (qkvLayout == QkvLayout::FusedPerHead) s += ", fused qkv per head";
     if (qkNorm) s += ", QK-norm";

@@ -63,14 +63,18 @@ enum class LayerWeight {
     QNorm, QNormBias, KNorm, KNormBias,
     Q, K, V, Qkv, QBias, KBias, VBias, QkvBias, O, OBias,
     Gate, Up, GateUp, UpBias, Down, DownBias,
+    AttnScale, MlpScale,             // DINOv2 layer scale (lambda1 of layer_scale1 / layer_scale2)
     Count
 };
 inline constexpr int kLayerWeightCount = static_cast<int>(LayerWeight::Count);
 // Encoders add: token-type embeddings, the embedding LayerNorm, and the MLM
-// head's dense layer (its norm is FinalNorm, its decoder LmHead).
+// head's dense layer (its norm is FinalNorm, its decoder LmHead). Vision
+// encoders: the patch projection (a conv [d, C, p, p], read as [d, C*p*p]),
+// the CLS token and register tokens; EmbedNorm is CLIP's pre_layrnorm.
 enum class ModelWeight {
     Embed, PosEmbed, FinalNorm, FinalNormBias, LmHead, LmHeadBias,
     TokenTypeEmbed, EmbedNorm, EmbedNormBias, HeadDense, HeadDenseBias,
+    PatchEmbed, PatchEmbedBias, ClsToken, RegisterTokens,  // vision encoders
     Count
 };
 inline constexpr int kModelWeightCount = static_cast<int>(ModelWeight::Count);
@@ -101,6 +105,7 @@ public:
     const TensorView* layerWeight(int layer, LayerWeight w) const;
     // Name of a model-level weight ("" when absent; LmHead names the embedding when tied).
     std::string modelWeightName(ModelWeight w) const;
+    // Token models only (a vision model has no vocabulary: see config().pixelInput).
     const TensorView& embedding() const { return *m_embedding; }
     const TensorView* finalNorm() const { return m_finalNorm; }  // nullptr for olmo
     const TensorView& lmHead() const { return *m_lmHead; }       // the embedding when tied

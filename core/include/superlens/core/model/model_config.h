@@ -122,6 +122,26 @@ struct ModelConfig {
     bool headTransform = false;          // MLM head: dense + headActivation + norm (FinalNorm) before the decoder
     Activation headActivation = Activation::Gelu;
 
+    // Vision encoders (ViT, DINOv2, CLIP's vision tower): the input is an
+    // image, cut into patchSize x patchSize patches (a conv as a matmul); the
+    // tokens are [CLS, registers..., patches row-major]; no vocabulary, no LM
+    // head (vocabSize 0): the output is the final norm's hidden states.
+    bool pixelInput = false;
+    int imageSize = 0;                   // the side the position embeddings were trained for
+    int patchSize = 0;
+    int numChannels = 0;
+    int numRegisters = 0;                // DINOv2 with registers
+    bool patchBias = false;              // the patch projection has a bias (not CLIP's)
+    bool layerScale = false;             // DINOv2: attention and MLP outputs x lambda (per channel)
+    bool posEmbedBatchDim = false;       // position embeddings stored [1, N + 1, d] (ViT, DINOv2) or [N + 1, d] (CLIP)
+    bool clsTokenBatchDim = false;       // CLS stored [1, 1, d] (ViT, DINOv2) or [d] (CLIP class_embedding)
+    // Patches along one side at the trained size, and tokens for an image of
+    // h x w pixels (CLS + registers + patches).
+    std::int64_t trainedPatchesPerSide() const { return patchSize > 0 ? imageSize / patchSize : 0; }
+    std::int64_t imageTokenCount(std::int64_t h, std::int64_t w) const {
+        return 1 + numRegisters + (h / patchSize) * (w / patchSize);
+    }
+
     std::optional<std::int64_t> bosTokenId;  // informative only: prompts take BOS from the tokenizer
     std::optional<std::int64_t> eosTokenId;
     std::string torchDtype;
