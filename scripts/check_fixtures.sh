@@ -7,6 +7,10 @@
 #     (scripts/fixtures/make_family_models.py, float64, fixed seeds);
 #   - tests/data/moe/** but its README.md
 #     (scripts/fixtures/make_moe_models.py, float64, fixed seeds);
+#   - tests/data/encoders/** but its README.md and the roberta-tiny-hf
+#     tokenizer files (scripts/fixtures/make_encoder_models.py,
+#     scripts/fixtures/tokenizers/make_roberta_tiny.py);
+#   - tests/data/vision/** but its README.md (scripts/fixtures/make_vision_models.py);
 #   - tests/data/tokenizers/*-spm/expected.jsonl (SentencePiece);
 #   - tests/data/tokenizers/*-hf/expected.jsonl (Hugging Face tokenizers through
 #     its npm Node binding), unless --offline.
@@ -24,7 +28,7 @@ offline=0
 for arg in "$@"; do
   case "$arg" in
     --offline) offline=1 ;;
-    -h|--help) sed -n '2,15p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "check_fixtures: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -78,6 +82,36 @@ while IFS= read -r -d '' f; do
   [ "$rel" = README.md ] || [ -f "$tmp/moe/$rel" ] \
     || { echo "orphan     moe/$rel (committed, not regenerated)"; different=$((different + 1)); }
 done < <(find "$data/moe" -type f -print0 | sort -z)
+
+# Encoder checkpoints (BERT, RoBERTa) and their float64 answers; the tiny
+# RoBERTa tokenizer files they copy.
+"$py" "$here/scripts/fixtures/tokenizers/make_roberta_tiny.py" "$tmp/roberta-tiny-hf" > "$tmp/roberta.log" \
+  || { cat "$tmp/roberta.log" >&2; echo "check_fixtures: make_roberta_tiny.py failed" >&2; exit 1; }
+for f in tokenizer.json tokenizer_config.json; do
+  compare "tokenizers/roberta-tiny-hf/$f" "$tmp/roberta-tiny-hf/$f"
+done
+"$py" "$here/scripts/fixtures/make_encoder_models.py" --out "$tmp/encoders" > "$tmp/encoders.log" \
+  || { cat "$tmp/encoders.log" >&2; echo "check_fixtures: make_encoder_models.py failed" >&2; exit 1; }
+while IFS= read -r -d '' f; do
+  compare "encoders/${f#"$tmp/encoders/"}" "$f"
+done < <(find "$tmp/encoders" -type f -print0 | sort -z)
+while IFS= read -r -d '' f; do
+  rel="${f#"$data/encoders/"}"
+  [ "$rel" = README.md ] || [ -f "$tmp/encoders/$rel" ] \
+    || { echo "orphan     encoders/$rel (committed, not regenerated)"; different=$((different + 1)); }
+done < <(find "$data/encoders" -type f -print0 | sort -z)
+
+# Vision-encoder checkpoints, their pixels.npy and float64 answers.
+"$py" "$here/scripts/fixtures/make_vision_models.py" --out "$tmp/vision" > "$tmp/vision.log" \
+  || { cat "$tmp/vision.log" >&2; echo "check_fixtures: make_vision_models.py failed" >&2; exit 1; }
+while IFS= read -r -d '' f; do
+  compare "vision/${f#"$tmp/vision/"}" "$f"
+done < <(find "$tmp/vision" -type f -print0 | sort -z)
+while IFS= read -r -d '' f; do
+  rel="${f#"$data/vision/"}"
+  [ "$rel" = README.md ] || [ -f "$tmp/vision/$rel" ] \
+    || { echo "orphan     vision/$rel (committed, not regenerated)"; different=$((different + 1)); }
+done < <(find "$data/vision" -type f -print0 | sort -z)
 
 # SentencePiece expectations (offline).
 for dir in "$data"/tokenizers/*-spm/; do

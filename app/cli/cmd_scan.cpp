@@ -44,8 +44,86 @@ const bool kKeepSuperResolverInstalled = [] {
 }();
 
 nlohmann::json massiveJson(const core::MassiveActivation& m) {
-    return {{"layer", m.layer}, {"token", m.token}, {"channel", m.channel}, {"value", m.value}, {"ratio", m.ratio},
-            {"first_token", m.firstToken}, {"delimiter", m.delimiter}};
+    nlohmann::json j = {{"layer", m.layer}, {"token", m.token}, {"channel", m.channel}, {"value", m.value}, {"ratio", m.ratio},
+                        {"first_token", m.firstToken}, {"delimiter", m.delimiter}};
+    if (m.imageToken) {
+        // Vision runs: which token this is ([CLS, registers..., patches row-major]).
+        j["token_kind"] = m.imageToken->kindName();
+        if (m.imageToken->kind == core::ImageTokenKind::Register) j["register"] = m.imageToken->index;
+        if (m.imageToken->kind == core::ImageTokenKind::Patch) {
+            j["patch_row"] = m.imageToken->row;
+            j["patch_col"] = m.imageToken->col;
+        }
+    }
+    return j;
+}
+
+// Vision models: one image (--pixels); super weights and massive activations
+// with the kind of each token (CLS, register i, patch (row, col)).
+int runVisionScan(const ScanCliOptions& o, const std::shared_ptr<const core::Model>& model) {
+    const core::Model& m = *model;
+    if (!o.promptsFile.empty() || o.consistency) return fail("--prompts and --consistency take text prompts; a vision model reads one image (--pixels)");
+    auto pixels = resolvePixels(o.input, m);
+    if (!pixels) return fail(pixels.error());
+    const std::int64_t T = m.config().imageTokenCount((*pixels)->height, (*pixels)->width);
+    auto edits = resolveEdits(o.edits, m, T);
+    if (!edits) return fail(edits.error());
+    for (const auto& e : *edits) {
+        if (e.needsSuperWeightScan() || e.needsSuperActivationScan()) return fail("keep_super without coordinates is not available for images yet");
+    }
+    core::Engine engine(model);
+    core::SuperWeightScanOptions scanOptions = o.scan;
+    scanOptions.pixels = *pixels;
+    auto scan = core::scanSuperWeights(engine, {}, *edits, scanOptions);
+    if (!scan) return fail(scan.error());
+    auto massive = core::findMassiveActivations(*scan->firstResult, nullptr, o.massive);
+    if (!massive) return fail(massive.error());
+    if (o.json) {
+        nlohmann::json j;
+        j["super_weights"] = nlohmann::json::array();
+        for (const auto& sw : scan->superWeights) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
+        j["massive_activations"] = nlohmann::json::array();
+        for (const auto& a : massive->flagged) j["massive_activations"].push_back(massiveJson(a));
+        j["top_per_layer"] = nlohmann::json::array();
+        for (const auto& layer : massive->topPerLayer) {
+            nlohmann::json l = nlohmann::json::array();
+            for (const auto& a : layer) l.push_back(massiveJson(a));
+            j["top_per_layer"].push_back(std::move(l));
+        }
+        j["massive_persistent"] = nlohmann::json::array();
+        for (const auto& p : massive->persistent) {
+            j["massive_persistent"].push_back({{"token", p.token}, {"channel", p.channel}, {"first_layer", p.firstLayer}, {"last_layer", p.lastLayer}});
+        }
+        j["image"] = {{"channels", (*pixels)->channels}, {"height", (*pixels)->height}, {"width", (*pixels)->width},
+                      {"tokens", T}, {"registers", m.config().numRegisters}, {"patch_grid", {(*pixels)->height / m.config().patchSize,
+                                                                                              (*pixels)->width / m.config().patchSize}}};
+        j["edits"] = analysis::editsJson(*edits);
+        printJson(j);
+        return kExitOk;
+    }
+    std::printf("%s: %d layers, image %dx%d -> %lld tokens (CLS, %d registers, %dx%d patches)\n", o.model.c_str(), m.config().numLayers,
+                (*pixels)->height, (*pixels)->width, static_cast<long long>(T), m.config().numRegisters, (*pixels)->height / m.config().patchSize,
+                (*pixels)->width / m.config().patchSize);
+    std::printf("\nsuper weights (%zu):\n", scan->superWeights.size());
+    for (const auto& sw : scan->superWeights) {
+        std::printf("  %s[%lld,%lld] = %.6g   %s, down_out %.4g (%.0fx)\n", sw.tensorName(m).c_str(), static_cast<long long>(sw.row),
+                    static_cast<long long>(sw.col), sw.value,
+                    core::imageTokenAt(sw.token, m.config().numRegisters, (*pixels)->width / m.config().patchSize).label().c_str(), sw.downOut,
+                    sw.outputRatio);
+    }
+    std::printf("\nlargest residual entries per layer:\n");
+    for (const auto& layer : massive->topPerLayer) {
+        for (const auto& a : layer) {
+            std::printf("  layer %3d  %-16s channel %6lld  value %12.5g  ratio %10.1f\n", a.layer, a.imageToken->label().c_str(),
+                        static_cast<long long>(a.channel), a.value, a.ratio);
+        }
+    }
+    std::printf("\nmassive activations (>= %.0fx the layer median): %zu\n", o.massive.ratioThreshold, massive->flagged.size());
+    for (const auto& a : massive->flagged) {
+        std::printf("  layer %3d  %-16s channel %6lld  value %12.5g  ratio %10.1f\n", a.layer, a.imageToken->label().c_str(),
+                    static_cast<long long>(a.channel), a.value, a.ratio);
+    }
+    return kExitOk;
 }
 
 // Mixture-of-experts models: the super-expert profile over every prompt (Su
@@ -128,6 +206,7 @@ int runScan(const ScanCliOptions& o) {
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
     const core::Model& m = **model;
+    if (m.config().pixelInput || o.input.hasPixels) return runVisionScan(o, *model);
     auto tokOr = analysis::optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
     const core::Tokenizer* tok = tokOr->get();

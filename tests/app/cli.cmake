@@ -5,3 +5,4 @@ superlens_add_script_test(NAME test_family_cli COMMAND /usr/bin/python3 ${CMAKE_
 superlens_add_script_test(NAME test_read_only_model COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_read_only_model.py LABELS cli TIMEOUT 600)
 # Mixture-of-experts families (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE): info, logits, expert edits, scan, capture, study experts.
 superlens_add_script_test(NAME test_moe_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_moe_cli.py LABELS cli moe TIMEOUT 600)
+superlens_add_script_test(NAME test_encoder_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_encoder_cli.py LABELS cli families encoders vision TIMEOUT 600)

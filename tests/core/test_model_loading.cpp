@@ -233,7 +233,7 @@ TEST(ModelDamage, TensorsThatDisagreeWithTheConfig) {
         std::string cfg = c.read("config.json");
         cfg.replace(cfg.find("\"model_type\": \"llama\""), 21, "\"model_type\": \"bloom\"");
         c.write("config.json", cfg);
-        expectRefused(c.dir(), "unknown model_type 'bloom' (supported: llama, mistral, qwen2, qwen3, olmo, phi3, gemma2, gemma3_text, gemma3, gpt2, gptj, gpt_neox, phi, mixtral, qwen2_moe, qwen3_moe, olmoe)",
+        expectRefused(c.dir(), "unknown model_type 'bloom' (supported: llama, mistral, qwen2, qwen3, olmo, phi3, gemma2, gemma3_text, gemma3, gpt2, gptj, gpt_neox, phi, mixtral, qwen2_moe, qwen3_moe, olmoe, bert, roberta, xlm-roberta, vit, dinov2, dinov2_with_registers, clip_vision_model, clip)",
                       "config.json");
     }
     {

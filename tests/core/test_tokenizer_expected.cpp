@@ -66,7 +66,17 @@ TEST_P(ExpectedLines, EveryLineMatchesTheReferenceLibrary) {
         // Decode the reference ids, so a decode check does not depend on encode.
         const auto decoded = tok.decode(wantIds, false);
 
-        const bool ok = ids == wantIds && tokens == wantTokens && decoded == wantDecoded;
+        // Hugging Face's Encoding.tokens gives an lstrip/rstrip added token's
+        // matched text, with the whitespace it absorbed (RoBERTa's " <mask>");
+        // tokenString is the vocabulary entry. The ids show both are the same token.
+        bool tokensOk = tokens.size() == wantTokens.size();
+        for (std::size_t i = 0; tokensOk && i < tokens.size(); ++i) {
+            if (tokens[i] == wantTokens[i]) continue;
+            const std::string& w = wantTokens[i];
+            const auto a = w.find_first_not_of(" \t\n"), b = w.find_last_not_of(" \t\n");
+            tokensOk = tok.isSpecial(ids[i]) && a != std::string::npos && w.substr(a, b - a + 1) == tokens[i];
+        }
+        const bool ok = ids == wantIds && tokensOk && decoded == wantDecoded;
         if (ok) {
             ++matched;
         } else if (reported++ < 8) {
@@ -116,7 +126,7 @@ INSTANTIATE_TEST_SUITE_P(SharedTokenizers, ExpectedLines,
                          testing::Values("llama-2-spm", "llama-2-hf", "mistral-7b-v0.1-spm", "mistral-7b-v0.1-hf",
                                          "llama-3-hf", "olmo1-gpt-neox-olmo-dolma-v1_5-hf",
                                          "olmo-gpt-neox-20b-pii-special-hf", "olmo2-dolma2-hf", "stories260K-spm",
-                                         "stories260K-hf", "gpt2-hf", "qwen3-hf"),
+                                         "stories260K-hf", "gpt2-hf", "qwen3-hf", "roberta-tiny-hf"),
                          caseName);
 
 INSTANTIATE_TEST_SUITE_P(LocalTokenizers, ExpectedLines, testing::ValuesIn(extraFolders()), caseName);

@@ -24,7 +24,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     fz::require(c.numHeads >= 1 && c.numHeads <= kMaxHeads, "num_attention_heads within limits");
     fz::require(c.numKvHeads >= 1 && c.numKvHeads <= kMaxHeads && c.numHeads % c.numKvHeads == 0, "num_key_value_heads divides heads");
     fz::require(c.headDim >= 1 && c.headDim <= kMaxHeadDim, "head_dim within limits");
-    fz::require(c.vocabSize >= 1 && c.vocabSize <= kMaxVocabSize, "vocab_size within limits");
+    // Vision encoders have no vocabulary (vocabSize 0), token models at least one token.
+    fz::require(c.pixelInput ? c.vocabSize == 0 : (c.vocabSize >= 1 && c.vocabSize <= kMaxVocabSize), "vocab_size within limits");
+    if (c.pixelInput) {
+        fz::require(c.patchSize >= 1 && c.patchSize <= c.imageSize && c.numChannels >= 1, "image geometry within limits");
+    }
     fz::require(c.rawJson == text, "raw JSON kept");
     return 0;
 }

@@ -11,6 +11,8 @@ shows no change):
                resources with each shape cut to at most 2 x 2 (data rewritten),
                plus a few small files of every dtype
   config       every config.json in tests/data and resources
+  npy          the vision fixtures' pixels.npy files and small .npy files of
+               every accepted and refused form (fuzz_npy.cpp)
   edit_spec    edit specs from DESIGN.md and the tests (first byte 0), and
                edits files (first byte 1): see fuzz_edit_spec.cpp
 
@@ -240,14 +242,35 @@ def edit_corpus():
         write("edit_spec", f"file-{i:02d}", b"\1" + s.encode())
 
 
+def npy(descr, shape, payload, version=1, header_extra=""):
+    header = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), %s}" % (descr, ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else ""), header_extra)
+    total = 8 + (2 if version == 1 else 4) + len(header) + 1
+    header += " " * ((64 - total % 64) % 64) + "\n"
+    size = struct.pack("<H", len(header)) if version == 1 else struct.pack("<I", len(header))
+    return b"\x93NUMPY" + bytes([version, 0]) + size + header.encode("latin1") + payload
+
+
+def npy_corpus():
+    # every pixels.npy of the vision fixtures, and small files of each accepted and refused form
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "vision", "*", "pixels.npy"))):
+        with open(path, "rb") as fh:
+            write("npy", "vision-" + os.path.basename(os.path.dirname(path)) + ".npy", fh.read())
+    write("npy", "f4-chw.npy", npy("<f4", [3, 2, 2], struct.pack("<12f", *range(12))))
+    write("npy", "f8-v2.npy", npy("<f8", [1, 1, 2, 3], struct.pack("<6d", *range(6)), version=2))
+    write("npy", "u1-refused.npy", npy("|u1", [1, 2, 2], bytes(4)))
+    write("npy", "fortran.npy", npy("<f4", [1, 1, 1], bytes(4)).replace(b"False", b"True "))
+    write("npy", "short-data.npy", npy("<f4", [3, 4, 4], bytes(10)))
+
+
 def main():
     rng = random.Random(15)
-    for target in ("gguf", "safetensors", "config", "edit_spec"):
+    for target in ("gguf", "safetensors", "config", "edit_spec", "npy"):
         shutil.rmtree(os.path.join(OUT, target), ignore_errors=True)
     gguf_corpus(rng)
     safetensors_corpus()
     config_corpus()
     edit_corpus()
+    npy_corpus()
     for target in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, target))
         size = sum(os.path.getsize(os.path.join(OUT, target, f)) for f in files)

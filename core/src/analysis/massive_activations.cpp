@@ -64,6 +64,7 @@ Result<MassiveActivationReport> findMassiveActivations(const ForwardResult& resu
     MassiveActivationReport report;
     const auto mark = [&](MassiveActivation& m) {
         m.firstToken = m.token == 0;
+        if (result.pixels) m.imageToken = imageTokenAt(m.token, result.registers, result.patchGridWidth);
         if (tokenizer && m.token >= 0 && m.token < static_cast<std::int64_t>(result.tokens.size())) {
             m.delimiter = isDelimiterToken(*tokenizer, result.tokens[static_cast<std::size_t>(m.token)]);
         }

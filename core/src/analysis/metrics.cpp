@@ -36,12 +36,22 @@ double addSoftmax(const float* logits, std::int64_t V, std::vector<double>& acc,
     return tracked;
 }
 
+// Next-token measures read logits at position t as a prediction of token
+// t + 1; a bidirectional encoder's logits at t predict token t itself (MLM).
+Status requireCausal(const Engine& engine, const char* what) {
+    const ModelConfig& c = engine.model().config();
+    if (c.causal) return {};
+    return Error{std::string(what) + " needs a left-to-right model; this " + c.familyName +
+                 " model is a bidirectional encoder (use a masked-token measure)"};
+}
+
 // Runs the windows once, scoring next-token NLL and/or accumulating the mean
 // distribution over the predicting positions (each text position once).
 Status scoreWindows(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits, std::int64_t context,
                     std::int64_t stride, PerplexityResult* ppl, MeanDistribution* dist, const RunControl& control,
                     const std::vector<TokenId>* track = nullptr) {
     const std::int64_t n = static_cast<std::int64_t>(tokens.size());
+    SL_TRY(requireCausal(engine, "next-token perplexity"));
     if (n < 2) return Error{"the text has " + std::to_string(n) + " token(s); at least 2 are needed to predict one"};
     if (context < 2) return Error{"context must be at least 2 tokens (got " + std::to_string(context) + ")"};
     if (stride < 1 || stride > context) {
@@ -280,6 +290,7 @@ Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer& tokenizer, cons
 Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer* tokenizer, const std::vector<ZeroShotTask>& tasks,
                                 const std::vector<EditSpec>& edits, const RunControl& control) {
     ZeroShotResult out;
+    SL_TRY(requireCausal(engine, "zero-shot continuation scoring"));
     if (tasks.empty()) return Error{"zero-shot: no tasks"};
     const std::int64_t V = engine.model().config().vocabSize;
     int correct = 0, correctNorm = 0;

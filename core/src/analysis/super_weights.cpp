@@ -165,6 +165,7 @@ Result<SuperWeightScan> scanSuperWeights(Engine& engine, const std::vector<Token
         const auto t0 = Clock::now();
         ForwardRequest req;
         req.tokens = tokens;
+        req.pixels = options.pixels;
         req.edits = edits;
         req.record = superWeightHooks();
         // Incremental recompute: blocks before the layer of the weight just

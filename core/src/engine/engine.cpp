@@ -48,6 +48,17 @@ void applyElementEdit(const EditSpec& e, RowMatrixF& m) {
     }
 }
 
+// Model weights read after the last block (the rest feed the embedding stage).
+bool isHeadWeight(ModelWeight w) {
+    switch (w) {
+        case ModelWeight::FinalNorm: case ModelWeight::FinalNormBias: case ModelWeight::LmHead: case ModelWeight::LmHeadBias:
+        case ModelWeight::HeadDense: case ModelWeight::HeadDenseBias:
+            return true;
+        default:
+            return false;
+    }
+}
+
 // Stage s: 0 = embedding, 1 + l = block l, layers + 1 = final norm + head.
 int stageOfHook(HookPoint p, int layers) {
     if (p.kind == HookKind::Embed || p.kind == HookKind::PosEmbed) return 0;
@@ -224,9 +235,11 @@ struct Engine::Impl {
                     else if (name == model.modelWeightName(ModelWeight::Embed)) {
                         stages.insert(0);
                         if (c.tieWordEmbeddings) stages.insert(L + 1);
-                    } else if (name == model.modelWeightName(ModelWeight::PosEmbed)) {
-                        stages.insert(0);
-                    } else stages.insert(L + 1);
+                    } else if (const TensorRole* role = model.tensorRole(name); role && isHeadWeight(role->modelWeight)) {
+                        stages.insert(L + 1);
+                    } else {
+                        stages.insert(0);  // positions, token types, embedding norm, patch projection, CLS, registers
+                    }
                 }
             } else if (e.kind == EditKind::ExpertOff) {
                 stages.insert(1 + e.expertLayer);
@@ -268,7 +281,8 @@ struct Engine::Impl {
         const auto t0 = Clock::now();
         const ModelConfig& c = model.config();
         const int L = c.numLayers;
-        const std::int64_t T = static_cast<std::int64_t>(req.tokens.size());
+        const std::int64_t T = req.pixels ? c.imageTokenCount(req.pixels->height, req.pixels->width)
+                                          : static_cast<std::int64_t>(req.tokens.size());
 
         auto weights = runWeights(req.edits);
         if (!weights) return weights.error();
@@ -276,6 +290,12 @@ struct Engine::Impl {
 
         auto result = std::make_shared<ForwardResult>();
         result->tokens = req.tokens;
+        result->pixels = req.pixels;
+        result->positions = T;
+        if (req.pixels) {
+            result->registers = c.numRegisters;
+            result->patchGridWidth = req.pixels->width / c.patchSize;
+        }
         result->edits = req.edits;
         result->precision = precision;
         result->allPositionLogits = req.allPositionLogits;
@@ -287,7 +307,8 @@ struct Engine::Impl {
         int start = 0;
         const ForwardResult* prev = req.previous.get();
         const Checkpoints<S>* prevCk = nullptr;
-        if (prev && prev->tokens == req.tokens && prev->precision == precision && prev->recordPatterns == result->recordPatterns &&
+        const bool samePixels = prev && (prev->pixels == req.pixels || (prev->pixels && req.pixels && *prev->pixels == *req.pixels));
+        if (prev && prev->tokens == req.tokens && samePixels && prev->precision == precision && prev->recordPatterns == result->recordPatterns &&
             prev->checkpoints && prev->stageKeys.size() == result->stageKeys.size()) {
             prevCk = static_cast<const Checkpoints<S>*>(prev->checkpoints.get());
             start = L + 2;
@@ -306,7 +327,8 @@ struct Engine::Impl {
         ForwardPass<S> pass(model, *weights, plan, defaultThreadPool());
         kernels::Mat<S> x;
         if (start == 0) {
-            pass.embed(req.tokens.data(), T, 0, x);
+            if (req.pixels) pass.embedPixels(*req.pixels, x);
+            else pass.embed(req.tokens.data(), T, 0, x);
         } else {
             for (int l = 0; l < start && l <= L; ++l) ck->residPre[l] = prevCk->residPre[l];
             x = *prevCk->residPre[std::min(start - 1, L)];
@@ -432,9 +454,10 @@ namespace {
 // time and memory grow with T^2). A config without the key sets no limit.
 Status checkPositions(const Model& model, std::int64_t positions) {
     const ModelConfig& c = model.config();
-    if (c.maxPositionEmbeddings <= 0 || positions <= c.maxPositionEmbeddings) return {};
+    // RoBERTa's learned ids start at padding_idx + 1: they need more rows than tokens.
+    if (c.maxPositionEmbeddings <= 0 || c.positionsNeeded(positions) <= c.maxPositionEmbeddings) return {};
     if (c.positions == PositionKind::Learned) {
-        return Error{std::to_string(positions) + " positions exceed the " + std::to_string(c.maxPositionEmbeddings) +
+        return Error{std::to_string(positions) + " positions exceed the " + std::to_string(c.maxPositionEmbeddings - c.positionsNeeded(0)) +
                      " learned position embeddings of this " + c.familyName + " model"};
     }
     return Error{std::to_string(positions) + " positions exceed this " + c.familyName + " model's context of " +
@@ -458,11 +481,47 @@ Status validateRequest(const Model& model, const std::vector<TokenId>& tokens, c
     }
     return {};
 }
+// Vision models: one image whose patch grid the position embeddings cover.
+Status validateImageRequest(const Model& model, const ForwardRequest& req) {
+    const ModelConfig& c = model.config();
+    if (!c.pixelInput) return Error{"this " + c.familyName + " model reads tokens, not an image"};
+    if (!req.pixels) return Error{"this " + c.familyName + " model reads an image (--pixels FILE.npy or --image FILE), not tokens"};
+    if (!req.tokens.empty()) return Error{"give either an image or tokens, not both"};
+    const PixelTensor& px = *req.pixels;
+    if (px.channels != c.numChannels) {
+        return Error{"the image has " + std::to_string(px.channels) + " channels; this " + c.familyName + " model reads " + std::to_string(c.numChannels)};
+    }
+    if (px.height < c.patchSize || px.width < c.patchSize) {
+        return Error{"the image (" + std::to_string(px.height) + "x" + std::to_string(px.width) + ") is smaller than one " +
+                     std::to_string(c.patchSize) + "-pixel patch"};
+    }
+    if (static_cast<std::size_t>(px.channels) * static_cast<std::size_t>(px.height) * static_cast<std::size_t>(px.width) != px.values.size()) {
+        return Error{"the pixel tensor's values do not match its shape"};
+    }
+    const std::int64_t side = c.trainedPatchesPerSide();
+    if (px.height / c.patchSize != side || px.width / c.patchSize != side) {
+        return Error{"a " + std::to_string(px.height) + "x" + std::to_string(px.width) + " image gives a " + std::to_string(px.height / c.patchSize) +
+                     "x" + std::to_string(px.width / c.patchSize) + " patch grid; this model's position embeddings are for " + std::to_string(side) +
+                     "x" + std::to_string(side) + " (" + std::to_string(c.imageSize) + " pixels): resize the image"};
+    }
+    const std::int64_t T = c.imageTokenCount(px.height, px.width);
+    for (const EditSpec& e : req.edits) {
+        SL_TRY(validateEdit(e, model, T));
+        if (e.needsSuperWeightScan() || e.needsSuperActivationScan()) {
+            return Error{"edit '" + e.text() + "': keep_super without coordinates must be resolved by a scan first"};
+        }
+    }
+    return {};
+}
 }  // namespace
 
 Result<std::shared_ptr<const ForwardResult>> Engine::run(const ForwardRequest& request, const RunControl& control) {
-    SL_TRY(validateRequest(*m_model, request.tokens, request.edits));
-    SL_TRY(checkPositions(*m_model, static_cast<std::int64_t>(request.tokens.size())));
+    if (m_model->config().pixelInput || request.pixels) {
+        SL_TRY(validateImageRequest(*m_model, request));
+    } else {
+        SL_TRY(validateRequest(*m_model, request.tokens, request.edits));
+        SL_TRY(checkPositions(*m_model, static_cast<std::int64_t>(request.tokens.size())));
+    }
     SL_TRY(request.record.validate(hookLayoutOf(m_model->config())));
     std::lock_guard lock(m_runMutex);
     auto result = m_options.precision == Precision::Float64 ? m_impl->run<double>(request, Precision::Float64, control)
@@ -477,6 +536,9 @@ Result<std::shared_ptr<const ForwardResult>> Engine::run(const ForwardRequest& r
 Result<GenerateResult> Engine::generate(const GenerateRequest& request, const RunControl& control) {
     SL_TRY(validateRequest(*m_model, request.prompt, request.edits));
     if (request.maxNewTokens < 0) return Error{"max new tokens must be >= 0"};
+    if (!m_model->config().causal) {
+        return Error{"this " + m_model->config().familyName + " model is a bidirectional encoder: it predicts masked tokens, it does not generate text"};
+    }
     SL_TRY(checkPositions(*m_model, static_cast<std::int64_t>(request.prompt.size()) + request.maxNewTokens));
     std::lock_guard lock(m_runMutex);
     if (m_options.precision == Precision::Float64) return m_impl->generate<double>(request, control);

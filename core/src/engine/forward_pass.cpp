@@ -134,10 +134,101 @@ void ForwardPass<S>::embed(const std::int32_t* ids, std::int64_t n, std::int64_t
     hook({HookKind::Embed, -1}, x, p0);
     if (const WeightPtr& wpe = m_weights[ModelWeight::PosEmbed]) {
         Mat pos(n, x.cols());
-        wpe->decodeRows(p0, p0 + n, pos.data());
+        if (m_config.paddingIdx) {
+            // RoBERTa (create_position_ids_from_input_ids): padding tokens sit
+            // at padding_idx, the others at padding_idx + their 1-based count
+            // among non-padding tokens. Whole sequences only (no KV cache for
+            // encoders), so the count starts at this chunk's first token.
+            SL_ASSERT(p0 == 0);
+            const std::int64_t pad = *m_config.paddingIdx;
+            std::int64_t seen = 0;
+            for (std::int64_t i = 0; i < n; ++i) {
+                const std::int64_t id = ids[i] == pad ? pad : pad + ++seen;
+                wpe->decodeRows(id, id + 1, pos.data() + i * pos.cols());
+            }
+        } else {
+            wpe->decodeRows(p0, p0 + n, pos.data());
+        }
         hook({HookKind::PosEmbed, -1}, pos, p0);
         x += pos;
     }
+    if (const WeightPtr& types = m_weights[ModelWeight::TokenTypeEmbed]) {
+        // token_type_ids default to zeros (one segment): row 0 for every token.
+        Mat type0(1, x.cols());
+        types->decodeRows(0, 1, type0.data());
+        x.rowwise() += type0.row(0);
+    }
+    if (m_config.embeddingNorm) {
+        Mat normed;
+        norm(m_weights[ModelWeight::EmbedNorm], m_weights[ModelWeight::EmbedNormBias], x, normed);
+        x = std::move(normed);
+    }
+}
+
+template <class S>
+void ForwardPass<S>::embedPixels(const PixelTensor& px, Mat& x) {
+    const ModelConfig& c = m_config;
+    const std::int64_t p = c.patchSize, C = c.numChannels, d = c.hiddenSize, R = c.numRegisters;
+    const std::int64_t gh = px.height / p, gw = px.width / p, np = gh * gw;
+    const std::int64_t T = 1 + R + np;
+    // Conv2d(kernel = stride = p) as a matmul: patch (py, px) is the vector
+    // [channel, ky, kx] of its pixels (the weight [d, C, p, p] read as [d, C*p*p]);
+    // HF's conv drops the pixels past the last whole patch, so does this.
+    Mat patches(np, C * p * p);
+    for (std::int64_t py = 0; py < gh; ++py) {
+        for (std::int64_t qx = 0; qx < gw; ++qx) {
+            S* row = patches.data() + (py * gw + qx) * patches.cols();
+            for (std::int64_t ch = 0; ch < C; ++ch) {
+                for (std::int64_t ky = 0; ky < p; ++ky) {
+                    for (std::int64_t kx = 0; kx < p; ++kx) {
+                        row[(ch * p + ky) * p + kx] = static_cast<S>(px.at(static_cast<int>(ch), static_cast<int>(py * p + ky), static_cast<int>(qx * p + kx)));
+                    }
+                }
+            }
+        }
+    }
+    Mat projected;
+    kernels::linear<S>(*m_weights[ModelWeight::PatchEmbed], patches, projected, m_pool);
+    addBias(projected, m_weights[ModelWeight::PatchEmbedBias]);
+
+    // Whole small tensors (CLS [1, 1, d] or [d], registers [1, R, d], positions
+    // [1, N + 1, d] or [N + 1, d]) decoded flat.
+    auto flat = [](const WeightPtr& w) {
+        std::vector<S> out(static_cast<std::size_t>(w->rows() * w->cols()));
+        w->decodeRows(0, w->rows(), out.data());
+        return out;
+    };
+    x.resize(T, d);
+    const std::vector<S> cls = flat(m_weights[ModelWeight::ClsToken]);
+    x.row(0) = Eigen::Map<const Eigen::Matrix<S, 1, Eigen::Dynamic>>(cls.data(), d);
+    if (R > 0) {
+        const std::vector<S> regs = flat(m_weights[ModelWeight::RegisterTokens]);
+        x.middleRows(1, R) = Eigen::Map<const Mat>(regs.data(), R, d);
+    }
+    x.bottomRows(np) = projected;
+    hook({HookKind::Embed, -1}, x, 0);
+
+    // Position embeddings: CLS's, none for registers (DINOv2 adds positions
+    // before inserting them), the trained grid's for the patches.
+    const std::vector<S> table = flat(m_weights[ModelWeight::PosEmbed]);
+    SL_ASSERT(static_cast<std::int64_t>(table.size()) == (1 + np) * d);
+    Mat pos = Mat::Zero(T, d);
+    const Eigen::Map<const Mat> trained(table.data(), 1 + np, d);
+    pos.row(0) = trained.row(0);
+    pos.bottomRows(np) = trained.bottomRows(np);
+    hook({HookKind::PosEmbed, -1}, pos, 0);
+    x += pos;
+    if (c.embeddingNorm) {
+        // CLIP's pre_layrnorm.
+        Mat normed;
+        norm(m_weights[ModelWeight::EmbedNorm], m_weights[ModelWeight::EmbedNormBias], x, normed);
+        x = std::move(normed);
+    }
+}
+
+template <class S>
+void ForwardPass<S>::scaleChannels(Mat& x, const WeightPtr& scale) {
+    if (scale) x.array().rowwise() *= kernels::vectorOf<S>(*scale).transpose().array();
 }
 
 template <class S>
@@ -181,10 +272,11 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
                 scores = ((scores.array() / cap).tanh() * cap).matrix();
             }
             for (std::int64_t i = 0; i < n; ++i) {
-                const std::int64_t pos = p0 + i;
-                // Keys visible to this query: causal, and inside the sliding
-                // window when the layer has one (HF: kv > q - window).
-                const std::int64_t first = window ? std::max<std::int64_t>(0, pos - *window + 1) : 0;
+                // Keys visible to this query: causal (or all of them in a
+                // bidirectional encoder), and inside the sliding window when
+                // the layer has one (HF: kv > q - window).
+                const std::int64_t pos = m_config.causal ? p0 + i : keys - 1;
+                const std::int64_t first = window ? std::max<std::int64_t>(0, p0 + i - *window + 1) : 0;
                 S* row = scores.data() + i * keys;
                 S maxv = -std::numeric_limits<S>::infinity();
                 for (std::int64_t j = first; j <= pos; ++j) maxv = std::max(maxv, row[j]);
@@ -283,10 +375,10 @@ void ForwardPass<S>::attentionBlock(int l, const Mat& h, std::int64_t p0, KvCach
 }
 
 template <class S>
-void ForwardPass<S>::activate(Mat& x) const {
+void ForwardPass<S>::activate(Mat& x, Activation kind) const {
     // Vectorised (Eigen's SIMD exp/tanh/erf). exp(-g) overflowing to inf gives -0, as in PyTorch.
     auto a = x.array();
-    switch (m_config.activation) {
+    switch (kind) {
         case Activation::Silu:
             a = a / (S(1) + (-a).exp());
             break;
@@ -327,13 +419,13 @@ void ForwardPass<S>::mlpBlock(int l, const Mat& h, std::int64_t p0, Mat& out) {
             kernels::linear<S>(*w[LW::Up], h, up, m_pool);
         }
         hook({HookKind::MlpPre, l}, gate, p0);
-        activate(gate);
+        activate(gate, m_config.activation);
         post = gate.cwiseProduct(up);
     } else {
         kernels::linear<S>(*w[LW::Up], h, post, m_pool);
         addBias(post, w[LW::UpBias]);
         hook({HookKind::MlpPre, l}, post, p0);
-        activate(post);
+        activate(post, m_config.activation);
     }
     // The down projection's input, where super weights read their spike.
     hook({HookKind::MlpPost, l}, post, p0);
@@ -348,8 +440,13 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
     hook({HookKind::ResidPre, l}, x, p0);
 
     Mat h, attnOut, mlpOut;
-    norm(w[LW::AttnNorm], w[LW::AttnNormBias], x, h);
-    attentionBlock(l, h, p0, kv, attnOut);
+    if (m_config.postNorm) {
+        attentionBlock(l, x, p0, kv, attnOut);  // post-LN: attention reads the residual itself
+    } else {
+        norm(w[LW::AttnNorm], w[LW::AttnNormBias], x, h);
+        attentionBlock(l, h, p0, kv, attnOut);
+    }
+    scaleChannels(attnOut, w[LW::AttnScale]);
     if (m_config.sandwichNorms) {
         Mat normed;
         norm(w[LW::AttnPostNorm], nullptr, attnOut, normed);
@@ -363,6 +460,16 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
         mlpBlock(l, h, p0, mlpOut);
         hook({HookKind::MlpOut, l}, mlpOut, p0);
         x += attnOut + mlpOut;
+    } else if (m_config.postNorm) {
+        // BERT/RoBERTa: the norms follow each add; the normalised sums are the
+        // residual stream (resid_mid, resid_post), so resid_post(L) = resid_pre(L + 1).
+        Mat sum = x + attnOut;
+        norm(w[LW::AttnNorm], w[LW::AttnNormBias], sum, x);
+        hook({HookKind::ResidMid, l}, x, p0);
+        mlpBlock(l, x, p0, mlpOut);
+        hook({HookKind::MlpOut, l}, mlpOut, p0);
+        sum = x + mlpOut;
+        norm(w[LW::MlpNorm], w[LW::MlpNormBias], sum, x);
     } else {
         x += attnOut;
         hook({HookKind::ResidMid, l}, x, p0);
@@ -373,6 +480,7 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
             norm(w[LW::MlpPostNorm], nullptr, mlpOut, normed);
             mlpOut = std::move(normed);
         }
+        scaleChannels(mlpOut, w[LW::MlpScale]);
         hook({HookKind::MlpOut, l}, mlpOut, p0);
         x += mlpOut;
     }
@@ -382,8 +490,23 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
 template <class S>
 void ForwardPass<S>::head(const Mat& x, std::int64_t p0, bool allPositions, ActivationTensor& logits) {
     Mat normed;
-    norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], x, normed);
+    if (m_config.headTransform) {
+        // Masked-LM head: dense + activation + LayerNorm, then the decoder.
+        Mat transformed;
+        kernels::linear<S>(*m_weights[ModelWeight::HeadDense], x, transformed, m_pool);
+        addBias(transformed, m_weights[ModelWeight::HeadDenseBias]);
+        activate(transformed, m_config.headActivation);
+        norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], transformed, normed);
+    } else {
+        norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], x, normed);
+    }
     hook({HookKind::LnFinal, -1}, normed, p0);
+    if (!m_weights[ModelWeight::LmHead]) {
+        // Vision encoders: no vocabulary; the output is the hidden states above.
+        logits.shape = {0, 0};
+        logits.values.clear();
+        return;
+    }
     Mat out;
     if (allPositions) {
         kernels::linear<S>(*m_weights[ModelWeight::LmHead], normed, out, m_pool);

@@ -12,6 +12,7 @@
 #include "superlens/core/engine/edit_spec.h"
 #include "superlens/core/engine/hooks.h"
 #include "superlens/core/model/model.h"
+#include "superlens/core/model/npy.h"
 
 namespace superlens::core {
 
@@ -78,6 +79,9 @@ public:
 
     // x <- embeddings of ids at positions p0 ...
     void embed(const std::int32_t* ids, std::int64_t n, std::int64_t p0, Mat& x);
+    // Vision models: x <- [CLS, registers..., patches row-major] embeddings of an image
+    // (patch projection as a matmul over [C * p * p] patch vectors, plus position embeddings).
+    void embedPixels(const PixelTensor& pixels, Mat& x);
     // x [n, d] is the residual at positions p0 .. p0+n-1; keys/values of
     // earlier positions come from kv (whose length must equal p0), and this
     // chunk's are appended.
@@ -104,8 +108,9 @@ private:
     // Rows `rows` of a [rows.size(), cols] matrix as the hook's [n, cols] tensor
     // (zero elsewhere): recorded and edited, then gathered back.
     void scatteredHook(HookPoint p, const std::vector<std::int64_t>& rows, std::int64_t n, Mat& values, std::int64_t p0);
-    void activate(Mat& x) const;
+    void activate(Mat& x, Activation kind) const;
     static void addBias(Mat& x, const WeightPtr& bias);
+    static void scaleChannels(Mat& x, const WeightPtr& scale);  // DINOv2 layer scale: column c x scale[c]
 
     const Model& m_model;
     const ModelConfig& m_config;

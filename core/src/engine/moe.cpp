@@ -123,7 +123,7 @@ void ForwardPass<S>::expertsBlock(int l, const Mat& h, std::int64_t p0, Mat& out
         kernels::linear<S>(*ew[static_cast<std::size_t>(ExpertWeight::Gate)], x, gate, m_pool);
         kernels::linear<S>(*ew[static_cast<std::size_t>(ExpertWeight::Up)], x, up, m_pool);
         scatteredHook({HookKind::ExpertPre, l, e}, rows, n, gate, p0);
-        activate(gate);
+        activate(gate, m_config.activation);
         Mat post = gate.cwiseProduct(up);
         scatteredHook({HookKind::ExpertPost, l, e}, rows, n, post, p0);
         kernels::linear<S>(*ew[static_cast<std::size_t>(ExpertWeight::Down)], post, y, m_pool);
@@ -136,7 +136,7 @@ void ForwardPass<S>::expertsBlock(int l, const Mat& h, std::int64_t p0, Mat& out
         kernels::linear<S>(*w[LW::SharedGate], h, gate, m_pool);
         kernels::linear<S>(*w[LW::SharedUp], h, up, m_pool);
         hook({HookKind::SharedPre, l}, gate, p0);
-        activate(gate);
+        activate(gate, m_config.activation);
         Mat post = gate.cwiseProduct(up);
         hook({HookKind::SharedPost, l}, post, p0);
         kernels::linear<S>(*w[LW::SharedDown], post, y, m_pool);

@@ -538,6 +538,153 @@ Status configureOlmoe(const ConfigReader& r, ModelConfig& c) {
     return readExperts(r, c, e);
 }
 
+// BERT and RoBERTa (and XLM-RoBERTa, RoBERTa's model with another vocabulary):
+// bidirectional post-LN encoders with learned positions, token types, an
+// embedding LayerNorm and the masked-LM head (dense, gelu, LayerNorm, decoder
+// tied to the word embeddings, bias). Defaults of BertConfig / RobertaConfig.
+Status configureEncoder(const ConfigReader& r, ModelConfig& c, std::int64_t vocabDefault, bool robertaPositions) {
+    DimKeys k;
+    k.kvHeads = nullptr;
+    k.headDim = nullptr;
+    k.eps = "layer_norm_eps";
+    k.epsDefault = 1e-12;
+    k.hiddenDefault = 768;
+    k.interDefault = 3072;
+    k.layersDefault = 12;
+    k.headsDefault = 12;
+    k.vocabDefault = vocabDefault;
+    k.positionsDefault = 512;
+    SL_TRY(readDims(r, c, k));
+    SL_TRY(readTie(r, c, true));
+    SL_TRY(readActivation(r, c, "hidden_act", "gelu"));
+    const std::string posType = r.optionalString("position_embedding_type");
+    if (!posType.empty() && posType != "absolute") {
+        return Error{r.where + "position_embedding_type '" + posType + "' is not supported (absolute)"};
+    }
+    auto decoder = r.optionalBool("is_decoder", false);
+    auto cross = r.optionalBool("add_cross_attention", false);
+    auto types = r.optionalInt("type_vocab_size", 2, kMaxVocabSize, 0);
+    for (auto* v : {&decoder, &cross}) if (!*v) return v->error();
+    if (!types) return types.error();
+    if (*decoder || *cross) return Error{r.where + "is_decoder / add_cross_attention (a causal or encoder-decoder BERT) is not supported"};
+    c.typeVocabSize = *types;
+    if (robertaPositions) {
+        // RobertaEmbeddings: padding_idx = pad_token_id; position ids count from padding_idx + 1.
+        auto pad = r.optionalInt("pad_token_id", 1, kMaxPositions, 0);
+        if (!pad) return pad.error();
+        c.paddingIdx = *pad;
+        if (*pad + 1 >= c.maxPositionEmbeddings) {
+            return Error{r.where + "pad_token_id " + std::to_string(*pad) + " leaves no position embeddings (max_position_embeddings " +
+                         std::to_string(c.maxPositionEmbeddings) + ")"};
+        }
+        c.headActivation = Activation::Gelu;  // RobertaLMHead calls gelu whatever hidden_act says
+    } else {
+        c.headActivation = c.activation;      // BertPredictionHeadTransform uses hidden_act
+    }
+    c.causal = false;
+    c.postNorm = true;
+    c.normKind = NormKind::LayerNorm;
+    c.positions = PositionKind::Learned;
+    c.qkvBias = c.oBias = true;
+    c.mlpKind = MlpKind::Plain;
+    c.mlpBias = true;
+    c.embeddingNorm = true;
+    c.headTransform = true;
+    c.lmHeadBias = true;
+    return {};
+}
+
+Status configureBert(const ConfigReader& r, ModelConfig& c) { return configureEncoder(r, c, 30522, false); }
+Status configureRoberta(const ConfigReader& r, ModelConfig& c) { return configureEncoder(r, c, 50265, true); }
+Status configureXlmRoberta(const ConfigReader& r, ModelConfig& c) { return configureEncoder(r, c, 30522, true); }
+
+// Vision transformers: ViT, DINOv2 (with registers) and CLIP's vision tower.
+// Pre-LN sequential blocks with bidirectional attention; the input is an
+// image. Defaults of ViTConfig, Dinov2Config and CLIPVisionConfig.
+enum class VisionKind { Vit, Dinov2, Clip };
+
+Status configureVisionKind(const ConfigReader& r, ModelConfig& c, VisionKind kind) {
+    DimKeys k;
+    k.kvHeads = nullptr;
+    k.headDim = nullptr;
+    k.eps = "layer_norm_eps";
+    k.epsDefault = kind == VisionKind::Vit ? 1e-12 : kind == VisionKind::Dinov2 ? 1e-6 : 1e-5;
+    k.hiddenDefault = 768;
+    k.layersDefault = 12;
+    k.headsDefault = 12;
+    k.interDefault = 3072;
+    k.vocabDefault = 1;  // no vocabulary: set to 0 below
+    k.positionsDefault = 1;
+    if (kind == VisionKind::Dinov2) k.inter = "intermediate_size_unused";  // DINOv2: hidden x mlp_ratio
+    SL_TRY(readDims(r, c, k));
+    if (kind == VisionKind::Dinov2) {
+        auto ratio = r.optionalNumber("mlp_ratio", 4.0);
+        if (!ratio) return ratio.error();
+        if (!(*ratio > 0) || *ratio * c.hiddenSize > static_cast<double>(kMaxIntermediateSize)) {
+            return Error{r.where + "field 'mlp_ratio' must be > 0 and keep the MLP below " + std::to_string(kMaxIntermediateSize)};
+        }
+        c.intermediateSize = static_cast<int>(c.hiddenSize * *ratio);  // int(hidden * mlp_ratio), as Dinov2MLP
+        auto swiglu = r.optionalBool("use_swiglu_ffn", false);
+        if (!swiglu) return swiglu.error();
+        if (*swiglu) return Error{r.where + "use_swiglu_ffn=true (DINOv2 giant's SwiGLU MLP) is not supported"};
+    }
+    SL_TRY(readActivation(r, c, "hidden_act", kind == VisionKind::Clip ? "quick_gelu" : "gelu"));
+    auto image = r.optionalInt("image_size", 224, kMaxPositions);
+    auto patch = r.optionalInt("patch_size", kind == VisionKind::Vit ? 16 : kind == VisionKind::Dinov2 ? 14 : 32, kMaxPositions);
+    auto channels = r.optionalInt("num_channels", 3, 16);
+    for (auto* v : {&image, &patch, &channels}) if (!*v) return v->error();
+    if (*patch > *image) return Error{r.where + "patch_size " + std::to_string(*patch) + " exceeds image_size " + std::to_string(*image)};
+    c.imageSize = static_cast<int>(*image);
+    c.patchSize = static_cast<int>(*patch);
+    c.numChannels = static_cast<int>(*channels);
+    const std::int64_t side = *image / *patch;
+    c.maxPositionEmbeddings = 1 + side * side;  // CLS + the trained patch grid
+    if (kind != VisionKind::Clip) {
+        auto qkvBias = r.optionalBool("qkv_bias", true);
+        if (!qkvBias) return qkvBias.error();
+        c.qkvBias = *qkvBias;
+        c.patchBias = true;
+        c.posEmbedBatchDim = c.clsTokenBatchDim = true;
+    } else {
+        c.qkvBias = true;
+        c.embeddingNorm = true;  // pre_layrnorm
+    }
+    if (kind == VisionKind::Dinov2) {
+        c.layerScale = true;
+        auto regs = r.optionalInt("num_register_tokens", 0, 1024, 0);
+        if (!regs) return regs.error();
+        c.numRegisters = static_cast<int>(*regs);
+    }
+    c.vocabSize = 0;
+    c.pixelInput = true;
+    c.causal = false;
+    c.normKind = NormKind::LayerNorm;
+    c.positions = PositionKind::Learned;
+    c.oBias = true;
+    c.mlpKind = MlpKind::Plain;
+    c.mlpBias = true;
+    c.tieWordEmbeddings = false;
+    return {};
+}
+
+Status configureVit(const ConfigReader& r, ModelConfig& c) { return configureVisionKind(r, c, VisionKind::Vit); }
+Status configureDinov2(const ConfigReader& r, ModelConfig& c) {
+    if (r.has("num_register_tokens")) return Error{r.where + "num_register_tokens is for model_type dinov2_with_registers"};
+    return configureVisionKind(r, c, VisionKind::Dinov2);
+}
+Status configureDinov2Registers(const ConfigReader& r, ModelConfig& c) {
+    SL_TRY(configureVisionKind(r, c, VisionKind::Dinov2));
+    if (!r.has("num_register_tokens")) c.numRegisters = 4;  // Dinov2WithRegistersConfig's default
+    return {};
+}
+Status configureClipVision(const ConfigReader& r, ModelConfig& c) { return configureVisionKind(r, c, VisionKind::Clip); }
+// A full CLIP checkpoint (image and text towers): its vision tower.
+Status configureClip(const ConfigReader& r, ModelConfig& c) {
+    if (!r.has("vision_config") || !r.j["vision_config"].is_object()) return Error{r.where + "missing object 'vision_config'"};
+    const ConfigReader inner{r.j["vision_config"], r.where + "vision_config: "};
+    return configureVisionKind(inner, c, VisionKind::Clip);
+}
+
 // ---------------------------------------------------------------- names
 
 template <class Role, std::size_t N>
@@ -697,6 +844,124 @@ FamilyNames qwenMoeNames() {
     return n;
 }
 const FamilyNames kQwenMoeNames = qwenMoeNames();
+// BERT-style encoders: RobertaForMaskedLM / BertForMaskedLM hub files. The
+// post-LN block's norms take the AttnNorm (attention.output.LayerNorm) and
+// MlpNorm (output.LayerNorm) roles; the MLM head's LayerNorm is FinalNorm.
+FamilyNames encoderNames(std::vector<std::string_view> prefixes, bool roberta) {
+    FamilyNames n{
+        std::move(prefixes),
+        layerNames({{LW::AttnNorm, "{m}encoder.layer.{L}.attention.output.LayerNorm.weight"},
+                    {LW::AttnNormBias, "{m}encoder.layer.{L}.attention.output.LayerNorm.bias"},
+                    {LW::MlpNorm, "{m}encoder.layer.{L}.output.LayerNorm.weight"},
+                    {LW::MlpNormBias, "{m}encoder.layer.{L}.output.LayerNorm.bias"},
+                    {LW::Q, "{m}encoder.layer.{L}.attention.self.query.weight"},
+                    {LW::K, "{m}encoder.layer.{L}.attention.self.key.weight"},
+                    {LW::V, "{m}encoder.layer.{L}.attention.self.value.weight"},
+                    {LW::QBias, "{m}encoder.layer.{L}.attention.self.query.bias"},
+                    {LW::KBias, "{m}encoder.layer.{L}.attention.self.key.bias"},
+                    {LW::VBias, "{m}encoder.layer.{L}.attention.self.value.bias"},
+                    {LW::O, "{m}encoder.layer.{L}.attention.output.dense.weight"},
+                    {LW::OBias, "{m}encoder.layer.{L}.attention.output.dense.bias"},
+                    {LW::Up, "{m}encoder.layer.{L}.intermediate.dense.weight"},
+                    {LW::UpBias, "{m}encoder.layer.{L}.intermediate.dense.bias"},
+                    {LW::Down, "{m}encoder.layer.{L}.output.dense.weight"},
+                    {LW::DownBias, "{m}encoder.layer.{L}.output.dense.bias"}}),
+        {},
+    };
+    if (roberta) {
+        n.model = modelNames({{MW::Embed, "{m}embeddings.word_embeddings.weight"},
+                              {MW::PosEmbed, "{m}embeddings.position_embeddings.weight"},
+                              {MW::TokenTypeEmbed, "{m}embeddings.token_type_embeddings.weight"},
+                              {MW::EmbedNorm, "{m}embeddings.LayerNorm.weight"},
+                              {MW::EmbedNormBias, "{m}embeddings.LayerNorm.bias"},
+                              {MW::HeadDense, "lm_head.dense.weight"},
+                              {MW::HeadDenseBias, "lm_head.dense.bias"},
+                              {MW::FinalNorm, "lm_head.layer_norm.weight"},
+                              {MW::FinalNormBias, "lm_head.layer_norm.bias"},
+                              {MW::LmHead, "lm_head.decoder.weight"},
+                              {MW::LmHeadBias, "lm_head.bias"}});
+    } else {
+        n.model = modelNames({{MW::Embed, "{m}embeddings.word_embeddings.weight"},
+                              {MW::PosEmbed, "{m}embeddings.position_embeddings.weight"},
+                              {MW::TokenTypeEmbed, "{m}embeddings.token_type_embeddings.weight"},
+                              {MW::EmbedNorm, "{m}embeddings.LayerNorm.weight"},
+                              {MW::EmbedNormBias, "{m}embeddings.LayerNorm.bias"},
+                              {MW::HeadDense, "cls.predictions.transform.dense.weight"},
+                              {MW::HeadDenseBias, "cls.predictions.transform.dense.bias"},
+                              {MW::FinalNorm, "cls.predictions.transform.LayerNorm.weight"},
+                              {MW::FinalNormBias, "cls.predictions.transform.LayerNorm.bias"},
+                              {MW::LmHead, "cls.predictions.decoder.weight"},
+                              {MW::LmHeadBias, "cls.predictions.bias"}});
+    }
+    return n;
+}
+const FamilyNames kRobertaNames = encoderNames({"roberta."}, true);
+const FamilyNames kBertNames = encoderNames({"bert."}, false);
+
+// ViT (ViTModel; ViTForImageClassification under "vit.") and DINOv2
+// (Dinov2Model / Dinov2WithRegistersModel; their classifiers under a prefix).
+FamilyNames vitNames(std::vector<std::string_view> prefixes, bool dinov2) {
+    FamilyNames n{
+        std::move(prefixes),
+        layerNames({{LW::AttnNorm, dinov2 ? "{m}encoder.layer.{L}.norm1.weight" : "{m}encoder.layer.{L}.layernorm_before.weight"},
+                    {LW::AttnNormBias, dinov2 ? "{m}encoder.layer.{L}.norm1.bias" : "{m}encoder.layer.{L}.layernorm_before.bias"},
+                    {LW::MlpNorm, dinov2 ? "{m}encoder.layer.{L}.norm2.weight" : "{m}encoder.layer.{L}.layernorm_after.weight"},
+                    {LW::MlpNormBias, dinov2 ? "{m}encoder.layer.{L}.norm2.bias" : "{m}encoder.layer.{L}.layernorm_after.bias"},
+                    {LW::Q, "{m}encoder.layer.{L}.attention.attention.query.weight"},
+                    {LW::K, "{m}encoder.layer.{L}.attention.attention.key.weight"},
+                    {LW::V, "{m}encoder.layer.{L}.attention.attention.value.weight"},
+                    {LW::QBias, "{m}encoder.layer.{L}.attention.attention.query.bias"},
+                    {LW::KBias, "{m}encoder.layer.{L}.attention.attention.key.bias"},
+                    {LW::VBias, "{m}encoder.layer.{L}.attention.attention.value.bias"},
+                    {LW::O, "{m}encoder.layer.{L}.attention.output.dense.weight"},
+                    {LW::OBias, "{m}encoder.layer.{L}.attention.output.dense.bias"},
+                    {LW::Up, dinov2 ? "{m}encoder.layer.{L}.mlp.fc1.weight" : "{m}encoder.layer.{L}.intermediate.dense.weight"},
+                    {LW::UpBias, dinov2 ? "{m}encoder.layer.{L}.mlp.fc1.bias" : "{m}encoder.layer.{L}.intermediate.dense.bias"},
+                    {LW::Down, dinov2 ? "{m}encoder.layer.{L}.mlp.fc2.weight" : "{m}encoder.layer.{L}.output.dense.weight"},
+                    {LW::DownBias, dinov2 ? "{m}encoder.layer.{L}.mlp.fc2.bias" : "{m}encoder.layer.{L}.output.dense.bias"},
+                    {LW::AttnScale, "{m}encoder.layer.{L}.layer_scale1.lambda1"},
+                    {LW::MlpScale, "{m}encoder.layer.{L}.layer_scale2.lambda1"}}),
+        modelNames({{MW::PatchEmbed, "{m}embeddings.patch_embeddings.projection.weight"},
+                    {MW::PatchEmbedBias, "{m}embeddings.patch_embeddings.projection.bias"},
+                    {MW::ClsToken, "{m}embeddings.cls_token"},
+                    {MW::RegisterTokens, "{m}embeddings.register_tokens"},
+                    {MW::PosEmbed, "{m}embeddings.position_embeddings"},
+                    {MW::FinalNorm, "{m}layernorm.weight"},
+                    {MW::FinalNormBias, "{m}layernorm.bias"}}),
+    };
+    return n;
+}
+const FamilyNames kVitNames = vitNames({"", "vit."}, false);
+const FamilyNames kDinov2Names = vitNames({"", "dinov2."}, true);
+const FamilyNames kDinov2RegistersNames = vitNames({"", "dinov2_with_registers."}, true);
+
+// CLIPVisionModel and CLIPModel both keep the tower under "vision_model.".
+const FamilyNames kClipVisionNames{
+    {"vision_model."},
+    layerNames({{LW::AttnNorm, "{m}encoder.layers.{L}.layer_norm1.weight"},
+                {LW::AttnNormBias, "{m}encoder.layers.{L}.layer_norm1.bias"},
+                {LW::MlpNorm, "{m}encoder.layers.{L}.layer_norm2.weight"},
+                {LW::MlpNormBias, "{m}encoder.layers.{L}.layer_norm2.bias"},
+                {LW::Q, "{m}encoder.layers.{L}.self_attn.q_proj.weight"},
+                {LW::K, "{m}encoder.layers.{L}.self_attn.k_proj.weight"},
+                {LW::V, "{m}encoder.layers.{L}.self_attn.v_proj.weight"},
+                {LW::QBias, "{m}encoder.layers.{L}.self_attn.q_proj.bias"},
+                {LW::KBias, "{m}encoder.layers.{L}.self_attn.k_proj.bias"},
+                {LW::VBias, "{m}encoder.layers.{L}.self_attn.v_proj.bias"},
+                {LW::O, "{m}encoder.layers.{L}.self_attn.out_proj.weight"},
+                {LW::OBias, "{m}encoder.layers.{L}.self_attn.out_proj.bias"},
+                {LW::Up, "{m}encoder.layers.{L}.mlp.fc1.weight"},
+                {LW::UpBias, "{m}encoder.layers.{L}.mlp.fc1.bias"},
+                {LW::Down, "{m}encoder.layers.{L}.mlp.fc2.weight"},
+                {LW::DownBias, "{m}encoder.layers.{L}.mlp.fc2.bias"}}),
+    modelNames({{MW::PatchEmbed, "{m}embeddings.patch_embedding.weight"},
+                {MW::ClsToken, "{m}embeddings.class_embedding"},
+                {MW::PosEmbed, "{m}embeddings.position_embedding.weight"},
+                {MW::EmbedNorm, "{m}pre_layrnorm.weight"},
+                {MW::EmbedNormBias, "{m}pre_layrnorm.bias"},
+                {MW::FinalNorm, "{m}post_layernorm.weight"},
+                {MW::FinalNormBias, "{m}post_layernorm.bias"}}),
+};
 
 const FamilyRecipe kFamilies[] = {
     {"llama", "Llama", configureLlama, &kLlamaNames},
@@ -716,6 +981,14 @@ const FamilyRecipe kFamilies[] = {
     {"qwen2_moe", "Qwen2-MoE", configureQwen2Moe, &kQwenMoeNames},
     {"qwen3_moe", "Qwen3-MoE", configureQwen3Moe, &kQwenMoeNames},
     {"olmoe", "OLMoE", configureOlmoe, &kQwenMoeNames},
+    {"bert", "BERT", configureBert, &kBertNames},
+    {"roberta", "RoBERTa", configureRoberta, &kRobertaNames},
+    {"xlm-roberta", "XLM-RoBERTa", configureXlmRoberta, &kRobertaNames},
+    {"vit", "ViT", configureVit, &kVitNames},
+    {"dinov2", "DINOv2", configureDinov2, &kDinov2Names},
+    {"dinov2_with_registers", "DINOv2 with registers", configureDinov2Registers, &kDinov2RegistersNames},
+    {"clip_vision_model", "CLIP vision", configureClipVision, &kClipVisionNames},
+    {"clip", "CLIP (vision tower)", configureClip, &kClipVisionNames},
 };
 
 }  // namespace
@@ -767,6 +1040,8 @@ bool roleUsed(const ModelConfig& c, LayerWeight w) {
         case LW::SharedUp:
         case LW::SharedDown: return c.hasExperts() && c.experts.sharedIntermediate > 0;
         case LW::SharedExpertGate: return c.hasExperts() && c.experts.sharedGate;
+        case LW::AttnScale:
+        case LW::MlpScale: return c.layerScale;
         case LW::Count: return false;
     }
     return false;
@@ -788,12 +1063,21 @@ bool roleUsedInLayer(const ModelConfig& c, LayerWeight w, int layer) {
 
 bool roleUsed(const ModelConfig& c, ModelWeight w) {
     switch (w) {
-        case MW::Embed: return true;
+        case MW::Embed: return !c.pixelInput;
         case MW::PosEmbed: return c.positions == PositionKind::Learned;
         case MW::FinalNorm: return c.normKind != NormKind::NonParametricLayerNorm;
         case MW::FinalNormBias: return c.normKind == NormKind::LayerNorm;
-        case MW::LmHead: return true;
+        case MW::LmHead: return !c.pixelInput;
         case MW::LmHeadBias: return c.lmHeadBias;
+        case MW::TokenTypeEmbed: return c.typeVocabSize > 0;
+        case MW::EmbedNorm:
+        case MW::EmbedNormBias: return c.embeddingNorm;
+        case MW::HeadDense:
+        case MW::HeadDenseBias: return c.headTransform;
+        case MW::PatchEmbed:
+        case MW::ClsToken: return c.pixelInput;
+        case MW::PatchEmbedBias: return c.pixelInput && c.patchBias;
+        case MW::RegisterTokens: return c.numRegisters > 0;
         case MW::Count: return false;
     }
     return false;

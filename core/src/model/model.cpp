@@ -251,7 +251,8 @@ Status Model::validateArchitecture() {
     const FamilyRecipe* family = findFamily(c.modelType);
     SL_ASSERT(family != nullptr);
     // The checkpoint's prefix: the first candidate whose embedding exists.
-    const std::string_view embedPattern = family->names->model[static_cast<std::size_t>(ModelWeight::Embed)];
+    const ModelWeight probe = c.pixelInput ? ModelWeight::PatchEmbed : ModelWeight::Embed;
+    const std::string_view embedPattern = family->names->model[static_cast<std::size_t>(probe)];
     m_prefix = std::string(family->names->prefixes.front());
     for (std::string_view p : family->names->prefixes) {
         const std::string saved = m_prefix;
@@ -293,6 +294,7 @@ Status Model::validateArchitecture() {
         switch (w) {
             case LayerWeight::AttnNorm: case LayerWeight::AttnNormBias: case LayerWeight::MlpNorm: case LayerWeight::MlpNormBias:
             case LayerWeight::AttnPostNorm: case LayerWeight::MlpPostNorm: case LayerWeight::OBias: case LayerWeight::DownBias:
+            case LayerWeight::AttnScale: case LayerWeight::MlpScale:
                 return {d};
             case LayerWeight::QNorm: case LayerWeight::QNormBias: return {c.qkNormWhole ? qRows : hd};
             case LayerWeight::KNorm: case LayerWeight::KNormBias: return {c.qkNormWhole ? kvRows : hd};
@@ -326,10 +328,23 @@ Status Model::validateArchitecture() {
         }
     };
 
+    auto modelRole = [](ModelWeight w) { return TensorRole{-1, LayerWeight::Count, w}; };
     if (c.positions == PositionKind::Learned) {
-        SL_TRY(require(modelWeightName(ModelWeight::PosEmbed), {c.maxPositionEmbeddings, d}, {-1, LayerWeight::Count, ModelWeight::PosEmbed, -1, ExpertWeight::Count, false}));
+        std::vector<std::int64_t> shape{c.maxPositionEmbeddings, d};
+        if (c.posEmbedBatchDim) shape.insert(shape.begin(), 1);
+        SL_TRY(require(modelWeightName(ModelWeight::PosEmbed), shape, modelRole(ModelWeight::PosEmbed)));
     }
-    SL_TRY(require(modelWeightName(ModelWeight::Embed), {c.vocabSize, d}, {-1, LayerWeight::Count, ModelWeight::Embed}));
+    if (c.pixelInput) {
+        SL_TRY(require(modelWeightName(ModelWeight::PatchEmbed), {d, c.numChannels, c.patchSize, c.patchSize}, modelRole(ModelWeight::PatchEmbed)));
+        if (c.patchBias) SL_TRY(require(modelWeightName(ModelWeight::PatchEmbedBias), {d}, modelRole(ModelWeight::PatchEmbedBias)));
+        SL_TRY(require(modelWeightName(ModelWeight::ClsToken), c.clsTokenBatchDim ? std::vector<std::int64_t>{1, 1, d} : std::vector<std::int64_t>{d},
+                       modelRole(ModelWeight::ClsToken)));
+        if (c.numRegisters > 0) {
+            SL_TRY(require(modelWeightName(ModelWeight::RegisterTokens), {1, c.numRegisters, d}, modelRole(ModelWeight::RegisterTokens)));
+        }
+    } else {
+        SL_TRY(require(modelWeightName(ModelWeight::Embed), {c.vocabSize, d}, modelRole(ModelWeight::Embed)));
+    }
     for (int l = 0; l < c.numLayers; ++l) {
         for (int i = 0; i < kLayerWeightCount; ++i) {
             const auto w = static_cast<LayerWeight>(i);
@@ -346,17 +361,24 @@ Status Model::validateArchitecture() {
             }
         }
     }
-    for (ModelWeight w : {ModelWeight::FinalNorm, ModelWeight::FinalNormBias}) {
+    for (ModelWeight w : {ModelWeight::FinalNorm, ModelWeight::FinalNormBias, ModelWeight::EmbedNorm, ModelWeight::EmbedNormBias,
+                          ModelWeight::HeadDenseBias}) {
         const std::string name = modelWeightName(w);
         if (!name.empty()) SL_TRY(require(name, {d}, {-1, LayerWeight::Count, w}));
     }
-    if (!c.tieWordEmbeddings) SL_TRY(require(modelWeightName(ModelWeight::LmHead), {c.vocabSize, d}, {-1, LayerWeight::Count, ModelWeight::LmHead}));
+    if (c.typeVocabSize > 0) {
+        SL_TRY(require(modelWeightName(ModelWeight::TokenTypeEmbed), {c.typeVocabSize, d}, {-1, LayerWeight::Count, ModelWeight::TokenTypeEmbed}));
+    }
+    if (c.headTransform) SL_TRY(require(modelWeightName(ModelWeight::HeadDense), {d, d}, {-1, LayerWeight::Count, ModelWeight::HeadDense}));
+    if (!c.tieWordEmbeddings && !c.pixelInput) SL_TRY(require(modelWeightName(ModelWeight::LmHead), {c.vocabSize, d}, {-1, LayerWeight::Count, ModelWeight::LmHead}));
     if (c.lmHeadBias) SL_TRY(require(modelWeightName(ModelWeight::LmHeadBias), {c.vocabSize}, {-1, LayerWeight::Count, ModelWeight::LmHeadBias}));
 
-    m_embedding = &m_tensors.at(modelWeightName(ModelWeight::Embed));
     const std::string finalNorm = modelWeightName(ModelWeight::FinalNorm);
     m_finalNorm = finalNorm.empty() ? nullptr : &m_tensors.at(finalNorm);
-    m_lmHead = &m_tensors.at(modelWeightName(ModelWeight::LmHead));
+    if (!c.pixelInput) {
+        m_embedding = &m_tensors.at(modelWeightName(ModelWeight::Embed));
+        m_lmHead = &m_tensors.at(modelWeightName(ModelWeight::LmHead));
+    }
 
     for (const auto& [name, role] : m_roles) {
         const TensorView& v = m_tensors.at(name);

@@ -99,6 +99,8 @@ std::string_view activationName(Activation a) {
 
 std::string ModelConfig::blockSummary() const {
     std::string s = layout == BlockLayout::Parallel ? (sharedParallelNorm ? "parallel (shared norm)" : "parallel") : "sequential";
+    if (!causal) s = "bidirectional encoder, " + s;
+    if (postNorm) s += " post-LN";
     switch (normKind) {
         case NormKind::RmsNorm: s += ", RMSNorm"; break;
         case NormKind::RmsNormUnitOffset: s += ", RMSNorm (1+w)"; break;
@@ -106,8 +108,19 @@ std::string ModelConfig::blockSummary() const {
         case NormKind::NonParametricLayerNorm: s += ", LayerNorm without parameters"; break;
     }
     if (sandwichNorms) s += " pre+post";
-    if (positions == PositionKind::Learned) s += ", learned positions";
-    else s += ", rotary " + std::to_string(rotaryDim) + "/" + std::to_string(headDim) + (rotaryStyle == RotaryStyle::Interleaved ? " interleaved" : " rotate-half");
+    if (positions == PositionKind::Learned) {
+        s += ", learned positions";
+        if (paddingIdx) s += " from " + std::to_string(*paddingIdx + 1);
+    } else {
+        s += ", rotary " + std::to_string(rotaryDim) + "/" + std::to_string(headDim) + (rotaryStyle == RotaryStyle::Interleaved ? " interleaved" : " rotate-half");
+    }
+    if (typeVocabSize > 0) s += ", token types";
+    if (pixelInput) {
+        s += ", " + std::to_string(patchSize) + "-pixel patches of a " + std::to_string(imageSize) + "-pixel image";
+        if (numRegisters > 0) s += ", " + std::to_string(numRegisters) + " registers";
+        if (layerScale) s += ", layer scale";
+        if (embeddingNorm) s += ", pre-LN embeddings";
+    }
     if (qkvLayout == QkvLayout::Fused) s += ", fused qkv";
     if (qkvLayout == QkvLayout::FusedPerHead) s += ", fused qkv per head";
     if (qkNorm) s += qkNormWhole ? ", QK-norm (whole projection)" : ", QK-norm";
@@ -124,6 +137,7 @@ std::string ModelConfig::blockSummary() const {
         if (routed != numLayers) s += " in " + std::to_string(routed) + " of " + std::to_string(numLayers) + " layers";
     }
     if (finalSoftcap) s += ", logit soft-cap";
+    if (headTransform) s += ", MLM head (dense, " + std::string(activationName(headActivation)) + ", LayerNorm)";
     if (conv1dWeights) s += ", Conv1D weights [in, out]";
     return s;
 }

@@ -5,7 +5,9 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model_config.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/families.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf_model.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/model.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/npy.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/image_tokens.cpp)
 list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf_quant.cpp)

@@ -2,9 +2,11 @@
 // Massive activations (Sun et al., 2024): residual-stream values 1e3-1e5x
 // the median, at the first token and at delimiters, in fixed channels.
 
+#include <optional>
 #include <vector>
 
 #include "superlens/core/engine/engine.h"
+#include "superlens/core/model/image_tokens.h"
 #include "superlens/core/tokenizer/tokenizer.h"
 
 namespace superlens::core {
@@ -17,6 +19,7 @@ struct MassiveActivation {
     double ratio = 0.0;       // |value| / median |value| of that layer's whole tensor
     bool firstToken = false;
     bool delimiter = false;   // token text is punctuation / newline / BOS-like
+    std::optional<ImageToken> imageToken;  // vision runs: CLS, register i, or patch (row, col)
 };
 
 struct MassiveActivationOptions {

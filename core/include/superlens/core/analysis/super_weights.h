@@ -88,6 +88,8 @@ struct SuperWeightScanOptions {
     // super weights sharing a row each give about a third; an activation
     // edit or a sum of many small terms does not qualify).
     double minContributionShare = 0.2;
+    // Vision models: the image every pass runs (the tokens argument is then empty).
+    std::shared_ptr<const PixelTensor> pixels;
 };
 
 struct SuperWeightScan {

@@ -21,6 +21,7 @@
 #include "superlens/core/engine/hooks.h"
 #include "superlens/core/engine/weight_matrix.h"
 #include "superlens/core/model/model.h"
+#include "superlens/core/model/npy.h"
 #include "superlens/core/result.h"
 #include "superlens/core/run_control.h"
 
@@ -41,6 +42,10 @@ struct ForwardResult;
 
 struct ForwardRequest {
     std::vector<TokenId> tokens;
+    // Vision models (config().pixelInput) read an image instead of tokens:
+    // [C, H, W] pixel_values as the checkpoint's image processor makes them;
+    // the tokens are then [CLS, registers..., patches row-major] and `tokens` stays empty.
+    std::shared_ptr<const PixelTensor> pixels;
     // Edits in application order; rtn/actq keep_super lists must be resolved.
     std::vector<EditSpec> edits;
     HookSelection record;
@@ -52,10 +57,16 @@ struct ForwardRequest {
 
 struct ForwardResult {
     std::vector<TokenId> tokens;
+    std::shared_ptr<const PixelTensor> pixels;  // vision models: the image that ran
     std::vector<EditSpec> edits;
     Precision precision = Precision::Float32;
     bool allPositionLogits = false;
-    ActivationTensor logits;  // [T, V], or [1, V] for the last position only
+    ActivationTensor logits;  // [T, V], or [1, V] for the last position only; empty for vision models
+    // Positions of the run (tokens, or the image's CLS + registers + patches).
+    std::int64_t positions = 0;
+    // Vision runs: register tokens and patch grid width (imageTokenAt names each position).
+    int registers = 0;
+    std::int64_t patchGridWidth = 0;
     std::map<HookPoint, ActivationPtr> activations;
     // First stage computed in this run: 0 = embedding, 1 + l = block l,
     // layers + 1 = final norm and head only.

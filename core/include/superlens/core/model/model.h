@@ -66,13 +66,23 @@ enum class LayerWeight {
     Router,                              // routed-experts layers: the router (mlp.gate, block_sparse_moe.gate) [E, d]
     SharedGate, SharedUp, SharedDown,    // the shared expert's gated MLP (Qwen2-MoE)
     SharedExpertGate,                    // its sigmoid gate [1, d]
+    AttnScale, MlpScale,                 // DINOv2 layer scale (lambda1 of layer_scale1 / layer_scale2)
     Count
 };
 inline constexpr int kLayerWeightCount = static_cast<int>(LayerWeight::Count);
 // One routed expert's gated MLP (w1/w3/w2 in Mixtral, gate/up/down_proj elsewhere).
 enum class ExpertWeight { Gate, Up, Down, Count };
 inline constexpr int kExpertWeightCount = static_cast<int>(ExpertWeight::Count);
-enum class ModelWeight { Embed, PosEmbed, FinalNorm, FinalNormBias, LmHead, LmHeadBias, Count };
+// Encoders add: token-type embeddings, the embedding LayerNorm, and the MLM
+// head's dense layer (its norm is FinalNorm, its decoder LmHead). Vision
+// encoders: the patch projection (a conv [d, C, p, p], read as [d, C*p*p]),
+// the CLS token and register tokens; EmbedNorm is CLIP's pre_layrnorm.
+enum class ModelWeight {
+    Embed, PosEmbed, FinalNorm, FinalNormBias, LmHead, LmHeadBias,
+    TokenTypeEmbed, EmbedNorm, EmbedNormBias, HeadDense, HeadDenseBias,
+    PatchEmbed, PatchEmbedBias, ClsToken, RegisterTokens,  // vision encoders
+    Count
+};
 inline constexpr int kModelWeightCount = static_cast<int>(ModelWeight::Count);
 
 // What a checkpoint tensor is to the forward pass.
@@ -105,6 +115,7 @@ public:
     std::string expertWeightName(int layer, int expert, ExpertWeight w) const;
     // Name of a model-level weight ("" when absent; LmHead names the embedding when tied).
     std::string modelWeightName(ModelWeight w) const;
+    // Token models only (a vision model has no vocabulary: see config().pixelInput).
     const TensorView& embedding() const { return *m_embedding; }
     const TensorView* finalNorm() const { return m_finalNorm; }  // nullptr for olmo
     const TensorView& lmHead() const { return *m_lmHead; }       // the embedding when tied

@@ -131,6 +131,37 @@ struct ModelConfig {
     std::optional<double> clipQkv;       // olmo
     ExpertsRecipe experts;               // routed experts (experts.count > 0)
 
+    // Encoders (BERT, RoBERTa): docs/DEVELOPERS.md "Encoders".
+    bool causal = true;                  // false: every query sees every key (bidirectional attention)
+    bool postNorm = false;               // post-LN block: x = norm1(x + attn(x)); x = norm2(x + mlp(x))
+    // Learned position ids: nullopt = 0, 1, 2, ...; RoBERTa (padding_idx p):
+    // p + (number of non-padding tokens up to and including this one), and p for padding tokens.
+    std::optional<std::int64_t> paddingIdx;
+    std::int64_t typeVocabSize = 0;      // > 0: token_type_embeddings row 0 is added to every token
+    bool embeddingNorm = false;          // LayerNorm of (word + position + token type) embeddings
+    bool headTransform = false;          // MLM head: dense + headActivation + norm (FinalNorm) before the decoder
+    Activation headActivation = Activation::Gelu;
+
+    // Vision encoders (ViT, DINOv2, CLIP's vision tower): the input is an
+    // image, cut into patchSize x patchSize patches (a conv as a matmul); the
+    // tokens are [CLS, registers..., patches row-major]; no vocabulary, no LM
+    // head (vocabSize 0): the output is the final norm's hidden states.
+    bool pixelInput = false;
+    int imageSize = 0;                   // the side the position embeddings were trained for
+    int patchSize = 0;
+    int numChannels = 0;
+    int numRegisters = 0;                // DINOv2 with registers
+    bool patchBias = false;              // the patch projection has a bias (not CLIP's)
+    bool layerScale = false;             // DINOv2: attention and MLP outputs x lambda (per channel)
+    bool posEmbedBatchDim = false;       // position embeddings stored [1, N + 1, d] (ViT, DINOv2) or [N + 1, d] (CLIP)
+    bool clsTokenBatchDim = false;       // CLS stored [1, 1, d] (ViT, DINOv2) or [d] (CLIP class_embedding)
+    // Patches along one side at the trained size, and tokens for an image of
+    // h x w pixels (CLS + registers + patches).
+    std::int64_t trainedPatchesPerSide() const { return patchSize > 0 ? imageSize / patchSize : 0; }
+    std::int64_t imageTokenCount(std::int64_t h, std::int64_t w) const {
+        return 1 + numRegisters + (h / patchSize) * (w / patchSize);
+    }
+
     std::optional<std::int64_t> bosTokenId;  // informative only: prompts take BOS from the tokenizer
     std::optional<std::int64_t> eosTokenId;
     std::string torchDtype;
@@ -149,6 +180,9 @@ struct ModelConfig {
         return experts.denseLayers.empty() || !experts.denseLayers[static_cast<std::size_t>(layer)];
     }
     bool hasExperts() const { return experts.count > 0; }
+    // The largest learned position id a run of n tokens can use, plus one
+    // (RoBERTa's ids start at padding_idx + 1).
+    std::int64_t positionsNeeded(std::int64_t n) const { return n + (paddingIdx ? *paddingIdx + 1 : 0); }
     // One line naming the block recipe ("sequential, RMSNorm, rotary 64/64 rotate-half, gated MLP silu").
     std::string blockSummary() const;
 
