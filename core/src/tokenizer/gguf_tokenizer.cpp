@@ -49,26 +49,51 @@ private:
 // 1 normal, 2 unknown, 3 control, 4 user defined, 5 unused, 6 byte.
 constexpr std::int64_t kNormal = 1, kUnknown = 2, kUnused = 5, kByte = 6;
 
-Result<std::unique_ptr<Tokenizer>> loadSentencePieceFromGguf(const GgufFile& file, const std::filesystem::path& path) {
-    const std::string prefix = path.string() + ": ";
+// The vocabulary every GGUF tokenizer type has: tokens (1..kGgufMaxVocabulary
+// of them) and their types (default normal), arrays of one length.
+struct GgufVocab {
+    std::vector<std::string_view> tokens;
+    std::vector<std::int64_t> types;
+};
+
+Result<GgufVocab> readVocab(const GgufFile& file, const std::string& prefix) {
+    GgufVocab v;
     auto tokens = file.getStringArray("tokenizer.ggml.tokens");
     if (!tokens) return tokens.error();
     const std::size_t n = tokens->size();
     if (n == 0) return Error{prefix + "tokenizer.ggml.tokens is empty"};
     if (n > kGgufMaxVocabulary) return Error{prefix + "tokenizer.ggml.tokens has " + std::to_string(n) + " entries, more than the limit of " + std::to_string(kGgufMaxVocabulary)};
+    v.tokens = std::move(tokens.value());
+    v.types.assign(n, kNormal);
+    if (file.has("tokenizer.ggml.token_type")) {
+        auto t = file.getIntArray("tokenizer.ggml.token_type");
+        if (!t) return t.error();
+        if (t->size() != n) return Error{prefix + "tokenizer.ggml.token_type has " + std::to_string(t->size()) + " entries for " + std::to_string(n) + " tokens"};
+        v.types = std::move(t.value());
+    }
+    for (std::size_t i = 0; i < n; ++i) {
+        if (v.types[i] < 0 || v.types[i] > 6) {
+            return Error{prefix + "tokenizer.ggml.token_type[" + std::to_string(i) + "] is " + std::to_string(v.types[i]) + " (expected 0-6)"};
+        }
+        if (v.types[i] == 0) v.types[i] = kNormal;  // llama.cpp's "undefined"
+        if (v.tokens[i].empty()) return Error{prefix + "tokenizer.ggml.tokens[" + std::to_string(i) + "] is empty"};
+    }
+    return v;
+}
+
+Result<std::unique_ptr<Tokenizer>> loadSentencePieceFromGguf(const GgufFile& file, const std::filesystem::path& path) {
+    const std::string prefix = path.string() + ": ";
+    auto vocabRead = readVocab(file, prefix);
+    if (!vocabRead) return vocabRead.error();
+    const std::vector<std::string_view>* tokens = &vocabRead->tokens;
+    const std::vector<std::int64_t>& types = vocabRead->types;
+    const std::size_t n = tokens->size();
     std::vector<float> scores(n, 0.0f);
     if (file.has("tokenizer.ggml.scores")) {
         auto s = file.getFloatArray("tokenizer.ggml.scores");
         if (!s) return s.error();
         if (s->size() != n) return Error{prefix + "tokenizer.ggml.scores has " + std::to_string(s->size()) + " entries for " + std::to_string(n) + " tokens"};
         scores = std::move(s.value());
-    }
-    std::vector<std::int64_t> types(n, kNormal);
-    if (file.has("tokenizer.ggml.token_type")) {
-        auto t = file.getIntArray("tokenizer.ggml.token_type");
-        if (!t) return t.error();
-        if (t->size() != n) return Error{prefix + "tokenizer.ggml.token_type has " + std::to_string(t->size()) + " entries for " + std::to_string(n) + " tokens"};
-        types = std::move(t.value());
     }
     const auto optionalId = [&](const char* key, std::int64_t fallback) -> Result<std::int64_t> {
         if (!file.has(key)) return fallback;
@@ -101,9 +126,7 @@ Result<std::unique_ptr<Tokenizer>> loadSentencePieceFromGguf(const GgufFile& fil
     std::int64_t unkId = *unk;
     for (std::size_t i = 0; i < n; ++i) {
         const std::string_view piece = (*tokens)[i];
-        if (piece.empty()) return Error{prefix + "tokenizer.ggml.tokens[" + std::to_string(i) + "] is empty"};
-        std::int64_t type = types[i] == 0 ? kNormal : types[i];
-        if (type < 1 || type > 6) return Error{prefix + "tokenizer.ggml.token_type[" + std::to_string(i) + "] is " + std::to_string(types[i]) + " (expected 0-6)"};
+        std::int64_t type = types[i];
         byteFallback = byteFallback || type == kByte;
         // SentencePiece has exactly one unknown piece: the one unknown_token_id
         // names (whatever type the converter gave it). Other "unknown" tokens
@@ -180,18 +203,11 @@ Result<std::unique_ptr<Tokenizer>> loadByteLevelBpeFromGguf(const GgufFile& file
         return Error{prefix + "byte-level BPE pre-tokenizer '" + preName +
                      "' (tokenizer.ggml.pre) is not read by SuperLens (it reads gpt-2, llama-bpe and qwen2); put the model's tokenizer.json beside the file"};
     }
-    auto tokens = file.getStringArray("tokenizer.ggml.tokens");
-    if (!tokens) return tokens.error();
+    auto vocabRead = readVocab(file, prefix);
+    if (!vocabRead) return vocabRead.error();
+    const std::vector<std::string_view>* tokens = &vocabRead->tokens;
+    const std::vector<std::int64_t>& types = vocabRead->types;
     const std::size_t n = tokens->size();
-    if (n == 0) return Error{prefix + "tokenizer.ggml.tokens is empty"};
-    if (n > kGgufMaxVocabulary) return Error{prefix + "tokenizer.ggml.tokens has " + std::to_string(n) + " entries, more than the limit of " + std::to_string(kGgufMaxVocabulary)};
-    std::vector<std::int64_t> types(n, kNormal);
-    if (file.has("tokenizer.ggml.token_type")) {
-        auto t = file.getIntArray("tokenizer.ggml.token_type");
-        if (!t) return t.error();
-        if (t->size() != n) return Error{prefix + "tokenizer.ggml.token_type has " + std::to_string(t->size()) + " entries for " + std::to_string(n) + " tokens"};
-        types = std::move(t.value());
-    }
     auto merges = file.getStringArray("tokenizer.ggml.merges");
     if (!merges) return merges.error();
 
@@ -201,9 +217,7 @@ Result<std::unique_ptr<Tokenizer>> loadByteLevelBpeFromGguf(const GgufFile& file
     json added = json::array();
     for (std::size_t i = 0; i < n; ++i) {
         const std::string piece((*tokens)[i]);
-        if (piece.empty()) return Error{prefix + "tokenizer.ggml.tokens[" + std::to_string(i) + "] is empty"};
-        const std::int64_t type = types[i] == 0 ? kNormal : types[i];
-        if (type < 1 || type > 6) return Error{prefix + "tokenizer.ggml.token_type[" + std::to_string(i) + "] is " + std::to_string(types[i]) + " (expected 0-6)"};
+        const std::int64_t type = types[i];
         // Every token keeps its id in the vocabulary; added tokens take the
         // vocabulary's id for their content, so ids stay the file's even where
         // control tokens sit between ordinary ones.
