@@ -8,17 +8,10 @@
 #include <nlohmann/json.hpp>
 
 #include "superlens/core/engine/engine.h"
+#include "golden_compare.h"
 #include "test_paths.h"
 
 namespace superlens::test {
-
-inline std::vector<double> flatten(const nlohmann::json& rows) {
-    std::vector<double> out;
-    for (const auto& r : rows) {
-        for (const auto& v : r) out.push_back(v.get<double>());
-    }
-    return out;
-}
 
 // numpy.median(abs(x)) in float64.
 inline double medianAbs64(std::vector<double> v) {

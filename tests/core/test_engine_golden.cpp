@@ -7,29 +7,16 @@
 
 #include "superlens/core/engine/engine.h"
 #include "reference_forward.h"
+#include "golden_compare.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
+using superlens::test::flatten;
+using superlens::test::relativeMaxError;
 using superlens::test::referenceAnswers;
 using superlens::test::referenceModel;
 
 namespace {
-
-// max |a - b| over max |b|: the README's tolerance measure.
-double relativeMaxError(const std::vector<float>& got, const std::vector<double>& want) {
-    double maxAbs = 0, maxErr = 0;
-    for (std::size_t i = 0; i < want.size(); ++i) {
-        maxAbs = std::max(maxAbs, std::abs(want[i]));
-        maxErr = std::max(maxErr, std::abs(static_cast<double>(got[i]) - want[i]));
-    }
-    return maxErr / std::max(maxAbs, 1e-30);
-}
-
-std::vector<double> flatten(const nlohmann::json& rows) {
-    std::vector<double> out;
-    for (const auto& r : rows) for (const auto& v : r) out.push_back(v.get<double>());
-    return out;
-}
 
 // Each test: one reference model (m_name, its answers m_ref) and an engine at one precision.
 class GoldenTest : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {

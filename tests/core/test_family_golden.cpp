@@ -9,9 +9,12 @@
 
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
+#include "golden_compare.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
+using superlens::test::flatten;
+using superlens::test::relativeMaxError;
 using superlens::test::readJson;
 using superlens::test::testData;
 
@@ -24,30 +27,6 @@ const nlohmann::json& familyAnswers() {
 
 const char* kFamilyModels[] = {"gpt2-f32",  "gpt2-f16-noprefix", "gptj-bf16",  "pythia-f16",       "gpt-neox-sequential-f32",
                                "phi-f32",   "qwen3-bf16",        "gemma2-f32", "gemma3-text-bf16", "gemma3-multimodal-f32"};
-
-void flattenInto(const nlohmann::json& v, std::vector<double>& out) {
-    if (v.is_array()) {
-        for (const auto& x : v) flattenInto(x, out);
-    } else {
-        out.push_back(v.get<double>());
-    }
-}
-std::vector<double> flatten(const nlohmann::json& v) {
-    std::vector<double> out;
-    flattenInto(v, out);
-    return out;
-}
-
-// max |a - b| over max |b|: the README's tolerance measure.
-double relativeMaxError(const std::vector<float>& got, const std::vector<double>& want) {
-    if (got.size() != want.size()) return INFINITY;
-    double maxAbs = 0, maxErr = 0;
-    for (std::size_t i = 0; i < want.size(); ++i) {
-        maxAbs = std::max(maxAbs, std::abs(want[i]));
-        maxErr = std::max(maxErr, std::abs(static_cast<double>(got[i]) - want[i]));
-    }
-    return maxErr / std::max(maxAbs, 1e-30);
-}
 
 class FamilyGolden : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {
 protected:

@@ -11,9 +11,12 @@
 #include <gtest/gtest.h>
 
 #include "superlens/core/engine/engine.h"
+#include "golden_compare.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
+using superlens::test::flatten;
+using superlens::test::relativeMaxError;
 using superlens::test::readJson;
 using superlens::test::testData;
 
@@ -25,30 +28,6 @@ const nlohmann::json& moeAnswers() {
 }
 
 const char* kMoeModels[] = {"mixtral-bf16", "qwen2-moe-f32", "qwen3-moe-f16", "olmoe-f32"};
-
-void flattenInto(const nlohmann::json& v, std::vector<double>& out) {
-    if (v.is_array()) {
-        for (const auto& x : v) flattenInto(x, out);
-    } else {
-        out.push_back(v.get<double>());
-    }
-}
-std::vector<double> flatten(const nlohmann::json& v) {
-    std::vector<double> out;
-    flattenInto(v, out);
-    return out;
-}
-
-// max |a - b| over max |b|.
-double relativeMaxError(const std::vector<float>& got, const std::vector<double>& want) {
-    if (got.size() != want.size()) return INFINITY;
-    double maxAbs = 0, maxErr = 0;
-    for (std::size_t i = 0; i < want.size(); ++i) {
-        maxAbs = std::max(maxAbs, std::abs(want[i]));
-        maxErr = std::max(maxErr, std::abs(static_cast<double>(got[i]) - want[i]));
-    }
-    return maxErr / std::max(maxAbs, 1e-30);
-}
 
 constexpr double kTolerance = 1e-4;
 
