@@ -47,22 +47,20 @@ Result<std::unique_ptr<Tokenizer>> JsonTokenizer::load(const std::filesystem::pa
     return fromContents(std::move(contents.value()), file, config.value());
 }
 
-Result<std::unique_ptr<Tokenizer>> JsonTokenizer::fromContents(TokenizerJsonContents contentsIn, const std::filesystem::path& file,
-                                                                const TokenizerConfig& configIn) {
-    TokenizerJsonContents* contents = &contentsIn;
-    const TokenizerConfig* config = &configIn;
+Result<std::unique_ptr<Tokenizer>> JsonTokenizer::fromContents(TokenizerJsonContents contents, const std::filesystem::path& file,
+                                                                const TokenizerConfig& config) {
     const std::string prefix = file.string() + ": ";
-    const Json& root = contents->root;
+    const Json& root = contents.root;
     if (!root.is_object()) return Error{prefix + "top level is not a JSON object"};
     const auto modelIt = root.find("model");
     if (modelIt == root.end() || !modelIt->is_object()) return Error{prefix + "missing \"model\" object"};
     const Json& modelSpec = *modelIt;
     std::string type = json_fields::typeOf(modelSpec);
-    if (type.empty() && contents->hasMerges) type = "BPE";  // old files have no "type"
+    if (type.empty() && contents.hasMerges) type = "BPE";  // old files have no "type"
     if (type != "BPE")
         return Error{prefix + "unsupported model type '" + (type.empty() ? std::string("(none)") : type) +
                      "' (supported: BPE)"};
-    if (!contents->hasVocab) return Error{prefix + "model.vocab is missing or not an object"};
+    if (!contents.hasVocab) return Error{prefix + "model.vocab is missing or not an object"};
     // A list of merges is streamed out of the tree; one left in it was not a list.
     if (modelSpec.contains("merges")) return Error{prefix + "model.merges is not a list of merges"};
 
@@ -70,7 +68,7 @@ Result<std::unique_ptr<Tokenizer>> JsonTokenizer::fromContents(TokenizerJsonCont
     tok->m_file = file;
     auto options = readBpeOptions(modelSpec);
     if (!options) return Error{prefix + options.error().message};
-    auto model = BpeModel::create(std::move(contents->vocab), contents->merges, std::move(options.value()));
+    auto model = BpeModel::create(std::move(contents.vocab), contents.merges, std::move(options.value()));
     if (!model) return Error{prefix + model.error().message};
     tok->m_model = std::move(model.value());
 
@@ -109,9 +107,9 @@ Result<std::unique_ptr<Tokenizer>> JsonTokenizer::fromContents(TokenizerJsonCont
     // token with one of the usual end-of-text names.
     std::vector<TokenId> prefixIds, suffixIds;
     if (tok->m_postProcessor) tok->m_postProcessor->specialIds(prefixIds, suffixIds);
-    if (config->bosToken) tok->m_bos = tok->tokenToId(*config->bosToken);
+    if (config.bosToken) tok->m_bos = tok->tokenToId(*config.bosToken);
     if (!tok->m_bos && !prefixIds.empty()) tok->m_bos = prefixIds.front();
-    if (config->eosToken) tok->m_eos = tok->tokenToId(*config->eosToken);
+    if (config.eosToken) tok->m_eos = tok->tokenToId(*config.eosToken);
     if (!tok->m_eos && !suffixIds.empty()) tok->m_eos = suffixIds.back();
     if (!tok->m_eos) {
         for (const char* name : {"</s>", "<|endoftext|>", "<|end_of_text|>"}) {
