@@ -7,7 +7,7 @@
 include(SuperLensFuzz)
 
 set(SUPERLENS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(SUPERLENS_FUZZ_TARGETS gguf safetensors config edit_spec npy)
+set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors config edit_spec npy)
 
 if(SUPERLENS_BUILD_FUZZ)
   # The libFuzzer executables link the parsers' own sources (core's model/
@@ -28,17 +28,37 @@ if(SUPERLENS_BUILD_FUZZ)
     PUBLIC Eigen3::Eigen Threads::Threads
     PRIVATE nlohmann_json::nlohmann_json superlens_warnings superlens_codegen superlens_sanitizers)
   target_compile_definitions(superlens_fuzz_parsers PUBLIC EIGEN_MPL2_ONLY)
+  # The GGUF tokenizer target also needs the tokenizers and their libraries.
+  set(SUPERLENS_FUZZ_TOKENIZER_SOURCES "")
+  foreach(src ${SUPERLENS_FUZZ_CORE_SOURCES})
+    if(src MATCHES "/src/tokenizer/[^/]+\\.cpp$")
+      list(APPEND SUPERLENS_FUZZ_TOKENIZER_SOURCES ${src})
+    endif()
+  endforeach()
+  find_package(ICU 60 REQUIRED COMPONENTS uc)
+  add_library(superlens_fuzz_tokenizers STATIC ${SUPERLENS_FUZZ_TOKENIZER_SOURCES})
+  target_include_directories(superlens_fuzz_tokenizers PUBLIC ${PROJECT_SOURCE_DIR}/core/include PRIVATE ${PROJECT_SOURCE_DIR}/core/src)
+  target_link_libraries(superlens_fuzz_tokenizers
+    PUBLIC superlens_fuzz_parsers PkgConfig::PCRE2 PkgConfig::SENTENCEPIECE ICU::uc
+    PRIVATE nlohmann_json::nlohmann_json superlens_warnings superlens_codegen superlens_sanitizers)
 endif()
 foreach(target ${SUPERLENS_FUZZ_TARGETS})
   add_executable(fuzz_replay_${target} ${SUPERLENS_FUZZ_DIR}/fuzz_${target}.cpp ${SUPERLENS_FUZZ_DIR}/replay_main.cpp)
   target_link_libraries(fuzz_replay_${target} PRIVATE superlens_core superlens_warnings superlens_codegen superlens_sanitizers)
+  # Targets of core-internal parsers (the GGUF tokenizer) include core/src.
+  target_include_directories(fuzz_replay_${target} PRIVATE ${PROJECT_SOURCE_DIR}/core/src)
   set_target_properties(fuzz_replay_${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/tests/bin)
   add_test(NAME fuzz_replay_${target}
            COMMAND fuzz_replay_${target} ${SUPERLENS_FUZZ_DIR}/corpus/${target} ${SUPERLENS_FUZZ_DIR}/regressions/${target})
   set_tests_properties(fuzz_replay_${target} PROPERTIES LABELS "core;fuzz" TIMEOUT 300)
   if(SUPERLENS_BUILD_FUZZ)
     add_executable(fuzz_${target} ${SUPERLENS_FUZZ_DIR}/fuzz_${target}.cpp)
-    target_link_libraries(fuzz_${target} PRIVATE superlens_fuzz_parsers superlens_warnings superlens_codegen superlens_sanitizers)
+    set(fuzz_lib superlens_fuzz_parsers)
+    if(target STREQUAL "gguf_tokenizer")
+      set(fuzz_lib superlens_fuzz_tokenizers)
+    endif()
+    target_link_libraries(fuzz_${target} PRIVATE ${fuzz_lib} superlens_warnings superlens_codegen superlens_sanitizers)
+    target_include_directories(fuzz_${target} PRIVATE ${PROJECT_SOURCE_DIR}/core/src)
     target_link_options(fuzz_${target} PRIVATE -fsanitize=fuzzer)
     set_target_properties(fuzz_${target} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/fuzz)
   endif()

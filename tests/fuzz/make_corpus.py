@@ -7,6 +7,10 @@ shows no change):
                type, nested arrays, one tensor of every ggml type with random
                blocks, alignments), and the real files of tests/data with their
                metadata kept and long arrays cut to 64 entries
+  gguf_tokenizer  vocabulary-only GGUFs: the real files' tokenizer metadata
+               (SentencePiece) cut to their first 600 tokens, and small
+               byte-level BPE vocabularies (GPT-2's first 1000 tokens and the
+               merges among them) under each pre-tokenizer SuperLens reads
   safetensors  the headers of every safetensors file in tests/data and
                resources with each shape cut to at most 2 x 2 (data rewritten),
                plus a few small files of every dtype
@@ -160,6 +164,29 @@ ST_SIZES = {"F64": 8, "I64": 8, "U64": 8, "F32": 4, "I32": 4, "U32": 4, "F16": 2
             "I8": 1, "U8": 1, "BOOL": 1, "F8_E4M3": 1, "F8_E5M2": 1}
 
 
+def gguf_tokenizer_corpus():
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "**", "*.gguf"), recursive=True)):
+        def key(k):
+            return k.decode() if isinstance(k, bytes) else k
+        kvs = [kv for kv in read_gguf_metadata(path) if key(kv[0]).startswith("tokenizer.") or key(kv[0]) == "general.architecture"]
+        if not any(key(k) == "tokenizer.ggml.model" for k, _, _ in kvs):
+            continue
+        name = os.path.splitext(os.path.basename(path))[0]
+        write("gguf_tokenizer", f"spm-{name}-600.gguf", gguf(cut_arrays(kvs, 600)))
+    tok = json.load(open(os.path.join(ROOT, "tests", "data", "tokenizers", "gpt2-hf", "tokenizer.json"), encoding="utf-8"))
+    n = 1000
+    vocab = sorted(((i, t) for t, i in tok["model"]["vocab"].items() if i < n))
+    tokens = [t for _, t in vocab]
+    have = set(tokens)
+    merges = [m for m in tok["model"]["merges"] if all(x in have for x in m.split(" ")) and m.replace(" ", "") in have]
+    for pre in ("gpt-2", "llama-bpe", "qwen2"):
+        kvs = [("general.architecture", STRING, "gpt2"), ("tokenizer.ggml.model", STRING, "gpt2"), ("tokenizer.ggml.pre", STRING, pre),
+               ("tokenizer.ggml.tokens", ARRAY, (STRING, tokens)), ("tokenizer.ggml.token_type", ARRAY, (I32, [1] * len(tokens))),
+               ("tokenizer.ggml.merges", ARRAY, (STRING, merges)), ("tokenizer.ggml.bos_token_id", U32, 0),
+               ("tokenizer.ggml.eos_token_id", U32, 0)]
+        write("gguf_tokenizer", f"bpe-gpt2-{n}-{pre}.gguf", gguf(kvs))
+
+
 def safetensors(entries, metadata=None):
     """entries: [(name, dtype, shape)] -> a valid file with random data."""
     header, offset, blobs = {}, 0, []
@@ -264,9 +291,10 @@ def npy_corpus():
 
 def main():
     rng = random.Random(15)
-    for target in ("gguf", "safetensors", "config", "edit_spec", "npy"):
+    for target in ("gguf", "gguf_tokenizer", "safetensors", "config", "edit_spec", "npy"):
         shutil.rmtree(os.path.join(OUT, target), ignore_errors=True)
     gguf_corpus(rng)
+    gguf_tokenizer_corpus()
     safetensors_corpus()
     config_corpus()
     edit_corpus()

@@ -4,7 +4,7 @@
 # corpus (the stored corpus is not modified); crash inputs land in
 # build-fuzz/fuzz-artifacts/<target>/. Prints one summary line per target.
 #
-#   tests/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf safetensors config edit_spec
+#   tests/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf gguf_tokenizer safetensors config edit_spec npy
 #
 # Needs clang and libFuzzer (Debian: clang, libfuzzer-14-dev). Set
 # SUPERLENS_FUZZ_MESSAGES=off to fuzz for crashes only (see fuzz_common.h).
@@ -14,7 +14,7 @@ root="$(cd "$here/../.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(gguf safetensors config edit_spec)
+[ ${#targets[@]} -eq 0 ] && targets=(gguf gguf_tokenizer safetensors config edit_spec npy)
 build="${SUPERLENS_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -31,7 +31,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$build/fuzz-artifacts/$t"
   dict=()
   case "$t" in
-    gguf) dict=(-dict="$here/gguf.dict") ;;
+    gguf|gguf_tokenizer) dict=(-dict="$here/gguf.dict") ;;
     safetensors|config) dict=(-dict="$here/json.dict") ;;
     edit_spec) dict=(-dict="$here/edit_spec.dict") ;;
   esac
