@@ -103,8 +103,11 @@ std::vector<Channel> channelsToTrack(const SnapshotInputs& in, const core::Massi
 
 core::HookSelection viewHooks() {
     // blocks.0.hook_resid_pre: the logit lens's embedding row.
+    // Lenient: routed-experts layers have no mlp.hook_post; they record the
+    // router's probabilities (the Experts view's routing) instead.
     return core::HookSelection::patterns({"blocks.0.hook_resid_pre", "blocks.*.attn.hook_pattern", "blocks.*.mlp.hook_post",
-                                          "blocks.*.hook_mlp_out", "blocks.*.hook_resid_post"});
+                                          "blocks.*.hook_mlp_out", "blocks.*.hook_resid_post", "blocks.*.mlp.hook_expert_weights"})
+        .lenient();
 }
 
 core::ForwardRequest viewForwardRequest(const std::vector<core::TokenId>& tokens, std::vector<core::EditSpec> edits,
@@ -294,6 +297,17 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
             for (core::TokenId id : lens->finalTokens) snap->vocabLabels.emplace(id, std::string());
         }
         for (auto& [id, text] : snap->vocabLabels) text = label(id);
+    }
+
+    // Mixture of experts: the super-expert profile of the original run's tokens.
+    if (in.model && in.model->config().hasExperts()) {
+        if (in.expertProfile) {
+            snap->expertProfile = in.expertProfile;
+        } else if (in.engine && !orig.tokens.empty()) {
+            auto profile = core::profileExperts(*in.engine, {orig.tokens}, {}, control);
+            if (!profile) return profile.error();
+            snap->expertProfile = std::make_shared<const core::SuperExpertProfile>(std::move(profile).value());
+        }
     }
 
     // Next-token distribution: last position, original vs edited.

@@ -46,6 +46,9 @@ struct SnapshotInputs {
     // A lens of `original` computed before (a previous snapshot's): reused.
     std::shared_ptr<const core::LogitLensResult> originalLens;
     int lensTopK = 5;
+    // Mixture-of-experts models: a profile of `original` computed before (reused);
+    // else computed with `engine` (one more forward pass of the prompt).
+    std::shared_ptr<const core::SuperExpertProfile> expertProfile;
     // The lens unembeds every position of every layer on each toggle: above
     // this many floating-point operations ((L + 1) * T * d * V * 2) it is left
     // out, so toggles stay interactive on large models (superlens-cli lens and

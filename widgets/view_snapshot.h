@@ -18,6 +18,7 @@
 #include "superlens/core/analysis/layer_stats.h"
 #include "superlens/core/analysis/logit_lens.h"
 #include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
 
@@ -110,6 +111,12 @@ struct ViewSnapshot {
     // empty when the runs kept the last position's logits only.
     std::vector<double> originalLoss;
     std::vector<double> editedLoss;
+
+    // Mixture-of-experts models: the super-expert profile of the original
+    // run's tokens (core/analysis/super_experts.h); null for dense models and
+    // runs read from a cache file. The router's probabilities of both runs are
+    // the runs' blocks.L.mlp.hook_expert_weights.
+    std::shared_ptr<const core::SuperExpertProfile> expertProfile;
 
     // Display text of every vocabulary id the lens results name.
     std::map<core::TokenId, std::string> vocabLabels;

@@ -171,7 +171,7 @@ inline nlohmann::json editsJson(const std::vector<core::EditSpec>& edits) {
 }
 
 inline nlohmann::json superWeightJson(const core::SuperWeight& sw, const core::Model& model) {
-    return {{"layer", sw.layer},       {"row", sw.row},
+    nlohmann::json j = {{"layer", sw.layer},       {"row", sw.row},
             {"col", sw.col},           {"value", sw.value},
             {"down_in", sw.downIn},    {"down_out", sw.downOut},
             {"token", sw.token},       {"iteration", sw.iteration},
@@ -182,6 +182,8 @@ inline nlohmann::json superWeightJson(const core::SuperWeight& sw, const core::M
             {"input_channel", sw.inputChannel()},
             // GGUF checkpoints: llama.cpp's name of the same tensor.
             {"gguf_tensor", model.isGguf() ? nlohmann::json(model.ggufName(sw.tensorName(model))) : nlohmann::json(nullptr)}};
+    if (sw.expert >= 0) j["expert"] = sw.expert;  // inside this routed expert (mixture of experts)
+    return j;
 }
 
 // Parses "L:R:C;L:R:C" (also ',' between triples).

@@ -29,6 +29,7 @@
 #include "plot_view.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/stopwords.h"
+#include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/system/output_file.h"
 #include "view_registry.h"
@@ -91,6 +92,13 @@ private:
     std::string m_dir;
 };
 
+// A super weight in `figure --json`: its coordinate (and routed expert, when inside one).
+nlohmann::json figureSuperWeightJson(const core::SuperWeight& sw) {
+    nlohmann::json j = {{"layer", sw.layer}, {"row", sw.row}, {"col", sw.col}};
+    if (sw.expert >= 0) j["expert"] = sw.expert;
+    return j;
+}
+
 int runFigure(const FigureOptions& o) {
     widgets::FigureFormat format;
     if (!widgets::figureFormatFromPath(QString::fromStdString(o.out), &format)) {
@@ -135,16 +143,17 @@ int runFigure(const FigureOptions& o) {
     // reusing the original's unedited blocks, then the snapshot the views draw.
     auto original = engine.run(widgets::viewForwardRequest(*ids, {}));
     if (!original) return fail(original.error());
-    auto scan = core::scanSuperWeights(engine, *ids, {});
+    auto scan = core::findModelSuperWeights(engine, *ids, {});
     if (!scan) return fail(scan.error());
     widgets::SnapshotInputs inputs;
     inputs.model = model->get();
     inputs.modelName = (*model)->config().nameOrPath.empty() ? (*model)->folder().filename().string() : (*model)->config().nameOrPath;
     inputs.tokenizer = tokenizer.get();
     inputs.original = *original;
-    inputs.superWeights = scan->superWeights;
+    inputs.superWeights = scan->weights;
     inputs.scanned = true;
     inputs.engine = &engine;
+    if (scan->profile) inputs.expertProfile = std::make_shared<const core::SuperExpertProfile>(std::move(*scan->profile));
     if (tokenizer) inputs.stopwordIds = core::stopwordTokenIds(*tokenizer, core::englishStopwords());
     if (!resolved->empty()) {
         auto edited = engine.run(widgets::viewForwardRequest(*ids, *resolved, *original));
@@ -225,7 +234,7 @@ int runFigure(const FigureOptions& o) {
                                                    {"problems", list(p.layout.problems)}}}});
             }
             j["super_weights"] = nlohmann::json::array();
-            for (const auto& sw : scan->superWeights) j["super_weights"].push_back({{"layer", sw.layer}, {"row", sw.row}, {"col", sw.col}});
+            for (const auto& sw : scan->weights) j["super_weights"].push_back(figureSuperWeightJson(sw));
             printJson(j);
         } else {
             std::printf("%s\n", o.out.c_str());
@@ -252,7 +261,7 @@ int runFigure(const FigureOptions& o) {
                        {"problems", list(report.layout.problems)}};
         j["csv"] = csv.empty() ? nlohmann::json(nullptr) : nlohmann::json(csv);
         j["super_weights"] = nlohmann::json::array();
-        for (const auto& sw : scan->superWeights) j["super_weights"].push_back({{"layer", sw.layer}, {"row", sw.row}, {"col", sw.col}});
+        for (const auto& sw : scan->weights) j["super_weights"].push_back(figureSuperWeightJson(sw));
         printJson(j);
     } else {
         std::printf("%s\n", o.out.c_str());

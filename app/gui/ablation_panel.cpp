@@ -143,9 +143,12 @@ AblationPanel::AblationPanel(AblationSet* set, QUndoStack* undo, LensSession* se
 
 std::vector<core::SuperWeight> AblationPanel::superWeights() const { return m_session->superWeights(); }
 
-QString AblationPanel::zeroSpec(int layer, std::int64_t row, std::int64_t col) const {
+QString AblationPanel::zeroSpec(int layer, std::int64_t row, std::int64_t col, int expert) const {
     const LoadedModel* m = m_session->model();
-    const std::string name = m ? m->model->downProjectionName(layer) : std::string();
+    core::SuperWeight w;
+    w.layer = layer;
+    w.expert = expert;
+    const std::string name = m ? w.tensorName(*m->model) : std::string();
     return QStringLiteral("%1[%2,%3]=0").arg(QString::fromStdString(name)).arg(row).arg(col);
 }
 
@@ -168,8 +171,9 @@ void AblationPanel::refreshSuperWeights() {
     const auto sws = superWeights();
     for (const auto& sw : sws) {
         AblationEntry e;
-        e.spec = zeroSpec(sw.layer, sw.row, sw.col);
-        e.label = tr("L%1 %2 [%3, %4] = 0   (w = %5)").arg(sw.layer).arg(downLabel()).arg(sw.row).arg(sw.col).arg(sw.value, 0, 'g', 4);
+        e.spec = zeroSpec(sw.layer, sw.row, sw.col, sw.expert);
+        const QString where = sw.expert >= 0 ? tr("expert %1 down").arg(sw.expert) : downLabel();
+        e.label = tr("L%1 %2 [%3, %4] = 0   (w = %5)").arg(sw.layer).arg(where).arg(sw.row).arg(sw.col).arg(sw.value, 0, 'g', 4);
         e.origin = AblationEntry::Origin::Detected;
         entries << e;
     }
@@ -288,6 +292,24 @@ void AblationPanel::addCandidate(const QString& spec, const QString& description
     emit statusMessage(tr("Added %1 to the ablation list: tick it to apply").arg(description));
 }
 
+void AblationPanel::toggleEdit(const QString& spec, const QString& description) {
+    auto entries = m_set->entries();
+    const int i = m_set->indexOfSpec(spec);
+    bool enabled = true;
+    if (i >= 0) {
+        enabled = !entries[i].enabled;
+        entries[i].enabled = enabled;
+    } else {
+        AblationEntry e;
+        e.spec = spec;
+        e.label = description;
+        e.origin = AblationEntry::Origin::User;
+        e.enabled = true;
+        entries << e;
+    }
+    push(entries, enabled ? tr("Apply %1").arg(description) : tr("Remove %1").arg(description));
+}
+
 void AblationPanel::zeroAllSuperWeights() {
     auto entries = m_set->entries();
     bool any = false;
@@ -320,8 +342,11 @@ void AblationPanel::zeroSuperWeightsAndRestoreActivation() {
     // activation recovers most of the quality: the weight acts through it.
     for (const auto& sw : sws) {
         AblationEntry e;
-        e.spec = QStringLiteral("blocks.%1.hook_mlp_out[%2,%3]=%4")
-                     .arg(sw.layer)
+        // The expert's own output when the weight is inside a routed expert (before its routing weight).
+        const QString hook = sw.expert >= 0 ? QStringLiteral("blocks.%1.mlp.experts.%2.hook_out").arg(sw.layer).arg(sw.expert)
+                                            : QStringLiteral("blocks.%1.hook_mlp_out").arg(sw.layer);
+        e.spec = QStringLiteral("%1[%2,%3]=%4")
+                     .arg(hook)
                      .arg(sw.token)
                      .arg(sw.outputChannel())
                      .arg(QString::fromStdString(core::formatNumber(sw.downOut)));
@@ -387,7 +412,7 @@ void AblationPanel::setScaleFactor(double factor) {
     }
     if (std::fabs(factor - 1.0) > 1e-9) {
         AblationEntry e;
-        QString spec = zeroSpec(sw.layer, sw.row, sw.col);
+        QString spec = zeroSpec(sw.layer, sw.row, sw.col, sw.expert);
         spec.chop(2);  // "=0"
         e.spec = spec + QStringLiteral("*=") + QString::fromStdString(core::formatNumber(factor));
         e.label = tr("scale L%1 [%2, %3] ×%4").arg(sw.layer).arg(sw.row).arg(sw.col).arg(factor, 0, 'f', 2);

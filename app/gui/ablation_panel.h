@@ -34,6 +34,8 @@ public:
     void refreshSuperWeights();
     // A coordinate picked in a view: added unchecked (tick it to apply).
     void addCandidate(const QString& spec, const QString& description);
+    // Applies the edit now (added ticked when new), or unticks it when it is applied; undoable.
+    void toggleEdit(const QString& spec, const QString& description);
     // Adds a typed spec (validated by the edit run; errors show in the status bar).
     bool addSpec(const QString& spec, bool enabled);
 
@@ -56,7 +58,8 @@ private:
     void rebuildList();
     void push(QList<AblationEntry> after, const QString& text, int mergeId = -1);
     std::vector<core::SuperWeight> superWeights() const;
-    QString zeroSpec(int layer, std::int64_t row, std::int64_t col) const;
+    // expert >= 0: in that routed expert's down projection (mixture of experts).
+    QString zeroSpec(int layer, std::int64_t row, std::int64_t col, int expert = -1) const;
     // Short name of the down projection for labels ("mlp.c_proj [in, out]").
     QString downLabel() const;
 

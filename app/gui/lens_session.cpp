@@ -16,6 +16,7 @@
 #include "session_run_cache.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/stopwords.h"
+#include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/studies.h"
 #include "superlens/core/cache/activation_cache.h"
 
@@ -274,9 +275,9 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
             if (!original) return original.error();
             out.original = *original;
             if (scan) {
-                auto s = core::scanSuperWeights(*loaded->engine, tokens, {}, {}, control);
+                auto s = core::findModelSuperWeights(*loaded->engine, tokens, {}, control);
                 if (!s) return s.error();
-                out.superWeights = s->superWeights;
+                out.superWeights = s->weights;
                 out.scanned = true;
             } else if (keepScan) {
                 out.superWeights = previousWeights;
@@ -354,7 +355,10 @@ void LensSession::applyEdits() {
     base.stopwordIds = loaded->stopwordIds;
     base.perplexity = m_perplexity;
     base.engine = loaded->engine.get();
-    if (m_snapshot && m_snapshot->original == original) base.originalLens = m_snapshot->originalLens;
+    if (m_snapshot && m_snapshot->original == original) {
+        base.originalLens = m_snapshot->originalLens;
+        base.expertProfile = m_snapshot->expertProfile;
+    }
     m_editLane->start<EditOutcome>(
         specs.empty() ? tr("Update views") : tr("Apply %n edit(s)", nullptr, static_cast<int>(specs.size())),
         [loaded, original, previous, specs, base](const core::RunControl& control) -> core::Result<EditOutcome> {

@@ -43,6 +43,7 @@ std::string superWeightsToMetadata(const std::vector<core::SuperWeight>& weights
         // Coordinates are small integers (layer < 1000, channels < 2^31): exact in a double.
         QJsonObject o;
         o["layer"] = w.layer;
+        if (w.expert >= 0) o["expert"] = w.expert;
         o["row"] = static_cast<qint64>(w.row);
         o["col"] = static_cast<qint64>(w.col);
         o["output_axis"] = w.outputAxis;
@@ -70,6 +71,7 @@ std::optional<std::vector<core::SuperWeight>> superWeightsFromMetadata(const std
         if (!o.contains("layer") || !o.contains("row") || !o.contains("col")) return std::nullopt;
         core::SuperWeight w;
         w.layer = o["layer"].toInt();
+        w.expert = o["expert"].toInt(-1) >= 0 ? o["expert"].toInt(-1) : -1;
         w.row = o["row"].toInteger();
         w.col = o["col"].toInteger();
         w.outputAxis = o["output_axis"].toInt(0) == 1 ? 1 : 0;

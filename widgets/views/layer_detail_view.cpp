@@ -52,6 +52,11 @@ const core::ActivationTensor* LayerDetailView::otherTensor() const {
     return run.activation(HookPoint{kind, selectedLayer()});
 }
 
+bool LayerDetailView::routedLayer() const {
+    const int l = selectedLayer();
+    return snapshot() && l >= 0 && l < static_cast<int>(snapshot()->originalStats.size()) && snapshot()->originalStats[static_cast<std::size_t>(l)].routed;
+}
+
 bool LayerDetailView::rebuild(QString* emptyReason) {
     m_map = nullptr;
     m_runBox->setEnabled(snapshot()->hasEdits());
@@ -61,7 +66,10 @@ bool LayerDetailView::rebuild(QString* emptyReason) {
     }
     const core::ActivationTensor* a = currentTensor();
     if (!a) {
-        *emptyReason = selectedLayer() < 0 ? tr("Select a layer in the layer navigator.") : tr("This run did not record layer %1.").arg(selectedLayer());
+        *emptyReason = selectedLayer() < 0 ? tr("Select a layer in the layer navigator.")
+                       : routedLayer()     ? tr("Layer %1 routes each token to its experts, each with its own down projection: "
+                                                "its down_proj output is here, the experts' are in the Experts view.").arg(selectedLayer())
+                                           : tr("This run did not record layer %1.").arg(selectedLayer());
         return false;
     }
     const ViewSnapshot& s = *snapshot();
@@ -147,6 +155,10 @@ void LayerDetailView::onMousePress(QMouseEvent* event) {
     // other side of the cell is the strongest entry of the other tensor at
     // the same token (super-weight paper, Sec. 3).
     const core::ActivationTensor* other = otherTensor();
+    if (routedLayer()) {
+        emit statusMessage(tr("Layer %1 is a routed-experts layer: prune or edit its experts from the Experts view").arg(layer));
+        return;
+    }
     if (!other || t >= other->rows()) return;
     std::int64_t best = 0;
     for (std::int64_t j = 1; j < other->cols(); ++j) {

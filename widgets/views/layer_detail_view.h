@@ -30,6 +30,8 @@ protected:
     QString noSnapshotMessage() const override { return tr("Run the prompt, then pick a layer to see its down_proj activations."); }
 
 private:
+    // The selected layer is a routed-experts layer (no single down projection).
+    bool routedLayer() const;
     const core::ActivationTensor* currentTensor() const;
     const core::ActivationTensor* otherTensor() const;
     bool cellAt(const QPointF& pixel, std::int64_t* token, std::int64_t* channel) const;

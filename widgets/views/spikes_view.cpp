@@ -1,5 +1,7 @@
 #include "spikes_view.h"
 
+#include <cmath>
+
 #include <QToolTip>
 #include <qcustomplot.h>
 
@@ -27,17 +29,25 @@ bool SpikesView::rebuild(QString* emptyReason) {
     std::vector<double> all;
     for (int l = 0; l < L; ++l) {
         keys[l] = l;
-        inO[l] = s.originalStats[l].downIn.absValue();
+        // Routed-experts layers have no single down_proj input: a gap in that line.
+        const bool routed = s.originalStats[l].routed;
+        inO[l] = routed ? qQNaN() : s.originalStats[l].downIn.absValue();
         outO[l] = s.originalStats[l].downOut.absValue();
-        inE[l] = s.editedStats[l].downIn.absValue();
+        inE[l] = routed ? qQNaN() : s.editedStats[l].downIn.absValue();
         outE[l] = s.editedStats[l].downOut.absValue();
-        all.insert(all.end(), {inO[l], outO[l]});
-        if (s.hasEdits()) all.insert(all.end(), {inE[l], outE[l]});
+        all.push_back(outO[l]);
+        if (!routed) all.push_back(inO[l]);
+        if (s.hasEdits()) {
+            all.push_back(outE[l]);
+            if (!routed) all.push_back(inE[l]);
+        }
     }
     const double lo = minPositive(all), hi = maxValue(all);
     // Log axis: clamp zeros to the lower bound so every point stays inside the axis rect.
     auto clamp = [lo](QVector<double> v) {
-        for (double& x : v) x = std::max(x, lo);
+        for (double& x : v) {
+            if (!std::isnan(x)) x = std::max(x, lo);
+        }
         return v;
     };
     auto addSeries = [&](const QString& name, const QVector<double>& values, const QColor& color, bool edited, QCPScatterStyle::ScatterShape shape) {
@@ -73,7 +83,8 @@ bool SpikesView::rebuild(QString* emptyReason) {
             label->position->setCoords(sw.layer, std::max(outO[sw.layer], lo));
             label->setPositionAlignment(Qt::AlignLeft | Qt::AlignBottom);
             label->setPadding(QMargins(6, 0, 0, 4));
-            label->setText(QStringLiteral("[%1, %2]").arg(sw.row).arg(sw.col));
+            const QString where = sw.expert >= 0 ? QStringLiteral("E%1 ").arg(sw.expert) : QString();
+            label->setText(QStringLiteral("%1[%2, %3]").arg(where).arg(sw.row).arg(sw.col));
             label->setColor(st.foreground);
         }
         marks->setData(mk, mv);
@@ -104,11 +115,13 @@ FigureTable SpikesView::dataTable() const {
     for (std::size_t l = 0; l < s.originalStats.size(); ++l) {
         QStringList sws;
         for (const auto& sw : s.superWeights) {
-            if (sw.layer == static_cast<int>(l)) sws << QStringLiteral("%1:%2").arg(sw.row).arg(sw.col);
+            if (sw.layer == static_cast<int>(l)) sws << (sw.expert >= 0 ? QStringLiteral("E%1:").arg(sw.expert) : QString()) + QStringLiteral("%1:%2").arg(sw.row).arg(sw.col);
         }
-        t.addRow({QString::number(l), csvNumber(s.originalStats[l].downIn.absValue()), csvNumber(s.originalStats[l].downOut.absValue()),
-                  csvNumber(s.editedStats[l].downIn.absValue()), csvNumber(s.editedStats[l].downOut.absValue()),
-                  csvNumber(s.originalStats[l].downInRatio()), csvNumber(s.originalStats[l].downOutRatio()), sws.join(QLatin1Char(' '))});
+        // Routed-experts layers: no single down_proj input (empty cells).
+        const bool routed = s.originalStats[l].routed;
+        t.addRow({QString::number(l), routed ? QString() : csvNumber(s.originalStats[l].downIn.absValue()), csvNumber(s.originalStats[l].downOut.absValue()),
+                  routed ? QString() : csvNumber(s.editedStats[l].downIn.absValue()), csvNumber(s.editedStats[l].downOut.absValue()),
+                  routed ? QString() : csvNumber(s.originalStats[l].downInRatio()), csvNumber(s.originalStats[l].downOutRatio()), sws.join(QLatin1Char(' '))});
     }
     return t;
 }

@@ -25,7 +25,12 @@ TensorPeak peakOf(const ActivationTensor& t) {
 }  // namespace
 
 HookSelection superWeightHooks() {
-    return HookSelection::patterns({"blocks.*.mlp.hook_post", "blocks.*.hook_mlp_out", "blocks.*.hook_resid_post"});
+    // Lenient: the routed-experts layers of mixture-of-experts models have no
+    // single down projection (no blocks.L.mlp.hook_post); their other hooks
+    // are still recorded.
+    return HookSelection::patterns({"blocks.*.mlp.hook_post", "blocks.*.hook_mlp_out", "blocks.*.hook_resid_post",
+                                    "blocks.*.mlp.hook_expert_weights"})
+        .lenient();
 }
 
 double medianAbs(const std::vector<float>& values) {
@@ -54,15 +59,20 @@ Result<std::vector<LayerSpikeStats>> layerSpikeStats(const ForwardResult& result
         const ActivationTensor* in = result.activation(HookPoint{HookKind::MlpPost, l});
         const ActivationTensor* outT = result.activation(HookPoint{HookKind::MlpOut, l});
         const ActivationTensor* resid = result.activation(HookPoint{HookKind::ResidPost, l});
-        if (!in || !outT || !resid) {
+        // A routed-experts layer has no single down_proj input (each expert has its own).
+        const bool routed = !in && result.activation(HookPoint{HookKind::ExpertWeights, l});
+        if ((!in && !routed) || !outT || !resid) {
             return Error{"layer statistics: blocks." + std::to_string(l) + " hooks (mlp.hook_post, hook_mlp_out, hook_resid_post) were not recorded"};
         }
         LayerSpikeStats s;
         s.layer = l;
-        s.downIn = peakOf(*in);
+        s.routed = routed;
+        if (in) {
+            s.downIn = peakOf(*in);
+            s.downInMedian = medianAbs(in->values);
+        }
         s.downOut = peakOf(*outT);
         s.resid = peakOf(*resid);
-        s.downInMedian = medianAbs(in->values);
         s.downOutMedian = medianAbs(outT->values);
         s.residMedian = medianAbs(resid->values);
         out.push_back(s);

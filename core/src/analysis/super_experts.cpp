@@ -153,4 +153,37 @@ Result<std::vector<ExpertSuperWeight>> superWeightsInExperts(Engine& engine, con
     return out;
 }
 
+Result<ModelSuperWeights> findModelSuperWeights(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
+                                                const RunControl& control) {
+    ModelSuperWeights out;
+    const ModelConfig& config = engine.model().config();
+    bool anyDense = false;
+    for (int l = 0; l < config.numLayers; ++l) anyDense = anyDense || !config.isExpertLayer(l);
+    if (anyDense) {
+        auto scan = scanSuperWeights(engine, tokens, edits, {}, control);
+        if (!scan) return scan.error();
+        out.weights = scan->superWeights;
+    }
+    if (!config.hasExperts()) return out;
+    if (control.isCancelled()) return Error{kCancelledMessage};
+    const std::vector<std::vector<TokenId>> prompts{tokens};
+    auto profile = profileExperts(engine, prompts, edits, control);
+    if (!profile) return profile.error();
+    auto inExperts = superWeightsInExperts(engine, *profile, prompts, edits);
+    if (!inExperts) return inExperts.error();
+    for (const ExpertSuperWeight& e : *inExperts) {
+        SuperWeight w;
+        w.layer = e.layer;
+        w.expert = e.expert;
+        w.setChannels(e.row, e.col, 0);  // expert weights are stored [out, in]
+        w.value = static_cast<float>(e.value);
+        w.downIn = static_cast<float>(e.downIn);
+        w.downOut = static_cast<float>(e.downOut);
+        w.token = e.token;
+        out.weights.push_back(w);
+    }
+    out.profile = std::move(profile).value();
+    return out;
+}
+
 }  // namespace superlens::core

@@ -147,7 +147,9 @@ Result<std::optional<Picked>> pickCandidate(Engine& engine, const ForwardResult&
 
 }  // namespace
 
-std::string SuperWeight::tensorName(const Model& model) const { return model.downProjectionName(layer); }
+std::string SuperWeight::tensorName(const Model& model) const {
+    return expert >= 0 ? model.expertWeightName(layer, expert, ExpertWeight::Down) : model.downProjectionName(layer);
+}
 
 std::string SuperWeight::zeroEdit(const Model& model) const {
     return tensorName(model) + "[" + std::to_string(row) + "," + std::to_string(col) + "]=0";

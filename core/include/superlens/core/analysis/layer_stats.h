@@ -12,7 +12,7 @@
 
 namespace superlens::core {
 
-// The hooks layerSpikeStats reads.
+// The hooks layerSpikeStats reads (plus the router's, on routed-experts layers).
 HookSelection superWeightHooks();
 
 // The entry of largest |value| in a [T, C] tensor.
@@ -31,12 +31,16 @@ struct LayerSpikeStats {
     double downInMedian = 0;    // median |value| over the whole tensor (all tokens x channels)
     double downOutMedian = 0;
     double residMedian = 0;
+    // A routed-experts layer (mixture of experts): no single down projection,
+    // so downIn is empty (0) and the super-expert profile covers the layer.
+    bool routed = false;
     double downInRatio() const { return downInMedian > 0 ? downIn.absValue() / downInMedian : 0; }
     double downOutRatio() const { return downOutMedian > 0 ? downOut.absValue() / downOutMedian : 0; }
     double residRatio() const { return residMedian > 0 ? resid.absValue() / residMedian : 0; }
 };
 
-// One entry per layer; error if a needed hook was not recorded.
+// One entry per layer; error if a needed hook was not recorded. Routed-experts
+// layers need blocks.L.mlp.hook_expert_weights recorded instead of mlp.hook_post.
 Result<std::vector<LayerSpikeStats>> layerSpikeStats(const ForwardResult& result);
 
 // |residual| of one channel at one token after every block (the super

@@ -18,9 +18,11 @@
 // large model takes several passes. Synchronous; uses the engine's runs.
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/run_control.h"
 
@@ -79,6 +81,19 @@ struct ExpertSuperWeight {
 // One per flagged super expert, strongest first. prompts/edits as given to profileExperts.
 Result<std::vector<ExpertSuperWeight>> superWeightsInExperts(Engine& engine, const SuperExpertProfile& profile,
                                                              const std::vector<std::vector<TokenId>>& prompts, const std::vector<EditSpec>& edits = {});
+
+// The super weights of any model from one prompt, as the views list them:
+// the super-weight scan over the dense MLP layers (scanSuperWeights; on a
+// mixture-of-experts model only its dense layers, e.g. Qwen2-MoE's
+// mlp_only_layers), then, when the model has routed experts, the super-expert
+// profile of the prompt and the super weight inside each flagged expert
+// (SuperWeight::expert set). Errors: engine errors, "cancelled".
+struct ModelSuperWeights {
+    std::vector<SuperWeight> weights;           // dense ones first (scan order), then the experts', strongest first
+    std::optional<SuperExpertProfile> profile;  // mixture-of-experts models
+};
+Result<ModelSuperWeights> findModelSuperWeights(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits = {},
+                                                const RunControl& control = RunControl::none());
 
 // numpy.percentile(values, q) with linear interpolation (values need not be sorted).
 double percentileLinear(std::vector<double> values, double q);

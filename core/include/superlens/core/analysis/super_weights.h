@@ -36,6 +36,9 @@ namespace superlens::core {
 
 struct SuperWeight {
     int layer = 0;
+    // >= 0: the weight is in this routed expert's down projection (mixture of
+    // experts; found through the super-expert profile, super_experts.h).
+    int expert = -1;
     // Coordinates of the weight in the down projection AS STORED (edits and
     // `scan --json` use them); outputAxis says which one is the output
     // channel (0 for [out, in] Linear weights, 1 for GPT-2's Conv1D [in, out]).
@@ -63,9 +66,10 @@ struct SuperWeight {
         col = axis == 0 ? input : output;
     }
 
-    std::string tensorName(const Model& model) const;   // the layer's down projection (model.layers.L.mlp.down_proj.weight)
+    // The layer's down projection (model.layers.L.mlp.down_proj.weight), or the expert's.
+    std::string tensorName(const Model& model) const;
     std::string zeroEdit(const Model& model) const;     // "<tensor>[row,col]=0"
-    bool sameCoordinate(const SuperWeight& o) const { return layer == o.layer && row == o.row && col == o.col; }
+    bool sameCoordinate(const SuperWeight& o) const { return layer == o.layer && expert == o.expert && row == o.row && col == o.col; }
     SuperWeightCoord coord() const { return {layer, row, col}; }
 };
 

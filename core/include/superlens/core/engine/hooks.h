@@ -105,6 +105,13 @@ public:
     static HookSelection captureDefault();
     static HookSelection all() { return patterns({"*"}); }
 
+    // The same patterns, where those a model lacks are skipped instead of
+    // refused (selections made for every family, e.g. the views' hooks).
+    HookSelection lenient() const {
+        HookSelection s = *this;
+        s.m_lenient = true;
+        return s;
+    }
     bool empty() const { return m_patterns.empty(); }
     bool matches(HookPoint p) const;
     const std::vector<std::string>& patternList() const { return m_patterns; }
@@ -117,7 +124,7 @@ public:
 
 private:
     std::vector<std::string> m_patterns;
-    bool m_lenient = false;  // captureDefault: patterns a family lacks are skipped
+    bool m_lenient = false;  // captureDefault, lenient(): patterns a family lacks are skipped
 };
 
 }  // namespace superlens::core
