@@ -53,6 +53,8 @@ signals:
     void layerSelected(int layer);
     // A coordinate picked in a view, as an edit spec (DESIGN.md syntax).
     void ablationProposed(const QString& spec, const QString& description);
+    // Apply this edit now, or remove it when it is applied (a live toggle, e.g. pruning an expert).
+    void editToggled(const QString& spec, const QString& description);
     // Show this head's attention pattern (the Attention view), of the edited run when `edited`.
     void attentionHeadRequested(int layer, int head, bool edited);
     void exportRequested(superlens::widgets::PlotView* view);

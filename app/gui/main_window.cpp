@@ -69,6 +69,9 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
         connect(v, &widgets::PlotView::ablationProposed, this, [this](const QString& spec, const QString& description) {
             m_ablationPanel->addCandidate(spec, description);
         });
+        connect(v, &widgets::PlotView::editToggled, this, [this](const QString& spec, const QString& description) {
+            m_ablationPanel->toggleEdit(spec, description);
+        });
         connect(v, &widgets::PlotView::exportRequested, this, &MainWindow::exportView);
         connect(v, &widgets::PlotView::attentionHeadRequested, this, &MainWindow::showAttentionHead);
         connect(v, &widgets::PlotView::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
@@ -217,7 +220,8 @@ void MainWindow::buildMenus() {
     view->addSeparator();
     for (int i = 0; i < m_views.size(); ++i) {
         QAction* a = view->addAction(m_views[i]->title(), this, [this, i] { m_tabs->setCurrentIndex(i); });
-        a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(Qt::Key_1 + i)));
+        // Alt+1 .. Alt+9, then Alt+0 for the tenth view.
+        if (i < 10) a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(i < 9 ? Qt::Key_1 + i : Qt::Key_0)));
     }
     view->addSeparator();
     view->addAction(tr("Reset &layout"), this, [this] {

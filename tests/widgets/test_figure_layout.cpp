@@ -62,6 +62,10 @@ struct Fixture {
     std::unique_ptr<core::Tokenizer> tokenizer;
     SnapshotPtr genesis;
     SnapshotPtr longTokens;
+    // The Experts view draws mixture-of-experts models: the Mixtral fixture with its super expert pruned.
+    std::shared_ptr<const core::Model> moeModel;
+    std::unique_ptr<core::Engine> moeEngine;
+    SnapshotPtr experts;
 };
 
 SnapshotPtr buildSnapshot(Fixture& x, const std::string& prompt) {
@@ -89,6 +93,29 @@ SnapshotPtr buildSnapshot(Fixture& x, const std::string& prompt) {
     return *snap;
 }
 
+SnapshotPtr buildMoeSnapshot(Fixture& x) {
+    auto m = core::Model::open(test::testData() / "moe" / "mixtral-bf16");
+    if (!m) qFatal("%s", m.error().message.c_str());
+    x.moeModel = *m;
+    x.moeEngine = std::make_unique<core::Engine>(x.moeModel);
+    const std::vector<core::TokenId> ids{1, 5, 77, 30, 12, 100, 99, 31, 120, 64};
+    auto original = x.moeEngine->run(widgets::viewForwardRequest(ids, {}));
+    if (!original) qFatal("%s", original.error().message.c_str());
+    auto edits = core::parseEdits({"expert:1:0=off"}, *x.moeModel);
+    if (!edits) qFatal("%s", edits.error().message.c_str());
+    auto edited = x.moeEngine->run(widgets::viewForwardRequest(ids, *edits, *original));
+    if (!edited) qFatal("%s", edited.error().message.c_str());
+    widgets::SnapshotInputs in;
+    in.model = x.moeModel.get();
+    in.modelName = "mixtral-bf16";
+    in.original = *original;
+    in.edited = *edited;
+    in.engine = x.moeEngine.get();
+    auto snap = widgets::buildViewSnapshot(in);
+    if (!snap) qFatal("%s", snap.error().message.c_str());
+    return *snap;
+}
+
 Fixture& fixture() {
     static Fixture f = [] {
         Fixture x;
@@ -101,12 +128,15 @@ Fixture& fixture() {
         x.tokenizer = std::move(t).value();
         x.genesis = buildSnapshot(x, kGenesis);
         x.longTokens = buildSnapshot(x, kLongTokens);
+        x.experts = buildMoeSnapshot(x);
         return x;
     }();
     return f;
 }
 
-std::unique_ptr<PlotView> makeView(const QString& kind, const SnapshotPtr& snapshot) {
+std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot) {
+    // Dense-model snapshots have nothing for the Experts view: it gets the mixture-of-experts one.
+    if (kind == QLatin1String("experts") && !snapshot->expertProfile) snapshot = fixture().experts;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(1000, 700);
     v->setSelectedLayer(widgets::defaultSelectedLayer(*snapshot));
