@@ -73,24 +73,10 @@ int runStudySuperWeight(const StudyCliOptions& o) {
         if (!coords) return fail(coords.error());
         in.superWeights = std::move(coords).value();
     }
-    // Zero-shot tasks: --tasks, else the bundled set when the model can read text.
-    std::vector<core::ZeroShotTask> tasks;
-    std::string tasksLabel;
-    if (!o.noTasks) {
-        if (!o.tasks.empty()) {
-            auto t = core::loadZeroShotTasks(o.tasks);
-            if (!t) return fail(t.error());
-            tasks = std::move(t).value();
-            tasksLabel = o.tasks;
-            const bool needsTokenizer = std::any_of(tasks.begin(), tasks.end(), [](const auto& x) { return x.contextIds.empty(); });
-            if (needsTokenizer && !tok) return fail(m.folder().string() + ": no tokenizer (needed for the text tasks of " + o.tasks + ")");
-        } else if (tok) {
-            auto t = core::parseZeroShotTasks(std::string(core::bundledZeroShotTasksText()), "bundled tasks");
-            if (!t) return fail(t.error());
-            tasks = std::move(t).value();
-            tasksLabel = "bundled";
-        }
-    }
+    auto studyTasks = core::studyZeroShotTasks(o.tasks, o.noTasks, tok, m.folder().string());
+    if (!studyTasks) return fail(studyTasks.error());
+    const std::vector<core::ZeroShotTask>& tasks = studyTasks->tasks;
+    const std::string& tasksLabel = studyTasks->label;
     if (!tasks.empty()) in.tasks = &tasks;
     if (!o.noStopwords && (tok || !o.stopwords.ids.empty())) {
         auto ids = analysis::resolveStopwordIds(o.stopwords, m, tok);

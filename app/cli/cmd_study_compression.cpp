@@ -199,20 +199,9 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     SL_TRY(core::validate(o.bootstrap));
     if (o.stride > p->inputs.perplexity.context) return core::Error{"--stride is larger than --ctx"};
 
-    // Zero-shot tasks: --tasks, else the bundled set when the model can read text.
-    if (!o.noTasks) {
-        if (!o.tasks.empty()) {
-            auto t = core::loadZeroShotTasks(o.tasks);
-            if (!t) return t.error();
-            p->tasks = std::move(t).value();
-            const bool needsTokenizer = std::any_of(p->tasks.begin(), p->tasks.end(), [](const auto& x) { return x.contextIds.empty(); });
-            if (needsTokenizer && !tok) return core::Error{m.folder().string() + ": no tokenizer (needed for the text tasks of " + o.tasks + ")"};
-        } else if (tok) {
-            auto t = core::parseZeroShotTasks(std::string(core::bundledZeroShotTasksText()), "bundled tasks");
-            if (!t) return t.error();
-            p->tasks = std::move(t).value();
-        }
-    }
+    auto studyTasks = core::studyZeroShotTasks(o.tasks, o.noTasks, tok, m.folder().string());
+    if (!studyTasks) return studyTasks.error();
+    p->tasks = std::move(studyTasks->tasks);
     if (!p->tasks.empty()) p->inputs.tasks = &p->tasks;
     if (!o.answers.empty()) {
         auto a = core::loadAnswerTasks(o.answers);

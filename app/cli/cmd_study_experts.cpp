@@ -1,8 +1,8 @@
 // superlens-cli study experts MODEL (--text FILE | --text-ids FILE) [--prompt TEXT | --ids ...]
-//     [--ctx N] [--stride S] [--stopwords FILE | --stopword-ids ...] [--seed N] [--edit E]... [--json]
+//     [--ctx N] [--stride S] [--stopwords FILE | --stopword-ids ...] [--tasks FILE | --no-tasks] [--seed N] [--edit E]... [--json]
 // The super-expert study (Su et al. 2025, arXiv 2507.23279; core/analysis/expert_study.h):
 // profile the experts (on --prompt/--ids, else the text's first 128 tokens),
-// flag the super experts, then perplexity and stopword shift with each one
+// flag the super experts, then perplexity, stopword shift and zero-shot accuracy with each one
 // pruned, all of them, and as many random non-super experts (control).
 
 #include <iostream>
@@ -19,6 +19,8 @@ struct ExpertStudyCliOptions {
     InputOptions profileInput;
     analysis::StopwordInput stopwords;
     bool noStopwords = false;
+    std::string tasks;
+    bool noTasks = false;
     EditOptions edits;
     int context = 0;
     int stride = 0;
@@ -65,6 +67,12 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
     so.perplexity.stride = o.stride;
     if (so.perplexity.stride > so.perplexity.context) return usageError("--stride is larger than --ctx");
     so.seed = o.seed;
+    auto tasks = core::studyZeroShotTasks(o.tasks, o.noTasks, tok, m.folder().string());
+    if (!tasks) return fail(tasks.error());
+    if (!tasks->tasks.empty()) {
+        so.tasks = &tasks->tasks;
+        so.tokenizer = tok;
+    }
     auto study = core::studySuperExperts(engine, {profileIds}, *tokens, stopwordIds, *edits, so);
     if (!study) return fail(o.model + ": " + study.error().message);
     if (o.json) {
@@ -83,8 +91,15 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
             } else {
                 cj["stopwords"] = nullptr;
             }
+            if (c.zeroShot) {
+                cj["zero_shot"] = {{"accuracy", c.zeroShot->accuracy}, {"accuracy_norm", c.zeroShot->accuracyNorm}, {"count", c.zeroShot->count},
+                                   {"predictions", c.zeroShot->predictions}};
+            } else {
+                cj["zero_shot"] = nullptr;
+            }
             j["conditions"].push_back(std::move(cj));
         }
+        j["tasks"] = tasks->label.empty() ? nlohmann::json(nullptr) : nlohmann::json(tasks->label);
         j["context"] = so.perplexity.context;
         j["seed"] = o.seed;
         j["markdown"] = study->markdown();
@@ -106,6 +121,8 @@ const CommandRegistration kRegistration(93, [](CLI::App& app, CliContext& ctx) {
     analysis::addTextOptions(cmd, opts->text, true);
     analysis::addStopwordOptions(cmd, opts->stopwords);
     cmd->add_flag("--no-stopwords", opts->noStopwords, "Skip the stopword measure");
+    cmd->add_option("--tasks", opts->tasks, "Zero-shot tasks JSONL (default: the bundled set when the model has a tokenizer)");
+    cmd->add_flag("--no-tasks", opts->noTasks, "Skip the zero-shot measure");
     auto* p = cmd->add_option("--prompt", opts->profileInput.prompt, "Profile the experts on this prompt (default: the text's first 128 tokens)");
     auto* i = cmd->add_option("--ids", opts->profileInput.ids, "Profile on these token ids (default: the text's first 128 tokens)");
     p->excludes(i);

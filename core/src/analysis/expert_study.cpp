@@ -18,12 +18,13 @@ std::string fixed(double v, int digits) {
 }  // namespace
 
 std::string ExpertStudyResult::markdown() const {
-    std::string s = "| condition | experts pruned | perplexity | stopword mass ratio |\n|---|---|---|---|\n";
+    std::string s = "| condition | experts pruned | perplexity | stopword mass ratio | zero-shot accuracy |\n|---|---|---|---|---|\n";
     for (const auto& c : conditions) {
         std::string pruned;
         for (const auto& e : c.edits) pruned += (pruned.empty() ? "" : ", ") + e.substr(7, e.size() - 11);  // "L:E"
         s += "| " + c.label + " | " + (pruned.empty() ? "-" : pruned) + " | " + fixed(c.ppl.ppl, 3) + " | " +
-             (c.stopwords ? fixed(c.stopwords->ratio(), 3) : std::string("-")) + " |\n";
+             (c.stopwords ? fixed(c.stopwords->ratio(), 3) : std::string("-")) + " | " +
+             (c.zeroShot ? fixed(c.zeroShot->accuracy, 3) + " (" + std::to_string(c.zeroShot->count) + " tasks)" : std::string("-")) + " |\n";
     }
     s += "\nSuper experts (max |down_proj output| above " + fixed(profile.threshold, 3) + " = max(99.5th percentile " + fixed(profile.percentile995, 3) +
          ", max/10 " + fixed(profile.globalMax / 10, 3) + ")):";
@@ -93,6 +94,11 @@ Result<ExpertStudyResult> studySuperExperts(Engine& engine, const std::vector<st
             auto sw = stopwordShift(engine, textTokens, stopwordIds, edits, options.perplexity.context, 10, control);
             if (!sw) return sw.error();
             c.stopwords = std::move(sw).value();
+        }
+        if (options.tasks && !options.tasks->empty()) {
+            auto zs = zeroShot(engine, options.tokenizer, *options.tasks, edits, control);
+            if (!zs) return zs.error();
+            c.zeroShot = std::move(zs).value();
         }
         out.conditions.push_back(std::move(c));
         control.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(specs.size()), "expert study");

@@ -1,5 +1,6 @@
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/model/mapped_file.h"
+#include "superlens/core/analysis/bundled_resources.h"
 
 #include <algorithm>
 #include <cmath>
@@ -351,6 +352,25 @@ Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer* tokenizer, cons
     out.count = static_cast<int>(tasks.size());
     out.accuracy = static_cast<double>(correct) / out.count;
     out.accuracyNorm = static_cast<double>(correctNorm) / out.count;
+    return out;
+}
+
+Result<StudyTasks> studyZeroShotTasks(const std::string& file, bool none, const Tokenizer* tokenizer, const std::string& modelFolder) {
+    StudyTasks out;
+    if (none) return out;
+    if (!file.empty()) {
+        auto t = loadZeroShotTasks(file);
+        if (!t) return t.error();
+        const bool needsTokenizer = std::any_of(t->begin(), t->end(), [](const ZeroShotTask& x) { return x.contextIds.empty(); });
+        if (needsTokenizer && !tokenizer) return Error{modelFolder + ": no tokenizer (needed for the text tasks of " + file + ")"};
+        out.tasks = std::move(t).value();
+        out.label = file;
+    } else if (tokenizer) {
+        auto t = parseZeroShotTasks(std::string(bundledZeroShotTasksText()), "bundled tasks");
+        if (!t) return t.error();
+        out.tasks = std::move(t).value();
+        out.label = "bundled";
+    }
     return out;
 }
 

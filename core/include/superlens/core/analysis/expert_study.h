@@ -1,7 +1,7 @@
 #pragma once
 // The super-expert ablation study (Su et al., 2025, arXiv 2507.23279, Sec. 4):
 // profile the experts on a prompt set (super_experts.h), then measure
-// perplexity and the stopword shift of a text with
+// perplexity, the stopword shift of a text and (given tasks) zero-shot accuracy with
 //   - the original model,
 //   - each flagged super expert pruned alone (expert:L:E=off),
 //   - all flagged super experts pruned together,
@@ -26,11 +26,15 @@ struct ExpertStudyCondition {
     std::vector<std::string> edits;  // the expert:L:E=off specs applied (on top of the user's edits)
     PerplexityResult ppl;
     std::optional<StopwordShift> stopwords;
+    std::optional<ZeroShotResult> zeroShot;  // when tasks were given
 };
 
 struct ExpertStudyOptions {
     PerplexityOptions perplexity;
     std::uint64_t seed = 0;  // random control
+    // Zero-shot accuracy of every condition (optional; text tasks need the tokenizer).
+    const std::vector<ZeroShotTask>* tasks = nullptr;
+    const Tokenizer* tokenizer = nullptr;
 };
 
 struct ExpertStudyResult {

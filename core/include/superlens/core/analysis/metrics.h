@@ -126,6 +126,15 @@ Result<std::vector<ZeroShotTask>> loadZeroShotTasks(const std::string& path);
 // Added: the same from JSONL text (`name` is used in error messages).
 Result<std::vector<ZeroShotTask>> parseZeroShotTasks(const std::string& jsonl, const std::string& name);
 
+// The zero-shot tasks of a study: the file given, else the bundled set when
+// the model can read text (a tokenizer), else none; `none` skips them. Text
+// tasks (not ids) without a tokenizer are refused naming the model folder.
+struct StudyTasks {
+    std::vector<ZeroShotTask> tasks;
+    std::string label;  // the file, "bundled", or "" when there are none
+};
+Result<StudyTasks> studyZeroShotTasks(const std::string& file, bool none, const Tokenizer* tokenizer, const std::string& modelFolder);
+
 struct ZeroShotResult {
     double accuracy = 0;
     double accuracyNorm = 0;   // length-normalised (log-likelihood per byte of the choice)
