@@ -136,6 +136,18 @@ int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr
     if (!profile) return fail(profile.error());
     auto sws = core::superWeightsInExperts(engine, *profile, prompts, edits);
     if (!sws) return fail(sws.error());
+    // Models that mix dense and routed layers (Qwen2-MoE's mlp_only_layers,
+    // decoder_sparse_step): the super-weight scan of the dense layers too.
+    std::vector<core::SuperWeight> dense;
+    std::vector<int> denseLayers;
+    for (int l = 0; l < m.config().numLayers; ++l) {
+        if (!m.config().isExpertLayer(l)) denseLayers.push_back(l);
+    }
+    if (!denseLayers.empty()) {
+        auto scan = core::scanSuperWeights(engine, prompts.front(), edits, o.scan);
+        if (!scan) return fail(scan.error());
+        dense = scan->superWeights;
+    }
     core::ForwardRequest req;
     req.tokens = prompts.front();
     req.edits = edits;
@@ -148,6 +160,8 @@ int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr
     if (o.json) {
         nlohmann::json j;
         j["super_weights"] = nlohmann::json::array();
+        for (const auto& sw : dense) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
+        j["dense_layers"] = denseLayers;
         for (const auto& w : *sws) {
             j["super_weights"].push_back({{"layer", w.layer}, {"expert", w.expert}, {"tensor", w.tensor}, {"row", w.row}, {"col", w.col},
                                           {"value", w.value}, {"down_in", w.downIn}, {"token", w.token}, {"prompt", w.prompt}, {"output_axis", 0}, {"output_channel", w.row}, {"input_channel", w.col}, {"down_out", w.downOut}});
@@ -183,6 +197,15 @@ int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr
     for (const auto& s : p.superExperts) {
         std::printf("  layer %3d expert %4d  max %12.5g  prompt %d token %lld channel %lld  load %lld\n", s.layer, s.expert, s.maxAbsOut, s.prompt,
                     static_cast<long long>(s.token), static_cast<long long>(s.channel), static_cast<long long>(s.load));
+    }
+    if (!denseLayers.empty()) {
+        std::printf("\nsuper weights in the dense layers (");
+        for (std::size_t i = 0; i < denseLayers.size(); ++i) std::printf("%s%d", i ? "," : "", denseLayers[i]);
+        std::printf("): %zu\n", dense.size());
+        for (const auto& sw : dense) {
+            std::printf("  %s[%lld,%lld] = %.6g   token %lld, down_in %.4g, down_out %.4g\n", sw.tensorName(m).c_str(), static_cast<long long>(sw.row),
+                        static_cast<long long>(sw.col), sw.value, static_cast<long long>(sw.token), sw.downIn, sw.downOut);
+        }
     }
     std::printf("\nsuper weights inside them:\n");
     for (const auto& w : *sws) {
