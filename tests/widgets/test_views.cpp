@@ -42,7 +42,34 @@ struct Fixture {
     std::vector<core::TokenId> ids;
     SnapshotPtr plain;   // no edits
     SnapshotPtr edited;  // planted super weight zeroed
+    // The Experts view's: the Mixtral fixture with its super expert pruned.
+    std::shared_ptr<const core::Model> moeModel;
+    std::unique_ptr<core::Engine> moeEngine;
+    SnapshotPtr experts;
 };
+
+SnapshotPtr moeSnapshot(Fixture& x) {
+    auto m = core::Model::open(test::testData() / "moe" / "mixtral-bf16");
+    if (!m) qFatal("%s", m.error().message.c_str());
+    x.moeModel = *m;
+    x.moeEngine = std::make_unique<core::Engine>(x.moeModel);
+    const std::vector<core::TokenId> ids{1, 5, 77, 30, 12, 100, 99, 31, 120, 64};
+    auto original = x.moeEngine->run(widgets::viewForwardRequest(ids, {}));
+    if (!original) qFatal("%s", original.error().message.c_str());
+    auto edits = core::parseEdits({"expert:1:0=off"}, *x.moeModel);
+    if (!edits) qFatal("%s", edits.error().message.c_str());
+    auto edited = x.moeEngine->run(widgets::viewForwardRequest(ids, *edits, *original));
+    if (!edited) qFatal("%s", edited.error().message.c_str());
+    widgets::SnapshotInputs in;
+    in.model = x.moeModel.get();
+    in.modelName = "mixtral-bf16";
+    in.original = *original;
+    in.edited = *edited;
+    in.engine = x.moeEngine.get();
+    auto snap = widgets::buildViewSnapshot(in);
+    if (!snap) qFatal("%s", snap.error().message.c_str());
+    return *snap;
+}
 
 Fixture& fixture() {
     static Fixture f = [] {
@@ -73,12 +100,15 @@ Fixture& fixture() {
         auto snap = widgets::buildViewSnapshot(in);
         if (!snap) qFatal("%s", snap.error().message.c_str());
         x.edited = *snap;
+        x.experts = moeSnapshot(x);
         return x;
     }();
     return f;
 }
 
-std::unique_ptr<PlotView> makeView(const QString& kind, const SnapshotPtr& snapshot, int layer) {
+std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot, int layer) {
+    // The dense fixture has no experts: the Experts view draws the mixture-of-experts one.
+    if (kind == QLatin1String("experts") && snapshot && !snapshot->expertProfile) snapshot = fixture().experts;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(900, 600);
     v->setSelectedLayer(layer);
@@ -95,7 +125,15 @@ private slots:
 
     void everyKindIsRegistered() {
         const QStringList kinds = widgets::viewKindNames();
-        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss"}));
+        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss", "experts"}));
+    }
+
+    // Dense models: the Experts view says why it is empty.
+    void expertsViewExplainsDenseModels() {
+        std::unique_ptr<PlotView> v(widgets::createView(QStringLiteral("experts")));
+        v->setSnapshot(fixture().edited);
+        QVERIFY(!v->hasData());
+        QVERIFY2(v->emptyMessage().contains(QStringLiteral("no routed experts")), qPrintable(v->emptyMessage()));
     }
 
     void everyViewDrawsTheSnapshot_data() {
