@@ -249,7 +249,10 @@ bool ExpertsView::rebuild(QString* emptyReason) {
         rect->setMarginGroup(QCP::msTop | QCP::msBottom, group);
         return map;
     };
-    if (wo) {
+    // Paper figures (a fixed printed height) show the profile alone: two stacked
+    // maps do not fit a column's height; the CSV has the routing's means.
+    const bool paper = st.figureHeight > 0;
+    if (wo && !paper) {
         auto* rect = new QCPAxisRect(p);
         bottom->addElement(0, 0, rect);
         m_routingOriginal = makeRouting(rect, *wo, we ? tr("layer %1 routing (original)").arg(m_routingLayer) : tr("layer %1 routing").arg(m_routingLayer));
@@ -263,7 +266,12 @@ bool ExpertsView::rebuild(QString* emptyReason) {
     } else {
         delete routingScale;
     }
-    grid->setRowStretchFactors({1.0, 1.0});
+    if (paper) {
+        grid->remove(bottom);
+        grid->simplify();
+    } else {
+        grid->setRowStretchFactors({1.0, 1.0});
+    }
     return true;
 }
 

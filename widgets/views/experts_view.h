@@ -8,6 +8,9 @@
 // original and edited side by side, the experts the token was sent to
 // (its top-k) marked. Clicking a profile cell prunes that expert live (or
 // restores it): the view proposes expert:L:E=off and the main window toggles it.
+// Paper figures (exports at a printed size) show the profile map alone; the
+// routing maps do not fit a column's height (the CSV has each expert's mean
+// router probability in both runs).
 
 #include <QList>
 #include <QPair>
