@@ -155,8 +155,10 @@ QString figureCommandLine(const FigureCommand& c) {
     QStringList w{QStringLiteral("superlens-cli"), QStringLiteral("figure"), c.kinds.join(QLatin1Char(',')), c.model};
     if (!c.prompt.isEmpty() || c.ids.isEmpty()) w << QStringLiteral("--prompt") << c.prompt;
     else w << QStringLiteral("--ids") << c.ids;
+    for (const QString& e : c.baselineEdits) w << QStringLiteral("--baseline-edit") << e;
     for (const QString& e : c.edits) w << QStringLiteral("--edit") << e;
     if (c.layer >= 0) w << QStringLiteral("--layer") << QString::number(c.layer);
+    for (const auto& [key, value] : c.viewState) w << QStringLiteral("--") + key << value;
     const ExportOptions& o = c.options;
     w << QStringLiteral("--style") << o.style << QStringLiteral("--width") << QString::number(o.widthInches) << QStringLiteral("--height")
       << QString::number(o.heightInches) << QStringLiteral("--font-size") << QString::number(o.fontPoints) << QStringLiteral("--dpi")

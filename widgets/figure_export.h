@@ -97,7 +97,10 @@ struct FigureCommand {
     QString prompt;      // one of prompt / ids
     QString ids;
     QStringList edits;
+    QStringList baselineEdits;  // the "original" run's edits (a comparison of two runs)
     int layer = -1;      // -1: none given
+    // The view's own state (PlotView::figureState): --position, --head, --pattern, --carriers.
+    QList<QPair<QString, QString>> viewState;
     ExportOptions options;
     QString out;         // absolute
 };

@@ -1,5 +1,6 @@
 // superlens-cli figure KIND[,KIND...] MODEL (--prompt TEXT | --ids 1,2,3) [--edit E]... --out FILE.(pdf|svg|png)
 //                      [--layer N] [--style PRESET] [--width one|two|INCHES] [--height INCHES] [--font-size PT] [--dpi N]
+//                      [--baseline-edit E]... [--loss-text FILE] [--position P] [--head mean|H] [--pattern original|edited] [--carriers first|all]
 //                      [--no-csv] [--json]
 //        superlens-cli figure --from FIGURE.(pdf|svg|png) [--out FILE]
 // Renders one of the GUI's views headless (Qt's offscreen platform, created
@@ -10,6 +11,12 @@
 // Kinds: spikes, layer, propagation, massive, logits, attention, lens, sinks, loss. Several
 // kinds separated by commas make one multi-panel figure (panels a, b, c, ...;
 // FILE_a.csv, FILE_b.csv, ... beside it). Presets: widgets/figure_presets.h.
+// --baseline-edit: the "original" side is the model with these edits (the
+// GUI's comparison of two runs of its history: run A's edits here, run B's
+// as --edit), so the views draw run A vs run B.
+// --position (lens), --head and --pattern (attention), --carriers (sinks) set
+// the views' own controls (PlotView::figureState), so a GUI export's embedded
+// command draws the state the window showed.
 // Nothing is printed on stderr on success.
 
 #include <cstdio>
@@ -56,11 +63,20 @@ struct FigureOptions {
     bool noCsv = false;
     bool json = false;
     std::string from;
+    EditOptions baselineEdits;  // --baseline-edit
+    // The views' own state (PlotView::applyFigureState), in option order.
+    std::vector<std::pair<std::string, std::string>> viewState;
 };
+
 
 const char* const kKinds = "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss";
 
 #ifdef SUPERLENS_CLI_HAS_WIDGETS
+// The figure options that set a view's own state, and the kind that owns each.
+static_assert(widgets::kHeldOutLossTokens == 128, "--loss-text help names 128 tokens");
+const std::pair<const char*, const char*> kViewStateOptions[] = {
+    {"position", "lens"}, {"head", "attention"}, {"pattern", "attention"}, {"carriers", "sinks"}, {"loss-text", "loss"}};
+
 // Qt needs a private runtime directory (QStandardPaths::RuntimeLocation) and
 // warns on stderr when XDG_RUNTIME_DIR is unset, as in cron jobs, containers
 // and CI. When it is unset, give this process one of its own: a fresh 0700
@@ -124,6 +140,10 @@ int runFigure(const FigureOptions& o) {
     core::Engine engine(*model);
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
+    auto baselineEdits = resolveEdits(o.baselineEdits, **model, static_cast<std::int64_t>(ids->size()));
+    if (!baselineEdits) return fail(baselineEdits.error());
+    auto baseline = resolveKeepSuper(engine, *ids, std::move(baselineEdits).value());
+    if (!baseline) return fail(baseline.error());
     std::unique_ptr<core::Tokenizer> tokenizer;
     if (core::Tokenizer::modelHasTokenizer(**model)) {
         auto t = core::Tokenizer::loadForModel(**model);
@@ -150,6 +170,22 @@ int runFigure(const FigureOptions& o) {
         auto edited = engine.run(widgets::viewForwardRequest(*ids, *resolved, *original));
         if (!edited) return fail(edited.error());
         inputs.edited = *edited;
+    }
+    if (!baseline->empty()) {
+        // Run A (the baseline edits) vs run B (the edits, or none), as the GUI compares two runs.
+        auto a = engine.run(widgets::viewForwardRequest(*ids, *baseline, *original));
+        if (!a) return fail(a.error());
+        if (!inputs.edited) inputs.edited = *original;
+        inputs.original = *a;
+        inputs.comparison = "baseline vs edited";
+    }
+    for (const auto& [key, value] : o.viewState) {
+        if (key != "loss-text") continue;
+        // The Loss view's held-out text: its first tokens, without and with the edits.
+        if (!tokenizer) return fail("--loss-text: " + o.model + " has no tokenizer to encode the text with");
+        auto held = widgets::heldOutLossOf(engine, *tokenizer, value, *baseline, *resolved);
+        if (!held) return fail(held.error());
+        inputs.heldOutLoss = held->loss;
     }
     auto snapshot = widgets::buildViewSnapshot(inputs);
     if (!snapshot) return fail(snapshot.error());
@@ -180,6 +216,7 @@ int runFigure(const FigureOptions& o) {
     for (core::TokenId id : *ids) idText << QString::number(id);
     if (!o.input.hasPrompt) command.ids = idText.join(QLatin1Char(','));
     for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
+    for (const auto& e : *baseline) command.baselineEdits << QString::fromStdString(e.text());
     command.layer = o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot);
     command.options = options;
     command.out = QString::fromStdString(outAbs.string());
@@ -189,7 +226,6 @@ int runFigure(const FigureOptions& o) {
     options.provenance.prompt = command.prompt;
     options.provenance.ids = idText.join(QLatin1Char(','));
     options.provenance.edits = command.edits;
-    options.provenance.command = widgets::figureCommandLine(command);
     std::vector<std::unique_ptr<widgets::PlotView>> views;
     for (const QString& k : kinds) {
         views.emplace_back(widgets::createView(k.trimmed()));
@@ -197,6 +233,29 @@ int runFigure(const FigureOptions& o) {
         views.back()->setSelectedLayer(o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot));
         views.back()->setSnapshot(*snapshot);
     }
+    // --position, --head, --pattern, --carriers: each must reach one of the views drawn.
+    for (const auto& [key, value] : o.viewState) {
+        bool applied = false;
+        for (const auto& v : views) {
+            QString problem;
+            if (v->applyFigureState(QString::fromStdString(key), QString::fromStdString(value), &problem)) applied = true;
+            else if (!problem.isEmpty()) return fail(problem.toStdString());
+        }
+        if (!applied) {
+            std::string owner;
+            for (const auto& [option, kind] : kViewStateOptions) {
+                if (key == option) owner = kind;
+            }
+            return usageError("--" + key + " applies to the " + owner + " figure only");
+        }
+    }
+    // The command names every view control (given or default), as a GUI export does.
+    for (const auto& v : views) {
+        for (const auto& kv : v->figureState()) {
+            if (!command.viewState.contains(kv)) command.viewState.append(kv);
+        }
+    }
+    options.provenance.command = widgets::figureCommandLine(command);
     widgets::PlotView* view = views.front().get();
     QString error;
     const QString out = QString::fromStdString(o.out);
@@ -315,6 +374,17 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--height", opts->height, "Height in inches (default from the style and width)")->check(CLI::Range(1.0, 20.0));
     cmd->add_option("--font-size", opts->fontSize, "Font size in points")->check(CLI::Range(4.0, 24.0));
     cmd->add_option("--dpi", opts->dpi, "PNG resolution")->check(CLI::Range(72, 1200));
+    auto viewOption = [cmd, opts](const char* name, const std::string& help) {
+        cmd->add_option_function<std::string>(
+            std::string("--") + name, [opts, name](const std::string& value) { opts->viewState.emplace_back(name, value); }, help);
+    };
+    cmd->add_option("--baseline-edit", opts->baselineEdits.specs,
+                    "Edit of the run drawn as 'original' (repeatable): compare two edited runs, as the GUI's run history does");
+    viewOption("position", "lens: the position the layer rows describe (default: the last)");
+    viewOption("head", "attention: mean (default) or one head H");
+    viewOption("pattern", "attention: original (default) or edited, the run whose pattern is drawn");
+    viewOption("loss-text", "loss: the per-token loss of this text's first 128 tokens (BOS first) instead of the prompt's");
+    viewOption("carriers", "sinks: first (default; mass on the first token) or all (on every massive-activation carrier)");
     cmd->add_flag("--no-csv", opts->noCsv, "Do not write the CSV next to the figure");
     cmd->add_flag("--json", opts->json,
                   "Print one JSON document {\"kind\", \"figure\", \"csv\", \"layer\", \"super_weights\", \"style\", \"width_in\", "
