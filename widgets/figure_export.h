@@ -93,6 +93,7 @@ struct ExportReport {
 // option that changes the output spelled out: layer, style, size, font, dpi).
 struct FigureCommand {
     QStringList kinds;
+    QString study;       // study views (laser, quant): the study JSON, absolute; no model or prompt then
     QString model;       // folder or GGUF file, absolute
     QString prompt;      // one of prompt / ids
     QString ids;

@@ -548,15 +548,38 @@ void MainWindow::exportView(widgets::PlotView* v) {
     const QString path = QFileDialog::getSaveFileName(this, tr("Export %1 figure").arg(v->title()), v->kind() + QStringLiteral(".pdf"),
                                                       tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
     if (path.isEmpty()) return;
-    options.provenance = figureProvenance(*v, path, options);
+    QString studyFile;
+    if (m_studies->views().contains(v)) {
+        // The study travels beside the figure, so the embedded command can draw it again.
+        const QFileInfo f(path);
+        studyFile = f.dir().filePath(f.completeBaseName() + QStringLiteral(".study.json"));
+        QString error;
+        if (!m_studies->saveStudyFile(v->kind(), studyFile, &error)) {
+            showError(error);
+            return;
+        }
+    }
+    options.provenance = figureProvenance(*v, path, options, studyFile);
     QString error;
     if (!widgets::exportFigure(*v, path, options, &error)) showError(error);
     else statusBar()->showMessage(tr("Exported %1%2").arg(path, options.writeCsv ? tr(" and its CSV") : QString()), 8000);
 }
 
 widgets::FigureProvenance MainWindow::figureProvenance(const widgets::PlotView& view, const QString& path,
-                                                      const widgets::ExportOptions& options) const {
+                                                      const widgets::ExportOptions& options, const QString& studyFile) const {
     widgets::FigureProvenance p;
+    if (!studyFile.isEmpty()) {
+        widgets::FigureCommand c;
+        c.kinds = {view.kind()};
+        c.study = QFileInfo(studyFile).absoluteFilePath();
+        c.viewState = view.figureState();
+        c.options = options;
+        c.out = QFileInfo(path).absoluteFilePath();
+        p.version = QCoreApplication::applicationVersion();
+        if (const LoadedModel* m = m_session->model()) p.modelPath = QFileInfo(m->folder).absoluteFilePath();
+        p.command = widgets::figureCommandLine(c);
+        return p;
+    }
     const LoadedModel* m = m_session->model();
     if (!m) return p;
     widgets::FigureCommand c;

@@ -56,7 +56,10 @@ public:
     // The Attention view, showing one head of a layer (the Sinks view's clicks).
     void showAttentionHead(int layer, int head, bool edited);
     // What an export of `view` to `path` embeds: model, prompt, edits and the superlens-cli figure command.
-    widgets::FigureProvenance figureProvenance(const widgets::PlotView& view, const QString& path, const widgets::ExportOptions& options) const;
+    // A study view's (laser, quant) command reads `studyFile`, the study JSON
+    // exportView writes beside the figure (FILE.study.json).
+    widgets::FigureProvenance figureProvenance(const widgets::PlotView& view, const QString& path, const widgets::ExportOptions& options,
+                                               const QString& studyFile = {}) const;
     int selectedLayer() const { return m_selectedLayer; }
     void showView(const QString& kind);
     // The view of the current tab (null for a non-view tab).

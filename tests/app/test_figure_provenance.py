@@ -164,6 +164,35 @@ with tempfile.TemporaryDirectory() as tmp:
     code, out, err = run([BIN, "figure", "loss", DEMO, "--prompt", PROMPT, "--loss-text", "/nonexistent.txt", "--out", os.path.join(tmp, "x.svg")])
     check(code == 1 and "/nonexistent.txt" in err and len(err.strip().splitlines()) == 1, f"--loss-text missing: {err}")
 
+    # The study views: `figure laser|quant --study FILE` draws a study JSON, with
+    # the views' controls as options; the embedded command re-runs to the same data.
+    ids = os.path.join(SRC, "resources", "texts", "kjv_heldout_ruth_jonah_james.bos256.ids")
+    study = os.path.join(tmp, "laser.json")
+    code, out, err = run([BIN, "study", "laser", DEMO, "--text-ids", ids, "--ctx", "64", "--types", "down,up", "--layers", "1,3",
+                          "--rhos", "0.05,1", "--no-tasks", "--json"])
+    check(code == 0, f"study laser: {err}")
+    open(study, "w").write(out)
+    base, fig = os.path.join(tmp, "laser-default.svg"), os.path.join(tmp, "laser.svg")
+    code, out, err = run([BIN, "figure", "laser", "--study", study, "--out", base])
+    check(code == 0, f"figure laser: {err}")
+    code, out, err = run([BIN, "figure", "laser", "--study", study, "--matrix", "up", "--change", "yes", "--out", fig])
+    check(code == 0, f"figure laser --matrix up --change yes: {err}")
+    words = shlex.split(provenance(fig)["command"])
+    check(words[2:5] == ["laser", "--study", study] and words[words.index("--matrix") + 1] == "up" and words[words.index("--change") + 1] == "yes",
+          f"laser command: {words}")
+    rows = lambda path: [line for line in open(path[:-4] + ".csv", encoding="utf-8") if not line.startswith("# ")]  # noqa: E731
+    drawn = rows(fig)
+    check(drawn != rows(base), "laser: --matrix up --change yes wrote the same data as the default")
+    os.remove(fig[:-4] + ".csv")
+    code, out, err = run([BIN, "figure", "--from", fig])
+    check(code == 0 and rows(fig) == drawn, f"laser --from: {err}")
+    code, out, err = run([BIN, "figure", "laser", "--study", study, "--matrix", "gate", "--out", os.path.join(tmp, "x.svg")])
+    check(code == 1 and "--matrix gate" in err, f"laser --matrix gate: {code} {err}")
+    code, out, err = run([BIN, "figure", "quant", "--study", study, "--out", os.path.join(tmp, "x.svg")])
+    check(code == 1 and "a laser study, not quant" in err, f"quant of a laser study: {code} {err}")
+    code, out, err = run([BIN, "figure", "laser", DEMO, "--prompt", PROMPT, "--out", os.path.join(tmp, "x.svg")])
+    check(code == 2 and "--study" in err, f"laser without --study: {code} {err}")
+
     # The default states are spelled out too (a GUI export names every control).
     words = shlex.split(provenance(os.path.join(tmp, "state-default-attention.svg"))["command"])
     check(words[words.index("--head") + 1] == "mean" and words[words.index("--pattern") + 1] == "original", f"attention defaults: {words}")
