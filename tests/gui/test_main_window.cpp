@@ -16,6 +16,10 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QMenuBar>
+#include <QMimeData>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QUrl>
 #include <QSettings>
 #include <QListWidget>
 #include <QProcess>
@@ -634,6 +638,22 @@ private slots:
         m_window->runPrompt(true);
         QVERIFY(waitIdleWithSnapshot());
         for (auto* v : m_window->views()) QVERIFY2(v->hasData(), qPrintable(v->kind() + ": " + v->emptyMessage()));
+    }
+
+    // Dropping a model folder on the window opens it (and it joins File → Open recent).
+    void droppingAModelFolderOpensIt() {
+        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(modelUnderTest())});
+        QDragEnterEvent enter(QPoint(400, 300), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window.get(), &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(400, 300), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window.get(), &drop);
+        QVERIFY(opened.wait(60000));
+        QCOMPARE(m_window->session()->model()->folder, modelUnderTest());
+        QCOMPARE(QSettings().value(QStringLiteral("recentModels")).toStringList().value(0), modelUnderTest());
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
     }
 };
 
