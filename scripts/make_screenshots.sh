@@ -24,3 +24,6 @@ shot attention --view attention --layer 3
 shot lens --view lens --edit "$edit"
 shot sinks --view sinks --edit "$edit"
 shot loss --view loss --edit "$edit"
+shot loss-heldout --view loss --edit "$edit" --held-out-loss
+# Two runs of the history compared: the super weight zeroed (run 1) vs doubled (run 2).
+shot history --view loss --edit "$edit" --compare-edit "${edit%=0}*=2"

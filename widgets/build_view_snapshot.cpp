@@ -3,7 +3,10 @@
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <filesystem>
+#include <fstream>
 #include <set>
+#include <sstream>
 
 #include "superlens/core/analysis/layer_stats.h"
 #include "superlens/core/analysis/massive_activations.h"
@@ -121,6 +124,61 @@ core::ForwardRequest viewForwardRequest(const std::vector<core::TokenId>& tokens
     return req;
 }
 
+core::Result<HeldOutRuns> heldOutLossOf(core::Engine& engine, const core::Tokenizer& tokenizer, const std::string& textPath,
+                                         const std::vector<core::EditSpec>& baselineEdits, const std::vector<core::EditSpec>& edits,
+                                         int maxTokens, std::shared_ptr<const core::ForwardResult> unedited, const core::RunControl& control) {
+    std::ifstream in(textPath, std::ios::binary);
+    if (!in) return core::Error{textPath + ": cannot open the held-out text"};
+    std::stringstream text;
+    text << in.rdbuf();
+    std::vector<core::TokenId> ids = tokenizer.encode(text.str(), true);
+    // No longer than the model's context (small test models have a few dozen positions).
+    std::int64_t limit = maxTokens > 0 ? maxTokens : static_cast<std::int64_t>(ids.size());
+    if (const std::int64_t context = engine.model().config().maxPositionEmbeddings; context > 0) limit = std::min(limit, context);
+    if (static_cast<std::int64_t>(ids.size()) > limit) ids.resize(static_cast<std::size_t>(limit));
+    if (ids.size() < 2) return core::Error{textPath + ": the held-out text has fewer than two tokens"};
+    auto run = [&](const std::vector<core::EditSpec>& e, std::shared_ptr<const core::ForwardResult> previous)
+        -> core::Result<std::shared_ptr<const core::ForwardResult>> {
+        core::ForwardRequest req;
+        req.tokens = ids;
+        req.edits = e;
+        req.allPositionLogits = true;
+        req.previous = std::move(previous);
+        auto r = engine.run(req, control);
+        if (!r) return r.error();
+        return std::shared_ptr<const core::ForwardResult>(*r);
+    };
+    HeldOutRuns out;
+    if (unedited && unedited->tokens == ids && unedited->edits.empty()) {
+        out.unedited = unedited;
+    } else {
+        auto u = run({}, nullptr);
+        if (!u) return u.error();
+        out.unedited = *u;
+    }
+    auto sideOf = [&](const std::vector<core::EditSpec>& e) -> core::Result<std::shared_ptr<const core::ForwardResult>> {
+        if (e.empty()) return out.unedited;
+        return run(e, out.unedited);
+    };
+    auto a = sideOf(baselineEdits);
+    if (!a) return a.error();
+    auto b = sideOf(edits);
+    if (!b) return b.error();
+    auto lossA = core::tokenLosses(**a);
+    if (!lossA) return lossA.error();
+    auto lossB = core::tokenLosses(**b);
+    if (!lossB) return lossB.error();
+    auto loss = std::make_shared<HeldOutLoss>();
+    loss->textPath = textPath;
+    loss->textName = std::filesystem::path(textPath).filename().string();
+    loss->tokens = ids;
+    for (core::TokenId id : ids) loss->tokenLabels.push_back(tokenLabel(&tokenizer, id));
+    loss->original = std::move(lossA).value();
+    loss->edited = std::move(lossB).value();
+    out.loss = loss;
+    return out;
+}
+
 std::string tokenLabel(const core::Tokenizer* tokenizer, core::TokenId id) {
     if (!tokenizer) return "#" + std::to_string(id);
     if (tokenizer->isSpecial(id)) return tokenizer->tokenString(id);
@@ -172,6 +230,11 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     snap->original = in.original;
     snap->edited = in.edited ? in.edited : in.original;
     for (const auto& e : edit.edits) snap->editTexts.push_back(e.text());
+    snap->comparison = in.comparison;
+    snap->heldOutLoss = in.heldOutLoss;
+    if (!in.comparison.empty()) {
+        for (const auto& e : orig.edits) snap->baselineEditTexts.push_back(e.text());
+    }
     snap->superWeights = in.superWeights;
     snap->scanned = in.scanned;
     snap->perplexity = in.perplexity;

@@ -26,6 +26,9 @@ core::HookSelection viewHooks();
 core::ForwardRequest viewForwardRequest(const std::vector<core::TokenId>& tokens, std::vector<core::EditSpec> edits,
                                         std::shared_ptr<const core::ForwardResult> previous = nullptr);
 
+// Tokens of the held-out text the Loss view shows (and `figure loss --loss-text`).
+inline constexpr int kHeldOutLossTokens = 128;
+
 struct SnapshotInputs {
     std::string modelName;
     const core::Model* model = nullptr;
@@ -49,6 +52,11 @@ struct SnapshotInputs {
     // Mixture-of-experts models: a profile of `original` computed before (reused);
     // else computed with `engine` (one more forward pass of the prompt).
     std::shared_ptr<const core::SuperExpertProfile> expertProfile;
+    // The held-out text's per-token loss (heldOutLossOf), copied into the snapshot.
+    std::shared_ptr<const HeldOutLoss> heldOutLoss;
+    // Comparing two runs of the history: `original` is run A (which may
+    // carry edits), `edited` run B (set even without edits); names them.
+    std::string comparison;
     // The lens unembeds every position of every layer on each toggle: above
     // this many floating-point operations ((L + 1) * T * d * V * 2) it is left
     // out, so toggles stay interactive on large models (superlens-cli lens and
@@ -60,6 +68,22 @@ struct SnapshotInputs {
 
 // Errors: a needed hook was not recorded, or the run was cancelled.
 core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& inputs, const core::RunControl& control = core::RunControl::none());
+
+// The per-token loss of the first `maxTokens` tokens (at most the model's
+// context) of a text file (encoded
+// with the tokenizer's special tokens, BOS first) under `baselineEdits` (the
+// "original" side; usually none) and under `edits`. `unedited`, when given,
+// is a run of those tokens without edits (reused, and its blocks shared).
+// Errors: unreadable file, fewer than two tokens, bad edits, cancelled.
+struct HeldOutRuns {
+    std::shared_ptr<const HeldOutLoss> loss;
+    std::shared_ptr<const core::ForwardResult> unedited;  // for the next call
+};
+core::Result<HeldOutRuns> heldOutLossOf(core::Engine& engine, const core::Tokenizer& tokenizer, const std::string& textPath,
+                                         const std::vector<core::EditSpec>& baselineEdits, const std::vector<core::EditSpec>& edits,
+                                         int maxTokens = kHeldOutLossTokens,
+                                         std::shared_ptr<const core::ForwardResult> unedited = nullptr,
+                                         const core::RunControl& control = core::RunControl::none());
 
 // The layer to show first: the first super weight's, else the largest down_proj output spike.
 int defaultSelectedLayer(const ViewSnapshot& snapshot);

@@ -152,11 +152,19 @@ bool splitShellWords(const QString& line, QStringList* words) {
 }
 
 QString figureCommandLine(const FigureCommand& c) {
-    QStringList w{QStringLiteral("superlens-cli"), QStringLiteral("figure"), c.kinds.join(QLatin1Char(',')), c.model};
-    if (!c.prompt.isEmpty() || c.ids.isEmpty()) w << QStringLiteral("--prompt") << c.prompt;
-    else w << QStringLiteral("--ids") << c.ids;
+    QStringList w{QStringLiteral("superlens-cli"), QStringLiteral("figure"), c.kinds.join(QLatin1Char(','))};
+    if (!c.study.isEmpty()) w << QStringLiteral("--study") << c.study;
+    else w << c.model;
+    if (!c.study.isEmpty()) {
+    } else if (!c.prompt.isEmpty() || c.ids.isEmpty()) {
+        w << QStringLiteral("--prompt") << c.prompt;
+    } else {
+        w << QStringLiteral("--ids") << c.ids;
+    }
+    for (const QString& e : c.baselineEdits) w << QStringLiteral("--baseline-edit") << e;
     for (const QString& e : c.edits) w << QStringLiteral("--edit") << e;
     if (c.layer >= 0) w << QStringLiteral("--layer") << QString::number(c.layer);
+    for (const auto& [key, value] : c.viewState) w << QStringLiteral("--") + key << value;
     const ExportOptions& o = c.options;
     w << QStringLiteral("--style") << o.style << QStringLiteral("--width") << QString::number(o.widthInches) << QStringLiteral("--height")
       << QString::number(o.heightInches) << QStringLiteral("--font-size") << QString::number(o.fontPoints) << QStringLiteral("--dpi")

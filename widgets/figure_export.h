@@ -93,11 +93,15 @@ struct ExportReport {
 // option that changes the output spelled out: layer, style, size, font, dpi).
 struct FigureCommand {
     QStringList kinds;
+    QString study;       // study views (laser, quant): the study JSON, absolute; no model or prompt then
     QString model;       // folder or GGUF file, absolute
     QString prompt;      // one of prompt / ids
     QString ids;
     QStringList edits;
+    QStringList baselineEdits;  // the "original" run's edits (a comparison of two runs)
     int layer = -1;      // -1: none given
+    // The view's own state (PlotView::figureState): --position, --head, --pattern, --carriers.
+    QList<QPair<QString, QString>> viewState;
     ExportOptions options;
     QString out;         // absolute
 };

@@ -17,6 +17,17 @@ QFont PlotStyle::font(double relativeSize, bool bold) const {
 
 PlotStyle PlotStyle::screen() { return PlotStyle{}; }
 
+PlotStyle PlotStyle::screenColorBlind() {
+    PlotStyle s;
+    const PlotStyle paper = figure(s.fontFamily, s.fontSize);
+    s.original = paper.original;
+    s.edited = paper.edited;
+    s.highlight = paper.highlight;
+    s.accent = paper.accent;
+    s.extra = paper.extra;
+    return s;
+}
+
 PlotStyle PlotStyle::figure(const QString& family, double points) {
     PlotStyle s;
     s.fontFamily = family;

@@ -29,6 +29,8 @@ struct PlotStyle {
     QFont font(double relativeSize = 1.0, bool bold = false) const;
 
     static PlotStyle screen();
+    // The screen style with the figures' Okabe-Ito palette (View → Colour-blind-safe palette).
+    static PlotStyle screenColorBlind();
     // Paper figure: light theme, the given font (points), thinner lines and
     // the colour-blind-safe Okabe-Ito palette (original blue, edited
     // vermillion, which also differ in grey; views draw edited series dashed

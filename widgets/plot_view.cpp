@@ -96,6 +96,11 @@ void PlotView::resetPlot() {
     m_plot->setInteractions(QCP::Interactions());
 }
 
+bool PlotView::applyFigureState(const QString&, const QString&, QString* error) {
+    if (error) error->clear();
+    return false;
+}
+
 void PlotView::refresh() {
     if (!m_snapshot) {
         m_hasData = false;

@@ -6,6 +6,8 @@
 //
 // Thread-safety: GUI thread only.
 
+#include <QList>
+#include <QPair>
 #include <QString>
 #include <QWidget>
 
@@ -48,6 +50,16 @@ public:
 
     // Redraws from the snapshot and the view's own state (one replot()).
     void refresh();
+
+    // The view's own state beyond the selected layer, as `superlens-cli
+    // figure` options (key = option name without "--"): what an exported
+    // figure's embedded command must pass to draw the same picture, e.g.
+    // {"position", "3"} for the Lens view. Default: none.
+    virtual QList<QPair<QString, QString>> figureState() const { return {}; }
+    // Sets one such option (after setSnapshot). True when applied; false with
+    // *error empty when the key is not this view's, with *error set when the
+    // value is bad for this snapshot.
+    virtual bool applyFigureState(const QString& key, const QString& value, QString* error);
 
 signals:
     void layerSelected(int layer);

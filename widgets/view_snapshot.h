@@ -49,6 +49,18 @@ struct PerplexityComparison {
     double edited = 0.0;
 };
 
+// The per-token loss of a held-out text (the Loss view's "held-out text"):
+// its first tokens, as the tokenizer encodes the file (BOS first), run
+// without and with the edits (a comparison: run A's and run B's edits).
+struct HeldOutLoss {
+    std::string textPath;
+    std::string textName;
+    std::vector<core::TokenId> tokens;
+    std::vector<std::string> tokenLabels;
+    std::vector<double> original;  // NaN at 0, as ViewSnapshot::originalLoss
+    std::vector<double> edited;
+};
+
 struct ViewSnapshot {
     std::string modelName;
     int layers = 0;
@@ -66,7 +78,13 @@ struct ViewSnapshot {
     // The run with the user's edits; equal to `original` when there are no edits.
     std::shared_ptr<const core::ForwardResult> edited;
     std::vector<std::string> editTexts;
-    bool hasEdits() const { return !editTexts.empty(); }
+    // Two runs of the session compared (the run history): `original` is run
+    // A, `edited` run B, with edits of their own; names them ("run 2 vs run 5").
+    // Empty for the live original-vs-edited snapshot.
+    std::string comparison;
+    std::vector<std::string> baselineEditTexts;  // run A's edits (comparison only)
+    // True when the views draw a second run (edits, or a comparison).
+    bool hasEdits() const { return !editTexts.empty() || !comparison.empty(); }
 
     std::vector<core::LayerSpikeStats> originalStats;  // one per layer
     std::vector<core::LayerSpikeStats> editedStats;
@@ -111,6 +129,8 @@ struct ViewSnapshot {
     // empty when the runs kept the last position's logits only.
     std::vector<double> originalLoss;
     std::vector<double> editedLoss;
+    // The same for a held-out text, once asked for (null before).
+    std::shared_ptr<const HeldOutLoss> heldOutLoss;
 
     // Mixture-of-experts models: the super-expert profile of the original
     // run's tokens (core/analysis/super_experts.h); null for dense models and

@@ -1,6 +1,8 @@
 // superlens-cli figure KIND[,KIND...] MODEL (--prompt TEXT | --ids 1,2,3) [--edit E]... --out FILE.(pdf|svg|png)
 //                      [--layer N] [--style PRESET] [--width one|two|INCHES] [--height INCHES] [--font-size PT] [--dpi N]
+//                      [--baseline-edit E]... [--loss-text FILE] [--position P] [--head mean|H] [--pattern original|edited] [--carriers first|all]
 //                      [--no-csv] [--json]
+//        superlens-cli figure laser|quant --study STUDY.json --out FILE [--matrix T] [--metric M] [--change yes|no] [style options]
 //        superlens-cli figure --from FIGURE.(pdf|svg|png) [--out FILE]
 // Renders one of the GUI's views headless (Qt's offscreen platform, created
 // only here) and writes the figure plus FILE.csv with the data behind it.
@@ -10,6 +12,12 @@
 // Kinds: spikes, layer, propagation, massive, logits, attention, lens, sinks, loss. Several
 // kinds separated by commas make one multi-panel figure (panels a, b, c, ...;
 // FILE_a.csv, FILE_b.csv, ... beside it). Presets: widgets/figure_presets.h.
+// --baseline-edit: the "original" side is the model with these edits (the
+// GUI's comparison of two runs of its history: run A's edits here, run B's
+// as --edit), so the views draw run A vs run B.
+// --position (lens), --head and --pattern (attention), --carriers (sinks) set
+// the views' own controls (PlotView::figureState), so a GUI export's embedded
+// command draws the state the window showed.
 // Nothing is printed on stderr on success.
 
 #include <cstdio>
@@ -32,7 +40,12 @@
 #include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/system/output_file.h"
+#include "studies/laser_heatmap_view.h"
+#include "studies/quant_plot_view.h"
+#include "superlens/core/analysis/compression_study.h"
 #include "view_registry.h"
+#include <fstream>
+#include <sstream>
 #endif
 
 namespace superlens::cli {
@@ -57,11 +70,22 @@ struct FigureOptions {
     bool noCsv = false;
     bool json = false;
     std::string from;
+    EditOptions baselineEdits;  // --baseline-edit
+    std::string study;          // --study: a study JSON for the laser / quant figures
+    // The views' own state (PlotView::applyFigureState), in option order.
+    std::vector<std::pair<std::string, std::string>> viewState;
 };
 
-const char* const kKinds = "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss";
+
+const char* const kKinds = "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss (laser, quant: with --study)";
 
 #ifdef SUPERLENS_CLI_HAS_WIDGETS
+// The figure options that set a view's own state, and the kind that owns each.
+static_assert(widgets::kHeldOutLossTokens == 128, "--loss-text help names 128 tokens");
+const std::pair<const char*, const char*> kViewStateOptions[] = {
+    {"position", "lens"}, {"head", "attention"}, {"pattern", "attention"}, {"carriers", "sinks"}, {"loss-text", "loss"},
+    {"matrix", "laser"}, {"metric", "laser or quant"}, {"change", "laser"}};
+
 // Qt needs a private runtime directory (QStandardPaths::RuntimeLocation) and
 // warns on stderr when XDG_RUNTIME_DIR is unset, as in cron jobs, containers
 // and CI. When it is unset, give this process one of its own: a fresh 0700
@@ -132,6 +156,10 @@ int runFigure(const FigureOptions& o) {
     core::Engine engine(*model);
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
+    auto baselineEdits = resolveEdits(o.baselineEdits, **model, static_cast<std::int64_t>(ids->size()));
+    if (!baselineEdits) return fail(baselineEdits.error());
+    auto baseline = resolveKeepSuper(engine, *ids, std::move(baselineEdits).value());
+    if (!baseline) return fail(baseline.error());
     std::unique_ptr<core::Tokenizer> tokenizer;
     if (core::Tokenizer::modelHasTokenizer(**model)) {
         auto t = core::Tokenizer::loadForModel(**model);
@@ -159,6 +187,22 @@ int runFigure(const FigureOptions& o) {
         auto edited = engine.run(widgets::viewForwardRequest(*ids, *resolved, *original));
         if (!edited) return fail(edited.error());
         inputs.edited = *edited;
+    }
+    if (!baseline->empty()) {
+        // Run A (the baseline edits) vs run B (the edits, or none), as the GUI compares two runs.
+        auto a = engine.run(widgets::viewForwardRequest(*ids, *baseline, *original));
+        if (!a) return fail(a.error());
+        if (!inputs.edited) inputs.edited = *original;
+        inputs.original = *a;
+        inputs.comparison = "baseline vs edited";
+    }
+    for (const auto& [key, value] : o.viewState) {
+        if (key != "loss-text") continue;
+        // The Loss view's held-out text: its first tokens, without and with the edits.
+        if (!tokenizer) return fail("--loss-text: " + o.model + " has no tokenizer to encode the text with");
+        auto held = widgets::heldOutLossOf(engine, *tokenizer, value, *baseline, *resolved);
+        if (!held) return fail(held.error());
+        inputs.heldOutLoss = held->loss;
     }
     auto snapshot = widgets::buildViewSnapshot(inputs);
     if (!snapshot) return fail(snapshot.error());
@@ -189,6 +233,7 @@ int runFigure(const FigureOptions& o) {
     for (core::TokenId id : *ids) idText << QString::number(id);
     if (!o.input.hasPrompt) command.ids = idText.join(QLatin1Char(','));
     for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
+    for (const auto& e : *baseline) command.baselineEdits << QString::fromStdString(e.text());
     command.layer = o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot);
     command.options = options;
     command.out = QString::fromStdString(outAbs.string());
@@ -198,7 +243,6 @@ int runFigure(const FigureOptions& o) {
     options.provenance.prompt = command.prompt;
     options.provenance.ids = idText.join(QLatin1Char(','));
     options.provenance.edits = command.edits;
-    options.provenance.command = widgets::figureCommandLine(command);
     std::vector<std::unique_ptr<widgets::PlotView>> views;
     for (const QString& k : kinds) {
         views.emplace_back(widgets::createView(k.trimmed()));
@@ -206,6 +250,29 @@ int runFigure(const FigureOptions& o) {
         views.back()->setSelectedLayer(o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot));
         views.back()->setSnapshot(*snapshot);
     }
+    // --position, --head, --pattern, --carriers: each must reach one of the views drawn.
+    for (const auto& [key, value] : o.viewState) {
+        bool applied = false;
+        for (const auto& v : views) {
+            QString problem;
+            if (v->applyFigureState(QString::fromStdString(key), QString::fromStdString(value), &problem)) applied = true;
+            else if (!problem.isEmpty()) return fail(problem.toStdString());
+        }
+        if (!applied) {
+            std::string owner;
+            for (const auto& [option, kind] : kViewStateOptions) {
+                if (key == option) owner = kind;
+            }
+            return usageError("--" + key + " applies to the " + owner + " figure only");
+        }
+    }
+    // The command names every view control (given or default), as a GUI export does.
+    for (const auto& v : views) {
+        for (const auto& kv : v->figureState()) {
+            if (!command.viewState.contains(kv)) command.viewState.append(kv);
+        }
+    }
+    options.provenance.command = widgets::figureCommandLine(command);
     widgets::PlotView* view = views.front().get();
     QString error;
     const QString out = QString::fromStdString(o.out);
@@ -269,6 +336,76 @@ int runFigure(const FigureOptions& o) {
     }
     return kExitOk;
 }
+// The study views (laser, quant) from a study JSON (superlens-cli study laser|quant --json, or the GUI's Save study).
+int runStudyFigure(const FigureOptions& o) {
+    widgets::FigureFormat format;
+    if (!widgets::figureFormatFromPath(QString::fromStdString(o.out), &format)) return fail(o.out + ": unknown figure format (use .pdf, .svg or .png)");
+    if (auto ok = core::checkOutputFile(o.out, "the figure"); !ok) return fail(ok.error());
+    const widgets::FigurePreset* preset = widgets::findFigurePreset(QString::fromStdString(o.style));
+    if (!preset) return usageError("--style: unknown preset '" + o.style + "'");
+    std::ifstream in(o.study, std::ios::binary);
+    if (!in) return fail(o.study + ": cannot open the study");
+    std::stringstream text;
+    text << in.rdbuf();
+    auto kind = core::compressionStudyKind(text.str(), o.study);
+    if (!kind) return fail(kind.error());
+    if (*kind != o.kind) return fail(o.study + ": a " + *kind + " study, not " + o.kind);
+    qputenv("QT_QPA_PLATFORM", "offscreen");
+    PrivateRuntimeDir runtimeDir;
+    int argc = 1;
+    char arg0[] = "superlens-cli";
+    char* argv[] = {arg0, nullptr};
+    QApplication app(argc, argv);
+    std::unique_ptr<widgets::PlotView> view;
+    if (*kind == "laser") {
+        auto s = core::parseLaserStudyJson(text.str(), o.study);
+        if (!s) return fail(s.error());
+        auto v = std::make_unique<widgets::LaserHeatmapView>();
+        v->setStudy(std::make_shared<const core::LaserStudy>(std::move(s).value()));
+        view = std::move(v);
+    } else {
+        auto s = core::parseQuantStudyJson(text.str(), o.study);
+        if (!s) return fail(s.error());
+        auto v = std::make_unique<widgets::QuantPlotView>();
+        v->setStudy(std::make_shared<const core::QuantStudy>(std::move(s).value()));
+        view = std::move(v);
+    }
+    view->resize(1000, 700);
+    for (const auto& [key, value] : o.viewState) {
+        QString problem;
+        if (view->applyFigureState(QString::fromStdString(key), QString::fromStdString(value), &problem)) continue;
+        if (!problem.isEmpty()) return fail(problem.toStdString());
+        return usageError("--" + key + " does not apply to the " + o.kind + " figure");
+    }
+    widgets::ExportOptions options = widgets::presetExportOptions(*preset, o.width == "two");
+    if (o.width != "one" && o.width != "two") {
+        try {
+            options.widthInches = std::stod(o.width);
+        } catch (...) {
+            return fail("--width: '" + o.width + "' is not one, two or a width in inches");
+        }
+    }
+    if (o.height > 0) options.heightInches = o.height;
+    if (o.fontSize > 0) options.fontPoints = o.fontSize;
+    options.dpi = o.dpi;
+    options.writeCsv = !o.noCsv;
+    std::error_code ec;
+    widgets::FigureCommand command;
+    command.kinds = {QString::fromStdString(o.kind)};
+    command.study = QString::fromStdString(std::filesystem::absolute(o.study, ec).lexically_normal().string());
+    command.viewState = view->figureState();
+    command.options = options;
+    command.out = QString::fromStdString(std::filesystem::absolute(o.out, ec).lexically_normal().string());
+    options.provenance.version = QStringLiteral(SUPERLENS_VERSION);
+    options.provenance.command = widgets::figureCommandLine(command);
+    QString error;
+    const QString out = QString::fromStdString(o.out);
+    if (!widgets::exportFigure(*view, out, options, &error)) return fail(error.toStdString());
+    std::printf("%s\n", o.out.c_str());
+    if (options.writeCsv) std::printf("%s\n", widgets::csvPathFor(out).toStdString().c_str());
+    return kExitOk;
+}
+
 // --from FIGURE: the command embedded in the figure, run again (with --out replaced when given).
 int runFromFigure(const FigureOptions& o) {
     widgets::FigureProvenance provenance;
@@ -298,6 +435,9 @@ int runFromFigure(const FigureOptions& o) {
     return ctx.run();
 }
 #else
+int runStudyFigure(const FigureOptions&) {
+    return fail("figure: this build of superlens-cli has no GUI widgets (configure with -DSUPERLENS_BUILD_GUI=ON to render figures)");
+}
 int runFromFigure(const FigureOptions&) {
     return fail("figure: this build of superlens-cli has no GUI widgets (configure with -DSUPERLENS_BUILD_GUI=ON to render figures)");
 }
@@ -324,6 +464,21 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--height", opts->height, "Height in inches (default from the style and width)")->check(CLI::Range(1.0, 20.0));
     cmd->add_option("--font-size", opts->fontSize, "Font size in points")->check(CLI::Range(4.0, 24.0));
     cmd->add_option("--dpi", opts->dpi, "PNG resolution")->check(CLI::Range(72, 1200));
+    auto viewOption = [cmd, opts](const char* name, const std::string& help) {
+        cmd->add_option_function<std::string>(
+            std::string("--") + name, [opts, name](const std::string& value) { opts->viewState.emplace_back(name, value); }, help);
+    };
+    cmd->add_option("--baseline-edit", opts->baselineEdits.specs,
+                    "Edit of the run drawn as 'original' (repeatable): compare two edited runs, as the GUI's run history does");
+    cmd->add_option("--study", opts->study, "laser / quant figures: the study JSON (superlens-cli study laser|quant --json)");
+    viewOption("matrix", "laser: the matrix type shown (default: the study's first)");
+    viewOption("metric", "laser, quant: the measure shown (default: the study's first)");
+    viewOption("change", "laser: yes to show value - baseline (default no)");
+    viewOption("position", "lens: the position the layer rows describe (default: the last)");
+    viewOption("head", "attention: mean (default) or one head H");
+    viewOption("pattern", "attention: original (default) or edited, the run whose pattern is drawn");
+    viewOption("loss-text", "loss: the per-token loss of this text's first 128 tokens (BOS first) instead of the prompt's");
+    viewOption("carriers", "sinks: first (default; mass on the first token) or all (on every massive-activation carrier)");
     cmd->add_flag("--no-csv", opts->noCsv, "Do not write the CSV next to the figure");
     cmd->add_flag("--json", opts->json,
                   "Print one JSON document {\"kind\", \"figure\", \"csv\", \"layer\", \"super_weights\", \"style\", \"width_in\", "
@@ -336,6 +491,14 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
                 }
                 return runFromFigure(*opts);
             }
+            if (opts->kind == "laser" || opts->kind == "quant") {
+                if (opts->study.empty() || !opts->model.empty() || opts->input.given())
+                    return usageError("figure " + opts->kind + " draws a study: --study FILE.json (from superlens-cli study " + opts->kind +
+                                      " --json), no MODEL or input");
+                if (opts->out.empty()) return usageError("figure needs --out FILE.(pdf|svg|png)");
+                return runStudyFigure(*opts);
+            }
+            if (!opts->study.empty()) return usageError("--study goes with the laser and quant figures");
             if (opts->kind.empty() || opts->model.empty()) return usageError("figure needs KIND and MODEL (or --from FILE)");
             if (opts->out.empty()) return usageError("figure needs --out FILE.(pdf|svg|png)");
             if (!opts->input.given()) return usageError("figure needs --prompt TEXT or --ids 1,2,3");

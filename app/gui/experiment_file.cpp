@@ -28,6 +28,11 @@ bool saveExperiment(const QString& path, const Experiment& x, QString* error) {
         edits.append(o);
     }
     root[QStringLiteral("edits")] = edits;
+    if (x.hasHistory) {
+        QJsonArray history;
+        for (const auto& r : x.history) history.append(r.toJson());
+        root[QStringLiteral("history")] = history;
+    }
     // Through a temporary and a rename, never into a model folder (core/system/output_file.h).
     const auto ok = core::writeFileAtomically(toPath(path), QJsonDocument(root).toJson(QJsonDocument::Indented).toStdString(), "the experiment");
     if (!ok && error) *error = QString::fromStdString(ok.error().message);
@@ -58,6 +63,12 @@ std::optional<Experiment> loadExperiment(const QString& path, QString* error) {
         x.idsMode = root.value(QStringLiteral("ids_mode")).toBool(false);
         if (!root.value(QStringLiteral("edits")).isArray()) return fail(QStringLiteral("\"edits\" must be a list"));
         editList = root.value(QStringLiteral("edits")).toArray();
+        if (root.contains(QStringLiteral("history"))) {
+            if (!root.value(QStringLiteral("history")).isArray()) return fail(QStringLiteral("\"history\" must be a list"));
+            QString problem;
+            if (!RunHistory::fromJson(root.value(QStringLiteral("history")).toArray(), &x.history, &problem)) return fail(problem);
+            x.hasHistory = true;
+        }
     }
     for (const auto& v : editList) {
         AblationEntry e;

@@ -7,7 +7,11 @@
 //   {"format": "superlens-experiment", "version": 1, "model": "/path",
 //    "prompts": ["..."], "current_prompt": 0, "ids_mode": false,
 //    "edits": [{"spec": "model.layers.1.mlp.down_proj.weight[13,57]=0",
-//               "enabled": true, "label": "...", "origin": "detected"}]}
+//               "enabled": true, "label": "...", "origin": "detected"}],
+//    "history": [{"number": 1, "time": "2026-...Z", "prompt": "...", "ids_mode": false,
+//                 "ids": [1, 450, ...], "edits": ["..."], "prediction": "' the'",
+//                 "prediction_prob": 0.31, "mean_loss": 4.38, "stopword_mass": 0.2,
+//                 "perplexity": null}]}
 
 #include <optional>
 
@@ -16,6 +20,7 @@
 #include <QStringList>
 
 #include "ablation_set.h"
+#include "run_history.h"
 
 namespace superlens::gui {
 
@@ -25,6 +30,9 @@ struct Experiment {
     int currentPrompt = 0;
     bool idsMode = false;
     QList<AblationEntry> edits;
+    // The session's run history ("history": RunRecord objects); absent in older files.
+    bool hasHistory = false;
+    QList<RunRecord> history;
 };
 
 bool saveExperiment(const QString& path, const Experiment& experiment, QString* error);

@@ -108,6 +108,7 @@ void LensSession::openModel(const QString& folder) {
             if (!result) return;  // errorOccurred is emitted by the lane's finished signal
             m_model = *result;
             m_showingCache = false;
+            m_heldOutUnedited.reset();
             m_tokens.clear();
             m_original.reset();
             m_lastEdited.reset();
@@ -332,7 +333,26 @@ namespace {
 struct EditOutcome {
     std::shared_ptr<const core::ForwardResult> edited;
     widgets::SnapshotPtr snapshot;
+    std::shared_ptr<const core::ForwardResult> heldOutUnedited;
+    QString heldOutError;  // the held-out loss failed: the views still update
 };
+
+// The held-out loss of a snapshot being built (nothing when no text was asked for).
+core::Status addHeldOutLoss(const LoadedModel& loaded, const std::string& text, const std::vector<core::EditSpec>& baseline,
+                            const std::vector<core::EditSpec>& edits, std::shared_ptr<const core::ForwardResult> unedited,
+                            const core::RunControl& control, widgets::SnapshotInputs* inputs, EditOutcome* out) {
+    if (text.empty() || !loaded.tokenizer) return core::Status{};
+    auto held = widgets::heldOutLossOf(*loaded.engine, *loaded.tokenizer, text, baseline, edits, widgets::kHeldOutLossTokens,
+                                       std::move(unedited), control);
+    if (!held) {
+        if (held.error().message == core::kCancelledMessage) return held.error();
+        out->heldOutError = QString::fromStdString(held.error().message);
+        return core::Status{};
+    }
+    inputs->heldOutLoss = held->loss;
+    out->heldOutUnedited = held->unedited;
+    return core::Status{};
+}
 
 }  // namespace
 
@@ -359,9 +379,11 @@ void LensSession::applyEdits() {
         base.originalLens = m_snapshot->originalLens;
         base.expertProfile = m_snapshot->expertProfile;
     }
+    const std::string heldOut = m_heldOutFile.toStdString();
+    auto heldOutUnedited = m_heldOutUnedited;
     m_editLane->start<EditOutcome>(
         specs.empty() ? tr("Update views") : tr("Apply %n edit(s)", nullptr, static_cast<int>(specs.size())),
-        [loaded, original, previous, specs, base](const core::RunControl& control) -> core::Result<EditOutcome> {
+        [loaded, original, previous, specs, base, heldOut, heldOutUnedited](const core::RunControl& control) -> core::Result<EditOutcome> {
             EditOutcome out;
             auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(original->tokens.size()));
             if (!edits) return edits.error();
@@ -378,6 +400,7 @@ void LensSession::applyEdits() {
             }
             widgets::SnapshotInputs inputs = base;
             inputs.edited = out.edited;
+            if (auto ok = addHeldOutLoss(*loaded, heldOut, {}, *edits, heldOutUnedited, control, &inputs, &out); !ok) return ok.error();
             auto snap = widgets::buildViewSnapshot(inputs, control);
             if (!snap) return snap.error();
             out.snapshot = *snap;
@@ -386,6 +409,82 @@ void LensSession::applyEdits() {
         [this](core::Result<EditOutcome>& result) {
             if (!result) return;
             if (result->edited) m_lastEdited = result->edited;
+            if (result->heldOutUnedited) m_heldOutUnedited = result->heldOutUnedited;
+            if (!result->heldOutError.isEmpty()) emit errorOccurred(tr("Held-out loss: %1").arg(result->heldOutError));
+            m_snapshot = result->snapshot;
+            emit snapshotReady(m_snapshot);
+        });
+}
+
+void LensSession::setHeldOutLossText(const QString& textFile) {
+    if (textFile == m_heldOutFile) return;
+    m_heldOutFile = textFile;
+    m_heldOutUnedited.reset();
+    applyEdits();
+}
+
+void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QStringList& editsA, const QStringList& editsB,
+                              const QString& label) {
+    if (!m_model) {
+        emit errorOccurred(tr("Open a model first (File → Open model)."));
+        return;
+    }
+    auto loaded = m_model;
+    // Blocks before the first edit are shared with the original run of these tokens, when there is one.
+    auto base = (m_original && m_original->tokens == tokens) ? m_original : nullptr;
+    auto toStd = [](const QStringList& l) {
+        std::vector<std::string> v;
+        for (const QString& s : l) v.push_back(s.toStdString());
+        return v;
+    };
+    const std::vector<std::string> specsA = toStd(editsA), specsB = toStd(editsB);
+    widgets::SnapshotInputs inputs;
+    inputs.modelName = loaded->displayName.toStdString();
+    inputs.model = loaded->model.get();
+    inputs.tokenizer = loaded->tokenizer.get();
+    inputs.superWeights = m_superWeights;
+    inputs.scanned = m_scanned;
+    inputs.stopwordIds = loaded->stopwordIds;
+    inputs.engine = loaded->engine.get();
+    inputs.comparison = label.toStdString();
+    const std::string heldOut = m_heldOutFile.toStdString();
+    auto heldOutUnedited = m_heldOutUnedited;
+    m_editLane->start<EditOutcome>(
+        tr("Compare %1").arg(label),
+        [loaded, tokens, base, specsA, specsB, inputs, heldOut, heldOutUnedited](const core::RunControl& control) -> core::Result<EditOutcome> {
+            // The unedited run of the tokens (a history run of another prompt than the current one needs its own).
+            std::shared_ptr<const core::ForwardResult> unedited = base;
+            if (!unedited) {
+                auto run = loaded->engine->run(widgets::viewForwardRequest(tokens, {}), control);
+                if (!run) return run.error();
+                unedited = *run;
+            }
+            auto runOf = [&](const std::vector<std::string>& specs) -> core::Result<std::shared_ptr<const core::ForwardResult>> {
+                auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(tokens.size()));
+                if (!edits) return edits.error();
+                if (edits->empty()) return unedited;
+                auto run = loaded->engine->run(widgets::viewForwardRequest(tokens, *edits, unedited), control);
+                if (!run) return run.error();
+                return std::shared_ptr<const core::ForwardResult>(*run);
+            };
+            auto a = runOf(specsA);
+            if (!a) return a.error();
+            auto b = runOf(specsB);
+            if (!b) return b.error();
+            widgets::SnapshotInputs in = inputs;
+            in.original = *a;
+            in.edited = *b;
+            EditOutcome out;
+            if (auto ok = addHeldOutLoss(*loaded, heldOut, (*a)->edits, (*b)->edits, heldOutUnedited, control, &in, &out); !ok) return ok.error();
+            auto snap = widgets::buildViewSnapshot(in, control);
+            if (!snap) return snap.error();
+            out.snapshot = *snap;
+            return out;
+        },
+        [this](core::Result<EditOutcome>& result) {
+            if (!result) return;
+            if (result->heldOutUnedited) m_heldOutUnedited = result->heldOutUnedited;
+            if (!result->heldOutError.isEmpty()) emit errorOccurred(tr("Held-out loss: %1").arg(result->heldOutError));
             m_snapshot = result->snapshot;
             emit snapshotReady(m_snapshot);
         });

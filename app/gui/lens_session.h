@@ -70,6 +70,18 @@ public:
     // The k largest non-super |W| entries of each super weight's down_proj matrix (k = super weights in it).
     void findOutlierEdits(std::function<void(QStringList specs)> onDone);
 
+    // Draws run A (its edits) as "original" and run B as "edited" on every
+    // view: two runs of the run history, of the same tokens (the views are
+    // per token). The snapshot names them (`label`, ViewSnapshot::comparison);
+    // the next edit or run returns to the live comparison.
+    void compareRuns(const std::vector<core::TokenId>& tokens, const QStringList& editsA, const QStringList& editsB, const QString& label);
+
+    // The Loss view's held-out text: from now on every snapshot carries the
+    // per-token loss of its first widgets::kHeldOutLossTokens tokens, without
+    // and with the edits (ViewSnapshot::heldOutLoss). Empty: stop.
+    void setHeldOutLossText(const QString& textFile);
+    const QString& heldOutLossText() const { return m_heldOutFile; }
+
     void cancelAll();
     bool isIdle() const;
 
@@ -121,6 +133,8 @@ private:
     bool m_showingCache = false;
     QString m_runCacheDir;
     bool m_lastRunReused = false;
+    QString m_heldOutFile;
+    std::shared_ptr<const core::ForwardResult> m_heldOutUnedited;  // of m_heldOutFile, reused across toggles
 
     JobLane* m_loadLane = nullptr;
     JobLane* m_runLane = nullptr;

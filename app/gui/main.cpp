@@ -2,7 +2,8 @@
 //
 //   superlens [--model DIR] [--prompt TEXT | --ids 1,2,3] [--edit SPEC]... [--edits FILE]
 //             [--activations FILE.h5] [--study FILE.json]
-//             [--screenshot FILE.png [--view KIND] [--layer N] [--size WxH]]
+//             [--held-out-loss]
+//             [--screenshot FILE.png [--view KIND] [--layer N] [--size WxH] [--compare-edit E]...]
 //
 // Without --model the bundled demo model opens. --screenshot opens the window
 // at 1440x900 (at least 1280x800), runs, waits until every view shows the
@@ -17,14 +18,19 @@
 #include <QFileInfo>
 #include <QTimer>
 
+#include "ablation_commands.h"
 #include "ablation_panel.h"
+#include "ablation_set.h"
 #include "compression_studies.h"
 #include "experiment_file.h"
 #include "lens_session.h"
 #include "main_window.h"
 #include "prompt_panel.h"
 #include "resource_locator.h"
+#include "run_history.h"
+#include "run_history_panel.h"
 #include "view_registry.h"
+#include "views/loss_view.h"
 
 namespace {
 
@@ -76,7 +82,12 @@ int main(int argc, char** argv) {
     const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot (default 1440x900)"), QStringLiteral("WxH"));
     const QCommandLineOption studyOpt(QStringLiteral("study"), QStringLiteral("Show a study JSON (superlens-cli study laser|quant --json) in its view"),
                                       QStringLiteral("FILE.json"));
-    parser.addOptions({modelOpt, promptOpt, idsOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt});
+    const QCommandLineOption compareOpt(QStringLiteral("compare-edit"),
+                                        QStringLiteral("With --screenshot: after the run, run again with these edits instead of --edit and "
+                                                       "show the two runs compared (History dock)"),
+                                        QStringLiteral("SPEC"));
+    const QCommandLineOption heldOutOpt(QStringLiteral("held-out-loss"), QStringLiteral("The Loss view shows the bundled held-out text (not the prompt)"));
+    parser.addOptions({modelOpt, promptOpt, idsOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt, compareOpt, heldOutOpt});
     parser.process(app);
 
     if (parser.isSet(promptOpt) && parser.isSet(idsOpt)) return failWith(QStringLiteral("--prompt and --ids exclude each other"));
@@ -111,6 +122,9 @@ int main(int argc, char** argv) {
         if (wh.size() == 2) size = QSize(std::max(1280, wh[0].toInt()), std::max(800, wh[1].toInt()));
     }
     if (shotMode) window.resize(size);
+    if (parser.isSet(heldOutOpt)) {
+        if (auto* loss = qobject_cast<superlens::widgets::LossView*>(window.view(QStringLiteral("loss")))) loss->setHeldOutText(true);
+    }
     window.show();
     if (parser.isSet(studyOpt)) {
         QString error;
@@ -148,8 +162,37 @@ int main(int argc, char** argv) {
             exitCode = failWith(message);
             QTimer::singleShot(0, &app, [&] { app.exit(exitCode); });
         });
+        // --compare-edit: run 1 (the --edit list), run 2 (the --compare-edit list), then run 1 vs run 2.
+        const QStringList compareEdits = parser.values(compareOpt);
+        int compareStage = compareEdits.isEmpty() ? 2 : 0;
+        int firstRun = 0;
         QObject::connect(session, &superlens::gui::LensSession::idle, &window, [&] {
             if (failed || !session->snapshot()) return;
+            auto* history = window.runHistory();
+            if (compareStage == 0 && !history->runs().isEmpty()) {
+                compareStage = 1;
+                firstRun = history->runs().back().number;
+                QList<superlens::gui::AblationEntry> entries;
+                for (const QString& spec : compareEdits) {
+                    superlens::gui::AblationEntry e;
+                    e.spec = e.label = spec;
+                    e.enabled = true;
+                    entries << e;
+                }
+                window.undoStack()->push(new superlens::gui::SetAblationsCommand(window.ablations(), entries, QStringLiteral("compare")));
+                return;
+            }
+            if (compareStage == 1) {
+                compareStage = 2;
+                const int secondRun = history->runs().back().number;
+                window.runHistoryPanel()->selectRuns({firstRun, secondRun});
+                QString error;
+                if (!window.compareRuns(firstRun, secondRun, &error)) {
+                    failed = true;
+                    app.exit(failWith(error));
+                }
+                return;
+            }
             if (!parser.value(viewOpt).isEmpty()) window.showView(parser.value(viewOpt));
             if (parser.isSet(layerOpt)) window.selectLayer(parser.value(layerOpt).toInt());
             // One more event-loop turn so layouts settle before grabbing.

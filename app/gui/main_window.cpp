@@ -1,5 +1,7 @@
 #include "main_window.h"
 
+#include <functional>
+
 #include <QAction>
 #include <QApplication>
 #include <QCloseEvent>
@@ -19,6 +21,7 @@
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QUndoStack>
+#include <QVBoxLayout>
 
 #include "ablation_commands.h"
 #include "ablation_panel.h"
@@ -27,6 +30,7 @@
 #include "compression_studies.h"
 #include "experiment_file.h"
 #include "views/attention_view.h"
+#include "views/loss_view.h"
 #include "export_dialog.h"
 #include "figure_export.h"
 #include "layer_navigator.h"
@@ -36,6 +40,8 @@
 #include "plot_view.h"
 #include "prompt_panel.h"
 #include "resource_locator.h"
+#include "run_history.h"
+#include "run_history_panel.h"
 #include "superlens/core/analysis/bundled_resources.h"
 #include "view_registry.h"
 
@@ -57,6 +63,7 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
     m_session = new LensSession(this);
     m_ablations = new AblationSet(this);
     m_undo = new QUndoStack(this);
+    m_history = new RunHistory(this);
 
     m_tabs = new QTabWidget(this);
     m_tabs->setDocumentMode(true);
@@ -75,6 +82,14 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
         connect(v, &widgets::PlotView::exportRequested, this, &MainWindow::exportView);
         connect(v, &widgets::PlotView::attentionHeadRequested, this, &MainWindow::showAttentionHead);
         connect(v, &widgets::PlotView::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
+        if (auto* loss = qobject_cast<widgets::LossView*>(v)) {
+            connect(loss, &widgets::LossView::heldOutLossRequested, this, [this](bool heldOut) {
+                const QString text = heldOut ? heldOutTextFile() : QString();
+                if (heldOut && text.isEmpty()) showError(tr("The held-out text (resources/texts) was not found; set SUPERLENS_RESOURCES."));
+                else if (heldOut && m_session->hasModel() && !m_session->model()->tokenizer) showError(tr("The held-out text needs a tokenizer; this model has none."));
+                m_session->setHeldOutLossText(text);
+            });
+        }
         v->setSnapshot(nullptr);
     }
     m_studies = new CompressionStudies(m_session, this, this);
@@ -89,7 +104,18 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
     connect(m_studies, &CompressionStudies::studyShown, this, &MainWindow::showStudy);
     connect(m_studies, &CompressionStudies::errorOccurred, this, &MainWindow::showError);
     connect(m_studies, &CompressionStudies::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
-    setCentralWidget(m_tabs);
+    // Above the views while two runs of the history are compared.
+    m_comparisonBanner = new QLabel(this);
+    m_comparisonBanner->setWordWrap(true);
+    m_comparisonBanner->setStyleSheet(QStringLiteral("background: #fff3e0; color: #6d3a00; padding: 4px;"));
+    m_comparisonBanner->hide();
+    auto* central = new QWidget(this);
+    auto* centralLayout = new QVBoxLayout(central);
+    centralLayout->setContentsMargins(0, 0, 0, 0);
+    centralLayout->setSpacing(0);
+    centralLayout->addWidget(m_comparisonBanner);
+    centralLayout->addWidget(m_tabs, 1);
+    setCentralWidget(central);
 
     buildDocks();
     buildMenus();
@@ -143,9 +169,66 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
         restoreState(s.value(QStringLiteral("window/state")).toByteArray());
     }
     rebuildRecentMenu();
+    if (restoreLayout) restoreSessionState();
 }
 
 MainWindow::~MainWindow() = default;
+
+void MainWindow::setColorBlindPalette(bool on) {
+    m_colorBlind = on;
+    if (m_colorBlindAction->isChecked() != on) m_colorBlindAction->setChecked(on);
+    const widgets::PlotStyle style = on ? widgets::PlotStyle::screenColorBlind() : widgets::PlotStyle::screen();
+    for (widgets::PlotView* v : m_views) v->setPlotStyle(style);
+    for (widgets::PlotView* v : m_studies->views()) v->setPlotStyle(style);
+    QSettings().setValue(QStringLiteral("view/colorBlindPalette"), on);
+}
+
+QString MainWindow::shortcutsText() const {
+    QString rows;
+    auto row = [&rows](const QString& keys, const QString& what) {
+        rows += QStringLiteral("<tr><td><b>%1</b></td><td>%2</td></tr>").arg(keys.toHtmlEscaped(), what.toHtmlEscaped());
+    };
+    // From the menus themselves, so the list is never out of date.
+    std::function<void(const QMenu*, const QString&)> walk = [&](const QMenu* menu, const QString& path) {
+        for (QAction* a : menu->actions()) {
+            const QString name = path + QStringLiteral(" → ") + QString(a->text()).remove(QLatin1Char('&'));
+            if (a->menu()) walk(a->menu(), name);
+            else if (!a->shortcut().isEmpty()) row(a->shortcut().toString(QKeySequence::NativeText), name);
+        }
+    };
+    for (QAction* top : menuBar()->actions()) {
+        if (top->menu()) walk(top->menu(), QString(top->text()).remove(QLatin1Char('&')));
+    }
+    row(tr("Up / Down, Page Up / Page Down, Home / End"), tr("Layers dock: select a layer (every view follows)"));
+    row(tr("Ctrl+Tab"), tr("Views: next tab (when the tabs have focus)"));
+    row(tr("Right-click a plot"), tr("Export, copy data as CSV, reset zoom"));
+    row(tr("Double-click a run"), tr("History dock: restore its prompt and edits"));
+    return tr("<table cellspacing='6'>%1</table>").arg(rows);
+}
+
+void MainWindow::saveSessionState() const {
+    QSettings s;
+    if (const widgets::PlotView* v = currentView()) s.setValue(QStringLiteral("session/view"), v->kind());
+    s.setValue(QStringLiteral("session/layer"), m_selectedLayer);
+    s.setValue(QStringLiteral("session/prompt"), m_promptPanel->text());
+    s.setValue(QStringLiteral("session/idsMode"), m_promptPanel->idsMode());
+}
+
+void MainWindow::restoreSessionState() {
+    QSettings s;
+    setColorBlindPalette(s.value(QStringLiteral("view/colorBlindPalette"), false).toBool());
+    const QString kind = s.value(QStringLiteral("session/view")).toString();
+    if (!kind.isEmpty()) {
+        showView(kind);
+        showStudy(kind);
+    }
+    m_restoredLayer = s.value(QStringLiteral("session/layer"), -1).toInt();
+    const QString prompt = s.value(QStringLiteral("session/prompt")).toString();
+    if (!prompt.isEmpty()) {
+        m_promptPanel->setIdsMode(s.value(QStringLiteral("session/idsMode"), false).toBool());
+        m_promptPanel->setText(prompt);
+    }
+}
 
 void MainWindow::buildDocks() {
     auto makeDock = [this](const QString& title, const QString& name, QWidget* content, Qt::DockWidgetArea area) {
@@ -164,10 +247,23 @@ void MainWindow::buildDocks() {
     auto* modelDock = makeDock(tr("Model"), QStringLiteral("modelDock"), m_summary, Qt::LeftDockWidgetArea);
     auto* promptDock = makeDock(tr("Prompt"), QStringLiteral("promptDock"), m_promptPanel, Qt::LeftDockWidgetArea);
     auto* layerDock = makeDock(tr("Layers"), QStringLiteral("layerDock"), m_navigator, Qt::LeftDockWidgetArea);
-    makeDock(tr("Ablations"), QStringLiteral("ablationDock"), m_ablationPanel, Qt::RightDockWidgetArea);
+    auto* ablationDock = makeDock(tr("Ablations"), QStringLiteral("ablationDock"), m_ablationPanel, Qt::RightDockWidgetArea);
+    m_historyPanel = new RunHistoryPanel(m_history, this);
+    auto* historyDock = makeDock(tr("History"), QStringLiteral("historyDock"), m_historyPanel, Qt::RightDockWidgetArea);
+    splitDockWidget(ablationDock, historyDock, Qt::Vertical);
+    connect(m_historyPanel, &RunHistoryPanel::compareRequested, this, [this](int a, int b) {
+        QString error;
+        if (!compareRuns(a, b, &error)) showError(error);
+    });
+    connect(m_historyPanel, &RunHistoryPanel::liveRequested, this, &MainWindow::showLive);
+    connect(m_historyPanel, &RunHistoryPanel::restoreRequested, this, [this](int run) {
+        QString error;
+        if (!restoreRun(run, &error)) showError(error);
+    });
     resizeDocks({modelDock, promptDock, layerDock}, {230, 290, 260}, Qt::Vertical);
     resizeDocks({modelDock}, {300}, Qt::Horizontal);
-    resizeDocks({m_docks.back()}, {330}, Qt::Horizontal);
+    resizeDocks({ablationDock}, {330}, Qt::Horizontal);
+    resizeDocks({ablationDock, historyDock}, {560, 220}, Qt::Vertical);
     connect(m_navigator, &widgets::LayerNavigator::layerSelected, this, &MainWindow::selectLayer);
 }
 
@@ -182,6 +278,7 @@ void MainWindow::buildMenus() {
         if (!path.isEmpty()) openModel(path);
     });
     m_recentMenu = file->addMenu(tr("Open &recent"));
+    m_recentExperimentsMenu = file->addMenu(tr("Open recent e&xperiment"));
     file->addAction(tr("Open &demo model"), this, [this] {
         const QString demo = demoModelDir();
         if (demo.isEmpty()) showError(tr("The demo model was not found (looked in %1).").arg(resourceSearchPath().join(QStringLiteral(", "))));
@@ -223,6 +320,15 @@ void MainWindow::buildMenus() {
         // Alt+1 .. Alt+9, then Alt+0 for the tenth view.
         if (i < 10) a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(i < 9 ? Qt::Key_1 + i : Qt::Key_0)));
     }
+    view->addAction(tr("&Next view"), QKeySequence(Qt::CTRL | Qt::Key_PageDown), this,
+                    [this] { m_tabs->setCurrentIndex((m_tabs->currentIndex() + 1) % m_tabs->count()); });
+    view->addAction(tr("&Previous view"), QKeySequence(Qt::CTRL | Qt::Key_PageUp), this,
+                    [this] { m_tabs->setCurrentIndex((m_tabs->currentIndex() + m_tabs->count() - 1) % m_tabs->count()); });
+    view->addSeparator();
+    m_colorBlindAction = view->addAction(tr("Colour-&blind-safe palette"));
+    m_colorBlindAction->setCheckable(true);
+    m_colorBlindAction->setToolTip(tr("Okabe-Ito colours (original blue, edited vermillion), as in exported figures"));
+    connect(m_colorBlindAction, &QAction::toggled, this, &MainWindow::setColorBlindPalette);
     view->addSeparator();
     view->addAction(tr("Reset &layout"), this, [this] {
         restoreState(m_defaultState);
@@ -230,6 +336,13 @@ void MainWindow::buildMenus() {
     });
 
     QMenu* analysis = menuBar()->addMenu(tr("&Analysis"));
+    analysis->addAction(tr("&Compare selected runs"), QKeySequence(Qt::CTRL | Qt::Key_D), this, [this] {
+        const QList<int> runs = m_historyPanel->selectedRuns();
+        QString error;
+        if (runs.size() != 2) showError(tr("Select two runs in the History dock to compare them."));
+        else if (!compareRuns(runs[0], runs[1], &error)) showError(error);
+    });
+    analysis->addAction(tr("Back to &live"), QKeySequence(Qt::CTRL | Qt::Key_L), this, &MainWindow::showLive);
     analysis->addAction(tr("&Run prompt"), QKeySequence(Qt::CTRL | Qt::Key_R), this, [this] { runPrompt(false); });
     analysis->addAction(tr("Run and &scan for super weights"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), this, [this] { runPrompt(true); });
     analysis->addAction(tr("&Perplexity before/after"), this, [this] { emit m_ablationPanel->perplexityRequested(); });
@@ -251,6 +364,11 @@ void MainWindow::buildMenus() {
     });
 
     QMenu* help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(tr("&Keyboard shortcuts"), QKeySequence(Qt::Key_F1), this, [this] {
+        QMessageBox box(QMessageBox::NoIcon, tr("Keyboard shortcuts"), shortcutsText(), QMessageBox::Close, this);
+        box.setTextFormat(Qt::RichText);
+        box.exec();
+    });
     help->addAction(tr("&About SuperLens"), this, [this] { QMessageBox::about(this, tr("About SuperLens"), aboutText()); });
 }
 
@@ -315,6 +433,8 @@ widgets::PlotView* MainWindow::view(const QString& kind) const {
     return nullptr;
 }
 
+widgets::PlotView* MainWindow::currentView() const { return qobject_cast<widgets::PlotView*>(m_tabs->currentWidget()); }
+
 void MainWindow::showView(const QString& kind) {
     if (auto* v = view(kind)) m_tabs->setCurrentWidget(v);
 }
@@ -345,6 +465,11 @@ void MainWindow::onModelOpened() {
     m_ablations->setEntries({});
     m_selectedLayer = -1;
     m_layerChosenFor.clear();
+    // The history holds runs of one model.
+    if (m_historyModel != m->folder) {
+        m_history->clear();
+        m_historyModel = m->folder;
+    }
     addRecent(m->folder);
     if (m_autoRun) runPrompt(true);
 }
@@ -376,6 +501,9 @@ void MainWindow::onSnapshot(widgets::SnapshotPtr snapshot) {
         // A new prompt: start at the first super weight's layer, else the largest spike.
         m_layerChosenFor = snapshot->tokens;
         m_selectedLayer = widgets::defaultSelectedLayer(*snapshot);
+        // The first prompt after a restart shows the layer the last session showed.
+        if (m_restoredLayer >= 0 && m_restoredLayer < snapshot->layers) m_selectedLayer = m_restoredLayer;
+        m_restoredLayer = -1;
     }
     for (auto* v : m_views) {
         // Selection first (no redraw without a snapshot), then one redraw with the new data.
@@ -387,7 +515,22 @@ void MainWindow::onSnapshot(widgets::SnapshotPtr snapshot) {
     m_navigator->setSelectedLayer(m_selectedLayer);
     const double ms = m_sinceEdit.isValid() ? static_cast<double>(m_sinceEdit.nsecsElapsed()) / 1e6 : -1.0;
     m_sinceEdit.invalidate();
-    if (snapshot && snapshot->hasEdits()) {
+    const bool comparing = snapshot && !snapshot->comparison.empty();
+    if (snapshot && !comparing && m_session->hasModel() && !m_session->showingCache())
+        m_history->record(runRecordOf(*snapshot, m_promptPanel->text(), m_promptPanel->idsMode()));
+    auto editList = [](const std::vector<std::string>& edits) {
+        QStringList l;
+        for (const auto& e : edits) l << QString::fromStdString(e);
+        return l.isEmpty() ? tr("no edits") : l.join(QStringLiteral(", "));
+    };
+    const QString comparison = comparing ? tr("Comparing %1 — 'original' is run A: %2; 'edited' is run B: %3. Any edit or run returns to the live view (Ctrl+L).")
+                                               .arg(QString::fromStdString(snapshot->comparison), editList(snapshot->baselineEditTexts),
+                                                    editList(snapshot->editTexts))
+                                         : QString();
+    m_comparisonBanner->setText(comparison);
+    m_comparisonBanner->setVisible(comparing);
+    m_historyPanel->setComparison(comparison);
+    if (snapshot && snapshot->hasEdits() && !comparing) {
         statusBar()->showMessage(tr("%n edit(s) applied: recomputed from block %1 in %2 ms", nullptr, static_cast<int>(snapshot->editTexts.size()))
                                      .arg(std::max(0, snapshot->edited->recomputedFromStage - 1))
                                      .arg(ms >= 0 ? QString::number(ms, 'f', 0) : QStringLiteral("?")),
@@ -409,15 +552,38 @@ void MainWindow::exportView(widgets::PlotView* v) {
     const QString path = QFileDialog::getSaveFileName(this, tr("Export %1 figure").arg(v->title()), v->kind() + QStringLiteral(".pdf"),
                                                       tr("PDF (*.pdf);;SVG (*.svg);;PNG (*.png)"));
     if (path.isEmpty()) return;
-    options.provenance = figureProvenance(*v, path, options);
+    QString studyFile;
+    if (m_studies->views().contains(v)) {
+        // The study travels beside the figure, so the embedded command can draw it again.
+        const QFileInfo f(path);
+        studyFile = f.dir().filePath(f.completeBaseName() + QStringLiteral(".study.json"));
+        QString error;
+        if (!m_studies->saveStudyFile(v->kind(), studyFile, &error)) {
+            showError(error);
+            return;
+        }
+    }
+    options.provenance = figureProvenance(*v, path, options, studyFile);
     QString error;
     if (!widgets::exportFigure(*v, path, options, &error)) showError(error);
     else statusBar()->showMessage(tr("Exported %1%2").arg(path, options.writeCsv ? tr(" and its CSV") : QString()), 8000);
 }
 
 widgets::FigureProvenance MainWindow::figureProvenance(const widgets::PlotView& view, const QString& path,
-                                                      const widgets::ExportOptions& options) const {
+                                                      const widgets::ExportOptions& options, const QString& studyFile) const {
     widgets::FigureProvenance p;
+    if (!studyFile.isEmpty()) {
+        widgets::FigureCommand c;
+        c.kinds = {view.kind()};
+        c.study = QFileInfo(studyFile).absoluteFilePath();
+        c.viewState = view.figureState();
+        c.options = options;
+        c.out = QFileInfo(path).absoluteFilePath();
+        p.version = QCoreApplication::applicationVersion();
+        if (const LoadedModel* m = m_session->model()) p.modelPath = QFileInfo(m->folder).absoluteFilePath();
+        p.command = widgets::figureCommandLine(c);
+        return p;
+    }
     const LoadedModel* m = m_session->model();
     if (!m) return p;
     widgets::FigureCommand c;
@@ -428,7 +594,14 @@ widgets::FigureProvenance MainWindow::figureProvenance(const widgets::PlotView& 
     if (m_promptPanel->idsMode()) c.ids = ids.join(QLatin1Char(','));
     else c.prompt = m_promptPanel->text();
     c.edits = m_session->edits();
+    if (const auto& s = view.snapshot(); s && !s->comparison.empty()) {
+        // Two runs of the history: run A's edits draw the "original" side.
+        c.edits.clear();
+        for (const auto& e : s->editTexts) c.edits << QString::fromStdString(e);
+        for (const auto& e : s->baselineEditTexts) c.baselineEdits << QString::fromStdString(e);
+    }
     c.layer = view.selectedLayer();
+    c.viewState = view.figureState();
     c.options = options;
     c.out = QFileInfo(path).absoluteFilePath();
     p.version = QCoreApplication::applicationVersion();
@@ -453,6 +626,76 @@ void MainWindow::exportAll() {
     statusBar()->showMessage(tr("Exported %n figure(s) to %1", nullptr, static_cast<int>(written.size())).arg(dir), 8000);
 }
 
+bool MainWindow::compareRuns(int runA, int runB, QString* error) {
+    const RunRecord* a = m_history->byNumber(runA);
+    const RunRecord* b = m_history->byNumber(runB);
+    if (!a || !b) {
+        *error = tr("No run %1 in the history.").arg(a ? runB : runA);
+        return false;
+    }
+    if (!m_session->hasModel() || m_session->model()->folder != m_historyModel) {
+        *error = tr("The runs were made with %1: open it to compare them.").arg(m_historyModel);
+        return false;
+    }
+    const auto vocab = m_session->model()->model->config().vocabSize;
+    for (core::TokenId id : a->tokens) {
+        if (id < 0 || id >= vocab) {
+            *error = tr("Run %1 holds token id %2, outside this model's vocabulary (0..%3).").arg(runA).arg(id).arg(vocab - 1);
+            return false;
+        }
+    }
+    if (a->tokens != b->tokens) {
+        *error = tr("Runs %1 and %2 have different prompts: the views are per token, so compare runs of the same prompt "
+                    "(restore one and change only the edits).").arg(runA).arg(runB);
+        return false;
+    }
+    m_session->compareRuns(a->tokens, a->edits, b->edits, tr("run %1 vs run %2").arg(runA).arg(runB));
+    return true;
+}
+
+void MainWindow::showLive() {
+    if (!m_session->hasModel() || m_session->tokens().empty()) return;
+    if (m_session->snapshot() && m_session->snapshot()->comparison.empty()) return;  // already live
+    m_session->setEdits(m_ablations->enabledSpecs());
+}
+
+bool MainWindow::restoreRun(int number, QString* error) {
+    const RunRecord* r = m_history->byNumber(number);
+    if (!r) {
+        *error = tr("No run %1 in the history.").arg(number);
+        return false;
+    }
+    m_promptPanel->setIdsMode(r->idsMode);
+    m_promptPanel->setText(r->prompt);
+    QList<AblationEntry> entries;
+    for (const QString& spec : r->edits) {
+        bool kept = false;
+        for (AblationEntry e : m_ablations->entries()) {  // keep labels and origins of the same edits
+            if (e.spec == spec) {
+                e.enabled = true;
+                entries << e;
+                kept = true;
+                break;
+            }
+        }
+        if (!kept) {
+            AblationEntry e;
+            e.spec = e.label = spec;
+            e.enabled = true;
+            entries << e;
+        }
+    }
+    // The current list's other entries stay, switched off.
+    for (AblationEntry e : m_ablations->entries()) {
+        if (r->edits.contains(e.spec)) continue;
+        e.enabled = false;
+        entries << e;
+    }
+    m_undo->push(new SetAblationsCommand(m_ablations, entries, tr("Restore run %1").arg(number)));
+    if (m_session->tokens() != r->tokens) runPrompt(false);
+    return true;
+}
+
 bool MainWindow::saveExperimentTo(const QString& path, QString* error) {
     Experiment x;
     if (const LoadedModel* m = m_session->model()) x.modelFolder = m->folder;
@@ -465,7 +708,11 @@ bool MainWindow::saveExperimentTo(const QString& path, QString* error) {
     }
     x.idsMode = m_promptPanel->idsMode();
     x.edits = m_ablations->entries();
-    return saveExperiment(path, x, error);
+    x.hasHistory = true;
+    x.history = m_history->runs();
+    if (!saveExperiment(path, x, error)) return false;
+    addRecentExperiment(path);
+    return true;
 }
 
 bool MainWindow::loadExperimentFrom(const QString& path, QString* error) {
@@ -474,12 +721,19 @@ bool MainWindow::loadExperimentFrom(const QString& path, QString* error) {
     if (!x->prompts.isEmpty()) m_promptPanel->setPrompts(x->prompts, x->currentPrompt);
     m_promptPanel->setIdsMode(x->idsMode);
     // The loaded list is one undoable step on top of the current one.
+    // The saved history replaces this session's (runs of the saved experiment, to compare again).
+    if (x->hasHistory) {
+        m_history->setRuns(x->history);
+        m_historyModel = x->modelFolder.isEmpty() && m_session->model() ? m_session->model()->folder : x->modelFolder;
+    }
     m_undo->push(new SetAblationsCommand(m_ablations, x->edits, tr("Load experiment %1").arg(QFileInfo(path).fileName())));
+    addRecentExperiment(path);
     statusBar()->showMessage(tr("Loaded %1").arg(path), 6000);
     return true;
 }
 
 void MainWindow::closeEvent(QCloseEvent* event) {
+    saveSessionState();
     QSettings s;
     s.setValue(QStringLiteral("window/geometry"), saveGeometry());
     s.setValue(QStringLiteral("window/state"), saveState());
@@ -521,11 +775,33 @@ void MainWindow::addRecent(const QString& folder) {
     rebuildRecentMenu();
 }
 
+void MainWindow::addRecentExperiment(const QString& path) {
+    QSettings s;
+    const QString absolute = QFileInfo(path).absoluteFilePath();
+    QStringList recent = s.value(QStringLiteral("recentExperiments")).toStringList();
+    recent.removeAll(absolute);
+    recent.prepend(absolute);
+    while (recent.size() > kMaxRecent) recent.removeLast();
+    s.setValue(QStringLiteral("recentExperiments"), recent);
+    rebuildRecentMenu();
+}
+
+QStringList MainWindow::recentExperiments() const { return QSettings().value(QStringLiteral("recentExperiments")).toStringList(); }
+
 void MainWindow::rebuildRecentMenu() {
     m_recentMenu->clear();
     const QStringList recent = QSettings().value(QStringLiteral("recentModels")).toStringList();
     for (const QString& folder : recent) m_recentMenu->addAction(folder, this, [this, folder] { openModel(folder); });
     m_recentMenu->setEnabled(!recent.isEmpty());
+    m_recentExperimentsMenu->clear();
+    const QStringList experiments = recentExperiments();
+    for (const QString& path : experiments) {
+        m_recentExperimentsMenu->addAction(path, this, [this, path] {
+            QString error;
+            if (!loadExperimentFrom(path, &error)) showError(error);
+        });
+    }
+    m_recentExperimentsMenu->setEnabled(!experiments.isEmpty());
 }
 
 void MainWindow::showError(const QString& message) {

@@ -33,6 +33,8 @@ class CompressionStudies;
 class LensSession;
 class ModelSummaryPanel;
 class PromptPanel;
+class RunHistory;
+class RunHistoryPanel;
 
 class MainWindow : public QMainWindow {
     Q_OBJECT
@@ -54,9 +56,14 @@ public:
     // The Attention view, showing one head of a layer (the Sinks view's clicks).
     void showAttentionHead(int layer, int head, bool edited);
     // What an export of `view` to `path` embeds: model, prompt, edits and the superlens-cli figure command.
-    widgets::FigureProvenance figureProvenance(const widgets::PlotView& view, const QString& path, const widgets::ExportOptions& options) const;
+    // A study view's (laser, quant) command reads `studyFile`, the study JSON
+    // exportView writes beside the figure (FILE.study.json).
+    widgets::FigureProvenance figureProvenance(const widgets::PlotView& view, const QString& path, const widgets::ExportOptions& options,
+                                               const QString& studyFile = {}) const;
     int selectedLayer() const { return m_selectedLayer; }
     void showView(const QString& kind);
+    // The view of the current tab (null for a non-view tab).
+    widgets::PlotView* currentView() const;
     // Run the current prompt (with a scan) as soon as a model opens (default on).
     void setAutoRunOnOpen(bool on) { m_autoRun = on; }
 
@@ -72,6 +79,28 @@ public:
     CompressionStudies* studies() const { return m_studies; }
     // Shows the tab of a study view ("laser", "quant").
     void showStudy(const QString& kind);
+
+    // The session's runs (History dock) and the comparison of two of them.
+    RunHistory* runHistory() const { return m_history; }
+    RunHistoryPanel* runHistoryPanel() const { return m_historyPanel; }
+    // Draws run A as "original" and run B as "edited" on every view; false
+    // with *error when a run is unknown or the two have different tokens.
+    bool compareRuns(int runA, int runB, QString* error);
+    // Back from a comparison to the current prompt and edits.
+    void showLive();
+    // Puts a run's prompt and edits back (the edits as one undo step) and runs it.
+    bool restoreRun(int run, QString* error);
+
+    // View → Colour-blind-safe palette: every view in PlotStyle::screenColorBlind() (kept in QSettings).
+    void setColorBlindPalette(bool on);
+    bool colorBlindPalette() const { return m_colorBlind; }
+    // Help → Keyboard shortcuts: every menu action with a shortcut, then the views' and docks' keys (HTML table).
+    QString shortcutsText() const;
+    // What the next start restores (QSettings "session/..."): the current
+    // view, selected layer, prompt and ids mode (geometry and docks: closeEvent).
+    void saveSessionState() const;
+    // Recent experiments (File → Open recent experiment), newest first.
+    QStringList recentExperiments() const;
 
     bool saveExperimentTo(const QString& path, QString* error);
     bool loadExperimentFrom(const QString& path, QString* error);
@@ -94,6 +123,8 @@ private:
     void exportView(widgets::PlotView* view);
     void exportAll();
     void addRecent(const QString& folder);
+    void addRecentExperiment(const QString& path);
+    void restoreSessionState();
     void rebuildRecentMenu();
     void showError(const QString& message);
 
@@ -107,8 +138,16 @@ private:
     widgets::LayerNavigator* m_navigator = nullptr;
     AblationPanel* m_ablationPanel = nullptr;
     CompressionStudies* m_studies = nullptr;
+    RunHistory* m_history = nullptr;
+    RunHistoryPanel* m_historyPanel = nullptr;
+    QLabel* m_comparisonBanner = nullptr;
     QList<QDockWidget*> m_docks;
     QMenu* m_recentMenu = nullptr;
+    QMenu* m_recentExperimentsMenu = nullptr;
+    QAction* m_colorBlindAction = nullptr;
+    bool m_colorBlind = false;
+    int m_restoredLayer = -1;
+    QString m_historyModel;  // the model the history's runs were made with  // from the last session: applied to the first prompt run
     QProgressBar* m_progress = nullptr;
     QPushButton* m_cancel = nullptr;
     QLabel* m_jobLabel = nullptr;

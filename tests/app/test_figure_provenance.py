@@ -125,6 +125,86 @@ with tempfile.TemporaryDirectory() as tmp:
             check(data(other[:-4] + ".csv") == data(csv), f"{what}: --from --out: different data")
             check(shlex.split(provenance(other)["command"])[-1] == other, f"{what}: --from --out: the new file names itself")
 
+    # The views' own state is a figure option and travels in the command: lens
+    # position, attention head and run, sink carriers. Each changes the picture
+    # (against the default state; the attention CSV too) and the re-run of the
+    # embedded command draws the same picture and data again.
+    for kind, state in (("lens", ["--position", "3"]), ("attention", ["--head", "1", "--pattern", "edited"]),
+                        ("sinks", ["--carriers", "all"])):
+        base = os.path.join(tmp, f"state-default-{kind}.svg")
+        fig = os.path.join(tmp, f"state-{kind}.svg")
+        code, out, err = run([BIN, "figure", kind, DEMO, "--prompt", PROMPT, "--edit", EDIT, "--layer", "3", "--out", base])
+        check(code == 0, f"{kind} default: {err}")
+        code, out, err = run([BIN, "figure", kind, DEMO, "--prompt", PROMPT, "--edit", EDIT, "--layer", "3", "--out", fig] + state)
+        check(code == 0, f"{kind} {state}: {err}")
+        words = shlex.split(provenance(fig)["command"])
+        check(all(words[words.index(state[i]) + 1] == state[i + 1] for i in range(0, len(state), 2)), f"{kind}: {state} in {words}")
+        rows = lambda path: [line for line in open(path[:-4] + ".csv", encoding="utf-8") if not line.startswith("# ")]  # noqa: E731
+        # The picture without its metadata (the lens and sinks CSVs hold every position / both carrier sets).
+        body = lambda path: re.sub(r"<metadata>.*?</metadata>", "", open(path, encoding="utf-8").read(), flags=re.S)  # noqa: E731
+        drawn, picture = rows(fig), body(fig)
+        check(picture != body(base), f"{kind}: {state} drew the same picture as the default state")
+        if kind == "attention":
+            check(drawn != rows(base), f"{kind}: {state} wrote the same data as the default state")
+        os.remove(fig[:-4] + ".csv")
+        os.remove(fig)
+        code, out, err = run([BIN] + words[1:])
+        check(code == 0 and rows(fig) == drawn and body(fig) == picture, f"{kind}: re-run of {state}: {err}")
+    # The Loss view on the held-out text: --loss-text in the command, re-run to the same rows.
+    text = os.path.join(SRC, "resources", "texts", "kjv_heldout_ruth_jonah_james.txt")
+    fig = os.path.join(tmp, "held-out-loss.png")
+    code, out, err = run([BIN, "figure", "loss", DEMO, "--prompt", PROMPT, "--edit", EDIT, "--loss-text", text, "--out", fig])
+    check(code == 0, f"--loss-text: {err}")
+    rows = [line for line in open(fig[:-4] + ".csv", encoding="utf-8") if not line.startswith("# ")]
+    check(len(rows) == 1 + 127, f"--loss-text: {len(rows)} CSV lines (header + 127 predicted tokens)")
+    check("--loss-text" in provenance(fig)["command"], "--loss-text in the command")
+    os.remove(fig[:-4] + ".csv")
+    code, out, err = run([BIN, "figure", "--from", fig])
+    check(code == 0 and [line for line in open(fig[:-4] + ".csv", encoding="utf-8") if not line.startswith("# ")] == rows, f"--loss-text --from: {err}")
+    code, out, err = run([BIN, "figure", "loss", DEMO, "--prompt", PROMPT, "--loss-text", "/nonexistent.txt", "--out", os.path.join(tmp, "x.svg")])
+    check(code == 1 and "/nonexistent.txt" in err and len(err.strip().splitlines()) == 1, f"--loss-text missing: {err}")
+
+    # The study views: `figure laser|quant --study FILE` draws a study JSON, with
+    # the views' controls as options; the embedded command re-runs to the same data.
+    ids = os.path.join(SRC, "resources", "texts", "kjv_heldout_ruth_jonah_james.bos256.ids")
+    study = os.path.join(tmp, "laser.json")
+    code, out, err = run([BIN, "study", "laser", DEMO, "--text-ids", ids, "--ctx", "64", "--types", "down,up", "--layers", "1,3",
+                          "--rhos", "0.05,1", "--no-tasks", "--json"])
+    check(code == 0, f"study laser: {err}")
+    open(study, "w").write(out)
+    base, fig = os.path.join(tmp, "laser-default.svg"), os.path.join(tmp, "laser.svg")
+    code, out, err = run([BIN, "figure", "laser", "--study", study, "--out", base])
+    check(code == 0, f"figure laser: {err}")
+    code, out, err = run([BIN, "figure", "laser", "--study", study, "--matrix", "up", "--change", "yes", "--out", fig])
+    check(code == 0, f"figure laser --matrix up --change yes: {err}")
+    words = shlex.split(provenance(fig)["command"])
+    check(words[2:5] == ["laser", "--study", study] and words[words.index("--matrix") + 1] == "up" and words[words.index("--change") + 1] == "yes",
+          f"laser command: {words}")
+    rows = lambda path: [line for line in open(path[:-4] + ".csv", encoding="utf-8") if not line.startswith("# ")]  # noqa: E731
+    drawn = rows(fig)
+    check(drawn != rows(base), "laser: --matrix up --change yes wrote the same data as the default")
+    os.remove(fig[:-4] + ".csv")
+    code, out, err = run([BIN, "figure", "--from", fig])
+    check(code == 0 and rows(fig) == drawn, f"laser --from: {err}")
+    code, out, err = run([BIN, "figure", "laser", "--study", study, "--matrix", "gate", "--out", os.path.join(tmp, "x.svg")])
+    check(code == 1 and "--matrix gate" in err, f"laser --matrix gate: {code} {err}")
+    code, out, err = run([BIN, "figure", "quant", "--study", study, "--out", os.path.join(tmp, "x.svg")])
+    check(code == 1 and "a laser study, not quant" in err, f"quant of a laser study: {code} {err}")
+    code, out, err = run([BIN, "figure", "laser", DEMO, "--prompt", PROMPT, "--out", os.path.join(tmp, "x.svg")])
+    check(code == 2 and "--study" in err, f"laser without --study: {code} {err}")
+
+    # The default states are spelled out too (a GUI export names every control).
+    words = shlex.split(provenance(os.path.join(tmp, "state-default-attention.svg"))["command"])
+    check(words[words.index("--head") + 1] == "mean" and words[words.index("--pattern") + 1] == "original", f"attention defaults: {words}")
+    # A state option no drawn view has, or a bad value: one clear line, nothing written.
+    code, out, err = run([BIN, "figure", "lens", DEMO, "--prompt", PROMPT, "--head", "1", "--out", os.path.join(tmp, "x.svg")])
+    check(code == 2 and "--head applies to the attention figure only" in err, f"--head on lens: {code} {err}")
+    code, out, err = run([BIN, "figure", "lens", DEMO, "--prompt", PROMPT, "--position", "99", "--out", os.path.join(tmp, "x.svg")])
+    check(code == 1 and "--position 99" in err and len(err.strip().splitlines()) == 1, f"--position 99: {code} {err}")
+    code, out, err = run([BIN, "figure", "sinks", DEMO, "--prompt", PROMPT, "--carriers", "some", "--out", os.path.join(tmp, "x.svg")])
+    check(code == 1 and "--carriers some" in err, f"--carriers some: {code} {err}")
+    check(not os.path.exists(os.path.join(tmp, "x.svg")), "a refused figure wrote no file")
+
     # Token ids and a multi-panel figure: every panel CSV carries the record and its panel.
     fig = os.path.join(tmp, "panels.svg")
     code, out, err = run([BIN, "figure", "lens,sinks", DEMO, "--ids", "1,450,783,310,344", "--out", fig, "--width", "two"])

@@ -8,7 +8,21 @@
 
 #include <cmath>
 
+#include <functional>
+
+#include <QFile>
+#include <QFileInfo>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QMenuBar>
+#include <QMimeData>
+#include <QDragEnterEvent>
+#include <QDropEvent>
+#include <QUrl>
+#include <QSettings>
 #include <QListWidget>
+#include <QProcess>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -27,7 +41,13 @@
 #include "golden_compare.h"
 #include "test_paths.h"
 #include "views/experts_view.h"
+#include "figure_export.h"
+#include "run_history.h"
+#include "views/attention_view.h"
 #include "views/layer_detail_view.h"
+#include "views/lens_view.h"
+#include "views/loss_view.h"
+#include "views/sinks_view.h"
 #include "views/logits_view.h"
 #include "views/propagation_view.h"
 
@@ -234,6 +254,324 @@ private slots:
         QCOMPARE(m_window->ablations()->enabledSpecs().size(), 1);
     }
 
+    // A click on a cell of the Sinks view's edited map opens the Attention
+    // view on that layer and head, showing the edited run's pattern.
+    void sinkClickOpensThatHeadInTheAttentionView() {
+        QVERIFY(waitIdleWithSnapshot());
+        const auto snap = m_window->session()->snapshot();
+        QVERIFY(snap->hasEdits());
+        auto* sinks = static_cast<widgets::SinksView*>(m_window->view(QStringLiteral("sinks")));
+        m_window->showView(QStringLiteral("sinks"));
+        QVERIFY(sinks->hasData());
+        const int layer = snap->layers - 1, head = snap->heads - 1;
+        QVERIFY(layer != m_window->selectedLayer());
+        QCPColorMap* map = sinks->colorMap(true);
+        QVERIFY(map);
+        const QPoint pos(qRound(map->keyAxis()->coordToPixel(head)), qRound(map->valueAxis()->coordToPixel(layer)));
+        QTest::mouseClick(sinks->plot(), Qt::LeftButton, {}, pos);
+        auto* attention = qobject_cast<widgets::AttentionView*>(m_window->currentView());
+        QVERIFY2(attention, "the click switched to the Attention tab");
+        QCOMPARE(m_window->selectedLayer(), layer);
+        QCOMPARE(attention->selectedLayer(), layer);
+        const auto state = attention->figureState();
+        QVERIFY(state.contains(qMakePair(QStringLiteral("head"), QString::number(head))));
+        QVERIFY(state.contains(qMakePair(QStringLiteral("pattern"), QStringLiteral("edited"))));
+        // The drawn pattern is the edited run's head, value for value.
+        const core::ActivationTensor* a = snap->edited->activation(core::HookPoint{core::HookKind::AttnPattern, layer});
+        QVERIFY(a);
+        const int T = static_cast<int>(a->shape[1]);
+        for (int q = 0; q < T; ++q) {
+            for (int k = 0; k < T; ++k)
+                QCOMPARE(attention->shownValue(q, k), static_cast<double>(a->values[static_cast<std::size_t>((head * T + q) * T + k)]));
+        }
+        // ... and differs from the original run's (the edit changes layer L-1's attention).
+        const core::ActivationTensor* o = snap->original->activation(core::HookPoint{core::HookKind::AttnPattern, layer});
+        QVERIFY(o->values != a->values);
+    }
+
+    // What the GUI exports embeds the command that draws the same state: the
+    // Lens position, the Attention head and run, the Sinks carriers. Running
+    // the embedded command with superlens-cli writes the same CSV data.
+    void guiExportsRedrawFromTheirEmbeddedCommand() {
+        QVERIFY(waitIdleWithSnapshot());
+        QTemporaryDir dir;
+        auto* lens = static_cast<widgets::LensView*>(m_window->view(QStringLiteral("lens")));
+        lens->setPosition(2);
+        static_cast<widgets::SinksView*>(m_window->view(QStringLiteral("sinks")))->setCarriers(true);
+        const QList<QPair<QString, QStringList>> cases = {
+            {QStringLiteral("lens"), {QStringLiteral("--position"), QStringLiteral("2")}},
+            {QStringLiteral("attention"), {QStringLiteral("--head"), QString::number(m_window->session()->snapshot()->heads - 1),
+                                           QStringLiteral("--pattern"), QStringLiteral("edited")}},
+            {QStringLiteral("sinks"), {QStringLiteral("--carriers"), QStringLiteral("all")}}};
+        auto dataRows = [](const QString& csv) {
+            QFile f(csv);
+            if (!f.open(QIODevice::ReadOnly)) return QStringList{QStringLiteral("(cannot read %1)").arg(csv)};
+            QStringList rows;
+            for (const QByteArray& line : f.readAll().split('\n')) {
+                if (!line.startsWith("# ")) rows << QString::fromUtf8(line);
+            }
+            return rows;
+        };
+        for (const auto& [kind, expected] : cases) {
+            widgets::PlotView* v = m_window->view(kind);
+            const QString path = dir.filePath(kind + QStringLiteral(".svg"));
+            widgets::ExportOptions options = widgets::ExportOptions::oneColumn();
+            options.provenance = m_window->figureProvenance(*v, path, options);
+            QString error;
+            QVERIFY2(widgets::exportFigure(*v, path, options, &error), qPrintable(error));
+            widgets::FigureProvenance read;
+            QVERIFY2(widgets::readFigureProvenance(path, &read, &error), qPrintable(error));
+            QStringList words;
+            QVERIFY(widgets::splitShellWords(read.command, &words));
+            for (int i = 0; i < expected.size(); i += 2) {
+                const qsizetype at = words.indexOf(expected[i]);
+                QVERIFY2(at > 0 && words[at + 1] == expected[i + 1], qPrintable(kind + QStringLiteral(": ") + read.command));
+            }
+            const QStringList gui = dataRows(widgets::csvPathFor(path));
+            QVERIFY(gui.size() > 2);
+            const qsizetype out = words.indexOf(QStringLiteral("--out"));
+            words[out + 1] = dir.filePath(QStringLiteral("cli-") + kind + QStringLiteral(".svg"));
+            QProcess cli;
+            cli.start(QString::fromStdString((test::binDir() / "superlens-cli").string()), words.mid(1));
+            QVERIFY(cli.waitForFinished(300000));
+            QVERIFY2(cli.exitCode() == 0, cli.readAllStandardError().constData());
+            QCOMPARE(dataRows(dir.filePath(QStringLiteral("cli-") + kind + QStringLiteral(".csv"))), gui);
+        }
+    }
+
+    // View → Colour-blind-safe palette: every view redraws in the Okabe-Ito
+    // colours (the edited propagation line is vermillion), and back.
+    void colourBlindPaletteRecolorsEveryView() {
+        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(m_window->session()->snapshot()->hasEdits());
+        const QColor vermillion(0xd5, 0x5e, 0x00), blue(0x00, 0x72, 0xb2);
+        QVERIFY(propagation()->channelGraph(true)->pen().color() != vermillion);
+        m_window->setColorBlindPalette(true);
+        for (auto* v : m_window->views()) {
+            QCOMPARE(v->plotStyle().edited, vermillion);
+            QCOMPARE(v->plotStyle().original, blue);
+        }
+        QCOMPARE(propagation()->channelGraph(true)->pen().color(), vermillion);
+        QCOMPARE(propagation()->channelGraph(false)->pen().color(), blue);
+        QVERIFY(QSettings().value(QStringLiteral("view/colorBlindPalette")).toBool());
+        m_window->setColorBlindPalette(false);
+        QCOMPARE(propagation()->channelGraph(true)->pen().color(), widgets::PlotStyle::screen().edited);
+        m_window->setColorBlindPalette(true);  // kept for the restart test below
+    }
+
+    // Help → Keyboard shortcuts lists every menu shortcut (taken from the menus).
+    void shortcutsAreListedInHelp() {
+        const QString text = m_window->shortcutsText();
+        int listed = 0;
+        std::function<void(QMenu*)> walk = [&](QMenu* menu) {
+            for (QAction* a : menu->actions()) {
+                if (a->menu()) walk(a->menu());
+                else if (!a->shortcut().isEmpty()) {
+                    QVERIFY2(text.contains(a->shortcut().toString(QKeySequence::NativeText).toHtmlEscaped()), qPrintable(a->text()));
+                    ++listed;
+                }
+            }
+        };
+        for (QAction* top : m_window->menuBar()->actions()) {
+            if (top->menu()) walk(top->menu());
+        }
+        QVERIFY(listed >= 15);
+        QVERIFY(text.contains(QStringLiteral("Alt+7")) && text.contains(QStringLiteral("View → Lens")));
+        QVERIFY(text.contains(QStringLiteral("Ctrl+D")) && text.contains(QStringLiteral("Compare selected runs")));
+        QVERIFY(text.contains(QStringLiteral("Ctrl+PgDown")) || text.contains(QStringLiteral("Ctrl+Page Down")));
+    }
+
+    // The History dock keeps every run; two runs of the same prompt compare
+    // on every view (run A as "original", run B as "edited"), an experiment
+    // saves and restores the history, Restore puts a run back.
+    void runHistoryKeepsRunsAndComparesTwo() {
+        QVERIFY(waitIdleWithSnapshot());
+        gui::RunHistory* history = m_window->runHistory();
+        QVERIFY(history->runs().size() >= 3);
+        const auto live = m_window->session()->snapshot();
+        const gui::RunRecord last = history->runs().back();
+        QCOMPARE(last.tokens, live->tokens);
+        QCOMPARE(last.edits, m_window->ablations()->enabledSpecs());
+        QCOMPARE(last.edits.size(), 1);
+        // Its key numbers, recomputed here in double from the edited run's logits.
+        const core::ActivationTensor& logitsT = live->edited->logits;
+        const std::int64_t T = static_cast<std::int64_t>(live->tokens.size()), V = logitsT.shape[1];
+        QCOMPARE(logitsT.shape[0], T);
+        auto logSumExp = [&](std::int64_t t) {
+            double m = -1e300;
+            for (std::int64_t v = 0; v < V; ++v) m = std::max(m, static_cast<double>(logitsT.values[static_cast<std::size_t>(t * V + v)]));
+            double s = 0;
+            for (std::int64_t v = 0; v < V; ++v) s += std::exp(static_cast<double>(logitsT.values[static_cast<std::size_t>(t * V + v)]) - m);
+            return m + std::log(s);
+        };
+        double nll = 0;
+        for (std::int64_t t = 1; t < T; ++t)
+            nll += logSumExp(t - 1) - logitsT.values[static_cast<std::size_t>((t - 1) * V + live->tokens[static_cast<std::size_t>(t)])];
+        QVERIFY(last.meanLoss.has_value());
+        QVERIFY2(std::fabs(*last.meanLoss - nll / static_cast<double>(T - 1)) < 1e-4, qPrintable(QString::number(*last.meanLoss)));
+        double best = -1e300;
+        for (std::int64_t v = 0; v < V; ++v) best = std::max(best, static_cast<double>(logitsT.values[static_cast<std::size_t>((T - 1) * V + v)]));
+        QVERIFY(std::fabs(last.predictionProb - std::exp(best - logSumExp(T - 1))) < 1e-5);
+
+        // A run of the same prompt without edits.
+        int plain = -1;
+        for (const auto& r : history->runs()) {
+            if (r.edits.isEmpty() && r.tokens == last.tokens) plain = r.number;
+        }
+        QVERIFY(plain > 0);
+        QString error;
+        QVERIFY(!m_window->compareRuns(9999, plain, &error));
+        QVERIFY(error.contains(QStringLiteral("9999")));
+        // A = the edited run, B = the plain one: every view swaps its sides.
+        QSignalSpy updated(m_window.get(), &gui::MainWindow::viewsUpdated);
+        QVERIFY2(m_window->compareRuns(last.number, plain, &error), qPrintable(error));
+        QVERIFY(updated.wait(60000));
+        QVERIFY(waitIdleWithSnapshot());
+        const auto cmp = m_window->session()->snapshot();
+        QCOMPARE(QString::fromStdString(cmp->comparison), QStringLiteral("run %1 vs run %2").arg(last.number).arg(plain));
+        QVERIFY(cmp->hasEdits() && cmp->editTexts.empty());
+        QCOMPARE(cmp->baselineEditTexts.size(), std::size_t{1});
+        QCOMPARE(cmp->topNext.size(), live->topNext.size());
+        for (const auto& t : cmp->topNext) {
+            bool found = false;
+            for (const auto& u : live->topNext) {
+                if (u.id != t.id) continue;
+                found = true;
+                QCOMPARE(t.original, u.edited);
+                QCOMPARE(t.edited, u.original);
+            }
+            QVERIFY(found);
+        }
+        for (std::size_t t = 1; t < cmp->originalLoss.size(); ++t) {
+            QCOMPARE(cmp->originalLoss[t], live->editedLoss[t]);
+            QCOMPARE(cmp->editedLoss[t], live->originalLoss[t]);
+        }
+        // Drawn: the logits view's "original" bars are run A's (edited) probabilities.
+        QVector<double> drawn = barValues(logits()->probabilityBars(false));
+        QVector<double> expected;
+        for (const auto& t : cmp->topNext) expected << t.original;
+        QCOMPARE(drawn, expected);
+        // An export while comparing names both runs' edits.
+        const auto provenance = m_window->figureProvenance(*logits(), QStringLiteral("/tmp/x.pdf"), widgets::ExportOptions::oneColumn());
+        QVERIFY2(provenance.command.contains(QStringLiteral("--baseline-edit")) && !provenance.command.contains(QStringLiteral(" --edit ")),
+                 qPrintable(provenance.command));
+
+        // Different prompts do not compare.
+        gui::RunRecord other = last;
+        other.tokens = {1, 2, 3};
+        const int otherRow = history->record(other);
+        QVERIFY(!m_window->compareRuns(history->runs()[otherRow].number, plain, &error));
+        QVERIFY(error.contains(QStringLiteral("different prompts")));
+
+        // Back to live: the current edits again, exactly.
+        m_window->showLive();
+        QVERIFY(updated.wait(60000));
+        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(m_window->session()->snapshot()->comparison.empty());
+        QCOMPARE(m_window->session()->snapshot()->editTexts, live->editTexts);
+
+        // The experiment file keeps the history; loading it restores the list.
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("history.json"));
+        const QList<gui::RunRecord> saved = history->runs();
+        QVERIFY2(m_window->saveExperimentTo(path, &error), qPrintable(error));
+        QFile f(path);
+        QVERIFY(f.open(QIODevice::ReadOnly));
+        const QJsonObject root = QJsonDocument::fromJson(f.readAll()).object();
+        QCOMPARE(root.value(QStringLiteral("history")).toArray().size(), saved.size());
+        const QJsonObject first = root.value(QStringLiteral("history")).toArray().first().toObject();
+        QCOMPARE(first.value(QStringLiteral("number")).toInt(), saved.first().number);
+        QCOMPARE(first.value(QStringLiteral("ids")).toArray().size(), static_cast<qsizetype>(saved.first().tokens.size()));
+        QCOMPARE(m_window->recentExperiments().value(0), QFileInfo(path).absoluteFilePath());
+        history->clear();
+        QVERIFY(m_window->loadExperimentFrom(path, &error));  // the same edits: no new run
+        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(history->runs().size() >= saved.size());
+        for (qsizetype i = 0; i < saved.size(); ++i) {
+            QCOMPARE(history->runs()[i].number, saved[i].number);
+            QCOMPARE(history->runs()[i].tokens, saved[i].tokens);
+            QCOMPARE(history->runs()[i].edits, saved[i].edits);
+            QCOMPARE(history->runs()[i].meanLoss.has_value(), saved[i].meanLoss.has_value());
+            if (saved[i].meanLoss) QCOMPARE(*history->runs()[i].meanLoss, *saved[i].meanLoss);
+            QCOMPARE(history->runs()[i].time.toMSecsSinceEpoch(), saved[i].time.toMSecsSinceEpoch());
+        }
+        // A damaged history is refused with the entry named.
+        QFile bad(dir.filePath(QStringLiteral("bad.json")));
+        QVERIFY(bad.open(QIODevice::WriteOnly));
+        bad.write(R"({"edits": [], "history": [{"number": 1, "ids": [1, "x"], "edits": []}]})");
+        bad.close();
+        QVERIFY(!m_window->loadExperimentFrom(bad.fileName(), &error));
+        QVERIFY2(error.contains(QStringLiteral("history entry 0")) && error.contains(QStringLiteral("bad.json")), qPrintable(error));
+
+        // Restore the plain run: its (empty) edit list comes back.
+        QVERIFY(m_window->restoreRun(plain, &error));
+        QVERIFY(updated.wait(60000));
+        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(m_window->ablations()->enabledSpecs().isEmpty());
+        QVERIFY(!m_window->session()->snapshot()->hasEdits());
+    }
+
+    // State restored on restart: the view, the selected layer, the prompt and the palette.
+    void stateIsRestoredOnRestart() {
+        m_window->showView(QStringLiteral("sinks"));
+        const int layer = m_window->session()->snapshot()->layers - 2;
+        m_window->selectLayer(layer);
+        m_window->promptPanel()->setText(m_window->promptPanel()->text());
+        m_window->saveSessionState();
+        gui::MainWindow restored(true);
+        QCOMPARE(restored.currentView()->kind(), QStringLiteral("sinks"));
+        QVERIFY(restored.colorBlindPalette());
+        QCOMPARE(restored.view(QStringLiteral("logits"))->plotStyle().edited, QColor(0xd5, 0x5e, 0x00));
+        QCOMPARE(restored.promptPanel()->text(), m_window->promptPanel()->text());
+        QCOMPARE(restored.promptPanel()->idsMode(), m_window->promptPanel()->idsMode());
+        QSignalSpy opened(restored.session(), &gui::LensSession::modelOpened);
+        restored.openModel(modelUnderTest());
+        QVERIFY(opened.wait(60000));
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < 120000 && !(restored.session()->isIdle() && restored.session()->snapshot())) QTest::qWait(100);
+        QVERIFY(restored.session()->snapshot());
+        QCOMPARE(restored.selectedLayer(), layer);
+        QCOMPARE(restored.session()->tokens(), m_window->session()->tokens());
+        m_window->setColorBlindPalette(false);
+    }
+
+    // The Loss view's Text box: the held-out text's loss is computed (off the
+    // UI thread) and drawn, and follows the edits.
+    void lossViewShowsTheHeldOutText() {
+        QVERIFY(waitIdleWithSnapshot());
+        auto* loss = static_cast<widgets::LossView*>(m_window->view(QStringLiteral("loss")));
+        QSignalSpy updated(m_window.get(), &gui::MainWindow::viewsUpdated);
+        loss->setHeldOutText(true);
+        QVERIFY(updated.wait(60000));
+        QVERIFY(waitIdleWithSnapshot());
+        const auto snap = m_window->session()->snapshot();
+        QVERIFY(snap->heldOutLoss);
+        QCOMPARE(snap->heldOutLoss->tokens.size(), std::size_t{128});
+        QVERIFY2(loss->hasData(), qPrintable(loss->emptyMessage()));
+        QCOMPARE(loss->stripValue(0, 10), snap->heldOutLoss->original[10]);
+        // Zeroing the super weight: the edited strip is the edited held-out loss.
+        m_window->ablationPanel()->setEntryEnabled(0, true);
+        QVERIFY(updated.wait(60000));
+        QVERIFY(waitIdleWithSnapshot());
+        const auto edited = m_window->session()->snapshot();
+        QVERIFY(edited->hasEdits() && edited->heldOutLoss);
+        bool changed = false;
+        for (std::size_t t = 1; t < 128; ++t) {  // entry 0 is NaN: nothing predicts the first token
+            QCOMPARE(edited->heldOutLoss->original[t], snap->heldOutLoss->original[t]);  // the unedited run is reused
+            changed = changed || edited->heldOutLoss->edited[t] != edited->heldOutLoss->original[t];
+        }
+        QVERIFY(changed);
+        QCOMPARE(loss->stripValue(1, 10), edited->heldOutLoss->edited[10]);
+        loss->setHeldOutText(false);
+        QVERIFY(updated.wait(60000));
+        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(!m_window->session()->snapshot()->heldOutLoss);
+        m_window->ablationPanel()->setEntryEnabled(0, false);
+        QVERIFY(updated.wait(60000));
+        QVERIFY(waitIdleWithSnapshot());
+    }
+
     void addingABadSpecIsRefused() {
         const int before = m_window->ablations()->entries().size();
         QVERIFY(!m_window->ablationPanel()->addSpec(QStringLiteral("model.layers.99.mlp.down_proj.weight[0,0]=0"), true));
@@ -376,6 +714,22 @@ private slots:
         m_window->runPrompt(true);
         QVERIFY(waitIdleWithSnapshot());
         for (auto* v : m_window->views()) QVERIFY2(v->hasData() == expectsData(v), qPrintable(v->kind() + ": " + v->emptyMessage()));
+    }
+
+    // Dropping a model folder on the window opens it (and it joins File → Open recent).
+    void droppingAModelFolderOpensIt() {
+        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
+        QMimeData mime;
+        mime.setUrls({QUrl::fromLocalFile(modelUnderTest())});
+        QDragEnterEvent enter(QPoint(400, 300), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window.get(), &enter);
+        QVERIFY(enter.isAccepted());
+        QDropEvent drop(QPointF(400, 300), Qt::CopyAction, &mime, Qt::LeftButton, Qt::NoModifier);
+        QCoreApplication::sendEvent(m_window.get(), &drop);
+        QVERIFY(opened.wait(60000));
+        QCOMPARE(m_window->session()->model()->folder, modelUnderTest());
+        QCOMPARE(QSettings().value(QStringLiteral("recentModels")).toStringList().value(0), modelUnderTest());
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
     }
 };
 

@@ -334,6 +334,65 @@ private slots:
         QCOMPARE(plainBand.lower, -0.25);
         QCOMPARE(plainBand.upper, 0.25);
     }
+
+    // The Loss view on a held-out text: the first 128 tokens of the bundled
+    // text (BOS first), each token's NLL recomputed here in float64 from a
+    // forward pass of this test's own, original and super weight zeroed.
+    void lossStripsOfAHeldOutText() {
+        const Fixture& f = fixture();
+        const std::string text = (test::resourcesDir() / "texts" / "kjv_heldout_ruth_jonah_james.txt").string();
+        auto edits = core::parseEdits({kSuperWeight}, *f.model);
+        QVERIFY(edits.ok());
+        auto held = widgets::heldOutLossOf(*f.engine, *f.tokenizer, text, {}, *edits);
+        QVERIFY2(held.ok(), held.ok() ? "" : held.error().message.c_str());
+        const widgets::HeldOutLoss& h = *held->loss;
+        QCOMPARE(h.tokens.size(), std::size_t{128});
+        QCOMPARE(h.textName, std::string("kjv_heldout_ruth_jonah_james.txt"));
+        QCOMPARE(h.tokens.front(), *f.tokenizer->bosId());
+        core::ForwardRequest req;
+        req.tokens = h.tokens;
+        req.allPositionLogits = true;
+        auto o = f.engine->run(req);
+        QVERIFY(o.ok());
+        req.edits = *edits;
+        auto e = f.engine->run(req);
+        QVERIFY(e.ok());
+        auto in = std::make_shared<widgets::ViewSnapshot>(*f.withEdit);
+        in->heldOutLoss = held->loss;
+        auto v = makeView<widgets::LossView>("loss", in);
+        QVERIFY(v->hasData());
+        QCOMPARE(v->stripValue(0, 5), f.withEdit->originalLoss[5]);  // the prompt until asked
+        QSignalSpy asked(v.get(), &widgets::LossView::heldOutLossRequested);
+        v->setHeldOutText(true);
+        QCOMPARE(asked.count(), 1);
+        QCOMPARE(asked.front().front().toBool(), true);
+        QVERIFY2(v->hasData(), qPrintable(v->emptyMessage()));
+        double mo = 0, me = 0;
+        for (int t = 1; t < 128; ++t) {
+            const auto po = softmax64((*o)->logits, t - 1);
+            const auto pe = softmax64((*e)->logits, t - 1);
+            const double lo = -std::log(po[static_cast<std::size_t>(h.tokens[static_cast<std::size_t>(t)])]);
+            const double le = -std::log(pe[static_cast<std::size_t>(h.tokens[static_cast<std::size_t>(t)])]);
+            QVERIFY2(std::fabs(v->stripValue(0, t) - lo) < 1e-9 * std::max(1.0, lo), qPrintable(QString::number(t)));
+            QVERIFY(std::fabs(v->stripValue(1, t) - le) < 1e-9 * std::max(1.0, le));
+            mo += lo;
+            me += le;
+        }
+        QVERIFY(me > mo);  // the super weight matters on unseen text too
+        QCOMPARE(v->dataTable().rows.size(), 127);
+        QCOMPARE(v->figureState().value(0), qMakePair(QStringLiteral("loss-text"), QString::fromStdString(text)));
+        // Without the held-out loss in the snapshot (not computed yet, or no
+        // tokenizer) the view draws the prompt's and its export names no text.
+        auto waiting = makeView<widgets::LossView>("loss", f.withEdit);
+        waiting->setHeldOutText(true);
+        QVERIFY(waiting->hasData());
+        QCOMPARE(waiting->stripValue(0, 5), f.withEdit->originalLoss[5]);
+        QVERIFY(waiting->figureState().isEmpty());
+        // The unedited run is handed back for reuse, and a missing file is one clear error.
+        QVERIFY(held->unedited && held->unedited->edits.empty());
+        auto missing = widgets::heldOutLossOf(*f.engine, *f.tokenizer, "/nonexistent/text.txt", {}, *edits);
+        QVERIFY(!missing.ok() && missing.error().message.find("/nonexistent/text.txt") != std::string::npos);
+    }
 };
 
 QTEST_MAIN(TestInterpretabilityViews)

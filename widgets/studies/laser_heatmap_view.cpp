@@ -97,6 +97,29 @@ bool LaserHeatmapView::setMetric(const QString& metric) {
 
 void LaserHeatmapView::setShowChange(bool change) { m_showBox->setCurrentIndex(change ? 1 : 0); }
 
+// figure laser --study FILE --matrix TYPE --metric M --change yes|no.
+QList<QPair<QString, QString>> LaserHeatmapView::figureState() const {
+    if (!m_study) return {};
+    return {{QStringLiteral("matrix"), m_typeBox->currentText()},
+            {QStringLiteral("metric"), m_metricBox->currentData().toString()},
+            {QStringLiteral("change"), m_showBox->currentIndex() == 1 ? QStringLiteral("yes") : QStringLiteral("no")}};
+}
+
+bool LaserHeatmapView::applyFigureState(const QString& key, const QString& value, QString* error) {
+    error->clear();
+    if (key == QLatin1String("matrix")) {
+        if (!setMatrixType(value)) *error = tr("--matrix %1: the study has no such matrix type").arg(value);
+    } else if (key == QLatin1String("metric")) {
+        if (!setMetric(value)) *error = tr("--metric %1: the study has no such measure").arg(value);
+    } else if (key == QLatin1String("change")) {
+        if (value != QLatin1String("yes") && value != QLatin1String("no")) *error = tr("--change %1: expected yes or no").arg(value);
+        else setShowChange(value == QLatin1String("yes"));
+    } else {
+        return false;
+    }
+    return error->isEmpty();
+}
+
 double LaserHeatmapView::shownValue(std::size_t layerIndex, std::size_t rhoIndex) const {
     if (layerIndex >= m_heatmap.layers.size() || rhoIndex >= m_heatmap.rhos.size()) return core::kNotMeasured;
     const double v = m_heatmap.at(layerIndex, rhoIndex);

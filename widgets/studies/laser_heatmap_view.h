@@ -30,6 +30,8 @@ public:
     QString kind() const override { return QStringLiteral("laser"); }
     QString title() const override { return tr("LASER study"); }
     FigureTable dataTable() const override;
+    QList<QPair<QString, QString>> figureState() const override;
+    bool applyFigureState(const QString& key, const QString& value, QString* error) override;
 
     void setStudy(std::shared_ptr<const core::LaserStudy> study);
     const std::shared_ptr<const core::LaserStudy>& study() const { return m_study; }

@@ -61,6 +61,19 @@ bool QuantPlotView::setMetric(const QString& metric) {
     return true;
 }
 
+// figure quant --study FILE --metric M.
+QList<QPair<QString, QString>> QuantPlotView::figureState() const {
+    if (!m_study) return {};
+    return {{QStringLiteral("metric"), m_metricBox->currentData().toString()}};
+}
+
+bool QuantPlotView::applyFigureState(const QString& key, const QString& value, QString* error) {
+    error->clear();
+    if (key != QLatin1String("metric")) return false;
+    if (!setMetric(value)) *error = tr("--metric %1: the study has no such measure").arg(value);
+    return error->isEmpty();
+}
+
 bool QuantPlotView::rebuild(QString* emptyReason) {
     m_blocks.clear();
     m_series.clear();

@@ -32,6 +32,8 @@ public:
     QString kind() const override { return QStringLiteral("quant"); }
     QString title() const override { return tr("Quantization study"); }
     FigureTable dataTable() const override;
+    QList<QPair<QString, QString>> figureState() const override;
+    bool applyFigureState(const QString& key, const QString& value, QString* error) override;
 
     void setStudy(std::shared_ptr<const core::QuantStudy> study);
     const std::shared_ptr<const core::QuantStudy>& study() const { return m_study; }

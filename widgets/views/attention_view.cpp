@@ -32,6 +32,44 @@ AttentionView::AttentionView(QWidget* parent) : PlotView(parent) {
 }
 
 void AttentionView::setHead(int head) { m_headBox->setCurrentIndex(head + 1); }
+
+// figure --head mean|H, --pattern original|edited.
+QList<QPair<QString, QString>> AttentionView::figureState() const {
+    QList<QPair<QString, QString>> state;
+    const int head = m_headBox->currentIndex() - 1;
+    state.append({QStringLiteral("head"), head < 0 ? QStringLiteral("mean") : QString::number(head)});
+    if (snapshot() && snapshot()->hasEdits())
+        state.append({QStringLiteral("pattern"), m_runBox->currentIndex() == 1 ? QStringLiteral("edited") : QStringLiteral("original")});
+    return state;
+}
+
+bool AttentionView::applyFigureState(const QString& key, const QString& value, QString* error) {
+    error->clear();
+    if (key == QLatin1String("head")) {
+        if (value == QLatin1String("mean")) {
+            setHead(-1);
+            return true;
+        }
+        bool ok = false;
+        const int head = value.toInt(&ok);
+        const int heads = snapshot() ? snapshot()->heads : 0;
+        if (!ok || head < 0 || head >= heads) {
+            *error = tr("--head %1: expected mean or a head 0..%2").arg(value).arg(heads - 1);
+            return false;
+        }
+        setHead(head);
+        return true;
+    }
+    if (key == QLatin1String("pattern")) {
+        if (value != QLatin1String("original") && value != QLatin1String("edited")) {
+            *error = tr("--pattern %1: expected original or edited").arg(value);
+            return false;
+        }
+        setShowEdited(value == QLatin1String("edited"));
+        return true;
+    }
+    return false;
+}
 void AttentionView::setShowEdited(bool edited) { m_runBox->setCurrentIndex(edited ? 1 : 0); }
 
 double AttentionView::shownValue(int query, int key) const {

@@ -17,6 +17,8 @@ public:
     QString kind() const override { return QStringLiteral("attention"); }
     QString title() const override { return tr("Attention"); }
     FigureTable dataTable() const override;
+    QList<QPair<QString, QString>> figureState() const override;
+    bool applyFigureState(const QString& key, const QString& value, QString* error) override;
 
     // -1 = mean over heads.
     void setHead(int head);

@@ -44,6 +44,26 @@ void LensView::setPosition(int position) {
 
 int LensView::position() const { return m_shownPosition; }
 
+// figure --position P.
+QList<QPair<QString, QString>> LensView::figureState() const {
+    if (m_positionBox->count() == 0) return {};
+    return {{QStringLiteral("position"), QString::number(m_positionBox->currentIndex())}};
+}
+
+bool LensView::applyFigureState(const QString& key, const QString& value, QString* error) {
+    error->clear();
+    if (key != QLatin1String("position")) return false;
+    bool ok = false;
+    const int position = value.toInt(&ok);
+    const int n = m_positionBox->count();
+    if (!ok || position < 0 || position >= n) {
+        *error = tr("--position %1: the prompt has positions 0..%2").arg(value).arg(n - 1);
+        return false;
+    }
+    setPosition(position);
+    return true;
+}
+
 double LensView::heatmapValue(bool edited, int layer, int position) const {
     const QCPColorMap* map = edited ? m_editedMap : m_originalMap;
     if (!map) return std::numeric_limits<double>::quiet_NaN();

@@ -26,6 +26,8 @@ public:
     QString kind() const override { return QStringLiteral("lens"); }
     QString title() const override { return tr("Lens"); }
     FigureTable dataTable() const override;
+    QList<QPair<QString, QString>> figureState() const override;
+    bool applyFigureState(const QString& key, const QString& value, QString* error) override;
 
     // The position the layer rows describe (-1 = the last).
     void setPosition(int position);

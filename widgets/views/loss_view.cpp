@@ -3,9 +3,13 @@
 #include <cmath>
 #include <limits>
 
+#include <QComboBox>
+#include <QLabel>
+#include <QSignalBlocker>
 #include <QToolTip>
 #include <qcustomplot.h>
 
+#include "../build_view_snapshot.h"
 #include "../plot_helpers.h"
 #include "../view_registry.h"
 #include "superlens/core/analysis/token_loss.h"
@@ -27,7 +31,50 @@ QCPColorGradient divergingGradient(const PlotStyle& st) {
 
 }  // namespace
 
-LossView::LossView(QWidget* parent) : PlotView(parent) { connect(plot(), &QCustomPlot::mouseMove, this, &LossView::onMouseMove); }
+LossView::LossView(QWidget* parent) : PlotView(parent) {
+    m_textBox = new QComboBox(this);
+    m_textBox->addItem(tr("prompt"));
+    m_textBox->addItem(tr("held-out text"));
+    m_textBox->setToolTip(tr("The prompt's tokens, or the first %1 tokens of the bundled held-out text").arg(kHeldOutLossTokens));
+    controls()->addWidget(new QLabel(tr("Text"), this));
+    controls()->addWidget(m_textBox);
+    controls()->addStretch(1);
+    connect(m_textBox, &QComboBox::currentIndexChanged, this, [this](int index) {
+        emit heldOutLossRequested(index == 1);
+        refresh();
+    });
+    connect(plot(), &QCustomPlot::mouseMove, this, &LossView::onMouseMove);
+}
+
+void LossView::setHeldOutText(bool heldOut) { m_textBox->setCurrentIndex(heldOut ? 1 : 0); }
+bool LossView::showsHeldOutText() const { return m_textBox->currentIndex() == 1; }
+
+QList<QPair<QString, QString>> LossView::figureState() const {
+    if (!showsHeldOutText() || !snapshot() || !snapshot()->heldOutLoss) return {};
+    return {{QStringLiteral("loss-text"), QString::fromStdString(snapshot()->heldOutLoss->textPath)}};
+}
+
+bool LossView::applyFigureState(const QString& key, const QString& value, QString* error) {
+    error->clear();
+    if (key != QLatin1String("loss-text")) return false;
+    if (!snapshot() || !snapshot()->heldOutLoss) {
+        *error = tr("--loss-text %1: no held-out loss was computed").arg(value);
+        return false;
+    }
+    QSignalBlocker block(m_textBox);
+    m_textBox->setCurrentIndex(1);
+    refresh();
+    return true;
+}
+
+LossView::Source LossView::source() const {
+    const ViewSnapshot& s = *snapshot();
+    if (showsHeldOutText() && s.heldOutLoss) {
+        const HeldOutLoss& h = *s.heldOutLoss;
+        return {&h.tokens, &h.tokenLabels, &h.original, &h.edited};
+    }
+    return {&s.tokens, &s.tokenLabels, &s.originalLoss, &s.editedLoss};
+}
 
 double LossView::stripValue(int strip, int position) const {
     const double nan = std::numeric_limits<double>::quiet_NaN();
@@ -51,8 +98,10 @@ bool LossView::rebuild(QString* emptyReason) {
     m_changeBars = nullptr;
     m_listed.clear();
     const ViewSnapshot& s = *snapshot();
-    const int T = static_cast<int>(s.tokens.size());
-    if (s.originalLoss.size() != static_cast<std::size_t>(T) || s.editedLoss.size() != s.originalLoss.size() || T < 2) {
+    // Until the held-out loss arrives (or when it cannot: no tokenizer, a cache file) the prompt's is drawn.
+    const Source src = source();
+    const int T = static_cast<int>(src.tokens->size());
+    if (src.original->size() != static_cast<std::size_t>(T) || (*src.edited).size() != (*src.original).size() || T < 2) {
         *emptyReason = T < 2 ? tr("The per-token loss needs at least two tokens.")
                              : tr("This run kept only the last position's logits: no per-token loss.");
         return false;
@@ -63,18 +112,21 @@ bool LossView::rebuild(QString* emptyReason) {
     const bool paper = st.figureHeight > 0;
     QCustomPlot* p = plot();
     QStringList tokenLabels;
-    for (int t = 0; t < T; ++t) tokenLabels << QString::fromStdString(s.tokenLabels[static_cast<std::size_t>(t)]);
+    for (int t = 0; t < T; ++t) tokenLabels << QString::fromStdString((*src.labels)[static_cast<std::size_t>(t)]);
     double meanO = 0, meanE = 0, hi = 0;
     for (int t = 1; t < T; ++t) {
-        meanO += s.originalLoss[static_cast<std::size_t>(t)] / (T - 1);
-        meanE += s.editedLoss[static_cast<std::size_t>(t)] / (T - 1);
-        hi = std::max({hi, s.originalLoss[static_cast<std::size_t>(t)], s.editedLoss[static_cast<std::size_t>(t)]});
+        meanO += (*src.original)[static_cast<std::size_t>(t)] / (T - 1);
+        meanE += (*src.edited)[static_cast<std::size_t>(t)] / (T - 1);
+        hi = std::max({hi, (*src.original)[static_cast<std::size_t>(t)], (*src.edited)[static_cast<std::size_t>(t)]});
     }
     if (paper) {  // short enough for the narrowest column (Science: 2.25 in)
         addTitle(p, edits ? tr("loss %1 → %2").arg(meanO, 0, 'f', 2).arg(meanE, 0, 'f', 2) : tr("loss %1").arg(meanO, 0, 'f', 2));
     } else {
-        addTitle(p, edits ? tr("mean loss %1 → %2 nats (token 0 is not predicted)").arg(meanO, 0, 'f', 3).arg(meanE, 0, 'f', 3)
-                          : tr("mean loss %1 nats (token 0 is not predicted)").arg(meanO, 0, 'f', 3));
+        const QString what = src.tokens != &s.tokens ? tr(", first %1 tokens of %2").arg(T).arg(QString::fromStdString(s.heldOutLoss->textName))
+                             : showsHeldOutText() ? tr(", the prompt (no held-out text loss yet)")
+                                                  : tr(" (token 0 is not predicted)");
+        addTitle(p, edits ? tr("mean loss %1 → %2 nats%3").arg(meanO, 0, 'f', 3).arg(meanE, 0, 'f', 3).arg(what)
+                          : tr("mean loss %1 nats%2").arg(meanO, 0, 'f', 3).arg(what));
     }
 
     // Strips: loss per token (original, edited), one colour scale.
@@ -89,8 +141,8 @@ bool LossView::rebuild(QString* emptyReason) {
     m_lossMap->data()->setSize(T, 2);
     m_lossMap->data()->setRange(QCPRange(0, T - 1), edits ? QCPRange(0, 1) : QCPRange(-0.25, 0.25));
     for (int t = 0; t < T; ++t) {
-        m_lossMap->data()->setCell(t, 0, s.originalLoss[static_cast<std::size_t>(t)]);
-        m_lossMap->data()->setCell(t, 1, edits ? s.editedLoss[static_cast<std::size_t>(t)] : s.originalLoss[static_cast<std::size_t>(t)]);
+        m_lossMap->data()->setCell(t, 0, (*src.original)[static_cast<std::size_t>(t)]);
+        m_lossMap->data()->setCell(t, 1, edits ? (*src.edited)[static_cast<std::size_t>(t)] : (*src.original)[static_cast<std::size_t>(t)]);
     }
     m_lossMap->data()->setAlpha(0, 0, 0);  // nothing predicts the first token
     m_lossMap->data()->setAlpha(0, 1, 0);
@@ -128,7 +180,7 @@ bool LossView::rebuild(QString* emptyReason) {
     m_deltaMap->data()->setRange(QCPRange(0, T - 1), QCPRange(-0.25, 0.25));
     double span = 1e-6;
     for (int t = 1; t < T; ++t) {
-        const double d = s.editedLoss[static_cast<std::size_t>(t)] - s.originalLoss[static_cast<std::size_t>(t)];
+        const double d = (*src.edited)[static_cast<std::size_t>(t)] - (*src.original)[static_cast<std::size_t>(t)];
         m_deltaMap->data()->setCell(t, 0, d);
         m_deltaMap->data()->setCell(t, 1, d);
         span = std::max(span, std::fabs(d));
@@ -155,7 +207,7 @@ bool LossView::rebuild(QString* emptyReason) {
     x->setTickLabels(false);
 
     // Largest changes, as horizontal bars with the token and its position.
-    auto changes = core::largestLossChanges(s.originalLoss, s.editedLoss, kListed);
+    auto changes = core::largestLossChanges((*src.original), (*src.edited), kListed);
     if (paper || !changes || changes->empty()) return true;
     auto* listRect = new QCPAxisRect(p);
     p->plotLayout()->addElement(row + 2, 0, listRect);
@@ -188,17 +240,18 @@ bool LossView::rebuild(QString* emptyReason) {
 void LossView::onMouseMove(QMouseEvent* event) {
     if (!hasData() || !m_lossMap) return;
     const ViewSnapshot& s = *snapshot();
+    const Source src = source();
     const QPoint pos = event->position().toPoint();
     for (QCPColorMap* map : {m_lossMap, m_deltaMap}) {
         if (!map || !map->keyAxis()->axisRect()->rect().contains(pos)) continue;
-        const int t = nearestIndexAt(map->keyAxis(), event->position().x(), static_cast<int>(s.tokens.size()));
+        const int t = nearestIndexAt(map->keyAxis(), event->position().x(), static_cast<int>((*src.tokens).size()));
         if (t < 1) return;
-        QString text = tr("position %1 %2\nloss original %3").arg(t).arg(QString::fromStdString(s.tokenLabels[static_cast<std::size_t>(t)]))
-                           .arg(s.originalLoss[static_cast<std::size_t>(t)], 0, 'f', 4);
+        QString text = tr("position %1 %2\nloss original %3").arg(t).arg(QString::fromStdString((*src.labels)[static_cast<std::size_t>(t)]))
+                           .arg((*src.original)[static_cast<std::size_t>(t)], 0, 'f', 4);
         if (s.hasEdits()) {
             text += tr("\nloss edited %1\nchange %2")
-                        .arg(s.editedLoss[static_cast<std::size_t>(t)], 0, 'f', 4)
-                        .arg(s.editedLoss[static_cast<std::size_t>(t)] - s.originalLoss[static_cast<std::size_t>(t)], 0, 'f', 4);
+                        .arg((*src.edited)[static_cast<std::size_t>(t)], 0, 'f', 4)
+                        .arg((*src.edited)[static_cast<std::size_t>(t)] - (*src.original)[static_cast<std::size_t>(t)], 0, 'f', 4);
         }
         QToolTip::showText(event->globalPosition().toPoint(), text, plot());
         return;
@@ -211,10 +264,10 @@ FigureTable LossView::dataTable() const {
     t.columns = {QStringLiteral("position"), QStringLiteral("token_id"), QStringLiteral("token"), QStringLiteral("loss_original"),
                  QStringLiteral("loss_edited"), QStringLiteral("delta")};
     if (!hasData() || !snapshot()) return t;
-    const ViewSnapshot& s = *snapshot();
-    for (std::size_t i = 1; i < s.tokens.size(); ++i) {
-        t.addRow({QString::number(i), QString::number(s.tokens[i]), QString::fromStdString(s.tokenLabels[i]), csvNumber(s.originalLoss[i]),
-                  csvNumber(s.editedLoss[i]), csvNumber(s.editedLoss[i] - s.originalLoss[i])});
+    const Source src = source();
+    for (std::size_t i = 1; i < (*src.tokens).size(); ++i) {
+        t.addRow({QString::number(i), QString::number((*src.tokens)[i]), QString::fromStdString((*src.labels)[i]), csvNumber((*src.original)[i]),
+                  csvNumber((*src.edited)[i]), csvNumber((*src.edited)[i] - (*src.original)[i])});
     }
     return t;
 }

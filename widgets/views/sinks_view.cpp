@@ -36,6 +36,22 @@ SinksView::SinksView(QWidget* parent) : PlotView(parent) {
 
 void SinksView::setCarriers(bool all) { m_massBox->setCurrentIndex(all ? 1 : 0); }
 
+// figure --carriers first|all.
+QList<QPair<QString, QString>> SinksView::figureState() const {
+    return {{QStringLiteral("carriers"), m_massBox->currentIndex() == 1 ? QStringLiteral("all") : QStringLiteral("first")}};
+}
+
+bool SinksView::applyFigureState(const QString& key, const QString& value, QString* error) {
+    error->clear();
+    if (key != QLatin1String("carriers")) return false;
+    if (value != QLatin1String("first") && value != QLatin1String("all")) {
+        *error = tr("--carriers %1: expected first (the first token) or all (every massive-activation carrier)").arg(value);
+        return false;
+    }
+    setCarriers(value == QLatin1String("all"));
+    return true;
+}
+
 double SinksView::shownMass(bool edited, int layer, int head) const {
     const QCPColorMap* map = edited ? m_editedMap : m_originalMap;
     if (!map) return std::numeric_limits<double>::quiet_NaN();

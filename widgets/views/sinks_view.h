@@ -23,6 +23,8 @@ public:
     QString kind() const override { return QStringLiteral("sinks"); }
     QString title() const override { return tr("Sinks"); }
     FigureTable dataTable() const override;
+    QList<QPair<QString, QString>> figureState() const override;
+    bool applyFigureState(const QString& key, const QString& value, QString* error) override;
 
     // false: mass on the first token; true: on every carrier.
     void setCarriers(bool all);
@@ -30,6 +32,8 @@ public:
     double shownMass(bool edited, int layer, int head) const;
     // The outlined heads (layer, head), largest drop first.
     QList<QPair<int, int>> highlightedHeads() const { return m_lost; }
+    // The original or edited map (null when not drawn).
+    QCPColorMap* colorMap(bool edited) const { return edited ? m_editedMap : m_originalMap; }
     // The map and cell under a widget position of plot(): false outside.
     bool cellAt(const QPoint& pos, int* layer, int* head, bool* edited) const;
 
