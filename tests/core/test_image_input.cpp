@@ -213,6 +213,21 @@ TEST(ImageDecode, OversizedJpegHuffmanTablesAreRefused) {
     EXPECT_FALSE(decodeImage(found, "pic.jpg").ok());
 }
 
+// A chunk declaring more bytes than the file holds (stb reserved them first:
+// 2 GiB for a 400-byte file, found by fuzz_image) is refused before stb runs.
+TEST(ImageDecode, PngChunksMustFitInTheFile) {
+    auto b = pngHeader(4, 4);
+    for (unsigned char c : {0x40, 0x00, 0x00, 0x00, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9C}) b.push_back(static_cast<std::byte>(c));
+    EXPECT_EQ(decodeError(b), "pic.png: damaged PNG: chunk IDAT declares 1073741824 bytes, the file has 2 left");
+    const auto found = fileBytes(std::filesystem::path(SUPERLENS_TEST_DATA) / ".." / "fuzz" / "regressions" / "image" / "png-idat-larger-than-the-file.png");
+    ASSERT_FALSE(found.empty());
+    EXPECT_NE(decodeError(found).find("damaged PNG: chunk IDAT declares"), std::string::npos) << decodeError(found);
+    // Every fixture PNG passes the check and decodes.
+    for (const char* name : {"vit-noresize.png", "crop-noresize.png", "bit-grey.png", "vit-palette-lanczos.png"}) {
+        EXPECT_TRUE(decodeImage(fileBytes(kImages / name), name).ok()) << name;
+    }
+}
+
 TEST(ImageDecode, SizesAreCheckedBeforeDecoding) {
     // Sides past the limit, and a pixel count past the ceiling with legal sides:
     // refused from the header alone (the file holds no image data).

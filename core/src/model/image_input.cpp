@@ -175,6 +175,29 @@ Status checkJpegHuffmanTables(std::span<const std::byte> b, const std::string& w
     return {};
 }
 
+// stb_image reserves an IDAT chunk's declared length before reading it: a
+// 400-byte PNG declaring a 1 GiB chunk made it allocate 2 GiB (found by
+// fuzz_image). Every chunk must fit in what is left of the file.
+Status checkPngChunks(std::span<const std::byte> b, const std::string& where) {
+    auto be32 = [&](std::size_t k) {
+        return (static_cast<std::uint32_t>(b[k]) << 24) | (static_cast<std::uint32_t>(b[k + 1]) << 16) | (static_cast<std::uint32_t>(b[k + 2]) << 8) |
+               static_cast<std::uint32_t>(b[k + 3]);
+    };
+    for (std::size_t i = 8; i + 8 <= b.size();) {
+        const std::uint64_t len = be32(i);
+        const std::size_t left = b.size() - (i + 8);
+        std::string type(reinterpret_cast<const char*>(b.data() + i + 4), 4);
+        for (char& c : type) if (static_cast<unsigned char>(c) < 0x20 || static_cast<unsigned char>(c) > 0x7E) c = '?';
+        if (len > left) {
+            return Error{where + "damaged PNG: chunk " + type + " declares " + std::to_string(len) + " bytes, the file has " + std::to_string(left) +
+                         " left"};
+        }
+        if (type == "IEND") break;
+        i += 12 + static_cast<std::size_t>(len);  // length, type, data, CRC
+    }
+    return {};
+}
+
 }  // namespace
 
 const char* resampleFilterName(ResampleFilter f) {
@@ -200,6 +223,7 @@ Result<Image8> decodeImage(std::span<const std::byte> bytes, const std::string& 
         return Error{where + "the file is larger than " + std::to_string(kMaxImageFileBytes >> 20) + " MiB"};
     }
     if (jpeg) SL_TRY(checkJpegHuffmanTables(bytes, where));
+    if (png) SL_TRY(checkPngChunks(bytes, where));
     const auto* data = reinterpret_cast<const stbi_uc*>(bytes.data());
     const int len = static_cast<int>(bytes.size());
     const char* kind = png ? "PNG" : "JPEG";
