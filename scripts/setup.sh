@@ -12,7 +12,7 @@ packages=(
   # GUI tests and screenshots (xauth is only "recommended" by xvfb; fonts avoid boxes)
   xvfb xauth fonts-dejavu-core
   # cross-checks, tests and benchmarks (Debian's python3, not the one first on PATH)
-  python3-torch python3-numpy python3-h5py python3-sentencepiece sentencepiece
+  python3-torch python3-numpy python3-h5py python3-sentencepiece sentencepiece python3-pil
   # the Python module (app/python) and its tests, docs/PYTHON.md's plots
   python3-dev pybind11-dev python3-pytest python3-matplotlib python3-venv
   hdf5-tools poppler-utils time
