@@ -8,11 +8,11 @@ packages=(
   cmake ninja-build g++ pkg-config ccache
   qt6-base-dev qt6-svg-dev libqcustomplot-dev
   libhdf5-dev libeigen3-dev libopenblas-dev
-  nlohmann-json3-dev libpcre2-dev libsentencepiece-dev libcli11-dev libgtest-dev libicu-dev
+  nlohmann-json3-dev libstb-dev libpcre2-dev libsentencepiece-dev libcli11-dev libgtest-dev libicu-dev
   # GUI tests and screenshots (xauth is only "recommended" by xvfb; fonts avoid boxes)
   xvfb xauth fonts-dejavu-core
   # cross-checks, tests and benchmarks (Debian's python3, not the one first on PATH)
-  python3-torch python3-numpy python3-h5py python3-sentencepiece sentencepiece
+  python3-torch python3-numpy python3-h5py python3-sentencepiece sentencepiece python3-pil
   # the Python module (app/python) and its tests, docs/PYTHON.md's plots
   python3-dev pybind11-dev python3-pytest python3-matplotlib python3-venv
   hdf5-tools poppler-utils time

@@ -1,4 +1,5 @@
 #include "cli_common.h"
+#include "superlens/core/model/image_input.h"
 #include "superlens/core/model/mapped_file.h"
 
 #include <charconv>
@@ -37,19 +38,26 @@ void addInputOptions(CLI::App* cmd, InputOptions& o) {
     auto* p = cmd->add_option("--prompt", o.prompt, "Text to tokenize with the model's tokenizer (special tokens as the tokenizer adds them)");
     auto* i = cmd->add_option("--ids", o.ids, "Comma-separated token ids, used exactly as given (no BOS added)");
     auto* x = cmd->add_option("--pixels", o.pixels, "Vision models: the image as a .npy tensor [1, C, H, W] (the image processor's pixel_values)");
+    auto* g = cmd->add_option("--image", o.image,
+                              "Vision models: a PNG or JPEG, preprocessed as the model folder's preprocessor_config.json says (resize, crop, rescale, normalise)");
     p->excludes(i);
     x->excludes(p);
     x->excludes(i);
+    g->excludes(p);
+    g->excludes(i);
+    g->excludes(x);
     p->each([&o](const std::string&) { o.hasPrompt = true; });
     i->each([&o](const std::string&) { o.hasIds = true; });
     x->each([&o](const std::string&) { o.hasPixels = true; });
+    g->each([&o](const std::string&) { o.hasImage = true; });
 }
 
 core::Result<std::shared_ptr<const core::PixelTensor>> resolvePixels(const InputOptions& o, const core::Model& model) {
     const core::ModelConfig& c = model.config();
-    if (!c.pixelInput) return core::Error{"--pixels: this " + c.familyName + " model reads tokens (give --prompt or --ids)"};
-    if (!o.hasPixels) return core::Error{"this " + c.familyName + " model reads an image: give --pixels FILE.npy"};
-    auto px = core::loadNpy(o.pixels);
+    const char* option = o.hasImage ? "--image" : "--pixels";
+    if (!c.pixelInput) return core::Error{std::string(option) + ": this " + c.familyName + " model reads tokens (give --prompt or --ids)"};
+    if (!o.hasPixels && !o.hasImage) return core::Error{"this " + c.familyName + " model reads an image: give --image FILE (PNG/JPEG) or --pixels FILE.npy"};
+    auto px = o.hasImage ? core::loadImageForModel(o.image, model.folder()) : core::loadNpy(o.pixels);
     if (!px) return px.error();
     return std::make_shared<const core::PixelTensor>(std::move(px).value());
 }
@@ -82,10 +90,12 @@ core::Result<std::vector<core::TokenId>> parseIdList(const std::string& text) {
 
 core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, const core::Model& model) {
     if (model.config().pixelInput) {
-        return core::Error{"this " + model.config().familyName + " model reads an image, not tokens: give --pixels FILE.npy" +
-                           std::string(o.hasPixels ? " (this command does not take images yet: use scan)" : "")};
+        return core::Error{"this " + model.config().familyName + " model reads an image, not tokens: give --image FILE or --pixels FILE.npy" +
+                           std::string(o.hasPixels || o.hasImage ? " (this command does not take images)" : "")};
     }
-    if (o.hasPixels) return core::Error{"--pixels: this " + model.config().familyName + " model reads tokens (give --prompt or --ids)"};
+    if (o.hasPixels || o.hasImage) {
+        return core::Error{std::string(o.hasImage ? "--image" : "--pixels") + ": this " + model.config().familyName + " model reads tokens (give --prompt or --ids)"};
+    }
     std::vector<core::TokenId> ids;
     if (o.hasIds) {
         auto parsed = parseIdList(o.ids);

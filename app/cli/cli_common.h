@@ -50,15 +50,18 @@ struct InputOptions {
     std::string prompt;
     std::string ids;
     std::string pixels;  // --pixels FILE.npy (vision models)
+    std::string image;   // --image FILE.png/.jpg (vision models, preprocessor_config.json)
     bool hasPrompt = false;
     bool hasIds = false;
     bool hasPixels = false;
-    bool given() const { return hasPrompt || hasIds || hasPixels; }
+    bool hasImage = false;
+    bool given() const { return hasPrompt || hasIds || hasPixels || hasImage; }
+    bool hasPicture() const { return hasPixels || hasImage; }
 };
 void addInputOptions(CLI::App* cmd, InputOptions& o);
 // Token ids from --ids (exactly as given) or --prompt (tokenizer's own special tokens).
 core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, const core::Model& model);
-// The image of --pixels FILE.npy for a vision model; an error naming what to
+// The image of --pixels FILE.npy or --image FILE for a vision model; an error naming what to
 // give when the model and the input kind do not match.
 core::Result<std::shared_ptr<const core::PixelTensor>> resolvePixels(const InputOptions& o, const core::Model& model);
 // Parses "1, 2,3" into ids.

@@ -1,6 +1,8 @@
 // superlens-cli logits MODEL (--prompt TEXT | --ids 1,2,3) [--edit E]... [--top K] [--all-positions] [--json]
 // JSON: {"ids":[...], "logits":[...]} (last position, full vocabulary), or a
 // list of lists with --all-positions; --top K adds "top" with token strings and probabilities.
+// Bidirectional encoders (MLM) without --all-positions: the rows of the mask
+// positions, {"ids", "mask_positions": [...], "logits": [[...], ...], "top": [[...], ...]}.
 
 #include <algorithm>
 #include <cmath>
@@ -9,6 +11,7 @@
 #include <numeric>
 
 #include "cli_common.h"
+#include "superlens/core/tokenizer/mask_token.h"
 
 namespace superlens::cli {
 namespace {
@@ -52,26 +55,52 @@ int runLogits(const LogitsOptions& o) {
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 
-    core::ForwardRequest req;
-    req.tokens = *ids;
-    req.edits = std::move(resolved).value();
-    req.allPositionLogits = o.allPositions;
-    auto result = engine.run(req);
-    if (!result) return fail(result.error());
-    const core::ActivationTensor& logits = (*result)->logits;
-    const std::int64_t V = logits.cols();
-
     // Token strings only when a tokenizer is there; ids-only models stay usable.
     std::unique_ptr<core::Tokenizer> tok;
     if (core::Tokenizer::modelHasTokenizer(**model)) {
         auto t = core::Tokenizer::loadForModel(**model);
         if (t) tok = std::move(t).value();
     }
+    // A bidirectional encoder predicts the masked tokens: without
+    // --all-positions its rows are the mask positions, not the last one.
+    const bool maskedLm = !(*model)->config().causal && !o.allPositions;
+    std::vector<std::int64_t> maskAt;
+    if (maskedLm) {
+        if (!tok) {
+            return fail("this " + (*model)->config().familyName + " encoder predicts masked tokens, but " + (*model)->folder().string() +
+                        " has no tokenizer to name the mask token: give --all-positions for every position's MLM logits");
+        }
+        maskAt = core::maskPositions(*tok, *ids);
+        if (maskAt.empty()) {
+            const auto mask = core::maskTokenId(*tok);
+            return fail("no mask token" + (mask ? " (" + tok->tokenString(*mask) + ", id " + std::to_string(*mask) + ")" : std::string()) +
+                        " in the input: put one in the prompt, or give --all-positions for every position's MLM logits");
+        }
+    }
+
+    core::ForwardRequest req;
+    req.tokens = *ids;
+    req.edits = std::move(resolved).value();
+    req.allPositionLogits = o.allPositions || maskedLm;
+    auto result = engine.run(req);
+    if (!result) return fail(result.error());
+    const core::ActivationTensor& logits = (*result)->logits;
+    const std::int64_t V = logits.cols();
+
     const int topK = o.top > 0 ? o.top : 10;
     if (o.json) {
         nlohmann::json j;
         j["ids"] = *ids;
-        if (o.allPositions) {
+        if (maskedLm) {
+            j["mask_positions"] = maskAt;
+            nlohmann::json rows = nlohmann::json::array(), tops = nlohmann::json::array();
+            for (std::int64_t r : maskAt) {
+                rows.push_back(std::vector<float>(logits.values.begin() + r * V, logits.values.begin() + (r + 1) * V));
+                if (o.top > 0) tops.push_back(topTokens(logits.values.data() + r * V, V, topK, tok.get()));
+            }
+            j["logits"] = std::move(rows);
+            if (o.top > 0) j["top"] = std::move(tops);
+        } else if (o.allPositions) {
             nlohmann::json rows = nlohmann::json::array();
             for (std::int64_t r = 0; r < logits.rows(); ++r) {
                 rows.push_back(std::vector<float>(logits.values.begin() + r * V, logits.values.begin() + (r + 1) * V));
@@ -80,7 +109,7 @@ int runLogits(const LogitsOptions& o) {
         } else {
             j["logits"] = logits.values;
         }
-        if (o.top > 0) {
+        if (o.top > 0 && !maskedLm) {
             if (o.allPositions) {
                 nlohmann::json tops = nlohmann::json::array();
                 for (std::int64_t r = 0; r < logits.rows(); ++r) tops.push_back(topTokens(logits.values.data() + r * V, V, topK, tok.get()));
@@ -103,7 +132,9 @@ int runLogits(const LogitsOptions& o) {
                         e["prob"].get<double>());
         }
     };
-    if (o.allPositions) {
+    if (maskedLm) {
+        for (std::int64_t r : maskAt) printTop(logits.values.data() + r * V, r);
+    } else if (o.allPositions) {
         for (std::int64_t r = 0; r < logits.rows(); ++r) printTop(logits.values.data() + r * V, r);
     } else {
         printTop(logits.values.data(), static_cast<std::int64_t>(ids->size()) - 1);
@@ -120,7 +151,7 @@ const CommandRegistration kRegistration(30, [](CLI::App& app, CliContext& ctx) {
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
     cmd->add_option("--top", opts->top, "List the K most likely tokens with probabilities")->check(CLI::Range(1, 1000000));
-    cmd->add_flag("--all-positions", opts->allPositions, "Logits for every position, not just the last");
+    cmd->add_flag("--all-positions", opts->allPositions, "Logits for every position, not just the last (encoders: not just the mask positions)");
     cmd->add_flag("--json", opts->json, "Print one JSON document {\"ids\", \"logits\"}");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {

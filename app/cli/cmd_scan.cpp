@@ -229,7 +229,7 @@ int runScan(const ScanCliOptions& o) {
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
     const core::Model& m = **model;
-    if (m.config().pixelInput || o.input.hasPixels) return runVisionScan(o, *model);
+    if (m.config().pixelInput || o.input.hasPicture()) return runVisionScan(o, *model);
     auto tokOr = analysis::optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
     const core::Tokenizer* tok = tokOr->get();

@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """Encoders and vision encoders through the CLI (issue 18): info, logits
 --all-positions with a <mask> prompt, capture and scan on the RoBERTa/BERT
-fixtures (tests/data/encoders), and scan --pixels with token kinds on the
-vision fixtures (tests/data/vision), checked against their float64 answers.
+fixtures (tests/data/encoders), and scan --pixels / --image with token kinds
+on the vision fixtures (tests/data/vision), checked against their float64
+answers and the image processors' pixel_values.
 
 Run by CTest with SUPERLENS_BIN_DIR and SUPERLENS_TEST_DATA set."""
 import json
@@ -46,6 +47,33 @@ class Encoders(unittest.TestCase):
         j = json.loads(out)
         self.assertEqual(j["ids"], ref["prompts"][0]["ids"])  # <s> ... <mask> ... </s>, as HF tokenizers
         self.assertLess(rel_err(j["logits"], ref["prompts"][0]["logits_all"]), 1e-4)
+
+    def test_logits_without_all_positions_are_the_mask_positions(self):
+        ref = ENC_REFS["roberta-f32"]
+        ids = ref["prompts"][0]["ids"]
+        mask_id = 560  # "<mask>" in the fixture's tokenizer.json
+        want_positions = [i for i, t in enumerate(ids) if t == mask_id]
+        self.assertEqual(len(want_positions), 1)
+        code, out, err = cli("logits", os.path.join(ENC, "roberta-f32"), "--prompt", ref["mask_text"], "--top", "3", "--json")
+        self.assertEqual(code, 0, err)
+        j = json.loads(out)
+        self.assertEqual(j["mask_positions"], want_positions)
+        rows = [ref["prompts"][0]["logits_all"][p] for p in want_positions]
+        self.assertLess(rel_err(j["logits"], rows), 1e-4)
+        best = int(np.argmax(rows[0]))
+        self.assertEqual(j["top"][0][0]["id"], best)
+        # text form names the mask position
+        code, out, err = cli("logits", os.path.join(ENC, "roberta-f32"), "--prompt", ref["mask_text"])
+        self.assertEqual(code, 0, err)
+        self.assertIn(f"position {want_positions[0]} (token {mask_id})", out)
+        # no mask in the input, or no tokenizer to name it: one error line
+        code, out, err = cli("logits", os.path.join(ENC, "roberta-f32"), "--prompt", "The capital of France.")
+        self.assertEqual(code, 1)
+        self.assertIn("no mask token (<mask>, id 560) in the input", err)
+        code, out, err = cli("logits", os.path.join(ENC, "bert-f16"), "--ids", "101,7,250,103,102")
+        self.assertEqual(code, 1)
+        self.assertIn("--all-positions", err)
+        self.assertEqual(len([l for l in err.splitlines() if l.strip()]), 1, err)
 
     def test_ids_with_padding_and_an_edit(self):
         ref = ENC_REFS["roberta-f32"]
@@ -102,6 +130,56 @@ class Vision(unittest.TestCase):
             top = j["top_per_layer"][0][0]
             t, c = np.unravel_index(np.argmax(np.abs(resid)), resid.shape)
             self.assertEqual((top["token"], top["channel"]), (int(t), int(c)))
+
+    def test_image_file_equals_the_processors_pixel_values(self):
+        # --image PNG through each folder's preprocessor_config.json gives the
+        # pixel_values the fixture script computed (image-pixels.npy): the scans agree.
+        image = os.path.join(VIS, "images", "clip-shortest-edge.png")
+        for name in VIS_REFS:
+            folder = os.path.join(VIS, name)
+            code, a, err = cli("scan", folder, "--image", image, "--top-k", "3", "--json")
+            self.assertEqual(code, 0, err)
+            code, b, err = cli("scan", folder, "--pixels", os.path.join(folder, "image-pixels.npy"), "--top-k", "3", "--json")
+            self.assertEqual(code, 0, err)
+            ja, jb = json.loads(a), json.loads(b)
+            self.assertEqual(ja["top_per_layer"], jb["top_per_layer"], name)
+            self.assertEqual(ja["image"], jb["image"], name)
+
+    def test_other_image_sizes_interpolate_positions(self):
+        for name, ref in VIS_REFS.items():
+            other = ref["interpolated"]
+            folder = os.path.join(VIS, name)
+            code, out, err = cli("scan", folder, "--pixels", os.path.join(folder, other["pixels_file"]), "--json")
+            self.assertEqual(code, 0, err)
+            gh, gw = other["grid"]
+            self.assertEqual(json.loads(out)["image"]["patch_grid"], [gh, gw], name)
+
+    def test_bad_image_files_are_one_error_line(self):
+        folder = os.path.join(VIS, "vit-f32")
+        with tempfile.TemporaryDirectory() as tmp:
+            png = open(os.path.join(VIS, "images", "clip-shortest-edge.png"), "rb").read()
+            cases = {"cut.png": png[:len(png) // 2], "text.png": b"hello", "huge.png": png[:16] + bytes.fromhex("00004e2000004e20") + png[24:]}
+            for fname, data in cases.items():
+                path = os.path.join(tmp, fname)
+                with open(path, "wb") as fh:
+                    fh.write(data)
+                code, out, err = cli("scan", folder, "--image", path)
+                self.assertEqual(code, 1, fname)
+                lines = [l for l in err.splitlines() if l.strip()]
+                self.assertEqual(len(lines), 1, err)
+                self.assertIn(fname, err)
+            # a model folder without preprocessor_config.json
+            bare = os.path.join(tmp, "bare")
+            os.mkdir(bare)
+            for f in ("config.json", "model.safetensors"):
+                os.symlink(os.path.join(folder, f), os.path.join(bare, f))
+            code, out, err = cli("scan", bare, "--image", os.path.join(VIS, "images", "vit-noresize.png"))
+            self.assertEqual(code, 1)
+            self.assertIn("preprocessor_config.json: missing", err)
+        code, out, err = cli("scan", os.path.join(ENC, "roberta-f32"), "--image", os.path.join(VIS, "images", "vit-noresize.png"))
+        self.assertEqual(code, 1)
+        self.assertIn("--image: this", err)
+        self.assertIn("reads tokens", err)
 
     def test_wrong_input_kinds_are_one_error_line(self):
         folder = os.path.join(VIS, "vit-f32")

@@ -5,3 +5,4 @@ superlens_add_core_test(NAME test_gguf_model SOURCES core/test_gguf_model.cpp LA
 include(${CMAKE_CURRENT_SOURCE_DIR}/fuzz/fuzz.cmake)
 superlens_add_core_test(NAME test_output_file SOURCES core/test_output_file.cpp LABELS core cache)
 superlens_add_core_test(NAME test_npy SOURCES core/test_npy.cpp LABELS model vision)
+superlens_add_core_test(NAME test_image_input SOURCES core/test_image_input.cpp LABELS model vision)

@@ -80,6 +80,30 @@ TEST_P(VisionGolden, EveryHookAndTheFinalHiddenStatesMatchReference) {
     }
 }
 
+// Another image size than the trained one: position embeddings interpolated
+// as Hugging Face's interpolate_pos_encoding (torch bicubic; antialiased for
+// DINOv2 with registers), against the fixture's torch float64 interpolation.
+TEST_P(VisionGolden, OtherImageSizesInterpolateThePositionEmbeddings) {
+    const auto& other = (*m_ref)["interpolated"];
+    auto px = loadNpy(testData() / "vision" / m_name / other["pixels_file"].get<std::string>());
+    ASSERT_TRUE(px.ok()) << px.error().message;
+    ForwardRequest req;
+    req.pixels = std::make_shared<const PixelTensor>(std::move(px).value());
+    req.record = HookSelection::patterns({"hook_pos_embed", "ln_final.hook_normalized"});
+    auto result = m_engine->run(req);
+    ASSERT_TRUE(result.ok()) << result.error().message;
+    const auto grid = other["grid"].get<std::vector<std::int64_t>>();
+    ASSERT_NE(grid, ((*m_ref)["grid"].get<std::vector<std::int64_t>>()));
+    EXPECT_EQ((*result)->positions, 1 + (*m_ref)["registers"].get<std::int64_t>() + grid[0] * grid[1]);
+    EXPECT_EQ((*result)->patchGridWidth, grid[1]);
+    for (const char* hook : {"hook_pos_embed", "ln_final.hook_normalized"}) {
+        const double err = relativeMaxError((*result)->activation(hook)->values, flatten(other["hooks"][hook]));
+        std::printf("%s %s %lldx%lld grid: %s rel error %.3g\n", m_name, std::get<1>(GetParam()) == Precision::Float64 ? "f64" : "f32",
+                    static_cast<long long>(grid[0]), static_cast<long long>(grid[1]), hook, err);
+        EXPECT_LT(err, kTolerance) << m_name << " " << hook;
+    }
+}
+
 TEST_P(VisionGolden, ActivationEditOnAPatchRecomputesIncrementally) {
     ForwardRequest req;
     req.pixels = m_pixels;
@@ -100,21 +124,22 @@ TEST_P(VisionGolden, ActivationEditOnAPatchRecomputesIncrementally) {
     EXPECT_NE((*full)->activation("ln_final.hook_normalized")->values, (*base)->activation("ln_final.hook_normalized")->values);
 }
 
-TEST_P(VisionGolden, TokensAndOtherImageSizesAreRefusedByName) {
+TEST_P(VisionGolden, TokensAndOversizedImagesAreRefusedByName) {
     ForwardRequest tokens;
     tokens.tokens = {1, 2, 3};
     auto t = m_engine->run(tokens);
     ASSERT_FALSE(t.ok());
     EXPECT_NE(t.error().message.find("reads an image"), std::string::npos) << t.error().message;
-    auto bigger = std::make_shared<PixelTensor>(*m_pixels);
+    // More patches than kMaxImagePatches: refused before anything is allocated for them.
+    auto huge = std::make_shared<PixelTensor>(*m_pixels);
     const int p = m_model->config().patchSize;
-    bigger->height += p;
-    bigger->values.resize(static_cast<std::size_t>(bigger->channels * bigger->height * bigger->width), 0.0f);
+    huge->height = huge->width = static_cast<int>((128 + 1) * p);
+    huge->values.assign(static_cast<std::size_t>(huge->channels) * huge->height * huge->width, 0.0f);
     ForwardRequest req;
-    req.pixels = bigger;
+    req.pixels = huge;
     auto r = m_engine->run(req);
     ASSERT_FALSE(r.ok());
-    EXPECT_NE(r.error().message.find("patch grid"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("patches; at most 16384"), std::string::npos) << r.error().message;
     auto gray = std::make_shared<PixelTensor>(*m_pixels);
     gray->channels = 1;
     gray->values.resize(static_cast<std::size_t>(gray->height * gray->width));

@@ -7,7 +7,7 @@
 include(SuperLensFuzz)
 
 set(SUPERLENS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors config edit_spec npy)
+set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors config edit_spec npy image)
 
 if(SUPERLENS_BUILD_FUZZ)
   # The libFuzzer executables link the parsers' own sources (core's model/
@@ -25,7 +25,7 @@ if(SUPERLENS_BUILD_FUZZ)
   add_library(superlens_fuzz_parsers STATIC ${SUPERLENS_FUZZ_PARSER_SOURCES})
   target_include_directories(superlens_fuzz_parsers PUBLIC ${PROJECT_SOURCE_DIR}/core/include PRIVATE ${PROJECT_SOURCE_DIR}/core/src)
   target_link_libraries(superlens_fuzz_parsers
-    PUBLIC Eigen3::Eigen Threads::Threads
+    PUBLIC Eigen3::Eigen Threads::Threads PkgConfig::STB
     PRIVATE nlohmann_json::nlohmann_json superlens_warnings superlens_codegen superlens_sanitizers)
   target_compile_definitions(superlens_fuzz_parsers PUBLIC EIGEN_MPL2_ONLY)
   # The GGUF tokenizer target also needs the tokenizers and their libraries.

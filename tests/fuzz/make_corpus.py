@@ -17,6 +17,8 @@ shows no change):
   config       every config.json in tests/data and resources
   npy          the vision fixtures' pixels.npy files and small .npy files of
                every accepted and refused form (fuzz_npy.cpp)
+  image        the --image fixtures (tests/data/vision/images), each also cut
+               in half, and PNG headers the decoder must refuse (fuzz_image.cpp)
   edit_spec    edit specs from DESIGN.md and the tests (first byte 0), and
                edits files (first byte 1): see fuzz_edit_spec.cpp
 
@@ -28,6 +30,7 @@ import os
 import random
 import shutil
 import struct
+import zlib
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 OUT = os.path.join(ROOT, "tests", "fuzz", "corpus")
@@ -289,9 +292,31 @@ def npy_corpus():
     write("npy", "short-data.npy", npy("<f4", [3, 4, 4], bytes(10)))
 
 
+def png_chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+
+def image_corpus():
+    # the --image fixtures (PNG of every colour type, one JPEG), cut and
+    # header-only forms: a 16-bit PNG, oversized sides, a pixel count past the ceiling
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "vision", "images", "*.png")) +
+                       glob.glob(os.path.join(ROOT, "tests", "data", "vision", "images", "*.jpg"))):
+        with open(path, "rb") as fh:
+            data = fh.read()
+        name = os.path.basename(path)
+        write("image", name, data)
+        write("image", "cut-" + name, data[:len(data) // 2])
+    sig = b"\x89PNG\r\n\x1a\n"
+    for name, (w, h, depth) in {"png16.png": (4, 4, 16), "wide.png": (20000, 2, 8), "many-pixels.png": (16000, 16000, 8)}.items():
+        write("image", name, sig + png_chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, 2, 0, 0, 0)) + png_chunk(b"IEND", b""))
+    raw = b"".join(b"\x00" + bytes([x * 60 % 256, x * 30 % 256, 255 - x * 50 % 256] * 1) for x in range(4))
+    write("image", "one-column.png", sig + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 4, 8, 2, 0, 0, 0)) +
+          png_chunk(b"IDAT", zlib.compress(raw, 9)) + png_chunk(b"IEND", b""))
+
+
 def main():
     rng = random.Random(15)
-    for target in ("gguf", "gguf_tokenizer", "safetensors", "config", "edit_spec", "npy"):
+    for target in ("gguf", "gguf_tokenizer", "safetensors", "config", "edit_spec", "npy", "image"):
         shutil.rmtree(os.path.join(OUT, target), ignore_errors=True)
     gguf_corpus(rng)
     gguf_tokenizer_corpus()
@@ -299,6 +324,7 @@ def main():
     config_corpus()
     edit_corpus()
     npy_corpus()
+    image_corpus()
     for target in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, target))
         size = sum(os.path.getsize(os.path.join(OUT, target, f)) for f in files)

@@ -4,7 +4,7 @@
 # corpus (the stored corpus is not modified); crash inputs land in
 # build-fuzz/fuzz-artifacts/<target>/. Prints one summary line per target.
 #
-#   tests/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf gguf_tokenizer safetensors config edit_spec npy
+#   tests/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf gguf_tokenizer safetensors config edit_spec npy image
 #
 # Needs clang and libFuzzer (Debian: clang, libfuzzer-14-dev). Set
 # SUPERLENS_FUZZ_MESSAGES=off to fuzz for crashes only (see fuzz_common.h).
@@ -14,7 +14,7 @@ root="$(cd "$here/../.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(gguf gguf_tokenizer safetensors config edit_spec npy)
+[ ${#targets[@]} -eq 0 ] && targets=(gguf gguf_tokenizer safetensors config edit_spec npy image)
 build="${SUPERLENS_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then

@@ -498,11 +498,13 @@ Status validateImageRequest(const Model& model, const ForwardRequest& req) {
     if (static_cast<std::size_t>(px.channels) * static_cast<std::size_t>(px.height) * static_cast<std::size_t>(px.width) != px.values.size()) {
         return Error{"the pixel tensor's values do not match its shape"};
     }
-    const std::int64_t side = c.trainedPatchesPerSide();
-    if (px.height / c.patchSize != side || px.width / c.patchSize != side) {
-        return Error{"a " + std::to_string(px.height) + "x" + std::to_string(px.width) + " image gives a " + std::to_string(px.height / c.patchSize) +
-                     "x" + std::to_string(px.width / c.patchSize) + " patch grid; this model's position embeddings are for " + std::to_string(side) +
-                     "x" + std::to_string(side) + " (" + std::to_string(c.imageSize) + " pixels): resize the image"};
+    // Other grids than the trained one get interpolated position embeddings;
+    // the token count stays bounded (attention patterns are tokens^2).
+    const std::int64_t patches = static_cast<std::int64_t>(px.height / c.patchSize) * (px.width / c.patchSize);
+    if (patches > kMaxImagePatches) {
+        return Error{"a " + std::to_string(px.height) + "x" + std::to_string(px.width) + " image gives " + std::to_string(patches) +
+                     " patches; at most " + std::to_string(kMaxImagePatches) + " are accepted (this model was trained on " +
+                     std::to_string(c.imageSize) + " pixels): resize the image"};
     }
     const std::int64_t T = c.imageTokenCount(px.height, px.width);
     for (const EditSpec& e : req.edits) {

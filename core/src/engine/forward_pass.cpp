@@ -1,5 +1,7 @@
 #include "forward_pass.h"
 
+#include "superlens/core/model/image_input.h"
+
 #include <algorithm>
 #include <cmath>
 #include <numbers>
@@ -209,13 +211,25 @@ void ForwardPass<S>::embedPixels(const PixelTensor& px, Mat& x) {
     hook({HookKind::Embed, -1}, x, 0);
 
     // Position embeddings: CLS's, none for registers (DINOv2 adds positions
-    // before inserting them), the trained grid's for the patches.
+    // before inserting them), the trained grid's for the patches, interpolated
+    // (in float64) when the image's grid is another one.
     const std::vector<S> table = flat(m_weights[ModelWeight::PosEmbed]);
-    SL_ASSERT(static_cast<std::int64_t>(table.size()) == (1 + np) * d);
+    const std::int64_t side = c.trainedPatchesPerSide();
+    SL_ASSERT(static_cast<std::int64_t>(table.size()) == (1 + side * side) * d);
     Mat pos = Mat::Zero(T, d);
-    const Eigen::Map<const Mat> trained(table.data(), 1 + np, d);
+    const Eigen::Map<const Mat> trained(table.data(), 1 + side * side, d);
     pos.row(0) = trained.row(0);
-    pos.bottomRows(np) = trained.bottomRows(np);
+    if (gh == side && gw == side) {
+        pos.bottomRows(np) = trained.bottomRows(np);
+    } else {
+        std::vector<double> grid(static_cast<std::size_t>(side * side * d));
+        for (std::size_t i = 0; i < grid.size(); ++i) grid[i] = static_cast<double>(table[static_cast<std::size_t>(d) + i]);
+        const std::vector<double> resized = interpolatePositionGrid(grid, static_cast<int>(side), static_cast<int>(d), static_cast<int>(gh),
+                                                                    static_cast<int>(gw), c.posInterpolation);
+        for (std::int64_t i = 0; i < np; ++i) {
+            for (std::int64_t k = 0; k < d; ++k) pos(1 + R + i, k) = static_cast<S>(resized[static_cast<std::size_t>(i * d + k)]);
+        }
+    }
     hook({HookKind::PosEmbed, -1}, pos, 0);
     x += pos;
     if (c.embeddingNorm) {

@@ -675,6 +675,7 @@ Status configureDinov2(const ConfigReader& r, ModelConfig& c) {
 Status configureDinov2Registers(const ConfigReader& r, ModelConfig& c) {
     SL_TRY(configureVisionKind(r, c, VisionKind::Dinov2));
     if (!r.has("num_register_tokens")) c.numRegisters = 4;  // Dinov2WithRegistersConfig's default
+    c.posInterpolation = PosInterpolation::BicubicAntialias;  // its interpolate_pos_encoding passes antialias=True
     return {};
 }
 Status configureClipVision(const ConfigReader& r, ModelConfig& c) { return configureVisionKind(r, c, VisionKind::Clip); }

@@ -1,6 +1,7 @@
 // Choosing and loading a model folder's tokenizer, as Hugging Face does:
 // tokenizer.json first, tokenizer.model otherwise.
 #include "superlens/core/tokenizer/tokenizer.h"
+#include "superlens/core/tokenizer/mask_token.h"
 
 #include "superlens/core/model/model.h"
 #include "tokenizer/gguf_tokenizer.h"
@@ -77,6 +78,29 @@ Result<std::unique_ptr<Tokenizer>> Tokenizer::loadSentencePiece(const std::files
     } catch (const std::exception& ex) {
         return Error{modelFile.string() + ": cannot load tokenizer: " + ex.what()};
     }
+}
+
+}  // namespace superlens::core
+
+// ---- the MLM mask token (mask_token.h)
+
+namespace superlens::core {
+
+std::optional<TokenId> maskTokenId(const Tokenizer& tokenizer) {
+    for (const char* piece : {"<mask>", "[MASK]"}) {
+        if (auto id = tokenizer.tokenToId(piece); id && tokenizer.isSpecial(*id)) return id;
+    }
+    return std::nullopt;
+}
+
+std::vector<std::int64_t> maskPositions(const Tokenizer& tokenizer, std::span<const TokenId> ids) {
+    std::vector<std::int64_t> out;
+    const auto mask = maskTokenId(tokenizer);
+    if (!mask) return out;
+    for (std::size_t i = 0; i < ids.size(); ++i) {
+        if (ids[i] == *mask) out.push_back(static_cast<std::int64_t>(i));
+    }
+    return out;
 }
 
 }  // namespace superlens::core

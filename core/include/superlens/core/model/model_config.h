@@ -15,6 +15,9 @@ namespace superlens::core {
 // Every model_type SuperLens reads, comma-separated (docs: README "What it reads").
 std::string supportedArchitectureList();
 
+// Resizing of a vision model's position-embedding grid (ModelConfig::posInterpolation).
+enum class PosInterpolation { Bicubic, BicubicAntialias };
+
 enum class RopeScalingType { None, Linear, Llama3 };
 
 struct RopeScaling {
@@ -155,6 +158,10 @@ struct ModelConfig {
     bool layerScale = false;             // DINOv2: attention and MLP outputs x lambda (per channel)
     bool posEmbedBatchDim = false;       // position embeddings stored [1, N + 1, d] (ViT, DINOv2) or [N + 1, d] (CLIP)
     bool clsTokenBatchDim = false;       // CLS stored [1, 1, d] (ViT, DINOv2) or [d] (CLIP class_embedding)
+    // Images whose patch grid differs from the trained one get their position
+    // embeddings interpolated as Hugging Face's interpolate_pos_encoding:
+    // torch bicubic (ViT, DINOv2, CLIP) or its antialiased form (DINOv2 with registers).
+    PosInterpolation posInterpolation = PosInterpolation::Bicubic;
     // Patches along one side at the trained size, and tokens for an image of
     // h x w pixels (CLS + registers + patches).
     std::int64_t trainedPatchesPerSide() const { return patchSize > 0 ? imageSize / patchSize : 0; }

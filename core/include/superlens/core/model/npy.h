@@ -34,6 +34,9 @@ struct PixelTensor {
 // checkpoint's input: 518 for DINOv2 at full resolution).
 inline constexpr std::int64_t kMaxImageSide = 16384;
 inline constexpr std::int64_t kMaxImageChannels = 16;
+// Most patches one image may give (its grid may differ from the trained one:
+// position embeddings are interpolated); DINOv2 at 1024 pixels gives 5329.
+inline constexpr std::int64_t kMaxImagePatches = 16384;
 
 // Parses the bytes of a .npy file; `name` is the file name used in errors.
 Result<PixelTensor> parseNpy(std::span<const std::byte> bytes, const std::string& name);
