@@ -1,9 +1,10 @@
 // GGUF files as models (issue 19): the real stories260K GGUF gives the logits
 // of its safetensors copy (names mapped, llama.cpp's q/k row permutation
-// undone), and quantized GGUF files written here (Q8_0 and Q4_0 blocks made by
-// a quantizer written for this test from the block layouts, F16 elsewhere)
-// run exactly: the engine's tile-by-tile dequantizing GEMMs against the
-// float64 reference forward over the same dequantized weights.
+// undone), and quantized GGUF files run exactly: the engine's tile-by-tile
+// dequantizing GEMMs against a float64 forward over the same dequantized
+// weights, for stories260K in Q8_0 and Q4_0 (blocks made by a quantizer
+// written here) and for a 256-wide Llama in every block type F32 ... Q8_K
+// (blocks and answers made by scripts/fixtures/make_gguf_models.py).
 
 #include <cmath>
 #include <cstring>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "reference_forward.h"
 #include "superlens/core/analysis/super_weights.h"
@@ -290,5 +292,61 @@ TEST(GgufModel, UnsupportedArchitecturesAndTypesAreRefusedInOneLine) {
     }
     fs::remove_all(dir);
 }
+
+
+// ---- every block type: GGUF files written by scripts/fixtures/make_gguf_models.py ----
+// (CTest fixture gguf_quant_files, from tests/data/gguf/llama-q256: hidden 256,
+// intermediate 512, so every matrix row is whole 256-value super-blocks). The
+// script's own quantizers give the dequantized weights from their (d, scale,
+// min, q), and refs.json the float64 forward over them.
+
+const nlohmann::json& quantRefs() {
+    static const nlohmann::json refs = [] {
+        std::ifstream in(fs::path(SUPERLENS_GGUF_QUANT_DIR) / "refs.json");
+        return nlohmann::json::parse(in, nullptr, false);
+    }();
+    return refs;
+}
+
+class EveryBlockType : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EveryBlockType, LogitsWithin1e4OfTheFloat64ForwardOnTheDequantizedWeights) {
+    const std::string type = GetParam();
+    const nlohmann::json& refs = quantRefs();
+    ASSERT_FALSE(refs.is_discarded()) << "run the gguf_quant_files test first (CTest does: fixture gguf_quant)";
+    const nlohmann::json& ref = refs["types"][type];
+    auto model = Model::open(fs::path(SUPERLENS_GGUF_QUANT_DIR) / ("llama-q256-" + type + ".gguf"));
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    // Every matrix is stored in the type, the norms in F32.
+    const auto storage = (*model)->parametersByStorage();
+    ASSERT_GT(storage.count(type), 0u);
+    EXPECT_EQ(storage.size(), type == "F32" ? 1u : 2u);
+    // The planted super weight reads as the quantizer dequantized it.
+    const nlohmann::json& sw = refs["super_weight"];
+    const TensorView* down = (*model)->tensor(sw["tensor"].get<std::string>());
+    ASSERT_NE(down, nullptr);
+    const std::int64_t at = sw["row"].get<std::int64_t>() * down->cols() + sw["col"].get<std::int64_t>();
+    EXPECT_EQ(down->at(at), static_cast<float>(ref["super_weight"].get<double>()));
+
+    std::vector<int> ids;
+    for (const auto& v : refs["ids"]) ids.push_back(v.get<int>());
+    std::vector<float> want;
+    for (const auto& row : ref["logits"]) for (const auto& v : row) want.push_back(v.get<float>());
+    for (Precision p : {Precision::Float32, Precision::Float64}) {
+        EngineOptions o;
+        o.precision = p;
+        Engine engine(*model, o);
+        ForwardRequest req;
+        req.tokens.assign(ids.begin(), ids.end());
+        req.allPositionLogits = true;
+        auto r = engine.run(req);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        EXPECT_LT(relativeMaxError((*r)->logits.values, want), 1e-4) << type << (p == Precision::Float64 ? " fp64" : " fp32");
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(GgufBlockTypes, EveryBlockType,
+                         ::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K",
+                                           "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"));
 
 }  // namespace
