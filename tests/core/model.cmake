@@ -1,6 +1,7 @@
 superlens_add_core_test(NAME test_model_loading SOURCES core/test_model_loading.cpp LABELS model)
 superlens_add_core_test(NAME test_gguf_reader SOURCES core/test_gguf_reader.cpp LABELS model gguf)
 superlens_add_core_test(NAME test_gguf_quant SOURCES core/test_gguf_quant.cpp LABELS model gguf)
+superlens_add_core_test(NAME test_imatrix SOURCES core/test_imatrix.cpp LABELS model gguf)
 superlens_add_core_test(NAME test_gguf_model SOURCES core/test_gguf_model.cpp LABELS model gguf golden)
 # The GGUF files of every block type (F32 ... Q8_K) that the engine and CLI tests open: written at
 # test time by the seeded fixture script from tests/data/gguf/llama-q256, with their float64 answers.
