@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <immintrin.h>
 #include <unistd.h>
 
@@ -156,8 +157,9 @@ std::string asF32(const std::vector<float>& x) { return std::string(reinterpret_
 // Writes stories260K (from its safetensors copy) as a llama GGUF the way
 // llama.cpp's converter lays it out: llama.cpp names, q/k rows permuted per
 // head, matrices whose rows are whole 32-blocks in `type`, the rest in F16/F32.
-fs::path writeQuantizedStories(const std::string& type, const fs::path& dir) {
-    auto st = Model::open(testData() / "stories260K");
+fs::path writeLlamaGguf(const fs::path& source, const std::string& type, const fs::path& path,
+                        const std::function<void(superlens::test::gguf::Builder&, const ModelConfig&)>& extra = {}) {
+    auto st = Model::open(source);
     EXPECT_TRUE(st.ok());
     const Model& m = **st;
     const ModelConfig& c = m.config();
@@ -199,7 +201,10 @@ fs::path writeQuantizedStories(const std::string& type, const fs::path& dir) {
             out.data = asF32(x);
         } else {
             out.ne = {static_cast<std::uint64_t>(t->shape[1]), static_cast<std::uint64_t>(t->shape[0])};
-            if (quantizable && t->shape[1] % 32 == 0) {
+            if (type == "F32") {
+                out.type = 0;
+                out.data = asF32(x);
+            } else if (quantizable && t->shape[1] % 32 == 0) {
                 out.type = type == "Q8_0" ? 8 : 2;
                 out.data = type == "Q8_0" ? quantizeQ8_0(x) : quantizeQ4_0(x);
             } else {
@@ -223,9 +228,14 @@ fs::path writeQuantizedStories(const std::string& type, const fs::path& dir) {
         add(g + "ffn_up.weight", p + "mlp.up_proj.weight", 0, true);
         add(g + "ffn_down.weight", p + "mlp.down_proj.weight", 0, true);  // 172 columns: F16
     }
-    const fs::path path = dir / ("stories260K-" + type + ".gguf");
+    if (!c.tieWordEmbeddings) add("output.weight", "lm_head.weight", 0, true);
+    if (extra) extra(b, c);
     std::ofstream(path, std::ios::binary) << b.build();
     return path;
+}
+
+fs::path writeQuantizedStories(const std::string& type, const fs::path& dir) {
+    return writeLlamaGguf(testData() / "stories260K", type, dir / ("stories260K-" + type + ".gguf"));
 }
 
 class QuantizedGguf : public ::testing::TestWithParam<const char*> {};
