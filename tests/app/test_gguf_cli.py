@@ -157,6 +157,52 @@ class Compare(unittest.TestCase):
         self.assertIn("B's block step", out)
         self.assertIn("perplexity A", out)
 
+    def test_importance_matrix_next_to_the_super_weight(self):
+        # llama-imatrix files written here from llama.cpp's layouts: legacy (value = mean square x ncall)
+        # and GGUF (in_sum2 / counts); column 300 (the super weight's neuron) is the most important.
+        import struct
+        rng = np.random.default_rng(5)
+        mean_sq = {L: rng.random(512) * 2 for L in range(2)}
+        mean_sq[1][300] = 4000.0
+        ncall = 7
+        legacy = struct.pack("<i", 2)
+        for L in range(2):
+            name = f"blk.{L}.ffn_down.weight".encode()
+            legacy += struct.pack("<i", len(name)) + name + struct.pack("<ii", ncall, 512)
+            legacy += (mean_sq[L] * ncall).astype("<f4").tobytes()
+        legacy += struct.pack("<i", ncall) + struct.pack("<i", 8) + b"calib.txt"[:8]
+        row = (mean_sq[1] * ncall).astype("<f4").astype(np.float64) / ncall
+        v = row[300]
+        want_rank = 1 + int(np.sum(row > v))
+        want_ratio = v / np.sort(row)[256]
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "imatrix.dat")
+            with open(path, "wb") as f:
+                f.write(legacy)
+            j = self.compare(SOURCE, gguf("Q4_K"), "--ids", IDS, "--imatrix", path)
+            s = [s for s in j["super_weights"] if s["row"] == SW["row"]][0]
+            im = s["imatrix"]
+            self.assertEqual(im["tensor"], "blk.1.ffn_down.weight")
+            self.assertEqual(im["columns"], 512)
+            self.assertTrue(close(im["importance"], v, 1e-12))
+            self.assertEqual(im["rank"], want_rank)
+            self.assertEqual(want_rank, 1)
+            self.assertTrue(close(im["ratio_to_median"], want_ratio, 1e-12))
+            code, out, err = cli("compare", SOURCE, gguf("Q4_K"), "--ids", IDS, "--imatrix", path)
+            self.assertEqual(code, 0, err)
+            self.assertIn("imatrix     column 300 of blk.1.ffn_down.weight", out)
+            # Safetensors on both sides: nothing names llama.cpp's tensors.
+            code, out, err = cli("compare", SOURCE, SOURCE, "--ids", IDS, "--imatrix", path)
+            self.assertEqual(code, 1, err)
+            self.assertIn("one of the two models must be a GGUF file", err)
+            # A truncated file: one line naming it.
+            with open(path, "wb") as f:
+                f.write(legacy[:100])
+            code, out, err = cli("compare", SOURCE, gguf("Q4_K"), "--ids", IDS, "--imatrix", path)
+            self.assertEqual(code, 1, err)
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertIn("imatrix.dat", err)
+
     def test_models_of_other_shapes_are_refused_in_one_line(self):
         code, out, err = cli("compare", SOURCE, os.path.join(STORIES, "stories260K.gguf"), "--ids", "1,2,3")
         self.assertEqual(code, 1, err)
