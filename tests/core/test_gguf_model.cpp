@@ -10,6 +10,7 @@
 #include <cstring>
 #include <fstream>
 #include <functional>
+#include <numbers>
 #include <immintrin.h>
 #include <unistd.h>
 
@@ -358,5 +359,106 @@ TEST_P(EveryBlockType, LogitsWithin1e4OfTheFloat64ForwardOnTheDequantizedWeights
 INSTANTIATE_TEST_SUITE_P(GgufBlockTypes, EveryBlockType,
                          ::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K",
                                            "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"));
+
+// ---- Llama 3.1: rope_freqs.weight ----
+
+// The divisors llama.cpp's converter writes for rope_scaling type llama3
+// (convert_hf_to_gguf.py, LlamaModel.generate_extra_tensors): 1 for short
+// wavelengths, `factor` for long ones, a smooth blend between.
+std::vector<float> llama3RopeFactors(const nlohmann::json& rs, double theta, int headDim) {
+    const double factor = rs["factor"], low = rs["low_freq_factor"], high = rs["high_freq_factor"];
+    const double old = rs["original_max_position_embeddings"];
+    std::vector<float> out;
+    for (int i = 0; i < headDim / 2; ++i) {
+        const double freq = 1.0 / std::pow(theta, 2.0 * i / headDim);
+        const double wavelen = 2 * std::numbers::pi / freq;
+        if (wavelen < old / high) {
+            out.push_back(1.0f);
+        } else if (wavelen > old / low) {
+            out.push_back(static_cast<float>(factor));
+        } else {
+            const double smooth = (old / wavelen - low) / (high - low);
+            out.push_back(static_cast<float>(1.0 / ((1 - smooth) / factor + smooth)));
+        }
+    }
+    return out;
+}
+
+TEST(GgufModel, Llama31RopeFreqsGiveTheLlama3ScaledLogits) {
+    // tests/data/reference/llama3-rope-scaled: rope_scaling llama3 (factor 8, original
+    // context 8 so that it matters on a 10-token prompt); refs.json has its float64
+    // Hugging Face logits. As GGUF: no scaling key, the factors as rope_freqs.weight.
+    std::ifstream in(testData() / "reference" / "refs.json");
+    const nlohmann::json refs = nlohmann::json::parse(in);
+    const nlohmann::json& ref = refs["llama3-rope-scaled"];
+    std::ifstream cfgIn(testData() / "reference" / "llama3-rope-scaled" / "config.json");
+    const nlohmann::json cfg = nlohmann::json::parse(cfgIn);
+    const fs::path dir = fs::temp_directory_path() / ("superlens-gguf-rope-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    using namespace superlens::test::gguf;
+    std::vector<float> factors;
+    auto addFactors = [&](Builder& b, const ModelConfig& c) {
+        factors = llama3RopeFactors(cfg["rope_scaling"], c.ropeTheta, c.hiddenSize / c.numHeads);
+        Tensor t;
+        t.name = "rope_freqs.weight";
+        t.ne = {factors.size()};
+        t.type = 0;
+        t.data = asF32(factors);
+        b.tensor(t);
+    };
+    const fs::path path = writeLlamaGguf(testData() / "reference" / "llama3-rope-scaled", "F32", dir / "llama31.gguf", addFactors);
+    auto model = Model::open(path);
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    EXPECT_EQ((*model)->config().ropeScaling.type, RopeScalingType::None);
+    ASSERT_EQ(factors.size(), 8u);
+    EXPECT_EQ(factors.back(), 8.0f);
+    EXPECT_GT(std::count_if(factors.begin(), factors.end(), [](float f) { return f > 1 && f < 8; }), 0);  // the blend is exercised
+
+    std::vector<float> want;
+    for (const auto& row : ref["logits_all"]) for (const auto& v : row) want.push_back(v.get<float>());
+    std::vector<TokenId> ids;
+    for (const auto& v : ref["ids"]) ids.push_back(v.get<TokenId>());
+    for (Precision p : {Precision::Float32, Precision::Float64}) {
+        EngineOptions o;
+        o.precision = p;
+        Engine engine(*model, o);
+        ForwardRequest req;
+        req.tokens = ids;
+        req.allPositionLogits = true;
+        auto r = engine.run(req);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        EXPECT_LT(relativeMaxError((*r)->logits.values, want), 1e-4);
+    }
+    // Without the factors the same weights give other logits (the test can fail).
+    const fs::path plain = writeLlamaGguf(testData() / "reference" / "llama3-rope-scaled", "F32", dir / "plain.gguf");
+    auto plainModel = Model::open(plain);
+    ASSERT_TRUE(plainModel.ok());
+    {
+        Engine engine(*plainModel);
+        ForwardRequest req;
+        req.tokens = ids;
+        req.allPositionLogits = true;
+        auto r = engine.run(req);
+        ASSERT_TRUE(r.ok());
+        EXPECT_GT(relativeMaxError((*r)->logits.values, want), 1e-3);
+    }
+    // Damaged factors: one line naming the tensor.
+    for (const std::vector<float>& bad : {std::vector<float>(5, 1.0f), std::vector<float>(8, 0.0f)}) {
+        const fs::path p = writeLlamaGguf(testData() / "reference" / "llama3-rope-scaled", "F32", dir / "bad.gguf", [&](Builder& b, const ModelConfig&) {
+            Tensor t;
+            t.name = "rope_freqs.weight";
+            t.ne = {bad.size()};
+            t.type = 0;
+            t.data = asF32(bad);
+            b.tensor(t);
+        });
+        auto m = Model::open(p);
+        ASSERT_FALSE(m.ok());
+        EXPECT_NE(m.error().message.find("rope_freqs.weight"), std::string::npos) << m.error().message;
+        EXPECT_EQ(m.error().message.find('\n'), std::string::npos);
+    }
+    fs::remove_all(dir);
+}
+
 
 }  // namespace
