@@ -203,6 +203,22 @@ class Compare(unittest.TestCase):
             self.assertEqual(len(err.strip().splitlines()), 1, err)
             self.assertIn("imatrix.dat", err)
 
+    def test_conv1d_coordinates(self):
+        # GPT-2 stores its projections [in, out]: the super weight keeps its stored coordinates.
+        fam = os.path.join(DATA, "families")
+        ref = json.load(open(os.path.join(fam, "refs.json")))["gpt2-f32"]
+        ids = ",".join(str(i) for i in ref["ids"])
+        j = self.compare(os.path.join(fam, "gpt2-f32"), os.path.join(fam, "gpt2-f32"), "--ids", ids)
+        self.assertTrue(all(t["relative_error"] == 0 for t in j["tensors"]))
+        planted = ref["planted"][0]
+        s = j["super_weights"][0]
+        self.assertEqual((s["layer"], s["row"], s["col"], s["output_channel"]),
+                         (planted["layer"], planted["row"], planted["col"], planted["output_channel"]))
+        self.assertTrue(s["found_in_a"] and s["found_in_b"])
+        self.assertEqual(s["value_a"], s["value_b"])
+        self.assertEqual(s["activation_a"], s["activation_b"])
+        self.assertEqual(j["logits"]["kl_max"], 0)
+
     def test_models_of_other_shapes_are_refused_in_one_line(self):
         code, out, err = cli("compare", SOURCE, os.path.join(STORIES, "stories260K.gguf"), "--ids", "1,2,3")
         self.assertEqual(code, 1, err)
