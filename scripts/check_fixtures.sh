@@ -11,6 +11,7 @@
 #     tokenizer files (scripts/fixtures/make_encoder_models.py,
 #     scripts/fixtures/tokenizers/make_roberta_tiny.py);
 #   - tests/data/vision/** but its README.md (scripts/fixtures/make_vision_models.py);
+#   - tests/data/gguf/** but its README.md (scripts/fixtures/make_gguf_models.py);
 #   - tests/data/tokenizers/*-spm/expected.jsonl (SentencePiece);
 #   - tests/data/tokenizers/*-hf/expected.jsonl (Hugging Face tokenizers through
 #     its npm Node binding), unless --offline.
@@ -28,7 +29,7 @@ offline=0
 for arg in "$@"; do
   case "$arg" in
     --offline) offline=1 ;;
-    -h|--help) sed -n '2,19p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,22p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "check_fixtures: unknown argument: $arg" >&2; exit 2 ;;
   esac
 done
@@ -112,6 +113,19 @@ while IFS= read -r -d '' f; do
   [ "$rel" = README.md ] || [ -f "$tmp/vision/$rel" ] \
     || { echo "orphan     vision/$rel (committed, not regenerated)"; different=$((different + 1)); }
 done < <(find "$data/vision" -type f -print0 | sort -z)
+
+# The checkpoint the GGUF files of every block type are quantized from (the
+# GGUF files themselves are written at test time: CTest's gguf_quant_files).
+"$py" "$here/scripts/fixtures/make_gguf_models.py" --out "$tmp/gguf" > "$tmp/gguf.log" \
+  || { cat "$tmp/gguf.log" >&2; echo "check_fixtures: make_gguf_models.py failed" >&2; exit 1; }
+while IFS= read -r -d '' f; do
+  compare "gguf/${f#"$tmp/gguf/"}" "$f"
+done < <(find "$tmp/gguf" -type f -print0 | sort -z)
+while IFS= read -r -d '' f; do
+  rel="${f#"$data/gguf/"}"
+  [ "$rel" = README.md ] || [ -f "$tmp/gguf/$rel" ] \
+    || { echo "orphan     gguf/$rel (committed, not regenerated)"; different=$((different + 1)); }
+done < <(find "$data/gguf" -type f -print0 | sort -z)
 
 # SentencePiece expectations (offline).
 for dir in "$data"/tokenizers/*-spm/; do

@@ -1,17 +1,21 @@
 // GGUF files as models (issue 19): the real stories260K GGUF gives the logits
 // of its safetensors copy (names mapped, llama.cpp's q/k row permutation
-// undone), and quantized GGUF files written here (Q8_0 and Q4_0 blocks made by
-// a quantizer written for this test from the block layouts, F16 elsewhere)
-// run exactly: the engine's tile-by-tile dequantizing GEMMs against the
-// float64 reference forward over the same dequantized weights.
+// undone), and quantized GGUF files run exactly: the engine's tile-by-tile
+// dequantizing GEMMs against a float64 forward over the same dequantized
+// weights, for stories260K in Q8_0 and Q4_0 (blocks made by a quantizer
+// written here) and for a 256-wide Llama in every block type F32 ... Q8_K
+// (blocks and answers made by scripts/fixtures/make_gguf_models.py).
 
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <functional>
+#include <numbers>
 #include <immintrin.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "reference_forward.h"
 #include "superlens/core/analysis/super_weights.h"
@@ -154,8 +158,9 @@ std::string asF32(const std::vector<float>& x) { return std::string(reinterpret_
 // Writes stories260K (from its safetensors copy) as a llama GGUF the way
 // llama.cpp's converter lays it out: llama.cpp names, q/k rows permuted per
 // head, matrices whose rows are whole 32-blocks in `type`, the rest in F16/F32.
-fs::path writeQuantizedStories(const std::string& type, const fs::path& dir) {
-    auto st = Model::open(testData() / "stories260K");
+fs::path writeLlamaGguf(const fs::path& source, const std::string& type, const fs::path& path,
+                        const std::function<void(superlens::test::gguf::Builder&, const ModelConfig&)>& extra = {}) {
+    auto st = Model::open(source);
     EXPECT_TRUE(st.ok());
     const Model& m = **st;
     const ModelConfig& c = m.config();
@@ -197,7 +202,10 @@ fs::path writeQuantizedStories(const std::string& type, const fs::path& dir) {
             out.data = asF32(x);
         } else {
             out.ne = {static_cast<std::uint64_t>(t->shape[1]), static_cast<std::uint64_t>(t->shape[0])};
-            if (quantizable && t->shape[1] % 32 == 0) {
+            if (type == "F32") {
+                out.type = 0;
+                out.data = asF32(x);
+            } else if (quantizable && t->shape[1] % 32 == 0) {
                 out.type = type == "Q8_0" ? 8 : 2;
                 out.data = type == "Q8_0" ? quantizeQ8_0(x) : quantizeQ4_0(x);
             } else {
@@ -221,9 +229,14 @@ fs::path writeQuantizedStories(const std::string& type, const fs::path& dir) {
         add(g + "ffn_up.weight", p + "mlp.up_proj.weight", 0, true);
         add(g + "ffn_down.weight", p + "mlp.down_proj.weight", 0, true);  // 172 columns: F16
     }
-    const fs::path path = dir / ("stories260K-" + type + ".gguf");
+    if (!c.tieWordEmbeddings) add("output.weight", "lm_head.weight", 0, true);
+    if (extra) extra(b, c);
     std::ofstream(path, std::ios::binary) << b.build();
     return path;
+}
+
+fs::path writeQuantizedStories(const std::string& type, const fs::path& dir) {
+    return writeLlamaGguf(testData() / "stories260K", type, dir / ("stories260K-" + type + ".gguf"));
 }
 
 class QuantizedGguf : public ::testing::TestWithParam<const char*> {};
@@ -290,5 +303,162 @@ TEST(GgufModel, UnsupportedArchitecturesAndTypesAreRefusedInOneLine) {
     }
     fs::remove_all(dir);
 }
+
+
+// ---- every block type: GGUF files written by scripts/fixtures/make_gguf_models.py ----
+// (CTest fixture gguf_quant_files, from tests/data/gguf/llama-q256: hidden 256,
+// intermediate 512, so every matrix row is whole 256-value super-blocks). The
+// script's own quantizers give the dequantized weights from their (d, scale,
+// min, q), and refs.json the float64 forward over them.
+
+const nlohmann::json& quantRefs() {
+    static const nlohmann::json refs = [] {
+        std::ifstream in(fs::path(SUPERLENS_GGUF_QUANT_DIR) / "refs.json");
+        return nlohmann::json::parse(in, nullptr, false);
+    }();
+    return refs;
+}
+
+class EveryBlockType : public ::testing::TestWithParam<const char*> {};
+
+TEST_P(EveryBlockType, LogitsWithin1e4OfTheFloat64ForwardOnTheDequantizedWeights) {
+    const std::string type = GetParam();
+    const nlohmann::json& refs = quantRefs();
+    ASSERT_FALSE(refs.is_discarded()) << "run the gguf_quant_files test first (CTest does: fixture gguf_quant)";
+    const nlohmann::json& ref = refs["types"][type];
+    auto model = Model::open(fs::path(SUPERLENS_GGUF_QUANT_DIR) / ("llama-q256-" + type + ".gguf"));
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    // Every matrix is stored in the type, the norms in F32.
+    const auto storage = (*model)->parametersByStorage();
+    ASSERT_GT(storage.count(type), 0u);
+    EXPECT_EQ(storage.size(), type == "F32" ? 1u : 2u);
+    // The planted super weight reads as the quantizer dequantized it.
+    const nlohmann::json& sw = refs["super_weight"];
+    const TensorView* down = (*model)->tensor(sw["tensor"].get<std::string>());
+    ASSERT_NE(down, nullptr);
+    const std::int64_t at = sw["row"].get<std::int64_t>() * down->cols() + sw["col"].get<std::int64_t>();
+    EXPECT_EQ(down->at(at), static_cast<float>(ref["super_weight"].get<double>()));
+
+    std::vector<int> ids;
+    for (const auto& v : refs["ids"]) ids.push_back(v.get<int>());
+    std::vector<float> want;
+    for (const auto& row : ref["logits"]) for (const auto& v : row) want.push_back(v.get<float>());
+    for (Precision p : {Precision::Float32, Precision::Float64}) {
+        EngineOptions o;
+        o.precision = p;
+        Engine engine(*model, o);
+        ForwardRequest req;
+        req.tokens.assign(ids.begin(), ids.end());
+        req.allPositionLogits = true;
+        auto r = engine.run(req);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        EXPECT_LT(relativeMaxError((*r)->logits.values, want), 1e-4) << type << (p == Precision::Float64 ? " fp64" : " fp32");
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(GgufBlockTypes, EveryBlockType,
+                         ::testing::Values("F32", "F16", "BF16", "Q8_0", "Q4_0", "Q4_1", "Q5_0", "Q5_1", "Q2_K",
+                                           "Q3_K", "Q4_K", "Q5_K", "Q6_K", "Q8_K"));
+
+// ---- Llama 3.1: rope_freqs.weight ----
+
+// The divisors llama.cpp's converter writes for rope_scaling type llama3
+// (convert_hf_to_gguf.py, LlamaModel.generate_extra_tensors): 1 for short
+// wavelengths, `factor` for long ones, a smooth blend between.
+std::vector<float> llama3RopeFactors(const nlohmann::json& rs, double theta, int headDim) {
+    const double factor = rs["factor"], low = rs["low_freq_factor"], high = rs["high_freq_factor"];
+    const double old = rs["original_max_position_embeddings"];
+    std::vector<float> out;
+    for (int i = 0; i < headDim / 2; ++i) {
+        const double freq = 1.0 / std::pow(theta, 2.0 * i / headDim);
+        const double wavelen = 2 * std::numbers::pi / freq;
+        if (wavelen < old / high) {
+            out.push_back(1.0f);
+        } else if (wavelen > old / low) {
+            out.push_back(static_cast<float>(factor));
+        } else {
+            const double smooth = (old / wavelen - low) / (high - low);
+            out.push_back(static_cast<float>(1.0 / ((1 - smooth) / factor + smooth)));
+        }
+    }
+    return out;
+}
+
+TEST(GgufModel, Llama31RopeFreqsGiveTheLlama3ScaledLogits) {
+    // tests/data/reference/llama3-rope-scaled: rope_scaling llama3 (factor 8, original
+    // context 8 so that it matters on a 10-token prompt); refs.json has its float64
+    // Hugging Face logits. As GGUF: no scaling key, the factors as rope_freqs.weight.
+    std::ifstream in(testData() / "reference" / "refs.json");
+    const nlohmann::json refs = nlohmann::json::parse(in);
+    const nlohmann::json& ref = refs["llama3-rope-scaled"];
+    std::ifstream cfgIn(testData() / "reference" / "llama3-rope-scaled" / "config.json");
+    const nlohmann::json cfg = nlohmann::json::parse(cfgIn);
+    const fs::path dir = fs::temp_directory_path() / ("superlens-gguf-rope-" + std::to_string(::getpid()));
+    fs::create_directories(dir);
+    using namespace superlens::test::gguf;
+    std::vector<float> factors;
+    auto addFactors = [&](Builder& b, const ModelConfig& c) {
+        factors = llama3RopeFactors(cfg["rope_scaling"], c.ropeTheta, c.hiddenSize / c.numHeads);
+        Tensor t;
+        t.name = "rope_freqs.weight";
+        t.ne = {factors.size()};
+        t.type = 0;
+        t.data = asF32(factors);
+        b.tensor(t);
+    };
+    const fs::path path = writeLlamaGguf(testData() / "reference" / "llama3-rope-scaled", "F32", dir / "llama31.gguf", addFactors);
+    auto model = Model::open(path);
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    EXPECT_EQ((*model)->config().ropeScaling.type, RopeScalingType::None);
+    ASSERT_EQ(factors.size(), 8u);
+    EXPECT_EQ(factors.back(), 8.0f);
+    EXPECT_GT(std::count_if(factors.begin(), factors.end(), [](float f) { return f > 1 && f < 8; }), 0);  // the blend is exercised
+
+    std::vector<float> want;
+    for (const auto& row : ref["logits_all"]) for (const auto& v : row) want.push_back(v.get<float>());
+    std::vector<TokenId> ids;
+    for (const auto& v : ref["ids"]) ids.push_back(v.get<TokenId>());
+    for (Precision p : {Precision::Float32, Precision::Float64}) {
+        EngineOptions o;
+        o.precision = p;
+        Engine engine(*model, o);
+        ForwardRequest req;
+        req.tokens = ids;
+        req.allPositionLogits = true;
+        auto r = engine.run(req);
+        ASSERT_TRUE(r.ok()) << r.error().message;
+        EXPECT_LT(relativeMaxError((*r)->logits.values, want), 1e-4);
+    }
+    // Without the factors the same weights give other logits (the test can fail).
+    const fs::path plain = writeLlamaGguf(testData() / "reference" / "llama3-rope-scaled", "F32", dir / "plain.gguf");
+    auto plainModel = Model::open(plain);
+    ASSERT_TRUE(plainModel.ok());
+    {
+        Engine engine(*plainModel);
+        ForwardRequest req;
+        req.tokens = ids;
+        req.allPositionLogits = true;
+        auto r = engine.run(req);
+        ASSERT_TRUE(r.ok());
+        EXPECT_GT(relativeMaxError((*r)->logits.values, want), 1e-3);
+    }
+    // Damaged factors: one line naming the tensor.
+    for (const std::vector<float>& bad : {std::vector<float>(5, 1.0f), std::vector<float>(8, 0.0f)}) {
+        const fs::path p = writeLlamaGguf(testData() / "reference" / "llama3-rope-scaled", "F32", dir / "bad.gguf", [&](Builder& b, const ModelConfig&) {
+            Tensor t;
+            t.name = "rope_freqs.weight";
+            t.ne = {bad.size()};
+            t.type = 0;
+            t.data = asF32(bad);
+            b.tensor(t);
+        });
+        auto m = Model::open(p);
+        ASSERT_FALSE(m.ok());
+        EXPECT_NE(m.error().message.find("rope_freqs.weight"), std::string::npos) << m.error().message;
+        EXPECT_EQ(m.error().message.find('\n'), std::string::npos);
+    }
+    fs::remove_all(dir);
+}
+
 
 }  // namespace

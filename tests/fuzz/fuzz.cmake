@@ -7,7 +7,7 @@
 include(SuperLensFuzz)
 
 set(SUPERLENS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors config edit_spec npy image)
+set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors config edit_spec npy image imatrix)
 
 if(SUPERLENS_BUILD_FUZZ)
   # The libFuzzer executables link the parsers' own sources (core's model/

@@ -19,6 +19,8 @@ shows no change):
                every accepted and refused form (fuzz_npy.cpp)
   image        the --image fixtures (tests/data/vision/images), each also cut
                in half, and PNG headers the decoder must refuse (fuzz_image.cpp)
+  imatrix      small llama-imatrix files, legacy .dat (with and without the
+               trailer) and GGUF (dense and per-expert)
   edit_spec    edit specs from DESIGN.md and the tests (first byte 0), and
                edits files (first byte 1): see fuzz_edit_spec.cpp
 
@@ -312,11 +314,46 @@ def image_corpus():
     raw = b"".join(b"\x00" + bytes([x * 60 % 256, x * 30 % 256, 255 - x * 50 % 256] * 1) for x in range(4))
     write("image", "one-column.png", sig + png_chunk(b"IHDR", struct.pack(">IIBBBBB", 1, 4, 8, 2, 0, 0, 0)) +
           png_chunk(b"IDAT", zlib.compress(raw, 9)) + png_chunk(b"IEND", b""))
+# ---- importance matrices (llama-imatrix) ----
+
+def imatrix_legacy(entries, trailer=None):
+    """entries: [(name, ncall, [values])]; trailer: (last chunk, dataset name) or None."""
+    out = struct.pack("<i", len(entries))
+    for name, ncall, values in entries:
+        b = name.encode()
+        out += struct.pack("<i", len(b)) + b + struct.pack("<ii", ncall, len(values)) + struct.pack(f"<{len(values)}f", *values)
+    if trailer is not None:
+        out += struct.pack("<i", trailer[0])
+        d = trailer[1].encode()
+        out += struct.pack("<i", len(d)) + d
+    return out
+
+
+def imatrix_gguf(entries, chunks=4, chunk_size=512):
+    """entries: [(name, columns, [counts per matrix], [sums])]."""
+    tensors = []
+    for name, cols, counts, sums in entries:
+        tensors.append((name + ".in_sum2", [cols, len(counts)], 0, struct.pack(f"<{len(sums)}f", *sums)))
+        tensors.append((name + ".counts", [1, len(counts)], 0, struct.pack(f"<{len(counts)}f", *counts)))
+    kvs = [("general.type", STRING, "imatrix"), ("imatrix.datasets", ARRAY, (STRING, ["calibration.txt"])),
+           ("imatrix.chunk_count", U32, chunks), ("imatrix.chunk_size", U32, chunk_size)]
+    return gguf(kvs, tensors)
+
+
+def imatrix_corpus(rng):
+    vals = [round(rng.random() * 10, 3) for _ in range(16)]
+    write("imatrix", "legacy-one.dat", imatrix_legacy([("blk.0.ffn_down.weight", 10, vals)]))
+    write("imatrix", "legacy-trailer.dat", imatrix_legacy(
+        [("blk.0.ffn_down.weight", 10, vals), ("blk.0.attn_q.weight", 10, vals[:8])], (10, "wiki.train.raw")))
+    write("imatrix", "legacy-zero-calls.dat", imatrix_legacy([("output.weight", 0, vals[:4])], (0, "")))
+    write("imatrix", "gguf-dense.gguf", imatrix_gguf([("blk.0.ffn_down.weight", 8, [2048.0], vals[:8]),
+                                                      ("blk.1.ffn_down.weight", 8, [2048.0], vals[8:])]))
+    write("imatrix", "gguf-experts.gguf", imatrix_gguf([("blk.0.ffn_down_exps.weight", 4, [100.0, 0.0, 50.0, 7.0], vals)]))
 
 
 def main():
     rng = random.Random(15)
-    for target in ("gguf", "gguf_tokenizer", "safetensors", "config", "edit_spec", "npy", "image"):
+    for target in ("gguf", "gguf_tokenizer", "safetensors", "config", "edit_spec", "npy", "image", "imatrix"):
         shutil.rmtree(os.path.join(OUT, target), ignore_errors=True)
     gguf_corpus(rng)
     gguf_tokenizer_corpus()
@@ -325,6 +362,7 @@ def main():
     edit_corpus()
     npy_corpus()
     image_corpus()
+    imatrix_corpus(random.Random(19))
     for target in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, target))
         size = sum(os.path.getsize(os.path.join(OUT, target, f)) for f in files)

@@ -12,3 +12,10 @@ endif()
 if(TARGET superlens_gui)
 superlens_add_qt_test(NAME test_run_cache SOURCES gui/test_run_cache.cpp LIBS superlens_gui LABELS app cache TIMEOUT 300)
 endif()
+
+# Issue 19: a GGUF file of every block type in the main window (fixture gguf_quant, tests/core/model.cmake).
+if(TARGET superlens_gui)
+superlens_add_qt_test(NAME test_gui_gguf SOURCES gui/test_gui_gguf.cpp LIBS superlens_gui LABELS app gguf TIMEOUT 600)
+target_compile_definitions(test_gui_gguf PRIVATE SUPERLENS_GGUF_QUANT_DIR="${CMAKE_BINARY_DIR}/tests/gguf-quant")
+set_tests_properties(test_gui_gguf PROPERTIES FIXTURES_REQUIRED gguf_quant)
+endif()

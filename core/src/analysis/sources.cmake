@@ -3,6 +3,7 @@
 list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/layer_stats.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/super_weights.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/model_compare.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/super_experts.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/expert_study.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/massive_activations.cpp

@@ -46,10 +46,27 @@ void KvCache<S>::reset(int layers, std::int64_t capacity, std::int64_t width) {
     length = 0;
 }
 
+namespace {
+
+// The global layers' inverse frequencies, divided by the per-frequency
+// factors a Llama 3.1 GGUF file carries (llama.cpp's rope_freqs.weight:
+// theta_i = position * inv_i / factor_i, which is transformers' llama3 rule;
+// the file's values were checked when the model opened).
+std::vector<double> globalInverseFrequencies(const Model& model) {
+    std::vector<double> inv = ropeInverseFrequencies(model.config());
+    const TensorView* factors = model.isGguf() ? model.tensor("rope_freqs.weight") : nullptr;
+    if (factors && factors->elementCount() == static_cast<std::int64_t>(inv.size())) {
+        for (std::size_t i = 0; i < inv.size(); ++i) inv[i] /= factors->at(static_cast<std::int64_t>(i));
+    }
+    return inv;
+}
+
+}  // namespace
+
 template <class S>
 ForwardPass<S>::ForwardPass(const Model& model, const RunWeights& weights, const HookPlan& plan, ThreadPool& pool)
     : m_model(model), m_config(model.config()), m_weights(weights), m_plan(plan), m_pool(pool),
-      m_invFreq(ropeInverseFrequencies(model.config())),
+      m_invFreq(globalInverseFrequencies(model)),
       m_localInvFreq(model.config().ropeLocalTheta > 0 ? ropeInverseFrequencies(model.config(), true) : std::vector<double>{}) {}
 
 template <class S>

@@ -4,6 +4,8 @@
 // Hugging Face names through one table of roles. Differences in what
 // llama.cpp's converters store are data in kGgufArchs, not code paths.
 
+#include <cmath>
+
 #include <nlohmann/json.hpp>
 
 #include "families.h"
@@ -174,9 +176,6 @@ Status Model::indexGguf(const std::filesystem::path& path) {
             cfg["rope_scaling"] = {{"rope_type", std::string(*type)}, {"factor", *factor}};
         }
     }
-    if (g.findTensor("rope_freqs.weight")) {
-        return Error{where + "per-frequency RoPE factors (rope_freqs.weight, Llama 3.1 style) are not supported in GGUF files yet"};
-    }
     if (g.has(prefix + "rope.dimension_count") && cfg.contains("hidden_size") && cfg.contains("num_attention_heads")) {
         // Partial rotary (Phi-3 variants): the fraction of the head that rotates.
         auto dims = g.getUInt(prefix + "rope.dimension_count");
@@ -194,6 +193,22 @@ Status Model::indexGguf(const std::filesystem::path& path) {
     // What llama.cpp's converter changed on the way in.
     if (arch->normsIncludeOne) m_config.normKind = NormKind::RmsNorm;
     m_config.conv1dWeights = false;  // GPT-2's Conv1D weights were transposed to [out, in]
+    // Llama 3.1: llama.cpp's converter turns rope_scaling type llama3 into
+    // per-frequency divisors, tensor rope_freqs.weight (rotary dimension / 2
+    // values), and writes no scaling key; the forward pass divides each
+    // inverse frequency by its factor (globalInverseFrequencies, forward_pass.cpp).
+    if (const GgufTensor* f = g.findTensor("rope_freqs.weight")) {
+        const std::int64_t half = m_config.rotaryDim / 2;
+        if (m_config.positions != PositionKind::Rotary || f->ne.size() != 1 || f->elementCount != half || !canDequantize(f->type)) {
+            return Error{where + "rope_freqs.weight must hold rotary dimension / 2 = " + std::to_string(half) + " values of a decodable type"};
+        }
+        if (m_config.ropeScaling.type != RopeScalingType::None) return Error{where + "rope_freqs.weight beside a rope scaling type: they would apply twice"};
+        std::vector<float> values(static_cast<std::size_t>(half));
+        f->dequantizeRows(0, 1, values.data());
+        for (float v : values) {
+            if (!(std::isfinite(v) && v > 0)) return Error{where + "rope_freqs.weight holds " + std::to_string(v) + " (factors must be finite and > 0)"};
+        }
+    }
     m_prefix = std::string(findFamily(m_config.modelType)->names->prefixes.front());
 
     m_weightFiles.push_back(path);

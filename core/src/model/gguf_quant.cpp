@@ -1,6 +1,8 @@
 #include "superlens/core/model/gguf_quant.h"
+#include "superlens/core/model/quantization_step.h"
 
 #include <array>
+#include <cmath>
 #include <cstring>
 
 #if defined(__AVX2__) || (defined(__F16C__) && defined(__AVX__))
@@ -528,5 +530,54 @@ void dequantize(GgmlType type, const std::byte* src, float* dst, std::int64_t n,
 void dequantizeRow(GgmlType type, const std::byte* src, float* dst, std::int64_t n) { dequantize(type, src, dst, n, true); }
 
 void dequantizeRowPortable(GgmlType type, const std::byte* src, float* dst, std::int64_t n) { dequantize(type, src, dst, n, false); }
+
+}  // namespace superlens::core
+
+namespace superlens::core {
+
+// The distance between adjacent codes at element `index` of one block: the
+// scale the value was rounded to (d for the 32-blocks, d times the group's
+// scale for the K-quants, from the same fields the decoders above read).
+float ggmlQuantizationStep(GgmlType type, const std::byte* b, std::int64_t index) {
+    switch (type) {
+        case GgmlType::Q4_0:
+        case GgmlType::Q4_1:
+        case GgmlType::Q5_0:
+        case GgmlType::Q5_1:
+        case GgmlType::Q8_0:
+            return std::fabs(halfAt(b));
+        case GgmlType::Q8_K: {
+            float d;
+            std::memcpy(&d, b, sizeof d);
+            return std::fabs(d);
+        }
+        case GgmlType::Q2_K:
+            return std::fabs(halfAt(b + 80) * static_cast<float>(u8(b + index / 16) & 0x0F));
+        case GgmlType::Q3_K: {
+            const int s = static_cast<int>(index / 16);
+            const int low = s < 8 ? (u8(b + 96 + s) & 0x0F) : (u8(b + 96 + s - 8) >> 4);
+            const int high = (u8(b + 96 + 8 + s % 4) >> (2 * (s / 4))) & 3;
+            return std::fabs(halfAt(b + 108) * static_cast<float>((low | (high << 4)) - 32));
+        }
+        case GgmlType::Q4_K:
+        case GgmlType::Q5_K: {
+            int scale = 0, min = 0;
+            scaleMinK4(b + 4, static_cast<int>(index / 32), scale, min);
+            return std::fabs(halfAt(b) * static_cast<float>(scale));
+        }
+        case GgmlType::Q6_K: {
+            const auto sc = static_cast<std::int8_t>(u8(b + 192 + index / 16));
+            return std::fabs(halfAt(b + 208) * static_cast<float>(sc));
+        }
+        default:
+            return 0.0f;
+    }
+}
+
+float quantizationStep(const TensorView& v, std::int64_t r, std::int64_t c) {
+    if (!v.gguf || !v.quantized) return 0.0f;
+    const GgmlTypeInfo& t = v.gguf->typeInfo();
+    return ggmlQuantizationStep(v.gguf->type, v.gguf->row(v.storedRow(r)) + (c / t.blockElements) * t.blockBytes, c % t.blockElements);
+}
 
 }  // namespace superlens::core

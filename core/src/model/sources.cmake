@@ -11,7 +11,8 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/image_tokens.cpp)
 list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf_quant.cpp)
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/gguf_quant.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/model/imatrix.cpp)
 list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/model/non_finite.cpp)
 # Pillow-exact resampling weights: no fused multiply-add may change a weight by an ulp.
