@@ -6,3 +6,5 @@ superlens_add_script_test(NAME test_read_only_model COMMAND /usr/bin/python3 ${C
 # Mixture-of-experts families (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE): info, logits, expert edits, scan, capture, study experts.
 superlens_add_script_test(NAME test_moe_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_moe_cli.py LABELS cli moe TIMEOUT 600)
 superlens_add_script_test(NAME test_encoder_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_encoder_cli.py LABELS cli families encoders vision TIMEOUT 600)
+# Issue 15's families of damaged input (crashes, hangs, accepted-but-wrong, unbounded, messy errors, writes near the input).
+superlens_add_script_test(NAME test_damaged_inputs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_damaged_inputs.py LABELS cli TIMEOUT 300)
