@@ -2,7 +2,9 @@
 // a double-array trie and the replacement strings it points into). Real rules
 // load and apply as SentencePiece applies them; crafted ones, which crashed
 // `tokenize` inside SentencePiece's normalizer (SIGSEGV, issue 15), are
-// refused with one line naming the file before SentencePiece sees them.
+// refused with one line naming the file before SentencePiece sees them; so
+// are pieces libsentencepiece's trie builder throws on (empty, or holding a
+// NUL byte: the uncaught exception aborted the process).
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -109,6 +111,36 @@ TEST(SentencePieceRules, MalformedProtobufIsRefusedInOneLine) {
     auto tok = Tokenizer::loadSentencePiece(folder.model());
     ASSERT_FALSE(tok);
     EXPECT_EQ(tok.error().message, folder.model().string() + ": not a valid SentencePiece model: field 3 is longer than the file");
+}
+
+TEST(SentencePieceRules, EmptyPiecesAndNulBytesAreRefused) {
+    // fuzz_tokenizer_model found a model with the piece "\0": libsentencepiece's
+    // darts-clone builder threw "invalid null character", uncaught (abort).
+    ModelFolder folder(kFuzz / "corpus" / "tokenizer_model" / "tests-data-stories260K.model");
+    std::string plain;
+    {
+        std::ifstream in(folder.model(), std::ios::binary);
+        plain.assign((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    }
+    const std::pair<std::string, std::string> cases[] = {
+        // one more ModelProto.pieces entry (field 1) whose piece (field 1) is...
+        {std::string("\x0a\x03\x0a\x01\x00", 5), "pieces[512] contains a NUL byte"},   // "\0"
+        {std::string("\x0a\x05\x0a\x03\x61\x00\x62", 7), "pieces[512] contains a NUL byte"},  // "a\0b"
+        {std::string("\x0a\x02\x0a\x00", 4), "pieces[512] is empty"},             // ""
+        {std::string("\x0a\x02\x18\x01", 4), "pieces[512] is empty"},             // no piece, a type only
+    };
+    for (const auto& [extra, problem] : cases) {
+        SCOPED_TRACE(problem);
+        std::ofstream(folder.model(), std::ios::binary | std::ios::trunc) << plain << extra;
+        auto tok = Tokenizer::loadSentencePiece(folder.model());
+        ASSERT_FALSE(tok);
+        EXPECT_EQ(tok.error().message, folder.model().string() + ": not a valid SentencePiece model: " + problem);
+    }
+    // The model as found by the fuzzer (also replayed by fuzz_replay_tokenizer_model).
+    ModelFolder found(kFuzz / "regressions" / "tokenizer_model" / "piece-with-nul-byte.model");
+    auto tok = Tokenizer::loadSentencePiece(found.model());
+    ASSERT_FALSE(tok);
+    EXPECT_NE(tok.error().message.find("contains a NUL byte"), std::string::npos) << tok.error().message;
 }
 
 }  // namespace

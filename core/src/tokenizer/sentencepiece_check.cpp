@@ -143,8 +143,27 @@ Status checkSentencePieceModel(std::string_view serialized, const std::filesyste
     WireReader model(serialized);
     std::string problem;
     WireField f;
+    std::size_t pieceIndex = 0;
     while (!model.atEnd()) {
         if (!model.next(f, problem)) return refuse(problem);
+        // ModelProto: 1 = pieces (SentencePiece: 1 = piece). libsentencepiece
+        // builds a darts-clone trie of them, which throws on an empty piece or
+        // a NUL byte inside one: an uncaught exception that aborted the process.
+        if (f.type == 2 && f.number == 1) {
+            const std::string where = "pieces[" + std::to_string(pieceIndex++) + "]";
+            WireReader inner(f.bytes);
+            WireField g;
+            bool named = false;
+            while (!inner.atEnd()) {
+                if (!inner.next(g, problem)) return refuse(where + ": " + problem);
+                if (g.type != 2 || g.number != 1) continue;
+                if (g.bytes.empty()) return refuse(where + " is empty");
+                if (g.bytes.find('\0') != std::string_view::npos) return refuse(where + " contains a NUL byte");
+                named = true;
+            }
+            if (!named) return refuse(where + " is empty");
+            continue;
+        }
         // ModelProto: 3 = normalizer_spec, 5 = denormalizer_spec. Each may
         // appear more than once (protobuf merges them): every copy is checked.
         if (f.type != 2 || (f.number != 3 && f.number != 5)) continue;

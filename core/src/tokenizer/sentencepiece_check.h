@@ -4,7 +4,9 @@
 // (NormalizerSpec.precompiled_charsmap: a darts-clone double-array trie and
 // the replacement strings it points into): it walks the trie with the input
 // text's bytes without bounds checks, so a crafted tokenizer.model crashed
-// `tokenize` inside SentencePiece's normalizer (issue 15). This check walks
+// `tokenize` inside SentencePiece's normalizer (issue 15). It also refuses
+// pieces that are empty or hold a NUL byte (libsentencepiece's trie builder
+// throws on them, uncaught: found by fuzz_tokenizer_model). This check walks
 // every trie state any text can reach and refuses the model unless each unit
 // read lies inside the trie and each replacement inside the string table,
 // NUL-terminated.
