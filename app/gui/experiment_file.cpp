@@ -1,11 +1,11 @@
 #include "experiment_file.h"
 
-#include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
 
 #include "path_conversion.h"
+#include "superlens/core/model/mapped_file.h"
 #include "superlens/core/system/output_file.h"
 
 namespace superlens::gui {
@@ -44,10 +44,15 @@ std::optional<Experiment> loadExperiment(const QString& path, QString* error) {
         if (error) *error = path + QStringLiteral(": ") + message;
         return std::nullopt;
     };
-    QFile file(path);
-    if (!file.open(QIODevice::ReadOnly)) return fail(QStringLiteral("cannot open: ") + file.errorString());
+    // The rule every small file read follows (core): regular files only (a
+    // named pipe would block the GUI forever), 16 MiB at most.
+    auto bytes = core::readRegularFile(toPath(path), core::kMaxConfigBytes);
+    if (!bytes) {
+        if (error) *error = QString::fromStdString(bytes.error().message);
+        return std::nullopt;
+    }
     QJsonParseError parseError;
-    const QJsonDocument doc = QJsonDocument::fromJson(file.readAll(), &parseError);
+    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray::fromStdString(bytes.value()), &parseError);
     if (doc.isNull()) return fail(QStringLiteral("malformed JSON: ") + parseError.errorString());
     // A bare list of specs (the CLI's other --edits form) is an experiment with edits only.
     QJsonArray editList;

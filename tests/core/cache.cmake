@@ -5,3 +5,5 @@ superlens_add_core_test(NAME test_cache_roundtrip SOURCES core/test_cache_roundt
 superlens_add_core_test(NAME test_cache_damaged SOURCES core/test_cache_damaged.cpp LABELS cache)
 target_link_libraries(test_cache_damaged PRIVATE hdf5::hdf5)
 superlens_add_core_test(NAME test_cache_safety SOURCES core/test_cache_safety.cpp LABELS cache TIMEOUT 600)
+superlens_add_core_test(NAME test_cache_mismatch SOURCES core/test_cache_mismatch.cpp LABELS cache)
+target_link_libraries(test_cache_mismatch PRIVATE hdf5::hdf5)

@@ -143,6 +143,16 @@ TEST_F(TokenizerLoading, StructuralProblemsAreNamed) {
          "special token '<s>' is not in \"special_tokens\""},
         {R"({"added_tokens": [{"id": 0}], "model": {"type": "BPE", "vocab": {}, "merges": []}})",
          "added_tokens[0] has no \"content\" string"},
+        // The post-processor's ids are taken as written: one beyond the
+        // vocabulary reached the model as an out-of-range token (found by
+        // fuzz_tokenizer_json on a cut-down Llama-3 tokenizer).
+        {R"({"post_processor": {"type": "TemplateProcessing", "single": [{"SpecialToken": {"id": "<s>", "type_id": 0}},
+             {"Sequence": {"id": "A", "type_id": 0}}], "special_tokens": {"<s>": {"id": "<s>", "ids": [128000], "tokens": ["<s>"]}}},
+             "model": {"type": "BPE", "vocab": {"<s>": 0, "a": 1}, "merges": []}})",
+         "post_processor adds token id 128000, outside the vocabulary of 2 tokens"},
+        {R"({"post_processor": {"type": "BertProcessing", "sep": ["</s>", -1], "cls": ["<s>", 0]},
+             "model": {"type": "BPE", "vocab": {"<s>": 0, "a": 1}, "merges": []}})",
+         "post_processor adds token id -1, outside the vocabulary of 2 tokens"},
     };
     for (const auto& [json, problem] : cases) {
         write("tokenizer.json", json);

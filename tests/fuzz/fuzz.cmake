@@ -7,14 +7,13 @@
 include(SuperLensFuzz)
 
 set(SUPERLENS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors config edit_spec npy image imatrix)
+set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors config edit_spec npy image imatrix tokenizer_json tokenizer_model cache)
 
 if(SUPERLENS_BUILD_FUZZ)
   # The libFuzzer executables link the parsers' own sources (core's model/
   # area and the edit-spec parser with the hook names it checks), not all of
-  # core: a fuzz build then compiles in minutes, and does not depend on engine
-  # code that clang 14 cannot compile (a lambda capturing a structured binding
-  # in engine/matrix_transforms.cpp, C++20 that clang supports from version 16).
+  # core: a fuzz build then compiles in minutes. Only fuzz_cache links all of
+  # core (the cache reader returns engine results).
   get_target_property(SUPERLENS_FUZZ_CORE_SOURCES superlens_core SOURCES)
   set(SUPERLENS_FUZZ_PARSER_SOURCES "")
   foreach(src ${SUPERLENS_FUZZ_CORE_SOURCES})
@@ -28,7 +27,7 @@ if(SUPERLENS_BUILD_FUZZ)
     PUBLIC Eigen3::Eigen Threads::Threads PkgConfig::STB
     PRIVATE nlohmann_json::nlohmann_json superlens_warnings superlens_codegen superlens_sanitizers)
   target_compile_definitions(superlens_fuzz_parsers PUBLIC EIGEN_MPL2_ONLY)
-  # The GGUF tokenizer target also needs the tokenizers and their libraries.
+  # The tokenizer targets also need the tokenizers and their libraries.
   set(SUPERLENS_FUZZ_TOKENIZER_SOURCES "")
   foreach(src ${SUPERLENS_FUZZ_CORE_SOURCES})
     if(src MATCHES "/src/tokenizer/[^/]+\\.cpp$")
@@ -54,8 +53,11 @@ foreach(target ${SUPERLENS_FUZZ_TARGETS})
   if(SUPERLENS_BUILD_FUZZ)
     add_executable(fuzz_${target} ${SUPERLENS_FUZZ_DIR}/fuzz_${target}.cpp)
     set(fuzz_lib superlens_fuzz_parsers)
-    if(target STREQUAL "gguf_tokenizer")
+    if(target MATCHES "tokenizer")
       set(fuzz_lib superlens_fuzz_tokenizers)
+    elseif(target STREQUAL "cache")
+      # The cache reader hands runs to the engine's types: it links all of core.
+      set(fuzz_lib superlens_core)
     endif()
     target_link_libraries(fuzz_${target} PRIVATE ${fuzz_lib} superlens_warnings superlens_codegen superlens_sanitizers)
     target_include_directories(fuzz_${target} PRIVATE ${PROJECT_SOURCE_DIR}/core/src)

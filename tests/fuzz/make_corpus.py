@@ -23,6 +23,18 @@ shows no change):
                trailer) and GGUF (dense and per-expert)
   edit_spec    edit specs from DESIGN.md and the tests (first byte 0), and
                edits files (first byte 1): see fuzz_edit_spec.cpp
+  tokenizer_json  every tokenizer.json in tests/data, the large ones cut to
+               their first 400 ids (added tokens kept) and the merges among
+               them
+  cache        small activation caches (.h5) written here with h5py after
+               the layout in activation_cache.h (a llama config, runs with
+               and without logits, vocabulary, attention patterns), times not
+               tracked so the bytes repeat
+  tokenizer_model  the small tokenizer.model files of tests/data and
+               resources, the same with normalization rules (a
+               precompiled_charsmap) spliced in as normalizer and denormalizer,
+               and small models SentencePiece trains here (unigram, BPE, char,
+               word) with user-defined rules; needs the sentencepiece module
 
 Usage: /usr/bin/python3 tests/fuzz/make_corpus.py   (from the repository root)
 """
@@ -349,11 +361,231 @@ def imatrix_corpus(rng):
     write("imatrix", "gguf-dense.gguf", imatrix_gguf([("blk.0.ffn_down.weight", 8, [2048.0], vals[:8]),
                                                       ("blk.1.ffn_down.weight", 8, [2048.0], vals[8:])]))
     write("imatrix", "gguf-experts.gguf", imatrix_gguf([("blk.0.ffn_down_exps.weight", 4, [100.0, 0.0, 50.0, 7.0], vals)]))
+# ---- tokenizer.json ----
+
+def tokenizer_json_corpus():
+    seen = set()
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "**", "tokenizer.json"), recursive=True)):
+        with open(path, "rb") as f:
+            raw = f.read()
+        tok = json.loads(raw)
+        model = tok["model"]
+        if len(model["vocab"]) > 600:
+            n = 400
+            vocab = {t: i for t, i in model["vocab"].items() if i < n}
+            have = set(vocab)
+            merges = []
+            for m in model.get("merges") or []:
+                a, b = m.split(" ", 1) if isinstance(m, str) else m
+                if a in have and b in have and a + b in have:
+                    merges.append(m)
+            model["vocab"] = vocab
+            model["merges"] = merges
+            # Added tokens outside the cut vocabulary get the next ids (as
+            # Hugging Face assigns them on load); the post-processor's ids follow.
+            remap, nxt = {}, n
+            for a in tok.get("added_tokens") or []:
+                if a["id"] >= n and a["content"] not in vocab:
+                    remap[a["id"]] = nxt
+                    a["id"] = nxt
+                    nxt += 1
+
+            def fix(node):
+                if isinstance(node, dict):
+                    for k, v in node.items():
+                        if k == "ids" and isinstance(v, list):
+                            node[k] = [remap.get(i, i) for i in v]
+                        elif k in ("sep", "cls") and isinstance(v, list) and len(v) == 2:
+                            v[1] = remap.get(v[1], v[1])
+                        else:
+                            fix(v)
+                elif isinstance(node, list):
+                    for v in node:
+                        fix(v)
+            fix(tok.get("post_processor"))
+            raw = json.dumps(tok, ensure_ascii=False, separators=(",", ":")).encode()
+        if raw in seen:
+            continue
+        seen.add(raw)
+        name = os.path.basename(os.path.dirname(path))
+        write("tokenizer_json", f"{name}.json", raw)
+
+
+# ---- tokenizer.model (SentencePiece ModelProto) ----
+
+def pb_varint(n):
+    out = b""
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out += bytes([b | 0x80])
+        else:
+            return out + bytes([b])
+
+
+def pb_bytes(field, data):
+    return pb_varint(field << 3 | 2) + pb_varint(len(data)) + data
+
+
+def pb_encode(fields):
+    out = b""
+    for f, w, v in fields:
+        out += pb_varint(f << 3 | w) + (pb_varint(v) if w == 0 else pb_varint(len(v)) + v if w == 2 else v)
+    return out
+
+
+def pb_fields(data):
+    """[(field number, wire type, payload)] of one message (no groups)."""
+    pos, out = 0, []
+
+    def varint():
+        nonlocal pos
+        r, s = 0, 0
+        while True:
+            c = data[pos]
+            pos += 1
+            r |= (c & 0x7F) << s
+            s += 7
+            if c < 0x80:
+                return r
+    while pos < len(data):
+        key = varint()
+        f, w = key >> 3, key & 7
+        if w == 0:
+            v = varint()
+        elif w == 1:
+            v, pos = data[pos:pos + 8], pos + 8
+        elif w == 5:
+            v, pos = data[pos:pos + 4], pos + 4
+        else:
+            n = varint()
+            v, pos = data[pos:pos + n], pos + n
+        out.append((f, w, v))
+    return out
+
+
+SPM_TEXT_WORDS = ("the quick brown fox jumps over the lazy dog once upon a time there was a little girl "
+                  "\uff26\uff55\uff4c\uff4c caf\u00e9 na\u00efve \u2160 A B").split()
+# User-defined normalization rules (code points, hex): SentencePiece compiles
+# them into a precompiled_charsmap of about 1 KB.
+SPM_RULES = "41\t61\n42\t62\nFF21\t41\n2160\t49\nE9\t65 301\n3000\t20\n"
+
+
+def spm_train(tmp, model_type, rules, vocab):
+    import sentencepiece as spm
+    text = os.path.join(tmp, "text.txt")
+    rng = random.Random(15)
+    with open(text, "w", encoding="utf-8") as f:
+        for _ in range(300):
+            f.write(" ".join(rng.choice(SPM_TEXT_WORDS) for _ in range(10)) + "\n")
+    args = dict(input=text, model_prefix=os.path.join(tmp, "m"), vocab_size=vocab, model_type=model_type, num_threads=1,
+                minloglevel=2, hard_vocab_limit=False)
+    if rules:
+        with open(os.path.join(tmp, "rules.tsv"), "w") as f:
+            f.write(SPM_RULES)
+        args["normalization_rule_tsv"] = os.path.join(tmp, "rules.tsv")
+    spm.SentencePieceTrainer.train(**args)
+    with open(os.path.join(tmp, "m.model"), "rb") as f:
+        data = f.read()
+    # trainer_spec (field 2) names the scratch paths: dropped (encoding does not read it).
+    return pb_encode([(f, w, v) for f, w, v in pb_fields(data) if f != 2])
+
+
+def charsmap_of(model):
+    for f, w, v in pb_fields(model):
+        if f == 3 and w == 2:
+            for g, w2, v2 in pb_fields(v):
+                if g == 2 and w2 == 2:
+                    return v2
+    raise ValueError("no precompiled_charsmap")
+
+
+def tokenizer_model_corpus():
+    import tempfile
+    with tempfile.TemporaryDirectory() as tmp:
+        trained = {t: spm_train(tmp, t, True, 40) for t in ("unigram", "bpe", "char", "word")}
+    for t, data in trained.items():
+        write("tokenizer_model", f"trained-{t}-rules.model", data)
+    charsmap = charsmap_of(trained["unigram"])
+    for path in (os.path.join(ROOT, "tests", "data", "stories260K", "tokenizer.model"),
+                 os.path.join(ROOT, "resources", "models", "demo", "tokenizer.model")):
+        with open(path, "rb") as f:
+            data = f.read()
+        name = os.path.relpath(os.path.dirname(path), ROOT).replace(os.sep, "-")
+        write("tokenizer_model", f"{name}.model", data)
+        # A repeated message field merges into the first: these add the rules.
+        write("tokenizer_model", f"{name}-rules.model", data + pb_bytes(3, pb_bytes(2, charsmap)))
+        write("tokenizer_model", f"{name}-denormalizer-rules.model", data + pb_bytes(5, pb_bytes(2, charsmap)))
+
+
+# ---- HDF5 activation caches ----
+
+CACHE_CONFIG = {"model_type": "llama", "hidden_size": 8, "intermediate_size": 12, "num_hidden_layers": 2,
+                "num_attention_heads": 2, "num_key_value_heads": 2, "vocab_size": 20, "max_position_embeddings": 32,
+                "rms_norm_eps": 1e-5}
+
+
+def cache_file(path, runs, vocab=True):
+    import h5py
+    import numpy as np
+
+    def fixed(text):
+        b = text.encode()
+        return np.array(b, dtype=f"S{max(1, len(b))}")
+
+    def group(parent, name):
+        gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+        gcpl.set_obj_track_times(False)
+        return h5py.Group(h5py.h5g.create(parent.id, name.encode(), gcpl=gcpl))
+
+    def dataset(parent, name, data):
+        parent.create_dataset(name, data=data, track_times=False)
+
+    rng = np.random.default_rng(15)
+    with h5py.File(path, "w", libver=("earliest", "v110")) as f:
+        for k, v in (("format", "superlens-activations"), ("model_config", json.dumps(CACHE_CONFIG)),
+                     ("model_fingerprint", "0011223344556677"), ("model_name", "tiny"), ("model_dtype", "F32"),
+                     ("created_by", "make_corpus.py")):
+            f.attrs[k] = fixed(v)
+        f.attrs["version"] = np.int32(1)
+        f.attrs["model_parameters"] = np.int64(1234)
+        if vocab:
+            v = group(f, "vocab")
+            dataset(v, "pieces", np.array([f"p{i}".encode() for i in range(20)], dtype="S4"))
+            dataset(v, "texts", np.array([f"t{i}".encode() for i in range(20)], dtype="S4"))
+        r = group(f, "runs")
+        for n, (T, hooks, logits) in enumerate(runs):
+            g = group(r, str(n))
+            for k, v in (("prompt", "a b c"), ("edits", "[]"), ("hook_patterns", '["blocks.*"]'), ("precision", "float32"),
+                         ("logits_positions", "all" if logits == "all" else "last"), ("created", "2026-01-01T00:00:00Z"),
+                         ("metadata", "{}")):
+                g.attrs[k] = fixed(v)
+            g.attrs["seconds"] = np.float64(0.25)
+            dataset(g, "token_ids", np.arange(1, T + 1, dtype=np.int32))
+            dataset(g, "token_strings", np.array([f"p{i}".encode() for i in range(1, T + 1)], dtype="S4"))
+            dataset(g, "token_texts", np.array([f"t{i}".encode() for i in range(1, T + 1)], dtype="S4"))
+            if logits:
+                dataset(g, "logits", rng.standard_normal((T if logits == "all" else 1, 20)).astype(np.float32))
+            for h in hooks:
+                shape = (2, T, T) if h.endswith("hook_pattern") else (T, 12 if ".mlp.hook_" in h else 8)
+                dataset(g, h, rng.standard_normal(shape).astype(np.float32))
+
+
+def cache_corpus():
+    d = os.path.join(OUT, "cache")
+    os.makedirs(d, exist_ok=True)
+    cache_file(os.path.join(d, "empty-runs.h5"), [], vocab=False)
+    cache_file(os.path.join(d, "one-run.h5"), [(3, ["blocks.0.hook_resid_post"], "last")])
+    cache_file(os.path.join(d, "two-runs.h5"),
+               [(3, ["blocks.0.hook_resid_post", "blocks.1.mlp.hook_post", "blocks.1.attn.hook_pattern"], "last"),
+                (4, ["hook_embed", "blocks.1.hook_mlp_out", "ln_final.hook_normalized"], "all")])
+    cache_file(os.path.join(d, "no-logits.h5"), [(2, ["blocks.0.hook_attn_out"], None)], vocab=False)
 
 
 def main():
     rng = random.Random(15)
-    for target in ("gguf", "gguf_tokenizer", "safetensors", "config", "edit_spec", "npy", "image", "imatrix"):
+    for target in ("gguf", "gguf_tokenizer", "safetensors", "config", "edit_spec", "npy", "image", "imatrix", "tokenizer_json", "tokenizer_model", "cache"):
         shutil.rmtree(os.path.join(OUT, target), ignore_errors=True)
     gguf_corpus(rng)
     gguf_tokenizer_corpus()
@@ -363,6 +595,9 @@ def main():
     npy_corpus()
     image_corpus()
     imatrix_corpus(random.Random(19))
+    tokenizer_json_corpus()
+    tokenizer_model_corpus()
+    cache_corpus()
     for target in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, target))
         size = sum(os.path.getsize(os.path.join(OUT, target, f)) for f in files)

@@ -5,6 +5,7 @@
 # build-fuzz/fuzz-artifacts/<target>/. Prints one summary line per target.
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf gguf_tokenizer safetensors config edit_spec npy image
+#                                                          imatrix tokenizer_json tokenizer_model cache
 #
 # Needs clang and libFuzzer (Debian: clang, libfuzzer-14-dev). Set
 # SUPERLENS_FUZZ_MESSAGES=off to fuzz for crashes only (see fuzz_common.h).
@@ -14,7 +15,7 @@ root="$(cd "$here/../.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(gguf gguf_tokenizer safetensors config edit_spec npy image)
+[ ${#targets[@]} -eq 0 ] && targets=(gguf gguf_tokenizer safetensors config edit_spec npy image imatrix tokenizer_json tokenizer_model cache)
 build="${SUPERLENS_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
@@ -32,7 +33,7 @@ for t in "${targets[@]}"; do
   dict=()
   case "$t" in
     gguf|gguf_tokenizer) dict=(-dict="$here/gguf.dict") ;;
-    safetensors|config) dict=(-dict="$here/json.dict") ;;
+    safetensors|config|tokenizer_json) dict=(-dict="$here/json.dict") ;;
     edit_spec) dict=(-dict="$here/edit_spec.dict") ;;
   esac
   log="$build/fuzz-artifacts/$t/last-run.log"

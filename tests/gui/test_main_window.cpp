@@ -7,6 +7,10 @@
 // reference model (planted super weight at layer 1, row 13, col 57).
 
 #include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <sys/stat.h>
 
 #include <functional>
 
@@ -23,6 +27,7 @@
 #include <QSettings>
 #include <QListWidget>
 #include <QProcess>
+#include <QStatusBar>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -61,6 +66,12 @@ QString modelUnderTest() {
 }
 
 bool usesDemo() { return std::filesystem::exists(test::demoModel() / "config.json"); }
+
+// qWarning lines while damaged inputs are opened (the GUI's stderr).
+QStringList g_warnings;
+void collectWarnings(QtMsgType type, const QMessageLogContext&, const QString& message) {
+    if (type == QtWarningMsg || type == QtCriticalMsg) g_warnings << message;
+}
 
 QVector<double> barValues(QCPBars* bars) {
     QVector<double> v;
@@ -146,6 +157,101 @@ private slots:
         for (auto* v : m_window->views()) QVERIFY2(v->hasData() == expectsData(v), qPrintable(v->kind() + ": " + v->emptyMessage()));
         // The window starts at the super weight's layer.
         QCOMPARE(m_window->selectedLayer(), m_window->session()->superWeights().front().layer);
+    }
+
+    // Issue 15: a damaged model (config, weights, a crafted tokenizer.model
+    // that crashed SentencePiece) or a damaged activation cache opened from
+    // the GUI gives exactly one error, shown in the status bar (errors are not
+    // modal, by design) and printed once, naming the file; the model that was
+    // open stays open and keeps running.
+    void damagedInputsShowOneErrorAndKeepTheSession() {
+        QVERIFY(m_window->session()->hasModel());
+        const QString openFolder = m_window->session()->model()->folder;
+        QTemporaryDir tmp;
+        QVERIFY(tmp.isValid());
+        const std::filesystem::path root = tmp.path().toStdString();
+        const std::filesystem::path demo = std::filesystem::path(modelUnderTest().toStdString());
+        // A copy of the model with one file replaced (the weights linked, not copied).
+        auto damagedCopy = [&](const std::string& name, const std::string& file, const std::string& bytes) {
+            const std::filesystem::path dir = root / name;
+            std::filesystem::create_directories(dir);
+            for (const auto& e : std::filesystem::directory_iterator(demo)) {
+                if (e.path().extension() == ".safetensors") std::filesystem::create_symlink(e.path(), dir / e.path().filename());
+                else std::filesystem::copy_file(e.path(), dir / e.path().filename());
+            }
+            std::filesystem::remove(dir / file);
+            std::ofstream(dir / file, std::ios::binary) << bytes;
+            return dir;
+        };
+        auto slurp = [](const std::filesystem::path& p) {
+            std::ifstream in(p, std::ios::binary);
+            return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        };
+        struct Case {
+            std::filesystem::path path;
+            bool cache;
+            std::string named;     // the file the message must name
+            std::string problem;   // and a part of the problem
+        };
+        std::vector<Case> cases;
+        {
+            // A second num_attention_heads key: JSON keeps the last, so put the bad one last.
+            std::string bad = slurp(demo / "config.json");
+            const auto close = bad.rfind('}');
+            bad.insert(close, ", \"num_attention_heads\": 4294967296");
+            const auto dir = damagedCopy("heads", "config.json", bad);
+            cases.push_back({dir, false, (dir / "config.json").string(), "num_attention_heads"});
+        }
+        {
+            const auto dir = damagedCopy("weights", "model.safetensors", std::string("\x10\0\0\0\0\0\0\0{\"a\":", 13));
+            cases.push_back({dir, false, (dir / "model.safetensors").string(), ""});
+        }
+        if (std::filesystem::exists(demo / "tokenizer.model") && !std::filesystem::exists(demo / "tokenizer.json")) {
+            const auto crafted = std::filesystem::path(SUPERLENS_SOURCE_DIR) / "tests" / "fuzz" / "regressions" / "tokenizer_model" /
+                                 "charsmap-value-beyond-strings.model";
+            const auto dir = damagedCopy("charsmap", "tokenizer.model", slurp(crafted));
+            cases.push_back({dir, false, (dir / "tokenizer.model").string(), "precompiled_charsmap"});
+        }
+        {
+            std::string junk(4096, '\0');
+            for (std::size_t i = 0; i < junk.size(); ++i) junk[i] = static_cast<char>((i * 131 + 7) & 0xFF);
+            const auto file = root / "acts.h5";
+            std::ofstream(file, std::ios::binary) << std::string("\x89HDF\r\n\x1a\n", 8) << junk;
+            cases.push_back({file, true, file.string(), ""});
+        }
+        for (const Case& c : cases) {
+            const QString path = QString::fromStdString(c.path.string());
+            QSignalSpy errors(m_window->session(), &gui::LensSession::errorOccurred);
+            g_warnings.clear();
+            const QtMessageHandler previous = qInstallMessageHandler(collectWarnings);
+            if (c.cache) m_window->openActivations(path);
+            else m_window->openModel(path);
+            const bool got = errors.wait(60000);
+            QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
+            QTest::qWait(200);  // a second error would arrive now
+            qInstallMessageHandler(previous);
+            QVERIFY2(got, qPrintable(path));
+            QCOMPARE(errors.count(), 1);
+            const QString message = errors.at(0).at(0).toString();
+            QVERIFY2(!message.contains(QLatin1Char('\n')), qPrintable(message));
+            QVERIFY2(message.contains(QString::fromStdString(c.named)), qPrintable(message));
+            QVERIFY2(message.contains(QString::fromStdString(c.problem)), qPrintable(message));
+            QCOMPARE(m_window->statusBar()->currentMessage(), QStringLiteral("Error: ") + message);
+            QCOMPARE(g_warnings.size(), 1);
+            QVERIFY2(g_warnings.front().contains(message), qPrintable(g_warnings.front()));
+            // The model that was open is still the session's, and it still runs.
+            QVERIFY(m_window->session()->hasModel());
+            QCOMPARE(m_window->session()->model()->folder, openFolder);
+        }
+        // An experiment file that is a named pipe: refused at once (it blocked the GUI).
+        const std::filesystem::path fifo = root / "experiment.json";
+        QCOMPARE(::mkfifo(fifo.c_str(), 0600), 0);
+        QString error;
+        QVERIFY(!m_window->loadExperimentFrom(QString::fromStdString(fifo.string()), &error));
+        QCOMPARE(error, QString::fromStdString(fifo.string()) + QStringLiteral(": not a regular file"));
+        m_window->runPrompt(true);
+        QVERIFY(waitIdleWithSnapshot());
+        for (auto* v : m_window->views()) QVERIFY2(v->hasData(), qPrintable(v->kind() + ": " + v->emptyMessage()));
     }
 
     void selectingALayerUpdatesTheViews() {

@@ -63,6 +63,7 @@ CacheModelInfo CacheModelInfo::fromModel(const Model& model, const Tokenizer* to
     CacheModelInfo info;
     info.fingerprint = model.fingerprint();
     info.configJson = model.config().rawJson;
+    info.config = model.config();
     fs::path folder = model.folder();
     if (folder.filename().empty()) folder = folder.parent_path();
     info.name = folder.filename().string();
@@ -211,7 +212,8 @@ Result<std::shared_ptr<ActivationCache>> ActivationCache::open(const fs::path& f
         impl->file = cachelayout::openFile(file, false);
         impl->header = cachelayout::readHeader(impl->file, false);
         impl->hasVocab = cachelayout::hasVocab(impl->file);
-        impl->runs = cachelayout::readRuns(impl->file);
+        const auto config = cachelayout::checkingConfig(impl->header, nullptr);
+        impl->runs = cachelayout::readRuns(impl->file, config ? &*config : nullptr);
     } catch (const Failure& f) {
         return impl->error(f.what());
     } catch (const std::exception& e) {

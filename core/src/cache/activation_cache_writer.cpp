@@ -87,7 +87,8 @@ struct ActivationCacheWriter::Impl {
             file = cachelayout::openFile(temp->path, true);
             const auto header = cachelayout::readHeader(file, false);
             checkModel(header);
-            runs = cachelayout::readRuns(file);
+            const auto config = cachelayout::checkingConfig(header, &model);
+            runs = cachelayout::readRuns(file, config ? &*config : nullptr);
             if (!cachelayout::hasVocab(file)) cachelayout::writeVocab(file, model);
         } else {
             runs.clear();
@@ -118,7 +119,8 @@ struct ActivationCacheWriter::Impl {
             Handle dst = cachelayout::openFile(merged.path, true);
             const auto header = cachelayout::readHeader(dst, false);
             checkModel(header);
-            mergedRuns = cachelayout::readRuns(dst);
+            const auto config = cachelayout::checkingConfig(header, &model);
+            mergedRuns = cachelayout::readRuns(dst, config ? &*config : nullptr);
             int next = mergedRuns.empty() ? 0 : mergedRuns.back().index + 1;
             Handle src = cachelayout::openFile(temp->path, false);
             for (int index : appended) {
@@ -181,7 +183,8 @@ Result<std::unique_ptr<ActivationCacheWriter>> ActivationCacheWriter::open(const
             Handle f = cachelayout::openFile(impl->abs, false);
             const auto header = cachelayout::readHeader(f, false);
             impl->checkModel(header);
-            impl->runs = cachelayout::readRuns(f);
+            const auto config = cachelayout::checkingConfig(header, &impl->model);
+            impl->runs = cachelayout::readRuns(f, config ? &*config : nullptr);
         }
     } catch (const Failure& f) {
         return impl->error(std::string(f.what()) + (impl->targetExisted ? "; it was left unchanged" : ""));

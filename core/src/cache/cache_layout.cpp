@@ -137,8 +137,61 @@ Header readHeader(hid_t file, bool withVocab) {
     return h;
 }
 
-std::vector<CachedRunInfo> readRuns(hid_t file) {
+std::int64_t hookWidth(const ModelConfig& c, HookKind kind) {
+    switch (kind) {
+        case HookKind::AttnPattern: return c.numHeads;
+        case HookKind::MlpPre:
+        case HookKind::MlpPost: return c.intermediateSize;
+        case HookKind::ExpertPre:
+        case HookKind::ExpertPost: return c.experts.intermediate;
+        case HookKind::SharedPre:
+        case HookKind::SharedPost: return c.experts.sharedIntermediate;
+        case HookKind::ExpertWeights: return c.experts.count;
+        case HookKind::ExpertIndices: return c.experts.topK;
+        default: return c.hiddenSize;
+    }
+}
+
+std::optional<ModelConfig> checkingConfig(const Header& header, const CacheModelInfo* model) {
+    if (model && model->config) return *model->config;
+    if (header.configJson.empty()) return std::nullopt;
+    auto parsed = ModelConfig::parse(header.configJson, "model_config");
+    if (!parsed) return std::nullopt;
+    return std::move(parsed).value();
+}
+
+namespace {
+
+// "float32" etc. for messages.
+std::string typeText(hid_t t) {
+    const H5T_class_t c = H5Tget_class(t);
+    const std::size_t size = H5Tget_size(t);
+    if (c == H5T_FLOAT) return "float" + std::to_string(size * 8);
+    if (c == H5T_INTEGER) return std::string(H5Tget_sign(t) == H5T_SGN_NONE ? "uint" : "int") + std::to_string(size * 8);
+    if (c == H5T_STRING) return "string";
+    return "a non-numeric type";
+}
+
+void requireType(hid_t dataset, const std::string& path, bool floating) {
+    Handle t = owned(H5Dget_type(dataset), H5Tclose, "cannot read " + path);
+    const bool ok = floating ? (H5Tget_class(t) == H5T_FLOAT && H5Tget_size(t) == 4)
+                             : (H5Tget_class(t) == H5T_INTEGER && H5Tget_size(t) == 4 && H5Tget_sign(t) == H5T_SGN_2);
+    if (!ok) damaged(path + " holds " + typeText(t) + ", not " + (floating ? "float32" : "int32"));
+}
+
+std::string shapeText(const std::vector<std::int64_t>& s) {
+    std::string out = "[";
+    for (std::size_t i = 0; i < s.size(); ++i) out += (i ? ", " : "") + std::to_string(s[i]);
+    return out + "]";
+}
+
+}  // namespace
+
+std::vector<CachedRunInfo> readRuns(hid_t file, const ModelConfig* config) {
     std::vector<CachedRunInfo> runs;
+    std::optional<HookLayout> layout;
+    if (config) layout = hookLayoutOf(*config);
+    const std::string modelText = config ? "this " + config->familyName + " model" : std::string();
     if (!h5::exists(file, "/runs")) damaged("missing group /runs");
     Handle group = owned(H5Gopen2(file, "/runs", H5P_DEFAULT), H5Gclose, "cannot open /runs");
     for (const std::string& name : h5::linkNames(group)) {
@@ -160,9 +213,23 @@ std::vector<CachedRunInfo> readRuns(hid_t file) {
             info.seconds = h5::hasAttribute(g, "seconds") ? h5::readDoubleAttr(g, "seconds") : 0.0;
             info.created = stringOr(g, "created", "");
             info.metadataJson = stringOr(g, "metadata", "{}");
+            {
+                Handle ds = owned(H5Dopen2(g, "token_ids", H5P_DEFAULT), H5Dclose, "cannot open " + path + "/token_ids");
+                requireType(ds, path + "/token_ids", false);
+            }
             const auto ids = h5::readInt32Dataset(g, "token_ids");
             info.tokens.assign(ids.begin(), ids.end());
             const auto T = static_cast<std::int64_t>(info.tokens.size());
+            if (T == 0) damaged(path + "/token_ids is empty");
+            if (config && config->vocabSize > 0) {
+                for (std::size_t i = 0; i < info.tokens.size(); ++i) {
+                    const TokenId id = info.tokens[i];
+                    if (id < 0 || id >= config->vocabSize) {
+                        damaged(path + "/token_ids[" + std::to_string(i) + "] is " + std::to_string(id) + ", outside " + modelText +
+                                "'s vocabulary of " + std::to_string(config->vocabSize) + " tokens");
+                    }
+                }
+            }
             if (h5::exists(g, "token_strings")) info.tokenStrings = h5::readStringDataset(g, "token_strings");
             if (h5::exists(g, "token_texts")) info.tokenTexts = h5::readStringDataset(g, "token_texts");
             if (!info.tokenStrings.empty() && static_cast<std::int64_t>(info.tokenStrings.size()) != T) {
@@ -173,17 +240,39 @@ std::vector<CachedRunInfo> readRuns(hid_t file) {
             }
             if (h5::exists(g, "logits")) {
                 Handle ds = owned(H5Dopen2(g, "logits", H5P_DEFAULT), H5Dclose, "cannot open " + path + "/logits");
+                requireType(ds, path + "/logits", true);
                 info.logitsShape = h5::datasetShape(ds);
+                const auto& s = info.logitsShape;
+                const std::int64_t rows = info.allPositionLogits ? T : 1;
+                if (s.size() != 2 || s[0] != rows) {
+                    damaged(path + "/logits has shape " + shapeText(s) + ", not [" + std::to_string(rows) + ", vocabulary] for " +
+                            std::to_string(T) + " tokens (logits_positions '" + (info.allPositionLogits ? "all" : "last") + "')");
+                }
+                if (config && config->vocabSize > 0 && s[1] != config->vocabSize) {
+                    damaged(path + "/logits has " + std::to_string(s[1]) + " columns; " + modelText + "'s vocab_size is " +
+                            std::to_string(config->vocabSize));
+                }
             }
             for (const std::string& child : h5::linkNames(g)) {
                 const auto point = parseHookName(child);
                 if (!point) continue;
-                Handle ds = owned(H5Dopen2(g, child.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + path + "/" + child);
+                const std::string where = path + "/" + child;
+                if (layout && !layout->has(*point)) damaged(where + ": " + modelText + " has no such hook (" + layout->missingReason(*point) + ")");
+                Handle ds = owned(H5Dopen2(g, child.c_str(), H5P_DEFAULT), H5Dclose, "cannot open " + where);
+                requireType(ds, where, true);
                 CachedHook hook{child, *point, h5::datasetShape(ds)};
                 const auto& s = hook.shape;
                 const bool pattern = point->kind == HookKind::AttnPattern;
                 const bool shapeOk = pattern ? (s.size() == 3 && s[1] == T && s[2] == T) : (s.size() == 2 && s[0] == T);
-                if (!shapeOk) damaged(path + "/" + child + " has a shape that does not fit " + std::to_string(T) + " tokens");
+                if (!shapeOk) damaged(where + " has shape " + shapeText(s) + ", which does not fit " + std::to_string(T) + " tokens");
+                if (config) {
+                    const std::int64_t want = hookWidth(*config, point->kind);
+                    const std::int64_t got = pattern ? s[0] : s[1];
+                    if (got != want) {
+                        damaged(where + " has shape " + shapeText(s) + "; " + modelText + " gives " +
+                                (pattern ? "[" + std::to_string(want) + ", T, T] (heads)" : "[T, " + std::to_string(want) + "]"));
+                    }
+                }
                 info.hooks.push_back(std::move(hook));
             }
             std::sort(info.hooks.begin(), info.hooks.end(), [](const CachedHook& a, const CachedHook& b) { return a.point < b.point; });

@@ -31,7 +31,22 @@ Header readHeader(hid_t file, bool withVocab);
 // Opens an existing file; failures say "no such file", "not an HDF5 file",
 // "empty file" or "damaged or truncated HDF5 file".
 h5::Handle openFile(const std::filesystem::path& p, bool readWrite);
-std::vector<CachedRunInfo> readRuns(hid_t file);
+// Lists the runs and checks each against the layout: token_ids 32-bit signed
+// integers, logits and hooks 32-bit floats, logits [1 or T, V], hooks [T, w]
+// ([H, T, T] for patterns). With the model's config it also checks every
+// token id against the vocabulary, V against vocab_size, each hook against
+// the hooks the model has (layer and expert indices) and its width against
+// the config (hidden, intermediate, expert sizes, heads). A file that fails is
+// refused ("damaged SuperLens activation cache: /runs/0/...: ..."), so it is
+// neither read nor reused nor appended to.
+std::vector<CachedRunInfo> readRuns(hid_t file, const ModelConfig* config);
+// The config a cache's runs are checked against: the model's own when known
+// (writers), else the file's model_config attribute when it parses (readers;
+// GGUF models store none), else nullopt.
+std::optional<ModelConfig> checkingConfig(const Header& header, const CacheModelInfo* model);
+// Last dimension of a hook's dataset for this config (heads for attention
+// patterns, whose shape is [H, T, T]).
+std::int64_t hookWidth(const ModelConfig& config, HookKind kind);
 
 void writeHeader(hid_t file, const CacheModelInfo& model);
 bool hasVocab(hid_t file);

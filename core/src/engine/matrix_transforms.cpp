@@ -568,8 +568,10 @@ struct RtnJob {
             }
             return std::make_pair(kBins - 1, total[kBins - 1] - 1);
         };
-        const auto [binLo, offLo] = locate(rankLo);
-        const auto [binHi, offHi] = locate(rankHi);
+        // Plain variables, not structured bindings: the lambda below captures
+        // them (C++20 allows capturing bindings; clang does from version 16).
+        const auto lo = locate(rankLo), hi = locate(rankHi);
+        const std::int64_t binLo = lo.first, offLo = lo.second, binHi = hi.first, offHi = hi.second;
         std::vector<std::vector<float>> inLo(static_cast<std::size_t>(pool.size())), inHi(static_cast<std::size_t>(pool.size()));
         pool.parallelFor(slices, 1, [&](std::int64_t a, std::int64_t z, int worker) {
             std::vector<float> scratch;

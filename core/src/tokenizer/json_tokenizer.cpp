@@ -107,6 +107,16 @@ Result<std::unique_ptr<Tokenizer>> JsonTokenizer::fromContents(TokenizerJsonCont
     // token with one of the usual end-of-text names.
     std::vector<TokenId> prefixIds, suffixIds;
     if (tok->m_postProcessor) tok->m_postProcessor->specialIds(prefixIds, suffixIds);
+    // The post-processor's ids are written in the file, not looked up: one
+    // beyond the vocabulary would reach the model as an out-of-range token.
+    for (const auto* list : {&prefixIds, &suffixIds}) {
+        for (const TokenId id : *list) {
+            if (id < 0 || id >= tok->m_vocabSize) {
+                return Error{prefix + "post_processor adds token id " + std::to_string(id) + ", outside the vocabulary of " +
+                             std::to_string(tok->m_vocabSize) + " tokens"};
+            }
+        }
+    }
     if (config.bosToken) tok->m_bos = tok->tokenToId(*config.bosToken);
     if (!tok->m_bos && !prefixIds.empty()) tok->m_bos = prefixIds.front();
     if (config.eosToken) tok->m_eos = tok->tokenToId(*config.eosToken);

@@ -1,6 +1,7 @@
 #include "tokenizer/sentencepiece_tokenizer.h"
 #include "superlens/core/model/mapped_file.h"
 
+#include "tokenizer/sentencepiece_check.h"
 #include "tokenizer/tokenizer_config.h"
 #include "tokenizer/tokenizer_json_reader.h"
 #include "tokenizer/unicode.h"
@@ -18,6 +19,8 @@ Result<std::unique_ptr<Tokenizer>> SentencePieceTokenizer::load(const std::files
 
 Result<std::unique_ptr<Tokenizer>> SentencePieceTokenizer::fromSerialized(const std::string& bytes, const std::filesystem::path& sourceFile, bool addBos,
                                                                           bool addEos) {
+    // libsentencepiece trusts the normalization tables inside the model.
+    SL_TRY(checkSentencePieceModel(bytes, sourceFile));
     std::unique_ptr<SentencePieceTokenizer> tok(new SentencePieceTokenizer());
     tok->m_file = sourceFile;
     const auto status = tok->m_processor.LoadFromSerializedProto(bytes);

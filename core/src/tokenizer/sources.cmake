@@ -11,6 +11,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/normalizers.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/post_processors.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/pre_tokenizers.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/sentencepiece_check.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/sentencepiece_tokenizer.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/text_split.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/tokenizer.cpp

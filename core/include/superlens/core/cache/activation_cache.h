@@ -111,6 +111,10 @@ struct CacheWriteOptions {
 struct CacheModelInfo {
     std::string fingerprint;
     std::string configJson;
+    // The model's parsed config (fromModel sets it): an existing file's runs
+    // are checked against it (vocabulary, hooks, widths) before they are
+    // reused or appended to. Without it, configJson is parsed when it can be.
+    std::optional<ModelConfig> config;
     std::string name;  // folder name, informative
     std::string dtype;
     std::int64_t parameters = 0;

@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# The test suite under AddressSanitizer + UndefinedBehaviorSanitizer: builds
+# core, the CLI, the Python module and their tests with
+# -fsanitize=address,undefined (SUPERLENS_SANITIZE=ON, gcc, -O2 -g; no GUI,
+# no benchmarks) in BUILD_DIR (default build-asan/) and runs every test of
+# that build. Any sanitizer report fails its test (halt_on_error). Extra
+# arguments go to ctest (e.g. -L core, -R cache).
+#
+#   scripts/sanitize.sh [BUILD_DIR] [CTEST ARGS...]
+#
+# Measured and reported in docs/RELIABILITY.md ("Sanitizers").
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+build="$root/build-asan"
+if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
+  build="$1"
+  shift
+fi
+jobs="${SUPERLENS_JOBS:-$(nproc)}"
+
+start=$(date +%s)
+cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSUPERLENS_SANITIZE=ON \
+  -DSUPERLENS_BUILD_GUI=OFF -DSUPERLENS_BUILD_BENCH=OFF >/dev/null
+nice cmake --build "$build" -j "$jobs"
+built=$(date +%s)
+
+# Leaks are reported too (LeakSanitizer); the first report ends the process.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:strict_string_checks=1:check_initialization_order=1}"
+export UBSAN_OPTIONS="${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}"
+export QT_QPA_PLATFORM=offscreen
+set +e
+ctest --test-dir "$build" --output-on-failure -j "$jobs" "$@"
+rc=$?
+set -e
+echo "sanitize: build $((built - start)) s, tests $(( $(date +%s) - built )) s, ctest exit $rc"
+exit $rc

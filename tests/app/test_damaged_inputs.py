@@ -1,0 +1,192 @@
+#!/usr/bin/python3
+"""Issue 15's families of damaged input, tried as a new user would, against
+superlens-cli: each must end in exit 1 (2 for usage errors) with exactly one
+stderr line naming the file or argument and the problem, nothing on stdout,
+and no new file anywhere near the input (the model folder and its parent are
+listed before and after). Inputs are built here from the bundled demo model.
+
+Run by CTest with SUPERLENS_BIN_DIR and SUPERLENS_SOURCE_DIR set."""
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import unittest
+
+BIN = os.path.join(os.environ["SUPERLENS_BIN_DIR"], "superlens-cli")
+SRC = os.environ["SUPERLENS_SOURCE_DIR"]
+DEMO = os.path.join(SRC, "resources", "models", "demo")
+FUZZ = os.path.join(SRC, "tests", "fuzz")
+
+
+def listing(*dirs):
+    out = set()
+    for d in dirs:
+        for root, subdirs, files in os.walk(d):
+            for f in files + subdirs:
+                out.add(os.path.join(root, f))
+    return out
+
+
+class DamagedInputs(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="superlens-damaged-")
+        self.parent = os.path.join(self.tmp, "models")
+        os.mkdir(self.parent)
+
+    def tearDown(self):
+        shutil.rmtree(self.tmp)
+
+    def model(self, name, replace=None, link_weights=True):
+        """A copy of the demo with files replaced: {name: bytes | callable(path)}."""
+        d = os.path.join(self.parent, name)
+        os.mkdir(d)
+        for f in os.listdir(DEMO):
+            src = os.path.join(DEMO, f)
+            if f.endswith(".safetensors") and link_weights:
+                os.symlink(src, os.path.join(d, f))
+            else:
+                shutil.copyfile(src, os.path.join(d, f))
+        for f, content in (replace or {}).items():
+            p = os.path.join(d, f)
+            if os.path.lexists(p):
+                os.remove(p)
+            if callable(content):
+                content(p)
+            else:
+                with open(p, "wb") as fh:
+                    fh.write(content)
+        return d
+
+    def config_with(self, **fields):
+        with open(os.path.join(DEMO, "config.json")) as f:
+            c = json.load(f)
+        c.update(fields)
+        return json.dumps(c).encode()
+
+    def refused(self, args, fragment, named=None, code=1, cwd=None):
+        watch = [self.parent] + ([cwd] if cwd else [])
+        before = listing(*watch)
+        p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=60, cwd=cwd or self.tmp)
+        after = listing(*watch)
+        what = " ".join(a[:60] for a in args)
+        self.assertEqual(p.returncode, code, f"{what}: exit {p.returncode}, stderr {p.stderr!r}")
+        self.assertEqual(p.stdout, "", what)
+        lines = p.stderr.split("\n")
+        self.assertEqual(lines[-1], "", what)
+        self.assertEqual(len(lines), 2, f"{what}: not one line: {p.stderr!r}")
+        self.assertIn(fragment, lines[0], what)
+        if named:
+            self.assertIn(named, lines[0], what)
+        self.assertEqual(after - before, set(), f"{what}: new files near the input")
+        return lines[0]
+
+    # ---- crashes ----
+    def test_heads_beyond_int32_in_config(self):
+        m = self.model("heads", {"config.json": self.config_with(num_attention_heads=2**32)})
+        self.refused(["info", m], "num_attention_heads", named=os.path.join(m, "config.json"))
+
+    def test_crafted_precompiled_charsmap(self):
+        for name in sorted(os.listdir(os.path.join(FUZZ, "regressions", "tokenizer_model"))):
+            with open(os.path.join(FUZZ, "regressions", "tokenizer_model", name), "rb") as f:
+                m = self.model(name.replace(".", "-"), {"tokenizer.model": f.read()})
+            expected = "precompiled_charsmap" if name.startswith("charsmap-") else "not a valid SentencePiece model"
+            self.refused(["tokenize", m, "--prompt", "AB caf\u00e9 \u2160 \uff21B"], expected, named=os.path.join(m, "tokenizer.model"))
+
+    # ---- hangs ----
+    def test_named_pipes_instead_of_files(self):
+        for f in ("model.safetensors", "config.json", "tokenizer.model"):
+            m = self.model("fifo-" + f, {f: lambda p: os.mkfifo(p)})
+            args = ["tokenize", m, "--prompt", "hi"] if f == "tokenizer.model" else ["info", m]
+            self.refused(args, "not a regular file", named=os.path.join(m, f))
+
+    # ---- accepted but wrong ----
+    def test_dimensions_beyond_int32(self):
+        for n in (2**32 + 4, 10**12):
+            m = self.model(f"layers-{n}", {"config.json": self.config_with(num_hidden_layers=n)})
+            self.refused(["info", m], "num_hidden_layers", named=os.path.join(m, "config.json"))
+
+    def test_merges_of_the_wrong_type(self):
+        with open(os.path.join(SRC, "tests", "data", "tokenizers", "stories260K-hf", "tokenizer.json")) as f:
+            tok = json.load(f)
+        for merges in (5, {"a": "b"}, "a b"):
+            tok["model"]["merges"] = merges
+            m = self.model(f"merges-{type(merges).__name__}", {"tokenizer.json": json.dumps(tok).encode()})
+            self.refused(["tokenize", m, "--prompt", "hi"], "merges", named=os.path.join(m, "tokenizer.json"))
+
+    def test_nan_weights(self):
+        with open(os.path.join(DEMO, "model.safetensors"), "rb") as f:
+            data = bytearray(f.read())
+        n = struct.unpack("<Q", data[:8])[0]
+        header = json.loads(data[8:8 + n])
+        name = "model.layers.1.mlp.down_proj.weight"
+        assert header[name]["dtype"] == "F32"
+        start = 8 + n + header[name]["data_offsets"][0]
+        data[start:start + 4] = struct.pack("<f", float("nan"))
+        m = self.model("nan", {"model.safetensors": bytes(data)}, link_weights=False)
+        for args in (["logits", m, "--ids", "1,5,9"], ["scan", m, "--ids", "1,5,9"]):
+            self.refused(args, name + " holds 1 NaN")
+
+    # ---- unbounded memory or time ----
+    def test_prompt_beyond_the_context(self):
+        ids = ",".join(["5"] * 300)
+        self.refused(["logits", DEMO, "--ids", ids], "300 positions exceed")
+        self.refused(["generate", DEMO, "--ids", "1,5", "--max-new", "100000"], "exceed")
+
+    def test_vocabulary_id_far_beyond_the_limit(self):
+        with open(os.path.join(SRC, "tests", "data", "tokenizers", "stories260K-hf", "tokenizer.json")) as f:
+            tok = json.load(f)
+        tok["model"]["vocab"]["zz-far"] = 10**8
+        m = self.model("vocab-id", {"tokenizer.json": json.dumps(tok).encode()})
+        self.refused(["tokenize", m, "--prompt", "hi"], "beyond the limit", named=os.path.join(m, "tokenizer.json"))
+
+    def test_config_linked_to_dev_zero(self):
+        m = self.model("zero", {"config.json": lambda p: os.symlink("/dev/zero", p)})
+        self.refused(["info", m], "not a regular file", named=os.path.join(m, "config.json"))
+
+    # ---- messy errors ----
+    def test_newlines_inside_names_and_arguments(self):
+        m = self.model("newline", {"config.json": self.config_with(model_type="\nllama")})
+        self.refused(["info", m], "\\x0allama")
+        self.refused(["logits", DEMO, "--ids", "1", "--edit", "model.no\nrm.weight[0]=1"], "model.no\\x0arm.weight")
+        self.refused(["logits", DEMO, "--ids", "1\n5"], "--ids: '1\\x0a5' is not a token id")
+
+    def test_usage_errors(self):
+        self.refused(["frobnicate"], "unknown command 'frobnicate'", code=2)
+        self.refused(["logits", DEMO, "--no-such-option"], "no-such-option", code=2)
+
+    # ---- writes near the input ----
+    def test_outputs_into_the_model_folder(self):
+        m = self.model("out")
+        os.mkdir(os.path.join(m, "sub"))
+        self.refused(["capture", m, "--ids", "1,5", "--out", os.path.join(m, "acts.h5")], "model folder")
+        self.refused(["figure", "spikes", m, "--ids", "1,5", "--out", os.path.join(m, "f.pdf")], "model folder")
+
+    # ---- caches that do not fit the model ----
+    def test_cache_of_the_wrong_width_is_not_reused(self):
+        try:
+            import h5py  # noqa: F401
+        except ImportError:
+            self.skipTest("h5py")
+        import h5py
+        import numpy as np
+        out = os.path.join(self.tmp, "acts.h5")
+        p = subprocess.run([BIN, "capture", DEMO, "--ids", "1,5,9", "--out", out], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        with h5py.File(out, "r+") as f:
+            g = f["runs/0"]
+            name = "blocks.0.hook_resid_post"
+            del g[name]
+            g.create_dataset(name, data=np.zeros((3, 129), dtype=np.float32))
+        with open(out, "rb") as f:
+            before = f.read()
+        self.refused(["capture", DEMO, "--ids", "1,5,9", "--out", out], "/runs/0/blocks.0.hook_resid_post has shape [3, 129]",
+                     named=out, cwd=self.tmp)
+        with open(out, "rb") as f:
+            self.assertEqual(f.read(), before)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
