@@ -35,6 +35,15 @@ def rel_err(got, want):
     return float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-30))
 
 
+def write_text_ids(tmp):
+    """A 48-token id text (BOS then seeded ids) for the perplexity windows; returns (path, the rng for more)."""
+    text = os.path.join(tmp, "ids.txt")
+    rng = np.random.default_rng(5)
+    with open(text, "w") as f:
+        f.write(" ".join(str(int(i)) for i in [1] + list(rng.integers(3, 128, size=47))))
+    return text, rng
+
+
 def last_logits(out):
     j = json.loads(out)
     return j["logits"] if "logits" in j else j["last_logits"]
@@ -109,10 +118,7 @@ class Moe(unittest.TestCase):
     def test_study_experts_prunes_super_and_random_experts(self):
         name = "mixtral-bf16"
         with tempfile.TemporaryDirectory() as tmp:
-            text = os.path.join(tmp, "ids.txt")
-            rng = np.random.default_rng(5)
-            with open(text, "w") as f:
-                f.write(" ".join(str(int(i)) for i in [1] + list(rng.integers(3, 128, size=47))))
+            text, rng = write_text_ids(tmp)
             code, out, err = cli("study", "experts", os.path.join(MOE, name), "--text-ids", text, "--ids", ids(name), "--ctx", "16",
                                  "--no-stopwords", "--json")
             self.assertEqual(code, 0, err)
@@ -138,10 +144,7 @@ class Moe(unittest.TestCase):
     def test_study_experts_measures_zero_shot_accuracy_of_every_condition(self):
         name = "mixtral-bf16"
         with tempfile.TemporaryDirectory() as tmp:
-            text = os.path.join(tmp, "ids.txt")
-            rng = np.random.default_rng(5)
-            with open(text, "w") as f:
-                f.write(" ".join(str(int(i)) for i in [1] + list(rng.integers(3, 128, size=47))))
+            text, rng = write_text_ids(tmp)
             # Token-id tasks (the fixtures have no tokenizer): 12 items of 3 choices.
             tasks = os.path.join(tmp, "tasks.jsonl")
             with open(tasks, "w") as f:

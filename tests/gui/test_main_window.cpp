@@ -106,6 +106,21 @@ private:
         }
         return false;
     }
+    // Opens a fixture folder, runs its token ids with a scan, waits for the views.
+    bool openAndScan(const std::filesystem::path& folder, const nlohmann::json& idList) {
+        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
+        m_window->openModel(QString::fromStdString(folder.string()));
+        if (!opened.wait(60000)) return false;
+        QElapsedTimer t;
+        t.start();
+        while (!m_window->session()->isIdle() && t.elapsed() < 60000) QTest::qWait(50);
+        QStringList ids;
+        for (const auto& id : idList) ids << QString::number(id.get<int>());
+        m_window->promptPanel()->setIdsMode(true);
+        m_window->promptPanel()->setText(ids.join(QStringLiteral(", ")));
+        m_window->runPrompt(true);
+        return waitIdleWithSnapshot();
+    }
     // Every view draws every model, but the Experts view only mixture-of-experts ones.
     bool expectsData(const widgets::PlotView* v) const {
         return v->kind() != QLatin1String("experts") || m_window->session()->model()->model->config().hasExperts();
@@ -711,16 +726,7 @@ private slots:
         const nlohmann::json refs = test::readJson(test::testData() / "families" / "refs.json");
         for (const char* name : {"gpt2-f32", "gptj-bf16", "gemma2-f32"}) {
             const auto& ref = refs[name];
-            QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-            m_window->openModel(QString::fromStdString((test::testData() / "families" / name).string()));
-            QVERIFY2(opened.wait(60000), name);
-            QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
-            QStringList ids;
-            for (const auto& id : ref["ids"]) ids << QString::number(id.get<int>());
-            m_window->promptPanel()->setIdsMode(true);
-            m_window->promptPanel()->setText(ids.join(QStringLiteral(", ")));
-            m_window->runPrompt(true);
-            QVERIFY2(waitIdleWithSnapshot(), name);
+            QVERIFY2(openAndScan(test::testData() / "families" / name, ref["ids"]), name);
             QVERIFY2(!m_window->session()->superWeights().empty(), name);
             const auto& sw = m_window->session()->superWeights().front();
             const auto& planted = ref["planted"][0];
@@ -746,16 +752,7 @@ private slots:
         const nlohmann::json refs = test::readJson(test::testData() / "moe" / "refs.json");
         for (const char* name : {"mixtral-bf16", "qwen2-moe-f32", "qwen3-moe-f16", "olmoe-f32"}) {
             const auto& ref = refs[name];
-            QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-            m_window->openModel(QString::fromStdString((test::testData() / "moe" / name).string()));
-            QVERIFY2(opened.wait(60000), name);
-            QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
-            QStringList ids;
-            for (const auto& id : ref["ids"]) ids << QString::number(id.get<int>());
-            m_window->promptPanel()->setIdsMode(true);
-            m_window->promptPanel()->setText(ids.join(QStringLiteral(", ")));
-            m_window->runPrompt(true);
-            QVERIFY2(waitIdleWithSnapshot(), name);
+            QVERIFY2(openAndScan(test::testData() / "moe" / name, ref["ids"]), name);
             for (auto* v : m_window->views()) QVERIFY2(v->hasData(), qPrintable(QString::fromUtf8(name) + " " + v->kind() + ": " + v->emptyMessage()));
             auto* experts = static_cast<widgets::ExpertsView*>(m_window->view("experts"));
             const auto& prof = ref["expert_profile"];

@@ -40,6 +40,7 @@
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/tokenizer/tokenizer.h"
+#include "moe_view_snapshot.h"
 #include "test_paths.h"
 #include "view_registry.h"
 
@@ -63,8 +64,7 @@ struct Fixture {
     SnapshotPtr genesis;
     SnapshotPtr longTokens;
     // The Experts view draws mixture-of-experts models: the Mixtral fixture with its super expert pruned.
-    std::shared_ptr<const core::Model> moeModel;
-    std::unique_ptr<core::Engine> moeEngine;
+    test::MoeViewSnapshot moe;
     SnapshotPtr experts;
 };
 
@@ -93,29 +93,6 @@ SnapshotPtr buildSnapshot(Fixture& x, const std::string& prompt) {
     return *snap;
 }
 
-SnapshotPtr buildMoeSnapshot(Fixture& x) {
-    auto m = core::Model::open(test::testData() / "moe" / "mixtral-bf16");
-    if (!m) qFatal("%s", m.error().message.c_str());
-    x.moeModel = *m;
-    x.moeEngine = std::make_unique<core::Engine>(x.moeModel);
-    const std::vector<core::TokenId> ids{1, 5, 77, 30, 12, 100, 99, 31, 120, 64};
-    auto original = x.moeEngine->run(widgets::viewForwardRequest(ids, {}));
-    if (!original) qFatal("%s", original.error().message.c_str());
-    auto edits = core::parseEdits({"expert:1:0=off"}, *x.moeModel);
-    if (!edits) qFatal("%s", edits.error().message.c_str());
-    auto edited = x.moeEngine->run(widgets::viewForwardRequest(ids, *edits, *original));
-    if (!edited) qFatal("%s", edited.error().message.c_str());
-    widgets::SnapshotInputs in;
-    in.model = x.moeModel.get();
-    in.modelName = "mixtral-bf16";
-    in.original = *original;
-    in.edited = *edited;
-    in.engine = x.moeEngine.get();
-    auto snap = widgets::buildViewSnapshot(in);
-    if (!snap) qFatal("%s", snap.error().message.c_str());
-    return *snap;
-}
-
 Fixture& fixture() {
     static Fixture f = [] {
         Fixture x;
@@ -128,7 +105,8 @@ Fixture& fixture() {
         x.tokenizer = std::move(t).value();
         x.genesis = buildSnapshot(x, kGenesis);
         x.longTokens = buildSnapshot(x, kLongTokens);
-        x.experts = buildMoeSnapshot(x);
+        x.moe = test::mixtralExpertsSnapshot();
+        x.experts = x.moe.snapshot;
         return x;
     }();
     return f;

@@ -21,6 +21,7 @@
 #include "plot_view.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "csv_rows.h"
+#include "moe_view_snapshot.h"
 #include "test_paths.h"
 #include "view_registry.h"
 #include "views/attention_view.h"
@@ -43,33 +44,9 @@ struct Fixture {
     SnapshotPtr plain;   // no edits
     SnapshotPtr edited;  // planted super weight zeroed
     // The Experts view's: the Mixtral fixture with its super expert pruned.
-    std::shared_ptr<const core::Model> moeModel;
-    std::unique_ptr<core::Engine> moeEngine;
+    test::MoeViewSnapshot moe;
     SnapshotPtr experts;
 };
-
-SnapshotPtr moeSnapshot(Fixture& x) {
-    auto m = core::Model::open(test::testData() / "moe" / "mixtral-bf16");
-    if (!m) qFatal("%s", m.error().message.c_str());
-    x.moeModel = *m;
-    x.moeEngine = std::make_unique<core::Engine>(x.moeModel);
-    const std::vector<core::TokenId> ids{1, 5, 77, 30, 12, 100, 99, 31, 120, 64};
-    auto original = x.moeEngine->run(widgets::viewForwardRequest(ids, {}));
-    if (!original) qFatal("%s", original.error().message.c_str());
-    auto edits = core::parseEdits({"expert:1:0=off"}, *x.moeModel);
-    if (!edits) qFatal("%s", edits.error().message.c_str());
-    auto edited = x.moeEngine->run(widgets::viewForwardRequest(ids, *edits, *original));
-    if (!edited) qFatal("%s", edited.error().message.c_str());
-    widgets::SnapshotInputs in;
-    in.model = x.moeModel.get();
-    in.modelName = "mixtral-bf16";
-    in.original = *original;
-    in.edited = *edited;
-    in.engine = x.moeEngine.get();
-    auto snap = widgets::buildViewSnapshot(in);
-    if (!snap) qFatal("%s", snap.error().message.c_str());
-    return *snap;
-}
 
 Fixture& fixture() {
     static Fixture f = [] {
@@ -100,7 +77,8 @@ Fixture& fixture() {
         auto snap = widgets::buildViewSnapshot(in);
         if (!snap) qFatal("%s", snap.error().message.c_str());
         x.edited = *snap;
-        x.experts = moeSnapshot(x);
+        x.moe = test::mixtralExpertsSnapshot();
+        x.experts = x.moe.snapshot;
         return x;
     }();
     return f;
