@@ -13,6 +13,7 @@
 #include "cli_common.h"
 #include "superlens/core/analysis/bootstrap.h"
 #include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/report_json.h"
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/super_weights.h"
 
@@ -80,21 +81,15 @@ inline core::Result<std::vector<core::TokenId>> loadTextTokens(const TextInput& 
     return ids;
 }
 
-// --ctx, or min(512, max_position_embeddings) when not given.
-inline int windowLength(int requested, const core::Model& model) {
-    if (requested > 0) return requested;
-    return static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, model.config().maxPositionEmbeddings)));
-}
+// --ctx, or core's default window when not given.
+inline int windowLength(int requested, const core::Model& model) { return core::windowLength(requested, model.config()); }
 
 // With --bos-windows, the text ids (loaded without BOS) as BOS-started
-// windows of `context` tokens; otherwise the ids unchanged. Call once the
-// command knows its window length; `stride` (0 = context) must equal it.
+// windows of `context` tokens (core::bosWindows); otherwise the ids unchanged.
 inline core::Result<std::vector<core::TokenId>> applyBosWindows(const TextInput& o, std::vector<core::TokenId> ids,
                                                                 const core::Tokenizer* tok, int context, int stride) {
     if (!o.bosWindows) return ids;
-    if (!tok || !tok->bosId()) return core::Error{o.textFile + ": --bos-windows needs a tokenizer with a BOS token"};
-    if (stride != 0 && stride != context) return core::Error{"--bos-windows needs --stride equal to --ctx (windows must not overlap)"};
-    return core::bosPrefixedWindows(ids, *tok->bosId(), context);
+    return core::bosWindows(ids, tok, context, stride, o.textFile, "--stride");
 }
 
 // The folder's tokenizer when it has one (nullptr otherwise); a damaged one is an error.
@@ -128,31 +123,16 @@ inline void addStopwordOptions(CLI::App* cmd, StopwordInput& o) {
 }
 
 inline core::Result<std::vector<core::TokenId>> resolveStopwordIds(const StopwordInput& o, const core::Model& model, const core::Tokenizer* tok) {
-    std::vector<core::TokenId> ids;
     if (!o.ids.empty()) {
         auto parsed = parseIdList(o.ids);
         if (!parsed) return core::Error{"--stopword-ids: " + parsed.error().message};
-        ids = std::move(parsed).value();
-        const std::int64_t vocab = model.config().vocabSize;
-        for (core::TokenId id : ids) {
-            if (id >= vocab) return core::Error{"--stopword-ids: token id " + std::to_string(id) + " is outside the vocabulary (0.." + std::to_string(vocab - 1) + ")"};
-        }
-        std::sort(ids.begin(), ids.end());
-        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-        return ids;
+        return core::checkedStopwordIds(std::move(parsed).value(), model.config(), "--stopword-ids");
     }
     if (!tok) return core::Error{model.folder().string() + ": no tokenizer (needed to map stopwords to tokens; give --stopword-ids instead)"};
-    std::vector<std::string> words;
-    if (!o.file.empty()) {
-        auto w = core::loadWordList(o.file);
-        if (!w) return w.error();
-        words = std::move(w).value();
-    } else {
-        words = core::englishStopwords();
-    }
-    ids = core::stopwordTokenIds(*tok, words);
-    if (ids.empty()) return core::Error{(o.file.empty() ? std::string("the bundled stopword list") : o.file) + ": no word is a single token of this tokenizer"};
-    return ids;
+    if (o.file.empty()) return core::stopwordIdsOfWords(*tok, core::englishStopwords(), "the bundled stopword list");
+    auto words = core::loadWordList(o.file);
+    if (!words) return words.error();
+    return core::stopwordIdsOfWords(*tok, *words, o.file);
 }
 
 // Scan thresholds (SuperWeightScanOptions), spelled the same in every command.
@@ -170,20 +150,9 @@ inline nlohmann::json editsJson(const std::vector<core::EditSpec>& edits) {
     return j;
 }
 
+// One super weight's record (core/analysis/report_json.h).
 inline nlohmann::json superWeightJson(const core::SuperWeight& sw, const core::Model& model) {
-    nlohmann::json j = {{"layer", sw.layer},       {"row", sw.row},
-            {"col", sw.col},           {"value", sw.value},
-            {"down_in", sw.downIn},    {"down_out", sw.downOut},
-            {"token", sw.token},       {"iteration", sw.iteration},
-            {"output_ratio", sw.outputRatio}, {"input_ratio", sw.inputRatio},
-            {"resid_ratio", sw.residRatio},   {"tensor", sw.tensorName(model)},
-            // row/col index the tensor as stored; which axis is the output channel:
-            {"output_axis", sw.outputAxis},   {"output_channel", sw.outputChannel()},
-            {"input_channel", sw.inputChannel()},
-            // GGUF checkpoints: llama.cpp's name of the same tensor.
-            {"gguf_tensor", model.isGguf() ? nlohmann::json(model.ggufName(sw.tensorName(model))) : nlohmann::json(nullptr)}};
-    if (sw.expert >= 0) j["expert"] = sw.expert;  // inside this routed expert (mixture of experts)
-    return j;
+    return nlohmann::json::parse(core::superWeightJson(sw, model));
 }
 
 // Parses "L:R:C;L:R:C" (also ',' between triples).

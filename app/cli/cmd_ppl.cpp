@@ -37,7 +37,7 @@ int runPpl(const PplCliOptions& o) {
     if (!edits) return fail(edits.error());
     core::Engine engine(*model);
     // keep_super: scan the text's first window.
-    const std::vector<core::TokenId> head(tokens->begin(), tokens->begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, tokens->size())));
+    const std::vector<core::TokenId> head = core::scanInputHead(*tokens);
     auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 

@@ -43,20 +43,7 @@ const bool kKeepSuperResolverInstalled = [] {
     return true;
 }();
 
-nlohmann::json massiveJson(const core::MassiveActivation& m) {
-    nlohmann::json j = {{"layer", m.layer}, {"token", m.token}, {"channel", m.channel}, {"value", m.value}, {"ratio", m.ratio},
-                        {"first_token", m.firstToken}, {"delimiter", m.delimiter}};
-    if (m.imageToken) {
-        // Vision runs: which token this is ([CLS, registers..., patches row-major]).
-        j["token_kind"] = m.imageToken->kindName();
-        if (m.imageToken->kind == core::ImageTokenKind::Register) j["register"] = m.imageToken->index;
-        if (m.imageToken->kind == core::ImageTokenKind::Patch) {
-            j["patch_row"] = m.imageToken->row;
-            j["patch_col"] = m.imageToken->col;
-        }
-    }
-    return j;
-}
+nlohmann::json massiveJson(const core::MassiveActivation& m) { return nlohmann::json::parse(core::massiveActivationJson(m)); }
 
 // Vision models: one image (--pixels); super weights and massive activations
 // with the kind of each token (CLS, register i, patch (row, col)).
@@ -79,24 +66,10 @@ int runVisionScan(const ScanCliOptions& o, const std::shared_ptr<const core::Mod
     auto massive = core::findMassiveActivations(*scan->firstResult, nullptr, o.massive);
     if (!massive) return fail(massive.error());
     if (o.json) {
-        nlohmann::json j;
+        nlohmann::json j = nlohmann::json::parse(core::massiveReportJson(*massive));
         j["super_weights"] = nlohmann::json::array();
         for (const auto& sw : scan->superWeights) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
-        j["massive_activations"] = nlohmann::json::array();
-        for (const auto& a : massive->flagged) j["massive_activations"].push_back(massiveJson(a));
-        j["top_per_layer"] = nlohmann::json::array();
-        for (const auto& layer : massive->topPerLayer) {
-            nlohmann::json l = nlohmann::json::array();
-            for (const auto& a : layer) l.push_back(massiveJson(a));
-            j["top_per_layer"].push_back(std::move(l));
-        }
-        j["massive_persistent"] = nlohmann::json::array();
-        for (const auto& p : massive->persistent) {
-            j["massive_persistent"].push_back({{"token", p.token}, {"channel", p.channel}, {"first_layer", p.firstLayer}, {"last_layer", p.lastLayer}});
-        }
-        j["image"] = {{"channels", (*pixels)->channels}, {"height", (*pixels)->height}, {"width", (*pixels)->width},
-                      {"tokens", T}, {"registers", m.config().numRegisters}, {"patch_grid", {(*pixels)->height / m.config().patchSize,
-                                                                                              (*pixels)->width / m.config().patchSize}}};
+        j["image"] = nlohmann::json::parse(core::imageJson(**pixels, m.config()));
         j["edits"] = analysis::editsJson(*edits);
         printJson(j);
         return kExitOk;
@@ -158,30 +131,13 @@ int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr
     if (!massive) return fail(massive.error());
     const auto& p = *profile;
     if (o.json) {
-        nlohmann::json j;
-        j["super_weights"] = nlohmann::json::array();
-        for (const auto& sw : dense) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
+        nlohmann::json j = nlohmann::json::parse(core::expertScanJson(p, *sws));
+        // The dense layers' super weights first, then those inside the super experts.
+        nlohmann::json all = nlohmann::json::array();
+        for (const auto& sw : dense) all.push_back(analysis::superWeightJson(sw, m));
+        for (auto& e : j["super_weights"]) all.push_back(std::move(e));
+        j["super_weights"] = std::move(all);
         j["dense_layers"] = denseLayers;
-        for (const auto& w : *sws) {
-            j["super_weights"].push_back({{"layer", w.layer}, {"expert", w.expert}, {"tensor", w.tensor}, {"row", w.row}, {"col", w.col},
-                                          {"value", w.value}, {"down_in", w.downIn}, {"token", w.token}, {"prompt", w.prompt}, {"output_axis", 0}, {"output_channel", w.row}, {"input_channel", w.col}, {"down_out", w.downOut}});
-        }
-        j["super_experts"] = nlohmann::json::array();
-        j["expert_profile"] = nlohmann::json::array();
-        for (const auto& s : p.stats) {
-            nlohmann::json e = {{"layer", s.layer}, {"expert", s.expert}, {"max_abs_out", s.maxAbsOut}, {"value", s.value}, {"prompt", s.prompt},
-                                {"token", s.token}, {"channel", s.channel}, {"load", s.load}, {"super", s.super}};
-            j["expert_profile"].push_back(e);
-        }
-        for (const auto& s : p.superExperts) {
-            j["super_experts"].push_back({{"layer", s.layer}, {"expert", s.expert}, {"max_abs_out", s.maxAbsOut}, {"prompt", s.prompt},
-                                          {"token", s.token}, {"channel", s.channel}, {"load", s.load}});
-        }
-        j["expert_threshold"] = {{"threshold", p.threshold}, {"percentile995", p.percentile995}, {"global_max", p.globalMax}};
-        j["first_token_experts"] = nlohmann::json::array();
-        for (std::size_t li = 0; li < p.layers.size(); ++li) {
-            j["first_token_experts"].push_back({{"layer", p.layers[li]}, {"experts", p.firstTokenExperts[li]}});
-        }
         j["massive_activations"] = nlohmann::json::array();
         for (const auto& a : massive->flagged) j["massive_activations"].push_back(massiveJson(a));
         j["ids"] = prompts.front();
@@ -333,27 +289,8 @@ int runScan(const ScanCliOptions& o) {
             }
             j["super_weights"].push_back(std::move(e));
         }
-        j["massive_activations"] = nlohmann::json::array();
-        for (const auto& a : massive->flagged) j["massive_activations"].push_back(massiveJson(a));
-        j["massive_persistent"] = nlohmann::json::array();
-        for (const auto& p : massive->persistent) {
-            j["massive_persistent"].push_back({{"token", p.token}, {"channel", p.channel}, {"first_layer", p.firstLayer}, {"last_layer", p.lastLayer}});
-        }
-        j["layers"] = nlohmann::json::array();
-        for (const auto& s : scan->firstPass) {
-            j["layers"].push_back({{"layer", s.layer},
-                                   {"down_in_max", s.downIn.absValue()},
-                                   {"down_in_ratio", s.downInRatio()},
-                                   {"down_out_max", s.downOut.absValue()},
-                                   {"down_out_ratio", s.downOutRatio()},
-                                   {"resid_max", s.resid.absValue()},
-                                   {"resid_ratio", s.residRatio()},
-                                   {"resid_median", s.residMedian}});
-        }
-        j["iterations"] = nlohmann::json::array();
-        for (std::size_t i = 0; i < scan->iterationSeconds.size(); ++i) {
-            j["iterations"].push_back({{"seconds", scan->iterationSeconds[i]}, {"start_layer", scan->iterationStartLayer[i]}});
-        }
+        j.update(nlohmann::json::parse(core::massiveReportJson(*massive)));
+        j.update(nlohmann::json::parse(core::scanPassesJson(*scan)));
         j["ids"] = primary;
         j["prompts"] = static_cast<int>(prompts.size());
         if (prompts.size() > 1) {

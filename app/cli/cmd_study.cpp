@@ -87,7 +87,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return fail(edits.error());
     core::Engine engine(*model);
-    const std::vector<core::TokenId> head(tokens->begin(), tokens->begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, tokens->size())));
+    const std::vector<core::TokenId> head = core::scanInputHead(*tokens);
     auto resolved = resolveKeepSuper(engine, in.scanTokens.empty() ? head : in.scanTokens, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 

@@ -216,10 +216,8 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return edits.error();
     p->engine = std::make_unique<core::Engine>(p->model);
-    // The scan input for keep_super in base edits: the text's first 128 tokens.
-    const auto& text = p->inputs.textTokens;
-    const std::vector<core::TokenId> head(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, text.size())));
-    auto resolved = resolveKeepSuper(*p->engine, head, std::move(edits).value());
+    // The scan input for keep_super in base edits: the text's head.
+    auto resolved = resolveKeepSuper(*p->engine, core::scanInputHead(p->inputs.textTokens), std::move(edits).value());
     if (!resolved) return resolved.error();
     p->edits = std::move(resolved).value();
     return p;
@@ -294,51 +292,17 @@ int runQuant(const QuantCliOptions& options) {
         if (!b) return fail(b.error());
         so.actBlocks = std::move(b).value();
     }
-    // Probe edits validate the patterns up front (clear errors before any scan).
-    {
-        std::string probe = "rtn:" + o.pattern + ":bits=" + std::to_string(o.bits) + ":block=tensor";
-        auto e = core::parseEdits({probe}, *pr.model);
-        if (!e) return fail(e.error());
-        if (o.actBits) {
-            auto a = core::parseEdits({"actq:" + o.actPattern + ":bits=" + std::to_string(o.actBits) + ":block=tensor"}, *pr.model);
-            if (!a) return fail(a.error());
-        }
-    }
-    // Super weights: --super-weights, else a scan of the text's first 128 tokens.
+    // Clear errors before any scan.
+    if (auto v = core::validateQuantStudyPatterns(*pr.model, so); !v) return fail(v.error());
+    // Super weights: --super-weights, else a scan of the text's head.
     if (!o.noKeepSuper) {
         if (!o.superWeights.empty()) {
             auto coords = analysis::parseCoordList(o.superWeights, "--super-weights");
             if (!coords) return fail(coords.error());
             so.superWeights = std::move(coords).value();
-            core::EditSpec check;
-            check.kind = core::EditKind::Rtn;
-            check.target = o.pattern;
-            check.bits = o.bits;
-            check.keepSuper = true;
-            check.keepWeights = so.superWeights;
-            if (auto v = core::validateEdit(check, *pr.model); !v) return fail("--super-weights: " + v.error().message);
-        } else {
-            const auto& text = pr.inputs.textTokens;
-            const std::vector<core::TokenId> head(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, text.size())));
-            if (head.empty()) return fail("keep_super needs a scan input: give --text/--text-ids, or --super-weights L:R:C, or --no-keep-super");
-            auto probes = core::parseEdits({"rtn:" + o.pattern + ":bits=4:block=tensor:keep_super", "actq:" + o.actPattern + ":bits=8:keep_super"}, *pr.model);
-            if (!probes) return fail(probes.error());
-            // The scan sees the model the study measures: the base edits, then the probes.
-            std::vector<core::EditSpec> withBase = pr.edits;
-            withBase.insert(withBase.end(), probes->begin(), probes->end());
-            auto resolved = core::resolveKeepSuperFromScan(*pr.engine, head, std::move(withBase), o.scan);
-            if (!resolved) return fail(resolved.error());
-            so.superWeights = (*resolved)[resolved->size() - 2].keepWeights;
-            // Kept activations: (token 0, row) of every super weight -- where the
-            // super activation sits in published models, and the only position
-            // every window, task and answer has -- plus the scan's own positions.
-            for (const auto& sw : so.superWeights) {
-                const core::ActivationCoord c{0, pr.model->downOutputAxis() == 0 ? sw.row : sw.col};
-                if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
-            }
-            for (const auto& c : (*resolved)[resolved->size() - 1].keepActivations) {
-                if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
-            }
+            if (auto v = core::validateQuantStudySuperWeights(*pr.model, so); !v) return fail("--super-weights: " + v.error().message);
+        } else if (auto found = core::findQuantStudySuperWeights(*pr.engine, core::scanInputHead(pr.inputs.textTokens), pr.edits, o.scan, so); !found) {
+            return fail(found.error());
         }
     }
     TerminalProgress progress;

@@ -51,7 +51,7 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
         if (!ids) return fail(ids.error());
         profileIds = std::move(ids).value();
     } else {
-        profileIds.assign(tokens->begin(), tokens->begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, tokens->size())));
+        profileIds = core::scanInputHead(*tokens);
     }
     std::vector<core::TokenId> stopwordIds;
     if (!o.noStopwords && (tok || !o.stopwords.ids.empty())) {

@@ -382,9 +382,7 @@ bool CompressionStudies::runQuant(const QuantSweepSettings& settings) {
             if (keep) {
                 options.superWeights = known;
                 if (known.empty()) {
-                    const auto& text = (*data)->inputs.textTokens;
-                    const std::vector<core::TokenId> head(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, text.size())));
-                    auto scan = core::scanSuperWeights(*loaded->engine, head, (*data)->edits, {}, control);
+                    auto scan = core::scanSuperWeights(*loaded->engine, core::scanInputHead((*data)->inputs.textTokens), (*data)->edits, {}, control);
                     if (!scan) return scan.error();
                     for (const auto& sw : scan->superWeights) options.superWeights.push_back(sw.coord());
                 }

@@ -265,6 +265,40 @@ TEST(Stopwords, TokenIdsAndWordLists) {
     EXPECT_FALSE(loadWordList("/nonexistent/words.txt").ok());
 }
 
+// The front ends' shared rules (the CLI and the Python module call these).
+TEST(FrontEndRules, WindowLengthBosWindowsAndStopwordIds) {
+    ModelConfig c;
+    c.vocabSize = 100;
+    c.maxPositionEmbeddings = 2048;
+    EXPECT_EQ(windowLength(0, c), 512);
+    EXPECT_EQ(windowLength(64, c), 64);
+    c.maxPositionEmbeddings = 128;
+    EXPECT_EQ(windowLength(0, c), 128);
+    c.maxPositionEmbeddings = 0;
+    EXPECT_EQ(windowLength(-1, c), 2);
+
+    auto tok = Tokenizer::loadFromFolder(testData() / "stories260K");
+    ASSERT_TRUE(tok.ok());
+    const std::vector<TokenId> text{5, 6, 7, 8, 9};
+    auto w = bosWindows(text, tok->get(), 4, 0, "t.txt", "--stride");
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    EXPECT_EQ(*w, bosPrefixedWindows(text, *(*tok)->bosId(), 4));
+    EXPECT_TRUE(bosWindows(text, tok->get(), 4, 4, "t.txt", "--stride").ok());
+    EXPECT_EQ(bosWindows(text, tok->get(), 4, 2, "t.txt", "--stride").error().message,
+              "BOS windows need --stride equal to the window length 4 (windows must not overlap)");
+    EXPECT_EQ(bosWindows(text, nullptr, 4, 0, "t.txt", "stride").error().message, "t.txt: BOS windows need a tokenizer with a BOS token");
+
+    auto ids = checkedStopwordIds({9, 3, 9, 0}, c, "--stopword-ids");
+    ASSERT_TRUE(ids.ok());
+    EXPECT_EQ(*ids, (std::vector<TokenId>{0, 3, 9}));
+    EXPECT_EQ(checkedStopwordIds({3, 100}, c, "stopword_ids").error().message, "stopword_ids: token id 100 is outside the vocabulary (0..99)");
+    EXPECT_EQ(checkedStopwordIds({}, c, "stopword_ids").error().message, "stopword_ids: no token ids given");
+    auto words = stopwordIdsOfWords(**tok, {"the", "and"}, "list");
+    ASSERT_TRUE(words.ok());
+    EXPECT_EQ(*words, stopwordTokenIds(**tok, {"the", "and"}));
+    EXPECT_EQ(stopwordIdsOfWords(**tok, {"xqzzyvwq"}, "my.txt").error().message, "my.txt: no word is a single token of this tokenizer");
+}
+
 // Zero-shot log-likelihoods from the float64 reference logits: the context is
 // a prefix of refs ids, so every choice's score is a sum of reference log-probs.
 TEST(ZeroShot, IdTasksMatchReferenceLogits) {

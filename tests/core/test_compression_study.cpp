@@ -337,6 +337,33 @@ TEST(CompressionStudy, QuantSweepKeepSuperBeatsPlainAtLargeBlocks) {
     EXPECT_EQ(back->plot("ppl")[1].values, plot[1].values);
 }
 
+// keep_super without coordinates (every front end's rule, now in core): the
+// planted super weight from a scan of the text's head, its activation at
+// (token 0, output channel 13) kept, patterns and explicit weights checked.
+TEST(CompressionStudy, QuantKeepSuperSetUpFindsThePlantedWeight) {
+    Fixture f;
+    QuantStudyOptions o;
+    o.pattern = "model.layers.*.mlp.down_proj.weight";
+    ASSERT_TRUE(validateQuantStudyPatterns(*f.model, o).ok());
+    auto found = findQuantStudySuperWeights(*f.engine, scanInputHead(f.text), {}, {}, o);
+    ASSERT_TRUE(found.ok()) << found.error().message;
+    ASSERT_FALSE(o.superWeights.empty());
+    EXPECT_EQ(o.superWeights.front(), (SuperWeightCoord{1, 13, 57}));
+    ASSERT_FALSE(o.superActivations.empty());
+    EXPECT_EQ(o.superActivations.front(), (ActivationCoord{0, 13}));
+    EXPECT_TRUE(validateQuantStudySuperWeights(*f.model, o).ok());
+    EXPECT_EQ(scanInputHead(f.text).size(), kScanInputTokens);
+    EXPECT_EQ(scanInputHead({1, 2}), (std::vector<TokenId>{1, 2}));
+
+    QuantStudyOptions bad = o;
+    bad.pattern = "model.nothing.*";
+    EXPECT_FALSE(validateQuantStudyPatterns(*f.model, bad).ok());
+    bad = o;
+    bad.superWeights = {{99, 0, 0}};
+    EXPECT_FALSE(validateQuantStudySuperWeights(*f.model, bad).ok());
+    EXPECT_FALSE(findQuantStudySuperWeights(*f.engine, {}, {}, {}, bad).ok());
+}
+
 TEST(CompressionStudy, CancelStopsTheSweep) {
     Fixture f;
     LaserStudyOptions o;

@@ -3,6 +3,7 @@
 // allocation the file cannot back.
 
 #include <cstring>
+#include <limits>
 
 #include <gtest/gtest.h>
 
@@ -100,6 +101,30 @@ TEST(Npy, MissingFileIsAnError) {
     auto r = loadNpy("/nonexistent/pixels.npy");
     ASSERT_FALSE(r.ok());
     EXPECT_NE(r.error().message.find("/nonexistent/pixels.npy"), std::string::npos);
+}
+
+TEST(Npy, InMemoryArraysGetTheFileChecks) {
+    // The Python module's pixels=: the same shape and value rules as a file.
+    const std::vector<float> six = {0.5f, -1.25f, 3.0f, 1e-8f, -7.0f, 2.5f};
+    const std::int64_t batched[] = {1, 2, 1, 3};
+    auto a = pixelTensor(batched, six, "pixels");
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    EXPECT_EQ(a->channels, 2);
+    EXPECT_EQ(a->height, 1);
+    EXPECT_EQ(a->width, 3);
+    EXPECT_EQ(a->values, six);
+    auto errorFor = [&](std::vector<std::int64_t> dims, std::vector<float> values) {
+        auto r = pixelTensor(dims, values, "pixels");
+        return r.ok() ? std::string() : r.error().message;
+    };
+    EXPECT_EQ(errorFor({2, 2, 1, 3}, six), "pixels: a batch of 2 images; one image ([1, C, H, W] or [C, H, W]) is expected");
+    EXPECT_EQ(errorFor({6}, six), "pixels: shape (6,) is not [C, H, W] or [1, C, H, W]");
+    EXPECT_EQ(errorFor({17, 1, 1}, std::vector<float>(17)), "pixels: 17 channels (1..16 accepted)");
+    EXPECT_EQ(errorFor({1, 0, 3}, {}), "pixels: image side 0 outside 1..16384");
+    EXPECT_EQ(errorFor({2, 1, 2}, six), "pixels: 6 values but shape (2, 1, 2) needs 4");
+    std::vector<float> inf = six;
+    inf[4] = std::numeric_limits<float>::infinity();
+    EXPECT_EQ(errorFor({2, 1, 3}, inf), "pixels: value 4 is not finite");
 }
 
 }  // namespace

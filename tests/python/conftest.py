@@ -19,14 +19,23 @@ CLI = os.path.join(BIN, "superlens-cli")
 REFERENCE = os.path.join(DATA, "reference")
 FAMILIES = os.path.join(DATA, "families")
 STORIES = os.path.join(DATA, "stories260K")
+MOE = os.path.join(DATA, "moe")
+ENCODERS = os.path.join(DATA, "encoders")
+VISION = os.path.join(DATA, "vision")
 DEMO = os.path.join(SOURCE, "resources", "models", "demo")
 
-with open(os.path.join(REFERENCE, "refs.json")) as f:
-    REFERENCE_REFS = json.load(f)
-with open(os.path.join(FAMILIES, "refs.json")) as f:
-    FAMILY_REFS = json.load(f)
-with open(os.path.join(STORIES, "reference.json")) as f:
-    STORIES_REF = json.load(f)
+
+def _answers(folder, name="refs.json"):
+    with open(os.path.join(folder, name)) as f:
+        return json.load(f)
+
+
+REFERENCE_REFS = _answers(REFERENCE)
+FAMILY_REFS = _answers(FAMILIES)
+STORIES_REF = _answers(STORIES, "reference.json")
+MOE_REFS = _answers(MOE)
+ENCODER_REFS = _answers(ENCODERS)
+VISION_REFS = _answers(VISION)
 
 # Every checkpoint with float64 answers: (name, folder, refs entry).
 GOLDEN = [(n, os.path.join(REFERENCE, n), r) for n, r in REFERENCE_REFS.items()] + \

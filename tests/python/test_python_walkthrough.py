@@ -1,6 +1,6 @@
 """docs/PYTHON.md's walk-through runs as written: every ```python block, in
 order, in one namespace, from a folder that looks like the repository root
-(resources/ linked in, so the figures and the cache it writes land in a
+(resources/ and tests/ linked in, so the figures and the cache it writes land in a
 temporary folder). Each print must print what the "# " comment lines right
 under it show. ```py blocks (the TransformerLens comparison) are not run."""
 import contextlib
@@ -37,6 +37,7 @@ def test_walkthrough_runs_as_written(tmp_path, monkeypatch):
     blocks = python_blocks()
     assert len(blocks) >= 8
     os.symlink(os.path.join(SOURCE, "resources"), tmp_path / "resources")
+    os.symlink(os.path.join(SOURCE, "tests"), tmp_path / "tests")  # the MoE / encoder / vision fixtures
     monkeypatch.chdir(tmp_path)
     import matplotlib
     matplotlib.use("Agg")

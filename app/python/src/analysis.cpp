@@ -12,6 +12,8 @@
 #include "superlens/core/analysis/massive_activations.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/published_coordinates.h"
+#include "superlens/core/analysis/report_json.h"
+#include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/studies.h"
 #include "superlens/core/analysis/super_weights.h"
 
@@ -27,30 +29,7 @@ json editsJson(const std::vector<core::EditSpec>& edits) {
     return j;
 }
 
-json superWeightJson(const core::SuperWeight& sw, const core::Model& model) {
-    return {{"layer", sw.layer},
-            {"row", sw.row},
-            {"col", sw.col},
-            {"value", sw.value},
-            {"down_in", sw.downIn},
-            {"down_out", sw.downOut},
-            {"token", sw.token},
-            {"iteration", sw.iteration},
-            {"output_ratio", sw.outputRatio},
-            {"input_ratio", sw.inputRatio},
-            {"resid_ratio", sw.residRatio},
-            {"tensor", sw.tensorName(model)},
-            {"output_axis", sw.outputAxis},
-            {"output_channel", sw.outputChannel()},
-            {"input_channel", sw.inputChannel()},
-            {"gguf_tensor", model.isGguf() ? json(model.ggufName(sw.tensorName(model))) : json(nullptr)},
-            {"edit", sw.zeroEdit(model)}};
-}
-
-json massiveJson(const core::MassiveActivation& a) {
-    return {{"layer", a.layer}, {"token", a.token}, {"channel", a.channel}, {"value", a.value}, {"ratio", a.ratio},
-            {"first_token", a.firstToken}, {"delimiter", a.delimiter}};
-}
+json superWeightEntry(const core::SuperWeight& sw, const core::Model& model) { return json::parse(core::superWeightJson(sw, model)); }
 
 bool isFalse(const py::handle& h) { return PyBool_Check(h.ptr()) && !h.cast<bool>(); }
 
@@ -74,7 +53,8 @@ int strideArg(int stride, int context) {
 // ---------------------------------------------------------------------------
 
 py::object scan(const ModelPtr& self, const py::object& input, const py::object& edits, double outputRatio, double inputRatio, double residRatio,
-                int maxIterations, double massiveRatio, int topK, double minConsistency, const py::object& progress, const py::object& cancel) {
+                int maxIterations, double massiveRatio, int topK, double minConsistency, const py::object& pixels, const py::object& progress,
+                const py::object& cancel) {
     const core::Model& m = self->model();
     auto tok = self->tokenizer();
     const core::SuperWeightScanOptions so = scanOptions(outputRatio, inputRatio, residRatio, maxIterations);
@@ -83,6 +63,23 @@ py::object scan(const ModelPtr& self, const py::object& input, const py::object&
     if (topK < 1) raise("top_k must be >= 1");
     mo.ratioThreshold = massiveRatio;
     mo.topK = topK;
+
+    if (!pixels.is_none() || m.config().pixelInput) {
+        // Vision models: one image; every entry names its token (as `superlens-cli scan --pixels`).
+        const ModelInput in = modelInput(*self, input, pixels);
+        const auto specs = inputEdits(*self, in, edits);
+        core::SuperWeightScanOptions imageScan = so;
+        imageScan.pixels = in.pixels;
+        CallScope scope(progress, cancelArg(cancel));
+        core::SuperWeightScan s = scope.run([&](const core::RunControl& c) { return core::scanSuperWeights(self->engine(), {}, specs, imageScan, c); });
+        json j = json::parse(core::massiveReportJson(unwrap(core::findMassiveActivations(*s.firstResult, nullptr, mo))));
+        j.update(json::parse(core::scanPassesJson(s)));
+        j["super_weights"] = json::array();
+        for (const auto& sw : s.superWeights) j["super_weights"].push_back(superWeightEntry(sw, m));
+        j["image"] = json::parse(core::imageJson(*in.pixels, m.config()));
+        j["edits"] = editsJson(specs);
+        return toPython(j);
+    }
 
     // The explicit input, or the bundled default prompt set (as the CLI).
     std::vector<std::vector<core::TokenId>> prompts;
@@ -102,6 +99,23 @@ py::object scan(const ModelPtr& self, const py::object& input, const py::object&
     specs = resolveKeepSuper(self->engine(), primary, std::move(specs));
 
     CallScope scope(progress, cancelArg(cancel));
+    if (m.config().hasExperts()) {
+        // Mixture of experts: the super-expert profile over every prompt, the super weight
+        // inside each flagged expert, the first prompt's massive activations (as the CLI).
+        core::SuperExpertProfile profile = scope.run([&](const core::RunControl& c) { return core::profileExperts(self->engine(), prompts, specs, c); });
+        auto inExperts = scope.run([&](const core::RunControl&) { return core::superWeightsInExperts(self->engine(), profile, prompts, specs); });
+        core::ForwardRequest req;
+        req.tokens = primary;
+        req.edits = specs;
+        req.record = core::HookSelection::patterns({"blocks.*.hook_resid_post"});
+        auto first = scope.run([&](const core::RunControl& c) { return self->engine().run(req, c); });
+        json j = json::parse(core::expertScanJson(profile, inExperts));
+        j.update(json::parse(core::massiveReportJson(unwrap(core::findMassiveActivations(*first, tok.get(), mo)))));
+        j["ids"] = primary;
+        j["prompts"] = static_cast<int>(prompts.size());
+        j["edits"] = editsJson(specs);
+        return toPython(j);
+    }
     core::SuperWeightScan s = scope.run([&](const core::RunControl& c) { return core::scanSuperWeights(self->engine(), primary, specs, so, c); });
     core::MassiveActivationReport massive = unwrap(core::findMassiveActivations(*s.firstResult, tok.get(), mo));
     std::vector<core::SuperWeightConsistency> consistency;
@@ -120,7 +134,7 @@ py::object scan(const ModelPtr& self, const py::object& input, const py::object&
     json j;
     j["super_weights"] = json::array();
     for (const auto& sw : reported) {
-        json e = superWeightJson(sw, m);
+        json e = superWeightEntry(sw, m);
         for (const auto& c : consistency) {
             if (c.weight.sameCoordinate(sw)) {
                 e["prompts_found"] = c.promptsFound;
@@ -129,27 +143,8 @@ py::object scan(const ModelPtr& self, const py::object& input, const py::object&
         }
         j["super_weights"].push_back(std::move(e));
     }
-    j["massive_activations"] = json::array();
-    for (const auto& a : massive.flagged) j["massive_activations"].push_back(massiveJson(a));
-    j["massive_persistent"] = json::array();
-    for (const auto& p : massive.persistent) {
-        j["massive_persistent"].push_back({{"token", p.token}, {"channel", p.channel}, {"first_layer", p.firstLayer}, {"last_layer", p.lastLayer}});
-    }
-    j["layers"] = json::array();
-    for (const auto& st : s.firstPass) {
-        j["layers"].push_back({{"layer", st.layer},
-                               {"down_in_max", st.downIn.absValue()},
-                               {"down_in_ratio", st.downInRatio()},
-                               {"down_out_max", st.downOut.absValue()},
-                               {"down_out_ratio", st.downOutRatio()},
-                               {"resid_max", st.resid.absValue()},
-                               {"resid_ratio", st.residRatio()},
-                               {"resid_median", st.residMedian}});
-    }
-    j["iterations"] = json::array();
-    for (std::size_t i = 0; i < s.iterationSeconds.size(); ++i) {
-        j["iterations"].push_back({{"seconds", s.iterationSeconds[i]}, {"start_layer", s.iterationStartLayer[i]}});
-    }
+    j.update(json::parse(core::massiveReportJson(massive)));
+    j.update(json::parse(core::scanPassesJson(s)));
     j["ids"] = primary;
     j["prompts"] = static_cast<int>(prompts.size());
     if (prompts.size() > 1) {
@@ -179,7 +174,7 @@ py::object scan(const ModelPtr& self, const py::object& input, const py::object&
 }
 
 py::object massive(const ModelPtr& self, const py::object& input, const py::object& edits, double ratio, int topK, int maxFlagged,
-                   const py::object& progress, const py::object& cancel) {
+                   const py::object& pixels, const py::object& progress, const py::object& cancel) {
     const core::Model& m = self->model();
     auto tok = self->tokenizer();
     if (!(ratio > 0)) raise("ratio must be positive");
@@ -189,30 +184,19 @@ py::object massive(const ModelPtr& self, const py::object& input, const py::obje
     mo.ratioThreshold = ratio;
     mo.topK = topK;
     mo.maxFlaggedPerLayer = maxFlagged;
-    TokenInput in = tokensArg(*self, input);
-    auto specs = editsArg(m, edits, static_cast<std::int64_t>(in.ids.size()));
-    specs = resolveKeepSuper(self->engine(), in.ids, std::move(specs));
+    const ModelInput in = modelInput(*self, input, pixels);
+    auto specs = inputEdits(*self, in, edits);
     core::ForwardRequest req;
-    req.tokens = in.ids;
+    req.tokens = in.tokens.ids;
+    req.pixels = in.pixels;
     req.edits = specs;
     req.record = core::HookSelection::patterns({"blocks.*.hook_resid_post"});
     CallScope scope(progress, cancelArg(cancel));
     auto result = scope.run([&](const core::RunControl& c) { return self->engine().run(req, c); });
     core::MassiveActivationReport r = unwrap(core::findMassiveActivations(*result, tok.get(), mo));
-    json j;
-    j["massive_activations"] = json::array();
-    for (const auto& a : r.flagged) j["massive_activations"].push_back(massiveJson(a));
-    j["massive_persistent"] = json::array();
-    for (const auto& p : r.persistent) {
-        j["massive_persistent"].push_back({{"token", p.token}, {"channel", p.channel}, {"first_layer", p.firstLayer}, {"last_layer", p.lastLayer}});
-    }
-    j["top_per_layer"] = json::array();
-    for (const auto& layer : r.topPerLayer) {
-        json l = json::array();
-        for (const auto& a : layer) l.push_back(massiveJson(a));
-        j["top_per_layer"].push_back(std::move(l));
-    }
-    j["ids"] = in.ids;
+    json j = json::parse(core::massiveReportJson(r));
+    j["ids"] = in.tokens.ids;
+    if (in.pixels) j["image"] = json::parse(core::imageJson(*in.pixels, m.config()));
     j["ratio_threshold"] = ratio;
     j["edits"] = editsJson(specs);
     py::dict d = toPython(j);
@@ -227,7 +211,7 @@ py::object perplexity(const ModelPtr& self, const py::object& text, const py::ob
     stride = strideArg(stride, context);
     auto tokens = textArg(*self, text, bosWindows, context, stride);
     auto specs = editsArg(m, edits);
-    specs = resolveKeepSuper(self->engine(), scanHead(tokens), std::move(specs));
+    specs = resolveKeepSuper(self->engine(), core::scanInputHead(tokens), std::move(specs));
     core::PerplexityOptions po;
     po.context = context;
     po.stride = stride;
@@ -256,7 +240,7 @@ py::object stopwords(const ModelPtr& self, const py::object& text, const py::obj
     auto tokens = textArg(*self, text, bosWindows, context, 0);
     auto ids = stopwordIdsArg(*self, words, wordIds);
     auto specs = editsArg(m, edits);
-    specs = resolveKeepSuper(self->engine(), scanHead(tokens), std::move(specs));
+    specs = resolveKeepSuper(self->engine(), core::scanInputHead(tokens), std::move(specs));
     CallScope scope(progress, cancelArg(cancel));
     core::StopwordShift s =
         scope.run([&](const core::RunControl& c) { return core::stopwordShift(self->engine(), tokens, ids, specs, context, top, c); });
@@ -331,7 +315,7 @@ py::object studySuperWeight(const ModelPtr& self, const py::object& text, const 
     if (!tasks.empty()) in.tasks = &tasks;
     if (!isFalse(words) && (tok || !wordIds.is_none())) in.stopwordIds = stopwordIdsArg(*self, words.is_none() ? py::object(py::none()) : words, wordIds);
     auto specs = editsArg(m, edits);
-    specs = resolveKeepSuper(self->engine(), in.scanTokens.empty() ? scanHead(in.textTokens) : in.scanTokens, std::move(specs));
+    specs = resolveKeepSuper(self->engine(), in.scanTokens.empty() ? core::scanInputHead(in.textTokens) : in.scanTokens, std::move(specs));
     core::SuperWeightStudyOptions so;
     so.perplexity.context = context;
     so.perplexity.stride = stride;
@@ -353,7 +337,7 @@ py::object studySuperWeight(const ModelPtr& self, const py::object& text, const 
     });
     json j;
     j["super_weights"] = json::array();
-    for (const auto& sw : s.superWeights) j["super_weights"].push_back(superWeightJson(sw, m));
+    for (const auto& sw : s.superWeights) j["super_weights"].push_back(superWeightEntry(sw, m));
     j["outliers"] = json::array();
     for (const auto& c : s.outliers) j["outliers"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
     j["conditions"] = json::parse(s.conditionsJson());
@@ -404,7 +388,7 @@ std::unique_ptr<Prepared> prepare(PyModel& self, const py::object& text, const p
         p->inputs.answers = &p->answers;
     }
     p->edits = editsArg(m, edits);
-    p->edits = resolveKeepSuper(self.engine(), scanHead(p->inputs.textTokens), std::move(p->edits));
+    p->edits = resolveKeepSuper(self.engine(), core::scanInputHead(p->inputs.textTokens), std::move(p->edits));
     return p;
 }
 
@@ -524,39 +508,17 @@ py::object studyQuant(const ModelPtr& self, const py::object& text, int bits, co
             so.superActivations.push_back({tk, ch});
         }
     }
-    // Probe edits validate the patterns up front (the CLI's clear errors before any scan).
-    unwrap(core::parseEdits({"rtn:" + pattern + ":bits=" + std::to_string(bits) + ":block=tensor"}, m));
-    if (actBits) unwrap(core::parseEdits({"actq:" + actPattern + ":bits=" + std::to_string(actBits) + ":block=tensor"}, m));
+    check(core::validateQuantStudyPatterns(m, so));
     CallScope scope(progress, cancelArg(cancel));
     if (keepSuper) {
         if (!superWeights.is_none()) {
             so.superWeights = coordsArg(superWeights, "super_weights");
-            core::EditSpec probe;
-            probe.kind = core::EditKind::Rtn;
-            probe.target = pattern;
-            probe.bits = bits;
-            probe.keepSuper = true;
-            probe.keepWeights = so.superWeights;
-            if (auto v = core::validateEdit(probe, m); !v) raise("super_weights: " + v.error().message);
+            if (auto v = core::validateQuantStudySuperWeights(m, so); !v) raise("super_weights: " + v.error().message);
         } else {
-            // The super weights of a scan of the text's first 128 tokens, and
-            // the kept activations: (token 0, output channel) of each plus the
-            // scan's own positions -- the CLI's rule (cmd_study_compression.cpp).
-            const auto head = scanHead(p->inputs.textTokens);
-            auto probes = unwrap(core::parseEdits({"rtn:" + pattern + ":bits=4:block=tensor:keep_super", "actq:" + actPattern + ":bits=8:keep_super"}, m));
-            std::vector<core::EditSpec> withBase = p->edits;
-            withBase.insert(withBase.end(), probes.begin(), probes.end());
             const core::SuperWeightScanOptions sopt = scanOptions(outputRatio, inputRatio, residRatio, maxIterations);
-            std::vector<core::EditSpec> resolved = scope.run(
-                [&](const core::RunControl&) { return core::resolveKeepSuperFromScan(self->engine(), head, std::move(withBase), sopt); });
-            so.superWeights = resolved[resolved.size() - 2].keepWeights;
-            for (const auto& sw : so.superWeights) {
-                const core::ActivationCoord c{0, m.downOutputAxis() == 0 ? sw.row : sw.col};
-                if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
-            }
-            for (const auto& c : resolved[resolved.size() - 1].keepActivations) {
-                if (std::find(so.superActivations.begin(), so.superActivations.end(), c) == so.superActivations.end()) so.superActivations.push_back(c);
-            }
+            scope.run([&](const core::RunControl&) {
+                return core::findQuantStudySuperWeights(self->engine(), core::scanInputHead(p->inputs.textTokens), p->edits, sopt, so);
+            });
         }
     }
     core::QuantStudy s = scope.run([&](const core::RunControl& c) { return core::studyQuant(self->engine(), p->inputs, p->edits, so, c); });
@@ -570,14 +532,18 @@ void registerAnalysis(py::module_&, py::class_<PyModel, ModelPtr>& cls) {
     const auto none = py::none();
     cls.def("scan", &scan, arg("input") = none, arg("edits") = none, arg("output_ratio") = 50.0, arg("input_ratio") = 20.0,
             arg("resid_ratio") = 50.0, arg("max_iterations") = 16, arg("massive_ratio") = 100.0, arg("top_k") = 3, arg("min_consistency") = 0.5,
-            arg("progress") = none, arg("cancel") = none, R"doc(
+            arg("pixels") = none, arg("progress") = none, arg("cancel") = none, R"doc(
 Super weights and massive activations: the document of `superlens-cli scan --json`
 as a dict (super_weights, massive_activations, massive_persistent, layers, ...).
 Without input, the bundled default prompts are scanned and the super weights
-found in at least min_consistency of them are reported.)doc")
-        .def("massive", &massive, arg("input"), arg("edits") = none, arg("ratio") = 100.0, arg("top_k") = 3, arg("max_flagged_per_layer") = 64,
-             arg("progress") = none, arg("cancel") = none,
-             "Massive activations (Sun et al., 2024) of one input: flagged entries, per-layer top-k and medians (numpy).")
+found in at least min_consistency of them are reported. Mixture-of-experts models give
+`scan --json`'s expert document (super_experts, expert_profile, the super weight inside each
+super expert). Vision models scan one image
+(pixels=, as `scan --pixels`): entries carry token_kind (cls, register, patch), plus 'image'.)doc")
+        .def("massive", &massive, arg("input") = none, arg("edits") = none, arg("ratio") = 100.0, arg("top_k") = 3, arg("max_flagged_per_layer") = 64,
+             arg("pixels") = none, arg("progress") = none, arg("cancel") = none,
+             "Massive activations (Sun et al., 2024) of one input (text, token ids, or pixels= for vision models): flagged entries, "
+             "per-layer top-k and medians (numpy); images add 'image' and each entry's token_kind (cls, register, patch).")
         .def("perplexity", &perplexity, arg("text"), arg("ctx") = none, arg("stride") = 0, arg("edits") = none, arg("bos_windows") = false,
              arg("progress") = none, arg("cancel") = none, R"doc(
 Sliding-window perplexity (Hugging Face's recipe), as `superlens-cli ppl --json --per-token`.

@@ -69,7 +69,18 @@ std::vector<TokenId> idsArg(const py::handle& h, const core::Model& model, const
     return ids;
 }
 
+namespace {
+
+// Vision models read an image: a clear message instead of "outside the vocabulary (0..-1)".
+void requireTokenModel(const core::Model& model) {
+    const core::ModelConfig& c = model.config();
+    if (c.pixelInput) raise("this " + c.familyName + " model reads an image, not tokens: give pixels= (a [1, C, H, W] float array or a .npy file)");
+}
+
+}  // namespace
+
 TokenInput tokensArg(PyModel& model, const py::handle& input, const char* what) {
+    requireTokenModel(model.model());
     TokenInput out;
     if (py::isinstance<py::str>(input)) {
         auto tok = model.requireTokenizer(std::string("text ") + what);
@@ -89,6 +100,50 @@ TokenInput tokensArg(PyModel& model, const py::handle& input, const char* what) 
     }
     out.ids = idsArg(input, model.model(), what);
     return out;
+}
+
+std::shared_ptr<const core::PixelTensor> pixelsArg(const core::Model& model, const py::handle& pixels) {
+    const core::ModelConfig& c = model.config();
+    if (!c.pixelInput) raise("pixels: this " + c.familyName + " model reads tokens (give text or token ids)");
+    if (py::isinstance<py::array>(pixels)) {
+        py::array a = py::reinterpret_borrow<py::array>(pixels);
+        if (a.dtype().kind() != 'f' || (a.itemsize() != 4 && a.itemsize() != 8)) {
+            raise("pixels: dtype " + py::str(a.dtype()).cast<std::string>() + " is not supported (float32 or float64 pixel values)");
+        }
+        py::array_t<float, py::array::c_style | py::array::forcecast> v(a);
+        const std::vector<std::int64_t> shape(v.shape(), v.shape() + v.ndim());
+        return std::make_shared<const core::PixelTensor>(
+            unwrap(core::pixelTensor(shape, std::span<const float>(v.data(), static_cast<std::size_t>(v.size())), "pixels")));
+    }
+    if (py::isinstance<py::str>(pixels) || pathLike(pixels)) {
+        const auto file = pathArg(pixels, "pixels");
+        core::Result<core::PixelTensor> px = core::Error{""};
+        {
+            py::gil_scoped_release release;
+            px = core::loadNpy(file);
+        }
+        return std::make_shared<const core::PixelTensor>(unwrap(std::move(px), file));
+    }
+    throw py::type_error("pixels must be a float numpy array [1, C, H, W] or a .npy file (str or os.PathLike)");
+}
+
+ModelInput modelInput(PyModel& model, const py::handle& input, const py::handle& pixels) {
+    ModelInput in;
+    if (!pixels.is_none()) {
+        if (!input.is_none()) raise("give either input (text or token ids) or pixels, not both");
+        in.pixels = pixelsArg(model.model(), pixels);
+        in.positions = model.model().config().imageTokenCount(in.pixels->height, in.pixels->width);
+    } else {
+        in.tokens = tokensArg(model, input);
+        in.positions = static_cast<std::int64_t>(in.tokens.ids.size());
+    }
+    return in;
+}
+
+std::vector<core::EditSpec> inputEdits(PyModel& model, const ModelInput& in, const py::handle& edits) {
+    auto specs = editsArg(model.model(), edits, in.positions);
+    if (in.pixels) return specs;
+    return resolveKeepSuper(model.engine(), in.tokens.ids, std::move(specs));
 }
 
 std::vector<core::EditSpec> editsArg(const core::Model& model, const py::handle& edits, std::int64_t tokenCount) {
@@ -129,20 +184,15 @@ std::vector<core::EditSpec> resolveKeepSuper(core::Engine& engine, const std::ve
     return unwrap(std::move(r));
 }
 
-std::vector<TokenId> scanHead(const std::vector<TokenId>& tokens) {
-    return {tokens.begin(), tokens.begin() + static_cast<std::ptrdiff_t>(std::min<std::size_t>(128, tokens.size()))};
-}
-
 int windowLength(const py::object& ctx, const core::Model& model) {
-    if (!ctx.is_none()) {
-        const long long v = ctx.cast<long long>();
-        if (v < 2 || v > (1 << 20)) raise("ctx must be between 2 and 1048576 tokens (got " + std::to_string(v) + ")");
-        return static_cast<int>(v);
-    }
-    return static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, model.config().maxPositionEmbeddings)));
+    if (ctx.is_none()) return core::windowLength(0, model.config());
+    const long long v = ctx.cast<long long>();
+    if (v < 2 || v > (1 << 20)) raise("ctx must be between 2 and 1048576 tokens (got " + std::to_string(v) + ")");
+    return core::windowLength(static_cast<int>(v), model.config());
 }
 
 std::vector<TokenId> textArg(PyModel& model, const py::handle& text, bool bosWindows, int context, int stride) {
+    requireTokenModel(model.model());
     std::vector<TokenId> ids;
     std::string where = "text";
     if (py::isinstance<py::str>(text) || pathLike(text)) {
@@ -171,43 +221,26 @@ std::vector<TokenId> textArg(PyModel& model, const py::handle& text, bool bosWin
         ids = idsArg(text, model.model(), "text");
     }
     if (!bosWindows) return ids;
-    auto tok = model.tokenizer();
-    if (!tok || !tok->bosId()) raise(where + ": bos_windows needs a tokenizer with a BOS token");
-    if (stride != 0 && stride != context) raise("bos_windows needs stride equal to ctx (windows must not overlap)");
-    return core::bosPrefixedWindows(ids, *tok->bosId(), context);
+    return unwrap(core::bosWindows(ids, model.tokenizer().get(), context, stride, where, "stride"));
 }
 
 std::vector<TokenId> stopwordIdsArg(PyModel& model, const py::handle& stopwords, const py::handle& stopwordIds) {
     const core::Model& m = model.model();
-    if (!stopwordIds.is_none()) {
-        std::vector<TokenId> ids = idsArg(stopwordIds, m, "stopword_ids");
-        if (ids.empty()) raise("stopword_ids: no token ids given");
-        std::sort(ids.begin(), ids.end());
-        ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
-        return ids;
-    }
+    if (!stopwordIds.is_none()) return unwrap(core::checkedStopwordIds(idsArg(stopwordIds, m, "stopword_ids"), m.config(), "stopword_ids"));
     auto tok = model.tokenizer();
     if (!tok) raise(m.folder().string() + ": no tokenizer (needed to map stopwords to tokens; give stopword_ids instead)");
-    std::vector<std::string> words;
-    std::string origin = "the bundled stopword list";
-    if (stopwords.is_none()) {
-        words = core::englishStopwords();
-    } else if (auto file = pathLike(stopwords)) {
-        words = unwrap(core::loadWordList(file->string()), *file);
-        origin = file->string();
-    } else if (py::isinstance<py::list>(stopwords) || py::isinstance<py::tuple>(stopwords)) {
+    if (stopwords.is_none()) return unwrap(core::stopwordIdsOfWords(*tok, core::englishStopwords(), "the bundled stopword list"));
+    if (auto file = pathLike(stopwords)) return unwrap(core::stopwordIdsOfWords(*tok, unwrap(core::loadWordList(file->string()), *file), file->string()));
+    if (py::isinstance<py::list>(stopwords) || py::isinstance<py::tuple>(stopwords)) {
+        std::vector<std::string> words;
         for (py::handle w : stopwords) {
             if (!py::isinstance<py::str>(w)) throw py::type_error("stopwords must be a list of str");
             words.push_back(w.cast<std::string>());
         }
-        origin = "stopwords";
         if (words.empty()) raise("stopwords: no words given");
-    } else {
-        throw py::type_error("stopwords must be None (the bundled English list), a list of words or an os.PathLike word list");
+        return unwrap(core::stopwordIdsOfWords(*tok, words, "stopwords"));
     }
-    std::vector<TokenId> ids = core::stopwordTokenIds(*tok, words);
-    if (ids.empty()) raise(origin + ": no word is a single token of this tokenizer");
-    return ids;
+    throw py::type_error("stopwords must be None (the bundled English list), a list of words or an os.PathLike word list");
 }
 
 namespace {

@@ -14,6 +14,7 @@
 #include "superlens/core/analysis/compression_study.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/engine/edit_spec.h"
+#include "superlens/core/model/npy.h"
 
 namespace superlens::python {
 
@@ -35,7 +36,28 @@ struct TokenInput {
     std::vector<TokenId> ids;
     std::string prompt;  // "" when given as ids
 };
+// Refused on vision models (they read pixels=).
 TokenInput tokensArg(PyModel& model, const py::handle& input, const char* what = "input");
+
+// pixels: the image of a vision model (the CLI's --pixels), as a float32 or
+// float64 numpy array [1, C, H, W] or [C, H, W] (the image processor's
+// pixel_values), or a .npy file (str or os.PathLike); core's checks of a
+// .npy file apply (one image, channel and side limits, finite values).
+// Refused on models that read tokens.
+std::shared_ptr<const core::PixelTensor> pixelsArg(const core::Model& model, const py::handle& pixels);
+
+// One forward pass's input: input= (text or token ids) or pixels= (vision
+// models), never both; `positions` is the sequence length it gives.
+struct ModelInput {
+    TokenInput tokens;
+    std::shared_ptr<const core::PixelTensor> pixels;
+    std::int64_t positions = 0;
+};
+ModelInput modelInput(PyModel& model, const py::handle& input, const py::handle& pixels);
+// Its edits: parsed and validated against its positions; keep_super without
+// coordinates resolved by a scan of the tokens (for an image the engine
+// refuses it by name: no image scan resolves it yet).
+std::vector<core::EditSpec> inputEdits(PyModel& model, const ModelInput& in, const py::handle& edits);
 
 // edits: None, one spec string, a list of spec strings, or an os.PathLike
 // JSON edits file (--edits FILE). Parsed and validated against the model
@@ -47,10 +69,7 @@ std::vector<core::EditSpec> editsArg(const core::Model& model, const py::handle&
 // `tokens` (the CLI's rule: the command's own input).
 std::vector<core::EditSpec> resolveKeepSuper(core::Engine& engine, const std::vector<TokenId>& tokens, std::vector<core::EditSpec> edits);
 
-// The first min(128, n) tokens: the scan input of text analyses (as the CLI).
-std::vector<TokenId> scanHead(const std::vector<TokenId>& tokens);
-
-// --ctx default: min(512, max_position_embeddings).
+// ctx=: core::windowLength (None = its default).
 int windowLength(const py::object& ctx, const core::Model& model);
 
 // text for ppl / stopwords / studies: str (the text itself), an os.PathLike

@@ -116,6 +116,7 @@ namespace {
 
 struct RunArgs {
     TokenInput input;
+    std::shared_ptr<const core::PixelTensor> pixels;  // vision models
     std::vector<core::EditSpec> edits;
     HookArgs hooks;
     bool allPositions = true;
@@ -141,6 +142,7 @@ std::shared_ptr<PyRunResult> runModel(const ModelPtr& self, RunArgs args, const 
 
     core::ForwardRequest req;
     req.tokens = std::move(args.input.ids);
+    req.pixels = std::move(args.pixels);
     req.edits = std::move(args.edits);
     req.record = record;
     req.allPositionLogits = args.allPositions;
@@ -201,13 +203,14 @@ std::shared_ptr<PyRunResult> runModel(const ModelPtr& self, RunArgs args, const 
     return out;
 }
 
-RunArgs runArgs(const ModelPtr& self, const py::object& input, const py::object& hooks, const py::object& edits, bool allPositions,
-                const py::object& previous) {
+RunArgs runArgs(const ModelPtr& self, const py::object& input, const py::object& pixels, const py::object& hooks, const py::object& edits,
+                bool allPositions, const py::object& previous) {
     RunArgs a;
-    a.input = tokensArg(*self, input);
+    ModelInput in = modelInput(*self, input, pixels);
     a.hooks = hooksArg(hooks);
-    a.edits = editsArg(self->model(), edits, static_cast<std::int64_t>(a.input.ids.size()));
-    a.edits = resolveKeepSuper(self->engine(), a.input.ids, std::move(a.edits));
+    a.edits = inputEdits(*self, in, edits);
+    a.input = std::move(in.tokens);
+    a.pixels = std::move(in.pixels);
     a.allPositions = allPositions;
     if (!previous.is_none()) {
         auto prev = previous.cast<std::shared_ptr<PyRunResult>>();
@@ -314,13 +317,17 @@ of work (a layer, a window, a study cell).)doc")
     cls.def(
            "run",
            [](const ModelPtr& self, const py::object& input, const py::object& hooks, const py::object& edits, bool allPositions,
-              const py::object& previous, const py::object& progress, const py::object& cancel) {
-               return runModel(self, runArgs(self, input, hooks, edits, allPositions, previous), progress, cancel);
+              const py::object& previous, const py::object& pixels, const py::object& progress, const py::object& cancel) {
+               return runModel(self, runArgs(self, input, pixels, hooks, edits, allPositions, previous), progress, cancel);
            },
-           py::arg("input"), py::arg("hooks") = py::none(), py::arg("edits") = py::none(), py::arg("all_positions") = true,
-           py::arg("previous") = py::none(), py::arg("progress") = py::none(), py::arg("cancel") = py::none(), R"doc(
+           py::arg("input") = py::none(), py::arg("hooks") = py::none(), py::arg("edits") = py::none(), py::arg("all_positions") = true,
+           py::arg("previous") = py::none(), py::arg("pixels") = py::none(), py::arg("progress") = py::none(), py::arg("cancel") = py::none(),
+           R"doc(
 One exact forward pass.
 input: text (encoded with the tokenizer's special tokens) or token ids (used as given).
+pixels: vision models' input instead: the image processor's pixel_values as a float32/float64
+  array [1, C, H, W] (or [C, H, W]) or a .npy file; positions are [CLS, registers..., patches
+  row-major] and logits are empty ([T, 0]: no vocabulary).
 hooks: patterns to record ("blocks.*.hook_mlp_out"), or {name: fn} / [(name, fn)] with
   fn(activation) or fn(activation, hook_name) returning a modified array or None
   (in-place changes count). edits: edit spec strings, as everywhere in SuperLens.
@@ -329,13 +336,13 @@ previous: an earlier RunResult of the same tokens and hooks: blocks before the f
         .def(
             "run_with_cache",
             [](const ModelPtr& self, const py::object& input, const py::object& hooks, const py::object& edits, bool allPositions,
-               const py::object& progress, const py::object& cancel) {
+               const py::object& pixels, const py::object& progress, const py::object& cancel) {
                 py::object h = hooks.is_none() ? py::object(py::str("*")) : hooks;
-                auto r = runModel(self, runArgs(self, input, h, edits, allPositions, py::none()), progress, cancel);
+                auto r = runModel(self, runArgs(self, input, pixels, h, edits, allPositions, py::none()), progress, cancel);
                 return py::make_tuple(r->logits(), r->cacheDict());
             },
-            py::arg("input"), py::arg("hooks") = py::none(), py::arg("edits") = py::none(), py::arg("all_positions") = true,
-            py::arg("progress") = py::none(), py::arg("cancel") = py::none(),
+            py::arg("input") = py::none(), py::arg("hooks") = py::none(), py::arg("edits") = py::none(), py::arg("all_positions") = true,
+            py::arg("pixels") = py::none(), py::arg("progress") = py::none(), py::arg("cancel") = py::none(),
             "run(...) returning (logits, cache); records every hook unless hooks= narrows it (TransformerLens's run_with_cache).")
         .def("generate", &generate, py::arg("input"), py::arg("max_new_tokens") = 32, py::arg("edits") = py::none(),
              py::arg("temperature") = 0.0, py::arg("top_k") = 0, py::arg("top_p") = 1.0, py::arg("seed") = 0, py::arg("stop_at_eos") = true,

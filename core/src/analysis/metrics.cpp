@@ -182,6 +182,38 @@ std::vector<TokenId> bosPrefixedWindows(const std::vector<TokenId>& textIds, Tok
     return out;
 }
 
+Result<std::vector<TokenId>> bosWindows(const std::vector<TokenId>& textIds, const Tokenizer* tokenizer, int context, int stride,
+                                        const std::string& where, const std::string& strideOption) {
+    if (!tokenizer || !tokenizer->bosId()) return Error{where + ": BOS windows need a tokenizer with a BOS token"};
+    if (stride != 0 && stride != context) {
+        return Error{"BOS windows need " + strideOption + " equal to the window length " + std::to_string(context) + " (windows must not overlap)"};
+    }
+    return bosPrefixedWindows(textIds, *tokenizer->bosId(), context);
+}
+
+int windowLength(int requested, const ModelConfig& config) {
+    if (requested > 0) return requested;
+    return static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, config.maxPositionEmbeddings)));
+}
+
+Result<std::vector<TokenId>> checkedStopwordIds(std::vector<TokenId> ids, const ModelConfig& config, const std::string& what) {
+    if (ids.empty()) return Error{what + ": no token ids given"};
+    for (TokenId id : ids) {
+        if (id < 0 || id >= config.vocabSize) {
+            return Error{what + ": token id " + std::to_string(id) + " is outside the vocabulary (0.." + std::to_string(config.vocabSize - 1) + ")"};
+        }
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+}
+
+Result<std::vector<TokenId>> stopwordIdsOfWords(const Tokenizer& tokenizer, const std::vector<std::string>& words, const std::string& origin) {
+    std::vector<TokenId> ids = stopwordTokenIds(tokenizer, words);
+    if (ids.empty()) return Error{origin + ": no word is a single token of this tokenizer"};
+    return ids;
+}
+
 double MeanDistribution::massOn(const std::vector<TokenId>& ids) const {
     double m = 0;
     for (TokenId id : ids) {

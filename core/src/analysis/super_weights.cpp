@@ -228,6 +228,10 @@ Result<std::vector<SuperWeightConsistency>> scanConsistency(Engine& engine, cons
     return out;
 }
 
+std::vector<TokenId> scanInputHead(const std::vector<TokenId>& textTokens) {
+    return {textTokens.begin(), textTokens.begin() + static_cast<std::ptrdiff_t>(std::min(kScanInputTokens, textTokens.size()))};
+}
+
 Result<std::vector<EditSpec>> resolveKeepSuperFromScan(Engine& engine, const std::vector<TokenId>& tokens, std::vector<EditSpec> edits,
                                                        const SuperWeightScanOptions& options) {
     const bool needed = std::any_of(edits.begin(), edits.end(), [](const EditSpec& e) { return e.needsSuperWeightScan() || e.needsSuperActivationScan(); });

@@ -53,6 +53,28 @@ bool dictValue(const std::string& header, const std::string& key, std::string& o
     return true;
 }
 
+// [1, C, H, W] or [C, H, W] with sides and channels in range; `shape`
+// becomes [C, H, W]. After this no product of the sides can overflow.
+Status checkImageShape(std::vector<std::int64_t>& shape, const std::string& shapeText, const std::string& where) {
+    if (shape.size() == 4) {
+        if (shape[0] != 1) return Error{where + "a batch of " + std::to_string(shape[0]) + " images; one image ([1, C, H, W] or [C, H, W]) is expected"};
+        shape.erase(shape.begin());
+    }
+    if (shape.size() != 3) return Error{where + "shape " + shapeText + " is not [C, H, W] or [1, C, H, W]"};
+    if (shape[0] < 1 || shape[0] > kMaxImageChannels) return Error{where + std::to_string(shape[0]) + " channels (1.." + std::to_string(kMaxImageChannels) + " accepted)"};
+    for (int i : {1, 2}) {
+        if (shape[i] < 1 || shape[i] > kMaxImageSide) return Error{where + "image side " + std::to_string(shape[i]) + " outside 1.." + std::to_string(kMaxImageSide)};
+    }
+    return {};
+}
+
+Status checkFinite(const std::vector<float>& values, const std::string& where) {
+    for (std::size_t i = 0; i < values.size(); ++i) {
+        if (!std::isfinite(values[i])) return Error{where + "value " + std::to_string(i) + " is not finite"};
+    }
+    return {};
+}
+
 }  // namespace
 
 Result<PixelTensor> parseNpy(std::span<const std::byte> bytes, const std::string& name) {
@@ -97,15 +119,7 @@ Result<PixelTensor> parseNpy(std::span<const std::byte> bytes, const std::string
         else cur += shapeText[i];
     }
     SL_TRY(flush());
-    if (shape.size() == 4) {
-        if (shape[0] != 1) return Error{where + "a batch of " + std::to_string(shape[0]) + " images; one image ([1, C, H, W] or [C, H, W]) is expected"};
-        shape.erase(shape.begin());
-    }
-    if (shape.size() != 3) return Error{where + "shape " + shapeText + " is not [C, H, W] or [1, C, H, W]"};
-    if (shape[0] < 1 || shape[0] > kMaxImageChannels) return Error{where + std::to_string(shape[0]) + " channels (1.." + std::to_string(kMaxImageChannels) + " accepted)"};
-    for (int i : {1, 2}) {
-        if (shape[i] < 1 || shape[i] > kMaxImageSide) return Error{where + "image side " + std::to_string(shape[i]) + " outside 1.." + std::to_string(kMaxImageSide)};
-    }
+    SL_TRY(checkImageShape(shape, shapeText, where));
     // At most 16 * 16384 * 16384 * 8 bytes: no product can overflow 64 bits.
     const std::uint64_t count = static_cast<std::uint64_t>(shape[0]) * static_cast<std::uint64_t>(shape[1]) * static_cast<std::uint64_t>(shape[2]);
     const std::uint64_t dataBytes = count * itemBytes;
@@ -127,8 +141,8 @@ Result<PixelTensor> parseNpy(std::span<const std::byte> bytes, const std::string
             std::memcpy(&v, data + 8 * i, 8);
             t.values[i] = static_cast<float>(v);
         }
-        if (!std::isfinite(t.values[i])) return Error{where + "value " + std::to_string(i) + " is not finite"};
     }
+    SL_TRY(checkFinite(t.values, where));
     return t;
 }
 
@@ -136,6 +150,26 @@ Result<PixelTensor> loadNpy(const std::filesystem::path& path) {
     auto mapped = MappedFile::open(path);
     if (!mapped) return mapped.error();
     return parseNpy(std::span<const std::byte>((*mapped)->data(), (*mapped)->size()), path.string());
+}
+
+Result<PixelTensor> pixelTensor(std::span<const std::int64_t> dims, std::span<const float> values, const std::string& name) {
+    const std::string where = name + ": ";
+    std::vector<std::int64_t> shape(dims.begin(), dims.end());
+    std::string shapeText = "(";
+    for (std::size_t i = 0; i < shape.size(); ++i) shapeText += (i ? ", " : "") + std::to_string(shape[i]);
+    shapeText += shape.size() == 1 ? ",)" : ")";
+    SL_TRY(checkImageShape(shape, shapeText, where));
+    const std::uint64_t count = static_cast<std::uint64_t>(shape[0]) * static_cast<std::uint64_t>(shape[1]) * static_cast<std::uint64_t>(shape[2]);
+    if (values.size() != count) {
+        return Error{where + std::to_string(values.size()) + " values but shape " + shapeText + " needs " + std::to_string(count)};
+    }
+    PixelTensor t;
+    t.channels = static_cast<int>(shape[0]);
+    t.height = static_cast<int>(shape[1]);
+    t.width = static_cast<int>(shape[2]);
+    t.values.assign(values.begin(), values.end());
+    SL_TRY(checkFinite(t.values, where));
+    return t;
 }
 
 }  // namespace superlens::core

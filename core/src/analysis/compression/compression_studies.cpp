@@ -255,6 +255,27 @@ std::vector<QuantSeries> QuantStudy::plot(const std::string& metric) const {
     return out;
 }
 
+namespace {
+
+// One point of the weight series: rtn on the pattern at `block` (0 = tensor),
+// keeping options.superWeights when `keep`.
+EditSpec quantStudyWeightEdit(const QuantStudyOptions& options, std::int64_t block, bool keep) {
+    EditSpec e;
+    e.kind = EditKind::Rtn;
+    e.target = options.pattern;
+    e.bits = options.bits;
+    e.block = block;
+    e.zclip = options.zclip;
+    e.pclip = options.pclip;
+    if (keep) {
+        e.keepSuper = true;
+        e.keepWeights = options.superWeights;
+    }
+    return e;
+}
+
+}  // namespace
+
 Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inputs, const std::vector<EditSpec>& baseEdits,
                               const QuantStudyOptions& options, const RunControl& control) {
     const Model& model = engine.model();
@@ -291,18 +312,7 @@ Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inpu
     for (bool keep : {false, true}) {
         if (keep && options.superWeights.empty()) continue;
         for (std::int64_t b : options.blocks) {
-            EditSpec e;
-            e.kind = EditKind::Rtn;
-            e.target = options.pattern;
-            e.bits = options.bits;
-            e.block = b;
-            e.zclip = options.zclip;
-            e.pclip = options.pclip;
-            if (keep) {
-                e.keepSuper = true;
-                e.keepWeights = options.superWeights;
-            }
-            SL_TRY(add(keep ? "rtn_keep_super" : "rtn", e));
+            SL_TRY(add(keep ? "rtn_keep_super" : "rtn", quantStudyWeightEdit(options, b, keep)));
         }
     }
     if (options.actBits) {
@@ -345,6 +355,38 @@ Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inpu
     attachIntervals(study.baseline, study.baseline, inputs.bootstrap);
     recordReuse(runner, study);
     return study;
+}
+
+Status validateQuantStudyPatterns(const Model& model, const QuantStudyOptions& options) {
+    SL_TRY(parseEdits({"rtn:" + options.pattern + ":bits=" + std::to_string(options.bits) + ":block=tensor"}, model));
+    if (options.actBits) SL_TRY(parseEdits({"actq:" + options.actPattern + ":bits=" + std::to_string(options.actBits) + ":block=tensor"}, model));
+    return {};
+}
+
+Status validateQuantStudySuperWeights(const Model& model, const QuantStudyOptions& options) {
+    return validateEdit(quantStudyWeightEdit(options, 0, true), model);
+}
+
+Status findQuantStudySuperWeights(Engine& engine, const std::vector<TokenId>& scanInput, const std::vector<EditSpec>& baseEdits,
+                                  const SuperWeightScanOptions& scan, QuantStudyOptions& options) {
+    const Model& model = engine.model();
+    if (scanInput.empty()) return Error{"keep_super needs a scan input: give a text, or the super weights, or no keep_super"};
+    auto probes = parseEdits({"rtn:" + options.pattern + ":bits=4:block=tensor:keep_super", "actq:" + options.actPattern + ":bits=8:keep_super"}, model);
+    if (!probes) return probes.error();
+    // The scan sees the model the study measures: the base edits, then the probes.
+    std::vector<EditSpec> withBase = baseEdits;
+    withBase.insert(withBase.end(), probes->begin(), probes->end());
+    auto resolved = resolveKeepSuperFromScan(engine, scanInput, std::move(withBase), scan);
+    if (!resolved) return resolved.error();
+    options.superWeights = (*resolved)[resolved->size() - 2].keepWeights;
+    auto keep = [&](const ActivationCoord& c) {
+        if (std::find(options.superActivations.begin(), options.superActivations.end(), c) == options.superActivations.end()) {
+            options.superActivations.push_back(c);
+        }
+    };
+    for (const auto& sw : options.superWeights) keep({0, model.downOutputAxis() == 0 ? sw.row : sw.col});
+    for (const auto& c : (*resolved)[resolved->size() - 1].keepActivations) keep(c);
+    return {};
 }
 
 }  // namespace superlens::core

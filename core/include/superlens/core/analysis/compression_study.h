@@ -29,6 +29,7 @@
 
 #include "superlens/core/analysis/bootstrap.h"
 #include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/matrix_transforms.h"
 
@@ -274,5 +275,22 @@ Result<QuantStudy> parseQuantStudyJson(const std::string& json, const std::strin
 // a pattern matching nothing, measure errors, "cancelled".
 Result<QuantStudy> studyQuant(Engine& engine, const CompressionStudyInputs& inputs, const std::vector<EditSpec>& baseEdits,
                               const QuantStudyOptions& options = {}, const RunControl& control = RunControl::none());
+
+// The quantization study's set-up rules, shared by every front end:
+// - validateQuantStudyPatterns: options.pattern (rtn at options.bits) and,
+//   with actBits, options.actPattern parse as edits of this model (clear
+//   errors before any scan);
+// - validateQuantStudySuperWeights: explicit options.superWeights are
+//   weights the rtn pattern quantizes;
+// - findQuantStudySuperWeights (keep_super without coordinates): the super
+//   weights of a scan of `scanInput` (the text's first tokens, scanInputHead)
+//   on the model with `baseEdits`, into options.superWeights; the kept
+//   activations gain (token 0, output channel) of each -- where the super
+//   activation sits in published models, and the only position every
+//   window, task and answer has -- and the scan's own positions.
+Status validateQuantStudyPatterns(const Model& model, const QuantStudyOptions& options);
+Status validateQuantStudySuperWeights(const Model& model, const QuantStudyOptions& options);
+Status findQuantStudySuperWeights(Engine& engine, const std::vector<TokenId>& scanInput, const std::vector<EditSpec>& baseEdits,
+                                  const SuperWeightScanOptions& scan, QuantStudyOptions& options);
 
 }  // namespace superlens::core

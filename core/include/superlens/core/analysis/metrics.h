@@ -57,6 +57,26 @@ std::vector<TokenId> stopwordTokenIds(const Tokenizer& tokenizer, const std::vec
 // BOS). Plain sliding windows start mid-text without BOS after the first.
 std::vector<TokenId> bosPrefixedWindows(const std::vector<TokenId>& textIds, TokenId bos, int context);
 
+// The front ends' "BOS windows" option (--bos-windows, bos_windows=): the
+// text ids (encoded without BOS) as bosPrefixedWindows of the tokenizer's
+// BOS; errors when the tokenizer has no BOS token or the stride (0 = the
+// window) differs from the window. `where` names the text in errors,
+// `strideOption` the front end's stride option ("--stride", "stride").
+Result<std::vector<TokenId>> bosWindows(const std::vector<TokenId>& textIds, const Tokenizer* tokenizer, int context, int stride,
+                                        const std::string& where, const std::string& strideOption);
+
+// The window length of the windowed measures (perplexity, stopwords,
+// studies): `requested` when > 0, else min(512, max_position_embeddings)
+// and at least 2 -- every front end's --ctx / ctx= default.
+int windowLength(int requested, const ModelConfig& config);
+
+// Stopword ids given as ids (--stopword-ids, stopword_ids=): each inside the
+// vocabulary, returned sorted and unique; `what` prefixes errors.
+Result<std::vector<TokenId>> checkedStopwordIds(std::vector<TokenId> ids, const ModelConfig& config, const std::string& what);
+// Stopword ids of a word list (stopwordTokenIds); an error naming `origin`
+// (the list's file, or "the bundled stopword list") when no word is one token.
+Result<std::vector<TokenId>> stopwordIdsOfWords(const Tokenizer& tokenizer, const std::vector<std::string>& words, const std::string& origin);
+
 struct StopwordShift {
     double originalMass = 0;   // mean over positions of the probability on stopword ids
     double editedMass = 0;

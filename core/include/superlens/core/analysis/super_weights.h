@@ -127,6 +127,11 @@ Result<std::vector<SuperWeightConsistency>> scanConsistency(Engine& engine, cons
                                                             const std::vector<EditSpec>& baseEdits, const SuperWeightScanOptions& options = {},
                                                             const RunControl& control = RunControl::none());
 
+// The scan input of a text measure's keep_super (perplexity, stopwords,
+// studies): the text's first kScanInputTokens tokens.
+inline constexpr std::size_t kScanInputTokens = 128;
+std::vector<TokenId> scanInputHead(const std::vector<TokenId>& textTokens);
+
 // Resolves rtn/actq `keep_super` without an explicit list (DESIGN.md): the
 // super weights (layer,row,col) of a scan of `tokens`, and for actq the super
 // activations (token, channel = row) of those weights. The scan runs with the

@@ -41,5 +41,10 @@ inline constexpr std::int64_t kMaxImagePatches = 16384;
 // Parses the bytes of a .npy file; `name` is the file name used in errors.
 Result<PixelTensor> parseNpy(std::span<const std::byte> bytes, const std::string& name);
 Result<PixelTensor> loadNpy(const std::filesystem::path& path);
+// An image held in memory as a C-order float32 array of shape `dims` (the
+// Python module's pixels=): the checks of a .npy file's shape and values
+// (one image, channel and side limits, finite values); `name` names the
+// input in errors.
+Result<PixelTensor> pixelTensor(std::span<const std::int64_t> dims, std::span<const float> values, const std::string& name);
 
 }  // namespace superlens::core
