@@ -1,5 +1,7 @@
 #include "plot_style.h"
 
+#include <QFontMetrics>
+
 #include <qcustomplot.h>
 
 namespace superlens::widgets {
@@ -43,7 +45,11 @@ void styleLegend(QCPLegend* legend, const PlotStyle& s) {
     legend->setBrush(QBrush(QColor(255, 255, 255, 220)));
     legend->setBorderPen(QPen(s.grid, 0));
     const bool paper = s.unitSizedFonts;
-    legend->setIconSize(paper ? QSize(14, 6) : QSize(32, 18));
+    // Each row as high as the legend font's line: QCustomPlot clips an item's
+    // text to the item, and fonts whose hinted ascent and descent round down
+    // (Liberation at 6-7 units) would lose their descenders in a 6-unit row.
+    const int line = QFontMetrics(s.font(0.85)).height() + 2;
+    legend->setIconSize(paper ? QSize(14, std::max(6, line)) : QSize(32, 18));
     legend->setIconTextPadding(paper ? 3 : 7);
     legend->setRowSpacing(paper ? 1 : 3);
     legend->setColumnSpacing(paper ? 6 : 8);

@@ -134,6 +134,24 @@ QStringList fileProblems(const QJsonObject& result, const QString& label) {
     return out;
 }
 
+// "NAME emb=yes|no" for every font pdffonts lists (subset tag removed).
+QStringList embeddedFonts(const QString& pdf) {
+    QProcess p;
+    p.start(QStringLiteral("pdffonts"), {pdf});
+    if (!p.waitForFinished(30000) || p.exitCode() != 0) qFatal("pdffonts %s failed", qPrintable(pdf));
+    QStringList out;
+    const QStringList lines = QString::fromUtf8(p.readAllStandardOutput()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    for (const QString& line : lines.mid(2)) {  // a header and a rule
+        const QStringList cols = line.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        if (cols.size() < 6) continue;
+        QString name = cols.first();
+        if (name.size() > 7 && name[6] == QLatin1Char('+')) name = name.mid(7);
+        // name, type (one or more words), encoding, emb, sub, uni, object id, generation
+        out << name + QStringLiteral(" emb=") + cols[cols.size() - 5];
+    }
+    return out;
+}
+
 // SVG -> PDF through QtSvg (another renderer than the one that wrote it), so
 // poppler can read its words.
 bool svgToPdf(const QString& svg, const QString& pdf, int w, int h) {
@@ -288,9 +306,20 @@ private slots:
         QTest::addColumn<QString>("style");
         QTest::addColumn<bool>("two");
         QTest::addColumn<bool>("longTokens");
+        // SUPERLENS_FIGURE_KINDS=spikes,layer runs those views' rows only ("none":
+        // no rows; CTest runs one test per view and width, tests/widgets/widgets.cmake).
+        const QString only = qEnvironmentVariable("SUPERLENS_FIGURE_KINDS");
+        const QStringList kinds = only.isEmpty() ? widgets::viewKindNames() : only.split(QLatin1Char(','), Qt::SkipEmptyParts);
+        for (const QString& kind : kinds) {
+            if (kind != QLatin1String("none") && !widgets::viewKindNames().contains(kind)) qFatal("SUPERLENS_FIGURE_KINDS: unknown view %s", qPrintable(kind));
+        }
+        // SUPERLENS_FIGURE_WIDTHS=one|two: only that width.
+        const QString widths = qEnvironmentVariable("SUPERLENS_FIGURE_WIDTHS", QStringLiteral("one,two"));
         for (const QString& style : widgets::figurePresetIds()) {
             for (const QString& kind : widgets::viewKindNames()) {
+                if (!kinds.contains(kind)) continue;
                 for (bool two : {false, true}) {
+                    if (!widths.split(QLatin1Char(',')).contains(two ? QStringLiteral("two") : QStringLiteral("one"))) continue;
                     for (bool longTokens : {false, true}) {
                         QTest::addRow("%s-%s-%s-%s", qPrintable(kind), qPrintable(style), two ? "two" : "one", longTokens ? "long" : "genesis")
                             << kind << style << two << longTokens;
@@ -300,6 +329,7 @@ private slots:
         }
     }
     void figuresAreClean() {
+        if (!QTest::currentDataTag()) QSKIP("SUPERLENS_FIGURE_KINDS=none: the figures run in test_figure_layout_<view>_<width>");
         QFETCH(QString, kind);
         QFETCH(QString, style);
         QFETCH(bool, two);
@@ -422,7 +452,43 @@ private slots:
             QVERIFY(p.fontPoints >= 5 && p.fontPoints <= 10);
             const widgets::ExportOptions o = widgets::presetExportOptions(p, false);
             QVERIFY2(QFontDatabase::families().contains(o.fontFamily), qPrintable(p.id + QStringLiteral(": ") + o.fontFamily));
+            // scripts/setup.sh installs every preset's first face: no preset falls back.
+            QVERIFY2(o.fontFamily == p.fontFamilies.first(),
+                     qPrintable(p.id + QStringLiteral(": ") + o.fontFamily + QStringLiteral(" instead of ") + p.fontFamilies.first() +
+                                QStringLiteral(" (run scripts/setup.sh)")));
         }
+    }
+
+    // Each preset's font is the one in the files: embedded in the PDF (as
+    // pdffonts lists it) and named in the SVG's text. PNGs are drawn by the
+    // same QPainter calls with the same QFont.
+    void filesUseThePresetsFont_data() {
+        QTest::addColumn<QString>("style");
+        for (const QString& id : widgets::figurePresetIds()) QTest::addRow("%s", qPrintable(id)) << id;
+    }
+    void filesUseThePresetsFont() {
+        QFETCH(QString, style);
+        const widgets::FigurePreset* preset = widgets::findFigurePreset(style);
+        QVERIFY(preset);
+        const widgets::ExportOptions o = widgets::presetExportOptions(*preset, false);
+        auto view = makeView(QStringLiteral("logits"), fixture().genesis);
+        QTemporaryDir dir;
+        const QString pdf = dir.filePath(QStringLiteral("f.pdf")), svg = dir.filePath(QStringLiteral("f.svg"));
+        QString error;
+        QVERIFY2(widgets::exportFigure(*view, pdf, o, &error), qPrintable(error));
+        QVERIFY2(widgets::exportFigure(*view, svg, o, &error), qPrintable(error));
+        const QString expected = QString(preset->fontFamilies.first()).remove(QLatin1Char(' '));
+        const QStringList pdfFonts = embeddedFonts(pdf);
+        QVERIFY2(!pdfFonts.isEmpty(), qPrintable(pdf));
+        for (const QString& f : pdfFonts) {
+            QVERIFY2(f.startsWith(expected, Qt::CaseInsensitive) && f.endsWith(QStringLiteral(" emb=yes")),
+                     qPrintable(style + QStringLiteral(": PDF font ") + f + QStringLiteral(", expected ") + expected + QStringLiteral(" embedded")));
+        }
+        QFile in(svg);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(in.readAll());
+        const QString named = QStringLiteral("font-family=\"%1\"").arg(preset->fontFamilies.first());
+        QVERIFY2(text.contains(named), qPrintable(style + QStringLiteral(": SVG does not name ") + named));
     }
 };
 
