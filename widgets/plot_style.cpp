@@ -1,7 +1,5 @@
 #include "plot_style.h"
 
-#include <QFontMetrics>
-
 #include <qcustomplot.h>
 
 namespace superlens::widgets {
@@ -45,17 +43,16 @@ void styleLegend(QCPLegend* legend, const PlotStyle& s) {
     legend->setBrush(QBrush(QColor(255, 255, 255, 220)));
     legend->setBorderPen(QPen(s.grid, 0));
     const bool paper = s.unitSizedFonts;
-    // Each row as high as the legend font's line: QCustomPlot clips an item's
-    // text to the item, and fonts whose hinted ascent and descent round down
-    // (Liberation at 6-7 units) would lose their descenders in a 6-unit row.
-    const int line = QFontMetrics(s.font(0.85)).height() + 2;
-    legend->setIconSize(paper ? QSize(14, std::max(6, line)) : QSize(32, 18));
+    legend->setIconSize(paper ? QSize(14, 6) : QSize(32, 18));
     legend->setIconTextPadding(paper ? 3 : 7);
     legend->setRowSpacing(paper ? 1 : 3);
     legend->setColumnSpacing(paper ? 6 : 8);
     legend->setMargins(paper ? QMargins(3, 1, 3, 1) : QMargins(7, 5, 7, 4));
     for (int i = 0; i < legend->itemCount(); ++i) {
-        if (QCPAbstractLegendItem* item = legend->item(i)) item->setMargins(paper ? QMargins(1, 0, 1, 0) : QMargins(8, 2, 8, 2));
+        // A unit below the text: QCustomPlot clips an entry to its box, and a
+        // font whose hinted descent rounds down (Liberation at 6 units) would
+        // lose the tails of g, p, y.
+        if (QCPAbstractLegendItem* item = legend->item(i)) item->setMargins(paper ? QMargins(1, 0, 1, 1) : QMargins(8, 2, 8, 2));
     }
 }
 

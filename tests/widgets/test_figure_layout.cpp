@@ -442,6 +442,51 @@ private slots:
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
     }
 
+    // Multi-panel figures of the newer views (lens, sinks, loss; attention,
+    // layer, spikes), on both prompts, at one column in every preset: clean files,
+    // one CSV per panel, no legend entry cut off, a letter per panel.
+    void multiPanelNewViews_data() {
+        QTest::addColumn<QString>("style");
+        QTest::addColumn<bool>("longTokens");
+        QTest::addColumn<QString>("kinds_");
+        for (const QString& id : widgets::figurePresetIds()) {
+            for (bool longTokens : {false, true}) {
+                for (const char* kinds : {"lens,sinks,loss", "attention,layer,spikes"}) {
+                    QTest::addRow("%s-%s-%s", kinds, qPrintable(id), longTokens ? "long" : "genesis") << id << longTokens << QString::fromLatin1(kinds);
+                }
+            }
+        }
+    }
+    void multiPanelNewViews() {
+        QFETCH(QString, style);
+        QFETCH(bool, longTokens);
+        QFETCH(QString, kinds_);
+        const SnapshotPtr& snap = longTokens ? fixture().longTokens : fixture().genesis;
+        const QStringList kinds = kinds_.split(QLatin1Char(','));
+        std::vector<std::unique_ptr<PlotView>> owned;
+        QList<PlotView*> views;
+        for (const QString& kind : kinds) {
+            owned.push_back(makeView(kind, snap));
+            views << owned.back().get();
+        }
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("panels.pdf"));
+        widgets::MultiPanelReport report;
+        QString error;
+        const widgets::ExportOptions o = widgets::presetExportOptions(*widgets::findFigurePreset(style), false);
+        QVERIFY2(widgets::exportMultiPanelFigure(views, path, o, &error, &report), qPrintable(error));
+        QCOMPARE(report.panels.size(), kinds.size());
+        for (int i = 0; i < report.panels.size(); ++i) {
+            const widgets::PanelReport& panel = report.panels[i];
+            QCOMPARE(panel.kind, kinds[i]);
+            QCOMPARE(panel.letter, QString(QChar(u'a' + i)));
+            QVERIFY2(QFileInfo(panel.csv).size() > 0, qPrintable(panel.csv));
+            QVERIFY2(panel.layout.problems.isEmpty(), qPrintable(panel.kind + QStringLiteral(": ") + panel.layout.problems.join(QLatin1Char('\n'))));
+        }
+        const QStringList problems = fileProblems(checkFiles({path})[path].toObject(), style + QStringLiteral(" panels.pdf"));
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
+    }
+
     void presetsAreComplete() {
         const QStringList ids = widgets::figurePresetIds();
         for (const char* id : {"default", "neurips", "icml", "iclr", "acl", "nature", "science", "ieee", "arxiv"}) {
