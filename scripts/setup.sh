@@ -11,6 +11,9 @@ packages=(
   nlohmann-json3-dev libstb-dev libpcre2-dev libsentencepiece-dev libcli11-dev libgtest-dev libicu-dev
   # GUI tests and screenshots (xauth is only "recommended" by xvfb; fonts avoid boxes)
   xvfb xauth fonts-dejavu-core
+  # the figure presets' faces (widgets/figure_presets.cpp): Liberation Serif (Times),
+  # Liberation Sans (Helvetica/Arial), CMU Serif (Computer Modern)
+  fonts-liberation2 fonts-cmu
   # cross-checks, tests and benchmarks (Debian's python3, not the one first on PATH)
   python3-torch python3-numpy python3-h5py python3-sentencepiece sentencepiece python3-pil
   # the Python module (app/python) and its tests, docs/PYTHON.md's plots

@@ -143,9 +143,42 @@ bool textBoxesOverlap(const RecordedText& a, const RecordedText& b, double slack
     return true;
 }
 
+// Legend entries drawn in less room than they need: QCustomPlot squeezes a
+// layout that is too small for its elements' minimum sizes and clips each
+// legend entry to its box, so such an entry loses part of its text and icon.
+// Called after a replot at the figure's size.
+static QStringList squeezedLegendEntries(QCustomPlot* plot) {
+    QList<QCPLegend*> legends;
+    for (QCPLayoutElement* el : plot->plotLayout()->elements(true)) {
+        if (auto* l = qobject_cast<QCPLegend*>(el)) legends << l;
+    }
+    for (QCPAxisRect* rect : plot->axisRects()) {
+        for (QCPLayoutElement* el : rect->insetLayout()->elements(false)) {
+            if (auto* l = qobject_cast<QCPLegend*>(el); l && !legends.contains(l)) legends << l;
+        }
+    }
+    QStringList out;
+    for (QCPLegend* l : legends) {
+        if (!l->visible() || !l->realVisibility()) continue;
+        for (int i = 0; i < l->itemCount(); ++i) {
+            QCPAbstractLegendItem* item = l->item(i);
+            if (!item || !item->visible()) continue;
+            const QSize need = item->minimumOuterSizeHint();
+            const QRect got = item->outerRect();
+            if (got.height() + 0.5 < need.height() || got.width() + 0.5 < need.width()) {
+                auto* pl = qobject_cast<QCPPlottableLegendItem*>(item);
+                out << QStringLiteral("legend entry '%1' is cut off (%2x%3 of %4x%5)")
+                           .arg(pl ? pl->plottable()->name() : QString())
+                           .arg(got.width()).arg(got.height()).arg(need.width()).arg(need.height());
+            }
+        }
+    }
+    return out;
+}
+
 QStringList figureTextProblems(QCustomPlot* plot, int width, int height, double pad) {
     const QList<RecordedText> texts = recordPlotTexts(plot, width, height);
-    QStringList problems;
+    QStringList problems = squeezedLegendEntries(plot);
     const QRectF page(pad, pad, width - 2 * pad, height - 2 * pad);
     for (const RecordedText& t : texts) {
         if (!page.contains(t.bounds)) problems << QStringLiteral("'%1' leaves the page").arg(t.text);
@@ -888,6 +921,10 @@ FigureLayoutReport fitFigureLayout(QCustomPlot* plot, int width, int height, dou
     // figure needs only a hairline where no axis is (the auto margins still
     // make room for every axis' labels).
     for (QCPAxisRect* rect : plot->axisRects()) setMinimumMarginsKept(rect, QMargins(2, 2, 2, 2));
+    // QCustomPlot's 50x50 minimum plot area, two panels and a legend exceed
+    // a short figure (Science's 2 in): the layout then squeezes every row
+    // below its minimum and legend entries are cut off. The text decides.
+    for (QCPAxisRect* rect : plot->axisRects()) rect->setMinimumSize(QSize(12, 12));
 
     // Titles: at most two lines as wide as the page.
     for (QCPLayoutElement* el : grid->elements(true)) {
@@ -1013,6 +1050,8 @@ FigureLayoutReport fitFigureLayout(QCustomPlot* plot, int width, int height, dou
                 }
             }
         }
+        const QStringList squeezed = squeezedLegendEntries(plot);
+        problems << squeezed;
         report.problems = problems;
         if (problems.isEmpty() || !changed) break;
         recordPlotTexts(plot, width, height);

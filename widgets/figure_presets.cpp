@@ -7,13 +7,24 @@
 namespace superlens::widgets {
 namespace {
 
-// Font families by kind, most faithful clone first; DejaVu (always installed
-// by scripts/setup.sh) last.
-const QStringList kSerif = {QStringLiteral("Nimbus Roman"), QStringLiteral("TeX Gyre Termes"), QStringLiteral("Liberation Serif"),
+// Font families by kind: the face scripts/setup.sh installs first (so every
+// machine set up by it draws the same glyphs), then other clones a system may
+// have, then DejaVu (always installed) as the last resort.
+//   Times:           Liberation Serif (fonts-liberation2: Times New Roman's
+//                    metrics, the Times of Word templates), TeX Gyre Termes and
+//                    Nimbus Roman (URW's Times, which LaTeX's `times` uses),
+//                    Times New Roman, Times
+//   Helvetica/Arial: Liberation Sans (fonts-liberation2: Arial's metrics, which
+//                    Nature and Science name), TeX Gyre Heros, Nimbus Sans,
+//                    Helvetica, Arial
+//   Computer Modern: CMU Serif (fonts-cmu: Computer Modern Unicode), Latin Modern Roman
+// Liberation before TeX Gyre: TeX Gyre's hinted line height at 6-8 units is
+// 1.5 em (Liberation's 1.1 em), which crowds the shortest figures.
+const QStringList kSerif = {QStringLiteral("Liberation Serif"), QStringLiteral("TeX Gyre Termes"), QStringLiteral("Nimbus Roman"),
                             QStringLiteral("Times New Roman"), QStringLiteral("Times"), QStringLiteral("DejaVu Serif")};
-const QStringList kSans = {QStringLiteral("Nimbus Sans"), QStringLiteral("TeX Gyre Heros"), QStringLiteral("Liberation Sans"),
-                           QStringLiteral("Arial"), QStringLiteral("Helvetica"), QStringLiteral("DejaVu Sans")};
-const QStringList kModern = QStringList{QStringLiteral("Latin Modern Roman"), QStringLiteral("CMU Serif")} + kSerif;
+const QStringList kSans = {QStringLiteral("Liberation Sans"), QStringLiteral("TeX Gyre Heros"), QStringLiteral("Nimbus Sans"),
+                           QStringLiteral("Helvetica"), QStringLiteral("Arial"), QStringLiteral("DejaVu Sans")};
+const QStringList kModern = {QStringLiteral("CMU Serif"), QStringLiteral("Latin Modern Roman"), QStringLiteral("DejaVu Serif")};
 
 QList<FigurePreset> makePresets() {
     auto p = [](QString id, QString name, double one, double two, double h1, double h2, double pt, QStringList fonts, QString source) {

@@ -5,9 +5,11 @@
 //
 // "one" is the narrow figure: a column of a two-column venue, half the text
 // width of a single-column one (NeurIPS, ICLR, arXiv); "two" is the full text
-// width. Fonts are the first installed family of the preset's list (a Times,
-// Helvetica or Computer Modern clone when one is installed, DejaVu otherwise);
-// the layout pass measures whatever font is used.
+// width. Fonts are the first installed family of the preset's list: the
+// Times, Helvetica/Arial or Computer Modern face scripts/setup.sh installs
+// (Liberation Serif, Liberation Sans, CMU Serif), then other clones, DejaVu
+// last. The layout pass measures whatever font is used; PDFs embed it, SVGs
+// name it, PNGs are drawn with it.
 
 #include <QList>
 #include <QString>
@@ -25,7 +27,7 @@ struct FigurePreset {
     double oneHeightInches = 2.6;
     double twoHeightInches = 3.2;
     double fontPoints = 8.0;     // tick labels, legends and annotations are drawn at 85-90 % of it
-    QStringList fontFamilies;    // preferred first
+    QStringList fontFamilies;    // preferred first (the one scripts/setup.sh installs), DejaVu last
     QString source;              // what the numbers follow
 };
 

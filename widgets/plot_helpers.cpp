@@ -84,6 +84,37 @@ void addTitle(QCustomPlot* plot, const QString& text) {
     plot->plotLayout()->setRowStretchFactor(0, 0.01);
 }
 
+void centerTitleOverColumns(QCustomPlot* plot) {
+    QCPLayoutGrid* top = plot->plotLayout();
+    const int rows = top->rowCount(), cols = top->columnCount();
+    if (cols < 2 || rows < 2 || !top->hasElement(0, 0) || !qobject_cast<QCPTextElement*>(top->element(0, 0))) return;
+    for (int c = 1; c < cols; ++c) {
+        if (top->hasElement(0, c) && top->element(0, c)) return;
+    }
+    const QList<double> rowStretch = top->rowStretchFactors();
+    const QList<double> colStretch = top->columnStretchFactors();
+    auto* body = new QCPLayoutGrid;
+    top->addElement(rows, 0, body);  // first: a grid takes its plot from the layout it joins
+    body->expandTo(rows - 1, cols);
+    for (int r = 1; r < rows; ++r) {
+        for (int c = 0; c < cols; ++c) {
+            if (!top->hasElement(r, c)) continue;
+            if (QCPLayoutElement* el = top->element(r, c)) {
+                top->take(el);
+                body->addElement(r - 1, c, el);
+            }
+        }
+    }
+    body->setRowStretchFactors(rowStretch.mid(1));
+    body->setColumnStretchFactors(colStretch);
+    body->setRowSpacing(top->rowSpacing());
+    body->setColumnSpacing(top->columnSpacing());
+    top->simplify();  // the title above the body
+    double bodyStretch = 0;
+    for (double f : rowStretch.mid(1)) bodyStretch += f;
+    top->setRowStretchFactors({rowStretch.value(0, 0.01), bodyStretch});
+}
+
 int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count) {
     const double key = keyAxis->pixelToCoord(pixel);
     const int i = static_cast<int>(std::lround(key));

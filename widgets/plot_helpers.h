@@ -33,6 +33,11 @@ void addVerticalMarker(QCustomPlot* plot, QCPAxisRect* rect, double x, const QCo
 
 // Adds a title row above the plot layout.
 void addTitle(QCustomPlot* plot, const QString& text);
+// A title added by addTitle sits in column 0 of the plot layout, so beside a
+// column of colour scales it is centred over the plots' column only: moves
+// every other row into one nested grid (stretch factors and spacing kept) so
+// the title spans, and is centred over, the whole figure.
+void centerTitleOverColumns(QCustomPlot* plot);
 
 // Key of the nearest integer position under a pixel x in an axis rect, or -1 outside [0, count).
 int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count);

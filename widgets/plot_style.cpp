@@ -60,7 +60,10 @@ void styleLegend(QCPLegend* legend, const PlotStyle& s) {
     legend->setColumnSpacing(paper ? 6 : 8);
     legend->setMargins(paper ? QMargins(3, 1, 3, 1) : QMargins(7, 5, 7, 4));
     for (int i = 0; i < legend->itemCount(); ++i) {
-        if (QCPAbstractLegendItem* item = legend->item(i)) item->setMargins(paper ? QMargins(1, 0, 1, 0) : QMargins(8, 2, 8, 2));
+        // A unit below the text: QCustomPlot clips an entry to its box, and a
+        // font whose hinted descent rounds down (Liberation at 6 units) would
+        // lose the tails of g, p, y.
+        if (QCPAbstractLegendItem* item = legend->item(i)) item->setMargins(paper ? QMargins(1, 0, 1, 1) : QMargins(8, 2, 8, 2));
     }
 }
 

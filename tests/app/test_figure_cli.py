@@ -1,7 +1,9 @@
 #!/usr/bin/python3
-"""`superlens-cli figure` as issue 25 ran it: the six views of the demo model
+"""`superlens-cli figure` as issue 25 ran it: every view of the demo model
 at one and two columns, with the README's prompt and the demo's super weight
-zeroed, written as PDF; then style presets, PNG/SVG and the JSON report.
+zeroed, written as PDF; then every style preset (its face embedded in the
+PDF, as pdffonts lists it), the README's figure commands, PNG/SVG and the
+JSON report.
 Every figure must pass tests/app/figure_layout_check.py (no word off the
 page or on another word, no ink on the edge), and every successful call
 must print nothing on stderr, also with XDG_RUNTIME_DIR unset (Qt warns
@@ -74,6 +76,45 @@ with tempfile.TemporaryDirectory() as d:
         check(isinstance(j["caption"], str) and j["caption"], f"{what}: no caption")
         if ext != "svg":  # SVG words need an SVG renderer; test_figure_layout checks them through QtSvg
             check_figure(out, what)
+
+    # Every preset (each with another view): quiet, clean, and its PDF embeds
+    # the preset's face and nothing else (scripts/setup.sh installs them).
+    faces = {"default": "DejaVuSans", "neurips": "LiberationSerif", "icml": "LiberationSerif", "iclr": "LiberationSerif",
+             "acl": "LiberationSerif", "nature": "LiberationSans", "science": "LiberationSans", "ieee": "LiberationSerif",
+             "arxiv": "CMUSerif"}
+    for view, (style, face) in zip(VIEWS, faces.items()):
+        out = os.path.join(d, f"font-{style}.pdf")
+        code, stdout, stderr = figure(view, DEMO, "--prompt", PROMPT, "--edit", EDIT, "--style", style, "--out", out)
+        what = f"figure {view} --style {style}"
+        check(code == 0, f"{what}: exit {code}: {stderr.strip()}")
+        check(stderr == "", f"{what}: stderr should be empty, got {stderr!r}")
+        if code != 0:
+            continue
+        check_figure(out, what)
+        lines = subprocess.run(["pdffonts", out], capture_output=True, text=True, check=True).stdout.splitlines()[2:]
+        fonts = [(line.split()[0].split("+")[-1], line.split()[-5]) for line in lines if line.strip()]
+        check(fonts != [], f"{what}: no font in the PDF")
+        for name, emb in fonts:
+            check(name.startswith(face) and emb == "yes", f"{what}: PDF font {name} (embedded: {emb}), expected {face} embedded")
+
+    # The README's walk-through commands, as written and at one column.
+    readme = [("spikes", ["--out", "spikes.pdf"]),
+              ("spikes,propagation,logits", ["--edit", EDIT, "--style", "icml", "--width", "two", "--out", "fig.pdf"]),
+              ("spikes,propagation,logits", ["--edit", EDIT, "--style", "icml", "--width", "one", "--out", "fig-one.pdf"])]
+    for kinds, rest in readme:
+        out = os.path.join(d, rest[-1])
+        args = [kinds, DEMO, "--prompt", PROMPT] + rest[:-1] + [out]
+        code, stdout, stderr = figure(*args)
+        what = "figure " + " ".join(args[:1] + args[4:-1])
+        check(code == 0, f"{what}: exit {code}: {stderr.strip()}")
+        check(stderr == "", f"{what}: stderr should be empty, got {stderr!r}")
+        if code == 0:
+            check_figure(out, what)
+    svg = os.path.join(d, "fig.svg")
+    code, stdout, stderr = figure("propagation", DEMO, "--prompt", "In the beginning", "--edit", EDIT, "--out", svg)
+    check(code == 0 and stderr == "", f"README figure propagation --out fig.svg: exit {code}: {stderr.strip()}")
+    code, stdout, stderr = figure("--from", svg)
+    check(code == 0 and stderr == "", f"README figure --from fig.svg: exit {code}: {stderr.strip()}")
 
     # Nature's single column is 89 mm.
     code, stdout, stderr = figure("spikes", DEMO, "--prompt", PROMPT, "--style", "nature", "--out", os.path.join(d, "n.pdf"), "--json")

@@ -142,6 +142,24 @@ QStringList fileProblems(const QJsonObject& result, const QString& label) {
     return out;
 }
 
+// "NAME emb=yes|no" for every font pdffonts lists (subset tag removed).
+QStringList embeddedFonts(const QString& pdf) {
+    QProcess p;
+    p.start(QStringLiteral("pdffonts"), {pdf});
+    if (!p.waitForFinished(30000) || p.exitCode() != 0) qFatal("pdffonts %s failed", qPrintable(pdf));
+    QStringList out;
+    const QStringList lines = QString::fromUtf8(p.readAllStandardOutput()).split(QLatin1Char('\n'), Qt::SkipEmptyParts);
+    for (const QString& line : lines.mid(2)) {  // a header and a rule
+        const QStringList cols = line.split(QLatin1Char(' '), Qt::SkipEmptyParts);
+        if (cols.size() < 6) continue;
+        QString name = cols.first();
+        if (name.size() > 7 && name[6] == QLatin1Char('+')) name = name.mid(7);
+        // name, type (one or more words), encoding, emb, sub, uni, object id, generation
+        out << name + QStringLiteral(" emb=") + cols[cols.size() - 5];
+    }
+    return out;
+}
+
 // SVG -> PDF through QtSvg (another renderer than the one that wrote it), so
 // poppler can read its words.
 bool svgToPdf(const QString& svg, const QString& pdf, int w, int h) {
@@ -296,9 +314,20 @@ private slots:
         QTest::addColumn<QString>("style");
         QTest::addColumn<bool>("two");
         QTest::addColumn<bool>("longTokens");
+        // SUPERLENS_FIGURE_KINDS=spikes,layer runs those views' rows only ("none":
+        // no rows; CTest runs one test per view and width, tests/widgets/widgets.cmake).
+        const QString only = qEnvironmentVariable("SUPERLENS_FIGURE_KINDS");
+        const QStringList kinds = only.isEmpty() ? widgets::viewKindNames() : only.split(QLatin1Char(','), Qt::SkipEmptyParts);
+        for (const QString& kind : kinds) {
+            if (kind != QLatin1String("none") && !widgets::viewKindNames().contains(kind)) qFatal("SUPERLENS_FIGURE_KINDS: unknown view %s", qPrintable(kind));
+        }
+        // SUPERLENS_FIGURE_WIDTHS=one|two: only that width.
+        const QString widths = qEnvironmentVariable("SUPERLENS_FIGURE_WIDTHS", QStringLiteral("one,two"));
         for (const QString& style : widgets::figurePresetIds()) {
             for (const QString& kind : widgets::viewKindNames()) {
+                if (!kinds.contains(kind)) continue;
                 for (bool two : {false, true}) {
+                    if (!widths.split(QLatin1Char(',')).contains(two ? QStringLiteral("two") : QStringLiteral("one"))) continue;
                     for (bool longTokens : {false, true}) {
                         QTest::addRow("%s-%s-%s-%s", qPrintable(kind), qPrintable(style), two ? "two" : "one", longTokens ? "long" : "genesis")
                             << kind << style << two << longTokens;
@@ -308,6 +337,7 @@ private slots:
         }
     }
     void figuresAreClean() {
+        if (!QTest::currentDataTag()) QSKIP("SUPERLENS_FIGURE_KINDS=none: the figures run in test_figure_layout_<view>_<width>");
         QFETCH(QString, kind);
         QFETCH(QString, style);
         QFETCH(bool, two);
@@ -420,6 +450,51 @@ private slots:
         QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
     }
 
+    // Multi-panel figures of the newer views (lens, sinks, loss; attention,
+    // layer, spikes), on both prompts, at one column in every preset: clean files,
+    // one CSV per panel, no legend entry cut off, a letter per panel.
+    void multiPanelNewViews_data() {
+        QTest::addColumn<QString>("style");
+        QTest::addColumn<bool>("longTokens");
+        QTest::addColumn<QString>("kinds_");
+        for (const QString& id : widgets::figurePresetIds()) {
+            for (bool longTokens : {false, true}) {
+                for (const char* kinds : {"lens,sinks,loss", "attention,layer,spikes"}) {
+                    QTest::addRow("%s-%s-%s", kinds, qPrintable(id), longTokens ? "long" : "genesis") << id << longTokens << QString::fromLatin1(kinds);
+                }
+            }
+        }
+    }
+    void multiPanelNewViews() {
+        QFETCH(QString, style);
+        QFETCH(bool, longTokens);
+        QFETCH(QString, kinds_);
+        const SnapshotPtr& snap = longTokens ? fixture().longTokens : fixture().genesis;
+        const QStringList kinds = kinds_.split(QLatin1Char(','));
+        std::vector<std::unique_ptr<PlotView>> owned;
+        QList<PlotView*> views;
+        for (const QString& kind : kinds) {
+            owned.push_back(makeView(kind, snap));
+            views << owned.back().get();
+        }
+        QTemporaryDir dir;
+        const QString path = dir.filePath(QStringLiteral("panels.pdf"));
+        widgets::MultiPanelReport report;
+        QString error;
+        const widgets::ExportOptions o = widgets::presetExportOptions(*widgets::findFigurePreset(style), false);
+        QVERIFY2(widgets::exportMultiPanelFigure(views, path, o, &error, &report), qPrintable(error));
+        QCOMPARE(report.panels.size(), kinds.size());
+        for (int i = 0; i < report.panels.size(); ++i) {
+            const widgets::PanelReport& panel = report.panels[i];
+            QCOMPARE(panel.kind, kinds[i]);
+            QCOMPARE(panel.letter, QString(QChar(u'a' + i)));
+            QVERIFY2(QFileInfo(panel.csv).size() > 0, qPrintable(panel.csv));
+            QVERIFY2(panel.layout.problems.isEmpty(), qPrintable(panel.kind + QStringLiteral(": ") + panel.layout.problems.join(QLatin1Char('\n'))));
+        }
+        const QStringList problems = fileProblems(checkFiles({path})[path].toObject(), style + QStringLiteral(" panels.pdf"));
+        QVERIFY2(problems.isEmpty(), qPrintable(problems.join(QLatin1Char('\n'))));
+    }
+
     void presetsAreComplete() {
         const QStringList ids = widgets::figurePresetIds();
         for (const char* id : {"default", "neurips", "icml", "iclr", "acl", "nature", "science", "ieee", "arxiv"}) {
@@ -430,7 +505,43 @@ private slots:
             QVERIFY(p.fontPoints >= 5 && p.fontPoints <= 10);
             const widgets::ExportOptions o = widgets::presetExportOptions(p, false);
             QVERIFY2(QFontDatabase::families().contains(o.fontFamily), qPrintable(p.id + QStringLiteral(": ") + o.fontFamily));
+            // scripts/setup.sh installs every preset's first face: no preset falls back.
+            QVERIFY2(o.fontFamily == p.fontFamilies.first(),
+                     qPrintable(p.id + QStringLiteral(": ") + o.fontFamily + QStringLiteral(" instead of ") + p.fontFamilies.first() +
+                                QStringLiteral(" (run scripts/setup.sh)")));
         }
+    }
+
+    // Each preset's font is the one in the files: embedded in the PDF (as
+    // pdffonts lists it) and named in the SVG's text. PNGs are drawn by the
+    // same QPainter calls with the same QFont.
+    void filesUseThePresetsFont_data() {
+        QTest::addColumn<QString>("style");
+        for (const QString& id : widgets::figurePresetIds()) QTest::addRow("%s", qPrintable(id)) << id;
+    }
+    void filesUseThePresetsFont() {
+        QFETCH(QString, style);
+        const widgets::FigurePreset* preset = widgets::findFigurePreset(style);
+        QVERIFY(preset);
+        const widgets::ExportOptions o = widgets::presetExportOptions(*preset, false);
+        auto view = makeView(QStringLiteral("logits"), fixture().genesis);
+        QTemporaryDir dir;
+        const QString pdf = dir.filePath(QStringLiteral("f.pdf")), svg = dir.filePath(QStringLiteral("f.svg"));
+        QString error;
+        QVERIFY2(widgets::exportFigure(*view, pdf, o, &error), qPrintable(error));
+        QVERIFY2(widgets::exportFigure(*view, svg, o, &error), qPrintable(error));
+        const QString expected = QString(preset->fontFamilies.first()).remove(QLatin1Char(' '));
+        const QStringList pdfFonts = embeddedFonts(pdf);
+        QVERIFY2(!pdfFonts.isEmpty(), qPrintable(pdf));
+        for (const QString& f : pdfFonts) {
+            QVERIFY2(f.startsWith(expected, Qt::CaseInsensitive) && f.endsWith(QStringLiteral(" emb=yes")),
+                     qPrintable(style + QStringLiteral(": PDF font ") + f + QStringLiteral(", expected ") + expected + QStringLiteral(" embedded")));
+        }
+        QFile in(svg);
+        QVERIFY(in.open(QIODevice::ReadOnly));
+        const QString text = QString::fromUtf8(in.readAll());
+        const QString named = QStringLiteral("font-family=\"%1\"").arg(preset->fontFamilies.first());
+        QVERIFY2(text.contains(named), qPrintable(style + QStringLiteral(": SVG does not name ") + named));
     }
 };
 

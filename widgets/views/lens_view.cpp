@@ -181,6 +181,8 @@ bool LensView::rebuild(QString* emptyReason) {
         // The chosen position, outlined.
         auto* box = new QCPItemRect(p);
         box->setClipAxisRect(rect);
+        // Unclipped: at the first or last position the axis rect would cut half the outline away.
+        box->setClipToAxisRect(false);
         box->topLeft->setAxes(x, y);
         box->bottomRight->setAxes(x, y);
         box->topLeft->setCoords(P - 0.5, rows - 0.5);

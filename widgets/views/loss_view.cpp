@@ -129,6 +129,12 @@ bool LossView::rebuild(QString* emptyReason) {
                           : tr("mean loss %1 nats%2").arg(meanO, 0, 'f', 3).arg(what));
     }
 
+    // Whichever way the build below ends, the title is centred over the strips and their scales.
+    struct CenterTitle {
+        QCustomPlot* plot;
+        ~CenterTitle() { centerTitleOverColumns(plot); }
+    } centerTitle{p};
+
     // Strips: loss per token (original, edited), one colour scale.
     QCPAxisRect* rect = p->axisRect();
     const int strips = edits ? 2 : 1;
