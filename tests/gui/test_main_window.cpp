@@ -266,7 +266,7 @@ private slots:
         QCOMPARE(error, QString::fromStdString(fifo.string()) + QStringLiteral(": not a regular file"));
         m_window->runPrompt(true);
         QVERIFY(waitIdleWithSnapshot());
-        for (auto* v : m_window->views()) QVERIFY2(v->hasData(), qPrintable(v->kind() + ": " + v->emptyMessage()));
+        for (auto* v : m_window->views()) QVERIFY2(v->hasData() == expectsData(v), qPrintable(v->kind() + ": " + v->emptyMessage()));
     }
 
     void selectingALayerUpdatesTheViews() {

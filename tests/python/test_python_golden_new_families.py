@@ -252,13 +252,18 @@ def test_bad_pixel_arrays_and_wrong_inputs_raise_one_line_errors():
             m.run(pixels=arr)
         assert str(e.value) == message
         assert isinstance(e.value, ValueError)
-    # the engine's own checks (channels, patch grid): the CLI's messages
+    # the engine's own checks (channels, image size): the CLI's messages. Other
+    # grids than the trained one are interpolated (issue 18), so 16x12 runs.
     with pytest.raises(superlens.Error) as e:
         m.run(pixels=px[:, :1])
     assert "channels" in str(e.value) and "\n" not in str(e.value)
+    assert m.run(pixels=np.zeros((1, 3, 16, 12), np.float32)).cache == {}
     with pytest.raises(superlens.Error) as e:
-        m.run(pixels=np.zeros((1, 3, 16, 12), np.float32))
-    assert "patch grid" in str(e.value)
+        m.run(pixels=np.zeros((1, 3, 2, 2), np.float32))
+    assert str(e.value) == "the image (2x2) is smaller than one 4-pixel patch"
+    with pytest.raises(superlens.Error) as e:
+        m.run(pixels=np.zeros((1, 3, 3000, 3000), np.float32))
+    assert "562500 patches; at most 16384 are accepted" in str(e.value) and "\n" not in str(e.value)
     # a bad .npy file: the CLI's message, word for word
     bad = os.path.join(os.environ.get("TMPDIR", "/tmp"), "superlens_py_bad_pixels_%d.npy" % os.getpid())
     np.save(bad, nan)
