@@ -27,3 +27,6 @@ shot loss --view loss --edit "$edit"
 shot loss-heldout --view loss --edit "$edit" --held-out-loss
 # Two runs of the history compared: the super weight zeroed (run 1) vs doubled (run 2).
 shot history --view loss --edit "$edit" --compare-edit "${edit%=0}*=2"
+# The Experts view on the mixture-of-experts test fixture (planted super expert L1 E0, pruned).
+"$app" --model "$here/tests/data/moe/mixtral-bf16" --ids 1,5,77,30,12,100,99,31,120,64 --edit "expert:1:0=off" \
+  --view experts --screenshot "$out/experts.png" 2>/dev/null
