@@ -105,22 +105,11 @@ int runVisionScan(const ScanCliOptions& o, const std::shared_ptr<const core::Mod
 int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr<const core::Model> model, const core::Tokenizer* tok,
                   const std::vector<std::vector<core::TokenId>>& prompts, const std::vector<core::EditSpec>& edits) {
     core::Engine engine(std::move(model));
-    auto profile = core::profileExperts(engine, prompts, edits);
-    if (!profile) return fail(profile.error());
-    auto sws = core::superWeightsInExperts(engine, *profile, prompts, edits);
-    if (!sws) return fail(sws.error());
-    // Models that mix dense and routed layers (Qwen2-MoE's mlp_only_layers,
-    // decoder_sparse_step): the super-weight scan of the dense layers too.
-    std::vector<core::SuperWeight> dense;
-    std::vector<int> denseLayers;
-    for (int l = 0; l < m.config().numLayers; ++l) {
-        if (!m.config().isExpertLayer(l)) denseLayers.push_back(l);
-    }
-    if (!denseLayers.empty()) {
-        auto scan = core::scanSuperWeights(engine, prompts.front(), edits, o.scan);
-        if (!scan) return fail(scan.error());
-        dense = scan->superWeights;
-    }
+    auto scan = core::scanExpertModel(engine, prompts, edits, o.scan);
+    if (!scan) return fail(scan.error());
+    const auto* sws = &scan->inExperts;
+    const auto& dense = scan->denseWeights;
+    const auto& denseLayers = scan->denseLayers;
     core::ForwardRequest req;
     req.tokens = prompts.front();
     req.edits = edits;
@@ -129,15 +118,9 @@ int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr
     if (!first) return fail(first.error());
     auto massive = core::findMassiveActivations(**first, tok, o.massive);
     if (!massive) return fail(massive.error());
-    const auto& p = *profile;
+    const auto& p = scan->profile;
     if (o.json) {
-        nlohmann::json j = nlohmann::json::parse(core::expertScanJson(p, *sws));
-        // The dense layers' super weights first, then those inside the super experts.
-        nlohmann::json all = nlohmann::json::array();
-        for (const auto& sw : dense) all.push_back(analysis::superWeightJson(sw, m));
-        for (auto& e : j["super_weights"]) all.push_back(std::move(e));
-        j["super_weights"] = std::move(all);
-        j["dense_layers"] = denseLayers;
+        nlohmann::json j = nlohmann::json::parse(core::expertScanJson(*scan, m));
         j["massive_activations"] = nlohmann::json::array();
         for (const auto& a : massive->flagged) j["massive_activations"].push_back(massiveJson(a));
         j["ids"] = prompts.front();

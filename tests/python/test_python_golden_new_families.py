@@ -101,8 +101,15 @@ def test_moe_scan_finds_the_planted_super_expert_as_the_cli_does():
     m = superlens.open(folder)
     s = m.scan(ref["ids"])
     want = cli_json("scan", folder, "--ids", ",".join(map(str, ref["ids"])))
-    for key in ("super_experts", "expert_profile", "expert_threshold", "first_token_experts", "super_weights"):
+    for key in ("super_experts", "expert_profile", "expert_threshold", "first_token_experts", "super_weights", "dense_layers"):
         assert s[key] == want[key], key
+    assert s["dense_layers"] == []  # every OLMoE layer is routed
+    # Qwen2-MoE mixes a dense layer (mlp_only_layers = [1]): its scan is part of the document too.
+    qwen = os.path.join(MOE, "qwen2-moe-f32")
+    q = superlens.open(qwen).scan(MOE_REFS["qwen2-moe-f32"]["ids"])
+    qwant = cli_json("scan", qwen, "--ids", ",".join(map(str, MOE_REFS["qwen2-moe-f32"]["ids"])))
+    assert q["dense_layers"] == qwant["dense_layers"] == [1]
+    assert q["super_weights"] == qwant["super_weights"]
     layer, expert, channel = ref["planted_super_expert"]
     assert [(e["layer"], e["expert"], e["channel"]) for e in s["super_experts"]][0] == (layer, expert, channel)
     assert abs(s["expert_threshold"]["threshold"] - ref["expert_profile"]["threshold"]) < 1e-4 * ref["expert_profile"]["threshold"]

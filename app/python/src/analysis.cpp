@@ -101,15 +101,14 @@ py::object scan(const ModelPtr& self, const py::object& input, const py::object&
     CallScope scope(progress, cancelArg(cancel));
     if (m.config().hasExperts()) {
         // Mixture of experts: the super-expert profile over every prompt, the super weight
-        // inside each flagged expert, the first prompt's massive activations (as the CLI).
-        core::SuperExpertProfile profile = scope.run([&](const core::RunControl& c) { return core::profileExperts(self->engine(), prompts, specs, c); });
-        auto inExperts = scope.run([&](const core::RunControl&) { return core::superWeightsInExperts(self->engine(), profile, prompts, specs); });
+        // inside each flagged expert, the dense layers' scan, the first prompt's massive activations (as the CLI).
+        core::ExpertModelScan scan = scope.run([&](const core::RunControl& c) { return core::scanExpertModel(self->engine(), prompts, specs, so, c); });
         core::ForwardRequest req;
         req.tokens = primary;
         req.edits = specs;
         req.record = core::HookSelection::patterns({"blocks.*.hook_resid_post"});
         auto first = scope.run([&](const core::RunControl& c) { return self->engine().run(req, c); });
-        json j = json::parse(core::expertScanJson(profile, inExperts));
+        json j = json::parse(core::expertScanJson(scan, m));
         j.update(json::parse(core::massiveReportJson(unwrap(core::findMassiveActivations(*first, tok.get(), mo)))));
         j["ids"] = primary;
         j["prompts"] = static_cast<int>(prompts.size());

@@ -126,4 +126,14 @@ std::string imageJson(const PixelTensor& pixels, const ModelConfig& config) {
                  {"patch_grid", {pixels.height / p, pixels.width / p}}});
 }
 
+std::string expertScanJson(const ExpertModelScan& scan, const Model& model) {
+    json j = json::parse(expertScanJson(scan.profile, scan.inExperts));
+    json all = json::array();
+    for (const auto& sw : scan.denseWeights) all.push_back(json::parse(superWeightJson(sw, model)));
+    for (auto& e : j["super_weights"]) all.push_back(std::move(e));
+    j["super_weights"] = std::move(all);
+    j["dense_layers"] = scan.denseLayers;
+    return text(j);
+}
+
 }  // namespace superlens::core

@@ -153,6 +153,27 @@ Result<std::vector<ExpertSuperWeight>> superWeightsInExperts(Engine& engine, con
     return out;
 }
 
+Result<ExpertModelScan> scanExpertModel(Engine& engine, const std::vector<std::vector<TokenId>>& prompts, const std::vector<EditSpec>& edits,
+                                        const SuperWeightScanOptions& options, const RunControl& control) {
+    ExpertModelScan out;
+    auto profile = profileExperts(engine, prompts, edits, control);
+    if (!profile) return profile.error();
+    out.profile = std::move(profile).value();
+    auto inExperts = superWeightsInExperts(engine, out.profile, prompts, edits);
+    if (!inExperts) return inExperts.error();
+    out.inExperts = std::move(inExperts).value();
+    const ModelConfig& config = engine.model().config();
+    for (int l = 0; l < config.numLayers; ++l) {
+        if (!config.isExpertLayer(l)) out.denseLayers.push_back(l);
+    }
+    if (!out.denseLayers.empty() && !prompts.empty()) {
+        auto scan = scanSuperWeights(engine, prompts.front(), edits, options, control);
+        if (!scan) return scan.error();
+        out.denseWeights = scan->superWeights;
+    }
+    return out;
+}
+
 Result<ModelSuperWeights> findModelSuperWeights(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
                                                 const RunControl& control) {
     ModelSuperWeights out;

@@ -40,7 +40,10 @@ std::string scanPassesJson(const SuperWeightScan& scan);
 // "token", "prompt", "output_axis", "output_channel", "input_channel"}...],
 // "super_experts", "expert_profile" (every expert: max_abs_out, load, super),
 // "expert_threshold", "first_token_experts"}.
+// With `scan` (scanExpertModel): "super_weights" lists the dense layers'
+// super weights first (superWeightJson records), and "dense_layers" is added.
 std::string expertScanJson(const SuperExpertProfile& profile, const std::vector<ExpertSuperWeight>& superWeights);
+std::string expertScanJson(const ExpertModelScan& scan, const Model& model);
 
 // An image's shape and token layout: {"channels", "height", "width",
 // "tokens", "registers", "patch_grid": [rows, cols]}.

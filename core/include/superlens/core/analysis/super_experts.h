@@ -82,6 +82,20 @@ struct ExpertSuperWeight {
 Result<std::vector<ExpertSuperWeight>> superWeightsInExperts(Engine& engine, const SuperExpertProfile& profile,
                                                              const std::vector<std::vector<TokenId>>& prompts, const std::vector<EditSpec>& edits = {});
 
+// The scan of a mixture-of-experts model (`scan` in every front end): the
+// super-expert profile over the prompts, the super weight inside each flagged
+// expert, and on models that mix dense and routed layers (Qwen2-MoE's
+// mlp_only_layers, decoder_sparse_step) the super-weight scan of the first
+// prompt over the dense layers. Errors: engine errors, "cancelled".
+struct ExpertModelScan {
+    SuperExpertProfile profile;
+    std::vector<ExpertSuperWeight> inExperts;
+    std::vector<int> denseLayers;            // layers with a dense MLP (empty: all routed)
+    std::vector<SuperWeight> denseWeights;   // found in them
+};
+Result<ExpertModelScan> scanExpertModel(Engine& engine, const std::vector<std::vector<TokenId>>& prompts, const std::vector<EditSpec>& edits,
+                                        const SuperWeightScanOptions& options = {}, const RunControl& control = RunControl::none());
+
 // The super weights of any model from one prompt, as the views list them:
 // the super-weight scan over the dense MLP layers (scanSuperWeights; on a
 // mixture-of-experts model only its dense layers, e.g. Qwen2-MoE's
