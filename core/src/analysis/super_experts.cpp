@@ -177,22 +177,16 @@ Result<ExpertModelScan> scanExpertModel(Engine& engine, const std::vector<std::v
 Result<ModelSuperWeights> findModelSuperWeights(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,
                                                 const RunControl& control) {
     ModelSuperWeights out;
-    const ModelConfig& config = engine.model().config();
-    bool anyDense = false;
-    for (int l = 0; l < config.numLayers; ++l) anyDense = anyDense || !config.isExpertLayer(l);
-    if (anyDense) {
+    if (!engine.model().config().hasExperts()) {
         auto scan = scanSuperWeights(engine, tokens, edits, {}, control);
         if (!scan) return scan.error();
         out.weights = scan->superWeights;
+        return out;
     }
-    if (!config.hasExperts()) return out;
-    if (control.isCancelled()) return Error{kCancelledMessage};
-    const std::vector<std::vector<TokenId>> prompts{tokens};
-    auto profile = profileExperts(engine, prompts, edits, control);
-    if (!profile) return profile.error();
-    auto inExperts = superWeightsInExperts(engine, *profile, prompts, edits);
-    if (!inExperts) return inExperts.error();
-    for (const ExpertSuperWeight& e : *inExperts) {
+    auto scan = scanExpertModel(engine, {tokens}, edits, {}, control);
+    if (!scan) return scan.error();
+    out.weights = scan->denseWeights;
+    for (const ExpertSuperWeight& e : scan->inExperts) {
         SuperWeight w;
         w.layer = e.layer;
         w.expert = e.expert;
@@ -203,7 +197,7 @@ Result<ModelSuperWeights> findModelSuperWeights(Engine& engine, const std::vecto
         w.token = e.token;
         out.weights.push_back(w);
     }
-    out.profile = std::move(profile).value();
+    out.profile = std::move(scan->profile);
     return out;
 }
 
