@@ -111,6 +111,7 @@ void LensSession::openModel(const QString& folder) {
             m_heldOutUnedited.reset();
             m_tokens.clear();
             m_original.reset();
+            m_originalExpertProfile.reset();
             m_lastEdited.reset();
             m_superWeights.clear();
             m_scanned = false;
@@ -188,6 +189,7 @@ void LensSession::openActivations(const QString& file) {
             m_showingCache = true;
             m_tokens = result->snapshot->tokens;
             m_original = result->snapshot->original;
+            m_originalExpertProfile.reset();
             m_lastEdited.reset();
             m_superWeights.clear();
             m_scanned = false;
@@ -228,6 +230,7 @@ namespace {
 struct RunOutcome {
     std::shared_ptr<const core::ForwardResult> original;
     std::vector<core::SuperWeight> superWeights;
+    std::shared_ptr<const core::SuperExpertProfile> expertProfile;  // the scan's, on mixture-of-experts models
     bool scanned = false;
     bool reused = false;   // read from the run cache, not computed
     QString cacheNote;     // what the run cache did, for the status bar
@@ -279,6 +282,7 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
                 auto s = core::findModelSuperWeights(*loaded->engine, tokens, {}, control);
                 if (!s) return s.error();
                 out.superWeights = s->weights;
+                if (s->profile) out.expertProfile = std::make_shared<const core::SuperExpertProfile>(std::move(*s->profile));
                 out.scanned = true;
             } else if (keepScan) {
                 out.superWeights = previousWeights;
@@ -296,6 +300,7 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
             if (!result) return;
             m_tokens = tokens;
             m_original = result->original;
+            m_originalExpertProfile = result->expertProfile;
             m_lastEdited.reset();
             const bool changed = m_scanned != result->scanned || m_superWeights.size() != result->superWeights.size() ||
                                  !std::equal(m_superWeights.begin(), m_superWeights.end(), result->superWeights.begin(),
@@ -378,6 +383,8 @@ void LensSession::applyEdits() {
     if (m_snapshot && m_snapshot->original == original) {
         base.originalLens = m_snapshot->originalLens;
         base.expertProfile = m_snapshot->expertProfile;
+    } else {
+        base.expertProfile = m_originalExpertProfile;  // the scan's profile of this run, when it made one
     }
     const std::string heldOut = m_heldOutFile.toStdString();
     auto heldOutUnedited = m_heldOutUnedited;

@@ -121,6 +121,9 @@ private:
     std::shared_ptr<const LoadedModel> m_model;
     std::vector<core::TokenId> m_tokens;
     std::shared_ptr<const core::ForwardResult> m_original;
+    // Mixture-of-experts models: the super-expert profile of m_original's tokens
+    // when the run's scan made it (the views reuse it instead of profiling again).
+    std::shared_ptr<const core::SuperExpertProfile> m_originalExpertProfile;
     std::shared_ptr<const core::ForwardResult> m_lastEdited;
     std::vector<core::SuperWeight> m_superWeights;
     bool m_scanned = false;
