@@ -286,7 +286,8 @@ py::object zeroshot(const ModelPtr& self, const py::object& tasksObj, const py::
 // studies); False: none; else tasksArg.
 std::vector<core::ZeroShotTask> studyTasks(PyModel& self, const py::object& tasksObj, std::string& label) {
     if (isFalse(tasksObj)) return {};
-    if (tasksObj.is_none() && !self.tokenizer()) return {};
+    // No bundled default for a bidirectional encoder (core::studyZeroShotTasks' rule).
+    if (tasksObj.is_none() && (!self.tokenizer() || !self.model().config().causal)) return {};
     TasksArg t = tasksArg(tasksObj);
     const bool needsTokenizer = std::any_of(t.tasks.begin(), t.tasks.end(), [](const auto& x) { return x.contextIds.empty(); });
     if (needsTokenizer && !self.tokenizer()) raise(self.model().folder().string() + ": no tokenizer (needed for the text tasks of " + t.label + ")");
@@ -420,9 +421,15 @@ py::object withMarkdown(const std::string& jsonText, const std::string& markdown
 
 py::object studyLaser(const ModelPtr& self, const py::object& text, const py::object& types, const py::object& layers, const py::object& rhos,
                       const py::object& tasks, const py::object& answers, const py::object& ctx, int stride, long long maxTokens,
-                      const py::object& edits, bool bosWindows, const py::object& progress, const py::object& cancel) {
+                      const py::object& edits, bool bosWindows, double ci, int bootstrap, double maskFraction, unsigned long long maskSeed,
+                      const py::object& progress, const py::object& cancel) {
     const core::Model& m = self->model();
     auto p = prepare(*self, text, tasks, answers, ctx, stride, maxTokens, edits, bosWindows);
+    p->inputs.bootstrap.level = ci;
+    p->inputs.bootstrap.resamples = bootstrap;
+    if (auto v = core::validate(p->inputs.bootstrap); !v) raise(v.error().message);
+    p->inputs.maskedLm.fraction = maskFraction;
+    p->inputs.maskedLm.seed = maskSeed;
     core::LaserStudyOptions so;
     if (!types.is_none()) {
         so.types = listArg(types);
@@ -562,7 +569,10 @@ stride 0 = ctx. bos_windows: every window starts with BOS.)doc")
              "ci/bootstrap: percentile-bootstrap intervals (<name>_ci); null=K: null control; joint: joint ablation.")
         .def("study_laser", &studyLaser, arg("text"), arg("types") = none, arg("layers") = none, arg("rhos") = none, arg("tasks") = none,
              arg("answers") = none, arg("ctx") = none, arg("stride") = 0, arg("max_tokens") = 0, arg("edits") = none, arg("bos_windows") = false,
-             arg("progress") = none, arg("cancel") = none, "LASER sweep (`superlens-cli study laser --json`), plus 'markdown'.")
+             arg("ci") = 0.95, arg("bootstrap") = 1000, arg("mask_fraction") = core::MaskedLmOptions{}.fraction, arg("mask_seed") = core::MaskedLmOptions{}.seed,
+             arg("progress") = none, arg("cancel") = none,
+             "LASER sweep (`superlens-cli study laser --json`), plus 'markdown'. On an encoder (RoBERTa, BERT) the text is measured by "
+             "masked-token accuracy and loss (mask_fraction of each window's non-special tokens, positions drawn with mask_seed).")
         .def("study_quant", &studyQuant, arg("text"), arg("bits") = 4, arg("blocks") = none, arg("pattern") = none, arg("super_weights") = none,
              arg("keep_super") = true, arg("zclip") = none, arg("pclip") = none, arg("act_bits") = 0, arg("act_pattern") = "blocks.*.hook_resid_post",
              arg("act_blocks") = none, arg("super_activations") = none, arg("tasks") = none, arg("answers") = none, arg("ctx") = none,
