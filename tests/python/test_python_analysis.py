@@ -161,6 +161,22 @@ def test_study_laser_and_quant_like_the_cli(demo, short_text):
     assert {p["series"] for p in quant["points"]} == {"rtn", "rtn_keep_super"}
 
 
+def test_study_laser_on_an_encoder_like_the_cli():
+    """Masked-token accuracy and loss (issue 18): the same windows, masks and numbers as the CLI, ci/bootstrap and mask options included."""
+    model = os.path.join(SOURCE, "tests", "data", "encoders", "roberta-f32")
+    text = pathlib.Path(SOURCE, "tests", "data", "encoders", "mlm_text.txt")
+    m = superlens.open(model)
+    for kw, args in (({}, []), (dict(ctx=16, mask_fraction=0.3, mask_seed=11, ci=0.9, bootstrap=200),
+                                ["--ctx", "16", "--mask-fraction", "0.3", "--mask-seed", "11", "--ci", "0.9", "--bootstrap", "200"])):
+        laser = m.study_laser(text, types="up,down", layers=[2], rhos=[0.25], **kw)
+        c = cli_json("study", "laser", model, "--text", str(text), "--types", "up,down", "--layers", "2", "--rhos", "0.25", *args)
+        laser.pop("markdown")
+        assert without_timing(laser) == without_timing(c)
+        assert laser["metrics"] == ["mlm_accuracy", "mlm_loss"] and laser["cells"][0]["mlm_loss_ci"] is not None
+    with pytest.raises(Exception, match="outside"):
+        m.study_laser(text, types="up", layers=[0], rhos=[0.5], mask_fraction=1.5)
+
+
 def test_weights_under_edits(planted):
     name = "model.layers.1.mlp.down_proj.weight"
     w = planted.weight(name)
