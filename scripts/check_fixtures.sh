@@ -11,6 +11,7 @@
 #     tokenizer files (scripts/fixtures/make_encoder_models.py,
 #     scripts/fixtures/tokenizers/make_roberta_tiny.py);
 #   - tests/data/vision/** but its README.md (scripts/fixtures/make_vision_models.py);
+#   - tests/data/vision-massive/** but its README.md (scripts/fixtures/make_vision_massive.py);
 #   - tests/data/gguf/** but its README.md (scripts/fixtures/make_gguf_models.py);
 #   - tests/data/tokenizers/*-spm/expected.jsonl (SentencePiece);
 #   - tests/data/tokenizers/*-hf/expected.jsonl (Hugging Face tokenizers through
@@ -113,6 +114,17 @@ while IFS= read -r -d '' f; do
   [ "$rel" = README.md ] || [ -f "$tmp/vision/$rel" ] \
     || { echo "orphan     vision/$rel (committed, not regenerated)"; different=$((different + 1)); }
 done < <(find "$data/vision" -type f -print0 | sort -z)
+
+"$py" "$here/scripts/fixtures/make_vision_massive.py" --out "$tmp/vision-massive" > "$tmp/vision-massive.log" \
+  || { cat "$tmp/vision-massive.log" >&2; echo "check_fixtures: make_vision_massive.py failed" >&2; exit 1; }
+while IFS= read -r -d '' f; do
+  compare "vision-massive/${f#"$tmp/vision-massive/"}" "$f"
+done < <(find "$tmp/vision-massive" -type f -print0 | sort -z)
+while IFS= read -r -d '' f; do
+  rel="${f#"$data/vision-massive/"}"
+  [ "$rel" = README.md ] || [ -f "$tmp/vision-massive/$rel" ] \
+    || { echo "orphan     vision-massive/$rel (committed, not regenerated)"; different=$((different + 1)); }
+done < <(find "$data/vision-massive" -type f -print0 | sort -z)
 
 # The checkpoint the GGUF files of every block type are quantized from (the
 # GGUF files themselves are written at test time: CTest's gguf_quant_files).
