@@ -177,6 +177,25 @@ def test_study_laser_on_an_encoder_like_the_cli():
         m.study_laser(text, types="up", layers=[0], rhos=[0.5], mask_fraction=1.5)
 
 
+def test_study_registers_like_the_cli():
+    """study_registers (issue 18): the CLI's document for one model, arrays and paths alike."""
+    vm = os.path.join(SOURCE, "tests", "data", "vision-massive")
+    folder = os.path.join(vm, "dinov2-registers-massive-f32")
+    files = [os.path.join(folder, f"image-{i}.npy") for i in range(3)]
+    m = superlens.open(folder)
+    doc = m.study_registers(files)
+    md = doc.pop("markdown")
+    args = sum((["--pixels", f] for f in files), [])
+    assert doc == cli_json("study", "registers", folder, *args) and "register 2" in md
+    site = doc["models"][0]["sites"][0]
+    assert (site["token_kind"], site["register"], site["channel"]) == ("register", 2, 7)
+    arrays = m.study_registers([np.load(f) for f in files])
+    assert arrays["models"][0]["effect"] == doc["models"][0]["effect"]
+    assert arrays["models"][0]["images"][0]["image"] == "pixels[0]"
+    with pytest.raises(Exception, match="list of images"):
+        m.study_registers(files[0])
+
+
 def test_weights_under_edits(planted):
     name = "model.layers.1.mlp.down_proj.weight"
     w = planted.weight(name)

@@ -12,6 +12,7 @@
 #include "superlens/core/analysis/massive_activations.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/published_coordinates.h"
+#include "superlens/core/analysis/registers_study.h"
 #include "superlens/core/analysis/report_json.h"
 #include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/studies.h"
@@ -462,6 +463,29 @@ py::object studyLaser(const ModelPtr& self, const py::object& text, const py::ob
     return withMarkdown(s.toJson(), s.markdown());
 }
 
+// `superlens-cli study registers MODEL --pixels ...` for one model: the same document.
+py::object studyRegisters(const ModelPtr& self, const py::object& pixels, double massiveRatio, const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    std::vector<core::RegistersImage> images;
+    if (py::isinstance<py::str>(pixels) || pathLike(pixels) || py::isinstance<py::array>(pixels)) raise("pixels: give a list of images (arrays or .npy files)");
+    std::size_t i = 0;
+    for (py::handle h : pixels) {
+        const std::string label = py::isinstance<py::str>(h) ? h.cast<std::string>()
+                                  : pathLike(h)             ? pathLike(h)->string()
+                                                            : "pixels[" + std::to_string(i) + "]";
+        images.push_back({label, pixelsArg(m, h)});
+        ++i;
+    }
+    if (!(massiveRatio > 0)) raise("massive_ratio must be positive");
+    core::RegistersStudyOptions so;
+    so.massive.ratioThreshold = massiveRatio;
+    CallScope scope(progress, cancelArg(cancel));
+    core::RegistersModelStudy s = scope.run([&](const core::RunControl& c) { return core::studyRegisters(self->engine(), images, so, c); });
+    py::dict d = toPython(nlohmann::json::parse(core::registersStudyJson({s})));
+    d["markdown"] = pyStr(core::registersStudyMarkdown({s}));
+    return d;
+}
+
 std::vector<std::int64_t> blocksArg(const py::handle& h, const char* what, bool activations) {
     std::vector<std::int64_t> out;
     for (const auto& item : listArg(h)) {
@@ -573,6 +597,9 @@ stride 0 = ctx. bos_windows: every window starts with BOS.)doc")
              arg("progress") = none, arg("cancel") = none,
              "LASER sweep (`superlens-cli study laser --json`), plus 'markdown'. On an encoder (RoBERTa, BERT) the text is measured by "
              "masked-token accuracy and loss (mask_fraction of each window's non-special tokens, positions drawn with mask_seed).")
+        .def("study_registers", &studyRegisters, arg("pixels"), arg("massive_ratio") = 100.0, arg("progress") = none, arg("cancel") = none,
+             "Vision models: where the massive activations live (CLS / register / patch) and zero vs mean over the images on them "
+             "(`superlens-cli study registers MODEL --pixels ... --json`, plus 'markdown'); pixels: a list of arrays or .npy files.")
         .def("study_quant", &studyQuant, arg("text"), arg("bits") = 4, arg("blocks") = none, arg("pattern") = none, arg("super_weights") = none,
              arg("keep_super") = true, arg("zclip") = none, arg("pclip") = none, arg("act_bits") = 0, arg("act_pattern") = "blocks.*.hook_resid_post",
              arg("act_blocks") = none, arg("super_activations") = none, arg("tasks") = none, arg("answers") = none, arg("ctx") = none,

@@ -54,7 +54,7 @@ std::string kindOf(const ImageToken& t) { return t.kindName(); }
 
 }  // namespace
 
-std::vector<std::string> RegistersModelStudy::edits(std::size_t /*image*/, bool mean) const {
+std::vector<std::string> RegistersModelStudy::edits(bool mean) const {
     std::vector<std::string> out;
     for (const RegistersSite& s : sites) {
         out.push_back("blocks." + std::to_string(interventionLayer) + ".hook_resid_post[" + std::to_string(s.token) + "," +
@@ -170,7 +170,7 @@ Result<RegistersModelStudy> studyRegisters(Engine& engine, const std::vector<Reg
             // The scan's hooks again, so the engine restarts at block L (the same record patterns are required).
             req.record = HookSelection::patterns({"blocks.*.hook_resid_post", "ln_final.hook_normalized"});
             req.previous = runs[i];  // blocks before L are reused (bit-identical)
-            for (const std::string& text : s.edits(i, mean)) {
+            for (const std::string& text : s.edits(mean)) {
                 auto e = parseEdit(text);
                 if (!e) return e.error();
                 req.edits.push_back(*e);
@@ -254,7 +254,7 @@ std::string registersStudyJson(const std::vector<RegistersModelStudy>& models) {
         mj["images"] = json::array();
         for (std::size_t i = 0; i < m.images.size(); ++i) {
             mj["images"].push_back({{"image", m.images[i].label}, {"zero", effectJson(m.images[i].zero)}, {"mean", effectJson(m.images[i].mean)},
-                                    {"zero_edits", m.edits(i, false)}, {"mean_edits", m.edits(i, true)}});
+                                    {"zero_edits", m.edits(false)}, {"mean_edits", m.edits(true)}});
         }
         if (!m.images.empty()) mj["effect"] = {{"zero", effectJson(m.zeroMean)}, {"mean", effectJson(m.meanMean)}};
         mj["head"] = nullptr;  // vision models here end at the final norm

@@ -87,7 +87,7 @@ struct RegistersModelStudy {
     std::vector<RegistersSite> sites;
     std::vector<RegistersImageResult> images;
     RegistersEffect zeroMean, meanMean;          // means over the images
-    std::vector<std::string> edits(std::size_t image, bool mean) const;  // the activation edits of one run
+    std::vector<std::string> edits(bool mean) const;  // the activation edits of every run: sites = 0, or = their means
     std::vector<std::string> notes;
 };
 
