@@ -7,10 +7,12 @@
 #     (scripts/fixtures/make_family_models.py, float64, fixed seeds);
 #   - tests/data/moe/** but its README.md
 #     (scripts/fixtures/make_moe_models.py, float64, fixed seeds);
-#   - tests/data/encoders/** but its README.md and the roberta-tiny-hf
+#   - tests/data/encoders/** but its README.md, mlm_text.txt (hand-written
+#     study text) and the roberta-tiny-hf
 #     tokenizer files (scripts/fixtures/make_encoder_models.py,
 #     scripts/fixtures/tokenizers/make_roberta_tiny.py);
 #   - tests/data/vision/** but its README.md (scripts/fixtures/make_vision_models.py);
+#   - tests/data/vision-massive/** but its README.md (scripts/fixtures/make_vision_massive.py);
 #   - tests/data/gguf/** but its README.md (scripts/fixtures/make_gguf_models.py);
 #   - tests/data/tokenizers/*-spm/expected.jsonl (SentencePiece);
 #   - tests/data/tokenizers/*-hf/expected.jsonl (Hugging Face tokenizers through
@@ -98,7 +100,7 @@ while IFS= read -r -d '' f; do
 done < <(find "$tmp/encoders" -type f -print0 | sort -z)
 while IFS= read -r -d '' f; do
   rel="${f#"$data/encoders/"}"
-  [ "$rel" = README.md ] || [ -f "$tmp/encoders/$rel" ] \
+  [ "$rel" = README.md ] || [ "$rel" = mlm_text.txt ] || [ -f "$tmp/encoders/$rel" ] \
     || { echo "orphan     encoders/$rel (committed, not regenerated)"; different=$((different + 1)); }
 done < <(find "$data/encoders" -type f -print0 | sort -z)
 
@@ -113,6 +115,17 @@ while IFS= read -r -d '' f; do
   [ "$rel" = README.md ] || [ -f "$tmp/vision/$rel" ] \
     || { echo "orphan     vision/$rel (committed, not regenerated)"; different=$((different + 1)); }
 done < <(find "$data/vision" -type f -print0 | sort -z)
+
+"$py" "$here/scripts/fixtures/make_vision_massive.py" --out "$tmp/vision-massive" > "$tmp/vision-massive.log" \
+  || { cat "$tmp/vision-massive.log" >&2; echo "check_fixtures: make_vision_massive.py failed" >&2; exit 1; }
+while IFS= read -r -d '' f; do
+  compare "vision-massive/${f#"$tmp/vision-massive/"}" "$f"
+done < <(find "$tmp/vision-massive" -type f -print0 | sort -z)
+while IFS= read -r -d '' f; do
+  rel="${f#"$data/vision-massive/"}"
+  [ "$rel" = README.md ] || [ -f "$tmp/vision-massive/$rel" ] \
+    || { echo "orphan     vision-massive/$rel (committed, not regenerated)"; different=$((different + 1)); }
+done < <(find "$data/vision-massive" -type f -print0 | sort -z)
 
 # The checkpoint the GGUF files of every block type are quantized from (the
 # GGUF files themselves are written at test time: CTest's gguf_quant_files).

@@ -1,6 +1,8 @@
 // superlens-cli study laser MODEL (--text FILE | --text-ids FILE) [--tasks FILE | --no-tasks] [--answers FILE]
 //     [--types gate,up,...] [--layers 0,2-5] [--rhos 0.01,0.05,...] [--ctx N] [--stride S] [--max-tokens N]
-//     [--edit E]... [--json | --markdown | --csv]
+//     [--ci LEVEL] [--bootstrap N] [--mask-fraction F] [--mask-seed S] [--edit E]... [--json | --markdown | --csv]
+// On a bidirectional encoder (RoBERTa, BERT) the text is measured by
+// masked-token accuracy and loss (core::maskedLmWindows) instead of perplexity.
 // superlens-cli study quant MODEL (--text FILE | --text-ids FILE) [--tasks FILE | --no-tasks] [--answers FILE]
 //     [--bits B] [--blocks 64,128,...,tensor] [--pattern P] [--super-weights L:R:C;... | --no-keep-super]
 //     [--zclip Z] [--pclip P] [--act-bits B [--act-pattern P] [--act-blocks token,tensor,...]]
@@ -42,6 +44,7 @@ struct CommonOptions {
     int stride = 0;
     std::int64_t maxTokens = 0;
     core::BootstrapOptions bootstrap;
+    core::MaskedLmOptions maskedLm;  // encoders' text measure
     bool json = false, markdown = false, csv = false;
     Format format() const { return json ? Format::Json : csv ? Format::Csv : Format::Markdown; }
 };
@@ -196,10 +199,11 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     p->inputs.perplexity.context = context;
     p->inputs.perplexity.stride = o.stride;
     p->inputs.bootstrap = o.bootstrap;
+    p->inputs.maskedLm = o.maskedLm;
     SL_TRY(core::validate(o.bootstrap));
     if (o.stride > p->inputs.perplexity.context) return core::Error{"--stride is larger than --ctx"};
 
-    auto studyTasks = core::studyZeroShotTasks(o.tasks, o.noTasks, tok, m.folder().string());
+    auto studyTasks = core::studyZeroShotTasks(o.tasks, o.noTasks, tok, m.folder().string(), m.config().causal);
     if (!studyTasks) return studyTasks.error();
     p->tasks = std::move(studyTasks->tasks);
     if (!p->tasks.empty()) p->inputs.tasks = &p->tasks;
@@ -322,6 +326,10 @@ void addCommon(CLI::App* cmd, CommonOptions& o) {
     cmd->add_option("--stride", o.stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--max-tokens", o.maxTokens, "Use only the text's first N tokens (faster sweeps)")->check(CLI::Range(2, 1 << 30));
     analysis::addBootstrapOptions(cmd, o.bootstrap);
+    cmd->add_option("--mask-fraction", o.maskedLm.fraction,
+                    "Encoders (text measure = masked-token accuracy and loss): share of each window's non-special tokens masked (default 0.15)")
+        ->check(CLI::Range(1e-9, 1.0));
+    cmd->add_option("--mask-seed", o.maskedLm.seed, "Encoders: seed of the masked positions (default 0x6d61736b; docs/COMPRESSION.md)");
     auto* j = cmd->add_flag("--json", o.json, "Print one JSON document (cells/points, heatmap or plot data)");
     auto* m = cmd->add_flag("--markdown", o.markdown, "Print a Markdown table (the default)");
     auto* c = cmd->add_flag("--csv", o.csv, "Print CSV with a header row");
@@ -347,7 +355,7 @@ const CommandRegistration kRegistration(91, [](CLI::App& app, CliContext& ctx) {
     CLI::App* study = studyParent(app);
 
     auto laser = std::make_shared<LaserCliOptions>();
-    CLI::App* lc = study->add_subcommand("laser", "LASER rank reduction sweep: matrix type x layer x rho (ppl, zero-shot, answer loss)");
+    CLI::App* lc = study->add_subcommand("laser", "LASER rank reduction sweep: matrix type x layer x rho (ppl, zero-shot, answer loss; encoders: masked-token accuracy and loss)");
     addCommon(lc, *laser);
     lc->add_option("--types", laser->types, "Matrix types, comma separated: gate,up,down,q,k,v,o (Phi-3: qkv,gate_up); default all");
     lc->add_option("--layers", laser->layers, "Layers, e.g. 0,2-5 (default all)");

@@ -57,7 +57,8 @@ core::Result<std::unique_ptr<MeasureData>> prepareMeasures(const LoadedModel& lo
     d->inputs.textTokens = std::move(ids);
     d->inputs.tokenizer = tok;
     d->inputs.perplexity.context = std::max(2, s.context);
-    if (s.zeroShot) {
+    // A bidirectional encoder is measured on masked tokens; it cannot score continuations.
+    if (s.zeroShot && loaded.model->config().causal) {
         auto t = core::parseZeroShotTasks(std::string(core::bundledZeroShotTasksText()), "bundled tasks");
         if (!t) return t.error();
         d->tasks = std::move(t).value();

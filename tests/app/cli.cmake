@@ -6,6 +6,8 @@ superlens_add_script_test(NAME test_read_only_model COMMAND /usr/bin/python3 ${C
 # Mixture-of-experts families (Mixtral, Qwen2-MoE, Qwen3-MoE, OLMoE): info, logits, expert edits, scan, capture, study experts.
 superlens_add_script_test(NAME test_moe_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_moe_cli.py LABELS cli moe TIMEOUT 600)
 superlens_add_script_test(NAME test_encoder_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_encoder_cli.py LABELS cli families encoders vision TIMEOUT 600)
+superlens_add_script_test(NAME test_encoder_laser COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_encoder_laser.py LABELS cli encoders compression TIMEOUT 600)
+superlens_add_script_test(NAME test_vision_registers COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_vision_registers.py LABELS cli vision TIMEOUT 600)
 # GGUF files of every block type (written at test time, fixture gguf_quant) through info, logits, scan,
 # capture and compare, against the fixture script's float64 answers (issue 19).
 superlens_add_script_test(NAME test_gguf_cli COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_gguf_cli.py LABELS cli gguf TIMEOUT 600)

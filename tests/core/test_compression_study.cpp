@@ -416,3 +416,131 @@ TEST(CompressionStudy, BadInputsAreClearErrors) {
 }
 
 }  // namespace
+
+// ---------------------------------------------------------------------------
+// Masked-token measure (issue 18: LASER on RoBERTa)
+// ---------------------------------------------------------------------------
+
+namespace {
+
+std::filesystem::path robertaFixture() { return superlens::test::testData() / "encoders" / "roberta-f32"; }
+
+}  // namespace
+
+TEST(MaskedLm, ScoreUsesTheFirstArgmaxAndFloat64LogSoftmax) {
+    // Two masked positions of a 3-token window, vocabulary 4.
+    ActivationTensor logits;
+    logits.shape = {3, 4};
+    logits.values = {0, 0, 0, 0,          // position 0: not masked
+                     2, 2, 1, 0,          // position 1: tie between 0 and 1, target 1 -> wrong (first argmax is 0)
+                     0, 0, 0, 3};         // position 2: target 3 -> correct
+    MaskedWindow w;
+    w.input = {5, 9, 9};
+    w.positions = {1, 2};
+    w.targets = {1, 3};
+    const MaskedLmScore s = scoreMaskedWindow(logits, w);
+    EXPECT_EQ(s.tokens, 2);
+    EXPECT_EQ(s.correct, 1);
+    const double nll1 = std::log(2 * std::exp(2.0) + std::exp(1.0) + 1.0) - 2.0;
+    const double nll2 = std::log(3.0 + std::exp(3.0)) - 3.0;
+    EXPECT_NEAR(s.nllSum, nll1 + nll2, 1e-12);
+}
+
+TEST(MaskedLm, WindowsWrapTheSpecialsAndMaskOnlyOrdinaryTokens) {
+    auto tok = Tokenizer::loadFromFolder(robertaFixture());
+    ASSERT_TRUE(tok.ok()) << tok.error().message;
+    const TokenId mask = 560;  // "<mask>" in the fixture's tokenizer.json
+    ASSERT_EQ((*tok)->tokenToId("<mask>"), std::optional<TokenId>(mask));
+    // <s> a b <pad> c d e f g h </s>: <pad> (1) inside is special and never masked.
+    const std::vector<TokenId> ids = {0, 50, 60, 1, 70, 80, 90, 100, 110, 120, 2};
+    MaskedLmOptions o;
+    o.context = 6;  // 4 content tokens per window between <s> and </s>
+    o.fraction = 0.5;
+    auto w = maskedLmWindows(ids, **tok, o);
+    ASSERT_TRUE(w.ok()) << w.error().message;
+    ASSERT_EQ(w->size(), 3u);  // content 50 60 1 70 | 80 90 100 110 | 120
+    const std::vector<std::size_t> masked = {2, 2, 1};  // floor(0.5 n + 0.5): n = 3, 4, 1
+    for (std::size_t i = 0; i < w->size(); ++i) {
+        const MaskedWindow& x = (*w)[i];
+        EXPECT_EQ(x.input.front(), 0);
+        EXPECT_EQ(x.input.back(), 2);
+        EXPECT_LE(x.input.size(), 6u);
+        ASSERT_EQ(x.positions.size(), masked[i]) << "window " << i;
+        EXPECT_TRUE(std::is_sorted(x.positions.begin(), x.positions.end()));
+        for (std::size_t k = 0; k < x.positions.size(); ++k) {
+            const auto p = static_cast<std::size_t>(x.positions[k]);
+            EXPECT_GT(p, 0u);
+            EXPECT_LT(p, x.input.size() - 1);
+            EXPECT_EQ(x.input[p], mask);
+            EXPECT_NE(x.targets[k], 1) << "the inner <pad> was masked";
+        }
+    }
+    EXPECT_EQ((*w)[0].input[3], 1);  // <pad> stays in place
+    // The same seed gives the same windows; another seed other positions somewhere.
+    auto again = maskedLmWindows(ids, **tok, o);
+    ASSERT_TRUE(again.ok());
+    for (std::size_t i = 0; i < w->size(); ++i) EXPECT_EQ((*w)[i].positions, (*again)[i].positions);
+    bool differs = false;
+    for (std::uint64_t seed = 1; seed < 20 && !differs; ++seed) {
+        o.seed = seed;
+        auto other = maskedLmWindows(ids, **tok, o);
+        ASSERT_TRUE(other.ok());
+        for (std::size_t i = 0; i < w->size(); ++i) differs = differs || (*other)[i].positions != (*w)[i].positions;
+    }
+    EXPECT_TRUE(differs);
+    // Errors: fraction outside (0, 1], no room between the specials, nothing maskable.
+    o.seed = 1;
+    o.fraction = 0;
+    EXPECT_FALSE(maskedLmWindows(ids, **tok, o).ok());
+    o.fraction = 0.15;
+    o.context = 2;
+    auto tight = maskedLmWindows(ids, **tok, o);
+    ASSERT_FALSE(tight.ok());
+    EXPECT_NE(tight.error().message.find("no room"), std::string::npos);
+    o.context = 8;
+    EXPECT_FALSE(maskedLmWindows({0, 1, 1, 2}, **tok, o).ok());
+}
+
+TEST(MaskedLm, StudyBaselineEqualsTheStandaloneMeasureAndCausalModelsAreRefused) {
+    auto m = Model::open(robertaFixture());
+    ASSERT_TRUE(m.ok()) << m.error().message;
+    Engine engine(*m);
+    auto tok = Tokenizer::loadFromFolder(robertaFixture());
+    ASSERT_TRUE(tok.ok());
+    const std::vector<TokenId> text = (*tok)->encode("The capital of France is Paris. The river runs to the sea and the dog sleeps.", true);
+    CompressionStudyInputs in;
+    in.textTokens = text;
+    in.tokenizer = tok->get();
+    in.perplexity.context = windowLength(0, (*m)->config());
+    // Regression: the default window used to be max_position_embeddings (40),
+    // which overruns RoBERTa's positions that start at padding_idx + 1.
+    EXPECT_EQ(in.perplexity.context, 38);
+    in.bootstrap.resamples = 0;
+    LaserStudyOptions lo;
+    lo.types = {"up"};
+    lo.layers = {1};
+    lo.rhos = {0.5};
+    auto study = studyLaser(engine, in, {}, lo);
+    ASSERT_TRUE(study.ok()) << study.error().message;
+    MaskedLmOptions mo;
+    mo.context = in.perplexity.context;
+    auto windows = maskedLmWindows(text, **tok, mo);
+    ASSERT_TRUE(windows.ok());
+    auto standalone = maskedLm(engine, *windows, {});
+    ASSERT_TRUE(standalone.ok()) << standalone.error().message;
+    EXPECT_EQ(study->baseline.mlmLoss, standalone->loss);
+    EXPECT_EQ(study->baseline.mlmAccuracy, standalone->accuracy);
+    EXPECT_EQ(study->baseline.mlmTokens, standalone->tokens);
+    EXPECT_TRUE(std::isnan(study->baseline.ppl));
+    ASSERT_EQ(study->maskedWindows.size(), windows->size());
+    auto e = parseEdit(study->cells[0].edit);
+    ASSERT_TRUE(e.ok());
+    auto edited = maskedLm(engine, *windows, {*e});
+    ASSERT_TRUE(edited.ok());
+    EXPECT_EQ(study->cells[0].metrics.mlmLoss, edited->loss);
+    // A causal model's logits predict the next token: no masked-token measure.
+    Fixture f;
+    auto refused = maskedLm(*f.engine, *windows, {});
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.error().message.find("bidirectional encoder"), std::string::npos);
+}

@@ -161,6 +161,41 @@ def test_study_laser_and_quant_like_the_cli(demo, short_text):
     assert {p["series"] for p in quant["points"]} == {"rtn", "rtn_keep_super"}
 
 
+def test_study_laser_on_an_encoder_like_the_cli():
+    """Masked-token accuracy and loss (issue 18): the same windows, masks and numbers as the CLI, ci/bootstrap and mask options included."""
+    model = os.path.join(SOURCE, "tests", "data", "encoders", "roberta-f32")
+    text = pathlib.Path(SOURCE, "tests", "data", "encoders", "mlm_text.txt")
+    m = superlens.open(model)
+    for kw, args in (({}, []), (dict(ctx=16, mask_fraction=0.3, mask_seed=11, ci=0.9, bootstrap=200),
+                                ["--ctx", "16", "--mask-fraction", "0.3", "--mask-seed", "11", "--ci", "0.9", "--bootstrap", "200"])):
+        laser = m.study_laser(text, types="up,down", layers=[2], rhos=[0.25], **kw)
+        c = cli_json("study", "laser", model, "--text", str(text), "--types", "up,down", "--layers", "2", "--rhos", "0.25", *args)
+        laser.pop("markdown")
+        assert without_timing(laser) == without_timing(c)
+        assert laser["metrics"] == ["mlm_accuracy", "mlm_loss"] and laser["cells"][0]["mlm_loss_ci"] is not None
+    with pytest.raises(Exception, match="outside"):
+        m.study_laser(text, types="up", layers=[0], rhos=[0.5], mask_fraction=1.5)
+
+
+def test_study_registers_like_the_cli():
+    """study_registers (issue 18): the CLI's document for one model, arrays and paths alike."""
+    vm = os.path.join(SOURCE, "tests", "data", "vision-massive")
+    folder = os.path.join(vm, "dinov2-registers-massive-f32")
+    files = [os.path.join(folder, f"image-{i}.npy") for i in range(3)]
+    m = superlens.open(folder)
+    doc = m.study_registers(files)
+    md = doc.pop("markdown")
+    args = sum((["--pixels", f] for f in files), [])
+    assert doc == cli_json("study", "registers", folder, *args) and "register 2" in md
+    site = doc["models"][0]["sites"][0]
+    assert (site["token_kind"], site["register"], site["channel"]) == ("register", 2, 7)
+    arrays = m.study_registers([np.load(f) for f in files])
+    assert arrays["models"][0]["effect"] == doc["models"][0]["effect"]
+    assert arrays["models"][0]["images"][0]["image"] == "pixels[0]"
+    with pytest.raises(Exception, match="list of images"):
+        m.study_registers(files[0])
+
+
 def test_weights_under_edits(planted):
     name = "model.layers.1.mlp.down_proj.weight"
     w = planted.weight(name)

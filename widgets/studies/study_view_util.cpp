@@ -11,6 +11,8 @@ QString studyMetricLabel(const QString& metric) {
     if (metric == QLatin1String("accuracy_norm")) return QCoreApplication::translate("StudyViews", "zero-shot accuracy (length-norm.)");
     if (metric == QLatin1String("answer_loss")) return QCoreApplication::translate("StudyViews", "answer loss (NLL)");
     if (metric == QLatin1String("answer_exact_match")) return QCoreApplication::translate("StudyViews", "answer exact match");
+    if (metric == QLatin1String("mlm_accuracy")) return QCoreApplication::translate("StudyViews", "masked-token accuracy");
+    if (metric == QLatin1String("mlm_loss")) return QCoreApplication::translate("StudyViews", "masked-token loss (NLL)");
     return metric;
 }
 

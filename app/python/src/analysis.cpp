@@ -12,6 +12,7 @@
 #include "superlens/core/analysis/massive_activations.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/published_coordinates.h"
+#include "superlens/core/analysis/registers_study.h"
 #include "superlens/core/analysis/report_json.h"
 #include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/studies.h"
@@ -286,7 +287,8 @@ py::object zeroshot(const ModelPtr& self, const py::object& tasksObj, const py::
 // studies); False: none; else tasksArg.
 std::vector<core::ZeroShotTask> studyTasks(PyModel& self, const py::object& tasksObj, std::string& label) {
     if (isFalse(tasksObj)) return {};
-    if (tasksObj.is_none() && !self.tokenizer()) return {};
+    // No bundled default for a bidirectional encoder (core::studyZeroShotTasks' rule).
+    if (tasksObj.is_none() && (!self.tokenizer() || !self.model().config().causal)) return {};
     TasksArg t = tasksArg(tasksObj);
     const bool needsTokenizer = std::any_of(t.tasks.begin(), t.tasks.end(), [](const auto& x) { return x.contextIds.empty(); });
     if (needsTokenizer && !self.tokenizer()) raise(self.model().folder().string() + ": no tokenizer (needed for the text tasks of " + t.label + ")");
@@ -420,9 +422,15 @@ py::object withMarkdown(const std::string& jsonText, const std::string& markdown
 
 py::object studyLaser(const ModelPtr& self, const py::object& text, const py::object& types, const py::object& layers, const py::object& rhos,
                       const py::object& tasks, const py::object& answers, const py::object& ctx, int stride, long long maxTokens,
-                      const py::object& edits, bool bosWindows, const py::object& progress, const py::object& cancel) {
+                      const py::object& edits, bool bosWindows, double ci, int bootstrap, double maskFraction, unsigned long long maskSeed,
+                      const py::object& progress, const py::object& cancel) {
     const core::Model& m = self->model();
     auto p = prepare(*self, text, tasks, answers, ctx, stride, maxTokens, edits, bosWindows);
+    p->inputs.bootstrap.level = ci;
+    p->inputs.bootstrap.resamples = bootstrap;
+    if (auto v = core::validate(p->inputs.bootstrap); !v) raise(v.error().message);
+    p->inputs.maskedLm.fraction = maskFraction;
+    p->inputs.maskedLm.seed = maskSeed;
     core::LaserStudyOptions so;
     if (!types.is_none()) {
         so.types = listArg(types);
@@ -453,6 +461,29 @@ py::object studyLaser(const ModelPtr& self, const py::object& text, const py::ob
     CallScope scope(progress, cancelArg(cancel));
     core::LaserStudy s = scope.run([&](const core::RunControl& c) { return core::studyLaser(self->engine(), p->inputs, p->edits, so, c); });
     return withMarkdown(s.toJson(), s.markdown());
+}
+
+// `superlens-cli study registers MODEL --pixels ...` for one model: the same document.
+py::object studyRegisters(const ModelPtr& self, const py::object& pixels, double massiveRatio, const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    std::vector<core::RegistersImage> images;
+    if (py::isinstance<py::str>(pixels) || pathLike(pixels) || py::isinstance<py::array>(pixels)) raise("pixels: give a list of images (arrays or .npy files)");
+    std::size_t i = 0;
+    for (py::handle h : pixels) {
+        const std::string label = py::isinstance<py::str>(h) ? h.cast<std::string>()
+                                  : pathLike(h)             ? pathLike(h)->string()
+                                                            : "pixels[" + std::to_string(i) + "]";
+        images.push_back({label, pixelsArg(m, h)});
+        ++i;
+    }
+    if (!(massiveRatio > 0)) raise("massive_ratio must be positive");
+    core::RegistersStudyOptions so;
+    so.massive.ratioThreshold = massiveRatio;
+    CallScope scope(progress, cancelArg(cancel));
+    core::RegistersModelStudy s = scope.run([&](const core::RunControl& c) { return core::studyRegisters(self->engine(), images, so, c); });
+    py::dict d = toPython(nlohmann::json::parse(core::registersStudyJson({s})));
+    d["markdown"] = pyStr(core::registersStudyMarkdown({s}));
+    return d;
 }
 
 std::vector<std::int64_t> blocksArg(const py::handle& h, const char* what, bool activations) {
@@ -562,7 +593,13 @@ stride 0 = ctx. bos_windows: every window starts with BOS.)doc")
              "ci/bootstrap: percentile-bootstrap intervals (<name>_ci); null=K: null control; joint: joint ablation.")
         .def("study_laser", &studyLaser, arg("text"), arg("types") = none, arg("layers") = none, arg("rhos") = none, arg("tasks") = none,
              arg("answers") = none, arg("ctx") = none, arg("stride") = 0, arg("max_tokens") = 0, arg("edits") = none, arg("bos_windows") = false,
-             arg("progress") = none, arg("cancel") = none, "LASER sweep (`superlens-cli study laser --json`), plus 'markdown'.")
+             arg("ci") = 0.95, arg("bootstrap") = 1000, arg("mask_fraction") = core::MaskedLmOptions{}.fraction, arg("mask_seed") = core::MaskedLmOptions{}.seed,
+             arg("progress") = none, arg("cancel") = none,
+             "LASER sweep (`superlens-cli study laser --json`), plus 'markdown'. On an encoder (RoBERTa, BERT) the text is measured by "
+             "masked-token accuracy and loss (mask_fraction of each window's non-special tokens, positions drawn with mask_seed).")
+        .def("study_registers", &studyRegisters, arg("pixels"), arg("massive_ratio") = 100.0, arg("progress") = none, arg("cancel") = none,
+             "Vision models: where the massive activations live (CLS / register / patch) and zero vs mean over the images on them "
+             "(`superlens-cli study registers MODEL --pixels ... --json`, plus 'markdown'); pixels: a list of arrays or .npy files.")
         .def("study_quant", &studyQuant, arg("text"), arg("bits") = 4, arg("blocks") = none, arg("pattern") = none, arg("super_weights") = none,
              arg("keep_super") = true, arg("zclip") = none, arg("pclip") = none, arg("act_bits") = 0, arg("act_pattern") = "blocks.*.hook_resid_post",
              arg("act_blocks") = none, arg("super_activations") = none, arg("tasks") = none, arg("answers") = none, arg("ctx") = none,

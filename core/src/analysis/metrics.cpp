@@ -1,6 +1,8 @@
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/model/mapped_file.h"
 #include "superlens/core/analysis/bundled_resources.h"
+#include "superlens/core/analysis/bootstrap.h"
+#include "superlens/core/tokenizer/mask_token.h"
 
 #include <algorithm>
 #include <cmath>
@@ -193,7 +195,8 @@ Result<std::vector<TokenId>> bosWindows(const std::vector<TokenId>& textIds, con
 
 int windowLength(int requested, const ModelConfig& config) {
     if (requested > 0) return requested;
-    return static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, config.maxPositionEmbeddings)));
+    // RoBERTa's learned positions start at padding_idx + 1: 514 rows hold 512 tokens.
+    return static_cast<int>(std::min<std::int64_t>(512, std::max<std::int64_t>(2, config.maxPositionEmbeddings - config.positionsNeeded(0))));
 }
 
 Result<std::vector<TokenId>> checkedStopwordIds(std::vector<TokenId> ids, const ModelConfig& config, const std::string& what) {
@@ -387,7 +390,8 @@ Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer* tokenizer, cons
     return out;
 }
 
-Result<StudyTasks> studyZeroShotTasks(const std::string& file, bool none, const Tokenizer* tokenizer, const std::string& modelFolder) {
+Result<StudyTasks> studyZeroShotTasks(const std::string& file, bool none, const Tokenizer* tokenizer, const std::string& modelFolder,
+                                      bool causal) {
     StudyTasks out;
     if (none) return out;
     if (!file.empty()) {
@@ -397,12 +401,106 @@ Result<StudyTasks> studyZeroShotTasks(const std::string& file, bool none, const 
         if (needsTokenizer && !tokenizer) return Error{modelFolder + ": no tokenizer (needed for the text tasks of " + file + ")"};
         out.tasks = std::move(t).value();
         out.label = file;
-    } else if (tokenizer) {
+    } else if (tokenizer && causal) {
         auto t = parseZeroShotTasks(std::string(bundledZeroShotTasksText()), "bundled tasks");
         if (!t) return t.error();
         out.tasks = std::move(t).value();
         out.label = "bundled";
     }
+    return out;
+}
+
+// ---------------------------------------------------------------------------
+// Masked-language-model measure (the rule is in metrics.h)
+// ---------------------------------------------------------------------------
+
+Result<std::vector<MaskedWindow>> maskedLmWindows(const std::vector<TokenId>& textIds, const Tokenizer& tokenizer, const MaskedLmOptions& options,
+                                                  const std::string& where) {
+    if (!(options.fraction > 0.0 && options.fraction <= 1.0)) {
+        return Error{"mask fraction " + formatNumber(options.fraction) + " is outside (0, 1]"};
+    }
+    const std::optional<TokenId> mask = maskTokenId(tokenizer);
+    if (!mask) return Error{tokenizer.sourceFile().string() + ": the tokenizer has no <mask> or [MASK] special token (needed to mask tokens)"};
+    const std::size_t n = textIds.size();
+    std::size_t begin = 0, end = n;
+    while (begin < n && tokenizer.isSpecial(textIds[begin])) ++begin;
+    while (end > begin && tokenizer.isSpecial(textIds[end - 1])) --end;
+    if (begin == end) return Error{where + ": no tokens to mask (only special tokens)"};
+    const std::vector<TokenId> prefix(textIds.begin(), textIds.begin() + static_cast<std::ptrdiff_t>(begin));
+    const std::vector<TokenId> suffix(textIds.begin() + static_cast<std::ptrdiff_t>(end), textIds.end());
+    const std::int64_t chunk = static_cast<std::int64_t>(options.context) - static_cast<std::int64_t>(prefix.size() + suffix.size());
+    if (chunk < 1) {
+        return Error{"a window of " + std::to_string(options.context) + " tokens leaves no room for text between the " +
+                     std::to_string(prefix.size() + suffix.size()) + " special tokens around it"};
+    }
+    SeededRng rng(options.seed);
+    std::vector<MaskedWindow> out;
+    for (std::size_t c = begin; c < end; c += static_cast<std::size_t>(chunk)) {
+        const std::size_t cEnd = std::min(end, c + static_cast<std::size_t>(chunk));
+        MaskedWindow w;
+        w.input = prefix;
+        w.input.insert(w.input.end(), textIds.begin() + static_cast<std::ptrdiff_t>(c), textIds.begin() + static_cast<std::ptrdiff_t>(cEnd));
+        w.input.insert(w.input.end(), suffix.begin(), suffix.end());
+        std::vector<std::int64_t> eligible;
+        for (std::size_t i = prefix.size(); i < prefix.size() + (cEnd - c); ++i) {
+            if (!tokenizer.isSpecial(w.input[i])) eligible.push_back(static_cast<std::int64_t>(i));
+        }
+        if (eligible.empty()) continue;
+        const std::size_t m = eligible.size();
+        const std::size_t k = std::max<std::size_t>(1, static_cast<std::size_t>(std::floor(options.fraction * static_cast<double>(m) + 0.5)));
+        for (std::size_t i = 0; i < std::min(k, m); ++i) std::swap(eligible[i], eligible[i + rng.below(m - i)]);
+        w.positions.assign(eligible.begin(), eligible.begin() + static_cast<std::ptrdiff_t>(std::min(k, m)));
+        std::sort(w.positions.begin(), w.positions.end());
+        for (std::int64_t p : w.positions) {
+            w.targets.push_back(w.input[static_cast<std::size_t>(p)]);
+            w.input[static_cast<std::size_t>(p)] = *mask;
+        }
+        out.push_back(std::move(w));
+    }
+    if (out.empty()) return Error{where + ": no token can be masked (every token is special)"};
+    return out;
+}
+
+MaskedLmScore scoreMaskedWindow(const ActivationTensor& logits, const MaskedWindow& window) {
+    MaskedLmScore s;
+    const std::int64_t V = logits.cols();
+    for (std::size_t i = 0; i < window.positions.size(); ++i) {
+        const float* row = logits.values.data() + window.positions[i] * V;
+        const TokenId want = window.targets[i];
+        s.nllSum += -logProbability(row, V, want);
+        ++s.tokens;
+        if (std::max_element(row, row + V) - row == want) ++s.correct;
+    }
+    return s;
+}
+
+Result<MaskedLmResult> maskedLm(Engine& engine, const std::vector<MaskedWindow>& windows, const std::vector<EditSpec>& edits,
+                                const RunControl& control) {
+    const ModelConfig& c = engine.model().config();
+    if (c.causal) {
+        return Error{"the masked-token measure needs a bidirectional encoder; this " + c.familyName + " model predicts the next token (use perplexity)"};
+    }
+    if (windows.empty()) return Error{"no masked windows to score"};
+    MaskedLmResult out;
+    double nll = 0;
+    std::int64_t correct = 0;
+    for (std::size_t i = 0; i < windows.size(); ++i) {
+        if (control.isCancelled()) return Error{kCancelledMessage};
+        ForwardRequest req;
+        req.tokens = windows[i].input;
+        req.edits = edits;
+        req.allPositionLogits = true;
+        auto r = engine.run(req);
+        if (!r) return r.error();
+        const MaskedLmScore s = scoreMaskedWindow((*r)->logits, windows[i]);
+        nll += s.nllSum;
+        correct += s.correct;
+        out.tokens += s.tokens;
+        out.windows.push_back(s);
+        control.progress(static_cast<std::int64_t>(i + 1), static_cast<std::int64_t>(windows.size()), "mlm");
+    }
+    out.loss = nll / static_cast<double>(out.tokens);
+    out.accuracy = static_cast<double>(correct) / static_cast<double>(out.tokens);
     return out;
 }
 

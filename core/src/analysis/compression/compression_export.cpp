@@ -26,6 +26,9 @@ json metricsJson(const CompressionMetrics& m) {
     j["accuracy_norm"] = number(m.accuracyNorm);
     j["answer_loss"] = number(m.answerLoss);
     j["answer_exact_match"] = number(m.answerExactMatch);
+    j["mlm_accuracy"] = number(m.mlmAccuracy);
+    j["mlm_loss"] = number(m.mlmLoss);
+    j["mlm_tokens"] = m.mlmTokens;
     j["seconds"] = m.seconds;
     const auto interval = [](const Interval& i) { return i.valid() ? json::array({i.lo, i.hi}) : json(nullptr); };
     for (const auto& [name, i] : m.ci) j[name + "_ci"] = interval(i);
@@ -89,6 +92,8 @@ const char* metricTitle(const std::string& m) {
     if (m == "accuracy_norm") return "acc (norm)";
     if (m == "answer_loss") return "answer loss";
     if (m == "answer_exact_match") return "answer EM";
+    if (m == "mlm_accuracy") return "MLM acc";
+    if (m == "mlm_loss") return "MLM loss";
     return "?";
 }
 
@@ -138,6 +143,12 @@ std::string LaserStudy::toJson() const {
     }
     j["sequences"] = sequences;
     j["reused_sequences"] = reusedSequences;
+    if (!maskedWindows.empty()) {
+        json windows = json::array();
+        for (const MaskedWindow& w : maskedWindows) windows.push_back({{"input", w.input}, {"positions", w.positions}, {"targets", w.targets}});
+        j["masked_lm"] = {{"fraction", maskedLm.fraction}, {"seed", maskedLm.seed}, {"context", maskedLm.context}, {"rule", "mask"},
+                          {"windows", std::move(windows)}};
+    }
     j["notes"] = notes;
     return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
@@ -299,6 +310,9 @@ CompressionMetrics readMetrics(const json& j, const std::string& where) {
         m.accuracyNorm = optionalNumber(j, "accuracy_norm");
         m.answerLoss = optionalNumber(j, "answer_loss");
         m.answerExactMatch = optionalNumber(j, "answer_exact_match");
+        m.mlmAccuracy = optionalNumber(j, "mlm_accuracy");
+        m.mlmLoss = optionalNumber(j, "mlm_loss");
+        m.mlmTokens = j.value("mlm_tokens", std::int64_t{0});
         m.seconds = j.value("seconds", 0.0);
         m.pplTokens = j.value("tokens", std::int64_t{0});
         for (const auto& name : compressionMetricNames()) {

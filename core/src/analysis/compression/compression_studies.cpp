@@ -44,7 +44,7 @@ void recordReuse(const compression::StudyRunner& runner, Study& study) {
 }  // namespace
 
 const std::vector<std::string>& compressionMetricNames() {
-    static const std::vector<std::string> s_names = {"ppl", "nll", "accuracy", "accuracy_norm", "answer_loss", "answer_exact_match"};
+    static const std::vector<std::string> s_names = {"ppl", "nll", "accuracy", "accuracy_norm", "answer_loss", "answer_exact_match", "mlm_accuracy", "mlm_loss"};
     return s_names;
 }
 
@@ -55,6 +55,8 @@ double CompressionMetrics::value(const std::string& metric) const {
     if (metric == "accuracy_norm") return accuracyNorm;
     if (metric == "answer_loss") return answerLoss;
     if (metric == "answer_exact_match") return answerExactMatch;
+    if (metric == "mlm_accuracy") return mlmAccuracy;
+    if (metric == "mlm_loss") return mlmLoss;
     return kNotMeasured;
 }
 
@@ -75,6 +77,11 @@ double CompressionMetrics::resampled(const std::string& metric, const std::vecto
         return units.answerNll.empty() ? kNotMeasured : weightedSum(units.answerNll, ac) / weightedSum(units.answerTokens, ac);
     }
     if (metric == "answer_exact_match") return mean(units.answerExact, ac);
+    // Ratios of sums over the masked windows (they take the windows' counts).
+    if (metric == "mlm_accuracy" || metric == "mlm_loss") {
+        if (units.mlmTokens.empty()) return kNotMeasured;
+        return weightedSum(metric == "mlm_loss" ? units.mlmNll : units.mlmCorrect, wc) / weightedSum(units.mlmTokens, wc);
+    }
     return kNotMeasured;
 }
 
@@ -82,12 +89,14 @@ void attachIntervals(CompressionMetrics& m, const CompressionMetrics& baseline, 
     m.ci.clear();
     m.deltaCi.clear();
     if (!options.enabled()) return;
-    const std::size_t nw = m.units.windowTokens.size(), nt = m.units.taskCorrect.size(), na = m.units.answerTokens.size();
-    const bool paired = baseline.units.windowTokens.size() == nw && baseline.units.taskCorrect.size() == nt &&
-                        baseline.units.answerTokens.size() == na;
+    // An encoder's masked windows take the perplexity windows' slot (a model has one or the other).
+    const std::size_t nw = std::max(m.units.windowTokens.size(), m.units.mlmTokens.size()), nt = m.units.taskCorrect.size(),
+                      na = m.units.answerTokens.size();
+    const bool paired = std::max(baseline.units.windowTokens.size(), baseline.units.mlmTokens.size()) == nw &&
+                        baseline.units.taskCorrect.size() == nt && baseline.units.answerTokens.size() == na;
     for (const std::string& name : compressionMetricNames()) {
         if (!std::isfinite(m.value(name))) continue;
-        const bool text = name == "ppl" || name == "nll";
+        const bool text = name == "ppl" || name == "nll" || name == "mlm_accuracy" || name == "mlm_loss";
         const bool task = name == "accuracy" || name == "accuracy_norm";
         const std::size_t n = text ? nw : task ? nt : na;
         if (n == 0) continue;
@@ -212,6 +221,17 @@ Result<LaserStudy> studyLaser(Engine& engine, const CompressionStudyInputs& inpu
 
     compression::StudyRunner runner(engine, inputs);
     SL_TRY(runner.prepare());
+    study.maskedWindows = runner.maskedWindows();
+    study.maskedLm = inputs.maskedLm;
+    study.maskedLm.context = inputs.perplexity.context;
+    if (!study.maskedWindows.empty()) {
+        std::size_t masked = 0;
+        for (const MaskedWindow& w : study.maskedWindows) masked += w.positions.size();
+        study.notes.push_back("bidirectional encoder: the text is measured by masked-token accuracy and loss (" + std::to_string(masked) +
+                              " tokens masked with <mask> in " + std::to_string(study.maskedWindows.size()) + " windows of at most " +
+                              std::to_string(study.maskedLm.context) + " tokens; fraction " + formatNumber(study.maskedLm.fraction) + ", seed " +
+                              std::to_string(study.maskedLm.seed) + ")");
+    }
     const std::int64_t total = static_cast<std::int64_t>(study.cells.size()) + 1;
     auto base = runner.measure(baseEdits, true, control);
     if (!base) return base.error();

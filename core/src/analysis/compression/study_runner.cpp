@@ -45,7 +45,22 @@ Status StudyRunner::prepare() {
     const bool haveTasks = m_in.tasks && !m_in.tasks->empty();
     const bool haveAnswers = m_in.answers && !m_in.answers->empty();
     if (!haveText && !haveTasks && !haveAnswers) return Error{"nothing to measure: give a text, zero-shot tasks or answers"};
-    if (haveText) {
+    const ModelConfig& config = m_engine.model().config();
+    if (!config.causal) {
+        // A bidirectional encoder sees every token: its text measure is the
+        // masked-token one; next-token scores (tasks, answers) do not apply.
+        if (haveTasks || haveAnswers) {
+            return Error{std::string(haveTasks ? "zero-shot tasks" : "answers") + " score next tokens; this " + config.familyName +
+                         " model is a bidirectional encoder (measure it on a text: masked-token accuracy and loss)"};
+        }
+        if (!m_in.tokenizer) return Error{"the masked-token measure of an encoder needs its tokenizer (the mask token and the special tokens)"};
+        MaskedLmOptions mo = m_in.maskedLm;
+        mo.context = m_in.perplexity.context;
+        auto w = maskedLmWindows(m_in.textTokens, *m_in.tokenizer, mo);
+        if (!w) return w.error();
+        m_masked = std::move(w).value();
+        for (const MaskedWindow& mw : m_masked) m_sequences.push_back(mw.input);
+    } else if (haveText) {
         const std::int64_t n = static_cast<std::int64_t>(m_in.textTokens.size());
         const std::int64_t context = m_in.perplexity.context;
         if (m_in.perplexity.stride < 0) return Error{"stride must not be negative (got " + std::to_string(m_in.perplexity.stride) + ")"};
@@ -154,6 +169,25 @@ Result<CompressionMetrics> StudyRunner::measure(const std::vector<EditSpec>& edi
         m.nll = count > 0 ? nllSum / static_cast<double>(count) : 0.0;
         m.ppl = std::exp(m.nll);
     }
+    if (!m_masked.empty()) {
+        double nll = 0;
+        std::int64_t tokens = 0, correct = 0;
+        for (std::size_t w = 0; w < m_masked.size(); ++w) {
+            if (control.isCancelled()) return Error{kCancelledMessage};
+            auto r = runSequence(w, edits, baseline, control);
+            if (!r) return r.error();
+            const MaskedLmScore s = scoreMaskedWindow((*r)->logits, m_masked[w]);
+            nll += s.nllSum;
+            tokens += s.tokens;
+            correct += s.correct;
+            m.units.mlmNll.push_back(s.nllSum);
+            m.units.mlmTokens.push_back(static_cast<double>(s.tokens));
+            m.units.mlmCorrect.push_back(static_cast<double>(s.correct));
+        }
+        m.mlmTokens = tokens;
+        m.mlmLoss = nll / static_cast<double>(tokens);
+        m.mlmAccuracy = static_cast<double>(correct) / static_cast<double>(tokens);
+    }
     if (m_in.tasks && !m_in.tasks->empty()) {
         if (control.isCancelled()) return Error{kCancelledMessage};
         ChildControl child(control);
@@ -172,7 +206,7 @@ Result<CompressionMetrics> StudyRunner::measure(const std::vector<EditSpec>& edi
         int exact = 0;
         for (std::size_t a = 0; a < m_answers.size(); ++a) {
             if (control.isCancelled()) return Error{kCancelledMessage};
-            auto r = runSequence(m_windows.size() + a, edits, baseline, control);
+            auto r = runSequence(m_windows.size() + m_masked.size() + a, edits, baseline, control);
             if (!r) return r.error();
             const AnswerScore s = scoreAnswer((*r)->logits, m_answers[a]);
             nll += s.nllSum;

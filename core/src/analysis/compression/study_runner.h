@@ -54,6 +54,8 @@ public:
     Result<CompressionMetrics> measure(const std::vector<EditSpec>& edits, bool baseline, const RunControl& control);
 
     std::int64_t reusedSequences() const { return static_cast<std::int64_t>(m_reusable); }
+    // An encoder's masked windows (empty for a causal model).
+    const std::vector<MaskedWindow>& maskedWindows() const { return m_masked; }
     std::int64_t sequences() const { return static_cast<std::int64_t>(m_sequences.size()); }
 
 private:
@@ -64,7 +66,8 @@ private:
     const CompressionStudyInputs& m_in;
     std::vector<TextWindow> m_windows;
     std::vector<AnswerSequence> m_answers;
-    // Windows first, then answers: the token lists run.
+    std::vector<MaskedWindow> m_masked;  // encoders: in place of m_windows
+    // Windows (perplexity or masked) first, then answers: the token lists run.
     std::vector<std::vector<TokenId>> m_sequences;
     std::vector<std::shared_ptr<const ForwardResult>> m_cached;
     std::size_t m_reusable = 0;

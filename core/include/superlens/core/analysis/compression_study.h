@@ -89,6 +89,11 @@ struct CompressionMetrics {
     double accuracyNorm = kNotMeasured;    // zero-shot, length-normalised
     double answerLoss = kNotMeasured;      // LASER's loss: mean answer-token NLL
     double answerExactMatch = kNotMeasured;
+    // Added (issue 18): the masked-token measure of an encoder's text
+    // (metrics.h maskedLmWindows: 15 % of the tokens, fixed seed, <mask>).
+    double mlmAccuracy = kNotMeasured;
+    double mlmLoss = kNotMeasured;         // mean NLL per masked token (nats)
+    std::int64_t mlmTokens = 0;
     double seconds = 0;
 
     // Added (issue 23): the per-unit sums behind the numbers (perplexity
@@ -99,6 +104,9 @@ struct CompressionMetrics {
     // Empty maps when intervals are off; read back from JSON as given.
     struct Units {
         std::vector<double> windowNll, windowTokens, taskCorrect, taskCorrectNorm, answerNll, answerTokens, answerExact;
+        // Masked-token windows (encoders; resampled in the windows' slot,
+        // an encoder has no perplexity windows): NLL sum, masked, correct.
+        std::vector<double> mlmNll, mlmTokens, mlmCorrect;
     } units;
     std::map<std::string, Interval> ci, deltaCi;
     // The metric recomputed on one resample (counts per unit); NaN when not measured.
@@ -106,7 +114,7 @@ struct CompressionMetrics {
                      const std::vector<std::uint32_t>& answerCounts) const;
 
     // By name: "ppl", "nll", "accuracy", "accuracy_norm", "answer_loss",
-    // "answer_exact_match" (NaN when not measured or unknown).
+    // "answer_exact_match", "mlm_accuracy", "mlm_loss" (NaN when not measured or unknown).
     double value(const std::string& metric) const;
 };
 
@@ -114,13 +122,18 @@ struct CompressionMetrics {
 const std::vector<std::string>& compressionMetricNames();
 
 struct CompressionStudyInputs {
-    std::vector<TokenId> textTokens;                  // perplexity text (may be empty when tasks or answers are given)
+    // The text (may be empty when tasks or answers are given): perplexity
+    // windows on a causal model; on a bidirectional encoder the masked-token
+    // measure (metrics.h, windows of perplexity.context tokens, `maskedLm`'s
+    // fraction and seed; needs the tokenizer for the mask token and specials).
+    std::vector<TokenId> textTokens;
     PerplexityOptions perplexity;
     const std::vector<ZeroShotTask>* tasks = nullptr;  // optional
     const std::vector<AnswerTask>* answers = nullptr;  // optional
     const Tokenizer* tokenizer = nullptr;             // needed by text-form tasks and answers
     std::size_t reuseBudgetBytes = std::size_t{1} << 30;
     BootstrapOptions bootstrap;  // intervals of every value and of its change from the baseline (resamples 0 = none)
+    MaskedLmOptions maskedLm;    // encoders: fraction and seed (its context is perplexity.context)
 };
 
 // Fills m.ci and m.deltaCi from m.units and baseline.units (bootstrap.h:
@@ -186,6 +199,10 @@ struct LaserStudy {
     // from the unedited run's checkpoints (the rest recompute fully).
     std::int64_t sequences = 0;
     std::int64_t reusedSequences = 0;
+    // Added (issue 18): an encoder's masked windows, as measured (JSON
+    // "masked_lm": fraction, seed and each window's input, positions, targets).
+    std::vector<MaskedWindow> maskedWindows;
+    MaskedLmOptions maskedLm;
 
     LaserHeatmap heatmap(const std::string& type, const std::string& metric) const;
     // Exports (formats documented in docs/COMPRESSION.md): one JSON document

@@ -67,7 +67,9 @@ Result<std::vector<TokenId>> bosWindows(const std::vector<TokenId>& textIds, con
 
 // The window length of the windowed measures (perplexity, stopwords,
 // studies): `requested` when > 0, else min(512, max_position_embeddings)
-// and at least 2 -- every front end's --ctx / ctx= default.
+// and at least 2 -- every front end's --ctx / ctx= default. (Learned
+// positions from padding_idx + 1, RoBERTa: max_position_embeddings minus
+// padding_idx + 1, so 514 gives 512.)
 int windowLength(int requested, const ModelConfig& config);
 
 // Stopword ids given as ids (--stopword-ids, stopword_ids=): each inside the
@@ -153,7 +155,10 @@ struct StudyTasks {
     std::vector<ZeroShotTask> tasks;
     std::string label;  // the file, "bundled", or "" when there are none
 };
-Result<StudyTasks> studyZeroShotTasks(const std::string& file, bool none, const Tokenizer* tokenizer, const std::string& modelFolder);
+// Added (issue 18): `causal` false (a bidirectional encoder, which cannot
+// score continuations) gives no bundled default; a file given is still loaded.
+Result<StudyTasks> studyZeroShotTasks(const std::string& file, bool none, const Tokenizer* tokenizer, const std::string& modelFolder,
+                                      bool causal = true);
 
 struct ZeroShotResult {
     double accuracy = 0;
@@ -180,5 +185,68 @@ Result<ZeroShotResult> zeroShot(Engine& engine, const Tokenizer* tokenizer, cons
 
 // Added: log-softmax of one logit row in float64 (value for `id`).
 double logProbability(const float* logits, std::int64_t vocab, TokenId id);
+
+// ---------------------------------------------------------------------------
+// Masked-language-model measure (issue 18: LASER on RoBERTa)
+// ---------------------------------------------------------------------------
+//
+// The rule, one for every front end (docs/COMPRESSION.md "Encoders"):
+// - The text's ids as loaded (with the post-processor's special tokens, e.g.
+//   RoBERTa's `<s> ... </s>`): the leading run of special tokens is the
+//   prefix, the trailing run the suffix, the rest the content.
+// - The content is cut into consecutive, non-overlapping chunks of
+//   context - |prefix| - |suffix| tokens (the last may be shorter); each
+//   window is prefix + chunk + suffix, so every window looks like an encoded
+//   sentence (and fits the learned positions when context does).
+// - Maskable: the chunk's tokens that are not special (tokenizer.isSpecial);
+//   prefix and suffix never are. A window with none is skipped.
+// - Per window k = max(1, floor(fraction * n + 0.5)) of its n maskable
+//   positions are drawn by a partial Fisher-Yates shuffle, one SeededRng
+//   stream (bootstrap.h: splitmix64, below(m) = high 64 bits of x * m) over
+//   the windows in order: for i in 0..k-1, j = i + below(n - i), swap.
+//   The chosen positions (sorted) all become the mask token: the evaluation
+//   form, not BERT's 80/10/10 training rule (that rule exists so a model
+//   cannot rely on seeing <mask>; at evaluation the 10 % left unchanged
+//   would show the answer and the 10 % random tokens add noise).
+// - Score: at each masked position, NLL = -log softmax(logits)[original
+//   token] (float64) and correct when the original token is the first argmax;
+//   accuracy = correct / masked, loss = NLL sum / masked over all windows.
+//   Windows are the bootstrap's units.
+
+struct MaskedLmOptions {
+    double fraction = 0.15;            // share of maskable tokens masked per window, in (0, 1]
+    std::uint64_t seed = 0x6d61736bULL;  // "mask": fixed, so every run masks the same tokens
+    int context = 512;                 // window length in tokens, prefix and suffix included
+};
+
+struct MaskedWindow {
+    std::vector<TokenId> input;            // the window with the mask token at `positions`
+    std::vector<std::int64_t> positions;   // masked positions, ascending
+    std::vector<TokenId> targets;          // the original tokens there
+};
+
+// Errors (naming `where`): fraction outside (0, 1], a tokenizer without a
+// mask token, a context too short for prefix + suffix + 1, no maskable token.
+Result<std::vector<MaskedWindow>> maskedLmWindows(const std::vector<TokenId>& textIds, const Tokenizer& tokenizer,
+                                                  const MaskedLmOptions& options, const std::string& where = "the text");
+
+struct MaskedLmScore {
+    double nllSum = 0;
+    std::int64_t tokens = 0;
+    std::int64_t correct = 0;
+};
+// One window's score from its all-position logits [T, V].
+MaskedLmScore scoreMaskedWindow(const ActivationTensor& logits, const MaskedWindow& window);
+
+struct MaskedLmResult {
+    double accuracy = 0;
+    double loss = 0;                 // mean NLL per masked token (nats)
+    std::int64_t tokens = 0;         // masked tokens scored
+    std::vector<MaskedLmScore> windows;
+};
+// Runs every window (all-position logits) under `edits`. Errors: an encoder
+// is needed (a causal model's logits predict the next token), engine errors, "cancelled".
+Result<MaskedLmResult> maskedLm(Engine& engine, const std::vector<MaskedWindow>& windows, const std::vector<EditSpec>& edits,
+                                const RunControl& control = RunControl::none());
 
 }  // namespace superlens::core
