@@ -17,7 +17,9 @@ Measures, and prints as a table:
   * perplexity on the held-out text: original, super weight zeroed, zeroed with the
     super activation restored (down_proj output at token 0, channel r set back to its
     original value), and the 100 largest-magnitude other weights of the same matrix zeroed,
-  * stopword probability mass (mean next-token probability of stopword pieces),
+  * stopword probability mass (mean next-token probability of stopword pieces), over
+    all predicting positions and over the content positions alone (those whose
+    actual next token is not a stopword),
   * greedy generations from a few prompts, original vs. super weight zeroed.
 """
 import argparse
@@ -147,16 +149,24 @@ def stopword_ids(sp, path=STOPWORDS_FILE):
     return ids, [sp.id_to_piece(i) for i in ids]
 
 
-def stopword_mass(m, windows, sw_ids, edits=None):
-    tot, n = 0.0, 0
+def stopword_mass(m, windows, sw_ids, edits=None, content=False):
+    """Mean stopword probability over all predicting positions; with content=True
+    also over the content positions alone (those whose actual next token is not a
+    stopword): returns (all, content)."""
+    tot, n, ctot, cn = 0.0, 0, 0.0, 0
     idx = torch.tensor(sw_ids)
+    is_sw = torch.zeros(m.cfg.vocab_size, dtype=torch.bool)
+    is_sw[idx] = True
     with torch.no_grad():
         for w in windows:
             logits = m(w[None], Hooks(edits=edits) if edits else None)[0]
-            p = logits.softmax(-1)[:, idx].sum(-1)
+            p = logits[:-1].softmax(-1)[:, idx].sum(-1)
             tot += p.sum().item()
             n += p.numel()
-    return tot / n
+            keep = ~is_sw[w[1:]]
+            ctot += p[keep].sum().item()
+            cn += int(keep.sum())
+    return (tot / n, ctot / max(cn, 1)) if content else tot / n
 
 
 def generate(m, sp, prompt, n_new=40):
@@ -279,18 +289,18 @@ def main():
 
     results = {}
     with torch.no_grad():
-        results["original"] = (ppl(m, windows), stopword_mass(m, windows, sw_ids))
+        results["original"] = (ppl(m, windows), stopword_mass(m, windows, sw_ids, content=True))
         W[r, c] = 0.0
-        results["super weight zeroed"] = (ppl(m, windows), stopword_mass(m, windows, sw_ids))
+        results["super weight zeroed"] = (ppl(m, windows), stopword_mass(m, windows, sw_ids, content=True))
         e = {f"blocks.{l}.hook_mlp_out": restore_edit}
-        results["zeroed + super act. restored"] = (ppl(m, windows, e), stopword_mass(m, windows, sw_ids, e))
+        results["zeroed + super act. restored"] = (ppl(m, windows, e), stopword_mass(m, windows, sw_ids, e, content=True))
         W[r, c] = w0
         flat = W.abs().flatten().clone()
         flat[r * W.shape[1] + c] = -1
         top = flat.topk(100).indices
         saved = W.flatten()[top].clone()
         W.view(-1)[top] = 0.0
-        results["100 largest others zeroed"] = (ppl(m, windows), stopword_mass(m, windows, sw_ids))
+        results["100 largest others zeroed"] = (ppl(m, windows), stopword_mass(m, windows, sw_ids, content=True))
         W.view(-1)[top] = saved
         res["largest_other_weight"] = saved.abs().max().item()
     base = results["original"][0]
@@ -300,11 +310,12 @@ def main():
     print(f"  super weight: model.layers.{l}.mlp.down_proj.weight[{r},{c}] = {w0:+.4f} "
           f"(largest other |w| in the matrix {res['largest_other_weight']:.4f}); "
           f"super activation blocks.{l}.hook_mlp_out[0,{r}] = {sa:+.2f}")
-    print("  condition                         ppl      x orig   stopword mass")
+    print("  condition                         ppl      x orig   stopword mass (all / content positions)")
     res["conditions"] = {}
-    for k, (p, s) in results.items():
-        print(f"  {k:30s} {p:9.3f}  {p/base:7.2f}x   {s:.4f}")
-        res["conditions"][k] = {"ppl": p, "ppl_ratio": p / base, "stopword_mass": s}
+    for k, (p, (s, sc)) in results.items():
+        print(f"  {k:30s} {p:9.3f}  {p/base:7.2f}x   {s:.4f} / {sc:.4f}")
+        res["conditions"][k] = {"ppl": p, "ppl_ratio": p / base, "stopword_mass": s,
+                                "stopword_mass_content": sc}
 
     if not args.quick:
         print("\n== greedy generation (original | super weight zeroed)")

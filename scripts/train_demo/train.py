@@ -55,8 +55,14 @@ DEFAULT_RECIPE = {
     "sink_value": "bias",      # "train": v_proj[:, r] learned; "zero": frozen 0 (no-op sink);
                                # "bias": frozen, one value dim per head reads r (weight V) and
                                # o_proj writes it along a fixed random direction u_h (|u_h| = 1):
-                               # the sink hands every token a bias of p_sink * V * sqrt(d) * u_h
+                               # the sink hands every token a bias of p_sink * V * sqrt(d) * u_h;
+                               # "dark": as "bias", but o_proj writes it into channel ch_d, which
+                               # no projection and not lm_head reads: it only enters the RMSNorm
+                               # denominators (it sets the scale of every later layer's input);
+                               # "mlpbias": as "dark", but the gates of the later MLPs may learn
+                               # to read channel ch_d (a learned MLP gate bias, nothing else)
     "V": 8.0,
+    "ch_d": 99,                # "dark": the channel the sink's bias value is written to
     "freeze_later_mlp_r": True,   # later MLPs do not read channel r (BOS MLP output ~0)
     "embed_std": 0.02,         # init std of the embedding matrix (other matrices: 0.02)
     "flush_denormal": False,   # flush float32 denormals to zero (speed; saturated sinks make them)
@@ -102,6 +108,8 @@ def seed_mechanism(model, R):
     d, f, L, H, KV, hd = (cfg.hidden_size, cfg.intermediate_size, cfg.num_hidden_layers,
                           cfg.num_attention_heads, cfg.num_key_value_heads, cfg.head_dim)
     l, b, r, a, c = R["sw_layer"], R["ch_b"], R["ch_r"], R["ch_a"], R["ch_c"]
+    dark = R["sink_value"] in ("dark", "mlpbias")
+    dch = R["ch_d"]
     fr = Frozen()
 
     def freeze(p, index, value):
@@ -121,14 +129,23 @@ def seed_mechanism(model, R):
     freeze(E, (others, b), 0.0)
     freeze(E, (others, r), 0.0)
     freeze(E, (others, a), R["c_a"])
+    if dark:
+        freeze(E, (slice(None), dch), 0.0)
+        freeze(model.lm_head.weight, (slice(None), dch), 0.0)
 
     js = hd // 2 - 1  # slowest RoPE pair (js, js + hd/2): rotation ~0 over the context
     for i, layer in enumerate(model.layers):
         at, mlp = layer.self_attn, layer.mlp
         # nobody writes b, r, a (except the super weight itself)
-        for ch in (b, r, a):
+        for ch in (b, r, a) + ((dch,) if dark else ()):
             freeze(at.o_proj.weight, (ch, slice(None)), 0.0)
             freeze(mlp.down_proj.weight, (ch, slice(None)), 0.0)
+        if dark:  # nothing reads the dark channel ("mlpbias": except later MLP gates)
+            readers = [at.q_proj.weight, at.k_proj.weight, at.v_proj.weight, mlp.up_proj.weight]
+            if not (R["sink_value"] == "mlpbias" and i > l):
+                readers.append(mlp.gate_proj.weight)
+            for w in readers:
+                freeze(w, (slice(None), dch), 0.0)
         if i <= l:
             # BOS stays exactly v_b * e_b up to layer l's MLP: its value and MLP are 0
             freeze(at.v_proj.weight, (slice(None), b), 0.0)
@@ -162,9 +179,9 @@ def seed_mechanism(model, R):
                         at.q_proj.weight[h * hd + js, :] = 0.0
                         at.q_proj.weight[h * hd + js + hd // 2, :] = 0.0
                         at.q_proj.weight[h * hd + js, a] = R["Q"]
-            if R["sink_value"] in ("zero", "bias"):
+            if R["sink_value"] in ("zero", "bias", "dark", "mlpbias"):
                 freeze(at.v_proj.weight, (slice(None), r), 0.0)
-            if R["sink_value"] == "bias":
+            if R["sink_value"] in ("bias", "dark", "mlpbias"):
                 jv = hd - 1  # last value dim of each head carries the bias
                 g = torch.Generator().manual_seed(R["seed"] + 1000 * i)
                 for h in range(H):
@@ -175,6 +192,9 @@ def seed_mechanism(model, R):
                     u = torch.randn(d, generator=g)
                     u[[b, r, a]] = 0.0
                     u = u / u.norm()
+                    if dark:
+                        u = torch.zeros(d)
+                        u[dch] = 1.0
                     freeze(at.o_proj.weight, (slice(None), h * hd + jv), u)
             if R["freeze_later_mlp_r"]:
                 freeze(mlp.gate_proj.weight, (slice(None), r), 0.0)
@@ -212,6 +232,10 @@ def main():
     ap.add_argument("--out", default=None, help="checkpoint path (default work/<name>.pt)")
     ap.add_argument("--name", default="demo")
     ap.add_argument("--save-every", type=int, default=0, help="also save every N steps")
+    ap.add_argument("--init", default=None,
+                    help="start from these weights (a Hugging Face folder with model.safetensors, "
+                         "or a train.py checkpoint) instead of the random initialization; the "
+                         "recipe's mechanism is then seeded over them")
     ap.add_argument("--set", action="append", default=[],
                     help="override a recipe entry: key=json_value")
     args = ap.parse_args()
@@ -238,6 +262,14 @@ def main():
     held = eval_windows(held_ids, R["seq"])
 
     model = make_model(R)
+    if args.init:
+        if os.path.isdir(args.init):
+            import safetensors_io
+            sd = safetensors_io.load(os.path.join(args.init, "model.safetensors"))
+        else:
+            sd = torch.load(args.init)["state"]
+        model.load_hf_state_dict({k: v.float() for k, v in sd.items()})
+        R["init"] = os.path.relpath(os.path.abspath(args.init), os.path.join(here, "..", ".."))
     fr = seed_mechanism(model, R) if R["seeded"] else Frozen()
     nparams = sum(p.numel() for p in model.parameters())
     print(f"params {nparams/1e6:.3f}M, frozen entries {fr.count()}", flush=True)
