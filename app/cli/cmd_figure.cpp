@@ -60,6 +60,7 @@ struct FigureOptions {
     std::string model;
     InputOptions input;
     EditOptions edits;
+    ComputeOptions compute;
     std::string out;
     int layer = -1;
     std::string width = "one";
@@ -153,7 +154,7 @@ int runFigure(const FigureOptions& o) {
     if (!ids) return fail(ids.error());
     auto edits = resolveEdits(o.edits, **model, static_cast<std::int64_t>(ids->size()));
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
     auto baselineEdits = resolveEdits(o.baselineEdits, **model, static_cast<std::int64_t>(ids->size()));
@@ -456,6 +457,7 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--from", opts->from, "Regenerate a figure from the superlens-cli command embedded in an exported PDF, SVG or PNG");
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--out", opts->out, "Output file: .pdf, .svg or .png (the data goes to the same name with .csv)");
     cmd->add_option("--layer", opts->layer, "Layer to show (default: the first super weight's layer, else the largest spike)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--style", opts->style,
