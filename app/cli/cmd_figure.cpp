@@ -234,6 +234,7 @@ int runFigure(const FigureOptions& o) {
     for (core::TokenId id : *ids) idText << QString::number(id);
     if (!o.input.hasPrompt) command.ids = idText.join(QLatin1Char(','));
     for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
+    command.compute = QString::fromLatin1(core::computeDtypeName(o.compute.dtype));
     for (const auto& e : *baseline) command.baselineEdits << QString::fromStdString(e.text());
     command.layer = o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot);
     command.options = options;

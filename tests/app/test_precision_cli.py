@@ -22,9 +22,10 @@ import json
 import math
 import os
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from cli_checks import check, expect_error, finish, run_json  # noqa: E402
+from cli_checks import check, expect_error, finish, run, run_json  # noqa: E402
 
 SOURCE = os.environ["SUPERLENS_SOURCE_DIR"]
 with open(os.path.join(os.environ["SUPERLENS_TEST_DATA"], "precision", "refs.json")) as f:
@@ -98,6 +99,42 @@ for name, ref in REFS["models"].items():
             nat_err, nat_exact = max_diff(got, native), max_diff(exact, native)
             print(f"{name} bf16: torch 1.13 native bf16 vs engine bf16 {nat_err:.3g}, vs exact engine {nat_exact:.3g}")
             check(nat_err < nat_exact, f"{name}: native bf16 is not closer to --compute bf16 ({nat_err:.4g}) than to fp32 ({nat_exact:.4g})")
+
+# A figure made with --compute bf16 embeds it, so `figure --from` redraws the same bf16 run.
+with tempfile.TemporaryDirectory() as tmp:
+    llama = os.path.join(SOURCE, REFS["models"]["llama-planted"]["folder"])
+    ids = ",".join(str(i) for i in REFS["models"]["llama-planted"]["ids"])
+    out = os.path.join(tmp, "logits.svg")
+    code, _, err = run("figure", "logits", llama, "--ids", ids, "--compute", "bf16", "--out", out)
+    check(code == 0, f"figure --compute bf16: exit {code}: {err.strip()}")
+    if code == 0:
+        with open(out, encoding="utf-8", errors="replace") as f:
+            check("--compute bf16" in f.read(), "the figure's embedded command lacks --compute bf16")
+        with open(os.path.join(tmp, "logits.csv")) as f:
+            first = f.read()
+        os.remove(os.path.join(tmp, "logits.csv"))
+        code, _, err = run("figure", "--from", out)
+        check(code == 0, f"figure --from: exit {code}: {err.strip()}")
+        with open(os.path.join(tmp, "logits.csv")) as f:
+            check(f.read() == first, "figure --from of a bf16 figure drew other data")
+        code, _, _ = run("figure", "logits", llama, "--ids", ids, "--out", os.path.join(tmp, "exact.svg"))
+        with open(os.path.join(tmp, "exact.csv")) as f:
+            check(f.read() != first, "the bf16 figure's data equals the exact engine's")
+
+# An activation cache says how its run was computed: "float32+bf16", and an
+# exact run of the same tokens is not taken for it (nor it for the exact one).
+with tempfile.TemporaryDirectory() as tmp:
+    import h5py  # Debian's python3-h5py
+    llama = os.path.join(SOURCE, REFS["models"]["llama-planted"]["folder"])
+    ids = ",".join(str(i) for i in REFS["models"]["llama-planted"]["ids"])
+    h5 = os.path.join(tmp, "acts.h5")
+    for extra in (["--compute", "bf16"], []):
+        code, _, err = run("capture", llama, "--ids", ids, "--out", h5, *extra)
+        check(code == 0, f"capture {extra}: exit {code}: {err.strip()}")
+    with h5py.File(h5, "r") as f:
+        got = [f["runs"][k].attrs["precision"] for k in sorted(f["runs"], key=int)]
+    got = [g.decode() if isinstance(g, bytes) else g for g in got]
+    check(got == ["float32+bf16", "float32"], f"cache precision attributes {got}")
 
 expect_error(2, "logits", os.path.join(SOURCE, "tests/data/reference/llama-planted"), "--ids", "1,2", "--compute", "int8",
              mention="fp32, bf16 or fp16")
