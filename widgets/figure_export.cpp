@@ -163,6 +163,7 @@ QString figureCommandLine(const FigureCommand& c) {
     }
     for (const QString& e : c.baselineEdits) w << QStringLiteral("--baseline-edit") << e;
     for (const QString& e : c.edits) w << QStringLiteral("--edit") << e;
+    if (!c.compute.isEmpty() && c.compute != QLatin1String("fp32")) w << QStringLiteral("--compute") << c.compute;
     if (c.layer >= 0) w << QStringLiteral("--layer") << QString::number(c.layer);
     for (const auto& [key, value] : c.viewState) w << QStringLiteral("--") + key << value;
     const ExportOptions& o = c.options;

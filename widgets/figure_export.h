@@ -100,6 +100,7 @@ struct FigureCommand {
     QStringList edits;
     QStringList baselineEdits;  // the "original" run's edits (a comparison of two runs)
     int layer = -1;      // -1: none given
+    QString compute;     // --compute bf16|fp16 of the run (empty: the exact fp32 engine)
     // The view's own state (PlotView::figureState): --position, --head, --pattern, --carriers.
     QList<QPair<QString, QString>> viewState;
     ExportOptions options;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <memory>
 #include <string>
 #include <vector>
@@ -108,6 +109,20 @@ inline void addBootstrapOptions(CLI::App* cmd, core::BootstrapOptions& o) {
 inline nlohmann::json intervalJson(const core::Interval& i) {
     if (!i.valid()) return nullptr;
     return nlohmann::json::array({i.lo, i.hi});
+}
+
+// "ci": {level, resamples, seed}, or null when intervals are off.
+inline nlohmann::json ciJson(const core::BootstrapOptions& b) {
+    if (!b.enabled()) return nullptr;
+    return {{"level", b.level}, {"resamples", b.resamples}, {"seed", b.seed}};
+}
+
+// " [lo, hi] (95% CI)" for the text output; empty when intervals are off or undefined.
+inline std::string intervalText(const core::Interval& i, const core::BootstrapOptions& b) {
+    if (!b.enabled() || !i.valid()) return "";
+    char buf[128];
+    std::snprintf(buf, sizeof buf, " [%.6g, %.6g] (%g%% CI)", i.lo, i.hi, b.level * 100.0);
+    return buf;
 }
 
 // --stopwords FILE | --stopword-ids 1,2,3 (default: the bundled English list)

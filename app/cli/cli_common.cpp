@@ -118,6 +118,25 @@ core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, co
     return ids;
 }
 
+void addComputeOption(CLI::App* cmd, ComputeOptions& o) {
+    cmd->add_option_function<std::string>(
+           "--compute",
+           [&o](const std::string& name) {
+               auto dtype = core::parseComputeDtype(name);
+               if (!dtype) throw CLI::ValidationError("--compute", dtype.error().message);
+               o.dtype = *dtype;
+           },
+           "Run in the model's own dtype: bf16 or fp16 rounds weights and every op output where Hugging Face's "
+           "PyTorch forward in that dtype rounds (default fp32: exact)")
+        ->type_name("fp32|bf16|fp16");
+}
+
+core::EngineOptions engineOptions(const ComputeOptions& o) {
+    core::EngineOptions options;
+    options.compute = o.dtype;
+    return options;
+}
+
 void addEditOptions(CLI::App* cmd, EditOptions& o) {
     cmd->add_option("--edit", o.specs, "Edit (repeatable), e.g. model.layers.2.mlp.down_proj.weight[3968,7003]=0")->take_all();
     cmd->add_option("--edits", o.file, "JSON file with a list of edit specs (the GUI's experiment file)");

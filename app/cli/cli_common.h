@@ -88,6 +88,15 @@ KeepSuperResolver& keepSuperResolver();
 core::Result<std::vector<core::EditSpec>> resolveKeepSuper(core::Engine& engine, const std::vector<core::TokenId>& tokens,
                                                            std::vector<core::EditSpec> edits);
 
+// --compute fp32|bf16|fp16: the dtype the engine emulates (precision
+// emulation, core::ComputeDtype), shared by every command that runs the model.
+struct ComputeOptions {
+    core::ComputeDtype dtype = core::ComputeDtype::Float32;
+};
+void addComputeOption(CLI::App* cmd, ComputeOptions& o);
+// The engine options of a command run.
+core::EngineOptions engineOptions(const ComputeOptions& o);
+
 // Reads a whole text file (UTF-8); error names the file.
 core::Result<std::string> readTextFile(const std::string& path);
 

@@ -29,6 +29,7 @@ struct CaptureOptions {
     std::string out;
     std::vector<std::string> hooks;
     EditOptions edits;
+    ComputeOptions compute;
     std::string compress = "none";
     bool allPositions = false;
     std::string sync = "replace";
@@ -127,7 +128,7 @@ int runCapture(const CaptureOptions& o) {
     auto writer = core::ActivationCacheWriter::open(o.out, core::CacheModelInfo::fromModel(m, tok.get()), wopts);
     if (!writer) return fail(writer.error());
 
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     const auto hookPoints = selection.resolve(hookLayoutOf(m.config()));
     struct Done {
         const Input* input;
@@ -237,6 +238,7 @@ const CommandRegistration kRegistration(100, [](CLI::App& app, CliContext& ctx) 
                     "blocks.*.mlp.hook_post, blocks.*.hook_mlp_out, blocks.*.hook_resid_post")
         ->take_all();
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--compress", opts->compress, "none (default), gzip1..gzip9 or shuffle-gzip1..9");
     cmd->add_flag("--all-positions", opts->allPositions, "Store the logits of every position, not just the last");
     cmd->add_option("--sync", opts->sync,

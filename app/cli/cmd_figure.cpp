@@ -60,6 +60,7 @@ struct FigureOptions {
     std::string model;
     InputOptions input;
     EditOptions edits;
+    ComputeOptions compute;
     std::string out;
     int layer = -1;
     std::string width = "one";
@@ -153,7 +154,7 @@ int runFigure(const FigureOptions& o) {
     if (!ids) return fail(ids.error());
     auto edits = resolveEdits(o.edits, **model, static_cast<std::int64_t>(ids->size()));
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
     auto baselineEdits = resolveEdits(o.baselineEdits, **model, static_cast<std::int64_t>(ids->size()));
@@ -233,6 +234,7 @@ int runFigure(const FigureOptions& o) {
     for (core::TokenId id : *ids) idText << QString::number(id);
     if (!o.input.hasPrompt) command.ids = idText.join(QLatin1Char(','));
     for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
+    command.compute = QString::fromLatin1(core::computeDtypeName(o.compute.dtype));
     for (const auto& e : *baseline) command.baselineEdits << QString::fromStdString(e.text());
     command.layer = o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot);
     command.options = options;
@@ -456,6 +458,7 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
     cmd->add_option("--from", opts->from, "Regenerate a figure from the superlens-cli command embedded in an exported PDF, SVG or PNG");
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--out", opts->out, "Output file: .pdf, .svg or .png (the data goes to the same name with .csv)");
     cmd->add_option("--layer", opts->layer, "Layer to show (default: the first super weight's layer, else the largest spike)")->check(CLI::NonNegativeNumber);
     cmd->add_option("--style", opts->style,

@@ -27,6 +27,7 @@ struct GenerateOptions {
     std::string model;
     InputOptions input;
     EditOptions edits;
+    ComputeOptions compute;
     int maxNew = 32;
     double temperature = 0.0;
     int topK = 0;
@@ -43,7 +44,7 @@ int runGenerate(const GenerateOptions& o) {
     if (!ids) return fail(ids.error());
     auto edits = resolveEdits(o.edits, **model, static_cast<std::int64_t>(ids->size()));
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 
@@ -111,6 +112,7 @@ const CommandRegistration kRegistration(40, [](CLI::App& app, CliContext& ctx) {
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--max-new", opts->maxNew, "Number of new tokens (default 32)")->check(CLI::Range(0, 100000));
     cmd->add_option("--temperature", opts->temperature, "Sampling temperature; 0 = greedy (default)")->check(CLI::Range(0.0, 100.0));
     cmd->add_option("--top-k", opts->topK, "Sample from the K most likely tokens")->check(CLI::Range(0, 10000000));

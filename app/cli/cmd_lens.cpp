@@ -22,6 +22,7 @@ struct LensOptions {
     std::string model;
     InputOptions input;
     EditOptions edits;
+    ComputeOptions compute;
     std::int64_t position = -1;
     int top = 10;
     bool json = false;
@@ -71,7 +72,7 @@ int runLens(const LensOptions& o) {
     }
     auto edits = resolveEdits(o.edits, **model, T);
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 
@@ -122,6 +123,7 @@ const CommandRegistration kRegistration(32, [](CLI::App& app, CliContext& ctx) {
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder or GGUF file")->required();
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--position", opts->position, "Token position to read (default: the last)")->check(CLI::Range(std::int64_t{0}, std::int64_t{1} << 40));
     cmd->add_option("--top", opts->top, "Tokens listed per layer (default 10)")->check(CLI::Range(1, 1000000));
     cmd->add_flag("--json", opts->json, "Print one JSON document {\"position\", \"layers\": [{\"layer\", \"top\", \"entropy\"}]}");

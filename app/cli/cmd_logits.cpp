@@ -20,6 +20,7 @@ struct LogitsOptions {
     std::string model;
     InputOptions input;
     EditOptions edits;
+    ComputeOptions compute;
     int top = 0;
     bool allPositions = false;
     bool json = false;
@@ -51,7 +52,7 @@ int runLogits(const LogitsOptions& o) {
     if (!ids) return fail(ids.error());
     auto edits = resolveEdits(o.edits, **model, static_cast<std::int64_t>(ids->size()));
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 
@@ -150,6 +151,7 @@ const CommandRegistration kRegistration(30, [](CLI::App& app, CliContext& ctx) {
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--top", opts->top, "List the K most likely tokens with probabilities")->check(CLI::Range(1, 1000000));
     cmd->add_flag("--all-positions", opts->allPositions, "Logits for every position, not just the last (encoders: not just the mask positions)");
     cmd->add_flag("--json", opts->json, "Print one JSON document {\"ids\", \"logits\"}");

@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "analysis_common.h"
+#include "superlens/core/analysis/measure_intervals.h"
 #include "superlens/core/analysis/metrics.h"
 
 namespace superlens::cli {
@@ -16,9 +17,11 @@ struct PplCliOptions {
     std::string model;
     analysis::TextInput text;
     EditOptions edits;
+    ComputeOptions compute;
     int context = 0;  // 0 = min(512, max_position_embeddings)
     int stride = 0;
     bool perToken = false;
+    core::BootstrapOptions bootstrap;
     bool json = false;
 };
 
@@ -35,7 +38,7 @@ int runPpl(const PplCliOptions& o) {
     if (!tokens) return fail(tokens.error());
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     // keep_super: scan the text's first window.
     const std::vector<core::TokenId> head = core::scanInputHead(*tokens);
     auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
@@ -45,12 +48,17 @@ int runPpl(const PplCliOptions& o) {
     po.context = context;
     po.stride = o.stride;
     if (po.stride > po.context) return usageError("--stride " + std::to_string(po.stride) + " is larger than --ctx " + std::to_string(po.context));
+    if (auto v = core::validate(o.bootstrap); !v) return usageError(v.error().message);
     auto r = core::perplexity(engine, *tokens, *resolved, po);
     if (!r) return fail(r.error());
+    // Window bootstrap (measure_intervals.h, the rule `study superweight` uses).
+    const core::Interval ci = core::perplexityInterval(core::windowUnits(*r), o.bootstrap);
 
     if (o.json) {
         nlohmann::json j = {{"ppl", r->ppl}, {"nll", r->nll}, {"tokens", r->tokens}, {"windows", r->windows},
                             {"context", po.context}, {"stride", po.stride == 0 ? po.context : po.stride}, {"text_tokens", tokens->size()}};
+        j["ppl_ci"] = analysis::intervalJson(ci);
+        j["ci"] = analysis::ciJson(o.bootstrap);
         if (o.perToken) {
             j["token_nll"] = r->tokenNll;
             j["token_index"] = r->tokenIndex;
@@ -59,7 +67,8 @@ int runPpl(const PplCliOptions& o) {
         printJson(j);
         return kExitOk;
     }
-    std::printf("perplexity %.6g  (mean NLL %.6f nats over %lld predicted tokens, %d window(s) of %d, stride %d)\n", r->ppl, r->nll,
+    std::printf("perplexity %.6g%s  (mean NLL %.6f nats over %lld predicted tokens, %d window(s) of %d, stride %d)\n", r->ppl,
+                analysis::intervalText(ci, o.bootstrap).c_str(), r->nll,
                 static_cast<long long>(r->tokens), r->windows, po.context, po.stride == 0 ? po.context : po.stride);
     if (o.perToken) {
         const core::Tokenizer* tok = tokOr->get();
@@ -82,6 +91,8 @@ const CommandRegistration kRegistration(50, [](CLI::App& app, CliContext& ctx) {
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
     analysis::addTextOptions(cmd, opts->text, true);
     addEditOptions(cmd, opts->edits);
+    analysis::addBootstrapOptions(cmd, opts->bootstrap);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--ctx", opts->context, "Window length in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx: non-overlapping)")->check(CLI::Range(1, 1 << 20));
     cmd->add_flag("--per-token", opts->perToken, "Also list every predicted token's NLL");

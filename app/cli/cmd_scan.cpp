@@ -27,6 +27,7 @@ struct ScanCliOptions {
     std::string model;
     InputOptions input;
     EditOptions edits;
+    ComputeOptions compute;
     std::string promptsFile;
     bool consistency = false;
     double minConsistency = 0.5;
@@ -58,7 +59,7 @@ int runVisionScan(const ScanCliOptions& o, const std::shared_ptr<const core::Mod
     for (const auto& e : *edits) {
         if (e.needsSuperWeightScan() || e.needsSuperActivationScan()) return fail("keep_super without coordinates is not available for images yet");
     }
-    core::Engine engine(model);
+    core::Engine engine(model, engineOptions(o.compute));
     core::SuperWeightScanOptions scanOptions = o.scan;
     scanOptions.pixels = *pixels;
     auto scan = core::scanSuperWeights(engine, {}, *edits, scanOptions);
@@ -104,7 +105,7 @@ int runVisionScan(const ScanCliOptions& o, const std::shared_ptr<const core::Mod
 // massive activations of the first prompt.
 int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr<const core::Model> model, const core::Tokenizer* tok,
                   const std::vector<std::vector<core::TokenId>>& prompts, const std::vector<core::EditSpec>& edits) {
-    core::Engine engine(std::move(model));
+    core::Engine engine(std::move(model), engineOptions(o.compute));
     auto scan = core::scanExpertModel(engine, prompts, edits, o.scan);
     if (!scan) return fail(scan.error());
     const auto* sws = &scan->inExperts;
@@ -214,7 +215,7 @@ int runScan(const ScanCliOptions& o) {
     auto edits = resolveEdits(o.edits, m, static_cast<std::int64_t>(primary.size()));
     if (!edits) return fail(edits.error());
     if (m.config().hasExperts()) return runExpertScan(o, m, *model, tok, prompts, *edits);
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     auto resolved = resolveKeepSuper(engine, primary, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 
@@ -376,6 +377,7 @@ const CommandRegistration kRegistration(35, [](CLI::App& app, CliContext& ctx) {
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
     addInputOptions(cmd, opts->input);
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--prompts", opts->promptsFile, "More prompts, one per line: report how consistently each super weight appears");
     cmd->add_flag("--consistency", opts->consistency, "Also scan the bundled default prompts and report consistency");
     cmd->add_option("--min-consistency", opts->minConsistency,

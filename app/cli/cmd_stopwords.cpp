@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "analysis_common.h"
+#include "superlens/core/analysis/measure_intervals.h"
 #include "superlens/core/analysis/metrics.h"
 
 namespace superlens::cli {
@@ -17,6 +18,8 @@ struct StopwordsCliOptions {
     analysis::TextInput text;
     analysis::StopwordInput stopwords;
     EditOptions edits;
+    core::BootstrapOptions bootstrap;
+    ComputeOptions compute;
     int context = 0;
     int top = 10;
     bool json = false;
@@ -38,18 +41,36 @@ int runStopwords(const StopwordsCliOptions& o) {
     if (!ids) return fail(ids.error());
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     const std::vector<core::TokenId> head = core::scanInputHead(*tokens);
     auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
 
+    if (auto v = core::validate(o.bootstrap); !v) return usageError(v.error().message);
     auto shift = core::stopwordShift(engine, *tokens, *ids, *resolved, context, o.top);
     if (!shift) return fail(shift.error());
+    // Window bootstrap (measure_intervals.h, the rule `study superweight` uses); the ratio is paired.
+    core::WindowUnits w0, w1;
+    w0.tokens = w1.tokens = shift->windowPositions;
+    w0.mass = shift->originalWindowMass;
+    w1.mass = shift->editedWindowMass;
+    const core::Interval originalCi = core::stopwordMassInterval(w0, o.bootstrap);
+    const core::Interval editedCi = core::stopwordMassInterval(w1, o.bootstrap);
+    const core::Interval ratioCi = core::stopwordRatioInterval(w1, w0, o.bootstrap);
 
     auto tokenText = [&](core::TokenId id) { return tok ? tok->tokenText(id) : std::string(); };
     if (o.json) {
         nlohmann::json j = {{"original_mass", shift->originalMass}, {"edited_mass", shift->editedMass}, {"ratio", shift->ratio()},
                             {"positions", shift->positions},        {"stopword_ids", ids->size()},     {"context", context}};
+        j["original_mass_ci"] = analysis::intervalJson(originalCi);
+        j["edited_mass_ci"] = analysis::intervalJson(editedCi);
+        j["ratio_ci"] = analysis::intervalJson(ratioCi);
+        j["windows"] = shift->windowPositions.size();
+        // The bootstrap units: per window, the summed stopword probability and the positions.
+        j["window_mass_original"] = shift->originalWindowMass;
+        j["window_mass_edited"] = shift->editedWindowMass;
+        j["window_positions"] = shift->windowPositions;
+        j["ci"] = analysis::ciJson(o.bootstrap);
         j["top_movers"] = nlohmann::json::array();
         for (const auto& mv : shift->topMovers) {
             nlohmann::json e = {{"id", mv.id}, {"original", mv.originalProb}, {"edited", mv.editedProb}};
@@ -61,8 +82,10 @@ int runStopwords(const StopwordsCliOptions& o) {
         printJson(j);
         return kExitOk;
     }
-    std::printf("stopword mass: original %.6f, edited %.6f, ratio %.4f  (%zu stopword ids, %lld positions)\n", shift->originalMass, shift->editedMass,
-                shift->ratio(), ids->size(), static_cast<long long>(shift->positions));
+    std::printf("stopword mass: original %.6f%s, edited %.6f%s, ratio %.4f%s  (%zu stopword ids, %lld positions, %zu windows)\n",
+                shift->originalMass, analysis::intervalText(originalCi, o.bootstrap).c_str(), shift->editedMass,
+                analysis::intervalText(editedCi, o.bootstrap).c_str(), shift->ratio(), analysis::intervalText(ratioCi, o.bootstrap).c_str(),
+                ids->size(), static_cast<long long>(shift->positions), shift->windowPositions.size());
     if (resolved->empty()) std::printf("(no --edit given: original and edited are the same model)\n");
     std::printf("\ntop movers (mean probability):\n");
     for (const auto& mv : shift->topMovers) {
@@ -82,6 +105,8 @@ const CommandRegistration kRegistration(60, [](CLI::App& app, CliContext& ctx) {
     analysis::addTextOptions(cmd, opts->text, true);
     analysis::addStopwordOptions(cmd, opts->stopwords);
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
+    analysis::addBootstrapOptions(cmd, opts->bootstrap);
     cmd->add_option("--ctx", opts->context, "Window length in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--top", opts->top, "Tokens listed whose mean probability moved most (default 10)")->check(CLI::Range(0, 100000));
     cmd->add_flag("--json", opts->json, "Print one JSON document");

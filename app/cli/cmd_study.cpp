@@ -32,6 +32,7 @@ struct StudyCliOptions {
     analysis::StopwordInput stopwords;
     bool noStopwords = false;
     EditOptions edits;
+    ComputeOptions compute;
     int context = 0;
     int stride = 0;
     int outliers = 0;
@@ -86,7 +87,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
 
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     const std::vector<core::TokenId> head = core::scanInputHead(*tokens);
     auto resolved = resolveKeepSuper(engine, in.scanTokens.empty() ? head : in.scanTokens, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
@@ -157,6 +158,7 @@ const CommandRegistration kRegistration(90, [](CLI::App& app, CliContext& ctx) {
     p->each([o = opts.get()](const std::string&) { o->scanInput.hasPrompt = true; });
     i->each([o = opts.get()](const std::string&) { o->scanInput.hasIds = true; });
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--outliers", opts->outliers, "Control: outliers zeroed per matrix (default: as many as its super weights)")->check(CLI::Range(1, 1000000));

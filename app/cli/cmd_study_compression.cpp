@@ -40,6 +40,7 @@ struct CommonOptions {
     bool noTasks = false;
     std::string answers;
     EditOptions edits;
+    ComputeOptions compute;
     int context = 0;
     int stride = 0;
     std::int64_t maxTokens = 0;
@@ -219,7 +220,7 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     }
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return edits.error();
-    p->engine = std::make_unique<core::Engine>(p->model);
+    p->engine = std::make_unique<core::Engine>(p->model, engineOptions(o.compute));
     // The scan input for keep_super in base edits: the text's head.
     auto resolved = resolveKeepSuper(*p->engine, core::scanInputHead(p->inputs.textTokens), std::move(edits).value());
     if (!resolved) return resolved.error();
@@ -322,6 +323,7 @@ void addCommon(CLI::App* cmd, CommonOptions& o) {
     cmd->add_flag("--no-tasks", o.noTasks, "Skip the zero-shot measure");
     cmd->add_option("--answers", o.answers, "LASER's answer set: JSONL {\"context\",\"answer\"} (or context_ids/answer_ids); measures mean answer-token NLL");
     addEditOptions(cmd, o.edits);
+    addComputeOption(cmd, o.compute);
     cmd->add_option("--ctx", o.context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--stride", o.stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--max-tokens", o.maxTokens, "Use only the text's first N tokens (faster sweeps)")->check(CLI::Range(2, 1 << 30));

@@ -22,6 +22,7 @@ struct ExpertStudyCliOptions {
     std::string tasks;
     bool noTasks = false;
     EditOptions edits;
+    ComputeOptions compute;
     int context = 0;
     int stride = 0;
     std::uint64_t seed = 0;
@@ -61,7 +62,7 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
     }
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     core::ExpertStudyOptions so;
     so.perplexity.context = context;
     so.perplexity.stride = o.stride;
@@ -129,6 +130,7 @@ const CommandRegistration kRegistration(93, [](CLI::App& app, CliContext& ctx) {
     p->each([o = opts.get()](const std::string&) { o->profileInput.hasPrompt = true; });
     i->each([o = opts.get()](const std::string&) { o->profileInput.hasIds = true; });
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
     cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--seed", opts->seed, "Seed of the random control experts (default 0)");

@@ -7,6 +7,7 @@
 
 #include "analysis_common.h"
 #include "superlens/core/analysis/bundled_resources.h"
+#include "superlens/core/analysis/measure_intervals.h"
 #include "superlens/core/analysis/metrics.h"
 
 namespace superlens::cli {
@@ -16,6 +17,8 @@ struct ZeroShotCliOptions {
     std::string model;
     std::string tasks;
     EditOptions edits;
+    core::BootstrapOptions bootstrap;
+    ComputeOptions compute;
     bool json = false;
 };
 
@@ -35,14 +38,18 @@ int runZeroShot(const ZeroShotCliOptions& o) {
     }
     auto edits = resolveEdits(o.edits, m);
     if (!edits) return fail(edits.error());
-    core::Engine engine(*model);
+    core::Engine engine(*model, engineOptions(o.compute));
     // keep_super: scan the first task's context.
     std::vector<core::TokenId> head = tasks->front().contextIds;
     if (head.empty() && tok) head = tok->encode(tasks->front().context, true);
     auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
+    if (auto v = core::validate(o.bootstrap); !v) return usageError(v.error().message);
     auto r = core::zeroShot(engine, tok.get(), *tasks, *resolved);
     if (!r) return fail(r.error());
+    // Task bootstrap (measure_intervals.h, the rule `study superweight` uses).
+    const core::Interval accCi = core::accuracyInterval(core::correctness(r->predictions, *tasks), o.bootstrap);
+    const core::Interval accNormCi = core::accuracyInterval(core::correctness(r->predictionsNorm, *tasks), o.bootstrap);
 
     if (o.json) {
         nlohmann::json j = {{"accuracy", r->accuracy}, {"accuracy_norm", r->accuracyNorm}, {"count", r->count},
@@ -50,12 +57,16 @@ int runZeroShot(const ZeroShotCliOptions& o) {
         std::vector<int> gold;
         for (const auto& t : *tasks) gold.push_back(t.gold);
         j["gold"] = gold;
+        j["accuracy_ci"] = analysis::intervalJson(accCi);
+        j["accuracy_norm_ci"] = analysis::intervalJson(accNormCi);
+        j["ci"] = analysis::ciJson(o.bootstrap);
         j["tasks"] = o.tasks.empty() ? "bundled" : o.tasks;
         j["edits"] = analysis::editsJson(*resolved);
         printJson(j);
         return kExitOk;
     }
-    std::printf("zero-shot: accuracy %.4f, length-normalised accuracy %.4f over %d tasks (%s)\n", r->accuracy, r->accuracyNorm, r->count,
+    std::printf("zero-shot: accuracy %.4f%s, length-normalised accuracy %.4f%s over %d tasks (%s)\n", r->accuracy,
+                analysis::intervalText(accCi, o.bootstrap).c_str(), r->accuracyNorm, analysis::intervalText(accNormCi, o.bootstrap).c_str(), r->count,
                 o.tasks.empty() ? "bundled set" : o.tasks.c_str());
     return kExitOk;
 }
@@ -68,6 +79,8 @@ const CommandRegistration kRegistration(70, [](CLI::App& app, CliContext& ctx) {
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
     cmd->add_option("--tasks", opts->tasks, "JSONL tasks {\"context\", \"choices\", \"gold\"} (default: the bundled example set)");
     addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
+    analysis::addBootstrapOptions(cmd, opts->bootstrap);
     cmd->add_flag("--json", opts->json, "Print one JSON document {\"accuracy\", \"accuracy_norm\", ...}");
     cmd->callback([&ctx, opts] { ctx.run = [opts] { return runZeroShot(*opts); }; });
 });

@@ -82,12 +82,20 @@ void LensSession::cancelAll() {
     for (JobLane* lane : lanes()) lane->cancel();
 }
 
+void LensSession::setComputeDtype(core::ComputeDtype dtype) {
+    if (dtype == m_compute) return;
+    m_compute = dtype;
+    if (m_model && !m_showingCache) openModel(m_model->folder);
+    emit statusMessage(tr("Compute precision: %1").arg(QString::fromLatin1(core::computeDtypeName(dtype))));
+}
+
 void LensSession::openModel(const QString& folder) {
     cancelAll();
     const std::filesystem::path path = toPath(folder);
+    const core::ComputeDtype compute = m_compute;
     m_loadLane->start<std::shared_ptr<const LoadedModel>>(
         tr("Opening %1").arg(QFileInfo(folder).fileName()),
-        [path, folder](const core::RunControl&) -> core::Result<std::shared_ptr<const LoadedModel>> {
+        [path, folder, compute](const core::RunControl&) -> core::Result<std::shared_ptr<const LoadedModel>> {
             auto model = core::Model::open(path);
             if (!model) return model.error();
             auto loaded = std::make_shared<LoadedModel>();
@@ -100,7 +108,9 @@ void LensSession::openModel(const QString& folder) {
                 loaded->tokenizer = std::shared_ptr<const core::Tokenizer>(std::move(tok).value());
                 loaded->stopwordIds = core::stopwordTokenIds(*loaded->tokenizer, core::englishStopwords());
             }
-            loaded->engine = std::make_shared<core::Engine>(loaded->model);
+            core::EngineOptions options;
+            options.compute = compute;
+            loaded->engine = std::make_shared<core::Engine>(loaded->model, options);
             loaded->published = core::PublishedCoordinates::bundled().match((*model)->config(), path.filename().string());
             return std::shared_ptr<const LoadedModel>(loaded);
         },
@@ -252,8 +262,10 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
     // Super weights are properties of the weights: a new prompt keeps the last scan unless asked to rescan.
     const bool keepScan = !scan && m_scanned;
     auto previousWeights = m_superWeights;
+    // The run cache holds exact (fp32) runs only.
+    const bool exact = loaded->engine->options().compute == core::ComputeDtype::Float32;
     const std::filesystem::path cacheFile =
-        m_runCacheDir.isEmpty() ? std::filesystem::path() : runCacheFile(toPath(m_runCacheDir), *loaded->model);
+        m_runCacheDir.isEmpty() || !exact ? std::filesystem::path() : runCacheFile(toPath(m_runCacheDir), *loaded->model);
     m_runLane->start<RunOutcome>(
         scan ? tr("Run and scan") : tr("Run"),
         [loaded, tokens, scan, keepScan, previousWeights, cacheFile](const core::RunControl& control) -> core::Result<RunOutcome> {

@@ -49,6 +49,12 @@ public:
     // run of the same tokens with edits (when there is one). Views only; no
     // recompute (Run, toggles and scans need the model).
     void openActivations(const QString& file);
+    // Precision emulation (core::ComputeDtype): the dtype every run of the
+    // engine rounds to. Changing it reopens the open model (its runs, scans
+    // and edits' results belong to the old dtype). The run cache is used
+    // only at fp32 (it stores exact runs).
+    void setComputeDtype(core::ComputeDtype dtype);
+    core::ComputeDtype computeDtype() const { return m_compute; }
     bool showingCache() const { return m_showingCache; }
     const LoadedModel* model() const { return m_model.get(); }
     bool hasModel() const { return m_model != nullptr; }
@@ -134,6 +140,7 @@ private:
     std::optional<double> m_originalPerplexity;  // of m_perplexityFile, unedited model
     widgets::SnapshotPtr m_snapshot;
     bool m_showingCache = false;
+    core::ComputeDtype m_compute = core::ComputeDtype::Float32;
     QString m_runCacheDir;
     bool m_lastRunReused = false;
     QString m_heldOutFile;

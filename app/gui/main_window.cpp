@@ -3,6 +3,7 @@
 #include <functional>
 
 #include <QAction>
+#include <QActionGroup>
 #include <QApplication>
 #include <QCloseEvent>
 #include <QDir>
@@ -346,6 +347,24 @@ void MainWindow::buildMenus() {
     analysis->addAction(tr("&Run prompt"), QKeySequence(Qt::CTRL | Qt::Key_R), this, [this] { runPrompt(false); });
     analysis->addAction(tr("Run and &scan for super weights"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), this, [this] { runPrompt(true); });
     analysis->addAction(tr("&Perplexity before/after"), this, [this] { emit m_ablationPanel->perplexityRequested(); });
+    {
+        // Precision emulation: the engine rounds to the model's dtype as Hugging Face's bf16/fp16 forward does.
+        QMenu* precision = analysis->addMenu(tr("Compute p&recision"));
+        auto* group = new QActionGroup(precision);
+        const std::pair<core::ComputeDtype, QString> choices[] = {
+            {core::ComputeDtype::Float32, tr("fp32 (exact)")},
+            {core::ComputeDtype::BFloat16, tr("bf16 (emulate a bfloat16 run)")},
+            {core::ComputeDtype::Float16, tr("fp16 (emulate a float16 run)")},
+        };
+        for (const auto& [dtype, label] : choices) {
+            QAction* a = precision->addAction(label);
+            a->setCheckable(true);
+            a->setChecked(dtype == m_session->computeDtype());
+            a->setObjectName(QStringLiteral("computePrecision_") + QString::fromLatin1(core::computeDtypeName(dtype)));
+            group->addAction(a);
+            connect(a, &QAction::triggered, this, [this, d = dtype] { m_session->setComputeDtype(d); });
+        }
+    }
     analysis->addAction(tr("&Cancel"), QKeySequence(Qt::Key_Escape), this, [this] {
         m_session->cancelAll();
         m_studies->cancel();
@@ -601,6 +620,7 @@ widgets::FigureProvenance MainWindow::figureProvenance(const widgets::PlotView& 
         for (const auto& e : s->baselineEditTexts) c.baselineEdits << QString::fromStdString(e);
     }
     c.layer = view.selectedLayer();
+    c.compute = QString::fromLatin1(core::computeDtypeName(m->engine->options().compute));  // a bf16 figure replays in bf16
     c.viewState = view.figureState();
     c.options = options;
     c.out = QFileInfo(path).absoluteFilePath();

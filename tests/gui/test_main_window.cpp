@@ -14,6 +14,7 @@
 
 #include <functional>
 
+#include <QAction>
 #include <QFile>
 #include <QFileInfo>
 #include <QJsonArray>
@@ -832,6 +833,35 @@ private slots:
         QVERIFY(opened.wait(60000));
         QCOMPARE(m_window->session()->model()->folder, modelUnderTest());
         QCOMPARE(QSettings().value(QStringLiteral("recentModels")).toStringList().value(0), modelUnderTest());
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
+    }
+
+    // Issue 23: Analysis > Compute precision > bf16 reopens the model in a
+    // bf16-emulating engine; its run gives the logits of torch's bf16 run
+    // (tests/data/precision/refs.json, bit for bit on this fixture), and fp32 restores the exact engine.
+    void computePrecisionMenuRunsTheModelInBf16() {
+        auto* bf16 = m_window->findChild<QAction*>(QStringLiteral("computePrecision_bf16"));
+        auto* fp32 = m_window->findChild<QAction*>(QStringLiteral("computePrecision_fp32"));
+        QVERIFY(bf16 && fp32);
+        QVERIFY(fp32->isChecked());
+        const auto refs = nlohmann::json::parse(std::ifstream(test::testData() / "precision" / "refs.json"));
+        const auto& ref = refs["models"]["llama-planted"];
+        QVERIFY(openAndScan(test::testData() / "reference" / "llama-planted", ref["ids"]));
+        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
+        bf16->trigger();
+        QVERIFY(opened.wait(60000));
+        QCOMPARE(m_window->session()->computeDtype(), core::ComputeDtype::BFloat16);
+        QCOMPARE(m_window->session()->model()->engine->options().compute, core::ComputeDtype::BFloat16);
+        QVERIFY(openAndScan(test::testData() / "reference" / "llama-planted", ref["ids"]));
+        const auto run = m_window->session()->originalResult();
+        QVERIFY(run);
+        QCOMPARE(run->compute, core::ComputeDtype::BFloat16);
+        const std::vector<float> last = run->lastLogits();
+        const auto& want = ref["bf16"]["emulated"].back();
+        QCOMPARE(static_cast<std::size_t>(want.size()), last.size());
+        for (std::size_t i = 0; i < last.size(); ++i) QCOMPARE(last[i], want[i].get<float>());
+        fp32->trigger();
+        QTRY_COMPARE_WITH_TIMEOUT(m_window->session()->model()->engine->options().compute, core::ComputeDtype::Float32, 60000);
         QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
     }
 };

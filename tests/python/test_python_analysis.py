@@ -91,8 +91,10 @@ def test_massive_activations_against_a_numpy_recomputation(demo):
 def test_perplexity_like_the_cli_and_from_the_logits(demo, planted):
     p = demo.perplexity(TEXT_FILE, ctx=128, bos_windows=True, edits=[SW])
     c = cli_json("ppl", DEMO, "--text", TEXT, "--ctx", "128", "--bos-windows", "--edit", SW, "--per-token")
-    for k in ("ppl", "nll", "tokens", "windows", "context", "stride", "text_tokens", "edits"):
+    for k in ("ppl", "ppl_ci", "ci", "nll", "tokens", "windows", "context", "stride", "text_tokens", "edits"):
         assert p[k] == c[k], k
+    assert p["ppl_ci"][0] < p["ppl"] < p["ppl_ci"][1]
+    assert demo.perplexity(TEXT_FILE, ctx=128, bos_windows=True, bootstrap=0)["ppl_ci"] is None
     np.testing.assert_array_equal(p["token_nll"], np.asarray(c["token_nll"], dtype=np.float32))
     np.testing.assert_array_equal(p["token_index"], c["token_index"])
     with open(TEXT, encoding="utf-8") as f:
@@ -128,6 +130,20 @@ def test_stopwords_and_zeroshot_like_the_cli(demo):
         assert zl[k] == zf[k] == z[k]
     with pytest.raises(superlens.Error, match="tasks"):
         demo.zeroshot(tasks=[{"context": "x", "choices": [], "gold": 3}])
+
+
+def test_compute_bf16_like_the_cli(planted):
+    """superlens.open(..., compute="bf16") is the CLI's --compute bf16: the same logits, bit for bit."""
+    folder = os.path.join(REFERENCE, "llama-planted")
+    ids = REFERENCE_REFS["llama-planted"]["ids"]
+    m = superlens.open(folder, compute="bf16")
+    assert m.compute == "bf16" and planted.compute == "fp32"
+    got = m.run(ids).logits
+    want = cli_json("logits", folder, "--ids", ",".join(map(str, ids)), "--all-positions", "--compute", "bf16")["logits"]
+    np.testing.assert_array_equal(got, np.asarray(want, dtype=np.float32))
+    assert not np.array_equal(got, planted.run(ids).logits)
+    with pytest.raises(superlens.Error, match="fp32, bf16 or fp16"):
+        superlens.open(folder, compute="int8")
 
 
 def test_generate_like_the_cli(demo):

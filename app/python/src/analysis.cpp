@@ -10,6 +10,7 @@
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/compression_study.h"
 #include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/measure_intervals.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/published_coordinates.h"
 #include "superlens/core/analysis/registers_study.h"
@@ -204,8 +205,24 @@ py::object massive(const ModelPtr& self, const py::object& input, const py::obje
     return d;
 }
 
+// ci/bootstrap of the measures: validated options (the CLI's --ci/--bootstrap).
+core::BootstrapOptions bootstrapArg(double ci, int bootstrap) {
+    core::BootstrapOptions b;
+    b.level = ci;
+    b.resamples = bootstrap;
+    if (auto v = core::validate(b); !v) raise(v.error().message);
+    return b;
+}
+
+json intervalArg(const core::Interval& i) { return i.valid() ? json::array({i.lo, i.hi}) : json(nullptr); }
+
+json ciArg(const core::BootstrapOptions& b) {
+    return b.enabled() ? json{{"level", b.level}, {"resamples", b.resamples}, {"seed", b.seed}} : json(nullptr);
+}
+
 py::object perplexity(const ModelPtr& self, const py::object& text, const py::object& ctx, int stride, const py::object& edits, bool bosWindows,
-                      const py::object& progress, const py::object& cancel) {
+                      double ci, int bootstrap, const py::object& progress, const py::object& cancel) {
+    const core::BootstrapOptions boot = bootstrapArg(ci, bootstrap);
     const core::Model& m = self->model();
     const int context = windowLength(ctx, m);
     stride = strideArg(stride, context);
@@ -227,12 +244,16 @@ py::object perplexity(const ModelPtr& self, const py::object& text, const py::ob
     d["text_tokens"] = tokens.size();
     d["token_nll"] = vectorArray(r.tokenNll);
     d["token_index"] = vectorArray(r.tokenIndex);
+    // The interval rule of `ppl --ci` and the study (measure_intervals.h).
+    d["ppl_ci"] = toPython(intervalArg(core::perplexityInterval(core::windowUnits(r), boot)));
+    d["ci"] = toPython(ciArg(boot));
     d["edits"] = toPython(editsJson(specs));
     return d;
 }
 
 py::object stopwords(const ModelPtr& self, const py::object& text, const py::object& edits, const py::object& ctx, int top, const py::object& words,
-                     const py::object& wordIds, bool bosWindows, const py::object& progress, const py::object& cancel) {
+                     const py::object& wordIds, bool bosWindows, double ci, int bootstrap, const py::object& progress, const py::object& cancel) {
+    const core::BootstrapOptions boot = bootstrapArg(ci, bootstrap);
     const core::Model& m = self->model();
     auto tok = self->tokenizer();
     const int context = windowLength(ctx, m);
@@ -246,6 +267,18 @@ py::object stopwords(const ModelPtr& self, const py::object& text, const py::obj
         scope.run([&](const core::RunControl& c) { return core::stopwordShift(self->engine(), tokens, ids, specs, context, top, c); });
     json j = {{"original_mass", s.originalMass}, {"edited_mass", s.editedMass}, {"ratio", s.ratio()},
               {"positions", s.positions},        {"stopword_ids", ids.size()},  {"context", context}};
+    core::WindowUnits w0, w1;
+    w0.tokens = w1.tokens = s.windowPositions;
+    w0.mass = s.originalWindowMass;
+    w1.mass = s.editedWindowMass;
+    j["original_mass_ci"] = intervalArg(core::stopwordMassInterval(w0, boot));
+    j["edited_mass_ci"] = intervalArg(core::stopwordMassInterval(w1, boot));
+    j["ratio_ci"] = intervalArg(core::stopwordRatioInterval(w1, w0, boot));
+    j["windows"] = s.windowPositions.size();
+    j["window_mass_original"] = s.originalWindowMass;
+    j["window_mass_edited"] = s.editedWindowMass;
+    j["window_positions"] = s.windowPositions;
+    j["ci"] = ciArg(boot);
     j["top_movers"] = json::array();
     for (const auto& mv : s.topMovers) {
         json e = {{"id", mv.id}, {"original", mv.originalProb}, {"edited", mv.editedProb}};
@@ -257,7 +290,9 @@ py::object stopwords(const ModelPtr& self, const py::object& text, const py::obj
     return toPython(j);
 }
 
-py::object zeroshot(const ModelPtr& self, const py::object& tasksObj, const py::object& edits, const py::object& progress, const py::object& cancel) {
+py::object zeroshot(const ModelPtr& self, const py::object& tasksObj, const py::object& edits, double ci, int bootstrap, const py::object& progress,
+                    const py::object& cancel) {
+    const core::BootstrapOptions boot = bootstrapArg(ci, bootstrap);
     const core::Model& m = self->model();
     TasksArg t = tasksArg(tasksObj);
     const bool needsTokenizer = std::any_of(t.tasks.begin(), t.tasks.end(), [](const core::ZeroShotTask& x) { return x.contextIds.empty(); });
@@ -274,6 +309,9 @@ py::object zeroshot(const ModelPtr& self, const py::object& tasksObj, const py::
     std::vector<int> gold;
     for (const auto& x : t.tasks) gold.push_back(x.gold);
     j["gold"] = gold;
+    j["accuracy_ci"] = intervalArg(core::accuracyInterval(core::correctness(r.predictions, t.tasks), boot));
+    j["accuracy_norm_ci"] = intervalArg(core::accuracyInterval(core::correctness(r.predictionsNorm, t.tasks), boot));
+    j["ci"] = ciArg(boot);
     j["tasks"] = t.label;
     j["edits"] = editsJson(specs);
     return toPython(j);
@@ -575,15 +613,20 @@ super expert). Vision models scan one image
              "Massive activations (Sun et al., 2024) of one input (text, token ids, or pixels= for vision models): flagged entries, "
              "per-layer top-k and medians (numpy); images add 'image' and each entry's token_kind (cls, register, patch).")
         .def("perplexity", &perplexity, arg("text"), arg("ctx") = none, arg("stride") = 0, arg("edits") = none, arg("bos_windows") = false,
-             arg("progress") = none, arg("cancel") = none, R"doc(
-Sliding-window perplexity (Hugging Face's recipe), as `superlens-cli ppl --json --per-token`.
+             arg("ci") = 0.95, arg("bootstrap") = 1000, arg("progress") = none, arg("cancel") = none, R"doc(
+Sliding-window perplexity (Hugging Face's recipe), as `superlens-cli ppl --json --per-token`,
+with ppl_ci (window bootstrap; bootstrap=0: None).
 text: a str, an os.PathLike text file, or token ids. ctx default min(512, n_ctx);
 stride 0 = ctx. bos_windows: every window starts with BOS.)doc")
         .def("stopwords", &stopwords, arg("text"), arg("edits") = none, arg("ctx") = none, arg("top") = 10, arg("stopwords") = none,
-             arg("stopword_ids") = none, arg("bos_windows") = false, arg("progress") = none, arg("cancel") = none,
-             "Stopword probability mass, unedited vs edited, and the top movers (`superlens-cli stopwords --json`).")
-        .def("zeroshot", &zeroshot, arg("tasks") = none, arg("edits") = none, arg("progress") = none, arg("cancel") = none,
-             "Zero-shot multiple-choice accuracy (`superlens-cli zeroshot --json`); tasks: None = bundled set, a JSONL file, or a list of dicts.")
+             arg("stopword_ids") = none, arg("bos_windows") = false, arg("ci") = 0.95, arg("bootstrap") = 1000, arg("progress") = none,
+             arg("cancel") = none,
+             "Stopword probability mass, unedited vs edited, and the top movers (`superlens-cli stopwords --json`), "
+             "with original_mass_ci, edited_mass_ci, ratio_ci (window bootstrap, the ratio paired).")
+        .def("zeroshot", &zeroshot, arg("tasks") = none, arg("edits") = none, arg("ci") = 0.95, arg("bootstrap") = 1000, arg("progress") = none,
+             arg("cancel") = none,
+             "Zero-shot multiple-choice accuracy (`superlens-cli zeroshot --json`) with accuracy_ci, accuracy_norm_ci (task bootstrap); "
+             "tasks: None = bundled set, a JSONL file, or a list of dicts.")
         .def("study_superweight", &studySuperWeight, arg("text"), arg("tasks") = none, arg("super_weights") = none, arg("scan_input") = none,
              arg("ctx") = none, arg("stride") = 0, arg("outliers") = 0, arg("stopwords") = none, arg("stopword_ids") = none, arg("edits") = none,
              arg("bos_windows") = false, arg("output_ratio") = 50.0, arg("input_ratio") = 20.0, arg("resid_ratio") = 50.0,

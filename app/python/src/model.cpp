@@ -145,9 +145,12 @@ py::dict systemInfo() {
 
 }  // namespace
 
-std::shared_ptr<PyModel> PyModel::open(const std::string& path, const std::string& precision) {
+std::shared_ptr<PyModel> PyModel::open(const std::string& path, const std::string& precision, const std::string& compute) {
     core::EngineOptions options;
     options.precision = precisionArg(precision);
+    auto dtype = core::parseComputeDtype(compute);
+    if (!dtype) raise("compute: " + dtype.error().message);
+    options.compute = *dtype;
     auto self = std::make_shared<PyModel>();
     self->m_path = path;
     core::Result<std::shared_ptr<const core::Model>> opened = core::Error{""};
@@ -253,11 +256,16 @@ A model's tokenizer, exact to Hugging Face's (tokenizer.json) or SentencePiece's
 
     m.def(
         "open",
-        [](const py::object& path, const std::string& precision) { return PyModel::open(pathArg(path, "path").string(), precision); },
-        py::arg("path"), py::arg("precision") = "float32", R"doc(
+        [](const py::object& path, const std::string& precision, const std::string& compute) {
+            return PyModel::open(pathArg(path, "path").string(), precision, compute);
+        },
+        py::arg("path"), py::arg("precision") = "float32", py::arg("compute") = "fp32", R"doc(
 Opens a model: a Hugging Face folder (config.json + safetensors). Every tensor
 the forward pass needs is validated first; weights stay memory-mapped in their
 stored dtype. precision: "float32" (default) or "float64" arithmetic.
+compute: "fp32" (default, exact), "bf16" or "fp16": precision emulation, every
+run rounds the weights and each op's output to that dtype where Hugging Face's
+PyTorch forward in that dtype rounds (docs/ANALYSIS.md, "Precision emulation").
 Raises FileNotFoundError for a missing path, superlens.Error for a refused model.)doc");
 
     m.def("system_info", &systemInfo, "BLAS library and kernels in use, and why (superlens-cli info --system).");
@@ -281,6 +289,8 @@ Raises FileNotFoundError for a missing path, superlens.Error for a refused model
         .def_property_readonly("precision", [](PyModel& s) {
             return s.engine().options().precision == core::Precision::Float64 ? "float64" : "float32";
         })
+        .def_property_readonly("compute", [](PyModel& s) { return std::string(core::computeDtypeName(s.engine().options().compute)); },
+                               "The emulated dtype: \"fp32\" (exact), \"bf16\" or \"fp16\".")
         .def_property_readonly("tokenizer", &PyModel::tokenizer,
                                "The folder's tokenizer (loaded on first use), or None when the folder has none.")
         .def("weight_names", [](const PyModel& s) { return s.model().tensorNames(); }, "Every tensor name of the checkpoint.")

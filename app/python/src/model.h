@@ -16,7 +16,7 @@ namespace superlens::python {
 class PyModel {
 public:
     // Opens and fully validates a model (core::Model::open), as every CLI command does.
-    static std::shared_ptr<PyModel> open(const std::string& path, const std::string& precision);
+    static std::shared_ptr<PyModel> open(const std::string& path, const std::string& precision, const std::string& compute = "fp32");
 
     const core::Model& model() const { return *m_model; }
     const std::shared_ptr<const core::Model>& modelPtr() const { return m_model; }

@@ -256,11 +256,19 @@ StopwordShift compareDistributions(const MeanDistribution& original, const MeanD
 
 Result<StopwordShift> stopwordShift(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<TokenId>& stopwordIds,
                                     const std::vector<EditSpec>& edits, int context, int topMovers, const RunControl& control) {
-    auto original = meanNextTokenDistribution(engine, tokens, {}, context, control);
+    // One pass per model over the non-overlapping windows, tracking the
+    // stopword mass per window (the same positions as meanNextTokenDistribution).
+    PerplexityOptions po;
+    po.context = context;
+    auto original = scoreText(engine, tokens, {}, po, stopwordIds, control);
     if (!original) return original.error();
-    auto edited = meanNextTokenDistribution(engine, tokens, edits, context, control);
+    auto edited = scoreText(engine, tokens, edits, po, stopwordIds, control);
     if (!edited) return edited.error();
-    return compareDistributions(*original, *edited, stopwordIds, topMovers);
+    StopwordShift shift = compareDistributions(original->distribution, edited->distribution, stopwordIds, topMovers);
+    shift.originalWindowMass = original->distribution.windowTrackedMass;
+    shift.editedWindowMass = edited->distribution.windowTrackedMass;
+    shift.windowPositions.assign(original->perplexity.windowTokens.begin(), original->perplexity.windowTokens.end());
+    return shift;
 }
 
 Result<std::vector<ZeroShotTask>> parseZeroShotTasks(const std::string& jsonl, const std::string& name) {

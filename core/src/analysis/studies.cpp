@@ -1,5 +1,7 @@
 #include "superlens/core/analysis/studies.h"
 
+#include "superlens/core/analysis/measure_intervals.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -20,17 +22,9 @@ std::string fmt(const char* format, double v) {
 }
 
 // Per-window sums of one condition's text pass, as doubles (bootstrap units).
-struct WindowSums {
-    std::vector<double> nll, tokens, mass;
-};
+using WindowSums = WindowUnits;
 
-WindowSums windowSums(const PerplexityResult& p, const MeanDistribution* d) {
-    WindowSums w;
-    w.nll = p.windowNll;
-    w.tokens.assign(p.windowTokens.begin(), p.windowTokens.end());
-    if (d) w.mass = d->windowTrackedMass;
-    return w;
-}
+WindowSums windowSums(const PerplexityResult& p, const MeanDistribution* d) { return windowUnits(p, d); }
 
 double meanNll(const WindowSums& w, const std::vector<std::uint32_t>& c) { return weightedSum(w.nll, c) / weightedSum(w.tokens, c); }
 
@@ -304,23 +298,17 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
         c.pplRatio = c.ppl->ppl / base.ppl->ppl;
         if (c.zeroShot && base.zeroShot) c.accuracyDelta = c.zeroShot->accuracy - base.zeroShot->accuracy;
         if (!B.enabled()) continue;
-        c.ci.ppl = bootstrapInterval(nWindows, B, [&](const auto& k) { return std::exp(meanNll(w, k)); });
-        c.ci.pplRatio = bootstrapInterval(nWindows, B, [&](const auto& k) { return std::exp(meanNll(w, k) - meanNll(w0, k)); });
+        // The interval rules shared with the standalone commands (measure_intervals.h).
+        c.ci.ppl = perplexityInterval(w, B);
+        c.ci.pplRatio = perplexityRatioInterval(w, w0, B);
         if (c.stopwords) {
-            c.ci.stopwordMass = bootstrapInterval(nWindows, B, [&](const auto& k) { return weightedSum(w.mass, k) / weightedSum(w.tokens, k); });
-            c.ci.stopwordRatio = bootstrapInterval(nWindows, B, [&](const auto& k) {
-                const double m0 = weightedSum(w0.mass, k);
-                return m0 > 0 ? weightedSum(w.mass, k) / m0 : std::numeric_limits<double>::quiet_NaN();
-            });
+            c.ci.stopwordMass = stopwordMassInterval(w, B);
+            c.ci.stopwordRatio = stopwordRatioInterval(w, w0, B);
         }
         if (c.zeroShot) {
-            const auto& a = correct[i];
-            const auto& an = correctNorm[i];
-            const auto& a0 = correct[0];
-            const double n = static_cast<double>(a.size());
-            c.ci.accuracy = bootstrapInterval(a.size(), B, [&](const auto& k) { return weightedSum(a, k) / n; });
-            c.ci.accuracyNorm = bootstrapInterval(a.size(), B, [&](const auto& k) { return weightedSum(an, k) / n; });
-            c.ci.accuracyDelta = bootstrapInterval(a.size(), B, [&](const auto& k) { return (weightedSum(a, k) - weightedSum(a0, k)) / n; });
+            c.ci.accuracy = accuracyInterval(correct[i], B);
+            c.ci.accuracyNorm = accuracyInterval(correctNorm[i], B);
+            c.ci.accuracyDelta = accuracyDeltaInterval(correct[i], correct[0], B);
         }
     }
 

@@ -59,6 +59,12 @@ Result<CacheSync> parseCacheSync(std::string_view text) {
 
 std::string_view precisionName(Precision p) { return p == Precision::Float64 ? "float64" : "float32"; }
 
+std::string precisionName(Precision p, ComputeDtype compute) {
+    std::string name(precisionName(p));
+    if (compute != ComputeDtype::Float32) name += std::string("+") + computeDtypeName(compute);
+    return name;
+}
+
 CacheModelInfo CacheModelInfo::fromModel(const Model& model, const Tokenizer* tokenizer) {
     CacheModelInfo info;
     info.fingerprint = model.fingerprint();
@@ -94,7 +100,7 @@ CaptureRun CaptureRun::fromResult(const ForwardResult& result, std::string promp
     }
     for (const auto& e : result.edits) run.edits.push_back(e.text());
     run.hookPatterns = std::move(hookPatterns);
-    run.precision = std::string(precisionName(result.precision));
+    run.precision = precisionName(result.precision, result.compute);
     run.seconds = result.seconds;
     for (const auto& [point, tensor] : result.activations) run.hooks[hookName(point)] = tensor;
     if (!result.logits.values.empty()) run.logits = std::make_shared<const ActivationTensor>(result.logits);
@@ -114,7 +120,7 @@ CacheRunKey CacheRunKey::forRequest(const ForwardRequest& request, const Engine&
     key.tokens = request.tokens;
     for (const auto& e : request.edits) key.edits.push_back(e.text());
     for (const HookPoint& p : request.record.resolve(hookLayoutOf(engine.model().config()))) key.hooks.push_back(hookName(p));
-    key.precision = std::string(precisionName(engine.options().precision));
+    key.precision = precisionName(engine.options().precision, engine.options().compute);
     key.allPositionLogits = request.allPositionLogits;
     return key;
 }
@@ -302,7 +308,10 @@ Result<std::shared_ptr<const ForwardResult>> ActivationCache::readRun(int run, c
         if (!e) return m_impl->error("run " + std::to_string(run) + ": " + e.error().message);
         result->edits.push_back(std::move(e).value());
     }
-    result->precision = info->precision == "float64" ? Precision::Float64 : Precision::Float32;
+    result->precision = info->precision.rfind("float64", 0) == 0 ? Precision::Float64 : Precision::Float32;
+    if (const auto plus = info->precision.find('+'); plus != std::string::npos) {
+        if (auto d = parseComputeDtype(info->precision.substr(plus + 1))) result->compute = *d;
+    }
     result->allPositionLogits = info->allPositionLogits;
     result->seconds = info->seconds;
     if (!info->logitsShape.empty()) {

@@ -87,7 +87,9 @@ struct Engine::Impl {
     std::size_t cachedBytes = 0;
     std::size_t budget;
 
-    Impl(const Model& m, std::size_t budgetBytes) : model(m), budget(budgetBytes) {
+    ComputeDtype compute;
+
+    Impl(const Model& m, std::size_t budgetBytes, ComputeDtype dtype) : model(m), budget(budgetBytes), compute(dtype) {
         // The tensors the forward pass reads (not buffers or other towers' weights).
         for (const auto& name : m.tensorNames()) {
             if (m.tensorRole(name)) stored[name] = makeStoredWeight(*m.tensor(name));
@@ -193,7 +195,7 @@ struct Engine::Impl {
         auto assign = [&](WeightPtr& slot, const std::string& name) -> Status {
             auto r = get(name);
             if (!r) return r.error();
-            slot = *r;
+            slot = inComputeDtype(*r, compute);
             const TensorRole* role = model.tensorRole(name);
             if (slot && role && role->storedTransposed) slot = std::make_shared<TransposedWeight>(slot);
             return {};
@@ -298,6 +300,7 @@ struct Engine::Impl {
         }
         result->edits = req.edits;
         result->precision = precision;
+        result->compute = compute;
         result->allPositionLogits = req.allPositionLogits;
         result->stageKeys = stageKeys(req.edits);
         result->recordPatterns = req.record.patternList();
@@ -308,7 +311,7 @@ struct Engine::Impl {
         const ForwardResult* prev = req.previous.get();
         const Checkpoints<S>* prevCk = nullptr;
         const bool samePixels = prev && (prev->pixels == req.pixels || (prev->pixels && req.pixels && *prev->pixels == *req.pixels));
-        if (prev && prev->tokens == req.tokens && samePixels && prev->precision == precision && prev->recordPatterns == result->recordPatterns &&
+        if (prev && prev->tokens == req.tokens && samePixels && prev->precision == precision && prev->compute == compute && prev->recordPatterns == result->recordPatterns &&
             prev->checkpoints && prev->stageKeys.size() == result->stageKeys.size()) {
             prevCk = static_cast<const Checkpoints<S>*>(prev->checkpoints.get());
             start = L + 2;
@@ -324,7 +327,7 @@ struct Engine::Impl {
 
         auto ck = std::make_shared<Checkpoints<S>>();
         ck->residPre.resize(static_cast<std::size_t>(L + 1));
-        ForwardPass<S> pass(model, *weights, plan, defaultThreadPool());
+        ForwardPass<S> pass(model, *weights, plan, defaultThreadPool(), compute);
         kernels::Mat<S> x;
         if (start == 0) {
             if (req.pixels) pass.embedPixels(*req.pixels, x);
@@ -360,7 +363,7 @@ struct Engine::Impl {
         auto weights = runWeights(edits);
         if (!weights) return weights.error();
         const HookPlan plan = hookPlan(HookSelection::none(), edits);
-        ForwardPass<S> pass(model, *weights, plan, defaultThreadPool());
+        ForwardPass<S> pass(model, *weights, plan, defaultThreadPool(), compute);
         const kernels::Mat<S> x = residual.matrix().template cast<S>();
         ActivationTensor logits;
         pass.head(x, 0, true, logits);
@@ -374,7 +377,7 @@ struct Engine::Impl {
         auto weights = runWeights(req.edits);
         if (!weights) return weights.error();
         const HookPlan plan = hookPlan(HookSelection::none(), req.edits);
-        ForwardPass<S> pass(model, *weights, plan, defaultThreadPool());
+        ForwardPass<S> pass(model, *weights, plan, defaultThreadPool(), compute);
         KvCache<S> kv;
         const std::int64_t capacity = static_cast<std::int64_t>(req.prompt.size()) + req.maxNewTokens;
         kv.reset(L, capacity, static_cast<std::int64_t>(c.numKvHeads) * c.headDim);
@@ -439,7 +442,7 @@ struct Engine::Impl {
 };
 
 Engine::Engine(std::shared_ptr<const Model> model, EngineOptions options)
-    : m_model(std::move(model)), m_options(options), m_impl(std::make_unique<Impl>(*m_model, options.editCacheBytes)) {
+    : m_model(std::move(model)), m_options(options), m_impl(std::make_unique<Impl>(*m_model, options.editCacheBytes, options.compute)) {
     // Load BLAS now, on the thread that builds the engine, before any worker
     // needs it (loading sets OPENBLAS_CORETYPE for a moment; see blas.h).
     (void)blas::info();

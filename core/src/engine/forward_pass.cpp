@@ -64,8 +64,8 @@ std::vector<double> globalInverseFrequencies(const Model& model) {
 }  // namespace
 
 template <class S>
-ForwardPass<S>::ForwardPass(const Model& model, const RunWeights& weights, const HookPlan& plan, ThreadPool& pool)
-    : m_model(model), m_config(model.config()), m_weights(weights), m_plan(plan), m_pool(pool),
+ForwardPass<S>::ForwardPass(const Model& model, const RunWeights& weights, const HookPlan& plan, ThreadPool& pool, ComputeDtype compute)
+    : m_model(model), m_config(model.config()), m_weights(weights), m_plan(plan), m_pool(pool), m_compute(compute),
       m_invFreq(globalInverseFrequencies(model)),
       m_localInvFreq(model.config().ropeLocalTheta > 0 ? ropeInverseFrequencies(model.config(), true) : std::vector<double>{}) {}
 
@@ -73,6 +73,7 @@ template <class S>
 void ForwardPass<S>::hook(HookPoint p, Mat& values, std::int64_t p0) {
     const int i = m_plan.index(p);
     for (const EditSpec* e : m_plan.edits[i]) applyActivationEdit<S>(*e, values, p0);
+    if (!m_plan.edits[i].empty()) rnd(values);  // an edited activation is stored in the model's dtype too
     if (m_plan.record[i]) {
         auto t = std::make_shared<ActivationTensor>();
         t->shape = {values.rows(), values.cols()};
@@ -88,22 +89,40 @@ void ForwardPass<S>::addBias(Mat& x, const WeightPtr& bias) {
 }
 
 template <class S>
+void ForwardPass<S>::project(const WeightPtr& w, const WeightPtr& bias, const Mat& x, Mat& y) const {
+    kernels::linear<S>(*w, x, y, m_pool);
+    addBias(y, bias);
+    rnd(y);
+}
+
+template <class S>
 void ForwardPass<S>::norm(const WeightPtr& weight, const WeightPtr& bias, const Mat& x, Mat& out) const {
     using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
     const Vec w = weight ? kernels::vectorOf<S>(*weight) : Vec();
     switch (m_config.normKind) {
         case NormKind::RmsNorm:
-            kernels::rmsNorm<S>(x, w, m_config.normEps, out);
+            if (emulating()) {
+                // LlamaRMSNorm in bf16/fp16: normalised in fp32, cast to the dtype,
+                // then multiplied by the weight in the dtype (two roundings).
+                kernels::rmsNorm<S>(x, Vec(), m_config.normEps, out);
+                rnd(out);
+                if (w.size() > 0) out.array().rowwise() *= w.transpose().array();
+            } else {
+                kernels::rmsNorm<S>(x, w, m_config.normEps, out);
+            }
             break;
         case NormKind::RmsNormUnitOffset:
-            // Gemma: x * (1 + w), the offset added in the compute precision.
+            // Gemma: x * (1 + w), the offset added in the compute precision
+            // (Gemma's norm runs wholly in fp32 and casts once at the end).
             kernels::rmsNorm<S>(x, (w.array() + S(1)).matrix(), m_config.normEps, out);
             break;
         case NormKind::LayerNorm:
         case NormKind::NonParametricLayerNorm:
+            // F.layer_norm on bf16/fp16 computes in fp32 and rounds its output once.
             kernels::layerNorm<S>(x, w, bias ? kernels::vectorOf<S>(*bias) : Vec(), m_config.normEps, out);
             break;
     }
+    rnd(out);
 }
 
 template <class S>
@@ -122,14 +141,15 @@ void ForwardPass<S>::applyRope(int layer, Mat& x, int heads, std::int64_t p0) co
     const std::vector<double>& invFreq = local ? m_localInvFreq : m_invFreq;
     const int hd = m_config.headDim, half = m_config.rotaryDim / 2;
     const bool interleaved = m_config.rotaryStyle == RotaryStyle::Interleaved;
+    const bool emulate = emulating();
     std::vector<S> cosv(static_cast<std::size_t>(half)), sinv(static_cast<std::size_t>(half));
     for (Eigen::Index r = 0; r < x.rows(); ++r) {
         const double pos = static_cast<double>(p0 + r);
         for (int i = 0; i < half; ++i) {
             // Angles in double: exact enough for positions up to 1e6 and beyond.
             const double a = pos * invFreq[i];
-            cosv[i] = static_cast<S>(std::cos(a));
-            sinv[i] = static_cast<S>(std::sin(a));
+            cosv[i] = rnd(static_cast<S>(std::cos(a)));  // HF casts cos/sin to the model's dtype
+            sinv[i] = rnd(static_cast<S>(std::sin(a)));
         }
         S* row = x.data() + r * x.cols();
         for (int h = 0; h < heads; ++h) {
@@ -139,8 +159,14 @@ void ForwardPass<S>::applyRope(int layer, Mat& x, int heads, std::int64_t p0) co
                 S* a = interleaved ? v + 2 * i : v + i;
                 S* b = interleaved ? v + 2 * i + 1 : v + i + half;
                 const S x0 = *a, x1 = *b;
-                *a = x0 * cosv[i] - x1 * sinv[i];
-                *b = x1 * cosv[i] + x0 * sinv[i];
+                if (emulate) {
+                    // q * cos + rotate_half(q) * sin: each product and the sum rounded.
+                    *a = rnd(rnd(x0 * cosv[i]) + rnd(-x1 * sinv[i]));
+                    *b = rnd(rnd(x1 * cosv[i]) + rnd(x0 * sinv[i]));
+                } else {
+                    *a = x0 * cosv[i] - x1 * sinv[i];
+                    *b = x1 * cosv[i] + x0 * sinv[i];
+                }
             }
         }
     }
@@ -149,7 +175,10 @@ void ForwardPass<S>::applyRope(int layer, Mat& x, int heads, std::int64_t p0) co
 template <class S>
 void ForwardPass<S>::embed(const std::int32_t* ids, std::int64_t n, std::int64_t p0, Mat& x) {
     kernels::gatherRows<S>(*m_weights[ModelWeight::Embed], ids, n, x);
-    if (m_config.embeddingScale != 1.0) x *= static_cast<S>(m_config.embeddingScale);
+    if (m_config.embeddingScale != 1.0) {
+        x *= rnd(static_cast<S>(m_config.embeddingScale));  // Gemma's normalizer is a tensor of the model's dtype
+        rnd(x);
+    }
     hook({HookKind::Embed, -1}, x, p0);
     if (const WeightPtr& wpe = m_weights[ModelWeight::PosEmbed]) {
         Mat pos(n, x.cols());
@@ -170,12 +199,14 @@ void ForwardPass<S>::embed(const std::int32_t* ids, std::int64_t n, std::int64_t
         }
         hook({HookKind::PosEmbed, -1}, pos, p0);
         x += pos;
+        rnd(x);
     }
     if (const WeightPtr& types = m_weights[ModelWeight::TokenTypeEmbed]) {
         // token_type_ids default to zeros (one segment): row 0 for every token.
         Mat type0(1, x.cols());
         types->decodeRows(0, 1, type0.data());
         x.rowwise() += type0.row(0);
+        rnd(x);
     }
     if (m_config.embeddingNorm) {
         Mat normed;
@@ -225,6 +256,7 @@ void ForwardPass<S>::embedPixels(const PixelTensor& px, Mat& x) {
         x.middleRows(1, R) = Eigen::Map<const Mat>(regs.data(), R, d);
     }
     x.bottomRows(np) = projected;
+    rnd(x);  // the patch convolution's output (CLS and registers are weights, already in the dtype)
     hook({HookKind::Embed, -1}, x, 0);
 
     // Position embeddings: CLS's, none for registers (DINOv2 adds positions
@@ -247,8 +279,10 @@ void ForwardPass<S>::embedPixels(const PixelTensor& px, Mat& x) {
             for (std::int64_t k = 0; k < d; ++k) pos(1 + R + i, k) = static_cast<S>(resized[static_cast<std::size_t>(i * d + k)]);
         }
     }
+    rnd(pos);
     hook({HookKind::PosEmbed, -1}, pos, 0);
     x += pos;
+    rnd(x);
     if (c.embeddingNorm) {
         // CLIP's pre_layrnorm.
         Mat normed;
@@ -258,8 +292,11 @@ void ForwardPass<S>::embedPixels(const PixelTensor& px, Mat& x) {
 }
 
 template <class S>
-void ForwardPass<S>::scaleChannels(Mat& x, const WeightPtr& scale) {
-    if (scale) x.array().rowwise() *= kernels::vectorOf<S>(*scale).transpose().array();
+void ForwardPass<S>::scaleChannels(Mat& x, const WeightPtr& scale) const {
+    if (scale) {
+        x.array().rowwise() *= kernels::vectorOf<S>(*scale).transpose().array();
+        rnd(x);
+    }
 }
 
 template <class S>
@@ -275,6 +312,7 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
     const int slot = m_plan.index(patternPoint);
     const bool recordPattern = m_plan.record[slot];
     const auto& patternEdits = m_plan.edits[slot];
+    const bool emulate = emulating();
 
     std::shared_ptr<ActivationTensor> pattern;
     if (recordPattern) {
@@ -296,11 +334,28 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
             ConstStrided qh(q.data() + h * hd, n, hd, Stride(q.cols()));
             ConstStrided kh(K.data() + kvh * hd, keys, hd, Stride(K.cols()));
             ConstStrided vh(V.data() + kvh * hd, keys, hd, Stride(V.cols()));
-            scores.noalias() = (qh * kh.transpose()) * scale;
+            if (emulate) {
+                // Eager attention in the dtype: matmul(q, k^T) rounded, then * scaling rounded.
+                scores.noalias() = qh * kh.transpose();
+                rnd(scores);
+                scores *= scale;
+                rnd(scores);
+            } else {
+                scores.noalias() = (qh * kh.transpose()) * scale;
+            }
             if (softcap) {
-                // Gemma 2: cap * tanh(scores / cap), before the mask.
+                // Gemma 2: cap * tanh(scores / cap), before the mask (three ops, each rounded when emulating).
                 const S cap = static_cast<S>(*softcap);
-                scores = ((scores.array() / cap).tanh() * cap).matrix();
+                if (emulate) {
+                    scores /= cap;
+                    rnd(scores);
+                    scores = scores.array().tanh().matrix();
+                    rnd(scores);
+                    scores *= cap;
+                    rnd(scores);
+                } else {
+                    scores = ((scores.array() / cap).tanh() * cap).matrix();
+                }
             }
             for (std::int64_t i = 0; i < n; ++i) {
                 // Keys visible to this query: causal (or all of them in a
@@ -319,12 +374,14 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
                 const S inv = static_cast<S>(1.0 / sum);
                 for (std::int64_t j = 0; j < keys; ++j) row[j] = (j >= first && j <= pos) ? row[j] * inv : S(0);
             }
+            rnd(scores);  // softmax(..., dtype=float32).to(query.dtype)
             for (const EditSpec* e : patternEdits) applyPatternEdit<S>(*e, static_cast<int>(h), scores, p0);
             if (pattern) std::copy(scores.data(), scores.data() + scores.size(), pattern->values.begin() + h * n * keys);
             Strided oh(out.data() + h * hd, n, hd, Stride(out.cols()));
             oh.noalias() = scores * vh;
         }
     });
+    rnd(out);  // matmul(attn_weights, value)
     if (pattern) m_recorded[patternPoint] = std::move(pattern);
 }
 
@@ -340,18 +397,14 @@ void ForwardPass<S>::attentionBlock(int l, const Mat& h, std::int64_t p0, KvCach
     Mat q, k, v;
     switch (c.qkvLayout) {
         case QkvLayout::Separate:
-            kernels::linear<S>(*w[LW::Q], h, q, m_pool);
-            kernels::linear<S>(*w[LW::K], h, k, m_pool);
-            kernels::linear<S>(*w[LW::V], h, v, m_pool);
-            addBias(q, w[LW::QBias]);
-            addBias(k, w[LW::KBias]);
-            addBias(v, w[LW::VBias]);
+            project(w[LW::Q], w[LW::QBias], h, q);
+            project(w[LW::K], w[LW::KBias], h, k);
+            project(w[LW::V], w[LW::VBias], h, v);
             break;
         case QkvLayout::Fused: {
             // One projection, outputs ordered q | k | v (Phi-3 qkv_proj, GPT-2 c_attn).
             Mat qkv;
-            kernels::linear<S>(*w[LW::Qkv], h, qkv, m_pool);
-            addBias(qkv, w[LW::QkvBias]);
+            project(w[LW::Qkv], w[LW::QkvBias], h, qkv);
             q = qkv.leftCols(qw);
             k = qkv.middleCols(qw, kvw);
             v = qkv.rightCols(kvw);
@@ -360,8 +413,7 @@ void ForwardPass<S>::attentionBlock(int l, const Mat& h, std::int64_t p0, KvCach
         case QkvLayout::FusedPerHead: {
             // GPT-NeoX: outputs ordered per head [q_h | k_h | v_h] (no GQA).
             Mat qkv;
-            kernels::linear<S>(*w[LW::Qkv], h, qkv, m_pool);
-            addBias(qkv, w[LW::QkvBias]);
+            project(w[LW::Qkv], w[LW::QkvBias], h, qkv);
             q.resize(n, qw);
             k.resize(n, kvw);
             v.resize(n, kvw);
@@ -401,14 +453,45 @@ void ForwardPass<S>::attentionBlock(int l, const Mat& h, std::int64_t p0, KvCach
 
     Mat attn;
     attention(l, q, kv, p0, attn);
-    kernels::linear<S>(*w[LW::O], attn, out, m_pool);
-    addBias(out, w[LW::OBias]);
+    project(w[LW::O], w[LW::OBias], attn, out);
 }
 
 template <class S>
 void ForwardPass<S>::activate(Mat& x, Activation kind) const {
     // Vectorised (Eigen's SIMD exp/tanh/erf). exp(-g) overflowing to inf gives -0, as in PyTorch.
     auto a = x.array();
+    if (emulating() && kind == Activation::GeluTanh && m_config.activationOpByOp) {
+        // NewGELUActivation (gelu_new) is a chain of tensor ops, each rounded in the dtype:
+        // 0.5 * x * (1 + tanh(sqrt(2/pi) * (x + 0.044715 * pow(x, 3)))).
+        const S k = static_cast<S>(std::sqrt(2.0 / std::numbers::pi));
+        Mat t = (a * a * a).matrix();  // pow(x, 3.0): one op
+        rnd(t);
+        t = (S(0.044715) * t.array()).matrix();
+        rnd(t);
+        t += x;
+        rnd(t);
+        t *= k;
+        rnd(t);
+        t = t.array().tanh().matrix();
+        rnd(t);
+        t = (t.array() + S(1)).matrix();
+        rnd(t);
+        x *= S(0.5);
+        rnd(x);
+        x = x.cwiseProduct(t);
+        rnd(x);
+        return;
+    }
+    if (emulating() && kind == Activation::QuickGelu) {
+        // QuickGELUActivation: x * sigmoid(1.702 * x), three ops.
+        Mat t = (S(1.702) * a).matrix();
+        rnd(t);
+        t = (S(1) / (S(1) + (-t.array()).exp())).matrix();
+        rnd(t);
+        x = x.cwiseProduct(t);
+        rnd(x);
+        return;
+    }
     switch (kind) {
         case Activation::Silu:
             a = a / (S(1) + (-a).exp());
@@ -425,6 +508,7 @@ void ForwardPass<S>::activate(Mat& x, Activation kind) const {
             a = a / (S(1) + (S(-1.702) * a).exp());
             break;
     }
+    rnd(x);  // F.silu, F.gelu (exact or tanh): computed in fp32, rounded once
 }
 
 template <class S>
@@ -441,27 +525,26 @@ void ForwardPass<S>::mlpBlock(int l, const Mat& h, std::int64_t p0, Mat& out) {
         if (w[LW::GateUp]) {
             // Phi-3: fused gate_up_proj, gate rows first, then up.
             Mat gu;
-            kernels::linear<S>(*w[LW::GateUp], h, gu, m_pool);
+            project(w[LW::GateUp], nullptr, h, gu);
             const std::int64_t f = m_config.intermediateSize;
             gate = gu.leftCols(f);
             up = gu.rightCols(f);
         } else {
-            kernels::linear<S>(*w[LW::Gate], h, gate, m_pool);
-            kernels::linear<S>(*w[LW::Up], h, up, m_pool);
+            project(w[LW::Gate], nullptr, h, gate);
+            project(w[LW::Up], nullptr, h, up);
         }
         hook({HookKind::MlpPre, l}, gate, p0);
         activate(gate, m_config.activation);
         post = gate.cwiseProduct(up);
+        rnd(post);
     } else {
-        kernels::linear<S>(*w[LW::Up], h, post, m_pool);
-        addBias(post, w[LW::UpBias]);
+        project(w[LW::Up], w[LW::UpBias], h, post);
         hook({HookKind::MlpPre, l}, post, p0);
         activate(post, m_config.activation);
     }
     // The down projection's input, where super weights read their spike.
     hook({HookKind::MlpPost, l}, post, p0);
-    kernels::linear<S>(*w[LW::Down], post, out, m_pool);
-    addBias(out, w[LW::DownBias]);
+    project(w[LW::Down], w[LW::DownBias], post, out);
 }
 
 template <class S>
@@ -490,19 +573,30 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
         if (!m_config.sharedParallelNorm) norm(w[LW::MlpNorm], w[LW::MlpNormBias], x, h);
         mlpBlock(l, h, p0, mlpOut);
         hook({HookKind::MlpOut, l}, mlpOut, p0);
-        x += attnOut + mlpOut;
+        if (emulating()) {
+            // attn + mlp + residual, left to right, each sum rounded.
+            Mat sum = attnOut + mlpOut;
+            rnd(sum);
+            x += sum;
+            rnd(x);
+        } else {
+            x += attnOut + mlpOut;
+        }
     } else if (m_config.postNorm) {
         // BERT/RoBERTa: the norms follow each add; the normalised sums are the
         // residual stream (resid_mid, resid_post), so resid_post(L) = resid_pre(L + 1).
         Mat sum = x + attnOut;
+        rnd(sum);
         norm(w[LW::AttnNorm], w[LW::AttnNormBias], sum, x);
         hook({HookKind::ResidMid, l}, x, p0);
         mlpBlock(l, x, p0, mlpOut);
         hook({HookKind::MlpOut, l}, mlpOut, p0);
         sum = x + mlpOut;
+        rnd(sum);
         norm(w[LW::MlpNorm], w[LW::MlpNormBias], sum, x);
     } else {
         x += attnOut;
+        rnd(x);
         hook({HookKind::ResidMid, l}, x, p0);
         norm(w[LW::MlpNorm], w[LW::MlpNormBias], x, h);
         mlpBlock(l, h, p0, mlpOut);
@@ -514,6 +608,7 @@ void ForwardPass<S>::block(int l, Mat& x, std::int64_t p0, KvCache<S>& kv) {
         scaleChannels(mlpOut, w[LW::MlpScale]);
         hook({HookKind::MlpOut, l}, mlpOut, p0);
         x += mlpOut;
+        rnd(x);
     }
     hook({HookKind::ResidPost, l}, x, p0);
 }
@@ -524,8 +619,7 @@ void ForwardPass<S>::head(const Mat& x, std::int64_t p0, bool allPositions, Acti
     if (m_config.headTransform) {
         // Masked-LM head: dense + activation + LayerNorm, then the decoder.
         Mat transformed;
-        kernels::linear<S>(*m_weights[ModelWeight::HeadDense], x, transformed, m_pool);
-        addBias(transformed, m_weights[ModelWeight::HeadDenseBias]);
+        project(m_weights[ModelWeight::HeadDense], m_weights[ModelWeight::HeadDenseBias], x, transformed);
         activate(transformed, m_config.headActivation);
         norm(m_weights[ModelWeight::FinalNorm], m_weights[ModelWeight::FinalNormBias], transformed, normed);
     } else {
@@ -540,15 +634,23 @@ void ForwardPass<S>::head(const Mat& x, std::int64_t p0, bool allPositions, Acti
     }
     Mat out;
     if (allPositions) {
-        kernels::linear<S>(*m_weights[ModelWeight::LmHead], normed, out, m_pool);
+        project(m_weights[ModelWeight::LmHead], m_weights[ModelWeight::LmHeadBias], normed, out);
     } else {
         const Mat last = normed.bottomRows(1);
-        kernels::linear<S>(*m_weights[ModelWeight::LmHead], last, out, m_pool);
+        project(m_weights[ModelWeight::LmHead], m_weights[ModelWeight::LmHeadBias], last, out);
     }
-    addBias(out, m_weights[ModelWeight::LmHeadBias]);
     if (m_config.finalSoftcap) {
         const S cap = static_cast<S>(*m_config.finalSoftcap);
-        out = ((out.array() / cap).tanh() * cap).matrix();
+        if (emulating()) {
+            out /= cap;
+            rnd(out);
+            out = out.array().tanh().matrix();
+            rnd(out);
+            out *= cap;
+            rnd(out);
+        } else {
+            out = ((out.array() / cap).tanh() * cap).matrix();
+        }
     }
     logits.shape = {out.rows(), out.cols()};
     logits.values.resize(static_cast<std::size_t>(out.size()));

@@ -75,7 +75,8 @@ public:
     using Mat = kernels::Mat<S>;
     using Vec = Eigen::Matrix<S, Eigen::Dynamic, 1>;
 
-    ForwardPass(const Model& model, const RunWeights& weights, const HookPlan& plan, ThreadPool& pool);
+    ForwardPass(const Model& model, const RunWeights& weights, const HookPlan& plan, ThreadPool& pool,
+                ComputeDtype compute = ComputeDtype::Float32);
 
     // x <- embeddings of ids at positions p0 ...
     void embed(const std::int32_t* ids, std::int64_t n, std::int64_t p0, Mat& x);
@@ -93,6 +94,12 @@ public:
 
 private:
     void hook(HookPoint p, Mat& values, std::int64_t p0);
+    // Precision emulation: rounds an op's output to the emulated dtype (nothing for Float32).
+    void rnd(Mat& x) const { roundToDtype(m_compute, x.data(), x.size()); }
+    S rnd(S v) const { return m_compute == ComputeDtype::Float32 ? v : static_cast<S>(roundedToDtype(m_compute, static_cast<float>(v))); }
+    bool emulating() const { return m_compute != ComputeDtype::Float32; }
+    // A Linear layer: y = x W^T + b, rounded once (PyTorch's addmm accumulates in fp32).
+    void project(const WeightPtr& w, const WeightPtr& bias, const Mat& x, Mat& y) const;
     // The family's norm of x (rows), with its weight and bias (either may be null).
     void norm(const WeightPtr& weight, const WeightPtr& bias, const Mat& x, Mat& out) const;
     // The same norm applied to each head's slice of x (QK-norm).
@@ -110,13 +117,14 @@ private:
     void scatteredHook(HookPoint p, const std::vector<std::int64_t>& rows, std::int64_t n, Mat& values, std::int64_t p0);
     void activate(Mat& x, Activation kind) const;
     static void addBias(Mat& x, const WeightPtr& bias);
-    static void scaleChannels(Mat& x, const WeightPtr& scale);  // DINOv2 layer scale: column c x scale[c]
+    void scaleChannels(Mat& x, const WeightPtr& scale) const;  // DINOv2 layer scale: column c x scale[c]
 
     const Model& m_model;
     const ModelConfig& m_config;
     const RunWeights& m_weights;
     const HookPlan& m_plan;
     ThreadPool& m_pool;
+    ComputeDtype m_compute;
     std::vector<double> m_invFreq;       // per rotary pair, after rope scaling
     std::vector<double> m_localInvFreq;  // sliding layers of Gemma 3 (rope_local_base_freq, unscaled)
     std::map<HookPoint, ActivationPtr> m_recorded;

@@ -35,7 +35,7 @@ void ForwardPass<S>::expertsBlock(int l, const Mat& h, std::int64_t p0, Mat& out
 
     // Router probabilities [n, E]: a max-shifted softmax, the sum in double.
     Mat probs;
-    kernels::linear<S>(*w[LW::Router], h, probs, m_pool);
+    project(w[LW::Router], nullptr, h, probs);  // router logits in the model's dtype; the softmax in fp32
     for (std::int64_t t = 0; t < n; ++t) {
         S* row = probs.data() + t * E;
         const S maxv = *std::max_element(row, row + E);
@@ -71,6 +71,7 @@ void ForwardPass<S>::expertsBlock(int l, const Mat& h, std::int64_t p0, Mat& out
             for (int j = 0; j < k; ++j) wt[j] /= total;
             total = S(1);
         }
+        for (int j = 0; j < k; ++j) wt[j] = rnd(wt[j]);  // routing_weights.to(hidden_states.dtype)
         if (anyOff) {
             // expert:L:E=off: a removed expert contributes nothing; the other
             // selected experts keep their weights, or with :renorm share the
@@ -120,32 +121,47 @@ void ForwardPass<S>::expertsBlock(int l, const Mat& h, std::int64_t p0, Mat& out
         Mat x(static_cast<Eigen::Index>(rows.size()), h.cols());
         for (std::size_t i = 0; i < rows.size(); ++i) x.row(static_cast<Eigen::Index>(i)) = h.row(rows[i]);
         Mat gate, up, y;
-        kernels::linear<S>(*ew[static_cast<std::size_t>(ExpertWeight::Gate)], x, gate, m_pool);
-        kernels::linear<S>(*ew[static_cast<std::size_t>(ExpertWeight::Up)], x, up, m_pool);
+        project(ew[static_cast<std::size_t>(ExpertWeight::Gate)], nullptr, x, gate);
+        project(ew[static_cast<std::size_t>(ExpertWeight::Up)], nullptr, x, up);
         scatteredHook({HookKind::ExpertPre, l, e}, rows, n, gate, p0);
         activate(gate, m_config.activation);
         Mat post = gate.cwiseProduct(up);
+        rnd(post);
         scatteredHook({HookKind::ExpertPost, l, e}, rows, n, post, p0);
-        kernels::linear<S>(*ew[static_cast<std::size_t>(ExpertWeight::Down)], post, y, m_pool);
+        project(ew[static_cast<std::size_t>(ExpertWeight::Down)], nullptr, post, y);
         scatteredHook({HookKind::ExpertOut, l, e}, rows, n, y, p0);
-        for (std::size_t i = 0; i < rows.size(); ++i) out.row(rows[i]) += y.row(static_cast<Eigen::Index>(i)) * rowWeight[i];
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+            // expert(x) * routing weight, then index_add_ into the dtype's accumulator: each rounded.
+            auto o = out.row(rows[i]);
+            if (emulating()) {
+                Mat term = y.row(static_cast<Eigen::Index>(i)) * rowWeight[i];
+                rnd(term);
+                o += term;
+                for (Eigen::Index c = 0; c < o.size(); ++c) o(c) = rnd(o(c));
+            } else {
+                o += y.row(static_cast<Eigen::Index>(i)) * rowWeight[i];
+            }
+        }
     }
 
     if (recipe.sharedIntermediate > 0) {
         Mat gate, up, y, g;
-        kernels::linear<S>(*w[LW::SharedGate], h, gate, m_pool);
-        kernels::linear<S>(*w[LW::SharedUp], h, up, m_pool);
+        project(w[LW::SharedGate], nullptr, h, gate);
+        project(w[LW::SharedUp], nullptr, h, up);
         hook({HookKind::SharedPre, l}, gate, p0);
         activate(gate, m_config.activation);
         Mat post = gate.cwiseProduct(up);
+        rnd(post);
         hook({HookKind::SharedPost, l}, post, p0);
-        kernels::linear<S>(*w[LW::SharedDown], post, y, m_pool);
+        project(w[LW::SharedDown], nullptr, post, y);
         if (recipe.sharedGate) {
-            kernels::linear<S>(*w[LW::SharedExpertGate], h, g, m_pool);  // [n, 1]
-            for (std::int64_t t = 0; t < n; ++t) y.row(t) *= S(1) / (S(1) + std::exp(-g(t, 0)));
+            project(w[LW::SharedExpertGate], nullptr, h, g);  // [n, 1]
+            for (std::int64_t t = 0; t < n; ++t) y.row(t) *= rnd(S(1) / (S(1) + std::exp(-g(t, 0))));
+            rnd(y);
         }
         hook({HookKind::SharedOut, l}, y, p0);
         out += y;
+        rnd(out);
     }
 }
 

@@ -4,6 +4,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/edit_spec.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/weight_matrix.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/matrix_transforms.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/compute_dtype.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/kernels.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemm_amx.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/activation_edits.cpp

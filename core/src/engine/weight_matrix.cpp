@@ -208,4 +208,28 @@ std::size_t QuantizedWeight::ownedBytes() const {
     return m_codes.size() + (m_scales.size() + m_minimums.size()) * sizeof(float) + m_overrides.size() * sizeof(Override);
 }
 
+void RoundedWeight::decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const {
+    m_inner->decodeRows(r0, r1, dst);
+    roundToDtype(m_dtype, dst, (r1 - r0) * cols());
+}
+
+void RoundedWeight::decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const {
+    m_inner->decodeRows(r0, r1, dst);
+    roundToDtype(m_dtype, dst, (r1 - r0) * cols());
+}
+
+void RoundedWeight::decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const {
+    m_inner->decodeRowSegment(r, c0, c1, dst);
+    roundToDtype(m_dtype, dst, c1 - c0);
+}
+
+WeightPtr inComputeDtype(WeightPtr w, ComputeDtype dtype) {
+    if (!w || dtype == ComputeDtype::Float32) return w;
+    if (const auto* stored = dynamic_cast<const StoredWeight*>(w.get())) {
+        const DType d = stored->view().dtype;
+        if ((d == DType::BF16 && dtype == ComputeDtype::BFloat16) || (d == DType::F16 && dtype == ComputeDtype::Float16)) return w;
+    }
+    return std::make_shared<RoundedWeight>(std::move(w), dtype);
+}
+
 }  // namespace superlens::core

@@ -96,6 +96,7 @@ Status readActivation(const ConfigReader& r, ModelConfig& c, const char* key, co
     auto a = activationFrom(r, key, name);
     if (!a) return a.error();
     c.activation = *a;
+    c.activationOpByOp = name == "gelu_new";
     return {};
 }
 

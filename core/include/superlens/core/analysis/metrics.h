@@ -90,6 +90,10 @@ struct StopwordShift {
     };
     std::vector<Mover> topMovers;  // tokens whose mean probability moved most (|edited - original|)
     std::int64_t positions = 0;    // added: positions averaged over
+    // Added (issue 23), filled by stopwordShift: per perplexity window, the
+    // summed stopword probability over its predicting positions, unedited and
+    // edited, and its position count (the bootstrap units, measure_intervals.h).
+    std::vector<double> originalWindowMass, editedWindowMass, windowPositions;
 };
 
 // `edits` against the unedited model. Positions: the predicting positions of

@@ -15,7 +15,8 @@
 //                                  attrs: prompt (str, "" when given as ids)
 //                                         edits (str, JSON list of canonical edit specs, in order)
 //                                         hook_patterns (str, JSON list of the selection's patterns)
-//                                         precision ("float32" | "float64": the engine's arithmetic)
+//                                         precision ("float32" | "float64": the engine's arithmetic;
+//                                                    "+bf16" / "+fp16" appended for a precision-emulating run, --compute)
 //                                         logits_positions ("last" | "all")
 //                                         seconds (float64, forward time), created (str, UTC ISO 8601)
 //                                         metadata (str, JSON object for applications, "{}" by default)
@@ -299,6 +300,8 @@ Result<CaptureOutcome> captureRun(ActivationCacheWriter& writer, Engine& engine,
                                   const RunControl& control = RunControl::none());
 
 std::string_view precisionName(Precision p);  // "float32" | "float64"
+// With precision emulation: "float32+bf16", "float32+fp16" (the plain name for fp32).
+std::string precisionName(Precision p, ComputeDtype compute);
 
 // Bytes a run of `tokens` positions would add (uncompressed), for a
 // free-space check before a long capture.

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "superlens/core/engine/activation.h"
+#include "superlens/core/engine/compute_dtype.h"
 #include "superlens/core/engine/edit_spec.h"
 #include "superlens/core/engine/hooks.h"
 #include "superlens/core/engine/weight_matrix.h"
@@ -33,6 +34,7 @@ enum class Precision { Float32, Float64 };
 
 struct EngineOptions {
     Precision precision = Precision::Float32;
+    ComputeDtype compute = ComputeDtype::Float32;
     // Memory kept for edited weight matrices (dense copies, factors, codes)
     // so toggling an edit back on is instant; least recently used evicted.
     std::size_t editCacheBytes = std::size_t{2} << 30;
@@ -60,6 +62,7 @@ struct ForwardResult {
     std::shared_ptr<const PixelTensor> pixels;  // vision models: the image that ran
     std::vector<EditSpec> edits;
     Precision precision = Precision::Float32;
+    ComputeDtype compute = ComputeDtype::Float32;
     bool allPositionLogits = false;
     ActivationTensor logits;  // [T, V], or [1, V] for the last position only; empty for vision models
     // Positions of the run (tokens, or the image's CLS + registers + patches).

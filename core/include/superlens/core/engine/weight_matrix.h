@@ -11,6 +11,7 @@
 
 #include <Eigen/Core>
 
+#include "superlens/core/engine/compute_dtype.h"
 #include "superlens/core/model/model.h"
 
 namespace superlens::core {
@@ -119,6 +120,29 @@ private:
     template <class S> void decode(std::int64_t r0, std::int64_t r1, S* dst) const;
     WeightPtr m_stored;
 };
+
+// A matrix seen in another dtype (precision emulation, EngineOptions::compute):
+// every decoded value rounded to it, as `model.to(dtype)` stores it. Nothing
+// is copied; rows are rounded as they are decoded.
+class RoundedWeight final : public WeightMatrix {
+public:
+    RoundedWeight(WeightPtr inner, ComputeDtype dtype) : m_inner(std::move(inner)), m_dtype(dtype) {}
+    std::int64_t rows() const override { return m_inner->rows(); }
+    std::int64_t cols() const override { return m_inner->cols(); }
+    void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const override;
+    void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const override;
+    void decodeRowSegment(std::int64_t r, std::int64_t c0, std::int64_t c1, float* dst) const override;
+    std::size_t ownedBytes() const override { return m_inner->ownedBytes(); }
+
+private:
+    WeightPtr m_inner;
+    ComputeDtype m_dtype;
+};
+
+// The matrix as the emulated dtype stores it: `w` itself when its values are
+// already exact in that dtype (Float32, or a checkpoint stored in it),
+// otherwise a RoundedWeight.
+WeightPtr inComputeDtype(WeightPtr w, ComputeDtype dtype);
 
 // W = U * Vt with U [rows, k] (singular values folded in) and Vt [k, cols].
 class LowRankWeight final : public WeightMatrix {

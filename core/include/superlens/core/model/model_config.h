@@ -121,6 +121,9 @@ struct ModelConfig {
     bool fusedGateUp = false;          // phi3: mlp.gate_up_proj
     MlpKind mlpKind = MlpKind::Gated;
     Activation activation = Activation::Silu;
+    // Hugging Face computes the activation as a chain of tensor ops (gelu_new's
+    // NewGELUActivation), so a bf16/fp16 run rounds after each op (precision emulation).
+    bool activationOpByOp = false;
     bool mlpBias = false;              // plain MLPs: up and down biases
     bool lmHeadBias = false;
     bool conv1dWeights = false;        // GPT-2: projection weights stored [in, out]
