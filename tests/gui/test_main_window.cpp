@@ -123,7 +123,9 @@ private:
     }
     // Every view draws every model, but the Experts view only mixture-of-experts ones.
     bool expectsData(const widgets::PlotView* v) const {
-        return v->kind() != QLatin1String("experts") || m_window->session()->model()->model->config().hasExperts();
+        const auto& config = m_window->session()->model()->model->config();
+        if (v->kind() == QLatin1String("patches")) return config.pixelInput;  // vision models only
+        return v->kind() != QLatin1String("experts") || config.hasExperts();
     }
     widgets::LogitsView* logits() const { return static_cast<widgets::LogitsView*>(m_window->view("logits")); }
     widgets::PropagationView* propagation() const { return static_cast<widgets::PropagationView*>(m_window->view("propagation")); }
