@@ -422,8 +422,8 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
             snap->editedSinks = snap->originalSinks;
         }
     }
-    // Per-token loss, when every position's logits were kept.
-    if (orig.logits.rows() == T && edit.logits.rows() == T && T > 0) {
+    // Per-token loss, when every position's logits were kept (next-token loss: causal models only).
+    if (snap->causal && orig.logits.rows() == T && edit.logits.rows() == T && T > 0) {
         auto loss = core::tokenLosses(orig);
         if (!loss) return loss.error();
         snap->originalLoss = std::move(loss).value();

@@ -319,6 +319,7 @@ private slots:
         auto snap = widgets::buildViewSnapshot(in);
         QVERIFY2(snap.ok(), snap.ok() ? "" : snap.error().message.c_str());
         QVERIFY(!(*snap)->causal);
+        QVERIFY((*snap)->originalLoss.empty());  // no next-token loss (the run history shows none either)
         const auto maskId = core::maskTokenId(**tok);
         QVERIFY(maskId.has_value());
         const auto mask = std::find(ids.begin(), ids.end(), *maskId) - ids.begin();

@@ -21,7 +21,7 @@ namespace superlens::widgets {
 namespace {
 
 // The heat over the picture lets it show through; CLS and register cells have no picture under them.
-constexpr unsigned char kPatchAlpha = 170;
+constexpr unsigned char kPatchAlpha = 160;
 // Hooks of one layer the view offers (recorded by viewHooks(), [T, n] each).
 const char* const kHooks[] = {"hook_resid_post", "hook_mlp_out", "mlp.hook_post"};
 
@@ -245,8 +245,12 @@ bool PatchGridView::rebuild(QString* emptyReason) {
         range = QCPRange(0.0, std::max(hi, 1e-12));
     } else if (hi <= lo * 1.0001) {
         range = QCPRange(lo / 2, hi * 2);
+    } else {
+        // QCustomPlot's logarithmic colouring leaves a cell exactly at the range's end transparent: pad by 0.1 %.
+        range = QCPRange(lo / 1.001, hi * 1.001);
     }
-    QCPColorGradient gradient = signedValues ? QCPColorGradient(QCPColorGradient::gpPolar) : QCPColorGradient(QCPColorGradient::gpHot);
+    // Viridis for magnitudes and probabilities (readable in grey, its top is not white like an empty cell); polar for signed values.
+    QCPColorGradient gradient = signedValues ? QCPColorGradient(QCPColorGradient::gpPolar) : viridisGradient();
     gradient.setNanHandling(QCPColorGradient::nhTransparent);  // the gap between the grid and the CLS / register column
 
     QCustomPlot* p = plot();
@@ -297,7 +301,8 @@ bool PatchGridView::rebuild(QString* emptyReason) {
         std::memcpy(picture.scanLine(y), img.rgb.data() + static_cast<std::size_t>(y) * static_cast<std::size_t>(img.width) * 3,
                     static_cast<std::size_t>(img.width) * 3);
     }
-    const QPixmap pixmap = QPixmap::fromImage(picture);
+    // In grey under the heat, so the picture's colours are not read as values (the Prompt dock's thumbnail has them).
+    const QPixmap pixmap = QPixmap::fromImage(picture.convertToFormat(QImage::Format_Grayscale8));
     const double patch = img.patchSize > 0 ? img.patchSize : 1.0;
     QStringList rowLabels, colLabels, specialLabels;
     for (int r = 0; r < rows; ++r) rowLabels << (r < gr ? QString::number(r) : QString());
@@ -370,8 +375,9 @@ bool PatchGridView::rebuild(QString* emptyReason) {
         }
         return map;
     };
-    m_originalMap = makeMap(mainRect, m_values[0], edits ? tr("patch column (original)") : tr("patch column"));
-    if (editedRect) m_editedMap = makeMap(editedRect, m_values[1], tr("patch column (edited)"));
+    // Side by side the axis titles name the run (short: the two sit next to each other in a narrow column).
+    m_originalMap = makeMap(mainRect, m_values[0], edits ? tr("original") : tr("patch column"));
+    if (editedRect) m_editedMap = makeMap(editedRect, m_values[1], tr("edited"));
     scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
     return true;
 }
