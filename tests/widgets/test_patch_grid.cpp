@@ -223,6 +223,28 @@ private slots:
         QVERIFY(view.hasData());
     }
 
+    // The largest value is drawn in the top colour of the scale, opaque beside
+    // the grid (with gpHot's white top it read as an empty cell).
+    void theLargestCellIsDrawn() {
+        VisionRun v = visionRun("dinov2-registers-bf16", {"blocks.1.hook_resid_post[0,3]=50"});
+        PatchGridView view;
+        view.resize(900, 600);
+        view.setSelectedLayer(2);
+        view.setSnapshot(v.plain);
+        QVERIFY(view.hasData());
+        double largest = 0;
+        for (std::int64_t t = 0; t < v.plain->tokenCount(); ++t) largest = std::max({largest, view.shownValue(false, t), view.shownValue(true, t)});
+        QCOMPARE(view.shownValue(true, 0), largest);  // the planted activation at CLS
+        const QImage image = view.plot()->toPixmap(900, 600).toImage();
+        QCPColorMap* map = view.colorMap(true);
+        const int gc = v.plain->image->gridCols;
+        const QPoint cls(static_cast<int>(map->keyAxis()->coordToPixel(gc + 1)), static_cast<int>(map->valueAxis()->coordToPixel(0)));
+        const QColor drawn = image.pixelColor(cls);
+        const QColor top = map->gradient().color(1.0, QCPRange(0, 1));
+        QVERIFY2(std::abs(drawn.red() - top.red()) < 8 && std::abs(drawn.green() - top.green()) < 8 && std::abs(drawn.blue() - top.blue()) < 8,
+                 qPrintable(QStringLiteral("CLS cell drawn %1, top of the scale %2").arg(drawn.name(), top.name())));
+    }
+
     // Clicking a cell names that position (CLS, a register, a patch).
     void clickingACellSelectsItsToken() {
         VisionRun v = visionRun("dinov2-registers-bf16");

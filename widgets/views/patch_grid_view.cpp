@@ -245,9 +245,6 @@ bool PatchGridView::rebuild(QString* emptyReason) {
         range = QCPRange(0.0, std::max(hi, 1e-12));
     } else if (hi <= lo * 1.0001) {
         range = QCPRange(lo / 2, hi * 2);
-    } else {
-        // QCustomPlot's logarithmic colouring leaves a cell exactly at the range's end transparent: pad by 0.1 %.
-        range = QCPRange(lo / 1.001, hi * 1.001);
     }
     // Viridis for magnitudes and probabilities (readable in grey, its top is not white like an empty cell); polar for signed values.
     QCPColorGradient gradient = signedValues ? QCPColorGradient(QCPColorGradient::gpPolar) : viridisGradient();
