@@ -71,7 +71,7 @@ bool LogitsView::rebuild(QString* emptyReason) {
     x->setTickLabelRotation(K > 6 ? 50 : 0);
     x->setRange(-0.6, K - 0.4);
     rect->axis(QCPAxis::atLeft)->setRange(0, std::max(1e-6, hi * 1.12));
-    rect->axis(QCPAxis::atLeft)->setLabel(tr("P(next token)"));
+    rect->axis(QCPAxis::atLeft)->setLabel(s.causal ? tr("P(next token)") : tr("P(token)"));  // encoders: the masked position's
     if (!s.causal && s.logitsPosition >= 0 && s.logitsPosition < s.tokenCount()) {
         // Encoders: the masked-language-model prediction at that position (the first <mask>).
         x->setLabel(tr("MLM prediction at position %1 %2").arg(s.logitsPosition).arg(QString::fromStdString(s.tokenLabels[static_cast<std::size_t>(s.logitsPosition)])));
