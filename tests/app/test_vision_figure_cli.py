@@ -10,6 +10,7 @@ exported figure's embedded command (--from) writes the same CSV again.
 Environment: SUPERLENS_BIN_DIR, SUPERLENS_TEST_DATA."""
 import csv
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -28,6 +29,9 @@ APPLY = ["spikes", "layer", "propagation", "massive", "attention", "sinks", "pat
 
 env = dict(os.environ)
 env["QT_QPA_PLATFORM"] = "offscreen"
+# A runtime folder of our own: without one, figure makes /tmp/superlens-runtime-*
+# for the command's life, which test_figure_cli (run in parallel) counts as left behind.
+env["XDG_RUNTIME_DIR"] = tempfile.mkdtemp(prefix="superlens-vision-test-")
 
 
 def figure(*args):
@@ -108,4 +112,7 @@ class VisionFigures(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    unittest.main()
+    try:
+        unittest.main()
+    finally:
+        shutil.rmtree(env["XDG_RUNTIME_DIR"], ignore_errors=True)
