@@ -30,3 +30,31 @@ shot history --view loss --edit "$edit" --compare-edit "${edit%=0}*=2"
 # The Experts view on the mixture-of-experts test fixture (planted super expert L1 E0, pruned).
 "$app" --model "$here/tests/data/moe/mixtral-bf16" --ids 1,5,77,30,12,100,99,31,120,64 --edit "expert:1:0=off" \
   --view experts --screenshot "$out/experts.png" 2>/dev/null
+# Vision (issue 18): the Patch grid on DINOv2 with registers. The test image is
+# 2x2 patches after the processor's crop, so the screenshot reads a 24x32
+# pixel_values tensor drawn here (sky, sun, ground; normalised with DINOv2's
+# mean and std): a 6x8 grid, position embeddings interpolated. The edit plants a
+# massive activation (50) in channel 3 of CLS after block 1, as the edited side.
+scene="$(mktemp -d)"
+trap 'rm -rf "$scene"' EXIT
+/usr/bin/python3 - "$scene/scene.npy" <<'PY'
+import sys
+import numpy as np
+h, w = 24, 32
+y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+img = np.zeros((h, w, 3))
+img[..., 0] = 0.35 + 0.3 * y / h
+img[..., 1] = 0.55 + 0.2 * y / h
+img[..., 2] = 0.95 - 0.2 * y / h
+sun = (x - 23.5) ** 2 + (y - 6.5) ** 2 < 16
+img[sun] = [1.0, 0.85, 0.2]
+ground = y > 16 + 2 * np.sin(x / 5)
+img[ground] = np.stack([0.25 + 0.1 * np.sin(x / 3), 0.5 + 0.1 * np.cos(y / 2), 0.2 + 0 * x], -1)[ground]
+mean, std = np.array([0.485, 0.456, 0.406]), np.array([0.229, 0.224, 0.225])
+np.save(sys.argv[1], ((img - mean) / std).transpose(2, 0, 1)[None].astype(np.float32))
+PY
+"$app" --model "$here/tests/data/vision/dinov2-registers-bf16" --image "$scene/scene.npy" --edit "blocks.1.hook_resid_post[0,3]=50" \
+  --view patches --layer 2 --screenshot "$out/patch-grid.png" 2>/dev/null
+# An encoder's attention: bidirectional, the full matrix (RoBERTa test fixture).
+"$app" --model "$here/tests/data/encoders/roberta-f32" --prompt "The capital of France is <mask>." \
+  --view attention --layer 1 --screenshot "$out/encoder-attention.png" 2>/dev/null

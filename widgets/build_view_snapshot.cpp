@@ -11,6 +11,8 @@
 #include "superlens/core/analysis/layer_stats.h"
 #include "superlens/core/analysis/massive_activations.h"
 #include "superlens/core/analysis/token_loss.h"
+#include "superlens/core/model/image_tokens.h"
+#include "superlens/core/tokenizer/mask_token.h"
 
 namespace superlens::widgets {
 namespace {
@@ -124,6 +126,81 @@ core::ForwardRequest viewForwardRequest(const std::vector<core::TokenId>& tokens
     return req;
 }
 
+core::ForwardRequest viewForwardRequest(std::shared_ptr<const core::PixelTensor> pixels, std::vector<core::EditSpec> edits,
+                                        std::shared_ptr<const core::ForwardResult> previous) {
+    core::ForwardRequest req = viewForwardRequest(std::vector<core::TokenId>{}, std::move(edits), std::move(previous));
+    req.pixels = std::move(pixels);
+    return req;
+}
+
+std::string imageTokenLabel(std::int64_t position, int registers, std::int64_t gridWidth) {
+    const core::ImageToken tok = core::imageTokenAt(position, registers, gridWidth);
+    switch (tok.kind) {
+        case core::ImageTokenKind::Cls: return "CLS";
+        case core::ImageTokenKind::Register: return "reg" + std::to_string(tok.index);
+        case core::ImageTokenKind::Patch: break;
+    }
+    return "p(" + std::to_string(tok.row) + "," + std::to_string(tok.col) + ")";
+}
+
+const char* patchQuantityName(PatchQuantity q) {
+    switch (q) {
+        case PatchQuantity::MassivePeak: return "massive";
+        case PatchQuantity::AttentionToCls: return "attn-cls";
+        case PatchQuantity::AttentionToRegisters: return "attn-registers";
+        case PatchQuantity::HookChannel: return "hook";
+    }
+    return "massive";
+}
+
+std::optional<PatchQuantity> patchQuantityFromName(const std::string& name) {
+    for (PatchQuantity q : {PatchQuantity::MassivePeak, PatchQuantity::AttentionToCls, PatchQuantity::AttentionToRegisters, PatchQuantity::HookChannel}) {
+        if (name == patchQuantityName(q)) return q;
+    }
+    return std::nullopt;
+}
+
+core::Result<std::vector<double>> patchGridValues(const core::ForwardResult& run, int registers, const PatchGridRequest& r) {
+    const std::int64_t T = run.positions > 0 ? run.positions : static_cast<std::int64_t>(run.tokens.size());
+    std::vector<double> out(static_cast<std::size_t>(T), 0.0);
+    if (r.quantity == PatchQuantity::AttentionToCls || r.quantity == PatchQuantity::AttentionToRegisters) {
+        const std::string name = "blocks." + std::to_string(r.layer) + ".attn.hook_pattern";
+        const core::ActivationTensor* a = run.activation(name);
+        if (!a || a->shape.size() != 3 || a->shape[1] != T || a->shape[2] != T) return core::Error{name + " was not recorded in this run"};
+        const std::int64_t H = a->shape[0];
+        if (r.head >= H) return core::Error{"head " + std::to_string(r.head) + " out of range: the model has " + std::to_string(H) + " heads"};
+        if (r.quantity == PatchQuantity::AttentionToRegisters && registers <= 0) return core::Error{"this model has no register tokens"};
+        const std::int64_t k0 = r.quantity == PatchQuantity::AttentionToCls ? 0 : 1;
+        const std::int64_t k1 = r.quantity == PatchQuantity::AttentionToCls ? 1 : 1 + registers;
+        const std::int64_t h0 = r.head < 0 ? 0 : r.head, h1 = r.head < 0 ? H : r.head + 1;
+        for (std::int64_t t = 0; t < T; ++t) {
+            double sum = 0.0;
+            for (std::int64_t h = h0; h < h1; ++h) {
+                for (std::int64_t k = k0; k < k1; ++k) sum += a->values[static_cast<std::size_t>((h * T + t) * T + k)];
+            }
+            out[static_cast<std::size_t>(t)] = sum / static_cast<double>(h1 - h0);
+        }
+        return out;
+    }
+    const std::string name = r.quantity == PatchQuantity::HookChannel ? r.hook : "blocks." + std::to_string(r.layer) + ".hook_resid_post";
+    const core::ActivationTensor* a = run.activation(name);
+    if (!a || a->shape.size() != 2 || a->rows() != T) return core::Error{name + " was not recorded in this run"};
+    if (r.quantity == PatchQuantity::HookChannel && r.channel < 0) return core::Error{name + ": give a channel"};
+    if (r.channel >= a->cols()) return core::Error{name + ": channel " + std::to_string(r.channel) + " out of range 0.." + std::to_string(a->cols() - 1)};
+    for (std::int64_t t = 0; t < T; ++t) {
+        if (r.quantity == PatchQuantity::HookChannel) {
+            out[static_cast<std::size_t>(t)] = a->at(t, r.channel);
+        } else if (r.channel >= 0) {
+            out[static_cast<std::size_t>(t)] = std::fabs(static_cast<double>(a->at(t, r.channel)));
+        } else {
+            double m = 0.0;
+            for (std::int64_t c = 0; c < a->cols(); ++c) m = std::max(m, std::fabs(static_cast<double>(a->at(t, c))));
+            out[static_cast<std::size_t>(t)] = m;
+        }
+    }
+    return out;
+}
+
 core::Result<HeldOutRuns> heldOutLossOf(core::Engine& engine, const core::Tokenizer& tokenizer, const std::string& textPath,
                                          const std::vector<core::EditSpec>& baselineEdits, const std::vector<core::EditSpec>& edits,
                                          int maxTokens, std::shared_ptr<const core::ForwardResult> unedited, const core::RunControl& control) {
@@ -218,8 +295,51 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
         return "'" + in.vocabTexts[static_cast<std::size_t>(id)] + "'";
     };
     snap->tokens = orig.tokens;
-    const std::int64_t T = static_cast<std::int64_t>(orig.tokens.size());
-    for (std::int64_t t = 0; t < T; ++t) {
+    if (config) snap->causal = config->causal;
+    // A vision model's run has positions (CLS, registers, patches) but no token ids.
+    const bool vision = orig.tokens.empty() && orig.pixels && orig.positions > 0;
+    const std::int64_t T = vision ? orig.positions : static_cast<std::int64_t>(orig.tokens.size());
+    if (vision) {
+        const core::PixelTensor& px = *orig.pixels;
+        auto image = std::make_shared<ImageLayout>();
+        image->registers = orig.registers;
+        image->patchSize = config ? config->patchSize : 0;
+        image->gridCols = static_cast<int>(orig.patchGridWidth);
+        image->gridRows = orig.patchGridWidth > 0 ? static_cast<int>((T - 1 - orig.registers) / orig.patchGridWidth) : 0;
+        image->width = px.width;
+        image->height = px.height;
+        image->source = in.imageSource;
+        // Display bytes: each channel scaled from its own range (normalised pixel_values are not 0..1).
+        const int C = px.channels;
+        image->rgb.assign(static_cast<std::size_t>(px.width) * static_cast<std::size_t>(px.height) * 3, 0);
+        for (int c = 0; c < 3; ++c) {
+            const int src = C >= 3 ? c : 0;
+            float lo = px.at(src, 0, 0), hi = lo;
+            for (int y = 0; y < px.height; ++y) {
+                for (int x = 0; x < px.width; ++x) {
+                    lo = std::min(lo, px.at(src, y, x));
+                    hi = std::max(hi, px.at(src, y, x));
+                }
+            }
+            const double span = hi > lo ? static_cast<double>(hi) - lo : 1.0;
+            for (int y = 0; y < px.height; ++y) {
+                for (int x = 0; x < px.width; ++x) {
+                    const double v = (static_cast<double>(px.at(src, y, x)) - lo) / span * 255.0;
+                    image->rgb[(static_cast<std::size_t>(y) * static_cast<std::size_t>(px.width) + static_cast<std::size_t>(x)) * 3 + static_cast<std::size_t>(c)] =
+                        static_cast<std::uint8_t>(std::lround(std::clamp(v, 0.0, 255.0)));
+                }
+            }
+        }
+        snap->image = image;
+        for (std::int64_t t = 0; t < T; ++t) {
+            snap->tokenLabels.push_back(imageTokenLabel(t, orig.registers, orig.patchGridWidth));
+            snap->delimiterToken.push_back(t <= orig.registers);  // CLS and registers: the sink candidates
+        }
+        snap->nextTokenUnavailable = "A vision encoder has no vocabulary head: no token probabilities or per-token loss (the Patch grid view shows the image's tokens).";
+    } else if (!snap->causal) {
+        snap->nextTokenUnavailable = "A bidirectional encoder predicts masked tokens, not the next one: the per-token loss does not apply (the Logits view shows the MLM prediction).";
+    }
+    for (std::int64_t t = 0; t < (vision ? 0 : T); ++t) {
         const core::TokenId id = orig.tokens[static_cast<std::size_t>(t)];
         snap->tokenLabels.push_back(label(id));
         bool delimiter = t == 0;
@@ -302,8 +422,8 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
             snap->editedSinks = snap->originalSinks;
         }
     }
-    // Per-token loss, when every position's logits were kept.
-    if (orig.logits.rows() == T && edit.logits.rows() == T && T > 0) {
+    // Per-token loss, when every position's logits were kept (next-token loss: causal models only).
+    if (snap->causal && orig.logits.rows() == T && edit.logits.rows() == T && T > 0) {
         auto loss = core::tokenLosses(orig);
         if (!loss) return loss.error();
         snap->originalLoss = std::move(loss).value();
@@ -323,7 +443,9 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     };
     const core::ModelConfig* lensConfig = in.model ? &in.model->config() : nullptr;
     const double lensFlops = lensConfig ? 2.0 * (snap->layers + 1) * static_cast<double>(T) * lensConfig->hiddenSize * static_cast<double>(lensConfig->vocabSize) : 0.0;
-    if (!in.engine) {
+    if (vision || (lensConfig && lensConfig->vocabSize == 0)) {
+        snap->lensUnavailable = "A vision encoder has no vocabulary to read the residual stream through: the logit lens does not apply.";
+    } else if (!in.engine) {
         snap->lensUnavailable = "The logit lens needs the model itself (these activations came from a cache file).";
     } else if (snap->layers == 0 || !hasLensHooks(orig) || !hasLensHooks(edit)) {
         snap->lensUnavailable = "This run did not record the residual stream the logit lens reads (blocks.0.hook_resid_pre, blocks.*.hook_resid_post).";
@@ -378,8 +500,15 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     const std::int64_t rows = orig.logits.rows();
     if (V > 0 && rows > 0) {
         std::vector<double> pOrig, pEdit;
-        softmaxRow(orig.logits.values.data() + (rows - 1) * V, V, pOrig);
-        softmaxRow(edit.logits.values.data() + (edit.logits.rows() - 1) * V, V, pEdit);
+        // Encoders: the MLM prediction at the first <mask> (else the last position).
+        std::int64_t at = rows - 1;
+        if (!snap->causal && in.tokenizer && rows == T && edit.logits.rows() == rows) {
+            const auto masks = core::maskPositions(*in.tokenizer, orig.tokens);
+            if (!masks.empty()) at = masks.front();
+        }
+        snap->logitsPosition = at;
+        softmaxRow(orig.logits.values.data() + at * V, V, pOrig);
+        softmaxRow(edit.logits.values.data() + (edit.logits.rows() == rows ? at : edit.logits.rows() - 1) * V, V, pEdit);
         auto topIds = [&](const std::vector<double>& p) {
             std::vector<core::TokenId> ids(static_cast<std::size_t>(V));
             for (std::int64_t i = 0; i < V; ++i) ids[static_cast<std::size_t>(i)] = static_cast<core::TokenId>(i);

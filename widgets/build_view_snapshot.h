@@ -25,6 +25,9 @@ core::HookSelection viewHooks();
 // A forward request that records viewHooks() and every position's logits.
 core::ForwardRequest viewForwardRequest(const std::vector<core::TokenId>& tokens, std::vector<core::EditSpec> edits,
                                         std::shared_ptr<const core::ForwardResult> previous = nullptr);
+// The same for a vision model's image (pixel_values [C, H, W]).
+core::ForwardRequest viewForwardRequest(std::shared_ptr<const core::PixelTensor> pixels, std::vector<core::EditSpec> edits,
+                                        std::shared_ptr<const core::ForwardResult> previous = nullptr);
 
 // Tokens of the held-out text the Loss view shows (and `figure loss --loss-text`).
 inline constexpr int kHeldOutLossTokens = 128;
@@ -54,6 +57,8 @@ struct SnapshotInputs {
     std::shared_ptr<const core::SuperExpertProfile> expertProfile;
     // The held-out text's per-token loss (heldOutLossOf), copied into the snapshot.
     std::shared_ptr<const HeldOutLoss> heldOutLoss;
+    // Vision models: the image or .npy file the runs read (an export's command names it).
+    std::string imageSource;
     // Comparing two runs of the history: `original` is run A (which may
     // carry edits), `edited` run B (set even without edits); names them.
     std::string comparison;
@@ -91,5 +96,31 @@ int defaultSelectedLayer(const ViewSnapshot& snapshot);
 // Readable label for a token: its text quoted, specials as they are, "#id" without a tokenizer.
 std::string tokenLabel(const core::Tokenizer* tokenizer, core::TokenId id);
 
+// Short label of a vision model's position: "CLS", "reg2", "p(3,4)" (row, column of the patch grid).
+std::string imageTokenLabel(std::int64_t position, int registers, std::int64_t gridWidth);
+
+// The Patch grid view's per-position values (one per position of the run:
+// CLS, registers, patches row-major), computed in double from a run's hooks:
+//  - MassivePeak: max over channels of |blocks.L.hook_resid_post[t, :]| (the
+//    massive-activation magnitude), or |...[t, channel]| when channel >= 0;
+//  - AttentionToCls / AttentionToRegisters: the attention probability query t
+//    puts on key 0 (CLS) / on the register keys together, blocks.L.attn.hook_pattern,
+//    averaged over heads (head < 0) or of one head;
+//  - HookChannel: the value of `hook` (a recorded [T, n] hook, e.g.
+//    "blocks.1.hook_mlp_out") at [t, channel].
+// Errors (one line): the hook was not recorded, channel / head / layer out of
+// range, a model without registers asked for attention to registers.
+enum class PatchQuantity { MassivePeak, AttentionToCls, AttentionToRegisters, HookChannel };
+struct PatchGridRequest {
+    PatchQuantity quantity = PatchQuantity::MassivePeak;
+    int layer = 0;
+    std::int64_t channel = -1;  // MassivePeak: -1 = max over channels; HookChannel: required
+    int head = -1;              // attention: -1 = mean over heads
+    std::string hook;           // HookChannel
+};
+core::Result<std::vector<double>> patchGridValues(const core::ForwardResult& run, int registers, const PatchGridRequest& request);
+// The option names of the quantities ("massive", "attn-cls", "attn-registers", "hook") and back.
+const char* patchQuantityName(PatchQuantity q);
+std::optional<PatchQuantity> patchQuantityFromName(const std::string& name);
 
 }  // namespace superlens::widgets

@@ -65,13 +65,15 @@ QString csvPathFor(const QString& figurePath) {
 }
 
 QList<QPair<QString, QString>> FigureProvenance::fields() const {
-    return {{QStringLiteral("superlens-version"), version},
-            {QStringLiteral("model"), modelPath},
-            {QStringLiteral("model-fingerprint"), modelFingerprint},
-            {QStringLiteral("prompt"), prompt},
-            {QStringLiteral("ids"), ids},
-            {QStringLiteral("edits"), edits.join(QStringLiteral(" ; "))},
-            {QStringLiteral("command"), command}};
+    QList<QPair<QString, QString>> f{{QStringLiteral("superlens-version"), version},
+                                     {QStringLiteral("model"), modelPath},
+                                     {QStringLiteral("model-fingerprint"), modelFingerprint},
+                                     {QStringLiteral("prompt"), prompt},
+                                     {QStringLiteral("ids"), ids}};
+    if (!image.isEmpty()) f.append({QStringLiteral("image"), image});
+    f.append({QStringLiteral("edits"), edits.join(QStringLiteral(" ; "))});
+    f.append({QStringLiteral("command"), command});
+    return f;
 }
 
 QByteArray FigureProvenance::toJson() const {
@@ -81,6 +83,7 @@ QByteArray FigureProvenance::toJson() const {
     o.insert(QStringLiteral("model_fingerprint"), modelFingerprint);
     o.insert(QStringLiteral("prompt"), prompt);
     o.insert(QStringLiteral("ids"), ids);
+    if (!image.isEmpty()) o.insert(QStringLiteral("image"), image);
     o.insert(QStringLiteral("edits"), QJsonArray::fromStringList(edits));
     o.insert(QStringLiteral("command"), command);
     return QJsonDocument(o).toJson(QJsonDocument::Compact);
@@ -97,6 +100,7 @@ bool FigureProvenance::fromJson(const QByteArray& json, FigureProvenance* out) {
     p.modelFingerprint = o.value(QStringLiteral("model_fingerprint")).toString();
     p.prompt = o.value(QStringLiteral("prompt")).toString();
     p.ids = o.value(QStringLiteral("ids")).toString();
+    p.image = o.value(QStringLiteral("image")).toString();
     for (const auto& e : o.value(QStringLiteral("edits")).toArray()) p.edits << e.toString();
     p.command = o.value(QStringLiteral("command")).toString();
     *out = p;
@@ -156,6 +160,8 @@ QString figureCommandLine(const FigureCommand& c) {
     if (!c.study.isEmpty()) w << QStringLiteral("--study") << c.study;
     else w << c.model;
     if (!c.study.isEmpty()) {
+    } else if (!c.image.isEmpty()) {
+        w << (c.image.endsWith(QLatin1String(".npy"), Qt::CaseInsensitive) ? QStringLiteral("--pixels") : QStringLiteral("--image")) << c.image;
     } else if (!c.prompt.isEmpty() || c.ids.isEmpty()) {
         w << QStringLiteral("--prompt") << c.prompt;
     } else {

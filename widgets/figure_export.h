@@ -37,6 +37,7 @@ struct FigureProvenance {
     QString modelFingerprint;
     QString prompt;       // the prompt text ("" when the input was token ids)
     QString ids;          // the token ids, comma separated
+    QString image;        // vision models: the image or .npy file (absolute); "" for text
     QStringList edits;
     QString command;      // the superlens-cli figure command that regenerates the file
     bool isEmpty() const { return command.isEmpty() && modelPath.isEmpty(); }
@@ -97,6 +98,7 @@ struct FigureCommand {
     QString model;       // folder or GGUF file, absolute
     QString prompt;      // one of prompt / ids
     QString ids;
+    QString image;       // vision models: a PNG/JPEG (--image) or .npy (--pixels), absolute; replaces prompt / ids
     QStringList edits;
     QStringList baselineEdits;  // the "original" run's edits (a comparison of two runs)
     int layer = -1;      // -1: none given

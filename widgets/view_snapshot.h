@@ -61,6 +61,23 @@ struct HeldOutLoss {
     std::vector<double> edited;
 };
 
+// Vision models: the image the runs read and where each position lies on it
+// (token order [CLS, registers..., patches row-major], docs/HOOKS.md).
+struct ImageLayout {
+    int registers = 0;
+    int gridRows = 0;   // patch grid (the image's height / patch size, rounded down)
+    int gridCols = 0;
+    int patchSize = 0;
+    int width = 0;      // pixel_values' width and height
+    int height = 0;
+    // For display only: height x width x 3 bytes, each channel of the
+    // pixel_values scaled from its own min..max to 0..255 (the picture the
+    // model saw, after resize, crop and normalisation).
+    std::vector<std::uint8_t> rgb;
+    std::string source;  // the image or .npy file the runs read ("" when unknown)
+    std::int64_t firstPatch() const { return 1 + registers; }
+};
+
 struct ViewSnapshot {
     std::string modelName;
     int layers = 0;
@@ -73,6 +90,12 @@ struct ViewSnapshot {
     std::vector<core::TokenId> tokens;
     std::vector<std::string> tokenLabels;  // display text for each position ("'The'", "<s>", "#17")
     std::vector<bool> delimiterToken;      // first token or delimiter (massive-activation carriers)
+    // Vision models: the image and the patch grid (null for text models).
+    std::shared_ptr<const ImageLayout> image;
+    // False for encoders (BERT, RoBERTa, vision transformers): every query sees every key.
+    bool causal = true;
+    // Why the next-token views (Logits, Loss) do not apply; empty when they do.
+    std::string nextTokenUnavailable;
 
     std::shared_ptr<const core::ForwardResult> original;
     // The run with the user's edits; equal to `original` when there are no edits.
@@ -103,7 +126,9 @@ struct ViewSnapshot {
     std::vector<std::vector<float>> originalHeadMean;
     std::vector<std::vector<float>> editedHeadMean;
 
-    // Next-token distribution at the last position.
+    // Next-token distribution at the last position (encoders: the MLM
+    // prediction at the first <mask>, else the last position).
+    std::int64_t logitsPosition = -1;
     std::vector<TokenProbability> topNext;   // union of the original and edited top-k, by original probability
     std::vector<TokenProbability> movers;    // largest |edited - original| mean probability over positions
     bool stopwordsAvailable = false;
@@ -147,7 +172,8 @@ struct ViewSnapshot {
     }
 
     int layerCount() const { return layers; }
-    std::int64_t tokenCount() const { return static_cast<std::int64_t>(tokens.size()); }
+    // Positions of the runs (tokens, or a vision model's CLS + registers + patches).
+    std::int64_t tokenCount() const { return static_cast<std::int64_t>(tokenLabels.size()); }
 };
 
 using SnapshotPtr = std::shared_ptr<const ViewSnapshot>;

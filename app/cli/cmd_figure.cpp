@@ -1,6 +1,7 @@
-// superlens-cli figure KIND[,KIND...] MODEL (--prompt TEXT | --ids 1,2,3) [--edit E]... --out FILE.(pdf|svg|png)
+// superlens-cli figure KIND[,KIND...] MODEL (--prompt TEXT | --ids 1,2,3 | --image FILE | --pixels FILE.npy) [--edit E]... --out FILE.(pdf|svg|png)
 //                      [--layer N] [--style PRESET] [--width one|two|INCHES] [--height INCHES] [--font-size PT] [--dpi N]
 //                      [--baseline-edit E]... [--loss-text FILE] [--position P] [--head mean|H] [--pattern original|edited] [--carriers first|all]
+//                      [--quantity massive|attn-cls|attn-registers|hook] [--channel C] [--hook NAME]
 //                      [--no-csv] [--json]
 //        superlens-cli figure laser|quant --study STUDY.json --out FILE [--matrix T] [--metric M] [--change yes|no] [style options]
 //        superlens-cli figure --from FIGURE.(pdf|svg|png) [--out FILE]
@@ -9,7 +10,8 @@
 // Every figure and CSV carries its provenance (widgets/figure_export.h: version,
 // model path and fingerprint, prompt, edits and the exact command); --from
 // reads it back from a figure and runs that command again (--out: elsewhere).
-// Kinds: spikes, layer, propagation, massive, logits, attention, lens, sinks, loss. Several
+// Kinds: spikes, layer, propagation, massive, logits, attention, lens, sinks, loss, experts,
+// patches (vision models: --image / --pixels). Several
 // kinds separated by commas make one multi-panel figure (panels a, b, c, ...;
 // FILE_a.csv, FILE_b.csv, ... beside it). Presets: widgets/figure_presets.h.
 // --baseline-edit: the "original" side is the model with these edits (the
@@ -78,13 +80,15 @@ struct FigureOptions {
 };
 
 
-const char* const kKinds = "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss (laser, quant: with --study)";
+const char* const kKinds =
+    "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss, experts, patches (laser, quant: with --study)";
 
 #ifdef SUPERLENS_CLI_HAS_WIDGETS
 // The figure options that set a view's own state, and the kind that owns each.
 static_assert(widgets::kHeldOutLossTokens == 128, "--loss-text help names 128 tokens");
 const std::pair<const char*, const char*> kViewStateOptions[] = {
-    {"position", "lens"}, {"head", "attention"}, {"pattern", "attention"}, {"carriers", "sinks"}, {"loss-text", "loss"},
+    {"position", "lens"}, {"head", "attention or patches"}, {"pattern", "attention"}, {"carriers", "sinks"}, {"loss-text", "loss"},
+    {"quantity", "patches"}, {"channel", "patches"}, {"hook", "patches"},
     {"matrix", "laser"}, {"metric", "laser or quant"}, {"change", "laser"}};
 
 // Qt needs a private runtime directory (QStandardPaths::RuntimeLocation) and
@@ -150,14 +154,30 @@ int runFigure(const FigureOptions& o) {
 
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
-    auto ids = resolveTokens(o.input, **model);
-    if (!ids) return fail(ids.error());
-    auto edits = resolveEdits(o.edits, **model, static_cast<std::int64_t>(ids->size()));
+    // Vision models read an image (--image / --pixels), as every command does.
+    std::shared_ptr<const core::PixelTensor> pixels;
+    core::Result<std::vector<core::TokenId>> ids = std::vector<core::TokenId>{};
+    std::int64_t positions = 0;
+    if (o.input.hasPicture() || (*model)->config().pixelInput) {
+        auto px = resolvePixels(o.input, **model);
+        if (!px) return fail(px.error());
+        pixels = *px;
+        positions = (*model)->config().imageTokenCount(pixels->height, pixels->width);
+    } else {
+        ids = resolveTokens(o.input, **model);
+        if (!ids) return fail(ids.error());
+        positions = static_cast<std::int64_t>(ids->size());
+    }
+    auto request = [&](std::vector<core::EditSpec> e, std::shared_ptr<const core::ForwardResult> previous) {
+        return pixels ? widgets::viewForwardRequest(pixels, std::move(e), std::move(previous))
+                      : widgets::viewForwardRequest(*ids, std::move(e), std::move(previous));
+    };
+    auto edits = resolveEdits(o.edits, **model, positions);
     if (!edits) return fail(edits.error());
     core::Engine engine(*model, engineOptions(o.compute));
     auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
     if (!resolved) return fail(resolved.error());
-    auto baselineEdits = resolveEdits(o.baselineEdits, **model, static_cast<std::int64_t>(ids->size()));
+    auto baselineEdits = resolveEdits(o.baselineEdits, **model, positions);
     if (!baselineEdits) return fail(baselineEdits.error());
     auto baseline = resolveKeepSuper(engine, *ids, std::move(baselineEdits).value());
     if (!baseline) return fail(baseline.error());
@@ -170,10 +190,20 @@ int runFigure(const FigureOptions& o) {
 
     // Same pipeline as the GUI: original run, super-weight scan, edited run
     // reusing the original's unedited blocks, then the snapshot the views draw.
-    auto original = engine.run(widgets::viewForwardRequest(*ids, {}));
+    auto original = engine.run(request({}, nullptr));
     if (!original) return fail(original.error());
-    auto scan = core::findModelSuperWeights(engine, *ids, {});
-    if (!scan) return fail(scan.error());
+    core::Result<core::ModelSuperWeights> scan = core::ModelSuperWeights{};
+    if (pixels) {
+        // A vision model: the scan runs on the image (as scan --image / --pixels).
+        core::SuperWeightScanOptions scanOptions;
+        scanOptions.pixels = pixels;
+        auto s = core::scanSuperWeights(engine, {}, {}, scanOptions);
+        if (!s) return fail(s.error());
+        scan->weights = s->superWeights;
+    } else {
+        scan = core::findModelSuperWeights(engine, *ids, {});
+        if (!scan) return fail(scan.error());
+    }
     widgets::SnapshotInputs inputs;
     inputs.model = model->get();
     inputs.modelName = (*model)->config().nameOrPath.empty() ? (*model)->folder().filename().string() : (*model)->config().nameOrPath;
@@ -182,16 +212,17 @@ int runFigure(const FigureOptions& o) {
     inputs.superWeights = scan->weights;
     inputs.scanned = true;
     inputs.engine = &engine;
+    if (pixels) inputs.imageSource = std::filesystem::absolute(o.input.hasImage ? o.input.image : o.input.pixels).lexically_normal().string();
     if (scan->profile) inputs.expertProfile = std::make_shared<const core::SuperExpertProfile>(std::move(*scan->profile));
     if (tokenizer) inputs.stopwordIds = core::stopwordTokenIds(*tokenizer, core::englishStopwords());
     if (!resolved->empty()) {
-        auto edited = engine.run(widgets::viewForwardRequest(*ids, *resolved, *original));
+        auto edited = engine.run(request(*resolved, *original));
         if (!edited) return fail(edited.error());
         inputs.edited = *edited;
     }
     if (!baseline->empty()) {
         // Run A (the baseline edits) vs run B (the edits, or none), as the GUI compares two runs.
-        auto a = engine.run(widgets::viewForwardRequest(*ids, *baseline, *original));
+        auto a = engine.run(request(*baseline, *original));
         if (!a) return fail(a.error());
         if (!inputs.edited) inputs.edited = *original;
         inputs.original = *a;
@@ -229,10 +260,11 @@ int runFigure(const FigureOptions& o) {
     widgets::FigureCommand command;
     command.kinds = kinds;
     command.model = QString::fromStdString(modelAbs.string());
-    if (o.input.hasPrompt) command.prompt = QString::fromStdString(o.input.prompt);
+    if (pixels) command.image = QString::fromStdString(inputs.imageSource);
+    else if (o.input.hasPrompt) command.prompt = QString::fromStdString(o.input.prompt);
     QStringList idText;
     for (core::TokenId id : *ids) idText << QString::number(id);
-    if (!o.input.hasPrompt) command.ids = idText.join(QLatin1Char(','));
+    if (!o.input.hasPrompt && !pixels) command.ids = idText.join(QLatin1Char(','));
     for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
     command.compute = QString::fromLatin1(core::computeDtypeName(o.compute.dtype));
     for (const auto& e : *baseline) command.baselineEdits << QString::fromStdString(e.text());
@@ -244,6 +276,7 @@ int runFigure(const FigureOptions& o) {
     options.provenance.modelFingerprint = QString::fromStdString((*model)->fingerprint());
     options.provenance.prompt = command.prompt;
     options.provenance.ids = idText.join(QLatin1Char(','));
+    options.provenance.image = command.image;
     options.provenance.edits = command.edits;
     std::vector<std::unique_ptr<widgets::PlotView>> views;
     for (const QString& k : kinds) {
@@ -478,10 +511,13 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
     viewOption("metric", "laser, quant: the measure shown (default: the study's first)");
     viewOption("change", "laser: yes to show value - baseline (default no)");
     viewOption("position", "lens: the position the layer rows describe (default: the last)");
-    viewOption("head", "attention: mean (default) or one head H");
+    viewOption("head", "attention, patches (attention quantities): mean (default) or one head H");
     viewOption("pattern", "attention: original (default) or edited, the run whose pattern is drawn");
     viewOption("loss-text", "loss: the per-token loss of this text's first 128 tokens (BOS first) instead of the prompt's");
     viewOption("carriers", "sinks: first (default; mass on the first token) or all (on every massive-activation carrier)");
+    viewOption("quantity", "patches: massive (default: max |resid_post| per token), attn-cls, attn-registers (attention on CLS / the registers) or hook");
+    viewOption("channel", "patches: one channel (massive: of resid_post, default the max over channels; hook: required)");
+    viewOption("hook", "patches: with --quantity hook, hook_resid_post, hook_mlp_out or mlp.hook_post of the --layer");
     cmd->add_flag("--no-csv", opts->noCsv, "Do not write the CSV next to the figure");
     cmd->add_flag("--json", opts->json,
                   "Print one JSON document {\"kind\", \"figure\", \"csv\", \"layer\", \"super_weights\", \"style\", \"width_in\", "
@@ -504,7 +540,7 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
             if (!opts->study.empty()) return usageError("--study goes with the laser and quant figures");
             if (opts->kind.empty() || opts->model.empty()) return usageError("figure needs KIND and MODEL (or --from FILE)");
             if (opts->out.empty()) return usageError("figure needs --out FILE.(pdf|svg|png)");
-            if (!opts->input.given()) return usageError("figure needs --prompt TEXT or --ids 1,2,3");
+            if (!opts->input.given()) return usageError("figure needs --prompt TEXT or --ids 1,2,3 (vision models: --image FILE or --pixels FILE.npy)");
             return runFigure(*opts);
         };
     });

@@ -1,5 +1,7 @@
 #include "ablation_panel.h"
 
+#include <algorithm>
+
 #include <QComboBox>
 #include <QGridLayout>
 #include <QGroupBox>
@@ -254,7 +256,9 @@ bool AblationPanel::addSpec(const QString& spec, bool enabled) {
         return false;
     }
     if (const LoadedModel* m = m_session->model()) {
-        auto valid = core::validateEdit(*parsed, *m->model, static_cast<std::int64_t>(m_session->tokens().size()));
+        // Positions of the current run: a vision model's image tokens have no ids.
+        const auto original = m_session->originalResult();
+        auto valid = core::validateEdit(*parsed, *m->model, std::max<std::int64_t>(original ? original->positions : 0, static_cast<std::int64_t>(m_session->tokens().size())));
         if (!valid) {
             emit statusMessage(QString::fromStdString(valid.error().message));
             return false;

@@ -1,5 +1,6 @@
 #include "lens_session.h"
 
+#include <algorithm>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -19,6 +20,8 @@
 #include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/studies.h"
 #include "superlens/core/cache/activation_cache.h"
+#include "superlens/core/model/image_input.h"
+#include "superlens/core/model/npy.h"
 
 namespace superlens::gui {
 
@@ -120,6 +123,8 @@ void LensSession::openModel(const QString& folder) {
             m_showingCache = false;
             m_heldOutUnedited.reset();
             m_tokens.clear();
+            m_pixels.reset();
+            m_imageFile.clear();
             m_original.reset();
             m_originalExpertProfile.reset();
             m_lastEdited.reset();
@@ -213,6 +218,7 @@ void LensSession::openActivations(const QString& file) {
 
 core::Result<std::vector<core::TokenId>> LensSession::tokensFor(const QString& text, bool asIds) const {
     if (!m_model) return core::Error{"no model is open"};
+    if (isVisionModel()) return core::Error{kTextToVisionModel};
     if (asIds || !m_model->tokenizer) {
         std::vector<core::TokenId> ids;
         const QStringList parts = text.split(QRegularExpression(QStringLiteral("[\\s,]+")), Qt::SkipEmptyParts);
@@ -239,6 +245,7 @@ namespace {
 
 struct RunOutcome {
     std::shared_ptr<const core::ForwardResult> original;
+    std::shared_ptr<const core::PixelTensor> pixels;  // vision models: the image that ran
     std::vector<core::SuperWeight> superWeights;
     std::shared_ptr<const core::SuperExpertProfile> expertProfile;  // the scan's, on mixture-of-experts models
     bool scanned = false;
@@ -251,26 +258,69 @@ constexpr std::uint64_t kRunCacheBudgetBytes = 2ull << 30;
 
 }  // namespace
 
+bool LensSession::isVisionModel() const { return m_model && m_model->model->config().pixelInput; }
+
 void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
     if (!m_model) {
         emit errorOccurred(tr("Open a model first (File → Open model)."));
         return;
     }
+    if (isVisionModel()) {
+        emit errorOccurred(QString::fromUtf8(kTextToVisionModel));
+        return;
+    }
+    runInput(tokens, QString(), scan);
+}
+
+void LensSession::runImage(const QString& imageFile, bool scan) {
+    if (!m_model) {
+        emit errorOccurred(tr("Open a model first (File → Open model)."));
+        return;
+    }
+    if (!isVisionModel()) {
+        emit errorOccurred(QString::fromUtf8(kImageToTextModel));
+        return;
+    }
+    runInput({}, imageFile, scan);
+}
+
+core::Result<std::shared_ptr<const core::PixelTensor>> loadPixelsForModel(const core::Model& model, const QString& imageFile) {
+    // The image is read and preprocessed by core (Pillow's resampling, the
+    // processor's crop / rescale / normalise), as `--image` / `--pixels` do.
+    const std::filesystem::path path = toPath(imageFile);
+    auto px = imageFile.endsWith(QLatin1String(".npy"), Qt::CaseInsensitive) ? core::loadNpy(path) : core::loadImageForModel(path, model.folder());
+    if (!px) return px.error();
+    return std::make_shared<const core::PixelTensor>(std::move(px).value());
+}
+
+void LensSession::runInput(const std::vector<core::TokenId>& tokens, const QString& imageFile, bool scan) {
     m_editLane->cancel();
     m_metricLane->cancel();
     auto loaded = m_model;
     // Super weights are properties of the weights: a new prompt keeps the last scan unless asked to rescan.
     const bool keepScan = !scan && m_scanned;
     auto previousWeights = m_superWeights;
-    // The run cache holds exact (fp32) runs only.
+    // The run cache holds exact (fp32) runs only, and keys runs by their tokens: images are not cached.
     const bool exact = loaded->engine->options().compute == core::ComputeDtype::Float32;
-    const std::filesystem::path cacheFile =
-        m_runCacheDir.isEmpty() || !exact ? std::filesystem::path() : runCacheFile(toPath(m_runCacheDir), *loaded->model);
+    const std::filesystem::path cacheFile = m_runCacheDir.isEmpty() || !exact || !imageFile.isEmpty()
+                                                ? std::filesystem::path()
+                                                : runCacheFile(toPath(m_runCacheDir), *loaded->model);
+    // The same image again: its pixels are reused (edits and rescans of one image).
+    const auto currentPixels = imageFile == m_imageFile ? m_pixels : nullptr;
     m_runLane->start<RunOutcome>(
         scan ? tr("Run and scan") : tr("Run"),
-        [loaded, tokens, scan, keepScan, previousWeights, cacheFile](const core::RunControl& control) -> core::Result<RunOutcome> {
+        [loaded, tokens, imageFile, currentPixels, scan, keepScan, previousWeights, cacheFile](const core::RunControl& control) -> core::Result<RunOutcome> {
             RunOutcome out;
-            const core::ForwardRequest request = widgets::viewForwardRequest(tokens, {});
+            if (!imageFile.isEmpty()) {
+                out.pixels = currentPixels;
+                if (!out.pixels) {
+                    auto px = loadPixelsForModel(*loaded->model, imageFile);
+                    if (!px) return px.error();
+                    out.pixels = *px;
+                }
+            }
+            const core::ForwardRequest request =
+                out.pixels ? widgets::viewForwardRequest(out.pixels, {}) : widgets::viewForwardRequest(tokens, {});
             const QString cacheName = QString::fromStdString(cacheFile.filename().string());
             if (!cacheFile.empty()) {
                 auto cached = findCachedOriginalRun(cacheFile, *loaded->engine, request, scan);
@@ -290,7 +340,14 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
             auto original = loaded->engine->run(request, control);
             if (!original) return original.error();
             out.original = *original;
-            if (scan) {
+            if (scan && out.pixels) {
+                core::SuperWeightScanOptions options;
+                options.pixels = out.pixels;
+                auto s = core::scanSuperWeights(*loaded->engine, {}, {}, options, control);
+                if (!s) return s.error();
+                out.superWeights = s->superWeights;
+                out.scanned = true;
+            } else if (scan) {
                 auto s = core::findModelSuperWeights(*loaded->engine, tokens, {}, control);
                 if (!s) return s.error();
                 out.superWeights = s->weights;
@@ -308,9 +365,11 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
             }
             return out;
         },
-        [this, tokens](core::Result<RunOutcome>& result) {
+        [this, tokens, imageFile](core::Result<RunOutcome>& result) {
             if (!result) return;
             m_tokens = tokens;
+            m_pixels = result->pixels;
+            m_imageFile = imageFile;
             m_original = result->original;
             m_originalExpertProfile = result->expertProfile;
             m_lastEdited.reset();
@@ -335,6 +394,7 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
 
 void LensSession::rescan() {
     if (!m_tokens.empty()) run(m_tokens, true);
+    else if (m_pixels) runImage(m_imageFile, true);
 }
 
 void LensSession::setEdits(const QStringList& specs) {
@@ -392,6 +452,7 @@ void LensSession::applyEdits() {
     base.stopwordIds = loaded->stopwordIds;
     base.perplexity = m_perplexity;
     base.engine = loaded->engine.get();
+    base.imageSource = m_imageFile.toStdString();
     if (m_snapshot && m_snapshot->original == original) {
         base.originalLens = m_snapshot->originalLens;
         base.expertProfile = m_snapshot->expertProfile;
@@ -404,7 +465,8 @@ void LensSession::applyEdits() {
         specs.empty() ? tr("Update views") : tr("Apply %n edit(s)", nullptr, static_cast<int>(specs.size())),
         [loaded, original, previous, specs, base, heldOut, heldOutUnedited](const core::RunControl& control) -> core::Result<EditOutcome> {
             EditOutcome out;
-            auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(original->tokens.size()));
+            // Positions: a vision run's image tokens, else the tokens (a run read back from the run cache has no count).
+            auto edits = core::parseEdits(specs, *loaded->model, std::max<std::int64_t>(original->positions, static_cast<std::int64_t>(original->tokens.size())));
             if (!edits) return edits.error();
             if (!edits->empty()) {
                 bool same = previous->edits.size() == edits->size();
@@ -412,7 +474,9 @@ void LensSession::applyEdits() {
                 if (same && previous != original) {
                     out.edited = previous;
                 } else {
-                    auto run = loaded->engine->run(widgets::viewForwardRequest(original->tokens, *edits, previous), control);
+                    auto run = loaded->engine->run(original->pixels ? widgets::viewForwardRequest(original->pixels, *edits, previous)
+                                                                    : widgets::viewForwardRequest(original->tokens, *edits, previous),
+                                                   control);
                     if (!run) return run.error();
                     out.edited = *run;
                 }
@@ -443,14 +507,15 @@ void LensSession::setHeldOutLossText(const QString& textFile) {
 }
 
 void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QStringList& editsA, const QStringList& editsB,
-                              const QString& label) {
+                              const QString& label, const QString& imageFile) {
     if (!m_model) {
         emit errorOccurred(tr("Open a model first (File → Open model)."));
         return;
     }
     auto loaded = m_model;
-    // Blocks before the first edit are shared with the original run of these tokens, when there is one.
-    auto base = (m_original && m_original->tokens == tokens) ? m_original : nullptr;
+    // Blocks before the first edit are shared with the original run of these tokens (or this image), when there is one.
+    auto base = (m_original && m_original->tokens == tokens && imageFile == m_imageFile) ? m_original : nullptr;
+    const auto currentPixels = imageFile == m_imageFile ? m_pixels : nullptr;
     auto toStd = [](const QStringList& l) {
         std::vector<std::string> v;
         for (const QString& s : l) v.push_back(s.toStdString());
@@ -466,23 +531,34 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
     inputs.stopwordIds = loaded->stopwordIds;
     inputs.engine = loaded->engine.get();
     inputs.comparison = label.toStdString();
+    inputs.imageSource = imageFile.toStdString();
     const std::string heldOut = m_heldOutFile.toStdString();
     auto heldOutUnedited = m_heldOutUnedited;
     m_editLane->start<EditOutcome>(
         tr("Compare %1").arg(label),
-        [loaded, tokens, base, specsA, specsB, inputs, heldOut, heldOutUnedited](const core::RunControl& control) -> core::Result<EditOutcome> {
+        [loaded, tokens, imageFile, currentPixels, base, specsA, specsB, inputs, heldOut, heldOutUnedited](const core::RunControl& control) -> core::Result<EditOutcome> {
+            std::shared_ptr<const core::PixelTensor> pixels = currentPixels;
+            if (!imageFile.isEmpty() && !pixels) {
+                auto px = loadPixelsForModel(*loaded->model, imageFile);
+                if (!px) return px.error();
+                pixels = *px;
+            }
+            auto request = [&](std::vector<core::EditSpec> edits, std::shared_ptr<const core::ForwardResult> previous) {
+                return pixels ? widgets::viewForwardRequest(pixels, std::move(edits), std::move(previous))
+                              : widgets::viewForwardRequest(tokens, std::move(edits), std::move(previous));
+            };
             // The unedited run of the tokens (a history run of another prompt than the current one needs its own).
             std::shared_ptr<const core::ForwardResult> unedited = base;
             if (!unedited) {
-                auto run = loaded->engine->run(widgets::viewForwardRequest(tokens, {}), control);
+                auto run = loaded->engine->run(request({}, nullptr), control);
                 if (!run) return run.error();
                 unedited = *run;
             }
             auto runOf = [&](const std::vector<std::string>& specs) -> core::Result<std::shared_ptr<const core::ForwardResult>> {
-                auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(tokens.size()));
+                auto edits = core::parseEdits(specs, *loaded->model, std::max<std::int64_t>(unedited->positions, static_cast<std::int64_t>(tokens.size())));
                 if (!edits) return edits.error();
                 if (edits->empty()) return unedited;
-                auto run = loaded->engine->run(widgets::viewForwardRequest(tokens, *edits, unedited), control);
+                auto run = loaded->engine->run(request(*edits, unedited), control);
                 if (!run) return run.error();
                 return std::shared_ptr<const core::ForwardResult>(*run);
             };

@@ -26,6 +26,15 @@ namespace superlens::gui {
 
 class JobLane;
 
+// The one-line refusals of a prompt of the wrong kind.
+inline constexpr const char* kTextToVisionModel =
+    "this vision model reads an image, not text: open one with File → Open image… (PNG, JPEG or .npy pixels) or drop it on the window";
+inline constexpr const char* kImageToTextModel =
+    "this model reads text, not images: images go to vision models (ViT, DINOv2, CLIP)";
+
+// A vision model's input: a .npy pixel_values tensor, or a PNG/JPEG preprocessed as the model folder says.
+core::Result<std::shared_ptr<const core::PixelTensor>> loadPixelsForModel(const core::Model& model, const QString& imageFile);
+
 struct LoadedModel {
     std::shared_ptr<const core::Model> model;
     std::shared_ptr<const core::Tokenizer> tokenizer;  // null for id-only models
@@ -65,8 +74,18 @@ public:
     core::Result<std::vector<core::TokenId>> tokensFor(const QString& text, bool asIds) const;
 
     // Original forward pass (and super-weight scan) of a prompt, then the
-    // current edits on top.
+    // current edits on top. A vision model refuses tokens (kTextToVisionModel).
     void run(const std::vector<core::TokenId>& tokens, bool scan = true);
+    // The same for a vision model's image: a PNG or JPEG (decoded and
+    // preprocessed by core as the model folder's preprocessor_config.json
+    // says, as `superlens-cli --image`) or a .npy pixel_values tensor (as
+    // `--pixels`). A text model refuses it (kImageToTextModel).
+    void runImage(const QString& imageFile, bool scan = true);
+    // True when the open model reads images (config().pixelInput).
+    bool isVisionModel() const;
+    // The image of the current run (empty for text prompts) and its pixel_values.
+    const QString& imageFile() const { return m_imageFile; }
+    std::shared_ptr<const core::PixelTensor> pixels() const { return m_pixels; }
     void rescan();
     // The enabled edit specs, in order (DESIGN.md syntax); recomputes incrementally.
     void setEdits(const QStringList& specs);
@@ -80,7 +99,9 @@ public:
     // view: two runs of the run history, of the same tokens (the views are
     // per token). The snapshot names them (`label`, ViewSnapshot::comparison);
     // the next edit or run returns to the live comparison.
-    void compareRuns(const std::vector<core::TokenId>& tokens, const QStringList& editsA, const QStringList& editsB, const QString& label);
+    // `imageFile`: the runs' image (vision models; empty for text).
+    void compareRuns(const std::vector<core::TokenId>& tokens, const QStringList& editsA, const QStringList& editsB, const QString& label,
+                     const QString& imageFile = {});
 
     // The Loss view's held-out text: from now on every snapshot carries the
     // per-token loss of its first widgets::kHeldOutLossTokens tokens, without
@@ -120,12 +141,15 @@ signals:
     void idle();
 
 private:
+    void runInput(const std::vector<core::TokenId>& tokens, const QString& imageFile, bool scan);
     void applyEdits();
     void connectLane(JobLane* lane);
     void checkIdle();
 
     std::shared_ptr<const LoadedModel> m_model;
     std::vector<core::TokenId> m_tokens;
+    std::shared_ptr<const core::PixelTensor> m_pixels;  // vision models: the current image's pixel_values
+    QString m_imageFile;
     std::shared_ptr<const core::ForwardResult> m_original;
     // Mixture-of-experts models: the super-expert profile of m_original's tokens
     // when the run's scan made it (the views reuse it instead of profiling again).

@@ -1,6 +1,6 @@
 // superlens: the desktop app (docs/GUI.md).
 //
-//   superlens [--model DIR] [--prompt TEXT | --ids 1,2,3] [--edit SPEC]... [--edits FILE]
+//   superlens [--model DIR] [--prompt TEXT | --ids 1,2,3 | --image FILE] [--edit SPEC]... [--edits FILE]
 //             [--activations FILE.h5] [--study FILE.json]
 //             [--held-out-loss]
 //             [--screenshot FILE.png [--view KIND] [--layer N] [--size WxH] [--compare-edit E]...]
@@ -71,6 +71,8 @@ int main(int argc, char** argv) {
     const QCommandLineOption modelOpt(QStringLiteral("model"), QStringLiteral("Hugging Face model folder (default: the bundled demo model)"), QStringLiteral("DIR"));
     const QCommandLineOption promptOpt(QStringLiteral("prompt"), QStringLiteral("Prompt text"), QStringLiteral("TEXT"));
     const QCommandLineOption idsOpt(QStringLiteral("ids"), QStringLiteral("Token ids, comma-separated (used exactly as given)"), QStringLiteral("IDS"));
+    const QCommandLineOption imageOpt(QStringLiteral("image"), QStringLiteral("Vision models: the image to run (PNG, JPEG, or a .npy pixel_values tensor)"),
+                                      QStringLiteral("FILE"));
     const QCommandLineOption editOpt(QStringLiteral("edit"), QStringLiteral("Edit to apply (DESIGN.md syntax); repeatable"), QStringLiteral("SPEC"));
     const QCommandLineOption editsOpt(QStringLiteral("edits"), QStringLiteral("JSON edits file or saved experiment"), QStringLiteral("FILE"));
     const QCommandLineOption shotOpt(QStringLiteral("screenshot"), QStringLiteral("Run, save the window as PNG and exit"), QStringLiteral("FILE.png"));
@@ -87,10 +89,11 @@ int main(int argc, char** argv) {
                                                        "show the two runs compared (History dock)"),
                                         QStringLiteral("SPEC"));
     const QCommandLineOption heldOutOpt(QStringLiteral("held-out-loss"), QStringLiteral("The Loss view shows the bundled held-out text (not the prompt)"));
-    parser.addOptions({modelOpt, promptOpt, idsOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt, compareOpt, heldOutOpt});
+    parser.addOptions({modelOpt, promptOpt, idsOpt, imageOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt, compareOpt, heldOutOpt});
     parser.process(app);
 
-    if (parser.isSet(promptOpt) && parser.isSet(idsOpt)) return failWith(QStringLiteral("--prompt and --ids exclude each other"));
+    if (int(parser.isSet(promptOpt)) + int(parser.isSet(idsOpt)) + int(parser.isSet(imageOpt)) > 1)
+        return failWith(QStringLiteral("--prompt, --ids and --image exclude each other"));
     const QString screenshot = parser.value(shotOpt);
     const bool shotMode = !screenshot.isEmpty();
     const QString activations = parser.value(cacheOpt);
@@ -131,7 +134,7 @@ int main(int argc, char** argv) {
         if (!window.studies()->openStudyFile(parser.value(studyOpt), &error)) return failWith(error);
     }
 
-    const bool custom = parser.isSet(promptOpt) || parser.isSet(idsOpt) || !edits.isEmpty() || shotMode;
+    const bool custom = parser.isSet(promptOpt) || parser.isSet(idsOpt) || parser.isSet(imageOpt) || !edits.isEmpty() || shotMode;
     window.setAutoRunOnOpen(!custom);
     auto* session = window.session();
     int exitCode = 0;
@@ -144,6 +147,20 @@ int main(int argc, char** argv) {
         } else if (parser.isSet(idsOpt)) {
             window.promptPanel()->setIdsMode(true);
             window.promptPanel()->setText(parser.value(idsOpt));
+        } else if (parser.isSet(imageOpt)) {
+            if (!session->isVisionModel()) {
+                failed = shotMode;
+                exitCode = failWith(QStringLiteral("--image: %1").arg(QString::fromUtf8(superlens::gui::kImageToTextModel)));
+                if (shotMode) QTimer::singleShot(0, &app, [&] { app.exit(exitCode); });
+                return;
+            }
+            window.promptPanel()->setImage(parser.value(imageOpt));
+        }
+        if (session->isVisionModel() && !parser.isSet(imageOpt) && (parser.isSet(promptOpt) || parser.isSet(idsOpt))) {
+            failed = shotMode;
+            exitCode = failWith(QStringLiteral("--prompt/--ids: %1").arg(QString::fromUtf8(superlens::gui::kTextToVisionModel)));
+            if (shotMode) QTimer::singleShot(0, &app, [&] { app.exit(exitCode); });
+            return;
         }
         for (const QString& e : edits) {
             if (!window.ablationPanel()->addSpec(e, true) && shotMode) {
@@ -156,12 +173,15 @@ int main(int argc, char** argv) {
         window.runPrompt(true);
     });
     if (shotMode) {
-        QObject::connect(session, &superlens::gui::LensSession::errorOccurred, &window, [&](const QString& message) {
+        auto failNow = [&](const QString& message) {
             if (failed) return;
             failed = true;
             exitCode = failWith(message);
             QTimer::singleShot(0, &app, [&] { app.exit(exitCode); });
-        });
+        };
+        QObject::connect(session, &superlens::gui::LensSession::errorOccurred, &window, failNow);
+        // A run that cannot start (a vision model without --image) must not leave the script waiting.
+        QObject::connect(window.promptPanel(), &superlens::gui::PromptPanel::problem, &window, failNow);
         // --compare-edit: run 1 (the --edit list), run 2 (the --compare-edit list), then run 1 vs run 2.
         const QStringList compareEdits = parser.values(compareOpt);
         int compareStage = compareEdits.isEmpty() ? 2 : 0;

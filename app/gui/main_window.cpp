@@ -31,7 +31,10 @@
 #include "compression_studies.h"
 #include "experiment_file.h"
 #include "views/attention_view.h"
+#include "views/lens_view.h"
 #include "views/loss_view.h"
+#include "views/patch_grid_view.h"
+#include "views/propagation_view.h"
 #include "export_dialog.h"
 #include "figure_export.h"
 #include "layer_navigator.h"
@@ -83,6 +86,7 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
         connect(v, &widgets::PlotView::exportRequested, this, &MainWindow::exportView);
         connect(v, &widgets::PlotView::attentionHeadRequested, this, &MainWindow::showAttentionHead);
         connect(v, &widgets::PlotView::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 6000); });
+        if (auto* grid = qobject_cast<widgets::PatchGridView*>(v)) connect(grid, &widgets::PatchGridView::tokenSelected, this, &MainWindow::selectToken);
         if (auto* loss = qobject_cast<widgets::LossView*>(v)) {
             connect(loss, &widgets::LossView::heldOutLossRequested, this, [this](bool heldOut) {
                 const QString text = heldOut ? heldOutTextFile() : QString();
@@ -146,6 +150,11 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
     connect(m_promptPanel, &PromptPanel::runRequested, this, [this](const std::vector<core::TokenId>& tokens, bool scan) {
         m_session->run(tokens, scan || !m_session->scanned());
     });
+    connect(m_promptPanel, &PromptPanel::imageRunRequested, this, [this](const QString& file, bool scan) {
+        m_session->runImage(file, scan || !m_session->scanned());
+    });
+    connect(m_promptPanel, &PromptPanel::openImageRequested, this, &MainWindow::chooseImage);
+    connect(m_promptPanel, &PromptPanel::problem, this, &MainWindow::showError);
     connect(m_ablationPanel, &AblationPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
     connect(m_ablationPanel, &AblationPanel::perplexityRequested, this, [this] {
         const QString text = heldOutTextFile();
@@ -285,6 +294,7 @@ void MainWindow::buildMenus() {
         if (demo.isEmpty()) showError(tr("The demo model was not found (looked in %1).").arg(resourceSearchPath().join(QStringLiteral(", "))));
         else openModel(demo);
     });
+    file->addAction(tr("Open &image…"), QKeySequence(Qt::CTRL | Qt::Key_I), this, &MainWindow::chooseImage);
     file->addAction(tr("Open &activations (HDF5)…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open an activation cache"), QString(), tr("SuperLens cache (*.h5 *.hdf5)"));
         if (!path.isEmpty()) openActivations(path);
@@ -318,8 +328,9 @@ void MainWindow::buildMenus() {
     view->addSeparator();
     for (int i = 0; i < m_views.size(); ++i) {
         QAction* a = view->addAction(m_views[i]->title(), this, [this, i] { m_tabs->setCurrentIndex(i); });
-        // Alt+1 .. Alt+9, then Alt+0 for the tenth view.
+        // Alt+1 .. Alt+9, then Alt+0 for the tenth view and Alt+- (the next key of the row) for the eleventh.
         if (i < 10) a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(i < 9 ? Qt::Key_1 + i : Qt::Key_0)));
+        else if (i == 10) a->setShortcut(QKeySequence(Qt::ALT | Qt::Key_Minus));
     }
     view->addAction(tr("&Next view"), QKeySequence(Qt::CTRL | Qt::Key_PageDown), this,
                     [this] { m_tabs->setCurrentIndex((m_tabs->currentIndex() + 1) % m_tabs->count()); });
@@ -469,6 +480,33 @@ void MainWindow::openModel(const QString& folder) {
     m_session->openModel(folder);
 }
 
+void MainWindow::chooseImage() {
+    const QString path = QFileDialog::getOpenFileName(this, tr("Open an image for the vision model"), QString(),
+                                                      tr("Images and pixel tensors (*.png *.jpg *.jpeg *.npy);;PNG (*.png);;JPEG (*.jpg *.jpeg);;"
+                                                         "pixel_values (*.npy)"));
+    if (!path.isEmpty()) openImage(path);
+}
+
+bool MainWindow::isImageFile(const QString& path) {
+    for (const char* ext : {".png", ".jpg", ".jpeg", ".npy"}) {
+        if (path.endsWith(QLatin1String(ext), Qt::CaseInsensitive)) return true;
+    }
+    return false;
+}
+
+void MainWindow::openImage(const QString& file) {
+    if (!m_session->hasModel()) {
+        showError(tr("Open a vision model first (File → Open model), then the image."));
+        return;
+    }
+    if (!m_session->isVisionModel()) {
+        showError(QString::fromUtf8(kImageToTextModel));
+        return;
+    }
+    m_promptPanel->setImage(file);
+    m_session->runImage(file, !m_session->scanned());
+}
+
 void MainWindow::openActivations(const QString& file) {
     statusBar()->showMessage(tr("Reading %1…").arg(file));
     m_session->openActivations(file);
@@ -490,7 +528,12 @@ void MainWindow::onModelOpened() {
         m_historyModel = m->folder;
     }
     addRecent(m->folder);
-    if (m_autoRun) runPrompt(true);
+    // A vision model waits for an image (the previous model's, when there is one, runs at once).
+    if (m_session->isVisionModel() && m_promptPanel->image().isEmpty()) {
+        statusBar()->showMessage(tr("A vision model: open an image (File → Open image…) or drop a PNG, JPEG or .npy file on the window"), 15000);
+    } else if (m_autoRun) {
+        runPrompt(true);
+    }
 }
 
 void MainWindow::runPrompt(bool scan) { m_promptPanel->requestRun(scan); }
@@ -500,6 +543,14 @@ void MainWindow::selectLayer(int layer) {
     m_selectedLayer = layer;
     m_navigator->setSelectedLayer(layer);
     for (auto* v : m_views) v->setSelectedLayer(layer);
+}
+
+void MainWindow::selectToken(int position) {
+    for (auto* v : m_views) {
+        if (auto* p = qobject_cast<widgets::PropagationView*>(v)) p->setToken(position);
+        else if (auto* l = qobject_cast<widgets::LensView*>(v)) l->setPosition(position);
+        else if (auto* g = qobject_cast<widgets::PatchGridView*>(v)) g->setSelectedToken(position);
+    }
 }
 
 void MainWindow::showAttentionHead(int layer, int head, bool edited) {
@@ -516,9 +567,11 @@ void MainWindow::showAttentionHead(int layer, int head, bool edited) {
 
 void MainWindow::onSnapshot(widgets::SnapshotPtr snapshot) {
     m_navigator->setSnapshot(snapshot);
-    if (snapshot && snapshot->tokens != m_layerChosenFor) {
-        // A new prompt: start at the first super weight's layer, else the largest spike.
+    const void* pixels = snapshot && snapshot->original ? snapshot->original->pixels.get() : nullptr;
+    if (snapshot && (snapshot->tokens != m_layerChosenFor || pixels != m_layerChosenForPixels)) {
+        // A new prompt (or image): start at the first super weight's layer, else the largest spike.
         m_layerChosenFor = snapshot->tokens;
+        m_layerChosenForPixels = pixels;
         m_selectedLayer = widgets::defaultSelectedLayer(*snapshot);
         // The first prompt after a restart shows the layer the last session showed.
         if (m_restoredLayer >= 0 && m_restoredLayer < snapshot->layers) m_selectedLayer = m_restoredLayer;
@@ -536,7 +589,8 @@ void MainWindow::onSnapshot(widgets::SnapshotPtr snapshot) {
     m_sinceEdit.invalidate();
     const bool comparing = snapshot && !snapshot->comparison.empty();
     if (snapshot && !comparing && m_session->hasModel() && !m_session->showingCache())
-        m_history->record(runRecordOf(*snapshot, m_promptPanel->text(), m_promptPanel->idsMode()));
+        m_history->record(runRecordOf(*snapshot, m_promptPanel->text(), m_promptPanel->idsMode(), m_session->imageFile()));
+    if (snapshot && snapshot->image) m_promptPanel->setThumbnail(snapshot->image->rgb, snapshot->image->width, snapshot->image->height);
     auto editList = [](const std::vector<std::string>& edits) {
         QStringList l;
         for (const auto& e : edits) l << QString::fromStdString(e);
@@ -610,7 +664,9 @@ widgets::FigureProvenance MainWindow::figureProvenance(const widgets::PlotView& 
     c.model = QFileInfo(m->folder).absoluteFilePath();
     QStringList ids;
     for (core::TokenId id : m_session->tokens()) ids << QString::number(id);
-    if (m_promptPanel->idsMode()) c.ids = ids.join(QLatin1Char(','));
+    const auto& shown = view.snapshot();
+    if (shown && shown->image && !shown->image->source.empty()) c.image = QFileInfo(QString::fromStdString(shown->image->source)).absoluteFilePath();
+    else if (m_promptPanel->idsMode()) c.ids = ids.join(QLatin1Char(','));
     else c.prompt = m_promptPanel->text();
     c.edits = m_session->edits();
     if (const auto& s = view.snapshot(); s && !s->comparison.empty()) {
@@ -629,6 +685,7 @@ widgets::FigureProvenance MainWindow::figureProvenance(const widgets::PlotView& 
     p.modelFingerprint = QString::fromStdString(m->model->fingerprint());
     p.prompt = c.prompt;
     p.ids = ids.join(QLatin1Char(','));
+    p.image = c.image;
     p.edits = c.edits;
     p.command = widgets::figureCommandLine(c);
     return p;
@@ -664,17 +721,17 @@ bool MainWindow::compareRuns(int runA, int runB, QString* error) {
             return false;
         }
     }
-    if (a->tokens != b->tokens) {
+    if (a->tokens != b->tokens || a->image != b->image) {
         *error = tr("Runs %1 and %2 have different prompts: the views are per token, so compare runs of the same prompt "
                     "(restore one and change only the edits).").arg(runA).arg(runB);
         return false;
     }
-    m_session->compareRuns(a->tokens, a->edits, b->edits, tr("run %1 vs run %2").arg(runA).arg(runB));
+    m_session->compareRuns(a->tokens, a->edits, b->edits, tr("run %1 vs run %2").arg(runA).arg(runB), a->image);
     return true;
 }
 
 void MainWindow::showLive() {
-    if (!m_session->hasModel() || m_session->tokens().empty()) return;
+    if (!m_session->hasModel() || !m_session->originalResult()) return;
     if (m_session->snapshot() && m_session->snapshot()->comparison.empty()) return;  // already live
     m_session->setEdits(m_ablations->enabledSpecs());
 }
@@ -685,8 +742,12 @@ bool MainWindow::restoreRun(int number, QString* error) {
         *error = tr("No run %1 in the history.").arg(number);
         return false;
     }
-    m_promptPanel->setIdsMode(r->idsMode);
-    m_promptPanel->setText(r->prompt);
+    if (!r->image.isEmpty()) {
+        m_promptPanel->setImage(r->image);
+    } else {
+        m_promptPanel->setIdsMode(r->idsMode);
+        m_promptPanel->setText(r->prompt);
+    }
     QList<AblationEntry> entries;
     for (const QString& spec : r->edits) {
         bool kept = false;
@@ -712,7 +773,7 @@ bool MainWindow::restoreRun(int number, QString* error) {
         entries << e;
     }
     m_undo->push(new SetAblationsCommand(m_ablations, entries, tr("Restore run %1").arg(number)));
-    if (m_session->tokens() != r->tokens) runPrompt(false);
+    if (m_session->tokens() != r->tokens || m_session->imageFile() != r->image) runPrompt(false);
     return true;
 }
 
@@ -781,8 +842,13 @@ void MainWindow::dropEvent(QDropEvent* event) {
             if (!loadExperimentFrom(path, &error)) showError(error);
             return;
         }
+        if (isImageFile(path)) {
+            openImage(path);
+            return;
+        }
     }
-    showError(tr("Drop a model folder (config.json + safetensors), a .gguf file, an activation cache (.h5) or an experiment .json"));
+    showError(tr("Drop a model folder (config.json + safetensors), a .gguf file, an activation cache (.h5), an experiment .json "
+                 "or, for a vision model, an image (PNG, JPEG, .npy)"));
 }
 
 void MainWindow::addRecent(const QString& folder) {

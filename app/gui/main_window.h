@@ -48,6 +48,11 @@ public:
     static QString aboutText();
 
     void openModel(const QString& folder);
+    // Vision models: runs this image (PNG, JPEG or .npy pixel_values) as the
+    // prompt; a text model refuses it with one line. File → Open image… and
+    // dropping the file on the window come here.
+    void openImage(const QString& file);
+    static bool isImageFile(const QString& path);
     // Views from an HDF5 activation cache, without the model.
     void openActivations(const QString& file);
     // Runs the current prompt text (scan when asked or when the model was never scanned).
@@ -116,6 +121,9 @@ protected:
 
 private:
     void buildMenus();
+    void chooseImage();
+    // A token clicked in a view (the Patch grid): the other views follow it.
+    void selectToken(int position);
     void buildDocks();
     void buildStatusBar();
     void onSnapshot(widgets::SnapshotPtr snapshot);
@@ -154,6 +162,7 @@ private:
     QLabel* m_cacheLabel = nullptr;
     int m_selectedLayer = -1;
     std::vector<core::TokenId> m_layerChosenFor;  // prompt whose default layer was chosen
+    const void* m_layerChosenForPixels = nullptr;  // (or image)
     QElapsedTimer m_sinceEdit;
     QByteArray m_defaultState;
     bool m_autoRun = true;

@@ -1,6 +1,9 @@
 #include "prompt_panel.h"
 
 #include <QCheckBox>
+#include <QFileInfo>
+#include <QImage>
+#include <QPixmap>
 #include <QComboBox>
 #include <QHBoxLayout>
 #include <QLabel>
@@ -15,7 +18,41 @@
 namespace superlens::gui {
 
 PromptPanel::PromptPanel(LensSession* session, QWidget* parent) : QWidget(parent), m_session(session) {
-    auto* layout = new QVBoxLayout(this);
+    auto* outer = new QVBoxLayout(this);
+    outer->setContentsMargins(0, 0, 0, 0);
+    // Vision models: an image instead of the text (shown by modelChanged).
+    m_imageWidgets = new QWidget(this);
+    auto* imageLayout = new QVBoxLayout(m_imageWidgets);
+    imageLayout->setContentsMargins(6, 6, 6, 6);
+    auto* openImage = new QPushButton(tr("Open image…"), m_imageWidgets);
+    openImage->setToolTip(tr("A PNG or JPEG (preprocessed as the model's preprocessor_config.json says) or a .npy pixel_values tensor; "
+                             "you can also drop the file on the window"));
+    m_imageName = new QLabel(tr("No image: open one or drop a PNG, JPEG or .npy file on the window."), m_imageWidgets);
+    m_imageName->setWordWrap(true);
+    m_thumbnail = new QLabel(m_imageWidgets);
+    m_thumbnail->setAlignment(Qt::AlignCenter);
+    m_thumbnail->setMinimumHeight(96);
+    m_thumbnail->setToolTip(tr("The pixels the model read (after resize, crop and normalisation; each channel scaled to its range)"));
+    auto* imageButtons = new QHBoxLayout;
+    imageButtons->addWidget(openImage);
+    imageButtons->addStretch(1);
+    auto* imageRun = new QPushButton(tr("Run"), m_imageWidgets);
+    imageRun->setToolTip(tr("Forward pass of the image; every view updates (Ctrl+R)"));
+    auto* imageScan = new QPushButton(tr("Scan"), m_imageWidgets);
+    imageScan->setToolTip(tr("Forward pass plus the super-weight scan (Ctrl+Shift+R)"));
+    imageButtons->addWidget(imageRun);
+    imageButtons->addWidget(imageScan);
+    imageLayout->addLayout(imageButtons);
+    imageLayout->addWidget(m_imageName);
+    imageLayout->addWidget(m_thumbnail, 1);
+    m_imageWidgets->hide();
+    connect(openImage, &QPushButton::clicked, this, &PromptPanel::openImageRequested);
+    connect(imageRun, &QPushButton::clicked, this, [this] { requestRun(false); });
+    connect(imageScan, &QPushButton::clicked, this, [this] { requestRun(true); });
+    m_textWidgets = new QWidget(this);
+    outer->addWidget(m_imageWidgets, 1);
+    outer->addWidget(m_textWidgets, 1);
+    auto* layout = new QVBoxLayout(m_textWidgets);
     layout->setContentsMargins(6, 6, 6, 6);
     m_promptBox = new QComboBox(this);
     m_promptBox->setEditable(false);
@@ -99,8 +136,33 @@ void PromptPanel::setPrompts(const QStringList& prompts, int current) {
     }
 }
 
+void PromptPanel::setImage(const QString& file) {
+    m_image = file;
+    m_imageName->setText(file.isEmpty() ? tr("No image: open one or drop a PNG, JPEG or .npy file on the window.") : QFileInfo(file).fileName());
+    m_imageName->setToolTip(file);
+    m_thumbnail->clear();
+}
+
+void PromptPanel::setThumbnail(const std::vector<std::uint8_t>& rgb, int width, int height) {
+    if (width <= 0 || height <= 0 || rgb.size() != static_cast<std::size_t>(width) * static_cast<std::size_t>(height) * 3) {
+        m_thumbnail->clear();
+        return;
+    }
+    QImage image(rgb.data(), width, height, width * 3, QImage::Format_RGB888);
+    // Display only: scaled up with visible pixels (test images are a few pixels wide).
+    const int side = 160;
+    m_thumbnail->setPixmap(QPixmap::fromImage(image.copy()).scaled(side, side, Qt::KeepAspectRatio, Qt::FastTransformation));
+}
+
 void PromptPanel::modelChanged() {
     const LoadedModel* m = m_session->model();
+    const bool vision = m_session->isVisionModel();
+    m_imageWidgets->setVisible(vision);
+    m_textWidgets->setVisible(!vision);
+    if (vision) {
+        m_tokenInfo->clear();
+        return;
+    }
     const bool hasTokenizer = m && m->tokenizer;
     m_idsBox->setEnabled(hasTokenizer);
     if (m && !hasTokenizer) {
@@ -147,6 +209,11 @@ void PromptPanel::retokenize() {
 }
 
 void PromptPanel::requestRun(bool scan) {
+    if (m_session->isVisionModel()) {
+        if (m_image.isEmpty()) emit problem(QString::fromUtf8(kTextToVisionModel));
+        else emit imageRunRequested(m_image, scan);
+        return;
+    }
     if (m_tokens.empty()) retokenize();
     if (m_tokens.empty()) return;
     emit runRequested(m_tokens, scan);

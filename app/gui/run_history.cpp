@@ -2,6 +2,7 @@
 
 #include <cmath>
 
+#include <QFileInfo>
 #include <QJsonValue>
 
 namespace superlens::gui {
@@ -23,6 +24,7 @@ QJsonObject RunRecord::toJson() const {
     o[QStringLiteral("time")] = time.toUTC().toString(Qt::ISODateWithMs);
     o[QStringLiteral("prompt")] = prompt;
     o[QStringLiteral("ids_mode")] = idsMode;
+    if (!image.isEmpty()) o[QStringLiteral("image")] = image;
     QJsonArray ids;
     for (core::TokenId id : tokens) ids.append(static_cast<qint64>(id));
     o[QStringLiteral("ids")] = ids;
@@ -45,6 +47,7 @@ bool RunRecord::fromJson(const QJsonObject& o, RunRecord* out, QString* error) {
     r.time = QDateTime::fromString(o.value(QStringLiteral("time")).toString(), Qt::ISODateWithMs);
     r.prompt = o.value(QStringLiteral("prompt")).toString();
     r.idsMode = o.value(QStringLiteral("ids_mode")).toBool(false);
+    r.image = o.value(QStringLiteral("image")).toString();
     if (!o.value(QStringLiteral("ids")).isArray()) {
         *error = QStringLiteral("\"ids\" must be a list of token ids");
         return false;
@@ -57,7 +60,7 @@ bool RunRecord::fromJson(const QJsonObject& o, RunRecord* out, QString* error) {
         }
         r.tokens.push_back(static_cast<core::TokenId>(d));
     }
-    if (r.tokens.empty()) {
+    if (r.tokens.empty() && r.image.isEmpty()) {
         *error = QStringLiteral("\"ids\" is empty");
         return false;
     }
@@ -77,10 +80,11 @@ bool RunRecord::fromJson(const QJsonObject& o, RunRecord* out, QString* error) {
     return true;
 }
 
-RunRecord runRecordOf(const widgets::ViewSnapshot& s, const QString& prompt, bool idsMode) {
+RunRecord runRecordOf(const widgets::ViewSnapshot& s, const QString& prompt, bool idsMode, const QString& imageFile) {
     RunRecord r;
-    r.prompt = prompt;
-    r.idsMode = idsMode;
+    r.prompt = imageFile.isEmpty() ? prompt : QFileInfo(imageFile).fileName();
+    r.idsMode = imageFile.isEmpty() && idsMode;
+    r.image = imageFile;
     r.tokens = s.tokens;
     for (const auto& e : s.editTexts) r.edits << QString::fromStdString(e);
     // topNext is the union of both runs' top-k: the edited run's best is in it.

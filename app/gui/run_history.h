@@ -28,6 +28,7 @@ struct RunRecord {
     QDateTime time;
     QString prompt;  // the prompt text, or the ids as typed in ids mode
     bool idsMode = false;
+    QString image;  // vision models: the image file the run read (prompt = its name)
     std::vector<core::TokenId> tokens;
     QStringList edits;  // the enabled edit specs, in order
     // Key numbers of the run (the edited model when there are edits):
@@ -37,14 +38,15 @@ struct RunRecord {
     std::optional<double> stopwordMass;        // mean P(stopword) over positions
     std::optional<double> perplexity;          // of the held-out text, when computed
 
-    bool sameRun(const RunRecord& other) const { return tokens == other.tokens && edits == other.edits; }
+    bool sameRun(const RunRecord& other) const { return tokens == other.tokens && image == other.image && edits == other.edits; }
     QJsonObject toJson() const;
     // False with *error naming the problem.
     static bool fromJson(const QJsonObject& json, RunRecord* out, QString* error);
 };
 
 // The record of what a snapshot shows (its edited side), without number/time.
-RunRecord runRecordOf(const widgets::ViewSnapshot& snapshot, const QString& prompt, bool idsMode);
+// `imageFile`: a vision model's image (the record's prompt is then its file name).
+RunRecord runRecordOf(const widgets::ViewSnapshot& snapshot, const QString& prompt, bool idsMode, const QString& imageFile = {});
 
 class RunHistory : public QAbstractTableModel {
     Q_OBJECT

@@ -198,7 +198,7 @@ with tempfile.TemporaryDirectory() as tmp:
     check(words[words.index("--head") + 1] == "mean" and words[words.index("--pattern") + 1] == "original", f"attention defaults: {words}")
     # A state option no drawn view has, or a bad value: one clear line, nothing written.
     code, out, err = run([BIN, "figure", "lens", DEMO, "--prompt", PROMPT, "--head", "1", "--out", os.path.join(tmp, "x.svg")])
-    check(code == 2 and "--head applies to the attention figure only" in err, f"--head on lens: {code} {err}")
+    check(code == 2 and "--head applies to the attention or patches figure only" in err, f"--head on lens: {code} {err}")
     code, out, err = run([BIN, "figure", "lens", DEMO, "--prompt", PROMPT, "--position", "99", "--out", os.path.join(tmp, "x.svg")])
     check(code == 1 and "--position 99" in err and len(err.strip().splitlines()) == 1, f"--position 99: {code} {err}")
     code, out, err = run([BIN, "figure", "sinks", DEMO, "--prompt", PROMPT, "--carriers", "some", "--out", os.path.join(tmp, "x.svg")])

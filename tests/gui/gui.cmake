@@ -19,3 +19,8 @@ superlens_add_qt_test(NAME test_gui_gguf SOURCES gui/test_gui_gguf.cpp LIBS supe
 target_compile_definitions(test_gui_gguf PRIVATE SUPERLENS_GGUF_QUANT_DIR="${CMAKE_BINARY_DIR}/tests/gguf-quant")
 set_tests_properties(test_gui_gguf PROPERTIES FIXTURES_REQUIRED gguf_quant)
 endif()
+
+# Issue 18: vision models in the main window (image prompt, patch grid, --image figures).
+if(TARGET superlens_gui)
+superlens_add_qt_test(NAME test_gui_vision SOURCES gui/test_gui_vision.cpp LIBS superlens_gui LABELS app vision TIMEOUT 600)
+endif()

@@ -32,6 +32,7 @@
 #include <qcustomplot.h>
 
 #include "build_view_snapshot.h"
+#include "superlens/core/model/npy.h"
 #include "figure_export.h"
 #include "figure_layout.h"
 #include "figure_presets.h"
@@ -66,7 +67,40 @@ struct Fixture {
     // The Experts view draws mixture-of-experts models: the Mixtral fixture with its super expert pruned.
     test::MoeViewSnapshot moe;
     SnapshotPtr experts;
+    // The Patch grid view draws vision models: DINOv2 with registers (2x2
+    // patches, 4 registers) and ViT on a 4x5 grid, each with an activation edit.
+    std::vector<std::shared_ptr<const core::Model>> visionModels;
+    std::vector<std::unique_ptr<core::Engine>> visionEngines;
+    SnapshotPtr vision;
+    SnapshotPtr visionLarge;
 };
+
+SnapshotPtr buildVisionSnapshot(Fixture& x, const std::string& name, const std::string& pixelsFile, const std::string& edit) {
+    auto m = core::Model::open(test::testData() / "vision" / name);
+    if (!m) qFatal("%s", m.error().message.c_str());
+    x.visionModels.push_back(*m);
+    x.visionEngines.push_back(std::make_unique<core::Engine>(*m));
+    core::Engine& engine = *x.visionEngines.back();
+    auto px = core::loadNpy(test::testData() / "vision" / name / pixelsFile);
+    if (!px) qFatal("%s", px.error().message.c_str());
+    auto pixels = std::make_shared<const core::PixelTensor>(std::move(px).value());
+    auto original = engine.run(widgets::viewForwardRequest(pixels, {}));
+    if (!original) qFatal("%s", original.error().message.c_str());
+    auto edits = core::parseEdits({edit}, **m, (*original)->positions);
+    if (!edits) qFatal("%s", edits.error().message.c_str());
+    auto edited = engine.run(widgets::viewForwardRequest(pixels, *edits, *original));
+    if (!edited) qFatal("%s", edited.error().message.c_str());
+    widgets::SnapshotInputs in;
+    in.model = m->get();
+    in.modelName = name;
+    in.original = *original;
+    in.edited = *edited;
+    in.engine = &engine;
+    in.imageSource = pixelsFile;
+    auto snap = widgets::buildViewSnapshot(in);
+    if (!snap) qFatal("%s", snap.error().message.c_str());
+    return *snap;
+}
 
 SnapshotPtr buildSnapshot(Fixture& x, const std::string& prompt) {
     const std::vector<core::TokenId> ids = x.tokenizer->encode(prompt);
@@ -107,6 +141,8 @@ Fixture& fixture() {
         x.longTokens = buildSnapshot(x, kLongTokens);
         x.moe = test::mixtralExpertsSnapshot();
         x.experts = x.moe.snapshot;
+        x.vision = buildVisionSnapshot(x, "dinov2-registers-bf16", "pixels.npy", "blocks.1.hook_resid_post[0,3]=0");
+        x.visionLarge = buildVisionSnapshot(x, "vit-f32", "pixels-16x21.npy", "blocks.0.hook_mlp_out[5,2]=0");
         return x;
     }();
     return f;
@@ -115,6 +151,8 @@ Fixture& fixture() {
 std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot) {
     // Dense-model snapshots have nothing for the Experts view: it gets the mixture-of-experts one.
     if (kind == QLatin1String("experts") && !snapshot->expertProfile) snapshot = fixture().experts;
+    // Text snapshots have no image for the Patch grid: it gets a vision model's (the larger grid for the long-token rows).
+    if (kind == QLatin1String("patches") && !snapshot->image) snapshot = snapshot == fixture().longTokens ? fixture().visionLarge : fixture().vision;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(1000, 700);
     v->setSelectedLayer(widgets::defaultSelectedLayer(*snapshot));

@@ -16,6 +16,7 @@
 #include <qcustomplot.h>
 
 #include "build_view_snapshot.h"
+#include "superlens/core/model/npy.h"
 #include "figure_export.h"
 #include "layer_navigator.h"
 #include "plot_view.h"
@@ -46,6 +47,10 @@ struct Fixture {
     // The Experts view's: the Mixtral fixture with its super expert pruned.
     test::MoeViewSnapshot moe;
     SnapshotPtr experts;
+    // The Patch grid view's: DINOv2 with registers on its pixels, CLS channel 3 zeroed after block 1.
+    std::shared_ptr<const core::Model> visionModel;
+    std::unique_ptr<core::Engine> visionEngine;
+    SnapshotPtr vision;
 };
 
 Fixture& fixture() {
@@ -79,6 +84,26 @@ Fixture& fixture() {
         x.edited = *snap;
         x.moe = test::mixtralExpertsSnapshot();
         x.experts = x.moe.snapshot;
+        auto vm = core::Model::open(test::testData() / "vision" / "dinov2-registers-bf16");
+        if (!vm) qFatal("%s", vm.error().message.c_str());
+        x.visionModel = *vm;
+        x.visionEngine = std::make_unique<core::Engine>(x.visionModel);
+        auto px = core::loadNpy(test::testData() / "vision" / "dinov2-registers-bf16" / "pixels.npy");
+        if (!px) qFatal("%s", px.error().message.c_str());
+        auto pixels = std::make_shared<const core::PixelTensor>(std::move(px).value());
+        auto vo = x.visionEngine->run(widgets::viewForwardRequest(pixels, {}));
+        if (!vo) qFatal("%s", vo.error().message.c_str());
+        auto ve = core::parseEdits({"blocks.1.hook_resid_post[0,3]=0"}, *x.visionModel, (*vo)->positions);
+        auto vr = x.visionEngine->run(widgets::viewForwardRequest(pixels, *ve, *vo));
+        if (!vr) qFatal("%s", vr.error().message.c_str());
+        widgets::SnapshotInputs vin;
+        vin.model = x.visionModel.get();
+        vin.original = *vo;
+        vin.edited = *vr;
+        vin.engine = x.visionEngine.get();
+        auto vs = widgets::buildViewSnapshot(vin);
+        if (!vs) qFatal("%s", vs.error().message.c_str());
+        x.vision = *vs;
         return x;
     }();
     return f;
@@ -87,6 +112,8 @@ Fixture& fixture() {
 std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot, int layer) {
     // The dense fixture has no experts: the Experts view draws the mixture-of-experts one.
     if (kind == QLatin1String("experts") && snapshot && !snapshot->expertProfile) snapshot = fixture().experts;
+    // ... and no image: the Patch grid draws the vision one.
+    if (kind == QLatin1String("patches") && snapshot && !snapshot->image) snapshot = fixture().vision;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(900, 600);
     v->setSelectedLayer(layer);
@@ -103,7 +130,7 @@ private slots:
 
     void everyKindIsRegistered() {
         const QStringList kinds = widgets::viewKindNames();
-        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss", "experts"}));
+        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss", "experts", "patches"}));
     }
 
     // Dense models: the Experts view says why it is empty.

@@ -1,6 +1,8 @@
 # Widget tests: views drawing real engine results, offscreen (tests/widgets/).
 if(TARGET superlens_widgets)
 superlens_add_qt_test(NAME test_views SOURCES widgets/test_views.cpp LIBS superlens_widgets LABELS widgets)
+# Vision models (issue 18): the Patch grid view against the fixtures' float64 hooks, the other views on encoders.
+superlens_add_qt_test(NAME test_patch_grid SOURCES widgets/test_patch_grid.cpp LIBS superlens_widgets LABELS widgets vision)
 endif()
 # Exported figures are journal-ready (issue 25): every view x width x style
 # preset, checked from the files (pdftotext -bbox) and as drawn; legends over
@@ -11,7 +13,7 @@ endif()
 if(TARGET superlens_widgets)
 superlens_add_qt_test(NAME test_figure_layout SOURCES widgets/test_figure_layout.cpp LIBS superlens_widgets LABELS widgets figures TIMEOUT 600)
 set_property(TEST test_figure_layout APPEND PROPERTY ENVIRONMENT "SUPERLENS_FIGURE_KINDS=none")
-foreach(kind spikes layer propagation massive logits attention lens sinks loss experts)
+foreach(kind spikes layer propagation massive logits attention lens sinks loss experts patches)
   foreach(width one two)
     add_test(NAME test_figure_layout_${kind}_${width} COMMAND test_figure_layout figuresAreClean)
     set_tests_properties(test_figure_layout_${kind}_${width} PROPERTIES LABELS "gui;widgets;figures" TIMEOUT 600

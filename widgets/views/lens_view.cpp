@@ -107,7 +107,7 @@ bool LensView::rebuild(QString* emptyReason) {
     m_originalLines.clear();
     m_editedLines.clear();
     const ViewSnapshot& s = *snapshot();
-    const int T = static_cast<int>(s.tokens.size());
+    const int T = static_cast<int>(s.tokenCount());
     QStringList items;
     for (int t = 0; t < T; ++t) items << QStringLiteral("%1 %2").arg(t).arg(QString::fromStdString(s.tokenLabels[static_cast<std::size_t>(t)]));
     bool samePrompt = m_positionBox->count() == T;
@@ -310,7 +310,7 @@ void LensView::onMouseMove(QMouseEvent* event) {
         if (!map || !map->keyAxis()->axisRect()->rect().contains(pos)) continue;
         const int t = static_cast<int>(std::lround(map->keyAxis()->pixelToCoord(event->position().x())));
         const int r = static_cast<int>(std::lround(map->valueAxis()->pixelToCoord(event->position().y())));
-        if (t < 0 || r < 0 || t >= static_cast<int>(s.tokens.size()) || r >= rows) return;
+        if (t < 0 || r < 0 || t >= static_cast<int>(s.tokenCount()) || r >= rows) return;
         const auto& lens = map == m_editedMap ? *s.editedLens : *s.originalLens;
         const auto& row = lens.perPosition[static_cast<std::size_t>(t)][static_cast<std::size_t>(r)];
         QToolTip::showText(event->globalPosition().toPoint(),

@@ -17,7 +17,7 @@ bool LogitsView::rebuild(QString* emptyReason) {
     m_moverRect = nullptr;
     const ViewSnapshot& s = *snapshot();
     if (s.topNext.empty()) {
-        *emptyReason = tr("This run produced no logits.");
+        *emptyReason = s.image ? QString::fromStdString(s.nextTokenUnavailable) : tr("This run produced no logits.");
         return false;
     }
     const PlotStyle& st = plotStyle();
@@ -71,8 +71,13 @@ bool LogitsView::rebuild(QString* emptyReason) {
     x->setTickLabelRotation(K > 6 ? 50 : 0);
     x->setRange(-0.6, K - 0.4);
     rect->axis(QCPAxis::atLeft)->setRange(0, std::max(1e-6, hi * 1.12));
-    rect->axis(QCPAxis::atLeft)->setLabel(tr("P(next token)"));
-    x->setLabel(tr("next token after %1").arg(s.tokenLabels.empty() ? QString() : QString::fromStdString(s.tokenLabels.back())));
+    rect->axis(QCPAxis::atLeft)->setLabel(s.causal ? tr("P(next token)") : tr("P(token)"));  // encoders: the masked position's
+    if (!s.causal && s.logitsPosition >= 0 && s.logitsPosition < s.tokenCount()) {
+        // Encoders: the masked-language-model prediction at that position (the first <mask>).
+        x->setLabel(tr("MLM prediction at position %1 %2").arg(s.logitsPosition).arg(QString::fromStdString(s.tokenLabels[static_cast<std::size_t>(s.logitsPosition)])));
+    } else {
+        x->setLabel(tr("next token after %1").arg(s.tokenLabels.empty() ? QString() : QString::fromStdString(s.tokenLabels.back())));
+    }
     p->legend->setVisible(true);
     rect->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignRight);
 

@@ -99,6 +99,10 @@ bool LossView::rebuild(QString* emptyReason) {
     m_listed.clear();
     const ViewSnapshot& s = *snapshot();
     // Until the held-out loss arrives (or when it cannot: no tokenizer, a cache file) the prompt's is drawn.
+    if (!s.nextTokenUnavailable.empty()) {
+        *emptyReason = QString::fromStdString(s.nextTokenUnavailable);
+        return false;
+    }
     const Source src = source();
     const int T = static_cast<int>(src.tokens->size());
     if (src.original->size() != static_cast<std::size_t>(T) || (*src.edited).size() != (*src.original).size() || T < 2) {

@@ -70,7 +70,7 @@ bool MassiveView::rebuild(QString* emptyReason) {
     }
     const PlotStyle& st = plotStyle();
     QCustomPlot* p = plot();
-    const int T = static_cast<int>(s.tokens.size());
+    const int T = static_cast<int>(s.tokenCount());
     QStringList tokenLabels;
     for (int t = 0; t < T; ++t) tokenLabels << QString::fromStdString(s.tokenLabels[static_cast<std::size_t>(t)]);
 
@@ -202,7 +202,7 @@ bool MassiveView::rebuild(QString* emptyReason) {
 void MassiveView::onMouseMove(QMouseEvent* event) {
     if (!snapshot() || !hasData() || !m_barRect) return;
     const ViewSnapshot& s = *snapshot();
-    const int T = static_cast<int>(s.tokens.size());
+    const int T = static_cast<int>(s.tokenCount());
     QCPAxis* keyAxis = m_barRect->axis(QCPAxis::atBottom);
     const int t = nearestIndexAt(keyAxis, event->position().x(), T);
     if (t < 0) return;
@@ -229,7 +229,7 @@ FigureTable MassiveView::dataTable() const {
     if (layer < static_cast<int>(s.originalMassive.topPerLayer.size())) {
         for (const auto& m : s.originalMassive.topPerLayer[static_cast<std::size_t>(layer)]) topChannel.emplace(m.token, m.channel);
     }
-    for (std::size_t tok = 0; tok < s.tokens.size(); ++tok) {
+    for (std::size_t tok = 0; tok < s.tokenLabels.size(); ++tok) {
         const auto top = topChannel.find(static_cast<std::int64_t>(tok));
         t.addRow({QString::number(layer), QString::number(tok), QString::fromStdString(s.tokenLabels[tok]),
                   s.delimiterToken[tok] ? QStringLiteral("1") : QStringLiteral("0"),

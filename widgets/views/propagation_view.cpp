@@ -46,14 +46,15 @@ void PropagationView::fillChoices() {
     // Keep the user's choice across edits of the same prompt; reset for a new prompt.
     std::vector<std::int64_t> channels;
     for (const auto& tc : s.tracked) channels.push_back(tc.channel);
-    if (m_choiceTokens == s.tokens && m_choiceChannels == channels && m_tokenBox->count() > 0) return;
+    if (m_choiceTokens == s.tokens && m_choiceLabels == s.tokenLabels && m_choiceChannels == channels && m_tokenBox->count() > 0) return;
     m_choiceTokens = s.tokens;
+    m_choiceLabels = s.tokenLabels;
     m_choiceChannels = channels;
     QSignalBlocker b1(m_channelBox), b2(m_tokenBox);
     m_channelBox->clear();
     for (const auto& tc : s.tracked) m_channelBox->addItem(tr("%1 (%2)").arg(tc.channel).arg(QString::fromStdString(tc.origin)));
     m_tokenBox->clear();
-    for (std::size_t t = 0; t < s.tokens.size(); ++t) m_tokenBox->addItem(QStringLiteral("%1 %2").arg(t).arg(QString::fromStdString(s.tokenLabels[t])));
+    for (std::size_t t = 0; t < s.tokenLabels.size(); ++t) m_tokenBox->addItem(QStringLiteral("%1 %2").arg(t).arg(QString::fromStdString(s.tokenLabels[t])));
     if (!s.tracked.empty()) {
         m_channelBox->setCurrentIndex(0);
         m_tokenBox->setCurrentIndex(static_cast<int>(s.tracked.front().token));

@@ -35,6 +35,7 @@ private:
     QComboBox* m_channelBox = nullptr;
     QComboBox* m_tokenBox = nullptr;
     std::vector<core::TokenId> m_choiceTokens;     // prompt the combo boxes were filled for
+    std::vector<std::string> m_choiceLabels;       // (a vision model's positions have no token ids)
     std::vector<std::int64_t> m_choiceChannels;
     QCPGraph* m_originalGraph = nullptr;
     QCPGraph* m_editedGraph = nullptr;

@@ -8,7 +8,8 @@ namespace superlens::core {
 
 Result<AttentionSinkReport> attentionSinks(const ForwardResult& run, const std::vector<std::int64_t>& carrierTokens) {
     AttentionSinkReport out;
-    const std::int64_t T = static_cast<std::int64_t>(run.tokens.size());
+    // A vision model's run has positions (CLS, registers, patches) but no token ids.
+    const std::int64_t T = run.tokens.empty() ? run.positions : static_cast<std::int64_t>(run.tokens.size());
     if (T < 1) return Error{"attention sinks: the run has no tokens"};
     out.tokens = T;
     std::set<std::int64_t> carriers{0};
