@@ -7,7 +7,8 @@
 #include <set>
 
 #include "forward_pass.h"
-#include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/engine/laser.h"
+#include "superlens/core/engine/rtn_quantization.h"
 #include "superlens/core/model/non_finite.h"
 #include "superlens/core/system/blas.h"
 
