@@ -26,7 +26,7 @@
 #include "ablation_commands.h"
 #include "ablation_panel.h"
 #include "ablation_set.h"
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "compression_studies.h"
 #include "experiment_file.h"
 #include "views/attention_view.h"
@@ -495,12 +495,12 @@ void MainWindow::showAttentionHead(int layer, int head, bool edited) {
     }
 }
 
-void MainWindow::onSnapshot(widgets::SnapshotPtr snapshot) {
+void MainWindow::onSnapshot(core::view::SnapshotPtr snapshot) {
     m_navigator->setSnapshot(snapshot);
     if (snapshot && snapshot->tokens != m_layerChosenFor) {
         // A new prompt: start at the first super weight's layer, else the largest spike.
         m_layerChosenFor = snapshot->tokens;
-        m_selectedLayer = widgets::defaultSelectedLayer(*snapshot);
+        m_selectedLayer = core::view::defaultSelectedLayer(*snapshot);
         // The first prompt after a restart shows the layer the last session showed.
         if (m_restoredLayer >= 0 && m_restoredLayer < snapshot->layers) m_selectedLayer = m_restoredLayer;
         m_restoredLayer = -1;

@@ -19,7 +19,7 @@
 #include <QStringList>
 
 #include "superlens/core/engine/engine.h"
-#include "view_snapshot.h"
+#include "superlens/core/view/view_snapshot.h"
 
 namespace superlens::gui {
 
@@ -44,7 +44,7 @@ struct RunRecord {
 };
 
 // The record of what a snapshot shows (its edited side), without number/time.
-RunRecord runRecordOf(const widgets::ViewSnapshot& snapshot, const QString& prompt, bool idsMode);
+RunRecord runRecordOf(const core::view::ViewSnapshot& snapshot, const QString& prompt, bool idsMode);
 
 class RunHistory : public QAbstractTableModel {
     Q_OBJECT
