@@ -57,7 +57,7 @@ core::Result<std::vector<Input>> resolveInputs(const CaptureOptions& o, const co
     if (o.promptsFile.empty()) {
         auto ids = resolveTokens(o.input, model);
         if (!ids) return ids.error();
-        inputs.push_back({o.input.hasPrompt ? o.input.prompt : std::string(), std::move(ids).value()});
+        inputs.push_back({o.input.hasPrompt ? o.input.prompt : std::string(), std::move(ids).value(), nullptr});
         return inputs;
     }
     auto text = readTextFile(o.promptsFile);
