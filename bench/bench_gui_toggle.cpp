@@ -21,7 +21,7 @@
 
 #include "ablation_panel.h"
 #include "ablation_set.h"
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "lens_session.h"
 #include "main_window.h"
 #include "prompt_panel.h"
@@ -105,7 +105,7 @@ int main(int argc, char** argv) {
     const gui::LoadedModel* m = session->model();
     auto edits = core::parseEdits({window.ablations()->entries().first().spec.toStdString()}, *m->model);
     const auto b0 = std::chrono::steady_clock::now();
-    auto full = m->engine->run(widgets::viewForwardRequest(tokens, *edits));
+    auto full = m->engine->run(core::view::viewForwardRequest(tokens, *edits));
     const double fullMs = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - b0).count();
     if (!full) return 1;
 

@@ -22,7 +22,7 @@
 
 
 #include "compression_bench_util.h"
-#include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/engine/laser.h"
 #include "superlens/core/system/blas.h"
 
 using namespace superlens::core;

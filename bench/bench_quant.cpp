@@ -24,7 +24,7 @@
 
 #include "compression_bench_util.h"
 #include "superlens/core/engine/engine.h"
-#include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/engine/rtn_quantization.h"
 
 using namespace superlens::core;
 using namespace superlens::bench;

@@ -6,7 +6,7 @@
 
 #include <QListWidget>
 
-#include "view_snapshot.h"
+#include "view_model.h"
 
 namespace superlens::widgets {
 

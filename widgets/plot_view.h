@@ -13,7 +13,7 @@
 
 #include "figure_table.h"
 #include "plot_style.h"
-#include "view_snapshot.h"
+#include "view_model.h"
 
 class QCustomPlot;
 class QCPAxisRect;

@@ -89,6 +89,16 @@ core::Result<std::vector<core::TokenId>> parseIdList(const std::string& text) {
 }
 
 core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, const core::Model& model) {
+    std::unique_ptr<core::Tokenizer> tok;
+    if (o.hasPrompt && !model.config().pixelInput && !o.hasPicture()) {
+        auto t = loadTokenizer(model, "--prompt");
+        if (!t) return t.error();
+        tok = std::move(t).value();
+    }
+    return resolveTokens(o, model, tok.get());
+}
+
+core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, const core::Model& model, const core::Tokenizer* tokenizer) {
     if (model.config().pixelInput) {
         return core::Error{"this " + model.config().familyName + " model reads an image, not tokens: give --image FILE or --pixels FILE.npy" +
                            std::string(o.hasPixels || o.hasImage ? " (this command does not take images)" : "")};
@@ -102,9 +112,8 @@ core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, co
         if (!parsed) return parsed.error();
         ids = std::move(parsed).value();
     } else if (o.hasPrompt) {
-        auto tok = loadTokenizer(model, "--prompt");
-        if (!tok) return tok.error();
-        ids = (*tok)->encode(o.prompt, true);
+        if (!tokenizer) return loadTokenizer(model, "--prompt").error();  // the loader's message says why there is none
+        ids = tokenizer->encode(o.prompt, true);
         if (ids.empty()) return core::Error{"--prompt: the text gives no tokens"};
     } else {
         return core::Error{"give --prompt TEXT or --ids 1,2,3"};
@@ -135,6 +144,49 @@ core::EngineOptions engineOptions(const ComputeOptions& o) {
     core::EngineOptions options;
     options.compute = o.dtype;
     return options;
+}
+
+std::int64_t PreparedRun::positions() const {
+    return pixels ? model->config().imageTokenCount(pixels->height, pixels->width) : static_cast<std::int64_t>(tokens.size());
+}
+
+core::ForwardRequest PreparedRun::request() const {
+    core::ForwardRequest req;
+    req.tokens = tokens;
+    req.pixels = pixels;
+    req.edits = edits;
+    return req;
+}
+
+core::Result<PreparedRun> prepareRun(const std::string& modelPath, const InputOptions& input, const EditOptions& edits, bool images,
+                                     const core::EngineOptions& engineOptions) {
+    PreparedRun run;
+    auto model = openModel(modelPath);
+    if (!model) return model.error();
+    run.model = std::move(model).value();
+    const core::Model& m = *run.model;
+    if (core::Tokenizer::modelHasTokenizer(m)) {
+        // A damaged tokenizer is refused even for --ids (one rule for every command).
+        auto tok = loadTokenizer(m, input.hasPrompt ? "--prompt" : "");
+        if (!tok) return tok.error();
+        run.tokenizer = std::move(tok).value();
+    }
+    if (images && (input.hasPicture() || m.config().pixelInput)) {
+        auto pixels = resolvePixels(input, m);
+        if (!pixels) return pixels.error();
+        run.pixels = std::move(pixels).value();
+    } else {
+        auto ids = resolveTokens(input, m, run.tokenizer.get());
+        if (!ids) return ids.error();
+        run.tokens = std::move(ids).value();
+    }
+    auto parsed = resolveEdits(edits, m, run.positions());
+    if (!parsed) return parsed.error();
+    run.engine = std::make_unique<core::Engine>(run.model, engineOptions);
+    auto resolved = resolveKeepSuper(*run.engine, run.tokens, std::move(parsed).value());
+    if (!resolved) return resolved.error();
+    run.edits = std::move(resolved).value();
+    return run;
 }
 
 void addEditOptions(CLI::App* cmd, EditOptions& o) {

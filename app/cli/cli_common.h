@@ -61,6 +61,8 @@ struct InputOptions {
 void addInputOptions(CLI::App* cmd, InputOptions& o);
 // Token ids from --ids (exactly as given) or --prompt (tokenizer's own special tokens).
 core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, const core::Model& model);
+// The same with the model's tokenizer already loaded (null: none; --prompt is then refused).
+core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, const core::Model& model, const core::Tokenizer* tokenizer);
 // The image of --pixels FILE.npy or --image FILE for a vision model; an error naming what to
 // give when the model and the input kind do not match.
 core::Result<std::shared_ptr<const core::PixelTensor>> resolvePixels(const InputOptions& o, const core::Model& model);
@@ -96,6 +98,27 @@ struct ComputeOptions {
 void addComputeOption(CLI::App* cmd, ComputeOptions& o);
 // The engine options of a command run.
 core::EngineOptions engineOptions(const ComputeOptions& o);
+// The start every command that runs a model on one input shares: the model
+// opened and validated, its tokenizer when it has one (loaded once), the
+// input as tokens or, for vision models, an image, the edits parsed and
+// checked against the input's length, keep_super resolved by a scan of the
+// input, and an engine. A rule about any of these lives here once.
+struct PreparedRun {
+    std::shared_ptr<const core::Model> model;
+    std::unique_ptr<core::Tokenizer> tokenizer;        // null when the model has none
+    std::vector<core::TokenId> tokens;                 // empty for an image
+    std::shared_ptr<const core::PixelTensor> pixels;   // vision models
+    std::vector<core::EditSpec> edits;                 // keep_super resolved
+    std::unique_ptr<core::Engine> engine;
+    std::int64_t positions() const;
+    // tokens or pixels, and the edits; hooks and logits positions are the command's.
+    core::ForwardRequest request() const;
+};
+// `images`: the command takes --image/--pixels (vision models); otherwise a
+// vision model or an image option is refused naming what to give.
+// `engine`: the engine's options (e.g. engineOptions(--compute)).
+core::Result<PreparedRun> prepareRun(const std::string& modelPath, const InputOptions& input, const EditOptions& edits, bool images = false,
+                                     const core::EngineOptions& engine = {});
 
 // Reads a whole text file (UTF-8); error names the file.
 core::Result<std::string> readTextFile(const std::string& path);

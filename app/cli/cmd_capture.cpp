@@ -1,10 +1,12 @@
-// superlens-cli capture MODEL (--prompt TEXT | --ids 1,2,3 | --prompts FILE) --out FILE.h5
+// superlens-cli capture MODEL (--prompt TEXT | --ids 1,2,3 | --prompts FILE | --image FILE | --pixels FILE.npy) --out FILE.h5
 //                       [--hooks PATTERN]... [--edit E]... [--edits FILE] [--compress none|gzip1|...]
 //                       [--all-positions] [--sync always|replace|never] [--json]
 //
 // Records hooks of one forward pass per prompt into an HDF5 activation cache
-// (docs/CACHE.md), appending to FILE.h5 when it exists. A run already in the
-// file for the same model, tokens, edits and hooks is reused, not recomputed:
+// (docs/CACHE.md), appending to FILE.h5 when it exists; vision models record
+// an image run (its pixel values stored beside the hooks). Each hook is written
+// as the engine produces it, so memory does not grow with the hooks recorded.
+// A run already in the file for the same model, input, edits and hooks is reused, not recomputed:
 // a note on stderr says so, and "reused": true in the JSON. All runs of one
 // command are committed together: on any error the file stays as it was.
 //
@@ -37,16 +39,26 @@ struct CaptureOptions {
 };
 
 struct Input {
-    std::string prompt;  // "" for --ids
+    std::string prompt;  // "" for --ids and images
     std::vector<core::TokenId> tokens;
+    std::shared_ptr<const core::PixelTensor> pixels;  // vision models
+    std::int64_t positions(const core::ModelConfig& c) const {
+        return pixels ? c.imageTokenCount(pixels->height, pixels->width) : static_cast<std::int64_t>(tokens.size());
+    }
 };
 
 core::Result<std::vector<Input>> resolveInputs(const CaptureOptions& o, const core::Model& model, const core::Tokenizer* tok) {
     std::vector<Input> inputs;
+    if (o.promptsFile.empty() && (o.input.hasPicture() || model.config().pixelInput)) {
+        auto pixels = resolvePixels(o.input, model);
+        if (!pixels) return pixels.error();
+        inputs.push_back({std::string(), {}, std::move(pixels).value()});
+        return inputs;
+    }
     if (o.promptsFile.empty()) {
         auto ids = resolveTokens(o.input, model);
         if (!ids) return ids.error();
-        inputs.push_back({o.input.hasPrompt ? o.input.prompt : std::string(), std::move(ids).value()});
+        inputs.push_back({o.input.hasPrompt ? o.input.prompt : std::string(), std::move(ids).value(), nullptr});
         return inputs;
     }
     auto text = readTextFile(o.promptsFile);
@@ -71,7 +83,7 @@ core::Result<std::vector<Input>> resolveInputs(const CaptureOptions& o, const co
                                    " is outside the model's vocabulary"};
             }
         }
-        inputs.push_back({line, std::move(ids)});
+        inputs.push_back({line, std::move(ids), nullptr});
     }
     if (inputs.empty()) return core::Error{o.promptsFile + ": no prompts (one per line)"};
     return inputs;
@@ -140,26 +152,29 @@ int runCapture(const CaptureOptions& o) {
     bool copyPending = (*writer)->targetExisted();
     std::uint64_t pendingBytes = 0;
     for (const Input& in : *inputs) {
-        auto edits = resolveEdits(o.edits, m, static_cast<std::int64_t>(in.tokens.size()));
+        const std::int64_t T = in.positions(m.config());
+        auto edits = resolveEdits(o.edits, m, T);
         if (!edits) return fail(edits.error());
         auto resolved = resolveKeepSuper(engine, in.tokens, std::move(edits).value());
         if (!resolved) return fail(resolved.error());
 
         core::ForwardRequest req;
         req.tokens = in.tokens;
+        req.pixels = in.pixels;
         req.edits = std::move(resolved).value();
         req.record = selection;
         req.allPositionLogits = o.allPositions;
 
         // Refuse before computing when memory or disk cannot hold the result.
         if (!(*writer)->findRun(core::CacheRunKey::forRequest(req, engine))) {
-            std::uint64_t need = core::estimateRunBytes(m.config(), static_cast<std::int64_t>(in.tokens.size()), hookPoints, o.allPositions);
-            // The engine keeps every recorded hook in memory until the run is
-            // written (attention patterns grow with T^2: a 2048-token prompt
-            // on a 7B model records ~17 GB of them).
-            if (const auto avail = availableMemoryBytes(); avail && need > *avail) {
-                return fail(o.out + ": recording these hooks for " + std::to_string(in.tokens.size()) + " tokens needs about " +
-                            megabytes(need) + " of memory, " + megabytes(*avail) +
+            std::uint64_t need = core::estimateRunBytes(m.config(), T, hookPoints, o.allPositions);
+            if (in.pixels) need += in.pixels->values.size() * sizeof(float);
+            // Hooks are streamed to the file one at a time: memory needs the
+            // largest single hook, disk all of them.
+            const std::uint64_t largest = core::estimateLargestHookBytes(m.config(), T, hookPoints);
+            if (const auto avail = availableMemoryBytes(); avail && largest > *avail) {
+                return fail(o.out + ": one of these hooks for " + std::to_string(T) + " positions needs about " + megabytes(largest) +
+                            " of memory, " + megabytes(*avail) +
                             " are available: record fewer hooks (e.g. --hooks 'blocks.*.hook_resid_post') or use a shorter prompt");
             }
             if (copyPending) {
@@ -203,7 +218,7 @@ int runCapture(const CaptureOptions& o) {
         j["file"] = o.out;
         j["runs"] = nlohmann::json::array();
         for (const auto& d : done) {
-            j["runs"].push_back({{"run", d.run}, {"reused", d.reused}, {"prompt", d.input->prompt}, {"ids", d.input->tokens},
+            j["runs"].push_back({{"run", d.run}, {"reused", d.reused}, {"prompt", d.input->prompt}, {"ids", d.input->tokens}, {"positions", d.input->positions(m.config())},
                                  {"edits", d.edits}, {"hooks", hookNames}});
         }
         j["new_runs"] = newRuns;
@@ -216,7 +231,8 @@ int runCapture(const CaptureOptions& o) {
         return kExitOk;
     }
     for (const auto& d : done) {
-        std::printf("run %d: %zu tokens, %zu hooks%s\n", d.run, d.input->tokens.size(), hookNames.size(), d.reused ? " (reused)" : "");
+        std::printf("run %d: %lld %s, %zu hooks%s\n", d.run, static_cast<long long>(d.input->positions(m.config())),
+                    d.input->pixels ? "image positions" : "tokens", hookNames.size(), d.reused ? " (reused)" : "");
     }
     std::printf("%s: %d new run%s, %d reused, %s on disk%s\n", o.out.c_str(), newRuns, newRuns == 1 ? "" : "s", reusedRuns,
                 megabytes(committed->fileBytes).c_str(), committed->wroteFile ? "" : " (unchanged)");

@@ -33,7 +33,7 @@
 #include <QApplication>
 #include <QFileInfo>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "figure_export.h"
 #include "figure_presets.h"
 #include "plot_view.h"
@@ -85,7 +85,7 @@ const char* const kKinds =
 
 #ifdef SUPERLENS_CLI_HAS_WIDGETS
 // The figure options that set a view's own state, and the kind that owns each.
-static_assert(widgets::kHeldOutLossTokens == 128, "--loss-text help names 128 tokens");
+static_assert(core::view::kHeldOutLossTokens == 128, "--loss-text help names 128 tokens");
 const std::pair<const char*, const char*> kViewStateOptions[] = {
     {"position", "lens"}, {"head", "attention or patches"}, {"pattern", "attention"}, {"carriers", "sinks"}, {"loss-text", "loss"},
     {"quantity", "patches"}, {"channel", "patches"}, {"hook", "patches"},
@@ -169,8 +169,8 @@ int runFigure(const FigureOptions& o) {
         positions = static_cast<std::int64_t>(ids->size());
     }
     auto request = [&](std::vector<core::EditSpec> e, std::shared_ptr<const core::ForwardResult> previous) {
-        return pixels ? widgets::viewForwardRequest(pixels, std::move(e), std::move(previous))
-                      : widgets::viewForwardRequest(*ids, std::move(e), std::move(previous));
+        return pixels ? core::view::viewForwardRequest(pixels, std::move(e), std::move(previous))
+                      : core::view::viewForwardRequest(*ids, std::move(e), std::move(previous));
     };
     auto edits = resolveEdits(o.edits, **model, positions);
     if (!edits) return fail(edits.error());
@@ -204,7 +204,7 @@ int runFigure(const FigureOptions& o) {
         scan = core::findModelSuperWeights(engine, *ids, {});
         if (!scan) return fail(scan.error());
     }
-    widgets::SnapshotInputs inputs;
+    core::view::SnapshotInputs inputs;
     inputs.model = model->get();
     inputs.modelName = (*model)->config().nameOrPath.empty() ? (*model)->folder().filename().string() : (*model)->config().nameOrPath;
     inputs.tokenizer = tokenizer.get();
@@ -232,11 +232,11 @@ int runFigure(const FigureOptions& o) {
         if (key != "loss-text") continue;
         // The Loss view's held-out text: its first tokens, without and with the edits.
         if (!tokenizer) return fail("--loss-text: " + o.model + " has no tokenizer to encode the text with");
-        auto held = widgets::heldOutLossOf(engine, *tokenizer, value, *baseline, *resolved);
+        auto held = core::view::heldOutLossOf(engine, *tokenizer, value, *baseline, *resolved);
         if (!held) return fail(held.error());
         inputs.heldOutLoss = held->loss;
     }
-    auto snapshot = widgets::buildViewSnapshot(inputs);
+    auto snapshot = core::view::buildViewSnapshot(inputs);
     if (!snapshot) return fail(snapshot.error());
     if (o.layer >= (*snapshot)->layers) return fail("--layer " + std::to_string(o.layer) + ": the model has " + std::to_string((*snapshot)->layers) + " layers");
 
@@ -268,7 +268,7 @@ int runFigure(const FigureOptions& o) {
     for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
     command.compute = QString::fromLatin1(core::computeDtypeName(o.compute.dtype));
     for (const auto& e : *baseline) command.baselineEdits << QString::fromStdString(e.text());
-    command.layer = o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot);
+    command.layer = o.layer >= 0 ? o.layer : core::view::defaultSelectedLayer(**snapshot);
     command.options = options;
     command.out = QString::fromStdString(outAbs.string());
     options.provenance.version = QStringLiteral(SUPERLENS_VERSION);
@@ -282,7 +282,7 @@ int runFigure(const FigureOptions& o) {
     for (const QString& k : kinds) {
         views.emplace_back(widgets::createView(k.trimmed()));
         views.back()->resize(1000, 700);
-        views.back()->setSelectedLayer(o.layer >= 0 ? o.layer : widgets::defaultSelectedLayer(**snapshot));
+        views.back()->setSelectedLayer(o.layer >= 0 ? o.layer : core::view::defaultSelectedLayer(**snapshot));
         views.back()->setSnapshot(*snapshot);
     }
     // --position, --head, --pattern, --carriers: each must reach one of the views drawn.
@@ -378,11 +378,9 @@ int runStudyFigure(const FigureOptions& o) {
     if (auto ok = core::checkOutputFile(o.out, "the figure"); !ok) return fail(ok.error());
     const widgets::FigurePreset* preset = widgets::findFigurePreset(QString::fromStdString(o.style));
     if (!preset) return usageError("--style: unknown preset '" + o.style + "'");
-    std::ifstream in(o.study, std::ios::binary);
-    if (!in) return fail(o.study + ": cannot open the study");
-    std::stringstream text;
-    text << in.rdbuf();
-    auto kind = core::compressionStudyKind(text.str(), o.study);
+    auto text = readTextFile(o.study);
+    if (!text) return fail(text.error());
+    auto kind = core::compressionStudyKind(*text, o.study);
     if (!kind) return fail(kind.error());
     if (*kind != o.kind) return fail(o.study + ": a " + *kind + " study, not " + o.kind);
     qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -393,13 +391,13 @@ int runStudyFigure(const FigureOptions& o) {
     QApplication app(argc, argv);
     std::unique_ptr<widgets::PlotView> view;
     if (*kind == "laser") {
-        auto s = core::parseLaserStudyJson(text.str(), o.study);
+        auto s = core::parseLaserStudyJson(*text, o.study);
         if (!s) return fail(s.error());
         auto v = std::make_unique<widgets::LaserHeatmapView>();
         v->setStudy(std::make_shared<const core::LaserStudy>(std::move(s).value()));
         view = std::move(v);
     } else {
-        auto s = core::parseQuantStudyJson(text.str(), o.study);
+        auto s = core::parseQuantStudyJson(*text, o.study);
         if (!s) return fail(s.error());
         auto v = std::make_unique<widgets::QuantPlotView>();
         v->setStudy(std::make_shared<const core::QuantStudy>(std::move(s).value()));

@@ -38,22 +38,12 @@ struct GenerateOptions {
 };
 
 int runGenerate(const GenerateOptions& o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    auto ids = resolveTokens(o.input, **model);
-    if (!ids) return fail(ids.error());
-    auto edits = resolveEdits(o.edits, **model, static_cast<std::int64_t>(ids->size()));
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
-    auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
-    if (!resolved) return fail(resolved.error());
-
-    std::unique_ptr<core::Tokenizer> tok;
-    if (core::Tokenizer::modelHasTokenizer(**model)) {
-        auto t = loadTokenizer(**model, "");
-        if (!t) return fail(t.error());
-        tok = std::move(t).value();
-    }
+    auto prepared = prepareRun(o.model, o.input, o.edits, false, engineOptions(o.compute));
+    if (!prepared) return fail(prepared.error());
+    PreparedRun& run = *prepared;
+    core::Engine& engine = *run.engine;
+    const std::vector<core::TokenId>* ids = &run.tokens;
+    const core::Tokenizer* tok = run.tokenizer.get();
     core::GenerateRequest req;
     req.prompt = *ids;
     req.maxNewTokens = o.maxNew;
@@ -77,7 +67,7 @@ int runGenerate(const GenerateOptions& o) {
         j["edits"] = specs;
         return j;
     };
-    auto edited = generateWith(*resolved);
+    auto edited = generateWith(run.edits);
     if (!edited) return fail(edited.error());
     std::optional<nlohmann::json> original;
     if (o.compare) {

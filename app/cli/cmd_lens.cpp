@@ -61,23 +61,18 @@ void printLens(const core::LogitLensResult& lens, const core::Tokenizer* tok, co
 }
 
 int runLens(const LensOptions& o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    auto ids = resolveTokens(o.input, **model);
-    if (!ids) return fail(ids.error());
-    const auto T = static_cast<std::int64_t>(ids->size());
+    auto prepared = prepareRun(o.model, o.input, o.edits, false, engineOptions(o.compute));
+    if (!prepared) return fail(prepared.error());
+    const PreparedRun& run = *prepared;
+    core::Engine& engine = *run.engine;
+    const auto T = run.positions();
     if (o.position >= T) {
         return fail("--position " + std::to_string(o.position) + " is outside the prompt (" + std::to_string(T) + " tokens: 0.." +
                     std::to_string(T - 1) + ")");
     }
-    auto edits = resolveEdits(o.edits, **model, T);
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
-    auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
-    if (!resolved) return fail(resolved.error());
 
     core::ForwardRequest req;
-    req.tokens = *ids;
+    req.tokens = run.tokens;
     req.record = core::logitLensHooks();
     req.allPositionLogits = true;
     auto original = engine.run(req);
@@ -86,8 +81,8 @@ int runLens(const LensOptions& o) {
     auto originalLens = core::logitLens(engine, **original, lo);
     if (!originalLens) return fail(originalLens.error());
     std::optional<core::LogitLensResult> editedLens;
-    if (!resolved->empty()) {
-        req.edits = *resolved;
+    if (!run.edits.empty()) {
+        req.edits = run.edits;
         req.previous = *original;
         auto edited = engine.run(req);
         if (!edited) return fail(edited.error());
@@ -96,22 +91,19 @@ int runLens(const LensOptions& o) {
         editedLens = std::move(l).value();
     }
 
-    std::unique_ptr<core::Tokenizer> tok;
-    if (core::Tokenizer::folderHasTokenizer((*model)->folder())) {
-        auto t = core::Tokenizer::loadFromFolder((*model)->folder());
-        if (t) tok = std::move(t).value();
-    }
+    // The model's own tokenizer (a GGUF file's too), when it has one.
+    const core::Tokenizer* tok = run.tokenizer.get();
     if (o.json) {
-        nlohmann::json j = lensJson(editedLens ? *editedLens : *originalLens, tok.get());
-        j["ids"] = *ids;
+        nlohmann::json j = lensJson(editedLens ? *editedLens : *originalLens, tok);
+        j["ids"] = run.tokens;
         j["edits"] = nlohmann::json::array();
-        for (const auto& e : *resolved) j["edits"].push_back(e.text());
-        if (editedLens) j["original"] = lensJson(*originalLens, tok.get());
+        for (const auto& e : run.edits) j["edits"].push_back(e.text());
+        if (editedLens) j["original"] = lensJson(*originalLens, tok);
         printJson(j);
         return kExitOk;
     }
-    printLens(*originalLens, tok.get(), "original");
-    if (editedLens) printLens(*editedLens, tok.get(), "edited");
+    printLens(*originalLens, tok, "original");
+    if (editedLens) printLens(*editedLens, tok, "edited");
     return kExitOk;
 }
 

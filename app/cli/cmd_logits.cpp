@@ -11,6 +11,7 @@
 #include <numeric>
 
 #include "cli_common.h"
+#include "superlens/core/analysis/softmax.h"
 #include "superlens/core/tokenizer/mask_token.h"
 
 namespace superlens::cli {
@@ -27,10 +28,8 @@ struct LogitsOptions {
 };
 
 nlohmann::json topTokens(const float* logits, std::int64_t vocab, int k, const core::Tokenizer* tok) {
-    // Softmax in double: probabilities for the listing.
-    const double maxv = *std::max_element(logits, logits + vocab);
-    double sum = 0;
-    for (std::int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - maxv);
+    std::vector<double> prob;
+    core::softmax(logits, vocab, prob);
     std::vector<std::int64_t> order(static_cast<std::size_t>(vocab));
     std::iota(order.begin(), order.end(), 0);
     const auto kk = std::min<std::int64_t>(k, vocab);
@@ -38,7 +37,7 @@ nlohmann::json topTokens(const float* logits, std::int64_t vocab, int k, const c
     nlohmann::json out = nlohmann::json::array();
     for (std::int64_t i = 0; i < kk; ++i) {
         const std::int64_t id = order[static_cast<std::size_t>(i)];
-        nlohmann::json e = {{"id", id}, {"logit", logits[id]}, {"prob", std::exp(static_cast<double>(logits[id]) - maxv) / sum}};
+        nlohmann::json e = {{"id", id}, {"logit", logits[id]}, {"prob", prob[static_cast<std::size_t>(id)]}};
         e["token"] = tok ? nlohmann::json(tok->tokenString(static_cast<core::TokenId>(id))) : nlohmann::json(nullptr);
         out.push_back(std::move(e));
     }
@@ -46,32 +45,23 @@ nlohmann::json topTokens(const float* logits, std::int64_t vocab, int k, const c
 }
 
 int runLogits(const LogitsOptions& o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    auto ids = resolveTokens(o.input, **model);
-    if (!ids) return fail(ids.error());
-    auto edits = resolveEdits(o.edits, **model, static_cast<std::int64_t>(ids->size()));
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
-    auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
-    if (!resolved) return fail(resolved.error());
-
+    auto prepared = prepareRun(o.model, o.input, o.edits, false, engineOptions(o.compute));
+    if (!prepared) return fail(prepared.error());
+    const PreparedRun& run = *prepared;
+    const core::Model& model = *run.model;
+    const std::vector<core::TokenId>& ids = run.tokens;
     // Token strings only when a tokenizer is there; ids-only models stay usable.
-    std::unique_ptr<core::Tokenizer> tok;
-    if (core::Tokenizer::modelHasTokenizer(**model)) {
-        auto t = core::Tokenizer::loadForModel(**model);
-        if (t) tok = std::move(t).value();
-    }
+    const core::Tokenizer* tok = run.tokenizer.get();
     // A bidirectional encoder predicts the masked tokens: without
     // --all-positions its rows are the mask positions, not the last one.
-    const bool maskedLm = !(*model)->config().causal && !o.allPositions;
+    const bool maskedLm = !model.config().causal && !o.allPositions;
     std::vector<std::int64_t> maskAt;
     if (maskedLm) {
         if (!tok) {
-            return fail("this " + (*model)->config().familyName + " encoder predicts masked tokens, but " + (*model)->folder().string() +
+            return fail("this " + model.config().familyName + " encoder predicts masked tokens, but " + model.folder().string() +
                         " has no tokenizer to name the mask token: give --all-positions for every position's MLM logits");
         }
-        maskAt = core::maskPositions(*tok, *ids);
+        maskAt = core::maskPositions(*tok, ids);
         if (maskAt.empty()) {
             const auto mask = core::maskTokenId(*tok);
             return fail("no mask token" + (mask ? " (" + tok->tokenString(*mask) + ", id " + std::to_string(*mask) + ")" : std::string()) +
@@ -79,11 +69,9 @@ int runLogits(const LogitsOptions& o) {
         }
     }
 
-    core::ForwardRequest req;
-    req.tokens = *ids;
-    req.edits = std::move(resolved).value();
+    core::ForwardRequest req = run.request();
     req.allPositionLogits = o.allPositions || maskedLm;
-    auto result = engine.run(req);
+    auto result = run.engine->run(req);
     if (!result) return fail(result.error());
     const core::ActivationTensor& logits = (*result)->logits;
     const std::int64_t V = logits.cols();
@@ -91,13 +79,13 @@ int runLogits(const LogitsOptions& o) {
     const int topK = o.top > 0 ? o.top : 10;
     if (o.json) {
         nlohmann::json j;
-        j["ids"] = *ids;
+        j["ids"] = ids;
         if (maskedLm) {
             j["mask_positions"] = maskAt;
             nlohmann::json rows = nlohmann::json::array(), tops = nlohmann::json::array();
             for (std::int64_t r : maskAt) {
                 rows.push_back(std::vector<float>(logits.values.begin() + r * V, logits.values.begin() + (r + 1) * V));
-                if (o.top > 0) tops.push_back(topTokens(logits.values.data() + r * V, V, topK, tok.get()));
+                if (o.top > 0) tops.push_back(topTokens(logits.values.data() + r * V, V, topK, tok));
             }
             j["logits"] = std::move(rows);
             if (o.top > 0) j["top"] = std::move(tops);
@@ -113,10 +101,10 @@ int runLogits(const LogitsOptions& o) {
         if (o.top > 0 && !maskedLm) {
             if (o.allPositions) {
                 nlohmann::json tops = nlohmann::json::array();
-                for (std::int64_t r = 0; r < logits.rows(); ++r) tops.push_back(topTokens(logits.values.data() + r * V, V, topK, tok.get()));
+                for (std::int64_t r = 0; r < logits.rows(); ++r) tops.push_back(topTokens(logits.values.data() + r * V, V, topK, tok));
                 j["top"] = std::move(tops);
             } else {
-                j["top"] = topTokens(logits.values.data(), V, topK, tok.get());
+                j["top"] = topTokens(logits.values.data(), V, topK, tok);
             }
         }
         j["edits"] = nlohmann::json::array();
@@ -125,8 +113,8 @@ int runLogits(const LogitsOptions& o) {
         return kExitOk;
     }
     auto printTop = [&](const float* row, std::int64_t position) {
-        std::printf("position %lld (token %d)\n", static_cast<long long>(position), (*ids)[static_cast<std::size_t>(position)]);
-        for (const auto& e : topTokens(row, V, topK, tok.get())) {
+        std::printf("position %lld (token %d)\n", static_cast<long long>(position), (ids)[static_cast<std::size_t>(position)]);
+        for (const auto& e : topTokens(row, V, topK, tok)) {
             const std::string token = e["token"].is_null() ? "" : e["token"].get<std::string>();
             std::printf("  %8lld  %-20s logit %10.4f  p %.4f\n", static_cast<long long>(e["id"].get<std::int64_t>()),
                         nlohmann::json(token).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), e["logit"].get<double>(),
@@ -138,7 +126,7 @@ int runLogits(const LogitsOptions& o) {
     } else if (o.allPositions) {
         for (std::int64_t r = 0; r < logits.rows(); ++r) printTop(logits.values.data() + r * V, r);
     } else {
-        printTop(logits.values.data(), static_cast<std::int64_t>(ids->size()) - 1);
+        printTop(logits.values.data(), static_cast<std::int64_t>(ids.size()) - 1);
     }
     return kExitOk;
 }

@@ -227,24 +227,9 @@ int runScan(const ScanCliOptions& o) {
     // Consistency over the prompt set (the primary scan is reused for prompt 0).
     std::vector<core::SuperWeightConsistency> consistency;
     if (prompts.size() > 1) {
-        for (const auto& sw : scan->superWeights) consistency.push_back({sw, 1, 0});
-        for (std::size_t i = 1; i < prompts.size(); ++i) {
-            // Activation edits name token positions: each prompt must have them.
-            for (const auto& e : *resolved) {
-                if (e.kind != core::EditKind::Activation) continue;
-                if (auto st = core::validateEdit(e, m, static_cast<std::int64_t>(prompts[i].size())); !st) {
-                    return fail("prompt " + std::to_string(i + 1) + ": " + st.error().message);
-                }
-            }
-            auto s = core::scanSuperWeights(engine, prompts[i], *resolved, o.scan);
-            if (!s) return fail("prompt " + std::to_string(i + 1) + ": " + s.error().message);
-            for (const auto& sw : s->superWeights) {
-                auto it = std::find_if(consistency.begin(), consistency.end(), [&](const auto& c) { return c.weight.sameCoordinate(sw); });
-                if (it == consistency.end()) consistency.push_back({sw, 1, 0});
-                else ++it->promptsFound;
-            }
-        }
-        for (auto& c : consistency) c.promptsTotal = static_cast<int>(prompts.size());
+        auto c = core::scanConsistency(engine, prompts, *resolved, o.scan, core::RunControl::none(), &*scan);
+        if (!c) return fail(c.error());
+        consistency = std::move(c).value();
     }
     // Reported super weights: the explicit prompt's scan, or with the default
     // set, the coordinates found in at least minConsistency of the prompts.

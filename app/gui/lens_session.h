@@ -20,7 +20,7 @@
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/tokenizer/tokenizer.h"
-#include "view_snapshot.h"
+#include "superlens/core/view/view_snapshot.h"
 
 namespace superlens::gui {
 
@@ -104,7 +104,7 @@ public:
                      const QString& imageFile = {});
 
     // The Loss view's held-out text: from now on every snapshot carries the
-    // per-token loss of its first widgets::kHeldOutLossTokens tokens, without
+    // per-token loss of its first core::view::kHeldOutLossTokens tokens, without
     // and with the edits (ViewSnapshot::heldOutLoss). Empty: stop.
     void setHeldOutLossText(const QString& textFile);
     const QString& heldOutLossText() const { return m_heldOutFile; }
@@ -120,7 +120,7 @@ public:
     // True when the last run came from the run cache instead of the engine.
     bool lastRunReused() const { return m_lastRunReused; }
 
-    widgets::SnapshotPtr snapshot() const { return m_snapshot; }
+    core::view::SnapshotPtr snapshot() const { return m_snapshot; }
     const std::vector<core::TokenId>& tokens() const { return m_tokens; }
     const std::vector<core::SuperWeight>& superWeights() const { return m_superWeights; }
     bool scanned() const { return m_scanned; }
@@ -131,7 +131,7 @@ signals:
     void modelOpened();
     void activationsOpened(const QString& description);
     void superWeightsChanged();
-    void snapshotReady(superlens::widgets::SnapshotPtr snapshot);
+    void snapshotReady(superlens::core::view::SnapshotPtr snapshot);
     void errorOccurred(const QString& message);
     void statusMessage(const QString& message);
     void jobStarted(const QString& label);
@@ -158,11 +158,11 @@ private:
     std::vector<core::SuperWeight> m_superWeights;
     bool m_scanned = false;
     QStringList m_edits;
-    std::optional<widgets::PerplexityComparison> m_perplexity;
+    std::optional<core::view::PerplexityComparison> m_perplexity;
     QString m_perplexityFile;  // set once the user asked for perplexity
     int m_perplexityMaxTokens = 1024;
     std::optional<double> m_originalPerplexity;  // of m_perplexityFile, unedited model
-    widgets::SnapshotPtr m_snapshot;
+    core::view::SnapshotPtr m_snapshot;
     bool m_showingCache = false;
     core::ComputeDtype m_compute = core::ComputeDtype::Float32;
     QString m_runCacheDir;

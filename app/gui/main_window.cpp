@@ -27,7 +27,7 @@
 #include "ablation_commands.h"
 #include "ablation_panel.h"
 #include "ablation_set.h"
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "compression_studies.h"
 #include "experiment_file.h"
 #include "views/attention_view.h"
@@ -565,14 +565,14 @@ void MainWindow::showAttentionHead(int layer, int head, bool edited) {
     }
 }
 
-void MainWindow::onSnapshot(widgets::SnapshotPtr snapshot) {
+void MainWindow::onSnapshot(core::view::SnapshotPtr snapshot) {
     m_navigator->setSnapshot(snapshot);
     const void* pixels = snapshot && snapshot->original ? snapshot->original->pixels.get() : nullptr;
     if (snapshot && (snapshot->tokens != m_layerChosenFor || pixels != m_layerChosenForPixels)) {
         // A new prompt (or image): start at the first super weight's layer, else the largest spike.
         m_layerChosenFor = snapshot->tokens;
         m_layerChosenForPixels = pixels;
-        m_selectedLayer = widgets::defaultSelectedLayer(*snapshot);
+        m_selectedLayer = core::view::defaultSelectedLayer(*snapshot);
         // The first prompt after a restart shows the layer the last session showed.
         if (m_restoredLayer >= 0 && m_restoredLayer < snapshot->layers) m_selectedLayer = m_restoredLayer;
         m_restoredLayer = -1;

@@ -10,7 +10,7 @@
 
 #include "figure_export.h"
 
-#include "view_snapshot.h"
+#include "superlens/core/view/view_snapshot.h"
 
 class QDockWidget;
 class QLabel;
@@ -126,7 +126,7 @@ private:
     void selectToken(int position);
     void buildDocks();
     void buildStatusBar();
-    void onSnapshot(widgets::SnapshotPtr snapshot);
+    void onSnapshot(core::view::SnapshotPtr snapshot);
     void onModelOpened();
     void exportView(widgets::PlotView* view);
     void exportAll();

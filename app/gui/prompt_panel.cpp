@@ -12,7 +12,7 @@
 #include <QPushButton>
 #include <QVBoxLayout>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "lens_session.h"
 
 namespace superlens::gui {
@@ -198,7 +198,7 @@ void PromptPanel::retokenize() {
     const int shown = std::min<int>(static_cast<int>(m_tokens.size()), 512);
     for (int i = 0; i < shown; ++i) {
         const core::TokenId id = m_tokens[static_cast<std::size_t>(i)];
-        QString label = QString::fromStdString(widgets::tokenLabel(m->tokenizer.get(), id));
+        QString label = QString::fromStdString(core::view::tokenLabel(m->tokenizer.get(), id));
         auto* item = new QListWidgetItem(QStringLiteral("%1\n%2").arg(label).arg(id), m_chips);
         item->setTextAlignment(Qt::AlignCenter);
         item->setToolTip(tr("position %1, id %2%3")

@@ -80,7 +80,7 @@ bool RunRecord::fromJson(const QJsonObject& o, RunRecord* out, QString* error) {
     return true;
 }
 
-RunRecord runRecordOf(const widgets::ViewSnapshot& s, const QString& prompt, bool idsMode, const QString& imageFile) {
+RunRecord runRecordOf(const core::view::ViewSnapshot& s, const QString& prompt, bool idsMode, const QString& imageFile) {
     RunRecord r;
     r.prompt = imageFile.isEmpty() ? prompt : QFileInfo(imageFile).fileName();
     r.idsMode = imageFile.isEmpty() && idsMode;
@@ -88,7 +88,7 @@ RunRecord runRecordOf(const widgets::ViewSnapshot& s, const QString& prompt, boo
     r.tokens = s.tokens;
     for (const auto& e : s.editTexts) r.edits << QString::fromStdString(e);
     // topNext is the union of both runs' top-k: the edited run's best is in it.
-    const widgets::TokenProbability* best = nullptr;
+    const core::view::TokenProbability* best = nullptr;
     for (const auto& t : s.topNext) {
         if (!best || t.edited > best->edited) best = &t;
     }

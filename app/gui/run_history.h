@@ -19,7 +19,7 @@
 #include <QStringList>
 
 #include "superlens/core/engine/engine.h"
-#include "view_snapshot.h"
+#include "superlens/core/view/view_snapshot.h"
 
 namespace superlens::gui {
 
@@ -46,7 +46,7 @@ struct RunRecord {
 
 // The record of what a snapshot shows (its edited side), without number/time.
 // `imageFile`: a vision model's image (the record's prompt is then its file name).
-RunRecord runRecordOf(const widgets::ViewSnapshot& snapshot, const QString& prompt, bool idsMode, const QString& imageFile = {});
+RunRecord runRecordOf(const core::view::ViewSnapshot& snapshot, const QString& prompt, bool idsMode, const QString& imageFile = {});
 
 class RunHistory : public QAbstractTableModel {
     Q_OBJECT

@@ -15,3 +15,5 @@ set_tests_properties(test_gguf_cli PROPERTIES FIXTURES_REQUIRED gguf_quant)
 set_property(TEST test_gguf_cli APPEND PROPERTY ENVIRONMENT "SUPERLENS_GGUF_QUANT_DIR=${CMAKE_BINARY_DIR}/tests/gguf-quant")
 # Issue 15's families of damaged input (crashes, hangs, accepted-but-wrong, unbounded, messy errors, writes near the input).
 superlens_add_script_test(NAME test_damaged_inputs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_damaged_inputs.py LABELS cli TIMEOUT 300)
+# The shared start of every model-running command (app/cli prepareRun).
+superlens_add_script_test(NAME test_prepared_run COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_prepared_run.py LABELS cli)

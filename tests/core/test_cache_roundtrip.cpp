@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "superlens/core/cache/activation_cache.h"
+#include "superlens/core/model/npy.h"
 #include "test_cache_support.h"
 #include "test_paths.h"
 
@@ -427,7 +428,13 @@ TEST(CacheEngine, ForwardResultRoundTripsAndIsReused) {
         ASSERT_TRUE(out.ok()) << out.error().message;
         EXPECT_FALSE(out->reused);
         ASSERT_NE(out->result, nullptr);
-        computed = out->result;
+        // The hooks went to the file as they were produced, not into the result.
+        EXPECT_TRUE(out->result->activations.empty());
+        // What the file must hold: the same request run without streaming.
+        auto whole = engine.run(req);
+        ASSERT_TRUE(whole.ok()) << whole.error().message;
+        computed = *whole;
+        EXPECT_TRUE(bitEqual(out->result->logits.values, computed->logits.values));
         // The same request again within one writer: reused.
         auto again = captureRun(**w, engine, req, "", nullptr);
         ASSERT_TRUE(again.ok());
@@ -492,6 +499,185 @@ TEST(CacheEngine, EstimateCoversTheWrittenBytes) {
                                            req.record.resolve(hookLayoutOf((*model)->config())), false);
     EXPECT_GE(estimate, raw);
     EXPECT_LE(estimate, raw + 1024 * 1024);
+}
+
+// HookSink: every recorded hook reaches the sink once, in execution order,
+// with the values a run that keeps them has (bit for bit); the result keeps
+// none. With incremental recompute the reused blocks' hooks are sent too.
+struct Collect final : HookSink {
+    std::vector<std::pair<HookPoint, ActivationTensor>> got;
+    int failAt = -1;  // return an error at this call
+    Status consume(HookPoint p, const ActivationTensor& t) override {
+        if (static_cast<int>(got.size()) == failAt) return Error{"sink refused " + hookName(p)};
+        got.emplace_back(p, t);
+        return {};
+    }
+};
+
+void expectSameAsKept(const Collect& sink, const ForwardResult& kept) {
+    ASSERT_EQ(sink.got.size(), kept.activations.size());
+    auto it = kept.activations.begin();
+    for (std::size_t i = 0; i < sink.got.size(); ++i, ++it) {
+        EXPECT_EQ(sink.got[i].first, it->first) << i;  // the map's order is execution order
+        EXPECT_EQ(sink.got[i].second.shape, it->second->shape) << hookName(it->first);
+        EXPECT_TRUE(bitEqual(sink.got[i].second.values, it->second->values)) << hookName(it->first);
+    }
+}
+
+TEST(HookSink, StreamsEveryHookInExecutionOrder) {
+    auto model = Model::open(referenceModel("llama-planted"));
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    Engine engine(*model);
+    ForwardRequest req;
+    req.tokens = referenceAnswers()["llama-planted"]["ids"].get<std::vector<TokenId>>();
+    req.record = HookSelection::all();
+    auto kept = engine.run(req);
+    ASSERT_TRUE(kept.ok()) << kept.error().message;
+    ASSERT_GT((*kept)->activations.size(), 20u);
+
+    Collect sink;
+    ForwardRequest streamed = req;
+    streamed.sink = &sink;
+    auto run = engine.run(streamed);
+    ASSERT_TRUE(run.ok()) << run.error().message;
+    EXPECT_TRUE((*run)->activations.empty());
+    EXPECT_TRUE(bitEqual((*run)->logits.values, (*kept)->logits.values));
+    expectSameAsKept(sink, **kept);
+
+    // Incremental: an edit in block 1 recomputes from there; block 0's hooks
+    // come from the previous run and are streamed as well.
+    ForwardRequest edited = req;
+    edited.edits = parseEdits({"model.layers.1.mlp.down_proj.weight[13,57]=0"}, **model).value();
+    auto keptEdited = engine.run(edited);
+    ASSERT_TRUE(keptEdited.ok());
+    Collect incremental;
+    ForwardRequest again = edited;
+    again.previous = *kept;
+    again.sink = &incremental;
+    auto inc = engine.run(again);
+    ASSERT_TRUE(inc.ok()) << inc.error().message;
+    EXPECT_GT((*inc)->recomputedFromStage, 1);
+    expectSameAsKept(incremental, **keptEdited);
+}
+
+TEST(HookSink, AnErrorStopsTheRun) {
+    auto model = Model::open(referenceModel("llama-planted"));
+    ASSERT_TRUE(model.ok());
+    Engine engine(*model);
+    ForwardRequest req;
+    req.tokens = referenceAnswers()["llama-planted"]["ids"].get<std::vector<TokenId>>();
+    req.record = HookSelection::all();
+    Collect sink;
+    sink.failAt = 5;
+    req.sink = &sink;
+    auto run = engine.run(req);
+    ASSERT_FALSE(run.ok());
+    EXPECT_EQ(run.error().message.rfind("sink refused ", 0), 0u) << run.error().message;
+    EXPECT_EQ(sink.got.size(), 5u);
+}
+
+// A capture cancelled in the middle of its forward pass leaves no partial run:
+// the writer stays usable and the committed file holds only finished runs.
+TEST(CacheEngine, CancelledStreamedCaptureLeavesNoPartialRun) {
+    auto model = Model::open(referenceModel("llama-planted"));
+    ASSERT_TRUE(model.ok());
+    Engine engine(*model);
+    ScratchDir dir;
+    const fs::path file = dir / "cancel.h5";
+    ForwardRequest req;
+    req.tokens = referenceAnswers()["llama-planted"]["ids"].get<std::vector<TokenId>>();
+    req.record = HookSelection::captureDefault();
+    auto w = ActivationCacheWriter::open(file, CacheModelInfo::fromModel(**model));
+    ASSERT_TRUE(w.ok());
+    RunControl control;
+    control.setProgressCallback([&control](std::int64_t done, std::int64_t, const char* stage) {
+        if (std::string(stage) == "forward" && done == 1) control.cancel();  // after block 0's hooks were written
+    });
+    auto cancelled = captureRun(**w, engine, req, "", nullptr, control);
+    ASSERT_FALSE(cancelled.ok());
+    EXPECT_EQ(cancelled.error().message, kCancelledMessage);
+    auto done = captureRun(**w, engine, req, "", nullptr);
+    ASSERT_TRUE(done.ok()) << done.error().message;
+    EXPECT_EQ(done->run, 0);
+    ASSERT_TRUE((*w)->commit().ok());
+    auto cache = ActivationCache::open(file);
+    ASSERT_TRUE(cache.ok()) << cache.error().message;
+    ASSERT_EQ((*cache)->runs().size(), 1u);
+    auto whole = engine.run(req);
+    ASSERT_TRUE(whole.ok());
+    for (const auto& [p, t] : (*whole)->activations) {
+        auto got = (*cache)->readHook(0, hookName(p));
+        ASSERT_TRUE(got.ok()) << got.error().message;
+        EXPECT_TRUE(bitEqual(got->values, t->values)) << hookName(p);
+    }
+}
+
+// Image runs (vision models): the pixel values are stored instead of token
+// ids, read back bit for bit with the positions' layout, and the same image
+// is recognised as the same run.
+TEST(CacheEngine, ImageRunsRoundTripAndAreReused) {
+    const fs::path folder = testData() / "vision" / "dinov2-registers-bf16";
+    auto model = Model::open(folder);
+    ASSERT_TRUE(model.ok()) << model.error().message;
+    Engine engine(*model);
+    auto px = loadNpy(folder / "pixels.npy");
+    ASSERT_TRUE(px.ok()) << px.error().message;
+    ForwardRequest req;
+    req.pixels = std::make_shared<const PixelTensor>(std::move(px).value());
+    req.record = HookSelection::all();
+    ScratchDir dir;
+    const fs::path file = dir / "image.h5";
+    {
+        auto w = ActivationCacheWriter::open(file, CacheModelInfo::fromModel(**model));
+        ASSERT_TRUE(w.ok()) << w.error().message;
+        auto out = captureRun(**w, engine, req, "", nullptr);
+        ASSERT_TRUE(out.ok()) << out.error().message;
+        EXPECT_FALSE(out->reused);
+        auto again = captureRun(**w, engine, req, "", nullptr);
+        ASSERT_TRUE(again.ok());
+        EXPECT_TRUE(again->reused);
+        // Another image (one value changed): a new run.
+        auto other = std::make_shared<PixelTensor>(*req.pixels);
+        other->values[5] += 0.25f;
+        ForwardRequest changed = req;
+        changed.pixels = other;
+        auto miss = captureRun(**w, engine, changed, "", nullptr);
+        ASSERT_TRUE(miss.ok()) << miss.error().message;
+        EXPECT_FALSE(miss->reused);
+        EXPECT_EQ(miss->run, 1);
+        ASSERT_TRUE((*w)->commit().ok());
+    }
+    auto cache = ActivationCache::open(file);
+    ASSERT_TRUE(cache.ok()) << cache.error().message;
+    const CachedRunInfo* info = (*cache)->run(0);
+    ASSERT_NE(info, nullptr);
+    EXPECT_TRUE(info->tokens.empty());
+    const auto& c = (*model)->config();
+    EXPECT_EQ(info->pixelShape, (std::vector<std::int64_t>{req.pixels->channels, req.pixels->height, req.pixels->width}));
+    EXPECT_EQ(info->positions(), c.imageTokenCount(req.pixels->height, req.pixels->width));
+    ASSERT_EQ(info->tokenTexts.size(), static_cast<std::size_t>(info->positions()));
+    EXPECT_EQ(info->tokenTexts[0], "CLS");
+    EXPECT_EQ(info->tokenTexts[1], "register 0");
+    EXPECT_EQ(info->tokenTexts.back().rfind("patch (", 0), 0u);
+    auto back = (*cache)->readRun(0, HookSelection::all());
+    ASSERT_TRUE(back.ok()) << back.error().message;
+    ASSERT_NE((*back)->pixels, nullptr);
+    EXPECT_TRUE(bitEqual((*back)->pixels->values, req.pixels->values));
+    EXPECT_EQ((*back)->registers, c.numRegisters);
+    EXPECT_EQ((*back)->positions, info->positions());
+    auto whole = engine.run(req);
+    ASSERT_TRUE(whole.ok());
+    ASSERT_EQ((*back)->activations.size(), (*whole)->activations.size());
+    for (const auto& [p, t] : (*whole)->activations) {
+        const ActivationTensor* got = (*back)->activation(p);
+        ASSERT_NE(got, nullptr) << hookName(p);
+        EXPECT_TRUE(bitEqual(got->values, t->values)) << hookName(p);
+    }
+    // The reader finds the image run by its pixels.
+    EXPECT_EQ((*cache)->findRun((*model)->fingerprint(), CacheRunKey::forRequest(req, engine)), std::optional<int>(0));
+    auto px1 = (*cache)->readPixels(1);
+    ASSERT_TRUE(px1.ok());
+    EXPECT_EQ(px1->values[5], req.pixels->values[5] + 0.25f);
 }
 
 }  // namespace

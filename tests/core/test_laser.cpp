@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "compression_test_util.h"
-#include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/engine/laser.h"
 
 using namespace superlens::core;
 using superlens::test::IndirectWeight;
@@ -74,7 +74,7 @@ TEST_P(LaserMethods, NearOptimalAgainstIndependentSvd) {
     std::printf("%-10s %4lldx%-4lld rho=%.2f k=%-4lld error/optimal = %.6f  (report %.6f)\n", laserMethodName(c.method),
                 static_cast<long long>(c.rows), static_cast<long long>(c.cols), c.rho, static_cast<long long>(k), err / optimal,
                 rep.residualNorm / optimal);
-    // The stated bound (matrix_transforms.h): within 1% of optimal for the
+    // The stated bound (laser.h): within 1% of optimal for the
     // randomized sketch, optimal up to rounding for exact and Gram.
     const double eps = c.method == LaserMethod::Randomized ? 1e-2 : 1e-4;
     EXPECT_LE(err, (1 + eps) * optimal);

@@ -12,7 +12,7 @@
 #include <gtest/gtest.h>
 
 #include "compression_test_util.h"
-#include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/engine/rtn_quantization.h"
 
 using namespace superlens::core;
 using superlens::test::IndirectWeight;

@@ -10,7 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "superlens/core/engine/engine.h"
-#include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/engine/rtn_quantization.h"
 #include "test_paths.h"
 
 using namespace superlens::core;

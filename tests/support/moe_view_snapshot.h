@@ -8,7 +8,7 @@
 
 #include <QtGlobal>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "superlens/core/engine/edit_spec.h"
 #include "superlens/core/model/model.h"
 #include "test_paths.h"
@@ -18,7 +18,7 @@ namespace superlens::test {
 struct MoeViewSnapshot {
     std::shared_ptr<const core::Model> model;
     std::unique_ptr<core::Engine> engine;
-    widgets::SnapshotPtr snapshot;
+    core::view::SnapshotPtr snapshot;
 };
 
 inline MoeViewSnapshot mixtralExpertsSnapshot() {
@@ -28,19 +28,19 @@ inline MoeViewSnapshot mixtralExpertsSnapshot() {
     x.model = *m;
     x.engine = std::make_unique<core::Engine>(x.model);
     const std::vector<core::TokenId> ids{1, 5, 77, 30, 12, 100, 99, 31, 120, 64};
-    auto original = x.engine->run(widgets::viewForwardRequest(ids, {}));
+    auto original = x.engine->run(core::view::viewForwardRequest(ids, {}));
     if (!original) qFatal("%s", original.error().message.c_str());
     auto edits = core::parseEdits({"expert:1:0=off"}, *x.model);
     if (!edits) qFatal("%s", edits.error().message.c_str());
-    auto edited = x.engine->run(widgets::viewForwardRequest(ids, *edits, *original));
+    auto edited = x.engine->run(core::view::viewForwardRequest(ids, *edits, *original));
     if (!edited) qFatal("%s", edited.error().message.c_str());
-    widgets::SnapshotInputs in;
+    core::view::SnapshotInputs in;
     in.model = x.model.get();
     in.modelName = "mixtral-bf16";
     in.original = *original;
     in.edited = *edited;
     in.engine = x.engine.get();
-    auto snap = widgets::buildViewSnapshot(in);
+    auto snap = core::view::buildViewSnapshot(in);
     if (!snap) qFatal("%s", snap.error().message.c_str());
     x.snapshot = *snap;
     return x;

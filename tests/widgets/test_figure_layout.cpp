@@ -31,7 +31,7 @@
 #include <QTest>
 #include <qcustomplot.h>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "superlens/core/model/npy.h"
 #include "figure_export.h"
 #include "figure_layout.h"
@@ -47,7 +47,7 @@
 
 using namespace superlens;
 using widgets::PlotView;
-using widgets::SnapshotPtr;
+using core::view::SnapshotPtr;
 
 namespace {
 
@@ -84,35 +84,35 @@ SnapshotPtr buildVisionSnapshot(Fixture& x, const std::string& name, const std::
     auto px = core::loadNpy(test::testData() / "vision" / name / pixelsFile);
     if (!px) qFatal("%s", px.error().message.c_str());
     auto pixels = std::make_shared<const core::PixelTensor>(std::move(px).value());
-    auto original = engine.run(widgets::viewForwardRequest(pixels, {}));
+    auto original = engine.run(core::view::viewForwardRequest(pixels, {}));
     if (!original) qFatal("%s", original.error().message.c_str());
     auto edits = core::parseEdits({edit}, **m, (*original)->positions);
     if (!edits) qFatal("%s", edits.error().message.c_str());
-    auto edited = engine.run(widgets::viewForwardRequest(pixels, *edits, *original));
+    auto edited = engine.run(core::view::viewForwardRequest(pixels, *edits, *original));
     if (!edited) qFatal("%s", edited.error().message.c_str());
-    widgets::SnapshotInputs in;
+    core::view::SnapshotInputs in;
     in.model = m->get();
     in.modelName = name;
     in.original = *original;
     in.edited = *edited;
     in.engine = &engine;
     in.imageSource = pixelsFile;
-    auto snap = widgets::buildViewSnapshot(in);
+    auto snap = core::view::buildViewSnapshot(in);
     if (!snap) qFatal("%s", snap.error().message.c_str());
     return *snap;
 }
 
 SnapshotPtr buildSnapshot(Fixture& x, const std::string& prompt) {
     const std::vector<core::TokenId> ids = x.tokenizer->encode(prompt);
-    auto original = x.engine->run(widgets::viewForwardRequest(ids, {}));
+    auto original = x.engine->run(core::view::viewForwardRequest(ids, {}));
     if (!original) qFatal("%s", original.error().message.c_str());
     auto scan = core::scanSuperWeights(*x.engine, ids, {});
     if (!scan) qFatal("%s", scan.error().message.c_str());
     auto edits = core::parseEdits({kSuperWeightEdit}, *x.model);
     if (!edits) qFatal("%s", edits.error().message.c_str());
-    auto edited = x.engine->run(widgets::viewForwardRequest(ids, *edits, *original));
+    auto edited = x.engine->run(core::view::viewForwardRequest(ids, *edits, *original));
     if (!edited) qFatal("%s", edited.error().message.c_str());
-    widgets::SnapshotInputs in;
+    core::view::SnapshotInputs in;
     in.model = x.model.get();
     in.modelName = "demo";
     in.tokenizer = x.tokenizer.get();
@@ -122,7 +122,7 @@ SnapshotPtr buildSnapshot(Fixture& x, const std::string& prompt) {
     in.scanned = true;
     in.stopwordIds = core::stopwordTokenIds(*x.tokenizer, core::englishStopwords());
     in.engine = x.engine.get();  // the logit lens
-    auto snap = widgets::buildViewSnapshot(in);
+    auto snap = core::view::buildViewSnapshot(in);
     if (!snap) qFatal("%s", snap.error().message.c_str());
     return *snap;
 }
@@ -155,7 +155,7 @@ std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot) {
     if (kind == QLatin1String("patches") && !snapshot->image) snapshot = snapshot == fixture().longTokens ? fixture().visionLarge : fixture().vision;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(1000, 700);
-    v->setSelectedLayer(widgets::defaultSelectedLayer(*snapshot));
+    v->setSelectedLayer(core::view::defaultSelectedLayer(*snapshot));
     v->setSnapshot(snapshot);
     return v;
 }

@@ -11,7 +11,7 @@
 #include <QTest>
 #include <qcustomplot.h>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "plot_view.h"
 #include "superlens/core/analysis/logit_lens.h"
 #include "superlens/core/tokenizer/tokenizer.h"
@@ -26,7 +26,7 @@
 
 using namespace superlens;
 using widgets::PlotView;
-using widgets::SnapshotPtr;
+using core::view::SnapshotPtr;
 
 namespace {
 
@@ -53,31 +53,31 @@ Fixture& fixture() {
         if (!tok) qFatal("%s", tok.error().message.c_str());
         x.tokenizer = std::move(tok).value();
         x.ids = x.tokenizer->encode(kPrompt, true);
-        auto original = x.engine->run(widgets::viewForwardRequest(x.ids, {}));
+        auto original = x.engine->run(core::view::viewForwardRequest(x.ids, {}));
         if (!original) qFatal("%s", original.error().message.c_str());
         x.original = *original;
         auto edits = core::parseEdits({kSuperWeight}, *x.model);
         if (!edits) qFatal("%s", edits.error().message.c_str());
-        auto edited = x.engine->run(widgets::viewForwardRequest(x.ids, *edits, x.original));
+        auto edited = x.engine->run(core::view::viewForwardRequest(x.ids, *edits, x.original));
         if (!edited) qFatal("%s", edited.error().message.c_str());
         x.edited = *edited;
-        widgets::SnapshotInputs in;
+        core::view::SnapshotInputs in;
         in.model = x.model.get();
         in.modelName = "demo";
         in.tokenizer = x.tokenizer.get();
         in.original = x.original;
         in.engine = x.engine.get();
-        auto plain = widgets::buildViewSnapshot(in);
+        auto plain = core::view::buildViewSnapshot(in);
         if (!plain) qFatal("%s", plain.error().message.c_str());
         x.plain = *plain;
         in.edited = x.edited;
         in.originalLens = x.plain->originalLens;  // as the GUI does: the original lens is reused
-        auto snap = widgets::buildViewSnapshot(in);
+        auto snap = core::view::buildViewSnapshot(in);
         if (!snap) qFatal("%s", snap.error().message.c_str());
         x.withEdit = *snap;
         in.engine = nullptr;
         in.originalLens = nullptr;
-        auto bare = widgets::buildViewSnapshot(in);
+        auto bare = core::view::buildViewSnapshot(in);
         if (!bare) qFatal("%s", bare.error().message.c_str());
         x.noEngine = *bare;
         return x;
@@ -343,9 +343,9 @@ private slots:
         const std::string text = (test::resourcesDir() / "texts" / "kjv_heldout_ruth_jonah_james.txt").string();
         auto edits = core::parseEdits({kSuperWeight}, *f.model);
         QVERIFY(edits.ok());
-        auto held = widgets::heldOutLossOf(*f.engine, *f.tokenizer, text, {}, *edits);
+        auto held = core::view::heldOutLossOf(*f.engine, *f.tokenizer, text, {}, *edits);
         QVERIFY2(held.ok(), held.ok() ? "" : held.error().message.c_str());
-        const widgets::HeldOutLoss& h = *held->loss;
+        const core::view::HeldOutLoss& h = *held->loss;
         QCOMPARE(h.tokens.size(), std::size_t{128});
         QCOMPARE(h.textName, std::string("kjv_heldout_ruth_jonah_james.txt"));
         QCOMPARE(h.tokens.front(), *f.tokenizer->bosId());
@@ -357,7 +357,7 @@ private slots:
         req.edits = *edits;
         auto e = f.engine->run(req);
         QVERIFY(e.ok());
-        auto in = std::make_shared<widgets::ViewSnapshot>(*f.withEdit);
+        auto in = std::make_shared<core::view::ViewSnapshot>(*f.withEdit);
         in->heldOutLoss = held->loss;
         auto v = makeView<widgets::LossView>("loss", in);
         QVERIFY(v->hasData());
@@ -390,7 +390,7 @@ private slots:
         QVERIFY(waiting->figureState().isEmpty());
         // The unedited run is handed back for reuse, and a missing file is one clear error.
         QVERIFY(held->unedited && held->unedited->edits.empty());
-        auto missing = widgets::heldOutLossOf(*f.engine, *f.tokenizer, "/nonexistent/text.txt", {}, *edits);
+        auto missing = core::view::heldOutLossOf(*f.engine, *f.tokenizer, "/nonexistent/text.txt", {}, *edits);
         QVERIFY(!missing.ok() && missing.error().message.find("/nonexistent/text.txt") != std::string::npos);
     }
 };

@@ -15,7 +15,7 @@
 #include <QTest>
 #include <qcustomplot.h>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "superlens/core/model/npy.h"
 #include "figure_export.h"
 #include "layer_navigator.h"
@@ -34,7 +34,7 @@
 
 using namespace superlens;
 using widgets::PlotView;
-using widgets::SnapshotPtr;
+using core::view::SnapshotPtr;
 
 namespace {
 
@@ -61,25 +61,25 @@ Fixture& fixture() {
         x.model = *m;
         x.engine = std::make_unique<core::Engine>(x.model);
         for (const auto& id : test::referenceAnswers()["llama-planted"]["ids"]) x.ids.push_back(id.get<core::TokenId>());
-        auto original = x.engine->run(widgets::viewForwardRequest(x.ids, {}));
+        auto original = x.engine->run(core::view::viewForwardRequest(x.ids, {}));
         if (!original) qFatal("%s", original.error().message.c_str());
         auto scan = core::scanSuperWeights(*x.engine, x.ids, {});
         if (!scan) qFatal("%s", scan.error().message.c_str());
-        widgets::SnapshotInputs in;
+        core::view::SnapshotInputs in;
         in.model = x.model.get();
         in.modelName = "llama-planted";
         in.original = *original;
         in.superWeights = scan->superWeights;
         in.scanned = true;
         in.engine = x.engine.get();  // the logit lens
-        auto plain = widgets::buildViewSnapshot(in);
+        auto plain = core::view::buildViewSnapshot(in);
         if (!plain) qFatal("%s", plain.error().message.c_str());
         x.plain = *plain;
         auto edits = core::parseEdits({"model.layers.1.mlp.down_proj.weight[13,57]=0"}, *x.model);
-        auto edited = x.engine->run(widgets::viewForwardRequest(x.ids, *edits, *original));
+        auto edited = x.engine->run(core::view::viewForwardRequest(x.ids, *edits, *original));
         if (!edited) qFatal("%s", edited.error().message.c_str());
         in.edited = *edited;
-        auto snap = widgets::buildViewSnapshot(in);
+        auto snap = core::view::buildViewSnapshot(in);
         if (!snap) qFatal("%s", snap.error().message.c_str());
         x.edited = *snap;
         x.moe = test::mixtralExpertsSnapshot();
@@ -91,17 +91,17 @@ Fixture& fixture() {
         auto px = core::loadNpy(test::testData() / "vision" / "dinov2-registers-bf16" / "pixels.npy");
         if (!px) qFatal("%s", px.error().message.c_str());
         auto pixels = std::make_shared<const core::PixelTensor>(std::move(px).value());
-        auto vo = x.visionEngine->run(widgets::viewForwardRequest(pixels, {}));
+        auto vo = x.visionEngine->run(core::view::viewForwardRequest(pixels, {}));
         if (!vo) qFatal("%s", vo.error().message.c_str());
         auto ve = core::parseEdits({"blocks.1.hook_resid_post[0,3]=0"}, *x.visionModel, (*vo)->positions);
-        auto vr = x.visionEngine->run(widgets::viewForwardRequest(pixels, *ve, *vo));
+        auto vr = x.visionEngine->run(core::view::viewForwardRequest(pixels, *ve, *vo));
         if (!vr) qFatal("%s", vr.error().message.c_str());
-        widgets::SnapshotInputs vin;
+        core::view::SnapshotInputs vin;
         vin.model = x.visionModel.get();
         vin.original = *vo;
         vin.edited = *vr;
         vin.engine = x.visionEngine.get();
-        auto vs = widgets::buildViewSnapshot(vin);
+        auto vs = core::view::buildViewSnapshot(vin);
         if (!vs) qFatal("%s", vs.error().message.c_str());
         x.vision = *vs;
         return x;

@@ -5,7 +5,7 @@
 
 #include <QString>
 
-#include "../view_snapshot.h"
+#include "../view_model.h"
 
 namespace superlens::widgets {
 

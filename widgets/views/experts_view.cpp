@@ -61,7 +61,7 @@ ExpertsView::ExpertsView(QWidget* parent) : PlotView(parent) {
     connect(plot(), &QCustomPlot::mousePress, this, &ExpertsView::onMousePress);
 }
 
-QString ExpertsView::pruneSpec(int layer, int expert) { return QStringLiteral("expert:%1:%2=off").arg(layer).arg(expert); }
+QString ExpertsView::pruneSpec(int layer, int expert) { return QString::fromStdString(core::expertOffText(layer, expert)); }
 
 int ExpertsView::routedIndex(int layer) const {
     if (!snapshot() || !snapshot()->expertProfile) return -1;

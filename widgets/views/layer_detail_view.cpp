@@ -170,7 +170,7 @@ void LayerDetailView::onMousePress(QMouseEvent* event) {
     // Edits index the weight as stored ([out, in], or GPT-2's [in, out]).
     const std::int64_t row = s.downOutputAxis == 0 ? output : input;
     const std::int64_t col = s.downOutputAxis == 0 ? input : output;
-    const QString spec = QStringLiteral("%1[%2,%3]=0").arg(QString::fromStdString(s.downProjTensor[static_cast<std::size_t>(layer)])).arg(row).arg(col);
+    const QString spec = QString::fromStdString(core::weightSetText(s.downProjTensor[static_cast<std::size_t>(layer)], row, col, 0.0));
     emit ablationProposed(spec, tr("layer %1 down_proj [%2, %3] (token %4)").arg(layer).arg(row).arg(col).arg(t));
     emit statusMessage(tr("Proposed %1 as an ablation candidate").arg(spec));
 }

@@ -9,7 +9,7 @@
 #include <QToolTip>
 #include <qcustomplot.h>
 
-#include "../build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "../plot_helpers.h"
 #include "../view_registry.h"
 #include "superlens/core/analysis/token_loss.h"

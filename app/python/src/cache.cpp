@@ -201,6 +201,20 @@ Index it for runs: f[0], len(f), iteration; use as a context manager or close().
                                    return ownedArray(unwrap(std::move(t)));
                                },
                                "float32 [1, V] (last position) or [T, V]; None when the run stored no logits.")
+        .def_property_readonly("positions", [](const PyCachedRun& r) { return r.info().positions(); },
+                               "T: the tokens, or an image run's positions (CLS, registers, patches).")
+        .def_property_readonly("pixels",
+                               [](const PyCachedRun& r) -> py::object {
+                                   if (r.info().pixelShape.empty()) return py::none();
+                                   auto cache = r.file->get();
+                                   core::Result<core::ActivationTensor> t = core::Error{""};
+                                   {
+                                       py::gil_scoped_release release;
+                                       t = cache->readPixels(r.index);
+                                   }
+                                   return ownedArray(unwrap(std::move(t)));
+                               },
+                               "An image run's pixel values (float32 [C, H, W]) as they ran; None for token runs.")
         .def("read", &readArray, py::arg("hook"), py::arg("first") = py::none(), py::arg("count") = py::none(),
              "A hook's values (float32, shape as recorded); first/count read a slice along the first axis (tokens, or heads of a pattern).")
         .def("__getitem__", [](const PyCachedRun& r, const std::string& hook) { return readArray(r, hook, std::nullopt, std::nullopt); })
@@ -214,7 +228,8 @@ Index it for runs: f[0], len(f), iteration; use as a context manager or close().
                                "Every recorded hook as a dict of arrays (reads them all).")
         .def("__repr__", [](const PyCachedRun& r) {
             const auto& i = r.info();
-            return "<superlens.CachedRun " + std::to_string(i.index) + ": " + std::to_string(i.tokens.size()) + " tokens, " +
+            return "<superlens.CachedRun " + std::to_string(i.index) + ": " + std::to_string(i.positions()) +
+                   (i.pixelShape.empty() ? " tokens, " : " image positions, ") +
                    std::to_string(i.hooks.size()) + " hooks>";
         });
 

@@ -7,7 +7,7 @@
 namespace superlens::core {
 namespace {
 
-std::string offSpec(int layer, int expert) { return "expert:" + std::to_string(layer) + ":" + std::to_string(expert) + "=off"; }
+std::string offSpec(int layer, int expert) { return expertOffText(layer, expert); }
 
 std::string fixed(double v, int digits) {
     char buf[64];

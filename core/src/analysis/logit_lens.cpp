@@ -1,4 +1,5 @@
 #include "superlens/core/analysis/logit_lens.h"
+#include "superlens/core/analysis/softmax.h"
 
 #include <algorithm>
 #include <cmath>
@@ -10,15 +11,6 @@ namespace {
 
 HookPoint residualHook(int layer) {
     return layer < 0 ? HookPoint{HookKind::ResidPre, 0} : HookPoint{HookKind::ResidPost, layer};
-}
-
-// Float64 softmax of one logits row.
-void softmaxRow(const float* logits, std::int64_t V, std::vector<double>& p) {
-    p.resize(static_cast<std::size_t>(V));
-    const double maxv = *std::max_element(logits, logits + V);
-    double sum = 0.0;
-    for (std::int64_t i = 0; i < V; ++i) sum += (p[static_cast<std::size_t>(i)] = std::exp(static_cast<double>(logits[i]) - maxv));
-    for (double& x : p) x /= sum;
 }
 
 // Most probable first, lower id first among equal probabilities.
@@ -111,7 +103,7 @@ Result<LogitLensResult> logitLens(Engine& engine, const ForwardResult& run, cons
         if (!logits) return logits.error();
         const std::int64_t V = logits->cols();
         for (std::int64_t t = 0; t < T; ++t) {
-            softmaxRow(logits->values.data() + t * V, V, p);
+            softmax(logits->values.data() + t * V, V, p);
             const TokenId top1 = argmax(p);
             out.top1Prob[row][static_cast<std::size_t>(t)] = p[static_cast<std::size_t>(top1)];
             out.top1Id[row][static_cast<std::size_t>(t)] = top1;

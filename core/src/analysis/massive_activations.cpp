@@ -48,7 +48,10 @@ std::vector<Cell> largest(const ActivationTensor& t, int k, double threshold) {
 bool isDelimiterToken(const Tokenizer& tokenizer, TokenId id) {
     if (tokenizer.isSpecial(id)) return true;
     if (tokenizer.bosId() && *tokenizer.bosId() == id) return true;
-    const std::string text = tokenizer.tokenText(id);
+    return isDelimiterText(tokenizer.tokenText(id));
+}
+
+bool isDelimiterText(std::string_view text) {
     if (text.empty()) return false;
     // Punctuation, newlines and whitespace only (ASCII; SentencePiece's
     // "▁" word marker is decoded to a space by tokenText).

@@ -1,4 +1,5 @@
 #include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/softmax.h"
 #include "superlens/core/model/mapped_file.h"
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/bootstrap.h"
@@ -17,23 +18,16 @@
 namespace superlens::core {
 namespace {
 
-// Softmax of one logit row in float64, added into `acc` (size V); returns
-// the probability on `track` (valid ids only).
+// Softmax of one logit row (core::softmax), added into `acc` (size V);
+// returns the probability on `track` (valid ids only).
 double addSoftmax(const float* logits, std::int64_t V, std::vector<double>& acc, std::vector<double>& scratch,
                   const std::vector<TokenId>* track) {
-    const double maxv = *std::max_element(logits, logits + V);
-    double sum = 0;
-    for (std::int64_t i = 0; i < V; ++i) {
-        const double e = std::exp(static_cast<double>(logits[i]) - maxv);
-        scratch[static_cast<std::size_t>(i)] = e;
-        sum += e;
-    }
-    const double inv = 1.0 / sum;
-    for (std::int64_t i = 0; i < V; ++i) acc[static_cast<std::size_t>(i)] += scratch[static_cast<std::size_t>(i)] * inv;
+    softmax(logits, V, scratch);
+    for (std::int64_t i = 0; i < V; ++i) acc[static_cast<std::size_t>(i)] += scratch[static_cast<std::size_t>(i)];
     double tracked = 0;
     if (track) {
         for (TokenId id : *track) {
-            if (id >= 0 && id < V) tracked += scratch[static_cast<std::size_t>(id)] * inv;
+            if (id >= 0 && id < V) tracked += scratch[static_cast<std::size_t>(id)];
         }
     }
     return tracked;
@@ -127,11 +121,7 @@ bool endsWithSpace(const std::string& s) { return !s.empty() && std::isspace(sta
 }  // namespace
 
 double logProbability(const float* logits, std::int64_t vocab, TokenId id) {
-    // log-softmax in float64 with the max subtracted (no overflow, no lost small terms).
-    const double maxv = *std::max_element(logits, logits + vocab);
-    double sum = 0;
-    for (std::int64_t i = 0; i < vocab; ++i) sum += std::exp(static_cast<double>(logits[i]) - maxv);
-    return static_cast<double>(logits[id]) - maxv - std::log(sum);
+    return static_cast<double>(logits[id]) - logSumExp(logits, vocab);
 }
 
 Result<PerplexityResult> perplexity(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& edits,

@@ -1,4 +1,5 @@
 #include "superlens/core/analysis/model_compare.h"
+#include "superlens/core/analysis/softmax.h"
 
 #include <algorithm>
 #include <cmath>
@@ -66,17 +67,6 @@ TensorDifference difference(const Model& a, const Model& b, const std::string& n
     d.relativeError = sumSq > 0 ? std::sqrt(sumDiff / sumSq) : (sumDiff > 0 ? std::numeric_limits<double>::infinity() : 0.0);
     d.maxAbsError = maxAbs;
     return d;
-}
-
-// Log-softmax of one row in double.
-void logSoftmax(const float* z, std::int64_t n, std::vector<double>& out) {
-    out.resize(static_cast<std::size_t>(n));
-    double m = -std::numeric_limits<double>::infinity();
-    for (std::int64_t i = 0; i < n; ++i) m = std::max(m, static_cast<double>(z[i]));
-    double s = 0;
-    for (std::int64_t i = 0; i < n; ++i) s += std::exp(static_cast<double>(z[i]) - m);
-    const double lse = m + std::log(s);
-    for (std::int64_t i = 0; i < n; ++i) out[static_cast<std::size_t>(i)] = static_cast<double>(z[i]) - lse;
 }
 
 std::int64_t argmax(const float* z, std::int64_t n) { return std::max_element(z, z + n) - z; }

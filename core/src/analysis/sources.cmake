@@ -9,6 +9,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/massive_activations.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/registers_study.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/report_json.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/softmax.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/metrics.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/logit_lens.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/attention_sinks.cpp

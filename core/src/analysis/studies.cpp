@@ -67,7 +67,7 @@ Result<std::vector<EditSpec>> nullDraw(Engine& engine, const std::vector<SuperWe
         } while (taken.count({layer, r, c}));
         taken.insert({layer, r, c});
         const double value = static_cast<double>((*W)->at(r, c)) - static_cast<double>(sw.value);
-        auto e = parseEdit(name + "[" + std::to_string(r) + "," + std::to_string(c) + "]=" + formatNumber(value));
+        auto e = parseEdit(weightSetText(name, r, c, value));
         if (!e) return e.error();
         out.push_back(*e);
     }
@@ -236,7 +236,7 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
         auto largest = largestWeights(engine, name, baseEdits, k, coords);
         if (!largest) return largest.error();
         for (const auto& [r, c] : *largest) {
-            auto e = parseEdit(name + "[" + std::to_string(r) + "," + std::to_string(c) + "]=0");
+            auto e = parseEdit(weightSetText(name, r, c, 0.0));
             if (!e) return e.error();
             outlierEdits.push_back(*e);
             study.outliers.push_back({layer, r, c});

@@ -16,7 +16,7 @@ double percentileLinear(std::vector<double> v, double q) {
 
 std::vector<std::string> SuperExpertProfile::pruneEdits() const {
     std::vector<std::string> out;
-    for (const ExpertStat& s : superExperts) out.push_back("expert:" + std::to_string(s.layer) + ":" + std::to_string(s.expert) + "=off");
+    for (const ExpertStat& s : superExperts) out.push_back(expertOffText(s.layer, s.expert));
     return out;
 }
 

@@ -152,7 +152,7 @@ std::string SuperWeight::tensorName(const Model& model) const {
 }
 
 std::string SuperWeight::zeroEdit(const Model& model) const {
-    return tensorName(model) + "[" + std::to_string(row) + "," + std::to_string(col) + "]=0";
+    return weightSetText(tensorName(model), row, col, 0.0);
 }
 
 Result<SuperWeightScan> scanSuperWeights(Engine& engine, const std::vector<TokenId>& tokens, const std::vector<EditSpec>& baseEdits,
@@ -206,14 +206,26 @@ Result<SuperWeightScan> scanSuperWeights(Engine& engine, const std::vector<Token
 
 Result<std::vector<SuperWeightConsistency>> scanConsistency(Engine& engine, const std::vector<std::vector<TokenId>>& prompts,
                                                             const std::vector<EditSpec>& baseEdits, const SuperWeightScanOptions& options,
-                                                            const RunControl& control) {
+                                                            const RunControl& control, const SuperWeightScan* firstPromptScan) {
     std::vector<SuperWeightConsistency> out;
     const int total = static_cast<int>(prompts.size());
     for (int i = 0; i < total; ++i) {
         if (control.isCancelled()) return Error{kCancelledMessage};
-        auto scan = scanSuperWeights(engine, prompts[static_cast<std::size_t>(i)], baseEdits, options);
-        if (!scan) return Error{"prompt " + std::to_string(i + 1) + ": " + scan.error().message};
-        for (const SuperWeight& sw : scan->superWeights) {
+        const auto& tokens = prompts[static_cast<std::size_t>(i)];
+        // Activation edits name token positions: each prompt must have them.
+        for (const EditSpec& e : baseEdits) {
+            if (e.kind != EditKind::Activation) continue;
+            if (auto st = validateEdit(e, engine.model(), static_cast<std::int64_t>(tokens.size())); !st) {
+                return Error{"prompt " + std::to_string(i + 1) + ": " + st.error().message};
+            }
+        }
+        Result<SuperWeightScan> scanned = SuperWeightScan{};
+        if (i > 0 || !firstPromptScan) {
+            scanned = scanSuperWeights(engine, tokens, baseEdits, options);
+            if (!scanned) return Error{"prompt " + std::to_string(i + 1) + ": " + scanned.error().message};
+        }
+        const SuperWeightScan& scan = (i == 0 && firstPromptScan) ? *firstPromptScan : *scanned;
+        for (const SuperWeight& sw : scan.superWeights) {
             auto it = std::find_if(out.begin(), out.end(), [&](const SuperWeightConsistency& c) { return c.weight.sameCoordinate(sw); });
             if (it == out.end()) {
                 out.push_back({sw, 0, total});

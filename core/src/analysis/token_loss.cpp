@@ -1,4 +1,5 @@
 #include "superlens/core/analysis/token_loss.h"
+#include "superlens/core/analysis/softmax.h"
 
 #include <algorithm>
 #include <cmath>
@@ -15,11 +16,8 @@ Result<std::vector<double>> tokenLosses(const ForwardResult& run) {
     std::vector<double> out(static_cast<std::size_t>(T), std::numeric_limits<double>::quiet_NaN());
     for (std::int64_t t = 1; t < T; ++t) {
         const float* row = run.logits.values.data() + (t - 1) * V;
-        const double m = *std::max_element(row, row + V);
-        double sum = 0.0;
-        for (std::int64_t i = 0; i < V; ++i) sum += std::exp(static_cast<double>(row[i]) - m);
         const TokenId id = run.tokens[static_cast<std::size_t>(t)];
-        out[static_cast<std::size_t>(t)] = -(static_cast<double>(row[id]) - m - std::log(sum));
+        out[static_cast<std::size_t>(t)] = logSumExp(row, V) - static_cast<double>(row[id]);
     }
     return out;
 }

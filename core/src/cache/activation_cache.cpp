@@ -12,6 +12,8 @@
 #include "cache/cache_layout.h"
 #include "cache/file_ops.h"
 #include "cache/h5_util.h"
+#include "superlens/core/model/fnv64.h"
+#include "superlens/core/model/image_tokens.h"
 
 namespace fs = std::filesystem;
 
@@ -92,7 +94,13 @@ CaptureRun CaptureRun::fromResult(const ForwardResult& result, std::string promp
     CaptureRun run;
     run.prompt = std::move(prompt);
     run.tokens = result.tokens;
-    if (tokenizer) {
+    run.pixels = result.pixels;
+    if (result.pixels) {
+        run.imagePositions = result.positions;
+        for (std::int64_t t = 0; t < result.positions; ++t) {
+            run.tokenTexts.push_back(imageTokenAt(t, result.registers, result.patchGridWidth).label());
+        }
+    } else if (tokenizer) {
         for (TokenId id : result.tokens) {
             run.tokenStrings.push_back(tokenizer->tokenString(id));
             run.tokenTexts.push_back(tokenizer->tokenText(id));
@@ -118,6 +126,7 @@ const CachedHook* CachedRunInfo::hook(const std::string& name) const {
 CacheRunKey CacheRunKey::forRequest(const ForwardRequest& request, const Engine& engine) {
     CacheRunKey key;
     key.tokens = request.tokens;
+    if (request.pixels) key.pixelsFingerprint = core::pixelsFingerprint(*request.pixels);
     for (const auto& e : request.edits) key.edits.push_back(e.text());
     for (const HookPoint& p : request.record.resolve(hookLayoutOf(engine.model().config()))) key.hooks.push_back(hookName(p));
     key.precision = precisionName(engine.options().precision, engine.options().compute);
@@ -127,37 +136,62 @@ CacheRunKey CacheRunKey::forRequest(const ForwardRequest& request, const Engine&
 
 std::optional<int> findMatchingRun(const std::vector<CachedRunInfo>& runs, const CacheRunKey& key) {
     for (const auto& run : runs) {
-        if (run.tokens != key.tokens || run.edits != key.edits || run.precision != key.precision) continue;
+        if (run.tokens != key.tokens || run.pixelsFingerprint != key.pixelsFingerprint || run.edits != key.edits ||
+            run.precision != key.precision) {
+            continue;
+        }
         // Last-position logits are the last row of all-position ones.
         if (key.allPositionLogits && !run.allPositionLogits) continue;
-        if (run.logitsShape.empty()) continue;
+        // Vision encoders have no logits; every other run must carry them.
+        if (run.logitsShape.empty() && key.pixelsFingerprint.empty()) continue;
         const bool hasAll = std::all_of(key.hooks.begin(), key.hooks.end(), [&](const std::string& h) { return run.hook(h) != nullptr; });
         if (hasAll) return run.index;
     }
     return std::nullopt;
 }
 
+std::string pixelsFingerprint(const PixelTensor& pixels) {
+    Fnv64 fp;
+    fp.add(static_cast<std::uint64_t>(pixels.channels));
+    fp.add(static_cast<std::uint64_t>(pixels.height));
+    fp.add(static_cast<std::uint64_t>(pixels.width));
+    fp.add(std::string_view(reinterpret_cast<const char*>(pixels.values.data()), pixels.values.size() * sizeof(float)));
+    return fp.hex();
+}
+
+namespace {
+
+std::uint64_t hookBytes(const ModelConfig& config, std::uint64_t T, HookPoint p) {
+    switch (p.kind) {
+        case HookKind::AttnPattern: return static_cast<std::uint64_t>(config.numHeads) * T * T * 4;
+        case HookKind::MlpPre:
+        case HookKind::MlpPost: return T * static_cast<std::uint64_t>(config.intermediateSize) * 4;
+        case HookKind::ExpertPre:
+        case HookKind::ExpertPost: return T * static_cast<std::uint64_t>(config.experts.intermediate) * 4;
+        case HookKind::SharedPre:
+        case HookKind::SharedPost: return T * static_cast<std::uint64_t>(config.experts.sharedIntermediate) * 4;
+        case HookKind::ExpertWeights: return T * static_cast<std::uint64_t>(config.experts.count) * 4;
+        case HookKind::ExpertIndices: return T * static_cast<std::uint64_t>(config.experts.topK) * 4;
+        default: return T * static_cast<std::uint64_t>(config.hiddenSize) * 4;
+    }
+}
+
+}  // namespace
+
 std::uint64_t estimateRunBytes(const ModelConfig& config, std::int64_t tokens, const std::vector<HookPoint>& hooks, bool allPositionLogits) {
     const auto T = static_cast<std::uint64_t>(tokens);
     std::uint64_t bytes = 0;
-    for (const HookPoint& p : hooks) {
-        switch (p.kind) {
-            case HookKind::AttnPattern: bytes += static_cast<std::uint64_t>(config.numHeads) * T * T * 4; break;
-            case HookKind::MlpPre:
-            case HookKind::MlpPost: bytes += T * static_cast<std::uint64_t>(config.intermediateSize) * 4; break;
-            case HookKind::ExpertPre:
-            case HookKind::ExpertPost: bytes += T * static_cast<std::uint64_t>(config.experts.intermediate) * 4; break;
-            case HookKind::SharedPre:
-            case HookKind::SharedPost: bytes += T * static_cast<std::uint64_t>(config.experts.sharedIntermediate) * 4; break;
-            case HookKind::ExpertWeights: bytes += T * static_cast<std::uint64_t>(config.experts.count) * 4; break;
-            case HookKind::ExpertIndices: bytes += T * static_cast<std::uint64_t>(config.experts.topK) * 4; break;
-            default: bytes += T * static_cast<std::uint64_t>(config.hiddenSize) * 4; break;
-        }
-    }
+    for (const HookPoint& p : hooks) bytes += hookBytes(config, T, p);
     bytes += (allPositionLogits ? T : 1) * static_cast<std::uint64_t>(config.vocabSize) * 4;
     // Object headers, chunk indices, strings: a few KiB per dataset.
     bytes += (hooks.size() + 8) * 4096;
     return bytes;
+}
+
+std::uint64_t estimateLargestHookBytes(const ModelConfig& config, std::int64_t tokens, const std::vector<HookPoint>& hooks) {
+    std::uint64_t largest = 0;
+    for (const HookPoint& p : hooks) largest = std::max(largest, hookBytes(config, static_cast<std::uint64_t>(tokens), p));
+    return largest;
 }
 
 std::optional<std::uint64_t> freeDiskBytes(const fs::path& folder) {
@@ -268,6 +302,8 @@ Result<ActivationTensor> readChecked(const ActivationCache::Impl& impl, int run,
     if (!info) return impl.error("has no run " + std::to_string(run));
     if (name == "logits") {
         if (info->logitsShape.empty()) return impl.error("run " + std::to_string(run) + " has no logits");
+    } else if (name == "pixel_values") {
+        if (info->pixelShape.empty()) return impl.error("run " + std::to_string(run) + " is not an image run");
     } else if (!info->hook(name)) {
         return impl.error("run " + std::to_string(run) + " has no hook '" + name + "'");
     }
@@ -298,11 +334,30 @@ Result<ActivationTensor> ActivationCache::readHookSlice(int run, const std::stri
 
 Result<ActivationTensor> ActivationCache::readLogits(int run) const { return readChecked(*m_impl, run, "logits", std::nullopt); }
 
+Result<ActivationTensor> ActivationCache::readPixels(int run) const { return readChecked(*m_impl, run, "pixel_values", std::nullopt); }
+
 Result<std::shared_ptr<const ForwardResult>> ActivationCache::readRun(int run, const HookSelection& hooks) const {
     const CachedRunInfo* info = m_impl->run(run);
     if (!info) return m_impl->error("has no run " + std::to_string(run));
     auto result = std::make_shared<ForwardResult>();
     result->tokens = info->tokens;
+    result->positions = info->positions();
+    if (!info->pixelShape.empty()) {
+        // An image run: the pixels that ran, and what each position is.
+        auto px = readPixels(run);
+        if (!px) return px.error();
+        auto config = modelConfig();
+        if (!config) return config.error();
+        if (!config->pixelInput || config->patchSize < 1) return m_impl->error("run " + std::to_string(run) + " is an image run of a model that reads no images");
+        auto pixels = std::make_shared<PixelTensor>();
+        pixels->channels = static_cast<int>(info->pixelShape[0]);
+        pixels->height = static_cast<int>(info->pixelShape[1]);
+        pixels->width = static_cast<int>(info->pixelShape[2]);
+        pixels->values = std::move(px->values);
+        result->pixels = std::move(pixels);
+        result->registers = config->numRegisters;
+        result->patchGridWidth = info->pixelShape[2] / config->patchSize;
+    }
     for (const auto& text : info->edits) {
         auto e = parseEdit(text);
         if (!e) return m_impl->error("run " + std::to_string(run) + ": " + e.error().message);

@@ -42,17 +42,56 @@ struct ActivationCacheWriter::Impl {
     std::optional<cachefs::TempFile> temp;
     Handle file;
     std::uint64_t rawBytes = 0;
+    std::optional<cachelayout::RunGroup> open;  // a run begun and not yet finished
     bool failed = false;
     bool committed = false;
 
     std::string suffix() const { return targetExisted ? " (the existing file is unchanged)" : " (nothing was written)"; }
     Error error(const std::string& m) const { return Error{target.string() + ": " + m}; }
 
+    template <class Fn>
+    auto guarded(Fn&& step) -> decltype(step());
+
+    // Closes the open run with its logits and lists it; starts the disk on
+    // what is written so far when commit() will fsync, so its wait covers
+    // only the tail.
+    Result<int> finishOpenRun(const ActivationTensor* logits, double seconds) {
+        if (logits) {
+            const std::int64_t T = open->tokens;
+            const auto& s = logits->shape;
+            std::int64_t n = 1;
+            for (auto dim : s) n *= dim;
+            if (s.size() != 2 || s[0] != (open->info.allPositionLogits ? T : 1) || n != static_cast<std::int64_t>(logits->values.size())) {
+                discardOpenRun();
+                return error("cannot append the run: logits shape does not fit the run");
+            }
+        }
+        CachedRunInfo info = cachelayout::finishRun(*open, logits, seconds, options.compression, rawBytes);
+        open.reset();
+        const int index = info.index;
+        runs.push_back(std::move(info));
+        appended.push_back(index);
+        if (options.sync == CacheSync::Always || (options.sync == CacheSync::WhenReplacing && targetExisted)) {
+            cachefs::startWriteback(temp->fd.get());
+        }
+        return index;
+    }
+
+    // Unlinks a run begun but not finished; the writer stays usable. When the
+    // unlink itself fails the temporary is dropped instead.
+    void discardOpenRun() {
+        if (!open) return;
+        const std::string path = open->path;
+        open.reset();
+        if (file.id() >= 0 && H5Ldelete(file, path.c_str(), H5P_DEFAULT) < 0) abandon();
+    }
+
     // Drops the temporary; the target is untouched.
     void abandon() {
         // Give the space back first: on a full disk HDF5's closing flush can
         // then still succeed, and the file is released instead of lingering.
         if (temp) (void)::ftruncate(temp->fd.get(), 0);
+        open.reset();
         file.reset();
         if (temp) {
             cachefs::removeQuietly(temp->path);
@@ -200,41 +239,97 @@ const std::vector<CachedRunInfo>& ActivationCacheWriter::runs() const { return m
 
 std::optional<int> ActivationCacheWriter::findRun(const CacheRunKey& key) const { return findMatchingRun(m_impl->runs, key); }
 
+// Runs `step` under the HDF5 lock; a failure abandons the temporary (the
+// target stays unchanged) and becomes one error naming the file.
+template <class Fn>
+auto ActivationCacheWriter::Impl::guarded(Fn&& step) -> decltype(step()) {
+    try {
+        return step();
+    } catch (const Failure& f) {
+        abandon();
+        if (std::string(f.what()) == kCancelledMessage) return Error{kCancelledMessage};
+        return error("cannot write the cache: " + std::string(f.what()) + suffix());
+    } catch (const cachefs::FileError& e) {
+        abandon();
+        return error(std::string("cannot write the cache: ") + e.what() + suffix());
+    } catch (const std::bad_alloc&) {
+        abandon();
+        return error("out of memory while writing the cache" + suffix());
+    }
+}
+
 Result<int> ActivationCacheWriter::appendRun(const CaptureRun& run, const RunControl& control) {
+    SL_TRY(beginRun(run));
+    h5::init();
+    std::lock_guard lock(h5::mutex());
+    Impl& d = *m_impl;
+    return d.guarded([&]() -> Result<int> {
+        std::int64_t done = 0;
+        const auto total = static_cast<std::int64_t>(run.hooks.size());
+        // Execution order (as a streamed capture writes them), so a partially
+        // listed file reads naturally in h5ls too.
+        std::vector<std::pair<HookPoint, const std::string*>> order;
+        for (const auto& [name, tensor] : run.hooks) order.emplace_back(*parseHookName(name), &name);
+        std::sort(order.begin(), order.end());
+        for (const auto& [point, name] : order) {
+            if (control.isCancelled()) throw Failure(kCancelledMessage);
+            cachelayout::writeRunHook(*d.open, *name, *run.hooks.at(*name), d.options.compression, d.rawBytes);
+            control.progress(++done, total, "writing");
+        }
+        return d.finishOpenRun(run.logits.get(), run.seconds);
+    });
+}
+
+Status ActivationCacheWriter::beginRun(const CaptureRun& header) {
     h5::init();
     std::lock_guard lock(h5::mutex());
     Impl& d = *m_impl;
     if (d.failed || d.committed) return d.error("this writer can no longer append (after an error or commit)");
+    if (d.open) return d.error("a run is already being written");
     try {
-        cachelayout::validateRun(run);
+        cachelayout::validateRun(header);
     } catch (const Failure& f) {
         return d.error(std::string("cannot append the run: ") + f.what());
     }
-    try {
+    return d.guarded([&]() -> Status {
         if (!d.temp) d.prepareTemp();
         const int index = d.runs.empty() ? 0 : std::max_element(d.runs.begin(), d.runs.end(), [](const auto& a, const auto& b) {
                                                    return a.index < b.index;
                                                })->index + 1;
-        CachedRunInfo info = cachelayout::writeRun(d.file, index, run, d.options.compression, control, d.rawBytes);
-        d.runs.push_back(std::move(info));
-        d.appended.push_back(index);
-        // Start the disk on what is written so far when commit() will fsync,
-        // so its wait covers only the tail.
-        if (d.options.sync == CacheSync::Always || (d.options.sync == CacheSync::WhenReplacing && d.targetExisted)) {
-            cachefs::startWriteback(d.temp->fd.get());
-        }
-        return index;
+        d.open = cachelayout::beginRun(d.file, index, header);
+        return {};
+    });
+}
+
+Status ActivationCacheWriter::appendHook(const std::string& name, const ActivationTensor& values) {
+    h5::init();
+    std::lock_guard lock(h5::mutex());
+    Impl& d = *m_impl;
+    if (!d.open) return d.error("no run is being written");
+    try {
+        cachelayout::validateHook(name, values, d.open->tokens);
     } catch (const Failure& f) {
-        d.abandon();
-        if (std::string(f.what()) == kCancelledMessage) return Error{kCancelledMessage};
-        return d.error("cannot write the cache: " + std::string(f.what()) + d.suffix());
-    } catch (const cachefs::FileError& e) {
-        d.abandon();
-        return d.error(std::string("cannot write the cache: ") + e.what() + d.suffix());
-    } catch (const std::bad_alloc&) {
-        d.abandon();
-        return d.error("out of memory while writing the cache" + d.suffix());
+        d.discardOpenRun();
+        return d.error(std::string("cannot append the run: ") + f.what());
     }
+    return d.guarded([&]() -> Status {
+        cachelayout::writeRunHook(*d.open, name, values, d.options.compression, d.rawBytes);
+        return {};
+    });
+}
+
+Result<int> ActivationCacheWriter::finishRun(const ActivationTensor* logits, double seconds) {
+    h5::init();
+    std::lock_guard lock(h5::mutex());
+    Impl& d = *m_impl;
+    if (!d.open) return d.error("no run is being written");
+    return d.guarded([&]() -> Result<int> { return d.finishOpenRun(logits, seconds); });
+}
+
+void ActivationCacheWriter::discardRun() {
+    h5::init();
+    std::lock_guard lock(h5::mutex());
+    m_impl->discardOpenRun();
 }
 
 Result<ActivationCacheWriter::CommitInfo> ActivationCacheWriter::commit() {
@@ -294,10 +389,39 @@ Result<CaptureOutcome> captureRun(ActivationCacheWriter& writer, Engine& engine,
         out.reused = true;
         return out;
     }
-    auto result = engine.run(request, control);
-    if (!result) return result.error();
-    const CaptureRun run = CaptureRun::fromResult(**result, prompt, tokenizer, request.record.patternList());
-    auto index = writer.appendRun(run, control);
+    // Each hook goes to the file as the engine produces it (HookSink), so
+    // memory holds one hook at a time whatever the selection.
+    ForwardResult shape;
+    shape.tokens = request.tokens;
+    shape.edits = request.edits;
+    shape.precision = engine.options().precision;
+    shape.compute = engine.options().compute;
+    shape.allPositionLogits = request.allPositionLogits;
+    if (request.pixels) {
+        const ModelConfig& c = engine.model().config();
+        shape.pixels = request.pixels;
+        shape.positions = c.imageTokenCount(request.pixels->height, request.pixels->width);
+        shape.registers = c.numRegisters;
+        shape.patchGridWidth = c.patchSize > 0 ? request.pixels->width / c.patchSize : 0;
+    }
+    SL_TRY(writer.beginRun(CaptureRun::fromResult(shape, prompt, tokenizer, request.record.patternList())));
+    struct ToFile final : HookSink {
+        ActivationCacheWriter& writer;
+        const RunControl& control;
+        ToFile(ActivationCacheWriter& w, const RunControl& c) : writer(w), control(c) {}
+        Status consume(HookPoint point, const ActivationTensor& values) override {
+            if (control.isCancelled()) return Error{kCancelledMessage};
+            return writer.appendHook(hookName(point), values);
+        }
+    } sink(writer, control);
+    ForwardRequest streamed = request;
+    streamed.sink = &sink;
+    auto result = engine.run(streamed, control);
+    if (!result) {
+        writer.discardRun();
+        return result.error();
+    }
+    auto index = writer.finishRun((*result)->logits.values.empty() ? nullptr : &(*result)->logits, (*result)->seconds);
     if (!index) return index.error();
     out.run = *index;
     out.result = std::move(result).value();

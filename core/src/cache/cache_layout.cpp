@@ -1,6 +1,7 @@
 #include "cache/cache_layout.h"
 
 #include "cache/file_ops.h"
+#include "superlens/core/model/npy.h"
 
 #include <algorithm>
 #include <charconv>
@@ -213,14 +214,44 @@ std::vector<CachedRunInfo> readRuns(hid_t file, const ModelConfig* config) {
             info.seconds = h5::hasAttribute(g, "seconds") ? h5::readDoubleAttr(g, "seconds") : 0.0;
             info.created = stringOr(g, "created", "");
             info.metadataJson = stringOr(g, "metadata", "{}");
-            {
-                Handle ds = owned(H5Dopen2(g, "token_ids", H5P_DEFAULT), H5Dclose, "cannot open " + path + "/token_ids");
-                requireType(ds, path + "/token_ids", false);
+            if (h5::exists(g, "pixel_values")) {
+                // An image run (vision models): pixel values instead of token ids.
+                Handle ds = owned(H5Dopen2(g, "pixel_values", H5P_DEFAULT), H5Dclose, "cannot open " + path + "/pixel_values");
+                requireType(ds, path + "/pixel_values", true);
+                info.pixelShape = h5::datasetShape(ds);
+                const auto& s = info.pixelShape;
+                if (s.size() != 3 || s[0] < 1 || s[0] > kMaxImageChannels || s[1] < 1 || s[1] > kMaxImageSide || s[2] < 1 || s[2] > kMaxImageSide) {
+                    damaged(path + "/pixel_values has shape " + shapeText(s) + ", not [channels, height, width] of an image");
+                }
+                if (h5::exists(g, "token_ids")) damaged(path + " has both pixel_values and token_ids");
+                info.pixelsFingerprint = h5::readStringAttr(g, "pixels_fingerprint");
+                info.imagePositions = h5::readInt64Attr(g, "positions");
+                if (config && config->pixelInput) {
+                    if (s[0] != config->numChannels) {
+                        damaged(path + "/pixel_values has " + std::to_string(s[0]) + " channels; " + modelText + " reads " +
+                                std::to_string(config->numChannels));
+                    }
+                    if (s[1] < config->patchSize || s[2] < config->patchSize ||
+                        info.imagePositions != config->imageTokenCount(static_cast<int>(s[1]), static_cast<int>(s[2]))) {
+                        damaged(path + " attribute 'positions' (" + std::to_string(info.imagePositions) + ") does not fit a " + shapeText(s) +
+                                " image in " + modelText);
+                    }
+                } else if (config) {
+                    damaged(path + " is an image run; " + modelText + " reads tokens");
+                }
+                if (info.imagePositions < 1 || info.imagePositions > (std::int64_t{1} << 24)) {
+                    damaged(path + " attribute 'positions' is " + std::to_string(info.imagePositions));
+                }
+            } else {
+                {
+                    Handle ds = owned(H5Dopen2(g, "token_ids", H5P_DEFAULT), H5Dclose, "cannot open " + path + "/token_ids");
+                    requireType(ds, path + "/token_ids", false);
+                }
+                const auto ids = h5::readInt32Dataset(g, "token_ids");
+                info.tokens.assign(ids.begin(), ids.end());
+                if (info.tokens.empty()) damaged(path + "/token_ids is empty");
             }
-            const auto ids = h5::readInt32Dataset(g, "token_ids");
-            info.tokens.assign(ids.begin(), ids.end());
-            const auto T = static_cast<std::int64_t>(info.tokens.size());
-            if (T == 0) damaged(path + "/token_ids is empty");
+            const std::int64_t T = info.positions();
             if (config && config->vocabSize > 0) {
                 for (std::size_t i = 0; i < info.tokens.size(); ++i) {
                     const TokenId id = info.tokens[i];
@@ -311,8 +342,42 @@ void writeVocab(hid_t file, const CacheModelInfo& model) {
     if (!model.vocabTexts.empty()) h5::writeStringDataset(file, "/vocab/texts", model.vocabTexts);
 }
 
+namespace {
+
+void checkValues(const ActivationTensor& t, const std::string& name) {
+    std::int64_t n = 1;
+    for (auto d : t.shape) {
+        if (d < 0) throw Failure(name + " has a negative dimension");
+        n *= d;
+    }
+    if (t.shape.empty() || n != static_cast<std::int64_t>(t.values.size())) {
+        throw Failure(name + ": " + std::to_string(t.values.size()) + " values do not fill its shape");
+    }
+}
+
+}  // namespace
+
+void validateHook(const std::string& name, const ActivationTensor& t, std::int64_t tokens) {
+    const auto point = parseHookName(name);
+    if (!point) throw Failure("'" + name + "' is not a hook name");
+    checkValues(t, name);
+    const auto& s = t.shape;
+    const bool pattern = point->kind == HookKind::AttnPattern;
+    const bool ok = pattern ? (s.size() == 3 && s[1] == tokens && s[2] == tokens) : (s.size() == 2 && s[0] == tokens);
+    if (!ok) throw Failure(name + " has a shape that does not fit " + std::to_string(tokens) + " tokens");
+}
+
 void validateRun(const CaptureRun& run) {
-    const auto T = static_cast<std::int64_t>(run.tokens.size());
+    const std::int64_t T = run.positions();
+    if (run.pixels) {
+        const PixelTensor& px = *run.pixels;
+        if (!run.tokens.empty()) throw Failure("an image run has no token ids");
+        if (px.channels < 1 || px.height < 1 || px.width < 1 ||
+            static_cast<std::size_t>(px.channels) * static_cast<std::size_t>(px.height) * static_cast<std::size_t>(px.width) != px.values.size()) {
+            throw Failure("the image's pixel values do not fill its shape");
+        }
+        if (T < 1) throw Failure("an image run needs at least one position");
+    }
     if (T == 0) throw Failure("a run needs at least one token");
     if (!run.tokenStrings.empty() && static_cast<std::int64_t>(run.tokenStrings.size()) != T) {
         throw Failure("token strings (" + std::to_string(run.tokenStrings.size()) + ") do not match the " + std::to_string(T) + " tokens");
@@ -320,25 +385,9 @@ void validateRun(const CaptureRun& run) {
     if (!run.tokenTexts.empty() && static_cast<std::int64_t>(run.tokenTexts.size()) != T) {
         throw Failure("token texts (" + std::to_string(run.tokenTexts.size()) + ") do not match the " + std::to_string(T) + " tokens");
     }
-    const auto checkValues = [](const ActivationTensor& t, const std::string& name) {
-        std::int64_t n = 1;
-        for (auto d : t.shape) {
-            if (d < 0) throw Failure(name + " has a negative dimension");
-            n *= d;
-        }
-        if (t.shape.empty() || n != static_cast<std::int64_t>(t.values.size())) {
-            throw Failure(name + ": " + std::to_string(t.values.size()) + " values do not fill its shape");
-        }
-    };
     for (const auto& [name, tensor] : run.hooks) {
-        const auto point = parseHookName(name);
-        if (!point) throw Failure("'" + name + "' is not a hook name");
         if (!tensor) throw Failure(name + " has no values");
-        checkValues(*tensor, name);
-        const auto& s = tensor->shape;
-        const bool pattern = point->kind == HookKind::AttnPattern;
-        const bool ok = pattern ? (s.size() == 3 && s[1] == T && s[2] == T) : (s.size() == 2 && s[0] == T);
-        if (!ok) throw Failure(name + " has a shape that does not fit " + std::to_string(T) + " tokens");
+        validateHook(name, *tensor, T);
     }
     if (run.logits) {
         checkValues(*run.logits, "logits");
@@ -379,24 +428,30 @@ void writeFloat(hid_t loc, const std::string& name, const ActivationTensor& t, c
 
 }  // namespace
 
-CachedRunInfo writeRun(hid_t file, int index, const CaptureRun& run, const CacheCompression& compression,
-                       const RunControl& control, std::uint64_t& rawBytes) {
-    const std::string path = runPath(index);
+RunGroup beginRun(hid_t file, int index, const CaptureRun& run) {
+    RunGroup out;
+    out.path = runPath(index);
+    out.tokens = run.positions();
     Handle gcpl = owned(H5Pcreate(H5P_GROUP_CREATE), H5Pclose, "cannot create group properties");
     h5::check(H5Pset_obj_track_times(gcpl, false), "cannot set group properties");
-    Handle g = owned(H5Gcreate2(file, path.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), H5Gclose, "cannot create " + path);
+    out.group = owned(H5Gcreate2(file, out.path.c_str(), H5P_DEFAULT, gcpl, H5P_DEFAULT), H5Gclose, "cannot create " + out.path);
+    const Handle& g = out.group;
 
-    CachedRunInfo info;
+    CachedRunInfo& info = out.info;
     info.index = index;
     info.prompt = run.prompt;
     info.tokens = run.tokens;
+    if (run.pixels) {
+        info.pixelShape = {run.pixels->channels, run.pixels->height, run.pixels->width};
+        info.pixelsFingerprint = pixelsFingerprint(*run.pixels);
+        info.imagePositions = run.imagePositions;
+    }
     info.tokenStrings = run.tokenStrings;
     info.tokenTexts = run.tokenTexts;
     info.edits = run.edits;
     info.hookPatterns = run.hookPatterns;
     info.precision = run.precision;
     info.allPositionLogits = run.allPositionLogits;
-    info.seconds = run.seconds;
     info.created = utcNow();
     info.metadataJson = run.metadataJson;
 
@@ -405,34 +460,43 @@ CachedRunInfo writeRun(hid_t file, int index, const CaptureRun& run, const Cache
     h5::writeStringAttr(g, "hook_patterns", jsonList(run.hookPatterns));
     h5::writeStringAttr(g, "precision", run.precision);
     h5::writeStringAttr(g, "logits_positions", run.allPositionLogits ? "all" : "last");
-    h5::writeDoubleAttr(g, "seconds", run.seconds);
     h5::writeStringAttr(g, "created", info.created);
     h5::writeStringAttr(g, "metadata", run.metadataJson);
 
-    h5::writeInt32Dataset(g, "token_ids", std::vector<std::int32_t>(run.tokens.begin(), run.tokens.end()));
+    if (run.pixels) {
+        // An image run: the exact pixel values that ran instead of token ids.
+        ActivationTensor px;
+        px.shape = info.pixelShape;
+        px.values = run.pixels->values;
+        writeFloat(g, "pixel_values", px, CacheCompression{});
+        h5::writeStringAttr(g, "pixels_fingerprint", info.pixelsFingerprint);
+        h5::writeInt64Attr(g, "positions", info.imagePositions);
+    } else {
+        h5::writeInt32Dataset(g, "token_ids", std::vector<std::int32_t>(run.tokens.begin(), run.tokens.end()));
+    }
     if (!run.tokenStrings.empty()) h5::writeStringDataset(g, "token_strings", run.tokenStrings);
     if (!run.tokenTexts.empty()) h5::writeStringDataset(g, "token_texts", run.tokenTexts);
-    if (run.logits) {
-        writeFloat(g, "logits", *run.logits, compression);
-        rawBytes += run.logits->values.size() * sizeof(float);
-        info.logitsShape = run.logits->shape;
+    return out;
+}
+
+void writeRunHook(RunGroup& run, const std::string& name, const ActivationTensor& t, const CacheCompression& compression,
+                  std::uint64_t& rawBytes) {
+    writeFloat(run.group, name, t, compression);
+    rawBytes += t.values.size() * sizeof(float);
+    run.info.hooks.push_back({name, *parseHookName(name), t.shape});
+}
+
+CachedRunInfo finishRun(RunGroup& run, const ActivationTensor* logits, double seconds, const CacheCompression& compression,
+                        std::uint64_t& rawBytes) {
+    if (logits) {
+        writeFloat(run.group, "logits", *logits, compression);
+        rawBytes += logits->values.size() * sizeof(float);
+        run.info.logitsShape = logits->shape;
     }
-    std::int64_t done = 0;
-    const auto total = static_cast<std::int64_t>(run.hooks.size());
-    // Execution order, so a partially listed file reads naturally in h5ls too.
-    std::vector<std::pair<HookPoint, const std::string*>> order;
-    for (const auto& [name, tensor] : run.hooks) order.emplace_back(*parseHookName(name), &name);
-    std::sort(order.begin(), order.end());
-    for (const auto& [point, name] : order) {
-        if (control.isCancelled()) throw Failure(kCancelledMessage);
-        const ActivationTensor& t = *run.hooks.at(*name);
-        writeFloat(g, *name, t, compression);
-        rawBytes += t.values.size() * sizeof(float);
-        info.hooks.push_back({*name, point, t.shape});
-        control.progress(++done, total, "writing");
-    }
-    if (!g.close()) h5::fail("cannot write " + path);
-    return info;
+    run.info.seconds = seconds;
+    h5::writeDoubleAttr(run.group, "seconds", seconds);
+    if (!run.group.close()) h5::fail("cannot write " + run.path);
+    return std::move(run.info);
 }
 
 ActivationTensor readFloat(hid_t file, int run, const std::string& name, std::optional<std::pair<std::int64_t, std::int64_t>> slice) {

@@ -52,11 +52,27 @@ void writeHeader(hid_t file, const CacheModelInfo& model);
 bool hasVocab(hid_t file);
 void writeVocab(hid_t file, const CacheModelInfo& model);
 
-// Checks a run before anything is written (shapes, names, token count).
+// Checks a run before anything is written (shapes, names, token count):
+// its header, every hook it carries and its logits.
 void validateRun(const CaptureRun& run);
-// Writes /runs/<index>; returns its listing and adds the raw float bytes to rawBytes.
-CachedRunInfo writeRun(hid_t file, int index, const CaptureRun& run, const CacheCompression& compression,
-                       const RunControl& control, std::uint64_t& rawBytes);
+// One hook of a run of `tokens` positions (name, shape, values filling it).
+void validateHook(const std::string& name, const ActivationTensor& t, std::int64_t tokens);
+
+// /runs/<index> written in three steps, so a capture can write each hook as
+// the engine produces it: beginRun (attributes, token ids and strings),
+// writeRunHook per hook, finishRun (logits, seconds). Nothing is checked
+// here that validateRun/validateHook check.
+struct RunGroup {
+    h5::Handle group;
+    std::string path;
+    std::int64_t tokens = 0;
+    CachedRunInfo info;
+};
+RunGroup beginRun(hid_t file, int index, const CaptureRun& header);
+void writeRunHook(RunGroup& run, const std::string& name, const ActivationTensor& t, const CacheCompression& compression,
+                  std::uint64_t& rawBytes);
+CachedRunInfo finishRun(RunGroup& run, const ActivationTensor* logits, double seconds, const CacheCompression& compression,
+                        std::uint64_t& rawBytes);
 
 // A float dataset of a run, whole or a slice [first, first + count) of dimension 0.
 ActivationTensor readFloat(hid_t file, int run, const std::string& name, std::optional<std::pair<std::int64_t, std::int64_t>> slice);

@@ -303,6 +303,22 @@ Result<EditSpec> parseEdit(std::string_view raw) {
     return parseElement(text);
 }
 
+std::string weightSetText(const std::string& tensor, std::int64_t row, std::int64_t col, double value) {
+    return tensor + "[" + std::to_string(row) + "," + std::to_string(col) + "]=" + formatNumber(value);
+}
+
+std::string weightScaleText(const std::string& tensor, std::int64_t row, std::int64_t col, double factor) {
+    return tensor + "[" + std::to_string(row) + "," + std::to_string(col) + "]*=" + formatNumber(factor);
+}
+
+std::string activationSetText(const std::string& hook, std::int64_t token, std::int64_t channel, double value) {
+    return hook + "[" + std::to_string(token) + "," + std::to_string(channel) + "]=" + formatNumber(value);
+}
+
+std::string expertOffText(int layer, int expert, bool renorm) {
+    return "expert:" + std::to_string(layer) + ":" + std::to_string(expert) + "=off" + (renorm ? ":renorm" : "");
+}
+
 Result<std::vector<EditSpec>> loadEditsFile(const std::filesystem::path& file) {
     auto text = readRegularFile(file, kMaxConfigBytes);
     if (!text) return text.error();

@@ -7,7 +7,8 @@
 #include <set>
 
 #include "forward_pass.h"
-#include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/engine/laser.h"
+#include "superlens/core/engine/rtn_quantization.h"
 #include "superlens/core/model/non_finite.h"
 #include "superlens/core/system/blas.h"
 
@@ -328,6 +329,7 @@ struct Engine::Impl {
         auto ck = std::make_shared<Checkpoints<S>>();
         ck->residPre.resize(static_cast<std::size_t>(L + 1));
         ForwardPass<S> pass(model, *weights, plan, defaultThreadPool(), compute);
+        pass.streamTo(req.sink);
         kernels::Mat<S> x;
         if (start == 0) {
             if (req.pixels) pass.embedPixels(*req.pixels, x);
@@ -336,7 +338,12 @@ struct Engine::Impl {
             for (int l = 0; l < start && l <= L; ++l) ck->residPre[l] = prevCk->residPre[l];
             x = *prevCk->residPre[std::min(start - 1, L)];
             for (const auto& [p, a] : prev->activations) {
-                if (stageOfHook(p, L) < start) result->activations[p] = a;
+                if (stageOfHook(p, L) >= start) continue;
+                if (!req.sink) {
+                    result->activations[p] = a;
+                } else if (auto st = req.sink->consume(p, *a); !st) {
+                    return st.error();
+                }
             }
         }
         KvCache<S> kv;
@@ -345,11 +352,13 @@ struct Engine::Impl {
             if (control.isCancelled()) return Error{kCancelledMessage};
             ck->residPre[l] = std::make_shared<const kernels::Mat<S>>(x);
             pass.block(l, x, 0, kv);
+            if (!pass.sinkStatus()) return pass.sinkStatus().error();
             control.progress(l + 1, L + 1, "forward");
         }
         if (start <= L) ck->residPre[L] = std::make_shared<const kernels::Mat<S>>(x);
         if (control.isCancelled()) return Error{kCancelledMessage};
         pass.head(x, 0, req.allPositionLogits, result->logits);
+        if (!pass.sinkStatus()) return pass.sinkStatus().error();
         control.progress(L + 1, L + 1, "forward");
         for (auto& [p, a] : pass.recorded()) result->activations[p] = a;
         result->checkpoints = ck;

@@ -9,6 +9,7 @@
 #include <unsupported/Eigen/SpecialFunctions>
 
 #include "activation_edits.h"
+#include "superlens/core/engine/engine.h"
 
 namespace superlens::core {
 
@@ -79,7 +80,16 @@ void ForwardPass<S>::hook(HookPoint p, Mat& values, std::int64_t p0) {
         t->shape = {values.rows(), values.cols()};
         t->values.resize(static_cast<std::size_t>(values.size()));
         std::copy(values.data(), values.data() + values.size(), t->values.begin());
-        m_recorded[p] = std::move(t);
+        record(p, std::move(t));
+    }
+}
+
+template <class S>
+void ForwardPass<S>::record(HookPoint p, std::shared_ptr<ActivationTensor> values) {
+    if (!m_sink) {
+        m_recorded[p] = std::move(values);
+    } else if (m_sinkStatus) {
+        m_sinkStatus = m_sink->consume(p, *values);
     }
 }
 
@@ -382,7 +392,7 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
         }
     });
     rnd(out);  // matmul(attn_weights, value)
-    if (pattern) m_recorded[patternPoint] = std::move(pattern);
+    if (pattern) record(patternPoint, std::move(pattern));
 }
 
 template <class S>

@@ -16,6 +16,8 @@
 
 namespace superlens::core {
 
+class HookSink;  // engine.h
+
 // The matrices a run multiplies by, after edits, by role (null where the
 // family has no such tensor). Matrices are [out, in] whatever the storage.
 struct RunWeights {
@@ -91,6 +93,10 @@ public:
     void head(const Mat& x, std::int64_t p0, bool allPositions, ActivationTensor& logits);
 
     std::map<HookPoint, ActivationPtr>& recorded() { return m_recorded; }
+    // Recorded hooks go to `sink` instead of recorded(); the first error it
+    // returns is kept (later hooks are dropped) and the run should stop.
+    void streamTo(HookSink* sink) { m_sink = sink; }
+    const Result<void>& sinkStatus() const { return m_sinkStatus; }
 
 private:
     void hook(HookPoint p, Mat& values, std::int64_t p0);
@@ -100,6 +106,8 @@ private:
     bool emulating() const { return m_compute != ComputeDtype::Float32; }
     // A Linear layer: y = x W^T + b, rounded once (PyTorch's addmm accumulates in fp32).
     void project(const WeightPtr& w, const WeightPtr& bias, const Mat& x, Mat& y) const;
+    // A recorded hook: kept, or handed to the sink.
+    void record(HookPoint p, std::shared_ptr<ActivationTensor> values);
     // The family's norm of x (rows), with its weight and bias (either may be null).
     void norm(const WeightPtr& weight, const WeightPtr& bias, const Mat& x, Mat& out) const;
     // The same norm applied to each head's slice of x (QK-norm).
@@ -128,6 +136,8 @@ private:
     std::vector<double> m_invFreq;       // per rotary pair, after rope scaling
     std::vector<double> m_localInvFreq;  // sliding layers of Gemma 3 (rope_local_base_freq, unscaled)
     std::map<HookPoint, ActivationPtr> m_recorded;
+    HookSink* m_sink = nullptr;
+    Result<void> m_sinkStatus;
 };
 
 // Rotary inverse frequencies as Hugging Face computes them, incl. linear and

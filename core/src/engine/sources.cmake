@@ -3,8 +3,10 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/hooks.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/edit_spec.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/weight_matrix.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/matrix_transforms.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/compute_dtype.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/laser.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/truncated_svd.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/rtn_quantization.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/kernels.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemm_amx.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/activation_edits.cpp

@@ -31,7 +31,7 @@
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
-#include "superlens/core/engine/matrix_transforms.h"
+#include "superlens/core/engine/laser.h"
 
 namespace superlens::core {
 

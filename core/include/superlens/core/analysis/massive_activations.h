@@ -3,6 +3,7 @@
 // the median, at the first token and at delimiters, in fixed channels.
 
 #include <optional>
+#include <string_view>
 #include <vector>
 
 #include "superlens/core/engine/engine.h"
@@ -50,8 +51,11 @@ struct MassiveActivationReport {
 Result<MassiveActivationReport> findMassiveActivations(const ForwardResult& result, const Tokenizer* tokenizer,
                                                        const MassiveActivationOptions& options = {});
 
-// Added: true when a token's text is a delimiter in the sense of Sun et al.
-// (punctuation, newline, whitespace-only) or a special token such as BOS.
+// The delimiter rule (Sun et al.: massive activations sit on the first token
+// and on delimiters), used by the scan and by the views alike:
+// a token text made only of ASCII punctuation, newlines and whitespace.
+bool isDelimiterText(std::string_view text);
+// A special token (BOS, EOS, ...) or a token whose text is a delimiter.
 bool isDelimiterToken(const Tokenizer& tokenizer, TokenId id);
 
 }  // namespace superlens::core

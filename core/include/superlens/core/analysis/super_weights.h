@@ -122,10 +122,13 @@ struct SuperWeightConsistency {
     int promptsTotal = 0;
     double fraction() const { return promptsTotal > 0 ? static_cast<double>(promptsFound) / promptsTotal : 0; }
 };
-// Ordered by promptsFound (descending), then by first discovery.
+// Ordered by promptsFound (descending), then by first discovery. Activation
+// edits must fit every prompt (an error names the prompt). `firstPromptScan`:
+// a scan of prompts[0] with the same edits and options made before (reused).
 Result<std::vector<SuperWeightConsistency>> scanConsistency(Engine& engine, const std::vector<std::vector<TokenId>>& prompts,
                                                             const std::vector<EditSpec>& baseEdits, const SuperWeightScanOptions& options = {},
-                                                            const RunControl& control = RunControl::none());
+                                                            const RunControl& control = RunControl::none(),
+                                                            const SuperWeightScan* firstPromptScan = nullptr);
 
 // The scan input of a text measure's keep_super (perplexity, stopwords,
 // studies): the text's first kScanInputTokens tokens.

@@ -130,7 +130,13 @@ struct CacheModelInfo {
 // One forward pass to write.
 struct CaptureRun {
     std::string prompt;                     // "" when the tokens were given as ids
-    std::vector<TokenId> tokens;            // [T]
+    std::vector<TokenId> tokens;            // [T]; empty for an image run
+    // Vision models: the image that ran ([C, H, W] pixel values, stored as
+    // /runs/<n>/pixel_values) and its positions T (CLS, registers, patches).
+    std::shared_ptr<const PixelTensor> pixels;
+    std::int64_t imagePositions = 0;
+    // Positions of the run: the tokens, or the image's.
+    std::int64_t positions() const { return pixels ? imagePositions : static_cast<std::int64_t>(tokens.size()); }
     std::vector<std::string> tokenStrings;  // [T] vocabulary pieces, or empty (no tokenizer)
     std::vector<std::string> tokenTexts;    // [T] display texts, or empty
     std::vector<std::string> edits;         // canonical EditSpec::text(), application order
@@ -143,6 +149,7 @@ struct CaptureRun {
     std::string metadataJson = "{}";
 
     // A run from an engine result; token strings/texts when `tokenizer` is given.
+    // An image run's token texts name each position ("CLS", "register 0", "patch (0, 1)").
     static CaptureRun fromResult(const ForwardResult& result, std::string prompt, const Tokenizer* tokenizer,
                                  std::vector<std::string> hookPatterns);
 };
@@ -157,7 +164,11 @@ struct CachedHook {
 struct CachedRunInfo {
     int index = 0;  // n in /runs/<n>
     std::string prompt;
-    std::vector<TokenId> tokens;
+    std::vector<TokenId> tokens;            // empty for an image run
+    std::vector<std::int64_t> pixelShape;   // image runs: [C, H, W] of /runs/<n>/pixel_values
+    std::string pixelsFingerprint;          // image runs: FNV-1a of the shape and values (pixelsFingerprint())
+    std::int64_t imagePositions = 0;        // image runs: T
+    std::int64_t positions() const { return pixelShape.empty() ? static_cast<std::int64_t>(tokens.size()) : imagePositions; }
     std::vector<std::string> tokenStrings;  // empty when the capture had no tokenizer
     std::vector<std::string> tokenTexts;
     std::vector<std::string> edits;         // canonical specs, application order
@@ -176,6 +187,7 @@ struct CachedRunInfo {
 // What a cached run must match to stand in for a new forward pass.
 struct CacheRunKey {
     std::vector<TokenId> tokens;
+    std::string pixelsFingerprint;   // image runs; empty for token runs
     std::vector<std::string> edits;  // canonical specs, application order
     std::vector<std::string> hooks;  // hook names the run must contain (it may hold more)
     std::string precision = "float32";
@@ -185,6 +197,9 @@ struct CacheRunKey {
     // model's layer count, precision from its options).
     static CacheRunKey forRequest(const ForwardRequest& request, const Engine& engine);
 };
+
+// FNV-1a of an image's shape and float bits: the identity of an image run.
+std::string pixelsFingerprint(const PixelTensor& pixels);
 
 // First run (lowest n) matching the key, if any. The file's fingerprint must
 // be checked separately (the reader/writer findRun do both).
@@ -231,6 +246,8 @@ public:
     // of an attention pattern); reads only the chunks involved.
     Result<ActivationTensor> readHookSlice(int run, const std::string& hookName, std::int64_t first, std::int64_t count) const;
     Result<ActivationTensor> readLogits(int run) const;
+    // An image run's pixel values [C, H, W]; an error for token runs.
+    Result<ActivationTensor> readPixels(int run) const;
     // The run as an engine result (tokens, parsed edits, logits, and the hooks
     // the selection matches; default all), so views built on ForwardResult can
     // draw from a file.
@@ -268,6 +285,17 @@ public:
     // After an error the writer is unusable; the target stays unchanged.
     Result<int> appendRun(const CaptureRun& run, const RunControl& control = RunControl::none());
 
+    // The same in steps, for hooks written as the engine produces them
+    // (captureRun): beginRun with the run's header (its hooks and logits are
+    // ignored), appendHook for each hook, finishRun with the logits. Memory
+    // holds one hook at a time. discardRun drops a run begun but not finished
+    // (the writer stays usable); a write error makes the writer unusable, as
+    // for appendRun.
+    Status beginRun(const CaptureRun& header);
+    Status appendHook(const std::string& name, const ActivationTensor& values);
+    Result<int> finishRun(const ActivationTensor* logits, double seconds);
+    void discardRun();
+
     struct CommitInfo {
         std::vector<int> appendedRuns;  // final n of each appended run, in order
         std::uint64_t fileBytes = 0;    // size of the committed file
@@ -293,7 +321,8 @@ private:
 struct CaptureOutcome {
     int run = -1;         // n in the file (renumbered by commit() only after a rebase)
     bool reused = false;  // true: no forward pass was made
-    std::shared_ptr<const ForwardResult> result;  // the new pass; null when reused
+    // The new pass (logits, no hooks: they were streamed to the file); null when reused.
+    std::shared_ptr<const ForwardResult> result;
 };
 Result<CaptureOutcome> captureRun(ActivationCacheWriter& writer, Engine& engine, const ForwardRequest& request,
                                   const std::string& prompt, const Tokenizer* tokenizer,
@@ -307,6 +336,8 @@ std::string precisionName(Precision p, ComputeDtype compute);
 // free-space check before a long capture.
 std::uint64_t estimateRunBytes(const ModelConfig& config, std::int64_t tokens, const std::vector<HookPoint>& hooks,
                                bool allPositionLogits);
+// The largest single hook among `hooks`: what a streamed capture holds in memory at once.
+std::uint64_t estimateLargestHookBytes(const ModelConfig& config, std::int64_t tokens, const std::vector<HookPoint>& hooks);
 // Free bytes for an unprivileged writer in a folder, nullopt when unknown.
 std::optional<std::uint64_t> freeDiskBytes(const std::filesystem::path& folder);
 

@@ -84,6 +84,15 @@ struct EditSpec {
 // Parses one spec; errors quote it and say what is wrong.
 Result<EditSpec> parseEdit(std::string_view text);
 
+// Edit texts built in one place, in DESIGN.md's syntax (front ends and
+// analyses call these instead of assembling strings):
+//   NAME[row,col]=value, NAME[row,col]*=factor, HOOK[token,channel]=value,
+//   expert:L:E=off[:renorm].
+std::string weightSetText(const std::string& tensor, std::int64_t row, std::int64_t col, double value);
+std::string weightScaleText(const std::string& tensor, std::int64_t row, std::int64_t col, double factor);
+std::string activationSetText(const std::string& hook, std::int64_t token, std::int64_t channel, double value);
+std::string expertOffText(int layer, int expert, bool renorm = false);
+
 // Reads a JSON edits file: a list of spec strings, or an object with an
 // "edits" list (strings, or {"spec": "...", "enabled": bool}; disabled ones are skipped).
 Result<std::vector<EditSpec>> loadEditsFile(const std::filesystem::path& file);

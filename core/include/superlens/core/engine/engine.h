@@ -42,6 +42,20 @@ struct EngineOptions {
 
 struct ForwardResult;
 
+// Receives each recorded hook as soon as the forward pass has computed it
+// (ggml's eval-callback idea). With ForwardRequest::sink set, the result does
+// not keep the recorded hooks, so a run's memory does not grow with the
+// number of hooks recorded (`capture` writes each one to HDF5 as it comes).
+class HookSink {
+public:
+    virtual ~HookSink() = default;
+    // Called on the thread that called Engine::run, in execution order
+    // (HookPoint's order: embedding, block 0, ..., final norm), with the value
+    // after the run's activation edits. An error stops the run and becomes
+    // its error.
+    virtual Result<void> consume(HookPoint point, const ActivationTensor& values) = 0;
+};
+
 struct ForwardRequest {
     std::vector<TokenId> tokens;
     // Vision models (config().pixelInput) read an image instead of tokens:
@@ -55,6 +69,8 @@ struct ForwardRequest {
     // A previous result for the same tokens: blocks before the first block an
     // edit change touches are reused (bit-identical to a full recompute).
     std::shared_ptr<const ForwardResult> previous;
+    // Streams the recorded hooks instead of keeping them in the result.
+    HookSink* sink = nullptr;
 };
 
 struct ForwardResult {

@@ -13,7 +13,7 @@
 #include "superlens/core/engine/thread_pool.h"
 #include "superlens/core/engine/weight_matrix.h"
 
-namespace superlens::core::compression {
+namespace superlens::core::svd {
 
 struct TruncatedSvd {
     RowMatrixF us;              // [rows, k]: left singular vectors times singular values
@@ -38,4 +38,4 @@ TruncatedSvd gramSvd(const float* a, std::int64_t rows, std::int64_t cols, std::
 TruncatedSvd randomizedSvd(const float* a, std::int64_t rows, std::int64_t cols, std::int64_t k, int oversampling,
                            int powerIterations, std::uint64_t seed, ThreadPool& pool);
 
-}  // namespace superlens::core::compression
+}  // namespace superlens::core::svd

@@ -14,9 +14,9 @@
 #include "superlens/core/result.h"
 #include "superlens/core/run_control.h"
 #include "superlens/core/tokenizer/tokenizer.h"
-#include "view_snapshot.h"
+#include "superlens/core/view/view_snapshot.h"
 
-namespace superlens::widgets {
+namespace superlens::core::view {
 
 // The hooks every view needs, recorded on every run (the same selection each
 // time, so the engine's incremental recompute can reuse earlier blocks).
@@ -123,4 +123,4 @@ core::Result<std::vector<double>> patchGridValues(const core::ForwardResult& run
 const char* patchQuantityName(PatchQuantity q);
 std::optional<PatchQuantity> patchQuantityFromName(const std::string& name);
 
-}  // namespace superlens::widgets
+}  // namespace superlens::core::view

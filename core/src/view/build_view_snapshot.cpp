@@ -1,47 +1,25 @@
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "superlens/core/analysis/layer_stats.h"
 #include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/softmax.h"
+#include "superlens/core/model/mapped_file.h"
 #include "superlens/core/analysis/token_loss.h"
 #include "superlens/core/model/image_tokens.h"
 #include "superlens/core/tokenizer/mask_token.h"
 
-namespace superlens::widgets {
+namespace superlens::core::view {
 namespace {
 
 using core::ActivationTensor;
 using core::HookKind;
 using core::HookPoint;
-
-// Softmax of one logits row in double: probabilities summing to 1 even for
-// 32k-entry vocabularies with large logits.
-void softmaxRow(const float* logits, std::int64_t vocab, std::vector<double>& out) {
-    out.resize(static_cast<std::size_t>(vocab));
-    const double maxv = *std::max_element(logits, logits + vocab);
-    double sum = 0.0;
-    for (std::int64_t i = 0; i < vocab; ++i) {
-        out[static_cast<std::size_t>(i)] = std::exp(static_cast<double>(logits[i]) - maxv);
-        sum += out[static_cast<std::size_t>(i)];
-    }
-    for (double& p : out) p /= sum;
-}
-
-bool isDelimiterText(const std::string& text) {
-    if (text.empty()) return true;
-    bool anyAlnum = false;
-    for (unsigned char c : text) {
-        if (std::isalnum(c) || c >= 0x80) anyAlnum = true;
-    }
-    return !anyAlnum;
-}
 
 std::vector<std::vector<float>> tokenPeaks(const core::ForwardResult& r, int layers, std::int64_t T) {
     std::vector<std::vector<float>> peaks(static_cast<std::size_t>(layers), std::vector<float>(static_cast<std::size_t>(T), 0.0f));
@@ -204,11 +182,10 @@ core::Result<std::vector<double>> patchGridValues(const core::ForwardResult& run
 core::Result<HeldOutRuns> heldOutLossOf(core::Engine& engine, const core::Tokenizer& tokenizer, const std::string& textPath,
                                          const std::vector<core::EditSpec>& baselineEdits, const std::vector<core::EditSpec>& edits,
                                          int maxTokens, std::shared_ptr<const core::ForwardResult> unedited, const core::RunControl& control) {
-    std::ifstream in(textPath, std::ios::binary);
-    if (!in) return core::Error{textPath + ": cannot open the held-out text"};
-    std::stringstream text;
-    text << in.rdbuf();
-    std::vector<core::TokenId> ids = tokenizer.encode(text.str(), true);
+    // Core's rule for text files: a regular file of bounded size (a FIFO cannot hang the view).
+    auto text = core::readRegularFile(textPath, core::kMaxTextBytes);
+    if (!text) return text.error();
+    std::vector<core::TokenId> ids = tokenizer.encode(*text, true);
     // No longer than the model's context (small test models have a few dozen positions).
     std::int64_t limit = maxTokens > 0 ? maxTokens : static_cast<std::int64_t>(ids.size());
     if (const std::int64_t context = engine.model().config().maxPositionEmbeddings; context > 0) limit = std::min(limit, context);
@@ -342,9 +319,10 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     for (std::int64_t t = 0; t < (vision ? 0 : T); ++t) {
         const core::TokenId id = orig.tokens[static_cast<std::size_t>(t)];
         snap->tokenLabels.push_back(label(id));
+        // The scan's rule (core::isDelimiterToken), plus the first token.
         bool delimiter = t == 0;
-        if (in.tokenizer) delimiter = delimiter || in.tokenizer->isSpecial(id) || isDelimiterText(in.tokenizer->tokenText(id));
-        else if (id >= 0 && static_cast<std::size_t>(id) < in.vocabTexts.size()) delimiter = delimiter || isDelimiterText(in.vocabTexts[static_cast<std::size_t>(id)]);
+        if (in.tokenizer) delimiter = delimiter || core::isDelimiterToken(*in.tokenizer, id);
+        else if (id >= 0 && static_cast<std::size_t>(id) < in.vocabTexts.size()) delimiter = delimiter || core::isDelimiterText(in.vocabTexts[static_cast<std::size_t>(id)]);
         snap->delimiterToken.push_back(delimiter);
     }
     snap->original = in.original;
@@ -507,8 +485,8 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
             if (!masks.empty()) at = masks.front();
         }
         snap->logitsPosition = at;
-        softmaxRow(orig.logits.values.data() + at * V, V, pOrig);
-        softmaxRow(edit.logits.values.data() + (edit.logits.rows() == rows ? at : edit.logits.rows() - 1) * V, V, pEdit);
+        core::softmax(orig.logits.values.data() + at * V, V, pOrig);
+        core::softmax(edit.logits.values.data() + (edit.logits.rows() == rows ? at : edit.logits.rows() - 1) * V, V, pEdit);
         auto topIds = [&](const std::vector<double>& p) {
             std::vector<core::TokenId> ids(static_cast<std::size_t>(V));
             for (std::int64_t i = 0; i < V; ++i) ids[static_cast<std::size_t>(i)] = static_cast<core::TokenId>(i);
@@ -534,8 +512,8 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
         if (edit.logits.rows() == rows) {
             std::vector<double> meanOrig(static_cast<std::size_t>(V), 0.0), meanEdit(static_cast<std::size_t>(V), 0.0);
             for (std::int64_t r = 0; r < rows; ++r) {
-                softmaxRow(orig.logits.values.data() + r * V, V, pOrig);
-                softmaxRow(edit.logits.values.data() + r * V, V, pEdit);
+                core::softmax(orig.logits.values.data() + r * V, V, pOrig);
+                core::softmax(edit.logits.values.data() + r * V, V, pEdit);
                 for (std::int64_t i = 0; i < V; ++i) {
                     meanOrig[static_cast<std::size_t>(i)] += pOrig[static_cast<std::size_t>(i)] / static_cast<double>(rows);
                     meanEdit[static_cast<std::size_t>(i)] += pEdit[static_cast<std::size_t>(i)] / static_cast<double>(rows);
@@ -581,4 +559,4 @@ int defaultSelectedLayer(const ViewSnapshot& snapshot) {
     return layer;
 }
 
-}  // namespace superlens::widgets
+}  // namespace superlens::core::view

@@ -22,7 +22,7 @@
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
 
-namespace superlens::widgets {
+namespace superlens::core::view {
 
 // Probability of one vocabulary entry at the next position, original vs edited.
 struct TokenProbability {
@@ -178,4 +178,4 @@ struct ViewSnapshot {
 
 using SnapshotPtr = std::shared_ptr<const ViewSnapshot>;
 
-}  // namespace superlens::widgets
+}  // namespace superlens::core::view

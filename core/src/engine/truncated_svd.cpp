@@ -1,4 +1,4 @@
-#include "truncated_svd.h"
+#include "engine/truncated_svd.h"
 
 #include <algorithm>
 #include <cmath>
@@ -11,7 +11,7 @@
 #include "superlens/core/system/blas.h"
 
 
-namespace superlens::core::compression {
+namespace superlens::core::svd {
 namespace {
 
 using RowMatrixD = Eigen::Matrix<double, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -271,4 +271,4 @@ TruncatedSvd randomizedSvd(const float* a, std::int64_t rows, std::int64_t cols,
     return out;
 }
 
-}  // namespace superlens::core::compression
+}  // namespace superlens::core::svd

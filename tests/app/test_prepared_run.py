@@ -1,0 +1,65 @@
+#!/usr/bin/python3
+"""The start every model-running command shares (app/cli prepareRun): the
+model's own tokenizer, a GGUF file's too, names the tokens of `lens`,
+`logits` and `generate`; a damaged tokenizer is refused in one line even for
+--ids; a vision model is refused by the text commands naming what to give.
+
+Run by CTest with SUPERLENS_BIN_DIR and SUPERLENS_TEST_DATA set."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import unittest
+
+BIN = os.path.join(os.environ["SUPERLENS_BIN_DIR"], "superlens-cli")
+DATA = os.environ["SUPERLENS_TEST_DATA"]
+GGUF = os.path.join(DATA, "stories260K", "stories260K.gguf")
+
+
+def cli(*args):
+    p = subprocess.run([BIN, *args], capture_output=True, text=True, timeout=300)
+    return p.returncode, p.stdout, p.stderr
+
+
+class PreparedRun(unittest.TestCase):
+    def test_lens_names_tokens_with_a_gguf_files_own_tokenizer(self):
+        # lens looked for tokenizer files beside the model, so a GGUF file's
+        # lens had no token strings; it now uses the model's own tokenizer.
+        code, out, err = cli("lens", GGUF, "--prompt", "Once upon a time", "--json")
+        self.assertEqual(code, 0, err)
+        j = json.loads(out)
+        self.assertIsInstance(j["final"]["token"], str)
+        code, out2, err = cli("logits", GGUF, "--prompt", "Once upon a time", "--top", "3", "--json")
+        self.assertEqual(code, 0, err)
+        self.assertEqual(json.loads(out2)["ids"], j["ids"])
+        self.assertTrue(all(isinstance(t["token"], str) for t in json.loads(out2)["top"]))
+
+    def test_a_damaged_tokenizer_is_refused_even_for_ids(self):
+        src = os.path.join(DATA, "stories260K")
+        with tempfile.TemporaryDirectory() as tmp:
+            m = os.path.join(tmp, "model")
+            os.mkdir(m)
+            for f in ("config.json", "model.safetensors", "tokenizer_config.json"):
+                shutil.copy(os.path.join(src, f), m)
+            with open(os.path.join(m, "tokenizer.model"), "wb") as f:
+                f.write(b"\x0a\x05broken")
+            for command in (["logits", m, "--ids", "1,2,3"], ["lens", m, "--ids", "1,2,3"], ["generate", m, "--ids", "1,2,3", "--max-new", "2"]):
+                code, out, err = cli(*command)
+                self.assertEqual(code, 1, command)
+                self.assertEqual(out, "", command)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn("tokenizer.model", err)
+
+    def test_text_commands_refuse_a_vision_model_naming_the_input(self):
+        vit = os.path.join(DATA, "vision", "vit-f32")
+        for command in (["logits", vit, "--ids", "1,2"], ["lens", vit, "--ids", "1,2"], ["generate", vit, "--ids", "1,2"]):
+            code, out, err = cli(*command)
+            self.assertEqual(code, 1, command)
+            self.assertEqual(out, "")
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertIn("reads an image", err)
+
+
+if __name__ == "__main__":
+    unittest.main()
