@@ -8,12 +8,18 @@
 namespace superlens::widgets {
 
 using core::view::HeldOutLoss;
+using core::view::PatchGridRequest;
+using core::view::PatchQuantity;
 using core::view::PerplexityComparison;
 using core::view::SnapshotPtr;
 using core::view::TokenProbability;
 using core::view::TrackedChannel;
 using core::view::ViewSnapshot;
 using core::view::defaultSelectedLayer;
+using core::view::imageTokenLabel;
+using core::view::patchGridValues;
+using core::view::patchQuantityFromName;
+using core::view::patchQuantityName;
 using core::view::kHeldOutLossTokens;
 using core::view::tokenLabel;
 

@@ -11,7 +11,7 @@
 #include <QSettings>
 #include <QStandardPaths>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "jobs/job_lane.h"
 #include "path_conversion.h"
 #include "session_run_cache.h"
@@ -144,7 +144,7 @@ void LensSession::openModel(const QString& folder) {
 namespace {
 
 struct CacheOutcome {
-    widgets::SnapshotPtr snapshot;
+    core::view::SnapshotPtr snapshot;
     QString description;
 };
 
@@ -176,7 +176,7 @@ void LensSession::openActivations(const QString& file) {
             auto o = (*cache)->readRun(original->index);
             if (!o) return o.error();
             if (control.isCancelled()) return core::Error{core::kCancelledMessage};
-            widgets::SnapshotInputs in;
+            core::view::SnapshotInputs in;
             in.modelName = (*cache)->modelName();
             in.config = &*config;
             in.vocabTexts = (*cache)->vocabTexts();
@@ -186,7 +186,7 @@ void LensSession::openActivations(const QString& file) {
                 if (!e) return e.error();
                 in.edited = *e;
             }
-            auto snap = widgets::buildViewSnapshot(in, control);
+            auto snap = core::view::buildViewSnapshot(in, control);
             if (!snap) return core::Error{path.string() + ": " + snap.error().message};
             CacheOutcome out;
             out.snapshot = *snap;
@@ -320,7 +320,7 @@ void LensSession::runInput(const std::vector<core::TokenId>& tokens, const QStri
                 }
             }
             const core::ForwardRequest request =
-                out.pixels ? widgets::viewForwardRequest(out.pixels, {}) : widgets::viewForwardRequest(tokens, {});
+                out.pixels ? core::view::viewForwardRequest(out.pixels, {}) : core::view::viewForwardRequest(tokens, {});
             const QString cacheName = QString::fromStdString(cacheFile.filename().string());
             if (!cacheFile.empty()) {
                 auto cached = findCachedOriginalRun(cacheFile, *loaded->engine, request, scan);
@@ -409,7 +409,7 @@ namespace {
 
 struct EditOutcome {
     std::shared_ptr<const core::ForwardResult> edited;
-    widgets::SnapshotPtr snapshot;
+    core::view::SnapshotPtr snapshot;
     std::shared_ptr<const core::ForwardResult> heldOutUnedited;
     QString heldOutError;  // the held-out loss failed: the views still update
 };
@@ -417,9 +417,9 @@ struct EditOutcome {
 // The held-out loss of a snapshot being built (nothing when no text was asked for).
 core::Status addHeldOutLoss(const LoadedModel& loaded, const std::string& text, const std::vector<core::EditSpec>& baseline,
                             const std::vector<core::EditSpec>& edits, std::shared_ptr<const core::ForwardResult> unedited,
-                            const core::RunControl& control, widgets::SnapshotInputs* inputs, EditOutcome* out) {
+                            const core::RunControl& control, core::view::SnapshotInputs* inputs, EditOutcome* out) {
     if (text.empty() || !loaded.tokenizer) return core::Status{};
-    auto held = widgets::heldOutLossOf(*loaded.engine, *loaded.tokenizer, text, baseline, edits, widgets::kHeldOutLossTokens,
+    auto held = core::view::heldOutLossOf(*loaded.engine, *loaded.tokenizer, text, baseline, edits, core::view::kHeldOutLossTokens,
                                        std::move(unedited), control);
     if (!held) {
         if (held.error().message == core::kCancelledMessage) return held.error();
@@ -442,7 +442,7 @@ void LensSession::applyEdits() {
     auto previous = (m_lastEdited && m_lastEdited->tokens == original->tokens) ? m_lastEdited : original;
     std::vector<std::string> specs;
     for (const QString& s : m_edits) specs.push_back(s.toStdString());
-    widgets::SnapshotInputs base;
+    core::view::SnapshotInputs base;
     base.modelName = loaded->displayName.toStdString();
     base.model = loaded->model.get();
     base.tokenizer = loaded->tokenizer.get();
@@ -474,17 +474,17 @@ void LensSession::applyEdits() {
                 if (same && previous != original) {
                     out.edited = previous;
                 } else {
-                    auto run = loaded->engine->run(original->pixels ? widgets::viewForwardRequest(original->pixels, *edits, previous)
-                                                                    : widgets::viewForwardRequest(original->tokens, *edits, previous),
+                    auto run = loaded->engine->run(original->pixels ? core::view::viewForwardRequest(original->pixels, *edits, previous)
+                                                                    : core::view::viewForwardRequest(original->tokens, *edits, previous),
                                                    control);
                     if (!run) return run.error();
                     out.edited = *run;
                 }
             }
-            widgets::SnapshotInputs inputs = base;
+            core::view::SnapshotInputs inputs = base;
             inputs.edited = out.edited;
             if (auto ok = addHeldOutLoss(*loaded, heldOut, {}, *edits, heldOutUnedited, control, &inputs, &out); !ok) return ok.error();
-            auto snap = widgets::buildViewSnapshot(inputs, control);
+            auto snap = core::view::buildViewSnapshot(inputs, control);
             if (!snap) return snap.error();
             out.snapshot = *snap;
             return out;
@@ -522,7 +522,7 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
         return v;
     };
     const std::vector<std::string> specsA = toStd(editsA), specsB = toStd(editsB);
-    widgets::SnapshotInputs inputs;
+    core::view::SnapshotInputs inputs;
     inputs.modelName = loaded->displayName.toStdString();
     inputs.model = loaded->model.get();
     inputs.tokenizer = loaded->tokenizer.get();
@@ -544,8 +544,8 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
                 pixels = *px;
             }
             auto request = [&](std::vector<core::EditSpec> edits, std::shared_ptr<const core::ForwardResult> previous) {
-                return pixels ? widgets::viewForwardRequest(pixels, std::move(edits), std::move(previous))
-                              : widgets::viewForwardRequest(tokens, std::move(edits), std::move(previous));
+                return pixels ? core::view::viewForwardRequest(pixels, std::move(edits), std::move(previous))
+                              : core::view::viewForwardRequest(tokens, std::move(edits), std::move(previous));
             };
             // The unedited run of the tokens (a history run of another prompt than the current one needs its own).
             std::shared_ptr<const core::ForwardResult> unedited = base;
@@ -566,12 +566,12 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
             if (!a) return a.error();
             auto b = runOf(specsB);
             if (!b) return b.error();
-            widgets::SnapshotInputs in = inputs;
+            core::view::SnapshotInputs in = inputs;
             in.original = *a;
             in.edited = *b;
             EditOutcome out;
             if (auto ok = addHeldOutLoss(*loaded, heldOut, (*a)->edits, (*b)->edits, heldOutUnedited, control, &in, &out); !ok) return ok.error();
-            auto snap = widgets::buildViewSnapshot(in, control);
+            auto snap = core::view::buildViewSnapshot(in, control);
             if (!snap) return snap.error();
             out.snapshot = *snap;
             return out;
@@ -588,7 +588,7 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
 namespace {
 
 struct PerplexityOutcome {
-    widgets::PerplexityComparison comparison;
+    core::view::PerplexityComparison comparison;
 };
 
 }  // namespace

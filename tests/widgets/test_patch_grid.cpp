@@ -12,7 +12,7 @@
 #include <QTest>
 #include <qcustomplot.h>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "golden_compare.h"
 #include "plot_view.h"
 #include "superlens/core/model/npy.h"
@@ -25,7 +25,7 @@
 
 using namespace superlens;
 using widgets::PatchGridView;
-using widgets::PatchQuantity;
+using core::view::PatchQuantity;
 
 namespace {
 
@@ -40,7 +40,7 @@ struct VisionRun {
     std::shared_ptr<const core::Model> model;
     std::unique_ptr<core::Engine> engine;
     std::shared_ptr<const core::ForwardResult> original;
-    widgets::SnapshotPtr plain;
+    core::view::SnapshotPtr plain;
 };
 
 VisionRun visionRun(const std::string& name, const std::vector<std::string>& edits = {}) {
@@ -52,10 +52,10 @@ VisionRun visionRun(const std::string& name, const std::vector<std::string>& edi
     auto px = core::loadNpy(test::testData() / "vision" / name / "pixels.npy");
     if (!px) qFatal("%s", px.error().message.c_str());
     auto pixels = std::make_shared<const core::PixelTensor>(std::move(px).value());
-    auto original = v.engine->run(widgets::viewForwardRequest(pixels, {}));
+    auto original = v.engine->run(core::view::viewForwardRequest(pixels, {}));
     if (!original) qFatal("%s", original.error().message.c_str());
     v.original = *original;
-    widgets::SnapshotInputs in;
+    core::view::SnapshotInputs in;
     in.model = v.model.get();
     in.modelName = name;
     in.original = v.original;
@@ -64,11 +64,11 @@ VisionRun visionRun(const std::string& name, const std::vector<std::string>& edi
     if (!edits.empty()) {
         auto specs = core::parseEdits(edits, *v.model, v.original->positions);
         if (!specs) qFatal("%s", specs.error().message.c_str());
-        auto edited = v.engine->run(widgets::viewForwardRequest(pixels, *specs, v.original));
+        auto edited = v.engine->run(core::view::viewForwardRequest(pixels, *specs, v.original));
         if (!edited) qFatal("%s", edited.error().message.c_str());
         in.edited = *edited;
     }
-    auto snap = widgets::buildViewSnapshot(in);
+    auto snap = core::view::buildViewSnapshot(in);
     if (!snap) qFatal("%s", snap.error().message.c_str());
     v.plain = *snap;
     return v;
@@ -127,7 +127,7 @@ private slots:
             const int registers = ref["registers"].get<int>();
             const auto grid = ref["grid"].get<std::vector<int>>();
             VisionRun v = visionRun(name);
-            const widgets::ViewSnapshot& s = *v.plain;
+            const core::view::ViewSnapshot& s = *v.plain;
             QVERIFY(s.image);
             QCOMPARE(s.image->registers, registers);
             QCOMPARE(s.image->gridRows, grid[0]);
@@ -274,12 +274,12 @@ private slots:
         auto m = core::Model::open(test::referenceModel("llama-planted"));
         QVERIFY(m.ok());
         core::Engine engine(*m);
-        auto r = engine.run(widgets::viewForwardRequest(std::vector<core::TokenId>{1, 5, 9}, {}));
+        auto r = engine.run(core::view::viewForwardRequest(std::vector<core::TokenId>{1, 5, 9}, {}));
         QVERIFY(r.ok());
-        widgets::SnapshotInputs in;
+        core::view::SnapshotInputs in;
         in.model = m->get();
         in.original = *r;
-        auto snap = widgets::buildViewSnapshot(in);
+        auto snap = core::view::buildViewSnapshot(in);
         QVERIFY(snap.ok());
         PatchGridView view;
         view.setSnapshot(*snap);
@@ -331,14 +331,14 @@ private slots:
         QVERIFY(tok.ok());
         core::Engine engine(*m);
         const auto ids = (*tok)->encode("The capital of France is <mask>.", true);
-        auto r = engine.run(widgets::viewForwardRequest(ids, {}));
+        auto r = engine.run(core::view::viewForwardRequest(ids, {}));
         QVERIFY2(r.ok(), r.ok() ? "" : r.error().message.c_str());
-        widgets::SnapshotInputs in;
+        core::view::SnapshotInputs in;
         in.model = m->get();
         in.tokenizer = tok->get();
         in.original = *r;
         in.engine = &engine;
-        auto snap = widgets::buildViewSnapshot(in);
+        auto snap = core::view::buildViewSnapshot(in);
         QVERIFY2(snap.ok(), snap.ok() ? "" : snap.error().message.c_str());
         QVERIFY(!(*snap)->causal);
         QVERIFY((*snap)->originalLoss.empty());  // no next-token loss (the run history shows none either)

@@ -12,7 +12,7 @@
 #include <QList>
 #include <QPair>
 
-#include "../build_view_snapshot.h"
+#include "../view_model.h"
 #include "../plot_view.h"
 
 class QComboBox;
