@@ -1,8 +1,6 @@
 #include "lens_session.h"
 
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <QDir>
 #include <QFileInfo>
@@ -10,7 +8,8 @@
 #include <QSettings>
 #include <QStandardPaths>
 
-#include "build_view_snapshot.h"
+#include "superlens/core/model/mapped_file.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "jobs/job_lane.h"
 #include "path_conversion.h"
 #include "session_run_cache.h"
@@ -129,7 +128,7 @@ void LensSession::openModel(const QString& folder) {
 namespace {
 
 struct CacheOutcome {
-    widgets::SnapshotPtr snapshot;
+    core::view::SnapshotPtr snapshot;
     QString description;
 };
 
@@ -161,7 +160,7 @@ void LensSession::openActivations(const QString& file) {
             auto o = (*cache)->readRun(original->index);
             if (!o) return o.error();
             if (control.isCancelled()) return core::Error{core::kCancelledMessage};
-            widgets::SnapshotInputs in;
+            core::view::SnapshotInputs in;
             in.modelName = (*cache)->modelName();
             in.config = &*config;
             in.vocabTexts = (*cache)->vocabTexts();
@@ -171,7 +170,7 @@ void LensSession::openActivations(const QString& file) {
                 if (!e) return e.error();
                 in.edited = *e;
             }
-            auto snap = widgets::buildViewSnapshot(in, control);
+            auto snap = core::view::buildViewSnapshot(in, control);
             if (!snap) return core::Error{path.string() + ": " + snap.error().message};
             CacheOutcome out;
             out.snapshot = *snap;
@@ -258,7 +257,7 @@ void LensSession::run(const std::vector<core::TokenId>& tokens, bool scan) {
         scan ? tr("Run and scan") : tr("Run"),
         [loaded, tokens, scan, keepScan, previousWeights, cacheFile](const core::RunControl& control) -> core::Result<RunOutcome> {
             RunOutcome out;
-            const core::ForwardRequest request = widgets::viewForwardRequest(tokens, {});
+            const core::ForwardRequest request = core::view::viewForwardRequest(tokens, {});
             const QString cacheName = QString::fromStdString(cacheFile.filename().string());
             if (!cacheFile.empty()) {
                 auto cached = findCachedOriginalRun(cacheFile, *loaded->engine, request, scan);
@@ -337,7 +336,7 @@ namespace {
 
 struct EditOutcome {
     std::shared_ptr<const core::ForwardResult> edited;
-    widgets::SnapshotPtr snapshot;
+    core::view::SnapshotPtr snapshot;
     std::shared_ptr<const core::ForwardResult> heldOutUnedited;
     QString heldOutError;  // the held-out loss failed: the views still update
 };
@@ -345,9 +344,9 @@ struct EditOutcome {
 // The held-out loss of a snapshot being built (nothing when no text was asked for).
 core::Status addHeldOutLoss(const LoadedModel& loaded, const std::string& text, const std::vector<core::EditSpec>& baseline,
                             const std::vector<core::EditSpec>& edits, std::shared_ptr<const core::ForwardResult> unedited,
-                            const core::RunControl& control, widgets::SnapshotInputs* inputs, EditOutcome* out) {
+                            const core::RunControl& control, core::view::SnapshotInputs* inputs, EditOutcome* out) {
     if (text.empty() || !loaded.tokenizer) return core::Status{};
-    auto held = widgets::heldOutLossOf(*loaded.engine, *loaded.tokenizer, text, baseline, edits, widgets::kHeldOutLossTokens,
+    auto held = core::view::heldOutLossOf(*loaded.engine, *loaded.tokenizer, text, baseline, edits, core::view::kHeldOutLossTokens,
                                        std::move(unedited), control);
     if (!held) {
         if (held.error().message == core::kCancelledMessage) return held.error();
@@ -370,7 +369,7 @@ void LensSession::applyEdits() {
     auto previous = (m_lastEdited && m_lastEdited->tokens == original->tokens) ? m_lastEdited : original;
     std::vector<std::string> specs;
     for (const QString& s : m_edits) specs.push_back(s.toStdString());
-    widgets::SnapshotInputs base;
+    core::view::SnapshotInputs base;
     base.modelName = loaded->displayName.toStdString();
     base.model = loaded->model.get();
     base.tokenizer = loaded->tokenizer.get();
@@ -400,15 +399,15 @@ void LensSession::applyEdits() {
                 if (same && previous != original) {
                     out.edited = previous;
                 } else {
-                    auto run = loaded->engine->run(widgets::viewForwardRequest(original->tokens, *edits, previous), control);
+                    auto run = loaded->engine->run(core::view::viewForwardRequest(original->tokens, *edits, previous), control);
                     if (!run) return run.error();
                     out.edited = *run;
                 }
             }
-            widgets::SnapshotInputs inputs = base;
+            core::view::SnapshotInputs inputs = base;
             inputs.edited = out.edited;
             if (auto ok = addHeldOutLoss(*loaded, heldOut, {}, *edits, heldOutUnedited, control, &inputs, &out); !ok) return ok.error();
-            auto snap = widgets::buildViewSnapshot(inputs, control);
+            auto snap = core::view::buildViewSnapshot(inputs, control);
             if (!snap) return snap.error();
             out.snapshot = *snap;
             return out;
@@ -445,7 +444,7 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
         return v;
     };
     const std::vector<std::string> specsA = toStd(editsA), specsB = toStd(editsB);
-    widgets::SnapshotInputs inputs;
+    core::view::SnapshotInputs inputs;
     inputs.modelName = loaded->displayName.toStdString();
     inputs.model = loaded->model.get();
     inputs.tokenizer = loaded->tokenizer.get();
@@ -462,7 +461,7 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
             // The unedited run of the tokens (a history run of another prompt than the current one needs its own).
             std::shared_ptr<const core::ForwardResult> unedited = base;
             if (!unedited) {
-                auto run = loaded->engine->run(widgets::viewForwardRequest(tokens, {}), control);
+                auto run = loaded->engine->run(core::view::viewForwardRequest(tokens, {}), control);
                 if (!run) return run.error();
                 unedited = *run;
             }
@@ -470,7 +469,7 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
                 auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(tokens.size()));
                 if (!edits) return edits.error();
                 if (edits->empty()) return unedited;
-                auto run = loaded->engine->run(widgets::viewForwardRequest(tokens, *edits, unedited), control);
+                auto run = loaded->engine->run(core::view::viewForwardRequest(tokens, *edits, unedited), control);
                 if (!run) return run.error();
                 return std::shared_ptr<const core::ForwardResult>(*run);
             };
@@ -478,12 +477,12 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
             if (!a) return a.error();
             auto b = runOf(specsB);
             if (!b) return b.error();
-            widgets::SnapshotInputs in = inputs;
+            core::view::SnapshotInputs in = inputs;
             in.original = *a;
             in.edited = *b;
             EditOutcome out;
             if (auto ok = addHeldOutLoss(*loaded, heldOut, (*a)->edits, (*b)->edits, heldOutUnedited, control, &in, &out); !ok) return ok.error();
-            auto snap = widgets::buildViewSnapshot(in, control);
+            auto snap = core::view::buildViewSnapshot(in, control);
             if (!snap) return snap.error();
             out.snapshot = *snap;
             return out;
@@ -500,7 +499,7 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
 namespace {
 
 struct PerplexityOutcome {
-    widgets::PerplexityComparison comparison;
+    core::view::PerplexityComparison comparison;
 };
 
 }  // namespace
@@ -523,19 +522,17 @@ void LensSession::computePerplexity(const QString& textFile, int maxTokens) {
     m_metricLane->start<PerplexityOutcome>(
         tr("Perplexity of %1").arg(name),
         [loaded, specs, path, name, maxTokens, cachedOriginal](const core::RunControl& control) -> core::Result<PerplexityOutcome> {
-            std::ifstream in(path, std::ios::binary);
-            if (!in) return core::Error{path.string() + ": cannot open the text"};
-            std::stringstream ss;
-            ss << in.rdbuf();
+            auto text = core::readRegularFile(path, core::kMaxTextBytes);
+            if (!text) return text.error();
             core::PerplexityOptions options;
             options.context = 256;
             // Windows that each start with BOS (superlens-cli's --bos-windows): the
             // massive activation and the attention sinks live on the first token,
             // so a window starting mid-text would measure a model without them.
             std::vector<core::TokenId> ids = loaded->tokenizer->bosId()
-                                                 ? core::bosPrefixedWindows(loaded->tokenizer->encode(ss.str(), false),
+                                                 ? core::bosPrefixedWindows(loaded->tokenizer->encode(*text, false),
                                                                             *loaded->tokenizer->bosId(), options.context)
-                                                 : loaded->tokenizer->encode(ss.str(), true);
+                                                 : loaded->tokenizer->encode(*text, true);
             if (static_cast<int>(ids.size()) > maxTokens) ids.resize(static_cast<std::size_t>(maxTokens));
             if (ids.size() < 2) return core::Error{path.string() + ": the text has fewer than two tokens"};
             auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(ids.size()));
@@ -592,7 +589,7 @@ void LensSession::findOutlierEdits(std::function<void(QStringList)> onDone) {
                 const std::string name = loaded->model->layerWeightName(layer, core::LayerWeight::Down);
                 auto top = core::largestWeights(*loaded->engine, name, {}, static_cast<int>(exclude.size()), exclude);
                 if (!top) return top.error();
-                for (const auto& [r, c] : *top) specs.push_back(name + "[" + std::to_string(r) + "," + std::to_string(c) + "]=0");
+                for (const auto& [r, c] : *top) specs.push_back(core::weightSetText(name, r, c, 0.0));
             }
             return specs;
         },
