@@ -151,7 +151,7 @@ QString AblationPanel::zeroSpec(int layer, std::int64_t row, std::int64_t col, i
     w.layer = layer;
     w.expert = expert;
     const std::string name = m ? w.tensorName(*m->model) : std::string();
-    return QStringLiteral("%1[%2,%3]=0").arg(QString::fromStdString(name)).arg(row).arg(col);
+    return QString::fromStdString(core::weightSetText(name, row, col, 0.0));
 }
 
 QString AblationPanel::downLabel() const {
@@ -349,11 +349,7 @@ void AblationPanel::zeroSuperWeightsAndRestoreActivation() {
         // The expert's own output when the weight is inside a routed expert (before its routing weight).
         const QString hook = sw.expert >= 0 ? QStringLiteral("blocks.%1.mlp.experts.%2.hook_out").arg(sw.layer).arg(sw.expert)
                                             : QStringLiteral("blocks.%1.hook_mlp_out").arg(sw.layer);
-        e.spec = QStringLiteral("%1[%2,%3]=%4")
-                     .arg(hook)
-                     .arg(sw.token)
-                     .arg(sw.outputChannel())
-                     .arg(QString::fromStdString(core::formatNumber(sw.downOut)));
+        e.spec = QString::fromStdString(core::activationSetText(hook.toStdString(), sw.token, sw.outputChannel(), sw.downOut));
         e.label = tr("restore super activation L%1 token %2 ch %3 = %4").arg(sw.layer).arg(sw.token).arg(sw.outputChannel()).arg(sw.downOut, 0, 'g', 5);
         e.origin = AblationEntry::Origin::Preset;
         e.enabled = true;
@@ -416,9 +412,8 @@ void AblationPanel::setScaleFactor(double factor) {
     }
     if (std::fabs(factor - 1.0) > 1e-9) {
         AblationEntry e;
-        QString spec = zeroSpec(sw.layer, sw.row, sw.col, sw.expert);
-        spec.chop(2);  // "=0"
-        e.spec = spec + QStringLiteral("*=") + QString::fromStdString(core::formatNumber(factor));
+        const LoadedModel* m = m_session->model();
+        e.spec = QString::fromStdString(core::weightScaleText(m ? sw.tensorName(*m->model) : std::string(), sw.row, sw.col, factor));
         e.label = tr("scale L%1 [%2, %3] ×%4").arg(sw.layer).arg(sw.row).arg(sw.col).arg(factor, 0, 'f', 2);
         e.origin = AblationEntry::Origin::Scale;
         e.enabled = true;

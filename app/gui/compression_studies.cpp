@@ -1,8 +1,6 @@
 #include "compression_studies.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
 
 #include <QCheckBox>
 #include <QDialog>
@@ -24,6 +22,7 @@
 #include "resource_locator.h"
 #include "studies/laser_heatmap_view.h"
 #include "studies/quant_plot_view.h"
+#include "superlens/core/model/mapped_file.h"
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/system/output_file.h"
@@ -47,11 +46,9 @@ core::Result<std::unique_ptr<MeasureData>> prepareMeasures(const LoadedModel& lo
     const core::Tokenizer* tok = loaded.tokenizer.get();
     if (!tok) return core::Error{"this model has no tokenizer: run the study with superlens-cli study ... --text-ids FILE and open its JSON"};
     const std::filesystem::path path = toPath(s.textFile);
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return core::Error{path.string() + ": cannot open the study text"};
-    std::stringstream ss;
-    ss << in.rdbuf();
-    std::vector<core::TokenId> ids = tok->encode(ss.str(), true);
+    auto text = core::readRegularFile(path, core::kMaxTextBytes);
+    if (!text) return text.error();
+    std::vector<core::TokenId> ids = tok->encode(*text, true);
     if (s.maxTokens > 0 && static_cast<int>(ids.size()) > s.maxTokens) ids.resize(static_cast<std::size_t>(s.maxTokens));
     if (ids.size() < 2) return core::Error{path.string() + ": the study text has fewer than two tokens"};
     d->inputs.textTokens = std::move(ids);

@@ -1,9 +1,7 @@
 #include "lens_session.h"
 
 #include <algorithm>
-#include <fstream>
 #include <map>
-#include <sstream>
 
 #include <QDir>
 #include <QFileInfo>
@@ -11,6 +9,7 @@
 #include <QSettings>
 #include <QStandardPaths>
 
+#include "superlens/core/model/mapped_file.h"
 #include "superlens/core/view/build_view_snapshot.h"
 #include "jobs/job_lane.h"
 #include "path_conversion.h"
@@ -611,19 +610,17 @@ void LensSession::computePerplexity(const QString& textFile, int maxTokens) {
     m_metricLane->start<PerplexityOutcome>(
         tr("Perplexity of %1").arg(name),
         [loaded, specs, path, name, maxTokens, cachedOriginal](const core::RunControl& control) -> core::Result<PerplexityOutcome> {
-            std::ifstream in(path, std::ios::binary);
-            if (!in) return core::Error{path.string() + ": cannot open the text"};
-            std::stringstream ss;
-            ss << in.rdbuf();
+            auto text = core::readRegularFile(path, core::kMaxTextBytes);
+            if (!text) return text.error();
             core::PerplexityOptions options;
             options.context = 256;
             // Windows that each start with BOS (superlens-cli's --bos-windows): the
             // massive activation and the attention sinks live on the first token,
             // so a window starting mid-text would measure a model without them.
             std::vector<core::TokenId> ids = loaded->tokenizer->bosId()
-                                                 ? core::bosPrefixedWindows(loaded->tokenizer->encode(ss.str(), false),
+                                                 ? core::bosPrefixedWindows(loaded->tokenizer->encode(*text, false),
                                                                             *loaded->tokenizer->bosId(), options.context)
-                                                 : loaded->tokenizer->encode(ss.str(), true);
+                                                 : loaded->tokenizer->encode(*text, true);
             if (static_cast<int>(ids.size()) > maxTokens) ids.resize(static_cast<std::size_t>(maxTokens));
             if (ids.size() < 2) return core::Error{path.string() + ": the text has fewer than two tokens"};
             auto edits = core::parseEdits(specs, *loaded->model, static_cast<std::int64_t>(ids.size()));
@@ -680,7 +677,7 @@ void LensSession::findOutlierEdits(std::function<void(QStringList)> onDone) {
                 const std::string name = loaded->model->layerWeightName(layer, core::LayerWeight::Down);
                 auto top = core::largestWeights(*loaded->engine, name, {}, static_cast<int>(exclude.size()), exclude);
                 if (!top) return top.error();
-                for (const auto& [r, c] : *top) specs.push_back(name + "[" + std::to_string(r) + "," + std::to_string(c) + "]=0");
+                for (const auto& [r, c] : *top) specs.push_back(core::weightSetText(name, r, c, 0.0));
             }
             return specs;
         },

@@ -103,9 +103,10 @@ TEST(CacheDamaged, TruncatedCachesAreRefusedAtEveryLength) {
         const fs::path cut = dir / ("cut" + std::to_string(keep) + ".h5");
         writeBytes(cut, bytes.substr(0, keep));
         SCOPED_TRACE(keep);
-        // Below the signature it is "not an HDF5 file"; beyond it HDF5 sees
-        // the end-of-file address of the superblock and reports truncation.
-        expectRefused(cut, keep < 8 ? "not an HDF5 file" : (keep < 48 ? "" : "truncated"));
+        // Below the signature it is "not an HDF5 file"; a signature without
+        // its superblock, or beyond it the end-of-file address of the
+        // superblock, is reported as damaged or truncated.
+        expectRefused(cut, keep < 8 ? "not an HDF5 file" : (keep < 48 ? "damaged or truncated HDF5 file" : "truncated"));
     }
 }
 
