@@ -99,6 +99,9 @@ struct FigureCommand {
     QString ids;
     QStringList edits;
     QStringList baselineEdits;  // the "original" run's edits (a comparison of two runs)
+    QString compareWith; // model B (File → Compare with model…), absolute: --compare-with
+    bool overlayB = false;  // B's run is the second side: --overlay-b
+    QString imatrix;     // llama.cpp's importance matrix, absolute: --imatrix
     int layer = -1;      // -1: none given
     // The view's own state (PlotView::figureState): --position, --head, --pattern, --carriers.
     QList<QPair<QString, QString>> viewState;
