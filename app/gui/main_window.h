@@ -48,6 +48,13 @@ public:
     static QString aboutText();
 
     void openModel(const QString& folder);
+    // File → Compare with model…: a second model of the same shapes (folder
+    // or .gguf) beside the open one (LensSession::openModelB); the Compare view
+    // draws the comparison, "Overlay model B" draws B's run on every view.
+    void openModelB(const QString& path);
+    QAction* overlayModelBAction() const { return m_overlayAction; }
+    // File → Open importance matrix… (llama.cpp's imatrix): the Layer view's importance panel.
+    void openImatrix(const QString& path);
     // Views from an HDF5 activation cache, without the model.
     void openActivations(const QString& file);
     // Runs the current prompt text (scan when asked or when the model was never scanned).
@@ -120,6 +127,7 @@ private:
     void buildStatusBar();
     void onSnapshot(widgets::SnapshotPtr snapshot);
     void onModelOpened();
+    void onModelBChanged();
     void exportView(widgets::PlotView* view);
     void exportAll();
     void addRecent(const QString& folder);
@@ -145,6 +153,8 @@ private:
     QMenu* m_recentMenu = nullptr;
     QMenu* m_recentExperimentsMenu = nullptr;
     QAction* m_colorBlindAction = nullptr;
+    QAction* m_overlayAction = nullptr;
+    QAction* m_closeBAction = nullptr;
     bool m_colorBlind = false;
     int m_restoredLayer = -1;
     QString m_historyModel;  // the model the history's runs were made with  // from the last session: applied to the first prompt run

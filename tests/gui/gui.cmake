@@ -19,3 +19,10 @@ superlens_add_qt_test(NAME test_gui_gguf SOURCES gui/test_gui_gguf.cpp LIBS supe
 target_compile_definitions(test_gui_gguf PRIVATE SUPERLENS_GGUF_QUANT_DIR="${CMAKE_BINARY_DIR}/tests/gguf-quant")
 set_tests_properties(test_gui_gguf PROPERTIES FIXTURES_REQUIRED gguf_quant)
 endif()
+
+# Issue 19: model B beside model A (the Compare view, the Model B overlay, the importance matrix in the Layer view).
+if(TARGET superlens_gui)
+superlens_add_qt_test(NAME test_gui_compare SOURCES gui/test_gui_compare.cpp LIBS superlens_gui LABELS app gguf TIMEOUT 600)
+target_compile_definitions(test_gui_compare PRIVATE SUPERLENS_GGUF_QUANT_DIR="${CMAKE_BINARY_DIR}/tests/gguf-quant")
+set_tests_properties(test_gui_compare PROPERTIES FIXTURES_REQUIRED gguf_quant)
+endif()
