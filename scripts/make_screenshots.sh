@@ -30,3 +30,10 @@ shot history --view loss --edit "$edit" --compare-edit "${edit%=0}*=2"
 # The Experts view on the mixture-of-experts test fixture (planted super expert L1 E0, pruned).
 "$app" --model "$here/tests/data/moe/mixtral-bf16" --ids 1,5,77,30,12,100,99,31,120,64 --edit "expert:1:0=off" \
   --view experts --screenshot "$out/experts.png" 2>/dev/null
+# The Compare view (issue 19): the GGUF fixture checkpoint against its Q4_K quantization, written by the
+# fixture script (as the gguf_quant_files test does) into a temporary folder.
+quant="$(mktemp -d)"
+trap 'rm -rf "$quant"' EXIT
+/usr/bin/python3 "$here/scripts/fixtures/make_gguf_models.py" --quantize "$quant" >/dev/null
+"$app" --model "$here/tests/data/gguf/llama-q256" --ids 1,5,77,130,12,200,99,31,250,64 \
+  --compare-with "$quant/llama-q256-Q4_K.gguf" --view compare --screenshot "$out/compare.png" 2>/dev/null

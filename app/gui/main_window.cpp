@@ -808,10 +808,12 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
     if (event->mimeData()->hasUrls()) event->acceptProposedAction();
 }
 
-void MainWindow::dropEvent(QDropEvent* event) {
+void MainWindow::dropEvent(QDropEvent* event) { openDropped(event->mimeData()->urls(), event->modifiers()); }
+
+void MainWindow::openDropped(const QList<QUrl>& urls, Qt::KeyboardModifiers modifiers) {
     // A model dropped with Shift held, or onto the Compare view, opens as model B.
-    const bool asModelB = (event->modifiers() & Qt::ShiftModifier) || (currentView() && currentView()->kind() == QLatin1String("compare"));
-    for (const QUrl& url : event->mimeData()->urls()) {
+    const bool asModelB = (modifiers & Qt::ShiftModifier) || (currentView() && currentView()->kind() == QLatin1String("compare"));
+    for (const QUrl& url : urls) {
         const QString path = url.toLocalFile();
         if (QFileInfo(path).isDir() || path.endsWith(QLatin1String(".gguf"))) {
             if (asModelB && m_session->hasModel()) openModelB(path);

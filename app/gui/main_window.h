@@ -7,6 +7,7 @@
 #include <QElapsedTimer>
 #include <QList>
 #include <QMainWindow>
+#include <QUrl>
 
 #include "figure_export.h"
 
@@ -53,6 +54,10 @@ public:
     // draws the comparison, "Overlay model B" draws B's run on every view.
     void openModelB(const QString& path);
     QAction* overlayModelBAction() const { return m_overlayAction; }
+    // What a drop of these files does: a model folder or .gguf opens (as model B
+    // with Shift held or onto the Compare view), an .h5 cache, an imatrix .dat,
+    // an experiment .json; anything else is an error line.
+    void openDropped(const QList<QUrl>& urls, Qt::KeyboardModifiers modifiers);
     // File → Open importance matrix… (llama.cpp's imatrix): the Layer view's importance panel.
     void openImatrix(const QString& path);
     // Views from an HDF5 activation cache, without the model.

@@ -201,16 +201,18 @@ private slots:
         QVERIFY(view->summaryText().contains(QStringLiteral("top-1 agreement")));
     }
 
-    // A model of other shapes: one line in the status bar; model B stays.
+    // A model of other shapes, dropped with Shift held (as model B): one line in the status bar; model B stays.
     void otherShapesAreRefusedInOneLine() {
         const QString before = m_window->session()->modelB()->folder;
-        m_window->openModelB(QString::fromStdString((test::testData() / "stories260K").string()));
+        const QString modelA = m_window->session()->model()->folder;
+        m_window->openDropped({QUrl::fromLocalFile(QString::fromStdString((test::testData() / "stories260K").string()))}, Qt::ShiftModifier);
         QTRY_VERIFY_WITH_TIMEOUT(m_window->statusBar()->currentMessage().contains(QStringLiteral("cannot be compared")), 60000);
         const QString message = m_window->statusBar()->currentMessage();
         QVERIFY2(message.contains(QStringLiteral("layers 2 vs 5")), qPrintable(message));
         QVERIFY(!message.contains(QLatin1Char('\n')));
         QVERIFY(waitIdle());
         QCOMPARE(m_window->session()->modelB()->folder, before);
+        QCOMPARE(m_window->session()->model()->folder, modelA);  // opened as model B, not as the model
         QVERIFY(compareView()->hasData());
     }
 

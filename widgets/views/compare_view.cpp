@@ -43,7 +43,7 @@ bool CompareView::rebuild(QString* emptyReason) {
         return false;
     }
     const auto& lg = c.logits;
-    m_summary = tr("A: %1 vs B: %2 · KL(A‖B) mean %3, max %4 nats · ppl %5 → %6 · top-1 agreement %7%")
+    m_summary = tr("A: %1 vs B: %2\nKL(A‖B) mean %3, max %4 nats · perplexity %5 → %6 · top-1 agreement %7%")
                     .arg(QString::fromStdString(s.modelName), QString::fromStdString(s.modelBName), shortNumber(lg.klMean), shortNumber(lg.klMax),
                          shortNumber(lg.pplA), shortNumber(lg.pplB))
                     .arg(100.0 * lg.top1Agreement, 0, 'f', 1);
@@ -53,14 +53,12 @@ bool CompareView::rebuild(QString* emptyReason) {
     for (const auto& t : c.tensors) {
         if (t.layer >= 0 && t.layer < L && !m_kinds.contains(QString::fromStdString(t.kind))) m_kinds << QString::fromStdString(t.kind);
     }
-    std::vector<double> all;
+    // A linear axis from 0: identical tensors (a GGUF of the same dtype) draw no bar.
+    double hi = 0;
     for (const auto& t : c.tensors) {
-        if (t.layer >= 0 && t.relativeError > 0 && std::isfinite(t.relativeError)) all.push_back(t.relativeError);
+        if (t.layer >= 0 && std::isfinite(t.relativeError)) hi = std::max(hi, t.relativeError);
     }
-    for (double v : c.layerRelativeError) {
-        if (v > 0) all.push_back(v);
-    }
-    const double lo = minPositive(all, 1e-8) / 2.0, hi = std::max(maxValue(all, 1e-6), lo * 10.0);
+    hi = std::max(hi, 1e-9);
     QCPAxisRect* rect = p->axisRect();
     const QColor palette[] = {st.original, st.edited, st.highlight, st.accent, st.extra, QColor(0x8c, 0x56, 0x4b), QColor(0xe3, 0x77, 0xc2),
                               QColor(0x7f, 0x7f, 0x7f), QColor(0xbc, 0xbd, 0x22), QColor(0x17, 0xbe, 0xcf)};
@@ -70,13 +68,12 @@ bool CompareView::rebuild(QString* emptyReason) {
         auto* bars = new QCPBars(rect->axis(QCPAxis::atBottom), rect->axis(QCPAxis::atLeft));
         bars->setName(m_kinds[k]);
         bars->setWidth(width);
-        bars->setBaseValue(lo);  // log axis: bars start at its lower bound
         const QColor color = palette[k % std::size(palette)];
         bars->setBrush(color);
         bars->setPen(QPen(color.darker(130), 0.5));
         for (const auto& t : c.tensors) {
             if (QString::fromStdString(t.kind) != m_kinds[k] || t.layer < 0 || t.layer >= L) continue;
-            const double v = std::isfinite(t.relativeError) ? std::max(t.relativeError, lo) : hi;
+            const double v = std::isfinite(t.relativeError) ? t.relativeError : hi;
             bars->addData(t.layer - 0.4 + width * (k + 0.5), v);
         }
     }
@@ -84,12 +81,13 @@ bool CompareView::rebuild(QString* emptyReason) {
     pooled->setName(tr("all tensors of the layer"));
     pooled->setLineStyle(QCPGraph::lsNone);
     pooled->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, st.foreground, st.foreground, 7));
-    for (int l = 0; l < L; ++l) pooled->addData(l, std::max(c.layerRelativeError[static_cast<std::size_t>(l)], lo));
+    for (int l = 0; l < L; ++l) pooled->addData(l, c.layerRelativeError[static_cast<std::size_t>(l)]);
     QCPAxis* x = rect->axis(QCPAxis::atBottom);
     x->setLabel(tr("layer"));
     setIntegerTicks(x);
     x->setRange(-0.5, L - 0.5);
-    setLogAxis(rect->axis(QCPAxis::atLeft), lo, hi, 0.3);
+    // Room above the bars for the legend (one row per three kinds).
+    rect->axis(QCPAxis::atLeft)->setRange(0, hi * (1.25 + 0.12 * ((K + 3) / 3)));
     rect->axis(QCPAxis::atLeft)->setLabel(tr("‖B − A‖ / ‖A‖"));
     if (selectedLayer() >= 0 && selectedLayer() < L) addVerticalMarker(p, rect, selectedLayer(), QColor(0x88, 0x88, 0x88));
     p->legend->setVisible(true);
@@ -132,8 +130,8 @@ bool CompareView::rebuild(QString* emptyReason) {
             const double at = std::max(static_cast<double>(w.valueA), static_cast<double>(w.valueB));
             text->position->setCoords(i, at >= 0 ? at : 0.0);
             text->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
-            QString line = tr("A %1 · B %2").arg(shortNumber(w.valueA), shortNumber(w.valueB));
-            if (w.stepB > 0) line += tr(" · %1 steps of %2").arg(w.errorInStepsB, 0, 'f', 2).arg(shortNumber(w.stepB));
+            QString line = tr("A %1 · B %2").arg(w.valueA, 0, 'g', 6).arg(w.valueB, 0, 'g', 6);
+            if (w.stepB > 0) line += tr(" · %1 steps of %2").arg(w.errorInStepsB, 0, 'f', 3).arg(shortNumber(w.stepB));
             line += tr("\nsuper activation %1 → %2").arg(shortNumber(w.activationA), shortNumber(w.activationB));
             if (w.hasImportance) line += tr("\nimatrix rank %1 of %2").arg(w.importanceRank).arg(w.importanceColumns);
             text->setText(line);
