@@ -40,6 +40,7 @@
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/tokenizer/tokenizer.h"
+#include "compare_view_snapshot.h"
 #include "moe_view_snapshot.h"
 #include "test_paths.h"
 #include "view_registry.h"
@@ -66,6 +67,8 @@ struct Fixture {
     // The Experts view draws mixture-of-experts models: the Mixtral fixture with its super expert pruned.
     test::MoeViewSnapshot moe;
     SnapshotPtr experts;
+    // The Compare view's: the genesis snapshot with the demo compared with itself.
+    SnapshotPtr compare;
 };
 
 SnapshotPtr buildSnapshot(Fixture& x, const std::string& prompt) {
@@ -107,6 +110,7 @@ Fixture& fixture() {
         x.longTokens = buildSnapshot(x, kLongTokens);
         x.moe = test::mixtralExpertsSnapshot();
         x.experts = x.moe.snapshot;
+        x.compare = test::withModelComparison(x.genesis, x.model, x.model, "demo (itself)");
         return x;
     }();
     return f;
@@ -115,6 +119,8 @@ Fixture& fixture() {
 std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot) {
     // Dense-model snapshots have nothing for the Experts view: it gets the mixture-of-experts one.
     if (kind == QLatin1String("experts") && !snapshot->expertProfile) snapshot = fixture().experts;
+    // The Compare view draws a second model beside: the demo compared with itself.
+    if (kind == QLatin1String("compare") && !snapshot->modelComparison) snapshot = fixture().compare;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(1000, 700);
     v->setSelectedLayer(widgets::defaultSelectedLayer(*snapshot));

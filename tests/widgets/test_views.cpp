@@ -20,6 +20,7 @@
 #include "layer_navigator.h"
 #include "plot_view.h"
 #include "superlens/core/analysis/super_weights.h"
+#include "compare_view_snapshot.h"
 #include "csv_rows.h"
 #include "moe_view_snapshot.h"
 #include "test_paths.h"
@@ -46,6 +47,8 @@ struct Fixture {
     // The Experts view's: the Mixtral fixture with its super expert pruned.
     test::MoeViewSnapshot moe;
     SnapshotPtr experts;
+    // The Compare view's: the edited snapshot with the model compared with itself.
+    SnapshotPtr compare;
 };
 
 Fixture& fixture() {
@@ -79,6 +82,7 @@ Fixture& fixture() {
         x.edited = *snap;
         x.moe = test::mixtralExpertsSnapshot();
         x.experts = x.moe.snapshot;
+        x.compare = test::withModelComparison(x.edited, x.model, x.model, "llama-planted (itself)");
         return x;
     }();
     return f;
@@ -87,6 +91,8 @@ Fixture& fixture() {
 std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot, int layer) {
     // The dense fixture has no experts: the Experts view draws the mixture-of-experts one.
     if (kind == QLatin1String("experts") && snapshot && !snapshot->expertProfile) snapshot = fixture().experts;
+    // The Compare view draws a second model beside: the fixture compared with itself.
+    if (kind == QLatin1String("compare") && snapshot && !snapshot->modelComparison) snapshot = fixture().compare;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(900, 600);
     v->setSelectedLayer(layer);
@@ -103,7 +109,7 @@ private slots:
 
     void everyKindIsRegistered() {
         const QStringList kinds = widgets::viewKindNames();
-        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss", "experts"}));
+        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss", "compare", "experts"}));
     }
 
     // Dense models: the Experts view says why it is empty.
