@@ -58,3 +58,10 @@ PY
 # An encoder's attention: bidirectional, the full matrix (RoBERTa test fixture).
 "$app" --model "$here/tests/data/encoders/roberta-f32" --prompt "The capital of France is <mask>." \
   --view attention --layer 1 --screenshot "$out/encoder-attention.png" 2>/dev/null
+# The Compare view (issue 19): the GGUF fixture checkpoint against its Q4_K quantization, written by the
+# fixture script (as the gguf_quant_files test does) into a temporary folder.
+quant="$(mktemp -d)"
+trap 'rm -rf "$scene" "$quant"' EXIT
+/usr/bin/python3 "$here/scripts/fixtures/make_gguf_models.py" --quantize "$quant" >/dev/null
+"$app" --model "$here/tests/data/gguf/llama-q256" --ids 1,5,77,130,12,200,99,31,250,64 \
+  --compare-with "$quant/llama-q256-Q4_K.gguf" --view compare --screenshot "$out/compare.png" 2>/dev/null

@@ -168,6 +168,9 @@ QString figureCommandLine(const FigureCommand& c) {
         w << QStringLiteral("--ids") << c.ids;
     }
     for (const QString& e : c.baselineEdits) w << QStringLiteral("--baseline-edit") << e;
+    if (!c.compareWith.isEmpty()) w << QStringLiteral("--compare-with") << c.compareWith;
+    if (c.overlayB) w << QStringLiteral("--overlay-b");
+    if (!c.imatrix.isEmpty()) w << QStringLiteral("--imatrix") << c.imatrix;
     for (const QString& e : c.edits) w << QStringLiteral("--edit") << e;
     if (!c.compute.isEmpty() && c.compute != QLatin1String("fp32")) w << QStringLiteral("--compute") << c.compute;
     if (c.layer >= 0) w << QStringLiteral("--layer") << QString::number(c.layer);

@@ -101,6 +101,9 @@ struct FigureCommand {
     QString image;       // vision models: a PNG/JPEG (--image) or .npy (--pixels), absolute; replaces prompt / ids
     QStringList edits;
     QStringList baselineEdits;  // the "original" run's edits (a comparison of two runs)
+    QString compareWith; // model B (File → Compare with model…), absolute: --compare-with
+    bool overlayB = false;  // B's run is the second side: --overlay-b
+    QString imatrix;     // llama.cpp's importance matrix, absolute: --imatrix
     int layer = -1;      // -1: none given
     QString compute;     // --compute bf16|fp16 of the run (empty: the exact fp32 engine)
     // The view's own state (PlotView::figureState): --position, --head, --pattern, --carriers.

@@ -81,6 +81,7 @@ int runCompare(const CompareCliOptions& o) {
                                {"storage_a", t.storageA},
                                {"storage_b", t.storageB},
                                {"layer", t.layer},
+                               {"kind", t.kind},
                                {"elements", t.elements},
                                {"transposed", t.transposed},
                                {"relative_error", t.relativeError},

@@ -10,13 +10,17 @@
 // Every figure and CSV carries its provenance (widgets/figure_export.h: version,
 // model path and fingerprint, prompt, edits and the exact command); --from
 // reads it back from a figure and runs that command again (--out: elsewhere).
-// Kinds: spikes, layer, propagation, massive, logits, attention, lens, sinks, loss, experts,
+// Kinds: spikes, layer, propagation, massive, logits, attention, lens, sinks, loss, compare, experts,
 // patches (vision models: --image / --pixels). Several
 // kinds separated by commas make one multi-panel figure (panels a, b, c, ...;
 // FILE_a.csv, FILE_b.csv, ... beside it). Presets: widgets/figure_presets.h.
 // --baseline-edit: the "original" side is the model with these edits (the
 // GUI's comparison of two runs of its history: run A's edits here, run B's
 // as --edit), so the views draw run A vs run B.
+// --compare-with B: model B beside MODEL (the GUI's File → Compare with
+// model…): the compare figure draws `compare MODEL B`; --overlay-b: every
+// figure draws B's run as the second side. --imatrix: the importance matrix the
+// layer figure (--tensor input) and the compare figure's super weights show.
 // --position (lens), --head and --pattern (attention), --carriers (sinks) set
 // the views' own controls (PlotView::figureState), so a GUI export's embedded
 // command draws the state the window showed.
@@ -25,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "cli_common.h"
@@ -38,6 +43,7 @@
 #include "figure_presets.h"
 #include "plot_view.h"
 #include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/model_compare.h"
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/super_weights.h"
@@ -75,13 +81,17 @@ struct FigureOptions {
     std::string from;
     EditOptions baselineEdits;  // --baseline-edit
     std::string study;          // --study: a study JSON for the laser / quant figures
+    std::string compareWith;    // --compare-with: model B beside MODEL (the compare figure; names llama.cpp's tensors for --imatrix)
+    bool overlayB = false;      // --overlay-b: every figure draws B's run as the second side
+    std::string imatrix;        // --imatrix: llama.cpp's importance matrix (the layer figure, the compare figure's super weights)
     // The views' own state (PlotView::applyFigureState), in option order.
     std::vector<std::pair<std::string, std::string>> viewState;
 };
 
 
 const char* const kKinds =
-    "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss, experts, patches (laser, quant: with --study)";
+    "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss, compare (with --compare-with), experts, patches "
+    "(laser, quant: with --study)";
 
 #ifdef SUPERLENS_CLI_HAS_WIDGETS
 // The figure options that set a view's own state, and the kind that owns each.
@@ -89,7 +99,7 @@ static_assert(core::view::kHeldOutLossTokens == 128, "--loss-text help names 128
 const std::pair<const char*, const char*> kViewStateOptions[] = {
     {"position", "lens"}, {"head", "attention or patches"}, {"pattern", "attention"}, {"carriers", "sinks"}, {"loss-text", "loss"},
     {"quantity", "patches"}, {"channel", "patches"}, {"hook", "patches"},
-    {"matrix", "laser"}, {"metric", "laser or quant"}, {"change", "laser"}};
+    {"matrix", "laser"}, {"metric", "laser or quant"}, {"change", "laser"}, {"tensor", "layer"}};
 
 // Qt needs a private runtime directory (QStandardPaths::RuntimeLocation) and
 // warns on stderr when XDG_RUNTIME_DIR is unset, as in cron jobs, containers
@@ -228,6 +238,43 @@ int runFigure(const FigureOptions& o) {
         inputs.original = *a;
         inputs.comparison = "baseline vs edited";
     }
+    // Model B (the GUI's Compare with model…): what `compare A B` reports for
+    // the compare figure; with --overlay-b, B's run of the same tokens (with
+    // the same edits) is every view's second side, as the GUI's "Overlay model B".
+    std::shared_ptr<const core::Model> modelB;
+    std::unique_ptr<core::Engine> engineB;
+    std::optional<core::Imatrix> imatrix;
+    if (!o.imatrix.empty()) {
+        auto im = core::Imatrix::open(o.imatrix);
+        if (!im) return fail(im.error());
+        imatrix = std::move(im).value();
+        inputs.imatrix = std::make_shared<const core::Imatrix>(*imatrix);
+        inputs.imatrixName = std::filesystem::path(o.imatrix).filename().string();
+    }
+    if (!o.compareWith.empty()) {
+        if (!baseline->empty() && o.overlayB) return usageError("--overlay-b draws model B as the second side: --baseline-edit does not apply");
+        auto b = openModel(o.compareWith);
+        if (!b) return fail(b.error());
+        modelB = *b;
+        core::ModelCompareOptions compareOptions;
+        if (imatrix && ((*model)->isGguf() || modelB->isGguf())) compareOptions.imatrix = &*imatrix;
+        auto cmp = core::compareModels(*model, modelB, *ids, compareOptions);
+        if (!cmp) return fail(cmp.error());
+        inputs.modelComparison = std::make_shared<const core::ModelComparison>(std::move(cmp).value());
+        inputs.modelB = modelB.get();
+        inputs.modelBName = modelB->config().nameOrPath.empty() ? modelB->folder().filename().string() : modelB->config().nameOrPath;
+    }
+    if (o.overlayB) {
+        engineB = std::make_unique<core::Engine>(modelB);
+        auto editsB = resolveEdits(o.edits, *modelB, static_cast<std::int64_t>(ids->size()));
+        if (!editsB) return fail(editsB.error());
+        auto runB = engineB->run(core::view::viewForwardRequest(*ids, std::move(editsB).value()));
+        if (!runB) return fail(runB.error());
+        if (inputs.edited) inputs.original = inputs.edited;  // A with the edits vs B with the edits
+        inputs.edited = *runB;
+        inputs.editedEngine = engineB.get();
+        inputs.comparison = "A: " + inputs.modelName + " vs B: " + inputs.modelBName;
+    }
     for (const auto& [key, value] : o.viewState) {
         if (key != "loss-text") continue;
         // The Loss view's held-out text: its first tokens, without and with the edits.
@@ -268,6 +315,9 @@ int runFigure(const FigureOptions& o) {
     for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
     command.compute = QString::fromLatin1(core::computeDtypeName(o.compute.dtype));
     for (const auto& e : *baseline) command.baselineEdits << QString::fromStdString(e.text());
+    command.overlayB = o.overlayB;
+    if (!o.compareWith.empty()) command.compareWith = QString::fromStdString(std::filesystem::weakly_canonical(std::filesystem::absolute(o.compareWith), ec).string());
+    if (!o.imatrix.empty()) command.imatrix = QString::fromStdString(std::filesystem::weakly_canonical(std::filesystem::absolute(o.imatrix), ec).string());
     command.layer = o.layer >= 0 ? o.layer : core::view::defaultSelectedLayer(**snapshot);
     command.options = options;
     command.out = QString::fromStdString(outAbs.string());
@@ -504,6 +554,13 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
     };
     cmd->add_option("--baseline-edit", opts->baselineEdits.specs,
                     "Edit of the run drawn as 'original' (repeatable): compare two edited runs, as the GUI's run history does");
+    cmd->add_option("--compare-with", opts->compareWith,
+                    "Model B of the same shapes (folder or .gguf) beside MODEL: the compare figure draws what `compare MODEL B` reports "
+                    "(the GUI's File → Compare with model…)");
+    cmd->add_flag("--overlay-b", opts->overlayB,
+                  "With --compare-with: every figure draws B's run of the prompt (same edits) as the second side (the GUI's Overlay model B)");
+    cmd->add_option("--imatrix", opts->imatrix,
+                    "llama.cpp importance matrix (imatrix.dat or GGUF imatrix): the layer figure's down_proj input columns, the compare figure's super weights");
     cmd->add_option("--study", opts->study, "laser / quant figures: the study JSON (superlens-cli study laser|quant --json)");
     viewOption("matrix", "laser: the matrix type shown (default: the study's first)");
     viewOption("metric", "laser, quant: the measure shown (default: the study's first)");
@@ -512,6 +569,7 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
     viewOption("head", "attention, patches (attention quantities): mean (default) or one head H");
     viewOption("pattern", "attention: original (default) or edited, the run whose pattern is drawn");
     viewOption("loss-text", "loss: the per-token loss of this text's first 128 tokens (BOS first) instead of the prompt's");
+    viewOption("tensor", "layer: output (default; down_proj output) or input (down_proj input, with the importance matrix's panel)");
     viewOption("carriers", "sinks: first (default; mass on the first token) or all (on every massive-activation carrier)");
     viewOption("quantity", "patches: massive (default: max |resid_post| per token), attn-cls, attn-registers (attention on CLS / the registers) or hook");
     viewOption("channel", "patches: one channel (massive: of resid_post, default the max over channels; hook: required)");
@@ -536,6 +594,9 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
                 return runStudyFigure(*opts);
             }
             if (!opts->study.empty()) return usageError("--study goes with the laser and quant figures");
+            if (opts->overlayB && opts->compareWith.empty()) return usageError("--overlay-b needs --compare-with B");
+            if (opts->compareWith.empty() && ("," + opts->kind + ",").find(",compare,") != std::string::npos)
+                return usageError("figure compare needs --compare-with B (the model compared with MODEL)");
             if (opts->kind.empty() || opts->model.empty()) return usageError("figure needs KIND and MODEL (or --from FILE)");
             if (opts->out.empty()) return usageError("figure needs --out FILE.(pdf|svg|png)");
             if (!opts->input.given()) return usageError("figure needs --prompt TEXT or --ids 1,2,3 (vision models: --image FILE or --pixels FILE.npy)");

@@ -35,7 +35,9 @@ LensSession::LensSession(QObject* parent)
       m_loadLane(new JobLane(QStringLiteral("load"), this)),
       m_runLane(new JobLane(QStringLiteral("run"), this)),
       m_editLane(new JobLane(QStringLiteral("edit"), this)),
-      m_metricLane(new JobLane(QStringLiteral("metric"), this)) {
+      m_metricLane(new JobLane(QStringLiteral("metric"), this)),
+      m_compareLane(new JobLane(QStringLiteral("compare"), this)),
+      m_imatrixLane(new JobLane(QStringLiteral("imatrix"), this)) {
     for (JobLane* lane : lanes()) connectLane(lane);
     // $SUPERLENS_RUN_CACHE: "off" disables the run cache, a folder overrides its place.
     const QString env = qEnvironmentVariable("SUPERLENS_RUN_CACHE");
@@ -53,7 +55,7 @@ LensSession::~LensSession() {
     for (JobLane* lane : lanes()) lane->waitForIdle();
 }
 
-QList<JobLane*> LensSession::lanes() const { return {m_loadLane, m_runLane, m_editLane, m_metricLane}; }
+QList<JobLane*> LensSession::lanes() const { return {m_loadLane, m_runLane, m_editLane, m_metricLane, m_compareLane, m_imatrixLane}; }
 
 void LensSession::connectLane(JobLane* lane) {
     connect(lane, &JobLane::started, this, &LensSession::jobStarted);
@@ -91,31 +93,39 @@ void LensSession::setComputeDtype(core::ComputeDtype dtype) {
     emit statusMessage(tr("Compute precision: %1").arg(QString::fromLatin1(core::computeDtypeName(dtype))));
 }
 
+namespace {
+
+// Model, tokenizer and engine of a folder or .gguf file (on a worker).
+core::Result<std::shared_ptr<const LoadedModel>> loadModel(const std::filesystem::path& path, const QString& folder,
+                                                         core::ComputeDtype compute = core::ComputeDtype::Float32) {
+    auto model = core::Model::open(path);
+    if (!model) return model.error();
+    auto loaded = std::make_shared<LoadedModel>();
+    loaded->model = *model;
+    loaded->folder = folder;
+    loaded->displayName = modelDisplayName(**model);
+    if (core::Tokenizer::modelHasTokenizer(**model)) {
+        auto tok = core::Tokenizer::loadForModel(**model);
+        if (!tok) return tok.error();
+        loaded->tokenizer = std::shared_ptr<const core::Tokenizer>(std::move(tok).value());
+        loaded->stopwordIds = core::stopwordTokenIds(*loaded->tokenizer, core::englishStopwords());
+    }
+    core::EngineOptions options;
+    options.compute = compute;
+    loaded->engine = std::make_shared<core::Engine>(loaded->model, options);
+    loaded->published = core::PublishedCoordinates::bundled().match((*model)->config(), path.filename().string());
+    return std::shared_ptr<const LoadedModel>(loaded);
+}
+
+}  // namespace
+
 void LensSession::openModel(const QString& folder) {
     cancelAll();
     const std::filesystem::path path = toPath(folder);
     const core::ComputeDtype compute = m_compute;
     m_loadLane->start<std::shared_ptr<const LoadedModel>>(
         tr("Opening %1").arg(QFileInfo(folder).fileName()),
-        [path, folder, compute](const core::RunControl&) -> core::Result<std::shared_ptr<const LoadedModel>> {
-            auto model = core::Model::open(path);
-            if (!model) return model.error();
-            auto loaded = std::make_shared<LoadedModel>();
-            loaded->model = *model;
-            loaded->folder = folder;
-            loaded->displayName = modelDisplayName(**model);
-            if (core::Tokenizer::modelHasTokenizer(**model)) {
-                auto tok = core::Tokenizer::loadForModel(**model);
-                if (!tok) return tok.error();
-                loaded->tokenizer = std::shared_ptr<const core::Tokenizer>(std::move(tok).value());
-                loaded->stopwordIds = core::stopwordTokenIds(*loaded->tokenizer, core::englishStopwords());
-            }
-            core::EngineOptions options;
-            options.compute = compute;
-            loaded->engine = std::make_shared<core::Engine>(loaded->model, options);
-            loaded->published = core::PublishedCoordinates::bundled().match((*model)->config(), path.filename().string());
-            return std::shared_ptr<const LoadedModel>(loaded);
-        },
+        [path, folder, compute](const core::RunControl&) { return loadModel(path, folder, compute); },
         [this](core::Result<std::shared_ptr<const LoadedModel>>& result) {
             if (!result) return;  // errorOccurred is emitted by the lane's finished signal
             m_model = *result;
@@ -133,9 +143,16 @@ void LensSession::openModel(const QString& folder) {
             m_originalPerplexity.reset();
             m_perplexityFile.clear();
             m_snapshot.reset();
+            // Model B was compared with the previous model.
+            const bool hadB = m_modelB != nullptr;
+            m_modelB.reset();
+            m_comparison.reset();
+            m_lastB.reset();
+            m_overlayB = false;
             emit superWeightsChanged();
             emit snapshotReady(nullptr);
             emit modelOpened();
+            if (hadB) emit modelBChanged();
             emit statusMessage(tr("Opened %1").arg(m_model->displayName));
         });
 }
@@ -388,6 +405,8 @@ void LensSession::runInput(const std::vector<core::TokenId>& tokens, const QStri
             else if (!result->cacheNote.isEmpty()) message += QStringLiteral("; ") + result->cacheNote;
             emit statusMessage(message);
             applyEdits();
+            // Model B is compared on each new prompt.
+            if (m_modelB && (!m_comparison || m_comparison->tokens != m_tokens)) startComparison();
         });
 }
 
@@ -411,6 +430,7 @@ struct EditOutcome {
     core::view::SnapshotPtr snapshot;
     std::shared_ptr<const core::ForwardResult> heldOutUnedited;
     QString heldOutError;  // the held-out loss failed: the views still update
+    std::shared_ptr<const core::ForwardResult> modelBRun;  // the Model B overlay's run
 };
 
 // The held-out loss of a snapshot being built (nothing when no text was asked for).
@@ -458,11 +478,21 @@ void LensSession::applyEdits() {
     } else {
         base.expertProfile = m_originalExpertProfile;  // the scan's profile of this run, when it made one
     }
-    const std::string heldOut = m_heldOutFile.toStdString();
+    addModelBInputs(&base);
+    // The Model B overlay: B's run of the tokens, with the same edits, is the second side.
+    std::shared_ptr<const LoadedModel> overlay = m_overlayB ? m_modelB : nullptr;
+    auto previousB = m_lastB;
+    const std::string comparisonLabel =
+        overlay ? "A: " + loaded->displayName.toStdString() + " vs B: " + overlay->displayName.toStdString() : std::string();
+    // The overlay compares A and B on the prompt: the held-out text's loss (A without and with edits) is left out.
+    const std::string heldOut = overlay ? std::string() : m_heldOutFile.toStdString();
     auto heldOutUnedited = m_heldOutUnedited;
+    auto keepB = m_modelB;  // base.modelB points into it
     m_editLane->start<EditOutcome>(
-        specs.empty() ? tr("Update views") : tr("Apply %n edit(s)", nullptr, static_cast<int>(specs.size())),
-        [loaded, original, previous, specs, base, heldOut, heldOutUnedited](const core::RunControl& control) -> core::Result<EditOutcome> {
+        overlay ? tr("Model B overlay") : specs.empty() ? tr("Update views") : tr("Apply %n edit(s)", nullptr, static_cast<int>(specs.size())),
+        [loaded, original, previous, specs, base, heldOut, heldOutUnedited, overlay, previousB, comparisonLabel, keepB](
+            const core::RunControl& control) -> core::Result<EditOutcome> {
+            (void)keepB;
             EditOutcome out;
             // Positions: a vision run's image tokens, else the tokens (a run read back from the run cache has no count).
             auto edits = core::parseEdits(specs, *loaded->model, std::max<std::int64_t>(original->positions, static_cast<std::int64_t>(original->tokens.size())));
@@ -482,6 +512,26 @@ void LensSession::applyEdits() {
             }
             core::view::SnapshotInputs inputs = base;
             inputs.edited = out.edited;
+            if (overlay) {
+                auto editsB = core::parseEdits(specs, *overlay->model, static_cast<std::int64_t>(original->tokens.size()));
+                if (!editsB) return core::Error{"model B: " + editsB.error().message};
+                bool same = previousB && previousB->tokens == original->tokens && previousB->edits.size() == editsB->size();
+                for (std::size_t i = 0; same && i < editsB->size(); ++i) same = previousB->edits[i].text() == (*editsB)[i].text();
+                if (same) {
+                    out.modelBRun = previousB;
+                } else {
+                    auto run = overlay->engine->run(core::view::viewForwardRequest(original->tokens, *editsB), control);
+                    if (!run) return run.error();
+                    out.modelBRun = *run;
+                }
+                if (out.edited) {
+                    inputs.original = out.edited;  // A with the edits: the lens of the unedited run does not apply
+                    inputs.originalLens.reset();
+                }
+                inputs.edited = out.modelBRun;
+                inputs.editedEngine = overlay->engine.get();
+                inputs.comparison = comparisonLabel;
+            }
             if (auto ok = addHeldOutLoss(*loaded, heldOut, {}, *edits, heldOutUnedited, control, &inputs, &out); !ok) return ok.error();
             auto snap = core::view::buildViewSnapshot(inputs, control);
             if (!snap) return snap.error();
@@ -491,10 +541,150 @@ void LensSession::applyEdits() {
         [this](core::Result<EditOutcome>& result) {
             if (!result) return;
             if (result->edited) m_lastEdited = result->edited;
+            if (result->modelBRun) m_lastB = result->modelBRun;
             if (result->heldOutUnedited) m_heldOutUnedited = result->heldOutUnedited;
             if (!result->heldOutError.isEmpty()) emit errorOccurred(tr("Held-out loss: %1").arg(result->heldOutError));
             m_snapshot = result->snapshot;
             emit snapshotReady(m_snapshot);
+        });
+}
+
+void LensSession::addModelBInputs(core::view::SnapshotInputs* inputs) const {
+    if (m_modelB) {
+        inputs->modelB = m_modelB->model.get();
+        inputs->modelBName = m_modelB->displayName.toStdString();
+        if (m_comparison && m_original && m_comparison->tokens == m_original->tokens) inputs->modelComparison = m_comparison;
+    }
+    if (m_imatrix) {
+        inputs->imatrix = m_imatrix;
+        inputs->imatrixName = QFileInfo(m_imatrixPath).fileName().toStdString();
+    }
+}
+
+namespace {
+
+struct ModelBOutcome {
+    std::shared_ptr<const LoadedModel> model;
+    std::shared_ptr<const core::ModelComparison> comparison;  // null without a prompt to compare on
+};
+
+// compareModels of A and B on the tokens (the importance matrix only when one of them names llama.cpp's tensors).
+core::Result<std::shared_ptr<const core::ModelComparison>> compareOn(const LoadedModel& a, const LoadedModel& b, const std::vector<core::TokenId>& tokens,
+                                                                     const std::shared_ptr<const core::Imatrix>& imatrix, const core::RunControl& control) {
+    core::ModelCompareOptions options;
+    if (imatrix && (a.model->isGguf() || b.model->isGguf())) options.imatrix = imatrix.get();
+    auto c = core::compareModels(a.model, b.model, tokens, options, control);
+    if (!c) return c.error();
+    return std::make_shared<const core::ModelComparison>(std::move(c).value());
+}
+
+}  // namespace
+
+void LensSession::openModelB(const QString& path) {
+    if (!m_model) {
+        emit errorOccurred(tr("Open a model first (File → Open model), then the model to compare it with."));
+        return;
+    }
+    auto a = m_model;
+    auto imatrix = m_imatrix;
+    const std::vector<core::TokenId> tokens = m_tokens.size() >= 2 ? m_tokens : std::vector<core::TokenId>{};
+    const std::filesystem::path file = toPath(path);
+    m_compareLane->start<ModelBOutcome>(
+        tr("Compare with %1").arg(QFileInfo(path).fileName()),
+        [a, imatrix, tokens, file, path](const core::RunControl& control) -> core::Result<ModelBOutcome> {
+            auto b = loadModel(file, path, a->engine->options().compute);  // B computes as A does
+            if (!b) return b.error();
+            if (auto ok = core::checkComparable(*a->model, *(*b)->model); !ok) return ok.error();
+            ModelBOutcome out;
+            out.model = *b;
+            if (!tokens.empty()) {
+                auto c = compareOn(*a, **b, tokens, imatrix, control);
+                if (!c) return c.error();
+                out.comparison = *c;
+            }
+            return out;
+        },
+        [this, a](core::Result<ModelBOutcome>& result) {
+            if (!result || a != m_model) return;
+            m_modelB = result->model;
+            m_comparison = result->comparison;
+            m_lastB.reset();
+            emit modelBChanged();
+            emit statusMessage(tr("Model B: %1 beside %2").arg(m_modelB->displayName, m_model->displayName));
+            if (m_tokens.size() >= 2 && (!m_comparison || m_comparison->tokens != m_tokens)) startComparison();
+            else applyEdits();
+        });
+}
+
+void LensSession::startComparison() {
+    if (!m_model || !m_modelB) return;
+    if (m_tokens.size() < 2) {
+        emit statusMessage(tr("Model B is compared on prompts of at least two tokens."));
+        return;
+    }
+    auto a = m_model;
+    auto b = m_modelB;
+    auto imatrix = m_imatrix;
+    const auto tokens = m_tokens;
+    m_compareLane->start<std::shared_ptr<const core::ModelComparison>>(
+        tr("Compare A and B"),
+        [a, b, imatrix, tokens](const core::RunControl& control) { return compareOn(*a, *b, tokens, imatrix, control); },
+        [this, a, b](core::Result<std::shared_ptr<const core::ModelComparison>>& result) {
+            if (!result || a != m_model || b != m_modelB) return;
+            m_comparison = *result;
+            applyEdits();
+        });
+}
+
+void LensSession::closeModelB() {
+    if (!m_modelB) return;
+    m_compareLane->cancel();
+    m_modelB.reset();
+    m_comparison.reset();
+    m_lastB.reset();
+    m_overlayB = false;
+    emit modelBChanged();
+    applyEdits();
+}
+
+void LensSession::setOverlayModelB(bool on) {
+    if (on && !m_modelB) {
+        emit errorOccurred(tr("Open a second model first: File → Compare with model…"));
+        on = false;
+    }
+    if (on == m_overlayB) {
+        emit modelBChanged();  // the toggle's state follows the session's
+        return;
+    }
+    m_overlayB = on;
+    emit modelBChanged();
+    applyEdits();
+}
+
+void LensSession::setImatrix(const QString& path) {
+    if (path.isEmpty()) {
+        m_imatrixLane->cancel();
+        m_imatrix.reset();
+        m_imatrixPath.clear();
+        applyEdits();
+        return;
+    }
+    const std::filesystem::path file = toPath(path);
+    m_imatrixLane->start<std::shared_ptr<const core::Imatrix>>(
+        tr("Read %1").arg(QFileInfo(path).fileName()),
+        [file](const core::RunControl&) -> core::Result<std::shared_ptr<const core::Imatrix>> {
+            auto im = core::Imatrix::open(file);
+            if (!im) return im.error();
+            return std::make_shared<const core::Imatrix>(std::move(im).value());
+        },
+        [this, path](core::Result<std::shared_ptr<const core::Imatrix>>& result) {
+            if (!result) return;
+            m_imatrix = *result;
+            m_imatrixPath = path;
+            emit statusMessage(tr("Importance matrix %1: %n matrices", nullptr, static_cast<int>(m_imatrix->entries().size())).arg(QFileInfo(path).fileName()));
+            // The comparison names each super weight's column importance: compare again.
+            if (m_modelB && m_tokens.size() >= 2) startComparison();
+            else applyEdits();
         });
 }
 
@@ -531,11 +721,14 @@ void LensSession::compareRuns(const std::vector<core::TokenId>& tokens, const QS
     inputs.engine = loaded->engine.get();
     inputs.comparison = label.toStdString();
     inputs.imageSource = imageFile.toStdString();
+    addModelBInputs(&inputs);
+    auto keepB = m_modelB;
     const std::string heldOut = m_heldOutFile.toStdString();
     auto heldOutUnedited = m_heldOutUnedited;
     m_editLane->start<EditOutcome>(
         tr("Compare %1").arg(label),
-        [loaded, tokens, imageFile, currentPixels, base, specsA, specsB, inputs, heldOut, heldOutUnedited](const core::RunControl& control) -> core::Result<EditOutcome> {
+        [loaded, tokens, imageFile, currentPixels, base, specsA, specsB, inputs, heldOut, heldOutUnedited, keepB](const core::RunControl& control) -> core::Result<EditOutcome> {
+            (void)keepB;
             std::shared_ptr<const core::PixelTensor> pixels = currentPixels;
             if (!imageFile.isEmpty() && !pixels) {
                 auto px = loadPixelsForModel(*loaded->model, imageFile);

@@ -16,6 +16,7 @@
 #include <QString>
 #include <QStringList>
 
+#include "superlens/core/analysis/model_compare.h"
 #include "superlens/core/analysis/published_coordinates.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
@@ -103,6 +104,31 @@ public:
     void compareRuns(const std::vector<core::TokenId>& tokens, const QStringList& editsA, const QStringList& editsB, const QString& label,
                      const QString& imageFile = {});
 
+    // Model B (File → Compare with model…): a second model of the same shapes
+    // beside the open one. Loads it off the GUI thread and runs
+    // core::compareModels on the current prompt (the "compare" lane: progress,
+    // cancel); every snapshot then carries the comparison (the Compare view),
+    // and a new prompt is compared again. Shapes that differ, or a file that
+    // does not open, give one error line (errorOccurred) and leave B as it was.
+    void openModelB(const QString& path);
+    void closeModelB();
+    const LoadedModel* modelB() const { return m_modelB.get(); }
+    bool hasModelB() const { return m_modelB != nullptr; }
+    // The comparison of the current prompt (null until computed).
+    std::shared_ptr<const core::ModelComparison> modelComparison() const { return m_comparison; }
+    // The "Model B" overlay: every view draws model B's run of the prompt
+    // (with the same edits) as the second side, as the history's run
+    // comparison draws run B (ViewSnapshot::comparison names the models).
+    void setOverlayModelB(bool on);
+    bool overlayModelB() const { return m_overlayB; }
+
+    // llama.cpp's importance matrix (imatrix.dat or GGUF imatrix), read off
+    // the GUI thread: the Layer view draws its down_proj input importance and
+    // the comparison names each super weight's column rank. Empty: none.
+    void setImatrix(const QString& path);
+    const QString& imatrixPath() const { return m_imatrixPath; }
+    std::shared_ptr<const core::Imatrix> imatrix() const { return m_imatrix; }
+
     // The Loss view's held-out text: from now on every snapshot carries the
     // per-token loss of its first core::view::kHeldOutLossTokens tokens, without
     // and with the edits (ViewSnapshot::heldOutLoss). Empty: stop.
@@ -131,6 +157,8 @@ signals:
     void modelOpened();
     void activationsOpened(const QString& description);
     void superWeightsChanged();
+    // Model B was opened or closed, or the overlay switched.
+    void modelBChanged();
     void snapshotReady(superlens::core::view::SnapshotPtr snapshot);
     void errorOccurred(const QString& message);
     void statusMessage(const QString& message);
@@ -145,6 +173,10 @@ private:
     void applyEdits();
     void connectLane(JobLane* lane);
     void checkIdle();
+    // Compares the open models on the current tokens (compare lane), then redraws.
+    void startComparison();
+    // Model B's name, model and comparison, and the importance matrix, for a snapshot.
+    void addModelBInputs(core::view::SnapshotInputs* inputs) const;
 
     std::shared_ptr<const LoadedModel> m_model;
     std::vector<core::TokenId> m_tokens;
@@ -174,6 +206,15 @@ private:
     JobLane* m_runLane = nullptr;
     JobLane* m_editLane = nullptr;
     JobLane* m_metricLane = nullptr;
+    JobLane* m_compareLane = nullptr;
+    JobLane* m_imatrixLane = nullptr;
+
+    std::shared_ptr<const LoadedModel> m_modelB;
+    std::shared_ptr<const core::ModelComparison> m_comparison;
+    bool m_overlayB = false;
+    std::shared_ptr<const core::ForwardResult> m_lastB;  // model B's last overlay run (reused while tokens and edits stay)
+    QString m_imatrixPath;
+    std::shared_ptr<const core::Imatrix> m_imatrix;
 };
 
 // Readable name of a model folder (config's _name_or_path, else the folder name).

@@ -2,7 +2,7 @@
 //
 //   superlens [--model DIR] [--prompt TEXT | --ids 1,2,3 | --image FILE] [--edit SPEC]... [--edits FILE]
 //             [--activations FILE.h5] [--study FILE.json]
-//             [--held-out-loss]
+//             [--held-out-loss] [--compare-with B] [--imatrix FILE]
 //             [--screenshot FILE.png [--view KIND] [--layer N] [--size WxH] [--compare-edit E]...]
 //
 // Without --model the bundled demo model opens. --screenshot opens the window
@@ -89,7 +89,15 @@ int main(int argc, char** argv) {
                                                        "show the two runs compared (History dock)"),
                                         QStringLiteral("SPEC"));
     const QCommandLineOption heldOutOpt(QStringLiteral("held-out-loss"), QStringLiteral("The Loss view shows the bundled held-out text (not the prompt)"));
-    parser.addOptions({modelOpt, promptOpt, idsOpt, imageOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt, compareOpt, heldOutOpt});
+    const QCommandLineOption compareWithOpt(QStringLiteral("compare-with"),
+                                            QStringLiteral("A second model of the same shapes (folder or .gguf) beside --model: the Compare view "
+                                                           "(File → Compare with model…)"),
+                                            QStringLiteral("B"));
+    const QCommandLineOption overlayOpt(QStringLiteral("overlay-b"), QStringLiteral("With --compare-with: every view draws model B's run as the second side"));
+    const QCommandLineOption imatrixOpt(QStringLiteral("imatrix"),
+                                        QStringLiteral("llama.cpp importance matrix (imatrix.dat or GGUF imatrix) for the Layer view"), QStringLiteral("FILE"));
+    parser.addOptions({modelOpt, promptOpt, idsOpt, imageOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt, compareOpt, heldOutOpt,
+                       compareWithOpt, overlayOpt, imatrixOpt});
     parser.process(app);
 
     if (int(parser.isSet(promptOpt)) + int(parser.isSet(idsOpt)) + int(parser.isSet(imageOpt)) > 1)
@@ -114,6 +122,7 @@ int main(int argc, char** argv) {
         }
         edits = fromFile + edits;
     }
+    if (parser.isSet(overlayOpt) && !parser.isSet(compareWithOpt)) return failWith(QStringLiteral("--overlay-b needs --compare-with B"));
     if (!parser.value(viewOpt).isEmpty() && !superlens::widgets::viewKindNames().contains(parser.value(viewOpt))) {
         return failWith(QStringLiteral("--view: unknown view '%1' (one of %2)").arg(parser.value(viewOpt), superlens::widgets::viewKindNames().join(QStringLiteral(", "))));
     }
@@ -139,7 +148,20 @@ int main(int argc, char** argv) {
     auto* session = window.session();
     int exitCode = 0;
     bool failed = false;
+    bool modelBRequested = false;
+    bool overlayDone = !parser.isSet(overlayOpt);
+    QObject::connect(session, &superlens::gui::LensSession::modelBChanged, &window, [&] {
+        if (overlayDone || !session->hasModelB()) return;
+        overlayDone = true;
+        session->setOverlayModelB(true);
+    });
     QObject::connect(session, &superlens::gui::LensSession::modelOpened, &window, [&] {
+        // --compare-with and --imatrix go with the first model opened.
+        if (!modelBRequested) {
+            modelBRequested = true;
+            if (parser.isSet(imatrixOpt)) window.openImatrix(parser.value(imatrixOpt));
+            if (parser.isSet(compareWithOpt)) window.openModelB(parser.value(compareWithOpt));
+        }
         if (!custom) return;
         if (parser.isSet(promptOpt)) {
             window.promptPanel()->setIdsMode(false);

@@ -19,6 +19,7 @@
 #include <QProgressBar>
 #include <QPushButton>
 #include <QSettings>
+#include <QSignalBlocker>
 #include <QStatusBar>
 #include <QTabWidget>
 #include <QUndoStack>
@@ -127,6 +128,7 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
     buildStatusBar();
 
     connect(m_session, &LensSession::modelOpened, this, &MainWindow::onModelOpened);
+    connect(m_session, &LensSession::modelBChanged, this, &MainWindow::onModelBChanged);
     connect(m_session, &LensSession::snapshotReady, this, &MainWindow::onSnapshot);
     connect(m_session, &LensSession::superWeightsChanged, this, [this] {
         m_ablationPanel->refreshSuperWeights();
@@ -287,6 +289,20 @@ void MainWindow::buildMenus() {
         const QString path = QFileDialog::getOpenFileName(this, tr("Open a GGUF model (llama.cpp)"), QString(), tr("GGUF models (*.gguf)"));
         if (!path.isEmpty()) openModel(path);
     });
+    file->addAction(tr("Compare &with model…"), this, [this] {
+        // A .gguf file, or a model folder through its config.json.
+        const QString path = QFileDialog::getOpenFileName(this, tr("Compare with a model of the same shapes (model B)"), QString(),
+                                                          tr("Models (*.gguf config.json)"));
+        if (path.isEmpty()) return;
+        openModelB(path.endsWith(QLatin1String(".gguf")) ? path : QFileInfo(path).absolutePath());
+    });
+    m_closeBAction = file->addAction(tr("Close model B"), this, [this] { m_session->closeModelB(); });
+    m_closeBAction->setEnabled(false);
+    file->addAction(tr("Open &importance matrix…"), this, [this] {
+        const QString path = QFileDialog::getOpenFileName(this, tr("Open a llama.cpp importance matrix"), QString(),
+                                                          tr("Importance matrices (*.dat *.gguf);;All files (*)"));
+        if (!path.isEmpty()) openImatrix(path);
+    });
     m_recentMenu = file->addMenu(tr("Open &recent"));
     m_recentExperimentsMenu = file->addMenu(tr("Open recent e&xperiment"));
     file->addAction(tr("Open &demo model"), this, [this] {
@@ -328,9 +344,11 @@ void MainWindow::buildMenus() {
     view->addSeparator();
     for (int i = 0; i < m_views.size(); ++i) {
         QAction* a = view->addAction(m_views[i]->title(), this, [this, i] { m_tabs->setCurrentIndex(i); });
-        // Alt+1 .. Alt+9, then Alt+0 for the tenth view and Alt+- (the next key of the row) for the eleventh.
+        // Alt+1 .. Alt+9, then Alt+0 for the tenth view and Alt+- and Alt+= (the next keys of the row)
+        // for the eleventh and twelfth.
         if (i < 10) a->setShortcut(QKeySequence(Qt::ALT | static_cast<Qt::Key>(i < 9 ? Qt::Key_1 + i : Qt::Key_0)));
         else if (i == 10) a->setShortcut(QKeySequence(Qt::ALT | Qt::Key_Minus));
+        else if (i == 11) a->setShortcut(QKeySequence(Qt::ALT | Qt::Key_Equal));
     }
     view->addAction(tr("&Next view"), QKeySequence(Qt::CTRL | Qt::Key_PageDown), this,
                     [this] { m_tabs->setCurrentIndex((m_tabs->currentIndex() + 1) % m_tabs->count()); });
@@ -355,6 +373,14 @@ void MainWindow::buildMenus() {
         else if (!compareRuns(runs[0], runs[1], &error)) showError(error);
     });
     analysis->addAction(tr("Back to &live"), QKeySequence(Qt::CTRL | Qt::Key_L), this, &MainWindow::showLive);
+    m_overlayAction = analysis->addAction(tr("Overlay model &B"));
+    m_overlayAction->setCheckable(true);
+    m_overlayAction->setEnabled(false);
+    m_overlayAction->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_B));
+    m_overlayAction->setToolTip(tr("Every view draws model B's run of the prompt (with the same edits) as the second side"));
+    connect(m_overlayAction, &QAction::toggled, this, [this](bool on) {
+        if (on != m_session->overlayModelB()) m_session->setOverlayModelB(on);
+    });
     analysis->addAction(tr("&Run prompt"), QKeySequence(Qt::CTRL | Qt::Key_R), this, [this] { runPrompt(false); });
     analysis->addAction(tr("Run and &scan for super weights"), QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_R), this, [this] { runPrompt(true); });
     analysis->addAction(tr("&Perplexity before/after"), this, [this] { emit m_ablationPanel->perplexityRequested(); });
@@ -507,6 +533,28 @@ void MainWindow::openImage(const QString& file) {
     m_session->runImage(file, !m_session->scanned());
 }
 
+void MainWindow::openModelB(const QString& path) {
+    statusBar()->showMessage(tr("Opening %1 as model B…").arg(path));
+    m_session->openModelB(path);
+}
+
+void MainWindow::openImatrix(const QString& path) {
+    statusBar()->showMessage(tr("Reading %1…").arg(path));
+    m_session->setImatrix(path);
+}
+
+void MainWindow::onModelBChanged() {
+    const LoadedModel* a = m_session->model();
+    const LoadedModel* b = m_session->modelB();
+    m_overlayAction->setEnabled(b != nullptr);
+    m_closeBAction->setEnabled(b != nullptr);
+    {
+        const QSignalBlocker block(m_overlayAction);
+        m_overlayAction->setChecked(m_session->overlayModelB());
+    }
+    if (a) setWindowTitle(b ? tr("SuperLens — %1 (B: %2)").arg(a->displayName, b->displayName) : tr("SuperLens — %1").arg(a->displayName));
+}
+
 void MainWindow::openActivations(const QString& file) {
     statusBar()->showMessage(tr("Reading %1…").arg(file));
     m_session->openActivations(file);
@@ -596,10 +644,14 @@ void MainWindow::onSnapshot(core::view::SnapshotPtr snapshot) {
         for (const auto& e : edits) l << QString::fromStdString(e);
         return l.isEmpty() ? tr("no edits") : l.join(QStringLiteral(", "));
     };
-    const QString comparison = comparing ? tr("Comparing %1 — 'original' is run A: %2; 'edited' is run B: %3. Any edit or run returns to the live view (Ctrl+L).")
-                                               .arg(QString::fromStdString(snapshot->comparison), editList(snapshot->baselineEditTexts),
-                                                    editList(snapshot->editTexts))
-                                         : QString();
+    QString comparison;
+    if (comparing && snapshot->secondSideIsModelB) {
+        comparison = tr("Model B overlay — %1: 'original' is model A, 'edited' is model B, both with %2. Analysis → Overlay model B (Ctrl+Shift+B) returns.")
+                         .arg(QString::fromStdString(snapshot->comparison), editList(snapshot->editTexts));
+    } else if (comparing) {
+        comparison = tr("Comparing %1 — 'original' is run A: %2; 'edited' is run B: %3. Any edit or run returns to the live view (Ctrl+L).")
+                         .arg(QString::fromStdString(snapshot->comparison), editList(snapshot->baselineEditTexts), editList(snapshot->editTexts));
+    }
     m_comparisonBanner->setText(comparison);
     m_comparisonBanner->setVisible(comparing);
     m_historyPanel->setComparison(comparison);
@@ -675,6 +727,19 @@ widgets::FigureProvenance MainWindow::figureProvenance(const widgets::PlotView& 
         for (const auto& e : s->editTexts) c.edits << QString::fromStdString(e);
         for (const auto& e : s->baselineEditTexts) c.baselineEdits << QString::fromStdString(e);
     }
+    if (const LoadedModel* b = m_session->modelB()) {
+        // Model B is open: the Compare view's second model (and the names an importance matrix
+        // uses); with the overlay, every view's second side (A and B with the same edits).
+        const bool overlay = view.snapshot() && view.snapshot()->secondSideIsModelB;
+        c.compareWith = QFileInfo(b->folder).absoluteFilePath();
+        c.overlayB = overlay;
+        if (overlay) {
+            c.edits = m_session->edits();
+            c.baselineEdits.clear();
+        }
+    }
+    if (!m_session->imatrixPath().isEmpty() && (view.kind() == QLatin1String("layer") || view.kind() == QLatin1String("compare")))
+        c.imatrix = QFileInfo(m_session->imatrixPath()).absoluteFilePath();
     c.layer = view.selectedLayer();
     c.compute = QString::fromLatin1(core::computeDtypeName(m->engine->options().compute));  // a bf16 figure replays in bf16
     c.viewState = view.figureState();
@@ -826,11 +891,20 @@ void MainWindow::dragEnterEvent(QDragEnterEvent* event) {
     if (event->mimeData()->hasUrls()) event->acceptProposedAction();
 }
 
-void MainWindow::dropEvent(QDropEvent* event) {
-    for (const QUrl& url : event->mimeData()->urls()) {
+void MainWindow::dropEvent(QDropEvent* event) { openDropped(event->mimeData()->urls(), event->modifiers()); }
+
+void MainWindow::openDropped(const QList<QUrl>& urls, Qt::KeyboardModifiers modifiers) {
+    // A model dropped with Shift held, or onto the Compare view, opens as model B.
+    const bool asModelB = (modifiers & Qt::ShiftModifier) || (currentView() && currentView()->kind() == QLatin1String("compare"));
+    for (const QUrl& url : urls) {
         const QString path = url.toLocalFile();
         if (QFileInfo(path).isDir() || path.endsWith(QLatin1String(".gguf"))) {
-            openModel(path);
+            if (asModelB && m_session->hasModel()) openModelB(path);
+            else openModel(path);
+            return;
+        }
+        if (path.endsWith(QLatin1String(".dat"))) {
+            openImatrix(path);
             return;
         }
         if (path.endsWith(QLatin1String(".h5")) || path.endsWith(QLatin1String(".hdf5"))) {
@@ -847,8 +921,8 @@ void MainWindow::dropEvent(QDropEvent* event) {
             return;
         }
     }
-    showError(tr("Drop a model folder (config.json + safetensors), a .gguf file, an activation cache (.h5), an experiment .json "
-                 "or, for a vision model, an image (PNG, JPEG, .npy)"));
+    showError(tr("Drop a model folder (config.json + safetensors), a .gguf file (with Shift: as model B), an activation cache (.h5), "
+                 "an importance matrix (.dat), an experiment .json or, for a vision model, an image (PNG, JPEG, .npy)"));
 }
 
 void MainWindow::addRecent(const QString& folder) {

@@ -7,6 +7,7 @@
 #include <QElapsedTimer>
 #include <QList>
 #include <QMainWindow>
+#include <QUrl>
 
 #include "figure_export.h"
 
@@ -53,6 +54,17 @@ public:
     // dropping the file on the window come here.
     void openImage(const QString& file);
     static bool isImageFile(const QString& path);
+    // File → Compare with model…: a second model of the same shapes (folder
+    // or .gguf) beside the open one (LensSession::openModelB); the Compare view
+    // draws the comparison, "Overlay model B" draws B's run on every view.
+    void openModelB(const QString& path);
+    QAction* overlayModelBAction() const { return m_overlayAction; }
+    // What a drop of these files does: a model folder or .gguf opens (as model B
+    // with Shift held or onto the Compare view), an .h5 cache, an imatrix .dat,
+    // an experiment .json; anything else is an error line.
+    void openDropped(const QList<QUrl>& urls, Qt::KeyboardModifiers modifiers);
+    // File → Open importance matrix… (llama.cpp's imatrix): the Layer view's importance panel.
+    void openImatrix(const QString& path);
     // Views from an HDF5 activation cache, without the model.
     void openActivations(const QString& file);
     // Runs the current prompt text (scan when asked or when the model was never scanned).
@@ -128,6 +140,7 @@ private:
     void buildStatusBar();
     void onSnapshot(core::view::SnapshotPtr snapshot);
     void onModelOpened();
+    void onModelBChanged();
     void exportView(widgets::PlotView* view);
     void exportAll();
     void addRecent(const QString& folder);
@@ -153,6 +166,8 @@ private:
     QMenu* m_recentMenu = nullptr;
     QMenu* m_recentExperimentsMenu = nullptr;
     QAction* m_colorBlindAction = nullptr;
+    QAction* m_overlayAction = nullptr;
+    QAction* m_closeBAction = nullptr;
     bool m_colorBlind = false;
     int m_restoredLayer = -1;
     QString m_historyModel;  // the model the history's runs were made with  // from the last session: applied to the first prompt run

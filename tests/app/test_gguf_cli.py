@@ -97,6 +97,10 @@ class Compare(unittest.TestCase):
                 for name, want in ref["relative_error"].items():
                     self.assertTrue(close(got[name]["relative_error"], want, 1e-6, 1e-12), (kind, name, got[name], want))
                     self.assertEqual(got[name]["storage_b"], "F32" if got[name]["elements"] == 256 and name.endswith("norm.weight") else kind)
+                # Each tensor's kind within its block (what the GUI's Compare view groups its bars by).
+                self.assertEqual(got["model.layers.1.mlp.down_proj.weight"]["kind"], "mlp.down_proj")
+                self.assertEqual(got["model.layers.0.self_attn.q_proj.weight"]["kind"], "self_attn.q_proj")
+                self.assertEqual(got["model.embed_tokens.weight"]["kind"], "model.embed_tokens")
                 self.assertEqual(j["only_in_a"], [])
                 self.assertEqual(j["only_in_b"], [])
                 self.assertEqual(len(j["layers"]), 2)

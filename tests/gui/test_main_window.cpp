@@ -126,6 +126,7 @@ private:
     bool expectsData(const widgets::PlotView* v) const {
         const auto& config = m_window->session()->model()->model->config();
         if (v->kind() == QLatin1String("patches")) return config.pixelInput;  // vision models only
+        if (v->kind() == QLatin1String("compare")) return m_window->session()->hasModelB();  // a second model open beside
         return v->kind() != QLatin1String("experts") || config.hasExperts();
     }
     widgets::LogitsView* logits() const { return static_cast<widgets::LogitsView*>(m_window->view("logits")); }

@@ -41,6 +41,7 @@
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/tokenizer/tokenizer.h"
+#include "compare_view_snapshot.h"
 #include "moe_view_snapshot.h"
 #include "test_paths.h"
 #include "view_registry.h"
@@ -73,6 +74,8 @@ struct Fixture {
     std::vector<std::unique_ptr<core::Engine>> visionEngines;
     SnapshotPtr vision;
     SnapshotPtr visionLarge;
+    // The Compare view's: the genesis snapshot with the demo compared with itself.
+    SnapshotPtr compare;
 };
 
 SnapshotPtr buildVisionSnapshot(Fixture& x, const std::string& name, const std::string& pixelsFile, const std::string& edit) {
@@ -143,6 +146,7 @@ Fixture& fixture() {
         x.experts = x.moe.snapshot;
         x.vision = buildVisionSnapshot(x, "dinov2-registers-bf16", "pixels.npy", "blocks.1.hook_resid_post[0,3]=0");
         x.visionLarge = buildVisionSnapshot(x, "vit-f32", "pixels-16x21.npy", "blocks.0.hook_mlp_out[5,2]=0");
+        x.compare = test::withModelComparison(x.genesis, x.model, x.model, "demo (itself)");
         return x;
     }();
     return f;
@@ -153,6 +157,8 @@ std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot) {
     if (kind == QLatin1String("experts") && !snapshot->expertProfile) snapshot = fixture().experts;
     // Text snapshots have no image for the Patch grid: it gets a vision model's (the larger grid for the long-token rows).
     if (kind == QLatin1String("patches") && !snapshot->image) snapshot = snapshot == fixture().longTokens ? fixture().visionLarge : fixture().vision;
+    // The Compare view draws a second model beside: the demo compared with itself.
+    if (kind == QLatin1String("compare") && !snapshot->modelComparison) snapshot = fixture().compare;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(1000, 700);
     v->setSelectedLayer(core::view::defaultSelectedLayer(*snapshot));

@@ -21,6 +21,7 @@
 #include "layer_navigator.h"
 #include "plot_view.h"
 #include "superlens/core/analysis/super_weights.h"
+#include "compare_view_snapshot.h"
 #include "csv_rows.h"
 #include "moe_view_snapshot.h"
 #include "test_paths.h"
@@ -51,6 +52,8 @@ struct Fixture {
     std::shared_ptr<const core::Model> visionModel;
     std::unique_ptr<core::Engine> visionEngine;
     SnapshotPtr vision;
+    // The Compare view's: the edited snapshot with the model compared with itself.
+    SnapshotPtr compare;
 };
 
 Fixture& fixture() {
@@ -104,6 +107,7 @@ Fixture& fixture() {
         auto vs = core::view::buildViewSnapshot(vin);
         if (!vs) qFatal("%s", vs.error().message.c_str());
         x.vision = *vs;
+        x.compare = test::withModelComparison(x.edited, x.model, x.model, "llama-planted (itself)");
         return x;
     }();
     return f;
@@ -114,6 +118,8 @@ std::unique_ptr<PlotView> makeView(const QString& kind, SnapshotPtr snapshot, in
     if (kind == QLatin1String("experts") && snapshot && !snapshot->expertProfile) snapshot = fixture().experts;
     // ... and no image: the Patch grid draws the vision one.
     if (kind == QLatin1String("patches") && snapshot && !snapshot->image) snapshot = fixture().vision;
+    // The Compare view draws a second model beside: the fixture compared with itself.
+    if (kind == QLatin1String("compare") && snapshot && !snapshot->modelComparison) snapshot = fixture().compare;
     std::unique_ptr<PlotView> v(widgets::createView(kind));
     v->resize(900, 600);
     v->setSelectedLayer(layer);
@@ -130,7 +136,7 @@ private slots:
 
     void everyKindIsRegistered() {
         const QStringList kinds = widgets::viewKindNames();
-        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss", "experts", "patches"}));
+        QCOMPARE(kinds, QStringList({"spikes", "layer", "propagation", "massive", "logits", "attention", "lens", "sinks", "loss", "compare", "experts", "patches"}));
     }
 
     // Dense models: the Experts view says why it is empty.

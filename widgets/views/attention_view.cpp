@@ -102,6 +102,8 @@ bool AttentionView::rebuild(QString* emptyReason) {
     m_map = nullptr;
     const ViewSnapshot& s = *snapshot();
     m_runBox->setEnabled(s.hasEdits());
+    m_runBox->setItemText(0, QString::fromStdString(s.sideName(false)));  // "original", "run A" or "model A"
+    m_runBox->setItemText(1, QString::fromStdString(s.sideName(true)));
     if (m_headBox->count() != s.heads + 1) {
         QSignalBlocker block(m_headBox);
         m_headBox->clear();

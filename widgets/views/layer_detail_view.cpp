@@ -1,5 +1,6 @@
 #include "layer_detail_view.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include <QComboBox>
@@ -57,9 +58,47 @@ bool LayerDetailView::routedLayer() const {
     return snapshot() && l >= 0 && l < static_cast<int>(snapshot()->originalStats.size()) && snapshot()->originalStats[static_cast<std::size_t>(l)].routed;
 }
 
+const core::ImatrixEntry* LayerDetailView::importanceEntry() const {
+    if (!snapshot() || selectedLayer() < 0 || selectedLayer() >= static_cast<int>(snapshot()->downImportance.size())) return nullptr;
+    return snapshot()->downImportance[static_cast<std::size_t>(selectedLayer())];
+}
+
+std::int64_t LayerDetailView::importanceRank(std::int64_t column) const {
+    const core::ImatrixEntry* e = importanceEntry();
+    if (!e || column < 0 || column >= e->columns) return 0;
+    if (m_sortedFor != e) {
+        m_sorted.clear();
+        for (std::int64_t c = 0; c < e->columns; ++c) {
+            if (!std::isnan(e->at(c))) m_sorted.push_back(e->at(c));
+        }
+        std::sort(m_sorted.begin(), m_sorted.end());
+        m_sortedFor = e;
+    }
+    const double v = e->at(column);
+    if (std::isnan(v)) return 1;  // nothing compares greater than NaN (as ImatrixEntry::rank)
+    return 1 + static_cast<std::int64_t>(m_sorted.end() - std::upper_bound(m_sorted.begin(), m_sorted.end(), v));
+}
+
+QList<QPair<QString, QString>> LayerDetailView::figureState() const {
+    return {{QStringLiteral("tensor"), m_tensorBox->currentIndex() == 0 ? QStringLiteral("output") : QStringLiteral("input")}};
+}
+
+bool LayerDetailView::applyFigureState(const QString& key, const QString& value, QString* error) {
+    if (key != QLatin1String("tensor")) return PlotView::applyFigureState(key, value, error);
+    if (value != QLatin1String("output") && value != QLatin1String("input")) {
+        *error = tr("--tensor: '%1' is not output or input").arg(value);
+        return false;
+    }
+    setTensor(value == QLatin1String("output") ? Tensor::DownOutput : Tensor::DownInput);
+    return true;
+}
+
 bool LayerDetailView::rebuild(QString* emptyReason) {
     m_map = nullptr;
+    m_importanceText.clear();
     m_runBox->setEnabled(snapshot()->hasEdits());
+    m_runBox->setItemText(0, QString::fromStdString(snapshot()->sideName(false)));  // "original", "run A" or "model A"
+    m_runBox->setItemText(1, QString::fromStdString(snapshot()->sideName(true)));
     if (!snapshot()->hasEdits() && m_runBox->currentIndex() != 0) {
         QSignalBlocker block(m_runBox);
         m_runBox->setCurrentIndex(0);
@@ -118,6 +157,74 @@ bool LayerDetailView::rebuild(QString* emptyReason) {
     p->yAxis->setRangeReversed(true);  // token 0 at the top, as text reads
     p->yAxis->setRange(-0.5, static_cast<double>(T) - 0.5);
     p->yAxis->setLabel(tr("token"));
+
+    // llama.cpp's importance of each down_proj input column, and each super weight's column rank.
+    if (const core::ImatrixEntry* e = importanceEntry()) {
+        QStringList parts;
+        for (const auto& sw : s.superWeights) {
+            if (sw.layer != selectedLayer() || sw.expert >= 0) continue;
+            const std::int64_t col = sw.inputChannel();
+            if (col < 0 || col >= e->columns) continue;
+            parts << tr("super weight column %1: importance %2, rank %3 of %4").arg(col).arg(shortNumber(e->at(col))).arg(importanceRank(col)).arg(e->columns);
+        }
+        if (parts.isEmpty()) parts << tr("importance of %1's %2 input columns").arg(QString::fromStdString(e->name)).arg(e->columns);
+        m_importanceText = tr("imatrix %1: %2").arg(QString::fromStdString(s.imatrixName), parts.join(QStringLiteral("; ")));
+        const bool inputSide = m_tensorBox->currentIndex() == 1;
+        if (inputSide && e->columns == C) {
+            auto* rect = new QCPAxisRect(p);
+            p->plotLayout()->addElement(p->plotLayout()->rowCount(), 0, rect);
+            p->plotLayout()->setRowStretchFactor(p->plotLayout()->rowCount() - 1, 0.35);
+            QCPAxis* ix = rect->axis(QCPAxis::atBottom);
+            QCPAxis* iy = rect->axis(QCPAxis::atLeft);
+            QCPGraph* g = p->addGraph(ix, iy);
+            g->setName(tr("imatrix importance"));
+            g->removeFromLegend();
+            std::vector<double> values;
+            for (std::int64_t c = 0; c < C; ++c) {
+                if (e->at(c) > 0) values.push_back(e->at(c));
+            }
+            const double ilo = minPositive(values), ihi = maxValue(values);
+            QVector<double> keys, vals;
+            for (std::int64_t c = 0; c < C; ++c) {
+                keys << static_cast<double>(c);
+                vals << (std::isnan(e->at(c)) ? qQNaN() : std::max(e->at(c), ilo));
+            }
+            g->setData(keys, vals, true);
+            g->setLineStyle(QCPGraph::lsImpulse);
+            g->setPen(QPen(plotStyle().original, 1.0));
+            QCPGraph* marks = p->addGraph(ix, iy);
+            marks->setName(tr("super weight column"));
+            marks->removeFromLegend();
+            marks->setLineStyle(QCPGraph::lsNone);
+            marks->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssStar, plotStyle().highlight, 12));
+            for (const auto& sw : s.superWeights) {
+                if (sw.layer != selectedLayer() || sw.expert >= 0 || sw.inputChannel() < 0 || sw.inputChannel() >= C) continue;
+                const double v = std::max(e->at(sw.inputChannel()), ilo);
+                marks->addData(static_cast<double>(sw.inputChannel()), v);
+                auto* label = new QCPItemText(p);
+                label->setClipAxisRect(rect);
+                label->position->setAxes(ix, iy);
+                label->position->setCoords(static_cast<double>(sw.inputChannel()), v);
+                label->setPositionAlignment(Qt::AlignLeft | Qt::AlignTop);
+                label->setPadding(QMargins(6, 2, 0, 0));
+                label->setText(tr("col %1: rank %2 of %3").arg(sw.inputChannel()).arg(importanceRank(sw.inputChannel())).arg(C));
+                label->setColor(plotStyle().foreground);
+            }
+            ix->setRange(-0.5, static_cast<double>(C) - 0.5);
+            setIntegerTicks(ix);
+            ix->setLabel(tr("down_proj input column"));
+            setLogAxis(iy, ilo, ihi, 0.3);
+            iy->setLabel(tr("imatrix"));
+            auto* mg = new QCPMarginGroup(p);
+            p->axisRect()->setMarginGroup(QCP::msLeft | QCP::msRight, mg);
+            rect->setMarginGroup(QCP::msLeft | QCP::msRight, mg);
+        }
+        addTitle(p, m_importanceText);
+        centerTitleOverColumns(p);
+    } else if (!s.imatrixProblem.empty() && s.imatrix) {
+        addTitle(p, tr("imatrix: %1").arg(QString::fromStdString(s.imatrixProblem)));
+        centerTitleOverColumns(p);
+    }
     return true;
 }
 
@@ -141,7 +248,10 @@ void LayerDetailView::onMouseMove(QMouseEvent* event) {
                            .arg(t)
                            .arg(label)
                            .arg(c)
-                           .arg(shortNumber(currentTensor()->at(t, c))),
+                           .arg(shortNumber(currentTensor()->at(t, c)))
+                           + (m_tensorBox->currentIndex() == 1 && importanceEntry() && c < importanceEntry()->columns
+                                  ? tr("\nimatrix importance %1, rank %2 of %3").arg(shortNumber(importanceEntry()->at(c))).arg(importanceRank(c)).arg(importanceEntry()->columns)
+                                  : QString()),
                        plot());
 }
 
@@ -181,12 +291,18 @@ FigureTable LayerDetailView::dataTable() const {
     t.columns = {QStringLiteral("token"), QStringLiteral("label"), QStringLiteral("channel"), QStringLiteral("value"), QStringLiteral("abs_value")};
     const core::ActivationTensor* a = currentTensor();
     if (!a) return t;
+    // The input side with an importance matrix: each column's importance and rank.
+    const core::ImatrixEntry* e = m_tensorBox->currentIndex() == 1 ? importanceEntry() : nullptr;
+    if (e && e->columns != a->cols()) e = nullptr;
+    if (e) t.columns << QStringLiteral("imatrix_importance") << QStringLiteral("imatrix_rank");
     const ViewSnapshot& s = *snapshot();
     for (std::int64_t tok = 0; tok < a->rows(); ++tok) {
         const QString label = tok < static_cast<std::int64_t>(s.tokenLabels.size()) ? QString::fromStdString(s.tokenLabels[static_cast<std::size_t>(tok)]) : QString();
         for (std::int64_t c = 0; c < a->cols(); ++c) {
             const float v = a->at(tok, c);
-            t.addRow({QString::number(tok), label, QString::number(c), csvNumber(v), csvNumber(std::fabs(v))});
+            QStringList row{QString::number(tok), label, QString::number(c), csvNumber(v), csvNumber(std::fabs(v))};
+            if (e) row << csvNumber(e->at(c)) << QString::number(importanceRank(c));
+            t.addRow(row);
         }
     }
     return t;

@@ -3,7 +3,10 @@
 // (blocks.L.hook_mlp_out) or |down_proj input| (blocks.L.mlp.hook_post) of
 // the selected layer on a log colour scale. Hover shows token, channel and
 // value; a click proposes the down_proj weight behind that cell as an
-// ablation candidate.
+// ablation candidate. With llama.cpp's importance matrix (--imatrix, File →
+// Open importance matrix…) the down_proj input side gets a panel of each
+// input column's importance below the map, and each super weight's column
+// rank is named.
 
 #include "../plot_view.h"
 
@@ -24,6 +27,16 @@ public:
     void setTensor(Tensor tensor);
     void setShowEdited(bool edited);
     QCPColorMap* colorMap() const { return m_map; }
+    // llama.cpp's importance matrix entry of the selected layer's down
+    // projection (ViewSnapshot::downImportance), null without one; the rank
+    // of a column within it (1 = most important, as core::ImatrixEntry::rank).
+    const core::ImatrixEntry* importanceEntry() const;
+    std::int64_t importanceRank(std::int64_t column) const;
+    // The line naming each super weight's column importance and rank ("" without an entry).
+    QString importanceText() const { return m_importanceText; }
+    // figureState: {"tensor", "output"|"input"}.
+    QList<QPair<QString, QString>> figureState() const override;
+    bool applyFigureState(const QString& key, const QString& value, QString* error) override;
 
 protected:
     bool rebuild(QString* emptyReason) override;
@@ -41,6 +54,10 @@ private:
     QComboBox* m_tensorBox = nullptr;
     QComboBox* m_runBox = nullptr;
     QCPColorMap* m_map = nullptr;
+    QString m_importanceText;
+    // Importance values of importanceEntry() sorted ascending (NaN left out), for ranks.
+    mutable const core::ImatrixEntry* m_sortedFor = nullptr;
+    mutable std::vector<double> m_sorted;
 };
 
 }  // namespace superlens::widgets

@@ -207,8 +207,8 @@ bool LensView::rebuild(QString* emptyReason) {
         }
         return map;
     };
-    m_originalMap = makeMap(mainRect, lo, edits ? (paper ? tr("original") : tr("original: top-1 token per layer")) : tr("top-1 token per layer"));
-    if (editedRect) m_editedMap = makeMap(editedRect, le, tr("edited"));
+    m_originalMap = makeMap(mainRect, lo, edits ? (paper ? QString::fromStdString(s.sideName(false)) : tr("%1: top-1 token per layer").arg(QString::fromStdString(s.sideName(false)))) : tr("top-1 token per layer"));
+    if (editedRect) m_editedMap = makeMap(editedRect, le, QString::fromStdString(s.sideName(true)));
     scale->setMarginGroup(QCP::msTop | QCP::msBottom, mapGroup);
     for (int r = 0; r < rows; ++r) {
         m_originalLines << topText(s, lo.perPosition[static_cast<std::size_t>(P)][static_cast<std::size_t>(r)], kListedTokens);
@@ -238,15 +238,15 @@ bool LensView::rebuild(QString* emptyReason) {
         return g;
     };
     const QString finalName = QString::fromStdString(s.vocabLabel(finalId));
-    m_originalFinal = curve(cy, rowsO, false, edits ? tr("P(%1), original").arg(finalName) : tr("P(%1)").arg(finalName), st.original, Qt::SolidLine,
+    m_originalFinal = curve(cy, rowsO, false, edits ? tr("P(%1), %2").arg(finalName, QString::fromStdString(s.sideName(false))) : tr("P(%1)").arg(finalName), st.original, Qt::SolidLine,
                             QCPScatterStyle::ssCircle);
     m_originalEntropy = curve(cy2, rowsO, true, tr("entropy"), st.accent, Qt::DotLine, QCPScatterStyle::ssDiamond);
     double hMax = 0;
     for (const auto& r : rowsO) hMax = std::max(hMax, r.entropy);
     if (edits) {
-        m_editedFinal = curve(cy, rowsE, false, tr("P(%1), edited").arg(QString::fromStdString(s.vocabLabel(editedFinalId))), st.edited, Qt::DashLine,
+        m_editedFinal = curve(cy, rowsE, false, tr("P(%1), %2").arg(QString::fromStdString(s.vocabLabel(editedFinalId)), QString::fromStdString(s.sideName(true))), st.edited, Qt::DashLine,
                               QCPScatterStyle::ssSquare);
-        m_editedEntropy = curve(cy2, rowsE, true, tr("entropy, edited"), st.extra, Qt::DashDotLine, QCPScatterStyle::ssTriangle);
+        m_editedEntropy = curve(cy2, rowsE, true, tr("entropy, %1").arg(QString::fromStdString(s.sideName(true))), st.extra, Qt::DashDotLine, QCPScatterStyle::ssTriangle);
         for (const auto& r : rowsE) hMax = std::max(hMax, r.entropy);
     }
     setTextTicks(cx, layerLabels, 40);

@@ -60,10 +60,10 @@ bool LogitsView::rebuild(QString* emptyReason) {
         bars->setBarsGroup(group);
         return bars;
     };
-    m_originalBars = makeBars(tr("original"), st.original, false);
+    m_originalBars = makeBars(QString::fromStdString(s.sideName(false)), st.original, false);
     for (int i = 0; i < K; ++i) m_originalBars->addData(i, s.topNext[static_cast<std::size_t>(i)].original);
     if (s.hasEdits()) {
-        m_editedBars = makeBars(tr("edited"), st.edited, true);
+        m_editedBars = makeBars(QString::fromStdString(s.sideName(true)), st.edited, true);
         for (int i = 0; i < K; ++i) m_editedBars->addData(i, s.topNext[static_cast<std::size_t>(i)].edited);
     }
     QCPAxis* x = rect->axis(QCPAxis::atBottom);

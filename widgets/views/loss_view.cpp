@@ -165,8 +165,8 @@ bool LossView::rebuild(QString* emptyReason) {
     m_lossMap->setDataRange(QCPRange(0, std::max(1e-6, hi)));
     m_lossMap->setInterpolate(false);
     scale->axis()->setLabel(tr("loss (nats)"));
-    QStringList stripLabels{tr("original")};
-    if (edits) stripLabels << tr("edited");
+    QStringList stripLabels{QString::fromStdString(s.sideName(false))};
+    if (edits) stripLabels << QString::fromStdString(s.sideName(true));
     setTextTicks(y, stripLabels);
     y->setRange(-0.5, strips - 0.5);
     y->setRangeReversed(true);

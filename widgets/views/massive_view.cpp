@@ -150,7 +150,7 @@ bool MassiveView::rebuild(QString* emptyReason) {
         (s.delimiterToken[static_cast<std::size_t>(t)] ? m_carrierBars : m_originalBars)->addData(t - shift, v);
     }
     if (s.hasEdits()) {
-        m_editedBars = makeBars(tr("edited"), st.edited, true);
+        m_editedBars = makeBars(QString::fromStdString(s.sideName(true)), st.edited, true);
         for (int t = 0; t < T; ++t) m_editedBars->addData(t + shift, std::max(static_cast<double>(pe[static_cast<std::size_t>(t)]), base));
     }
     // Median of the whole layer tensor, for scale (massive = >= 100x the median).

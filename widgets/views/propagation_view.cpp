@@ -119,13 +119,13 @@ bool PropagationView::rebuild(QString* emptyReason) {
     };
 
     m_originalGraph = p->addGraph(top->axis(QCPAxis::atBottom), top->axis(QCPAxis::atLeft));
-    m_originalGraph->setName(tr("original"));
+    m_originalGraph->setName(QString::fromStdString(s.sideName(false)));
     m_originalGraph->setData(keys, clampTo(vo, lo1), true);
     m_originalGraph->setPen(QPen(st.original, st.lineWidth));
     m_originalGraph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, st.original, st.original, 5));
     if (s.hasEdits()) {
         m_editedGraph = p->addGraph(top->axis(QCPAxis::atBottom), top->axis(QCPAxis::atLeft));
-        m_editedGraph->setName(tr("edited"));
+        m_editedGraph->setName(QString::fromStdString(s.sideName(true)));
         m_editedGraph->setData(keys, clampTo(ve, lo1), true);
         m_editedGraph->setPen(QPen(st.edited, st.lineWidth, Qt::DashLine));
         m_editedGraph->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssDiamond, st.edited, Qt::white, 7));
@@ -140,7 +140,7 @@ bool PropagationView::rebuild(QString* emptyReason) {
     for (int e = 0; e < (s.hasEdits() ? 2 : 1); ++e) {
         for (int rank = 0; rank < 4; ++rank) {
             QCPGraph* g = p->addGraph(bottom->axis(QCPAxis::atBottom), bottom->axis(QCPAxis::atLeft));
-            g->setName(e == 0 ? names[rank] : names[rank] + tr(", edited"));
+            g->setName(e == 0 ? names[rank] : names[rank] + QStringLiteral(", ") + QString::fromStdString(s.sideName(true)));
             g->setData(keys, clampTo(series[e][rank], lo2), true);
             g->setPen(QPen(colors[rank], e == 0 ? st.lineWidth : st.lineWidth * 0.8, e == 0 ? Qt::SolidLine : Qt::DashLine));
             g->setScatterStyle(QCPScatterStyle(e == 0 ? QCPScatterStyle::ssDisc : QCPScatterStyle::ssCircle, colors[rank], e == 0 ? colors[rank] : Qt::white, 4));

@@ -63,8 +63,8 @@ bool SpikesView::rebuild(QString* emptyReason) {
     addSeries(tr("max |down_proj input|"), inO, inColor, false, QCPScatterStyle::ssCircle);
     addSeries(tr("max |down_proj output|"), outO, outColor, false, QCPScatterStyle::ssCircle);
     if (s.hasEdits()) {
-        addSeries(tr("input, edited"), inE, inColor, true, QCPScatterStyle::ssDiamond);
-        addSeries(tr("output, edited"), outE, outColor, true, QCPScatterStyle::ssDiamond);
+        addSeries(tr("input, %1").arg(QString::fromStdString(s.sideName(true))), inE, inColor, true, QCPScatterStyle::ssDiamond);
+        addSeries(tr("output, %1").arg(QString::fromStdString(s.sideName(true))), outE, outColor, true, QCPScatterStyle::ssDiamond);
     }
     // Super weights: a star on the output spike of their layer, with the coordinate.
     if (!s.superWeights.empty()) {

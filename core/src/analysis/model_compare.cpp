@@ -37,6 +37,14 @@ TensorDifference difference(const Model& a, const Model& b, const std::string& n
     d.storageA = std::string(ta.storageName());
     d.storageB = std::string(tb.storageName());
     d.layer = a.tensorLayer(name);
+    d.kind = name;
+    if (d.layer >= 0) {
+        std::string prefix = a.layerTensorPattern();
+        if (!prefix.empty() && prefix.back() == '*') prefix.pop_back();
+        prefix += std::to_string(d.layer) + ".";
+        if (d.kind.rfind(prefix, 0) == 0) d.kind = d.kind.substr(prefix.size());
+    }
+    if (d.kind.size() > 7 && d.kind.ends_with(".weight")) d.kind.resize(d.kind.size() - 7);
     d.elements = ta.elementCount();
     const TensorRole* ra = a.tensorRole(name);
     const TensorRole* rb = b.tensorRole(name);
@@ -73,6 +81,22 @@ std::int64_t argmax(const float* z, std::int64_t n) { return std::max_element(z,
 
 }  // namespace
 
+Status checkComparable(const Model& a, const Model& b) {
+    const ModelConfig& ca = a.config();
+    const ModelConfig& cb = b.config();
+    if (ca.numLayers != cb.numLayers) return Error{sizeMismatch(a, b, "layers", ca.numLayers, cb.numLayers)};
+    if (ca.hiddenSize != cb.hiddenSize) return Error{sizeMismatch(a, b, "hidden size", ca.hiddenSize, cb.hiddenSize)};
+    if (ca.vocabSize != cb.vocabSize) return Error{sizeMismatch(a, b, "vocabulary", ca.vocabSize, cb.vocabSize)};
+    if (ca.pixelInput || cb.pixelInput || ca.vocabSize == 0) return Error{a.folder().string() + ": compare needs two token models with a vocabulary"};
+    return Status{};
+}
+
+std::string imatrixTensorName(const Model& a, const Model* b, const std::string& huggingFaceName) {
+    if (a.isGguf()) return a.ggufName(huggingFaceName);
+    if (b && b->isGguf()) return b->ggufName(huggingFaceName);
+    return {};
+}
+
 std::vector<TensorDifference> compareTensors(const Model& a, const Model& b, std::vector<std::string>* onlyInA, std::vector<std::string>* onlyInB) {
     std::vector<TensorDifference> out;
     for (const std::string& name : a.tensorNames()) {
@@ -99,12 +123,8 @@ std::vector<TensorDifference> compareTensors(const Model& a, const Model& b, std
 
 Result<ModelComparison> compareModels(const std::shared_ptr<const Model>& a, const std::shared_ptr<const Model>& b, const std::vector<TokenId>& tokens,
                                       const ModelCompareOptions& options, const RunControl& control) {
+    if (auto ok = checkComparable(*a, *b); !ok) return ok.error();
     const ModelConfig& ca = a->config();
-    const ModelConfig& cb = b->config();
-    if (ca.numLayers != cb.numLayers) return Error{sizeMismatch(*a, *b, "layers", ca.numLayers, cb.numLayers)};
-    if (ca.hiddenSize != cb.hiddenSize) return Error{sizeMismatch(*a, *b, "hidden size", ca.hiddenSize, cb.hiddenSize)};
-    if (ca.vocabSize != cb.vocabSize) return Error{sizeMismatch(*a, *b, "vocabulary", ca.vocabSize, cb.vocabSize)};
-    if (ca.pixelInput || cb.pixelInput || ca.vocabSize == 0) return Error{a->folder().string() + ": compare needs two token models with a vocabulary"};
     if (tokens.size() < 2) return Error{"compare needs at least two tokens"};
     for (TokenId t : tokens) {
         if (t < 0 || t >= ca.vocabSize) return Error{"token id " + std::to_string(t) + " is outside the vocabulary (0.." + std::to_string(ca.vocabSize - 1) + ")"};
@@ -223,10 +243,9 @@ Result<ModelComparison> compareModels(const std::shared_ptr<const Model>& a, con
         }
     }
     if (options.imatrix) {
-        const Model* named = b->isGguf() ? b.get() : (a->isGguf() ? a.get() : nullptr);
-        if (!named) return Error{"an importance matrix names llama.cpp's tensors: one of the two models must be a GGUF file"};
+        if (!a->isGguf() && !b->isGguf()) return Error{"an importance matrix names llama.cpp's tensors: one of the two models must be a GGUF file"};
         for (SuperWeightComparison& s : out.superWeights) {
-            const std::string tensor = named->ggufName(s.weight.tensorName(*a));
+            const std::string tensor = imatrixTensorName(*b, a.get(), s.weight.tensorName(*a));
             const ImatrixEntry* e = options.imatrix->find(tensor);
             if (!e) continue;
             if (s.weight.inputChannel() >= e->columns) {

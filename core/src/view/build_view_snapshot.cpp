@@ -335,6 +335,30 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     }
     snap->superWeights = in.superWeights;
     snap->scanned = in.scanned;
+    snap->modelComparison = in.modelComparison;
+    snap->modelBName = in.modelBName;
+    snap->secondSideIsModelB = in.edited && in.editedEngine;
+    if (in.imatrix) {
+        snap->imatrix = in.imatrix;
+        snap->imatrixName = in.imatrixName;
+        snap->downImportance.assign(snap->downProjTensor.size(), nullptr);
+        for (std::size_t l = 0; l < snap->downProjTensor.size() && in.model; ++l) {
+            if (snap->downProjTensor[l].empty()) continue;
+            const std::string name = core::imatrixTensorName(*in.model, in.modelB, snap->downProjTensor[l]);
+            if (name.empty()) {
+                snap->imatrixProblem = "the importance matrix names llama.cpp's tensors: open a GGUF file as the model or as model B";
+                break;
+            }
+            const core::ImatrixEntry* e = in.imatrix->find(name);
+            if (!e) continue;
+            if (e->matrices != 1 || e->columns != snap->intermediate) {
+                snap->imatrixProblem = "importance matrix entry '" + name + "' has " + std::to_string(e->columns) + " columns; " +
+                                       snap->downProjTensor[l] + " reads " + std::to_string(snap->intermediate);
+                continue;
+            }
+            snap->downImportance[l] = e;
+        }
+    }
     snap->perplexity = in.perplexity;
 
     auto stats = core::layerSpikeStats(orig);
@@ -441,7 +465,12 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
             if (!lens) return lens.error();
             snap->originalLens = std::make_shared<const core::LogitLensResult>(std::move(lens).value());
         }
-        if (in.edited) {
+        if (in.edited && in.editedEngine) {
+            // Another model's run (model B): its own head, nothing shared with A's lens.
+            auto lens = core::logitLens(*in.editedEngine, edit, lo, control);
+            if (!lens) return lens.error();
+            snap->editedLens = std::make_shared<const core::LogitLensResult>(std::move(lens).value());
+        } else if (in.edited) {
             auto lens = core::logitLens(*in.engine, edit, lo, control, snap->originalLens.get(), &orig);
             if (!lens) return lens.error();
             snap->editedLens = std::make_shared<const core::LogitLensResult>(std::move(lens).value());

@@ -33,6 +33,10 @@ struct TensorDifference {
     std::string ggufNameA, ggufNameB;  // llama.cpp names ("" for safetensors)
     std::string storageA, storageB;    // "BF16", "Q4_K", ...
     int layer = -1;              // block index, -1 for embeddings, final norm, head
+    // The tensor's kind within its block: the name without the block prefix
+    // and ".weight" ("self_attn.q_proj", "mlp.down_proj"); outside blocks the
+    // name without ".weight". The Compare view groups its error bars by it.
+    std::string kind;
     std::int64_t elements = 0;
     bool transposed = false;     // one stores it [in, out] (GPT-2's Conv1D), compared element by element
     double normA = 0;            // ||A||_2
@@ -89,11 +93,20 @@ struct ModelCompareOptions {
     const Imatrix* imatrix = nullptr;
 };
 
+// Whether two models can be compared: an error line naming both when their
+// layers, hidden size or vocabulary differ, or one is not a token model.
+Status checkComparable(const Model& a, const Model& b);
+
 // Refuses models whose layers, hidden size or vocabulary differ (one line
-// naming both). `tokens` must hold at least two ids valid in both.
+// naming both: checkComparable). `tokens` must hold at least two ids valid in both.
 Result<ModelComparison> compareModels(const std::shared_ptr<const Model>& a, const std::shared_ptr<const Model>& b,
                                       const std::vector<TokenId>& tokens, const ModelCompareOptions& options = {},
                                       const RunControl& control = RunControl::none());
+
+// The llama.cpp name an importance matrix gives a tensor of `a` (Hugging
+// Face name): the GGUF name from `a` when it is a GGUF file, else from `b`;
+// "" when neither model is a GGUF file (nothing names llama.cpp's tensors).
+std::string imatrixTensorName(const Model& a, const Model* b, const std::string& huggingFaceName);
 
 // The per-tensor part alone (no forward pass).
 std::vector<TensorDifference> compareTensors(const Model& a, const Model& b, std::vector<std::string>* onlyInA = nullptr,

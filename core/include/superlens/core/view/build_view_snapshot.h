@@ -62,6 +62,17 @@ struct SnapshotInputs {
     // Comparing two runs of the history: `original` is run A (which may
     // carry edits), `edited` run B (set even without edits); names them.
     std::string comparison;
+    // A second model of the same shapes (model B): its comparison with this
+    // one (copied into the snapshot) and, when `edited` is B's run (the views
+    // overlay model B), the engine that made it: the edited lens unembeds with
+    // B's head. `modelB` also names llama.cpp's tensors for the importance matrix.
+    std::shared_ptr<const core::ModelComparison> modelComparison;
+    std::string modelBName;
+    const core::Model* modelB = nullptr;
+    core::Engine* editedEngine = nullptr;
+    // llama.cpp's importance matrix: each layer's down projection entry goes into the snapshot.
+    std::shared_ptr<const core::Imatrix> imatrix;
+    std::string imatrixName;
     // The lens unembeds every position of every layer on each toggle: above
     // this many floating-point operations ((L + 1) * T * d * V * 2) it is left
     // out, so toggles stay interactive on large models (superlens-cli lens and

@@ -18,9 +18,11 @@
 #include "superlens/core/analysis/layer_stats.h"
 #include "superlens/core/analysis/logit_lens.h"
 #include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/model_compare.h"
 #include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
+#include "superlens/core/model/imatrix.h"
 
 namespace superlens::core::view {
 
@@ -106,6 +108,13 @@ struct ViewSnapshot {
     // Empty for the live original-vs-edited snapshot.
     std::string comparison;
     std::vector<std::string> baselineEditTexts;  // run A's edits (comparison only)
+    // The two sides' names in legends: "original" / "edited", "run A" /
+    // "run B" (two runs of the history), "model A" / "model B" (the Model B overlay).
+    std::string sideName(bool second) const {
+        if (secondSideIsModelB) return second ? "model B" : "model A";
+        if (!comparison.empty()) return second ? "run B" : "run A";
+        return second ? "edited" : "original";
+    }
     // True when the views draw a second run (edits, or a comparison).
     bool hasEdits() const { return !editTexts.empty() || !comparison.empty(); }
 
@@ -162,6 +171,23 @@ struct ViewSnapshot {
     // runs read from a cache file. The router's probabilities of both runs are
     // the runs' blocks.L.mlp.hook_expert_weights.
     std::shared_ptr<const core::SuperExpertProfile> expertProfile;
+
+    // A second model open beside this one (GUI: File → Compare with model…;
+    // `figure --compare-with B`): core::compareModels of the pair on these
+    // tokens, drawn by the Compare view; null when none is open. When the
+    // views overlay it ("Model B"), `edited` is model B's run and
+    // `comparison` names the two models.
+    std::shared_ptr<const core::ModelComparison> modelComparison;
+    std::string modelBName;
+    bool secondSideIsModelB = false;  // `edited` is model B's run (the overlay)
+    // llama.cpp's importance matrix (--imatrix): per layer, its entry for the
+    // down projection (null where it has none), which the Layer view draws
+    // beside the down_proj input channels. imatrixProblem says why no entry
+    // applies (no GGUF model names llama.cpp's tensors, columns differ).
+    std::shared_ptr<const core::Imatrix> imatrix;
+    std::string imatrixName;
+    std::vector<const core::ImatrixEntry*> downImportance;
+    std::string imatrixProblem;
 
     // Display text of every vocabulary id the lens results name.
     std::map<core::TokenId, std::string> vocabLabels;
