@@ -6,7 +6,6 @@
 
 #include <QDir>
 #include <QFileInfo>
-#include <QRegularExpression>
 #include <QSettings>
 #include <QStandardPaths>
 
@@ -19,6 +18,7 @@
 #include "superlens/core/analysis/super_experts.h"
 #include "superlens/core/analysis/studies.h"
 #include "superlens/core/cache/activation_cache.h"
+#include "superlens/core/tokenizer/token_ids.h"
 
 namespace superlens::gui {
 
@@ -204,19 +204,11 @@ void LensSession::openActivations(const QString& file) {
 core::Result<std::vector<core::TokenId>> LensSession::tokensFor(const QString& text, bool asIds) const {
     if (!m_model) return core::Error{"no model is open"};
     if (asIds || !m_model->tokenizer) {
-        std::vector<core::TokenId> ids;
-        const QStringList parts = text.split(QRegularExpression(QStringLiteral("[\\s,]+")), Qt::SkipEmptyParts);
-        for (const QString& part : parts) {
-            bool ok = false;
-            const qlonglong v = part.toLongLong(&ok);
-            if (!ok || v < 0 || v >= m_model->model->config().vocabSize) {
-                return core::Error{"'" + part.toStdString() + "' is not a token id of this model (0.." +
-                                   std::to_string(m_model->model->config().vocabSize - 1) + ")" +
-                                   (m_model->tokenizer ? "" : "; this model has no tokenizer: type token ids")};
-            }
-            ids.push_back(static_cast<core::TokenId>(v));
-        }
-        if (ids.empty()) return core::Error{m_model->tokenizer ? "no token ids given" : "this model has no tokenizer: type token ids, e.g. 1, 5, 9"};
+        // The CLI's --ids rule (core::parseTokenIds): commas and/or white space between ids.
+        const QByteArray utf8 = text.toUtf8();
+        auto ids = core::parseTokenIds(std::string_view(utf8.constData(), static_cast<std::size_t>(utf8.size())), m_model->model->config().vocabSize,
+                                       "token ids");
+        if (!ids && !m_model->tokenizer) return core::Error{ids.error().message + "; this model has no tokenizer: type token ids, e.g. 1, 5, 9"};
         return ids;
     }
     const QByteArray utf8 = text.toUtf8();
