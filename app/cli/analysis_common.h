@@ -106,7 +106,7 @@ struct StopwordInput {
 
 inline void addStopwordOptions(CLI::App* cmd, StopwordInput& o) {
     auto* f = cmd->add_option("--stopwords", o.file, "Stopword list, one word per line ('#' comments); default: the bundled English list");
-    auto* i = cmd->add_option("--stopword-ids", o.ids, "Stopword token ids (comma separated), for models without a tokenizer");
+    auto* i = cmd->add_option("--stopword-ids", o.ids, "Stopword token ids (separated by commas and/or spaces), for models without a tokenizer");
     f->excludes(i);
 }
 

@@ -36,7 +36,7 @@ core::Result<std::unique_ptr<core::Tokenizer>> loadTokenizer(const core::Model& 
 
 void addInputOptions(CLI::App* cmd, InputOptions& o) {
     auto* p = cmd->add_option("--prompt", o.prompt, "Text to tokenize with the model's tokenizer (special tokens as the tokenizer adds them)");
-    auto* i = cmd->add_option("--ids", o.ids, "Comma-separated token ids, used exactly as given (no BOS added)");
+    auto* i = cmd->add_option("--ids", o.ids, "Token ids separated by commas and/or spaces, used exactly as given (no BOS added)");
     auto* x = cmd->add_option("--pixels", o.pixels, "Vision models: the image as a .npy tensor [1, C, H, W] (the image processor's pixel_values)");
     auto* g = cmd->add_option("--image", o.image,
                               "Vision models: a PNG or JPEG, preprocessed as the model folder's preprocessor_config.json says (resize, crop, rescale, normalise)");
