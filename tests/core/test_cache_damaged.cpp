@@ -188,10 +188,16 @@ TEST(CacheDamaged, OverwrittenBytesNeverCrashTheReader) {
 // metadata-cache entry (tests/lsan.supp); SuperLens must still refuse the
 // file in one line, from the reader and from a writer asked to append, and
 // leave it unchanged. (The copy keeps the stored regression input intact.)
-TEST(CacheDamaged, DamagedRootGroupFoundByTheFuzzer) {
+TEST(CacheDamaged, DamagedHeadersFoundByTheFuzzer) {
     ScratchDir dir;
     const fs::path stored = fs::path(SUPERLENS_SOURCE_DIR) / "tests" / "fuzz" / "regressions" / "cache" / "libhdf5-leaks-on-a-damaged-root-group.h5";
     writeBytes(dir / "root.h5", readBytes(stored));
     ASSERT_GT(readBytes(dir / "root.h5").size(), 0u);
     expectRefused(dir / "root.h5", "damaged or truncated HDF5 file");
+    // A damaged header makes libhdf5 ask malloc for 2 TB (a size read from the
+    // file); the allocation fails and the file is refused, in one line.
+    const fs::path huge = stored.parent_path() / "libhdf5-allocates-2tb-for-a-damaged-header.h5";
+    writeBytes(dir / "huge.h5", readBytes(huge));
+    ASSERT_GT(readBytes(dir / "huge.h5").size(), 0u);
+    expectRefused(dir / "huge.h5", "damaged or truncated HDF5 file");
 }
