@@ -200,4 +200,12 @@ TEST(CacheDamaged, DamagedHeadersFoundByTheFuzzer) {
     writeBytes(dir / "huge.h5", readBytes(huge));
     ASSERT_GT(readBytes(dir / "huge.h5").size(), 0u);
     expectRefused(dir / "huge.h5", "damaged or truncated HDF5 file");
+    // A run's token_ids whose shape declares 3 x 2^40 values: the reader
+    // allocated them (std::bad_alloc, or the whole memory for a smaller
+    // count) before HDF5 found the data missing. Now every dataset read whole
+    // must have storage in the file for what its shape declares.
+    const fs::path ids = stored.parent_path() / "token-ids-declaring-3-tera-values.h5";
+    writeBytes(dir / "ids.h5", readBytes(ids));
+    ASSERT_GT(readBytes(dir / "ids.h5").size(), 0u);
+    expectRefused(dir / "ids.h5", "damaged shape");
 }
