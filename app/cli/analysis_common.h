@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "cli_common.h"
+#include "superlens/core/tokenizer/token_ids.h"
 #include "superlens/core/analysis/bootstrap.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/report_json.h"
@@ -40,20 +41,7 @@ inline void addTextOptions(CLI::App* cmd, TextInput& o, bool required) {
 }
 
 inline core::Result<std::vector<core::TokenId>> parseIdText(const std::string& text, const std::string& where) {
-    std::string normalized = text;
-    for (char& ch : normalized) {
-        if (std::isspace(static_cast<unsigned char>(ch))) ch = ',';
-    }
-    // Collapse repeated separators so "1, 2\n3" works.
-    std::string compact;
-    for (char ch : normalized) {
-        if (ch == ',' && (compact.empty() || compact.back() == ',')) continue;
-        compact.push_back(ch);
-    }
-    while (!compact.empty() && compact.back() == ',') compact.pop_back();
-    auto ids = parseIdList(compact);
-    if (!ids) return core::Error{where + ": " + ids.error().message};
-    return ids;
+    return core::parseTokenIds(text, 0, where);
 }
 
 // Tokens of --text / --text-ids, checked against the vocabulary.
@@ -133,14 +121,14 @@ struct StopwordInput {
 
 inline void addStopwordOptions(CLI::App* cmd, StopwordInput& o) {
     auto* f = cmd->add_option("--stopwords", o.file, "Stopword list, one word per line ('#' comments); default: the bundled English list");
-    auto* i = cmd->add_option("--stopword-ids", o.ids, "Stopword token ids (comma separated), for models without a tokenizer");
+    auto* i = cmd->add_option("--stopword-ids", o.ids, "Stopword token ids (separated by commas and/or spaces), for models without a tokenizer");
     f->excludes(i);
 }
 
 inline core::Result<std::vector<core::TokenId>> resolveStopwordIds(const StopwordInput& o, const core::Model& model, const core::Tokenizer* tok) {
     if (!o.ids.empty()) {
-        auto parsed = parseIdList(o.ids);
-        if (!parsed) return core::Error{"--stopword-ids: " + parsed.error().message};
+        auto parsed = core::parseTokenIds(o.ids, 0, "--stopword-ids");
+        if (!parsed) return parsed.error();
         return core::checkedStopwordIds(std::move(parsed).value(), model.config(), "--stopword-ids");
     }
     if (!tok) return core::Error{model.folder().string() + ": no tokenizer (needed to map stopwords to tokens; give --stopword-ids instead)"};

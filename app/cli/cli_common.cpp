@@ -1,8 +1,8 @@
 #include "cli_common.h"
 #include "superlens/core/model/image_input.h"
 #include "superlens/core/model/mapped_file.h"
+#include "superlens/core/tokenizer/token_ids.h"
 
-#include <charconv>
 #include <cstdio>
 #include <iostream>
 
@@ -36,7 +36,7 @@ core::Result<std::unique_ptr<core::Tokenizer>> loadTokenizer(const core::Model& 
 
 void addInputOptions(CLI::App* cmd, InputOptions& o) {
     auto* p = cmd->add_option("--prompt", o.prompt, "Text to tokenize with the model's tokenizer (special tokens as the tokenizer adds them)");
-    auto* i = cmd->add_option("--ids", o.ids, "Comma-separated token ids, used exactly as given (no BOS added)");
+    auto* i = cmd->add_option("--ids", o.ids, "Token ids separated by commas and/or spaces, used exactly as given (no BOS added)");
     auto* x = cmd->add_option("--pixels", o.pixels, "Vision models: the image as a .npy tensor [1, C, H, W] (the image processor's pixel_values)");
     auto* g = cmd->add_option("--image", o.image,
                               "Vision models: a PNG or JPEG, preprocessed as the model folder's preprocessor_config.json says (resize, crop, rescale, normalise)");
@@ -62,32 +62,6 @@ core::Result<std::shared_ptr<const core::PixelTensor>> resolvePixels(const Input
     return std::make_shared<const core::PixelTensor>(std::move(px).value());
 }
 
-core::Result<std::vector<core::TokenId>> parseIdList(const std::string& text) {
-    std::vector<core::TokenId> ids;
-    std::size_t start = 0;
-    while (start <= text.size()) {
-        std::size_t end = text.find(',', start);
-        if (end == std::string::npos) end = text.size();
-        std::string_view item(text.data() + start, end - start);
-        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.front()))) item.remove_prefix(1);
-        while (!item.empty() && std::isspace(static_cast<unsigned char>(item.back()))) item.remove_suffix(1);
-        if (item.empty()) {
-            if (end == text.size() && start == end && !ids.empty()) break;  // trailing comma
-            return core::Error{"--ids: empty item in '" + text + "'"};
-        }
-        long long v = 0;
-        const auto [ptr, ec] = std::from_chars(item.data(), item.data() + item.size(), v);
-        if (ec != std::errc() || ptr != item.data() + item.size() || v < 0 || v > 2147483647LL) {
-            return core::Error{"--ids: '" + std::string(item) + "' is not a token id"};
-        }
-        ids.push_back(static_cast<core::TokenId>(v));
-        start = end + 1;
-        if (end == text.size()) break;
-    }
-    if (ids.empty()) return core::Error{"--ids: no token ids given"};
-    return ids;
-}
-
 core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, const core::Model& model) {
     std::unique_ptr<core::Tokenizer> tok;
     if (o.hasPrompt && !model.config().pixelInput && !o.hasPicture()) {
@@ -108,7 +82,7 @@ core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, co
     }
     std::vector<core::TokenId> ids;
     if (o.hasIds) {
-        auto parsed = parseIdList(o.ids);
+        auto parsed = core::parseTokenIds(o.ids, 0, "--ids");
         if (!parsed) return parsed.error();
         ids = std::move(parsed).value();
     } else if (o.hasPrompt) {

@@ -66,8 +66,6 @@ core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, co
 // The image of --pixels FILE.npy or --image FILE for a vision model; an error naming what to
 // give when the model and the input kind do not match.
 core::Result<std::shared_ptr<const core::PixelTensor>> resolvePixels(const InputOptions& o, const core::Model& model);
-// Parses "1, 2,3" into ids.
-core::Result<std::vector<core::TokenId>> parseIdList(const std::string& text);
 
 // --edit SPEC (repeatable) and --edits FILE.json
 struct EditOptions {

@@ -5,7 +5,6 @@
 
 #include <QDir>
 #include <QFileInfo>
-#include <QRegularExpression>
 #include <QSettings>
 #include <QStandardPaths>
 
@@ -21,6 +20,7 @@
 #include "superlens/core/cache/activation_cache.h"
 #include "superlens/core/model/image_input.h"
 #include "superlens/core/model/npy.h"
+#include "superlens/core/tokenizer/token_ids.h"
 
 namespace superlens::gui {
 
@@ -236,19 +236,11 @@ core::Result<std::vector<core::TokenId>> LensSession::tokensFor(const QString& t
     if (!m_model) return core::Error{"no model is open"};
     if (isVisionModel()) return core::Error{kTextToVisionModel};
     if (asIds || !m_model->tokenizer) {
-        std::vector<core::TokenId> ids;
-        const QStringList parts = text.split(QRegularExpression(QStringLiteral("[\\s,]+")), Qt::SkipEmptyParts);
-        for (const QString& part : parts) {
-            bool ok = false;
-            const qlonglong v = part.toLongLong(&ok);
-            if (!ok || v < 0 || v >= m_model->model->config().vocabSize) {
-                return core::Error{"'" + part.toStdString() + "' is not a token id of this model (0.." +
-                                   std::to_string(m_model->model->config().vocabSize - 1) + ")" +
-                                   (m_model->tokenizer ? "" : "; this model has no tokenizer: type token ids")};
-            }
-            ids.push_back(static_cast<core::TokenId>(v));
-        }
-        if (ids.empty()) return core::Error{m_model->tokenizer ? "no token ids given" : "this model has no tokenizer: type token ids, e.g. 1, 5, 9"};
+        // The CLI's --ids rule (core::parseTokenIds): commas and/or white space between ids.
+        const QByteArray utf8 = text.toUtf8();
+        auto ids = core::parseTokenIds(std::string_view(utf8.constData(), static_cast<std::size_t>(utf8.size())), m_model->model->config().vocabSize,
+                                       "token ids");
+        if (!ids && !m_model->tokenizer) return core::Error{ids.error().message + "; this model has no tokenizer: type token ids, e.g. 1, 5, 9"};
         return ids;
     }
     const QByteArray utf8 = text.toUtf8();

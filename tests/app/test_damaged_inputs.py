@@ -151,7 +151,7 @@ class DamagedInputs(unittest.TestCase):
         m = self.model("newline", {"config.json": self.config_with(model_type="\nllama")})
         self.refused(["info", m], "\\x0allama")
         self.refused(["logits", DEMO, "--ids", "1", "--edit", "model.no\nrm.weight[0]=1"], "model.no\\x0arm.weight")
-        self.refused(["logits", DEMO, "--ids", "1\n5"], "--ids: '1\\x0a5' is not a token id")
+        self.refused(["logits", DEMO, "--ids", "1,5\x1b[2J"], "--ids: '5\\x1b[2J' is not a token id")
 
     def test_usage_errors(self):
         self.refused(["frobnicate"], "unknown command 'frobnicate'", code=2)

@@ -183,3 +183,39 @@ TEST(CacheDamaged, OverwrittenBytesNeverCrashTheReader) {
 }
 
 }  // namespace
+
+// Found by fuzz_cache under libFuzzer: a cache whose root group's object
+// header is damaged. libhdf5 1.10 fails inside H5Fopen and leaks a
+// metadata-cache entry (tests/lsan.supp); SuperLens must still refuse the
+// file in one line, from the reader and from a writer asked to append, and
+// leave it unchanged. (The copy keeps the stored regression input intact.)
+TEST(CacheDamaged, DamagedHeadersFoundByTheFuzzer) {
+    ScratchDir dir;
+    const fs::path stored = fs::path(SUPERLENS_SOURCE_DIR) / "tests" / "fuzz" / "regressions" / "cache" / "libhdf5-leaks-on-a-damaged-root-group.h5";
+    writeBytes(dir / "root.h5", readBytes(stored));
+    ASSERT_GT(readBytes(dir / "root.h5").size(), 0u);
+    expectRefused(dir / "root.h5", "damaged or truncated HDF5 file");
+    // A damaged header makes libhdf5 ask malloc for 2 TB (a size read from the
+    // file); the allocation fails and the file is refused, in one line.
+    const fs::path huge = stored.parent_path() / "libhdf5-allocates-2tb-for-a-damaged-header.h5";
+    writeBytes(dir / "huge.h5", readBytes(huge));
+    ASSERT_GT(readBytes(dir / "huge.h5").size(), 0u);
+    expectRefused(dir / "huge.h5", "damaged or truncated HDF5 file");
+    // A run's token_ids whose shape declares 3 x 2^40 values: the reader
+    // allocated them (std::bad_alloc, or the whole memory for a smaller
+    // count) before HDF5 found the data missing. Now every dataset read whole
+    // must have storage in the file for what its shape declares.
+    const fs::path ids = stored.parent_path() / "token-ids-declaring-3-tera-values.h5";
+    writeBytes(dir / "ids.h5", readBytes(ids));
+    ASSERT_GT(readBytes(dir / "ids.h5").size(), 0u);
+    // (The seed it grew from names another model, so an appending writer
+    // refuses it for that first; the reader must name the damaged dataset.)
+    const std::string before = readBytes(dir / "ids.h5");
+    auto cache = ActivationCache::open(dir / "ids.h5");
+    ASSERT_FALSE(cache.ok());
+    EXPECT_EQ(cache.error().message, (dir / "ids.h5").string() +
+                                         ": damaged SuperLens activation cache: /runs/0: dataset 'token_ids' declares 3298534883331 values but "
+                                         "the file stores 12 bytes of it (damaged shape)");
+    EXPECT_FALSE(ActivationCacheWriter::open(dir / "ids.h5", syntheticModel()).ok());
+    EXPECT_EQ(readBytes(dir / "ids.h5"), before);
+}

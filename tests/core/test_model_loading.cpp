@@ -12,6 +12,7 @@
 
 #include "superlens/core/model/mapped_file.h"
 #include "superlens/core/model/model.h"
+#include "superlens/core/model/shard_index.h"
 #include "superlens/core/tokenizer/tokenizer.h"
 #include "test_paths.h"
 
@@ -372,6 +373,42 @@ TEST(ModelDamage, ShardedIndexProblems) {
         idx.replace(pos, 55, "\"model.norm.weight\": \"model-00001-of-00002.safetensors\"");
         c.write("model.safetensors.index.json", idx);
         expectRefused(c.dir(), "listed in the index is not in this shard", "model-00001-of-00002.safetensors");
+    }
+    {
+        // A NUL byte ends the name at the operating system: the path opened
+        // would be another file than the one named (found while writing the
+        // sharded-index fuzz target).
+        DamagedCopy c("mistral-bf16-sharded");
+        std::string idx = c.read("model.safetensors.index.json");
+        const auto pos = idx.find("\"model.norm.weight\": \"model-00002-of-00002.safetensors\"");
+        idx.replace(pos, 55, "\"model.norm.weight\": \"model-00002-of-00002.safetensors\\u0000.bin\"");
+        c.write("model.safetensors.index.json", idx);
+        expectRefused(c.dir(), "is not a plain file name", "model.safetensors.index.json");
+    }
+}
+
+TEST(ModelDamage, ShardIndexParser) {
+    const std::string name = "/m/model.safetensors.index.json";
+    auto ok = parseShardIndex(R"({"metadata": {"total_size": 8}, "weight_map": {"a": "s1.safetensors", "b": "s2.safetensors"}})", name);
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(*ok, (std::map<std::string, std::string>{{"a", "s1.safetensors"}, {"b", "s2.safetensors"}}));
+    const std::pair<std::string, std::string> refused[] = {
+        {"{", "malformed JSON"},
+        {"[]", "missing object 'weight_map'"},
+        {R"({"weight_map": []})", "missing object 'weight_map'"},
+        {R"({"weight_map": {}})", "weight_map is empty"},
+        {R"({"weight_map": {"a": 1}})", "weight_map entry 'a' is not a file name"},
+        {R"({"weight_map": {"a": ""}})", "is not a plain file name"},
+        {R"({"weight_map": {"a": ".."}})", "is not a plain file name"},
+        {R"({"weight_map": {"a": "x\\y"}})", "is not a plain file name"},
+        {R"({"weight_map": {"a": "x\u0000y"}})", "is not a plain file name"},
+    };
+    for (const auto& [text, problem] : refused) {
+        auto r = parseShardIndex(text, name);
+        ASSERT_FALSE(r.ok()) << text;
+        EXPECT_EQ(r.error().message.rfind(name + ": ", 0), 0u) << r.error().message;
+        EXPECT_NE(r.error().message.find(problem), std::string::npos) << r.error().message;
+        EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
     }
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "superlens/core/tokenizer/token_ids.h"
 #include "superlens/core/tokenizer/tokenizer.h"
 #include "test_paths.h"
 
@@ -264,3 +265,52 @@ TEST(TokenizerHardCases, SentencePieceAndJsonAgreeOnLongText) {
 }
 
 }  // namespace
+
+using superlens::core::parseTokenIds;
+
+// Token ids typed by a user: one rule (core::parseTokenIds) for the CLI's
+// --ids, --stopword-ids and --text-ids files and the GUI's "token ids" mode,
+// which used to parse them three different ways.
+TEST(TokenIdLists, SeparatorsAndRanges) {
+    const std::vector<TokenId> expected{1, 5, 9};
+    for (const char* text : {"1,5,9", "1, 5, 9", "1 5 9", "1,5,9,", " 1\n5\n9\n", "1,\t5\r\n9", "1 ,5 , 9 ,"}) {
+        auto ids = parseTokenIds(text, 0, "--ids");
+        ASSERT_TRUE(ids.ok()) << text << ": " << ids.error().message;
+        EXPECT_EQ(*ids, expected) << text;
+    }
+    auto big = parseTokenIds("0, 2147483647", 0, "--ids");
+    ASSERT_TRUE(big.ok());
+    EXPECT_EQ(big->back(), 2147483647);
+    const std::pair<std::string, std::string> refused[] = {
+        {"", "--ids: no token ids given"},
+        {" , ", "--ids: empty item in ' , '"},
+        {",1", "--ids: empty item in ',1'"},
+        {"1,,2", "--ids: empty item in '1,,2'"},
+        {"1,2,,", "--ids: empty item in '1,2,,'"},
+        {"1,x", "--ids: 'x' is not a token id"},
+        {"-1", "--ids: '-1' is not a token id"},
+        {"+1", "--ids: '+1' is not a token id"},
+        {"1.5", "--ids: '1.5' is not a token id"},
+        {"0x10", "--ids: '0x10' is not a token id"},
+        {"2147483648", "--ids: '2147483648' is not a token id"},
+        {"99999999999999999999999", "--ids: '99999999999999999999999' is not a token id"},
+        {"1;2", "--ids: '1;2' is not a token id"},
+        // Control bytes are shown, never sent to the terminal (core::Error).
+        {"1,5\x1b[2J", "--ids: '5\\x1b[2J' is not a token id"},
+    };
+    for (const auto& [text, message] : refused) {
+        auto ids = parseTokenIds(text, 0, "--ids");
+        ASSERT_FALSE(ids.ok()) << text;
+        EXPECT_EQ(ids.error().message, message);
+    }
+    auto outside = parseTokenIds("1, 256", 256, "token ids");
+    ASSERT_FALSE(outside.ok());
+    EXPECT_EQ(outside.error().message, "token ids: token id 256 is outside the model's vocabulary (0..255)");
+    auto inside = parseTokenIds("255", 256, "token ids");
+    ASSERT_TRUE(inside.ok());
+    // A very long item is cut in the message, on a character boundary.
+    const std::string longItem = "1," + std::string(99, 'a') + "\xc3\xa9" + std::string(500, 'b');
+    auto cut = parseTokenIds(longItem, 0, "--ids");
+    ASSERT_FALSE(cut.ok());
+    EXPECT_EQ(cut.error().message, "--ids: '" + std::string(99, 'a') + "...' is not a token id");
+}

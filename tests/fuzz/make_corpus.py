@@ -15,6 +15,15 @@ shows no change):
                resources with each shape cut to at most 2 x 2 (data rewritten),
                plus a few small files of every dtype
   config       every config.json in tests/data and resources
+  shard_index  the sharded index of tests/data (model.safetensors.index.json),
+               cut to a few entries, and small indexes with the names a
+               shard must not have
+  preprocessor_config  every preprocessor_config.json in tests/data, and
+               variants of each size form (int, shortest edge, height/width)
+  prompt       token-id lists (first byte 0, 4, 8: vocabularies of any size,
+               256, 151669) and prompt texts (first byte 1-3: Qwen3's
+               tokenizer.json, Llama 2's tokenizer.json and tokenizer.model)
+               with special tokens, from the tokenizers' expected.jsonl texts
   npy          the vision fixtures' pixels.npy files and small .npy files of
                every accepted and refused form (fuzz_npy.cpp)
   image        the --image fixtures (tests/data/vision/images), each also cut
@@ -24,7 +33,7 @@ shows no change):
   edit_spec    edit specs from DESIGN.md and the tests (first byte 0), and
                edits files (first byte 1): see fuzz_edit_spec.cpp
   tokenizer_json  every tokenizer.json in tests/data, the large ones cut to
-               their first 400 ids (added tokens kept) and the merges among
+               their first 400 ids and 24 added tokens, and the merges among
                them
   cache        small activation caches (.h5) written here with h5py after
                the layout in activation_cache.h (a llama config, runs with
@@ -250,6 +259,77 @@ def config_corpus():
         shutil.copyfile(path, os.path.join(d, rel + ".json"))
 
 
+# ---- sharded index (model.safetensors.index.json) ----
+
+def shard_index_corpus():
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "**", "model.safetensors.index.json"), recursive=True)):
+        with open(path, "rb") as f:
+            raw = f.read()
+        name = os.path.relpath(os.path.dirname(path), ROOT).replace(os.sep, "-")
+        write("shard_index", name + ".json", raw)
+        j = json.loads(raw)
+        cut = dict(list(j["weight_map"].items())[:4])
+        write("shard_index", name + "-cut.json", json.dumps({"metadata": j.get("metadata", {}), "weight_map": cut}).encode())
+    small = {"a.weight": "model-00001-of-00002.safetensors", "b.weight": "model-00002-of-00002.safetensors"}
+    write("shard_index", "two-shards.json", json.dumps({"weight_map": small}, separators=(",", ":")).encode())
+    for i, bad in enumerate(["../x.safetensors", "", ".", "..", "a\\\\b", "sub/x.safetensors", "x\\u0000.safetensors"]):
+        write("shard_index", f"bad-name-{i}.json", ('{"weight_map":{"a.weight":"' + bad + '"}}').encode())
+    write("shard_index", "not-a-string.json", b'{"weight_map":{"a.weight":3}}')
+    write("shard_index", "empty-map.json", b'{"weight_map":{}}')
+
+
+# ---- preprocessor_config.json ----
+
+def preprocessor_config_corpus():
+    for path in sorted(glob.glob(os.path.join(ROOT, "tests", "data", "**", "preprocessor_config.json"), recursive=True)):
+        with open(path, "rb") as f:
+            raw = f.read()
+        name = os.path.relpath(os.path.dirname(path), ROOT).replace(os.sep, "-")
+        write("preprocessor_config", name + ".json", raw)
+    base = {"image_processor_type": "ViTImageProcessor", "do_resize": True, "size": 6, "resample": 2, "do_rescale": True,
+            "rescale_factor": 1 / 255, "do_normalize": True, "image_mean": [0.5, 0.5, 0.5], "image_std": [0.5, 0.5, 0.5]}
+    variants = {
+        "vit-int-size": {},
+        "vit-height-width": {"size": {"height": 4, "width": 9}},
+        "clip-shortest-edge": {"image_processor_type": "CLIPImageProcessor", "size": {"shortest_edge": 8}, "resample": 3,
+                               "do_center_crop": True, "crop_size": {"height": 6, "width": 6}},
+        "bit-int-crop": {"image_processor_type": "BitImageProcessor", "size": {"shortest_edge": 5}, "do_center_crop": True, "crop_size": 4},
+        "no-resize-no-normalize": {"do_resize": False, "do_normalize": False},
+        "feature-extractor": {"image_processor_type": None, "feature_extractor_type": "ViTFeatureExtractor", "resample": 1},
+    }
+    for name, change in variants.items():
+        c = dict(base)
+        c.update(change)
+        c = {k: v for k, v in c.items() if v is not None}
+        write("preprocessor_config", name + ".json", json.dumps(c, sort_keys=True).encode())
+
+
+# ---- prompts and token ids ----
+
+def prompt_corpus():
+    ids = ["1,5,9", "1, 5, 9,", "1 5 9", "0\n255\n7", "  42  ", "1,,2", ",1", "x", "-1", "2147483647", "2147483648",
+           "99999999999999999999", "1;2", "151668, 151669", "255,256", "1\t2,\r\n3"]
+    for i, text in enumerate(ids):
+        write("prompt", f"ids-{i:02d}.txt", bytes([(4 * i) % 12]) + text.encode())
+    specials = ["<|im_start|>user\nhello<|im_end|>", "<|endoftext|><|endoftext|>", "<think>\n</think>", "<s> </s> <unk>",
+                "<s>[INST] hi [/INST]", "<|im_start|", "\u2581\u2581 two", "\ufeffBOM", "caf\u00e9 \u4e2d\u6587 \U0001f600"]
+    texts = []
+    for folder in ("qwen3-hf", "llama-2-hf"):
+        with open(os.path.join(ROOT, "tests", "data", "tokenizers", folder, "expected.jsonl"), encoding="utf-8") as f:
+            for line in f:
+                t = json.loads(line)["text"]
+                if t not in texts and len(t) <= 300:
+                    texts.append(t)
+    texts = texts[:24]
+    n = 0
+    for tok in (1, 2, 3):
+        for t in texts[tok - 1::3] + specials:
+            write("prompt", f"text{tok}-{n:03d}.txt", bytes([tok]) + t.encode("utf-8"))
+            n += 1
+    write("prompt", "text1-invalid-utf8.txt", b"\x01\xff\xfe<|im_start|>\xc3")
+    write("prompt", "text3-invalid-utf8.txt", b"\x03\xff\xfe<s>\xc3")
+
+
 # ---- edit specs ----
 
 SPECS = [
@@ -381,6 +461,10 @@ def tokenizer_json_corpus():
                     merges.append(m)
             model["vocab"] = vocab
             model["merges"] = merges
+            # At most 24 added tokens (Llama 3 has 256, mostly reserved ones,
+            # which made its seed 41 KB and each fuzz input slow to build).
+            if len(tok.get("added_tokens") or []) > 24:
+                tok["added_tokens"] = tok["added_tokens"][:24]
             # Added tokens outside the cut vocabulary get the next ids (as
             # Hugging Face assigns them on load); the post-processor's ids follow.
             remap, nxt = {}, n
@@ -585,12 +669,16 @@ def cache_corpus():
 
 def main():
     rng = random.Random(15)
-    for target in ("gguf", "gguf_tokenizer", "safetensors", "config", "edit_spec", "npy", "image", "imatrix", "tokenizer_json", "tokenizer_model", "cache"):
+    for target in ("gguf", "gguf_tokenizer", "safetensors", "shard_index", "config", "edit_spec", "npy", "image", "preprocessor_config", "imatrix",
+                   "tokenizer_json", "tokenizer_model", "prompt", "cache"):
         shutil.rmtree(os.path.join(OUT, target), ignore_errors=True)
     gguf_corpus(rng)
     gguf_tokenizer_corpus()
     safetensors_corpus()
+    shard_index_corpus()
     config_corpus()
+    preprocessor_config_corpus()
+    prompt_corpus()
     edit_corpus()
     npy_corpus()
     image_corpus()

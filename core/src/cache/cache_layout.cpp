@@ -521,8 +521,12 @@ ActivationTensor readFloat(hid_t file, int run, const std::string& name, std::op
         h5::check(H5Sselect_hyperslab(fileSpace, H5S_SELECT_SET, start.data(), nullptr, dims.data(), nullptr), "cannot select rows of " + path);
         memSpace = owned(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr), H5Sclose, "cannot read " + path);
     }
-    std::int64_t n = 1;
-    for (auto d : t.shape) n *= d;
+    std::uint64_t n = 1;
+    for (auto d : t.shape) {
+        if (d < 0 || (d > 0 && n > (std::uint64_t{1} << 62) / static_cast<std::uint64_t>(d))) throw Failure(path + " has a damaged shape");
+        n *= static_cast<std::uint64_t>(d);
+    }
+    h5::checkDeclaredSize(ds, n, path);
     t.values.resize(static_cast<std::size_t>(n));
     if (n > 0) {
         h5::check(H5Dread(ds, H5T_NATIVE_FLOAT, slice ? memSpace.id() : H5S_ALL, slice ? fileSpace.id() : H5S_ALL, H5P_DEFAULT,

@@ -278,6 +278,7 @@ std::vector<std::string> readStringDataset(hid_t loc, const std::string& name) {
     if (H5Tget_class(ftype) != H5T_STRING) throw Failure("dataset '" + name + "' does not hold strings");
     const auto shape = datasetShape(ds);
     if (shape.size() != 1) throw Failure("dataset '" + name + "' is not a list of strings");
+    checkDeclaredSize(ds, static_cast<std::uint64_t>(shape[0]), "dataset '" + name + "'");
     const auto n = static_cast<std::size_t>(shape[0]);
     std::vector<std::string> out;
     out.reserve(n);
@@ -317,12 +318,25 @@ void writeInt32Dataset(hid_t loc, const std::string& name, const std::vector<std
     if (!ds.close()) fail("cannot write dataset '" + name + "'");
 }
 
+void checkDeclaredSize(hid_t dataset, std::uint64_t elements, const std::string& what) {
+    if (elements == 0) return;
+    Handle type = owned(H5Dget_type(dataset), H5Tclose, "cannot read " + what);
+    const std::uint64_t elementBytes = std::max<std::uint64_t>(1, H5Tget_size(type));
+    const std::uint64_t storage = H5Dget_storage_size(dataset);
+    constexpr std::uint64_t kMaxRatio = 1100;
+    if (elements > (std::uint64_t{1} << 62) / elementBytes || elements * elementBytes > storage * kMaxRatio) {
+        throw Failure(what + " declares " + std::to_string(elements) + " values but the file stores " + std::to_string(storage) +
+                      " bytes of it (damaged shape)");
+    }
+}
+
 std::vector<std::int32_t> readInt32Dataset(hid_t loc, const std::string& name) {
     Handle ds = owned(H5Dopen2(loc, name.c_str(), H5P_DEFAULT), H5Dclose, "cannot open dataset '" + name + "'");
     Handle ftype = owned(H5Dget_type(ds), H5Tclose, "cannot read dataset '" + name + "'");
     if (H5Tget_class(ftype) != H5T_INTEGER) throw Failure("dataset '" + name + "' does not hold integers");
     const auto shape = datasetShape(ds);
     if (shape.size() != 1) throw Failure("dataset '" + name + "' is not one-dimensional");
+    checkDeclaredSize(ds, static_cast<std::uint64_t>(shape[0]), "dataset '" + name + "'");
     std::vector<std::int32_t> out(static_cast<std::size_t>(shape[0]));
     if (!out.empty()) check(H5Dread(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()), "cannot read dataset '" + name + "'");
     return out;

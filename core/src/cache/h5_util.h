@@ -100,6 +100,12 @@ std::vector<std::int64_t> datasetShape(hid_t dataset);
 void writeStringDataset(hid_t loc, const std::string& name, const std::vector<std::string>& values);
 std::vector<std::string> readStringDataset(hid_t loc, const std::string& name);
 void writeInt32Dataset(hid_t loc, const std::string& name, const std::vector<std::int32_t>& values);
+// Before a dataset is read whole: the bytes its shape declares (elements x
+// the stored element size, overflow-checked) must be backed by storage in the
+// file (at most 1100 x the storage, gzip's largest ratio being 1032), so a
+// damaged shape cannot make the reader allocate terabytes. Throws Failure
+// naming `what`.
+void checkDeclaredSize(hid_t dataset, std::uint64_t elements, const std::string& what);
 std::vector<std::int32_t> readInt32Dataset(hid_t loc, const std::string& name);
 
 // Names of the links in a group, in name order.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "superlens/core/model/fnv64.h"
+#include "superlens/core/model/shard_index.h"
 
 #include "families.h"
 
@@ -105,27 +106,11 @@ Status Model::indexTensors() {
     if (fs::exists(index, ec)) {
         auto text = readRegularFile(index, kMaxConfigBytes);
         if (!text) return text.error();
-        nlohmann::json j;
-        try {
-            j = nlohmann::json::parse(*text);
-        } catch (const nlohmann::json::exception& e) {
-            return Error{index.string() + ": malformed JSON (" + std::string(e.what()) + ")"};
-        }
-        if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
-            return Error{index.string() + ": missing object 'weight_map'"};
-        }
+        auto parsed = parseShardIndex(*text, index.string());
+        if (!parsed) return parsed.error();
+        nameToFile = std::move(parsed).value();
         std::set<std::string> shardNames;
-        for (const auto& [name, file] : j["weight_map"].items()) {
-            if (!file.is_string()) return Error{index.string() + ": weight_map entry '" + name + "' is not a file name"};
-            const std::string shard = file.get<std::string>();
-            // Shards must be plain file names inside the folder (no ../ escapes).
-            if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos || shard == "." || shard == "..") {
-                return Error{index.string() + ": shard name '" + shard + "' is not a plain file name"};
-            }
-            nameToFile[name] = shard;
-            shardNames.insert(shard);
-        }
-        if (shardNames.empty()) return Error{index.string() + ": weight_map is empty"};
+        for (const auto& [name, shard] : nameToFile) shardNames.insert(shard);
         for (const auto& shard : shardNames) {
             const fs::path p = m_folder / shard;
             if (!fs::exists(p, ec)) return Error{p.string() + ": shard listed in model.safetensors.index.json is missing"};

@@ -1,4 +1,5 @@
 #include "superlens/core/model/safetensors.h"
+#include "superlens/core/model/shard_index.h"
 
 #include <algorithm>
 #include <limits>
@@ -136,6 +137,32 @@ std::string_view SafetensorsFile::headerBytes() const {
 const TensorInfo* SafetensorsFile::find(const std::string& name) const {
     const auto it = m_tensors.find(name);
     return it == m_tensors.end() ? nullptr : &it->second;
+}
+
+Result<std::map<std::string, std::string>> parseShardIndex(std::string_view text, const std::string& name) {
+    nlohmann::json j;
+    try {
+        j = nlohmann::json::parse(text);
+    } catch (const nlohmann::json::exception& e) {
+        return Error{name + ": malformed JSON (" + std::string(e.what()) + ")"};
+    }
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object()) {
+        return Error{name + ": missing object 'weight_map'"};
+    }
+    std::map<std::string, std::string> nameToFile;
+    for (const auto& [tensor, file] : j["weight_map"].items()) {
+        if (!file.is_string()) return Error{name + ": weight_map entry '" + tensor + "' is not a file name"};
+        const std::string shard = file.get<std::string>();
+        // Shards must be plain file names inside the folder (no ../ escapes, no NUL
+        // byte, which would end the name early when the file is opened).
+        if (shard.empty() || shard.find('/') != std::string::npos || shard.find('\\') != std::string::npos ||
+            shard.find('\0') != std::string::npos || shard == "." || shard == "..") {
+            return Error{name + ": shard name '" + shard + "' is not a plain file name"};
+        }
+        nameToFile[tensor] = shard;
+    }
+    if (nameToFile.empty()) return Error{name + ": weight_map is empty"};
+    return nameToFile;
 }
 
 }  // namespace superlens::core

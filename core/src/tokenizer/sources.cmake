@@ -14,6 +14,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/sentencepiece_check.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/sentencepiece_tokenizer.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/text_split.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/token_ids.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/tokenizer.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/tokenizer_config.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/tokenizer/tokenizer_json_reader.cpp
