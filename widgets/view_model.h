@@ -8,6 +8,7 @@
 namespace superlens::widgets {
 
 using core::view::HeldOutLoss;
+using core::view::ImageLayout;
 using core::view::PatchGridRequest;
 using core::view::PatchQuantity;
 using core::view::PerplexityComparison;

@@ -21,6 +21,7 @@
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/tokenizer/tokenizer.h"
+#include "superlens/core/view/build_view_snapshot.h"
 #include "superlens/core/view/view_snapshot.h"
 
 namespace superlens::gui {

@@ -298,12 +298,14 @@ private slots:
             view->resize(900, 600);
             view->setSelectedLayer(1);
             view->setSnapshot(v.plain);
+            // The Compare view needs a second model open beside: it says so.
             const bool applies = kind != QLatin1String("logits") && kind != QLatin1String("lens") && kind != QLatin1String("loss") &&
-                                 kind != QLatin1String("experts");
+                                 kind != QLatin1String("experts") && kind != QLatin1String("compare");
             QVERIFY2(view->hasData() == applies, qPrintable(kind + QStringLiteral(": ") + view->emptyMessage()));
             if (!applies) {
                 QVERIFY2(!view->emptyMessage().isEmpty() && !view->emptyMessage().contains(QLatin1Char('\n')), qPrintable(kind));
-                if (kind != QLatin1String("experts")) QVERIFY2(view->emptyMessage().contains(QStringLiteral("vision encoder")), qPrintable(view->emptyMessage()));
+                if (kind == QLatin1String("compare")) QVERIFY2(view->emptyMessage().contains(QStringLiteral("second model")), qPrintable(view->emptyMessage()));
+                else if (kind != QLatin1String("experts")) QVERIFY2(view->emptyMessage().contains(QStringLiteral("vision encoder")), qPrintable(view->emptyMessage()));
             }
             if (auto* attention = qobject_cast<widgets::AttentionView*>(view.get())) {
                 const auto& p = ref["blocks.1.attn.hook_pattern"];
