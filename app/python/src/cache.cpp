@@ -44,6 +44,17 @@ struct PyCachedRun {
     }
 };
 
+// One array of a run (logits, pixels) read with the GIL released.
+py::array readRunArray(const PyCachedRun& r, core::Result<core::ActivationTensor> (core::ActivationCache::*read)(int) const) {
+    auto cache = r.file->get();
+    core::Result<core::ActivationTensor> t = core::Error{""};
+    {
+        py::gil_scoped_release release;
+        t = ((*cache).*read)(r.index);
+    }
+    return ownedArray(unwrap(std::move(t)));
+}
+
 py::array readArray(const PyCachedRun& r, const std::string& hook, std::optional<std::int64_t> first, std::optional<std::int64_t> count) {
     auto cache = r.file->get();
     core::Result<core::ActivationTensor> t = core::Error{""};
@@ -192,13 +203,7 @@ Index it for runs: f[0], len(f), iteration; use as a context manager or close().
         .def_property_readonly("logits",
                                [](const PyCachedRun& r) -> py::object {
                                    if (r.info().logitsShape.empty()) return py::none();
-                                   auto cache = r.file->get();
-                                   core::Result<core::ActivationTensor> t = core::Error{""};
-                                   {
-                                       py::gil_scoped_release release;
-                                       t = cache->readLogits(r.index);
-                                   }
-                                   return ownedArray(unwrap(std::move(t)));
+                                   return readRunArray(r, &core::ActivationCache::readLogits);
                                },
                                "float32 [1, V] (last position) or [T, V]; None when the run stored no logits.")
         .def_property_readonly("positions", [](const PyCachedRun& r) { return r.info().positions(); },
@@ -206,13 +211,7 @@ Index it for runs: f[0], len(f), iteration; use as a context manager or close().
         .def_property_readonly("pixels",
                                [](const PyCachedRun& r) -> py::object {
                                    if (r.info().pixelShape.empty()) return py::none();
-                                   auto cache = r.file->get();
-                                   core::Result<core::ActivationTensor> t = core::Error{""};
-                                   {
-                                       py::gil_scoped_release release;
-                                       t = cache->readPixels(r.index);
-                                   }
-                                   return ownedArray(unwrap(std::move(t)));
+                                   return readRunArray(r, &core::ActivationCache::readPixels);
                                },
                                "An image run's pixel values (float32 [C, H, W]) as they ran; None for token runs.")
         .def("read", &readArray, py::arg("hook"), py::arg("first") = py::none(), py::arg("count") = py::none(),

@@ -94,6 +94,20 @@ void ForwardPass<S>::record(HookPoint p, std::shared_ptr<ActivationTensor> value
 }
 
 template <class S>
+void ForwardPass<S>::softcap(Mat& x, S cap) const {
+    if (!emulating()) {
+        x = ((x.array() / cap).tanh() * cap).matrix();
+        return;
+    }
+    x /= cap;
+    rnd(x);
+    x = x.array().tanh().matrix();
+    rnd(x);
+    x *= cap;
+    rnd(x);
+}
+
+template <class S>
 void ForwardPass<S>::addBias(Mat& x, const WeightPtr& bias) {
     if (bias) x.rowwise() += kernels::vectorOf<S>(*bias).transpose();
 }
@@ -316,7 +330,7 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
     const std::int64_t n = q.rows(), keys = p0 + n;
     const double baseScale = m_config.attentionScale / (m_config.scaleByInverseLayer ? layer + 1.0 : 1.0);
     const S scale = static_cast<S>(baseScale);
-    const std::optional<double> softcap = m_config.attnSoftcap;
+    const std::optional<double> attnCap = m_config.attnSoftcap;
     const std::optional<int> window = m_config.windowOfLayer(layer);
     const HookPoint patternPoint{HookKind::AttnPattern, layer};
     const int slot = m_plan.index(patternPoint);
@@ -353,19 +367,9 @@ void ForwardPass<S>::attention(int layer, const Mat& q, const KvCache<S>& kv, st
             } else {
                 scores.noalias() = (qh * kh.transpose()) * scale;
             }
-            if (softcap) {
-                // Gemma 2: cap * tanh(scores / cap), before the mask (three ops, each rounded when emulating).
-                const S cap = static_cast<S>(*softcap);
-                if (emulate) {
-                    scores /= cap;
-                    rnd(scores);
-                    scores = scores.array().tanh().matrix();
-                    rnd(scores);
-                    scores *= cap;
-                    rnd(scores);
-                } else {
-                    scores = ((scores.array() / cap).tanh() * cap).matrix();
-                }
+            if (attnCap) {
+                // Gemma 2: cap * tanh(scores / cap), before the mask.
+                softcap(scores, static_cast<S>(*attnCap));
             }
             for (std::int64_t i = 0; i < n; ++i) {
                 // Keys visible to this query: causal (or all of them in a
@@ -650,17 +654,7 @@ void ForwardPass<S>::head(const Mat& x, std::int64_t p0, bool allPositions, Acti
         project(m_weights[ModelWeight::LmHead], m_weights[ModelWeight::LmHeadBias], last, out);
     }
     if (m_config.finalSoftcap) {
-        const S cap = static_cast<S>(*m_config.finalSoftcap);
-        if (emulating()) {
-            out /= cap;
-            rnd(out);
-            out = out.array().tanh().matrix();
-            rnd(out);
-            out *= cap;
-            rnd(out);
-        } else {
-            out = ((out.array() / cap).tanh() * cap).matrix();
-        }
+        softcap(out, static_cast<S>(*m_config.finalSoftcap));
     }
     logits.shape = {out.rows(), out.cols()};
     logits.values.resize(static_cast<std::size_t>(out.size()));

@@ -102,6 +102,8 @@ private:
     void hook(HookPoint p, Mat& values, std::int64_t p0);
     // Precision emulation: rounds an op's output to the emulated dtype (nothing for Float32).
     void rnd(Mat& x) const { roundToDtype(m_compute, x.data(), x.size()); }
+    // Gemma 2's soft-capping cap * tanh(x / cap): three ops, each rounded when emulating.
+    void softcap(Mat& x, S cap) const;
     S rnd(S v) const { return m_compute == ComputeDtype::Float32 ? v : static_cast<S>(roundedToDtype(m_compute, static_cast<float>(v))); }
     bool emulating() const { return m_compute != ComputeDtype::Float32; }
     // A Linear layer: y = x W^T + b, rounded once (PyTorch's addmm accumulates in fp32).
