@@ -1,17 +1,8 @@
 #pragma once
-// Experiments on disk: the model folder, the prompt set and the ablation
-// list, as JSON. The "edits" list ({"spec", "enabled", ...} objects) is the
-// format `superlens-cli --edits FILE` reads (core::loadEditsFile), so a saved
-// experiment replays on the command line.
-//
-//   {"format": "superlens-experiment", "version": 1, "model": "/path",
-//    "prompts": ["..."], "current_prompt": 0, "ids_mode": false,
-//    "edits": [{"spec": "model.layers.1.mlp.down_proj.weight[13,57]=0",
-//               "enabled": true, "label": "...", "origin": "detected"}],
-//    "history": [{"number": 1, "time": "2026-...Z", "prompt": "...", "ids_mode": false,
-//                 "ids": [1, 450, ...], "edits": ["..."], "prediction": "' the'",
-//                 "prediction_prob": 0.31, "mean_loss": 4.38, "stopword_mass": 0.2,
-//                 "perplexity": null}]}
+// Experiments in the GUI: the model folder, the prompt set, the ablation list
+// and the run history. The file format, its parser and its writer are core's
+// (superlens/core/engine/experiment_file.h), the same that `--edits FILE`
+// reads on the command line; this file only converts to the GUI's types.
 
 #include <optional>
 

@@ -22,13 +22,14 @@
 #include "ablation_panel.h"
 #include "ablation_set.h"
 #include "compression_studies.h"
-#include "experiment_file.h"
 #include "lens_session.h"
 #include "main_window.h"
+#include "path_conversion.h"
 #include "prompt_panel.h"
 #include "resource_locator.h"
 #include "run_history.h"
 #include "run_history_panel.h"
+#include "superlens/core/engine/edit_spec.h"
 #include "view_registry.h"
 #include "views/loss_view.h"
 
@@ -113,13 +114,11 @@ int main(int argc, char** argv) {
     }
     QStringList edits = parser.values(editOpt);
     if (parser.isSet(editsOpt)) {
-        QString error;
-        auto x = superlens::gui::loadExperiment(parser.value(editsOpt), &error);
-        if (!x) return failWith(error);
+        // The enabled edits of an experiments file, read as the CLI reads them (one rule, in core).
+        auto specs = superlens::core::loadEditsFile(superlens::gui::toPath(parser.value(editsOpt)));
+        if (!specs) return failWith(QString::fromStdString(specs.error().message));
         QStringList fromFile;
-        for (const auto& e : x->edits) {
-            if (e.enabled) fromFile << e.spec;
-        }
+        for (const auto& e : *specs) fromFile << QString::fromStdString(e.text());
         edits = fromFile + edits;
     }
     if (parser.isSet(overlayOpt) && !parser.isSet(compareWithOpt)) return failWith(QStringLiteral("--overlay-b needs --compare-with B"));

@@ -3,81 +3,41 @@
 #include <cmath>
 
 #include <QFileInfo>
-#include <QJsonValue>
 
 namespace superlens::gui {
 
-namespace {
-
-QJsonValue optionalNumber(const std::optional<double>& v) { return v && std::isfinite(*v) ? QJsonValue(*v) : QJsonValue(); }
-
-std::optional<double> numberOrNothing(const QJsonValue& v) {
-    if (v.isDouble()) return v.toDouble();
-    return std::nullopt;
+core::ExperimentRun RunRecord::toExperimentRun() const {
+    core::ExperimentRun r;
+    r.number = number;
+    r.time = time.toUTC().toString(Qt::ISODateWithMs).toStdString();
+    r.prompt = prompt.toStdString();
+    r.idsMode = idsMode;
+    r.image = image.toStdString();
+    r.ids = tokens;
+    for (const QString& e : edits) r.edits.push_back(e.toStdString());
+    r.prediction = prediction.toStdString();
+    r.predictionProb = predictionProb;
+    r.meanLoss = meanLoss;
+    r.stopwordMass = stopwordMass;
+    r.perplexity = perplexity;
+    return r;
 }
 
-}  // namespace
-
-QJsonObject RunRecord::toJson() const {
-    QJsonObject o;
-    o[QStringLiteral("number")] = number;
-    o[QStringLiteral("time")] = time.toUTC().toString(Qt::ISODateWithMs);
-    o[QStringLiteral("prompt")] = prompt;
-    o[QStringLiteral("ids_mode")] = idsMode;
-    if (!image.isEmpty()) o[QStringLiteral("image")] = image;
-    QJsonArray ids;
-    for (core::TokenId id : tokens) ids.append(static_cast<qint64>(id));
-    o[QStringLiteral("ids")] = ids;
-    o[QStringLiteral("edits")] = QJsonArray::fromStringList(edits);
-    o[QStringLiteral("prediction")] = prediction;
-    o[QStringLiteral("prediction_prob")] = predictionProb;
-    o[QStringLiteral("mean_loss")] = optionalNumber(meanLoss);
-    o[QStringLiteral("stopword_mass")] = optionalNumber(stopwordMass);
-    o[QStringLiteral("perplexity")] = optionalNumber(perplexity);
-    return o;
-}
-
-bool RunRecord::fromJson(const QJsonObject& o, RunRecord* out, QString* error) {
+RunRecord RunRecord::fromExperimentRun(const core::ExperimentRun& run) {
     RunRecord r;
-    r.number = o.value(QStringLiteral("number")).toInt(0);
-    if (r.number < 1) {
-        *error = QStringLiteral("\"number\" must be a positive integer");
-        return false;
-    }
-    r.time = QDateTime::fromString(o.value(QStringLiteral("time")).toString(), Qt::ISODateWithMs);
-    r.prompt = o.value(QStringLiteral("prompt")).toString();
-    r.idsMode = o.value(QStringLiteral("ids_mode")).toBool(false);
-    r.image = o.value(QStringLiteral("image")).toString();
-    if (!o.value(QStringLiteral("ids")).isArray()) {
-        *error = QStringLiteral("\"ids\" must be a list of token ids");
-        return false;
-    }
-    for (const QJsonValue& v : o.value(QStringLiteral("ids")).toArray()) {
-        const double d = v.toDouble(-1);
-        if (!v.isDouble() || d < 0 || d > 2147483647.0 || d != std::floor(d)) {
-            *error = QStringLiteral("\"ids\" holds something that is not a token id");
-            return false;
-        }
-        r.tokens.push_back(static_cast<core::TokenId>(d));
-    }
-    if (r.tokens.empty() && r.image.isEmpty()) {
-        *error = QStringLiteral("\"ids\" is empty");
-        return false;
-    }
-    for (const QJsonValue& v : o.value(QStringLiteral("edits")).toArray()) {
-        if (!v.isString()) {
-            *error = QStringLiteral("\"edits\" must be a list of edit specs");
-            return false;
-        }
-        r.edits << v.toString();
-    }
-    r.prediction = o.value(QStringLiteral("prediction")).toString();
-    r.predictionProb = o.value(QStringLiteral("prediction_prob")).toDouble(0.0);
-    r.meanLoss = numberOrNothing(o.value(QStringLiteral("mean_loss")));
-    r.stopwordMass = numberOrNothing(o.value(QStringLiteral("stopword_mass")));
-    r.perplexity = numberOrNothing(o.value(QStringLiteral("perplexity")));
-    *out = std::move(r);
-    return true;
+    r.number = run.number;
+    r.time = QDateTime::fromString(QString::fromStdString(run.time), Qt::ISODateWithMs);
+    r.prompt = QString::fromStdString(run.prompt);
+    r.idsMode = run.idsMode;
+    r.image = QString::fromStdString(run.image);
+    r.tokens = run.ids;
+    for (const auto& e : run.edits) r.edits << QString::fromStdString(e);
+    r.prediction = QString::fromStdString(run.prediction);
+    r.predictionProb = run.predictionProb;
+    r.meanLoss = run.meanLoss;
+    r.stopwordMass = run.stopwordMass;
+    r.perplexity = run.perplexity;
+    return r;
 }
 
 RunRecord runRecordOf(const core::view::ViewSnapshot& s, const QString& prompt, bool idsMode, const QString& imageFile) {
@@ -145,29 +105,6 @@ void RunHistory::setRuns(const QList<RunRecord>& runs) {
     m_next = 1;
     for (const auto& r : m_runs) m_next = std::max(m_next, r.number + 1);
     endResetModel();
-}
-
-QJsonArray RunHistory::toJson() const {
-    QJsonArray a;
-    for (const auto& r : m_runs) a.append(r.toJson());
-    return a;
-}
-
-bool RunHistory::fromJson(const QJsonArray& json, QList<RunRecord>* out, QString* error) {
-    QList<RunRecord> runs;
-    for (qsizetype i = 0; i < json.size(); ++i) {
-        RunRecord r;
-        QString problem;
-        if (!json[i].isObject()) problem = QStringLiteral("not an object");
-        else RunRecord::fromJson(json[i].toObject(), &r, &problem);
-        if (!problem.isEmpty()) {
-            *error = QStringLiteral("history entry %1: %2").arg(i).arg(problem);
-            return false;
-        }
-        runs << r;
-    }
-    *out = runs;
-    return true;
 }
 
 int RunHistory::rowCount(const QModelIndex& parent) const { return parent.isValid() ? 0 : static_cast<int>(m_runs.size()); }

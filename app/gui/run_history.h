@@ -12,13 +12,12 @@
 
 #include <QAbstractTableModel>
 #include <QDateTime>
-#include <QJsonArray>
-#include <QJsonObject>
 #include <QList>
 #include <QString>
 #include <QStringList>
 
 #include "superlens/core/engine/engine.h"
+#include "superlens/core/engine/experiment_file.h"
 #include "superlens/core/view/view_snapshot.h"
 
 namespace superlens::gui {
@@ -39,9 +38,9 @@ struct RunRecord {
     std::optional<double> perplexity;          // of the held-out text, when computed
 
     bool sameRun(const RunRecord& other) const { return tokens == other.tokens && image == other.image && edits == other.edits; }
-    QJsonObject toJson() const;
-    // False with *error naming the problem.
-    static bool fromJson(const QJsonObject& json, RunRecord* out, QString* error);
+    // The experiments file's run (core/engine/experiment_file.h: its one parser and writer).
+    core::ExperimentRun toExperimentRun() const;
+    static RunRecord fromExperimentRun(const core::ExperimentRun& run);
 };
 
 // The record of what a snapshot shows (its edited side), without number/time.
@@ -62,10 +61,6 @@ public:
     const RunRecord* byNumber(int number) const;
     void setRuns(const QList<RunRecord>& runs);
     void clear() { setRuns({}); }
-
-    QJsonArray toJson() const;
-    // Errors name the entry and the problem.
-    static bool fromJson(const QJsonArray& json, QList<RunRecord>* out, QString* error);
 
     int rowCount(const QModelIndex& parent = {}) const override;
     int columnCount(const QModelIndex& parent = {}) const override;

@@ -40,3 +40,4 @@ superlens_add_core_test(NAME test_encoder_golden SOURCES core/test_encoder_golde
 superlens_add_core_test(NAME test_vision_golden SOURCES core/test_vision_golden.cpp LABELS engine golden families vision)
 superlens_add_core_test(NAME test_compute_dtype SOURCES core/test_compute_dtype.cpp LABELS engine)
 superlens_add_core_test(NAME test_edit_texts SOURCES core/test_edit_texts.cpp LABELS engine)
+superlens_add_core_test(NAME test_experiment_file SOURCES core/test_experiment_file.cpp LABELS engine)

@@ -100,6 +100,31 @@ TEST(GgufModel, EditsAcceptLlamaCppNames) {
     EXPECT_EQ((*parsed)[0].target, "model.layers.1.mlp.down_proj.weight");
 }
 
+// An edits file (--edits FILE in the CLI and Python) takes llama.cpp names as
+// --edit does: before, its specs skipped the name mapping and a GGUF name was
+// refused as an unknown tensor.
+TEST(GgufModel, EditsFilesAcceptLlamaCppNames) {
+    auto gguf = Model::open(testData() / "stories260K" / "stories260K.gguf");
+    ASSERT_TRUE(gguf.ok()) << gguf.error().message;
+    const auto file = std::filesystem::temp_directory_path() / ("sl-gguf-edits-" + std::to_string(::getpid()) + ".json");
+    {
+        std::ofstream out(file);
+        out << R"({"edits": [{"spec": "blk.1.ffn_down.weight[3,5]=0"}, {"spec": "blk.0.ffn_down.weight[1,1]=0", "enabled": false}]})";
+    }
+    auto edits = loadEditsFileFor(file, **gguf);
+    ASSERT_TRUE(edits.ok()) << edits.error().message;
+    ASSERT_EQ(edits->size(), 1u);
+    EXPECT_EQ((*edits)[0].target, "model.layers.1.mlp.down_proj.weight");
+    {
+        std::ofstream out(file);
+        out << R"(["blk.1.ffn_down.weight[3,99999]=0"])";
+    }
+    auto outOfRange = loadEditsFileFor(file, **gguf);
+    ASSERT_FALSE(outOfRange.ok());
+    EXPECT_EQ(outOfRange.error().message.rfind(file.string() + ": ", 0), 0u) << outOfRange.error().message;
+    std::filesystem::remove(file);
+}
+
 // ---- a quantizer written from the block layouts (ggml-common.h) ----
 
 std::uint16_t toF16(float f) {

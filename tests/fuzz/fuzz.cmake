@@ -7,7 +7,7 @@
 include(SuperLensFuzz)
 
 set(SUPERLENS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
-set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors shard_index config edit_spec npy image preprocessor_config imatrix tokenizer_json
+set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors shard_index config edit_spec experiment npy image preprocessor_config imatrix tokenizer_json
     tokenizer_model prompt cache)
 
 if(SUPERLENS_BUILD_FUZZ)
@@ -17,7 +17,7 @@ if(SUPERLENS_BUILD_FUZZ)
   get_target_property(SUPERLENS_FUZZ_CORE_SOURCES superlens_core SOURCES)
   set(SUPERLENS_FUZZ_PARSER_SOURCES "")
   foreach(src ${SUPERLENS_FUZZ_CORE_SOURCES})
-    if(src MATCHES "/src/model/[^/]+\\.cpp$" OR src MATCHES "/src/engine/(edit_spec|hooks)\\.cpp$")
+    if(src MATCHES "/src/model/[^/]+\\.cpp$" OR src MATCHES "/src/engine/(edit_spec|experiment_file|hooks)\\.cpp$")
       list(APPEND SUPERLENS_FUZZ_PARSER_SOURCES ${src})
     endif()
   endforeach()
@@ -52,7 +52,7 @@ if(SUPERLENS_BUILD_FUZZ)
   add_library(superlens_fuzz_cache STATIC ${SUPERLENS_FUZZ_CACHE_SOURCES})
   target_include_directories(superlens_fuzz_cache PUBLIC ${PROJECT_SOURCE_DIR}/core/include PRIVATE ${PROJECT_SOURCE_DIR}/core/src)
   target_link_libraries(superlens_fuzz_cache
-    PUBLIC superlens_fuzz_tokenizers hdf5::hdf5 hdf5::hdf5_cpp ${CMAKE_DL_LIBS}
+    PUBLIC superlens_fuzz_tokenizers hdf5::hdf5 ${CMAKE_DL_LIBS}
     PRIVATE nlohmann_json::nlohmann_json superlens_warnings superlens_codegen superlens_sanitizers)
 endif()
 foreach(target ${SUPERLENS_FUZZ_TARGETS})

@@ -32,6 +32,9 @@ shows no change):
                trailer) and GGUF (dense and per-expert)
   edit_spec    edit specs from DESIGN.md and the tests (first byte 0), and
                edits files (first byte 1): see fuzz_edit_spec.cpp
+  experiment   experiments files as the GUI writes them (prompts, edits with
+               labels and origins, a run history with ids, an image run and
+               null numbers), bare edit lists, and damaged variants
   tokenizer_json  every tokenizer.json in tests/data, the large ones cut to
                their first 400 ids and 24 added tokens, and the merges among
                them
@@ -366,6 +369,31 @@ def edit_corpus():
         write("edit_spec", f"file-{i:02d}", b"\1" + s.encode())
 
 
+def experiment_corpus():
+    run = {"number": 1, "time": "2026-12-06T18:00:00.125Z", "prompt": "Summer is hot. Winter is", "ids_mode": False,
+           "ids": [1, 450, 29871, 2147483647], "edits": [SPECS[0]], "prediction": "' the'", "prediction_prob": 0.3125,
+           "mean_loss": 4.375, "stopword_mass": 0.30000000000000004, "perplexity": None}
+    image_run = {"number": 2, "time": "", "prompt": "cat.png", "ids_mode": False, "image": "/pictures/cat.png", "ids": [],
+                 "edits": [], "prediction": "", "prediction_prob": 0, "mean_loss": None, "stopword_mass": None, "perplexity": 1234.5}
+    full = {"format": "superlens-experiment", "version": 1, "model": "/models/demo", "prompts": ["Summer is hot. Winter is", "1, 450"],
+            "current_prompt": 1, "ids_mode": True,
+            "edits": [{"spec": SPECS[0], "enabled": True, "label": "super weight", "origin": "detected"},
+                      {"spec": SPECS[6], "enabled": False, "label": SPECS[6], "origin": "user"}, SPECS[17]],
+            "history": [run, image_run]}
+    files = {
+        "full.json": json.dumps(full, indent=2),
+        "no-history.json": json.dumps({k: v for k, v in full.items() if k != "history"}, indent=4),
+        "bare-list.json": json.dumps(SPECS[:3] + [{"spec": SPECS[4], "enabled": False}]),
+        "empty.json": '{"edits": []}',
+        "bad-ids.json": json.dumps({"edits": [], "history": [dict(run, ids=[1, "x"])]}),
+        "bad-number.json": json.dumps({"edits": [], "history": [dict(run, number=0)]}),
+        "bad-current.json": json.dumps(dict(full, current_prompt=5)),
+        "cut.json": json.dumps(full)[:200],
+    }
+    for name, text in files.items():
+        write("experiment", name, text.encode())
+
+
 def npy(descr, shape, payload, version=1, header_extra=""):
     header = "{'descr': '%s', 'fortran_order': False, 'shape': (%s), %s}" % (descr, ", ".join(str(s) for s in shape) + ("," if len(shape) == 1 else ""), header_extra)
     total = 8 + (2 if version == 1 else 4) + len(header) + 1
@@ -680,6 +708,7 @@ def main():
     preprocessor_config_corpus()
     prompt_corpus()
     edit_corpus()
+    experiment_corpus()
     npy_corpus()
     image_corpus()
     imatrix_corpus(random.Random(19))

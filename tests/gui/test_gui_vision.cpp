@@ -28,6 +28,7 @@
 #include "main_window.h"
 #include "prompt_panel.h"
 #include "run_history.h"
+#include "superlens/core/engine/experiment_file.h"
 #include "superlens/core/model/image_input.h"
 #include "superlens/core/model/npy.h"
 #include "test_paths.h"
@@ -242,11 +243,15 @@ private slots:
         snap = m_window->session()->snapshot();
         QVERIFY(!snap->comparison.empty());
         QCOMPARE(grid()->shownValue(true, 0), 0.0);
-        // The history's JSON keeps the image.
-        QCOMPARE(runs.front().toJson().value(QStringLiteral("image")).toString(), pngImage());
-        gui::RunRecord back;
-        QVERIFY(gui::RunRecord::fromJson(runs.front().toJson(), &back, &error));
-        QCOMPARE(back.image, pngImage());
+        // The experiments file keeps the image (core's writer and parser).
+        core::Experiment x;
+        x.history.emplace();
+        x.history->push_back(runs.front().toExperimentRun());
+        auto parsed = core::parseExperiment(core::experimentJson(x), "history");
+        QVERIFY(parsed.ok());
+        QCOMPARE(parsed->history->size(), std::size_t{1});
+        QCOMPARE(QString::fromStdString(parsed->history->front().image), pngImage());
+        QCOMPARE(gui::RunRecord::fromExperimentRun(parsed->history->front()).image, pngImage());
         m_window->showLive();
         QVERIFY(waitIdle());
     }

@@ -150,12 +150,7 @@ std::vector<core::EditSpec> editsArg(const core::Model& model, const py::handle&
     std::vector<core::EditSpec> out;
     if (edits.is_none()) return out;
     if (auto file = pathLike(edits)) {
-        auto fromFile = unwrap(core::loadEditsFile(*file), *file);
-        for (auto& e : fromFile) {
-            check(core::validateEdit(e, model, tokenCount));
-            out.push_back(std::move(e));
-        }
-        return out;
+        return unwrap(core::loadEditsFileFor(*file, model, tokenCount), *file);
     }
     std::vector<std::string> specs;
     if (py::isinstance<py::str>(edits)) {

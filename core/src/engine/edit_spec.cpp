@@ -5,8 +5,7 @@
 #include <cmath>
 #include <limits>
 
-#include <nlohmann/json.hpp>
-
+#include "superlens/core/engine/experiment_file.h"
 #include "superlens/core/engine/hooks.h"
 #include "superlens/core/model/model.h"
 
@@ -320,33 +319,37 @@ std::string expertOffText(int layer, int expert, bool renorm) {
 }
 
 Result<std::vector<EditSpec>> loadEditsFile(const std::filesystem::path& file) {
-    auto text = readRegularFile(file, kMaxConfigBytes);
-    if (!text) return text.error();
-    nlohmann::json j;
-    try {
-        j = nlohmann::json::parse(*text);
-    } catch (const nlohmann::json::exception& e) {
-        return Error{file.string() + ": malformed JSON (" + std::string(e.what()) + ")"};
-    }
-    const nlohmann::json* list = &j;
-    if (j.is_object()) {
-        if (!j.contains("edits")) return Error{file.string() + ": expected a JSON list of edit specs or an object with \"edits\""};
-        list = &j["edits"];
-    }
-    if (!list->is_array()) return Error{file.string() + ": \"edits\" must be a list"};
+    // The experiments file's own parser (experiment_file.h): one format for every front end.
+    auto experiment = loadExperimentFile(file);
+    if (!experiment) return experiment.error();
     std::vector<EditSpec> out;
-    for (const auto& item : *list) {
-        std::string spec;
-        if (item.is_string()) {
-            spec = item.get<std::string>();
-        } else if (item.is_object() && item.contains("spec") && item["spec"].is_string()) {
-            if (item.contains("enabled") && item["enabled"].is_boolean() && !item["enabled"].get<bool>()) continue;
-            spec = item["spec"].get<std::string>();
-        } else {
-            return Error{file.string() + ": each edit must be a string or {\"spec\": \"...\"}"};
-        }
-        auto e = parseEdit(spec);
+    for (const ExperimentEdit& item : experiment->edits) {
+        if (!item.enabled) continue;
+        auto e = parseEdit(item.spec);
         if (!e) return Error{file.string() + ": " + e.error().message};
+        out.push_back(std::move(e).value());
+    }
+    return out;
+}
+
+Result<std::vector<EditSpec>> loadEditsFileFor(const std::filesystem::path& file, const Model& model, std::int64_t tokenCount) {
+    auto edits = loadEditsFile(file);
+    if (!edits) return edits.error();
+    std::vector<std::string> texts;
+    for (const EditSpec& e : *edits) texts.push_back(e.text());
+    auto parsed = parseEdits(texts, model, tokenCount);
+    if (!parsed) return Error{file.string() + ": " + parsed.error().message};
+    return parsed;
+}
+
+Result<std::vector<EditSpec>> parseEdits(const std::vector<std::string>& specs, const Model& model, std::int64_t tokenCount) {
+    std::vector<EditSpec> out;
+    for (const auto& s : specs) {
+        auto e = parseEdit(s);
+        if (!e) return e.error();
+        // llama.cpp names (GGUF checkpoints) are accepted and stored as the Hugging Face name.
+        if (e->kind == EditKind::Weight || e->kind == EditKind::Laser) e->target = model.canonicalTensorName(e->target);
+        SL_TRY(validateEdit(*e, model, tokenCount));
         out.push_back(std::move(e).value());
     }
     return out;

@@ -284,8 +284,7 @@ struct Engine::Impl {
         const auto t0 = Clock::now();
         const ModelConfig& c = model.config();
         const int L = c.numLayers;
-        const std::int64_t T = req.pixels ? c.imageTokenCount(req.pixels->height, req.pixels->width)
-                                          : static_cast<std::int64_t>(req.tokens.size());
+        const std::int64_t T = inputPositions(c, req.tokens, req.pixels.get());
 
         auto weights = runWeights(req.edits);
         if (!weights) return weights.error();
@@ -608,17 +607,8 @@ std::vector<float> ForwardResult::lastLogits() const {
     return {begin, logits.values.end()};
 }
 
-Result<std::vector<EditSpec>> parseEdits(const std::vector<std::string>& specs, const Model& model, std::int64_t tokenCount) {
-    std::vector<EditSpec> out;
-    for (const auto& s : specs) {
-        auto e = parseEdit(s);
-        if (!e) return e.error();
-        // llama.cpp names (GGUF checkpoints) are accepted and stored as the Hugging Face name.
-        if (e->kind == EditKind::Weight || e->kind == EditKind::Laser) e->target = model.canonicalTensorName(e->target);
-        SL_TRY(validateEdit(*e, model, tokenCount));
-        out.push_back(std::move(e).value());
-    }
-    return out;
+std::int64_t inputPositions(const ModelConfig& config, const std::vector<TokenId>& tokens, const PixelTensor* pixels) {
+    return pixels ? config.imageTokenCount(pixels->height, pixels->width) : static_cast<std::int64_t>(tokens.size());
 }
 
 }  // namespace superlens::core

@@ -2,6 +2,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/thread_pool.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/hooks.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/edit_spec.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/experiment_file.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/weight_matrix.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/compute_dtype.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/laser.cpp

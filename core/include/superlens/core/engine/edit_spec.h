@@ -93,9 +93,20 @@ std::string weightScaleText(const std::string& tensor, std::int64_t row, std::in
 std::string activationSetText(const std::string& hook, std::int64_t token, std::int64_t channel, double value);
 std::string expertOffText(int layer, int expert, bool renorm = false);
 
-// Reads a JSON edits file: a list of spec strings, or an object with an
-// "edits" list (strings, or {"spec": "...", "enabled": bool}; disabled ones are skipped).
+// Reads the enabled edits of an experiments file (experiment_file.h): a list
+// of spec strings, or an object with an "edits" list (strings, or
+// {"spec": "...", "enabled": bool}; disabled ones are skipped).
 Result<std::vector<EditSpec>> loadEditsFile(const std::filesystem::path& file);
+
+// loadEditsFile's edits parsed and checked against a model as parseEdits
+// does (GGUF tensor names mapped, indices checked): what `--edits FILE` means
+// in the CLI and the Python module. Errors of the file's own specs name it.
+Result<std::vector<EditSpec>> loadEditsFileFor(const std::filesystem::path& file, const Model& model, std::int64_t tokenCount = 0);
+
+// Parses edit spec strings and checks them against a model (validateEdit);
+// llama.cpp tensor names (GGUF checkpoints) become the Hugging Face name.
+// One error, for the first bad spec.
+Result<std::vector<EditSpec>> parseEdits(const std::vector<std::string>& specs, const Model& model, std::int64_t tokenCount = 0);
 
 // Checks a spec against a model: tensor and hook names exist, indices are in
 // range, patterns match something. Token indices of activation edits are

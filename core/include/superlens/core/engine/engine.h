@@ -73,6 +73,11 @@ struct ForwardRequest {
     HookSink* sink = nullptr;
 };
 
+// Positions a run of `tokens`, or for vision models of `pixels` (CLS,
+// registers and patches), has: the one rule the engine, the cache and every
+// front end count them by.
+std::int64_t inputPositions(const ModelConfig& config, const std::vector<TokenId>& tokens, const PixelTensor* pixels);
+
 struct ForwardResult {
     std::vector<TokenId> tokens;
     std::shared_ptr<const PixelTensor> pixels;  // vision models: the image that ran
@@ -162,8 +167,5 @@ private:
     std::unique_ptr<Impl> m_impl;
     mutable std::mutex m_runMutex;
 };
-
-// Validates and parses edit spec strings for a model (one error for the first bad one).
-Result<std::vector<EditSpec>> parseEdits(const std::vector<std::string>& specs, const Model& model, std::int64_t tokenCount = 0);
 
 }  // namespace superlens::core
