@@ -1,8 +1,7 @@
 #pragma once
 // Options shared by the analysis commands (scan, ppl, stopwords, zeroshot,
 // study): text input as a file or as token ids, stopword lists, scan
-// thresholds, and JSON helpers. Header-only: app/cli/CMakeLists.txt globs
-// cmd_*.cpp only.
+// thresholds, the text-run prologue (analysis_common.cpp) and JSON helpers.
 
 #include <algorithm>
 #include <cctype>
@@ -81,11 +80,27 @@ inline core::Result<std::vector<core::TokenId>> applyBosWindows(const TextInput&
     return core::bosWindows(ids, tok, context, stride, o.textFile, "--stride");
 }
 
-// The folder's tokenizer when it has one (nullptr otherwise); a damaged one is an error.
-inline core::Result<std::unique_ptr<core::Tokenizer>> optionalTokenizer(const core::Model& model) {
-    if (!core::Tokenizer::folderHasTokenizer(model.folder())) return std::unique_ptr<core::Tokenizer>{};
-    return loadTokenizer(model, "");
-}
+
+// The start every command that measures a text shares (ppl, stopwords, the
+// studies): the model opened, its tokenizer when it has one, the window
+// length (--ctx or core's default), the text's tokens (BOS windows with
+// --bos-windows), the edits parsed and checked, and an engine with --compute.
+// keep_super is resolved by resolveKeepSuper below, once the command knows
+// its scan input. A rule about any of these lives here once.
+struct PreparedTextRun {
+    std::shared_ptr<const core::Model> model;
+    std::unique_ptr<core::Tokenizer> tokenizer;  // null when the model has none
+    int context = 0;
+    std::vector<core::TokenId> tokens;
+    std::vector<core::EditSpec> edits;  // keep_super unresolved until resolveKeepSuper
+    std::unique_ptr<core::Engine> engine;
+    // Resolves keep_super in `edits` by a scan of `scanTokens`, by default
+    // the text's head (core::scanInputHead, DESIGN.md).
+    core::Status resolveKeepSuper(const std::vector<core::TokenId>& scanTokens = {});
+};
+// `bosStride`: the stride BOS windows are cut with (--stride; 0 = --ctx).
+core::Result<PreparedTextRun> prepareTextRun(const std::string& modelPath, const TextInput& text, const EditOptions& edits,
+                                             const ComputeOptions& compute, int contextOption, int bosStride);
 
 // --ci LEVEL --bootstrap N: percentile-bootstrap intervals (core/analysis/bootstrap.h).
 inline void addBootstrapOptions(CLI::App* cmd, core::BootstrapOptions& o) {

@@ -34,6 +34,11 @@ core::Result<std::unique_ptr<core::Tokenizer>> loadTokenizer(const core::Model& 
     return tok;
 }
 
+core::Result<std::unique_ptr<core::Tokenizer>> optionalTokenizer(const core::Model& model, const std::string& neededFor) {
+    if (!core::Tokenizer::modelHasTokenizer(model)) return std::unique_ptr<core::Tokenizer>{};
+    return loadTokenizer(model, neededFor);
+}
+
 void addInputOptions(CLI::App* cmd, InputOptions& o) {
     auto* p = cmd->add_option("--prompt", o.prompt, "Text to tokenize with the model's tokenizer (special tokens as the tokenizer adds them)");
     auto* i = cmd->add_option("--ids", o.ids, "Token ids separated by commas and/or spaces, used exactly as given (no BOS added)");
@@ -121,7 +126,7 @@ core::EngineOptions engineOptions(const ComputeOptions& o) {
 }
 
 std::int64_t PreparedRun::positions() const {
-    return pixels ? model->config().imageTokenCount(pixels->height, pixels->width) : static_cast<std::int64_t>(tokens.size());
+    return core::inputPositions(model->config(), tokens, pixels.get());
 }
 
 core::ForwardRequest PreparedRun::request() const {
@@ -139,12 +144,9 @@ core::Result<PreparedRun> prepareRun(const std::string& modelPath, const InputOp
     if (!model) return model.error();
     run.model = std::move(model).value();
     const core::Model& m = *run.model;
-    if (core::Tokenizer::modelHasTokenizer(m)) {
-        // A damaged tokenizer is refused even for --ids (one rule for every command).
-        auto tok = loadTokenizer(m, input.hasPrompt ? "--prompt" : "");
-        if (!tok) return tok.error();
-        run.tokenizer = std::move(tok).value();
-    }
+    auto tok = optionalTokenizer(m, input.hasPrompt ? "--prompt" : "");
+    if (!tok) return tok.error();
+    run.tokenizer = std::move(tok).value();
     if (images && (input.hasPicture() || m.config().pixelInput)) {
         auto pixels = resolvePixels(input, m);
         if (!pixels) return pixels.error();
@@ -171,12 +173,9 @@ void addEditOptions(CLI::App* cmd, EditOptions& o) {
 core::Result<std::vector<core::EditSpec>> resolveEdits(const EditOptions& o, const core::Model& model, std::int64_t tokenCount) {
     std::vector<core::EditSpec> edits;
     if (!o.file.empty()) {
-        auto fromFile = core::loadEditsFile(o.file);
+        auto fromFile = core::loadEditsFileFor(o.file, model, tokenCount);
         if (!fromFile) return fromFile.error();
-        for (auto& e : *fromFile) {
-            SL_TRY(core::validateEdit(e, model, tokenCount));
-            edits.push_back(std::move(e));
-        }
+        edits = std::move(fromFile).value();
     }
     auto given = core::parseEdits(o.specs, model, tokenCount);
     if (!given) return given.error();

@@ -45,6 +45,12 @@ core::Result<std::shared_ptr<const core::Model>> openModel(const std::string& fo
 // The model folder's tokenizer; the error says which option needed it.
 core::Result<std::unique_ptr<core::Tokenizer>> loadTokenizer(const core::Model& model, const std::string& neededFor);
 
+// The model's own tokenizer (its folder's tokenizer.json / tokenizer.model,
+// or a GGUF file's vocabulary) when it has one, null when it has none. A
+// damaged one is an error even when the command could do without it: one
+// rule for every command. `neededFor` names the option that needs it.
+core::Result<std::unique_ptr<core::Tokenizer>> optionalTokenizer(const core::Model& model, const std::string& neededFor = "");
+
 // --prompt TEXT | --ids 1,2,3
 struct InputOptions {
     std::string prompt;

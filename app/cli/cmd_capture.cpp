@@ -43,7 +43,7 @@ struct Input {
     std::vector<core::TokenId> tokens;
     std::shared_ptr<const core::PixelTensor> pixels;  // vision models
     std::int64_t positions(const core::ModelConfig& c) const {
-        return pixels ? c.imageTokenCount(pixels->height, pixels->width) : static_cast<std::int64_t>(tokens.size());
+        return core::inputPositions(c, tokens, pixels.get());
     }
 };
 
@@ -56,7 +56,7 @@ core::Result<std::vector<Input>> resolveInputs(const CaptureOptions& o, const co
         return inputs;
     }
     if (o.promptsFile.empty()) {
-        auto ids = resolveTokens(o.input, model);
+        auto ids = resolveTokens(o.input, model, tok);
         if (!ids) return ids.error();
         inputs.push_back({o.input.hasPrompt ? o.input.prompt : std::string(), std::move(ids).value(), nullptr});
         return inputs;
@@ -122,15 +122,9 @@ int runCapture(const CaptureOptions& o) {
 
     // Token strings and the vocabulary go into the file when a tokenizer
     // exists; an ids-only model is still captured (DESIGN.md).
-    std::unique_ptr<core::Tokenizer> tok;
-    if (o.input.hasPrompt || !o.promptsFile.empty()) {
-        auto t = loadTokenizer(m, o.input.hasPrompt ? "--prompt" : "--prompts");
-        if (!t) return fail(t.error());
-        tok = std::move(t).value();
-    } else if (core::Tokenizer::modelHasTokenizer(m)) {
-        auto t = core::Tokenizer::loadForModel(m);
-        if (t) tok = std::move(t).value();
-    }
+    auto tokOr = optionalTokenizer(m, o.input.hasPrompt ? "--prompt" : !o.promptsFile.empty() ? "--prompts" : "");
+    if (!tokOr) return fail(tokOr.error());
+    std::unique_ptr<core::Tokenizer> tok = std::move(tokOr).value();
     auto inputs = resolveInputs(o, m, tok.get());
     if (!inputs) return fail(inputs.error());
 

@@ -44,7 +44,7 @@ int runCompare(const CompareCliOptions& o) {
         if (!r) return fail(r.error());
         ids = std::move(r).value();
     } else {
-        auto tok = analysis::optionalTokenizer(**a);
+        auto tok = optionalTokenizer(**a);
         if (!tok) return fail(tok.error());
         auto r = analysis::loadTextTokens(o.text, **a, tok->get());
         if (!r) return fail(r.error());

@@ -191,12 +191,9 @@ int runFigure(const FigureOptions& o) {
     if (!baselineEdits) return fail(baselineEdits.error());
     auto baseline = resolveKeepSuper(engine, *ids, std::move(baselineEdits).value());
     if (!baseline) return fail(baseline.error());
-    std::unique_ptr<core::Tokenizer> tokenizer;
-    if (core::Tokenizer::modelHasTokenizer(**model)) {
-        auto t = core::Tokenizer::loadForModel(**model);
-        if (!t) return fail(t.error());
-        tokenizer = std::move(t).value();
-    }
+    auto tokOr = optionalTokenizer(**model);
+    if (!tokOr) return fail(tokOr.error());
+    std::unique_ptr<core::Tokenizer> tokenizer = std::move(tokOr).value();
 
     // Same pipeline as the GUI: original run, super-weight scan, edited run
     // reusing the original's unedited blocks, then the snapshot the views draw.

@@ -26,44 +26,30 @@ struct PplCliOptions {
 };
 
 int runPpl(const PplCliOptions& o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    const core::Model& m = **model;
-    auto tokOr = analysis::optionalTokenizer(m);
-    if (!tokOr) return fail(tokOr.error());
-    const int context = analysis::windowLength(o.context, m);
-    auto loaded = analysis::loadTextTokens(o.text, m, tokOr->get());
-    if (!loaded) return fail(loaded.error());
-    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tokOr->get(), context, o.stride);
-    if (!tokens) return fail(tokens.error());
-    auto edits = resolveEdits(o.edits, m);
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
-    // keep_super: scan the text's first window.
-    const std::vector<core::TokenId> head = core::scanInputHead(*tokens);
-    auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
-    if (!resolved) return fail(resolved.error());
+    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    if (!run) return fail(run.error());
+    if (auto ok = run->resolveKeepSuper(); !ok) return fail(ok.error());  // keep_super: a scan of the text's first window
 
     core::PerplexityOptions po;
-    po.context = context;
+    po.context = run->context;
     po.stride = o.stride;
     if (po.stride > po.context) return usageError("--stride " + std::to_string(po.stride) + " is larger than --ctx " + std::to_string(po.context));
     if (auto v = core::validate(o.bootstrap); !v) return usageError(v.error().message);
-    auto r = core::perplexity(engine, *tokens, *resolved, po);
+    auto r = core::perplexity(*run->engine, run->tokens, run->edits, po);
     if (!r) return fail(r.error());
     // Window bootstrap (measure_intervals.h, the rule `study superweight` uses).
     const core::Interval ci = core::perplexityInterval(core::windowUnits(*r), o.bootstrap);
 
     if (o.json) {
         nlohmann::json j = {{"ppl", r->ppl}, {"nll", r->nll}, {"tokens", r->tokens}, {"windows", r->windows},
-                            {"context", po.context}, {"stride", po.stride == 0 ? po.context : po.stride}, {"text_tokens", tokens->size()}};
+                            {"context", po.context}, {"stride", po.stride == 0 ? po.context : po.stride}, {"text_tokens", run->tokens.size()}};
         j["ppl_ci"] = analysis::intervalJson(ci);
         j["ci"] = analysis::ciJson(o.bootstrap);
         if (o.perToken) {
             j["token_nll"] = r->tokenNll;
             j["token_index"] = r->tokenIndex;
         }
-        j["edits"] = analysis::editsJson(*resolved);
+        j["edits"] = analysis::editsJson(run->edits);
         printJson(j);
         return kExitOk;
     }
@@ -71,10 +57,10 @@ int runPpl(const PplCliOptions& o) {
                 analysis::intervalText(ci, o.bootstrap).c_str(), r->nll,
                 static_cast<long long>(r->tokens), r->windows, po.context, po.stride == 0 ? po.context : po.stride);
     if (o.perToken) {
-        const core::Tokenizer* tok = tokOr->get();
+        const core::Tokenizer* tok = run->tokenizer.get();
         for (std::size_t i = 0; i < r->tokenNll.size(); ++i) {
             const std::int64_t idx = r->tokenIndex[i];
-            const core::TokenId id = (*tokens)[static_cast<std::size_t>(idx)];
+            const core::TokenId id = run->tokens[static_cast<std::size_t>(idx)];
             const std::string text = tok ? tok->tokenText(id) : "";
             std::printf("%8lld  %8d  %-16s  %.5f\n", static_cast<long long>(idx), id,
                         nlohmann::json(text).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str(), r->tokenNll[i]);

@@ -170,7 +170,7 @@ int runScan(const ScanCliOptions& o) {
     if (!model) return fail(model.error());
     const core::Model& m = **model;
     if (m.config().pixelInput || o.input.hasPicture()) return runVisionScan(o, *model);
-    auto tokOr = analysis::optionalTokenizer(m);
+    auto tokOr = optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
     const core::Tokenizer* tok = tokOr->get();
 
@@ -180,7 +180,7 @@ int runScan(const ScanCliOptions& o) {
     std::vector<std::string> promptLabels;
     const bool explicitInput = o.input.given();
     if (explicitInput) {
-        auto ids = resolveTokens(o.input, m);
+        auto ids = resolveTokens(o.input, m, tok);
         if (!ids) return fail(ids.error());
         prompts.push_back(std::move(ids).value());
         promptLabels.push_back(o.input.hasPrompt ? o.input.prompt : "--ids");

@@ -26,28 +26,15 @@ struct StopwordsCliOptions {
 };
 
 int runStopwords(const StopwordsCliOptions& o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    const core::Model& m = **model;
-    auto tokOr = analysis::optionalTokenizer(m);
-    if (!tokOr) return fail(tokOr.error());
-    const core::Tokenizer* tok = tokOr->get();
-    const int context = analysis::windowLength(o.context, m);
-    auto loaded = analysis::loadTextTokens(o.text, m, tok);
-    if (!loaded) return fail(loaded.error());
-    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, 0);
-    if (!tokens) return fail(tokens.error());
-    auto ids = analysis::resolveStopwordIds(o.stopwords, m, tok);
+    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, 0);
+    if (!run) return fail(run.error());
+    const core::Tokenizer* tok = run->tokenizer.get();
+    auto ids = analysis::resolveStopwordIds(o.stopwords, *run->model, tok);
     if (!ids) return fail(ids.error());
-    auto edits = resolveEdits(o.edits, m);
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
-    const std::vector<core::TokenId> head = core::scanInputHead(*tokens);
-    auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
-    if (!resolved) return fail(resolved.error());
+    if (auto ok = run->resolveKeepSuper(); !ok) return fail(ok.error());
 
     if (auto v = core::validate(o.bootstrap); !v) return usageError(v.error().message);
-    auto shift = core::stopwordShift(engine, *tokens, *ids, *resolved, context, o.top);
+    auto shift = core::stopwordShift(*run->engine, run->tokens, *ids, run->edits, run->context, o.top);
     if (!shift) return fail(shift.error());
     // Window bootstrap (measure_intervals.h, the rule `study superweight` uses); the ratio is paired.
     core::WindowUnits w0, w1;
@@ -61,7 +48,7 @@ int runStopwords(const StopwordsCliOptions& o) {
     auto tokenText = [&](core::TokenId id) { return tok ? tok->tokenText(id) : std::string(); };
     if (o.json) {
         nlohmann::json j = {{"original_mass", shift->originalMass}, {"edited_mass", shift->editedMass}, {"ratio", shift->ratio()},
-                            {"positions", shift->positions},        {"stopword_ids", ids->size()},     {"context", context}};
+                            {"positions", shift->positions},        {"stopword_ids", ids->size()},     {"context", run->context}};
         j["original_mass_ci"] = analysis::intervalJson(originalCi);
         j["edited_mass_ci"] = analysis::intervalJson(editedCi);
         j["ratio_ci"] = analysis::intervalJson(ratioCi);
@@ -78,7 +65,7 @@ int runStopwords(const StopwordsCliOptions& o) {
             e["stopword"] = std::binary_search(ids->begin(), ids->end(), mv.id);
             j["top_movers"].push_back(std::move(e));
         }
-        j["edits"] = analysis::editsJson(*resolved);
+        j["edits"] = analysis::editsJson(run->edits);
         printJson(j);
         return kExitOk;
     }
@@ -86,7 +73,7 @@ int runStopwords(const StopwordsCliOptions& o) {
                 shift->originalMass, analysis::intervalText(originalCi, o.bootstrap).c_str(), shift->editedMass,
                 analysis::intervalText(editedCi, o.bootstrap).c_str(), shift->ratio(), analysis::intervalText(ratioCi, o.bootstrap).c_str(),
                 ids->size(), static_cast<long long>(shift->positions), shift->windowPositions.size());
-    if (resolved->empty()) std::printf("(no --edit given: original and edited are the same model)\n");
+    if (run->edits.empty()) std::printf("(no --edit given: original and edited are the same model)\n");
     std::printf("\ntop movers (mean probability):\n");
     for (const auto& mv : shift->topMovers) {
         std::printf("  %8d  %-16s  %.6f -> %.6f%s\n", mv.id,

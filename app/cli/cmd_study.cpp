@@ -52,7 +52,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
     const core::Model& m = **model;
-    auto tokOr = analysis::optionalTokenizer(m);
+    auto tokOr = optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
     const core::Tokenizer* tok = tokOr->get();
     const int context = analysis::windowLength(o.context, m);

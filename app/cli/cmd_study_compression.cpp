@@ -170,34 +170,24 @@ struct TerminalProgress {
 
 // Everything both studies need: model, tokens, tasks, answers, base edits.
 struct Prepared {
-    std::shared_ptr<const core::Model> model;
-    std::unique_ptr<core::Tokenizer> tokenizer;
+    analysis::PreparedTextRun run;  // model, tokenizer, engine, base edits
     std::vector<core::ZeroShotTask> tasks;
     std::vector<core::AnswerTask> answers;
-    std::vector<core::EditSpec> edits;
     core::CompressionStudyInputs inputs;
-    std::unique_ptr<core::Engine> engine;
 };
 
 core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     auto p = std::make_unique<Prepared>();
-    auto model = openModel(o.model);
-    if (!model) return model.error();
-    p->model = *model;
-    const core::Model& m = **model;
-    auto tokOr = analysis::optionalTokenizer(m);
-    if (!tokOr) return tokOr.error();
-    p->tokenizer = std::move(tokOr).value();
-    const core::Tokenizer* tok = p->tokenizer.get();
-    const int context = analysis::windowLength(o.context, m);
-    auto loaded = analysis::loadTextTokens(o.text, m, tok);
-    if (!loaded) return loaded.error();
-    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
-    if (!tokens) return tokens.error();
-    if (o.maxTokens > 0 && static_cast<std::int64_t>(tokens->size()) > o.maxTokens) tokens->resize(static_cast<std::size_t>(o.maxTokens));
-    p->inputs.textTokens = std::move(tokens).value();
+    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    if (!run) return run.error();
+    p->run = std::move(run).value();
+    std::vector<core::TokenId>& tokens = p->run.tokens;
+    if (o.maxTokens > 0 && static_cast<std::int64_t>(tokens.size()) > o.maxTokens) tokens.resize(static_cast<std::size_t>(o.maxTokens));
+    const core::Model& m = *p->run.model;
+    const core::Tokenizer* tok = p->run.tokenizer.get();
+    p->inputs.textTokens = tokens;
     p->inputs.tokenizer = tok;
-    p->inputs.perplexity.context = context;
+    p->inputs.perplexity.context = p->run.context;
     p->inputs.perplexity.stride = o.stride;
     p->inputs.bootstrap = o.bootstrap;
     p->inputs.maskedLm = o.maskedLm;
@@ -218,13 +208,8 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
         }
         p->inputs.answers = &p->answers;
     }
-    auto edits = resolveEdits(o.edits, m);
-    if (!edits) return edits.error();
-    p->engine = std::make_unique<core::Engine>(p->model, engineOptions(o.compute));
-    // The scan input for keep_super in base edits: the text's head.
-    auto resolved = resolveKeepSuper(*p->engine, core::scanInputHead(p->inputs.textTokens), std::move(edits).value());
-    if (!resolved) return resolved.error();
-    p->edits = std::move(resolved).value();
+    // The scan input for keep_super in base edits: the (cut) text's head.
+    SL_TRY(p->run.resolveKeepSuper());
     return p;
 }
 
@@ -243,11 +228,11 @@ int runLaser(const LaserCliOptions& o) {
     core::LaserStudyOptions so;
     so.types = splitList(o.types);
     for (const auto& t : so.types) {
-        auto name = core::laserTensorName(*pr.model, t, 0);
+        auto name = core::laserTensorName(*pr.run.model, t, 0);
         if (!name) return fail("--types: " + name.error().message);
     }
     if (!o.layers.empty()) {
-        auto l = parseLayers(o.layers, pr.model->config().numLayers);
+        auto l = parseLayers(o.layers, pr.run.model->config().numLayers);
         if (!l) return fail(l.error());
         so.layers = std::move(l).value();
     }
@@ -257,7 +242,7 @@ int runLaser(const LaserCliOptions& o) {
         so.rhos = std::move(r).value();
     }
     TerminalProgress progress;
-    auto study = core::studyLaser(*pr.engine, pr.inputs, pr.edits, so, progress.control);
+    auto study = core::studyLaser(*pr.run.engine, pr.inputs, pr.run.edits, so, progress.control);
     if (!study) return fail(study.error());
     return emit(o.format(), study->toJson(), study->markdown(), study->csv());
 }
@@ -267,7 +252,7 @@ int runQuant(const QuantCliOptions& options) {
     if (!p) return fail(p.error());
     Prepared& pr = **p;
     QuantCliOptions o = options;
-    if (o.pattern.empty()) o.pattern = pr.model->layerTensorPattern();
+    if (o.pattern.empty()) o.pattern = pr.run.model->layerTensorPattern();
     core::QuantStudyOptions so;
     so.bits = o.bits;
     so.pattern = o.pattern;
@@ -286,8 +271,8 @@ int runQuant(const QuantCliOptions& options) {
             auto t = parseInt(item.substr(0, colon), "--super-activations");
             auto c = colon == std::string::npos ? core::Result<std::int64_t>(core::Error{"--super-activations: '" + item + "' is not TOKEN:CHANNEL"})
                                                 : parseInt(item.substr(colon + 1), "--super-activations");
-            if (!t || !c || *t < 0 || *c < 0 || *c >= pr.model->config().hiddenSize) {
-                return fail("--super-activations: '" + item + "' is not TOKEN:CHANNEL with a channel below " + std::to_string(pr.model->config().hiddenSize));
+            if (!t || !c || *t < 0 || *c < 0 || *c >= pr.run.model->config().hiddenSize) {
+                return fail("--super-activations: '" + item + "' is not TOKEN:CHANNEL with a channel below " + std::to_string(pr.run.model->config().hiddenSize));
             }
             so.superActivations.push_back({*t, *c});
         }
@@ -298,20 +283,20 @@ int runQuant(const QuantCliOptions& options) {
         so.actBlocks = std::move(b).value();
     }
     // Clear errors before any scan.
-    if (auto v = core::validateQuantStudyPatterns(*pr.model, so); !v) return fail(v.error());
+    if (auto v = core::validateQuantStudyPatterns(*pr.run.model, so); !v) return fail(v.error());
     // Super weights: --super-weights, else a scan of the text's head.
     if (!o.noKeepSuper) {
         if (!o.superWeights.empty()) {
             auto coords = analysis::parseCoordList(o.superWeights, "--super-weights");
             if (!coords) return fail(coords.error());
             so.superWeights = std::move(coords).value();
-            if (auto v = core::validateQuantStudySuperWeights(*pr.model, so); !v) return fail("--super-weights: " + v.error().message);
-        } else if (auto found = core::findQuantStudySuperWeights(*pr.engine, core::scanInputHead(pr.inputs.textTokens), pr.edits, o.scan, so); !found) {
+            if (auto v = core::validateQuantStudySuperWeights(*pr.run.model, so); !v) return fail("--super-weights: " + v.error().message);
+        } else if (auto found = core::findQuantStudySuperWeights(*pr.run.engine, core::scanInputHead(pr.inputs.textTokens), pr.run.edits, o.scan, so); !found) {
             return fail(found.error());
         }
     }
     TerminalProgress progress;
-    auto study = core::studyQuant(*pr.engine, pr.inputs, pr.edits, so, progress.control);
+    auto study = core::studyQuant(*pr.run.engine, pr.inputs, pr.run.edits, so, progress.control);
     if (!study) return fail(study.error());
     return emit(o.format(), study->toJson(), study->markdown(), study->csv());
 }

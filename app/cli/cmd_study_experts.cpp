@@ -38,7 +38,7 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
     auto model = openModel(o.model);
     if (!model) return fail(model.error());
     const core::Model& m = **model;
-    auto tokOr = analysis::optionalTokenizer(m);
+    auto tokOr = optionalTokenizer(m);
     if (!tokOr) return fail(tokOr.error());
     const core::Tokenizer* tok = tokOr->get();
     const int context = analysis::windowLength(o.context, m);

@@ -1,8 +1,10 @@
 #!/usr/bin/python3
-"""The start every model-running command shares (app/cli prepareRun): the
-model's own tokenizer, a GGUF file's too, names the tokens of `lens`,
-`logits` and `generate`; a damaged tokenizer is refused in one line even for
---ids; a vision model is refused by the text commands naming what to give.
+"""The start every model-running command shares (app/cli prepareRun,
+prepareTextRun, optionalTokenizer): the model's own tokenizer, a GGUF file's
+too, names the tokens of `lens`, `logits` and `generate` and encodes the
+texts of `ppl` and `stopwords`; a damaged tokenizer is refused in one line
+even for --ids, by every command; a vision model is refused by the text
+commands naming what to give.
 
 Run by CTest with SUPERLENS_BIN_DIR and SUPERLENS_TEST_DATA set."""
 import json
@@ -44,12 +46,39 @@ class PreparedRun(unittest.TestCase):
                 shutil.copy(os.path.join(src, f), m)
             with open(os.path.join(m, "tokenizer.model"), "wb") as f:
                 f.write(b"\x0a\x05broken")
-            for command in (["logits", m, "--ids", "1,2,3"], ["lens", m, "--ids", "1,2,3"], ["generate", m, "--ids", "1,2,3", "--max-new", "2"]):
+            ids = os.path.join(tmp, "ids.txt")
+            with open(ids, "w") as f:
+                f.write("1 2 3 4 5 6 7 8\n")
+            out_h5 = os.path.join(tmp, "acts.h5")
+            # capture read a damaged tokenizer silently for --ids (and wrote no vocabulary); now refused like the rest.
+            for command in (["logits", m, "--ids", "1,2,3"], ["lens", m, "--ids", "1,2,3"], ["generate", m, "--ids", "1,2,3", "--max-new", "2"],
+                            ["capture", m, "--ids", "1,2,3", "--out", out_h5], ["scan", m, "--ids", "1,2,3"],
+                            ["ppl", m, "--text-ids", ids], ["figure", "spikes", m, "--ids", "1,2,3", "--out", os.path.join(tmp, "f.svg")]):
                 code, out, err = cli(*command)
                 self.assertEqual(code, 1, command)
                 self.assertEqual(out, "", command)
                 self.assertEqual(len(err.strip().splitlines()), 1, err)
                 self.assertIn("tokenizer.model", err)
+
+    def test_text_measures_use_a_gguf_files_own_tokenizer(self):
+        # ppl, stopwords and the studies looked for tokenizer files beside the
+        # model: a GGUF file alone in its folder could not take --text.
+        with tempfile.TemporaryDirectory() as tmp:
+            alone = os.path.join(tmp, "stories260K.gguf")
+            shutil.copy(GGUF, alone)
+            text = os.path.join(tmp, "text.txt")
+            with open(text, "w") as f:
+                f.write("Once upon a time, there was a little girl named Lily. She loved to play outside in the sun.\n" * 4)
+            for command in (["ppl", "--text", text, "--ctx", "32", "--json"], ["stopwords", "--text", text, "--ctx", "32", "--json"]):
+                code, out, err = cli(command[0], alone, *command[1:])
+                self.assertEqual(code, 0, err)
+                # The same numbers as the file beside its tokenizer.model (the GGUF's own vocabulary is used in both).
+                code2, out2, err2 = cli(command[0], GGUF, *command[1:])
+                self.assertEqual(code2, 0, err2)
+                a, b = json.loads(out), json.loads(out2)
+                for key in ("ppl", "tokens", "original_mass", "positions"):
+                    if key in a:
+                        self.assertEqual(a[key], b[key], key)
 
     def test_text_commands_refuse_a_vision_model_naming_the_input(self):
         vit = os.path.join(DATA, "vision", "vit-f32")

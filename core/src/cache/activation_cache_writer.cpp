@@ -400,7 +400,7 @@ Result<CaptureOutcome> captureRun(ActivationCacheWriter& writer, Engine& engine,
     if (request.pixels) {
         const ModelConfig& c = engine.model().config();
         shape.pixels = request.pixels;
-        shape.positions = c.imageTokenCount(request.pixels->height, request.pixels->width);
+        shape.positions = inputPositions(c, request.tokens, request.pixels.get());
         shape.registers = c.numRegisters;
         shape.patchGridWidth = c.patchSize > 0 ? request.pixels->width / c.patchSize : 0;
     }
