@@ -121,6 +121,30 @@ int nearestIndexAt(QCPAxis* keyAxis, double pixel, int count) {
     return (i >= 0 && i < count) ? i : -1;
 }
 
+MapPanels addMapPanels(QCustomPlot* p, int row, bool withEdited, const QCPColorGradient& gradient, const QString& label) {
+    MapPanels panels;
+    panels.original = p->axisRect();
+    auto* maps = new QCPLayoutGrid;
+    p->plotLayout()->take(panels.original);
+    p->plotLayout()->addElement(row, 0, maps);
+    maps->addElement(0, 0, panels.original);
+    if (withEdited) {
+        panels.edited = new QCPAxisRect(p);
+        maps->addElement(0, 1, panels.edited);
+    }
+    panels.scale = new QCPColorScale(p);
+    maps->addElement(0, maps->columnCount(), panels.scale);
+    panels.scale->setBarWidth(8);
+    panels.scale->setGradient(gradient);
+    panels.scale->axis()->setLabel(label);
+    auto* group = new QCPMarginGroup(p);
+    for (QCPLayoutElement* e : {static_cast<QCPLayoutElement*>(panels.original), static_cast<QCPLayoutElement*>(panels.edited),
+                                static_cast<QCPLayoutElement*>(panels.scale)}) {
+        if (e) e->setMarginGroup(QCP::msTop | QCP::msBottom, group);
+    }
+    return panels;
+}
+
 QCPColorGradient viridisGradient() {
     QCPColorGradient g;
     g.setColorStopAt(0.0, QColor(0x44, 0x01, 0x54));

@@ -13,6 +13,8 @@ class QCustomPlot;
 class QCPGraph;
 class QCPColorMap;
 class QCPColorGradient;
+class QCPColorScale;
+class QCPMarginGroup;
 
 namespace superlens::widgets {
 
@@ -48,6 +50,18 @@ QColor tint(const QColor& color, double amount);
 
 // Viridis (perceptually uniform, colour-blind safe, readable in grey) for maps of values in [0, 1].
 QCPColorGradient viridisGradient();
+
+// Heatmap panels side by side in row `row` of the plot's layout: the plot's
+// axis rect (original), a second one when `withEdited`, and one colour scale
+// on their right with `gradient` and `label`. All three share a margin group,
+// so the maps' tops and bottoms stay aligned with the scale whatever their
+// tick labels take. Maps added to the rects take `scale` as their colour scale.
+struct MapPanels {
+    QCPAxisRect* original = nullptr;
+    QCPAxisRect* edited = nullptr;  // null without withEdited
+    QCPColorScale* scale = nullptr;
+};
+MapPanels addMapPanels(QCustomPlot* plot, int row, bool withEdited, const QCPColorGradient& gradient, const QString& label);
 
 // Short human form of a magnitude: 1234.5 -> "1.23e+03", 0.5 -> "0.5".
 QString shortNumber(double v);

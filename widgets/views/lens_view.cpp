@@ -140,23 +140,11 @@ bool LensView::rebuild(QString* emptyReason) {
     for (int l = -1; l < rows - 1; ++l) layerLabels << layerName(l);
 
     // --- Heatmaps: top-1 probability, layers (rows) x positions (columns).
-    QCPAxisRect* mainRect = p->axisRect();
-    auto* maps = new QCPLayoutGrid;
-    p->plotLayout()->take(mainRect);
-    p->plotLayout()->addElement(0, 0, maps);
-    maps->addElement(0, 0, mainRect);
-    QCPAxisRect* editedRect = nullptr;
-    if (edits) {
-        editedRect = new QCPAxisRect(p);
-        maps->addElement(0, 1, editedRect);
-    }
-    auto* scale = new QCPColorScale(p);
-    maps->addElement(0, maps->columnCount(), scale);
-    scale->setBarWidth(8);
-    scale->setGradient(viridisGradient());
+    const MapPanels panels = addMapPanels(p, 0, edits, viridisGradient(), tr("top-1 P"));
+    QCPAxisRect* mainRect = panels.original;
+    QCPAxisRect* editedRect = panels.edited;
+    QCPColorScale* scale = panels.scale;
     scale->setDataRange(QCPRange(0, 1));
-    scale->axis()->setLabel(tr("top-1 P"));
-    auto* mapGroup = new QCPMarginGroup(p);
     auto makeMap = [&](QCPAxisRect* rect, const core::LogitLensResult& lens, const QString& title) {
         QCPAxis* x = rect->axis(QCPAxis::atBottom);
         QCPAxis* y = rect->axis(QCPAxis::atLeft);
@@ -177,7 +165,6 @@ bool LensView::rebuild(QString* emptyReason) {
         y->setRange(-0.5, rows - 0.5);
         y->setLabel(tr("layer"));
         x->setLabel(title);
-        rect->setMarginGroup(QCP::msTop | QCP::msBottom, mapGroup);
         // The chosen position, outlined.
         auto* box = new QCPItemRect(p);
         box->setClipAxisRect(rect);
@@ -209,7 +196,6 @@ bool LensView::rebuild(QString* emptyReason) {
     };
     m_originalMap = makeMap(mainRect, lo, edits ? (paper ? QString::fromStdString(s.sideName(false)) : tr("%1: top-1 token per layer").arg(QString::fromStdString(s.sideName(false)))) : tr("top-1 token per layer"));
     if (editedRect) m_editedMap = makeMap(editedRect, le, QString::fromStdString(s.sideName(true)));
-    scale->setMarginGroup(QCP::msTop | QCP::msBottom, mapGroup);
     for (int r = 0; r < rows; ++r) {
         m_originalLines << topText(s, lo.perPosition[static_cast<std::size_t>(P)][static_cast<std::size_t>(r)], kListedTokens);
         if (edits) m_editedLines << topText(s, le.perPosition[static_cast<std::size_t>(P)][static_cast<std::size_t>(r)], kListedTokens);

@@ -265,28 +265,16 @@ bool PatchGridView::rebuild(QString* emptyReason) {
     }
     addTitle(p, what);
 
-    QCPAxisRect* mainRect = p->axisRect();
-    auto* maps = new QCPLayoutGrid;
-    const int row = p->plotLayout()->rowCount() - 1;
-    p->plotLayout()->take(mainRect);
-    p->plotLayout()->addElement(row, 0, maps);
-    maps->addElement(0, 0, mainRect);
-    QCPAxisRect* editedRect = nullptr;
-    if (edits) {
-        editedRect = new QCPAxisRect(p);
-        maps->addElement(0, 1, editedRect);
-    }
-    auto* scale = new QCPColorScale(p);
-    maps->addElement(0, maps->columnCount(), scale);
-    scale->setBarWidth(8);
-    scale->setGradient(gradient);
+    const MapPanels panels = addMapPanels(p, p->plotLayout()->rowCount() - 1, edits, gradient,
+                                          q == PatchQuantity::MassivePeak ? tr("|activation|")
+                                          : q == PatchQuantity::HookChannel ? tr("value")
+                                                                            : tr("attention probability"));
+    QCPAxisRect* mainRect = panels.original;
+    QCPAxisRect* editedRect = panels.edited;
+    QCPColorScale* scale = panels.scale;
     scale->setDataScaleType(logScale ? QCPAxis::stLogarithmic : QCPAxis::stLinear);
     if (logScale) scale->axis()->setTicker(QSharedPointer<QCPAxisTickerLog>(new QCPAxisTickerLog));
     scale->setDataRange(range);
-    scale->axis()->setLabel(q == PatchQuantity::MassivePeak ? tr("|activation|")
-                            : q == PatchQuantity::HookChannel ? tr("value")
-                                                              : tr("attention probability"));
-    auto* group = new QCPMarginGroup(p);
 
     // Cells in patch units: patches at (col, row), a gap column, then CLS and
     // the registers stacked in column gridCols + 1 from the top.
@@ -356,7 +344,6 @@ bool PatchGridView::rebuild(QString* emptyReason) {
         y2->setRangeReversed(true);
         x->setLabel(label);
         y->setLabel(tr("patch row"));
-        rect->setMarginGroup(QCP::msTop | QCP::msBottom, group);
         if (m_selectedToken >= 0 && m_selectedToken < static_cast<std::int64_t>(values.size())) {
             const std::int64_t t = m_selectedToken;
             const double cx = t < specials ? gc + 1 : static_cast<double>((t - specials) % gc);
@@ -375,7 +362,6 @@ bool PatchGridView::rebuild(QString* emptyReason) {
     // Side by side the axis titles name the run (short: the two sit next to each other in a narrow column).
     m_originalMap = makeMap(mainRect, m_values[0], edits ? tr("original") : tr("patch column"));
     if (editedRect) m_editedMap = makeMap(editedRect, m_values[1], tr("edited"));
-    scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
     return true;
 }
 

@@ -85,24 +85,11 @@ bool SinksView::rebuild(QString* emptyReason) {
     if (edits) summary += tr("; %n head(s) lose their sink (outlined)", nullptr, static_cast<int>(m_lost.size()));
     addTitle(p, summary);
 
-    QCPAxisRect* mainRect = p->axisRect();
-    auto* maps = new QCPLayoutGrid;
-    const int row = p->plotLayout()->rowCount() - 1;
-    p->plotLayout()->take(mainRect);
-    p->plotLayout()->addElement(row, 0, maps);
-    maps->addElement(0, 0, mainRect);
-    QCPAxisRect* editedRect = nullptr;
-    if (edits) {
-        editedRect = new QCPAxisRect(p);
-        maps->addElement(0, 1, editedRect);
-    }
-    auto* scale = new QCPColorScale(p);
-    maps->addElement(0, maps->columnCount(), scale);
-    scale->setBarWidth(8);
-    scale->setGradient(viridisGradient());
+    const MapPanels panels = addMapPanels(p, p->plotLayout()->rowCount() - 1, edits, viridisGradient(), tr("attention mass"));
+    QCPAxisRect* mainRect = panels.original;
+    QCPAxisRect* editedRect = panels.edited;
+    QCPColorScale* scale = panels.scale;
     scale->setDataRange(QCPRange(0, 1));
-    scale->axis()->setLabel(tr("attention mass"));
-    auto* group = new QCPMarginGroup(p);
     QStringList headLabels, layerLabels;
     for (int h = 0; h < H; ++h) headLabels << QString::number(h);
     for (int l = 0; l < L; ++l) layerLabels << QString::number(l);
@@ -127,7 +114,6 @@ bool SinksView::rebuild(QString* emptyReason) {
         y->setRangeReversed(true);
         x->setLabel(title);
         y->setLabel(tr("layer"));
-        rect->setMarginGroup(QCP::msTop | QCP::msBottom, group);
         for (const auto& [l, h] : m_lost) {
             auto* box = new QCPItemRect(p);
             box->setClipAxisRect(rect);
@@ -158,7 +144,6 @@ bool SinksView::rebuild(QString* emptyReason) {
     };
     m_originalMap = makeMap(mainRect, so, edits ? tr("head (original)") : tr("head"));
     if (editedRect) m_editedMap = makeMap(editedRect, se, tr("head (edited)"));
-    scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
     return true;
 }
 
