@@ -5,6 +5,11 @@
 //
 // Model: the bundled demo model when present, else the llama-planted
 // reference model (planted super weight at layer 1, row 13, col 57).
+//
+// Every test slot starts from the same state (init(): a new window, settings
+// cleared, the model opened, its prompt run and scanned) and sets up what it
+// needs itself, so slots pass alone and in any order: CTest runs them once in
+// the declared order and once reversed (test_main_window_reversed).
 
 #include <cmath>
 #include <filesystem>
@@ -129,6 +134,12 @@ private:
         if (v->kind() == QLatin1String("compare")) return m_window->session()->hasModelB();  // a second model open beside
         return v->kind() != QLatin1String("experts") || config.hasExperts();
     }
+    // Checks the first ablation entry (the detected super weight) and waits for the views.
+    bool setSuperWeightZeroed(bool on) {
+        QSignalSpy updated(m_window.get(), &gui::MainWindow::viewsUpdated);
+        m_window->ablationPanel()->setEntryEnabled(0, on);
+        return updated.wait(60000) && waitIdleWithSnapshot();
+    }
     widgets::LogitsView* logits() const { return static_cast<widgets::LogitsView*>(m_window->view("logits")); }
     widgets::PropagationView* propagation() const { return static_cast<widgets::PropagationView*>(m_window->view("propagation")); }
 
@@ -136,12 +147,29 @@ private slots:
     void initTestCase() {
         QStandardPaths::setTestModeEnabled(true);  // QSettings go to a test location
         QCoreApplication::setOrganizationName(QStringLiteral("SuperLensTest"));
+    }
+    // The state every slot starts from: a new window on cleared settings, the
+    // model under test opened (no automatic run), its prompt run with a scan.
+    void init() {
+        QSettings().clear();
         m_window = std::make_unique<gui::MainWindow>(false);
         m_window->resize(1400, 900);
         m_window->show();
         QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
+        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
+        m_window->setAutoRunOnOpen(false);
+        m_window->openModel(modelUnderTest());
+        QVERIFY(opened.wait(60000));
+        QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
+        if (!usesDemo()) {
+            m_window->promptPanel()->setIdsMode(true);
+            m_window->promptPanel()->setText(QStringLiteral("1, 5, 77, 130, 12, 200, 99, 31, 250, 64"));
+        }
+        m_window->runPrompt(true);
+        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(!m_window->session()->superWeights().empty());
     }
-    void cleanupTestCase() { m_window.reset(); }
+    void cleanup() { m_window.reset(); }
 
     void aboutShowsTheMachineAndItsKernels() {
         const QString about = gui::MainWindow::aboutText();
@@ -152,17 +180,8 @@ private slots:
         for (const std::string& f : core::cpuFeatures().names()) QVERIFY2(about.contains(QString::fromStdString(f)), f.c_str());
     }
 
+    // What init() did (open, run, scan), checked: the super weight found, listed, the views drawn.
     void opensRunsAndScans() {
-        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-        m_window->setAutoRunOnOpen(false);
-        m_window->openModel(modelUnderTest());
-        QVERIFY(opened.wait(60000));
-        if (!usesDemo()) {
-            m_window->promptPanel()->setIdsMode(true);
-            m_window->promptPanel()->setText(QStringLiteral("1, 5, 77, 130, 12, 200, 99, 31, 250, 64"));
-        }
-        m_window->runPrompt(true);
-        QVERIFY(waitIdleWithSnapshot());
         QVERIFY(!m_window->session()->superWeights().empty());
         if (!usesDemo()) {
             const auto& sw = m_window->session()->superWeights().front();
@@ -315,6 +334,8 @@ private slots:
     }
 
     void undoRedoReplaysTheToggle() {
+        QVERIFY(setSuperWeightZeroed(true));
+        QVERIFY(setSuperWeightZeroed(false));
         QUndoStack* undo = m_window->undoStack();
         QVERIFY(undo->count() >= 2);
         QSignalSpy updated(m_window.get(), &gui::MainWindow::viewsUpdated);
@@ -382,7 +403,7 @@ private slots:
     // A click on a cell of the Sinks view's edited map opens the Attention
     // view on that layer and head, showing the edited run's pattern.
     void sinkClickOpensThatHeadInTheAttentionView() {
-        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(setSuperWeightZeroed(true));
         const auto snap = m_window->session()->snapshot();
         QVERIFY(snap->hasEdits());
         auto* sinks = static_cast<widgets::SinksView*>(m_window->view(QStringLiteral("sinks")));
@@ -418,11 +439,14 @@ private slots:
     // Lens position, the Attention head and run, the Sinks carriers. Running
     // the embedded command with superlens-cli writes the same CSV data.
     void guiExportsRedrawFromTheirEmbeddedCommand() {
-        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(setSuperWeightZeroed(true));
         QTemporaryDir dir;
         auto* lens = static_cast<widgets::LensView*>(m_window->view(QStringLiteral("lens")));
         lens->setPosition(2);
         static_cast<widgets::SinksView*>(m_window->view(QStringLiteral("sinks")))->setCarriers(true);
+        auto* attention = static_cast<widgets::AttentionView*>(m_window->view(QStringLiteral("attention")));
+        attention->setHead(m_window->session()->snapshot()->heads - 1);
+        attention->setShowEdited(true);
         const QList<QPair<QString, QStringList>> cases = {
             {QStringLiteral("lens"), {QStringLiteral("--position"), QStringLiteral("2")}},
             {QStringLiteral("attention"), {QStringLiteral("--head"), QString::number(m_window->session()->snapshot()->heads - 1),
@@ -467,7 +491,7 @@ private slots:
     // View → Colour-blind-safe palette: every view redraws in the Okabe-Ito
     // colours (the edited propagation line is vermillion), and back.
     void colourBlindPaletteRecolorsEveryView() {
-        QVERIFY(waitIdleWithSnapshot());
+        QVERIFY(setSuperWeightZeroed(true));
         QVERIFY(m_window->session()->snapshot()->hasEdits());
         const QColor vermillion(0xd5, 0x5e, 0x00), blue(0x00, 0x72, 0xb2);
         QVERIFY(propagation()->channelGraph(true)->pen().color() != vermillion);
@@ -481,7 +505,6 @@ private slots:
         QVERIFY(QSettings().value(QStringLiteral("view/colorBlindPalette")).toBool());
         m_window->setColorBlindPalette(false);
         QCOMPARE(propagation()->channelGraph(true)->pen().color(), widgets::PlotStyle::screen().edited);
-        m_window->setColorBlindPalette(true);  // kept for the restart test below
     }
 
     // Help → Keyboard shortcuts lists every menu shortcut (taken from the menus).
@@ -510,7 +533,10 @@ private slots:
     // on every view (run A as "original", run B as "edited"), an experiment
     // saves and restores the history, Restore puts a run back.
     void runHistoryKeepsRunsAndComparesTwo() {
-        QVERIFY(waitIdleWithSnapshot());
+        // Runs 2-4: the super weight zeroed, restored, zeroed again (run 1 is init's).
+        QVERIFY(setSuperWeightZeroed(true));
+        QVERIFY(setSuperWeightZeroed(false));
+        QVERIFY(setSuperWeightZeroed(true));
         gui::RunHistory* history = m_window->runHistory();
         QVERIFY(history->runs().size() >= 3);
         const auto live = m_window->session()->snapshot();
@@ -638,6 +664,7 @@ private slots:
 
     // State restored on restart: the view, the selected layer, the prompt and the palette.
     void stateIsRestoredOnRestart() {
+        m_window->setColorBlindPalette(true);
         m_window->showView(QStringLiteral("sinks"));
         const int layer = m_window->session()->snapshot()->layers - 2;
         m_window->selectLayer(layer);
