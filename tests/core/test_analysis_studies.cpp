@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "analysis_test_util.h"
+#include "superlens/core/analysis/expert_study.h"
 #include "superlens/core/analysis/studies.h"
 
 #include <set>
@@ -450,6 +451,19 @@ TEST(Study, JointAblationReusesKnownSubsetsAndChecksItemCount) {
     auto many = jointAblation(engine, text, {}, std::vector<JointItem>(17, items[0]), o);
     ASSERT_FALSE(many.ok());
     EXPECT_NE(many.error().message.find("17 sites; at most 16"), std::string::npos);
+}
+
+// --experts L:E;L:E (expert_study.h): separators ';' and ',', spaces
+// trimmed; anything else is one error naming the option and the item.
+TEST(Study, ParseExpertList) {
+    auto ok = parseExpertList("1:0; 2:5,0:3", "--experts");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(*ok, (std::vector<std::pair<int, int>>{{1, 0}, {2, 5}, {0, 3}}));
+    for (const char* bad : {"", ";", "1", "a:b", "1:-2", "1:2:3", "1:", ":1", "9999999999:1"}) {
+        auto r = parseExpertList(bad, "--experts");
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_EQ(r.error().message.rfind("--experts: ", 0), 0u) << r.error().message;
+    }
 }
 
 }  // namespace
