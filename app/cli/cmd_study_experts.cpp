@@ -1,5 +1,6 @@
 // superlens-cli study experts MODEL (--text FILE | --text-ids FILE) [--prompt TEXT | --ids ...]
 //     [--ctx N] [--stride S] [--stopwords FILE | --stopword-ids ...] [--tasks FILE | --no-tasks] [--seed N] [--edit E]... [--json]
+//     [--experts L:E;...] [--joint] [--ci LEVEL] [--bootstrap N]
 // The super-expert study (Su et al. 2025, arXiv 2507.23279; core/analysis/expert_study.h):
 // profile the experts (on --prompt/--ids, else the text's first 128 tokens),
 // flag the super experts, then perplexity, stopword shift and zero-shot accuracy with each one
@@ -27,12 +28,10 @@ struct ExpertStudyCliOptions {
     int stride = 0;
     std::uint64_t seed = 0;
     bool json = false;
+    std::string experts;
+    bool joint = false;
+    core::BootstrapOptions bootstrap;
 };
-
-nlohmann::json expertJson(const core::ExpertStat& s) {
-    return {{"layer", s.layer}, {"expert", s.expert}, {"max_abs_out", s.maxAbsOut}, {"value", s.value}, {"prompt", s.prompt},
-            {"token", s.token}, {"channel", s.channel}, {"load", s.load}, {"super", s.super}};
-}
 
 int runStudyExperts(const ExpertStudyCliOptions& o) {
     auto model = openModel(o.model);
@@ -68,6 +67,14 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
     so.perplexity.stride = o.stride;
     if (so.perplexity.stride > so.perplexity.context) return usageError("--stride is larger than --ctx");
     so.seed = o.seed;
+    so.bootstrap = o.bootstrap;
+    so.joint = o.joint;
+    if (auto v = core::validate(so.bootstrap); !v) return usageError(v.error().message);
+    if (!o.experts.empty()) {
+        auto list = core::parseExpertList(o.experts, "--experts");
+        if (!list) return usageError(list.error().message);
+        so.experts = std::move(list).value();
+    }
     auto tasks = core::studyZeroShotTasks(o.tasks, o.noTasks, tok, m.folder().string());
     if (!tasks) return fail(tasks.error());
     if (!tasks->tasks.empty()) {
@@ -77,29 +84,7 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
     auto study = core::studySuperExperts(engine, {profileIds}, *tokens, stopwordIds, *edits, so);
     if (!study) return fail(o.model + ": " + study.error().message);
     if (o.json) {
-        nlohmann::json j;
-        const auto& p = study->profile;
-        j["super_experts"] = nlohmann::json::array();
-        for (const auto& s : p.superExperts) j["super_experts"].push_back(expertJson(s));
-        j["threshold"] = p.threshold;
-        j["percentile995"] = p.percentile995;
-        j["global_max"] = p.globalMax;
-        j["conditions"] = nlohmann::json::array();
-        for (const auto& c : study->conditions) {
-            nlohmann::json cj = {{"key", c.key}, {"label", c.label}, {"edits", c.edits}, {"ppl", c.ppl.ppl}, {"nll", c.ppl.nll}, {"tokens", c.ppl.tokens}};
-            if (c.stopwords) {
-                cj["stopwords"] = {{"mass", c.stopwords->editedMass}, {"original_mass", c.stopwords->originalMass}, {"ratio", c.stopwords->ratio()}};
-            } else {
-                cj["stopwords"] = nullptr;
-            }
-            if (c.zeroShot) {
-                cj["zero_shot"] = {{"accuracy", c.zeroShot->accuracy}, {"accuracy_norm", c.zeroShot->accuracyNorm}, {"count", c.zeroShot->count},
-                                   {"predictions", c.zeroShot->predictions}};
-            } else {
-                cj["zero_shot"] = nullptr;
-            }
-            j["conditions"].push_back(std::move(cj));
-        }
+        nlohmann::json j = nlohmann::json::parse(study->json());
         j["tasks"] = tasks->label.empty() ? nlohmann::json(nullptr) : nlohmann::json(tasks->label);
         j["context"] = so.perplexity.context;
         j["seed"] = o.seed;
@@ -134,7 +119,10 @@ const CommandRegistration kRegistration(93, [](CLI::App& app, CliContext& ctx) {
     cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--seed", opts->seed, "Seed of the random control experts (default 0)");
-    cmd->add_flag("--json", opts->json, "Print one JSON document (super experts, conditions, markdown)");
+    cmd->add_option("--experts", opts->experts, "Ablate these experts instead of the flagged super experts, LAYER:EXPERT;...");
+    cmd->add_flag("--joint", opts->joint, "Joint ablation: each ablated expert alone, all but one, all, and every pair (interaction matrix)");
+    analysis::addBootstrapOptions(cmd, opts->bootstrap);
+    cmd->add_flag("--json", opts->json, "Print one JSON document (super experts, conditions, joint, markdown)");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {
             if (!opts->text.given()) return usageError("study experts needs --text FILE (or --text-ids FILE)");

@@ -13,3 +13,8 @@ superlens_add_script_test(NAME test_measure_intervals_cli
 superlens_add_script_test(NAME test_precision_cli
   COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_precision_cli.py
   LABELS app engine TIMEOUT 300)
+# Joint ablation of super weights, experts and massive activations against
+# brute-force passes of every subset (issue 23).
+superlens_add_script_test(NAME test_joint_ablation_cli
+  COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_joint_ablation_cli.py
+  LABELS app analysis moe TIMEOUT 600)

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "analysis_test_util.h"
+#include "superlens/core/analysis/expert_study.h"
 #include "superlens/core/analysis/studies.h"
 
 #include <set>
@@ -408,6 +409,61 @@ TEST(Study, JointAblationTwoPlantedSuperWeights) {
     const std::string md = study->markdown();
     EXPECT_NE(md.find("Pairwise interaction"), std::string::npos);
     EXPECT_NE(md.find("all but 1:8:42"), std::string::npos);
+}
+
+// The generic routine (joint_ablation.h): subsets the caller already measured
+// are reused as given (the result equals measuring them again), and bad item
+// counts are refused with one message.
+TEST(Study, JointAblationReusesKnownSubsetsAndChecksItemCount) {
+    const auto& ref = referenceAnswers()["phi3-bf16-two-super-weights"];
+    auto model = openModelOrDie(referenceModel("phi3-bf16-two-super-weights"));
+    Engine engine(model);
+    const std::vector<TokenId> ids = ref["ids"].get<std::vector<TokenId>>();
+    std::vector<TokenId> text;
+    for (int i = 0; i < 4; ++i) text.insert(text.end(), ids.begin(), ids.end());
+    JointAblationOptions o;
+    o.perplexity.context = static_cast<int>(ids.size());
+    o.bootstrap.resamples = 100;
+    o.noun = "sites";
+    std::vector<JointItem> items;
+    for (std::int64_t c : {8, 50}) items.push_back({"c" + std::to_string(c), {*parseEdit(activationSetText("blocks.1.hook_resid_post", 0, c, 0.0))}});
+    auto fresh = jointAblation(engine, text, {}, items, o);
+    ASSERT_TRUE(fresh.ok()) << fresh.error().message;
+    auto p0 = perplexity(engine, text, {}, o.perplexity);
+    auto p1 = perplexity(engine, text, items[0].edits, o.perplexity);
+    ASSERT_TRUE(p0.ok() && p1.ok());
+    auto reused = jointAblation(engine, text, {}, items, o, {{0, windowUnits(*p0)}, {1, windowUnits(*p1)}});
+    ASSERT_TRUE(reused.ok());
+    EXPECT_EQ(reused->singleEffect, fresh->singleEffect);
+    EXPECT_EQ(reused->interaction, fresh->interaction);
+    EXPECT_EQ(reused->singleCi[0].lo, fresh->singleCi[0].lo);
+    EXPECT_EQ(fresh->names, (std::vector<std::string>{"c8", "c50"}));
+    EXPECT_EQ(fresh->edits[1], std::vector<std::string>{"blocks.1.hook_resid_post[0,50]=0"});
+    EXPECT_NEAR(fresh->singleEffect[0], p1->nll - p0->nll, 1e-12);
+    // A known subset is taken as given: a different "single" shows up in the table.
+    WindowUnits fake = windowUnits(*p0);
+    auto faked = jointAblation(engine, text, {}, items, o, {{1, fake}});
+    ASSERT_TRUE(faked.ok());
+    EXPECT_NEAR(faked->singleEffect[0], 0.0, 1e-12);
+    auto none = jointAblation(engine, text, {}, {}, o);
+    ASSERT_FALSE(none.ok());
+    EXPECT_EQ(none.error().message, "--joint: no sites to ablate");
+    auto many = jointAblation(engine, text, {}, std::vector<JointItem>(17, items[0]), o);
+    ASSERT_FALSE(many.ok());
+    EXPECT_NE(many.error().message.find("17 sites; at most 16"), std::string::npos);
+}
+
+// --experts L:E;L:E (expert_study.h): separators ';' and ',', spaces
+// trimmed; anything else is one error naming the option and the item.
+TEST(Study, ParseExpertList) {
+    auto ok = parseExpertList("1:0; 2:5,0:3", "--experts");
+    ASSERT_TRUE(ok.ok()) << ok.error().message;
+    EXPECT_EQ(*ok, (std::vector<std::pair<int, int>>{{1, 0}, {2, 5}, {0, 3}}));
+    for (const char* bad : {"", ";", "1", "a:b", "1:-2", "1:2:3", "1:", ":1", "9999999999:1"}) {
+        auto r = parseExpertList(bad, "--experts");
+        ASSERT_FALSE(r.ok()) << bad;
+        EXPECT_EQ(r.error().message.rfind("--experts: ", 0), 0u) << r.error().message;
+    }
 }
 
 }  // namespace

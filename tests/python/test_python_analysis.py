@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import superlens
 
-from conftest import DEMO, FAMILIES, FAMILY_REFS, REFERENCE, REFERENCE_REFS, SOURCE, cli_json
+from conftest import DEMO, FAMILIES, FAMILY_REFS, MOE, MOE_REFS, REFERENCE, REFERENCE_REFS, SOURCE, cli_json
 
 TEXT = os.path.join(SOURCE, "resources", "texts", "kjv_heldout_ruth_jonah_james.txt")
 TEXT_FILE = pathlib.Path(TEXT)  # a str would be the text itself
@@ -191,6 +191,32 @@ def test_study_laser_on_an_encoder_like_the_cli():
         assert laser["metrics"] == ["mlm_accuracy", "mlm_loss"] and laser["cells"][0]["mlm_loss_ci"] is not None
     with pytest.raises(Exception, match="outside"):
         m.study_laser(text, types="up", layers=[0], rhos=[0.5], mask_fraction=1.5)
+
+
+def test_study_experts_and_massive_joint_like_the_cli(tmp_path):
+    """study_experts (given experts, joint) and study_massive (issue 23): the CLI's documents, number for number."""
+    path = tmp_path / "text.ids"
+    rng = np.random.default_rng(23)
+    text = [1] + [int(i) for i in rng.integers(3, 128, size=63)]  # ids (the fixtures have no tokenizer)
+    path.write_text(" ".join(map(str, text)))
+    mixtral = os.path.join(MOE, "mixtral-bf16")
+    ids = MOE_REFS["mixtral-bf16"]["ids"]
+    s = superlens.study_experts(mixtral, text, profile_input=ids, experts=[(1, 0), (2, 5), (0, 3)], joint=True, ctx=8, stopwords=False,
+                                tasks=False, bootstrap=100, ci=0.9)
+    c = cli_json("study", "experts", mixtral, "--text-ids", str(path), "--ids", ",".join(map(str, ids)), "--experts", "1:0;2:5;0:3", "--joint",
+                 "--ctx", "8", "--no-stopwords", "--no-tasks", "--bootstrap", "100", "--ci", "0.9")
+    assert s == c
+    assert s["joint"]["names"] == ["L1:E0", "L2:E5", "L0:E3"] and s["joint"]["interaction_ci"][0][1] is not None
+    # Without experts=: the flagged super expert, no joint table.
+    s = superlens.open(mixtral).study_experts(text, profile_input=ids, ctx=8, stopwords=False, tasks=False)
+    assert s["joint"] is None and [[e["layer"], e["expert"]] for e in s["ablated_experts"]] == MOE_REFS["mixtral-bf16"]["expert_profile"]["super_experts"]
+    phi3 = os.path.join(REFERENCE, "phi3-bf16-two-super-weights")
+    m = superlens.study_massive(phi3, text, ctx=8, bootstrap=100, ci=0.9)
+    c = cli_json("study", "massive", phi3, "--text-ids", str(path), "--ctx", "8", "--bootstrap", "100", "--ci", "0.9")
+    assert m == c
+    assert [x["channel"] for x in m["sites"]] == [8, 50] and m["zero"]["all"] > m["mean"]["all"]
+    with pytest.raises(Exception, match="max-sites"):
+        superlens.study_massive(phi3, text, ctx=8, max_sites=0)
 
 
 def test_study_registers_like_the_cli():

@@ -9,7 +9,9 @@
 #include "model.h"
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/compression_study.h"
+#include "superlens/core/analysis/expert_study.h"
 #include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/massive_study.h"
 #include "superlens/core/analysis/measure_intervals.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/published_coordinates.h"
@@ -524,6 +526,91 @@ py::object studyRegisters(const ModelPtr& self, const py::object& pixels, double
     return d;
 }
 
+// `study experts --json` (core ExpertStudyResult::json, plus what the CLI adds).
+py::object studyExperts(const ModelPtr& self, const py::object& text, const py::object& profileInput, const py::object& tasksObj,
+                        const py::object& experts, bool joint, const py::object& ctx, int stride, const py::object& words, const py::object& wordIds,
+                        const py::object& edits, bool bosWindows, std::uint64_t seed, double ci, int bootstrap, const py::object& progress,
+                        const py::object& cancel) {
+    const core::Model& m = self->model();
+    auto tok = self->tokenizer();
+    const int context = windowLength(ctx, m);
+    stride = strideArg(stride, context);
+    const std::vector<core::TokenId> tokens = textArg(*self, text, bosWindows, context, stride);
+    const std::vector<core::TokenId> profileIds = profileInput.is_none() ? core::scanInputHead(tokens) : tokensArg(*self, profileInput, "profile_input").ids;
+    std::vector<core::TokenId> stopwordIds;
+    if (!isFalse(words) && (tok || !wordIds.is_none())) stopwordIds = stopwordIdsArg(*self, words.is_none() ? py::object(py::none()) : words, wordIds);
+    std::string tasksLabel;
+    std::vector<core::ZeroShotTask> tasks = studyTasks(*self, tasksObj, tasksLabel);
+    const auto specs = editsArg(m, edits);
+    core::ExpertStudyOptions so;
+    so.perplexity.context = context;
+    so.perplexity.stride = stride;
+    so.seed = seed;
+    so.joint = joint;
+    so.bootstrap.level = ci;
+    so.bootstrap.resamples = bootstrap;
+    if (auto v = core::validate(so.bootstrap); !v) raise(v.error().message);
+    if (!experts.is_none()) {
+        for (py::handle h : experts) {
+            const auto pair = h.cast<std::pair<int, int>>();
+            if (pair.first < 0 || pair.second < 0) raise("experts: layers and experts are >= 0");
+            so.experts.push_back(pair);
+        }
+        if (so.experts.empty()) raise("experts: an empty list (give None for the flagged super experts)");
+    }
+    if (!tasks.empty()) {
+        so.tasks = &tasks;
+        so.tokenizer = tok.get();
+    }
+    CallScope scope(progress, cancelArg(cancel));
+    core::ExpertStudyResult s = scope.run([&](const core::RunControl& c) -> core::Result<core::ExpertStudyResult> {
+        auto r = core::studySuperExperts(self->engine(), {profileIds}, tokens, stopwordIds, specs, so, c);
+        if (!r) return core::Error{self->path() + ": " + r.error().message};
+        return r;
+    });
+    json j = json::parse(s.json());
+    j["tasks"] = tasksLabel.empty() ? json(nullptr) : json(tasksLabel);
+    j["context"] = context;
+    j["seed"] = seed;
+    j["markdown"] = s.markdown();
+    return toPython(j);
+}
+
+// `study massive --json` (core MassiveStudy::json, plus what the CLI adds).
+py::object studyMassive(const ModelPtr& self, const py::object& text, const py::object& scanInput, double massiveRatio, int maxSites,
+                        const py::object& ctx, int stride, const py::object& edits, bool bosWindows, double ci, int bootstrap,
+                        const py::object& progress, const py::object& cancel) {
+    const core::Model& m = self->model();
+    const int context = windowLength(ctx, m);
+    stride = strideArg(stride, context);
+    const std::vector<core::TokenId> tokens = textArg(*self, text, bosWindows, context, stride);
+    const std::vector<core::TokenId> scanIds = scanInput.is_none() ? std::vector<core::TokenId>{} : tokensArg(*self, scanInput, "scan_input").ids;
+    const auto specs = editsArg(m, edits);
+    if (!(massiveRatio > 0)) raise("massive_ratio must be positive");
+    core::MassiveStudyOptions so;
+    so.perplexity.context = context;
+    so.perplexity.stride = stride;
+    so.scan.ratioThreshold = massiveRatio;
+    so.maxSites = maxSites;
+    so.bootstrap.level = ci;
+    so.bootstrap.resamples = bootstrap;
+    if (auto v = core::validate(so.bootstrap); !v) raise(v.error().message);
+    auto tok = self->tokenizer();
+    CallScope scope(progress, cancelArg(cancel));
+    core::MassiveStudy s = scope.run([&](const core::RunControl& c) -> core::Result<core::MassiveStudy> {
+        auto r = core::studyMassiveActivations(self->engine(), scanIds, tokens, tok.get(), specs, so, c);
+        if (!r) return core::Error{self->path() + ": " + r.error().message};
+        return r;
+    });
+    json j = json::parse(s.json());
+    j["context"] = context;
+    j["stride"] = stride == 0 ? context : stride;
+    j["massive_ratio"] = massiveRatio;
+    j["edits"] = editsJson(specs);
+    j["markdown"] = s.markdown();
+    return toPython(j);
+}
+
 std::vector<std::int64_t> blocksArg(const py::handle& h, const char* what, bool activations) {
     std::vector<std::int64_t> out;
     for (const auto& item : listArg(h)) {
@@ -640,6 +727,16 @@ stride 0 = ctx. bos_windows: every window starts with BOS.)doc")
              arg("progress") = none, arg("cancel") = none,
              "LASER sweep (`superlens-cli study laser --json`), plus 'markdown'. On an encoder (RoBERTa, BERT) the text is measured by "
              "masked-token accuracy and loss (mask_fraction of each window's non-special tokens, positions drawn with mask_seed).")
+        .def("study_experts", &studyExperts, arg("text"), arg("profile_input") = none, arg("tasks") = none, arg("experts") = none,
+             arg("joint") = false, arg("ctx") = none, arg("stride") = 0, arg("stopwords") = none, arg("stopword_ids") = none, arg("edits") = none,
+             arg("bos_windows") = false, arg("seed") = 0, arg("ci") = 0.95, arg("bootstrap") = 1000, arg("progress") = none, arg("cancel") = none,
+             "Mixture-of-experts: super experts (or experts=[(layer, expert)]) pruned one by one, all, and random experts as control "
+             "(`superlens-cli study experts --json`); joint: each alone, all but one, all, every pair (interaction matrix).")
+        .def("study_massive", &studyMassive, arg("text"), arg("scan_input") = none, arg("massive_ratio") = 100.0, arg("max_sites") = 8,
+             arg("ctx") = none, arg("stride") = 0, arg("edits") = none, arg("bos_windows") = false, arg("ci") = 0.95, arg("bootstrap") = 1000,
+             arg("progress") = none, arg("cancel") = none,
+             "Massive activations set to zero and to their means over the text's windows, jointly: each site alone, all but one, all, "
+             "every pair (`superlens-cli study massive --json`).")
         .def("study_registers", &studyRegisters, arg("pixels"), arg("massive_ratio") = 100.0, arg("progress") = none, arg("cancel") = none,
              "Vision models: where the massive activations live (CLS / register / patch) and zero vs mean over the images on them "
              "(`superlens-cli study registers MODEL --pixels ... --json`, plus 'markdown'); pixels: a list of arrays or .npy files.")

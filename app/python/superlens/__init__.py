@@ -54,7 +54,7 @@ from . import cache  # noqa: E402
 __all__ = [
     "open", "Model", "RunResult", "Tokenizer", "load_tokenizer", "Error", "Cancelled", "CancelToken",
     "cache", "CacheFile", "CachedRun", "system_info",
-    "study_superweight", "study_laser", "study_quant", "__version__",
+    "study_superweight", "study_laser", "study_quant", "study_experts", "study_massive", "__version__",
 ]
 
 
@@ -78,3 +78,15 @@ def study_laser(model, text, **kwargs):
 def study_quant(model, text, **kwargs):
     """RTN quantization sweep, plain vs keeping the super weights; see Model.study_quant."""
     return _model(model).study_quant(text, **kwargs)
+
+
+def study_experts(model, text, **kwargs):
+    """Mixture-of-experts: super experts (or experts=[(layer, expert)]) pruned one by one, all, and a random control;
+    joint=True adds the joint ablation. See Model.study_experts (superlens-cli study experts --json)."""
+    return _model(model).study_experts(text, **kwargs)
+
+
+def study_massive(model, text, **kwargs):
+    """Massive activations set to zero and to their means, jointly (each site, all but one, all, every pair).
+    See Model.study_massive (superlens-cli study massive --json)."""
+    return _model(model).study_massive(text, **kwargs)

@@ -26,8 +26,6 @@ using WindowSums = WindowUnits;
 
 WindowSums windowSums(const PerplexityResult& p, const MeanDistribution* d) { return windowUnits(p, d); }
 
-double meanNll(const WindowSums& w, const std::vector<std::uint32_t>& c) { return weightedSum(w.nll, c) / weightedSum(w.tokens, c); }
-
 // Zeroing edits of a subset (bitmask) of the super weights.
 Result<std::vector<EditSpec>> subsetEdits(const Model& model, const std::vector<SuperWeight>& sws, std::uint64_t mask) {
     std::vector<EditSpec> out;
@@ -277,7 +275,6 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
     // 4. Ratios and deltas against the original, and their intervals.
     const StudyCondition& base = study.conditions[0];
     const BootstrapOptions& B = options.bootstrap;
-    const std::size_t nWindows = sums[0].nll.size();
     std::vector<std::vector<double>> correct, correctNorm;  // per condition, per task (0/1)
     for (const StudyCondition& c : study.conditions) {
         std::vector<double> a, b;
@@ -344,80 +341,26 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
         }
     }
 
-    // 6. Joint ablation: singles, leave-one-out, all, pairs (each subset measured once).
+    // 6. Joint ablation (joint_ablation.h): the original and "all" (sw_zeroed) are reused.
     if (options.joint) {
         const std::size_t n = study.superWeights.size();
-        if (n > 16) return Error{"--joint: " + std::to_string(n) + " super weights; at most 16 (every pair is one pass over the text)"};
         if (n < 2) study.notes.push_back("joint ablation: only one super weight, so no pairs and no interaction");
-        std::map<std::uint64_t, WindowSums> measured;
-        measured[0] = sums[0];
-        const auto measure = [&](std::uint64_t mask) -> Status {
-            if (measured.count(mask)) return {};
-            if (mask == (std::uint64_t{1} << n) - 1 && n == study.superWeights.size()) {
-                measured[mask] = sums[1];  // "all" is the sw_zeroed condition
-                return {};
-            }
-            auto e = subsetEdits(model, study.superWeights, mask);
+        std::vector<JointItem> items;
+        for (const SuperWeight& sw : study.superWeights) {
+            auto e = subsetEdits(model, {sw}, 1);
             if (!e) return e.error();
-            std::vector<EditSpec> edits = baseEdits;
-            edits.insert(edits.end(), e->begin(), e->end());
-            auto p = perplexity(engine, inputs.textTokens, edits, options.perplexity, control);
-            if (!p) return Error{"joint ablation: " + p.error().message};
-            measured[mask] = windowSums(*p, nullptr);
-            return {};
-        };
-        const std::uint64_t all = (std::uint64_t{1} << n) - 1;
-        std::vector<std::uint64_t> masks = {all};
-        for (std::size_t i = 0; i < n; ++i) masks.push_back(std::uint64_t{1} << i);
-        for (std::size_t i = 0; i < n; ++i) masks.push_back(all & ~(std::uint64_t{1} << i));
-        for (std::size_t i = 0; i < n; ++i) {
-            for (std::size_t j = i + 1; j < n; ++j) masks.push_back((std::uint64_t{1} << i) | (std::uint64_t{1} << j));
+            items.push_back({std::to_string(sw.layer) + ":" + std::to_string(sw.row) + ":" + std::to_string(sw.col), std::move(e).value()});
         }
-        for (std::size_t m = 0; m < masks.size(); ++m) {
-            if (control.isCancelled()) return Error{kCancelledMessage};
-            SL_TRY(measure(masks[m]));
-            control.progress(static_cast<std::int64_t>(m + 1), static_cast<std::int64_t>(masks.size()), "joint ablation");
-        }
-        const auto nllOf = [&](std::uint64_t mask) {
-            const WindowSums& w = measured.at(mask);
-            double a = 0, t = 0;
-            for (std::size_t k = 0; k < w.nll.size(); ++k) a += w.nll[k], t += w.tokens[k];
-            return a / t;
-        };
-        const auto effectCi = [&](std::uint64_t mask) {
-            const WindowSums& w = measured.at(mask);
-            const WindowSums& w0 = measured.at(0);
-            return bootstrapInterval(nWindows, B, [&](const auto& k) { return meanNll(w, k) - meanNll(w0, k); });
-        };
-        JointAblation j;
-        for (const SuperWeight& sw : study.superWeights) j.items.push_back(sw.coord());
-        j.originalNll = nllOf(0);
-        j.allEffect = nllOf(all) - j.originalNll;
-        j.allCi = effectCi(all);
-        j.pairEffect.assign(n * n, 0.0);
-        j.interaction.assign(n * n, 0.0);
-        j.interactionCi.assign(n * n, Interval{});
-        for (std::size_t i = 0; i < n; ++i) {
-            const std::uint64_t one = std::uint64_t{1} << i;
-            j.singleEffect.push_back(nllOf(one) - j.originalNll);
-            j.singleCi.push_back(effectCi(one));
-            j.leaveOneOutEffect.push_back(nllOf(all & ~one) - j.originalNll);
-            j.leaveOneOutCi.push_back(effectCi(all & ~one));
-        }
-        for (std::size_t i = 0; i < n; ++i) {
-            j.pairEffect[i * n + i] = j.singleEffect[i];
-            for (std::size_t k = 0; k < n; ++k) {
-                if (k == i) continue;
-                const std::uint64_t pi = std::uint64_t{1} << i, pk = std::uint64_t{1} << k;
-                j.pairEffect[i * n + k] = nllOf(pi | pk) - j.originalNll;
-                j.interaction[i * n + k] = nllOf(pi | pk) - nllOf(pi) - nllOf(pk) + j.originalNll;
-                const WindowSums &wp = measured.at(pi | pk), &wi = measured.at(pi), &wk = measured.at(pk), &w0 = measured.at(0);
-                j.interactionCi[i * n + k] = bootstrapInterval(nWindows, B, [&](const auto& c) {
-                    return meanNll(wp, c) - meanNll(wi, c) - meanNll(wk, c) + meanNll(w0, c);
-                });
-            }
-        }
-        study.joint = std::move(j);
+        std::map<std::uint64_t, WindowUnits> known = {{0, sums[0]}};
+        if (n <= kMaxJointItems) known[(std::uint64_t{1} << n) - 1] = sums[1];
+        JointAblationOptions jo;
+        jo.perplexity = options.perplexity;
+        jo.bootstrap = options.bootstrap;
+        jo.noun = "super weights";
+        auto j = jointAblation(engine, inputs.textTokens, baseEdits, items, jo, known, control);
+        if (!j) return j.error();
+        for (const SuperWeight& sw : study.superWeights) j->items.push_back(sw.coord());
+        study.joint = std::move(j).value();
     }
     return study;
 }
@@ -456,35 +399,7 @@ std::string SuperWeightStudy::markdown() const {
                  ", z = " + (n.ppl.z ? fmt("%.3g", *n.ppl.z) : std::string("undefined (the draws do not vary)")) + "\n";
         }
     }
-    if (joint) {
-        const JointAblation& j = *joint;
-        const std::size_t n = j.n();
-        const auto name = [&](std::size_t i) {
-            return std::to_string(j.items[i].layer) + ":" + std::to_string(j.items[i].row) + ":" + std::to_string(j.items[i].col);
-        };
-        s += "\nJoint ablation (effect = mean NLL change in nats, ln of the perplexity ratio):\n\n| zeroed | effect |\n|---|---:|\n";
-        for (std::size_t i = 0; i < n; ++i) s += "| " + name(i) + " alone | " + withInterval("%.4f", j.singleEffect[i], j.singleCi[i]) + " |\n";
-        if (n > 2) {
-            for (std::size_t i = 0; i < n; ++i) {
-                s += "| all but " + name(i) + " | " + withInterval("%.4f", j.leaveOneOutEffect[i], j.leaveOneOutCi[i]) + " |\n";
-            }
-        }
-        s += "| all " + std::to_string(n) + " | " + withInterval("%.4f", j.allEffect, j.allCi) + " |\n";
-        if (n >= 2) {
-            s += "\nPairwise interaction (effect of the pair - the two single effects; 0 = additive):\n\n|";
-            for (std::size_t k = 0; k < n; ++k) s += " | " + name(k);
-            s += " |\n|---|";
-            for (std::size_t k = 0; k < n; ++k) s += "---:|";
-            s += "\n";
-            for (std::size_t i = 0; i < n; ++i) {
-                s += "| " + name(i);
-                for (std::size_t k = 0; k < n; ++k) {
-                    s += " | " + (i == k ? std::string("-") : withInterval("%.4f", j.inter(i, k), j.interactionCi[i * n + k]));
-                }
-                s += " |\n";
-            }
-        }
-    }
+    if (joint) s += jointAblationMarkdown(*joint, "zeroed");
     for (const std::string& n : notes) s += "\nNote: " + n + "\n";
     return s;
 }
@@ -542,40 +457,9 @@ std::string SuperWeightStudy::conditionsJson() const {
 
 std::string SuperWeightStudy::jointJson() const {
     if (!joint) return "null";
-    const JointAblation& j = *joint;
-    const std::size_t n = j.n();
     nlohmann::json items = nlohmann::json::array();
-    for (const auto& c : j.items) items.push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
-    const auto intervals = [](const std::vector<Interval>& v) {
-        nlohmann::json a = nlohmann::json::array();
-        for (const Interval& i : v) a.push_back(intervalJson(i));
-        return a;
-    };
-    const auto matrix = [n](const std::vector<double>& v) {
-        nlohmann::json m = nlohmann::json::array();
-        for (std::size_t i = 0; i < n; ++i) m.push_back(std::vector<double>(v.begin() + static_cast<std::ptrdiff_t>(i * n),
-                                                                           v.begin() + static_cast<std::ptrdiff_t>((i + 1) * n)));
-        return m;
-    };
-    nlohmann::json interCi = nlohmann::json::array();
-    for (std::size_t i = 0; i < n; ++i) {
-        nlohmann::json row = nlohmann::json::array();
-        for (std::size_t k = 0; k < n; ++k) row.push_back(intervalJson(j.interactionCi[i * n + k]));
-        interCi.push_back(row);
-    }
-    nlohmann::json out = {{"items", items},
-                          {"unit", "mean NLL change (nats)"},
-                          {"original_nll", j.originalNll},
-                          {"single", j.singleEffect},
-                          {"single_ci", intervals(j.singleCi)},
-                          {"leave_one_out", j.leaveOneOutEffect},
-                          {"leave_one_out_ci", intervals(j.leaveOneOutCi)},
-                          {"all", j.allEffect},
-                          {"all_ci", intervalJson(j.allCi)},
-                          {"pair", matrix(j.pairEffect)},
-                          {"interaction", matrix(j.interaction)},
-                          {"interaction_ci", interCi}};
-    return out.dump();
+    for (const auto& c : joint->items) items.push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
+    return jointAblationJson(*joint, items.dump());
 }
 
 }  // namespace superlens::core

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "superlens/core/analysis/joint_ablation.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/super_experts.h"
 
@@ -27,6 +28,9 @@ struct ExpertStudyCondition {
     PerplexityResult ppl;
     std::optional<StopwordShift> stopwords;
     std::optional<ZeroShotResult> zeroShot;  // when tasks were given
+    // Added (issue 23): paired window-bootstrap intervals of the perplexity
+    // and of its ratio to the original (invalid when intervals are off).
+    Interval pplCi, pplRatioCi;
 };
 
 struct ExpertStudyOptions {
@@ -35,13 +39,33 @@ struct ExpertStudyOptions {
     // Zero-shot accuracy of every condition (optional; text tasks need the tokenizer).
     const std::vector<ZeroShotTask>* tasks = nullptr;
     const Tokenizer* tokenizer = nullptr;
+    // Added (issue 23): the experts to ablate instead of the flagged super
+    // experts ((layer, expert) of routed layers; empty = the flagged ones),
+    // intervals, and the joint ablation of the ablated experts (each alone,
+    // all but one, all, every pair; joint_ablation.h).
+    std::vector<std::pair<int, int>> experts;
+    BootstrapOptions bootstrap;
+    bool joint = false;
 };
 
 struct ExpertStudyResult {
     SuperExpertProfile profile;
     std::vector<ExpertStudyCondition> conditions;
+    // Added (issue 23): the experts ablated (the flagged super experts, or
+    // options.experts), whether they were given, the interval options, and
+    // the joint ablation (options.joint; items named "L<layer>:E<expert>").
+    std::vector<ExpertStat> ablated;
+    bool given = false;
+    BootstrapOptions bootstrap;
+    std::optional<JointAblation> joint;
     std::string markdown() const;
+    // The JSON document of `study experts --json` and the Python module
+    // (without "tasks", "context", "seed" and "markdown", which the front ends add).
+    std::string json() const;
 };
+
+// "L:E;L:E" (',' also separates) -> (layer, expert) pairs; errors name `option`.
+Result<std::vector<std::pair<int, int>>> parseExpertList(const std::string& text, const std::string& option);
 
 // profilePrompts: what the profile runs on; textTokens: the perplexity text;
 // stopwordIds may be empty (no stopword measure). Errors: no routed experts,

@@ -26,6 +26,7 @@
 #include <vector>
 
 #include "superlens/core/analysis/bootstrap.h"
+#include "superlens/core/analysis/joint_ablation.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/super_weights.h"
 
@@ -73,25 +74,8 @@ struct StudyCondition {
     std::vector<NullControl> nulls;  // sw_zeroed only, when options.nullCount > 0
 };
 
-// Joint ablation of the super weights (issue 23): each one alone, all but
-// one, all together, and every pair. Effects are in mean NLL (nats; log of
-// the perplexity ratio) against the original; interaction(i, j) =
-// effect(i and j) - effect(i) - effect(j): 0 when the two act additively,
-// > 0 when zeroing both hurts more than the two apart. Matrices are n x n,
-// row-major; the diagonal holds the single effects (pairEffect) and 0
-// (interaction). Intervals: paired window bootstrap.
-struct JointAblation {
-    std::vector<SuperWeightCoord> items;
-    double originalNll = 0;
-    std::vector<double> singleEffect, leaveOneOutEffect;
-    double allEffect = 0;
-    std::vector<double> pairEffect, interaction;
-    std::vector<Interval> singleCi, leaveOneOutCi, interactionCi;
-    Interval allCi;
-    std::size_t n() const { return items.size(); }
-    double pair(std::size_t i, std::size_t j) const { return pairEffect[i * items.size() + j]; }
-    double inter(std::size_t i, std::size_t j) const { return interaction[i * items.size() + j]; }
-};
+// The joint ablation of the super weights (issue 23) is a JointAblation
+// (joint_ablation.h) whose items are the super weights (names "L:R:C").
 
 struct SuperWeightStudyOptions {
     PerplexityOptions perplexity;     // windows; the stopword mass averages over the same predicting positions

@@ -1,0 +1,101 @@
+// superlens-cli study massive MODEL (--text FILE | --text-ids FILE) [--prompt TEXT | --ids ...]
+//     [--massive-ratio R] [--max-sites N] [--ctx N] [--stride S] [--edit E]... [--ci LEVEL] [--bootstrap N] [--json]
+// Massive activations set to zero and to their means, jointly (Sun et al.
+// 2024, Sec. 3; core/analysis/massive_study.h): scan (--prompt/--ids, else
+// the text's first window), one site per flagged (token, channel) at the
+// first layer flagged, then each site alone, all but one, all and every pair.
+
+#include <iostream>
+
+#include "analysis_common.h"
+#include "superlens/core/analysis/massive_study.h"
+
+namespace superlens::cli {
+namespace {
+
+struct MassiveStudyCliOptions {
+    std::string model;
+    analysis::TextInput text;
+    InputOptions scanInput;
+    EditOptions edits;
+    ComputeOptions compute;
+    int context = 0;
+    int stride = 0;
+    core::MassiveStudyOptions study;
+    bool json = false;
+};
+
+int runStudyMassive(MassiveStudyCliOptions o) {
+    auto model = openModel(o.model);
+    if (!model) return fail(model.error());
+    const core::Model& m = **model;
+    auto tokOr = analysis::optionalTokenizer(m);
+    if (!tokOr) return fail(tokOr.error());
+    const core::Tokenizer* tok = tokOr->get();
+    const int context = analysis::windowLength(o.context, m);
+    auto loaded = analysis::loadTextTokens(o.text, m, tok);
+    if (!loaded) return fail(loaded.error());
+    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
+    if (!tokens) return fail(tokens.error());
+    std::vector<core::TokenId> scanIds;
+    if (o.scanInput.given()) {
+        auto ids = resolveTokens(o.scanInput, m);
+        if (!ids) return fail(ids.error());
+        scanIds = std::move(ids).value();
+    }
+    auto edits = resolveEdits(o.edits, m);
+    if (!edits) return fail(edits.error());
+    o.study.perplexity.context = context;
+    o.study.perplexity.stride = o.stride;
+    if (o.stride > context) return usageError("--stride is larger than --ctx");
+    if (auto v = core::validate(o.study.bootstrap); !v) return usageError(v.error().message);
+    core::Engine engine(*model, engineOptions(o.compute));
+    auto study = core::studyMassiveActivations(engine, scanIds, *tokens, tok, *edits, o.study);
+    if (!study) return fail(o.model + ": " + study.error().message);
+    if (o.json) {
+        nlohmann::json j = nlohmann::json::parse(study->json());
+        j["context"] = context;
+        j["stride"] = o.stride == 0 ? context : o.stride;
+        j["massive_ratio"] = o.study.scan.ratioThreshold;
+        j["edits"] = analysis::editsJson(*edits);
+        j["markdown"] = study->markdown();
+        printJson(j);
+        return kExitOk;
+    }
+    std::cout << study->markdown();
+    return kExitOk;
+}
+
+}  // namespace
+
+// After `study` (order 90) exists.
+const CommandRegistration kRegistration(95, [](CLI::App& app, CliContext& ctx) {
+    CLI::App* study = app.get_subcommand("study");
+    auto opts = std::make_shared<MassiveStudyCliOptions>();
+    CLI::App* cmd = study->add_subcommand("massive", "Massive activations set to zero and to their means: each site, all but one, all, every pair");
+    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
+    analysis::addTextOptions(cmd, opts->text, true);
+    auto* p = cmd->add_option("--prompt", opts->scanInput.prompt, "Scan this prompt for massive activations (default: the text's first window, at most 128 tokens)");
+    auto* i = cmd->add_option("--ids", opts->scanInput.ids, "Scan these token ids (default: the text's first window, at most 128 tokens)");
+    p->excludes(i);
+    p->each([o = opts.get()](const std::string&) { o->scanInput.hasPrompt = true; });
+    i->each([o = opts.get()](const std::string&) { o->scanInput.hasIds = true; });
+    cmd->add_option("--massive-ratio", opts->study.scan.ratioThreshold, "Massive activation: |value| / layer median at least this (default 100)")
+        ->check(CLI::PositiveNumber);
+    cmd->add_option("--max-sites", opts->study.maxSites, "Study at most this many sites, largest ratio first (default 8, at most 16)")
+        ->check(CLI::Range(1, 16));
+    addEditOptions(cmd, opts->edits);
+    addComputeOption(cmd, opts->compute);
+    cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
+    cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
+    analysis::addBootstrapOptions(cmd, opts->study.bootstrap);
+    cmd->add_flag("--json", opts->json, "Print one JSON document (sites, zero and mean joint tables, markdown)");
+    cmd->callback([&ctx, opts] {
+        ctx.run = [opts] {
+            if (!opts->text.given()) return usageError("study massive needs --text FILE (or --text-ids FILE)");
+            return runStudyMassive(*opts);
+        };
+    });
+});
+
+}  // namespace superlens::cli
