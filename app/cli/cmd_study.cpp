@@ -49,23 +49,17 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     if (!o.markdownFile.empty()) {
         if (auto ok = core::checkOutputFile(o.markdownFile, "the table"); !ok) return fail(ok.error());
     }
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    const core::Model& m = **model;
-    auto tokOr = optionalTokenizer(m);
-    if (!tokOr) return fail(tokOr.error());
-    const core::Tokenizer* tok = tokOr->get();
-    const int context = analysis::windowLength(o.context, m);
-    auto loaded = analysis::loadTextTokens(o.text, m, tok);
-    if (!loaded) return fail(loaded.error());
-    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
-    if (!tokens) return fail(tokens.error());
+    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    if (!run) return fail(run.error());
+    const core::Model& m = *run->model;
+    const core::Tokenizer* tok = run->tokenizer.get();
+    const int context = run->context;
 
     core::SuperWeightStudyInputs in;
-    in.textTokens = *tokens;
+    in.textTokens = run->tokens;
     in.tokenizer = tok;
     if (o.scanInput.given()) {
-        auto ids = resolveTokens(o.scanInput, m);
+        auto ids = resolveTokens(o.scanInput, m, tok);
         if (!ids) return fail(ids.error());
         in.scanTokens = std::move(ids).value();
     }
@@ -85,12 +79,9 @@ int runStudySuperWeight(const StudyCliOptions& o) {
         in.stopwordIds = std::move(ids).value();
     }
 
-    auto edits = resolveEdits(o.edits, m);
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
-    const std::vector<core::TokenId> head = core::scanInputHead(*tokens);
-    auto resolved = resolveKeepSuper(engine, in.scanTokens.empty() ? head : in.scanTokens, std::move(edits).value());
-    if (!resolved) return fail(resolved.error());
+    // keep_super: a scan of --prompt/--ids when given, else of the text's head.
+    if (auto ok = run->resolveKeepSuper(in.scanTokens); !ok) return fail(ok.error());
+    const std::vector<core::EditSpec>& resolved = run->edits;
 
     core::SuperWeightStudyOptions so;
     so.perplexity.context = context;
@@ -102,7 +93,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     so.nullCount = o.nullCount;
     so.joint = o.joint;
     if (auto v = core::validate(so.bootstrap); !v) return usageError(v.error().message);
-    auto study = core::studySuperWeight(engine, in, *resolved, so);
+    auto study = core::studySuperWeight(*run->engine, in, resolved, so);
     if (!study) {
         if (in.superWeights.empty() && study.error().message.find("no super weight") != std::string::npos) {
             return fail(o.model + ": " + study.error().message + "; give them with --super-weights LAYER:ROW:COL");
@@ -128,7 +119,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
         j["tasks"] = tasksLabel.empty() ? nlohmann::json(nullptr) : nlohmann::json(tasksLabel);
         j["stopword_ids"] = in.stopwordIds.size();
         j["notes"] = study->notes;
-        j["edits"] = analysis::editsJson(*resolved);
+        j["edits"] = analysis::editsJson(resolved);
         j["markdown"] = md;
         printJson(j);
         return kExitOk;

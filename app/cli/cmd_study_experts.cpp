@@ -34,24 +34,18 @@ struct ExpertStudyCliOptions {
 };
 
 int runStudyExperts(const ExpertStudyCliOptions& o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    const core::Model& m = **model;
-    auto tokOr = optionalTokenizer(m);
-    if (!tokOr) return fail(tokOr.error());
-    const core::Tokenizer* tok = tokOr->get();
-    const int context = analysis::windowLength(o.context, m);
-    auto loaded = analysis::loadTextTokens(o.text, m, tok);
-    if (!loaded) return fail(loaded.error());
-    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
-    if (!tokens) return fail(tokens.error());
+    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    if (!run) return fail(run.error());
+    const core::Model& m = *run->model;
+    const core::Tokenizer* tok = run->tokenizer.get();
+    const int context = run->context;
     std::vector<core::TokenId> profileIds;
     if (o.profileInput.given()) {
-        auto ids = resolveTokens(o.profileInput, m);
+        auto ids = resolveTokens(o.profileInput, m, tok);
         if (!ids) return fail(ids.error());
         profileIds = std::move(ids).value();
     } else {
-        profileIds = core::scanInputHead(*tokens);
+        profileIds = core::scanInputHead(run->tokens);
     }
     std::vector<core::TokenId> stopwordIds;
     if (!o.noStopwords && (tok || !o.stopwords.ids.empty())) {
@@ -59,9 +53,6 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
         if (!ids) return fail(ids.error());
         stopwordIds = std::move(ids).value();
     }
-    auto edits = resolveEdits(o.edits, m);
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
     core::ExpertStudyOptions so;
     so.perplexity.context = context;
     so.perplexity.stride = o.stride;
@@ -81,7 +72,9 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
         so.tasks = &tasks->tasks;
         so.tokenizer = tok;
     }
-    auto study = core::studySuperExperts(engine, {profileIds}, *tokens, stopwordIds, *edits, so);
+    // keep_super in the base edits: a scan of the profile input (the text's head by default).
+    if (auto ok = run->resolveKeepSuper(profileIds); !ok) return fail(ok.error());
+    auto study = core::studySuperExperts(*run->engine, {profileIds}, run->tokens, stopwordIds, run->edits, so);
     if (!study) return fail(o.model + ": " + study.error().message);
     if (o.json) {
         nlohmann::json j = nlohmann::json::parse(study->json());

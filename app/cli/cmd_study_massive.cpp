@@ -26,38 +26,30 @@ struct MassiveStudyCliOptions {
 };
 
 int runStudyMassive(MassiveStudyCliOptions o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    const core::Model& m = **model;
-    auto tokOr = analysis::optionalTokenizer(m);
-    if (!tokOr) return fail(tokOr.error());
-    const core::Tokenizer* tok = tokOr->get();
-    const int context = analysis::windowLength(o.context, m);
-    auto loaded = analysis::loadTextTokens(o.text, m, tok);
-    if (!loaded) return fail(loaded.error());
-    auto tokens = analysis::applyBosWindows(o.text, std::move(loaded).value(), tok, context, o.stride);
-    if (!tokens) return fail(tokens.error());
+    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    if (!run) return fail(run.error());
+    const core::Tokenizer* tok = run->tokenizer.get();
+    const int context = run->context;
     std::vector<core::TokenId> scanIds;
     if (o.scanInput.given()) {
-        auto ids = resolveTokens(o.scanInput, m);
+        auto ids = resolveTokens(o.scanInput, *run->model, tok);
         if (!ids) return fail(ids.error());
         scanIds = std::move(ids).value();
     }
-    auto edits = resolveEdits(o.edits, m);
-    if (!edits) return fail(edits.error());
     o.study.perplexity.context = context;
     o.study.perplexity.stride = o.stride;
     if (o.stride > context) return usageError("--stride is larger than --ctx");
     if (auto v = core::validate(o.study.bootstrap); !v) return usageError(v.error().message);
-    core::Engine engine(*model, engineOptions(o.compute));
-    auto study = core::studyMassiveActivations(engine, scanIds, *tokens, tok, *edits, o.study);
+    // keep_super in the base edits: a scan of the study's scan input (the text's head by default).
+    if (auto ok = run->resolveKeepSuper(scanIds); !ok) return fail(ok.error());
+    auto study = core::studyMassiveActivations(*run->engine, scanIds, run->tokens, tok, run->edits, o.study);
     if (!study) return fail(o.model + ": " + study.error().message);
     if (o.json) {
         nlohmann::json j = nlohmann::json::parse(study->json());
         j["context"] = context;
         j["stride"] = o.stride == 0 ? context : o.stride;
         j["massive_ratio"] = o.study.scan.ratioThreshold;
-        j["edits"] = analysis::editsJson(*edits);
+        j["edits"] = analysis::editsJson(run->edits);
         j["markdown"] = study->markdown();
         printJson(j);
         return kExitOk;
