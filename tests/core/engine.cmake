@@ -16,6 +16,7 @@ superlens_add_core_test(NAME test_family_golden SOURCES core/test_family_golden.
 superlens_add_core_test(NAME test_transposed_weight SOURCES core/test_transposed_weight.cpp LABELS engine)
 superlens_add_core_test(NAME test_non_finite SOURCES core/test_non_finite.cpp LABELS engine model)
 
+superlens_add_core_test(NAME test_thread_pool SOURCES core/test_thread_pool.cpp LABELS engine)
 # The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h): the
 # automatic choice, AMX forced for every weight type, and OpenBLAS only.
 superlens_add_core_test(NAME test_gemm_paths SOURCES core/test_gemm_paths.cpp LABELS engine blas golden)
