@@ -60,6 +60,19 @@ class Contract(unittest.TestCase):
         self.assertEqual(j["engine_threads"], os.cpu_count())
         self.assertGreater(j["gemm"]["gflops_1_thread"], 0.5)
         self.assertGreater(j["gemm"]["gflops_all_threads"], 0.5)
+        # The decode GEMV follows the CPU (AVX-512 F/BW/VL when the kernel reports them), or SUPERLENS_GEMV.
+        has512 = all(f in flags for f in ("avx512f", "avx512bw", "avx512vl"))
+        self.assertEqual(j["gemv_path"]["avx512"], has512, j["gemv_path"])
+        self.assertTrue(j["gemv_path"]["chosen_by"])
+        p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, SUPERLENS_GEMV="avx2"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertFalse(json.loads(p.stdout)["gemv_path"]["avx512"])
+        p = subprocess.run([BIN, "info", "--system"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, SUPERLENS_GEMV="sse"))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("SUPERLENS_GEMV=sse", p.stderr)
         # A forced kernel path is reported as such; one the CPU cannot run is refused in one line.
         env = dict(os.environ, SUPERLENS_BLAS_CORE="PRESCOTT")
         p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, env=env, timeout=120)

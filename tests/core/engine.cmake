@@ -16,6 +16,7 @@ superlens_add_core_test(NAME test_family_golden SOURCES core/test_family_golden.
 superlens_add_core_test(NAME test_transposed_weight SOURCES core/test_transposed_weight.cpp LABELS engine)
 superlens_add_core_test(NAME test_non_finite SOURCES core/test_non_finite.cpp LABELS engine model)
 
+superlens_add_core_test(NAME test_thread_pool SOURCES core/test_thread_pool.cpp LABELS engine)
 # The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h): the
 # automatic choice, AMX forced for every weight type, and OpenBLAS only.
 superlens_add_core_test(NAME test_gemm_paths SOURCES core/test_gemm_paths.cpp LABELS engine blas golden)
@@ -24,6 +25,16 @@ foreach(path amx blas)
   set_tests_properties(test_gemm_path_${path} PROPERTIES LABELS "core;engine;blas;golden" TIMEOUT 300
                        ENVIRONMENT "SUPERLENS_GEMM=${path}")
 endforeach()
+# The single-token GEMV (core/src/engine/gemv.h) on each ISA: the kernel tests
+# and the engine's one-token golden test against the float64 references
+# (the automatic choice runs in the tests above; avx512 skips itself on a CPU
+# without AVX-512).
+foreach(isa avx2 avx512)
+  add_test(NAME test_gemv_path_${isa} COMMAND test_gemm_paths --gtest_filter=GemvPath.*)
+  set_tests_properties(test_gemv_path_${isa} PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMV=${isa}")
+endforeach()
+add_test(NAME test_engine_golden_gemv_avx2 COMMAND test_engine_golden --gtest_filter=*SingleTokenGemv*)
+set_tests_properties(test_engine_golden_gemv_avx2 PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMV=avx2")
 # The golden engine and family tests once more with AMX forced for every
 # weight type from 2 tokens up, where the machine that configures the build
 # has AMX-BF16 (SUPERLENS_GEMM=amx is refused on a CPU without it).

@@ -1,8 +1,9 @@
 // The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h):
 // AMX with activations split in three bf16 parts, or OpenBLAS. CTest runs
 // this binary with SUPERLENS_GEMM unset (the automatic choice), =amx (AMX for
-// bf16, f16 and f32 weights, from 2 tokens up) and =blas; a path this machine
-// cannot run is skipped. On each: kernels::linear against float64 loops over
+// bf16, f16 and f32 weights, from 2 tokens up) and =blas, and with
+// SUPERLENS_GEMV=avx2 and =avx512 (the single-token kernel, gemv.h); a path
+// this machine cannot run is skipped. On each: kernels::linear against float64 loops over
 // the stored values, for ragged shapes that cross every tile, chunk and
 // block boundary of the AMX kernel; the same bits on 1 and 2 threads; and
 // the engine's logits against the float64 reference answers.
@@ -21,6 +22,7 @@
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/thread_pool.h"
 #include "superlens/core/engine/weight_matrix.h"
+#include "superlens/core/system/cpu_features.h"
 #include "superlens/core/system/gemm_path.h"
 #include "test_paths.h"
 
@@ -33,9 +35,20 @@ std::string requested() {
     return v ? v : "";
 }
 
+std::string requestedGemv() {
+    const char* v = std::getenv("SUPERLENS_GEMV");
+    return v ? v : "";
+}
+
+bool cpuHasAvx512() {
+    const CpuFeatures& cpu = cpuFeatures();
+    return cpu.avx512f && cpu.avx512bw && cpu.avx512vl;
+}
+
 std::string skipReason() {
     std::string why;
     if (requested() == "amx" && !amx::tilesEnabled(&why)) return "this machine cannot run AMX: " + why;
+    if (requestedGemv() == "avx512" && !cpuHasAvx512()) return "this machine cannot run AVX-512";
     return "";
 }
 
@@ -249,6 +262,79 @@ TEST(GemmPath, EngineLogitsMatchTheFloat64Reference) {
             }
         ASSERT_EQ(i, (*r)->logits.values.size()) << name;
         EXPECT_LT(maxErr / maxRef, 1e-4) << name << " on " << gemm::path().name;
+    }
+}
+
+// ---- The single-token GEMV (decode), gemv.h: one activation row.
+
+TEST(GemvPath, FollowsTheEnvironment) {
+    REQUIRE_PATH();
+    const gemm::GemvPath& p = gemm::gemvPath();
+    if (requestedGemv() == "avx2") EXPECT_EQ(p.isa, gemm::GemvIsa::Avx2);
+    else if (requestedGemv() == "avx512") EXPECT_EQ(p.isa, gemm::GemvIsa::Avx512);
+    else EXPECT_EQ(p.isa == gemm::GemvIsa::Avx512, cpuHasAvx512()) << p.selection;
+    EXPECT_FALSE(p.name.empty());
+    EXPECT_FALSE(p.selection.empty());
+}
+
+// n: below, at and across the 4-row passes and the prefetch distance (8
+// rows), split over two workers; k: below and across the 8- and 16-column
+// vectors with scalar tails, up to a TinyLlama row.
+TEST(GemvPath, SingleTokenMatchesFloat64OnEveryWeightType) {
+    REQUIRE_PATH();
+    ThreadPool pool(2);
+    const std::pair<std::int64_t, std::int64_t> shapes[] = {{1, 7}, {3, 16}, {5, 17}, {9, 31}, {37, 45}, {70, 100}, {130, 2048}, {300, 1030}};
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        for (const auto& [n, k] : shapes) {
+            const Weight w(dtype, n, k, static_cast<std::uint32_t>(n * 17 + k));
+            const StoredWeight stored(w.view);
+            std::mt19937 rng(static_cast<std::uint32_t>(k));
+            std::normal_distribution<float> nd(0.0f, 1.0f);
+            kernels::Mat<float> x(1, k), y;
+            for (std::int64_t i = 0; i < k; ++i) x.data()[i] = nd(rng);
+            x(0, k - 1) = 300.0f;  // a massive activation, in the scalar tail when there is one
+            kernels::linear<float>(stored, x, y, pool);
+            ASSERT_EQ(y.rows(), 1);
+            ASSERT_EQ(y.cols(), n);
+            double maxRef = 0;
+            const double err = maxError(x, w.values, n, y, &maxRef);
+            EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " 1x" << n << "x" << k << " on " << gemm::gemvPath().name
+                                                         << " (largest output " << maxRef << ")";
+        }
+    }
+}
+
+// Every row is reduced in one order whether it falls in a 4-row pass or in
+// the remainder, and whichever worker has it: the same matrix seen from its
+// second row on, and on 1 or 2 threads, gives the same bits per row.
+TEST(GemvPath, RowsGiveTheSameBitsWhereverThePassesFall) {
+    REQUIRE_PATH();
+    ThreadPool one(1), two(2);
+    const std::int64_t n = 67, k = 1030;
+    std::mt19937 rng(3);
+    std::normal_distribution<float> nd(0.0f, 1.0f);
+    kernels::Mat<float> x(1, k);
+    for (std::int64_t i = 0; i < k; ++i) x.data()[i] = nd(rng);
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        Weight w(dtype, n, k, 11);
+        const StoredWeight all(w.view);
+        kernels::Mat<float> y1, y2, yShift;
+        kernels::linear<float>(all, x, y1, one);
+        kernels::linear<float>(all, x, y2, two);
+        EXPECT_EQ(y1, y2) << dtypeName(dtype);
+        // From row s on, rows move between the passes and the remainder
+        // (one thread: rows 64-66 are the remainder of the whole matrix).
+        for (std::int64_t skip = 1; skip <= 3; ++skip) {
+            TensorView tail = w.view;
+            tail.shape = {n - skip, k};
+            tail.data = w.view.data + static_cast<std::size_t>(skip * k) * dtypeSize(dtype);
+            const StoredWeight shifted(tail);
+            for (ThreadPool* pool : {&one, &two}) {
+                kernels::linear<float>(shifted, x, yShift, *pool);
+                for (std::int64_t r = skip; r < n; ++r)
+                    ASSERT_EQ(yShift(0, r - skip), y1(0, r)) << dtypeName(dtype) << " row " << r << " from row " << skip << ", " << pool->size() << " threads";
+            }
+        }
     }
 }
 

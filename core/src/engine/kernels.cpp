@@ -9,6 +9,7 @@
 #include <malloc.h>
 
 #include "gemm_amx.h"
+#include "gemv.h"
 #include "superlens/core/system/blas.h"
 #include "superlens/core/system/gemm_path.h"
 
@@ -53,14 +54,6 @@ std::vector<S>& tileBuffer(int worker) {
     return t_buffer;
 }
 
-inline float horizontalSum(__m256 v) {
-    const __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    __m128 s = _mm_add_ps(lo, hi);
-    s = _mm_hadd_ps(s, s);
-    s = _mm_hadd_ps(s, s);
-    return _mm_cvtss_f32(s);
-}
-
 // Stored elements of dtype D: F32 as float, BF16/F16 as their 16 bits.
 template <DType D>
 using Stored = std::conditional_t<D == DType::F32, float, std::uint16_t>;
@@ -83,59 +76,18 @@ inline float toFloat(Stored<D> v) {
     else return f16ToFloat(v);
 }
 
-// y[r] = <W[r,:], x> for stored rows (f32, bf16, f16), four rows per pass so
-// each x load feeds four FMAs and four streams keep the memory busy (for
-// f32, 21-22 GB/s on 2 cores against 17 GB/s for one row at a time; decode
-// is bound by this); 16-bit rows are decoded in registers, nothing is buffered.
-template <DType D>
-void gemvStored(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
-    const std::int64_t vecEnd = cols / 8 * 8;
-    auto tailDot = [&](const Stored<D>* row) {
-        float s = 0;
-        for (std::int64_t c = vecEnd; c < cols; ++c) s += toFloat<D>(row[c]) * x[c];
-        return s;
-    };
-    std::int64_t r = r0;
-    for (; r + 4 <= r1; r += 4) {
-        const Stored<D>* w0 = w + r * cols;
-        const Stored<D>* w1 = w0 + cols;
-        const Stored<D>* w2 = w1 + cols;
-        const Stored<D>* w3 = w2 + cols;
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-        for (std::int64_t c = 0; c < vecEnd; c += 8) {
-            const __m256 xv = _mm256_loadu_ps(x + c);
-            a0 = _mm256_fmadd_ps(load8<D>(w0 + c), xv, a0);
-            a1 = _mm256_fmadd_ps(load8<D>(w1 + c), xv, a1);
-            a2 = _mm256_fmadd_ps(load8<D>(w2 + c), xv, a2);
-            a3 = _mm256_fmadd_ps(load8<D>(w3 + c), xv, a3);
-        }
-        y[r] = horizontalSum(a0) + tailDot(w0);
-        y[r + 1] = horizontalSum(a1) + tailDot(w1);
-        y[r + 2] = horizontalSum(a2) + tailDot(w2);
-        y[r + 3] = horizontalSum(a3) + tailDot(w3);
-    }
-    for (; r < r1; ++r) {
-        const Stored<D>* w0 = w + r * cols;
-        __m256 a0 = _mm256_setzero_ps();
-        for (std::int64_t c = 0; c < vecEnd; c += 8) a0 = _mm256_fmadd_ps(load8<D>(w0 + c), _mm256_loadu_ps(x + c), a0);
-        y[r] = horizontalSum(a0) + tailDot(w0);
-    }
-}
-
 // Single-token GEMV: memory-bound, so decode and dot product are fused
-// (no tile round trip through memory).
+// (no tile round trip through memory; gemv.h for f32/bf16/f16 rows).
 template <class S>
 void gemvRows(const WeightMatrix& w, const S* x, S* y, std::int64_t r0, std::int64_t r1) {
     const std::int64_t in = w.cols();
     if constexpr (std::is_same_v<S, float>) {
         if (const auto* stored = dynamic_cast<const StoredWeight*>(&w); stored && stored->view().dtype != DType::F32) {
-            const auto* bits = reinterpret_cast<const std::uint16_t*>(stored->view().data);
-            if (stored->view().dtype == DType::BF16) gemvStored<DType::BF16>(bits, in, x, y, r0, r1);
-            else gemvStored<DType::F16>(bits, in, x, y, r0, r1);
+            gemv::rows(stored->view().dtype, stored->view().data, in, x, y, r0, r1);
             return;
         }
         if (const float* direct = w.directF32()) {
-            gemvStored<DType::F32>(direct, in, x, y, r0, r1);
+            gemv::rows(DType::F32, direct, in, x, y, r0, r1);
             return;
         }
     }

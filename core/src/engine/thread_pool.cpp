@@ -1,16 +1,41 @@
 #include "superlens/core/engine/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+
+#include <immintrin.h>
 
 namespace superlens::core {
 namespace {
 thread_local bool t_insideWorker = false;
+
+double spinSecondsFromEnvironment() {
+    if (const char* env = std::getenv("SUPERLENS_POOL_SPIN_US")) {
+        const double us = std::atof(env);
+        return us > 0 ? std::min(us, 1e6) * 1e-6 : 0.0;
+    }
+    return 50e-6;
 }
+
+// Spins until done() or `seconds` have passed; true when done() became true.
+template <class Done>
+bool spinFor(double seconds, Done done) {
+    if (seconds <= 0) return done();
+    using Clock = std::chrono::steady_clock;
+    const auto until = Clock::now() + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(seconds));
+    for (int i = 0;; ++i) {
+        if (done()) return true;
+        _mm_pause();
+        if ((i & 63) == 63 && Clock::now() >= until) return done();
+    }
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
     if (threads <= 0) threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     m_threadCount = threads;
+    m_spinSeconds = spinSecondsFromEnvironment();
     // Worker 0 is the calling thread; spawn the others.
     for (int i = 1; i < threads; ++i) m_workers.emplace_back([this, i] { workerLoop(i); });
 }
@@ -57,6 +82,7 @@ void ThreadPool::parallelFor(std::int64_t n, std::int64_t grain,
     t_insideWorker = true;
     fn(bounds[0], bounds[1], 0);
     t_insideWorker = false;
+    spinFor(m_spinSeconds, [this] { return m_pending.load(std::memory_order_acquire) == 0; });
     std::unique_lock lock(m_mutex);
     m_done.wait(lock, [this] { return m_pending == 0; });
     m_task = nullptr;
@@ -68,6 +94,7 @@ void ThreadPool::workerLoop(int index) {
     for (;;) {
         const std::function<void(std::int64_t, std::int64_t, int)>* task = nullptr;
         std::int64_t begin = 0, end = 0;
+        spinFor(m_spinSeconds, [&] { return m_generation.load(std::memory_order_acquire) != seen; });
         {
             std::unique_lock lock(m_mutex);
             m_wake.wait(lock, [&] { return m_stop || m_generation != seen; });

@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "../engine/gemm_amx.h"
+#include "superlens/core/system/cpu_features.h"
 
 namespace superlens::core::gemm {
 namespace {
@@ -60,4 +61,33 @@ bool amxFor(DType dtype) {
 
 namespace superlens::core::gemm {
 std::int64_t amxMinRows() { return path().mode == Mode::Amx ? 2 : 16; }
+}  // namespace superlens::core::gemm
+
+namespace superlens::core::gemm {
+namespace {
+
+GemvPath chooseGemv() {
+    GemvPath p;
+    const char* env = std::getenv("SUPERLENS_GEMV");
+    const std::string value = env ? env : "";
+    if (!value.empty() && value != "auto" && value != "avx512" && value != "avx2")
+        fatal("SUPERLENS_GEMV=" + value + ": not one of auto, avx512, avx2");
+    const CpuFeatures& cpu = cpuFeatures();
+    const bool has512 = cpu.avx512f && cpu.avx512bw && cpu.avx512vl;
+    if (value == "avx512" && !has512) fatal("SUPERLENS_GEMV=avx512: this CPU (or its OS) has no AVX-512 F/BW/VL");
+    const std::string suffix = value.empty() ? " (SUPERLENS_GEMV unset: auto)" : " (SUPERLENS_GEMV=" + value + ")";
+    p.isa = value == "avx2" || (value != "avx512" && !has512) ? GemvIsa::Avx2 : GemvIsa::Avx512;
+    p.name = std::string(p.isa == GemvIsa::Avx512 ? "AVX-512" : "AVX2") + ", 4 rows per pass, rows 2 passes ahead prefetched to L2";
+    if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
+    else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;
+    return p;
+}
+
+}  // namespace
+
+const GemvPath& gemvPath() {
+    static const GemvPath s_path = chooseGemv();
+    return s_path;
+}
+
 }  // namespace superlens::core::gemm

@@ -91,6 +91,8 @@ std::vector<std::pair<std::string, std::string>> SystemReport::rows() const {
         {"chosen by", blas.selection},
         {"GEMM path", gemmPath.name},
         {"GEMM chosen by", gemmPath.selection},
+        {"GEMV (decode)", gemvPath.name},
+        {"GEMV chosen by", gemvPath.selection},
         {"engine threads", std::to_string(engineThreads) + " (BLAS single-threaded inside each)"},
     };
     if (secondsMeasured > 0) {
@@ -108,6 +110,7 @@ SystemReport systemReport(double seconds) {
     r.cpu = cpuFeatures();
     r.blas = blas::info();
     r.gemmPath = gemm::path();
+    r.gemvPath = gemm::gemvPath();
     ThreadPool& pool = defaultThreadPool();
     r.engineThreads = pool.size();
     if (seconds > 0) {

@@ -36,6 +36,26 @@ const GemmPath& path();
 // Whether Linear layers with weights stored as `dtype` run on AMX.
 bool amxFor(DType dtype);
 
+// The single-token GEMV (decode: y = W x, streaming the weights once),
+// chosen once per process:
+//   SUPERLENS_GEMV=auto (default)  AVX-512 when the CPU and the OS have it
+//       (F, BW, VL and the ZMM state), AVX2 + FMA + F16C otherwise (the
+//       build's x86-64-v3 baseline).
+//   SUPERLENS_GEMV=avx512 | avx2   that kernel (avx512 on a CPU without it is
+//       refused with one clear error).
+// Both stream four weight rows per pass with software prefetch of the rows
+// two passes ahead and accumulate in fp32 (tests/core/test_gemm_paths.cpp
+// runs each one this machine can run against float64).
+enum class GemvIsa { Avx2, Avx512 };
+
+struct GemvPath {
+    GemvIsa isa = GemvIsa::Avx2;
+    std::string name;       // e.g. "AVX-512, 4 rows per pass, prefetch 2 passes ahead"
+    std::string selection;  // why, in words
+};
+
+const GemvPath& gemvPath();
+
 // Fewest activation rows (tokens) for which AMX is used: 16 by default (the
 // kernel pads to 32 rows; one token always takes the GEMV that streams the
 // weights), 2 when SUPERLENS_GEMM=amx, so that short test prompts run it too.

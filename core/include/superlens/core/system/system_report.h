@@ -18,6 +18,7 @@ struct SystemReport {
     CpuFeatures cpu;
     blas::BlasInfo blas;
     gemm::GemmPath gemmPath;  // the kernels of prompt-sized Linear layers (SUPERLENS_GEMM)
+    gemm::GemvPath gemvPath;  // the single-token GEMV of decode (SUPERLENS_GEMV)
     int engineThreads = 0;  // workers of the engine's pool (all logical CPUs)
     // fp32 GEMM of a prompt-sized product (M = 128 tokens, N = K = 2048),
     // measured the way the engine runs it: one thread, and split over the
@@ -30,7 +31,7 @@ struct SystemReport {
     double gflopsBf16Linear = 0;
     double secondsMeasured = 0;
 
-    // "label: value" rows in display order (CPU, features, BLAS, kernels, why, GEMM path, threads, GEMM rates).
+    // "label: value" rows in display order (CPU, features, BLAS, kernels, why, GEMM path, GEMV, threads, GEMM rates).
     std::vector<std::pair<std::string, std::string>> rows() const;
 };
 

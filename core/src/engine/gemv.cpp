@@ -1,0 +1,185 @@
+#include "gemv.h"
+
+#include <type_traits>
+
+#include <immintrin.h>
+
+#include "superlens/core/system/gemm_path.h"
+
+// GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
+// __Y = __Y idiom (as in gemm_amx.cpp).
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+
+namespace superlens::core::gemv {
+namespace {
+
+// Only the functions marked SL_AVX512 use AVX-512 instructions (the build
+// stays x86-64-v3); they run only when gemm::gemvPath() chose them.
+#define SL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
+
+// Stored elements of dtype D: F32 as float, BF16/F16 as their 16 bits.
+template <DType D>
+using Stored = std::conditional_t<D == DType::F32, float, std::uint16_t>;
+
+constexpr std::int64_t kRowsPerPass = 4;
+constexpr std::int64_t kPassesAhead = 2;  // prefetch distance, in passes (measured: 1 and 4 were slower)
+
+template <DType D>
+inline float toFloat(Stored<D> v) {
+    if constexpr (D == DType::F32) return v;
+    else if constexpr (D == DType::BF16) return bf16ToFloat(v);
+    else return f16ToFloat(v);
+}
+
+// The scalar columns past the last full vector, added after the lanes.
+template <DType D>
+inline float tailDot(const Stored<D>* row, const float* x, std::int64_t from, std::int64_t cols) {
+    float s = 0;
+    for (std::int64_t c = from; c < cols; ++c) s += toFloat<D>(row[c]) * x[c];
+    return s;
+}
+
+// Prefetches (to L2) the `lines` cache lines from p on, unless p is past
+// `end`. A macro, not a function: GCC 12 finds a function that only
+// prefetches free of side effects and deletes the calls.
+#define SL_PREFETCH_LINES(p, end, lines)                                               \
+    do {                                                                               \
+        const char* const slPf = (p);                                                  \
+        if (slPf < (end))                                                              \
+            for (int slI = 0; slI < (lines); ++slI) _mm_prefetch(slPf + 64 * slI, _MM_HINT_T1); \
+    } while (false)
+
+// ---- AVX2 (x86-64-v3): 8 columns per step.
+
+template <DType D>
+inline __m256 load8(const Stored<D>* p) {
+    if constexpr (D == DType::F32) {
+        return _mm256_loadu_ps(p);
+    } else {
+        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
+        if constexpr (D == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        else return _mm256_cvtph_ps(h);
+    }
+}
+
+inline float sum8(__m256 v) {
+    const __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
+    __m128 s = _mm_add_ps(lo, hi);
+    s = _mm_hadd_ps(s, s);
+    s = _mm_hadd_ps(s, s);
+    return _mm_cvtss_f32(s);
+}
+
+template <DType D>
+void rowsAvx2(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+    constexpr std::int64_t kStepBytes = kRowsPerPass * 8 * static_cast<std::int64_t>(sizeof(Stored<D>));  // one step of a pass
+    constexpr int kLines = static_cast<int>(kStepBytes / 64);
+    const std::int64_t vecEnd = cols / 8 * 8;
+    const char* end = reinterpret_cast<const char*>(w + r1 * cols);
+    std::int64_t r = r0;
+    for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
+        const Stored<D>* w0 = w + r * cols;
+        const Stored<D>* w1 = w0 + cols;
+        const Stored<D>* w2 = w1 + cols;
+        const Stored<D>* w3 = w2 + cols;
+        // The pass kPassesAhead on: kRowsPerPass contiguous rows, walked as fast as this pass.
+        const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (std::int64_t c = 0; c < vecEnd; c += 8) {
+            SL_PREFETCH_LINES(ahead + c / 8 * kStepBytes, end, kLines);
+            const __m256 xv = _mm256_loadu_ps(x + c);
+            a0 = _mm256_fmadd_ps(load8<D>(w0 + c), xv, a0);
+            a1 = _mm256_fmadd_ps(load8<D>(w1 + c), xv, a1);
+            a2 = _mm256_fmadd_ps(load8<D>(w2 + c), xv, a2);
+            a3 = _mm256_fmadd_ps(load8<D>(w3 + c), xv, a3);
+        }
+        y[r] = sum8(a0) + tailDot<D>(w0, x, vecEnd, cols);
+        y[r + 1] = sum8(a1) + tailDot<D>(w1, x, vecEnd, cols);
+        y[r + 2] = sum8(a2) + tailDot<D>(w2, x, vecEnd, cols);
+        y[r + 3] = sum8(a3) + tailDot<D>(w3, x, vecEnd, cols);
+    }
+    for (; r < r1; ++r) {
+        const Stored<D>* w0 = w + r * cols;
+        __m256 a0 = _mm256_setzero_ps();
+        for (std::int64_t c = 0; c < vecEnd; c += 8) a0 = _mm256_fmadd_ps(load8<D>(w0 + c), _mm256_loadu_ps(x + c), a0);
+        y[r] = sum8(a0) + tailDot<D>(w0, x, vecEnd, cols);
+    }
+}
+
+// ---- AVX-512: 16 columns per step.
+
+template <DType D>
+SL_AVX512 inline __m512 load16(const Stored<D>* p) {
+    if constexpr (D == DType::F32) {
+        return _mm512_loadu_ps(p);
+    } else {
+        const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+        if constexpr (D == DType::BF16) return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+        else return _mm512_cvtph_ps(h);
+    }
+}
+
+// The 16 lanes in one fixed order: halves, then as sum8.
+SL_AVX512 inline float sum16(__m512 v) {
+    const __m256 lo = _mm512_castps512_ps256(v), hi = _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v), 1));
+    const __m256 s = _mm256_add_ps(lo, hi);
+    const __m128 q = _mm_add_ps(_mm256_castps256_ps128(s), _mm256_extractf128_ps(s, 1));
+    const __m128 h = _mm_add_ps(q, _mm_movehl_ps(q, q));
+    return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
+}
+
+template <DType D>
+SL_AVX512 void rowsAvx512(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+    constexpr std::int64_t kStepBytes = kRowsPerPass * 16 * static_cast<std::int64_t>(sizeof(Stored<D>));
+    constexpr int kLines = static_cast<int>(kStepBytes / 64);
+    const std::int64_t vecEnd = cols / 16 * 16;
+    const char* end = reinterpret_cast<const char*>(w + r1 * cols);
+    std::int64_t r = r0;
+    for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
+        const Stored<D>* w0 = w + r * cols;
+        const Stored<D>* w1 = w0 + cols;
+        const Stored<D>* w2 = w1 + cols;
+        const Stored<D>* w3 = w2 + cols;
+        const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
+        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        for (std::int64_t c = 0; c < vecEnd; c += 16) {
+            SL_PREFETCH_LINES(ahead + c / 16 * kStepBytes, end, kLines);
+            const __m512 xv = _mm512_loadu_ps(x + c);
+            a0 = _mm512_fmadd_ps(load16<D>(w0 + c), xv, a0);
+            a1 = _mm512_fmadd_ps(load16<D>(w1 + c), xv, a1);
+            a2 = _mm512_fmadd_ps(load16<D>(w2 + c), xv, a2);
+            a3 = _mm512_fmadd_ps(load16<D>(w3 + c), xv, a3);
+        }
+        y[r] = sum16(a0) + tailDot<D>(w0, x, vecEnd, cols);
+        y[r + 1] = sum16(a1) + tailDot<D>(w1, x, vecEnd, cols);
+        y[r + 2] = sum16(a2) + tailDot<D>(w2, x, vecEnd, cols);
+        y[r + 3] = sum16(a3) + tailDot<D>(w3, x, vecEnd, cols);
+    }
+    for (; r < r1; ++r) {
+        const Stored<D>* w0 = w + r * cols;
+        __m512 a0 = _mm512_setzero_ps();
+        for (std::int64_t c = 0; c < vecEnd; c += 16) a0 = _mm512_fmadd_ps(load16<D>(w0 + c), _mm512_loadu_ps(x + c), a0);
+        y[r] = sum16(a0) + tailDot<D>(w0, x, vecEnd, cols);
+    }
+}
+
+template <DType D>
+void dispatch(const void* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+    const auto* s = static_cast<const Stored<D>*>(w);
+    if (gemm::gemvPath().isa == gemm::GemvIsa::Avx512) rowsAvx512<D>(s, cols, x, y, r0, r1);
+    else rowsAvx2<D>(s, cols, x, y, r0, r1);
+}
+
+}  // namespace
+
+void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+    if (dtype == DType::F32) dispatch<DType::F32>(w, cols, x, y, r0, r1);
+    else if (dtype == DType::BF16) dispatch<DType::BF16>(w, cols, x, y, r0, r1);
+    else dispatch<DType::F16>(w, cols, x, y, r0, r1);
+}
+
+}  // namespace superlens::core::gemv
+
+#pragma GCC diagnostic pop

@@ -1,0 +1,26 @@
+#pragma once
+// Single-token GEMV over stored weight rows (decode). Internal to core.
+//
+// y[r] = <W[r, :], x> for rows r in [r0, r1) of a row-major matrix W[rows,
+// cols] stored as f32, bf16 or f16 (16-bit values widened to fp32 in
+// registers, nothing buffered), x and y fp32. Memory-bound: the kernel
+// reads four rows per pass (each x load feeds four FMAs) and prefetches the
+// rows two passes ahead into L2, since a 2048-column bf16 row is one 4 KiB
+// page and the hardware prefetcher stops at page boundaries. The ISA
+// (AVX-512 or AVX2) is chosen at run time by gemm::gemvPath().
+//
+// Exact to fp32 accumulation. Each row is reduced in one fixed order (per
+// vector lane over the columns, then the lanes, then the scalar tail)
+// whether it falls in a four-row pass or in the remainder, so y[r] does not
+// depend on r0, r1 or the thread split.
+
+#include <cstdint>
+
+#include "superlens/core/model/dtype.h"
+
+namespace superlens::core::gemv {
+
+// dtype is F32, BF16 or F16; w points at element [0, 0].
+void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1);
+
+}  // namespace superlens::core::gemv
