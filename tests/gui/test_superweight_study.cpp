@@ -250,6 +250,15 @@ private slots:
     void anExportedFigureRedrawsFromItsCommand() {
         auto* v = m_window->studies()->superWeightView();
         QVERIFY(v->setShow(QStringLiteral("conditions")));
+        // In a one-column figure every condition keeps its (wrapped) tick label: the layout
+        // pass measures a wrapped label by its widest line, not as one long line.
+        {
+            widgets::FigureExportScope scope(*v, widgets::ExportOptions::oneColumn());
+            int labelled = 0;
+            for (const QString& l : v->plot()->xAxis->tickVectorLabels()) labelled += l.isEmpty() ? 0 : 1;
+            QCOMPARE(labelled, 4);
+            QVERIFY(v->errorBars() && v->errorBars()->dataCount() == 4);
+        }
         const QString fig = m_dir.filePath(QStringLiteral("study.svg")), studyFile = m_dir.filePath(QStringLiteral("study.study.json"));
         QString error;
         QVERIFY2(m_window->studies()->saveStudyFile(QStringLiteral("superweight"), studyFile, &error), qPrintable(error));

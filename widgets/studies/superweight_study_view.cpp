@@ -51,6 +51,22 @@ QString scopeLabel(const std::string& scope) {
     return scope == "same_matrix" ? QObject::tr("same matrix") : scope == "elsewhere" ? QObject::tr("other layers") : QString::fromStdString(scope);
 }
 
+// Word-wrapped to lines of about `width` characters (tick labels too wide for
+// their slot are hidden by QCustomPlot when they reach the widget's edge).
+QString wrapped(const QString& text, int width) {
+    QStringList lines;
+    QString line;
+    for (const QString& word : text.split(QLatin1Char(' '), Qt::SkipEmptyParts)) {
+        if (!line.isEmpty() && line.size() + 1 + word.size() > width) {
+            lines << line;
+            line.clear();
+        }
+        line += (line.isEmpty() ? QString() : QStringLiteral(" ")) + word;
+    }
+    if (!line.isEmpty()) lines << line;
+    return lines.join(QLatin1Char('\n'));
+}
+
 const core::StudyCondition* ablatedCondition(const core::SuperWeightStudy& s) {
     for (const auto& c : s.conditions) {
         if (!c.nulls.empty()) return &c;
@@ -178,6 +194,7 @@ bool SuperWeightStudyView::rebuild(QString* emptyReason) {
     m_errorBars = nullptr;
     m_map = nullptr;
     m_strips.clear();
+    m_measureBox->setEnabled(show() == QLatin1String("conditions"));
     bool ok = false;
     if (!m_study) {
         *emptyReason = noSnapshotMessage();
@@ -210,7 +227,11 @@ bool SuperWeightStudyView::buildConditions(QString* emptyReason) {
         const auto& c = m_study->conditions[i];
         core::Interval ci;
         const double v = superWeightConditionValue(c, measure, &ci);
-        labels << QString::fromStdString(c.label);
+        labels << (c.key == "original"                ? tr("original")
+                   : c.key == "sw_zeroed"             ? tr("super weight zeroed")
+                   : c.key == "sw_zeroed_sa_restored" ? tr("+ super act. restored")
+                   : c.key == "outliers_zeroed"       ? tr("outliers zeroed")
+                                                      : QString::fromStdString(c.label));
         if (!std::isfinite(v)) continue;
         keys << static_cast<double>(i);
         values << v;
@@ -230,16 +251,26 @@ bool SuperWeightStudyView::buildConditions(QString* emptyReason) {
     const bool ratio = measure.endsWith(QLatin1String("_ratio"));
     const double lo = *std::min_element(all.begin(), all.end()), hi = *std::max_element(all.begin(), all.end());
     const bool logScale = (measure == QLatin1String("ppl") || measure == QLatin1String("ppl_ratio")) && lo > 0 && hi / lo > 5;
+    // On a log axis the bars start at `base` (QCPBars draws base .. base + value);
+    // the interval bars hang on an invisible graph of the true values.
+    const double base = logScale ? std::max(1e-12, lo / 2) : 0.0;
+    QVector<double> heights;
+    for (double v : values) heights << v - base;
     m_bars = new QCPBars(p->xAxis, p->yAxis);
     m_bars->setWidth(0.6);
-    m_bars->setData(keys, values, true);
+    m_bars->setBaseValue(base);
+    m_bars->setData(keys, heights, true);
     m_bars->setPen(QPen(st.original.darker(130), 1));
     m_bars->setBrush(tint(st.original, 0.35));
     m_bars->setName(measureLabel(measure));
-    if (logScale) m_bars->setBaseValue(std::max(1e-12, lo / 2));
     if (anyInterval) {
+        auto* points = p->addGraph();
+        points->setData(keys, values, true);
+        points->setLineStyle(QCPGraph::lsNone);
+        points->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssNone));
+        points->removeFromLegend();
         m_errorBars = new QCPErrorBars(p->xAxis, p->yAxis);
-        m_errorBars->setDataPlottable(m_bars);
+        m_errorBars->setDataPlottable(points);
         m_errorBars->setData(below, above);
         m_errorBars->setPen(QPen(QColor(0x22, 0x22, 0x22), std::max(1.0, st.lineWidth * 0.75)));
         m_errorBars->setWhiskerWidth(10);
@@ -252,6 +283,7 @@ bool SuperWeightStudyView::buildConditions(QString* emptyReason) {
         text->position->setCoords(keys[i], values[i] + above[i]);
         text->setPositionAlignment(Qt::AlignHCenter | Qt::AlignBottom);
         text->setText(shortNumber(values[i]));
+        text->setPadding(QMargins(0, 0, 0, 6));
         text->setClipToAxisRect(true);
         text->setSelectable(false);
     }
@@ -261,9 +293,9 @@ bool SuperWeightStudyView::buildConditions(QString* emptyReason) {
         one->setPen(QPen(st.accent, st.lineWidth, Qt::DashLine));
         one->setName(tr("original (1)"));
     }
-    QStringList wrapped;
-    for (const QString& l : labels) wrapped << QString(l).replace(QStringLiteral(", "), QStringLiteral(",\n"));
-    setTextTicks(p->xAxis, wrapped, 12);
+    QStringList tickLabels;
+    for (const QString& l : labels) tickLabels << wrapped(l, 8);
+    setTextTicks(p->xAxis, tickLabels, 12);
     p->xAxis->setRange(-0.5, labels.size() - 0.5);
     if (logScale) {
         setLogAxis(p->yAxis, lo, hi, 0.2);
@@ -306,14 +338,14 @@ bool SuperWeightStudyView::buildNull(QString* emptyReason) {
         g->setData(x, y);
         g->setLineStyle(QCPGraph::lsNone);
         g->setScatterStyle(QCPScatterStyle(QCPScatterStyle::ssCircle, colours[s % 2], tint(colours[s % 2], 0.5), 6));
-        g->setName(tr("%1: K = %2, mean %3, sd %4; ablation at percentile %5, z = %6")
+        g->setName(tr("%1, K=%2: pct %3, z=%4")
                        .arg(scopeLabel(nc.scope))
                        .arg(nc.k)
-                       .arg(shortNumber(nc.ppl.mean), shortNumber(nc.ppl.sd))
-                       .arg(nc.ppl.percentile, 0, 'f', 1)
+                       .arg(nc.ppl.percentile, 0, 'g', 4)
                        .arg(nc.ppl.z ? shortNumber(*nc.ppl.z) : tr("undefined")));
+        g->setProperty("tooltip", tr("mean %1, sd %2").arg(shortNumber(nc.ppl.mean), shortNumber(nc.ppl.sd)));
         m_strips.push_back(g);
-        labels << tr("random, %1").arg(scopeLabel(nc.scope));
+        labels << scopeLabel(nc.scope);
     }
     auto* mark = p->addGraph();
     mark->setData(QVector<double>{observed, observed}, QVector<double>{-0.5, n - 0.5}, false);
@@ -326,7 +358,8 @@ bool SuperWeightStudyView::buildNull(QString* emptyReason) {
         o->setName(tr("original: %1").arg(shortNumber(original)));
     }
     const double lo = *std::min_element(all.begin(), all.end()), hi = *std::max_element(all.begin(), all.end());
-    if (lo > 0 && hi / lo > 5) {
+    // Linear up to a factor of 50 (readable ticks at the original's value); log beyond.
+    if (lo > 0 && hi / lo > 50) {
         setLogAxis(p->xAxis, lo, hi, 0.2);
     } else {
         const double pad = hi > lo ? 0.08 * (hi - lo) : std::max(1e-6, 0.05 * std::abs(hi));
@@ -334,7 +367,8 @@ bool SuperWeightStudyView::buildNull(QString* emptyReason) {
     }
     setTextTicks(p->yAxis, labels, 8);
     p->yAxis->setRange(-0.5, n + 0.9);  // room for the legend above the strips
-    p->xAxis->setLabel(tr("perplexity"));
+    p->xAxis->setLabel(tr("perplexity (random same-size changes vs the ablation)"));
+    p->yAxis->setLabel(tr("null draws"));
     p->legend->setVisible(true);
     p->axisRect()->insetLayout()->setInsetAlignment(0, Qt::AlignTop | Qt::AlignLeft);
     return true;
@@ -387,10 +421,17 @@ bool SuperWeightStudyView::buildJoint(QString* emptyReason) {
             auto* text = new QCPItemText(p);
             text->position->setType(QCPItemPosition::ptPlotCoords);
             text->position->setCoords(b, a);
-            text->setText(i == k ? tr("alone\n%1").arg(withInterval(j.singleEffect[i], j.singleCi[i]).replace(QStringLiteral(" ["), QStringLiteral("\n[")))
-                                 : withInterval(j.inter(i, k), j.interactionCi[i * j.n() + k]).replace(QStringLiteral(" ["), QStringLiteral("\n[")));
+            // Compact (3 digits): a cell of a one-column figure holds about 16 characters.
+            const auto compact = [](double v, const core::Interval& ci) {
+                QString s = QString::number(v, 'g', 3);
+                if (ci.valid()) s += QStringLiteral("\n[%1, %2]").arg(QString::number(ci.lo, 'g', 3), QString::number(ci.hi, 'g', 3));
+                return s;
+            };
+            text->setText(i == k ? tr("alone: %1").arg(compact(j.singleEffect[i], j.singleCi[i])) : compact(j.inter(i, k), j.interactionCi[i * j.n() + k]));
             text->setClipToAxisRect(true);
             text->setSelectable(false);
+            // White on the darker half of the scale, so labels stay legible.
+            if (i != k && std::abs(j.inter(i, k)) > 0.5 * spread) text->setColor(Qt::white);
         }
     }
     QStringList names;
