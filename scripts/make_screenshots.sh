@@ -65,3 +65,20 @@ trap 'rm -rf "$scene" "$quant"' EXIT
 /usr/bin/python3 "$here/scripts/fixtures/make_gguf_models.py" --quantize "$quant" >/dev/null
 "$app" --model "$here/tests/data/gguf/llama-q256" --ids 1,5,77,130,12,200,99,31,250,64 \
   --compare-with "$quant/llama-q256-Q4_K.gguf" --view compare --screenshot "$out/compare.png" 2>/dev/null
+# Issue 23: the super-weight study (Studies ▸ Super-weight study…, or superlens-cli study superweight): the demo's
+# four conditions with their 95% intervals, the null control (K = 20 random same-size changes per scope,
+# the Ablations panel's "Null distribution…"), and the joint ablation's interaction matrix on the
+# two-super-weight Phi-3 fixture (token ids; the planted activations sit on the first token).
+cli="${1:-$here/build}/bin/superlens-cli"
+sw="$(mktemp -d)"
+trap 'rm -rf "$scene" "$quant" "$sw"' EXIT
+"$cli" study superweight "$model" --text-ids "$here/resources/texts/kjv_heldout_ruth_jonah_james.bos256.ids" --ctx 256 \
+  --null 20 --json > "$sw/demo.json"
+shot superweight-study --study "$sw/demo.json" --study-state show=conditions --study-state metric=ppl
+shot superweight-null --study "$sw/demo.json" --study-state show=null
+/usr/bin/python3 -c 'import sys; ids = [1] + [x for x in ((i * 37 + 5) % 256 for i in range(1, 200)) if x != 1][:63]; print(" ".join(map(str, ids)))' \
+  > "$sw/ids.txt"
+"$cli" study superweight "$here/tests/data/reference/phi3-bf16-two-super-weights" --text-ids "$sw/ids.txt" --ctx 16 --joint --null 20 \
+  --json > "$sw/phi3.json"
+"$app" --model "$here/tests/data/reference/phi3-bf16-two-super-weights" --ids 1,5,77,130,12,200,99,31,250,64 --study "$sw/phi3.json" \
+  --study-state show=joint --screenshot "$out/superweight-joint.png" 2>/dev/null

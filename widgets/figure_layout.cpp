@@ -431,7 +431,10 @@ bool tickLabelsCollide(QCPAxis* axis) {
         if (labels[i].isEmpty() || !range.contains(ticks[i])) continue;
         QString label = labels[i];
         label.replace(QLatin1Char('^'), QString());  // beautiful powers: exponent drawn small, superscript
-        shown.push_back({axis->coordToPixel(ticks[i]), fm.horizontalAdvance(label)});
+        // A wrapped label is as wide as its widest line.
+        double width = 0;
+        for (const QString& line : label.split(QLatin1Char('\n'))) width = std::max(width, fm.horizontalAdvance(line));
+        shown.push_back({axis->coordToPixel(ticks[i]), width});
     }
     std::sort(shown.begin(), shown.end(), [](const L& a, const L& b) { return a.pos < b.pos; });
     const double angle = std::fabs(axis->tickLabelRotation()) * M_PI / 180.0;

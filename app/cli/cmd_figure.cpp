@@ -4,6 +4,7 @@
 //                      [--quantity massive|attn-cls|attn-registers|hook] [--channel C] [--hook NAME]
 //                      [--no-csv] [--json]
 //        superlens-cli figure laser|quant --study STUDY.json --out FILE [--matrix T] [--metric M] [--change yes|no] [style options]
+//        superlens-cli figure superweight --study STUDY.json --out FILE [--show conditions|null|joint] [--metric M] [style options]
 //        superlens-cli figure --from FIGURE.(pdf|svg|png) [--out FILE]
 // Renders one of the GUI's views headless (Qt's offscreen platform, created
 // only here) and writes the figure plus FILE.csv with the data behind it.
@@ -50,7 +51,9 @@
 #include "superlens/core/system/output_file.h"
 #include "studies/laser_heatmap_view.h"
 #include "studies/quant_plot_view.h"
+#include "studies/superweight_study_view.h"
 #include "superlens/core/analysis/compression_study.h"
+#include "superlens/core/analysis/superweight_study_json.h"
 #include "view_registry.h"
 #include <fstream>
 #include <sstream>
@@ -91,7 +94,7 @@ struct FigureOptions {
 
 const char* const kKinds =
     "spikes, layer, propagation, massive, logits, attention, lens, sinks, loss, compare (with --compare-with), experts, patches "
-    "(laser, quant: with --study)";
+    "(laser, quant, superweight: with --study)";
 
 #ifdef SUPERLENS_CLI_HAS_WIDGETS
 // The figure options that set a view's own state, and the kind that owns each.
@@ -99,7 +102,8 @@ static_assert(core::view::kHeldOutLossTokens == 128, "--loss-text help names 128
 const std::pair<const char*, const char*> kViewStateOptions[] = {
     {"position", "lens"}, {"head", "attention or patches"}, {"pattern", "attention"}, {"carriers", "sinks"}, {"loss-text", "loss"},
     {"quantity", "patches"}, {"channel", "patches"}, {"hook", "patches"},
-    {"matrix", "laser"}, {"metric", "laser or quant"}, {"change", "laser"}, {"tensor", "layer"}};
+    {"matrix", "laser"}, {"metric", "laser, quant or superweight"}, {"change", "laser"}, {"tensor", "layer"},
+    {"show", "superweight"}};
 
 // Qt needs a private runtime directory (QStandardPaths::RuntimeLocation) and
 // warns on stderr when XDG_RUNTIME_DIR is unset, as in cron jobs, containers
@@ -427,7 +431,11 @@ int runStudyFigure(const FigureOptions& o) {
     if (!preset) return usageError("--style: unknown preset '" + o.style + "'");
     auto text = readTextFile(o.study);
     if (!text) return fail(text.error());
-    auto kind = core::compressionStudyKind(*text, o.study);
+    const bool superWeight = core::isSuperWeightStudyJson(*text);
+    if (superWeight != (o.kind == "superweight")) {
+        return fail(o.study + (superWeight ? ": a superweight study, not " + o.kind : ": not a super-weight study (superlens-cli study superweight --json)"));
+    }
+    auto kind = superWeight ? core::Result<std::string>(std::string("superweight")) : core::compressionStudyKind(*text, o.study);
     if (!kind) return fail(kind.error());
     if (*kind != o.kind) return fail(o.study + ": a " + *kind + " study, not " + o.kind);
     qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -437,7 +445,13 @@ int runStudyFigure(const FigureOptions& o) {
     char* argv[] = {arg0, nullptr};
     QApplication app(argc, argv);
     std::unique_ptr<widgets::PlotView> view;
-    if (*kind == "laser") {
+    if (*kind == "superweight") {
+        auto s = core::parseSuperWeightStudyJson(*text, o.study);
+        if (!s) return fail(s.error());
+        auto v = std::make_unique<widgets::SuperWeightStudyView>();
+        v->setStudy(std::make_shared<const core::SuperWeightStudy>(std::move(s).value()));
+        view = std::move(v);
+    } else if (*kind == "laser") {
         auto s = core::parseLaserStudyJson(*text, o.study);
         if (!s) return fail(s.error());
         auto v = std::make_unique<widgets::LaserHeatmapView>();
@@ -558,9 +572,12 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
                   "With --compare-with: every figure draws B's run of the prompt (same edits) as the second side (the GUI's Overlay model B)");
     cmd->add_option("--imatrix", opts->imatrix,
                     "llama.cpp importance matrix (imatrix.dat or GGUF imatrix): the layer figure's down_proj input columns, the compare figure's super weights");
-    cmd->add_option("--study", opts->study, "laser / quant figures: the study JSON (superlens-cli study laser|quant --json)");
+    cmd->add_option("--study", opts->study, "laser / quant / superweight figures: the study JSON (superlens-cli study laser|quant|superweight --json)");
     viewOption("matrix", "laser: the matrix type shown (default: the study's first)");
-    viewOption("metric", "laser, quant: the measure shown (default: the study's first)");
+    viewOption("metric", "laser, quant, superweight: the measure shown (default: the study's first; superweight: ppl, ppl_ratio, stopword_mass, "
+                         "stopword_ratio, accuracy)");
+    viewOption("show", "superweight: conditions (default; bars with their intervals), null (the null control's distribution) or joint "
+                       "(the interaction matrix)");
     viewOption("change", "laser: yes to show value - baseline (default no)");
     viewOption("position", "lens: the position the layer rows describe (default: the last)");
     viewOption("head", "attention, patches (attention quantities): mean (default) or one head H");
@@ -583,14 +600,14 @@ void addFigureCommand(CLI::App& app, CliContext& ctx) {
                 }
                 return runFromFigure(*opts);
             }
-            if (opts->kind == "laser" || opts->kind == "quant") {
+            if (opts->kind == "laser" || opts->kind == "quant" || opts->kind == "superweight") {
                 if (opts->study.empty() || !opts->model.empty() || opts->input.given())
                     return usageError("figure " + opts->kind + " draws a study: --study FILE.json (from superlens-cli study " + opts->kind +
                                       " --json), no MODEL or input");
                 if (opts->out.empty()) return usageError("figure needs --out FILE.(pdf|svg|png)");
                 return runStudyFigure(*opts);
             }
-            if (!opts->study.empty()) return usageError("--study goes with the laser and quant figures");
+            if (!opts->study.empty()) return usageError("--study goes with the laser, quant and superweight figures");
             if (opts->overlayB && opts->compareWith.empty()) return usageError("--overlay-b needs --compare-with B");
             if (opts->compareWith.empty() && ("," + opts->kind + ",").find(",compare,") != std::string::npos)
                 return usageError("figure compare needs --compare-with B (the model compared with MODEL)");

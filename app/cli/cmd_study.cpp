@@ -106,6 +106,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     }
     if (o.json) {
         nlohmann::json j;
+        j["study"] = "superweight";  // figure superweight --study and the GUI read this document (superweight_study_json.h)
         j["super_weights"] = nlohmann::json::array();
         for (const auto& sw : study->superWeights) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
         j["outliers"] = nlohmann::json::array();

@@ -88,12 +88,16 @@ AblationPanel::AblationPanel(AblationSet* set, QUndoStack* undo, LensSession* se
                            "blocks.L.hook_mlp_out[t,row] = its original value"));
     auto* outliers = new QPushButton(tr("Zero outliers instead"), presets);
     outliers->setToolTip(tr("Zero the same number of the largest non-super |W| entries of the same matrices (control)"));
+    m_nullButton = new QPushButton(tr("Null distribution…"), presets);
+    m_nullButton->setToolTip(tr("The control as a distribution: K random weights of the same matrices (and of other layers) changed by the\n"
+                                "super weight's amount; shows where zeroing the super weight falls among them (percentile, z)"));
     auto* clear = new QPushButton(tr("Clear all"), presets);
     clear->setToolTip(tr("Switch every edit off"));
     grid->addWidget(zeroAll, 0, 0);
     grid->addWidget(restore, 0, 1);
     grid->addWidget(outliers, 1, 0);
-    grid->addWidget(clear, 1, 1);
+    grid->addWidget(m_nullButton, 1, 1);
+    grid->addWidget(clear, 2, 0);
     m_scaleTarget = new QComboBox(presets);
     m_scaleTarget->setToolTip(tr("Super weight to scale"));
     m_scaleSlider = new QSlider(Qt::Horizontal, presets);
@@ -103,17 +107,18 @@ AblationPanel::AblationPanel(AblationSet* set, QUndoStack* undo, LensSession* se
     m_scaleSlider->setToolTip(tr("Scale the super weight by 0..3 (the paper's sensitivity sweep)"));
     m_scaleLabel = new QLabel(QStringLiteral("×1.00"), presets);
     m_scaleLabel->setMinimumWidth(44);
-    grid->addWidget(new QLabel(tr("Scale"), presets), 2, 0);
-    grid->addWidget(m_scaleTarget, 2, 1);
+    grid->addWidget(new QLabel(tr("Scale"), presets), 3, 0);
+    grid->addWidget(m_scaleTarget, 3, 1);
     auto* sliderRow = new QHBoxLayout;
     sliderRow->addWidget(m_scaleSlider, 1);
     sliderRow->addWidget(m_scaleLabel);
-    grid->addLayout(sliderRow, 3, 0, 1, 2);
+    grid->addLayout(sliderRow, 4, 0, 1, 2);
     layout->addWidget(presets);
     connect(zeroAll, &QPushButton::clicked, this, &AblationPanel::zeroAllSuperWeights);
     connect(restore, &QPushButton::clicked, this, &AblationPanel::zeroSuperWeightsAndRestoreActivation);
     connect(outliers, &QPushButton::clicked, this, &AblationPanel::zeroLargestOutliers);
     connect(clear, &QPushButton::clicked, this, &AblationPanel::clearAll);
+    connect(m_nullButton, &QPushButton::clicked, this, &AblationPanel::nullDistributionRequested);
     connect(m_scaleSlider, &QSlider::valueChanged, this, [this](int v) { setScaleFactor(v / 100.0); });
 
     auto* undoRow = new QHBoxLayout;

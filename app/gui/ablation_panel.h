@@ -2,8 +2,9 @@
 // The Ablations dock: detected (and published) super weights with a
 // checkbox each, user coordinates typed in the edit syntax or picked in the
 // layer heatmap, presets (zero all super weights; zero them and restore the
-// super activation; zero as many of the largest non-super outliers; scale a
-// super weight 0..3x), undo/redo and perplexity before/after.
+// super activation; zero as many of the largest non-super outliers, with the
+// null distribution of random same-size changes beside it; scale a super
+// weight 0..3x), undo/redo and perplexity before/after.
 
 #include <vector>
 
@@ -48,11 +49,15 @@ public:
 
     QListWidget* list() const { return m_list; }
     QSlider* scaleSlider() const { return m_scaleSlider; }
+    QPushButton* nullDistributionButton() const { return m_nullButton; }
     void setPerplexityText(const QString& text);
 
 signals:
     void statusMessage(const QString& message);
     void perplexityRequested();
+    // "Null distribution…" beside "Zero outliers instead": run the super-weight
+    // study's null control (K random same-size changes) and show its distribution.
+    void nullDistributionRequested();
 
 private:
     void rebuildList();
@@ -73,6 +78,7 @@ private:
     QLabel* m_scaleLabel = nullptr;
     QLabel* m_pplLabel = nullptr;
     QLabel* m_summary = nullptr;
+    QPushButton* m_nullButton = nullptr;
 };
 
 }  // namespace superlens::gui

@@ -22,6 +22,9 @@
 #include "resource_locator.h"
 #include "studies/laser_heatmap_view.h"
 #include "studies/quant_plot_view.h"
+#include "studies/superweight_study_view.h"
+#include "superlens/core/analysis/superweight_study_json.h"
+#include "superlens/core/tokenizer/token_ids.h"
 #include "superlens/core/model/mapped_file.h"
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/super_weights.h"
@@ -266,11 +269,137 @@ bool editQuantSweepSettings(QWidget* parent, QuantSweepSettings* settings) {
     return false;
 }
 
+bool editSuperWeightStudySettings(QWidget* parent, SuperWeightStudySettings* settings) {
+    QDialog dialog(parent);
+    dialog.setWindowTitle(QObject::tr("Super-weight study (intervals, null control, joint ablation)"));
+    auto* form = new QFormLayout(&dialog);
+    StudyMeasureSettings m;
+    m.textFile = settings->textFile;
+    m.maxTokens = settings->maxTokens;
+    m.context = settings->context;
+    m.zeroShot = settings->zeroShot;
+    MeasureFields measure(&dialog, form, m);
+    measure.answers->setEnabled(false);
+    measure.answers->setPlaceholderText(QObject::tr("(not used by this study)"));
+    auto* ids = new QLineEdit(settings->idsFile, &dialog);
+    ids->setPlaceholderText(QObject::tr("optional: token ids instead of the text (models without a tokenizer)"));
+    form->addRow(QObject::tr("Text token ids"), ids);
+    auto* bos = new QCheckBox(QObject::tr("every window starts with BOS (as --bos-windows)"), &dialog);
+    bos->setChecked(settings->bosWindows);
+    form->addRow(QObject::tr("BOS windows"), bos);
+    auto* stop = new QCheckBox(QObject::tr("bundled English stopwords"), &dialog);
+    stop->setChecked(settings->stopwords);
+    form->addRow(QObject::tr("Stopword mass"), stop);
+    auto* outliers = new QSpinBox(&dialog);
+    outliers->setRange(0, 1000000);
+    outliers->setSpecialValueText(QObject::tr("as many as the super weights"));
+    outliers->setValue(settings->outliers);
+    form->addRow(QObject::tr("Control outliers per matrix"), outliers);
+    auto* level = new QDoubleSpinBox(&dialog);
+    level->setRange(0.5, 0.999);
+    level->setDecimals(3);
+    level->setSingleStep(0.01);
+    level->setValue(settings->ciLevel);
+    form->addRow(QObject::tr("Interval level"), level);
+    auto* resamples = new QSpinBox(&dialog);
+    resamples->setRange(0, 1000000);
+    resamples->setSpecialValueText(QObject::tr("no intervals"));
+    resamples->setValue(settings->resamples);
+    form->addRow(QObject::tr("Bootstrap resamples"), resamples);
+    auto* nullCount = new QSpinBox(&dialog);
+    nullCount->setRange(0, 100000);
+    nullCount->setSpecialValueText(QObject::tr("off"));
+    nullCount->setValue(settings->nullCount);
+    nullCount->setToolTip(QObject::tr("K random weights (same matrix, and other layers) changed by the super weight's amount; one pass over the text each"));
+    form->addRow(QObject::tr("Null control draws (K)"), nullCount);
+    auto* joint = new QCheckBox(QObject::tr("each super weight alone, all but one, all, every pair"), &dialog);
+    joint->setChecked(settings->joint);
+    form->addRow(QObject::tr("Joint ablation"), joint);
+    addButtons(&dialog, form);
+    if (dialog.exec() != QDialog::Accepted) return false;
+    measure.read(&m);
+    settings->textFile = m.textFile;
+    settings->maxTokens = m.maxTokens;
+    settings->context = m.context;
+    settings->zeroShot = m.zeroShot;
+    settings->idsFile = ids->text().trimmed();
+    settings->stopwords = stop->isChecked();
+    settings->bosWindows = bos->isChecked();
+    settings->outliers = outliers->value();
+    settings->ciLevel = level->value();
+    settings->resamples = resamples->value();
+    settings->nullCount = nullCount->value();
+    settings->joint = joint->isChecked();
+    return true;
+}
+
+namespace {
+
+// The study's inputs as `study superweight` makes them from --text / --text-ids
+// (the text encoded with BOS, cut to maxTokens), kept alive for the worker.
+struct SuperWeightData {
+    core::StudyTasks tasks;
+    std::vector<core::EditSpec> edits;
+    core::SuperWeightStudyInputs inputs;
+    core::SuperWeightStudyOptions options;
+};
+
+core::Result<std::unique_ptr<SuperWeightData>> prepareSuperWeight(const LoadedModel& loaded, const SuperWeightStudySettings& s,
+                                                                  const std::vector<std::string>& baseSpecs) {
+    auto d = std::make_unique<SuperWeightData>();
+    const core::Model& model = *loaded.model;
+    const core::Tokenizer* tok = loaded.tokenizer.get();
+    std::vector<core::TokenId> ids;
+    if (!s.idsFile.isEmpty()) {
+        const std::filesystem::path path = toPath(s.idsFile);
+        auto text = core::readRegularFile(path, core::kMaxTextBytes);
+        if (!text) return text.error();
+        auto parsed = core::parseTokenIds(*text, model.config().vocabSize, path.string());
+        if (!parsed) return parsed.error();
+        ids = std::move(parsed).value();
+    } else {
+        if (!tok) return core::Error{"this model has no tokenizer: give the study text as token ids (Text token ids)"};
+        const std::filesystem::path path = toPath(s.textFile.isEmpty() ? heldOutTextFile() : s.textFile);
+        auto text = core::readRegularFile(path, core::kMaxTextBytes);
+        if (!text) return text.error();
+        ids = tok->encode(*text, !s.bosWindows);
+        if (s.maxTokens > 0 && static_cast<int>(ids.size()) > s.maxTokens) ids.resize(static_cast<std::size_t>(s.maxTokens));
+        if (s.bosWindows) {
+            auto windows = core::bosWindows(ids, tok, core::windowLength(s.context, model.config()), 0, path.string(), "the window");
+            if (!windows) return windows.error();
+            ids = std::move(windows).value();
+        }
+    }
+    if (!s.idsFile.isEmpty() && s.maxTokens > 0 && static_cast<int>(ids.size()) > s.maxTokens) ids.resize(static_cast<std::size_t>(s.maxTokens));
+    if (ids.size() < 2) return core::Error{"the study text has fewer than two tokens"};
+    d->inputs.textTokens = std::move(ids);
+    d->inputs.tokenizer = tok;
+    if (s.stopwords && tok) d->inputs.stopwordIds = loaded.stopwordIds;
+    auto tasks = core::studyZeroShotTasks("", !s.zeroShot || !tok, tok, model.folder().string(), model.config().causal);
+    if (!tasks) return tasks.error();
+    d->tasks = std::move(tasks).value();
+    if (!d->tasks.tasks.empty()) d->inputs.tasks = &d->tasks.tasks;
+    auto edits = core::parseEdits(baseSpecs, model);
+    if (!edits) return core::Error{"current edits: " + edits.error().message};
+    d->edits = std::move(edits).value();
+    d->options.perplexity.context = core::windowLength(s.context, model.config());
+    d->options.outlierCount = s.outliers;
+    d->options.bootstrap.level = s.ciLevel;
+    d->options.bootstrap.resamples = s.resamples;
+    d->options.nullCount = s.nullCount;
+    d->options.joint = s.joint;
+    SL_TRY(core::validate(d->options.bootstrap));
+    return d;
+}
+
+}  // namespace
+
 CompressionStudies::CompressionStudies(LensSession* session, QWidget* dialogParent, QObject* parent)
     : QObject(parent), m_session(session), m_dialogParent(dialogParent) {
     m_lane = new JobLane(QStringLiteral("study"), this);
     m_laserView = new widgets::LaserHeatmapView(dialogParent);
     m_quantView = new widgets::QuantPlotView(dialogParent);
+    m_superWeightView = new widgets::SuperWeightStudyView(dialogParent);
     connect(m_lane, &JobLane::started, this, &CompressionStudies::jobStarted);
     connect(m_lane, &JobLane::progress, this, &CompressionStudies::jobProgress);
     connect(m_lane, &JobLane::finished, this, [this](const QString& label, bool ok, const QString& message) {
@@ -288,7 +417,7 @@ CompressionStudies::~CompressionStudies() {
     m_lane->waitForIdle();
 }
 
-QList<widgets::PlotView*> CompressionStudies::views() const { return {m_laserView, m_quantView}; }
+QList<widgets::PlotView*> CompressionStudies::views() const { return {m_laserView, m_quantView, m_superWeightView}; }
 
 void CompressionStudies::populateMenu(QMenu* menu) {
     menu->addAction(tr("&LASER sweep…"), this, [this] {
@@ -306,16 +435,20 @@ void CompressionStudies::populateMenu(QMenu* menu) {
         }
         if (editQuantSweepSettings(m_dialogParent, &m_quantSettings)) runQuant(m_quantSettings);
     });
+    menu->addAction(tr("&Super-weight study (intervals, null, joint)…"), this, [this] { askAndRunSuperWeight(); });
     menu->addAction(tr("&Cancel study"), this, &CompressionStudies::cancel);
     menu->addSeparator();
     menu->addAction(tr("&Open study JSON…"), this, [this] {
-        const QString path = QFileDialog::getOpenFileName(m_dialogParent, tr("Open a study (superlens-cli study laser|quant --json)"), QString(),
+        const QString path = QFileDialog::getOpenFileName(m_dialogParent, tr("Open a study (superlens-cli study laser|quant|superweight --json)"), QString(),
                                                           tr("Study JSON (*.json)"));
         QString error;
         if (!path.isEmpty() && !openStudyFile(path, &error)) emit errorOccurred(error);
     });
-    for (const QString& kind : {QStringLiteral("laser"), QStringLiteral("quant")}) {
-        menu->addAction(kind == QLatin1String("laser") ? tr("Save &LASER study JSON…") : tr("Save &quantization study JSON…"), this, [this, kind] {
+    for (const QString& kind : {QStringLiteral("laser"), QStringLiteral("quant"), QStringLiteral("superweight")}) {
+        const QString text = kind == QLatin1String("laser") ? tr("Save &LASER study JSON…")
+                             : kind == QLatin1String("quant") ? tr("Save &quantization study JSON…")
+                                                              : tr("Save s&uper-weight study JSON…");
+        menu->addAction(text, this, [this, kind] {
             const QString path = QFileDialog::getSaveFileName(m_dialogParent, tr("Save the study"), kind + QStringLiteral(".json"), tr("Study JSON (*.json)"));
             QString error;
             if (!path.isEmpty() && !saveStudyFile(kind, path, &error)) emit errorOccurred(error);
@@ -395,6 +528,38 @@ bool CompressionStudies::runQuant(const QuantSweepSettings& settings) {
     return true;
 }
 
+void CompressionStudies::askAndRunSuperWeight(int nullCount) {
+    if (!m_session->model()) {
+        emit errorOccurred(tr("Open a model first: the super-weight study runs on it."));
+        return;
+    }
+    if (nullCount > 0 && m_superWeightSettings.nullCount == 0) m_superWeightSettings.nullCount = nullCount;
+    if (editSuperWeightStudySettings(m_dialogParent, &m_superWeightSettings)) {
+        runSuperWeight(m_superWeightSettings, nullCount > 0 && m_superWeightSettings.nullCount > 0 ? QStringLiteral("null") : QStringLiteral("conditions"));
+    }
+}
+
+bool CompressionStudies::runSuperWeight(const SuperWeightStudySettings& settings, const QString& show) {
+    auto loaded = modelForStudy(tr("super-weight study"));
+    if (!loaded) return false;
+    const std::vector<std::string> base = stdStrings(m_session->edits());
+    // The study scans the text's head for the super weights, as `study superweight` does.
+    using Out = std::shared_ptr<const core::SuperWeightStudy>;
+    m_lane->start<Out>(
+        tr("Super-weight study"),
+        [loaded, base, settings](const core::RunControl& control) -> core::Result<Out> {
+            auto data = prepareSuperWeight(*loaded, settings, base);
+            if (!data) return data.error();
+            auto study = core::studySuperWeight(*loaded->engine, (*data)->inputs, (*data)->edits, (*data)->options, control);
+            if (!study) return study.error();
+            return Out(std::make_shared<const core::SuperWeightStudy>(std::move(study).value()));
+        },
+        [this, show](core::Result<Out>& r) {
+            if (r) showSuperWeight(*r, show);
+        });
+    return true;
+}
+
 void CompressionStudies::cancel() { m_lane->cancel(); }
 
 bool CompressionStudies::isRunning() const { return m_lane->isRunning(); }
@@ -411,6 +576,13 @@ void CompressionStudies::showQuant(std::shared_ptr<const core::QuantStudy> study
     emit studyShown(QStringLiteral("quant"));
 }
 
+void CompressionStudies::showSuperWeight(std::shared_ptr<const core::SuperWeightStudy> study, const QString& show) {
+    m_superWeightView->setStudy(std::move(study));
+    m_superWeightView->setShow(show);
+    emit statusMessage(tr("Super-weight study: %n super weight(s)", nullptr, static_cast<int>(m_superWeightView->study()->superWeights.size())));
+    emit studyShown(QStringLiteral("superweight"));
+}
+
 bool CompressionStudies::openStudyFile(const QString& path, QString* error, QString* kind) {
     const QString text = readFile(path, error);
     if (text.isEmpty()) {
@@ -418,6 +590,16 @@ bool CompressionStudies::openStudyFile(const QString& path, QString* error, QStr
         return false;
     }
     const std::string json = text.toStdString(), name = path.toStdString();
+    if (core::isSuperWeightStudyJson(json)) {
+        auto s = core::parseSuperWeightStudyJson(json, name);
+        if (!s) {
+            *error = QString::fromStdString(s.error().message);
+            return false;
+        }
+        if (kind) *kind = QStringLiteral("superweight");
+        showSuperWeight(std::make_shared<const core::SuperWeightStudy>(std::move(s).value()), QStringLiteral("conditions"));
+        return true;
+    }
     auto k = core::compressionStudyKind(json, name);
     if (!k) {
         *error = QString::fromStdString(k.error().message);
@@ -446,6 +628,7 @@ bool CompressionStudies::saveStudyFile(const QString& kind, const QString& path,
     std::string json;
     if (kind == QLatin1String("laser") && m_laserView->study()) json = m_laserView->study()->toJson();
     else if (kind == QLatin1String("quant") && m_quantView->study()) json = m_quantView->study()->toJson();
+    else if (kind == QLatin1String("superweight") && m_superWeightView->study()) json = core::superWeightStudyJson(*m_superWeightView->study());
     if (json.empty()) {
         *error = tr("There is no %1 study to save yet.").arg(kind);
         return false;

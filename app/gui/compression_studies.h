@@ -18,6 +18,7 @@
 #include <QStringList>
 
 #include "superlens/core/analysis/compression_study.h"
+#include "superlens/core/analysis/studies.h"
 
 class QMenu;
 class QWidget;
@@ -26,6 +27,7 @@ namespace superlens::widgets {
 class LaserHeatmapView;
 class QuantPlotView;
 class PlotView;
+class SuperWeightStudyView;
 }  // namespace superlens::widgets
 
 namespace superlens::gui {
@@ -59,6 +61,23 @@ struct QuantSweepSettings {
     int actBits = 0;         // 0 = no activation series
 };
 
+// The super-weight study (issue 23; superlens-cli study superweight): the
+// four conditions with intervals, the null control, the joint ablation.
+struct SuperWeightStudySettings {
+    QString textFile;        // perplexity text (default: the bundled held-out text)
+    QString idsFile;         // instead of the text: token ids (models without a tokenizer), as --text-ids
+    int maxTokens = 256;     // the text's first N tokens (0 = all)
+    int context = 128;       // perplexity window (stride = window)
+    bool bosWindows = false; // every window starts with BOS (--bos-windows; the demo model is trained so)
+    bool zeroShot = true;    // the bundled multiple-choice set (needs a tokenizer)
+    bool stopwords = true;   // the bundled English stopwords (needs a tokenizer)
+    int outliers = 0;        // control outliers per matrix (0 = as many as its super weights)
+    double ciLevel = 0.95;
+    int resamples = 1000;    // 0 = no intervals
+    int nullCount = 0;       // null-control draws per scope (0 = none)
+    bool joint = false;
+};
+
 class CompressionStudies : public QObject {
     Q_OBJECT
 public:
@@ -67,6 +86,7 @@ public:
 
     widgets::LaserHeatmapView* laserView() const { return m_laserView; }
     widgets::QuantPlotView* quantView() const { return m_quantView; }
+    widgets::SuperWeightStudyView* superWeightView() const { return m_superWeightView; }
     QList<widgets::PlotView*> views() const;
     // Adds the Studies actions (sweeps with a settings dialog, open/save JSON, cancel).
     void populateMenu(QMenu* menu);
@@ -74,18 +94,22 @@ public:
     // Starts a sweep on the open model; false (with errorOccurred) without one.
     bool runLaser(const LaserSweepSettings& settings);
     bool runQuant(const QuantSweepSettings& settings);
+    // `show`: the part the view turns to when the study arrives ("conditions", "null", "joint").
+    bool runSuperWeight(const SuperWeightStudySettings& settings, const QString& show = QStringLiteral("conditions"));
+    // The settings dialog, then runSuperWeight; nullCount > 0 asks for the null control (the ablation panel's button).
+    void askAndRunSuperWeight(int nullCount = -1);
     void cancel();
     bool isRunning() const;
     JobLane* lane() const { return m_lane; }
 
-    // Shows a study JSON (superlens-cli study laser|quant --json) in its view.
-    // Errors name the file and the problem. *kind = "laser" or "quant".
+    // Shows a study JSON (superlens-cli study laser|quant|superweight --json) in its view.
+    // Errors name the file and the problem. *kind = "laser", "quant" or "superweight".
     bool openStudyFile(const QString& path, QString* error, QString* kind = nullptr);
     // Writes the shown study of a kind as JSON (the CLI's format).
     bool saveStudyFile(const QString& kind, const QString& path, QString* error) const;
 
 signals:
-    // The view of `kind` ("laser" / "quant") shows a new study.
+    // The view of `kind` ("laser" / "quant" / "superweight") shows a new study.
     void studyShown(const QString& kind);
     void errorOccurred(const QString& message);
     void statusMessage(const QString& message);
@@ -98,12 +122,15 @@ private:
     std::shared_ptr<const LoadedModel> modelForStudy(const QString& what);
     void showLaser(std::shared_ptr<const core::LaserStudy> study);
     void showQuant(std::shared_ptr<const core::QuantStudy> study);
+    void showSuperWeight(std::shared_ptr<const core::SuperWeightStudy> study, const QString& show);
 
     LensSession* m_session;
     QWidget* m_dialogParent;
     JobLane* m_lane = nullptr;
     widgets::LaserHeatmapView* m_laserView = nullptr;
     widgets::QuantPlotView* m_quantView = nullptr;
+    widgets::SuperWeightStudyView* m_superWeightView = nullptr;
+    SuperWeightStudySettings m_superWeightSettings;
     LaserSweepSettings m_laserSettings;
     QuantSweepSettings m_quantSettings;
 };
@@ -111,5 +138,6 @@ private:
 // Settings dialogs (modal); false when cancelled.
 bool editLaserSweepSettings(QWidget* parent, const core::Model* model, LaserSweepSettings* settings);
 bool editQuantSweepSettings(QWidget* parent, QuantSweepSettings* settings);
+bool editSuperWeightStudySettings(QWidget* parent, SuperWeightStudySettings* settings);
 
 }  // namespace superlens::gui

@@ -1,7 +1,7 @@
 // superlens: the desktop app (docs/GUI.md).
 //
 //   superlens [--model DIR] [--prompt TEXT | --ids 1,2,3 | --image FILE] [--edit SPEC]... [--edits FILE]
-//             [--activations FILE.h5] [--study FILE.json]
+//             [--activations FILE.h5] [--study FILE.json [--study-state KEY=VALUE]...]
 //             [--held-out-loss] [--compare-with B] [--imatrix FILE]
 //             [--screenshot FILE.png [--view KIND] [--layer N] [--size WxH] [--compare-edit E]...]
 //
@@ -83,8 +83,12 @@ int main(int argc, char** argv) {
     const QCommandLineOption cacheOpt(QStringLiteral("activations"), QStringLiteral("Show the runs of an HDF5 activation cache instead of a model"),
                                       QStringLiteral("FILE.h5"));
     const QCommandLineOption sizeOpt(QStringLiteral("size"), QStringLiteral("Window size for --screenshot (default 1440x900)"), QStringLiteral("WxH"));
-    const QCommandLineOption studyOpt(QStringLiteral("study"), QStringLiteral("Show a study JSON (superlens-cli study laser|quant --json) in its view"),
+    const QCommandLineOption studyOpt(QStringLiteral("study"), QStringLiteral("Show a study JSON (superlens-cli study laser|quant|superweight --json) in its view"),
                                       QStringLiteral("FILE.json"));
+    const QCommandLineOption studyStateOpt(QStringLiteral("study-state"),
+                                           QStringLiteral("With --study: a control of the study view, as figure options without '--' "
+                                                          "(e.g. show=null, metric=ppl_ratio)"),
+                                           QStringLiteral("KEY=VALUE"));
     const QCommandLineOption compareOpt(QStringLiteral("compare-edit"),
                                         QStringLiteral("With --screenshot: after the run, run again with these edits instead of --edit and "
                                                        "show the two runs compared (History dock)"),
@@ -97,7 +101,7 @@ int main(int argc, char** argv) {
     const QCommandLineOption overlayOpt(QStringLiteral("overlay-b"), QStringLiteral("With --compare-with: every view draws model B's run as the second side"));
     const QCommandLineOption imatrixOpt(QStringLiteral("imatrix"),
                                         QStringLiteral("llama.cpp importance matrix (imatrix.dat or GGUF imatrix) for the Layer view"), QStringLiteral("FILE"));
-    parser.addOptions({modelOpt, promptOpt, idsOpt, imageOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt, compareOpt, heldOutOpt,
+    parser.addOptions({modelOpt, promptOpt, idsOpt, imageOpt, editOpt, editsOpt, shotOpt, viewOpt, layerOpt, cacheOpt, sizeOpt, studyOpt, studyStateOpt, compareOpt, heldOutOpt,
                        compareWithOpt, overlayOpt, imatrixOpt});
     parser.process(app);
 
@@ -139,7 +143,16 @@ int main(int argc, char** argv) {
     window.show();
     if (parser.isSet(studyOpt)) {
         QString error;
-        if (!window.studies()->openStudyFile(parser.value(studyOpt), &error)) return failWith(error);
+        QString kind;
+        if (!window.studies()->openStudyFile(parser.value(studyOpt), &error, &kind)) return failWith(error);
+        for (const QString& state : parser.values(studyStateOpt)) {
+            const qsizetype eq = state.indexOf(QLatin1Char('='));
+            bool applied = false;
+            for (superlens::widgets::PlotView* v : window.studies()->views()) {
+                if (v->kind() == kind && eq > 0) applied = v->applyFigureState(state.left(eq), state.mid(eq + 1), &error);
+            }
+            if (!applied) return failWith(error.isEmpty() ? QStringLiteral("--study-state %1: not a control of the %2 study view").arg(state, kind) : error);
+        }
     }
 
     const bool custom = parser.isSet(promptOpt) || parser.isSet(idsOpt) || parser.isSet(imageOpt) || !edits.isEmpty() || shotMode;

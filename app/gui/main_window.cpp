@@ -158,6 +158,7 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
     connect(m_promptPanel, &PromptPanel::openImageRequested, this, &MainWindow::chooseImage);
     connect(m_promptPanel, &PromptPanel::problem, this, &MainWindow::showError);
     connect(m_ablationPanel, &AblationPanel::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    connect(m_ablationPanel, &AblationPanel::nullDistributionRequested, this, [this] { m_studies->askAndRunSuperWeight(20); });
     connect(m_ablationPanel, &AblationPanel::perplexityRequested, this, [this] {
         const QString text = heldOutTextFile();
         if (text.isEmpty()) {

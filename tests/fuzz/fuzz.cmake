@@ -8,7 +8,7 @@ include(SuperLensFuzz)
 
 set(SUPERLENS_FUZZ_DIR ${CMAKE_CURRENT_LIST_DIR})
 set(SUPERLENS_FUZZ_TARGETS gguf gguf_tokenizer safetensors shard_index config edit_spec experiment npy image preprocessor_config imatrix tokenizer_json
-    tokenizer_model prompt cache)
+    tokenizer_model prompt cache superweight_study)
 
 if(SUPERLENS_BUILD_FUZZ)
   # The libFuzzer executables link the parsers' own sources (core's model/
@@ -73,6 +73,9 @@ foreach(target ${SUPERLENS_FUZZ_TARGETS})
       set(fuzz_lib superlens_fuzz_tokenizers)
     elseif(target STREQUAL "cache")
       set(fuzz_lib superlens_fuzz_cache)
+    elseif(target STREQUAL "superweight_study")
+      # The study document's writer is the study's own (studies.cpp): all of core.
+      set(fuzz_lib superlens_core)
     endif()
     target_link_libraries(fuzz_${target} PRIVATE ${fuzz_lib} superlens_warnings superlens_codegen superlens_sanitizers)
     target_include_directories(fuzz_${target} PRIVATE ${PROJECT_SOURCE_DIR}/core/src)

@@ -694,11 +694,46 @@ def cache_corpus():
                 (4, ["hook_embed", "blocks.1.hook_mlp_out", "ln_final.hook_normalized"], "all")])
     cache_file(os.path.join(d, "no-logits.h5"), [(2, ["blocks.0.hook_attn_out"], None)], vocab=False)
 
+def superweight_study_corpus():
+    # The document of `study superweight --json` (issue 23), small: every part the parser reads.
+    def cond(key, ppl, ci=True):
+        c = {"key": key, "label": key.replace("_", " "), "edits": [], "ppl": ppl, "ppl_ci": [ppl * 0.9, ppl * 1.1] if ci else None,
+             "ppl_ratio": ppl / 10.0, "ppl_ratio_ci": [ppl / 11.0, ppl / 9.0] if ci else None, "nll": 2.302585092994046, "tokens": 31, "windows": 4,
+             "zero_shot": {"accuracy": 0.5, "accuracy_ci": [0.25, 0.75], "accuracy_norm": 0.5, "accuracy_norm_ci": None, "accuracy_delta": 0.0,
+                           "accuracy_delta_ci": [0.0, 0.0], "count": 4, "predictions": [0, 1, 2, 1]},
+             "stopwords": {"mass": 0.3, "mass_ci": [0.25, 0.35], "original_mass": 0.3, "ratio": 1.0, "ratio_ci": [0.9, 1.1]}}
+        return c
+    zeroed = cond("sw_zeroed", 70.0)
+    zeroed["edits"] = ["model.layers.1.mlp.down_proj.weight[8,42]=0"]
+    zeroed["null"] = {"scope": "same_matrix", "k": 3, "ppl": [10.0, 10.5, 9.5], "mean": 10.0, "sd": 0.5, "percentile": 100.0, "z": 120.0,
+                      "edits": [["model.layers.1.mlp.down_proj.weight[3,4]=0.5"], ["model.layers.1.mlp.down_proj.weight[5,6]=-1"],
+                                ["model.layers.1.mlp.down_proj.weight[7,8]=2"]]}
+    zeroed["null_elsewhere"] = {"scope": "elsewhere", "k": 2, "ppl": [10.0, 10.0], "mean": 10.0, "sd": 0.0, "percentile": 100.0, "z": None}
+    full = {"study": "superweight",
+            "super_weights": [{"layer": 1, "row": 8, "col": 42, "value": -3.5, "token": 0, "down_out": 900.0, "output_axis": 0},
+                              {"layer": 1, "row": 50, "col": 42, "value": 2.5, "token": 0, "down_out": -400.0, "output_axis": 0}],
+            "outliers": [{"layer": 1, "row": 3, "col": 9}, {"layer": 1, "row": 4, "col": 10}],
+            "conditions": [cond("original", 10.0), zeroed, cond("sw_zeroed_sa_restored", 11.0), cond("outliers_zeroed", 10.2, ci=False)],
+            "joint": {"items": [{"layer": 1, "row": 8, "col": 42}, {"layer": 1, "row": 50, "col": 42}], "unit": "mean NLL change (nats)",
+                      "original_nll": 2.302585092994046, "single": [0.5, 0.01], "single_ci": [[0.4, 0.6], None],
+                      "leave_one_out": [0.01, 0.5], "leave_one_out_ci": [None, [0.4, 0.6]], "all": 1.9, "all_ci": [1.8, 2.0],
+                      "pair": [[0.5, 1.9], [1.9, 0.01]], "interaction": [[0.0, 1.39], [1.39, 0.0]],
+                      "interaction_ci": [[None, [1.2, 1.5]], [[1.2, 1.5], None]]},
+            "ci": {"level": 0.95, "resamples": 1000, "seed": 1592598563}, "notes": ["a note"]}
+    write("superweight_study", "full.json", json.dumps(full, separators=(",", ":")).encode())
+    minimal = {"super_weights": [], "conditions": [{"key": "original"}]}
+    write("superweight_study", "minimal-no-study-field.json", json.dumps(minimal, separators=(",", ":")).encode())
+    write("superweight_study", "joint-not-square.json",
+          json.dumps({"study": "superweight", "super_weights": [], "conditions": [{"key": "original", "ppl": 3.0}],
+                      "joint": {"items": [{"layer": 0, "row": 1, "col": 2}], "original_nll": 1.0, "single": [0.1], "leave_one_out": [0.0],
+                                "all": 0.1, "pair": [[0.1, 0.2]], "interaction": [[0.0]]}}, separators=(",", ":")).encode())
+    write("superweight_study", "laser-study.json", b'{"study":"laser","baseline":{}}')
+
 
 def main():
     rng = random.Random(15)
     for target in ("gguf", "gguf_tokenizer", "safetensors", "shard_index", "config", "edit_spec", "npy", "image", "preprocessor_config", "imatrix",
-                   "tokenizer_json", "tokenizer_model", "prompt", "cache"):
+                   "tokenizer_json", "tokenizer_model", "prompt", "cache", "superweight_study"):
         shutil.rmtree(os.path.join(OUT, target), ignore_errors=True)
     gguf_corpus(rng)
     gguf_tokenizer_corpus()
@@ -715,6 +750,7 @@ def main():
     tokenizer_json_corpus()
     tokenizer_model_corpus()
     cache_corpus()
+    superweight_study_corpus()
     for target in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, target))
         size = sum(os.path.getsize(os.path.join(OUT, target, f)) for f in files)

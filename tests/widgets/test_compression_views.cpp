@@ -113,6 +113,22 @@ private slots:
         QCOMPARE(v.colorMap()->colorScale()->dataScaleType(), QCPAxis::stLogarithmic);
         // rho = 1 keeps every singular value: the cell is the baseline.
         QVERIFY(std::abs(expected.at(1, 2) / studies().laser->baseline.ppl - 1) < 1e-4);
+        // A cell's label ends with "*" exactly when its interval of the change excludes 0.
+        v.refresh();
+        int starred = 0, expectedStars = 0;
+        for (int i = 0; i < v.plot()->itemCount(); ++i) {
+            auto* t = qobject_cast<QCPItemText*>(v.plot()->item(i));
+            if (!t) continue;
+            const auto l = static_cast<std::size_t>(std::lround(t->position->value())), r = static_cast<std::size_t>(std::lround(t->position->key()));
+            const double lo = expected.deltaLo[l * 3 + r], hi = expected.deltaHi[l * 3 + r];
+            const bool beyond = lo > 0 || hi < 0;
+            QCOMPARE(t->text().endsWith(QLatin1Char('*')), beyond);
+            starred += t->text().endsWith(QLatin1Char('*')) ? 1 : 0;
+            expectedStars += beyond ? 1 : 0;
+        }
+        QCOMPARE(starred, expectedStars);
+        QVERIFY(expectedStars > 0);
+        QVERIFY(v.plot()->xAxis->label().contains(QStringLiteral("* = interval")));
     }
 
     void laserChangeModeShowsTheDifference() {

@@ -192,6 +192,7 @@ bool LaserHeatmapView::rebuild(QString* emptyReason) {
     scale->setMarginGroup(QCP::msTop | QCP::msBottom, group);
 
     // Cell labels while they fit (values, or changes with a sign).
+    bool anyInterval = false;
     if (nLayers * nRhos <= 240) {
         for (int l = 0; l < nLayers; ++l) {
             for (int r = 0; r < nRhos; ++r) {
@@ -199,7 +200,13 @@ bool LaserHeatmapView::rebuild(QString* emptyReason) {
                 auto* text = new QCPItemText(p);
                 text->position->setType(QCPItemPosition::ptPlotCoords);
                 text->position->setCoords(r, l);
-                text->setText(!std::isfinite(v) ? QStringLiteral("–") : change && v > 0 ? QStringLiteral("+") + shortNumber(v) : shortNumber(v));
+                // "*": the cell's bootstrap interval of value - baseline (study --ci) excludes 0.
+                const std::size_t at = static_cast<std::size_t>(l) * m_heatmap.rhos.size() + static_cast<std::size_t>(r);
+                const bool beyond = at < m_heatmap.deltaLo.size() && at < m_heatmap.deltaHi.size() && std::isfinite(m_heatmap.deltaLo[at]) &&
+                                    std::isfinite(m_heatmap.deltaHi[at]) && (m_heatmap.deltaLo[at] > 0 || m_heatmap.deltaHi[at] < 0);
+                anyInterval = anyInterval || (at < m_heatmap.deltaLo.size() && std::isfinite(m_heatmap.deltaLo[at]));
+                text->setText((!std::isfinite(v) ? QStringLiteral("–") : change && v > 0 ? QStringLiteral("+") + shortNumber(v) : shortNumber(v)) +
+                              (beyond ? QStringLiteral("*") : QString()));
                 text->setClipToAxisRect(true);
                 text->setSelectable(false);
                 // White on the darkest quarter of the scale at each end, so labels stay legible.
@@ -217,7 +224,8 @@ bool LaserHeatmapView::rebuild(QString* emptyReason) {
     setTextTicks(p->yAxis, layerLabels, 40);
     p->xAxis->setRange(-0.5, nRhos - 0.5);
     p->yAxis->setRange(-0.5, nLayers - 0.5);
-    p->xAxis->setLabel(tr("ρ (fraction of the rank kept), %1").arg(m_typeBox->currentText()));
+    p->xAxis->setLabel(tr("ρ (fraction of the rank kept), %1%2")
+                           .arg(m_typeBox->currentText(), anyInterval ? tr("; * = interval of the change excludes 0") : QString()));
     p->yAxis->setLabel(tr("layer"));
     return true;
 }

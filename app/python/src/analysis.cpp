@@ -377,6 +377,7 @@ py::object studySuperWeight(const ModelPtr& self, const py::object& text, const 
         return r;
     });
     json j;
+    j["study"] = "superweight";  // as `study superweight --json`: the GUI and `figure superweight --study` read it
     j["super_weights"] = json::array();
     for (const auto& sw : s.superWeights) j["super_weights"].push_back(superWeightEntry(sw, m));
     j["outliers"] = json::array();

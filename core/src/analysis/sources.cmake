@@ -19,6 +19,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/studies.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/joint_ablation.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/massive_study.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/superweight_study_json.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/bootstrap.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/measure_intervals.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/bundled_resources.cpp)
