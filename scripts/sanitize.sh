@@ -1,13 +1,22 @@
 #!/usr/bin/env bash
 # The test suite under AddressSanitizer + UndefinedBehaviorSanitizer: builds
-# core, the CLI, the Python module and their tests with
-# -fsanitize=address,undefined (SUPERLENS_SANITIZE=ON, gcc, -O1 -g1; no GUI,
-# no benchmarks) in BUILD_DIR (default build-asan/) and runs every test of
-# that build. Any sanitizer report fails its test (halt_on_error). Extra
-# arguments go to ctest (e.g. -L core, -R cache); SANITIZE_TARGETS="t1 t2"
-# builds only those targets (for a ctest selection).
+# core, the CLI, the GUI, the Python module and their tests with
+# -fsanitize=address,undefined (SUPERLENS_SANITIZE=ON, gcc, -O1 -g1; no
+# benchmarks) in BUILD_DIR (default build-asan/) and runs every test of that
+# build (GUI tests offscreen). Any sanitizer report fails its test
+# (halt_on_error; leaks too, LeakSanitizer). Extra arguments go to ctest
+# (e.g. -L core, -R cache); SANITIZE_TARGETS="t1 t2" builds only those
+# targets (for a ctest selection).
 #
 #   scripts/sanitize.sh [BUILD_DIR] [CTEST ARGS...]
+#   scripts/sanitize.sh [BUILD_DIR] --ci      the subset .ci/run runs (below)
+#
+# --ci builds core and the executables of the tests in ci_tests only, and
+# runs exactly those: every fuzz replay (each parser, all of core linked, on
+# its seed corpus and its crash regressions, with a leak check per input) and
+# the core tests of damaged and hostile files (model folders, HDF5 caches,
+# output files, non-finite weights, GGUF, tokenizers).
+# The whole suite does not fit CI's budget (docs/RELIABILITY.md, "Sanitizers").
 #
 # Measured and reported in docs/RELIABILITY.md ("Sanitizers").
 set -euo pipefail
@@ -19,12 +28,30 @@ if [ $# -gt 0 ] && [ "${1#-}" = "$1" ]; then
 fi
 jobs="${SUPERLENS_JOBS:-$(nproc)}"
 
+# The CI subset (--ci): tests whose executables build from core plus one
+# file each. Keep in step with docs/RELIABILITY.md.
+ci_tests=(fuzz_replay_gguf fuzz_replay_gguf_tokenizer fuzz_replay_safetensors fuzz_replay_shard_index
+          fuzz_replay_config fuzz_replay_edit_spec fuzz_replay_npy fuzz_replay_image
+          fuzz_replay_preprocessor_config fuzz_replay_imatrix fuzz_replay_tokenizer_json
+          fuzz_replay_tokenizer_model fuzz_replay_prompt fuzz_replay_cache
+          test_model_loading test_cache_damaged test_cache_mismatch test_output_file test_non_finite
+          test_gguf_reader test_tokenizer_loading test_sentencepiece_rules)
+if [ "${1:-}" = "--ci" ]; then
+  shift
+  SANITIZE_TARGETS="${ci_tests[*]}"
+  set -- -R "^($(IFS='|'; echo "${ci_tests[*]}"))\$" "$@"
+fi
+
 start=$(date +%s)
 # -O1 -g1: the sanitizers' usual optimisation level, with line tables for the
 # reports' stack traces; it compiles in about half the time of -O2 -g.
+# -fdebug-prefix-map: debug information names paths relative to the source
+# tree, so ccache (which hashes the compiling directory when -g is on) reuses
+# these objects from any clone (CI's fresh folder, another worktree).
+dbg="-O1 -g1 -DNDEBUG -fdebug-prefix-map=$root=."
 cmake -S "$root" -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DSUPERLENS_SANITIZE=ON \
-  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" -DCMAKE_C_FLAGS_RELWITHDEBINFO="-O1 -g1 -DNDEBUG" \
-  -DSUPERLENS_BUILD_GUI=OFF -DSUPERLENS_BUILD_BENCH=OFF >/dev/null
+  -DCMAKE_CXX_FLAGS_RELWITHDEBINFO="$dbg" -DCMAKE_C_FLAGS_RELWITHDEBINFO="$dbg" \
+  -DSUPERLENS_BUILD_GUI=ON -DSUPERLENS_BUILD_BENCH=OFF >/dev/null
 # SANITIZE_TARGETS: build only these targets (e.g. the tests a ctest -R picks).
 if [ -n "${SANITIZE_TARGETS:-}" ]; then
   # shellcheck disable=SC2086

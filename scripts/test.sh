@@ -2,10 +2,10 @@
 # Set up a fresh Debian 12 machine, build SuperLens and run the whole test
 # suite (core, CLI, GUI offscreen). Ends with ctest's summary.
 #   usage: scripts/test.sh [BUILD_DIR]     (default: build)
-#          scripts/test.sh --sanitize [BUILD_DIR] [CTEST ARGS...]
+#          scripts/test.sh --sanitize [BUILD_DIR] [--ci] [CTEST ARGS...]
 #             the suite under AddressSanitizer + UndefinedBehaviorSanitizer
-#             (scripts/sanitize.sh; default build-asan/, no GUI), as .ci/run
-#             runs it after the normal suite
+#             (scripts/sanitize.sh; default build-asan/, GUI offscreen);
+#             .ci/run runs its --ci subset after the normal suite
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 sanitize=0

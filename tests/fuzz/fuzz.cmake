@@ -55,8 +55,11 @@ if(SUPERLENS_BUILD_FUZZ)
     PUBLIC superlens_fuzz_tokenizers hdf5::hdf5 ${CMAKE_DL_LIBS}
     PRIVATE nlohmann_json::nlohmann_json superlens_warnings superlens_codegen superlens_sanitizers)
 endif()
+# The replay driver is compiled once for all targets (an object library).
+add_library(superlens_fuzz_replay_main OBJECT ${SUPERLENS_FUZZ_DIR}/replay_main.cpp)
+target_link_libraries(superlens_fuzz_replay_main PRIVATE superlens_warnings superlens_codegen superlens_sanitizers)
 foreach(target ${SUPERLENS_FUZZ_TARGETS})
-  add_executable(fuzz_replay_${target} ${SUPERLENS_FUZZ_DIR}/fuzz_${target}.cpp ${SUPERLENS_FUZZ_DIR}/replay_main.cpp)
+  add_executable(fuzz_replay_${target} ${SUPERLENS_FUZZ_DIR}/fuzz_${target}.cpp $<TARGET_OBJECTS:superlens_fuzz_replay_main>)
   target_link_libraries(fuzz_replay_${target} PRIVATE superlens_core superlens_warnings superlens_codegen superlens_sanitizers)
   # Targets of core-internal parsers (the GGUF tokenizer) include core/src.
   target_include_directories(fuzz_replay_${target} PRIVATE ${PROJECT_SOURCE_DIR}/core/src)
