@@ -2,7 +2,7 @@
 //     [--super-weights L:R:C;...] [--prompt TEXT | --ids ...] [--ctx N] [--stride S]
 //     [--stopwords FILE | --stopword-ids ...] [--outliers N] [--markdown FILE] [--edit E]... [--json]
 //     [--ci LEVEL] [--bootstrap N] [--null K] [--joint]
-// The super-weight paper's ablation study in one table (studies.h): original /
+// The super-weight paper's ablation study in one table (superweight_study.h): original /
 // super weights zeroed / zeroed + super activation restored / as many largest
 // other outliers zeroed — perplexity, zero-shot accuracy, stopword shift.
 //
@@ -16,7 +16,7 @@
 
 #include "analysis_common.h"
 #include "superlens/core/analysis/bundled_resources.h"
-#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/superweight_study.h"
 #include "superlens/core/system/output_file.h"
 
 namespace superlens::cli {

@@ -16,7 +16,7 @@
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/analysis/stopwords.h"
 #include "superlens/core/analysis/super_experts.h"
-#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/superweight_study.h"
 #include "superlens/core/cache/activation_cache.h"
 #include "superlens/core/model/image_input.h"
 #include "superlens/core/model/npy.h"

@@ -21,7 +21,7 @@
 #include "ablation_commands.h"
 #include "ablation_panel.h"
 #include "ablation_set.h"
-#include "compression_studies.h"
+#include "study_jobs.h"
 #include "lens_session.h"
 #include "main_window.h"
 #include "path_conversion.h"

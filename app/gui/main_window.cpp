@@ -29,7 +29,7 @@
 #include "ablation_panel.h"
 #include "ablation_set.h"
 #include "superlens/core/view/build_view_snapshot.h"
-#include "compression_studies.h"
+#include "study_jobs.h"
 #include "experiment_file.h"
 #include "views/attention_view.h"
 #include "views/lens_view.h"
@@ -98,7 +98,7 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
         }
         v->setSnapshot(nullptr);
     }
-    m_studies = new CompressionStudies(m_session, this, this);
+    m_studies = new StudyJobs(m_session, this, this);
     for (widgets::PlotView* v : m_studies->views()) {
         m_tabs->addTab(v, v->title());
         m_tabs->setTabToolTip(m_tabs->count() - 1, tr("%1 (Studies menu, or superlens-cli study %2 --json)").arg(v->title(), v->kind()));
@@ -107,9 +107,9 @@ MainWindow::MainWindow(bool restoreLayout, QWidget* parent) : QMainWindow(parent
         });
         connect(v, &widgets::PlotView::exportRequested, this, &MainWindow::exportView);
     }
-    connect(m_studies, &CompressionStudies::studyShown, this, &MainWindow::showStudy);
-    connect(m_studies, &CompressionStudies::errorOccurred, this, &MainWindow::showError);
-    connect(m_studies, &CompressionStudies::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
+    connect(m_studies, &StudyJobs::studyShown, this, &MainWindow::showStudy);
+    connect(m_studies, &StudyJobs::errorOccurred, this, &MainWindow::showError);
+    connect(m_studies, &StudyJobs::statusMessage, this, [this](const QString& m) { statusBar()->showMessage(m, 8000); });
     // Above the views while two runs of the history are compared.
     m_comparisonBanner = new QLabel(this);
     m_comparisonBanner->setWordWrap(true);
@@ -456,7 +456,7 @@ void MainWindow::buildStatusBar() {
     statusBar()->addPermanentWidget(m_cancel);
     statusBar()->addPermanentWidget(m_cacheLabel);
     connect(m_cancel, &QPushButton::clicked, m_session, &LensSession::cancelAll);
-    connect(m_cancel, &QPushButton::clicked, m_studies, &CompressionStudies::cancel);
+    connect(m_cancel, &QPushButton::clicked, m_studies, &StudyJobs::cancel);
     auto onStarted = [this](const QString& label) {
         m_jobLabel->setText(label);
         m_progress->setRange(0, 0);  // busy until the first progress report
@@ -478,9 +478,9 @@ void MainWindow::buildStatusBar() {
     connect(m_session, &LensSession::jobStarted, this, onStarted);
     connect(m_session, &LensSession::jobProgress, this, onProgress);
     connect(m_session, &LensSession::jobFinished, this, onFinished);
-    connect(m_studies, &CompressionStudies::jobStarted, this, onStarted);
-    connect(m_studies, &CompressionStudies::jobProgress, this, onProgress);
-    connect(m_studies, &CompressionStudies::jobFinished, this, onFinished);
+    connect(m_studies, &StudyJobs::jobStarted, this, onStarted);
+    connect(m_studies, &StudyJobs::jobProgress, this, onProgress);
+    connect(m_studies, &StudyJobs::jobFinished, this, onFinished);
 }
 
 widgets::PlotView* MainWindow::view(const QString& kind) const {

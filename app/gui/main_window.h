@@ -30,7 +30,7 @@ namespace superlens::gui {
 
 class AblationPanel;
 class AblationSet;
-class CompressionStudies;
+class StudyJobs;
 class LensSession;
 class ModelSummaryPanel;
 class PromptPanel;
@@ -93,7 +93,7 @@ public:
     const QList<widgets::PlotView*>& views() const { return m_views; }
     widgets::PlotView* view(const QString& kind) const;
     // LASER / quantization study views and their Studies menu.
-    CompressionStudies* studies() const { return m_studies; }
+    StudyJobs* studies() const { return m_studies; }
     // Shows the tab of a study view ("laser", "quant").
     void showStudy(const QString& kind);
 
@@ -158,7 +158,7 @@ private:
     PromptPanel* m_promptPanel = nullptr;
     widgets::LayerNavigator* m_navigator = nullptr;
     AblationPanel* m_ablationPanel = nullptr;
-    CompressionStudies* m_studies = nullptr;
+    StudyJobs* m_studies = nullptr;
     RunHistory* m_history = nullptr;
     RunHistoryPanel* m_historyPanel = nullptr;
     QLabel* m_comparisonBanner = nullptr;

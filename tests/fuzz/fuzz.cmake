@@ -77,7 +77,7 @@ foreach(target ${SUPERLENS_FUZZ_TARGETS})
     elseif(target STREQUAL "cache")
       set(fuzz_lib superlens_fuzz_cache)
     elseif(target STREQUAL "superweight_study")
-      # The study document's writer is the study's own (studies.cpp): all of core.
+      # The study document's writer is the study's own (superweight_study.cpp): all of core.
       set(fuzz_lib superlens_core)
     endif()
     target_link_libraries(fuzz_${target} PRIVATE ${fuzz_lib} superlens_warnings superlens_codegen superlens_sanitizers)

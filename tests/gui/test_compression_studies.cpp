@@ -14,7 +14,7 @@
 #include <QTemporaryDir>
 #include <QTest>
 
-#include "compression_studies.h"
+#include "study_jobs.h"
 #include "jobs/job_lane.h"
 #include "lens_session.h"
 #include "main_window.h"
@@ -66,8 +66,8 @@ private slots:
         s.measure.context = 32;
         s.measure.zeroShot = false;
         auto* studies = m_window->studies();
-        QSignalSpy shown(studies, &gui::CompressionStudies::studyShown);
-        QSignalSpy progress(studies, &gui::CompressionStudies::jobProgress);
+        QSignalSpy shown(studies, &gui::StudyJobs::studyShown);
+        QSignalSpy progress(studies, &gui::StudyJobs::jobProgress);
         QVERIFY(studies->runLaser(s));
         QVERIFY(studies->isRunning());
         QVERIFY(shown.wait(120000));
@@ -103,8 +103,8 @@ private slots:
         s.measure.maxTokens = 256;
         s.measure.context = 64;
         auto* studies = m_window->studies();
-        QSignalSpy finished(studies, &gui::CompressionStudies::jobFinished);
-        QSignalSpy shown(studies, &gui::CompressionStudies::studyShown);
+        QSignalSpy finished(studies, &gui::StudyJobs::jobFinished);
+        QSignalSpy shown(studies, &gui::StudyJobs::studyShown);
         QVERIFY(studies->runQuant(s));
         studies->cancel();
         QVERIFY(!studies->isRunning());

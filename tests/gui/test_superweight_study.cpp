@@ -17,7 +17,7 @@
 #include <qcustomplot.h>
 
 #include "ablation_panel.h"
-#include "compression_studies.h"
+#include "study_jobs.h"
 #include "figure_export.h"
 #include "jobs/job_lane.h"
 #include "lens_session.h"
@@ -84,8 +84,8 @@ private:
 
     bool runAndWait(const gui::SuperWeightStudySettings& s, const QString& show) {
         auto* studies = m_window->studies();
-        QSignalSpy shown(studies, &gui::CompressionStudies::studyShown);
-        QSignalSpy finished(studies, &gui::CompressionStudies::jobFinished);
+        QSignalSpy shown(studies, &gui::StudyJobs::studyShown);
+        QSignalSpy finished(studies, &gui::StudyJobs::jobFinished);
         if (!studies->runSuperWeight(s, show)) return false;
         if (!finished.wait(240000) || !finished[0][1].toBool()) {
             qWarning("the study failed: %s", finished.isEmpty() ? "timeout" : qPrintable(finished[0][2].toString()));
@@ -126,8 +126,8 @@ private slots:
         s.context = 32;
         s.nullCount = 50;
         auto* studies = m_window->studies();
-        QSignalSpy finished(studies, &gui::CompressionStudies::jobFinished);
-        QSignalSpy shown(studies, &gui::CompressionStudies::studyShown);
+        QSignalSpy finished(studies, &gui::StudyJobs::jobFinished);
+        QSignalSpy shown(studies, &gui::StudyJobs::studyShown);
         QVERIFY(studies->runSuperWeight(s));
         studies->cancel();
         QVERIFY(!studies->isRunning());

@@ -17,7 +17,7 @@
 //               labelled with its value and interval.
 // A table under the plot lists the numbers of the shown part with their
 // intervals (the same rows the figure's CSV holds). The view only draws:
-// every number is the study's (core/analysis/studies.h).
+// every number is the study's (core/analysis/superweight_study.h).
 //
 // Not a forward-pass view: it is not in the view registry and shows the
 // study set with setStudy().
@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "../plot_view.h"
-#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/superweight_study.h"
 
 class QComboBox;
 class QCPAbstractPlottable;

@@ -18,7 +18,7 @@
 #include "superlens/core/analysis/registers_study.h"
 #include "superlens/core/analysis/report_json.h"
 #include "superlens/core/analysis/super_experts.h"
-#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/superweight_study.h"
 #include "superlens/core/analysis/super_weights.h"
 
 namespace superlens::python {

@@ -16,7 +16,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/token_loss.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/stopwords.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/published_coordinates.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/studies.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/superweight_study.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/joint_ablation.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/massive_study.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/superweight_study_json.cpp

@@ -3,5 +3,5 @@
 # core/CMakeLists.txt's area loop by way of src/engine/sources.cmake.
 list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/compression/study_runner.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/compression/compression_studies.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/compression/compression_study.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/compression/compression_export.cpp)

@@ -1,5 +1,5 @@
 #pragma once
-// The super-weight study (studies.h) as a file: the document
+// The super-weight study (superweight_study.h) as a file: the document
 // `superlens-cli study superweight --json` prints, read back into a
 // core::SuperWeightStudy, and the document the GUI saves (the same keys:
 // "study": "superweight", "super_weights", "outliers", "conditions",
@@ -21,7 +21,7 @@
 
 #include <string>
 
-#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/superweight_study.h"
 
 namespace superlens::core {
 

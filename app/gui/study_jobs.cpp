@@ -1,4 +1,4 @@
-#include "compression_studies.h"
+#include "study_jobs.h"
 
 #include <algorithm>
 
@@ -394,14 +394,14 @@ core::Result<std::unique_ptr<SuperWeightData>> prepareSuperWeight(const LoadedMo
 
 }  // namespace
 
-CompressionStudies::CompressionStudies(LensSession* session, QWidget* dialogParent, QObject* parent)
+StudyJobs::StudyJobs(LensSession* session, QWidget* dialogParent, QObject* parent)
     : QObject(parent), m_session(session), m_dialogParent(dialogParent) {
     m_lane = new JobLane(QStringLiteral("study"), this);
     m_laserView = new widgets::LaserHeatmapView(dialogParent);
     m_quantView = new widgets::QuantPlotView(dialogParent);
     m_superWeightView = new widgets::SuperWeightStudyView(dialogParent);
-    connect(m_lane, &JobLane::started, this, &CompressionStudies::jobStarted);
-    connect(m_lane, &JobLane::progress, this, &CompressionStudies::jobProgress);
+    connect(m_lane, &JobLane::started, this, &StudyJobs::jobStarted);
+    connect(m_lane, &JobLane::progress, this, &StudyJobs::jobProgress);
     connect(m_lane, &JobLane::finished, this, [this](const QString& label, bool ok, const QString& message) {
         emit jobFinished(label, ok, message);
         if (!ok && message != QLatin1String(core::kCancelledMessage)) emit errorOccurred(label + QStringLiteral(": ") + message);
@@ -412,14 +412,14 @@ CompressionStudies::CompressionStudies(LensSession* session, QWidget* dialogPare
     });
 }
 
-CompressionStudies::~CompressionStudies() {
+StudyJobs::~StudyJobs() {
     m_lane->cancel();
     m_lane->waitForIdle();
 }
 
-QList<widgets::PlotView*> CompressionStudies::views() const { return {m_laserView, m_quantView, m_superWeightView}; }
+QList<widgets::PlotView*> StudyJobs::views() const { return {m_laserView, m_quantView, m_superWeightView}; }
 
-void CompressionStudies::populateMenu(QMenu* menu) {
+void StudyJobs::populateMenu(QMenu* menu) {
     menu->addAction(tr("&LASER sweep…"), this, [this] {
         const LoadedModel* m = m_session->model();
         if (!m) {
@@ -436,7 +436,7 @@ void CompressionStudies::populateMenu(QMenu* menu) {
         if (editQuantSweepSettings(m_dialogParent, &m_quantSettings)) runQuant(m_quantSettings);
     });
     menu->addAction(tr("&Super-weight study (intervals, null, joint)…"), this, [this] { askAndRunSuperWeight(); });
-    menu->addAction(tr("&Cancel study"), this, &CompressionStudies::cancel);
+    menu->addAction(tr("&Cancel study"), this, &StudyJobs::cancel);
     menu->addSeparator();
     menu->addAction(tr("&Open study JSON…"), this, [this] {
         const QString path = QFileDialog::getOpenFileName(m_dialogParent, tr("Open a study (superlens-cli study laser|quant|superweight --json)"), QString(),
@@ -456,7 +456,7 @@ void CompressionStudies::populateMenu(QMenu* menu) {
     }
 }
 
-std::shared_ptr<const LoadedModel> CompressionStudies::modelForStudy(const QString& what) {
+std::shared_ptr<const LoadedModel> StudyJobs::modelForStudy(const QString& what) {
     if (!m_session->hasModel()) {
         emit errorOccurred(tr("Open a model first: the %1 runs on it.").arg(what));
         return nullptr;
@@ -465,7 +465,7 @@ std::shared_ptr<const LoadedModel> CompressionStudies::modelForStudy(const QStri
     return std::make_shared<const LoadedModel>(*m_session->model());
 }
 
-bool CompressionStudies::runLaser(const LaserSweepSettings& settings) {
+bool StudyJobs::runLaser(const LaserSweepSettings& settings) {
     auto loaded = modelForStudy(tr("LASER sweep"));
     if (!loaded) return false;
     const std::vector<std::string> base = stdStrings(m_session->edits());
@@ -490,7 +490,7 @@ bool CompressionStudies::runLaser(const LaserSweepSettings& settings) {
     return true;
 }
 
-bool CompressionStudies::runQuant(const QuantSweepSettings& settings) {
+bool StudyJobs::runQuant(const QuantSweepSettings& settings) {
     auto loaded = modelForStudy(tr("quantization sweep"));
     if (!loaded) return false;
     const std::vector<std::string> base = stdStrings(m_session->edits());
@@ -528,7 +528,7 @@ bool CompressionStudies::runQuant(const QuantSweepSettings& settings) {
     return true;
 }
 
-void CompressionStudies::askAndRunSuperWeight(int nullCount) {
+void StudyJobs::askAndRunSuperWeight(int nullCount) {
     if (!m_session->model()) {
         emit errorOccurred(tr("Open a model first: the super-weight study runs on it."));
         return;
@@ -539,7 +539,7 @@ void CompressionStudies::askAndRunSuperWeight(int nullCount) {
     }
 }
 
-bool CompressionStudies::runSuperWeight(const SuperWeightStudySettings& settings, const QString& show) {
+bool StudyJobs::runSuperWeight(const SuperWeightStudySettings& settings, const QString& show) {
     auto loaded = modelForStudy(tr("super-weight study"));
     if (!loaded) return false;
     const std::vector<std::string> base = stdStrings(m_session->edits());
@@ -560,30 +560,30 @@ bool CompressionStudies::runSuperWeight(const SuperWeightStudySettings& settings
     return true;
 }
 
-void CompressionStudies::cancel() { m_lane->cancel(); }
+void StudyJobs::cancel() { m_lane->cancel(); }
 
-bool CompressionStudies::isRunning() const { return m_lane->isRunning(); }
+bool StudyJobs::isRunning() const { return m_lane->isRunning(); }
 
-void CompressionStudies::showLaser(std::shared_ptr<const core::LaserStudy> study) {
+void StudyJobs::showLaser(std::shared_ptr<const core::LaserStudy> study) {
     m_laserView->setStudy(std::move(study));
     emit statusMessage(tr("LASER study: %n cell(s)", nullptr, static_cast<int>(m_laserView->study()->cells.size())));
     emit studyShown(QStringLiteral("laser"));
 }
 
-void CompressionStudies::showQuant(std::shared_ptr<const core::QuantStudy> study) {
+void StudyJobs::showQuant(std::shared_ptr<const core::QuantStudy> study) {
     m_quantView->setStudy(std::move(study));
     emit statusMessage(tr("Quantization study: %n point(s)", nullptr, static_cast<int>(m_quantView->study()->points.size())));
     emit studyShown(QStringLiteral("quant"));
 }
 
-void CompressionStudies::showSuperWeight(std::shared_ptr<const core::SuperWeightStudy> study, const QString& show) {
+void StudyJobs::showSuperWeight(std::shared_ptr<const core::SuperWeightStudy> study, const QString& show) {
     m_superWeightView->setStudy(std::move(study));
     m_superWeightView->setShow(show);
     emit statusMessage(tr("Super-weight study: %n super weight(s)", nullptr, static_cast<int>(m_superWeightView->study()->superWeights.size())));
     emit studyShown(QStringLiteral("superweight"));
 }
 
-bool CompressionStudies::openStudyFile(const QString& path, QString* error, QString* kind) {
+bool StudyJobs::openStudyFile(const QString& path, QString* error, QString* kind) {
     const QString text = readFile(path, error);
     if (text.isEmpty()) {
         if (error->isEmpty()) *error = QStringLiteral("%1: empty file").arg(path);
@@ -624,7 +624,7 @@ bool CompressionStudies::openStudyFile(const QString& path, QString* error, QStr
     return true;
 }
 
-bool CompressionStudies::saveStudyFile(const QString& kind, const QString& path, QString* error) const {
+bool StudyJobs::saveStudyFile(const QString& kind, const QString& path, QString* error) const {
     std::string json;
     if (kind == QLatin1String("laser") && m_laserView->study()) json = m_laserView->study()->toJson();
     else if (kind == QLatin1String("quant") && m_quantView->study()) json = m_quantView->study()->toJson();

@@ -7,7 +7,7 @@
 
 #include "analysis_test_util.h"
 #include "superlens/core/analysis/expert_study.h"
-#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/superweight_study.h"
 
 #include <set>
 

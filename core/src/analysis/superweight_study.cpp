@@ -1,4 +1,4 @@
-#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/superweight_study.h"
 
 #include "superlens/core/analysis/measure_intervals.h"
 

@@ -1,7 +1,8 @@
 #pragma once
-// The GUI side of the compression studies (issue 10, docs/COMPRESSION.md):
-// the LASER heatmap and quantization plot views, a "Studies" menu that runs
-// `study laser` / `study quant` on the open model as a background job
+// The GUI's studies (`superlens-cli study ...` run on the open model): the
+// super-weight study view (docs/ANALYSIS.md), the LASER heatmap and
+// quantization plot views (docs/COMPRESSION.md), a "Studies" menu that runs
+// `study superweight` / `laser` / `quant` on the open model as a background job
 // (progress in the status bar, Cancel / Esc stops it), and opening or
 // saving the study JSON that `superlens-cli study laser|quant --json`
 // writes. A running study shares the model's engine with the views' runs;
@@ -18,7 +19,7 @@
 #include <QStringList>
 
 #include "superlens/core/analysis/compression_study.h"
-#include "superlens/core/analysis/studies.h"
+#include "superlens/core/analysis/superweight_study.h"
 
 class QMenu;
 class QWidget;
@@ -78,11 +79,11 @@ struct SuperWeightStudySettings {
     bool joint = false;
 };
 
-class CompressionStudies : public QObject {
+class StudyJobs : public QObject {
     Q_OBJECT
 public:
-    CompressionStudies(LensSession* session, QWidget* dialogParent, QObject* parent = nullptr);
-    ~CompressionStudies() override;
+    StudyJobs(LensSession* session, QWidget* dialogParent, QObject* parent = nullptr);
+    ~StudyJobs() override;
 
     widgets::LaserHeatmapView* laserView() const { return m_laserView; }
     widgets::QuantPlotView* quantView() const { return m_quantView; }
