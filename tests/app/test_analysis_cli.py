@@ -248,6 +248,12 @@ with tempfile.TemporaryDirectory() as tmp:
     check(code == 0 and out.startswith("Super weights ablated:"), f"study markdown to stdout: {code} {err}")
     check(os.path.exists(md) and open(md).read() == out, "study --markdown writes the same table")
     expect_error(1, "study", "superweight", STORIES, "--text", text, mention="no super weight")
+    # A super activation scanned beyond the window cannot be restored at its
+    # position in every window: one clear line before the study runs (it failed
+    # mid-study with an activation edit's "token 9 is out of range (8)").
+    expect_error(1, "study", "superweight", os.path.join(REF, "llama-planted"), "--text-ids", idsfile, "--ctx", "8",
+                 "--ids", "5,77,130,12,200,99,31,250,64,1", "--bootstrap", "0", "--no-tasks",
+                 mention="sits at token 9 of the scan input, beyond the 8-token window")
     expect_error(2, "study", STORIES)
     expect_error(2, "study")
     expect_error(2, "study", "superweight", STORIES)

@@ -221,8 +221,14 @@ Result<SuperWeightStudy> studySuperWeight(Engine& engine, const SuperWeightStudy
     }
     restoreEdits = zeroEdits;
     for (const SuperActivation& a : activations) {
-        auto e = parseEdit("blocks." + std::to_string(a.layer) + ".hook_mlp_out[" + std::to_string(a.token) + "," + std::to_string(a.row) +
-                           "]=" + formatNumber(static_cast<double>(a.value)));
+        // Restored at its scan position in every window: a position beyond the
+        // window does not exist there (the edit would be refused mid-study).
+        if (options.perplexity.context > 0 && a.token >= options.perplexity.context) {
+            return Error{"the super activation of layer " + std::to_string(a.layer) + " (channel " + std::to_string(a.row) + ") sits at token " +
+                         std::to_string(a.token) + " of the scan input, beyond the " + std::to_string(options.perplexity.context) +
+                         "-token window where it would be restored: scan a prompt where it comes earlier (--prompt/--ids) or raise --ctx"};
+        }
+        auto e = parseEdit(activationSetText(hookName(HookPoint{HookKind::MlpOut, a.layer}), a.token, a.row, static_cast<double>(a.value)));
         if (!e) return e.error();
         restoreEdits.push_back(*e);
     }
