@@ -339,6 +339,20 @@ private slots:
         // The heatmap draws the interaction off the diagonal, nothing on it.
         QVERIFY(std::isnan(v->colorMap()->data()->cell(0, 0)));
         QVERIFY(same(v->colorMap()->data()->cell(1, 0), jnum(jt["interaction"][0][1])));
+        // The CLI's document opened in the app draws the same joint table: its
+        // item names are read back (they were dropped, and the merged reader's
+        // joint had no items).
+        const QString path = m_dir.filePath(QStringLiteral("joint.json"));
+        {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(QByteArray::fromStdString(j.dump()));
+        }
+        const QString guiJoint = t.toCsv();
+        QString error;
+        QVERIFY2(m_window->studies()->openStudyFile(path, &error), qPrintable(error));
+        QVERIFY(v->setShow(QStringLiteral("joint")));
+        QCOMPARE(v->dataTable().toCsv(), guiJoint);
     }
 };
 

@@ -162,6 +162,28 @@ JointAblation joint(const json& j, const std::string& where) {
     for (std::size_t i = 0; i < items.size(); ++i) a.items.push_back(coord(items[i], where + ".items[" + std::to_string(i) + "]"));
     const std::size_t n = a.items.size();
     if (n > 64) throw FieldError{where + ": more than 64 items"};
+    // Names and edit texts of the generic joint (joint_ablation.h; n() counts
+    // names). Documents written before they existed name each item as the
+    // study does, LAYER:ROW:COL, and carry no edit texts.
+    if (j.contains("names")) {
+        const json& names = list(j["names"], where + ".names");
+        if (names.size() != n) throw FieldError{where + ".names does not have one entry per item"};
+        for (std::size_t i = 0; i < n; ++i) {
+            if (!names[i].is_string()) throw FieldError{where + ".names[" + std::to_string(i) + "] is not a string"};
+            a.names.push_back(names[i].get<std::string>());
+        }
+    } else {
+        for (const SuperWeightCoord& c : a.items) a.names.push_back(std::to_string(c.layer) + ":" + std::to_string(c.row) + ":" + std::to_string(c.col));
+    }
+    a.edits.assign(n, {});
+    if (j.contains("edits")) {
+        const json& all = list(j["edits"], where + ".edits");
+        if (all.size() != n) throw FieldError{where + ".edits does not have one entry per item"};
+        for (std::size_t i = 0; i < n; ++i) {
+            const std::string at = where + ".edits[" + std::to_string(i) + "]";
+            for (const EditSpec& e : edits(all[i], at)) a.edits[i].push_back(e.text());
+        }
+    }
     a.originalNll = number(field(j, "original_nll", where), where + ".original_nll");
     a.singleEffect = numbers(field(j, "single", where), where + ".single");
     a.leaveOneOutEffect = numbers(field(j, "leave_one_out", where), where + ".leave_one_out");
