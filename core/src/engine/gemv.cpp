@@ -4,6 +4,7 @@
 
 #include <immintrin.h>
 
+#include "stored_elements.h"
 #include "superlens/core/system/gemm_path.h"
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
@@ -15,23 +16,16 @@
 namespace superlens::core::gemv {
 namespace {
 
+using stored::Stored;
+using stored::load8;
+using stored::toFloat;
+
 // Only the functions marked SL_AVX512 use AVX-512 instructions (the build
 // stays x86-64-v3); they run only when gemm::gemvPath() chose them.
 #define SL_AVX512 __attribute__((target("avx512f,avx512bw,avx512vl")))
 
-// Stored elements of dtype D: F32 as float, BF16/F16 as their 16 bits.
-template <DType D>
-using Stored = std::conditional_t<D == DType::F32, float, std::uint16_t>;
-
 constexpr std::int64_t kRowsPerPass = 4;
 constexpr std::int64_t kPassesAhead = 2;  // prefetch distance, in passes (measured: 1 and 4 were slower)
-
-template <DType D>
-inline float toFloat(Stored<D> v) {
-    if constexpr (D == DType::F32) return v;
-    else if constexpr (D == DType::BF16) return bf16ToFloat(v);
-    else return f16ToFloat(v);
-}
 
 // The scalar columns past the last full vector, added after the lanes.
 template <DType D>
@@ -52,17 +46,6 @@ inline float tailDot(const Stored<D>* row, const float* x, std::int64_t from, st
     } while (false)
 
 // ---- AVX2 (x86-64-v3): 8 columns per step.
-
-template <DType D>
-inline __m256 load8(const Stored<D>* p) {
-    if constexpr (D == DType::F32) {
-        return _mm256_loadu_ps(p);
-    } else {
-        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        if constexpr (D == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-        else return _mm256_cvtph_ps(h);
-    }
-}
 
 inline float sum8(__m256 v) {
     const __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);

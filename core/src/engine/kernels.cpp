@@ -10,11 +10,16 @@
 
 #include "gemm_amx.h"
 #include "gemv.h"
+#include "stored_elements.h"
 #include "superlens/core/system/blas.h"
 #include "superlens/core/system/gemm_path.h"
 
 namespace superlens::core::kernels {
 namespace {
+
+using stored::Stored;
+using stored::load8;
+using stored::toFloat;
 
 // A forward pass allocates activation buffers of a few MB per block. With
 // glibc's defaults each becomes a fresh mmap, so every block pays page
@@ -52,28 +57,6 @@ std::vector<S>& tileBuffer(int worker) {
     thread_local std::vector<S> t_buffer;
     (void)worker;
     return t_buffer;
-}
-
-// Stored elements of dtype D: F32 as float, BF16/F16 as their 16 bits.
-template <DType D>
-using Stored = std::conditional_t<D == DType::F32, float, std::uint16_t>;
-
-template <DType D>
-inline __m256 load8(const Stored<D>* p) {
-    if constexpr (D == DType::F32) {
-        return _mm256_loadu_ps(p);
-    } else {
-        const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p));
-        if constexpr (D == DType::BF16) return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
-        else return _mm256_cvtph_ps(h);
-    }
-}
-
-template <DType D>
-inline float toFloat(Stored<D> v) {
-    if constexpr (D == DType::F32) return v;
-    else if constexpr (D == DType::BF16) return bf16ToFloat(v);
-    else return f16ToFloat(v);
 }
 
 // Single-token GEMV: memory-bound, so decode and dot product are fused
