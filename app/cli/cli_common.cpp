@@ -1,4 +1,5 @@
 #include "cli_common.h"
+#include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/model/image_input.h"
 #include "superlens/core/model/mapped_file.h"
 #include "superlens/core/tokenizer/token_ids.h"
@@ -163,6 +164,24 @@ core::Result<PreparedRun> prepareRun(const std::string& modelPath, const InputOp
     if (!resolved) return resolved.error();
     run.edits = std::move(resolved).value();
     return run;
+}
+
+core::Result<std::vector<FilePrompt>> readPromptsFile(const std::string& path, const core::Model& model, const core::Tokenizer* tokenizer) {
+    auto text = readTextFile(path);
+    if (!text) return text.error();
+    if (!tokenizer) return core::Error{"--prompts needs the model's tokenizer: " + model.folder().string() + " has no tokenizer.json or tokenizer.model"};
+    std::vector<FilePrompt> prompts;
+    for (const core::PromptLine& line : core::parsePromptLines(*text)) {
+        const std::string where = path + ":" + std::to_string(line.line) + ": ";
+        auto ids = tokenizer->encode(line.text, true);
+        if (ids.empty()) return core::Error{where + "the prompt gives no tokens"};
+        for (core::TokenId id : ids) {
+            if (id < 0 || id >= model.config().vocabSize) return core::Error{where + "token id " + std::to_string(id) + " is outside the model's vocabulary"};
+        }
+        prompts.push_back({line.text, std::move(ids)});
+    }
+    if (prompts.empty()) return core::Error{path + ": no prompts (one per line, '#' comments)"};
+    return prompts;
 }
 
 void addEditOptions(CLI::App* cmd, EditOptions& o) {

@@ -73,6 +73,15 @@ core::Result<std::vector<core::TokenId>> resolveTokens(const InputOptions& o, co
 // give when the model and the input kind do not match.
 core::Result<std::shared_ptr<const core::PixelTensor>> resolvePixels(const InputOptions& o, const core::Model& model);
 
+// --prompts FILE (capture, scan): the prompts of a file (core::parsePromptLines:
+// one per line, '#' comments) with their token ids; a line that gives no
+// tokens or an id outside the vocabulary is an error naming FILE:LINE.
+struct FilePrompt {
+    std::string text;
+    std::vector<core::TokenId> ids;
+};
+core::Result<std::vector<FilePrompt>> readPromptsFile(const std::string& path, const core::Model& model, const core::Tokenizer* tokenizer);
+
 // --edit SPEC (repeatable) and --edits FILE.json
 struct EditOptions {
     std::vector<std::string> specs;

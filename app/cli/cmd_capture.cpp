@@ -61,31 +61,9 @@ core::Result<std::vector<Input>> resolveInputs(const CaptureOptions& o, const co
         inputs.push_back({o.input.hasPrompt ? o.input.prompt : std::string(), std::move(ids).value(), nullptr});
         return inputs;
     }
-    auto text = readTextFile(o.promptsFile);
-    if (!text) return text.error();
-    if (!tok) return core::Error{"--prompts needs the model's tokenizer: " + model.folder().string() + " has no tokenizer.json or tokenizer.model"};
-    std::size_t start = 0;
-    int lineNo = 0;
-    const std::string& all = *text;
-    while (start < all.size()) {
-        std::size_t end = all.find('\n', start);
-        if (end == std::string::npos) end = all.size();
-        std::string line = all.substr(start, end - start);
-        start = end + 1;
-        ++lineNo;
-        if (!line.empty() && line.back() == '\r') line.pop_back();
-        if (line.find_first_not_of(" \t") == std::string::npos) continue;  // blank lines separate nothing
-        auto ids = tok->encode(line, true);
-        if (ids.empty()) return core::Error{o.promptsFile + ":" + std::to_string(lineNo) + ": the prompt gives no tokens"};
-        for (core::TokenId id : ids) {
-            if (id < 0 || id >= model.config().vocabSize) {
-                return core::Error{o.promptsFile + ":" + std::to_string(lineNo) + ": token id " + std::to_string(id) +
-                                   " is outside the model's vocabulary"};
-            }
-        }
-        inputs.push_back({line, std::move(ids), nullptr});
-    }
-    if (inputs.empty()) return core::Error{o.promptsFile + ": no prompts (one per line)"};
+    auto prompts = readPromptsFile(o.promptsFile, model, tok);
+    if (!prompts) return prompts.error();
+    for (auto& p : *prompts) inputs.push_back({std::move(p.text), std::move(p.ids), nullptr});
     return inputs;
 }
 

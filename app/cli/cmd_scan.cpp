@@ -199,11 +199,12 @@ int runScan(const ScanCliOptions& o) {
         return {};
     };
     if (!o.promptsFile.empty()) {
-        auto text = readTextFile(o.promptsFile);
-        if (!text) return fail(text.error());
-        auto lines = core::parseWordList(*text);  // one prompt per line, '#' comments
-        if (lines.empty()) return fail(o.promptsFile + ": no prompts (one per line)");
-        if (auto s = addTextPrompts(lines, o.promptsFile); !s) return fail(s.error());
+        auto fromFile = readPromptsFile(o.promptsFile, m, tok);  // the rule capture reads --prompts by
+        if (!fromFile) return fail(fromFile.error());
+        for (auto& p : *fromFile) {
+            prompts.push_back(std::move(p.ids));
+            promptLabels.push_back(std::move(p.text));
+        }
     }
     if (!explicitInput || o.consistency) {
         const auto defaults = core::bundledDefaultPrompts();

@@ -80,6 +80,31 @@ class PreparedRun(unittest.TestCase):
                     if key in a:
                         self.assertEqual(a[key], b[key], key)
 
+    def test_capture_and_scan_read_a_prompts_file_by_one_rule(self):
+        # capture kept every non-blank line verbatim ('#' lines were prompts,
+        # blanks around a prompt were tokenized); scan trimmed, skipped '#'
+        # comments and dropped repeats. One rule now (core::parsePromptLines).
+        stories = os.path.join(DATA, "stories260K")
+        with tempfile.TemporaryDirectory() as tmp:
+            prompts = os.path.join(tmp, "p.txt")
+            with open(prompts, "w") as f:
+                f.write("# prompts for the test\nOnce upon a time\n\n   The cat sat on the mat.  \r\n#not a prompt\nOnce upon a time\n")
+            code, out, err = cli("capture", stories, "--prompts", prompts, "--out", os.path.join(tmp, "a.h5"), "--json")
+            self.assertEqual(code, 0, err)
+            runs = json.loads(out)["runs"]
+            self.assertEqual([r["reused"] for r in runs], [False, False, True])
+            self.assertEqual([r["prompt"] for r in runs], ["Once upon a time", "The cat sat on the mat.", "Once upon a time"])
+            code, out, err = cli("scan", stories, "--ids", "1,2,3", "--prompts", prompts, "--json")
+            self.assertEqual(code, 0, err)
+            self.assertEqual(json.loads(out)["prompts"], 4)  # --ids, then the file's three (repeats kept)
+            with open(prompts, "w") as f:
+                f.write("# only a comment\n\n")
+            for command in (["capture", stories, "--prompts", prompts, "--out", os.path.join(tmp, "b.h5")], ["scan", stories, "--prompts", prompts]):
+                code, out, err = cli(*command)
+                self.assertEqual(code, 1, command)
+                self.assertEqual(len(err.strip().splitlines()), 1, err)
+                self.assertIn("p.txt: no prompts", err)
+
     def test_text_commands_refuse_a_vision_model_naming_the_input(self):
         vit = os.path.join(DATA, "vision", "vit-f32")
         for command in (["logits", vit, "--ids", "1,2"], ["lens", vit, "--ids", "1,2"], ["generate", vit, "--ids", "1,2"]):

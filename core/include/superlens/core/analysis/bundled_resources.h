@@ -13,7 +13,15 @@ namespace superlens::core {
 
 // resources/prompts/default_prompts.txt: one prompt per line ("" when absent at build time).
 std::string_view bundledDefaultPromptsText();
-// Non-empty, trimmed lines of the default prompt file.
+// A prompts file (--prompts FILE, the bundled default prompts): one prompt
+// per line, surrounding blanks and the line ending trimmed, blank lines and
+// lines starting with '#' skipped, repeats kept. Each with its 1-based line.
+struct PromptLine {
+    int line = 0;
+    std::string text;
+};
+std::vector<PromptLine> parsePromptLines(std::string_view text);
+// The default prompt file's prompts (parsePromptLines).
 std::vector<std::string> bundledDefaultPrompts();
 // resources/stopwords/english.txt: one word per line, '#' comments.
 std::string_view bundledEnglishStopwordsText();
