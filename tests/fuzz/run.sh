@@ -5,8 +5,8 @@
 # build-fuzz/fuzz-artifacts/<target>/. Prints one summary line per target.
 #
 #   tests/fuzz/run.sh [SECONDS] [TARGET...]      targets: gguf gguf_tokenizer safetensors shard_index config edit_spec
-#                                                          npy image preprocessor_config imatrix tokenizer_json
-#                                                          tokenizer_model prompt cache
+#                                                          experiment npy image preprocessor_config imatrix tokenizer_json
+#                                                          tokenizer_model prompt cache superweight_study
 #
 # Needs clang and libFuzzer (Debian: clang, libfuzzer-14-dev). Set
 # SUPERLENS_FUZZ_MESSAGES=off to fuzz for crashes only (see fuzz_common.h),
@@ -17,8 +17,8 @@ root="$(cd "$here/../.." && pwd)"
 seconds="${1:-60}"
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(gguf gguf_tokenizer safetensors shard_index config edit_spec npy image preprocessor_config imatrix
-                                     tokenizer_json tokenizer_model prompt cache)
+[ ${#targets[@]} -eq 0 ] && targets=(gguf gguf_tokenizer safetensors shard_index config edit_spec experiment npy image preprocessor_config
+                                     imatrix tokenizer_json tokenizer_model prompt cache superweight_study)
 build="${SUPERLENS_FUZZ_BUILD_DIR:-$root/build-fuzz}"
 
 if [ ! -f "$build/CMakeCache.txt" ]; then
