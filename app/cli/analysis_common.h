@@ -102,6 +102,16 @@ struct PreparedTextRun {
 core::Result<PreparedTextRun> prepareTextRun(const std::string& modelPath, const TextInput& text, const EditOptions& edits,
                                              const ComputeOptions& compute, int contextOption, int bosStride);
 
+// A study's own --prompt TEXT | --ids 1,2,3 (the input it scans or profiles,
+// beside its --text), mutually exclusive, with each command's help text.
+inline void addStudyInputOptions(CLI::App* cmd, InputOptions& o, const std::string& promptHelp, const std::string& idsHelp) {
+    auto* p = cmd->add_option("--prompt", o.prompt, promptHelp);
+    auto* i = cmd->add_option("--ids", o.ids, idsHelp);
+    p->excludes(i);
+    p->each([&o](const std::string&) { o.hasPrompt = true; });
+    i->each([&o](const std::string&) { o.hasIds = true; });
+}
+
 // --ci LEVEL --bootstrap N: percentile-bootstrap intervals (core/analysis/bootstrap.h).
 inline void addBootstrapOptions(CLI::App* cmd, core::BootstrapOptions& o) {
     cmd->add_option("--ci", o.level, "Confidence level of the intervals (default 0.95)")->check(CLI::Range(0.0, 1.0));

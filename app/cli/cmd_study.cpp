@@ -144,11 +144,7 @@ const CommandRegistration kRegistration(90, [](CLI::App& app, CliContext& ctx) {
     analysis::addStopwordOptions(cmd, opts->stopwords);
     cmd->add_flag("--no-stopwords", opts->noStopwords, "Skip the stopword measure");
     cmd->add_option("--super-weights", opts->superWeights, "Super weights to ablate, LAYER:ROW:COL;... (default: a scan)");
-    auto* p = cmd->add_option("--prompt", opts->scanInput.prompt, "Scan this prompt (default: the text's first 128 tokens)");
-    auto* i = cmd->add_option("--ids", opts->scanInput.ids, "Scan these token ids (default: the text's first 128 tokens)");
-    p->excludes(i);
-    p->each([o = opts.get()](const std::string&) { o->scanInput.hasPrompt = true; });
-    i->each([o = opts.get()](const std::string&) { o->scanInput.hasIds = true; });
+    analysis::addStudyInputOptions(cmd, opts->scanInput, "Scan this prompt (default: the text's first 128 tokens)", "Scan these token ids (default: the text's first 128 tokens)");
     addEditOptions(cmd, opts->edits);
     addComputeOption(cmd, opts->compute);
     cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));

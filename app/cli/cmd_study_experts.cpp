@@ -102,11 +102,7 @@ const CommandRegistration kRegistration(93, [](CLI::App& app, CliContext& ctx) {
     cmd->add_flag("--no-stopwords", opts->noStopwords, "Skip the stopword measure");
     cmd->add_option("--tasks", opts->tasks, "Zero-shot tasks JSONL (default: the bundled set when the model has a tokenizer)");
     cmd->add_flag("--no-tasks", opts->noTasks, "Skip the zero-shot measure");
-    auto* p = cmd->add_option("--prompt", opts->profileInput.prompt, "Profile the experts on this prompt (default: the text's first 128 tokens)");
-    auto* i = cmd->add_option("--ids", opts->profileInput.ids, "Profile on these token ids (default: the text's first 128 tokens)");
-    p->excludes(i);
-    p->each([o = opts.get()](const std::string&) { o->profileInput.hasPrompt = true; });
-    i->each([o = opts.get()](const std::string&) { o->profileInput.hasIds = true; });
+    analysis::addStudyInputOptions(cmd, opts->profileInput, "Profile the experts on this prompt (default: the text's first 128 tokens)", "Profile on these token ids (default: the text's first 128 tokens)");
     addEditOptions(cmd, opts->edits);
     addComputeOption(cmd, opts->compute);
     cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));

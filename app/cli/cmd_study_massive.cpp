@@ -67,11 +67,7 @@ const CommandRegistration kRegistration(95, [](CLI::App& app, CliContext& ctx) {
     CLI::App* cmd = study->add_subcommand("massive", "Massive activations set to zero and to their means: each site, all but one, all, every pair");
     cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
     analysis::addTextOptions(cmd, opts->text, true);
-    auto* p = cmd->add_option("--prompt", opts->scanInput.prompt, "Scan this prompt for massive activations (default: the text's first window, at most 128 tokens)");
-    auto* i = cmd->add_option("--ids", opts->scanInput.ids, "Scan these token ids (default: the text's first window, at most 128 tokens)");
-    p->excludes(i);
-    p->each([o = opts.get()](const std::string&) { o->scanInput.hasPrompt = true; });
-    i->each([o = opts.get()](const std::string&) { o->scanInput.hasIds = true; });
+    analysis::addStudyInputOptions(cmd, opts->scanInput, "Scan this prompt for massive activations (default: the text's first window, at most 128 tokens)", "Scan these token ids (default: the text's first window, at most 128 tokens)");
     cmd->add_option("--massive-ratio", opts->study.scan.ratioThreshold, "Massive activation: |value| / layer median at least this (default 100)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--max-sites", opts->study.maxSites, "Study at most this many sites, largest ratio first (default 8, at most 16)")
