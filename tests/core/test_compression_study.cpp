@@ -427,6 +427,49 @@ std::filesystem::path robertaFixture() { return superlens::test::testData() / "e
 
 }  // namespace
 
+// The sweep lists typed by a user: one rule for the CLI, the GUI and Python.
+TEST(CompressionStudy, SweepListsParseByOneRule) {
+    EXPECT_EQ(splitListItems(" a, b;c\n d,,"), (std::vector<std::string>{"a", "b", "c", "d"}));
+    EXPECT_TRUE(splitListItems(" ,; ").empty());
+
+    auto layers = parseLayerList("0, 2-4;7", 8, "--layers");
+    ASSERT_TRUE(layers) << layers.error().message;
+    EXPECT_EQ(*layers, (std::vector<int>{0, 2, 3, 4, 7}));
+    EXPECT_EQ(*parseLayerList("30-31", 0, "x"), (std::vector<int>{30, 31}));  // no bound given
+    const std::pair<const char*, const char*> badLayers[] = {
+        {"8", "--layers: '8' is outside the model's layers 0..7"},
+        {"4-2", "--layers: '4-2' is outside the model's layers 0..7"},
+        {"-1", "--layers: '-1' is outside the model's layers 0..7"},
+        {"2-", "--layers: '2-' is not a layer or a range of layers (e.g. 3 or 2-5)"},
+        {"1.5", "--layers: '1.5' is not a layer or a range of layers (e.g. 3 or 2-5)"},
+        {"99999999999", "--layers: '99999999999' is outside the model's layers 0..7"},
+        {" , ", "--layers: no layer given"},
+    };
+    for (const auto& [text, message] : badLayers) {
+        auto r = parseLayerList(text, 8, "--layers");
+        ASSERT_FALSE(r) << text;
+        EXPECT_EQ(r.error().message, message);
+    }
+    EXPECT_EQ(parseLayerList("99999999999", 0, "L").error().message, "L: '99999999999' is outside the model's layers");
+
+    auto rhos = parseRhoList("0.01 0.5,1", "--rhos");
+    ASSERT_TRUE(rhos);
+    EXPECT_EQ(*rhos, (std::vector<double>{0.01, 0.5, 1.0}));
+    for (const char* bad : {"0", "1.5", "nan", "0.1x", "-0.5"}) {
+        auto r = parseRhoList(bad, "--rhos");
+        ASSERT_FALSE(r) << bad;
+        EXPECT_EQ(r.error().message, std::string("--rhos: '") + bad + "' is not a fraction in (0, 1]");
+    }
+    EXPECT_EQ(parseRhoList("", "rhos").error().message, "rhos: no value given");
+
+    EXPECT_EQ(*parseBlockSizes("64,128,tensor", "--blocks", false), (std::vector<std::int64_t>{64, 128, 0}));
+    EXPECT_EQ(*parseBlockSizes("token, tensor 4", "--act-blocks", true), (std::vector<std::int64_t>{-1, 0, 4}));
+    EXPECT_EQ(parseBlockSizes("0", "--blocks", false).error().message, "--blocks: '0' is not a positive block size or 'tensor'");
+    EXPECT_EQ(parseBlockSizes("token", "--blocks", false).error().message, "--blocks: 'token' is not a positive block size or 'tensor'");
+    EXPECT_EQ(parseBlockSizes("-2", "--act-blocks", true).error().message, "--act-blocks: '-2' is not a positive block size, 'token' or 'tensor'");
+    EXPECT_EQ(parseBlockSizes(";", "--blocks", false).error().message, "--blocks: no block size given");
+}
+
 TEST(MaskedLm, ScoreUsesTheFirstArgmaxAndFloat64LogSoftmax) {
     // Two masked positions of a 3-token window, vocabulary 4.
     ActivationTensor logits;

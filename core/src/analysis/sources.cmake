@@ -3,6 +3,7 @@
 list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/layer_stats.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/super_weights.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/prompt_set_scan.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/model_compare.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/super_experts.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/expert_study.cpp
@@ -69,3 +70,5 @@ if(NOT _sl_old STREQUAL _sl_analysis_generated)
   file(WRITE ${_sl_generated_file} "${_sl_analysis_generated}")
 endif()
 list(APPEND SUPERLENS_CORE_SOURCES ${_sl_generated_file})
+# The compression studies (LASER / quantization sweeps) keep their own list.
+include(${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/compression/sources.cmake)

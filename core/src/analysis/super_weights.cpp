@@ -275,4 +275,11 @@ Result<std::vector<EditSpec>> resolveKeepSuperFromScan(Engine& engine, const std
     return edits;
 }
 
+Result<std::vector<EditSpec>> resolveKeepSuperFromScan(Engine& engine, const std::vector<TokenId>& tokens,
+                                                       const std::shared_ptr<const PixelTensor>& pixels, std::vector<EditSpec> edits) {
+    SuperWeightScanOptions options;
+    options.pixels = pixels;
+    return resolveKeepSuperFromScan(engine, pixels ? std::vector<TokenId>{} : tokens, std::move(edits), options);
+}
+
 }  // namespace superlens::core

@@ -15,4 +15,3 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/forward_pass.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/moe.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/engine.cpp)
-include(${CMAKE_CURRENT_SOURCE_DIR}/src/analysis/compression/sources.cmake)

@@ -1,5 +1,9 @@
 #include <algorithm>
+#include <cctype>
+#include <charconv>
 #include <cmath>
+#include <limits>
+#include <optional>
 #include <map>
 #include <set>
 
@@ -127,6 +131,85 @@ std::vector<std::string> laserMatrixTypes(const Model& model) {
     for (const TypeInfo& t : kTypes) {
         if (!model.layerWeightName(0, t.weight).empty() && model.layerWeight(0, t.weight)) out.push_back(t.name);
     }
+    return out;
+}
+
+std::vector<std::string> splitListItems(std::string_view text) {
+    std::vector<std::string> out;
+    std::string item;
+    for (char c : text) {
+        if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
+            if (!item.empty()) out.push_back(std::move(item));
+            item.clear();
+        } else {
+            item.push_back(c);
+        }
+    }
+    if (!item.empty()) out.push_back(std::move(item));
+    return out;
+}
+
+namespace {
+
+// A whole item as a decimal integer.
+std::optional<std::int64_t> wholeInteger(const std::string& item) {
+    std::int64_t v = 0;
+    const char* end = item.data() + item.size();
+    const auto [ptr, ec] = std::from_chars(item.data(), end, v);
+    if (ec != std::errc() || ptr != end || item.empty()) return std::nullopt;
+    return v;
+}
+
+}  // namespace
+
+Result<std::vector<int>> parseLayerList(std::string_view text, int layers, std::string_view label) {
+    const std::string where(label);
+    std::vector<int> out;
+    for (const std::string& item : splitListItems(text)) {
+        const auto dash = item.find('-', 1);
+        const auto a = wholeInteger(item.substr(0, dash));
+        const auto b = dash == std::string::npos ? a : wholeInteger(item.substr(dash + 1));
+        if (!a || !b) return Error{where + ": '" + item + "' is not a layer or a range of layers (e.g. 3 or 2-5)"};
+        if (*a < 0 || *b < *a || (layers > 0 && *b >= layers) || *b > std::numeric_limits<int>::max()) {
+            return Error{where + ": '" + item + "' is outside the model's layers" +
+                         (layers > 0 ? " 0.." + std::to_string(layers - 1) : std::string())};
+        }
+        for (std::int64_t l = *a; l <= *b; ++l) out.push_back(static_cast<int>(l));
+    }
+    if (out.empty()) return Error{where + ": no layer given"};
+    return out;
+}
+
+Result<std::vector<double>> parseRhoList(std::string_view text, std::string_view label) {
+    std::vector<double> out;
+    for (const std::string& item : splitListItems(text)) {
+        double v = 0;
+        const char* end = item.data() + item.size();
+        const auto [ptr, ec] = std::from_chars(item.data(), end, v);
+        if (ec != std::errc() || ptr != end || !(v > 0.0 && v <= 1.0)) {
+            return Error{std::string(label) + ": '" + item + "' is not a fraction in (0, 1]"};
+        }
+        out.push_back(v);
+    }
+    if (out.empty()) return Error{std::string(label) + ": no value given"};
+    return out;
+}
+
+Result<std::vector<std::int64_t>> parseBlockSizes(std::string_view text, std::string_view label, bool activations) {
+    std::vector<std::int64_t> out;
+    for (const std::string& item : splitListItems(text)) {
+        const auto v = wholeInteger(item);
+        if (item == "tensor") {
+            out.push_back(0);
+        } else if (activations && item == "token") {
+            out.push_back(-1);
+        } else if (v && *v > 0) {
+            out.push_back(*v);
+        } else {
+            return Error{std::string(label) + ": '" + item + "' is not a positive block size" + (activations ? ", 'token'" : "") + " or 'tensor'"};
+        }
+    }
+    if (out.empty()) return Error{std::string(label) + ": no block size given"};
     return out;
 }
 

@@ -25,6 +25,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "superlens/core/analysis/bootstrap.h"
@@ -151,6 +152,18 @@ std::vector<std::string> laserMatrixTypes(const Model& model);
 // Tensor of a type in a layer; error for a type the architecture lacks
 // ("q" on Phi-3: use "qkv").
 Result<std::string> laserTensorName(const Model& model, const std::string& type, int layer);
+
+// Lists typed by a user for the sweeps, one rule for the CLI's options, the
+// GUI's dialogs and Python's arguments: items separated by commas,
+// semicolons and/or white space; errors are one line starting with `label`.
+std::vector<std::string> splitListItems(std::string_view text);
+// "0,2-4" -> 0 2 3 4; each layer below `layers` (layers <= 0: no bound).
+Result<std::vector<int>> parseLayerList(std::string_view text, int layers, std::string_view label);
+// "0.1,0.5" -> fractions of the maximal rank, each in (0, 1].
+Result<std::vector<double>> parseRhoList(std::string_view text, std::string_view label);
+// "64,128,tensor" -> 64 128 0; with `activations` also "token" -> -1. Sizes
+// are positive: 0 and -1 are spelled "tensor" and "token".
+Result<std::vector<std::int64_t>> parseBlockSizes(std::string_view text, std::string_view label, bool activations);
 
 struct LaserStudyOptions {
     std::vector<std::string> types;      // empty = laserMatrixTypes(model)

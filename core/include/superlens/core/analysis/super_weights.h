@@ -141,5 +141,10 @@ std::vector<TokenId> scanInputHead(const std::vector<TokenId>& textTokens);
 // other, non-quantization edits of the list. Edits needing nothing are returned unchanged.
 Result<std::vector<EditSpec>> resolveKeepSuperFromScan(Engine& engine, const std::vector<TokenId>& tokens, std::vector<EditSpec> edits,
                                                        const SuperWeightScanOptions& options = {});
+// The same for one input of either kind: `tokens`, or for vision models the
+// image `pixels` (non-null), which the scan then runs on. Every front end
+// (CLI, GUI, Python) resolves keep_super through this rule.
+Result<std::vector<EditSpec>> resolveKeepSuperFromScan(Engine& engine, const std::vector<TokenId>& tokens,
+                                                       const std::shared_ptr<const PixelTensor>& pixels, std::vector<EditSpec> edits);
 
 }  // namespace superlens::core
