@@ -82,25 +82,37 @@ inline core::Result<std::vector<core::TokenId>> applyBosWindows(const TextInput&
 
 
 // The start every command that measures a text shares (ppl, stopwords, the
-// studies): the model opened, its tokenizer when it has one, the window
+// studies): the prepared model (prepareModel), the window
 // length (--ctx or core's default), the text's tokens (BOS windows with
-// --bos-windows), the edits parsed and checked, and an engine with --compute.
+// --bos-windows), and the edits parsed and checked.
 // keep_super is resolved by resolveKeepSuper below, once the command knows
 // its scan input. A rule about any of these lives here once.
-struct PreparedTextRun {
-    std::shared_ptr<const core::Model> model;
-    std::unique_ptr<core::Tokenizer> tokenizer;  // null when the model has none
+struct PreparedTextRun : PreparedModel {
     int context = 0;
     std::vector<core::TokenId> tokens;
     std::vector<core::EditSpec> edits;  // keep_super unresolved until resolveKeepSuper
-    std::unique_ptr<core::Engine> engine;
     // Resolves keep_super in `edits` by a scan of `scanTokens`, by default
     // the text's head (core::scanInputHead, DESIGN.md).
     core::Status resolveKeepSuper(const std::vector<core::TokenId>& scanTokens = {});
 };
-// `bosStride`: the stride BOS windows are cut with (--stride; 0 = --ctx).
-core::Result<PreparedTextRun> prepareTextRun(const std::string& modelPath, const TextInput& text, const EditOptions& edits,
-                                             const ComputeOptions& compute, int contextOption, int bosStride);
+// The options of a text run, spelled the same in every command that has one.
+struct TextRunOptions {
+    std::string model;
+    TextInput text;
+    EditOptions edits;
+    ComputeOptions compute;
+    int context = 0;  // --ctx; 0 = core's default window (core::windowLength)
+    int stride = 0;   // --stride; 0 = --ctx (non-overlapping windows)
+};
+// MODEL, --text / --text-ids / --bos-windows, --edit / --edits, --compute,
+// --ctx (`ctxHelp` says what the window is for) and, with `stride`, --stride.
+void addTextRunOptions(CLI::App* cmd, TextRunOptions& o, const std::string& ctxHelp, bool stride = true);
+// Usage problems found before the model is opened (exit 2): no --text, or
+// --stride longer than --ctx. Returns 0 when there is none.
+int checkTextRunUsage(const TextRunOptions& o, const std::string& command);
+// The prepared text run of these options (BOS windows cut with --stride). A
+// --stride longer than the model's default window is an error here.
+core::Result<PreparedTextRun> prepareTextRun(const TextRunOptions& o);
 
 // A study's own --prompt TEXT | --ids 1,2,3 (the input it scans or profiles,
 // beside its --text), mutually exclusive, with each command's help text.

@@ -1,5 +1,6 @@
 #include "cli_common.h"
 #include "superlens/core/analysis/bundled_resources.h"
+#include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/model/image_input.h"
 #include "superlens/core/model/mapped_file.h"
 #include "superlens/core/tokenizer/token_ids.h"
@@ -138,16 +139,33 @@ core::ForwardRequest PreparedRun::request() const {
     return req;
 }
 
-core::Result<PreparedRun> prepareRun(const std::string& modelPath, const InputOptions& input, const EditOptions& edits, bool images,
-                                     const core::EngineOptions& engineOptions) {
-    PreparedRun run;
+core::Result<PreparedModel> prepareModel(const std::string& modelPath, const core::EngineOptions& engine,
+                                         const std::string& tokenizerNeededFor) {
+    PreparedModel prepared;
     auto model = openModel(modelPath);
     if (!model) return model.error();
-    run.model = std::move(model).value();
-    const core::Model& m = *run.model;
-    auto tok = optionalTokenizer(m, input.hasPrompt ? "--prompt" : "");
+    prepared.model = std::move(model).value();
+    auto tok = optionalTokenizer(*prepared.model, tokenizerNeededFor);
     if (!tok) return tok.error();
-    run.tokenizer = std::move(tok).value();
+    prepared.tokenizer = std::move(tok).value();
+    prepared.engine = std::make_unique<core::Engine>(prepared.model, engine);
+    return prepared;
+}
+
+core::Result<std::vector<core::EditSpec>> PreparedModel::editsFor(const EditOptions& o, const std::vector<core::TokenId>& tokens,
+                                                                  const std::shared_ptr<const core::PixelTensor>& pixels) const {
+    auto parsed = resolveEdits(o, *model, core::inputPositions(model->config(), tokens, pixels.get()));
+    if (!parsed) return parsed.error();
+    return resolveKeepSuper(*engine, tokens, std::move(parsed).value(), pixels);
+}
+
+core::Result<PreparedRun> prepareRun(const std::string& modelPath, const InputOptions& input, const EditOptions& edits, bool images,
+                                     const core::EngineOptions& engineOptions) {
+    auto prepared = prepareModel(modelPath, engineOptions, input.hasPrompt ? "--prompt" : "");
+    if (!prepared) return prepared.error();
+    PreparedRun run;
+    static_cast<PreparedModel&>(run) = std::move(prepared).value();
+    const core::Model& m = *run.model;
     if (images && (input.hasPicture() || m.config().pixelInput)) {
         auto pixels = resolvePixels(input, m);
         if (!pixels) return pixels.error();
@@ -157,10 +175,7 @@ core::Result<PreparedRun> prepareRun(const std::string& modelPath, const InputOp
         if (!ids) return ids.error();
         run.tokens = std::move(ids).value();
     }
-    auto parsed = resolveEdits(edits, m, run.positions());
-    if (!parsed) return parsed.error();
-    run.engine = std::make_unique<core::Engine>(run.model, engineOptions);
-    auto resolved = resolveKeepSuper(*run.engine, run.tokens, std::move(parsed).value());
+    auto resolved = run.editsFor(edits);
     if (!resolved) return resolved.error();
     run.edits = std::move(resolved).value();
     return run;
@@ -202,18 +217,10 @@ core::Result<std::vector<core::EditSpec>> resolveEdits(const EditOptions& o, con
     return edits;
 }
 
-KeepSuperResolver& keepSuperResolver() {
-    static KeepSuperResolver s_resolver;
-    return s_resolver;
-}
-
 core::Result<std::vector<core::EditSpec>> resolveKeepSuper(core::Engine& engine, const std::vector<core::TokenId>& tokens,
-                                                           std::vector<core::EditSpec> edits) {
-    bool needed = false;
-    for (const auto& e : edits) needed = needed || e.needsSuperWeightScan() || e.needsSuperActivationScan();
-    if (!needed) return edits;
-    if (!keepSuperResolver()) return core::Error{"keep_super without coordinates needs the super-weight scan, which this build lacks"};
-    return keepSuperResolver()(engine, tokens, std::move(edits));
+                                                           std::vector<core::EditSpec> edits,
+                                                           const std::shared_ptr<const core::PixelTensor>& pixels) {
+    return core::resolveKeepSuperFromScan(engine, tokens, pixels, std::move(edits));
 }
 
 core::Result<std::string> readTextFile(const std::string& path) {

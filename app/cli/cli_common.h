@@ -94,14 +94,13 @@ void addEditOptions(CLI::App* cmd, EditOptions& o);
 core::Result<std::vector<core::EditSpec>> resolveEdits(const EditOptions& o, const core::Model& model, std::int64_t tokenCount = 0);
 
 // Resolves rtn/actq keep_super without explicit lists by a super-weight scan
-// of `tokens` (DESIGN.md: "takes the super weights from a scan of the
-// command's own input"). Edits that need nothing are returned unchanged.
-using KeepSuperResolver = std::function<core::Result<std::vector<core::EditSpec>>(
-    core::Engine& engine, const std::vector<core::TokenId>& tokens, std::vector<core::EditSpec> edits)>;
-// Installed by the analysis layer (cmd files register it statically).
-KeepSuperResolver& keepSuperResolver();
+// of the command's own input (DESIGN.md: "takes the super weights from a scan
+// of the command's own input"): `tokens`, or the image `pixels` of a vision
+// model (core::resolveKeepSuperFromScan). Edits that need nothing are
+// returned unchanged.
 core::Result<std::vector<core::EditSpec>> resolveKeepSuper(core::Engine& engine, const std::vector<core::TokenId>& tokens,
-                                                           std::vector<core::EditSpec> edits);
+                                                           std::vector<core::EditSpec> edits,
+                                                           const std::shared_ptr<const core::PixelTensor>& pixels = nullptr);
 
 // --compute fp32|bf16|fp16: the dtype the engine emulates (precision
 // emulation, core::ComputeDtype), shared by every command that runs the model.
@@ -111,25 +110,43 @@ struct ComputeOptions {
 void addComputeOption(CLI::App* cmd, ComputeOptions& o);
 // The engine options of a command run.
 core::EngineOptions engineOptions(const ComputeOptions& o);
-// The start every command that runs a model on one input shares: the model
-// opened and validated, its tokenizer when it has one (loaded once), the
-// input as tokens or, for vision models, an image, the edits parsed and
-// checked against the input's length, keep_super resolved by a scan of the
-// input, and an engine. A rule about any of these lives here once.
-struct PreparedRun {
+// The start every command that runs a model shares: the model opened and
+// validated, its tokenizer when it has one (loaded once; a damaged one is
+// refused, optionalTokenizer), and an engine with the command's options. The
+// command then adds its input: one prompt or image (prepareRun), a text
+// (analysis::prepareTextRun), or its own (capture's prompts file, scan's
+// prompt set, zeroshot's tasks), and takes the edits for each input from
+// editsFor. A rule about any of these lives here once.
+struct PreparedModel {
     std::shared_ptr<const core::Model> model;
-    std::unique_ptr<core::Tokenizer> tokenizer;        // null when the model has none
-    std::vector<core::TokenId> tokens;                 // empty for an image
-    std::shared_ptr<const core::PixelTensor> pixels;   // vision models
-    std::vector<core::EditSpec> edits;                 // keep_super resolved
+    std::unique_ptr<core::Tokenizer> tokenizer;  // null when the model has none
     std::unique_ptr<core::Engine> engine;
+    // --edit/--edits for one input (`tokens`, or the image `pixels`): parsed,
+    // checked against the input's positions (core::inputPositions), keep_super
+    // resolved by a scan of that input.
+    core::Result<std::vector<core::EditSpec>> editsFor(const EditOptions& o, const std::vector<core::TokenId>& tokens,
+                                                       const std::shared_ptr<const core::PixelTensor>& pixels = nullptr) const;
+};
+// `tokenizerNeededFor`: the option that needs the tokenizer (named in the
+// error when the model has none; "" = optional). `engine`: the engine's
+// options (e.g. engineOptions(--compute)).
+core::Result<PreparedModel> prepareModel(const std::string& modelPath, const core::EngineOptions& engine = {},
+                                         const std::string& tokenizerNeededFor = "");
+
+// A run of one input: the prepared model, the input as tokens or, for vision
+// models, an image, and the edits for it (editsFor).
+struct PreparedRun : PreparedModel {
+    std::vector<core::TokenId> tokens;                // empty for an image
+    std::shared_ptr<const core::PixelTensor> pixels;  // vision models
+    std::vector<core::EditSpec> edits;                // keep_super resolved
     std::int64_t positions() const;
     // tokens or pixels, and the edits; hooks and logits positions are the command's.
     core::ForwardRequest request() const;
+    // Another edit list for the same input (e.g. figure's --baseline-edit).
+    core::Result<std::vector<core::EditSpec>> editsFor(const EditOptions& o) const { return PreparedModel::editsFor(o, tokens, pixels); }
 };
 // `images`: the command takes --image/--pixels (vision models); otherwise a
 // vision model or an image option is refused naming what to give.
-// `engine`: the engine's options (e.g. engineOptions(--compute)).
 core::Result<PreparedRun> prepareRun(const std::string& modelPath, const InputOptions& input, const EditOptions& edits, bool images = false,
                                      const core::EngineOptions& engine = {});
 

@@ -91,28 +91,26 @@ int runCapture(const CaptureOptions& o) {
     auto sync = core::parseCacheSync(o.sync);
     if (!sync) return usageError("--sync: " + sync.error().message);
 
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    const core::Model& m = **model;
+    // Token strings and the vocabulary go into the file when a tokenizer
+    // exists; an ids-only model is still captured (DESIGN.md).
+    auto prepared = prepareModel(o.model, engineOptions(o.compute), o.input.hasPrompt ? "--prompt" : !o.promptsFile.empty() ? "--prompts" : "");
+    if (!prepared) return fail(prepared.error());
+    const core::Model& m = *prepared->model;
+    const core::Tokenizer* tok = prepared->tokenizer.get();
+    core::Engine& engine = *prepared->engine;
 
     const core::HookSelection selection = o.hooks.empty() ? core::HookSelection::captureDefault() : core::HookSelection::patterns(o.hooks);
     if (auto valid = selection.validate(hookLayoutOf(m.config())); !valid) return fail(valid.error());
 
-    // Token strings and the vocabulary go into the file when a tokenizer
-    // exists; an ids-only model is still captured (DESIGN.md).
-    auto tokOr = optionalTokenizer(m, o.input.hasPrompt ? "--prompt" : !o.promptsFile.empty() ? "--prompts" : "");
-    if (!tokOr) return fail(tokOr.error());
-    std::unique_ptr<core::Tokenizer> tok = std::move(tokOr).value();
-    auto inputs = resolveInputs(o, m, tok.get());
+    auto inputs = resolveInputs(o, m, tok);
     if (!inputs) return fail(inputs.error());
 
     core::CacheWriteOptions wopts;
     wopts.compression = *compression;
     wopts.sync = *sync;
-    auto writer = core::ActivationCacheWriter::open(o.out, core::CacheModelInfo::fromModel(m, tok.get()), wopts);
+    auto writer = core::ActivationCacheWriter::open(o.out, core::CacheModelInfo::fromModel(m, tok), wopts);
     if (!writer) return fail(writer.error());
 
-    core::Engine engine(*model, engineOptions(o.compute));
     const auto hookPoints = selection.resolve(hookLayoutOf(m.config()));
     struct Done {
         const Input* input;
@@ -125,9 +123,7 @@ int runCapture(const CaptureOptions& o) {
     std::uint64_t pendingBytes = 0;
     for (const Input& in : *inputs) {
         const std::int64_t T = in.positions(m.config());
-        auto edits = resolveEdits(o.edits, m, T);
-        if (!edits) return fail(edits.error());
-        auto resolved = resolveKeepSuper(engine, in.tokens, std::move(edits).value());
+        auto resolved = prepared->editsFor(o.edits, in.tokens, in.pixels);
         if (!resolved) return fail(resolved.error());
 
         core::ForwardRequest req;
@@ -162,7 +158,7 @@ int runCapture(const CaptureOptions& o) {
                             ((*writer)->targetExisted() ? " (the existing file is unchanged)" : " (nothing was written)"));
             }
         }
-        auto outcome = core::captureRun(**writer, engine, req, in.prompt, tok.get());
+        auto outcome = core::captureRun(**writer, engine, req, in.prompt, tok);
         if (!outcome) return fail(outcome.error());
         std::vector<std::string> editTexts;
         for (const auto& e : req.edits) editTexts.push_back(e.text());

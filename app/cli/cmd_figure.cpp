@@ -135,6 +135,18 @@ private:
     std::string m_dir;
 };
 
+// The headless Qt the figure commands draw with: the offscreen platform
+// (no display needed, set only for this command), a runtime folder, and the
+// application object, in that order.
+struct HeadlessQt {
+    bool offscreen = qputenv("QT_QPA_PLATFORM", "offscreen");  // members initialise in this order
+    PrivateRuntimeDir runtimeDir;
+    int argc = 1;
+    char arg0[14] = "superlens-cli";
+    char* argv[2] = {arg0, nullptr};
+    QApplication app{argc, argv};
+};
+
 // A super weight in `figure --json`: its coordinate (and routed expert, when inside one).
 nlohmann::json figureSuperWeightJson(const core::SuperWeight& sw) {
     nlohmann::json j = {{"layer", sw.layer}, {"row", sw.row}, {"col", sw.col}};
@@ -166,38 +178,21 @@ int runFigure(const FigureOptions& o) {
         if (!(customWidth >= 1 && customWidth <= 20)) return fail("--width: expected 1..20 inches");
     }
 
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
     // Vision models read an image (--image / --pixels), as every command does.
-    std::shared_ptr<const core::PixelTensor> pixels;
-    core::Result<std::vector<core::TokenId>> ids = std::vector<core::TokenId>{};
-    std::int64_t positions = 0;
-    if (o.input.hasPicture() || (*model)->config().pixelInput) {
-        auto px = resolvePixels(o.input, **model);
-        if (!px) return fail(px.error());
-        pixels = *px;
-        positions = (*model)->config().imageTokenCount(pixels->height, pixels->width);
-    } else {
-        ids = resolveTokens(o.input, **model);
-        if (!ids) return fail(ids.error());
-        positions = static_cast<std::int64_t>(ids->size());
-    }
+    auto run = prepareRun(o.model, o.input, o.edits, /*images=*/true, engineOptions(o.compute));
+    if (!run) return fail(run.error());
+    const std::shared_ptr<const core::Model>& model = run->model;
+    const std::shared_ptr<const core::PixelTensor>& pixels = run->pixels;
+    const std::vector<core::TokenId>& ids = run->tokens;
+    const std::vector<core::EditSpec>* resolved = &run->edits;
+    core::Engine& engine = *run->engine;
+    const core::Tokenizer* tokenizer = run->tokenizer.get();
     auto request = [&](std::vector<core::EditSpec> e, std::shared_ptr<const core::ForwardResult> previous) {
         return pixels ? core::view::viewForwardRequest(pixels, std::move(e), std::move(previous))
-                      : core::view::viewForwardRequest(*ids, std::move(e), std::move(previous));
+                      : core::view::viewForwardRequest(ids, std::move(e), std::move(previous));
     };
-    auto edits = resolveEdits(o.edits, **model, positions);
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
-    auto resolved = resolveKeepSuper(engine, *ids, std::move(edits).value());
-    if (!resolved) return fail(resolved.error());
-    auto baselineEdits = resolveEdits(o.baselineEdits, **model, positions);
-    if (!baselineEdits) return fail(baselineEdits.error());
-    auto baseline = resolveKeepSuper(engine, *ids, std::move(baselineEdits).value());
+    auto baseline = run->editsFor(o.baselineEdits);
     if (!baseline) return fail(baseline.error());
-    auto tokOr = optionalTokenizer(**model);
-    if (!tokOr) return fail(tokOr.error());
-    std::unique_ptr<core::Tokenizer> tokenizer = std::move(tokOr).value();
 
     // Same pipeline as the GUI: original run, super-weight scan, edited run
     // reusing the original's unedited blocks, then the snapshot the views draw.
@@ -212,13 +207,13 @@ int runFigure(const FigureOptions& o) {
         if (!s) return fail(s.error());
         scan->weights = s->superWeights;
     } else {
-        scan = core::findModelSuperWeights(engine, *ids, {});
+        scan = core::findModelSuperWeights(engine, ids, {});
         if (!scan) return fail(scan.error());
     }
     core::view::SnapshotInputs inputs;
-    inputs.model = model->get();
-    inputs.modelName = (*model)->config().nameOrPath.empty() ? (*model)->folder().filename().string() : (*model)->config().nameOrPath;
-    inputs.tokenizer = tokenizer.get();
+    inputs.model = model.get();
+    inputs.modelName = model->config().nameOrPath.empty() ? model->folder().filename().string() : model->config().nameOrPath;
+    inputs.tokenizer = tokenizer;
     inputs.original = *original;
     inputs.superWeights = scan->weights;
     inputs.scanned = true;
@@ -258,18 +253,21 @@ int runFigure(const FigureOptions& o) {
         if (!b) return fail(b.error());
         modelB = *b;
         core::ModelCompareOptions compareOptions;
-        if (imatrix && ((*model)->isGguf() || modelB->isGguf())) compareOptions.imatrix = &*imatrix;
-        auto cmp = core::compareModels(*model, modelB, *ids, compareOptions);
+        if (imatrix && (model->isGguf() || modelB->isGguf())) compareOptions.imatrix = &*imatrix;
+        auto cmp = core::compareModels(model, modelB, ids, compareOptions);
         if (!cmp) return fail(cmp.error());
         inputs.modelComparison = std::make_shared<const core::ModelComparison>(std::move(cmp).value());
         inputs.modelB = modelB.get();
         inputs.modelBName = modelB->config().nameOrPath.empty() ? modelB->folder().filename().string() : modelB->config().nameOrPath;
     }
     if (o.overlayB) {
-        engineB = std::make_unique<core::Engine>(modelB);
-        auto editsB = resolveEdits(o.edits, *modelB, static_cast<std::int64_t>(ids->size()));
+        // B runs with A's --compute, and its keep_super comes from a scan of B.
+        engineB = std::make_unique<core::Engine>(modelB, engineOptions(o.compute));
+        auto parsedB = resolveEdits(o.edits, *modelB, static_cast<std::int64_t>(ids.size()));
+        if (!parsedB) return fail(parsedB.error());
+        auto editsB = resolveKeepSuper(*engineB, ids, std::move(parsedB).value());
         if (!editsB) return fail(editsB.error());
-        auto runB = engineB->run(core::view::viewForwardRequest(*ids, std::move(editsB).value()));
+        auto runB = engineB->run(core::view::viewForwardRequest(ids, std::move(editsB).value()));
         if (!runB) return fail(runB.error());
         if (inputs.edited) inputs.original = inputs.edited;  // A with the edits vs B with the edits
         inputs.edited = *runB;
@@ -288,13 +286,7 @@ int runFigure(const FigureOptions& o) {
     if (!snapshot) return fail(snapshot.error());
     if (o.layer >= (*snapshot)->layers) return fail("--layer " + std::to_string(o.layer) + ": the model has " + std::to_string((*snapshot)->layers) + " layers");
 
-    // The offscreen platform exists only for this command: no display needed.
-    qputenv("QT_QPA_PLATFORM", "offscreen");
-    PrivateRuntimeDir runtimeDir;
-    int argc = 1;
-    char arg0[] = "superlens-cli";
-    char* argv[] = {arg0, nullptr};
-    QApplication app(argc, argv);
+    HeadlessQt qt;
     // Options from the preset (its font resolved now that Qt knows the installed fonts).
     widgets::ExportOptions options = widgets::presetExportOptions(*preset, o.width == "two");
     if (customWidth > 0) options.widthInches = customWidth;
@@ -311,7 +303,7 @@ int runFigure(const FigureOptions& o) {
     if (pixels) command.image = QString::fromStdString(inputs.imageSource);
     else if (o.input.hasPrompt) command.prompt = QString::fromStdString(o.input.prompt);
     QStringList idText;
-    for (core::TokenId id : *ids) idText << QString::number(id);
+    for (core::TokenId id : ids) idText << QString::number(id);
     if (!o.input.hasPrompt && !pixels) command.ids = idText.join(QLatin1Char(','));
     for (const auto& e : *resolved) command.edits << QString::fromStdString(e.text());
     command.compute = QString::fromLatin1(core::computeDtypeName(o.compute.dtype));
@@ -324,7 +316,7 @@ int runFigure(const FigureOptions& o) {
     command.out = QString::fromStdString(outAbs.string());
     options.provenance.version = QStringLiteral(SUPERLENS_VERSION);
     options.provenance.modelPath = command.model;
-    options.provenance.modelFingerprint = QString::fromStdString((*model)->fingerprint());
+    options.provenance.modelFingerprint = QString::fromStdString(model->fingerprint());
     options.provenance.prompt = command.prompt;
     options.provenance.ids = idText.join(QLatin1Char(','));
     options.provenance.image = command.image;
@@ -438,12 +430,7 @@ int runStudyFigure(const FigureOptions& o) {
     auto kind = superWeight ? core::Result<std::string>(std::string("superweight")) : core::compressionStudyKind(*text, o.study);
     if (!kind) return fail(kind.error());
     if (*kind != o.kind) return fail(o.study + ": a " + *kind + " study, not " + o.kind);
-    qputenv("QT_QPA_PLATFORM", "offscreen");
-    PrivateRuntimeDir runtimeDir;
-    int argc = 1;
-    char arg0[] = "superlens-cli";
-    char* argv[] = {arg0, nullptr};
-    QApplication app(argc, argv);
+    HeadlessQt qt;
     std::unique_ptr<widgets::PlotView> view;
     if (*kind == "superweight") {
         auto s = core::parseSuperWeightStudyJson(*text, o.study);

@@ -14,26 +14,20 @@ namespace superlens::cli {
 namespace {
 
 struct PplCliOptions {
-    std::string model;
-    analysis::TextInput text;
-    EditOptions edits;
-    ComputeOptions compute;
-    int context = 0;  // 0 = min(512, max_position_embeddings)
-    int stride = 0;
+    analysis::TextRunOptions run;
     bool perToken = false;
     core::BootstrapOptions bootstrap;
     bool json = false;
 };
 
 int runPpl(const PplCliOptions& o) {
-    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    auto run = analysis::prepareTextRun(o.run);
     if (!run) return fail(run.error());
     if (auto ok = run->resolveKeepSuper(); !ok) return fail(ok.error());  // keep_super: a scan of the text's first window
 
     core::PerplexityOptions po;
     po.context = run->context;
-    po.stride = o.stride;
-    if (po.stride > po.context) return usageError("--stride " + std::to_string(po.stride) + " is larger than --ctx " + std::to_string(po.context));
+    po.stride = o.run.stride;
     if (auto v = core::validate(o.bootstrap); !v) return usageError(v.error().message);
     auto r = core::perplexity(*run->engine, run->tokens, run->edits, po);
     if (!r) return fail(r.error());
@@ -74,18 +68,13 @@ int runPpl(const PplCliOptions& o) {
 const CommandRegistration kRegistration(50, [](CLI::App& app, CliContext& ctx) {
     auto opts = std::make_shared<PplCliOptions>();
     CLI::App* cmd = app.add_subcommand("ppl", "Perplexity of a text file (sliding window), with or without edits");
-    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
-    analysis::addTextOptions(cmd, opts->text, true);
-    addEditOptions(cmd, opts->edits);
+    analysis::addTextRunOptions(cmd, opts->run, "Window length");
     analysis::addBootstrapOptions(cmd, opts->bootstrap);
-    addComputeOption(cmd, opts->compute);
-    cmd->add_option("--ctx", opts->context, "Window length in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
-    cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx: non-overlapping)")->check(CLI::Range(1, 1 << 20));
     cmd->add_flag("--per-token", opts->perToken, "Also list every predicted token's NLL");
     cmd->add_flag("--json", opts->json, "Print one JSON document {\"ppl\", \"nll\", \"tokens\", ...}");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {
-            if (!opts->text.given()) return usageError("ppl needs --text FILE (or --text-ids FILE)");
+            if (int usage = analysis::checkTextRunUsage(opts->run, "ppl")) return usage;
             return runPpl(*opts);
         };
     });

@@ -17,6 +17,7 @@
 #include "analysis_common.h"
 #include "superlens/core/analysis/bundled_resources.h"
 #include "superlens/core/analysis/massive_activations.h"
+#include "superlens/core/analysis/prompt_set_scan.h"
 #include "superlens/core/analysis/published_coordinates.h"
 #include "superlens/core/analysis/super_experts.h"
 
@@ -36,41 +37,26 @@ struct ScanCliOptions {
     bool json = false;
 };
 
-// Installed before main() runs: function-local statics make the order safe.
-const bool kKeepSuperResolverInstalled = [] {
-    keepSuperResolver() = [](core::Engine& engine, const std::vector<core::TokenId>& tokens, std::vector<core::EditSpec> edits) {
-        return core::resolveKeepSuperFromScan(engine, tokens, std::move(edits));
-    };
-    return true;
-}();
-
-nlohmann::json massiveJson(const core::MassiveActivation& m) { return nlohmann::json::parse(core::massiveActivationJson(m)); }
 
 // Vision models: one image (--pixels); super weights and massive activations
 // with the kind of each token (CLS, register i, patch (row, col)).
-int runVisionScan(const ScanCliOptions& o, const std::shared_ptr<const core::Model>& model) {
-    const core::Model& m = *model;
+int runVisionScan(const ScanCliOptions& o, const PreparedModel& prepared) {
+    const core::Model& m = *prepared.model;
     if (!o.promptsFile.empty() || o.consistency) return fail("--prompts and --consistency take text prompts; a vision model reads one image (--pixels)");
     auto pixels = resolvePixels(o.input, m);
     if (!pixels) return fail(pixels.error());
     const std::int64_t T = m.config().imageTokenCount((*pixels)->height, (*pixels)->width);
-    auto edits = resolveEdits(o.edits, m, T);
+    auto edits = prepared.editsFor(o.edits, {}, *pixels);
     if (!edits) return fail(edits.error());
-    for (const auto& e : *edits) {
-        if (e.needsSuperWeightScan() || e.needsSuperActivationScan()) return fail("keep_super without coordinates is not available for images yet");
-    }
-    core::Engine engine(model, engineOptions(o.compute));
-    core::SuperWeightScanOptions scanOptions = o.scan;
-    scanOptions.pixels = *pixels;
-    auto scan = core::scanSuperWeights(engine, {}, *edits, scanOptions);
-    if (!scan) return fail(scan.error());
-    auto massive = core::findMassiveActivations(*scan->firstResult, nullptr, o.massive);
-    if (!massive) return fail(massive.error());
+    core::PromptSetScanOptions so;
+    so.scan = o.scan;
+    so.massive = o.massive;
+    auto result = core::scanImage(*prepared.engine, *pixels, *edits, so);
+    if (!result) return fail(result.error());
+    const core::SuperWeightScan* scan = &result->scan;
+    const core::MassiveActivationReport* massive = &result->massive;
     if (o.json) {
-        nlohmann::json j = nlohmann::json::parse(core::massiveReportJson(*massive));
-        j["super_weights"] = nlohmann::json::array();
-        for (const auto& sw : scan->superWeights) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
-        j["image"] = nlohmann::json::parse(core::imageJson(**pixels, m.config()));
+        nlohmann::json j = nlohmann::json::parse(core::imageScanJson(*result, m));
         j["edits"] = analysis::editsJson(*edits);
         printJson(j);
         return kExitOk;
@@ -103,29 +89,19 @@ int runVisionScan(const ScanCliOptions& o, const std::shared_ptr<const core::Mod
 // Mixture-of-experts models: the super-expert profile over every prompt (Su
 // et al. 2025's rule), the super weight inside each flagged expert, and the
 // massive activations of the first prompt.
-int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr<const core::Model> model, const core::Tokenizer* tok,
-                  const std::vector<std::vector<core::TokenId>>& prompts, const std::vector<core::EditSpec>& edits) {
-    core::Engine engine(std::move(model), engineOptions(o.compute));
-    auto scan = core::scanExpertModel(engine, prompts, edits, o.scan);
-    if (!scan) return fail(scan.error());
+int runExpertScan(const ScanCliOptions& o, const PreparedModel& prepared, const std::vector<std::vector<core::TokenId>>& prompts,
+                  const std::vector<core::EditSpec>& edits, const core::PromptSetScanOptions& options) {
+    const core::Model& m = *prepared.model;
+    auto result = core::scanExpertPromptSet(*prepared.engine, prompts, edits, prepared.tokenizer.get(), options);
+    if (!result) return fail(result.error());
+    const core::ExpertModelScan* scan = &result->scan;
     const auto* sws = &scan->inExperts;
     const auto& dense = scan->denseWeights;
     const auto& denseLayers = scan->denseLayers;
-    core::ForwardRequest req;
-    req.tokens = prompts.front();
-    req.edits = edits;
-    req.record = core::HookSelection::patterns({"blocks.*.hook_resid_post"});
-    auto first = engine.run(req);
-    if (!first) return fail(first.error());
-    auto massive = core::findMassiveActivations(**first, tok, o.massive);
-    if (!massive) return fail(massive.error());
+    const core::MassiveActivationReport* massive = &result->massive;
     const auto& p = scan->profile;
     if (o.json) {
-        nlohmann::json j = nlohmann::json::parse(core::expertScanJson(*scan, m));
-        j["massive_activations"] = nlohmann::json::array();
-        for (const auto& a : massive->flagged) j["massive_activations"].push_back(massiveJson(a));
-        j["ids"] = prompts.front();
-        j["prompts"] = static_cast<int>(prompts.size());
+        nlohmann::json j = nlohmann::json::parse(core::expertPromptSetScanJson(*result, m));
         j["edits"] = analysis::editsJson(edits);
         printJson(j);
         return kExitOk;
@@ -166,124 +142,50 @@ int runExpertScan(const ScanCliOptions& o, const core::Model& m, std::shared_ptr
 }
 
 int runScan(const ScanCliOptions& o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    const core::Model& m = **model;
-    if (m.config().pixelInput || o.input.hasPicture()) return runVisionScan(o, *model);
-    auto tokOr = optionalTokenizer(m);
-    if (!tokOr) return fail(tokOr.error());
-    const core::Tokenizer* tok = tokOr->get();
+    auto prepared = prepareModel(o.model, engineOptions(o.compute));
+    if (!prepared) return fail(prepared.error());
+    const core::Model& m = *prepared->model;
+    if (m.config().pixelInput || o.input.hasPicture()) return runVisionScan(o, *prepared);
+    const core::Tokenizer* tok = prepared->tokenizer.get();
 
     // The prompt set: the explicit input first, then --prompts and (with
     // --consistency, or when no input is given) the bundled defaults.
     std::vector<std::vector<core::TokenId>> prompts;
-    std::vector<std::string> promptLabels;
     const bool explicitInput = o.input.given();
     if (explicitInput) {
         auto ids = resolveTokens(o.input, m, tok);
         if (!ids) return fail(ids.error());
         prompts.push_back(std::move(ids).value());
-        promptLabels.push_back(o.input.hasPrompt ? o.input.prompt : "--ids");
     }
-    auto addTextPrompts = [&](const std::vector<std::string>& lines, const std::string& origin) -> core::Status {
-        if (!tok) {
-            return core::Error{m.folder().string() + ": no tokenizer.json or tokenizer.model, needed to tokenize " + origin +
-                               "; give token ids with --ids 1,2,3"};
-        }
-        for (const auto& line : lines) {
-            auto ids = tok->encode(line, true);
-            if (ids.empty()) continue;
-            prompts.push_back(std::move(ids));
-            promptLabels.push_back(line);
-        }
-        return {};
-    };
     if (!o.promptsFile.empty()) {
         auto fromFile = readPromptsFile(o.promptsFile, m, tok);  // the rule capture reads --prompts by
         if (!fromFile) return fail(fromFile.error());
-        for (auto& p : *fromFile) {
-            prompts.push_back(std::move(p.ids));
-            promptLabels.push_back(std::move(p.text));
-        }
+        for (auto& p : *fromFile) prompts.push_back(std::move(p.ids));
     }
     if (!explicitInput || o.consistency) {
-        const auto defaults = core::bundledDefaultPrompts();
-        if (defaults.empty()) return fail("this build has no bundled default prompts (resources/prompts/default_prompts.txt); give --prompt or --ids");
-        if (auto s = addTextPrompts(defaults, "the bundled default prompts"); !s) return fail(s.error());
+        auto defaults = core::bundledScanPrompts(m, tok);
+        if (!defaults) return fail(defaults.error().message + (explicitInput ? "" : " with --ids 1,2,3"));
+        for (auto& p : *defaults) prompts.push_back(std::move(p.ids));
     }
     const std::vector<core::TokenId>& primary = prompts.front();
 
-    auto edits = resolveEdits(o.edits, m, static_cast<std::int64_t>(primary.size()));
-    if (!edits) return fail(edits.error());
-    if (m.config().hasExperts()) return runExpertScan(o, m, *model, tok, prompts, *edits);
-    core::Engine engine(*model, engineOptions(o.compute));
-    auto resolved = resolveKeepSuper(engine, primary, std::move(edits).value());
+    auto resolved = prepared->editsFor(o.edits, primary);
     if (!resolved) return fail(resolved.error());
-
-    auto scan = core::scanSuperWeights(engine, primary, *resolved, o.scan);
-    if (!scan) return fail(scan.error());
-    auto massive = core::findMassiveActivations(*scan->firstResult, tok, o.massive);
-    if (!massive) return fail(massive.error());
-
-    // Consistency over the prompt set (the primary scan is reused for prompt 0).
-    std::vector<core::SuperWeightConsistency> consistency;
-    if (prompts.size() > 1) {
-        auto c = core::scanConsistency(engine, prompts, *resolved, o.scan, core::RunControl::none(), &*scan);
-        if (!c) return fail(c.error());
-        consistency = std::move(c).value();
-    }
-    // Reported super weights: the explicit prompt's scan, or with the default
-    // set, the coordinates found in at least minConsistency of the prompts.
-    std::vector<core::SuperWeight> reported;
-    std::vector<int> reportedFound;
-    if (explicitInput || prompts.size() == 1) {
-        reported = scan->superWeights;
-    } else {
-        for (const auto& c : consistency) {
-            if (c.fraction() + 1e-12 >= o.minConsistency) reported.push_back(c.weight);
-        }
-    }
-
-    const auto published = core::PublishedCoordinates::bundled().match(m.config(), m.folder().filename().string());
+    core::PromptSetScanOptions so;
+    so.scan = o.scan;
+    so.massive = o.massive;
+    so.minConsistency = o.minConsistency;
+    so.firstPromptExplicit = explicitInput;
+    if (m.config().hasExperts()) return runExpertScan(o, *prepared, prompts, *resolved, so);
+    auto scanned = core::scanPromptSet(*prepared->engine, prompts, *resolved, tok, so);
+    if (!scanned) return fail(scanned.error());
+    const core::PromptSetScan& result = *scanned;
+    const core::SuperWeightScan* scan = &result.first;
+    const core::MassiveActivationReport* massive = &result.massive;
+    const auto& reported = result.reported;
 
     if (o.json) {
-        nlohmann::json j;
-        j["super_weights"] = nlohmann::json::array();
-        for (const auto& sw : reported) {
-            nlohmann::json e = analysis::superWeightJson(sw, m);
-            for (const auto& c : consistency) {
-                if (c.weight.sameCoordinate(sw)) {
-                    e["prompts_found"] = c.promptsFound;
-                    e["prompts_total"] = c.promptsTotal;
-                }
-            }
-            j["super_weights"].push_back(std::move(e));
-        }
-        j.update(nlohmann::json::parse(core::massiveReportJson(*massive)));
-        j.update(nlohmann::json::parse(core::scanPassesJson(*scan)));
-        j["ids"] = primary;
-        j["prompts"] = static_cast<int>(prompts.size());
-        if (prompts.size() > 1) {
-            j["consistency"] = nlohmann::json::array();
-            for (const auto& c : consistency) {
-                j["consistency"].push_back({{"layer", c.weight.layer}, {"row", c.weight.row}, {"col", c.weight.col}, {"output_axis", c.weight.outputAxis},
-                                            {"prompts_found", c.promptsFound}, {"prompts_total", c.promptsTotal}});
-            }
-        }
-        if (published) {
-            const auto& p = *published->model;
-            nlohmann::json pj = {{"model", p.name}, {"matched_by", published->matchedBy}, {"source", p.source}};
-            pj["super_weights"] = nlohmann::json::array();
-            for (const auto& c : p.superWeights) {
-                const bool found = std::any_of(reported.begin(), reported.end(), [&](const auto& sw) { return sw.coord() == c; });
-                pj["super_weights"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}, {"found", found}});
-            }
-            pj["massive_channels"] = p.massiveChannels;
-            if (!p.note.empty()) pj["note"] = p.note;
-            j["published"] = std::move(pj);
-        } else {
-            j["published"] = nullptr;
-        }
+        nlohmann::json j = nlohmann::json::parse(core::promptSetScanJson(result, m));
         j["edits"] = analysis::editsJson(*resolved);
         printJson(j);
         return kExitOk;
@@ -303,13 +205,11 @@ int runScan(const ScanCliOptions& o) {
                     sw.downOut, sw.outputRatio);
         // Stored [in, out] (GPT-2's Conv1D): say which index is the output channel.
         if (sw.outputAxis != 0) std::printf("  (stored [in, out]: output channel %lld)", static_cast<long long>(sw.outputChannel()));
-        for (const auto& c : consistency) {
-            if (c.weight.sameCoordinate(sw)) std::printf("  in %d/%d prompts", c.promptsFound, c.promptsTotal);
-        }
+        if (const auto* c = result.consistencyOf(sw)) std::printf("  in %d/%d prompts", c->promptsFound, c->promptsTotal);
         std::printf("\n");
     }
     if (prompts.size() > 1) {
-        for (const auto& c : consistency) {
+        for (const auto& c : result.consistency) {
             const bool shown = std::any_of(reported.begin(), reported.end(), [&](const auto& sw) { return sw.sameCoordinate(c.weight); });
             if (!shown) {
                 std::printf("  (seen in %d/%d prompts only: layers.%d[%lld,%lld])\n", c.promptsFound, c.promptsTotal, c.weight.layer,
@@ -333,12 +233,12 @@ int runScan(const ScanCliOptions& o) {
         std::printf("  persists: token %lld channel %lld, layers %d..%d\n", static_cast<long long>(p.token), static_cast<long long>(p.channel),
                     p.firstLayer, p.lastLayer);
     }
-    if (published) {
-        const auto& p = *published->model;
-        std::printf("\npublished coordinates (%s, matched by %s): ", p.name.c_str(), published->matchedBy.c_str());
+    if (result.published) {
+        const auto& p = *result.published->model;
+        std::printf("\npublished coordinates (%s, matched by %s): ", p.name.c_str(), result.published->matchedBy.c_str());
         for (const auto& c : p.superWeights) {
-            const bool found = std::any_of(reported.begin(), reported.end(), [&](const auto& sw) { return sw.coord() == c; });
-            std::printf(" layers.%d[%lld,%lld]%s", c.layer, static_cast<long long>(c.row), static_cast<long long>(c.col), found ? " (found)" : " (not found)");
+            std::printf(" layers.%d[%lld,%lld]%s", c.layer, static_cast<long long>(c.row), static_cast<long long>(c.col),
+                        result.found(c) ? " (found)" : " (not found)");
         }
         if (!p.massiveChannels.empty()) {
             std::printf("; massive-activation channels");

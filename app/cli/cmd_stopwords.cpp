@@ -14,19 +14,15 @@ namespace superlens::cli {
 namespace {
 
 struct StopwordsCliOptions {
-    std::string model;
-    analysis::TextInput text;
+    analysis::TextRunOptions run;
     analysis::StopwordInput stopwords;
-    EditOptions edits;
     core::BootstrapOptions bootstrap;
-    ComputeOptions compute;
-    int context = 0;
     int top = 10;
     bool json = false;
 };
 
 int runStopwords(const StopwordsCliOptions& o) {
-    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, 0);
+    auto run = analysis::prepareTextRun(o.run);
     if (!run) return fail(run.error());
     const core::Tokenizer* tok = run->tokenizer.get();
     auto ids = analysis::resolveStopwordIds(o.stopwords, *run->model, tok);
@@ -88,18 +84,14 @@ int runStopwords(const StopwordsCliOptions& o) {
 const CommandRegistration kRegistration(60, [](CLI::App& app, CliContext& ctx) {
     auto opts = std::make_shared<StopwordsCliOptions>();
     CLI::App* cmd = app.add_subcommand("stopwords", "Stopword probability mass and its shift under edits");
-    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
-    analysis::addTextOptions(cmd, opts->text, true);
+    analysis::addTextRunOptions(cmd, opts->run, "Window length", /*stride=*/false);
     analysis::addStopwordOptions(cmd, opts->stopwords);
-    addEditOptions(cmd, opts->edits);
-    addComputeOption(cmd, opts->compute);
     analysis::addBootstrapOptions(cmd, opts->bootstrap);
-    cmd->add_option("--ctx", opts->context, "Window length in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
     cmd->add_option("--top", opts->top, "Tokens listed whose mean probability moved most (default 10)")->check(CLI::Range(0, 100000));
     cmd->add_flag("--json", opts->json, "Print one JSON document");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {
-            if (!opts->text.given()) return usageError("stopwords needs --text FILE (or --text-ids FILE)");
+            if (int usage = analysis::checkTextRunUsage(opts->run, "stopwords")) return usage;
             return runStopwords(*opts);
         };
     });

@@ -23,18 +23,13 @@ namespace superlens::cli {
 namespace {
 
 struct StudyCliOptions {
-    std::string model;
-    analysis::TextInput text;
+    analysis::TextRunOptions run;
     InputOptions scanInput;
     std::string tasks;
     bool noTasks = false;
     std::string superWeights;
     analysis::StopwordInput stopwords;
     bool noStopwords = false;
-    EditOptions edits;
-    ComputeOptions compute;
-    int context = 0;
-    int stride = 0;
     int outliers = 0;
     std::string markdownFile;
     core::SuperWeightScanOptions scan;
@@ -49,7 +44,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     if (!o.markdownFile.empty()) {
         if (auto ok = core::checkOutputFile(o.markdownFile, "the table"); !ok) return fail(ok.error());
     }
-    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    auto run = analysis::prepareTextRun(o.run);
     if (!run) return fail(run.error());
     const core::Model& m = *run->model;
     const core::Tokenizer* tok = run->tokenizer.get();
@@ -85,8 +80,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
 
     core::SuperWeightStudyOptions so;
     so.perplexity.context = context;
-    so.perplexity.stride = o.stride;
-    if (so.perplexity.stride > so.perplexity.context) return usageError("--stride is larger than --ctx");
+    so.perplexity.stride = o.run.stride;
     so.outlierCount = o.outliers;
     so.scan = o.scan;
     so.bootstrap = o.bootstrap;
@@ -96,7 +90,7 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     auto study = core::studySuperWeight(*run->engine, in, resolved, so);
     if (!study) {
         if (in.superWeights.empty() && study.error().message.find("no super weight") != std::string::npos) {
-            return fail(o.model + ": " + study.error().message + "; give them with --super-weights LAYER:ROW:COL");
+            return fail(o.run.model + ": " + study.error().message + "; give them with --super-weights LAYER:ROW:COL");
         }
         return fail(study.error());
     }
@@ -137,18 +131,13 @@ const CommandRegistration kRegistration(90, [](CLI::App& app, CliContext& ctx) {
 
     auto opts = std::make_shared<StudyCliOptions>();
     CLI::App* cmd = study->add_subcommand("superweight", "Original / super weight zeroed / + super activation restored / other outliers zeroed");
-    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
-    analysis::addTextOptions(cmd, opts->text, true);
+    analysis::addTextRunOptions(cmd, opts->run, "Perplexity window");
     cmd->add_option("--tasks", opts->tasks, "Zero-shot tasks JSONL (default: the bundled set when the model has a tokenizer)");
     cmd->add_flag("--no-tasks", opts->noTasks, "Skip the zero-shot measure");
     analysis::addStopwordOptions(cmd, opts->stopwords);
     cmd->add_flag("--no-stopwords", opts->noStopwords, "Skip the stopword measure");
     cmd->add_option("--super-weights", opts->superWeights, "Super weights to ablate, LAYER:ROW:COL;... (default: a scan)");
     analysis::addStudyInputOptions(cmd, opts->scanInput, "Scan this prompt (default: the text's first 128 tokens)", "Scan these token ids (default: the text's first 128 tokens)");
-    addEditOptions(cmd, opts->edits);
-    addComputeOption(cmd, opts->compute);
-    cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
-    cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--outliers", opts->outliers, "Control: outliers zeroed per matrix (default: as many as its super weights)")->check(CLI::Range(1, 1000000));
     cmd->add_option("--markdown", opts->markdownFile, "Also write the Markdown table to this file");
     analysis::addScanOptions(cmd, opts->scan);
@@ -161,7 +150,7 @@ const CommandRegistration kRegistration(90, [](CLI::App& app, CliContext& ctx) {
     cmd->add_flag("--json", opts->json, "Print one JSON document (conditions, super weights, outliers, markdown)");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {
-            if (!opts->text.given()) return usageError("study superweight needs --text FILE (or --text-ids FILE)");
+            if (int usage = analysis::checkTextRunUsage(opts->run, "study superweight")) return usage;
             return runStudySuperWeight(*opts);
         };
     });

@@ -34,15 +34,10 @@ namespace {
 enum class Format { Markdown, Json, Csv };
 
 struct CommonOptions {
-    std::string model;
-    analysis::TextInput text;
+    analysis::TextRunOptions run;
     std::string tasks;
     bool noTasks = false;
     std::string answers;
-    EditOptions edits;
-    ComputeOptions compute;
-    int context = 0;
-    int stride = 0;
     std::int64_t maxTokens = 0;
     core::BootstrapOptions bootstrap;
     core::MaskedLmOptions maskedLm;  // encoders' text measure
@@ -68,20 +63,6 @@ struct QuantCliOptions : CommonOptions {
     core::SuperWeightScanOptions scan;
 };
 
-std::vector<std::string> splitList(const std::string& s) {
-    std::vector<std::string> out;
-    std::string item;
-    for (char c : s + ",") {
-        if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
-            if (!item.empty()) out.push_back(item);
-            item.clear();
-        } else {
-            item.push_back(c);
-        }
-    }
-    return out;
-}
-
 core::Result<std::int64_t> parseInt(const std::string& s, const std::string& option) {
     try {
         std::size_t used = 0;
@@ -91,67 +72,6 @@ core::Result<std::int64_t> parseInt(const std::string& s, const std::string& opt
     } catch (const std::exception&) {
         return core::Error{option + ": '" + s + "' is not an integer"};
     }
-}
-
-// "0,2-5,9" -> 0 2 3 4 5 9
-core::Result<std::vector<int>> parseLayers(const std::string& s, int layers) {
-    std::vector<int> out;
-    for (const auto& item : splitList(s)) {
-        const auto dash = item.find('-', 1);
-        std::int64_t a = 0, b = 0;
-        if (dash == std::string::npos) {
-            auto v = parseInt(item, "--layers");
-            if (!v) return v.error();
-            a = b = *v;
-        } else {
-            auto x = parseInt(item.substr(0, dash), "--layers");
-            auto y = parseInt(item.substr(dash + 1), "--layers");
-            if (!x) return x.error();
-            if (!y) return y.error();
-            a = *x;
-            b = *y;
-        }
-        if (a < 0 || b < a || b >= layers) {
-            return core::Error{"--layers: '" + item + "' is outside the model's layers 0.." + std::to_string(layers - 1)};
-        }
-        for (std::int64_t l = a; l <= b; ++l) out.push_back(static_cast<int>(l));
-    }
-    if (out.empty()) return core::Error{"--layers: no layer given"};
-    return out;
-}
-
-core::Result<std::vector<double>> parseRhos(const std::string& s) {
-    std::vector<double> out;
-    for (const auto& item : splitList(s)) {
-        try {
-            std::size_t used = 0;
-            const double v = std::stod(item, &used);
-            if (used != item.size() || !(v > 0.0 && v <= 1.0)) throw std::invalid_argument(item);
-            out.push_back(v);
-        } catch (const std::exception&) {
-            return core::Error{"--rhos: '" + item + "' is not a fraction in (0, 1]"};
-        }
-    }
-    if (out.empty()) return core::Error{"--rhos: no value given"};
-    return out;
-}
-
-// "64,128,tensor" (and "token" for activations) -> 64 128 0 (-1)
-core::Result<std::vector<std::int64_t>> parseBlocks(const std::string& s, const std::string& option, bool activations) {
-    std::vector<std::int64_t> out;
-    for (const auto& item : splitList(s)) {
-        if (item == "tensor") out.push_back(0);
-        else if (activations && item == "token") out.push_back(-1);
-        else {
-            auto v = parseInt(item, option);
-            if (!v || *v < 1) {
-                return core::Error{option + ": '" + item + "' is not a positive block size" + (activations ? ", 'token'" : "") + " or 'tensor'"};
-            }
-            out.push_back(*v);
-        }
-    }
-    if (out.empty()) return core::Error{option + ": no block size given"};
-    return out;
 }
 
 // Progress on stderr only when it is a terminal: scripts get clean streams.
@@ -178,7 +98,7 @@ struct Prepared {
 
 core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     auto p = std::make_unique<Prepared>();
-    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    auto run = analysis::prepareTextRun(o.run);
     if (!run) return run.error();
     p->run = std::move(run).value();
     std::vector<core::TokenId>& tokens = p->run.tokens;
@@ -188,11 +108,10 @@ core::Result<std::unique_ptr<Prepared>> prepare(const CommonOptions& o) {
     p->inputs.textTokens = tokens;
     p->inputs.tokenizer = tok;
     p->inputs.perplexity.context = p->run.context;
-    p->inputs.perplexity.stride = o.stride;
+    p->inputs.perplexity.stride = o.run.stride;
     p->inputs.bootstrap = o.bootstrap;
     p->inputs.maskedLm = o.maskedLm;
     SL_TRY(core::validate(o.bootstrap));
-    if (o.stride > p->inputs.perplexity.context) return core::Error{"--stride is larger than --ctx"};
 
     auto studyTasks = core::studyZeroShotTasks(o.tasks, o.noTasks, tok, m.folder().string(), m.config().causal);
     if (!studyTasks) return studyTasks.error();
@@ -226,18 +145,18 @@ int runLaser(const LaserCliOptions& o) {
     if (!p) return fail(p.error());
     Prepared& pr = **p;
     core::LaserStudyOptions so;
-    so.types = splitList(o.types);
+    so.types = core::splitListItems(o.types);
     for (const auto& t : so.types) {
         auto name = core::laserTensorName(*pr.run.model, t, 0);
         if (!name) return fail("--types: " + name.error().message);
     }
     if (!o.layers.empty()) {
-        auto l = parseLayers(o.layers, pr.run.model->config().numLayers);
+        auto l = core::parseLayerList(o.layers, pr.run.model->config().numLayers, "--layers");
         if (!l) return fail(l.error());
         so.layers = std::move(l).value();
     }
     if (!o.rhos.empty()) {
-        auto r = parseRhos(o.rhos);
+        auto r = core::parseRhoList(o.rhos, "--rhos");
         if (!r) return fail(r.error());
         so.rhos = std::move(r).value();
     }
@@ -257,7 +176,7 @@ int runQuant(const QuantCliOptions& options) {
     so.bits = o.bits;
     so.pattern = o.pattern;
     if (!o.blocks.empty()) {
-        auto b = parseBlocks(o.blocks, "--blocks", false);
+        auto b = core::parseBlockSizes(o.blocks, "--blocks", false);
         if (!b) return fail(b.error());
         so.blocks = std::move(b).value();
     }
@@ -266,7 +185,7 @@ int runQuant(const QuantCliOptions& options) {
     so.actBits = o.actBits;
     so.actPattern = o.actPattern;
     if (!o.superActivations.empty()) {
-        for (const auto& item : splitList(o.superActivations)) {
+        for (const auto& item : core::splitListItems(o.superActivations)) {
             const auto colon = item.find(':');
             auto t = parseInt(item.substr(0, colon), "--super-activations");
             auto c = colon == std::string::npos ? core::Result<std::int64_t>(core::Error{"--super-activations: '" + item + "' is not TOKEN:CHANNEL"})
@@ -278,7 +197,7 @@ int runQuant(const QuantCliOptions& options) {
         }
     }
     if (o.actBits) {
-        auto b = parseBlocks(o.actBlocks, "--act-blocks", true);
+        auto b = core::parseBlockSizes(o.actBlocks, "--act-blocks", true);
         if (!b) return fail(b.error());
         so.actBlocks = std::move(b).value();
     }
@@ -302,15 +221,10 @@ int runQuant(const QuantCliOptions& options) {
 }
 
 void addCommon(CLI::App* cmd, CommonOptions& o) {
-    cmd->add_option("MODEL", o.model, "Hugging Face model folder")->required();
-    analysis::addTextOptions(cmd, o.text, true);
+    analysis::addTextRunOptions(cmd, o.run, "Perplexity window");
     cmd->add_option("--tasks", o.tasks, "Zero-shot tasks JSONL (default: the bundled set when the model has a tokenizer)");
     cmd->add_flag("--no-tasks", o.noTasks, "Skip the zero-shot measure");
     cmd->add_option("--answers", o.answers, "LASER's answer set: JSONL {\"context\",\"answer\"} (or context_ids/answer_ids); measures mean answer-token NLL");
-    addEditOptions(cmd, o.edits);
-    addComputeOption(cmd, o.compute);
-    cmd->add_option("--ctx", o.context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
-    cmd->add_option("--stride", o.stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--max-tokens", o.maxTokens, "Use only the text's first N tokens (faster sweeps)")->check(CLI::Range(2, 1 << 30));
     analysis::addBootstrapOptions(cmd, o.bootstrap);
     cmd->add_option("--mask-fraction", o.maskedLm.fraction,
@@ -349,7 +263,7 @@ const CommandRegistration kRegistration(91, [](CLI::App& app, CliContext& ctx) {
     lc->add_option("--rhos", laser->rhos, "Fractions of the maximal rank kept (default 0.01,0.05,0.1,0.25,0.5,0.9)");
     lc->callback([&ctx, laser] {
         ctx.run = [laser] {
-            if (!laser->text.given()) return usageError("study laser needs --text FILE (or --text-ids FILE)");
+            if (int usage = analysis::checkTextRunUsage(laser->run, "study laser")) return usage;
             return runLaser(*laser);
         };
     });
@@ -373,7 +287,7 @@ const CommandRegistration kRegistration(91, [](CLI::App& app, CliContext& ctx) {
     analysis::addScanOptions(qc, quant->scan);
     qc->callback([&ctx, quant] {
         ctx.run = [quant] {
-            if (!quant->text.given()) return usageError("study quant needs --text FILE (or --text-ids FILE)");
+            if (int usage = analysis::checkTextRunUsage(quant->run, "study quant")) return usage;
             return runQuant(*quant);
         };
     });

@@ -15,17 +15,12 @@ namespace superlens::cli {
 namespace {
 
 struct ExpertStudyCliOptions {
-    std::string model;
-    analysis::TextInput text;
+    analysis::TextRunOptions run;
     InputOptions profileInput;
     analysis::StopwordInput stopwords;
     bool noStopwords = false;
     std::string tasks;
     bool noTasks = false;
-    EditOptions edits;
-    ComputeOptions compute;
-    int context = 0;
-    int stride = 0;
     std::uint64_t seed = 0;
     bool json = false;
     std::string experts;
@@ -34,7 +29,7 @@ struct ExpertStudyCliOptions {
 };
 
 int runStudyExperts(const ExpertStudyCliOptions& o) {
-    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    auto run = analysis::prepareTextRun(o.run);
     if (!run) return fail(run.error());
     const core::Model& m = *run->model;
     const core::Tokenizer* tok = run->tokenizer.get();
@@ -55,7 +50,7 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
     }
     core::ExpertStudyOptions so;
     so.perplexity.context = context;
-    so.perplexity.stride = o.stride;
+    so.perplexity.stride = o.run.stride;
     if (so.perplexity.stride > so.perplexity.context) return usageError("--stride is larger than --ctx");
     so.seed = o.seed;
     so.bootstrap = o.bootstrap;
@@ -75,12 +70,13 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
     // keep_super in the base edits: a scan of the profile input (the text's head by default).
     if (auto ok = run->resolveKeepSuper(profileIds); !ok) return fail(ok.error());
     auto study = core::studySuperExperts(*run->engine, {profileIds}, run->tokens, stopwordIds, run->edits, so);
-    if (!study) return fail(o.model + ": " + study.error().message);
+    if (!study) return fail(o.run.model + ": " + study.error().message);
     if (o.json) {
         nlohmann::json j = nlohmann::json::parse(study->json());
         j["tasks"] = tasks->label.empty() ? nlohmann::json(nullptr) : nlohmann::json(tasks->label);
         j["context"] = so.perplexity.context;
         j["seed"] = o.seed;
+        j["edits"] = analysis::editsJson(run->edits);
         j["markdown"] = study->markdown();
         printJson(j);
         return kExitOk;
@@ -96,17 +92,12 @@ const CommandRegistration kRegistration(93, [](CLI::App& app, CliContext& ctx) {
     CLI::App* study = app.get_subcommand("study");
     auto opts = std::make_shared<ExpertStudyCliOptions>();
     CLI::App* cmd = study->add_subcommand("experts", "Mixture-of-experts: super experts pruned one by one, all, and random experts as control");
-    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
-    analysis::addTextOptions(cmd, opts->text, true);
+    analysis::addTextRunOptions(cmd, opts->run, "Perplexity window");
     analysis::addStopwordOptions(cmd, opts->stopwords);
     cmd->add_flag("--no-stopwords", opts->noStopwords, "Skip the stopword measure");
     cmd->add_option("--tasks", opts->tasks, "Zero-shot tasks JSONL (default: the bundled set when the model has a tokenizer)");
     cmd->add_flag("--no-tasks", opts->noTasks, "Skip the zero-shot measure");
     analysis::addStudyInputOptions(cmd, opts->profileInput, "Profile the experts on this prompt (default: the text's first 128 tokens)", "Profile on these token ids (default: the text's first 128 tokens)");
-    addEditOptions(cmd, opts->edits);
-    addComputeOption(cmd, opts->compute);
-    cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
-    cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     cmd->add_option("--seed", opts->seed, "Seed of the random control experts (default 0)");
     cmd->add_option("--experts", opts->experts, "Ablate these experts instead of the flagged super experts, LAYER:EXPERT;...");
     cmd->add_flag("--joint", opts->joint, "Joint ablation: each ablated expert alone, all but one, all, and every pair (interaction matrix)");
@@ -114,7 +105,7 @@ const CommandRegistration kRegistration(93, [](CLI::App& app, CliContext& ctx) {
     cmd->add_flag("--json", opts->json, "Print one JSON document (super experts, conditions, joint, markdown)");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {
-            if (!opts->text.given()) return usageError("study experts needs --text FILE (or --text-ids FILE)");
+            if (int usage = analysis::checkTextRunUsage(opts->run, "study experts")) return usage;
             return runStudyExperts(*opts);
         };
     });

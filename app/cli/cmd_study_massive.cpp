@@ -14,19 +14,14 @@ namespace superlens::cli {
 namespace {
 
 struct MassiveStudyCliOptions {
-    std::string model;
-    analysis::TextInput text;
+    analysis::TextRunOptions run;
     InputOptions scanInput;
-    EditOptions edits;
-    ComputeOptions compute;
-    int context = 0;
-    int stride = 0;
     core::MassiveStudyOptions study;
     bool json = false;
 };
 
 int runStudyMassive(MassiveStudyCliOptions o) {
-    auto run = analysis::prepareTextRun(o.model, o.text, o.edits, o.compute, o.context, o.stride);
+    auto run = analysis::prepareTextRun(o.run);
     if (!run) return fail(run.error());
     const core::Tokenizer* tok = run->tokenizer.get();
     const int context = run->context;
@@ -37,17 +32,16 @@ int runStudyMassive(MassiveStudyCliOptions o) {
         scanIds = std::move(ids).value();
     }
     o.study.perplexity.context = context;
-    o.study.perplexity.stride = o.stride;
-    if (o.stride > context) return usageError("--stride is larger than --ctx");
+    o.study.perplexity.stride = o.run.stride;
     if (auto v = core::validate(o.study.bootstrap); !v) return usageError(v.error().message);
     // keep_super in the base edits: a scan of the study's scan input (the text's head by default).
     if (auto ok = run->resolveKeepSuper(scanIds); !ok) return fail(ok.error());
     auto study = core::studyMassiveActivations(*run->engine, scanIds, run->tokens, tok, run->edits, o.study);
-    if (!study) return fail(o.model + ": " + study.error().message);
+    if (!study) return fail(o.run.model + ": " + study.error().message);
     if (o.json) {
         nlohmann::json j = nlohmann::json::parse(study->json());
         j["context"] = context;
-        j["stride"] = o.stride == 0 ? context : o.stride;
+        j["stride"] = o.run.stride == 0 ? context : o.run.stride;
         j["massive_ratio"] = o.study.scan.ratioThreshold;
         j["edits"] = analysis::editsJson(run->edits);
         j["markdown"] = study->markdown();
@@ -65,22 +59,17 @@ const CommandRegistration kRegistration(95, [](CLI::App& app, CliContext& ctx) {
     CLI::App* study = app.get_subcommand("study");
     auto opts = std::make_shared<MassiveStudyCliOptions>();
     CLI::App* cmd = study->add_subcommand("massive", "Massive activations set to zero and to their means: each site, all but one, all, every pair");
-    cmd->add_option("MODEL", opts->model, "Hugging Face model folder")->required();
-    analysis::addTextOptions(cmd, opts->text, true);
+    analysis::addTextRunOptions(cmd, opts->run, "Perplexity window");
     analysis::addStudyInputOptions(cmd, opts->scanInput, "Scan this prompt for massive activations (default: the text's first window, at most 128 tokens)", "Scan these token ids (default: the text's first window, at most 128 tokens)");
     cmd->add_option("--massive-ratio", opts->study.scan.ratioThreshold, "Massive activation: |value| / layer median at least this (default 100)")
         ->check(CLI::PositiveNumber);
     cmd->add_option("--max-sites", opts->study.maxSites, "Study at most this many sites, largest ratio first (default 8, at most 16)")
         ->check(CLI::Range(1, 16));
-    addEditOptions(cmd, opts->edits);
-    addComputeOption(cmd, opts->compute);
-    cmd->add_option("--ctx", opts->context, "Perplexity window in tokens (default min(512, max_position_embeddings))")->check(CLI::Range(2, 1 << 20));
-    cmd->add_option("--stride", opts->stride, "Tokens between window starts (default = --ctx)")->check(CLI::Range(1, 1 << 20));
     analysis::addBootstrapOptions(cmd, opts->study.bootstrap);
     cmd->add_flag("--json", opts->json, "Print one JSON document (sites, zero and mean joint tables, markdown)");
     cmd->callback([&ctx, opts] {
         ctx.run = [opts] {
-            if (!opts->text.given()) return usageError("study massive needs --text FILE (or --text-ids FILE)");
+            if (int usage = analysis::checkTextRunUsage(opts->run, "study massive")) return usage;
             return runStudyMassive(*opts);
         };
     });

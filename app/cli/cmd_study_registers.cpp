@@ -26,14 +26,15 @@ struct RegistersCliOptions {
 int runStudyRegisters(const RegistersCliOptions& o) {
     std::vector<core::RegistersModelStudy> results;
     for (const std::string& folder : o.models) {
-        auto model = openModel(folder);
-        if (!model) return fail(model.error());
-        if (!(*model)->config().pixelInput) {
-            return fail(folder + ": study registers reads images; this " + (*model)->config().familyName + " model reads tokens (give a vision model)");
+        auto prepared = prepareModel(folder);
+        if (!prepared) return fail(prepared.error());
+        const std::shared_ptr<const core::Model>& model = prepared->model;
+        if (!model->config().pixelInput) {
+            return fail(folder + ": study registers reads images; this " + model->config().familyName + " model reads tokens (give a vision model)");
         }
         std::vector<core::RegistersImage> images;
         for (const std::string& f : o.images) {
-            auto px = core::loadImageForModel(f, (*model)->folder());
+            auto px = core::loadImageForModel(f, model->folder());
             if (!px) return fail(px.error());
             images.push_back({f, std::make_shared<const core::PixelTensor>(std::move(px).value())});
         }
@@ -42,8 +43,7 @@ int runStudyRegisters(const RegistersCliOptions& o) {
             if (!px) return fail(px.error());
             images.push_back({f, std::make_shared<const core::PixelTensor>(std::move(px).value())});
         }
-        core::Engine engine(*model);
-        auto s = core::studyRegisters(engine, images, o.study);
+        auto s = core::studyRegisters(*prepared->engine, images, o.study);
         if (!s) return fail(folder + ": " + s.error().message);
         results.push_back(std::move(s).value());
     }

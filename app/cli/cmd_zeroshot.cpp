@@ -23,29 +23,23 @@ struct ZeroShotCliOptions {
 };
 
 int runZeroShot(const ZeroShotCliOptions& o) {
-    auto model = openModel(o.model);
-    if (!model) return fail(model.error());
-    const core::Model& m = **model;
     auto tasks = o.tasks.empty() ? core::parseZeroShotTasks(std::string(core::bundledZeroShotTasksText()), "bundled tasks (resources/tasks/bible_mc.jsonl)")
                                  : core::loadZeroShotTasks(o.tasks);
     if (!tasks) return fail(tasks.error());
     const bool needsTokenizer = std::any_of(tasks->begin(), tasks->end(), [](const core::ZeroShotTask& t) { return t.contextIds.empty(); });
-    std::unique_ptr<core::Tokenizer> tok;
-    if (needsTokenizer) {
-        auto t = loadTokenizer(m, o.tasks.empty() ? "the bundled text tasks" : "the text tasks of " + o.tasks);
-        if (!t) return fail(t.error());
-        tok = std::move(t).value();
-    }
-    auto edits = resolveEdits(o.edits, m);
-    if (!edits) return fail(edits.error());
-    core::Engine engine(*model, engineOptions(o.compute));
+    const std::string neededFor = needsTokenizer ? (o.tasks.empty() ? "the bundled text tasks" : "the text tasks of " + o.tasks) : "";
+    auto prepared = prepareModel(o.model, engineOptions(o.compute), neededFor);
+    if (!prepared) return fail(prepared.error());
+    const core::Tokenizer* tok = prepared->tokenizer.get();
+    if (needsTokenizer && !tok) return fail(loadTokenizer(*prepared->model, neededFor).error());  // names what is missing
+    core::Engine& engine = *prepared->engine;
     // keep_super: scan the first task's context.
     std::vector<core::TokenId> head = tasks->front().contextIds;
     if (head.empty() && tok) head = tok->encode(tasks->front().context, true);
-    auto resolved = resolveKeepSuper(engine, head, std::move(edits).value());
+    auto resolved = prepared->editsFor(o.edits, head);
     if (!resolved) return fail(resolved.error());
     if (auto v = core::validate(o.bootstrap); !v) return usageError(v.error().message);
-    auto r = core::zeroShot(engine, tok.get(), *tasks, *resolved);
+    auto r = core::zeroShot(engine, tok, *tasks, *resolved);
     if (!r) return fail(r.error());
     // Task bootstrap (measure_intervals.h, the rule `study superweight` uses).
     const core::Interval accCi = core::accuracyInterval(core::correctness(r->predictions, *tasks), o.bootstrap);

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
-"""The start every model-running command shares (app/cli prepareRun,
-prepareTextRun, optionalTokenizer): the model's own tokenizer, a GGUF file's
+"""The start every model-running command shares (app/cli prepareModel,
+prepareRun, prepareTextRun, optionalTokenizer, PreparedModel::editsFor): the model's own tokenizer, a GGUF file's
 too, names the tokens of `lens`, `logits` and `generate` and encodes the
 texts of `ppl` and `stopwords`; a damaged tokenizer is refused in one line
 even for --ids, by every command; a vision model is refused by the text
@@ -113,6 +113,87 @@ class PreparedRun(unittest.TestCase):
             self.assertEqual(out, "")
             self.assertEqual(len(err.strip().splitlines()), 1, err)
             self.assertIn("reads an image", err)
+
+
+class KeepSuperFromEachInput(unittest.TestCase):
+    """keep_super without coordinates is resolved by a scan of the command's
+    own input, whatever its shape (PreparedModel::editsFor,
+    core::resolveKeepSuperFromScan): an image, a mixture-of-experts prompt,
+    a study's text. Each case used to end in "keep_super without coordinates
+    must be resolved by a scan first" or "not available for images yet"."""
+
+    VISION = os.path.join(DATA, "vision-massive", "dinov2-massive-f32")
+    IMAGE = os.path.join(VISION, "image-0.npy")
+    KEEP = "rtn:*:bits=4:block=tensor:keep_super"
+    # The planted pair of make_vision_massive.py: block 1's fc2 writes 40 x neuron 0 into channel 7.
+    PLANTED = ":keep_super=1:7:0"
+
+    def json_of(self, *args):
+        code, out, err = cli(*args, "--json")
+        self.assertEqual(code, 0, f"{args}: {err}")
+        return json.loads(out)
+
+    def test_an_image_command_scans_the_image(self):
+        j = self.json_of("scan", self.VISION, "--pixels", self.IMAGE, "--edit", self.KEEP)
+        self.assertEqual(j["edits"], [self.KEEP + "=1:7:0"])
+        # actq keeps the super activation: CLS (token 0), channel 7.
+        actq = "actq:blocks.*.hook_resid_post:bits=8:block=tensor:keep_super"
+        j = self.json_of("scan", self.VISION, "--pixels", self.IMAGE, "--edit", actq)
+        self.assertEqual(j["edits"], [actq + "=0:7"])
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "acts.h5")
+            code, _, err = cli("capture", self.VISION, "--pixels", self.IMAGE, "--edit", self.KEEP, "--out", out)
+            self.assertEqual(code, 0, err)
+            import h5py  # Debian's python3-h5py, as the capture tests
+            with h5py.File(out, "r") as f:
+                edits = json.loads(f["runs/0"].attrs["edits"])
+            self.assertEqual(edits, [self.KEEP + "=1:7:0"])
+
+    def test_a_mixture_of_experts_scan_resolves_it(self):
+        mixtral = os.path.join(DATA, "moe", "mixtral-bf16")
+        ids = ",".join(map(str, json.load(open(os.path.join(DATA, "moe", "refs.json")))["mixtral-bf16"]["ids"]))
+        plain = self.json_of("scan", mixtral, "--ids", ids)
+        j = self.json_of("scan", mixtral, "--ids", ids, "--edit", "rtn:*:bits=8:block=tensor:keep_super")
+        self.assertEqual(len(j["edits"]), 1)
+        self.assertNotIn("keep_super", j["edits"][0].replace(":keep_super=", ""), j["edits"])  # resolved or dropped
+        # 8-bit weights keep the same super experts (their peaks move a little).
+        experts = [[(e["layer"], e["expert"]) for e in d["super_experts"]] for d in (j, plain)]
+        self.assertEqual(experts[0], experts[1])
+        self.assertTrue(experts[0])
+
+    def test_the_studies_resolve_it_from_their_scan_input(self):
+        phi3 = os.path.join(DATA, "reference", "phi3-bf16-two-super-weights")
+        ids = json.load(open(os.path.join(DATA, "reference", "refs.json")))["phi3-bf16-two-super-weights"]["ids"]
+        keep = "rtn:model.layers.*.mlp.*:bits=8:block=tensor:keep_super"
+        with tempfile.TemporaryDirectory() as tmp:
+            text = os.path.join(tmp, "text.ids")
+            with open(text, "w") as f:
+                f.write(" ".join(map(str, ids * 4)))
+            j = self.json_of("study", "massive", phi3, "--text-ids", text, "--ctx", str(len(ids)), "--bootstrap", "0", "--edit", keep)
+            # The fixture's two planted super weights (tests/data/reference/refs.json "planted").
+            self.assertEqual(j["edits"], [keep + "=1:8:42;1:50:42"])
+            # study experts reports its base edits too, resolved by a scan of its profile input.
+            mixtral = os.path.join(DATA, "moe", "mixtral-bf16")
+            moe_ids = json.load(open(os.path.join(DATA, "moe", "refs.json")))["mixtral-bf16"]["ids"]
+            with open(text, "w") as f:
+                f.write(" ".join(map(str, moe_ids * 4)))
+            j = self.json_of("study", "experts", mixtral, "--text-ids", text, "--ctx", "8", "--bootstrap", "0", "--no-tasks",
+                             "--no-stopwords", "--edit", "rtn:*:bits=8:block=tensor:keep_super")
+            self.assertEqual(j["edits"], ["rtn:*:bits=8:block=tensor"])  # the scan finds no dense super weight: nothing to keep
+
+    def test_a_stride_beyond_the_default_window_is_one_error(self):
+        planted = os.path.join(DATA, "reference", "llama-planted")
+        with tempfile.TemporaryDirectory() as tmp:
+            text = os.path.join(tmp, "text.ids")
+            with open(text, "w") as f:
+                f.write(" ".join(str(3 + i % 200) for i in range(64)))
+            code, out, err = cli("ppl", planted, "--text-ids", text, "--stride", "100000")
+            self.assertEqual(code, 1, err)
+            self.assertEqual(out, "")
+            self.assertEqual(len(err.strip().splitlines()), 1, err)
+            self.assertIn("--stride 100000 is larger than the window", err)
+            code, _, err = cli("ppl", planted, "--text-ids", text, "--ctx", "8", "--stride", "9")
+            self.assertEqual(code, 2, err)
 
 
 if __name__ == "__main__":
