@@ -88,20 +88,6 @@ QString joinNumbers(const auto& list) {
     return parts.join(QLatin1Char(','));
 }
 
-// "0,2-5" -> 0 2 3 4 5 (empty = all); false on anything else.
-bool parseLayerList(const QString& text, QList<int>* out) {
-    out->clear();
-    for (const QString& item : text.split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-        const QStringList ab = item.trimmed().split(QLatin1Char('-'));
-        bool ok1 = false, ok2 = true;
-        const int a = ab[0].toInt(&ok1);
-        const int b = ab.size() == 2 ? ab[1].toInt(&ok2) : a;
-        if (!ok1 || !ok2 || ab.size() > 2 || b < a || a < 0) return false;
-        for (int l = a; l <= b; ++l) *out << l;
-    }
-    return true;
-}
-
 QString readFile(const QString& path, QString* error) {
     QFile f(path);
     if (!f.open(QIODevice::ReadOnly)) {
@@ -189,23 +175,23 @@ bool editLaserSweepSettings(QWidget* parent, const core::Model* model, LaserSwee
     MeasureFields measure(&dialog, form, settings->measure);
     addButtons(&dialog, form);
     while (dialog.exec() == QDialog::Accepted) {
+        // The lists are read by core's rules, as the CLI's --types/--layers/--rhos.
         LaserSweepSettings s = *settings;
-        s.types = types->text().split(QLatin1Char(','), Qt::SkipEmptyParts);
-        for (QString& t : s.types) t = t.trimmed();
+        s.types.clear();
+        for (const auto& t : core::splitListItems(types->text().toStdString())) s.types << QString::fromStdString(t);
         if (s.types == allTypes) s.types.clear();
-        const bool layersOk = parseLayerList(layers->text(), &s.layers);
-        s.rhos.clear();
-        bool rhosOk = true;
-        for (const QString& r : rhos->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-            bool ok = false;
-            const double v = r.trimmed().toDouble(&ok);
-            rhosOk = rhosOk && ok && v > 0 && v <= 1;
-            s.rhos << v;
-        }
-        if (!layersOk || !rhosOk || s.rhos.isEmpty()) {
-            dialog.setWindowTitle(QObject::tr("LASER sweep — check %1").arg(!layersOk ? QObject::tr("the layers") : QObject::tr("the ρ values")));
+        s.layers.clear();
+        core::Result<std::vector<int>> layerList = std::vector<int>{};
+        if (!layers->text().trimmed().isEmpty()) layerList = core::parseLayerList(layers->text().toStdString(), model ? model->config().numLayers : 0, "Layers");
+        auto rhoList = core::parseRhoList(rhos->text().toStdString(), "ρ values");
+        if (!layerList || !rhoList) {
+            const std::string problem = !layerList ? layerList.error().message : rhoList.error().message;
+            dialog.setWindowTitle(QObject::tr("LASER sweep — %1").arg(QString::fromStdString(problem)));
             continue;
         }
+        for (int l : *layerList) s.layers << l;
+        s.rhos.clear();
+        for (double r : *rhoList) s.rhos << r;
         measure.read(&s.measure);
         *settings = s;
         return true;
@@ -244,20 +230,15 @@ bool editQuantSweepSettings(QWidget* parent, QuantSweepSettings* settings) {
     addButtons(&dialog, form);
     while (dialog.exec() == QDialog::Accepted) {
         QuantSweepSettings s = *settings;
-        s.blocks.clear();
-        bool ok = true;
-        for (const QString& item : blocks->text().split(QLatin1Char(','), Qt::SkipEmptyParts)) {
-            const QString t = item.trimmed();
-            bool isInt = false;
-            const qint64 v = t.toLongLong(&isInt);
-            if (t == QLatin1String("tensor")) s.blocks << 0;
-            else if (isInt && v > 0) s.blocks << v;
-            else ok = false;
-        }
-        if (!ok || s.blocks.isEmpty() || (actBits->value() == 1)) {
-            dialog.setWindowTitle(QObject::tr("Quantization sweep — check the block sizes (N or 'tensor') and bits"));
+        // Block sizes by core's rule, as the CLI's --blocks.
+        const auto blockList = core::parseBlockSizes(blocks->text().toStdString(), "Block sizes", false);
+        if (!blockList || actBits->value() == 1) {
+            dialog.setWindowTitle(QObject::tr("Quantization sweep — %1")
+                                      .arg(!blockList ? QString::fromStdString(blockList.error().message) : QObject::tr("activation bits: off, or 2 and more")));
             continue;
         }
+        s.blocks.clear();
+        for (std::int64_t b : *blockList) s.blocks << b;
         s.bits = bits->value();
         s.keepSuper = keep->isChecked();
         s.zclip = zclip->value();

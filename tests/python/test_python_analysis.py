@@ -11,11 +11,12 @@ import numpy as np
 import pytest
 import superlens
 
-from conftest import DEMO, FAMILIES, FAMILY_REFS, MOE, MOE_REFS, REFERENCE, REFERENCE_REFS, SOURCE, cli_json
+from conftest import DATA, DEMO, FAMILIES, FAMILY_REFS, MOE, MOE_REFS, REFERENCE, REFERENCE_REFS, SOURCE, cli_json
 
 TEXT = os.path.join(SOURCE, "resources", "texts", "kjv_heldout_ruth_jonah_james.txt")
 TEXT_FILE = pathlib.Path(TEXT)  # a str would be the text itself
 TASKS = os.path.join(SOURCE, "resources", "tasks", "bible_mc.jsonl")
+VISION_MASSIVE = os.path.join(DATA, "vision-massive")
 SW = "model.layers.1.mlp.down_proj.weight[87,233]=0"  # the demo's super weight
 PROMPT = "In the beginning God created the heaven and the earth."
 
@@ -57,6 +58,34 @@ def test_scan_finds_the_planted_super_weights_like_the_cli(folder, ref):
     # every reported weight's zeroing edit is a valid spec of this model
     for w in s["super_weights"]:
         assert m.parse_edits([w["edit"]]) == [w["edit"]]
+
+
+@pytest.mark.parametrize("name", sorted(MOE_REFS))
+def test_scan_of_a_moe_model_like_the_cli(name):
+    # One core rule (scanExpertPromptSet) for both front ends: the CLI's
+    # document used to list only the flagged massive activations.
+    folder = os.path.join(MOE, name)
+    ids = MOE_REFS[name]["ids"]
+    s = superlens.open(folder).scan(ids)
+    assert without_timing(s) == without_timing(cli_json("scan", folder, "--ids", ",".join(map(str, ids))))
+    assert "massive_persistent" in s and "top_per_layer" in s
+
+
+def test_scan_of_an_image_like_the_cli_with_keep_super_from_the_image():
+    # One core rule (scanImage); keep_super without coordinates is resolved
+    # by a scan of the image (it used to be refused, or left unresolved).
+    folder = os.path.join(VISION_MASSIVE, "dinov2-massive-f32")
+    image = os.path.join(folder, "image-0.npy")
+    m = superlens.open(folder)
+    s = m.scan(pixels=image)
+    assert without_timing(s) == without_timing(cli_json("scan", folder, "--pixels", image))
+    assert "layers" in s  # the scan passes, in both documents now
+    # The planted pair: block 1's fc2 writes 40 x neuron 0 into channel 7 (make_vision_massive.py).
+    assert [(w["layer"], w["row"], w["col"]) for w in s["super_weights"]] == [(1, 7, 0)]
+    keep = "rtn:*:bits=4:block=tensor:keep_super"
+    k = m.scan(pixels=image, edits=keep)
+    assert k["edits"] == cli_json("scan", folder, "--pixels", image, "--edit", keep)["edits"]
+    assert k["edits"][0].endswith(":keep_super=1:7:0"), k["edits"]
 
 
 def test_scan_of_the_demo_with_text_and_default_prompts(demo):

@@ -14,6 +14,7 @@
 #include "superlens/core/analysis/massive_study.h"
 #include "superlens/core/analysis/measure_intervals.h"
 #include "superlens/core/analysis/metrics.h"
+#include "superlens/core/analysis/prompt_set_scan.h"
 #include "superlens/core/analysis/published_coordinates.h"
 #include "superlens/core/analysis/registers_study.h"
 #include "superlens/core/analysis/report_json.h"
@@ -72,106 +73,43 @@ py::object scan(const ModelPtr& self, const py::object& input, const py::object&
         // Vision models: one image; every entry names its token (as `superlens-cli scan --pixels`).
         const ModelInput in = modelInput(*self, input, pixels);
         const auto specs = inputEdits(*self, in, edits);
-        core::SuperWeightScanOptions imageScan = so;
-        imageScan.pixels = in.pixels;
+        core::PromptSetScanOptions po;
+        po.scan = so;
+        po.massive = mo;
         CallScope scope(progress, cancelArg(cancel));
-        core::SuperWeightScan s = scope.run([&](const core::RunControl& c) { return core::scanSuperWeights(self->engine(), {}, specs, imageScan, c); });
-        json j = json::parse(core::massiveReportJson(unwrap(core::findMassiveActivations(*s.firstResult, nullptr, mo))));
-        j.update(json::parse(core::scanPassesJson(s)));
-        j["super_weights"] = json::array();
-        for (const auto& sw : s.superWeights) j["super_weights"].push_back(superWeightEntry(sw, m));
-        j["image"] = json::parse(core::imageJson(*in.pixels, m.config()));
+        const core::ImageScan s = scope.run([&](const core::RunControl& c) { return core::scanImage(self->engine(), in.pixels, specs, po, c); });
+        json j = json::parse(core::imageScanJson(s, m));
         j["edits"] = editsJson(specs);
         return toPython(j);
     }
 
-    // The explicit input, or the bundled default prompt set (as the CLI).
+    // The explicit input, or the bundled default prompt set (core's rule, as the CLI).
     std::vector<std::vector<core::TokenId>> prompts;
     if (!input.is_none()) {
         prompts.push_back(tokensArg(*self, input).ids);
     } else {
-        const auto defaults = core::bundledDefaultPrompts();
-        if (defaults.empty()) raise("this build has no bundled default prompts; give an input");
-        if (!tok) raise(m.folder().string() + ": no tokenizer.json or tokenizer.model, needed to tokenize the bundled default prompts; give token ids");
-        for (const auto& line : defaults) {
-            auto ids = tok->encode(line, true);
-            if (!ids.empty()) prompts.push_back(std::move(ids));
-        }
+        for (auto& p : unwrap(core::bundledScanPrompts(m, tok.get()))) prompts.push_back(std::move(p.ids));
     }
     const auto& primary = prompts.front();
     auto specs = editsArg(m, edits, static_cast<std::int64_t>(primary.size()));
     specs = resolveKeepSuper(self->engine(), primary, std::move(specs));
 
+    core::PromptSetScanOptions po;
+    po.scan = so;
+    po.massive = mo;
+    po.minConsistency = minConsistency;
+    po.firstPromptExplicit = !input.is_none();
     CallScope scope(progress, cancelArg(cancel));
     if (m.config().hasExperts()) {
-        // Mixture of experts: the super-expert profile over every prompt, the super weight
-        // inside each flagged expert, the dense layers' scan, the first prompt's massive activations (as the CLI).
-        core::ExpertModelScan scan = scope.run([&](const core::RunControl& c) { return core::scanExpertModel(self->engine(), prompts, specs, so, c); });
-        core::ForwardRequest req;
-        req.tokens = primary;
-        req.edits = specs;
-        req.record = core::HookSelection::patterns({"blocks.*.hook_resid_post"});
-        auto first = scope.run([&](const core::RunControl& c) { return self->engine().run(req, c); });
-        json j = json::parse(core::expertScanJson(scan, m));
-        j.update(json::parse(core::massiveReportJson(unwrap(core::findMassiveActivations(*first, tok.get(), mo)))));
-        j["ids"] = primary;
-        j["prompts"] = static_cast<int>(prompts.size());
+        // Mixture of experts (core's rule, as the CLI).
+        const core::ExpertPromptSetScan s =
+            scope.run([&](const core::RunControl& c) { return core::scanExpertPromptSet(self->engine(), prompts, specs, tok.get(), po, c); });
+        json j = json::parse(core::expertPromptSetScanJson(s, m));
         j["edits"] = editsJson(specs);
         return toPython(j);
     }
-    core::SuperWeightScan s = scope.run([&](const core::RunControl& c) { return core::scanSuperWeights(self->engine(), primary, specs, so, c); });
-    core::MassiveActivationReport massive = unwrap(core::findMassiveActivations(*s.firstResult, tok.get(), mo));
-    std::vector<core::SuperWeightConsistency> consistency;
-    if (prompts.size() > 1) {
-        consistency = scope.run([&](const core::RunControl& c) { return core::scanConsistency(self->engine(), prompts, specs, so, c); });
-    }
-    std::vector<core::SuperWeight> reported;
-    if (prompts.size() == 1) {
-        reported = s.superWeights;
-    } else {
-        for (const auto& c : consistency) {
-            if (c.fraction() + 1e-12 >= minConsistency) reported.push_back(c.weight);
-        }
-    }
-
-    json j;
-    j["super_weights"] = json::array();
-    for (const auto& sw : reported) {
-        json e = superWeightEntry(sw, m);
-        for (const auto& c : consistency) {
-            if (c.weight.sameCoordinate(sw)) {
-                e["prompts_found"] = c.promptsFound;
-                e["prompts_total"] = c.promptsTotal;
-            }
-        }
-        j["super_weights"].push_back(std::move(e));
-    }
-    j.update(json::parse(core::massiveReportJson(massive)));
-    j.update(json::parse(core::scanPassesJson(s)));
-    j["ids"] = primary;
-    j["prompts"] = static_cast<int>(prompts.size());
-    if (prompts.size() > 1) {
-        j["consistency"] = json::array();
-        for (const auto& c : consistency) {
-            j["consistency"].push_back({{"layer", c.weight.layer}, {"row", c.weight.row}, {"col", c.weight.col}, {"output_axis", c.weight.outputAxis},
-                                        {"prompts_found", c.promptsFound}, {"prompts_total", c.promptsTotal}});
-        }
-    }
-    const auto published = core::PublishedCoordinates::bundled().match(m.config(), m.folder().filename().string());
-    if (published) {
-        const auto& p = *published->model;
-        json pj = {{"model", p.name}, {"matched_by", published->matchedBy}, {"source", p.source}};
-        pj["super_weights"] = json::array();
-        for (const auto& c : p.superWeights) {
-            const bool found = std::any_of(reported.begin(), reported.end(), [&](const auto& sw) { return sw.coord() == c; });
-            pj["super_weights"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}, {"found", found}});
-        }
-        pj["massive_channels"] = p.massiveChannels;
-        if (!p.note.empty()) pj["note"] = p.note;
-        j["published"] = std::move(pj);
-    } else {
-        j["published"] = nullptr;
-    }
+    const core::PromptSetScan s = scope.run([&](const core::RunControl& c) { return core::scanPromptSet(self->engine(), prompts, specs, tok.get(), po, c); });
+    json j = json::parse(core::promptSetScanJson(s, m));
     j["edits"] = editsJson(specs);
     return toPython(j);
 }
@@ -434,24 +372,12 @@ std::unique_ptr<Prepared> prepare(PyModel& self, const py::object& text, const p
     return p;
 }
 
-// A list of str/int items, or one comma-separated string.
-std::vector<std::string> listArg(const py::handle& h) {
-    std::vector<std::string> out;
-    auto add = [&](const std::string& s) {
-        std::string item;
-        for (char c : s + ",") {
-            if (c == ',' || c == ';' || std::isspace(static_cast<unsigned char>(c))) {
-                if (!item.empty()) out.push_back(item);
-                item.clear();
-            } else {
-                item.push_back(c);
-            }
-        }
-    };
-    if (py::isinstance<py::str>(h)) add(h.cast<std::string>());
-    else {
-        for (py::handle x : h) add(py::str(x).cast<std::string>());
-    }
+// A list of str/int/float items, or one comma-separated string, as the one
+// text core's list parsers read (the CLI's option text).
+std::string listText(const py::handle& h) {
+    if (py::isinstance<py::str>(h)) return h.cast<std::string>();
+    std::string out;
+    for (py::handle x : h) out += py::str(x).cast<std::string>() + ",";
     return out;
 }
 
@@ -474,31 +400,14 @@ py::object studyLaser(const ModelPtr& self, const py::object& text, const py::ob
     p->inputs.maskedLm.seed = maskSeed;
     core::LaserStudyOptions so;
     if (!types.is_none()) {
-        so.types = listArg(types);
+        so.types = core::splitListItems(listText(types));
         for (const auto& t : so.types) {
             auto name = core::laserTensorName(m, t, 0);
             if (!name) raise("types: " + name.error().message);
         }
     }
-    if (!layers.is_none()) {
-        for (py::handle l : layers) {
-            const long long v = l.cast<long long>();
-            if (v < 0 || v >= m.config().numLayers) {
-                raise("layers: " + std::to_string(v) + " is outside the model's layers 0.." + std::to_string(m.config().numLayers - 1));
-            }
-            so.layers.push_back(static_cast<int>(v));
-        }
-        if (so.layers.empty()) raise("layers: no layer given");
-    }
-    if (!rhos.is_none()) {
-        so.rhos.clear();
-        for (py::handle r : rhos) {
-            const double v = r.cast<double>();
-            if (!(v > 0.0 && v <= 1.0)) raise("rhos: " + py::str(r).cast<std::string>() + " is not a fraction in (0, 1]");
-            so.rhos.push_back(v);
-        }
-        if (so.rhos.empty()) raise("rhos: no value given");
-    }
+    if (!layers.is_none()) so.layers = unwrap(core::parseLayerList(listText(layers), m.config().numLayers, "layers"));
+    if (!rhos.is_none()) so.rhos = unwrap(core::parseRhoList(listText(rhos), "rhos"));
     CallScope scope(progress, cancelArg(cancel));
     core::LaserStudy s = scope.run([&](const core::RunControl& c) { return core::studyLaser(self->engine(), p->inputs, p->edits, so, c); });
     return withMarkdown(s.toJson(), s.markdown());
@@ -573,6 +482,7 @@ py::object studyExperts(const ModelPtr& self, const py::object& text, const py::
     j["tasks"] = tasksLabel.empty() ? json(nullptr) : json(tasksLabel);
     j["context"] = context;
     j["seed"] = seed;
+    j["edits"] = editsJson(specs);
     j["markdown"] = s.markdown();
     return toPython(j);
 }
@@ -612,28 +522,6 @@ py::object studyMassive(const ModelPtr& self, const py::object& text, const py::
     return toPython(j);
 }
 
-std::vector<std::int64_t> blocksArg(const py::handle& h, const char* what, bool activations) {
-    std::vector<std::int64_t> out;
-    for (const auto& item : listArg(h)) {
-        if (item == "tensor" || item == "0") out.push_back(0);
-        else if (activations && (item == "token" || item == "-1")) out.push_back(-1);
-        else {
-            long long v = 0;
-            try {
-                std::size_t used = 0;
-                v = std::stoll(item, &used);
-                if (used != item.size()) v = 0;
-            } catch (const std::exception&) {
-                v = 0;
-            }
-            if (v < 1) raise(std::string(what) + ": '" + item + "' is not a positive block size" + (activations ? ", 'token'" : "") + " or 'tensor'");
-            out.push_back(v);
-        }
-    }
-    if (out.empty()) raise(std::string(what) + ": no block size given");
-    return out;
-}
-
 py::object studyQuant(const ModelPtr& self, const py::object& text, int bits, const py::object& blocks, const py::object& patternObj,
                       const py::object& superWeights, bool keepSuper, const py::object& zclip, const py::object& pclip, int actBits,
                       const std::string& actPattern, const py::object& actBlocks, const py::object& superActivations, const py::object& tasks,
@@ -646,12 +534,12 @@ py::object studyQuant(const ModelPtr& self, const py::object& text, int bits, co
     core::QuantStudyOptions so;
     so.bits = bits;
     so.pattern = pattern;
-    if (!blocks.is_none()) so.blocks = blocksArg(blocks, "blocks", false);
+    if (!blocks.is_none()) so.blocks = unwrap(core::parseBlockSizes(listText(blocks), "blocks", false));
     if (!zclip.is_none()) so.zclip = zclip.cast<double>();
     if (!pclip.is_none()) so.pclip = pclip.cast<double>();
     so.actBits = actBits;
     so.actPattern = actPattern;
-    if (actBits && !actBlocks.is_none()) so.actBlocks = blocksArg(actBlocks, "act_blocks", true);
+    if (actBits && !actBlocks.is_none()) so.actBlocks = unwrap(core::parseBlockSizes(listText(actBlocks), "act_blocks", true));
     if (!superActivations.is_none()) {
         for (py::handle t : superActivations) {
             auto seq = py::reinterpret_borrow<py::sequence>(t);

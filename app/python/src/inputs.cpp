@@ -142,8 +142,7 @@ ModelInput modelInput(PyModel& model, const py::handle& input, const py::handle&
 
 std::vector<core::EditSpec> inputEdits(PyModel& model, const ModelInput& in, const py::handle& edits) {
     auto specs = editsArg(model.model(), edits, in.positions);
-    if (in.pixels) return specs;
-    return resolveKeepSuper(model.engine(), in.tokens.ids, std::move(specs));
+    return resolveKeepSuper(model.engine(), in.tokens.ids, std::move(specs), in.pixels);
 }
 
 std::vector<core::EditSpec> editsArg(const core::Model& model, const py::handle& edits, std::int64_t tokenCount) {
@@ -166,7 +165,8 @@ std::vector<core::EditSpec> editsArg(const core::Model& model, const py::handle&
     return unwrap(core::parseEdits(specs, model, tokenCount));
 }
 
-std::vector<core::EditSpec> resolveKeepSuper(core::Engine& engine, const std::vector<TokenId>& tokens, std::vector<core::EditSpec> edits) {
+std::vector<core::EditSpec> resolveKeepSuper(core::Engine& engine, const std::vector<TokenId>& tokens, std::vector<core::EditSpec> edits,
+                                             const std::shared_ptr<const core::PixelTensor>& pixels) {
     const bool needed = std::any_of(edits.begin(), edits.end(), [](const core::EditSpec& e) {
         return e.needsSuperWeightScan() || e.needsSuperActivationScan();
     });
@@ -174,7 +174,7 @@ std::vector<core::EditSpec> resolveKeepSuper(core::Engine& engine, const std::ve
     core::Result<std::vector<core::EditSpec>> r = core::Error{""};
     {
         py::gil_scoped_release release;
-        r = core::resolveKeepSuperFromScan(engine, tokens, std::move(edits));
+        r = core::resolveKeepSuperFromScan(engine, tokens, pixels, std::move(edits));
     }
     return unwrap(std::move(r));
 }

@@ -66,8 +66,10 @@ std::vector<core::EditSpec> inputEdits(PyModel& model, const ModelInput& in, con
 std::vector<core::EditSpec> editsArg(const core::Model& model, const py::handle& edits, std::int64_t tokenCount = 0);
 
 // rtn/actq keep_super without coordinates: the super weights of a scan of
-// `tokens` (the CLI's rule: the command's own input).
-std::vector<core::EditSpec> resolveKeepSuper(core::Engine& engine, const std::vector<TokenId>& tokens, std::vector<core::EditSpec> edits);
+// the call's own input, `tokens` or the image `pixels` (core's rule,
+// core::resolveKeepSuperFromScan, as in the CLI).
+std::vector<core::EditSpec> resolveKeepSuper(core::Engine& engine, const std::vector<TokenId>& tokens, std::vector<core::EditSpec> edits,
+                                             const std::shared_ptr<const core::PixelTensor>& pixels = nullptr);
 
 // ctx=: core::windowLength (None = its default).
 int windowLength(const py::object& ctx, const core::Model& model);
