@@ -32,10 +32,12 @@ sys.path.insert(0, os.path.join(SOURCE, "scripts", "fixtures"))
 import make_encoder_models as enc  # noqa: E402
 import make_family_models as fam  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bootstrap_reference import SEED, SplitMix, interval as bootstrap_interval  # noqa: E402
+
 MODEL = os.path.join(DATA, "encoders", "roberta-f32")
 TEXT = os.path.join(DATA, "encoders", "mlm_text.txt")
 SPEC = next(m for m in enc.MODELS if m["name"] == "roberta-f32")
-M64 = (1 << 64) - 1
 
 
 def cli(*args):
@@ -48,23 +50,6 @@ def cli_json(*args):
     if code != 0:
         raise AssertionError(f"superlens-cli {' '.join(args)}: exit {code}: {err}")
     return json.loads(out)
-
-
-class SplitMix:
-    """bootstrap.h's SeededRng: splitmix64; below(n) = high 64 bits of x * n."""
-
-    def __init__(self, seed):
-        self.state = seed & M64
-
-    def next(self):
-        self.state = (self.state + 0x9E3779B97F4A7C15) & M64
-        z = self.state
-        z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & M64
-        z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & M64
-        return z ^ (z >> 31)
-
-    def below(self, n):
-        return (self.next() * n) >> 64
 
 
 def tokenizer_specials():
@@ -132,23 +117,8 @@ def reference_scores(windows, w):
     return out
 
 
-def bootstrap_ci(units, stat, resamples, level, seed=0x5EED2023):
-    n = len(units)
-    rng = SplitMix(seed)
-    reps = []
-    for _ in range(resamples):
-        counts = [0] * n
-        for _ in range(n):
-            counts[rng.below(n)] += 1
-        reps.append(stat(counts))
-    reps.sort()
-    def pct(q):
-        h = q * (len(reps) - 1)
-        lo = math.floor(h)
-        hi = min(lo + 1, len(reps) - 1)
-        return reps[lo] + (h - lo) * (reps[hi] - reps[lo])
-    tail = (1 - level) / 2
-    return [pct(tail), pct(1 - tail)]
+def bootstrap_ci(units, stat, resamples, level, seed=SEED):
+    return bootstrap_interval(len(units), stat, resamples, level, seed)
 
 
 class EncoderLaser(unittest.TestCase):

@@ -25,6 +25,7 @@ import tempfile
 import h5py
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bootstrap_reference import interval as bootstrap_interval  # noqa: E402
 from cli_checks import check, expect_error, finish, run, run_json  # noqa: E402
 
 DATA = os.environ["SUPERLENS_TEST_DATA"]
@@ -32,8 +33,6 @@ PHI3 = os.path.join(DATA, "reference", "phi3-bf16-two-super-weights")
 MIXTRAL = os.path.join(DATA, "moe", "mixtral-bf16")
 OLMOE = os.path.join(DATA, "moe", "olmoe-f32")
 MOE_REFS = json.load(open(os.path.join(DATA, "moe", "refs.json")))
-SEED = 0x5EED2023
-MASK = (1 << 64) - 1
 B = 200
 LEVEL = 0.9
 CTX = 8
@@ -41,31 +40,8 @@ EXACT = 1e-12      # the same passes: only the summation order differs
 CI_TOL = 2e-5      # intervals from float32-printed token NLLs
 
 
-def resamples(n, count, seed=SEED):
-    state = seed
-    for _ in range(count):
-        counts = [0] * n
-        for _ in range(n):
-            state = (state + 0x9E3779B97F4A7C15) & MASK
-            z = state
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-            z ^= z >> 31
-            counts[(z * n) >> 64] += 1
-        yield counts
-
-
-def percentile(v, q):
-    h = q * (len(v) - 1)
-    lo = math.floor(h)
-    hi = min(lo + 1, len(v) - 1)
-    return v[lo] + (h - lo) * (v[hi] - v[lo])
-
-
 def interval(n, statistic):
-    reps = sorted(statistic(c) for c in resamples(n, B))
-    tail = (1 - LEVEL) / 2
-    return [percentile(reps, tail), percentile(reps, 1 - tail)]
+    return bootstrap_interval(n, statistic, B, LEVEL)
 
 
 class Brute:

@@ -18,42 +18,18 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bootstrap_reference import SEED, interval as bootstrap_interval  # noqa: E402
 from cli_checks import check, expect_error, finish, run, run_json  # noqa: E402
 
 MODEL = os.path.join(os.environ["SUPERLENS_TEST_DATA"], "reference", "llama-planted")
-SEED = 0x5EED2023
-MASK = (1 << 64) - 1
 B = 300      # resamples
 LEVEL = 0.9
 CTX = 8
 SUPER_WEIGHT = "model.layers.1.mlp.down_proj.weight[13,57]=0"  # the planted super weight
 
 
-def resamples(n, count, seed=SEED):
-    state = seed
-    for _ in range(count):
-        counts = [0] * n
-        for _ in range(n):
-            state = (state + 0x9E3779B97F4A7C15) & MASK
-            z = state
-            z = ((z ^ (z >> 30)) * 0xBF58476D1CE4E5B9) & MASK
-            z = ((z ^ (z >> 27)) * 0x94D049BB133111EB) & MASK
-            z ^= z >> 31
-            counts[(z * n) >> 64] += 1
-        yield counts
-
-
-def percentile(sorted_values, q):
-    h = q * (len(sorted_values) - 1)
-    lo = math.floor(h)
-    hi = min(lo + 1, len(sorted_values) - 1)
-    return sorted_values[lo] + (h - lo) * (sorted_values[hi] - sorted_values[lo])
-
-
 def interval(n, statistic):
-    reps = sorted(statistic(c) for c in resamples(n, B))
-    tail = (1 - LEVEL) / 2
-    return [percentile(reps, tail), percentile(reps, 1 - tail)]
+    return bootstrap_interval(n, statistic, B, LEVEL)
 
 
 def wsum(values, counts):

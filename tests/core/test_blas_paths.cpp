@@ -18,6 +18,7 @@
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/system/blas.h"
 #include "superlens/core/system/cpu_features.h"
+#include "golden_fixture.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
@@ -226,24 +227,7 @@ TEST(BlasPath, LapackSvdReconstructs) {
 TEST(BlasPath, EngineLogitsMatchTheFloat64Reference) {
     REQUIRE_PATH();
     for (const char* name : superlens::test::kReferenceModels) {
-        const auto& ref = superlens::test::referenceAnswers()[name];
-        auto model = Model::open(superlens::test::referenceModel(name));
-        ASSERT_TRUE(model.ok()) << model.error().message;
-        Engine engine(*model);
-        ForwardRequest req;
-        req.tokens = ref["ids"].get<std::vector<TokenId>>();
-        req.allPositionLogits = true;
-        auto r = engine.run(req);
-        ASSERT_TRUE(r.ok()) << r.error().message;
-        double maxRef = 0, maxErr = 0;
-        std::size_t i = 0;
-        for (const auto& row : ref["logits_all"])
-            for (const auto& v : row) {
-                maxRef = std::max(maxRef, std::abs(v.get<double>()));
-                maxErr = std::max(maxErr, std::abs(static_cast<double>((*r)->logits.values[i++]) - v.get<double>()));
-            }
-        ASSERT_EQ(i, (*r)->logits.values.size()) << name;
-        EXPECT_LT(maxErr / maxRef, 1e-4) << name << " on " << blas::info().core;
+        EXPECT_LT(superlens::test::referenceLogitsError(name), 1e-4) << name << " on " << blas::info().core;
     }
 }
 

@@ -15,42 +15,27 @@
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/tokenizer/tokenizer.h"
 #include "golden_compare.h"
+#include "golden_fixture.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
 using superlens::test::flatten;
 using superlens::test::relativeMaxError;
-using superlens::test::readJson;
 using superlens::test::testData;
 
 namespace {
 
-const nlohmann::json& encoderAnswers() {
-    static const nlohmann::json s_refs = readJson(testData() / "encoders" / "refs.json");
-    return s_refs;
-}
+const nlohmann::json& encoderAnswers() { return superlens::test::folderAnswers("encoders"); }
 
 const char* kEncoderModels[] = {"roberta-f32", "bert-f16", "xlm-roberta-bf16"};
 
 constexpr double kTolerance = 1e-4;
 
-class EncoderGolden : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {
+class EncoderGolden : public superlens::test::GoldenFixture {
 protected:
     void SetUp() override {
-        m_name = std::get<0>(GetParam());
-        ASSERT_TRUE(encoderAnswers().contains(m_name)) << m_name << " missing from tests/data/encoders/refs.json";
-        m_ref = &encoderAnswers()[m_name];
-        auto model = Model::open(testData() / "encoders" / m_name);
-        ASSERT_TRUE(model.ok()) << model.error().message;
-        m_model = *model;
-        EngineOptions opts;
-        opts.precision = std::get<1>(GetParam());
-        m_engine = std::make_unique<Engine>(m_model, opts);
+        open("encoders");
     }
-    const char* m_name = nullptr;
-    const nlohmann::json* m_ref = nullptr;
-    std::shared_ptr<const Model> m_model;
-    std::unique_ptr<Engine> m_engine;
 };
 
 TEST_P(EncoderGolden, MlmLogitsAndEveryHookMatchReference) {

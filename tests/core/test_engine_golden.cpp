@@ -8,33 +8,21 @@
 #include "superlens/core/engine/engine.h"
 #include "reference_forward.h"
 #include "golden_compare.h"
+#include "golden_fixture.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
 using superlens::test::flatten;
 using superlens::test::relativeMaxError;
-using superlens::test::referenceAnswers;
-using superlens::test::referenceModel;
 
 namespace {
 
 // Each test: one reference model (m_name, its answers m_ref) and an engine at one precision.
-class GoldenTest : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {
+class GoldenTest : public superlens::test::GoldenFixture {
 protected:
     void SetUp() override {
-        m_name = std::get<0>(GetParam());
-        m_ref = &referenceAnswers()[m_name];
-        auto model = Model::open(referenceModel(m_name));
-        ASSERT_TRUE(model.ok()) << model.error().message;
-        m_model = *model;
-        EngineOptions opts;
-        opts.precision = std::get<1>(GetParam());
-        m_engine = std::make_unique<Engine>(m_model, opts);
+        open("reference");
     }
-    const char* m_name = nullptr;
-    const nlohmann::json* m_ref = nullptr;
-    std::shared_ptr<const Model> m_model;
-    std::unique_ptr<Engine> m_engine;
 };
 
 TEST_P(GoldenTest, LogitsAndHooksMatchReference) {

@@ -10,43 +10,26 @@
 #include "superlens/core/analysis/super_weights.h"
 #include "superlens/core/engine/engine.h"
 #include "golden_compare.h"
+#include "golden_fixture.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
 using superlens::test::flatten;
 using superlens::test::relativeMaxError;
-using superlens::test::readJson;
 using superlens::test::testData;
 
 namespace {
 
-const nlohmann::json& familyAnswers() {
-    static const nlohmann::json s_refs = readJson(testData() / "families" / "refs.json");
-    return s_refs;
-}
 
 const char* kFamilyModels[] = {"gpt2-f32",  "gpt2-f16-noprefix", "gptj-bf16",  "pythia-f16",       "gpt-neox-sequential-f32",
                                "phi-f32",   "qwen3-bf16",        "gemma2-f32", "gemma3-text-bf16", "gemma3-multimodal-f32"};
 
-class FamilyGolden : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {
+class FamilyGolden : public superlens::test::GoldenFixture {
 protected:
     void SetUp() override {
-        m_name = std::get<0>(GetParam());
-        ASSERT_TRUE(familyAnswers().contains(m_name)) << m_name << " missing from tests/data/families/refs.json";
-        m_ref = &familyAnswers()[m_name];
-        auto model = Model::open(testData() / "families" / m_name);
-        ASSERT_TRUE(model.ok()) << model.error().message;
-        m_model = *model;
-        EngineOptions opts;
-        opts.precision = std::get<1>(GetParam());
-        m_engine = std::make_unique<Engine>(m_model, opts);
+        open("families");
     }
-    std::vector<TokenId> ids() const { return (*m_ref)["ids"].get<std::vector<TokenId>>(); }
 
-    const char* m_name = nullptr;
-    const nlohmann::json* m_ref = nullptr;
-    std::shared_ptr<const Model> m_model;
-    std::unique_ptr<Engine> m_engine;
 };
 
 constexpr double kTolerance = 1e-4;

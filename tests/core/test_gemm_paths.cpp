@@ -24,6 +24,7 @@
 #include "superlens/core/engine/weight_matrix.h"
 #include "superlens/core/system/cpu_features.h"
 #include "superlens/core/system/gemm_path.h"
+#include "golden_fixture.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
@@ -244,24 +245,7 @@ TEST(GemmPath, SameBitsOnOneAndTwoThreads) {
 TEST(GemmPath, EngineLogitsMatchTheFloat64Reference) {
     REQUIRE_PATH();
     for (const char* name : superlens::test::kReferenceModels) {
-        const auto& ref = superlens::test::referenceAnswers()[name];
-        auto model = Model::open(superlens::test::referenceModel(name));
-        ASSERT_TRUE(model.ok()) << model.error().message;
-        Engine engine(*model);
-        ForwardRequest req;
-        req.tokens = ref["ids"].get<std::vector<TokenId>>();
-        req.allPositionLogits = true;
-        auto r = engine.run(req);
-        ASSERT_TRUE(r.ok()) << r.error().message;
-        double maxRef = 0, maxErr = 0;
-        std::size_t i = 0;
-        for (const auto& row : ref["logits_all"])
-            for (const auto& v : row) {
-                maxRef = std::max(maxRef, std::abs(v.get<double>()));
-                maxErr = std::max(maxErr, std::abs(static_cast<double>((*r)->logits.values[i++]) - v.get<double>()));
-            }
-        ASSERT_EQ(i, (*r)->logits.values.size()) << name;
-        EXPECT_LT(maxErr / maxRef, 1e-4) << name << " on " << gemm::path().name;
+        EXPECT_LT(superlens::test::referenceLogitsError(name), 1e-4) << name << " on " << gemm::path().name;
     }
 }
 

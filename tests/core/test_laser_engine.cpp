@@ -9,37 +9,17 @@
 
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/laser.h"
+#include "engine_runs.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
+using superlens::test::bitIdentical;
+using superlens::test::maxAbsDiff;
 using superlens::test::referenceAnswers;
 using superlens::test::referenceModel;
+using superlens::test::runWithEdits;
 
 namespace {
-
-std::shared_ptr<const ForwardResult> run(Engine& engine, const std::vector<TokenId>& ids, const std::vector<std::string>& specs,
-                                         std::shared_ptr<const ForwardResult> previous = nullptr) {
-    auto edits = parseEdits(specs, engine.model());
-    EXPECT_TRUE(edits.ok()) << (edits.ok() ? "" : edits.error().message);
-    ForwardRequest req;
-    req.tokens = ids;
-    req.edits = *edits;
-    req.allPositionLogits = true;
-    req.previous = std::move(previous);
-    auto r = engine.run(req);
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return *r;
-}
-
-bool bitIdentical(const ActivationTensor& a, const ActivationTensor& b) {
-    return a.values.size() == b.values.size() && std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0;
-}
-
-double maxAbsDiff(const ActivationTensor& a, const ActivationTensor& b) {
-    double m = 0;
-    for (std::size_t i = 0; i < a.values.size(); ++i) m = std::max(m, std::abs(static_cast<double>(a.values[i]) - b.values[i]));
-    return m;
-}
 
 class LaserEngine : public ::testing::TestWithParam<const char*> {};
 
@@ -53,10 +33,10 @@ TEST_P(LaserEngine, EditAppliesAndRemovalRestoresBitIdenticalLogits) {
     ASSERT_FALSE(tensor.empty());
     const std::string spec = "laser:" + tensor + ":rank=0.05";
 
-    const auto original = run(engine, ids, {});
-    const auto edited = run(engine, ids, {spec}, original);
+    const auto original = runWithEdits(engine, ids, {});
+    const auto edited = runWithEdits(engine, ids, {spec}, original);
     EXPECT_EQ(edited->recomputedFromStage, 2) << "an edit in layer 1 recomputes from block 1";
-    const auto full = run(engine, ids, {spec});
+    const auto full = runWithEdits(engine, ids, {spec});
     EXPECT_TRUE(bitIdentical(edited->logits, full->logits)) << "incremental == full recompute";
     EXPECT_GT(maxAbsDiff(edited->logits, original->logits), 0.0);
 
@@ -70,8 +50,8 @@ TEST_P(LaserEngine, EditAppliesAndRemovalRestoresBitIdenticalLogits) {
     EXPECT_EQ(lr.u->cols(), laserRank(view->shape[0], view->shape[1], 0.05));
 
     // Remove the edit: from scratch and incrementally from the edited run.
-    EXPECT_TRUE(bitIdentical(run(engine, ids, {})->logits, original->logits));
-    EXPECT_TRUE(bitIdentical(run(engine, ids, {}, edited)->logits, original->logits));
+    EXPECT_TRUE(bitIdentical(runWithEdits(engine, ids, {})->logits, original->logits));
+    EXPECT_TRUE(bitIdentical(runWithEdits(engine, ids, {}, edited)->logits, original->logits));
 }
 
 INSTANTIATE_TEST_SUITE_P(ReferenceModels, LaserEngine,
@@ -87,8 +67,8 @@ TEST(LaserEngine, FullRankIsTheOriginalModelUpToRounding) {
     ASSERT_TRUE(model.ok());
     const auto ids = referenceAnswers()["llama-planted"]["ids"].get<std::vector<TokenId>>();
     Engine engine(*model);
-    const auto original = run(engine, ids, {});
-    const auto full = run(engine, ids, {"laser:model.layers.2.mlp.down_proj.weight:rank=1"});
+    const auto original = runWithEdits(engine, ids, {});
+    const auto full = runWithEdits(engine, ids, {"laser:model.layers.2.mlp.down_proj.weight:rank=1"});
     double maxLogit = 0;
     for (float v : original->logits.values) maxLogit = std::max(maxLogit, std::abs(static_cast<double>(v)));
     EXPECT_LT(maxAbsDiff(full->logits, original->logits), 1e-4 * maxLogit);
@@ -102,10 +82,10 @@ TEST(LaserEngine, RankOneOfTheSuperWeightLayerBreaksTheModel) {
     ASSERT_TRUE(model.ok());
     const auto ids = referenceAnswers()["llama-planted"]["ids"].get<std::vector<TokenId>>();
     Engine engine(*model);
-    const auto original = run(engine, ids, {});
-    const auto reduced = run(engine, ids, {"laser:model.layers.1.mlp.down_proj.weight:rank=0.01"});
+    const auto original = runWithEdits(engine, ids, {});
+    const auto reduced = runWithEdits(engine, ids, {"laser:model.layers.1.mlp.down_proj.weight:rank=0.01"});
     EXPECT_GT(maxAbsDiff(reduced->logits, original->logits), 1e-3);
-    EXPECT_TRUE(bitIdentical(run(engine, ids, {}, reduced)->logits, original->logits));
+    EXPECT_TRUE(bitIdentical(runWithEdits(engine, ids, {}, reduced)->logits, original->logits));
 }
 
 }  // namespace

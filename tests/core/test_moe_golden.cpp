@@ -12,59 +12,33 @@
 
 #include "superlens/core/engine/engine.h"
 #include "golden_compare.h"
+#include "engine_runs.h"
+#include "golden_fixture.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
 using superlens::test::flatten;
 using superlens::test::relativeMaxError;
-using superlens::test::readJson;
 using superlens::test::testData;
 
 namespace {
 
-const nlohmann::json& moeAnswers() {
-    static const nlohmann::json s_refs = readJson(testData() / "moe" / "refs.json");
-    return s_refs;
-}
+const nlohmann::json& moeAnswers() { return superlens::test::folderAnswers("moe"); }
 
 const char* kMoeModels[] = {"mixtral-bf16", "qwen2-moe-f32", "qwen3-moe-f16", "olmoe-f32"};
 
 constexpr double kTolerance = 1e-4;
 
-class MoeGolden : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {
+class MoeGolden : public superlens::test::GoldenFixture {
 protected:
     void SetUp() override {
-        m_name = std::get<0>(GetParam());
-        ASSERT_TRUE(moeAnswers().contains(m_name)) << m_name << " missing from tests/data/moe/refs.json";
-        m_ref = &moeAnswers()[m_name];
-        auto model = Model::open(testData() / "moe" / m_name);
-        ASSERT_TRUE(model.ok()) << model.error().message;
-        m_model = *model;
-        EngineOptions opts;
-        opts.precision = std::get<1>(GetParam());
-        m_engine = std::make_unique<Engine>(m_model, opts);
+        open("moe");
     }
-    std::vector<TokenId> ids() const { return (*m_ref)["ids"].get<std::vector<TokenId>>(); }
     std::shared_ptr<const ForwardResult> run(const std::vector<std::string>& specs, HookSelection record = HookSelection::none(),
                                              std::shared_ptr<const ForwardResult> previous = nullptr) {
-        auto edits = parseEdits(specs, *m_model);
-        EXPECT_TRUE(edits.ok()) << edits.error().message;
-        if (!edits.ok()) return nullptr;
-        ForwardRequest req;
-        req.tokens = ids();
-        req.allPositionLogits = true;
-        req.edits = *edits;
-        req.record = std::move(record);
-        req.previous = std::move(previous);
-        auto r = m_engine->run(req);
-        EXPECT_TRUE(r.ok()) << r.error().message;
-        return r.ok() ? *r : nullptr;
+        return superlens::test::runWithEdits(*m_engine, ids(), specs, std::move(previous), std::move(record));
     }
 
-    const char* m_name = nullptr;
-    const nlohmann::json* m_ref = nullptr;
-    std::shared_ptr<const Model> m_model;
-    std::unique_ptr<Engine> m_engine;
 };
 
 TEST_P(MoeGolden, ConfigIsReadAsTheFamilyDefines) {

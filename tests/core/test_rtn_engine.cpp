@@ -11,11 +11,15 @@
 
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/rtn_quantization.h"
+#include "engine_runs.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
+using superlens::test::bitIdentical;
+using superlens::test::maxAbsDiff;
 using superlens::test::referenceAnswers;
 using superlens::test::referenceModel;
+using superlens::test::runWithEdits;
 
 namespace {
 
@@ -30,30 +34,6 @@ Planted openPlanted(const char* name = "llama-planted") {
     return {*m, referenceAnswers()[name]["ids"].get<std::vector<TokenId>>()};
 }
 
-std::shared_ptr<const ForwardResult> run(Engine& engine, const std::vector<TokenId>& ids, const std::vector<std::string>& specs,
-                                         std::shared_ptr<const ForwardResult> previous = nullptr) {
-    auto edits = parseEdits(specs, engine.model(), static_cast<std::int64_t>(ids.size()));
-    EXPECT_TRUE(edits.ok()) << (edits.ok() ? "" : edits.error().message);
-    ForwardRequest req;
-    req.tokens = ids;
-    req.edits = *edits;
-    req.allPositionLogits = true;
-    req.previous = std::move(previous);
-    auto r = engine.run(req);
-    EXPECT_TRUE(r.ok()) << (r.ok() ? "" : r.error().message);
-    return *r;
-}
-
-double maxAbsDiff(const ActivationTensor& a, const ActivationTensor& b) {
-    double m = 0;
-    for (std::size_t i = 0; i < a.values.size(); ++i) m = std::max(m, std::abs(static_cast<double>(a.values[i]) - b.values[i]));
-    return m;
-}
-
-bool bitIdentical(const ActivationTensor& a, const ActivationTensor& b) {
-    return a.values.size() == b.values.size() && std::memcmp(a.values.data(), b.values.data(), a.values.size() * sizeof(float)) == 0;
-}
-
 TEST(RtnEngine, KeepingTheSuperWeightKeepsTheModel) {
     // The super-weight paper, Sec. 4.3 / Fig. 7: with large blocks, plain RTN
     // lets the super weight stretch its block's range and rounds every
@@ -66,7 +46,7 @@ TEST(RtnEngine, KeepingTheSuperWeightKeepsTheModel) {
     // this 4-layer toy).
     const Planted p = openPlanted();
     Engine engine(p.model);
-    const auto original = run(engine, p.ids, {});
+    const auto original = runWithEdits(engine, p.ids, {});
     struct Case {
         std::string pattern, bits, block;
         double factor;
@@ -74,8 +54,8 @@ TEST(RtnEngine, KeepingTheSuperWeightKeepsTheModel) {
     for (const Case& c : {Case{"model.layers.*.mlp.down_proj.weight", "6", "tensor", 5.0}, Case{"model.layers.*.mlp.down_proj.weight", "6", "1024", 2.0},
                           Case{"model.layers.*.mlp.down_proj.weight", "4", "tensor", 2.0}, Case{"model.layers.*", "6", "tensor", 1.3}}) {
         const std::string base = "rtn:" + c.pattern + ":bits=" + c.bits + ":block=" + c.block;
-        const auto plain = run(engine, p.ids, {base});
-        const auto keep = run(engine, p.ids, {base + ":keep_super=1:13:57"});
+        const auto plain = runWithEdits(engine, p.ids, {base});
+        const auto keep = runWithEdits(engine, p.ids, {base + ":keep_super=1:13:57"});
         const double dPlain = maxAbsDiff(plain->logits, original->logits);
         const double dKeep = maxAbsDiff(keep->logits, original->logits);
         std::printf("%-58s max |logit change|: plain %.4g  keep_super %.4g\n", base.c_str(), dPlain, dKeep);
@@ -86,12 +66,12 @@ TEST(RtnEngine, KeepingTheSuperWeightKeepsTheModel) {
 TEST(RtnEngine, RemovingTheEditRestoresBitIdenticalLogits) {
     const Planted p = openPlanted();
     Engine engine(p.model);
-    const auto original = run(engine, p.ids, {});
-    const auto edited = run(engine, p.ids, {"rtn:model.layers.*:bits=3:block=64:keep_super=1:13:57"}, original);
+    const auto original = runWithEdits(engine, p.ids, {});
+    const auto edited = runWithEdits(engine, p.ids, {"rtn:model.layers.*:bits=3:block=64:keep_super=1:13:57"}, original);
     EXPECT_FALSE(bitIdentical(edited->logits, original->logits));
     // Removed, from scratch and incrementally from the edited result.
-    const auto restored = run(engine, p.ids, {});
-    const auto restoredIncremental = run(engine, p.ids, {}, edited);
+    const auto restored = runWithEdits(engine, p.ids, {});
+    const auto restoredIncremental = runWithEdits(engine, p.ids, {}, edited);
     EXPECT_TRUE(bitIdentical(restored->logits, original->logits));
     EXPECT_TRUE(bitIdentical(restoredIncremental->logits, original->logits));
 }
@@ -99,10 +79,10 @@ TEST(RtnEngine, RemovingTheEditRestoresBitIdenticalLogits) {
 TEST(RtnEngine, IncrementalRecomputeStartsAtTheFirstQuantizedLayer) {
     const Planted p = openPlanted();
     Engine engine(p.model);
-    const auto original = run(engine, p.ids, {});
+    const auto original = runWithEdits(engine, p.ids, {});
     const std::string spec = "rtn:model.layers.2.*:bits=4:block=128";
-    const auto incremental = run(engine, p.ids, {spec}, original);
-    const auto full = run(engine, p.ids, {spec});
+    const auto incremental = runWithEdits(engine, p.ids, {spec}, original);
+    const auto full = runWithEdits(engine, p.ids, {spec});
     EXPECT_EQ(incremental->recomputedFromStage, 3);  // stage 1 + layer 2
     EXPECT_TRUE(bitIdentical(incremental->logits, full->logits));
 }
@@ -138,10 +118,10 @@ TEST(RtnEngine, QuantizesLinearWeightsOnlyAndKeepsTheSuperWeightExactly) {
 TEST(RtnEngine, FusedPhi3TensorsAreQuantized) {
     const Planted p = openPlanted("phi3-bf16-two-super-weights");
     Engine engine(p.model);
-    const auto original = run(engine, p.ids, {});
+    const auto original = runWithEdits(engine, p.ids, {});
     const std::string base = "rtn:model.layers.*.mlp.down_proj.weight:bits=6:block=tensor";
-    const auto plain = run(engine, p.ids, {base});
-    const auto keep = run(engine, p.ids, {base + ":keep_super=1:8:42;1:50:42"});
+    const auto plain = runWithEdits(engine, p.ids, {base});
+    const auto keep = runWithEdits(engine, p.ids, {base + ":keep_super=1:8:42;1:50:42"});
     const double dPlain = maxAbsDiff(plain->logits, original->logits);
     const double dKeep = maxAbsDiff(keep->logits, original->logits);
     std::printf("phi3 %s  max |logit change|: plain %.4g  keep_super %.4g\n", base.c_str(), dPlain, dKeep);
@@ -165,18 +145,18 @@ TEST(RtnEngine, ActivationQuantizationKeepingTheSuperActivation) {
     // nothing anyway.)
     const Planted p = openPlanted();
     Engine engine(p.model);
-    const auto original = run(engine, p.ids, {});
+    const auto original = runWithEdits(engine, p.ids, {});
     std::string keepList;
     for (std::size_t t = 0; t < p.ids.size(); ++t) keepList += (t ? ";" : "") + std::to_string(t) + ":13";
     for (const std::string block : {"tensor"}) {
         const std::string base = "actq:blocks.*.hook_resid_post:bits=8:block=" + block;
-        const auto plain = run(engine, p.ids, {base});
-        const auto keep = run(engine, p.ids, {base + ":keep_super=" + keepList});
+        const auto plain = runWithEdits(engine, p.ids, {base});
+        const auto keep = runWithEdits(engine, p.ids, {base + ":keep_super=" + keepList});
         const double dPlain = maxAbsDiff(plain->logits, original->logits);
         const double dKeep = maxAbsDiff(keep->logits, original->logits);
         std::printf("%s  max |logit change|: plain %.4g  keep_super %.4g\n", base.c_str(), dPlain, dKeep);
         EXPECT_LT(dKeep * 10, dPlain) << "block " << block;
-        const auto restored = run(engine, p.ids, {}, keep);
+        const auto restored = runWithEdits(engine, p.ids, {}, keep);
         EXPECT_TRUE(bitIdentical(restored->logits, original->logits));
     }
 }
@@ -184,7 +164,7 @@ TEST(RtnEngine, ActivationQuantizationKeepingTheSuperActivation) {
 TEST(RtnEngine, EditCacheHoldsCodesNotFloatCopies) {
     const Planted p = openPlanted();
     Engine engine(p.model);
-    run(engine, p.ids, {"rtn:model.layers.*:bits=4:block=64"});
+    runWithEdits(engine, p.ids, {"rtn:model.layers.*:bits=4:block=64"});
     std::int64_t linearElements = 0;
     for (const auto& name : p.model->tensorNames()) {
         if (isQuantizableLinear(name, *p.model)) linearElements += p.model->tensor(name)->elementCount();

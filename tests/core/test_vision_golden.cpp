@@ -14,45 +14,29 @@
 #include "superlens/core/model/image_tokens.h"
 #include "superlens/core/model/npy.h"
 #include "golden_compare.h"
+#include "golden_fixture.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
 using superlens::test::flatten;
 using superlens::test::relativeMaxError;
-using superlens::test::readJson;
 using superlens::test::testData;
 
 namespace {
 
-const nlohmann::json& visionAnswers() {
-    static const nlohmann::json s_refs = readJson(testData() / "vision" / "refs.json");
-    return s_refs;
-}
 
 const char* kVisionModels[] = {"vit-f32", "dinov2-f32", "dinov2-registers-bf16", "clip-vision-f16", "clip-full-f32"};
 
 constexpr double kTolerance = 1e-4;
 
-class VisionGolden : public ::testing::TestWithParam<std::tuple<const char*, Precision>> {
+class VisionGolden : public superlens::test::GoldenFixture {
 protected:
     void SetUp() override {
-        m_name = std::get<0>(GetParam());
-        ASSERT_TRUE(visionAnswers().contains(m_name)) << m_name;
-        m_ref = &visionAnswers()[m_name];
-        auto model = Model::open(testData() / "vision" / m_name);
-        ASSERT_TRUE(model.ok()) << model.error().message;
-        m_model = *model;
-        EngineOptions opts;
-        opts.precision = std::get<1>(GetParam());
-        m_engine = std::make_unique<Engine>(m_model, opts);
+        open("vision");
         auto px = loadNpy(testData() / "vision" / m_name / "pixels.npy");
         ASSERT_TRUE(px.ok()) << px.error().message;
         m_pixels = std::make_shared<const PixelTensor>(std::move(px).value());
     }
-    const char* m_name = nullptr;
-    const nlohmann::json* m_ref = nullptr;
-    std::shared_ptr<const Model> m_model;
-    std::unique_ptr<Engine> m_engine;
     std::shared_ptr<const PixelTensor> m_pixels;
 };
 

@@ -1,11 +1,8 @@
 # GUI tests: the main window end to end, offscreen (tests/gui/).
 if(TARGET superlens_gui)
-superlens_add_qt_test(NAME test_main_window SOURCES gui/test_main_window.cpp LIBS superlens_gui LABELS app TIMEOUT 600)
-# The same slots in reverse order: each sets up what it needs (init()), none
-# depends on another having run first.
-add_test(NAME test_main_window_reversed COMMAND ${CMAKE_CURRENT_SOURCE_DIR}/gui/run_slots_reversed.sh $<TARGET_FILE:test_main_window>)
-set_tests_properties(test_main_window_reversed PROPERTIES LABELS "gui;app" TIMEOUT 600
-  ENVIRONMENT "QT_QPA_PLATFORM=offscreen;QT_QPA_FONTDIR=/usr/share/fonts/truetype/dejavu;SUPERLENS_RUN_CACHE=off")
+# REVERSED: the same slots run again in reverse order (test_main_window_reversed):
+# each sets up what it needs (init()), none depends on another having run first.
+superlens_add_qt_test(NAME test_main_window SOURCES gui/test_main_window.cpp LIBS superlens_gui LABELS app TIMEOUT 600 REVERSED)
 
 # superlens-cli figure and superlens --screenshot, as a script would call them.
 superlens_add_script_test(NAME figure_cli

@@ -22,6 +22,7 @@
 #include "studies/quant_plot_view.h"
 #include "superlens/core/analysis/metrics.h"
 #include "superlens/core/tokenizer/tokenizer.h"
+#include "gui_session_wait.h"
 #include "test_paths.h"
 
 using namespace superlens;
@@ -43,9 +44,7 @@ private slots:
         QStandardPaths::setTestModeEnabled(true);
         m_window = std::make_unique<gui::MainWindow>(false);
         m_window->setAutoRunOnOpen(false);
-        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-        m_window->openModel(stories());
-        QVERIFY(opened.wait(60000));
+        QVERIFY(test::openModelAndWait(*m_window, stories()));
     }
 
     void theStudiesMenuAndTabsExist() {

@@ -28,6 +28,7 @@
 #include "prompt_panel.h"
 #include "superlens/core/analysis/layer_stats.h"
 #include "superlens/core/model/imatrix.h"
+#include "gui_session_wait.h"
 #include "test_paths.h"
 #include "views/compare_view.h"
 #include "views/layer_detail_view.h"
@@ -73,16 +74,7 @@ class TestGuiCompare : public QObject {
     nlohmann::json m_refs;
     QString m_ids;
 
-    bool waitIdle(int timeoutMs = 120000) {
-        auto* s = m_window->session();
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < timeoutMs) {
-            QTest::qWait(50);
-            if (s->isIdle() && s->snapshot()) return true;
-        }
-        return false;
-    }
+    bool waitIdle() { return test::waitSessionIdle(*m_window); }
 
     nlohmann::json cliJson(const QStringList& args) {
         QProcess p;
@@ -109,14 +101,8 @@ private slots:
         m_window->resize(1200, 800);
         m_window->show();
         QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
-        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-        m_window->openModel(QString::fromStdString(sourceModel().string()));
-        QVERIFY(opened.wait(60000));
-        QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
-        m_window->promptPanel()->setIdsMode(true);
-        m_window->promptPanel()->setText(m_ids);
-        m_window->runPrompt(true);
-        QVERIFY(waitIdle());
+        QVERIFY(test::openModelAndWait(*m_window, QString::fromStdString(sourceModel().string())));
+        QVERIFY(test::runIdsAndWait(*m_window, m_ids));
         QVERIFY(!compareView()->hasData());
         QVERIFY(!m_window->overlayModelBAction()->isEnabled());
     }

@@ -14,6 +14,7 @@
 #include "main_window.h"
 #include "plot_view.h"
 #include "prompt_panel.h"
+#include "gui_session_wait.h"
 #include "test_paths.h"
 
 using namespace superlens;
@@ -21,18 +22,6 @@ using namespace superlens;
 class TestGuiGguf : public QObject {
     Q_OBJECT
     std::unique_ptr<gui::MainWindow> m_window;
-
-    bool waitIdleWithSnapshot(int timeoutMs = 120000) {
-        auto* s = m_window->session();
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < timeoutMs) {
-            if (s->isIdle() && s->snapshot()) return true;
-            QSignalSpy spy(s, &gui::LensSession::idle);
-            spy.wait(500);
-        }
-        return false;
-    }
 
 private slots:
     void initTestCase() {
@@ -53,14 +42,8 @@ private slots:
         const auto& sw = refs["super_weight"];
         for (const auto& [type, ref] : refs["types"].items()) {
             const QByteArray name = QByteArray::fromStdString(type);
-            QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-            m_window->openModel(QString::fromStdString((dir / ("llama-q256-" + type + ".gguf")).string()));
-            QVERIFY2(opened.wait(60000), name);
-            QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
-            m_window->promptPanel()->setIdsMode(true);
-            m_window->promptPanel()->setText(ids.join(QStringLiteral(", ")));
-            m_window->runPrompt(true);
-            QVERIFY2(waitIdleWithSnapshot(), name);
+            QVERIFY2(test::openModelAndWait(*m_window, QString::fromStdString((dir / ("llama-q256-" + type + ".gguf")).string())), name);
+            QVERIFY2(test::runIdsAndWait(*m_window, ids.join(QStringLiteral(", "))), name);
             // Logits of the last position against the float64 forward over the dequantized weights.
             const auto& result = m_window->session()->snapshot()->original;
             QVERIFY2(result, name);

@@ -31,6 +31,7 @@
 #include "superlens/core/engine/experiment_file.h"
 #include "superlens/core/model/image_input.h"
 #include "superlens/core/model/npy.h"
+#include "gui_session_wait.h"
 #include "test_paths.h"
 #include "views/lens_view.h"
 #include "views/patch_grid_view.h"
@@ -62,23 +63,8 @@ class TestGuiVision : public QObject {
 private:
     std::unique_ptr<gui::MainWindow> m_window;
 
-    bool waitIdle(int timeoutMs = 120000) {
-        auto* s = m_window->session();
-        QElapsedTimer t;
-        t.start();
-        QTest::qWait(20);
-        while (t.elapsed() < timeoutMs) {
-            if (s->isIdle()) return true;
-            QSignalSpy spy(s, &gui::LensSession::idle);
-            spy.wait(500);
-        }
-        return false;
-    }
-    bool open(const QString& folder) {
-        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-        m_window->openModel(folder);
-        return opened.wait(60000) && waitIdle();
-    }
+    bool waitIdle() { return test::waitSessionIdle(*m_window, false); }
+    bool open(const QString& folder) { return test::openModelAndWait(*m_window, folder); }
     void drop(const QString& file) {
         auto* mime = new QMimeData;
         mime->setUrls({QUrl::fromLocalFile(file)});

@@ -50,6 +50,7 @@
 #include "prompt_panel.h"
 #include "superlens/core/engine/edit_spec.h"
 #include "golden_compare.h"
+#include "gui_session_wait.h"
 #include "test_paths.h"
 #include "views/experts_view.h"
 #include "figure_export.h"
@@ -100,32 +101,13 @@ class TestMainWindow : public QObject {
 private:
     std::unique_ptr<gui::MainWindow> m_window;
 
-    bool waitIdleWithSnapshot(int timeoutMs = 120000) {
-        auto* s = m_window->session();
-        QElapsedTimer t;
-        t.start();
-        // Idle means every lane finished and the newest snapshot was published.
-        while (t.elapsed() < timeoutMs) {
-            if (s->isIdle() && s->snapshot()) return true;
-            QSignalSpy spy(s, &gui::LensSession::idle);
-            spy.wait(500);
-        }
-        return false;
-    }
+    bool waitIdleWithSnapshot() { return test::waitSessionIdle(*m_window); }
     // Opens a fixture folder, runs its token ids with a scan, waits for the views.
     bool openAndScan(const std::filesystem::path& folder, const nlohmann::json& idList) {
-        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-        m_window->openModel(QString::fromStdString(folder.string()));
-        if (!opened.wait(60000)) return false;
-        QElapsedTimer t;
-        t.start();
-        while (!m_window->session()->isIdle() && t.elapsed() < 60000) QTest::qWait(50);
+        if (!test::openModelAndWait(*m_window, QString::fromStdString(folder.string()))) return false;
         QStringList ids;
         for (const auto& id : idList) ids << QString::number(id.get<int>());
-        m_window->promptPanel()->setIdsMode(true);
-        m_window->promptPanel()->setText(ids.join(QStringLiteral(", ")));
-        m_window->runPrompt(true);
-        return waitIdleWithSnapshot();
+        return test::runIdsAndWait(*m_window, ids.join(QStringLiteral(", ")));
     }
     // Every view draws every model, but the Experts view only mixture-of-experts ones.
     bool expectsData(const widgets::PlotView* v) const {
@@ -156,11 +138,8 @@ private slots:
         m_window->resize(1400, 900);
         m_window->show();
         QVERIFY(QTest::qWaitForWindowExposed(m_window.get()));
-        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
         m_window->setAutoRunOnOpen(false);
-        m_window->openModel(modelUnderTest());
-        QVERIFY(opened.wait(60000));
-        QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
+        QVERIFY(test::openModelAndWait(*m_window, modelUnderTest()));
         if (!usesDemo()) {
             m_window->promptPanel()->setIdsMode(true);
             m_window->promptPanel()->setText(QStringLiteral("1, 5, 77, 130, 12, 200, 99, 31, 250, 64"));
@@ -676,13 +655,8 @@ private slots:
         QCOMPARE(restored.view(QStringLiteral("logits"))->plotStyle().edited, QColor(0xd5, 0x5e, 0x00));
         QCOMPARE(restored.promptPanel()->text(), m_window->promptPanel()->text());
         QCOMPARE(restored.promptPanel()->idsMode(), m_window->promptPanel()->idsMode());
-        QSignalSpy opened(restored.session(), &gui::LensSession::modelOpened);
-        restored.openModel(modelUnderTest());
-        QVERIFY(opened.wait(60000));
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < 120000 && !(restored.session()->isIdle() && restored.session()->snapshot())) QTest::qWait(100);
-        QVERIFY(restored.session()->snapshot());
+        QVERIFY(test::openModelAndWait(restored, modelUnderTest()));
+        QVERIFY(test::waitSessionIdle(restored));
         QCOMPARE(restored.selectedLayer(), layer);
         QCOMPARE(restored.session()->tokens(), m_window->session()->tokens());
         m_window->setColorBlindPalette(false);
@@ -839,13 +813,8 @@ private slots:
 
     // Issue 19: a GGUF file opens like a folder (stories260K as llama.cpp stores it).
     void opensAGgufFile() {
-        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-        m_window->openModel(QString::fromStdString((test::testData() / "stories260K" / "stories260K.gguf").string()));
-        QVERIFY(opened.wait(60000));
-        QTRY_VERIFY_WITH_TIMEOUT(m_window->session()->isIdle(), 60000);
-        m_window->promptPanel()->setIdsMode(true);
-        m_window->promptPanel()->setText(QStringLiteral("1, 403, 407, 261, 378, 300, 33, 91"));
-        m_window->runPrompt(true);
+        QVERIFY(test::openModelAndWait(*m_window, QString::fromStdString((test::testData() / "stories260K" / "stories260K.gguf").string())));
+        QVERIFY(test::runIdsAndWait(*m_window, QStringLiteral("1, 403, 407, 261, 378, 300, 33, 91")));
         QVERIFY(waitIdleWithSnapshot());
         for (auto* v : m_window->views()) QVERIFY2(v->hasData() == expectsData(v), qPrintable(v->kind() + ": " + v->emptyMessage()));
     }

@@ -23,6 +23,7 @@
 #include "lens_session.h"
 #include "main_window.h"
 #include "studies/superweight_study_view.h"
+#include "gui_session_wait.h"
 #include "test_paths.h"
 
 using namespace superlens;
@@ -76,11 +77,7 @@ private:
     QTemporaryDir m_dir;
     QString m_text;
 
-    bool openModel(const QString& path) {
-        QSignalSpy opened(m_window->session(), &gui::LensSession::modelOpened);
-        m_window->openModel(path);
-        return opened.wait(120000);
-    }
+    bool openModel(const QString& path) { return test::openModelAndWait(*m_window, path); }
 
     bool runAndWait(const gui::SuperWeightStudySettings& s, const QString& show) {
         auto* studies = m_window->studies();
