@@ -166,4 +166,19 @@ QString shortNumber(double v) {
     return QString::number(v, 'g', 4);
 }
 
+bool parseHeadState(const QString& value, int heads, int* head, QString* error) {
+    if (value == QLatin1String("mean")) {
+        *head = -1;
+        return true;
+    }
+    bool ok = false;
+    const int h = value.toInt(&ok);
+    if (!ok || h < 0 || h >= heads) {
+        *error = QObject::tr("--head %1: expected mean or a head 0..%2").arg(value).arg(heads - 1);
+        return false;
+    }
+    *head = h;
+    return true;
+}
+
 }  // namespace superlens::widgets

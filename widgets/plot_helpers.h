@@ -66,4 +66,8 @@ MapPanels addMapPanels(QCustomPlot* plot, int row, bool withEdited, const QCPCol
 // Short human form of a magnitude: 1234.5 -> "1.23e+03", 0.5 -> "0.5".
 QString shortNumber(double v);
 
+// A figure's --head state (the Attention and Patch grid views): "mean" (-1)
+// or a head 0..heads-1; false with *error naming the value otherwise.
+bool parseHeadState(const QString& value, int heads, int* head, QString* error);
+
 }  // namespace superlens::widgets

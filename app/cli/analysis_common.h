@@ -190,6 +190,20 @@ inline nlohmann::json editsJson(const std::vector<core::EditSpec>& edits) {
     return j;
 }
 
+// A study's output: with --json its document with the base "edits" and the
+// "markdown" table added, else the table alone.
+inline int printStudy(nlohmann::json document, const std::string& markdown, const std::vector<core::EditSpec>& edits, bool json) {
+    if (json) {
+        document["edits"] = editsJson(edits);
+        document["markdown"] = markdown;
+        printJson(document);
+    } else {
+        std::fwrite(markdown.data(), 1, markdown.size(), stdout);
+        std::fflush(stdout);
+    }
+    return kExitOk;
+}
+
 // One super weight's record (core/analysis/report_json.h).
 inline nlohmann::json superWeightJson(const core::SuperWeight& sw, const core::Model& model) {
     return nlohmann::json::parse(core::superWeightJson(sw, model));

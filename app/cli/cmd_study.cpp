@@ -98,8 +98,8 @@ int runStudySuperWeight(const StudyCliOptions& o) {
     if (!o.markdownFile.empty()) {
         if (auto ok = core::writeFileAtomically(o.markdownFile, md, "the table"); !ok) return fail(ok.error());
     }
+    nlohmann::json j;
     if (o.json) {
-        nlohmann::json j;
         j["study"] = "superweight";  // figure superweight --study and the GUI read this document (superweight_study_json.h)
         j["super_weights"] = nlohmann::json::array();
         for (const auto& sw : study->superWeights) j["super_weights"].push_back(analysis::superWeightJson(sw, m));
@@ -107,20 +107,14 @@ int runStudySuperWeight(const StudyCliOptions& o) {
         for (const auto& c : study->outliers) j["outliers"].push_back({{"layer", c.layer}, {"row", c.row}, {"col", c.col}});
         j["conditions"] = nlohmann::json::parse(study->conditionsJson());
         j["joint"] = nlohmann::json::parse(study->jointJson());
-        j["ci"] = so.bootstrap.enabled() ? nlohmann::json{{"level", so.bootstrap.level}, {"resamples", so.bootstrap.resamples}, {"seed", so.bootstrap.seed}}
-                                         : nlohmann::json(nullptr);
+        j["ci"] = analysis::ciJson(so.bootstrap);
         j["context"] = so.perplexity.context;
         j["stride"] = so.perplexity.stride == 0 ? so.perplexity.context : so.perplexity.stride;
         j["tasks"] = tasksLabel.empty() ? nlohmann::json(nullptr) : nlohmann::json(tasksLabel);
         j["stopword_ids"] = in.stopwordIds.size();
         j["notes"] = study->notes;
-        j["edits"] = analysis::editsJson(resolved);
-        j["markdown"] = md;
-        printJson(j);
-        return kExitOk;
     }
-    std::cout << md;
-    return kExitOk;
+    return analysis::printStudy(std::move(j), md, resolved, o.json);
 }
 
 }  // namespace

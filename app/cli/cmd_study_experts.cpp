@@ -71,18 +71,14 @@ int runStudyExperts(const ExpertStudyCliOptions& o) {
     if (auto ok = run->resolveKeepSuper(profileIds); !ok) return fail(ok.error());
     auto study = core::studySuperExperts(*run->engine, {profileIds}, run->tokens, stopwordIds, run->edits, so);
     if (!study) return fail(o.run.model + ": " + study.error().message);
+    nlohmann::json j;
     if (o.json) {
-        nlohmann::json j = nlohmann::json::parse(study->json());
+        j = nlohmann::json::parse(study->json());
         j["tasks"] = tasks->label.empty() ? nlohmann::json(nullptr) : nlohmann::json(tasks->label);
         j["context"] = so.perplexity.context;
         j["seed"] = o.seed;
-        j["edits"] = analysis::editsJson(run->edits);
-        j["markdown"] = study->markdown();
-        printJson(j);
-        return kExitOk;
     }
-    std::cout << study->markdown();
-    return kExitOk;
+    return analysis::printStudy(std::move(j), study->markdown(), run->edits, o.json);
 }
 
 }  // namespace

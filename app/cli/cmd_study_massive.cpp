@@ -38,18 +38,14 @@ int runStudyMassive(MassiveStudyCliOptions o) {
     if (auto ok = run->resolveKeepSuper(scanIds); !ok) return fail(ok.error());
     auto study = core::studyMassiveActivations(*run->engine, scanIds, run->tokens, tok, run->edits, o.study);
     if (!study) return fail(o.run.model + ": " + study.error().message);
+    nlohmann::json j;
     if (o.json) {
-        nlohmann::json j = nlohmann::json::parse(study->json());
+        j = nlohmann::json::parse(study->json());
         j["context"] = context;
         j["stride"] = o.run.stride == 0 ? context : o.run.stride;
         j["massive_ratio"] = o.study.scan.ratioThreshold;
-        j["edits"] = analysis::editsJson(run->edits);
-        j["markdown"] = study->markdown();
-        printJson(j);
-        return kExitOk;
     }
-    std::cout << study->markdown();
-    return kExitOk;
+    return analysis::printStudy(std::move(j), study->markdown(), run->edits, o.json);
 }
 
 }  // namespace

@@ -155,17 +155,8 @@ bool PatchGridView::applyFigureState(const QString& key, const QString& value, Q
         return true;
     }
     if (key == QLatin1String("head")) {
-        if (value == QLatin1String("mean")) {
-            setHead(-1);
-            return true;
-        }
-        bool ok = false;
-        const int head = value.toInt(&ok);
-        const int heads = s ? s->heads : 0;
-        if (!ok || head < 0 || head >= heads) {
-            *error = tr("--head %1: expected mean or a head 0..%2").arg(value).arg(heads - 1);
-            return false;
-        }
+        int head = -1;
+        if (!parseHeadState(value, s ? s->heads : 0, &head, error)) return false;
         setHead(head);
         return true;
     }
