@@ -467,6 +467,7 @@ void LensSession::applyEdits() {
     if (m_snapshot && m_snapshot->original == original) {
         base.originalLens = m_snapshot->originalLens;
         base.expertProfile = m_snapshot->expertProfile;
+        base.reuseOriginalFrom = m_snapshot;  // a toggle analyses only the edited run
     } else {
         base.expertProfile = m_originalExpertProfile;  // the scan's profile of this run, when it made one
     }

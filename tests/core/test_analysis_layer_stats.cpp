@@ -1,6 +1,8 @@
 // Layer spike statistics against refs.json (per-layer max |value| and full
 // hook dumps, float64 reference forward) and medians computed here in float64.
 
+#include <random>
+
 #include <gtest/gtest.h>
 
 #include "analysis_test_util.h"
@@ -109,6 +111,31 @@ TEST(LayerStats, MedianAbsConventions) {
     EXPECT_DOUBLE_EQ(medianAbs({-3.0f}), 3.0);
     EXPECT_DOUBLE_EQ(medianAbs({-1.0f, 4.0f, 2.0f}), 2.0);
     EXPECT_DOUBLE_EQ(medianAbs({-1.0f, 4.0f, 2.0f, -8.0f}), 3.0);  // mean of the two middle values
+}
+
+// The histogram selection against a float64 sort, on inputs that put the two
+// middle ranks in one bucket, in neighbouring buckets, and everything in one bucket.
+TEST(LayerStats, MedianAbsMatchesSortedFloat64) {
+    std::mt19937 rng(22);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    const auto check = [](const std::vector<float>& v, const char* what) {
+        std::vector<double> d(v.begin(), v.end());
+        EXPECT_DOUBLE_EQ(medianAbs(v), medianAbs64(d)) << what << ", n=" << v.size();
+    };
+    for (std::size_t n : {1u, 2u, 5u, 64u, 65536u, 65537u, 180224u}) {
+        std::vector<float> v(n);
+        for (float& x : v) x = normal(rng) * 3.0f;
+        check(v, "normal");
+        for (std::size_t i = 0; i < n; i += 7) v[i] = -v[i] * 1e6f;  // massive entries, negative signs
+        check(v, "spikes");
+        for (float& x : v) x = static_cast<float>(static_cast<int>(x) % 4);  // few distinct values, signed zeros
+        check(v, "integers");
+        std::fill(v.begin(), v.end(), -0.75f);
+        check(v, "constant");
+    }
+    // The two middle values in different buckets: 1.0 and 2.0 differ in the top bits.
+    check({1.0f, -2.0f, 0.5f, 4.0f}, "split");
+    check({0.0f, -0.0f, 1e-40f, -1e-40f, 3e38f, 1e-30f}, "denormals");
 }
 
 TEST(LayerStats, MissingHooksAreAnError) {

@@ -167,6 +167,91 @@ TEST(ViewModel, BuildsWithoutQtAndAgreesWithTheScanOnCarriers) {
     EXPECT_GT(moved, 1e-3);
 }
 
+// Every analysis of both sides, compared exactly (the reused side must be the same numbers).
+void expectSameAnalyses(const core::view::ViewSnapshot& a, const core::view::ViewSnapshot& b, const char* what) {
+    ASSERT_EQ(a.originalStats.size(), b.originalStats.size()) << what;
+    ASSERT_EQ(a.editedStats.size(), b.editedStats.size()) << what;
+    for (std::size_t l = 0; l < a.originalStats.size(); ++l) {
+        for (const auto* pair : {&a.originalStats, &a.editedStats}) {
+            const auto& x = (*pair)[l];
+            const auto& y = (pair == &a.originalStats ? b.originalStats : b.editedStats)[l];
+            EXPECT_EQ(x.residMedian, y.residMedian) << what << " layer " << l;
+            EXPECT_EQ(x.downInMedian, y.downInMedian) << what << " layer " << l;
+            EXPECT_EQ(x.downOutMedian, y.downOutMedian) << what << " layer " << l;
+            EXPECT_EQ(x.resid.value, y.resid.value) << what << " layer " << l;
+        }
+    }
+    for (const auto& [x, y] : {std::pair{&a.originalMassive, &b.originalMassive}, std::pair{&a.editedMassive, &b.editedMassive}}) {
+        EXPECT_EQ(x->layerMedian, y->layerMedian) << what;
+        ASSERT_EQ(x->flagged.size(), y->flagged.size()) << what;
+        for (std::size_t i = 0; i < x->flagged.size(); ++i) EXPECT_EQ(x->flagged[i].value, y->flagged[i].value) << what;
+    }
+    EXPECT_EQ(a.originalTokenPeak, b.originalTokenPeak) << what;
+    EXPECT_EQ(a.editedTokenPeak, b.editedTokenPeak) << what;
+    EXPECT_EQ(a.originalHeadMean, b.originalHeadMean) << what;
+    EXPECT_EQ(a.editedHeadMean, b.editedHeadMean) << what;
+    EXPECT_EQ(a.originalSinks.layers, b.originalSinks.layers) << what;
+    EXPECT_EQ(a.editedSinks.layers, b.editedSinks.layers) << what;
+    ASSERT_EQ(a.originalLoss.size(), b.originalLoss.size()) << what;
+    for (std::size_t t = 1; t < a.originalLoss.size(); ++t) {
+        EXPECT_EQ(a.originalLoss[t], b.originalLoss[t]) << what;
+        EXPECT_EQ(a.editedLoss[t], b.editedLoss[t]) << what;
+    }
+    EXPECT_EQ(a.originalMeanProb, b.originalMeanProb) << what;
+    ASSERT_EQ(a.movers.size(), b.movers.size()) << what;
+    for (std::size_t i = 0; i < a.movers.size(); ++i) {
+        EXPECT_EQ(a.movers[i].id, b.movers[i].id) << what;
+        EXPECT_EQ(a.movers[i].original, b.movers[i].original) << what;
+        EXPECT_EQ(a.movers[i].edited, b.movers[i].edited) << what;
+    }
+    EXPECT_EQ(a.stopwordMassOriginal, b.stopwordMassOriginal) << what;
+    EXPECT_EQ(a.stopwordMassEdited, b.stopwordMassEdited) << what;
+    ASSERT_EQ(a.tracked.size(), b.tracked.size()) << what;
+}
+
+// A toggle in the GUI passes the last snapshot: the original side is taken
+// from it (same run object) and must equal a fresh analysis; a snapshot of
+// another run is ignored.
+TEST(ViewModel, ReusesTheOriginalSideOfAnEarlierSnapshotOfTheSameRun) {
+    DemoRun& d = demo();
+    core::view::SnapshotInputs in;
+    in.modelName = "demo";
+    in.model = d.model.get();
+    in.tokenizer = d.tokenizer.get();
+    in.stopwordIds = {d.original->tokens.at(1)};
+    in.original = d.original;
+    in.edited = d.edited;
+    auto freshEdited = core::view::buildViewSnapshot(in);
+    ASSERT_TRUE(freshEdited) << freshEdited.error().message;
+    ASSERT_FALSE((*freshEdited)->originalMeanProb.empty());
+    core::view::SnapshotInputs plain = in;
+    plain.edited = nullptr;
+    auto freshPlain = core::view::buildViewSnapshot(plain);
+    ASSERT_TRUE(freshPlain);
+
+    // Toggle off, then on again, each reusing the snapshot before.
+    plain.reuseOriginalFrom = *freshEdited;
+    auto off = core::view::buildViewSnapshot(plain);
+    ASSERT_TRUE(off);
+    expectSameAnalyses(**off, **freshPlain, "toggle off");
+    in.reuseOriginalFrom = *off;
+    auto on = core::view::buildViewSnapshot(in);
+    ASSERT_TRUE(on);
+    expectSameAnalyses(**on, **freshEdited, "toggle on");
+
+    // A snapshot whose original is the edited run: not reused.
+    core::view::SnapshotInputs other = plain;
+    other.original = d.edited;
+    other.reuseOriginalFrom = nullptr;
+    auto ofEdited = core::view::buildViewSnapshot(other);
+    ASSERT_TRUE(ofEdited);
+    ASSERT_NE((*ofEdited)->originalStats.back().residMedian, (*freshEdited)->originalStats.back().residMedian);
+    in.reuseOriginalFrom = *ofEdited;
+    auto ignored = core::view::buildViewSnapshot(in);
+    ASSERT_TRUE(ignored);
+    expectSameAnalyses(**ignored, **freshEdited, "another run's snapshot");
+}
+
 TEST(ViewModel, HooksEveryViewNeedsAreRecorded) {
     DemoRun& d = demo();
     const int L = 6;

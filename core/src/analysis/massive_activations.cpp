@@ -29,6 +29,9 @@ std::vector<Cell> largest(const ActivationTensor& t, int k, double threshold) {
     for (std::size_t i = 0; i < t.values.size(); ++i) {
         const float v = t.values[i];
         if (!(std::fabs(v) >= threshold)) continue;
+        // A full heap keeps only larger magnitudes (ties go on to the full ordering below):
+        // skip the rest before dividing out the position.
+        if (static_cast<int>(heap.size()) == k && std::fabs(v) < std::fabs(heap.front().value)) continue;
         const Cell c{static_cast<std::int64_t>(i) / C, static_cast<std::int64_t>(i) % C, v};
         if (static_cast<int>(heap.size()) < k) {
             heap.push_back(c);

@@ -361,9 +361,18 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     }
     snap->perplexity = in.perplexity;
 
-    auto stats = core::layerSpikeStats(orig);
-    if (!stats) return stats.error();
-    snap->originalStats = std::move(stats).value();
+    // The original side of an earlier snapshot of this same run, when given (a toggle re-analyses only the edited run).
+    const ViewSnapshot* reuse =
+        in.reuseOriginalFrom && in.reuseOriginalFrom->original == in.original && !in.reuseOriginalFrom->originalStats.empty()
+            ? in.reuseOriginalFrom.get()
+            : nullptr;
+    if (reuse) {
+        snap->originalStats = reuse->originalStats;
+    } else {
+        auto stats = core::layerSpikeStats(orig);
+        if (!stats) return stats.error();
+        snap->originalStats = std::move(stats).value();
+    }
     if (in.edited) {
         auto editedStats = core::layerSpikeStats(edit);
         if (!editedStats) return editedStats.error();
@@ -374,9 +383,13 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     if (snap->layers == 0) snap->layers = static_cast<int>(snap->originalStats.size());
     if (control.isCancelled()) return core::Error{core::kCancelledMessage};
 
-    auto massive = core::findMassiveActivations(orig, in.tokenizer);
-    if (!massive) return massive.error();
-    snap->originalMassive = std::move(massive).value();
+    if (reuse) {
+        snap->originalMassive = reuse->originalMassive;
+    } else {
+        auto massive = core::findMassiveActivations(orig, in.tokenizer);
+        if (!massive) return massive.error();
+        snap->originalMassive = std::move(massive).value();
+    }
     if (in.edited) {
         auto editedMassive = core::findMassiveActivations(edit, in.tokenizer);
         if (!editedMassive) return editedMassive.error();
@@ -384,9 +397,9 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     } else {
         snap->editedMassive = snap->originalMassive;
     }
-    snap->originalTokenPeak = tokenPeaks(orig, snap->layers, T);
+    snap->originalTokenPeak = reuse ? reuse->originalTokenPeak : tokenPeaks(orig, snap->layers, T);
     snap->editedTokenPeak = in.edited ? tokenPeaks(edit, snap->layers, T) : snap->originalTokenPeak;
-    snap->originalHeadMean = headMeans(orig, snap->layers, T);
+    snap->originalHeadMean = reuse ? reuse->originalHeadMean : headMeans(orig, snap->layers, T);
     snap->editedHeadMean = in.edited ? headMeans(edit, snap->layers, T) : snap->originalHeadMean;
     if (control.isCancelled()) return core::Error{core::kCancelledMessage};
 
@@ -413,9 +426,13 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     // Attention sinks: the same carriers (first token, the original run's massive-activation tokens) for both runs.
     if (orig.activation(HookPoint{HookKind::AttnPattern, 0}) && edit.activation(HookPoint{HookKind::AttnPattern, 0})) {
         const auto carriers = core::massiveCarrierTokens(snap->originalMassive);
-        auto sinks = core::attentionSinks(orig, carriers);
-        if (!sinks) return sinks.error();
-        snap->originalSinks = std::move(sinks).value();
+        if (reuse && reuse->originalSinks.layers > 0) {
+            snap->originalSinks = reuse->originalSinks;
+        } else {
+            auto sinks = core::attentionSinks(orig, carriers);
+            if (!sinks) return sinks.error();
+            snap->originalSinks = std::move(sinks).value();
+        }
         if (in.edited) {
             auto editedSinks = core::attentionSinks(edit, carriers);
             if (!editedSinks) return editedSinks.error();
@@ -426,9 +443,13 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
     }
     // Per-token loss, when every position's logits were kept (next-token loss: causal models only).
     if (snap->causal && orig.logits.rows() == T && edit.logits.rows() == T && T > 0) {
-        auto loss = core::tokenLosses(orig);
-        if (!loss) return loss.error();
-        snap->originalLoss = std::move(loss).value();
+        if (reuse && reuse->originalLoss.size() == static_cast<std::size_t>(T)) {
+            snap->originalLoss = reuse->originalLoss;
+        } else {
+            auto loss = core::tokenLosses(orig);
+            if (!loss) return loss.error();
+            snap->originalLoss = std::move(loss).value();
+        }
         if (in.edited) {
             auto editedLoss = core::tokenLosses(edit);
             if (!editedLoss) return editedLoss.error();
@@ -539,15 +560,18 @@ core::Result<SnapshotPtr> buildViewSnapshot(const SnapshotInputs& in, const core
 
         // Mean probability over all positions (as core's stopwordShift does): movers and stopword mass.
         if (edit.logits.rows() == rows) {
-            std::vector<double> meanOrig(static_cast<std::size_t>(V), 0.0), meanEdit(static_cast<std::size_t>(V), 0.0);
-            for (std::int64_t r = 0; r < rows; ++r) {
-                core::softmax(orig.logits.values.data() + r * V, V, pOrig);
-                core::softmax(edit.logits.values.data() + r * V, V, pEdit);
-                for (std::int64_t i = 0; i < V; ++i) {
-                    meanOrig[static_cast<std::size_t>(i)] += pOrig[static_cast<std::size_t>(i)] / static_cast<double>(rows);
-                    meanEdit[static_cast<std::size_t>(i)] += pEdit[static_cast<std::size_t>(i)] / static_cast<double>(rows);
+            // Each side's mean is its own sum over rows, so the original's can come from an earlier snapshot.
+            const auto meanProb = [&](const core::ForwardResult& run) {
+                std::vector<double> mean(static_cast<std::size_t>(V), 0.0), p;
+                for (std::int64_t r = 0; r < rows; ++r) {
+                    core::softmax(run.logits.values.data() + r * V, V, p);
+                    for (std::int64_t i = 0; i < V; ++i) mean[static_cast<std::size_t>(i)] += p[static_cast<std::size_t>(i)] / static_cast<double>(rows);
                 }
-            }
+                return mean;
+            };
+            snap->originalMeanProb = reuse && reuse->originalMeanProb.size() == static_cast<std::size_t>(V) ? reuse->originalMeanProb : meanProb(orig);
+            const std::vector<double>& meanOrig = snap->originalMeanProb;
+            const std::vector<double> meanEdit = in.edited ? meanProb(edit) : meanOrig;
             if (!in.stopwordIds.empty()) {
                 snap->stopwordsAvailable = true;
                 for (core::TokenId id : in.stopwordIds) {

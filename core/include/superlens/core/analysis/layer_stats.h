@@ -47,7 +47,8 @@ Result<std::vector<LayerSpikeStats>> layerSpikeStats(const ForwardResult& result
 // activation's propagation): entry l = |blocks.l.hook_resid_post[token, channel]|.
 Result<std::vector<float>> channelAcrossLayers(const ForwardResult& result, std::int64_t token, std::int64_t channel);
 
-// Median of |values| (exact, nth_element on a copy).
+// Median of |values| (exact: a histogram of the float bits, then nth_element on
+// the one bucket holding the middle rank).
 double medianAbs(const std::vector<float>& values);
 
 }  // namespace superlens::core

@@ -52,6 +52,12 @@ struct SnapshotInputs {
     // A lens of `original` computed before (a previous snapshot's): reused.
     std::shared_ptr<const core::LogitLensResult> originalLens;
     int lensTopK = 5;
+    // A snapshot built before from this same `original` run (the same object):
+    // its original-side analyses (layer statistics, massive activations, token
+    // peaks, head means, sinks, per-token loss, mean next-token probabilities)
+    // are taken as they are, so a toggle analyses only the edited run.
+    // Ignored when its `original` is another run.
+    SnapshotPtr reuseOriginalFrom;
     // Mixture-of-experts models: a profile of `original` computed before (reused);
     // else computed with `engine` (one more forward pass of the prompt).
     std::shared_ptr<const core::SuperExpertProfile> expertProfile;

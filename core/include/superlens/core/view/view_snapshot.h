@@ -140,6 +140,10 @@ struct ViewSnapshot {
     std::int64_t logitsPosition = -1;
     std::vector<TokenProbability> topNext;   // union of the original and edited top-k, by original probability
     std::vector<TokenProbability> movers;    // largest |edited - original| mean probability over positions
+    // The original run's next-token probability of each vocabulary id averaged
+    // over positions (the movers' baseline); empty when the runs kept the last
+    // position's logits only. Kept for SnapshotInputs::reuseOriginalFrom.
+    std::vector<double> originalMeanProb;
     bool stopwordsAvailable = false;
     double stopwordMassOriginal = 0.0;       // mean over positions of P(stopword)
     double stopwordMassEdited = 0.0;
