@@ -18,6 +18,9 @@
 # output files, non-finite weights, GGUF, tokenizers).
 # The whole suite does not fit CI's budget (docs/RELIABILITY.md, "Sanitizers").
 #
+# The build runs under `nice` already: start the script without an outer
+# `nice` (nice 19 compilers get almost nothing on a shared machine).
+#
 # Measured and reported in docs/RELIABILITY.md ("Sanitizers").
 set -euo pipefail
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

@@ -162,6 +162,7 @@ class DamagedInputs(unittest.TestCase):
         m = self.model("out")
         os.mkdir(os.path.join(m, "sub"))
         self.refused(["capture", m, "--ids", "1,5", "--out", os.path.join(m, "acts.h5")], "model folder")
+        self.refused(["capture", m, "--ids", "1,5", "--out", os.path.join(m, "sub", "acts.h5")], "model folder " + m + " ")
         self.refused(["figure", "spikes", m, "--ids", "1,5", "--out", os.path.join(m, "f.pdf")], "model folder")
 
     # ---- caches that do not fit the model ----
@@ -186,6 +187,60 @@ class DamagedInputs(unittest.TestCase):
                      named=out, cwd=self.tmp)
         with open(out, "rb") as f:
             self.assertEqual(f.read(), before)
+
+    def test_caches_of_the_wrong_type_layer_token_ids_or_format(self):
+        """The other mismatches of the family (dtype, layer index, token ids),
+        and a cache rewritten in HDF5's earliest format (no checksums: libhdf5
+        1.10 reads freed memory on damaged ones): each refused by capture,
+        which would otherwise reuse or append to the file, unchanged."""
+        try:
+            import h5py  # noqa: F401
+        except ImportError:
+            self.skipTest("h5py")
+        import h5py
+        import numpy as np
+        good = os.path.join(self.tmp, "good.h5")
+        p = subprocess.run([BIN, "capture", DEMO, "--ids", "1,5,9", "--out", good], capture_output=True, text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+
+        def damage(name, change):
+            out = os.path.join(self.tmp, name + ".h5")
+            shutil.copyfile(good, out)
+            with h5py.File(out, "r+") as f:
+                change(f["runs/0"])
+            return out
+
+        hook = "blocks.0.hook_resid_post"
+
+        def as_float64(g):
+            data = g[hook][()]
+            del g[hook]
+            g.create_dataset(hook, data=data.astype(np.float64))
+
+        def layer_7(g):
+            g.create_dataset("blocks.7.hook_resid_post", data=g[hook][()])
+
+        def token_beyond(g):
+            del g["token_ids"]
+            g.create_dataset("token_ids", data=np.array([1, 5, 100000], dtype=np.int32))
+
+        earliest = os.path.join(self.tmp, "earliest.h5")
+        with h5py.File(good, "r") as f, h5py.File(earliest, "w") as g:
+            for k in f:
+                f.copy(f[k], g)
+            for k, v in f.attrs.items():
+                g.attrs[k] = v
+        with open(earliest, "rb") as f:
+            self.assertEqual(f.read(9)[8], 0, "h5py's default format: superblock version 0")
+        for out, fragment in ((damage("f64", as_float64), "/runs/0/" + hook + " holds"),
+                              (damage("layer7", layer_7), "/runs/0/blocks.7.hook_resid_post"),
+                              (damage("ids", token_beyond), "/runs/0/token_ids[2] is 100000, outside"),
+                              (earliest, "superblock version 0")):
+            with open(out, "rb") as f:
+                before = f.read()
+            self.refused(["capture", DEMO, "--ids", "1,5,9", "--out", out], fragment, named=out, cwd=self.tmp)
+            with open(out, "rb") as f:
+                self.assertEqual(f.read(), before)
 
 
 if __name__ == "__main__":

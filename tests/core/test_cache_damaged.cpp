@@ -65,8 +65,13 @@ void expectRefused(const fs::path& file, const std::string& expected) {
     EXPECT_TRUE(filesStartingWith(file.parent_path(), "." + file.filename().string() + ".tmp-").empty());
 }
 
-void writeForeignHdf5(const fs::path& file, const char* formatAttr, int version, bool withFingerprint) {
-    const hid_t f = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+// checksummed: HDF5's 1.8 formats as SuperLens writes them (superblock 2);
+// otherwise libhdf5's default, the earliest format (superblock 0, no checksums).
+void writeForeignHdf5(const fs::path& file, const char* formatAttr, int version, bool withFingerprint, bool checksummed = true) {
+    const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (checksummed) H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V110);
+    const hid_t f = H5Fcreate(file.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+    H5Pclose(fapl);
     ASSERT_GE(f, 0);
     const hsize_t n = 4;
     const hid_t space = H5Screate_simple(1, &n, nullptr);
@@ -140,6 +145,25 @@ TEST(CacheDamaged, ForeignHdf5FilesAreNotOverwritten) {
     expectRefused(dir / "half.h5", "damaged SuperLens activation cache: missing attribute 'model_fingerprint'");
 }
 
+// SuperLens writes superblock version 2 (checksummed metadata); a file in
+// HDF5's earliest format, whatever it holds, is refused before libhdf5 parses
+// it: libhdf5 1.10 reads freed and out-of-bounds memory on damaged ones.
+TEST(CacheDamaged, FilesWithoutChecksumsAreRefused) {
+    ScratchDir dir;
+    writeForeignHdf5(dir / "earliest.h5", kCacheFormat, 1, true, false);
+    const std::string bytes = readBytes(dir / "earliest.h5");
+    ASSERT_GT(bytes.size(), 9u);
+    EXPECT_EQ(bytes[8], 0) << "libhdf5's default format has superblock version 0";
+    expectRefused(dir / "earliest.h5", "not a SuperLens activation cache (an HDF5 file with superblock version 0, a format without checksums");
+    // The same file after a 512-byte user block (libhdf5 looks at 0, 512, 1024, ...).
+    writeBytes(dir / "userblock.h5", std::string(512, ' ') + bytes);
+    expectRefused(dir / "userblock.h5", "superblock version 0");
+    // What SuperLens writes opens.
+    const fs::path good = makeValidCache(dir, "good.h5");
+    EXPECT_EQ(readBytes(good)[8], 2);
+    EXPECT_TRUE(ActivationCache::open(good).ok());
+}
+
 TEST(CacheDamaged, RunWithBrokenMetadataIsReportedAsDamaged) {
     ScratchDir dir;
     const fs::path file = makeValidCache(dir, "meta.h5");
@@ -209,31 +233,54 @@ TEST(CacheDamaged, OverwrittenBytesNeverCrashTheReader) {
 // leave it unchanged. (The copy keeps the stored regression input intact.)
 TEST(CacheDamaged, DamagedHeadersFoundByTheFuzzer) {
     ScratchDir dir;
-    const fs::path stored = fs::path(SUPERLENS_SOURCE_DIR) / "tests" / "fuzz" / "regressions" / "cache" / "libhdf5-leaks-on-a-damaged-root-group.h5";
-    writeBytes(dir / "root.h5", readBytes(stored));
-    ASSERT_GT(readBytes(dir / "root.h5").size(), 0u);
-    expectRefused(dir / "root.h5", "damaged or truncated HDF5 file");
-    // A damaged header makes libhdf5 ask malloc for 2 TB (a size read from the
-    // file); the allocation fails and the file is refused, in one line.
-    const fs::path huge = stored.parent_path() / "libhdf5-allocates-2tb-for-a-damaged-header.h5";
-    writeBytes(dir / "huge.h5", readBytes(huge));
-    ASSERT_GT(readBytes(dir / "huge.h5").size(), 0u);
-    expectRefused(dir / "huge.h5", "damaged or truncated HDF5 file");
+    // fuzz_cache's findings in files of HDF5's earliest format (superblock 0,
+    // no checksums), all in libhdf5 1.10: a damaged root group whose failed
+    // open leaks a metadata-cache entry; a damaged header for which libhdf5
+    // asks malloc for 2 TB; attribute messages that H5Aexists decodes from
+    // freed or out-of-bounds memory (three inputs, two found in session 7);
+    // and the seed of a SuperLens over-allocation (below). Such files are now
+    // refused before libhdf5 parses them, in one line, unchanged.
+    const fs::path regressions = fs::path(SUPERLENS_SOURCE_DIR) / "tests" / "fuzz" / "regressions" / "cache";
+    for (const char* name : {"libhdf5-leaks-on-a-damaged-root-group.h5", "libhdf5-allocates-2tb-for-a-damaged-header.h5",
+                             "libhdf5-heap-use-after-free-in-H5Aexists.h5", "libhdf5-heap-overflow-in-H5Aexists.h5",
+                             "libhdf5-heap-overflow-in-H5Aexists-2.h5", "token-ids-declaring-3-tera-values.h5"}) {
+        SCOPED_TRACE(name);
+        const fs::path copy = dir / name;
+        writeBytes(copy, readBytes(regressions / name));
+        ASSERT_GT(readBytes(copy).size(), 9u);
+        expectRefused(copy, "superblock version 0");
+    }
     // A run's token_ids whose shape declares 3 x 2^40 values: the reader
     // allocated them (std::bad_alloc, or the whole memory for a smaller
     // count) before HDF5 found the data missing. Now every dataset read whole
-    // must have storage in the file for what its shape declares.
-    const fs::path ids = stored.parent_path() / "token-ids-declaring-3-tera-values.h5";
-    writeBytes(dir / "ids.h5", readBytes(ids));
-    ASSERT_GT(readBytes(dir / "ids.h5").size(), 0u);
-    // (The seed it grew from names another model, so an appending writer
-    // refuses it for that first; the reader must name the damaged dataset.)
-    const std::string before = readBytes(dir / "ids.h5");
-    auto cache = ActivationCache::open(dir / "ids.h5");
+    // must have storage in the file for what its shape declares. (The
+    // fuzzer's file was of the earliest format; this one is SuperLens's own.)
+    const fs::path ids = makeValidCache(dir, "ids.h5");
+    {
+        const hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+        H5Pset_libver_bounds(fapl, H5F_LIBVER_V18, H5F_LIBVER_V110);
+        const hid_t f = H5Fopen(ids.c_str(), H5F_ACC_RDWR, fapl);
+        H5Pclose(fapl);
+        ASSERT_GE(f, 0);
+        ASSERT_GE(H5Ldelete(f, "/runs/0/token_ids", H5P_DEFAULT), 0);
+        const hsize_t n = 3 * (hsize_t{1} << 40) + 3, chunk = 1024;
+        const hid_t space = H5Screate_simple(1, &n, nullptr);
+        const hid_t dcpl = H5Pcreate(H5P_DATASET_CREATE);
+        H5Pset_chunk(dcpl, 1, &chunk);
+        const hid_t ds = H5Dcreate2(f, "/runs/0/token_ids", H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT);
+        ASSERT_GE(ds, 0);
+        H5Dclose(ds);
+        H5Pclose(dcpl);
+        H5Sclose(space);
+        H5Fclose(f);
+    }
+    EXPECT_EQ(readBytes(ids)[8], 2);
+    const std::string before = readBytes(ids);
+    auto cache = ActivationCache::open(ids);
     ASSERT_FALSE(cache.ok());
-    EXPECT_EQ(cache.error().message, (dir / "ids.h5").string() +
+    EXPECT_EQ(cache.error().message, ids.string() +
                                          ": damaged SuperLens activation cache: /runs/0: dataset 'token_ids' declares 3298534883331 values but "
-                                         "the file stores 12 bytes of it (damaged shape)");
-    EXPECT_FALSE(ActivationCacheWriter::open(dir / "ids.h5", syntheticModel()).ok());
-    EXPECT_EQ(readBytes(dir / "ids.h5"), before);
+                                         "the file stores 0 bytes of it (damaged shape)");
+    EXPECT_FALSE(ActivationCacheWriter::open(ids, syntheticModel()).ok());
+    EXPECT_EQ(readBytes(ids), before);
 }

@@ -11,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "superlens/core/engine/engine.h"
+#include "superlens/core/model/dtype.h"
 #include "test_paths.h"
 
 using namespace superlens::core;
@@ -46,6 +47,33 @@ TEST(ComputeDtype, Fp16RoundsLikeACast) {
     EXPECT_EQ(f16(std::ldexp(1.0f, -26)), 0.0f);
     EXPECT_EQ(f16(3 * std::ldexp(1.0f, -25)), std::ldexp(1.0f, -23));  // 1.5 x 2^-24: tie to the even 2 x 2^-24
     EXPECT_EQ(f16(-0.1f), -0.0999755859375f);
+}
+
+// The software rounding (dtype.cpp's checkpoint converters), which builds
+// without _Float16 use for fp16 (clang 14: the fuzz build), must give what
+// the hardware cast gives: on every fp16 value, on every tie between two
+// neighbours (and the floats either side of it), beyond the largest finite
+// value and among the subnormals.
+TEST(ComputeDtype, Fp16SoftwareRoundingMatchesTheCast) {
+    const auto software = [](float v) { return f16ToFloat(floatToF16(v)); };
+    const auto same = [](float a, float b) { return std::isnan(a) ? std::isnan(b) : std::memcmp(&a, &b, sizeof a) == 0; };
+    int checked = 0;
+    for (std::uint32_t h = 0; h < 0xFFFF; ++h) {
+        const auto bits = static_cast<std::uint16_t>(h);
+        if ((bits & 0x7FFF) >= 0x7C00) continue;  // inf, NaN: no neighbour above
+        const float lo = f16ToFloat(bits);
+        const float hi = f16ToFloat(static_cast<std::uint16_t>(bits + 1));
+        const float mid = lo + (hi - lo) / 2;  // exact in float: fp16 has 13 fewer mantissa bits
+        for (const float v : {lo, mid, std::nextafter(mid, lo), std::nextafter(mid, hi), std::nextafter(lo, hi)}) {
+            ASSERT_TRUE(same(f16(v), software(v))) << "value " << v << " near fp16 bits " << h;
+            ++checked;
+        }
+    }
+    EXPECT_GT(checked, 5 * 60000);
+    for (const float v : {65519.0f, 65520.0f, 1e10f, -65520.0f, std::numeric_limits<float>::max(), std::numeric_limits<float>::infinity(),
+                          -std::numeric_limits<float>::infinity(), 1e-40f, -1e-45f, 0.0f, -0.0f})
+        EXPECT_TRUE(same(f16(v), software(v))) << v;
+    EXPECT_TRUE(std::isnan(software(std::numeric_limits<float>::quiet_NaN())));
 }
 
 TEST(ComputeDtype, NamesParseAndBadOnesNameTheChoices) {

@@ -72,6 +72,19 @@ TEST(OutputFile, RefusesModelFoldersMissingFoldersFoldersAndDevices) {
     EXPECT_TRUE(mentions(inModel, "put the figure elsewhere"));
     EXPECT_EQ(inModel.error().message.rfind((d.path() / "fig.pdf").string() + ": ", 0), 0u) << "the message starts with the file";
 
+    // Nor into a folder inside a checkpoint (issue 15: capture --out MODEL/sub/acts.h5).
+    fs::create_directories(d.path() / "sub" / "deeper");
+    const Status inSub = checkOutputFile(d.path() / "sub" / "deeper" / "acts.h5", "the cache");
+    EXPECT_TRUE(mentions(inSub, "refusing to write into the model folder " + fs::weakly_canonical(d.path()).string() + " ")) << inSub.error().message;
+    // A .gguf file makes only its own folder a model folder.
+    TempDir downloads;
+    touch(downloads.path() / "tinyllama-Q4_K_M.gguf");
+    fs::create_directories(downloads.path() / "figures");
+    EXPECT_TRUE(mentions(checkOutputFile(downloads.path() / "fig.pdf", "the figure"), "refusing to write into the model folder"));
+    EXPECT_TRUE(checkOutputFile(downloads.path() / "figures" / "fig.pdf", "the figure").ok());
+    EXPECT_EQ(enclosingModelFolder(d.path() / "sub"), d.path());  // as given, not resolved
+    EXPECT_EQ(enclosingModelFolder(downloads.path() / "figures"), fs::path());
+
     TempDir out;
     EXPECT_TRUE(checkOutputFile(out.path() / "fig.pdf", "the figure").ok());
     EXPECT_TRUE(mentions(checkOutputFile(out.path() / "nope" / "fig.pdf", "the figure"), "does not exist"));

@@ -41,11 +41,12 @@ if(SUPERLENS_BUILD_FUZZ)
     PUBLIC superlens_fuzz_parsers PkgConfig::PCRE2 PkgConfig::SENTENCEPIECE ICU::uc
     PRIVATE nlohmann_json::nlohmann_json superlens_warnings superlens_codegen superlens_sanitizers)
   # The HDF5 cache reader (core's cache/ area without the writer, which needs
-  # the engine; the output-file rule it checks paths with) over the parsers
-  # and tokenizers.
+  # the engine; the output-file rule it checks paths with; the names of the
+  # compute dtypes a run's precision records) over the parsers and tokenizers.
   set(SUPERLENS_FUZZ_CACHE_SOURCES "")
   foreach(src ${SUPERLENS_FUZZ_CORE_SOURCES})
-    if(src MATCHES "/src/cache/(h5_util|file_ops|cache_layout|activation_cache)\\.cpp$" OR src MATCHES "/src/system/output_file\\.cpp$")
+    if(src MATCHES "/src/cache/(h5_util|file_ops|cache_layout|activation_cache)\\.cpp$" OR src MATCHES "/src/system/output_file\\.cpp$"
+       OR src MATCHES "/src/engine/compute_dtype\\.cpp$")
       list(APPEND SUPERLENS_FUZZ_CACHE_SOURCES ${src})
     endif()
   endforeach()

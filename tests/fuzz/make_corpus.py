@@ -655,7 +655,13 @@ def cache_file(path, runs, vocab=True):
         parent.create_dataset(name, data=data, track_times=False)
 
     rng = np.random.default_rng(15)
-    with h5py.File(path, "w", libver=("earliest", "v110")) as f:
+    # HDF5's 1.8 formats, as SuperLens writes them (checksummed; the reader
+    # refuses the earliest format), and no times in the root group's header.
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_V18, h5py.h5f.LIBVER_V110)
+    with h5py.File(h5py.h5f.create(path.encode(), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl)) as f:
         for k, v in (("format", "superlens-activations"), ("model_config", json.dumps(CACHE_CONFIG)),
                      ("model_fingerprint", "0011223344556677"), ("model_name", "tiny"), ("model_dtype", "F32"),
                      ("created_by", "make_corpus.py")):

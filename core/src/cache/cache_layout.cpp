@@ -86,10 +86,21 @@ std::vector<std::uint64_t> chunkShape(const std::vector<std::int64_t>& shape) {
 }
 
 Handle openFile(const std::filesystem::path& p, bool readWrite) {
+    // SuperLens writes HDF5's 1.8 formats (h5::fileAccessProps): superblock
+    // version 2 or later, checksummed like every object header in it, so
+    // damage is found and refused. The older formats (superblock 0 or 1,
+    // version-1 object headers) carry no checksums, and libhdf5 1.10 reads
+    // freed and out-of-bounds memory on damaged ones (H5Aexists, found by
+    // fuzz_cache): such a file is refused before libhdf5 parses it.
+    const std::optional<int> superblock = cachefs::hdf5SuperblockVersion(p);
+    if (superblock && *superblock >= 0 && *superblock < 2) {
+        throw Failure("not a SuperLens activation cache (an HDF5 file with superblock version " + std::to_string(*superblock) +
+                      ", a format without checksums that SuperLens never writes)");
+    }
     Handle fapl = h5::fileAccessProps(readWrite);
     const hid_t f = H5Fopen(p.c_str(), readWrite ? H5F_ACC_RDWR : H5F_ACC_RDONLY, fapl);
     if (f >= 0) return Handle(f, H5Fclose);
-    if (!cachefs::hasHdf5Signature(p)) {
+    if (!superblock) {
         H5Eclear2(H5E_DEFAULT);
         std::error_code ec;
         if (!std::filesystem::exists(p, ec)) throw Failure("no such file");

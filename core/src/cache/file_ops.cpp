@@ -204,19 +204,20 @@ void removeQuietly(const fs::path& p) {
     if (!p.empty()) ::unlink(p.c_str());
 }
 
-bool hasHdf5Signature(const fs::path& p) {
+std::optional<int> hdf5SuperblockVersion(const fs::path& p) {
     static constexpr unsigned char kSig[8] = {0x89, 'H', 'D', 'F', '\r', '\n', 0x1a, '\n'};
-    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC);
-    if (fd < 0) return false;
+    const int fd = ::open(p.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) return std::nullopt;
     Fd guard(fd);
     const FileIdentity id = identityOf(fd);
     // The superblock may follow a user block of 512 * 2^k bytes.
     for (off_t off = 0; off + 8 <= id.size; off = off == 0 ? 512 : off * 2) {
-        unsigned char b[8];
-        if (::pread(fd, b, 8, off) != 8) return false;
-        if (std::memcmp(b, kSig, 8) == 0) return true;
+        unsigned char b[9];
+        const ssize_t got = ::pread(fd, b, 9, off);
+        if (got < 8) return std::nullopt;
+        if (std::memcmp(b, kSig, 8) == 0) return got == 9 ? b[8] : -1;
     }
-    return false;
+    return std::nullopt;
 }
 
 }  // namespace superlens::core::cachefs

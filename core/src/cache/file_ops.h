@@ -92,7 +92,9 @@ void fsyncFolder(const std::filesystem::path& folder);
 void renameOver(const std::filesystem::path& from, const std::filesystem::path& to);
 void removeQuietly(const std::filesystem::path& p);
 
-// True when the first bytes at offset 0, 512, 1024, ... carry HDF5's signature.
-bool hasHdf5Signature(const std::filesystem::path& p);
+// The version byte of the HDF5 superblock (the byte after HDF5's signature,
+// found at offset 0, 512, 1024, ...); -1 when the file ends right after the
+// signature; nullopt when the file has no signature or cannot be read.
+std::optional<int> hdf5SuperblockVersion(const std::filesystem::path& p);
 
 }  // namespace superlens::core::cachefs

@@ -11,15 +11,12 @@
 namespace superlens::core {
 namespace fs = std::filesystem;
 
-bool isModelFolder(const fs::path& folder) {
+namespace {
+
+// config.json beside weights: a Hugging Face checkpoint.
+bool isCheckpointFolder(const fs::path& folder) {
     std::error_code ec;
-    if (!fs::is_regular_file(folder / "config.json", ec)) {
-        // A GGUF file is a model by itself: its folder is a model folder too.
-        for (const auto& e : fs::directory_iterator(folder, ec)) {
-            if (e.path().extension() == ".gguf") return true;
-        }
-        return false;
-    }
+    if (!fs::is_regular_file(folder / "config.json", ec)) return false;
     for (const auto& e : fs::directory_iterator(folder, ec)) {
         const std::string name = e.path().filename().string();
         const auto endsWith = [&](std::string_view s) { return name.size() >= s.size() && name.compare(name.size() - s.size(), s.size(), s) == 0; };
@@ -29,6 +26,30 @@ bool isModelFolder(const fs::path& folder) {
         }
     }
     return false;
+}
+
+}  // namespace
+
+bool isModelFolder(const fs::path& folder) {
+    if (isCheckpointFolder(folder)) return true;
+    // A GGUF file is a model by itself: its folder is a model folder too.
+    std::error_code ec;
+    for (const auto& e : fs::directory_iterator(folder, ec)) {
+        if (e.path().extension() == ".gguf") return true;
+    }
+    return false;
+}
+
+fs::path enclosingModelFolder(const fs::path& folder) {
+    if (isModelFolder(folder)) return folder;
+    // Inside a checkpoint's subfolders too (MODEL/original/, MODEL/sub/); a
+    // GGUF file only makes its own folder one (a folder of downloads that
+    // holds a .gguf file does not make everything below it a model).
+    for (fs::path f = folder.parent_path(); !f.empty(); f = f.parent_path()) {
+        if (isCheckpointFolder(f)) return f;
+        if (f == f.parent_path()) break;
+    }
+    return {};
 }
 
 namespace {
@@ -59,8 +80,8 @@ Status checkOutputFile(const fs::path& target, std::string_view what) {
     if (abs.empty()) return fail(target, "cannot resolve the path (a loop of symbolic links?)");
     const fs::path folder = abs.parent_path();
     if (!fs::is_directory(folder, ec)) return fail(target, "folder " + folder.string() + " does not exist");
-    if (isModelFolder(folder)) {
-        return fail(target, "refusing to write into the model folder " + folder.string() + " (model folders stay read-only; put " + std::string(what) +
+    if (const fs::path model = enclosingModelFolder(folder); !model.empty()) {
+        return fail(target, "refusing to write into the model folder " + model.string() + " (model folders stay read-only; put " + std::string(what) +
                                 " elsewhere)");
     }
     if (::access(folder.c_str(), W_OK) != 0) return fail(target, "folder " + folder.string() + " is not writable");

@@ -13,13 +13,17 @@ namespace superlens::core {
 // True when a folder holds a checkpoint (config.json plus weights, or a GGUF file).
 bool isModelFolder(const std::filesystem::path& folder);
 
+// The model folder `folder` lies in: itself when it is one, else the nearest
+// enclosing folder with config.json plus weights. Empty when there is none.
+std::filesystem::path enclosingModelFolder(const std::filesystem::path& folder);
+
 // The file a write to `target` replaces: symbolic links followed (relative
 // ones from the link's folder) even when what they point to does not exist
 // yet, folders resolved. Empty on an unresolvable path.
 std::filesystem::path resolveOutputPath(const std::filesystem::path& target);
 
 // Whether `target` may be written: its folder exists, is writable and is not
-// a model folder, and the target is not a folder or a special file. `what`
+// a model folder or inside one (enclosingModelFolder), and the target is not a folder or a special file. `what`
 // names the output in the hint ("the cache", "the figure"). Errors start
 // with the target's path.
 Status checkOutputFile(const std::filesystem::path& target, std::string_view what);
