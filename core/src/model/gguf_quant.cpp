@@ -193,11 +193,13 @@ void scaleMinK4(const std::byte* q, int j, int& scale, int& min) {
 
 // Q4_K: 8 groups of 32; qs byte 32*(e/64) + e%32, low nibble for the first 32
 // of each 64, high nibble for the second.
-void blockQ4_K(const std::byte* b, float* y) {
+template <bool kFifthBit>
+void blockQ4Q5_K(const std::byte* b, float* y) {
     const float d = halfAt(b);
     const float dmin = halfAt(b + 2);
     const std::byte* scales = b + 4;
-    const std::byte* qs = b + 16;
+    const std::byte* qh = b + 16;                      // Q5_K's fifth bits
+    const std::byte* qs = b + (kFifthBit ? 48 : 16);
     for (int c = 0; c < 4; ++c) {
         int sc0, m0, sc1, m1;
         scaleMinK4(scales, 2 * c, sc0, m0);
@@ -206,36 +208,21 @@ void blockQ4_K(const std::byte* b, float* y) {
         const float d1 = d * static_cast<float>(sc1), min1 = dmin * static_cast<float>(m1);
         const std::byte* q = qs + 32 * c;
         float* out = y + 64 * c;
-        for (int l = 0; l < 32; ++l) out[l] = d0 * static_cast<float>(u8(q + l) & 0x0F) - min0;
-        for (int l = 0; l < 32; ++l) out[l + 32] = d1 * static_cast<float>(u8(q + l) >> 4) - min1;
+        for (int l = 0; l < 32; ++l) {
+            int lo = u8(q + l) & 0x0F, hi = u8(q + l) >> 4;
+            if constexpr (kFifthBit) {
+                lo |= ((u8(qh + l) >> (2 * c)) & 1) << 4;
+                hi |= ((u8(qh + l) >> (2 * c + 1)) & 1) << 4;
+            }
+            out[l] = d0 * static_cast<float>(lo) - min0;
+            out[l + 32] = d1 * static_cast<float>(hi) - min1;
+        }
     }
 }
 
 // Q5_K: Q4_K plus a fifth bit: bit e/32 of qh[e%32] adds 16.
-void blockQ5_K(const std::byte* b, float* y) {
-    const float d = halfAt(b);
-    const float dmin = halfAt(b + 2);
-    const std::byte* scales = b + 4;
-    const std::byte* qh = b + 16;
-    const std::byte* qs = b + 48;
-    for (int c = 0; c < 4; ++c) {
-        int sc0, m0, sc1, m1;
-        scaleMinK4(scales, 2 * c, sc0, m0);
-        scaleMinK4(scales, 2 * c + 1, sc1, m1);
-        const float d0 = d * static_cast<float>(sc0), min0 = dmin * static_cast<float>(m0);
-        const float d1 = d * static_cast<float>(sc1), min1 = dmin * static_cast<float>(m1);
-        const std::byte* q = qs + 32 * c;
-        float* out = y + 64 * c;
-        for (int l = 0; l < 32; ++l) {
-            const int v = (u8(q + l) & 0x0F) | (((u8(qh + l) >> (2 * c)) & 1) << 4);
-            out[l] = d0 * static_cast<float>(v) - min0;
-        }
-        for (int l = 0; l < 32; ++l) {
-            const int v = (u8(q + l) >> 4) | (((u8(qh + l) >> (2 * c + 1)) & 1) << 4);
-            out[l + 32] = d1 * static_cast<float>(v) - min1;
-        }
-    }
-}
+void blockQ4_K(const std::byte* b, float* y) { blockQ4Q5_K<false>(b, y); }
+void blockQ5_K(const std::byte* b, float* y) { blockQ4Q5_K<true>(b, y); }
 
 // Q6_K: 16 groups of 16 with int8 scales; value e (h = e/128, r = e%128,
 // l = r%32, k = r/32) has its low nibble in ql[64h + l + 32*(k&1)] (low nibble
