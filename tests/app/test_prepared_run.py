@@ -181,6 +181,17 @@ class KeepSuperFromEachInput(unittest.TestCase):
                              "--no-stopwords", "--edit", "rtn:*:bits=8:block=tensor:keep_super")
             self.assertEqual(j["edits"], ["rtn:*:bits=8:block=tensor"])  # the scan finds no dense super weight: nothing to keep
 
+    def test_figure_overlay_of_model_b_resolves_it_for_b(self):
+        # figure --overlay-b ran model B with the edits unresolved (the engine
+        # refused: "keep_super without coordinates must be resolved by a scan first").
+        stories = os.path.join(DATA, "stories260K")
+        with tempfile.TemporaryDirectory() as tmp:
+            out = os.path.join(tmp, "logits.png")
+            code, _, err = cli("figure", "logits", stories, "--compare-with", os.path.join(stories, "stories260K.gguf"), "--overlay-b",
+                               "--ids", "1,403,407,261,378", "--edit", "rtn:*:bits=8:block=tensor:keep_super", "--out", out)
+            self.assertEqual(code, 0, err)
+            self.assertTrue(os.path.getsize(out) > 0)
+
     def test_a_stride_beyond_the_default_window_is_one_error(self):
         planted = os.path.join(DATA, "reference", "llama-planted")
         with tempfile.TemporaryDirectory() as tmp:
