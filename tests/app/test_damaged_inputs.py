@@ -166,16 +166,21 @@ class DamagedInputs(unittest.TestCase):
         self.refused(["figure", "spikes", m, "--ids", "1,5", "--out", os.path.join(m, "f.pdf")], "model folder")
 
     # ---- caches that do not fit the model ----
-    def test_cache_of_the_wrong_width_is_not_reused(self):
+    def demo_cache(self, name):
+        """A capture of the demo model (ids 1,5,9) at tmp/NAME; skips without h5py."""
         try:
             import h5py  # noqa: F401
         except ImportError:
             self.skipTest("h5py")
-        import h5py
-        import numpy as np
-        out = os.path.join(self.tmp, "acts.h5")
+        out = os.path.join(self.tmp, name)
         p = subprocess.run([BIN, "capture", DEMO, "--ids", "1,5,9", "--out", out], capture_output=True, text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
+        return out
+
+    def test_cache_of_the_wrong_width_is_not_reused(self):
+        out = self.demo_cache("acts.h5")
+        import h5py
+        import numpy as np
         with h5py.File(out, "r+") as f:
             g = f["runs/0"]
             name = "blocks.0.hook_resid_post"
@@ -193,15 +198,9 @@ class DamagedInputs(unittest.TestCase):
         and a cache rewritten in HDF5's earliest format (no checksums: libhdf5
         1.10 reads freed memory on damaged ones): each refused by capture,
         which would otherwise reuse or append to the file, unchanged."""
-        try:
-            import h5py  # noqa: F401
-        except ImportError:
-            self.skipTest("h5py")
+        good = self.demo_cache("good.h5")
         import h5py
         import numpy as np
-        good = os.path.join(self.tmp, "good.h5")
-        p = subprocess.run([BIN, "capture", DEMO, "--ids", "1,5,9", "--out", good], capture_output=True, text=True, timeout=120)
-        self.assertEqual(p.returncode, 0, p.stderr)
 
         def damage(name, change):
             out = os.path.join(self.tmp, name + ".h5")
