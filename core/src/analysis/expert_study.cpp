@@ -148,7 +148,8 @@ Result<ExpertStudyResult> studySuperExperts(Engine& engine, const std::vector<st
         // Given experts: each must be a routed (layer, expert) of the profile, listed once.
         std::set<std::pair<int, int>> seen;
         for (const auto& [layer, expert] : options.experts) {
-            const auto it = std::find_if(p.stats.begin(), p.stats.end(), [&](const ExpertStat& s) { return s.layer == layer && s.expert == expert; });
+            // Copied into the lambda: clang 14 (the fuzz build) cannot capture structured bindings.
+            const auto it = std::find_if(p.stats.begin(), p.stats.end(), [l = layer, e = expert](const ExpertStat& s) { return s.layer == l && s.expert == e; });
             if (it == p.stats.end()) {
                 std::string routed;
                 for (int l : p.layers) routed += (routed.empty() ? "" : ", ") + std::to_string(l);
