@@ -82,14 +82,14 @@ Result<MassiveActivationReport> findMassiveActivations(const ForwardResult& resu
         report.layerMedian.push_back(med);
         std::vector<MassiveActivation> top;
         for (const Cell& c : largest(*resid, options.topK, 0.0)) {
-            MassiveActivation m{l, c.token, c.channel, c.value, med > 0 ? std::fabs(c.value) / med : 0.0};
+            MassiveActivation m{.layer = l, .token = c.token, .channel = c.channel, .value = c.value, .ratio = med > 0 ? std::fabs(c.value) / med : 0.0};
             mark(m);
             top.push_back(m);
         }
         report.topPerLayer.push_back(std::move(top));
         if (med > 0) {
             for (const Cell& c : largest(*resid, options.maxFlaggedPerLayer, options.ratioThreshold * med)) {
-                MassiveActivation m{l, c.token, c.channel, c.value, std::fabs(c.value) / med};
+                MassiveActivation m{.layer = l, .token = c.token, .channel = c.channel, .value = c.value, .ratio = std::fabs(c.value) / med};
                 mark(m);
                 report.flagged.push_back(m);
             }
