@@ -426,6 +426,7 @@ void writeFloat(hid_t loc, const std::string& name, const ActivationTensor& t, c
         if (compression.gzipLevel > 0) {
             h5::check(H5Pset_deflate(dcpl, static_cast<unsigned>(compression.gzipLevel)), "cannot enable gzip compression");
         }
+        h5::check(H5Pset_fletcher32(dcpl), "cannot enable the Fletcher-32 checksum");
     }
     // No chunk cache: every chunk is written whole, once, so HDF5 can write
     // straight from our buffer instead of staging each chunk in its cache.

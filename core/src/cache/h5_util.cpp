@@ -257,12 +257,13 @@ void writeStringDataset(hid_t loc, const std::string& name, const std::vector<st
     Handle space = owned(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace");
     Handle dcpl = owned(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset properties");
     check(H5Pset_obj_track_times(dcpl, false), "cannot set dataset properties");
-    if (n * width > 64 * 1024) {
-        // Long lists (a vocabulary) padded to their longest entry: gzip
-        // removes the padding cheaply.
+    if (n > 0) {
         const hsize_t chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, (256 * 1024) / width));
         check(H5Pset_chunk(dcpl, 1, &chunk), "cannot set the chunk shape of " + name);
-        check(H5Pset_deflate(dcpl, 1), "cannot enable gzip compression");
+        // Long lists (a vocabulary) padded to their longest entry: gzip
+        // removes the padding cheaply.
+        if (n * width > 64 * 1024) check(H5Pset_deflate(dcpl, 1), "cannot enable gzip compression");
+        check(H5Pset_fletcher32(dcpl), "cannot enable the Fletcher-32 checksum");
     }
     Handle ds = owned(H5Dcreate2(loc, name.c_str(), t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose,
                       "cannot create dataset '" + name + "'");
@@ -307,10 +308,25 @@ std::vector<std::string> readStringDataset(hid_t loc, const std::string& name) {
     return out;
 }
 
+namespace {
+// One chunk with a Fletcher-32 checksum (n > 0), so a damaged byte of the
+// values is reported by the read instead of returned.
+Handle checksummedProps(hsize_t n, const std::string& name) {
+    Handle dcpl = owned(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset properties");
+    check(H5Pset_obj_track_times(dcpl, false), "cannot set dataset properties");
+    if (n > 0) {
+        check(H5Pset_chunk(dcpl, 1, &n), "cannot set the chunk shape of " + name);
+        check(H5Pset_fletcher32(dcpl), "cannot enable the Fletcher-32 checksum");
+    }
+    return dcpl;
+}
+}  // namespace
+
 void writeInt32Dataset(hid_t loc, const std::string& name, const std::vector<std::int32_t>& values) {
     const hsize_t n = values.size();
     Handle space = owned(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace");
-    Handle ds = owned(H5Dcreate2(loc, name.c_str(), H5T_STD_I32LE, space, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT), H5Dclose,
+    Handle dcpl = checksummedProps(n, name);
+    Handle ds = owned(H5Dcreate2(loc, name.c_str(), H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose,
                       "cannot create dataset '" + name + "'");
     if (n > 0) {
         check(H5Dwrite(ds, H5T_NATIVE_INT32, H5S_ALL, H5S_ALL, H5P_DEFAULT, values.data()), "cannot write dataset '" + name + "'");
@@ -342,17 +358,32 @@ std::vector<std::int32_t> readInt32Dataset(hid_t loc, const std::string& name) {
     return out;
 }
 
-namespace {
-herr_t collectName(hid_t, const char* name, const H5L_info_t*, void* data) {
-    static_cast<std::vector<std::string>*>(data)->emplace_back(name);
-    return 0;
-}
-}  // namespace
-
 std::vector<std::string> linkNames(hid_t group) {
+    // Not H5Literate: on a group whose links are in dense storage (a
+    // fractal heap and a B-tree), libhdf5 1.10 builds a table of all links
+    // first, and when a damaged entry stops it halfway it frees the table's
+    // unfilled entries too (a crash inside H5G__link_release_table, found by
+    // flipping single bytes of a cache). Asking for each name by its
+    // position in the name index, in native order, walks the B-tree
+    // directly and reports damage as an error.
+    H5G_info_t info{};
+    check(H5Gget_info(group, &info), "cannot list a group");
+    if (info.nlinks > kMaxGroupLinks) {
+        throw Failure("a group holds " + std::to_string(info.nlinks) + " links, more than SuperLens reads (" + std::to_string(kMaxGroupLinks) + ")");
+    }
     std::vector<std::string> names;
-    hsize_t idx = 0;
-    check(H5Literate(group, H5_INDEX_NAME, H5_ITER_INC, &idx, collectName, &names), "cannot list a group");
+    names.reserve(static_cast<std::size_t>(info.nlinks));
+    for (hsize_t i = 0; i < info.nlinks; ++i) {
+        const ssize_t size = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_NATIVE, i, nullptr, 0, H5P_DEFAULT);
+        if (size < 0) fail("cannot list a group");
+        if (size > kMaxLinkNameBytes) throw Failure("a link name of " + std::to_string(size) + " bytes");
+        std::string name(static_cast<std::size_t>(size), '\0');
+        if (H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_NATIVE, i, name.data(), name.size() + 1, H5P_DEFAULT) != size) {
+            fail("cannot list a group");
+        }
+        names.push_back(std::move(name));
+    }
+    std::sort(names.begin(), names.end());
     return names;
 }
 

@@ -108,7 +108,11 @@ void writeInt32Dataset(hid_t loc, const std::string& name, const std::vector<std
 void checkDeclaredSize(hid_t dataset, std::uint64_t elements, const std::string& what);
 std::vector<std::int32_t> readInt32Dataset(hid_t loc, const std::string& name);
 
-// Names of the links in a group, in name order.
+// Names of the links in a group, in name order. At most kMaxGroupLinks
+// links of at most kMaxLinkNameBytes each (a cache's run holds a few
+// hundred hooks); more is refused as damage.
+inline constexpr hsize_t kMaxGroupLinks = 1'000'000;
+inline constexpr ssize_t kMaxLinkNameBytes = 4096;
 std::vector<std::string> linkNames(hid_t group);
 
 }  // namespace superlens::core::h5
