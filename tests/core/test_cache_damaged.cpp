@@ -302,24 +302,35 @@ std::pair<std::size_t, std::size_t> chunkBytes(const fs::path& file, const char*
     return {static_cast<std::size_t>(addr), static_cast<std::size_t>(size)};
 }
 
-// Every dataset carries a Fletcher-32 checksum: one flipped byte among the
-// stored values is reported by the read that meets it (a hook, when it is
-// read; the token ids, when the cache is opened), never returned as data.
+// Token ids and strings always carry a Fletcher-32 checksum, and so do the
+// values of a compressed cache: one flipped byte there is reported by the
+// read that meets it (a hook, when it is read; the token ids, when the cache
+// is opened), never returned as data. (Uncompressed values are not
+// checksummed: docs/CACHE.md, "Safety".)
 TEST(CacheDamaged, AFlippedByteInStoredValuesIsReported) {
     ScratchDir dir;
-    const fs::path good = makeValidCache(dir, "good.h5");
+    const fs::path good = dir / "good.h5";
+    {
+        CacheWriteOptions options;
+        options.compression.gzipLevel = 1;
+        auto w = ActivationCacheWriter::open(good, syntheticModel(), options);
+        ASSERT_TRUE(w.ok());
+        ASSERT_TRUE((*w)->appendRun(syntheticRun(20, 1)).ok());
+        ASSERT_TRUE((*w)->appendRun(syntheticRun(30, 2)).ok());
+        ASSERT_TRUE((*w)->commit().ok());
+    }
     const std::string bytes = readBytes(good);
-    auto flipped = [&](const char* dataset, const std::string& name) {
-        const auto [at, size] = chunkBytes(good, dataset);
+    auto flipped = [&](const fs::path& from, const char* dataset, const std::string& name) {
+        const auto [at, size] = chunkBytes(from, dataset);
         EXPECT_GT(size, 8u);
-        std::string damaged = bytes;
+        std::string damaged = readBytes(from);
         damaged[at + size / 2] = static_cast<char>(damaged[at + size / 2] ^ 0x01);
         const fs::path file = dir / name;
         writeBytes(file, damaged);
         return file;
     };
     {
-        const fs::path file = flipped("/runs/1/blocks.0.hook_resid_post", "value.h5");
+        const fs::path file = flipped(good, "/runs/1/blocks.0.hook_resid_post", "value.h5");
         ::testing::internal::CaptureStderr();
         auto cache = ActivationCache::open(file);
         ASSERT_TRUE(cache.ok()) << cache.error().message;
@@ -332,11 +343,14 @@ TEST(CacheDamaged, AFlippedByteInStoredValuesIsReported) {
         EXPECT_NE(t.error().message.find("Fletcher32 checksum"), std::string::npos) << t.error().message;
         EXPECT_EQ(t.error().message.find('\n'), std::string::npos);
     }
-    expectRefused(flipped("/runs/1/token_ids", "ids.h5"), "Fletcher32 checksum");
+    expectRefused(flipped(good, "/runs/1/token_ids", "ids.h5"), "Fletcher32 checksum");
+    // Uncompressed (the default): the token ids are still checked.
+    expectRefused(flipped(makeValidCache(dir, "plain.h5"), "/runs/1/token_ids", "plain-ids.h5"), "Fletcher32 checksum");
     // The same bytes, unflipped, read back as written.
     auto cache = ActivationCache::open(good);
     ASSERT_TRUE(cache.ok());
     EXPECT_TRUE((*cache)->readHook(1, "blocks.0.hook_resid_post").ok());
+    EXPECT_EQ(readBytes(good), bytes);
 }
 
 }  // namespace
