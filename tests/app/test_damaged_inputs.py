@@ -152,6 +152,12 @@ class DamagedInputs(unittest.TestCase):
         self.refused(["info", m], "\\x0allama")
         self.refused(["logits", DEMO, "--ids", "1", "--edit", "model.no\nrm.weight[0]=1"], "model.no\\x0arm.weight")
         self.refused(["logits", DEMO, "--ids", "1,5\x1b[2J"], "--ids: '5\\x1b[2J' is not a token id")
+        # One flipped bit in config.json: nlohmann's message echoes the byte.
+        with open(os.path.join(DEMO, "config.json"), "rb") as f:
+            cfg = bytearray(f.read())
+        cfg[cfg.index(b'"model_type"') + 11] = 0xA2
+        m = self.model("flipped", {"config.json": bytes(cfg)})
+        self.refused(["info", m], "model_type\\xa2", named=os.path.join(m, "config.json"))
 
     def safetensors_with(self, name, change):
         """A copy of the demo whose model.safetensors header is changed by change(header dict)."""

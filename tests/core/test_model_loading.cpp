@@ -211,7 +211,9 @@ TEST(ModelDamage, HostileHeaders) {
             for (int k = 0; k < 4; ++k) bad[8 + rng() % n] = static_cast<char>(rng() % 256);
             c.write("model.safetensors", bad);
             auto m = Model::open(c.dir());
-            if (!m.ok()) EXPECT_NE(m.error().message.find("model.safetensors"), std::string::npos) << m.error().message;
+            if (!m.ok()) {
+                EXPECT_NE(m.error().message.find("model.safetensors"), std::string::npos) << m.error().message;
+            }
         }
     }
 }
@@ -305,6 +307,37 @@ TEST(ModelDamage, ConfigSizesBeyondTheLimits) {
 
 // Files that are not regular files: a named pipe once hung the reader (open
 // waited for a writer), /dev/zero never ended; both are refused at once now.
+// Messages are one line of valid UTF-8: a damaged file's bytes echoed into
+// a message (nlohmann's "last read: ..." of a config.json with one flipped
+// bit, found by flipping bytes through the CLI) are escaped, well-formed
+// non-ASCII text is kept.
+TEST(ModelDamage, MessagesAreOneLineOfValidUtf8) {
+    using superlens::core::oneLine;
+    EXPECT_EQ(oneLine("a\nb\x1b[2J\x7f"), "a\\x0ab\\x1b[2J\\x7f");
+    EXPECT_EQ(oneLine("caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x98\x80"), "caf\xc3\xa9 \xe2\x86\x92 \xf0\x9f\x98\x80");  // é, →, an emoji
+    EXPECT_EQ(oneLine("x\xa2y"), "x\\xa2y");                    // a lone continuation byte
+    EXPECT_EQ(oneLine("x\xc3"), "x\\xc3");                      // a sequence cut at the end
+    EXPECT_EQ(oneLine("\xc3(\xe2\x82"), "\\xc3(\\xe2\\x82");    // cut before another character
+    EXPECT_EQ(oneLine("\xc0\xaf"), "\\xc0\\xaf");               // an overlong '/'
+    EXPECT_EQ(oneLine("\xed\xa0\x80"), "\\xed\\xa0\\x80");      // a UTF-16 surrogate
+    EXPECT_EQ(oneLine("\xf4\x90\x80\x80"), "\\xf4\\x90\\x80\\x80");  // beyond U+10FFFF
+    EXPECT_EQ(oneLine("\xff\xfe"), "\\xff\\xfe");
+    EXPECT_EQ(oneLine("\xc2\x9b" "31m"), "\\xc2\\x9b" "31m");   // C1 control (CSI)
+    EXPECT_EQ(oneLine("\xc2\xa0"), "\xc2\xa0");                 // no-break space: text
+
+    DamagedCopy c("llama-planted");
+    std::string cfg = c.read("config.json");
+    const std::size_t at = cfg.find("\"model_type\"") + 11;  // the key's closing quote
+    cfg[at] = static_cast<char>(0xa2);
+    c.write("config.json", cfg);
+    auto m = Model::open(c.dir());
+    ASSERT_FALSE(m.ok());
+    const std::string& msg = m.error().message;
+    EXPECT_NE(msg.find("malformed JSON"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("model_type\\xa2"), std::string::npos) << msg;
+    for (const char ch : msg) EXPECT_LT(static_cast<unsigned char>(ch), 0x80) << msg;
+}
+
 TEST(ModelDamage, PipesAndDevicesInsteadOfFiles) {
     for (const char* name : {"config.json", "model.safetensors"}) {
         DamagedCopy c("llama-planted");
