@@ -18,7 +18,7 @@ namespace {
 
 using stored::Stored;
 using stored::load8;
-using stored::toFloat;
+using stored::loadOne;
 
 // Only the functions marked SL_AVX512 use AVX-512 instructions (the build
 // stays x86-64-v3); they run only when gemm::gemvPath() chose them.
@@ -31,7 +31,7 @@ constexpr std::int64_t kPassesAhead = 2;  // prefetch distance, in passes (measu
 template <DType D>
 inline float tailDot(const Stored<D>* row, const float* x, std::int64_t from, std::int64_t cols) {
     float s = 0;
-    for (std::int64_t c = from; c < cols; ++c) s += toFloat<D>(row[c]) * x[c];
+    for (std::int64_t c = from; c < cols; ++c) s += loadOne<D>(row + c) * x[c];
     return s;
 }
 

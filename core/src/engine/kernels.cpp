@@ -19,7 +19,7 @@ namespace {
 
 using stored::Stored;
 using stored::load8;
-using stored::toFloat;
+using stored::loadOne;
 
 // A forward pass allocates activation buffers of a few MB per block. With
 // glibc's defaults each becomes a fresh mmap, so every block pays page
@@ -118,10 +118,10 @@ void gemvColumns(const Stored<D>* s, std::int64_t ld, std::int64_t rows, const f
         }
         for (std::int64_t c = vecEnd; c < c1; ++c) {
             float acc = y[c];
-            acc = std::fma(toFloat<D>(w0[c]), x[i], acc);
-            acc = std::fma(toFloat<D>(w1[c]), x[i + 1], acc);
-            acc = std::fma(toFloat<D>(w2[c]), x[i + 2], acc);
-            acc = std::fma(toFloat<D>(w3[c]), x[i + 3], acc);
+            acc = std::fma(loadOne<D>(w0 + c), x[i], acc);
+            acc = std::fma(loadOne<D>(w1 + c), x[i + 1], acc);
+            acc = std::fma(loadOne<D>(w2 + c), x[i + 2], acc);
+            acc = std::fma(loadOne<D>(w3 + c), x[i + 3], acc);
             y[c] = acc;
         }
     }
@@ -129,7 +129,7 @@ void gemvColumns(const Stored<D>* s, std::int64_t ld, std::int64_t rows, const f
         const Stored<D>* w0 = s + i * ld;
         const __m256 x0 = _mm256_set1_ps(x[i]);
         for (std::int64_t c = c0; c < vecEnd; c += 8) _mm256_storeu_ps(y + c, _mm256_fmadd_ps(load8<D>(w0 + c), x0, _mm256_loadu_ps(y + c)));
-        for (std::int64_t c = vecEnd; c < c1; ++c) y[c] = std::fma(toFloat<D>(w0[c]), x[i], y[c]);
+        for (std::int64_t c = vecEnd; c < c1; ++c) y[c] = std::fma(loadOne<D>(w0 + c), x[i], y[c]);
     }
 }
 

@@ -4,6 +4,7 @@
 // single-token GEMV (kernels.cpp, gemv.cpp) share these, one home each.
 
 #include <cstdint>
+#include <cstring>
 #include <type_traits>
 
 #include <immintrin.h>
@@ -21,6 +22,18 @@ inline float toFloat(Stored<D> v) {
     if constexpr (D == DType::F32) return v;
     else if constexpr (D == DType::BF16) return bf16ToFloat(v);
     else return f16ToFloat(v);
+}
+
+// The element at p as fp32. Tensors may start at any byte offset of a
+// safetensors file (and the test fixtures place them at odd ones), so
+// elements are read by memcpy, never through a typed pointer: an f32 at an
+// address that is not a multiple of 4 is undefined behaviour in C++
+// (UndefinedBehaviorSanitizer reported it in the scalar tail of gemvColumns).
+template <DType D>
+inline float loadOne(const Stored<D>* p) {
+    Stored<D> v;
+    std::memcpy(&v, p, sizeof v);
+    return toFloat<D>(v);
 }
 
 // Eight consecutive elements as fp32 (exact: bf16 and f16 widen without rounding).
