@@ -15,7 +15,8 @@
 # runs exactly those: every fuzz replay (each parser, all of core linked, on
 # its seed corpus and its crash regressions, with a leak check per input) and
 # the core tests of damaged and hostile files (model folders, HDF5 caches,
-# output files, non-finite weights, GGUF, tokenizers).
+# output files, non-finite weights, GGUF, tokenizers), and the kernels that
+# read weights stored at odd offsets (Conv1D layout, single-token GEMV).
 # The whole suite does not fit CI's budget (docs/RELIABILITY.md, "Sanitizers").
 #
 # The build runs under `nice` already: start the script without an outer
@@ -38,7 +39,8 @@ ci_tests=(fuzz_replay_gguf fuzz_replay_gguf_tokenizer fuzz_replay_safetensors fu
           fuzz_replay_preprocessor_config fuzz_replay_imatrix fuzz_replay_tokenizer_json
           fuzz_replay_tokenizer_model fuzz_replay_prompt fuzz_replay_cache
           test_model_loading test_cache_damaged test_cache_mismatch test_output_file test_non_finite
-          test_gguf_reader test_tokenizer_loading test_sentencepiece_rules)
+          test_gguf_reader test_tokenizer_loading test_sentencepiece_rules
+          test_transposed_weight test_gemm_paths)
 if [ "${1:-}" = "--ci" ]; then
   shift
   SANITIZE_TARGETS="${ci_tests[*]}"
