@@ -699,6 +699,12 @@ def cache_corpus():
                [(3, ["blocks.0.hook_resid_post", "blocks.1.mlp.hook_post", "blocks.1.attn.hook_pattern"], "last"),
                 (4, ["hook_embed", "blocks.1.hook_mlp_out", "ln_final.hook_normalized"], "all")])
     cache_file(os.path.join(d, "no-logits.h5"), [(2, ["blocks.0.hook_attn_out"], None)], vocab=False)
+    # A run of more than eight links: HDF5 keeps them in dense storage (a
+    # fractal heap and a B-tree), where one flipped byte crashed libhdf5's
+    # H5Literate before the reader listed links one by one.
+    every = ["hook_embed", "ln_final.hook_normalized"] + [f"blocks.{l}.{h}" for l in range(2) for h in (
+        "hook_resid_pre", "hook_attn_out", "hook_resid_mid", "hook_mlp_out", "hook_resid_post", "mlp.hook_post", "attn.hook_pattern")]
+    cache_file(os.path.join(d, "dense-run.h5"), [(3, every, "last")])
 
 def superweight_study_corpus():
     # The document of `study superweight --json` (issue 23), small: every part the parser reads.
