@@ -966,8 +966,19 @@ void MainWindow::rebuildRecentMenu() {
 }
 
 void MainWindow::showError(const QString& message) {
-    // Never modal: the status bar carries errors (screenshot mode must not block).
+    // Never modal (the window keeps working; screenshot mode must not block):
+    // the status bar and a non-modal dialog, one for the window, that shows
+    // the newest error.
     statusBar()->showMessage(tr("Error: %1").arg(message), 15000);
+    if (!m_errorDialog) {
+        m_errorDialog = new QMessageBox(QMessageBox::Warning, tr("SuperLens"), QString(), QMessageBox::Close, this);
+        m_errorDialog->setObjectName(QStringLiteral("errorDialog"));
+        m_errorDialog->setWindowModality(Qt::NonModal);
+        m_errorDialog->setTextFormat(Qt::PlainText);
+    }
+    m_errorDialog->setText(message);
+    m_errorDialog->show();
+    m_errorDialog->raise();
     qWarning("superlens: %s", qPrintable(message));
 }
 

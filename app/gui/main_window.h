@@ -16,6 +16,7 @@
 class QDockWidget;
 class QLabel;
 class QMenu;
+class QMessageBox;
 class QProgressBar;
 class QPushButton;
 class QTabWidget;
@@ -122,6 +123,11 @@ public:
     bool saveExperimentTo(const QString& path, QString* error);
     bool loadExperimentFrom(const QString& path, QString* error);
 
+    // The error dialog: non-modal (the window keeps working behind it), one
+    // for the window, showing the newest error's one line; nullptr until the
+    // first error.
+    QMessageBox* errorDialog() const { return m_errorDialog; }
+
 signals:
     // Every view shows the newest snapshot; ms = time since the edit list changed (or -1).
     void viewsUpdated(double milliseconds);
@@ -159,6 +165,7 @@ private:
     widgets::LayerNavigator* m_navigator = nullptr;
     AblationPanel* m_ablationPanel = nullptr;
     StudyJobs* m_studies = nullptr;
+    QMessageBox* m_errorDialog = nullptr;
     RunHistory* m_history = nullptr;
     RunHistoryPanel* m_historyPanel = nullptr;
     QLabel* m_comparisonBanner = nullptr;
