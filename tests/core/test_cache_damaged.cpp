@@ -18,9 +18,9 @@ using namespace superlens::test;
 
 namespace {
 
-fs::path makeValidCache(const ScratchDir& dir, const std::string& name) {
+fs::path makeValidCache(const ScratchDir& dir, const std::string& name, const CacheWriteOptions& options = {}) {
     const fs::path file = dir / name;
-    auto w = ActivationCacheWriter::open(file, syntheticModel());
+    auto w = ActivationCacheWriter::open(file, syntheticModel(), options);
     EXPECT_TRUE(w.ok());
     EXPECT_TRUE((*w)->appendRun(syntheticRun(20, 1)).ok());
     EXPECT_TRUE((*w)->appendRun(syntheticRun(30, 2)).ok());
@@ -300,16 +300,9 @@ std::pair<std::size_t, std::size_t> chunkBytes(const fs::path& file, const char*
 // checksummed: docs/CACHE.md, "Safety".)
 TEST(CacheDamaged, AFlippedByteInStoredValuesIsReported) {
     ScratchDir dir;
-    const fs::path good = dir / "good.h5";
-    {
-        CacheWriteOptions options;
-        options.compression.gzipLevel = 1;
-        auto w = ActivationCacheWriter::open(good, syntheticModel(), options);
-        ASSERT_TRUE(w.ok());
-        ASSERT_TRUE((*w)->appendRun(syntheticRun(20, 1)).ok());
-        ASSERT_TRUE((*w)->appendRun(syntheticRun(30, 2)).ok());
-        ASSERT_TRUE((*w)->commit().ok());
-    }
+    CacheWriteOptions gzip;
+    gzip.compression.gzipLevel = 1;
+    const fs::path good = makeValidCache(dir, "good.h5", gzip);
     const std::string bytes = readBytes(good);
     auto flipped = [&](const fs::path& from, const char* dataset, const std::string& name) {
         const auto [at, size] = chunkBytes(from, dataset);

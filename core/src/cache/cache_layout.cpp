@@ -425,14 +425,14 @@ void writeFloat(hid_t loc, const std::string& name, const ActivationTensor& t, c
         if (compression.shuffle) h5::check(H5Pset_shuffle(dcpl), "cannot enable the shuffle filter");
         if (compression.gzipLevel > 0) {
             h5::check(H5Pset_deflate(dcpl, static_cast<unsigned>(compression.gzipLevel)), "cannot enable gzip compression");
+            // Compressed values go through HDF5's filter pipeline anyway: a
+            // Fletcher-32 checksum per chunk costs little next to gzip, and a
+            // damaged byte then fails the read instead of inflating to garbage.
+            // Uncompressed values stay unchecked: the checksum would add 40-70 %
+            // to the default write (0.28 -> 0.40-0.48 s for TinyLlama's 228 MB,
+            // bench_capture), past its 15 %-of-a-forward-pass budget.
+            h5::check(H5Pset_fletcher32(dcpl), "cannot enable the Fletcher-32 checksum");
         }
-        // Compressed values go through HDF5's filter pipeline anyway: a
-        // Fletcher-32 checksum per chunk costs little next to gzip, and a
-        // damaged byte then fails the read instead of inflating to garbage.
-        // Uncompressed values stay unchecked: the checksum would add 40-70 %
-        // to the default write (0.28 -> 0.40-0.48 s for TinyLlama's 228 MB,
-        // bench_capture), past its 15 %-of-a-forward-pass budget.
-        if (compression.gzipLevel > 0) h5::check(H5Pset_fletcher32(dcpl), "cannot enable the Fletcher-32 checksum");
     }
     // No chunk cache: every chunk is written whole, once, so HDF5 can write
     // straight from our buffer instead of staging each chunk in its cache.

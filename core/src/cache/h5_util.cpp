@@ -249,22 +249,33 @@ std::vector<std::int64_t> datasetShape(hid_t dataset) {
     return {dims.begin(), dims.end()};
 }
 
+namespace {
+// Creation properties of a one-dimensional dataset of n elements: chunks of
+// `chunk` elements (n > 0), gzip when asked, then a Fletcher-32 checksum per
+// chunk (the last filter, over the stored bytes), so a damaged byte of the
+// values is reported by the read instead of returned.
+Handle checksummedProps(hsize_t n, hsize_t chunk, bool gzip, const std::string& name) {
+    Handle dcpl = owned(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset properties");
+    check(H5Pset_obj_track_times(dcpl, false), "cannot set dataset properties");
+    if (n > 0) {
+        check(H5Pset_chunk(dcpl, 1, &chunk), "cannot set the chunk shape of " + name);
+        if (gzip) check(H5Pset_deflate(dcpl, 1), "cannot enable gzip compression");
+        check(H5Pset_fletcher32(dcpl), "cannot enable the Fletcher-32 checksum");
+    }
+    return dcpl;
+}
+}  // namespace
+
 void writeStringDataset(hid_t loc, const std::string& name, const std::vector<std::string>& values) {
     std::size_t width = 1;
     for (const auto& v : values) width = std::max(width, v.size());
     Handle t = fixedUtf8Type(width);
     const hsize_t n = values.size();
     Handle space = owned(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace");
-    Handle dcpl = owned(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset properties");
-    check(H5Pset_obj_track_times(dcpl, false), "cannot set dataset properties");
-    if (n > 0) {
-        const hsize_t chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, (256 * 1024) / width));
-        check(H5Pset_chunk(dcpl, 1, &chunk), "cannot set the chunk shape of " + name);
-        // Long lists (a vocabulary) padded to their longest entry: gzip
-        // removes the padding cheaply.
-        if (n * width > 64 * 1024) check(H5Pset_deflate(dcpl, 1), "cannot enable gzip compression");
-        check(H5Pset_fletcher32(dcpl), "cannot enable the Fletcher-32 checksum");
-    }
+    // Long lists (a vocabulary) padded to their longest entry: gzip removes
+    // the padding cheaply.
+    const hsize_t chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, (256 * 1024) / width));
+    Handle dcpl = checksummedProps(n, chunk, n * width > 64 * 1024, name);
     Handle ds = owned(H5Dcreate2(loc, name.c_str(), t, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose,
                       "cannot create dataset '" + name + "'");
     std::string buf(static_cast<std::size_t>(n) * width, '\0');
@@ -308,24 +319,10 @@ std::vector<std::string> readStringDataset(hid_t loc, const std::string& name) {
     return out;
 }
 
-namespace {
-// One chunk with a Fletcher-32 checksum (n > 0), so a damaged byte of the
-// values is reported by the read instead of returned.
-Handle checksummedProps(hsize_t n, const std::string& name) {
-    Handle dcpl = owned(H5Pcreate(H5P_DATASET_CREATE), H5Pclose, "cannot create dataset properties");
-    check(H5Pset_obj_track_times(dcpl, false), "cannot set dataset properties");
-    if (n > 0) {
-        check(H5Pset_chunk(dcpl, 1, &n), "cannot set the chunk shape of " + name);
-        check(H5Pset_fletcher32(dcpl), "cannot enable the Fletcher-32 checksum");
-    }
-    return dcpl;
-}
-}  // namespace
-
 void writeInt32Dataset(hid_t loc, const std::string& name, const std::vector<std::int32_t>& values) {
     const hsize_t n = values.size();
     Handle space = owned(H5Screate_simple(1, &n, nullptr), H5Sclose, "cannot create a dataspace");
-    Handle dcpl = checksummedProps(n, name);
+    Handle dcpl = checksummedProps(n, n, false, name);
     Handle ds = owned(H5Dcreate2(loc, name.c_str(), H5T_STD_I32LE, space, H5P_DEFAULT, dcpl, H5P_DEFAULT), H5Dclose,
                       "cannot create dataset '" + name + "'");
     if (n > 0) {
@@ -373,15 +370,14 @@ std::vector<std::string> linkNames(hid_t group) {
     }
     std::vector<std::string> names;
     names.reserve(static_cast<std::size_t>(info.nlinks));
+    std::vector<char> buffer(static_cast<std::size_t>(kMaxLinkNameBytes) + 1);
     for (hsize_t i = 0; i < info.nlinks; ++i) {
-        const ssize_t size = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_NATIVE, i, nullptr, 0, H5P_DEFAULT);
+        // One lookup per link: the call returns the name's full length and
+        // copies at most buffer.size() - 1 bytes of it.
+        const ssize_t size = H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_NATIVE, i, buffer.data(), buffer.size(), H5P_DEFAULT);
         if (size < 0) fail("cannot list a group");
         if (size > kMaxLinkNameBytes) throw Failure("a link name of " + std::to_string(size) + " bytes");
-        std::string name(static_cast<std::size_t>(size), '\0');
-        if (H5Lget_name_by_idx(group, ".", H5_INDEX_NAME, H5_ITER_NATIVE, i, name.data(), name.size() + 1, H5P_DEFAULT) != size) {
-            fail("cannot list a group");
-        }
-        names.push_back(std::move(name));
+        names.emplace_back(buffer.data(), static_cast<std::size_t>(size));
     }
     std::sort(names.begin(), names.end());
     return names;

@@ -192,7 +192,8 @@ void scaleMinK4(const std::byte* q, int j, int& scale, int& min) {
 }
 
 // Q4_K: 8 groups of 32; qs byte 32*(e/64) + e%32, low nibble for the first 32
-// of each 64, high nibble for the second.
+// of each 64, high nibble for the second. Q5_K (kFifthBit): the same plus a
+// fifth bit: bit e/32 of qh[e%32] adds 16.
 template <bool kFifthBit>
 void blockQ4Q5_K(const std::byte* b, float* y) {
     const float d = halfAt(b);
@@ -220,7 +221,6 @@ void blockQ4Q5_K(const std::byte* b, float* y) {
     }
 }
 
-// Q5_K: Q4_K plus a fifth bit: bit e/32 of qh[e%32] adds 16.
 void blockQ4_K(const std::byte* b, float* y) { blockQ4Q5_K<false>(b, y); }
 void blockQ5_K(const std::byte* b, float* y) { blockQ4Q5_K<true>(b, y); }
 
