@@ -19,6 +19,7 @@
 #include "bench_common.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/system/blas.h"
+#include "superlens/core/system/gemm_path.h"
 
 using namespace superlens;
 using namespace superlens::core;
@@ -185,7 +186,8 @@ int main(int argc, char** argv) {
     const double genCpu0 = bench::cpuSeconds();
     auto gen = engine.generate(g);
     const double generateCpu = bench::cpuSeconds() - genCpu0;
-    const double decodeTokS = gen && gen->decodeSeconds > 0 ? (decode - 1) / gen->decodeSeconds : 0;
+    // (decode - 1) steps are timed: the first new token comes from the prompt's pass.
+    const double decodeTokS = decode > 1 && gen && gen->decodeSeconds > 0 ? (decode - 1) / gen->decodeSeconds : 0;
     const double weightGb = static_cast<double>((*model)->checkpointBytes()) / 1e9;
     const double streamGb = matrixBytesPerToken(c, (*model)->dominantDtype()) / 1e9;
 
@@ -208,6 +210,7 @@ int main(int argc, char** argv) {
                         {"gflops", flops / plain / 1e9},
                         {"openblas_gflops_same_shapes", blas},
                         {"blas_kernels", blas::info().core},
+                        {"gemm_kernel", gemm::kernelFor((*model)->dominantDtype(), T)},
                         {"incremental_from_layer", incLayer},
                         {"incremental_seconds", incremental},
                         {"decode_tok_s", decodeTokS},
@@ -225,14 +228,17 @@ int main(int argc, char** argv) {
     std::printf("model            %s (%.1fM params, %s)\n", path.c_str(), (*model)->parameterCount() / 1e6, j["dtype"].get<std::string>().c_str());
     std::printf("block            %s\n", c.blockSummary().c_str());
     std::printf("open             %.3f s, RSS after open %.0f MB\n", openSeconds, rssAfterOpen);
-    std::printf("forward T=%lld    %.3f s = %.1f tok/s, %.1f GFLOP/s (OpenBLAS %s sgemm, same shapes: %.1f; bench_machine gives the best GEMM)\n",
-                static_cast<long long>(T), plain, T / plain, flops / plain / 1e9, blas::info().core.c_str(), blas);
+    std::printf("forward T=%lld    %.3f s = %.1f tok/s, %.1f GFLOP/s on %s", static_cast<long long>(T), plain, T / plain, flops / plain / 1e9,
+                j["gemm_kernel"].get<std::string>().c_str());
+    if (skipBlas) std::printf(" (bench_machine gives the best GEMM)\n");
+    else std::printf(" (OpenBLAS %s sgemm, same shapes: %.1f; bench_machine gives the best GEMM)\n", blas::info().core.c_str(), blas);
     std::printf("with recording   %.3f s = %.1f tok/s (overhead %+.1f%% best against best; median of %d adjacent pairs %+.1f%%)\n", recorded,
                 T / recorded, 100 * (recorded / plain - 1), repeat, 100 * pairedOverhead);
     std::printf("CPU time         forward %.3f s, with recording %.3f s (all threads, least of %d)\n", plainCpu, recordedCpu, repeat);
     std::printf("incremental      %.3f s after an edit in block %d\n", incremental, incLayer);
-    std::printf("decode           %.2f tok/s = %.1f GB/s of weights (checkpoint size), %.1f GB/s of the matrices a token reads (%.0f MB)\n",
-                decodeTokS, decodeTokS * weightGb, decodeTokS * streamGb, streamGb * 1e3);
+    if (decode > 1)
+        std::printf("decode           %.2f tok/s = %.1f GB/s of weights (checkpoint size), %.1f GB/s of the matrices a token reads (%.0f MB)\n",
+                    decodeTokS, decodeTokS * weightGb, decodeTokS * streamGb, streamGb * 1e3);
     // getrusage gives MiB-based kilobytes; both figures in GB (10^9 bytes).
     const double rssGb = bench::peakRssMb() * 1048576.0 / 1e9, fileGb = static_cast<double>((*model)->checkpointBytes()) / 1e9;
     std::printf("peak RSS         %.2f GB (checkpoint %.2f GB, %+.2f GB)\n", rssGb, fileGb, rssGb - fileGb);

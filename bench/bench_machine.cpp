@@ -6,10 +6,11 @@
 //     tokens), 1 thread and split over the engine's pool like the engine
 //     does; the automatic choice is marked, and the best rate is "the best
 //     GEMM on the machine";
-//   - the engine's Linear on bf16 weights over the same shapes, all threads,
-//     through the path core/system/gemm_path.h chose (AMX with activations
-//     split in three bf16 parts, or decoded tiles + OpenBLAS): exact to fp32
-//     accumulation like the sgemm, so it counts as a GEMM of the machine;
+//   - the engine's Linear on f32 and on bf16 weights over the same shapes,
+//     all threads, through the kernels core/system/gemm_path.h chose (the
+//     AVX-512 kernel, AMX with activations split in three bf16 parts, or
+//     OpenBLAS): exact to fp32 accumulation like the sgemm, so the f32 rate
+//     counts as a GEMM of the machine ("best GEMM" is the best of all);
 //   - memory read bandwidth (STREAM-like sums over a 1 GiB array, 1 and all
 //     threads, the best of AVX2/AVX-512 loads with and without prefetch, 4 KiB
 //     and huge pages): the ceiling for single-token decode, which streams weights.
@@ -59,10 +60,10 @@ double gemmRate(std::int64_t T, ThreadPool* pool, double seconds) {
     return sum / static_cast<double>(std::size(kShapes));
 }
 
-// The same mean for kernels::linear on bf16 weights (the engine's path), all threads.
-double bf16LinearRate(std::int64_t T, ThreadPool& pool, double seconds) {
+// The same mean for kernels::linear on weights stored as `dtype` (the engine's path), all threads.
+double linearRate(std::int64_t T, DType dtype, ThreadPool& pool, double seconds) {
     double sum = 0;
-    for (const Shape& s : kShapes) sum += measureBf16LinearGflops(T, s.n, s.k, pool, seconds / std::size(kShapes));
+    for (const Shape& s : kShapes) sum += measureLinearGflops(T, s.n, s.k, dtype, pool, seconds / std::size(kShapes));
     return sum / static_cast<double>(std::size(kShapes));
 }
 
@@ -242,7 +243,7 @@ int main(int argc, char** argv) {
     nlohmann::json cores = nlohmann::json::array();
     double best = 0;
     std::string bestCore;
-    for (const char* core : {"PRESCOTT", "HASWELL", "SKYLAKEX", "COOPERLAKE"}) {
+    for (const char* core : {"PRESCOTT", "HASWELL", "ZEN", "SKYLAKEX", "COOPERLAKE"}) {
         if (!blas::canRunCore(cpu, core)) continue;
         nlohmann::json r = runChild(core, T, seconds);
         if (r.is_discarded() || r.is_null()) continue;
@@ -252,7 +253,15 @@ int main(int argc, char** argv) {
     }
     nlohmann::json automatic = runChild("", T, seconds);
     ThreadPool& pool = defaultThreadPool();
-    const double bf16Linear = bf16LinearRate(T, pool, seconds);
+    // The engine's own Linear (the kernels gemm_path.h chose: the AVX-512
+    // kernel, AMX or OpenBLAS) on f32 and bf16 weights, all threads. The f32
+    // rate counts as a GEMM of the machine too: exact to fp32 accumulation
+    // like the sgemm.
+    const double f32Linear = linearRate(T, DType::F32, pool, seconds);
+    const double bf16Linear = linearRate(T, DType::BF16, pool, seconds);
+    const std::string bestOpenBlasCore = bestCore;
+    const double bestOpenBlas = best;
+    if (f32Linear > best) best = f32Linear, bestCore = "engine f32 Linear (" + gemm::kernelFor(DType::F32, T) + ")";
     const nlohmann::json reads = readBandwidths(pool, 5);
     double bw1 = 0, bwAll = 0;
     std::string bwBest;
@@ -268,7 +277,12 @@ int main(int argc, char** argv) {
                         {"automatic", automatic},
                         {"best_gemm_gflops", best},
                         {"best_gemm_core", bestCore},
+                        {"best_openblas_gflops", bestOpenBlas},
+                        {"best_openblas_core", bestOpenBlasCore},
+                        {"f32_linear_gflops", f32Linear},
+                        {"f32_linear_kernel", gemm::kernelFor(DType::F32, T)},
                         {"bf16_linear_gflops", bf16Linear},
+                        {"bf16_linear_kernel", gemm::kernelFor(DType::BF16, T)},
                         {"gemm_path", gemm::path().name},
                         {"read_gb_s_1_thread", bw1},
                         {"read_gb_s_all_threads", bwAll},
@@ -290,12 +304,14 @@ int main(int argc, char** argv) {
         std::printf("  %-12s %10.1f %10.1f\n", r["core"].get<std::string>().c_str(), r["gflops_1_thread"].get<double>(),
                     r["gflops_all_threads"].get<double>());
     if (!automatic.is_null() && !automatic.is_discarded())
-        std::printf("  automatic: %s (%s): %.1f / %.1f = %.0f%% of the best (%s)\n", automatic["core"].get<std::string>().c_str(),
+        std::printf("  automatic: %s (%s): %.1f / %.1f = %.0f%% of the best OpenBLAS kernels (%s)\n", automatic["core"].get<std::string>().c_str(),
                     automatic["selection"].get<std::string>().c_str(), automatic["gflops_1_thread"].get<double>(),
                     automatic["gflops_all_threads"].get<double>(),
-                    100 * std::max(automatic["gflops_1_thread"].get<double>(), automatic["gflops_all_threads"].get<double>()) / best,
-                    bestCore.c_str());
-    std::printf("bf16 Linear (engine path: %s), all threads: %.1f GFLOP/s\n", gemm::path().name.c_str(), bf16Linear);
+                    100 * std::max(automatic["gflops_1_thread"].get<double>(), automatic["gflops_all_threads"].get<double>()) / bestOpenBlas,
+                    bestOpenBlasCore.c_str());
+    std::printf("engine Linear, all threads (GEMM path: %s):\n  f32 weights  %.1f GFLOP/s (%s)\n  bf16 weights %.1f GFLOP/s (%s)\n",
+                gemm::path().name.c_str(), f32Linear, gemm::kernelFor(DType::F32, T).c_str(), bf16Linear, gemm::kernelFor(DType::BF16, T).c_str());
+    std::printf("best GEMM on this machine: %.1f GFLOP/s (%s)\n", best, bestCore.c_str());
     std::printf("memory read (1 GiB, best of 5 passes; GB/s on 1 thread / on %d):\n", pool.size());
     for (const auto& r : reads)
         std::printf("  %-16s %-9s %6.1f / %6.1f\n", r["kernel"].get<std::string>().c_str(), r["pages"].get<std::string>().c_str(),

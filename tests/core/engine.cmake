@@ -18,9 +18,10 @@ superlens_add_core_test(NAME test_non_finite SOURCES core/test_non_finite.cpp LA
 
 superlens_add_core_test(NAME test_thread_pool SOURCES core/test_thread_pool.cpp LABELS engine)
 # The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h): the
-# automatic choice, AMX forced for every weight type, and OpenBLAS only.
+# automatic choice, AMX forced for every weight type, the AVX-512 kernel
+# forced, and OpenBLAS only.
 superlens_add_core_test(NAME test_gemm_paths SOURCES core/test_gemm_paths.cpp LABELS engine blas golden)
-foreach(path amx blas)
+foreach(path amx avx512 blas)
   add_test(NAME test_gemm_path_${path} COMMAND test_gemm_paths)
   set_tests_properties(test_gemm_path_${path} PROPERTIES LABELS "core;engine;blas;golden" TIMEOUT 300
                        ENVIRONMENT "SUPERLENS_GEMM=${path}")
@@ -35,17 +36,26 @@ foreach(isa avx2 avx512)
 endforeach()
 add_test(NAME test_engine_golden_gemv_avx2 COMMAND test_engine_golden --gtest_filter=*SingleTokenGemv*)
 set_tests_properties(test_engine_golden_gemv_avx2 PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMV=avx2")
-# The golden engine and family tests once more with AMX forced for every
-# weight type from 2 tokens up, where the machine that configures the build
-# has AMX-BF16 (SUPERLENS_GEMM=amx is refused on a CPU without it).
+# The golden engine and family tests once more with AMX, and with the
+# AVX-512 kernel, forced for every weight type from 2 tokens up, where the
+# machine that configures the build has AMX-BF16, or AVX-512 F/DQ/BW/VL
+# (SUPERLENS_GEMM=amx or avx512 is refused on a CPU without it).
 if(EXISTS /proc/cpuinfo)
   file(READ /proc/cpuinfo SUPERLENS_CPUINFO LIMIT 8192)
+  set(SUPERLENS_FORCED_GEMM)
   if(SUPERLENS_CPUINFO MATCHES "amx_bf16")
-    foreach(golden test_engine_golden test_family_golden)
-      add_test(NAME ${golden}_amx COMMAND ${golden})
-      set_tests_properties(${golden}_amx PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMM=amx")
-    endforeach()
+    list(APPEND SUPERLENS_FORCED_GEMM amx)
   endif()
+  if(SUPERLENS_CPUINFO MATCHES " avx512f " AND SUPERLENS_CPUINFO MATCHES " avx512dq " AND SUPERLENS_CPUINFO MATCHES " avx512bw "
+     AND SUPERLENS_CPUINFO MATCHES " avx512vl ")
+    list(APPEND SUPERLENS_FORCED_GEMM avx512)
+  endif()
+  foreach(path ${SUPERLENS_FORCED_GEMM})
+    foreach(golden test_engine_golden test_family_golden)
+      add_test(NAME ${golden}_${path} COMMAND ${golden})
+      set_tests_properties(${golden}_${path} PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMM=${path}")
+    endforeach()
+  endforeach()
 endif()
 superlens_add_core_test(NAME test_encoder_golden SOURCES core/test_encoder_golden.cpp LABELS engine golden families encoders)
 superlens_add_core_test(NAME test_vision_golden SOURCES core/test_vision_golden.cpp LABELS engine golden families vision)

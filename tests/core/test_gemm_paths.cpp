@@ -1,7 +1,8 @@
 // The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h):
-// AMX with activations split in three bf16 parts, or OpenBLAS. CTest runs
-// this binary with SUPERLENS_GEMM unset (the automatic choice), =amx (AMX for
-// bf16, f16 and f32 weights, from 2 tokens up) and =blas, and with
+// AMX with activations split in three bf16 parts, the AVX-512 kernel, or
+// OpenBLAS. CTest runs this binary with SUPERLENS_GEMM unset (the automatic
+// choice), =amx (AMX for bf16, f16 and f32 weights, from 2 tokens up),
+// =avx512 (the AVX-512 kernel for the three, from 2 tokens up) and =blas, and with
 // SUPERLENS_GEMV=avx2 and =avx512 (the single-token kernel, gemv.h); a path
 // this machine cannot run is skipped. On each: kernels::linear against float64 loops over
 // the stored values, for ragged shapes that cross every tile, chunk and
@@ -18,6 +19,7 @@
 #include <gtest/gtest.h>
 
 #include "../../core/src/engine/gemm_amx.h"
+#include "../../core/src/engine/gemm_avx512.h"
 #include "../../core/src/engine/kernels.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/thread_pool.h"
@@ -49,6 +51,7 @@ bool cpuHasAvx512() {
 std::string skipReason() {
     std::string why;
     if (requested() == "amx" && !amx::tilesEnabled(&why)) return "this machine cannot run AMX: " + why;
+    if (requested() == "avx512" && !avx512gemm::available(&why)) return "this machine cannot run the AVX-512 kernel: " + why;
     if (requestedGemv() == "avx512" && !cpuHasAvx512()) return "this machine cannot run AVX-512";
     return "";
 }
@@ -62,19 +65,37 @@ std::string skipReason() {
 TEST(GemmPath, FollowsTheEnvironment) {
     REQUIRE_PATH();
     const gemm::GemmPath& p = gemm::path();
-    const bool canAmx = amx::tilesEnabled();
+    const bool canAmx = amx::tilesEnabled(), can512 = avx512gemm::available();
+    const auto onAvx512 = [](std::initializer_list<DType> dtypes) {
+        for (DType d : dtypes)
+            if (!gemm::avx512For(d)) return false;
+        return true;
+    };
     if (requested() == "blas") {
         EXPECT_FALSE(p.amx);
+        EXPECT_FALSE(p.avx512);
         EXPECT_FALSE(gemm::amxFor(DType::BF16));
+        EXPECT_FALSE(gemm::avx512For(DType::F32));
     } else if (requested() == "amx") {
         EXPECT_TRUE(p.amx);
         EXPECT_TRUE(gemm::amxFor(DType::BF16) && gemm::amxFor(DType::F16) && gemm::amxFor(DType::F32));
-        EXPECT_EQ(gemm::amxMinRows(), 2);
+        EXPECT_FALSE(gemm::avx512For(DType::F32));
+        EXPECT_EQ(gemm::kernelMinRows(), 2);
+    } else if (requested() == "avx512") {
+        EXPECT_FALSE(p.amx);
+        EXPECT_TRUE(p.avx512);
+        EXPECT_TRUE(onAvx512({DType::BF16, DType::F16, DType::F32}));
+        EXPECT_EQ(gemm::kernelMinRows(), 2);
     } else {
         EXPECT_EQ(p.amx, canAmx) << p.selection;
+        EXPECT_EQ(p.avx512, can512) << p.selection;
         EXPECT_EQ(gemm::amxFor(DType::BF16), canAmx);
         EXPECT_FALSE(gemm::amxFor(DType::F32));
-        EXPECT_EQ(gemm::amxMinRows(), 16);
+        // Every float weight the AMX path does not take runs on the AVX-512 kernel where the CPU has it.
+        EXPECT_EQ(gemm::avx512For(DType::F32), can512);
+        EXPECT_EQ(gemm::avx512For(DType::F16), can512);
+        EXPECT_EQ(gemm::avx512For(DType::BF16), can512 && !canAmx);
+        EXPECT_EQ(gemm::kernelMinRows(), 16);
     }
     EXPECT_FALSE(p.name.empty());
     EXPECT_FALSE(p.selection.empty());

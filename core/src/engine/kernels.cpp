@@ -9,6 +9,7 @@
 #include <malloc.h>
 
 #include "gemm_amx.h"
+#include "gemm_avx512.h"
 #include "gemv.h"
 #include "stored_elements.h"
 #include "superlens/core/system/blas.h"
@@ -200,9 +201,9 @@ void linearInOut(const WeightMatrix& s, const Mat<float>& x, Mat<float>& y, Thre
     }
 }
 
-// The weight as the AMX kernels read it (mapped bf16/f16/f32 or an f32 dense
-// copy), when gemm::path() sends this dtype there; data == nullptr otherwise.
-amx::WeightSource amxSource(const WeightMatrix& w) {
+// The weight as the AMX and AVX-512 kernels read it (mapped bf16/f16/f32 or
+// an f32 dense copy); data == nullptr when there is no such view.
+amx::WeightSource kernelSource(const WeightMatrix& w) {
     amx::WeightSource src;
     if (const auto* stored = dynamic_cast<const StoredWeight*>(&w)) {
         src.dtype = stored->view().dtype;
@@ -211,7 +212,7 @@ amx::WeightSource amxSource(const WeightMatrix& w) {
         src.dtype = DType::F32;
         src.data = direct;
     }
-    if (src.data == nullptr || !gemm::amxFor(src.dtype)) return {};
+    if (src.data == nullptr) return {};
     src.rows = w.rows();
     src.ld = w.cols();
     return src;
@@ -226,6 +227,17 @@ void linearAmx(const amx::WeightSource& w, const Mat<float>& x, Mat<float>& y, T
     packed.resize(x.rows(), x.cols());
     pool.parallelFor(packed.rowBlocks(), 1, [&](std::int64_t b0, std::int64_t b1, int) { packed.packRows(x.data(), x.cols(), b0, b1); });
     pool.parallelFor(w.rows, 32, [&](std::int64_t r0, std::int64_t r1, int) { amx::multiplyRows(packed, w, r0, r1, y.data(), w.rows); });
+}
+
+// Y = X W^T on the AVX-512 kernel: the activations are transposed into token
+// panels once (over the workers), then each worker multiplies its slice of
+// the weight rows straight from the mapped tensor.
+void linearAvx512(const amx::WeightSource& w, const Mat<float>& x, Mat<float>& y, ThreadPool& pool) {
+    thread_local avx512gemm::PackedTokens t_packed;
+    avx512gemm::PackedTokens& packed = t_packed;
+    packed.resize(x.rows(), x.cols());
+    pool.parallelFor(packed.panels, 1, [&](std::int64_t p0, std::int64_t p1, int) { packed.packPanels(x.data(), x.cols(), p0, p1); });
+    pool.parallelFor(w.rows, 32, [&](std::int64_t r0, std::int64_t r1, int) { avx512gemm::multiplyRows(packed, w, r0, r1, y.data(), w.rows); });
 }
 
 }  // namespace
@@ -266,9 +278,12 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     }
 
     if constexpr (std::is_same_v<S, float>) {
-        if (n >= gemm::amxMinRows()) {
-            if (const amx::WeightSource src = amxSource(w); src.data) {
+        if (n >= gemm::kernelMinRows()) {
+            if (const amx::WeightSource src = kernelSource(w); src.data && gemm::amxFor(src.dtype)) {
                 linearAmx(src, x, y, pool);
+                return;
+            } else if (src.data && gemm::avx512For(src.dtype)) {
+                linearAvx512(src, x, y, pool);
                 return;
             }
         }

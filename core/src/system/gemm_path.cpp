@@ -4,6 +4,7 @@
 #include <cstdlib>
 
 #include "../engine/gemm_amx.h"
+#include "../engine/gemm_avx512.h"
 #include "superlens/core/system/cpu_features.h"
 
 namespace superlens::core::gemm {
@@ -20,26 +21,37 @@ GemmPath choose() {
     const std::string value = env ? env : "";
     if (value.empty() || value == "auto") p.mode = Mode::Auto;
     else if (value == "amx") p.mode = Mode::Amx;
+    else if (value == "avx512") p.mode = Mode::Avx512;
     else if (value == "blas") p.mode = Mode::Blas;
-    else fatal("SUPERLENS_GEMM=" + value + ": not one of auto, amx, blas");
-    const char* from = env && *env ? " (SUPERLENS_GEMM=" : " (SUPERLENS_GEMM unset: auto";
-    const std::string suffix = env && *env ? std::string(from) + value + ")" : std::string(from) + ")";
-    std::string why;
-    const bool usable = p.mode != Mode::Blas && amx::tilesEnabled(&why);
-    if (p.mode == Mode::Amx && !usable) fatal("SUPERLENS_GEMM=amx: this machine cannot run AMX: " + why);
-    p.amx = usable;
+    else fatal("SUPERLENS_GEMM=" + value + ": not one of auto, amx, avx512, blas");
+    const std::string suffix = env && *env ? " (SUPERLENS_GEMM=" + value + ")" : std::string(" (SUPERLENS_GEMM unset: auto)");
+    std::string whyNotAmx, whyNot512;
+    const bool amxUsable = (p.mode == Mode::Auto || p.mode == Mode::Amx) && amx::tilesEnabled(&whyNotAmx);
+    const bool avx512Usable = (p.mode == Mode::Auto || p.mode == Mode::Avx512) && avx512gemm::available(&whyNot512);
+    if (p.mode == Mode::Amx && !amxUsable) fatal("SUPERLENS_GEMM=amx: this machine cannot run AMX: " + whyNotAmx);
+    if (p.mode == Mode::Avx512 && !avx512Usable) fatal("SUPERLENS_GEMM=avx512: this machine cannot run the AVX-512 kernel: " + whyNot512);
+    p.amx = amxUsable;
+    p.avx512 = avx512Usable;
+    const std::string avx512Name = "AVX-512 kernel (fp32 FMA, weights decoded into L1 blocks)";
     if (p.mode == Mode::Blas) {
         p.name = "OpenBLAS";
         p.selection = "asked for" + suffix;
-    } else if (!usable) {
-        p.name = "OpenBLAS";
-        p.selection = "no AMX: " + why + suffix;
     } else if (p.mode == Mode::Amx) {
         p.name = "AMX-BF16 for bf16, f16 and f32 weights (bf16 parts, fp32 accumulation); OpenBLAS for the rest";
         p.selection = "asked for" + suffix;
+    } else if (p.mode == Mode::Avx512) {
+        p.name = avx512Name + " for f32, bf16 and f16 weights; OpenBLAS for the rest";
+        p.selection = "asked for" + suffix;
+    } else if (amxUsable && avx512Usable) {
+        p.name = "AMX-BF16 for bf16 weights (activations as 3 bf16 parts, fp32 accumulation); " + avx512Name +
+                 " for f32 and f16 weights; OpenBLAS for the rest";
+        p.selection = "CPUID: AMX-BF16 and AVX-512, tile state granted by the kernel" + suffix;
+    } else if (avx512Usable) {
+        p.name = avx512Name + " for f32, bf16 and f16 weights; OpenBLAS for the rest";
+        p.selection = "CPUID: AVX-512 F/DQ/BW/VL; no AMX: " + whyNotAmx + suffix;
     } else {
-        p.name = "AMX-BF16 for bf16 weights (activations as 3 bf16 parts, fp32 accumulation); OpenBLAS for the rest";
-        p.selection = "CPUID: AMX-BF16 and AVX-512 BF16, tile state granted by the kernel" + suffix;
+        p.name = "OpenBLAS";
+        p.selection = "no AVX-512: " + whyNot512 + suffix;
     }
     return p;
 }
@@ -57,10 +69,23 @@ bool amxFor(DType dtype) {
     return p.mode == Mode::Amx || dtype == DType::BF16;
 }
 
+bool avx512For(DType dtype) {
+    const GemmPath& p = path();
+    if (!p.avx512 || amxFor(dtype)) return false;
+    return dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16;
+}
+
 }  // namespace superlens::core::gemm
 
 namespace superlens::core::gemm {
-std::int64_t amxMinRows() { return path().mode == Mode::Amx ? 2 : 16; }
+std::int64_t kernelMinRows() { return path().mode == Mode::Amx || path().mode == Mode::Avx512 ? 2 : 16; }
+
+std::string kernelFor(DType dtype, std::int64_t tokens) {
+    if (tokens == 1) return gemvPath().isa == GemvIsa::Avx512 ? "AVX-512 GEMV" : "AVX2 GEMV";
+    if (tokens >= kernelMinRows() && amxFor(dtype)) return "AMX";
+    if (tokens >= kernelMinRows() && avx512For(dtype)) return "AVX-512 kernel";
+    return dtype == DType::F32 ? "OpenBLAS" : "decoded tiles + OpenBLAS";
+}
 }  // namespace superlens::core::gemm
 
 namespace superlens::core::gemm {

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstring>
 #include <random>
 
 #include "../engine/kernels.h"
@@ -39,19 +40,26 @@ double measureSgemmGflops(std::int64_t m, std::int64_t n, std::int64_t k, Thread
     return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * reps / elapsed / 1e9;
 }
 
-double measureBf16LinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool& pool, double seconds) {
+double measureLinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype, ThreadPool& pool, double seconds) {
     std::mt19937 rng(11);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
     kernels::Mat<float> x(m, k), y;
     for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = u(rng);
-    std::vector<std::uint16_t> bits(static_cast<std::size_t>(n * k));
-    for (auto& b : bits) b = floatToBf16(u(rng));
+    std::vector<std::byte> bytes(static_cast<std::size_t>(n * k) * dtypeSize(dtype));
+    for (std::size_t i = 0; i < static_cast<std::size_t>(n * k); ++i) {
+        const float v = u(rng);
+        if (dtype == DType::F32) std::memcpy(bytes.data() + 4 * i, &v, 4);
+        else {
+            const std::uint16_t h = dtype == DType::BF16 ? floatToBf16(v) : floatToF16(v);
+            std::memcpy(bytes.data() + 2 * i, &h, 2);
+        }
+    }
     const std::string name = "measure.weight";
     TensorView view;
     view.name = &name;
-    view.dtype = DType::BF16;
+    view.dtype = dtype;
     view.shape = {n, k};
-    view.data = reinterpret_cast<const std::byte*>(bits.data());
+    view.data = bytes.data();
     const StoredWeight w(view);
     kernels::linear<float>(w, x, y, pool);  // warm-up
     int reps = 0;
@@ -99,8 +107,10 @@ std::vector<std::pair<std::string, std::string>> SystemReport::rows() const {
         const std::string shape = std::to_string(gemmM) + "x" + std::to_string(gemmN) + "x" + std::to_string(gemmK);
         out.emplace_back("fp32 GEMM " + shape, fixed1(gflopsOneThread) + " GFLOP/s on 1 thread, " + fixed1(gflopsAllThreads) + " GFLOP/s on " +
                                                    std::to_string(engineThreads));
+        out.emplace_back("f32 Linear " + shape, fixed1(gflopsF32Linear) + " GFLOP/s on " + std::to_string(engineThreads) + " (" +
+                                                    gemm::kernelFor(DType::F32, gemmM) + ")");
         out.emplace_back("bf16 Linear " + shape, fixed1(gflopsBf16Linear) + " GFLOP/s on " + std::to_string(engineThreads) + " (" +
-                                                     (gemmPath.amx ? "AMX" : "decoded tiles + OpenBLAS") + ")");
+                                                     gemm::kernelFor(DType::BF16, gemmM) + ")");
     }
     return out;
 }
@@ -115,9 +125,10 @@ SystemReport systemReport(double seconds) {
     r.engineThreads = pool.size();
     if (seconds > 0) {
         const auto t0 = Clock::now();
-        r.gflopsOneThread = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, nullptr, seconds / 3);
-        r.gflopsAllThreads = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, &pool, seconds / 3);
-        r.gflopsBf16Linear = measureBf16LinearGflops(r.gemmM, r.gemmN, r.gemmK, pool, seconds / 3);
+        r.gflopsOneThread = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, nullptr, seconds / 4);
+        r.gflopsAllThreads = measureSgemmGflops(r.gemmM, r.gemmN, r.gemmK, &pool, seconds / 4);
+        r.gflopsF32Linear = measureLinearGflops(r.gemmM, r.gemmN, r.gemmK, DType::F32, pool, seconds / 4);
+        r.gflopsBf16Linear = measureLinearGflops(r.gemmM, r.gemmN, r.gemmK, DType::BF16, pool, seconds / 4);
         r.secondsMeasured = std::chrono::duration<double>(Clock::now() - t0).count();
     }
     return r;

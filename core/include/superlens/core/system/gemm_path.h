@@ -4,11 +4,15 @@
 //
 //   SUPERLENS_GEMM=auto (default)  AMX when the CPU has AMX-BF16 (Sapphire
 //       Rapids and later) and the kernel grants the tile state, for BF16
-//       weights; OpenBLAS (core/system/blas.h) for every other case.
+//       weights; the AVX-512 kernel (engine/gemm_avx512.h) for the other
+//       f32/bf16/f16 weights when the CPU has AVX-512 F/DQ/BW/VL; OpenBLAS
+//       (core/system/blas.h) for every other case.
 //   SUPERLENS_GEMM=amx   AMX for BF16, F16 and F32 weights (f32/f16 split in
 //       bf16 parts: exact to fp32 accumulation, but on Sapphire/Emerald
 //       Rapids slower than OpenBLAS's AVX-512 sgemm, hence not the default);
 //       refused with one clear error on a CPU without AMX.
+//   SUPERLENS_GEMM=avx512  the AVX-512 kernel for F32, BF16 and F16 weights
+//       (no AMX); refused with one clear error on a CPU without AVX-512.
 //   SUPERLENS_GEMM=blas  OpenBLAS only.
 // Every path accumulates in fp32 and matches the float64 references to 1e-4
 // (tests/core/test_gemm_paths.cpp runs each one this machine can run).
@@ -20,11 +24,12 @@
 
 namespace superlens::core::gemm {
 
-enum class Mode { Auto, Amx, Blas };
+enum class Mode { Auto, Amx, Avx512, Blas };
 
 struct GemmPath {
     Mode mode = Mode::Auto;
     bool amx = false;        // AMX kernels in use for some weights
+    bool avx512 = false;     // the AVX-512 kernel in use for some weights
     std::string name;        // e.g. "AMX-BF16 (bf16 weights, activations split in 3 bf16 parts); OpenBLAS otherwise"
     std::string selection;   // why, in words
 };
@@ -33,8 +38,15 @@ struct GemmPath {
 // an unknown value or amx on a CPU without it ends the process with one line).
 const GemmPath& path();
 
-// Whether Linear layers with weights stored as `dtype` run on AMX.
+// Whether Linear layers with weights stored as `dtype` run on AMX, or on
+// the AVX-512 kernel (never both).
 bool amxFor(DType dtype);
+bool avx512For(DType dtype);
+
+// The kernels a Linear with weights stored as `dtype` and `tokens` rows of
+// activations runs on, in a few words: "AMX", "AVX-512 kernel", "OpenBLAS",
+// "decoded tiles + OpenBLAS" or, for one token, the GEMV's name.
+std::string kernelFor(DType dtype, std::int64_t tokens);
 
 // The single-token GEMV (decode: y = W x, streaming the weights once),
 // chosen once per process:
@@ -56,9 +68,10 @@ struct GemvPath {
 
 const GemvPath& gemvPath();
 
-// Fewest activation rows (tokens) for which AMX is used: 16 by default (the
-// kernel pads to 32 rows; one token always takes the GEMV that streams the
-// weights), 2 when SUPERLENS_GEMM=amx, so that short test prompts run it too.
-std::int64_t amxMinRows();
+// Fewest activation rows (tokens) for which AMX or the AVX-512 kernel is
+// used: 16 by default (both pad to 32 rows; fewer run on OpenBLAS, and one
+// token always takes the GEMV that streams the weights), 2 when
+// SUPERLENS_GEMM=amx or avx512, so that short test prompts run them too.
+std::int64_t kernelMinRows();
 
 }  // namespace superlens::core::gemm

@@ -26,8 +26,10 @@ struct SystemReport {
     std::int64_t gemmM = 128, gemmN = 2048, gemmK = 2048;
     double gflopsOneThread = 0;
     double gflopsAllThreads = 0;
-    // The same product through the engine's Linear on bf16 weights, all
-    // workers: the path gemmPath chose (AMX or decoded tiles + OpenBLAS).
+    // The same product through the engine's Linear on f32 and on bf16
+    // weights, all workers: the kernels gemmPath chose for each
+    // (gemm::kernelFor: AMX, the AVX-512 kernel or OpenBLAS).
+    double gflopsF32Linear = 0;
     double gflopsBf16Linear = 0;
     double secondsMeasured = 0;
 
@@ -44,8 +46,9 @@ class ThreadPool;
 double measureSgemmGflops(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool* pool, double seconds);
 
 // GFLOP/s of the engine's Linear (kernels::linear<float>) for m tokens
-// through a bf16 weight [n, k] on random data, on the pool, for about `seconds`.
-double measureBf16LinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, ThreadPool& pool, double seconds);
+// through a weight [n, k] stored as `dtype` (random data, as a checkpoint's
+// tensor is read: in place), on the pool, for about `seconds`.
+double measureLinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype, ThreadPool& pool, double seconds);
 
 // Reads the CPU and the BLAS choice and measures the GEMM rate for about
 // `seconds` (0 skips the measurement).
