@@ -23,14 +23,16 @@ namespace {
 
 using stored::Stored;
 
-constexpr int kRows = 8;                    // weight rows per block (8 x 2 accumulators)
-constexpr std::int64_t kCols = 512;         // columns per block: 8 x 512 fp32 = 16 KB, stays in L1
+constexpr int kRows = 8;                     // weight rows per block (8 x 2 accumulators)
+constexpr std::int64_t kCols = 256;          // columns per block: 8 KB of fp32 weights and a 32 KB token panel slice
 constexpr std::int64_t kLdBuf = kCols + 16;  // not a multiple of 4 KB: the 8 rows fall in different L1 sets
-// Measured on AMD Zen 4 (bench/bench_machine shapes, 128 tokens, one thread,
-// weights from DRAM): 8 rows 85-99 GFLOP/s, 12 rows 81-89, 14 rows 74-82;
-// 256 or 1024 columns within 3 % of 512. Reading the rows in place instead of
-// through the buffer lost 10-20 % whenever the row stride was a multiple of
-// 4 KB (the 8 rows then share L1 sets).
+// Measured on AMD Zen 4 (TinyLlama shapes, one thread, weights from DRAM, a
+// throwaway harness against cblas_sgemm): 8 rows 85-99 GFLOP/s at 128
+// tokens, 12 rows 81-89, 14 rows 74-82; 256 columns against 512: equal at 128
+// tokens, +4-15 % for bf16 at 32 tokens (81-89 against 71-82), 128 columns
+// 2-5 % below 256. Reading the rows in place instead of through the buffer
+// lost 10-20 % whenever the row stride was a multiple of 4 KB (the 8 rows
+// then share L1 sets).
 
 // Widens columns [0, n) of one stored row into fp32 (exact for bf16 and f16).
 template <DType D>
