@@ -93,6 +93,8 @@ SL_AVX512 void rowsOf(const PackedTokens& x, const Stored<D>* w, std::int64_t ld
             for (int r = 0; r < rows; ++r) decodeRow<D>(w + (b0 + r) * ld + c0, kc, t_block + r * kLdBuf);
             // The block decoded next (the next columns of these rows, or the
             // next rows' first columns) into L2 while this one is multiplied.
+            // Measured (TinyLlama shapes, f32, 128 tokens): without it 3-5 %
+            // slower; 2 or 4 blocks ahead the same as 1 within the VM's noise.
             const bool lastCols = c0 + kCols >= x.k;
             const std::int64_t nb = lastCols ? b0 + kRows : b0, nc = lastCols ? 0 : c0 + kCols;
             const std::int64_t nrows = std::min<std::int64_t>(kRows, r1 - nb), ncols = std::min(kCols, x.k - nc);
