@@ -21,7 +21,7 @@ nlohmann::json describe(const core::SystemReport& r) {
                  {"logical_cpus", r.cpu.logicalCpus}, {"features", r.cpu.names()}}},
         {"blas", {{"library", r.blas.library}, {"config", r.blas.config}, {"kernels", r.blas.core},
                   {"openblas_coretype", r.blas.requested}, {"chosen_by", r.blas.selection}}},
-        {"gemm_path", {{"name", r.gemmPath.name}, {"amx", r.gemmPath.amx}, {"avx512", r.gemmPath.avx512}, {"chosen_by", r.gemmPath.selection}}},
+        {"gemm_path", {{"name", r.gemmPath.name}, {"amx", r.gemmPath.amx}, {"kernel_isa", r.gemmPath.panels == core::gemm::PanelIsa::Avx512 ? "avx512" : r.gemmPath.panels == core::gemm::PanelIsa::Avx2 ? "avx2" : "none"}, {"chosen_by", r.gemmPath.selection}}},
         {"gemv_path", {{"name", r.gemvPath.name}, {"avx512", r.gemvPath.isa == core::gemm::GemvIsa::Avx512}, {"chosen_by", r.gemvPath.selection}}},
         {"engine_threads", r.engineThreads},
         {"gemm", {{"m", r.gemmM}, {"n", r.gemmN}, {"k", r.gemmK}, {"gflops_1_thread", r.gflopsOneThread},

@@ -64,15 +64,16 @@ class Contract(unittest.TestCase):
         has512 = all(f in flags for f in ("avx512f", "avx512bw", "avx512vl"))
         self.assertEqual(j["gemv_path"]["avx512"], has512, j["gemv_path"])
         self.assertTrue(j["gemv_path"]["chosen_by"])
-        # Prompt GEMMs: the AVX-512 kernel where the CPU has AVX-512 F/DQ/BW/VL, unless SUPERLENS_GEMM says otherwise.
+        # Prompt GEMMs: our kernel in AVX-512 where the CPU has AVX-512 F/DQ/BW/VL, in AVX2 otherwise,
+        # unless SUPERLENS_GEMM says otherwise.
         has512gemm = has512 and "avx512dq" in flags
-        self.assertEqual(j["gemm_path"]["avx512"], has512gemm, j["gemm_path"])
+        self.assertEqual(j["gemm_path"]["kernel_isa"], "avx512" if has512gemm else "avx2", j["gemm_path"])
         self.assertGreater(j["gemm"]["gflops_f32_linear"], 0.5)
         self.assertGreater(j["gemm"]["gflops_bf16_linear"], 0.5)
         p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, timeout=120,
                            env=dict(os.environ, SUPERLENS_GEMM="blas"))
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.assertFalse(json.loads(p.stdout)["gemm_path"]["avx512"])
+        self.assertEqual(json.loads(p.stdout)["gemm_path"]["kernel_isa"], "none")
         p = subprocess.run([BIN, "info", "--system"], capture_output=True, text=True, timeout=120,
                            env=dict(os.environ, SUPERLENS_GEMM="avx512"))
         if has512gemm:

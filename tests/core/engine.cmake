@@ -18,10 +18,10 @@ superlens_add_core_test(NAME test_non_finite SOURCES core/test_non_finite.cpp LA
 
 superlens_add_core_test(NAME test_thread_pool SOURCES core/test_thread_pool.cpp LABELS engine)
 # The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h): the
-# automatic choice, AMX forced for every weight type, the AVX-512 kernel
-# forced, and OpenBLAS only.
+# automatic choice, AMX forced for every weight type, our kernel forced in
+# AVX-512 and in AVX2, and OpenBLAS only.
 superlens_add_core_test(NAME test_gemm_paths SOURCES core/test_gemm_paths.cpp LABELS engine blas golden)
-foreach(path amx avx512 blas)
+foreach(path amx avx512 avx2 blas)
   add_test(NAME test_gemm_path_${path} COMMAND test_gemm_paths)
   set_tests_properties(test_gemm_path_${path} PROPERTIES LABELS "core;engine;blas;golden" TIMEOUT 300
                        ENVIRONMENT "SUPERLENS_GEMM=${path}")
@@ -36,13 +36,14 @@ foreach(isa avx2 avx512)
 endforeach()
 add_test(NAME test_engine_golden_gemv_avx2 COMMAND test_engine_golden --gtest_filter=*SingleTokenGemv*)
 set_tests_properties(test_engine_golden_gemv_avx2 PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMV=avx2")
-# The golden engine and family tests once more with AMX, and with the
-# AVX-512 kernel, forced for every weight type from 2 tokens up, where the
-# machine that configures the build has AMX-BF16, or AVX-512 F/DQ/BW/VL
-# (SUPERLENS_GEMM=amx or avx512 is refused on a CPU without it).
+# The golden engine and family tests once more with AMX, and with our
+# kernel in AVX-512 and in AVX2, forced for every weight type from 2 tokens
+# up: AMX and AVX-512 where the machine that configures the build has
+# AMX-BF16, or AVX-512 F/DQ/BW/VL (SUPERLENS_GEMM=amx or avx512 is refused on
+# a CPU without it); AVX2 everywhere (the build's baseline).
 if(EXISTS /proc/cpuinfo)
   file(READ /proc/cpuinfo SUPERLENS_CPUINFO LIMIT 8192)
-  set(SUPERLENS_FORCED_GEMM)
+  set(SUPERLENS_FORCED_GEMM avx2)
   if(SUPERLENS_CPUINFO MATCHES "amx_bf16")
     list(APPEND SUPERLENS_FORCED_GEMM amx)
   endif()

@@ -1,8 +1,9 @@
 // The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h):
-// AMX with activations split in three bf16 parts, the AVX-512 kernel, or
-// OpenBLAS. CTest runs this binary with SUPERLENS_GEMM unset (the automatic
-// choice), =amx (AMX for bf16, f16 and f32 weights, from 2 tokens up),
-// =avx512 (the AVX-512 kernel for the three, from 2 tokens up) and =blas, and with
+// AMX with activations split in three bf16 parts, our own kernel in AVX-512
+// or AVX2 (engine/gemm_panels.h), or OpenBLAS. CTest runs this binary with
+// SUPERLENS_GEMM unset (the automatic choice), =amx (AMX for bf16, f16 and
+// f32 weights, from 2 tokens up), =avx512 and =avx2 (our kernel for the
+// three, from 2 tokens up) and =blas, and with
 // SUPERLENS_GEMV=avx2 and =avx512 (the single-token kernel, gemv.h); a path
 // this machine cannot run is skipped. On each: kernels::linear against float64 loops over
 // the stored values, for ragged shapes that cross every tile, chunk and
@@ -19,7 +20,7 @@
 #include <gtest/gtest.h>
 
 #include "../../core/src/engine/gemm_amx.h"
-#include "../../core/src/engine/gemm_avx512.h"
+#include "../../core/src/engine/gemm_panels.h"
 #include "../../core/src/engine/kernels.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/thread_pool.h"
@@ -51,7 +52,7 @@ bool cpuHasAvx512() {
 std::string skipReason() {
     std::string why;
     if (requested() == "amx" && !amx::tilesEnabled(&why)) return "this machine cannot run AMX: " + why;
-    if (requested() == "avx512" && !avx512gemm::available(&why)) return "this machine cannot run the AVX-512 kernel: " + why;
+    if (requested() == "avx512" && !panels::available(panels::Isa::Avx512, &why)) return "this machine cannot run the AVX-512 kernel: " + why;
     if (requestedGemv() == "avx512" && !cpuHasAvx512()) return "this machine cannot run AVX-512";
     return "";
 }
@@ -65,37 +66,46 @@ std::string skipReason() {
 TEST(GemmPath, FollowsTheEnvironment) {
     REQUIRE_PATH();
     const gemm::GemmPath& p = gemm::path();
-    const bool canAmx = amx::tilesEnabled(), can512 = avx512gemm::available();
-    const auto onAvx512 = [](std::initializer_list<DType> dtypes) {
+    const bool canAmx = amx::tilesEnabled(), can512 = panels::available(panels::Isa::Avx512);
+    const auto onPanels = [](std::initializer_list<DType> dtypes) {
         for (DType d : dtypes)
-            if (!gemm::avx512For(d)) return false;
+            if (!gemm::panelsFor(d)) return false;
         return true;
     };
     if (requested() == "blas") {
         EXPECT_FALSE(p.amx);
-        EXPECT_FALSE(p.avx512);
+        EXPECT_EQ(p.panels, gemm::PanelIsa::None);
         EXPECT_FALSE(gemm::amxFor(DType::BF16));
-        EXPECT_FALSE(gemm::avx512For(DType::F32));
+        EXPECT_FALSE(gemm::panelsFor(DType::F32));
+        EXPECT_EQ(gemm::kernelFor(DType::F32, 128), "OpenBLAS");
     } else if (requested() == "amx") {
         EXPECT_TRUE(p.amx);
         EXPECT_TRUE(gemm::amxFor(DType::BF16) && gemm::amxFor(DType::F16) && gemm::amxFor(DType::F32));
-        EXPECT_FALSE(gemm::avx512For(DType::F32));
+        EXPECT_FALSE(gemm::panelsFor(DType::F32));
         EXPECT_EQ(gemm::kernelMinRows(), 2);
-    } else if (requested() == "avx512") {
+        EXPECT_EQ(gemm::kernelFor(DType::F32, 2), "AMX");
+    } else if (requested() == "avx512" || requested() == "avx2") {
+        const bool is512 = requested() == "avx512";
         EXPECT_FALSE(p.amx);
-        EXPECT_TRUE(p.avx512);
-        EXPECT_TRUE(onAvx512({DType::BF16, DType::F16, DType::F32}));
+        EXPECT_EQ(p.panels, is512 ? gemm::PanelIsa::Avx512 : gemm::PanelIsa::Avx2);
+        EXPECT_TRUE(onPanels({DType::BF16, DType::F16, DType::F32}));
         EXPECT_EQ(gemm::kernelMinRows(), 2);
+        EXPECT_EQ(gemm::kernelFor(DType::BF16, 2), is512 ? "AVX-512 kernel" : "AVX2 kernel");
     } else {
         EXPECT_EQ(p.amx, canAmx) << p.selection;
-        EXPECT_EQ(p.avx512, can512) << p.selection;
+        // Our kernel, in AVX-512 where the CPU has it and in AVX2 (the build's baseline) otherwise.
+        EXPECT_EQ(p.panels, can512 ? gemm::PanelIsa::Avx512 : gemm::PanelIsa::Avx2) << p.selection;
         EXPECT_EQ(gemm::amxFor(DType::BF16), canAmx);
         EXPECT_FALSE(gemm::amxFor(DType::F32));
-        // Every float weight the AMX path does not take runs on the AVX-512 kernel where the CPU has it.
-        EXPECT_EQ(gemm::avx512For(DType::F32), can512);
-        EXPECT_EQ(gemm::avx512For(DType::F16), can512);
-        EXPECT_EQ(gemm::avx512For(DType::BF16), can512 && !canAmx);
+        // Every float weight the AMX path does not take runs on it.
+        EXPECT_TRUE(onPanels({DType::F32, DType::F16}));
+        EXPECT_EQ(gemm::panelsFor(DType::BF16), !canAmx);
         EXPECT_EQ(gemm::kernelMinRows(), 16);
+        // Fewer than 16 tokens go to OpenBLAS; one token to the GEMV.
+        EXPECT_EQ(gemm::kernelFor(DType::F32, 15), "OpenBLAS");
+        EXPECT_EQ(gemm::kernelFor(DType::BF16, 15), "decoded tiles + OpenBLAS");
+        EXPECT_NE(gemm::kernelFor(DType::F32, 1).find("GEMV"), std::string::npos);
+        EXPECT_EQ(gemm::kernelFor(DType::F32, 16), can512 ? "AVX-512 kernel" : "AVX2 kernel");
     }
     EXPECT_FALSE(p.name.empty());
     EXPECT_FALSE(p.selection.empty());

@@ -9,7 +9,7 @@
 #include <malloc.h>
 
 #include "gemm_amx.h"
-#include "gemm_avx512.h"
+#include "gemm_panels.h"
 #include "gemv.h"
 #include "stored_elements.h"
 #include "superlens/core/system/blas.h"
@@ -229,15 +229,16 @@ void linearAmx(const amx::WeightSource& w, const Mat<float>& x, Mat<float>& y, T
     pool.parallelFor(w.rows, 32, [&](std::int64_t r0, std::int64_t r1, int) { amx::multiplyRows(packed, w, r0, r1, y.data(), w.rows); });
 }
 
-// Y = X W^T on the AVX-512 kernel: the activations are transposed into token
+// Y = X W^T on our own kernel: the activations are transposed into token
 // panels once (over the workers), then each worker multiplies its slice of
 // the weight rows straight from the mapped tensor.
-void linearAvx512(const amx::WeightSource& w, const Mat<float>& x, Mat<float>& y, ThreadPool& pool) {
-    thread_local avx512gemm::PackedTokens t_packed;
-    avx512gemm::PackedTokens& packed = t_packed;
-    packed.resize(x.rows(), x.cols());
+void linearPanels(const amx::WeightSource& w, const Mat<float>& x, Mat<float>& y, ThreadPool& pool) {
+    const panels::Isa isa = gemm::path().panels == gemm::PanelIsa::Avx512 ? panels::Isa::Avx512 : panels::Isa::Avx2;
+    thread_local panels::PackedTokens t_packed;
+    panels::PackedTokens& packed = t_packed;
+    packed.resize(x.rows(), x.cols(), panels::panelWidth(isa));
     pool.parallelFor(packed.panels, 1, [&](std::int64_t p0, std::int64_t p1, int) { packed.packPanels(x.data(), x.cols(), p0, p1); });
-    pool.parallelFor(w.rows, 32, [&](std::int64_t r0, std::int64_t r1, int) { avx512gemm::multiplyRows(packed, w, r0, r1, y.data(), w.rows); });
+    pool.parallelFor(w.rows, 32, [&](std::int64_t r0, std::int64_t r1, int) { panels::multiplyRows(isa, packed, w, r0, r1, y.data(), w.rows); });
 }
 
 }  // namespace
@@ -282,8 +283,8 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
             if (const amx::WeightSource src = kernelSource(w); src.data && gemm::amxFor(src.dtype)) {
                 linearAmx(src, x, y, pool);
                 return;
-            } else if (src.data && gemm::avx512For(src.dtype)) {
-                linearAvx512(src, x, y, pool);
+            } else if (src.data && gemm::panelsFor(src.dtype)) {
+                linearPanels(src, x, y, pool);
                 return;
             }
         }

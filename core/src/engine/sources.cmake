@@ -10,7 +10,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/rtn_quantization.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/kernels.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemm_amx.cpp
-  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemm_avx512.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemm_panels.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemv.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/activation_edits.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/forward_pass.cpp

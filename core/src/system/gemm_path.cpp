@@ -4,7 +4,7 @@
 #include <cstdlib>
 
 #include "../engine/gemm_amx.h"
-#include "../engine/gemm_avx512.h"
+#include "../engine/gemm_panels.h"
 #include "superlens/core/system/cpu_features.h"
 
 namespace superlens::core::gemm {
@@ -22,36 +22,38 @@ GemmPath choose() {
     if (value.empty() || value == "auto") p.mode = Mode::Auto;
     else if (value == "amx") p.mode = Mode::Amx;
     else if (value == "avx512") p.mode = Mode::Avx512;
+    else if (value == "avx2") p.mode = Mode::Avx2;
     else if (value == "blas") p.mode = Mode::Blas;
-    else fatal("SUPERLENS_GEMM=" + value + ": not one of auto, amx, avx512, blas");
+    else fatal("SUPERLENS_GEMM=" + value + ": not one of auto, amx, avx512, avx2, blas");
     const std::string suffix = env && *env ? " (SUPERLENS_GEMM=" + value + ")" : std::string(" (SUPERLENS_GEMM unset: auto)");
-    std::string whyNotAmx, whyNot512;
+    std::string whyNotAmx, whyNot512, whyNot2;
     const bool amxUsable = (p.mode == Mode::Auto || p.mode == Mode::Amx) && amx::tilesEnabled(&whyNotAmx);
-    const bool avx512Usable = (p.mode == Mode::Auto || p.mode == Mode::Avx512) && avx512gemm::available(&whyNot512);
+    const bool can512 = panels::available(panels::Isa::Avx512, &whyNot512), can2 = panels::available(panels::Isa::Avx2, &whyNot2);
     if (p.mode == Mode::Amx && !amxUsable) fatal("SUPERLENS_GEMM=amx: this machine cannot run AMX: " + whyNotAmx);
-    if (p.mode == Mode::Avx512 && !avx512Usable) fatal("SUPERLENS_GEMM=avx512: this machine cannot run the AVX-512 kernel: " + whyNot512);
+    if (p.mode == Mode::Avx512 && !can512) fatal("SUPERLENS_GEMM=avx512: this machine cannot run the AVX-512 kernel: " + whyNot512);
+    if (p.mode == Mode::Avx2 && !can2) fatal("SUPERLENS_GEMM=avx2: this machine cannot run the AVX2 kernel: " + whyNot2);
     p.amx = amxUsable;
-    p.avx512 = avx512Usable;
-    const std::string avx512Name = "AVX-512 kernel (fp32 FMA, weights decoded into L1 blocks)";
+    if (p.mode == Mode::Avx512 || (p.mode == Mode::Auto && can512)) p.panels = PanelIsa::Avx512;
+    else if (p.mode == Mode::Avx2 || (p.mode == Mode::Auto && can2)) p.panels = PanelIsa::Avx2;
+    const std::string kernel = std::string(p.panels == PanelIsa::Avx512 ? "AVX-512" : "AVX2") + " kernel (fp32 FMA, weights decoded into L1 blocks)";
     if (p.mode == Mode::Blas) {
         p.name = "OpenBLAS";
         p.selection = "asked for" + suffix;
     } else if (p.mode == Mode::Amx) {
         p.name = "AMX-BF16 for bf16, f16 and f32 weights (bf16 parts, fp32 accumulation); OpenBLAS for the rest";
         p.selection = "asked for" + suffix;
-    } else if (p.mode == Mode::Avx512) {
-        p.name = avx512Name + " for f32, bf16 and f16 weights; OpenBLAS for the rest";
+    } else if (p.mode != Mode::Auto) {
+        p.name = kernel + " for f32, bf16 and f16 weights; OpenBLAS for the rest";
         p.selection = "asked for" + suffix;
-    } else if (amxUsable && avx512Usable) {
-        p.name = "AMX-BF16 for bf16 weights (activations as 3 bf16 parts, fp32 accumulation); " + avx512Name +
-                 " for f32 and f16 weights; OpenBLAS for the rest";
+    } else if (amxUsable) {
+        p.name = "AMX-BF16 for bf16 weights (activations as 3 bf16 parts, fp32 accumulation); " + kernel + " for f32 and f16 weights; OpenBLAS for the rest";
         p.selection = "CPUID: AMX-BF16 and AVX-512, tile state granted by the kernel" + suffix;
-    } else if (avx512Usable) {
-        p.name = avx512Name + " for f32, bf16 and f16 weights; OpenBLAS for the rest";
-        p.selection = "CPUID: AVX-512 F/DQ/BW/VL; no AMX: " + whyNotAmx + suffix;
+    } else if (p.panels != PanelIsa::None) {
+        p.name = kernel + " for f32, bf16 and f16 weights; OpenBLAS for the rest";
+        p.selection = std::string(p.panels == PanelIsa::Avx512 ? "CPUID: AVX-512 F/DQ/BW/VL" : "no AVX-512: " + whyNot512) + "; no AMX: " + whyNotAmx + suffix;
     } else {
         p.name = "OpenBLAS";
-        p.selection = "no AVX-512: " + whyNot512 + suffix;
+        p.selection = "no AVX2 kernel: " + whyNot2 + suffix;
     }
     return p;
 }
@@ -69,21 +71,21 @@ bool amxFor(DType dtype) {
     return p.mode == Mode::Amx || dtype == DType::BF16;
 }
 
-bool avx512For(DType dtype) {
+bool panelsFor(DType dtype) {
     const GemmPath& p = path();
-    if (!p.avx512 || amxFor(dtype)) return false;
+    if (p.panels == PanelIsa::None || amxFor(dtype)) return false;
     return dtype == DType::F32 || dtype == DType::BF16 || dtype == DType::F16;
 }
 
 }  // namespace superlens::core::gemm
 
 namespace superlens::core::gemm {
-std::int64_t kernelMinRows() { return path().mode == Mode::Amx || path().mode == Mode::Avx512 ? 2 : 16; }
+std::int64_t kernelMinRows() { return path().mode == Mode::Auto || path().mode == Mode::Blas ? 16 : 2; }
 
 std::string kernelFor(DType dtype, std::int64_t tokens) {
     if (tokens == 1) return gemvPath().isa == GemvIsa::Avx512 ? "AVX-512 GEMV" : "AVX2 GEMV";
     if (tokens >= kernelMinRows() && amxFor(dtype)) return "AMX";
-    if (tokens >= kernelMinRows() && avx512For(dtype)) return "AVX-512 kernel";
+    if (tokens >= kernelMinRows() && panelsFor(dtype)) return path().panels == PanelIsa::Avx512 ? "AVX-512 kernel" : "AVX2 kernel";
     return dtype == DType::F32 ? "OpenBLAS" : "decoded tiles + OpenBLAS";
 }
 }  // namespace superlens::core::gemm

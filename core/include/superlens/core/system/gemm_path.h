@@ -4,15 +4,17 @@
 //
 //   SUPERLENS_GEMM=auto (default)  AMX when the CPU has AMX-BF16 (Sapphire
 //       Rapids and later) and the kernel grants the tile state, for BF16
-//       weights; the AVX-512 kernel (engine/gemm_avx512.h) for the other
-//       f32/bf16/f16 weights when the CPU has AVX-512 F/DQ/BW/VL; OpenBLAS
-//       (core/system/blas.h) for every other case.
+//       weights; our own kernel (engine/gemm_panels.h) for the other
+//       f32/bf16/f16 weights, in AVX-512 when the CPU has AVX-512 F/DQ/BW/VL,
+//       in AVX2 otherwise; OpenBLAS (core/system/blas.h) for fewer than 16
+//       tokens and for float64.
 //   SUPERLENS_GEMM=amx   AMX for BF16, F16 and F32 weights (f32/f16 split in
 //       bf16 parts: exact to fp32 accumulation, but on Sapphire/Emerald
 //       Rapids slower than OpenBLAS's AVX-512 sgemm, hence not the default);
 //       refused with one clear error on a CPU without AMX.
-//   SUPERLENS_GEMM=avx512  the AVX-512 kernel for F32, BF16 and F16 weights
-//       (no AMX); refused with one clear error on a CPU without AVX-512.
+//   SUPERLENS_GEMM=avx512 | avx2  our kernel in that ISA for F32, BF16 and
+//       F16 weights (no AMX), from 2 tokens up; avx512 is refused with one
+//       clear error on a CPU without AVX-512.
 //   SUPERLENS_GEMM=blas  OpenBLAS only.
 // Every path accumulates in fp32 and matches the float64 references to 1e-4
 // (tests/core/test_gemm_paths.cpp runs each one this machine can run).
@@ -24,12 +26,15 @@
 
 namespace superlens::core::gemm {
 
-enum class Mode { Auto, Amx, Avx512, Blas };
+enum class Mode { Auto, Amx, Avx512, Avx2, Blas };
+
+// The ISA of our own kernel (engine/gemm_panels.h), when it is in use.
+enum class PanelIsa { None, Avx2, Avx512 };
 
 struct GemmPath {
     Mode mode = Mode::Auto;
     bool amx = false;        // AMX kernels in use for some weights
-    bool avx512 = false;     // the AVX-512 kernel in use for some weights
+    PanelIsa panels = PanelIsa::None;  // our own kernel, in use for some weights
     std::string name;        // e.g. "AMX-BF16 (bf16 weights, activations split in 3 bf16 parts); OpenBLAS otherwise"
     std::string selection;   // why, in words
 };
@@ -39,12 +44,12 @@ struct GemmPath {
 const GemmPath& path();
 
 // Whether Linear layers with weights stored as `dtype` run on AMX, or on
-// the AVX-512 kernel (never both).
+// our own kernel (never both).
 bool amxFor(DType dtype);
-bool avx512For(DType dtype);
+bool panelsFor(DType dtype);
 
 // The kernels a Linear with weights stored as `dtype` and `tokens` rows of
-// activations runs on, in a few words: "AMX", "AVX-512 kernel", "OpenBLAS",
+// activations runs on, in a few words: "AMX", "AVX-512 kernel", "AVX2 kernel", "OpenBLAS",
 // "decoded tiles + OpenBLAS" or, for one token, the GEMV's name.
 std::string kernelFor(DType dtype, std::int64_t tokens);
 
@@ -68,10 +73,10 @@ struct GemvPath {
 
 const GemvPath& gemvPath();
 
-// Fewest activation rows (tokens) for which AMX or the AVX-512 kernel is
-// used: 16 by default (both pad to 32 rows; fewer run on OpenBLAS, and one
-// token always takes the GEMV that streams the weights), 2 when
-// SUPERLENS_GEMM=amx or avx512, so that short test prompts run them too.
+// Fewest activation rows (tokens) for which AMX or our kernel is used: 16 by
+// default (fewer run on OpenBLAS: measured equal at 4-8 tokens, and one token
+// always takes the GEMV that streams the weights), 2 when SUPERLENS_GEMM=amx,
+// avx512 or avx2, so that short test prompts run them too.
 std::int64_t kernelMinRows();
 
 }  // namespace superlens::core::gemm
