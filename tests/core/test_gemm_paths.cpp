@@ -211,6 +211,47 @@ TEST(GemmPath, LinearMatchesFloat64OnEveryWeightType) {
     }
 }
 
+// A weight the kernels cannot read in place: only its decoder (as GGUF
+// quantized blocks and RTN edits are read).
+class DecodeOnly final : public WeightMatrix {
+public:
+    explicit DecodeOnly(const WeightMatrix& inner) : m_inner(inner) {}
+    std::int64_t rows() const override { return m_inner.rows(); }
+    std::int64_t cols() const override { return m_inner.cols(); }
+    void decodeRows(std::int64_t r0, std::int64_t r1, float* dst) const override { m_inner.decodeRows(r0, r1, dst); }
+    void decodeRows(std::int64_t r0, std::int64_t r1, double* dst) const override { m_inner.decodeRows(r0, r1, dst); }
+
+private:
+    const WeightMatrix& m_inner;
+};
+
+// Decoded weights match float64 on every path, and give the same bits as the
+// stored weights they decode from wherever both take the same kernel (ours
+// reads both as fp32 rows in the same order).
+TEST(GemmPath, DecodedWeightsMatchFloat64AndTheStoredOnes) {
+    REQUIRE_PATH();
+    ThreadPool pool(2);
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        for (const Shape& sh : kShapes) {
+            const Weight w(dtype, sh.n, sh.k, static_cast<std::uint32_t>(sh.n * 7 + sh.k));
+            const StoredWeight stored(w.view);
+            const DecodeOnly decoded(stored);
+            std::mt19937 rng(static_cast<std::uint32_t>(sh.m + 5));
+            std::normal_distribution<float> nd(0.0f, 1.0f);
+            kernels::Mat<float> x(sh.m, sh.k), yStored, yDecoded;
+            for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+            kernels::linear<float>(decoded, x, yDecoded, pool);
+            double maxRef = 0;
+            const double err = maxError(x, w.values, sh.n, yDecoded, &maxRef);
+            EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << sh.m << "x" << sh.n << "x" << sh.k << " on " << gemm::path().name;
+            kernels::linear<float>(stored, x, yStored, pool);
+            if (gemm::panelsFor(dtype) && gemm::panelsFor(DType::F32) && sh.m >= gemm::kernelMinRows()) {
+                EXPECT_EQ(yDecoded, yStored) << dtypeName(dtype) << " " << sh.m << "x" << sh.n << "x" << sh.k;
+            }
+        }
+    }
+}
+
 // W with one 1 per row (any dtype holds 1 exactly): y[i, r] = x[i, c_r]
 // bit for bit, which needs the bf16 parts of x to add up to x exactly (a
 // split in two parts, or x rounded to bf16, would lose the low bits).

@@ -145,7 +145,8 @@ constexpr MicroKernel kKernels512[Avx512::kRows + 1] = {nullptr,       kernel512
 constexpr MicroKernel kKernels2[Avx2::kRows + 1] = {nullptr, kernel2<1>, kernel2<2>, kernel2<3>, kernel2<4>, kernel2<5>, kernel2<6>};
 
 // Rows [r0, r1) of W times the token panels, for one ISA: blocks of kRows x
-// kCols decoded into L1, every panel multiplied by each block in turn.
+// kCols decoded into L1, every panel multiplied by each block in turn. w
+// points at row r0 (leading dimension ld); outputs go to columns [r0, r1) of y.
 template <class I, DType D>
 void rowsOf(const PackedTokens& x, const Stored<D>* w, std::int64_t ld, std::int64_t r0, std::int64_t r1, float* y, std::int64_t ldy) {
     constexpr int kRows = I::kRows;
@@ -162,8 +163,8 @@ void rowsOf(const PackedTokens& x, const Stored<D>* w, std::int64_t ld, std::int
         for (std::int64_t c0 = 0; c0 < x.k; c0 += kCols) {
             const std::int64_t kc = std::min(kCols, x.k - c0);
             for (int r = 0; r < rows; ++r) {
-                if constexpr (std::is_same_v<I, Avx512>) decodeRow512<D>(w + (b0 + r) * ld + c0, kc, t_block + r * kLdBuf);
-                else decodeRow2<D>(w + (b0 + r) * ld + c0, kc, t_block + r * kLdBuf);
+                if constexpr (std::is_same_v<I, Avx512>) decodeRow512<D>(w + (b0 - r0 + r) * ld + c0, kc, t_block + r * kLdBuf);
+                else decodeRow2<D>(w + (b0 - r0 + r) * ld + c0, kc, t_block + r * kLdBuf);
             }
             // The block decoded next (the next columns of these rows, or the
             // next rows' first columns) into L2 while this one is multiplied.
@@ -173,7 +174,7 @@ void rowsOf(const PackedTokens& x, const Stored<D>* w, std::int64_t ld, std::int
             const std::int64_t nb = lastCols ? b0 + kRows : b0, nc = lastCols ? 0 : c0 + kCols;
             const std::int64_t nrows = std::min<std::int64_t>(kRows, r1 - nb), ncols = std::min(kCols, x.k - nc);
             for (std::int64_t r = 0; r < nrows; ++r)
-                for (std::int64_t c = 0; c < ncols; c += kLineElements) _mm_prefetch(reinterpret_cast<const char*>(w + (nb + r) * ld + nc + c), _MM_HINT_T1);
+                for (std::int64_t c = 0; c < ncols; c += kLineElements) _mm_prefetch(reinterpret_cast<const char*>(w + (nb - r0 + r) * ld + nc + c), _MM_HINT_T1);
             for (std::int64_t p = 0; p < x.panels; ++p) kernel(t_block, x.panel(p) + c0 * kWidth, kc, acc + p * kRows * kWidth, c0 == 0);
         }
         for (std::int64_t i = 0; i < x.m; ++i) {
@@ -186,9 +187,24 @@ void rowsOf(const PackedTokens& x, const Stored<D>* w, std::int64_t ld, std::int
 template <class I>
 void multiplyAs(const PackedTokens& x, const amx::WeightSource& w, std::int64_t r0, std::int64_t r1, float* y, std::int64_t ldy) {
     switch (w.dtype) {
-        case DType::F32: return rowsOf<I, DType::F32>(x, static_cast<const float*>(w.data), w.ld, r0, r1, y, ldy);
-        case DType::BF16: return rowsOf<I, DType::BF16>(x, static_cast<const std::uint16_t*>(w.data), w.ld, r0, r1, y, ldy);
-        case DType::F16: return rowsOf<I, DType::F16>(x, static_cast<const std::uint16_t*>(w.data), w.ld, r0, r1, y, ldy);
+        case DType::F32: return rowsOf<I, DType::F32>(x, static_cast<const float*>(w.data) + r0 * w.ld, w.ld, r0, r1, y, ldy);
+        case DType::BF16: return rowsOf<I, DType::BF16>(x, static_cast<const std::uint16_t*>(w.data) + r0 * w.ld, w.ld, r0, r1, y, ldy);
+        case DType::F16: return rowsOf<I, DType::F16>(x, static_cast<const std::uint16_t*>(w.data) + r0 * w.ld, w.ld, r0, r1, y, ldy);
+    }
+}
+
+// Rows decoded by the weight's own decoder, kDecodedRows at a time into an
+// fp32 buffer (L2), then multiplied from there like f32 rows.
+constexpr std::int64_t kDecodedRows = 16;
+
+template <class I>
+void decodedAs(const PackedTokens& x, const RowDecoder& decode, std::int64_t r0, std::int64_t r1, float* y, std::int64_t ldy) {
+    thread_local std::vector<float> t_rows;
+    t_rows.resize(static_cast<std::size_t>(kDecodedRows * x.k));
+    for (std::int64_t g0 = r0; g0 < r1; g0 += kDecodedRows) {
+        const std::int64_t g1 = std::min(r1, g0 + kDecodedRows);
+        decode(g0, g1, t_rows.data());
+        rowsOf<I, DType::F32>(x, t_rows.data(), x.k, g0, g1, y, ldy);
     }
 }
 
@@ -225,6 +241,12 @@ void multiplyRows(Isa isa, const PackedTokens& x, const amx::WeightSource& w, st
     if (r0 >= r1 || x.m == 0) return;
     if (isa == Isa::Avx512) multiplyAs<Avx512>(x, w, r0, r1, y, ldy);
     else multiplyAs<Avx2>(x, w, r0, r1, y, ldy);
+}
+
+void multiplyDecodedRows(Isa isa, const PackedTokens& x, const RowDecoder& decode, std::int64_t r0, std::int64_t r1, float* y, std::int64_t ldy) {
+    if (r0 >= r1 || x.m == 0) return;
+    if (isa == Isa::Avx512) decodedAs<Avx512>(x, decode, r0, r1, y, ldy);
+    else decodedAs<Avx2>(x, decode, r0, r1, y, ldy);
 }
 
 bool available(Isa isa, std::string* why) {

@@ -28,6 +28,7 @@
 // split.
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -60,6 +61,15 @@ private:
 // with leading dimension ldy. W is F32, BF16 or F16; x was packed with
 // panelWidth(isa). Call with Isa::Avx512 only where available(Avx512) is true.
 void multiplyRows(Isa isa, const PackedTokens& x, const amx::WeightSource& w, std::int64_t r0, std::int64_t r1, float* y, std::int64_t ldy);
+
+// The same for a weight the kernel cannot read in place (GGUF quantized
+// blocks, RTN-rounded or quantized edits): `decode(g0, g1, dst)` writes rows
+// [g0, g1) as fp32, row-major with x.k columns; 16 rows at a time are
+// decoded into a buffer and multiplied from there (bit for bit what the
+// stored rows would give, when they hold the same values).
+using RowDecoder = std::function<void(std::int64_t, std::int64_t, float*)>;
+void multiplyDecodedRows(Isa isa, const PackedTokens& x, const RowDecoder& decode, std::int64_t r0, std::int64_t r1, float* y,
+                         std::int64_t ldy);
 
 // AVX-512: the CPU and the OS have AVX-512 F/DQ/BW/VL (with the ZMM state
 // enabled). AVX2: AVX2, FMA and F16C (the build's x86-64-v3 baseline).

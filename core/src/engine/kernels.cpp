@@ -232,13 +232,21 @@ void linearAmx(const amx::WeightSource& w, const Mat<float>& x, Mat<float>& y, T
 // Y = X W^T on our own kernel: the activations are transposed into token
 // panels once (over the workers), then each worker multiplies its slice of
 // the weight rows straight from the mapped tensor.
-void linearPanels(const amx::WeightSource& w, const Mat<float>& x, Mat<float>& y, ThreadPool& pool) {
+// A weight without a view in place (decoded rows) takes the same kernel
+// through its decoder: w.data == nullptr.
+void linearPanels(const amx::WeightSource& src, const WeightMatrix& w, const Mat<float>& x, Mat<float>& y, ThreadPool& pool) {
     const panels::Isa isa = gemm::path().panels == gemm::PanelIsa::Avx512 ? panels::Isa::Avx512 : panels::Isa::Avx2;
     thread_local panels::PackedTokens t_packed;
     panels::PackedTokens& packed = t_packed;
     packed.resize(x.rows(), x.cols(), panels::panelWidth(isa));
     pool.parallelFor(packed.panels, 1, [&](std::int64_t p0, std::int64_t p1, int) { packed.packPanels(x.data(), x.cols(), p0, p1); });
-    pool.parallelFor(w.rows, 32, [&](std::int64_t r0, std::int64_t r1, int) { panels::multiplyRows(isa, packed, w, r0, r1, y.data(), w.rows); });
+    const std::int64_t out = w.rows();
+    if (src.data) {
+        pool.parallelFor(out, 32, [&](std::int64_t r0, std::int64_t r1, int) { panels::multiplyRows(isa, packed, src, r0, r1, y.data(), out); });
+        return;
+    }
+    const panels::RowDecoder decode = [&w](std::int64_t g0, std::int64_t g1, float* dst) { w.decodeRows(g0, g1, dst); };
+    pool.parallelFor(out, 32, [&](std::int64_t r0, std::int64_t r1, int) { panels::multiplyDecodedRows(isa, packed, decode, r0, r1, y.data(), out); });
 }
 
 }  // namespace
@@ -283,8 +291,8 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
             if (const amx::WeightSource src = kernelSource(w); src.data && gemm::amxFor(src.dtype)) {
                 linearAmx(src, x, y, pool);
                 return;
-            } else if (src.data && gemm::panelsFor(src.dtype)) {
-                linearPanels(src, x, y, pool);
+            } else if (src.data ? gemm::panelsFor(src.dtype) : gemm::panelsFor(DType::F32)) {
+                linearPanels(src, w, x, y, pool);  // in place, or through the weight's decoder
                 return;
             }
         }
