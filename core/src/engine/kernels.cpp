@@ -201,7 +201,7 @@ void linearInOut(const WeightMatrix& s, const Mat<float>& x, Mat<float>& y, Thre
     }
 }
 
-// The weight as the AMX and AVX-512 kernels read it (mapped bf16/f16/f32 or
+// The weight as the AMX kernel and ours read it in place (mapped bf16/f16/f32 or
 // an f32 dense copy); data == nullptr when there is no such view.
 amx::WeightSource kernelSource(const WeightMatrix& w) {
     amx::WeightSource src;
