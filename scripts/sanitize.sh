@@ -41,10 +41,14 @@ ci_tests=(fuzz_replay_gguf fuzz_replay_gguf_tokenizer fuzz_replay_safetensors fu
           test_model_loading test_cache_damaged test_cache_mismatch test_output_file test_non_finite
           test_gguf_reader test_tokenizer_loading test_sentencepiece_rules
           test_transposed_weight test_gemm_paths)
+# More runs of those executables: the GEMM kernel forced in each ISA (the
+# automatic choice above takes only the CPU's best).
+ci_reruns=(test_gemm_path_avx512 test_gemm_path_avx2)
 if [ "${1:-}" = "--ci" ]; then
   shift
   SANITIZE_TARGETS="${ci_tests[*]}"
-  set -- -R "^($(IFS='|'; echo "${ci_tests[*]}"))\$" "$@"
+  all=("${ci_tests[@]}" "${ci_reruns[@]}")
+  set -- -R "^($(IFS='|'; echo "${all[*]}"))\$" "$@"
 fi
 
 start=$(date +%s)
