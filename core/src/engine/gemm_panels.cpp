@@ -28,13 +28,13 @@ using stored::Stored;
 constexpr std::int64_t kCols = 256;          // columns per block: 8 KB of fp32 weights (AVX-512) and a 32 KB token panel slice
 constexpr std::int64_t kLdBuf = kCols + 16;  // not a multiple of 4 KB: the rows fall in different L1 sets
 // Measured on AMD Zen 4 (TinyLlama shapes, one thread, weights from DRAM, a
-// throwaway harness against cblas_sgemm), AVX-512: 8 rows 85-99 GFLOP/s at
-// 128 tokens, 12 rows 81-89, 14 rows 74-82; 256 columns against 512: equal at
-// 128 tokens, +4-15 % for bf16 at 32 tokens (81-89 against 71-82), 128
-// columns 2-5 % below 256. Reading the rows in place instead of through the
-// buffer lost 10-20 % whenever the row stride was a multiple of 4 KB (the
-// rows then share L1 sets). Without the weight stream (one block decoded
-// for all) the same kernel runs at 92-95 % of the FMA peak; with it, 82-86 %.
+// throwaway harness against cblas_sgemm; docs/PERFORMANCE.md has the
+// table), AVX-512 at 128 tokens: 8 rows through this buffer 81-100 GFLOP/s,
+// 12 rows 74-90; 256 columns against 512: equal at 128 tokens, +6-15 % for
+// bf16 at 32 tokens; 128 columns 1-7 % below 256 at 128 tokens, 0-4 % at 32. Rows read in place (no
+// buffer) ran 20 % slower with 12 rows when the row stride was a multiple of
+// 4 KB (the rows then share L1 sets). Without the weight stream (one block
+// decoded for all) the kernel runs at 88-95 % of the FMA peak; with it, 82-86 %.
 // AVX2 (16 registers): 6 rows x 2 vectors of 8 tokens.
 
 // ---- AVX-512: 8 rows x 32 tokens.
