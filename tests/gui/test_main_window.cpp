@@ -103,6 +103,11 @@ QVector<double> graphValues(QCPGraph* g) {
 class TestMainWindow : public QObject {
     Q_OBJECT
 private:
+    // This process's own QSettings folder: CTest runs this binary twice at
+    // once (test_main_window and _reversed), and with one shared settings
+    // file each process's init() cleared the other's saved state (CI saw
+    // stateIsRestoredOnRestart restore no palette).
+    QTemporaryDir m_settingsDir;
     std::unique_ptr<gui::MainWindow> m_window;
 
     bool waitIdleWithSnapshot() { return test::waitSessionIdle(*m_window); }
@@ -131,8 +136,11 @@ private:
 
 private slots:
     void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);  // QSettings go to a test location
+        QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("SuperLensTest"));
+        QVERIFY(m_settingsDir.isValid());
+        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
+        QVERIFY2(QSettings().fileName().startsWith(m_settingsDir.path()), qPrintable(QSettings().fileName()));
     }
     // The state every slot starts from: a new window on cleared settings, the
     // model under test opened (no automatic run), its prompt run with a scan.
