@@ -1,7 +1,6 @@
 #include "gemm_panels.h"
 
 #include <algorithm>
-#include <type_traits>
 
 // GCC 12's AVX-512 headers trip -Wmaybe-uninitialized on their own
 // __Y = __Y idiom (as in gemm_amx.cpp and gemv.cpp).
@@ -39,11 +38,6 @@ constexpr std::int64_t kLdBuf = kCols + 16;  // not a multiple of 4 KB: the rows
 
 // ---- AVX-512: 8 rows x 32 tokens.
 
-struct Avx512 {
-    static constexpr int kRows = 8;
-    static constexpr std::int64_t kWidth = 32;
-};
-
 // Widens columns [0, n) of one stored row into fp32 (exact for bf16 and f16).
 template <DType D>
 SL_AVX512 void decodeRow512(const Stored<D>* src, std::int64_t n, float* dst) {
@@ -66,7 +60,7 @@ SL_AVX512 void decodeRow512(const Stored<D>* src, std::int64_t n, float* dst) {
 // accumulators to the stack on every step: half the speed.)
 template <int R>
 SL_AVX512 void kernel512(const float* w, const float* xp, std::int64_t kc, float* acc, bool first) {
-    constexpr std::int64_t W = Avx512::kWidth;
+    constexpr std::int64_t W = 32;
     __m512 a0[R], a1[R];
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
@@ -96,11 +90,6 @@ SL_AVX512 void kernel512(const float* w, const float* xp, std::int64_t kc, float
 
 // ---- AVX2 (x86-64-v3): 6 rows x 16 tokens.
 
-struct Avx2 {
-    static constexpr int kRows = 6;
-    static constexpr std::int64_t kWidth = 16;
-};
-
 template <DType D>
 void decodeRow2(const Stored<D>* src, std::int64_t n, float* dst) {
     std::int64_t c = 0;
@@ -111,7 +100,7 @@ void decodeRow2(const Stored<D>* src, std::int64_t n, float* dst) {
 // The same for 16 tokens in two ymm.
 template <int R>
 void kernel2(const float* w, const float* xp, std::int64_t kc, float* acc, bool first) {
-    constexpr std::int64_t W = Avx2::kWidth;
+    constexpr std::int64_t W = 16;
     __m256 a0[R], a1[R];
 #pragma GCC unroll 6
     for (int r = 0; r < R; ++r) {
@@ -140,9 +129,25 @@ void kernel2(const float* w, const float* xp, std::int64_t kc, float* acc, bool 
 }
 
 using MicroKernel = void (*)(const float*, const float*, std::int64_t, float*, bool);
-constexpr MicroKernel kKernels512[Avx512::kRows + 1] = {nullptr,       kernel512<1>, kernel512<2>, kernel512<3>, kernel512<4>,
+
+// Each ISA: rows per block, tokens per panel, its micro-kernel for every row
+// count of a block (index = rows), its row decoder.
+struct Avx512 {
+    static constexpr int kRows = 8;
+    static constexpr std::int64_t kWidth = 32;
+    static constexpr MicroKernel kKernels[kRows + 1] = {nullptr,       kernel512<1>, kernel512<2>, kernel512<3>, kernel512<4>,
                                                         kernel512<5>, kernel512<6>, kernel512<7>, kernel512<8>};
-constexpr MicroKernel kKernels2[Avx2::kRows + 1] = {nullptr, kernel2<1>, kernel2<2>, kernel2<3>, kernel2<4>, kernel2<5>, kernel2<6>};
+    template <DType D>
+    static void decodeRow(const Stored<D>* src, std::int64_t n, float* dst) { decodeRow512<D>(src, n, dst); }
+};
+
+struct Avx2 {
+    static constexpr int kRows = 6;
+    static constexpr std::int64_t kWidth = 16;
+    static constexpr MicroKernel kKernels[kRows + 1] = {nullptr, kernel2<1>, kernel2<2>, kernel2<3>, kernel2<4>, kernel2<5>, kernel2<6>};
+    template <DType D>
+    static void decodeRow(const Stored<D>* src, std::int64_t n, float* dst) { decodeRow2<D>(src, n, dst); }
+};
 
 // Rows [r0, r1) of W times the token panels, for one ISA: blocks of kRows x
 // kCols decoded into L1, every panel multiplied by each block in turn. w
@@ -159,13 +164,10 @@ void rowsOf(const PackedTokens& x, const Stored<D>* w, std::int64_t ld, std::int
     constexpr std::int64_t kLineElements = 64 / static_cast<std::int64_t>(sizeof(Stored<D>));
     for (std::int64_t b0 = r0; b0 < r1; b0 += kRows) {
         const int rows = static_cast<int>(std::min<std::int64_t>(kRows, r1 - b0));
-        const MicroKernel kernel = std::is_same_v<I, Avx512> ? kKernels512[rows] : kKernels2[rows];
+        const MicroKernel kernel = I::kKernels[rows];
         for (std::int64_t c0 = 0; c0 < x.k; c0 += kCols) {
             const std::int64_t kc = std::min(kCols, x.k - c0);
-            for (int r = 0; r < rows; ++r) {
-                if constexpr (std::is_same_v<I, Avx512>) decodeRow512<D>(w + (b0 - r0 + r) * ld + c0, kc, t_block + r * kLdBuf);
-                else decodeRow2<D>(w + (b0 - r0 + r) * ld + c0, kc, t_block + r * kLdBuf);
-            }
+            for (int r = 0; r < rows; ++r) I::template decodeRow<D>(w + (b0 - r0 + r) * ld + c0, kc, t_block + r * kLdBuf);
             // The block decoded next (the next columns of these rows, or the
             // next rows' first columns) into L2 while this one is multiplied.
             // Measured (TinyLlama shapes, f32, 128 tokens): without it 3-5 %
