@@ -36,18 +36,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// CPU seconds (user + system) of this process so far: every thread, and the
-// kernel's copies into the page cache; not the disk's own writeback time.
-double cpuSeconds() {
-    rusage u{};
-    getrusage(RUSAGE_SELF, &u);
-    return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
-}
-
-double median(std::vector<double> v) {
-    std::sort(v.begin(), v.end());
-    return v.empty() ? 0.0 : v[v.size() / 2];
-}
+// CPU seconds (bench::cpuSeconds) include the kernel's copies into the page
+// cache; not the disk's own writeback time.
+using bench::cpuSeconds;
+using bench::median;
 
 struct Setting {
     const char* name;

@@ -1,10 +1,13 @@
 #pragma once
-// Small helpers shared by the benchmark programs: wall time, CPU time, peak RSS.
+// Small helpers shared by the benchmark programs: wall time, CPU time, peak
+// RSS, the median.
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
 #include <string>
+#include <vector>
 #include <sys/resource.h>
 
 namespace superlens::bench {
@@ -26,6 +29,15 @@ inline double cpuSeconds() {
     rusage u{};
     getrusage(RUSAGE_SELF, &u);
     return static_cast<double>(u.ru_utime.tv_sec + u.ru_stime.tv_sec) + 1e-6 * static_cast<double>(u.ru_utime.tv_usec + u.ru_stime.tv_usec);
+}
+
+// The median (the mean of the middle two for an even count, as
+// bench/llamacpp/bench_llamacpp.mjs and bench/same_run_summary.py take it); 0 for none.
+inline double median(std::vector<double> v) {
+    if (v.empty()) return 0.0;
+    std::sort(v.begin(), v.end());
+    const std::size_t m = v.size() / 2;
+    return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
 }
 
 }  // namespace superlens::bench

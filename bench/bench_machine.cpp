@@ -16,6 +16,8 @@
 //     and huge pages): the ceiling for single-token decode, which streams weights.
 //
 //   bench_machine [--tokens T] [--seconds S] [--json]
+//   bench_machine --memory-only [--json]   (the read bandwidth alone, about 10 s:
+//                                           bench/same_run.sh measures it in every round)
 
 #include <sys/mman.h>
 #include <unistd.h>
@@ -223,15 +225,16 @@ nlohmann::json runChild(const std::string& core, std::int64_t T, double seconds)
 int main(int argc, char** argv) {
     std::int64_t T = 128;
     double seconds = 2.0;
-    bool json = false, child = false;
+    bool json = false, child = false, memoryOnly = false;
     for (int i = 1; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--tokens" && i + 1 < argc) T = std::stoll(argv[++i]);
         else if (a == "--seconds" && i + 1 < argc) seconds = std::stod(argv[++i]);
         else if (a == "--json") json = true;
         else if (a == "--child") child = true;
+        else if (a == "--memory-only") memoryOnly = true;
         else {
-            std::cerr << "usage: bench_machine [--tokens T] [--seconds S] [--json]\n";
+            std::cerr << "usage: bench_machine [--tokens T] [--seconds S] [--memory-only] [--json]\n";
             return 2;
         }
     }
@@ -240,6 +243,33 @@ int main(int argc, char** argv) {
         return 0;
     }
     const CpuFeatures& cpu = cpuFeatures();
+    ThreadPool& pool = defaultThreadPool();
+    const auto readSummary = [&pool] {
+        nlohmann::json reads = readBandwidths(pool, 5), j;
+        double bw1 = 0, bwAll = 0;
+        std::string bwBest;
+        for (const auto& r : reads) {
+            bw1 = std::max(bw1, r["gb_s_1_thread"].get<double>());
+            if (r["gb_s_all_threads"].get<double>() > bwAll)
+                bwAll = r["gb_s_all_threads"].get<double>(), bwBest = r["kernel"].get<std::string>() + ", " + r["pages"].get<std::string>() + " pages";
+        }
+        return nlohmann::json{{"read_gb_s_1_thread", bw1}, {"read_gb_s_all_threads", bwAll}, {"read_best", bwBest}, {"reads", reads}, {"threads", pool.size()}};
+    };
+    const auto printReads = [&pool](const nlohmann::json& m) {
+        std::printf("memory read (1 GiB, best of 5 passes; GB/s on 1 thread / on %d):\n", pool.size());
+        for (const auto& r : m["reads"])
+            std::printf("  %-16s %-9s %6.1f / %6.1f\n", r["kernel"].get<std::string>().c_str(), r["pages"].get<std::string>().c_str(),
+                        r["gb_s_1_thread"].get<double>(), r["gb_s_all_threads"].get<double>());
+        std::printf("memory read, best: %.1f GB/s on 1 thread, %.1f GB/s on %d (%s)\n", m["read_gb_s_1_thread"].get<double>(),
+                    m["read_gb_s_all_threads"].get<double>(), pool.size(), m["read_best"].get<std::string>().c_str());
+    };
+    if (memoryOnly) {
+        nlohmann::json m = readSummary();
+        m["cpu"] = cpu.brand;
+        if (json) std::cout << m.dump() << "\n";
+        else printReads(m);
+        return 0;
+    }
     nlohmann::json cores = nlohmann::json::array();
     double best = 0;
     std::string bestCore;
@@ -252,7 +282,6 @@ int main(int argc, char** argv) {
         cores.push_back(r);
     }
     nlohmann::json automatic = runChild("", T, seconds);
-    ThreadPool& pool = defaultThreadPool();
     // The engine's own Linear (the kernels gemm_path.h chose: the AVX-512
     // kernel, AMX or OpenBLAS) on f32 and bf16 weights, all threads. The f32
     // rate counts as a GEMM of the machine too: exact to fp32 accumulation
@@ -262,14 +291,7 @@ int main(int argc, char** argv) {
     const std::string bestOpenBlasCore = bestCore;
     const double bestOpenBlas = best;
     if (f32Linear > best) best = f32Linear, bestCore = "engine f32 Linear (" + gemm::kernelFor(DType::F32, T) + ")";
-    const nlohmann::json reads = readBandwidths(pool, 5);
-    double bw1 = 0, bwAll = 0;
-    std::string bwBest;
-    for (const auto& r : reads) {
-        bw1 = std::max(bw1, r["gb_s_1_thread"].get<double>());
-        if (r["gb_s_all_threads"].get<double>() > bwAll)
-            bwAll = r["gb_s_all_threads"].get<double>(), bwBest = r["kernel"].get<std::string>() + ", " + r["pages"].get<std::string>() + " pages";
-    }
+    const nlohmann::json m = readSummary();
     nlohmann::json j = {{"cpu", cpu.brand},
                         {"features", cpu.names()},
                         {"tokens", T},
@@ -283,12 +305,8 @@ int main(int argc, char** argv) {
                         {"f32_linear_kernel", gemm::kernelFor(DType::F32, T)},
                         {"bf16_linear_gflops", bf16Linear},
                         {"bf16_linear_kernel", gemm::kernelFor(DType::BF16, T)},
-                        {"gemm_path", gemm::path().name},
-                        {"read_gb_s_1_thread", bw1},
-                        {"read_gb_s_all_threads", bwAll},
-                        {"read_best", bwBest},
-                        {"reads", reads},
-                        {"threads", pool.size()}};
+                        {"gemm_path", gemm::path().name}};
+    j.update(m);
     if (json) {
         std::cout << j.dump() << "\n";
         return 0;
@@ -312,10 +330,6 @@ int main(int argc, char** argv) {
     std::printf("engine Linear, all threads (GEMM path: %s):\n  f32 weights  %.1f GFLOP/s (%s)\n  bf16 weights %.1f GFLOP/s (%s)\n",
                 gemm::path().name.c_str(), f32Linear, gemm::kernelFor(DType::F32, T).c_str(), bf16Linear, gemm::kernelFor(DType::BF16, T).c_str());
     std::printf("best GEMM on this machine: %.1f GFLOP/s (%s)\n", best, bestCore.c_str());
-    std::printf("memory read (1 GiB, best of 5 passes; GB/s on 1 thread / on %d):\n", pool.size());
-    for (const auto& r : reads)
-        std::printf("  %-16s %-9s %6.1f / %6.1f\n", r["kernel"].get<std::string>().c_str(), r["pages"].get<std::string>().c_str(),
-                    r["gb_s_1_thread"].get<double>(), r["gb_s_all_threads"].get<double>());
-    std::printf("memory read, best: %.1f GB/s on 1 thread, %.1f GB/s on %d (%s)\n", bw1, bwAll, pool.size(), bwBest.c_str());
+    printReads(m);
     return 0;
 }

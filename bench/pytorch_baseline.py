@@ -3,7 +3,7 @@
 Llama, Qwen3, GPT-2 and GPT-NeoX (Pythia) families written directly in torch
 (Debian's python3-torch, no transformers; 2 threads), on the same safetensors
 weights, uninstrumented, dispatched on config.json's model_type. Prints JSON:
-forward seconds (best of N) and tokens/s, plus the wall time of the whole
+forward seconds (best of N) and tokens/s, every pass and the median, plus the wall time of the whole
 script (what a user pays).
 
   /usr/bin/python3 bench/pytorch_baseline.py MODEL --tokens 128 --repeat 3
@@ -12,6 +12,7 @@ script (what a user pays).
 import argparse
 import json
 import os
+import statistics
 import struct
 import sys
 import time
@@ -203,12 +204,14 @@ def main():
         ids = torch.randint(0, cfg["vocab_size"], (a.tokens,), generator=g)
         ids[0] = 1
     forward(W, cfg, ids)  # warm-up
-    best = 1e300
+    times = []
     for _ in range(a.repeat):
         t0 = time.time()
         logits = forward(W, cfg, ids)
-        best = min(best, time.time() - t0)
+        times.append(time.time() - t0)
+    best, med = min(times), statistics.median(times)
     out = {"tokens": int(ids.shape[0]), "forward_seconds": best, "forward_tok_s": ids.shape[0] / best,
+           "forward_s": [round(t, 4) for t in times], "forward_tok_s_median": ids.shape[0] / med,
            "load_seconds": load_s, "script_seconds": time.time() - T_START, "threads": a.threads,
            "torch": torch.__version__, "model_type": cfg.get("model_type", "llama"), "last_logits_head": logits[0, :4].tolist()}
     if a.print_logits:

@@ -6,7 +6,8 @@
 //
 // Prints one JSON line. Timing mode: prompt tokens/s (the whole prompt in one
 // batch, logits of its last position) and decode tokens/s (N single-token
-// greedy steps on the KV cache), median of --runs after one warm-up run.
+// greedy steps on the KV cache), median of --runs after one warm-up run (the
+// best run beside them: prompt_tok_s_best, decode_tok_s_best).
 // --logits: evaluate the ids once and print {"ids", "logits"} of the last
 // position (the same shape as `superlens-cli logits MODEL --ids ... --json`).
 // --kv-type: the KV cache's type; llama.cpp's default is F16 (used for the
@@ -137,6 +138,8 @@ async function main() {
     const result = {
         prompt_tok_s: T / promptS,
         decode_tok_s: nDecode ? nDecode / decodeS : null,
+        prompt_tok_s_best: T / Math.min(...runs.map((r) => r.prompt_s)),
+        decode_tok_s_best: nDecode ? nDecode / Math.min(...runs.map((r) => r.decode_s)) : null,
         prompt_s: runs.map((r) => +r.prompt_s.toFixed(4)),
         decode_s: runs.map((r) => +r.decode_s.toFixed(4)),
         threads: a.threads,
