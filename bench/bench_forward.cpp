@@ -6,6 +6,11 @@
 // generation (JSON) compares builds on a loaded machine.
 //
 //   bench_forward MODEL [--tokens T] [--repeat N] [--decode N] [--incremental-layer L] [--json]
+//   bench_forward MODEL --serve [--tokens T] [--decode N]: after one warm-up
+//     generation print {"ready":...}, then one timed generation (T-token
+//     prompt, N new tokens) per line read from stdin, each printed as
+//     {"decode_s", "decode_steps"}; bench/paired_decode.py alternates it
+//     with llama.cpp seconds apart.
 
 #include <algorithm>
 #include <cstring>
@@ -97,7 +102,7 @@ int main(int argc, char** argv) {
     std::string path = argv[1];
     std::int64_t T = 128;
     int repeat = 3, decode = 8, incLayer = 2;
-    bool json = false, skipBlas = false;
+    bool json = false, skipBlas = false, serve = false;
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
         if (a == "--tokens" && i + 1 < argc) T = std::stoll(argv[++i]);
@@ -106,6 +111,7 @@ int main(int argc, char** argv) {
         else if (a == "--incremental-layer" && i + 1 < argc) incLayer = std::stoi(argv[++i]);
         else if (a == "--no-blas-baseline") skipBlas = true;
         else if (a == "--json") json = true;
+        else if (a == "--serve") serve = true;
     }
     repeat = std::max(1, repeat);
     const double tOpen = bench::now();
@@ -122,6 +128,31 @@ int main(int argc, char** argv) {
     std::vector<TokenId> ids(static_cast<std::size_t>(T));
     for (auto& id : ids) id = static_cast<TokenId>(rng() % static_cast<std::uint32_t>(c.vocabSize));
     ids[0] = 1;
+    if (serve) {
+        GenerateRequest g;
+        g.prompt = ids;
+        g.maxNewTokens = std::max(2, decode);
+        auto gen = engine.generate(g);  // warm-up: page in the weights
+        if (!gen) {
+            std::cerr << gen.error().message << "\n";
+            return 1;
+        }
+        std::cout << nlohmann::json{{"ready", true}, {"T", T}, {"decode_steps", g.maxNewTokens - 1}, {"model", path},
+                                    {"dtype", std::string(dtypeName((*model)->dominantDtype()))}}.dump()
+                  << std::endl;
+        std::string line;
+        while (std::getline(std::cin, line)) {
+            if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+            gen = engine.generate(g);
+            if (!gen) {
+                std::cerr << gen.error().message << "\n";
+                return 1;
+            }
+            // (maxNewTokens - 1) steps are timed: the first new token comes from the prompt's pass.
+            std::cout << nlohmann::json{{"decode_s", gen->decodeSeconds}, {"decode_steps", g.maxNewTokens - 1}}.dump() << std::endl;
+        }
+        return 0;
+    }
 
     // One pass; keeps the best wall time and the least CPU time (all threads).
     std::vector<double> plainTimes;  // every plain pass after the warm-up, for the median

@@ -10,6 +10,9 @@
 // best run beside them: prompt_tok_s_best, decode_tok_s_best).
 // --logits: evaluate the ids once and print {"ids", "logits"} of the last
 // position (the same shape as `superlens-cli logits MODEL --ids ... --json`).
+// --serve: after the warm-up print {"ready":...}, then one timed run per line
+// read from stdin, each printed as {"prompt_s", "decode_s"} (bench/paired_decode.py
+// alternates it with SuperLens, seconds apart); ends at end of input.
 // --kv-type: the KV cache's type; llama.cpp's default is F16 (used for the
 // timings), F32 makes the logit check measure the weights alone.
 //
@@ -18,10 +21,11 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import readline from "node:readline";
 import {pathToFileURL} from "node:url";
 
 function parseArgs(argv) {
-    const a = {model: null, threads: 2, tokens: 128, ids: null, decode: 32, runs: 3, flashAttn: false, kvType: "F16", logits: false, dir: process.env.SL_LLAMACPP_DIR || "/tmp/sl-llamacpp"};
+    const a = {model: null, threads: 2, tokens: 128, ids: null, decode: 32, runs: 3, flashAttn: false, kvType: "F16", logits: false, serve: false, dir: process.env.SL_LLAMACPP_DIR || "/tmp/sl-llamacpp"};
     for (let i = 0; i < argv.length; i++) {
         const k = argv[i];
         const next = () => {
@@ -35,6 +39,7 @@ function parseArgs(argv) {
         else if (k === "--runs") a.runs = parseInt(next(), 10);
         else if (k === "--flash-attn") a.flashAttn = true;
         else if (k === "--logits") a.logits = true;
+        else if (k === "--serve") a.serve = true;
         else if (k === "--kv-type") a.kvType = next().toUpperCase();
         else if (k === "--dir") a.dir = next();
         else if (k === "-h" || k === "--help") {
@@ -128,6 +133,18 @@ async function main() {
     }
 
     await once(); // warm-up: page in the weights, allocate buffers
+    if (a.serve) {
+        console.log(JSON.stringify({ready: true, T, n_decode: nDecode, flash_attention: context.flashAttention, model: path.basename(a.model)}));
+        for await (const line of readline.createInterface({input: process.stdin})) {
+            if (!line.trim()) continue;
+            const r = await once();
+            console.log(JSON.stringify({prompt_s: r.prompt_s, decode_s: r.decode_s}));
+        }
+        await context.dispose();
+        await model.dispose();
+        await llama.dispose();
+        return;
+    }
     const runs = [];
     for (let r = 0; r < a.runs; r++) runs.push(await once());
     const promptS = median(runs.map((r) => r.prompt_s));

@@ -1,2 +1,5 @@
-# The bench scripts' arithmetic (issue 22): bench/same_run_summary.py's ratios against values worked out by hand.
+# The bench scripts' arithmetic (issue 22), against values worked out by hand:
+# bench/same_run_summary.py's ratios.
 superlens_add_script_test(NAME test_same_run_summary COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_same_run_summary.py LABELS bench)
+# bench/paired_decode.py against stand-in servers: the rotating order of each round and the ratio's median.
+superlens_add_script_test(NAME test_paired_decode COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_paired_decode.py LABELS bench)

@@ -1,0 +1,134 @@
+#!/usr/bin/env python3
+"""Single-token decode, SuperLens against llama.cpp, in pairs seconds apart.
+
+On a shared VM the memory's read bandwidth changes by up to 2x from one
+minute to the next, and decode streams every weight once per token, so two
+decode rates measured minutes apart compare the memory's moods. Here every
+program is loaded once and kept waiting (bench_forward --serve,
+bench/llamacpp/bench_llamacpp.mjs --serve); each round then asks each of
+them, one right after the other and in an order that rotates from round to
+round, for one timed generation: the T-token prompt, then 32 single-token
+steps. A round's ratio is SuperLens's decode rate over llama.cpp's faster
+setting (flash attention off or on) in that round; the result is the median
+over the rounds. Optionally the memory read bandwidth is measured in every
+round too (bench_machine --memory-only).
+
+  python3 bench/paired_decode.py [--rounds 8] [--types f32,bf16] [--memory]
+
+Pairs: SuperLens tinyllama-f32 with llama.cpp F32 (target >= 0.9x), and
+tinyllama-bf16 with llama.cpp F16 (target >= 1.0x), from SL_WORK (default
+/tmp/sl-bench, bench/same_run.sh's checkpoints). Standard library only.
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TARGETS = {"f32": ("tinyllama-f32", "tinyllama-f32.gguf", "F32", 0.9),
+           "bf16": ("tinyllama-bf16", "tinyllama-f16.gguf", "F16", 1.0)}
+
+
+class Server:
+    """One waiting benchmark process: send a line, read one JSON line back."""
+
+    def __init__(self, name, cmd, env=None):
+        self.name = name
+        self.p = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                  text=True, bufsize=1, env=env)
+        self.ready = self.read()
+        if not self.ready.get("ready"):
+            raise SystemExit(f"{name}: did not start: {self.ready}")
+
+    def read(self):
+        while True:
+            line = self.p.stdout.readline()
+            if not line:
+                raise SystemExit(f"{self.name}: ended without an answer (exit {self.p.wait()})")
+            line = line.strip()
+            if line.startswith("{"):
+                return json.loads(line)
+
+    def rate(self, steps_key, steps_default):
+        """tok/s of one timed decode."""
+        self.p.stdin.write("go\n")
+        self.p.stdin.flush()
+        r = self.read()
+        return r.get(steps_key, steps_default) / r["decode_s"]
+
+    def close(self):
+        self.p.stdin.close()
+        self.p.wait(timeout=60)
+
+
+def memory_read(build):
+    out = subprocess.run([os.path.join(build, "bench_machine"), "--memory-only", "--json"], capture_output=True, text=True,
+                         timeout=120, check=True).stdout
+    return json.loads(out)["read_gb_s_all_threads"]
+
+
+def run_pair(ty, a, work, build):
+    ckpt, gguf, lty, target = TARGETS[ty]
+    node = ["node", os.path.join(ROOT, "bench", "llamacpp", "bench_llamacpp.mjs")]
+    common = ["--threads", "2", "--tokens", str(a.tokens), "--decode", str(a.decode)]
+    servers = [Server(f"superlens {ty}", [os.path.join(build, "bench_forward"), os.path.join(work, ckpt), "--serve",
+                                          "--tokens", str(a.tokens), "--decode", str(a.decode + 1)]),
+               Server(f"llama.cpp {lty}", node + [os.path.join(work, gguf), "--serve"] + common),
+               Server(f"llama.cpp {lty} --flash-attn", node + [os.path.join(work, gguf), "--serve", "--flash-attn"] + common)]
+    rounds = []
+    try:
+        for r in range(a.rounds):
+            row = {"time": time.strftime("%H:%M:%S", time.gmtime())}
+            if a.memory:
+                row["memory read GB/s"] = memory_read(build)
+            order = servers[r % 3:] + servers[:r % 3]
+            for s in order:
+                row[s.name] = s.rate("decode_steps", a.decode)
+            llama = max(row[servers[1].name], row[servers[2].name])
+            row["ratio"] = row[servers[0].name] / llama
+            rounds.append(row)
+            print(json.dumps(row), flush=True)
+    finally:
+        for s in servers:
+            s.close()
+    ratios = [x["ratio"] for x in rounds]
+    med = statistics.median(ratios)
+    return {"type": ty, "llama_type": lty, "target": target, "rounds": rounds, "median_ratio": med, "met": med >= target,
+            "rounds_met": sum(x >= target for x in ratios),
+            "median_tok_s": {s.name: statistics.median(x[s.name] for x in rounds) for s in servers}}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rounds", type=int, default=8)
+    ap.add_argument("--types", default="f32,bf16", help="comma-separated: f32 (against llama.cpp F32), bf16 (against F16)")
+    ap.add_argument("--tokens", type=int, default=128, help="prompt length before the decode steps")
+    ap.add_argument("--decode", type=int, default=32, help="timed single-token steps per generation")
+    ap.add_argument("--memory", action="store_true", help="measure the memory read bandwidth in every round too")
+    a = ap.parse_args()
+    work = os.environ.get("SL_WORK", "/tmp/sl-bench")
+    build = os.path.join(os.environ.get("SL_BUILD", os.path.join(ROOT, "build")), "bin")
+    results = []
+    for ty in a.types.split(","):
+        if ty not in TARGETS:
+            sys.exit(f"--types: {ty}: not f32 or bf16")
+        results.append(run_pair(ty, a, work, build))
+    for res in results:
+        names = list(res["median_tok_s"])
+        print(f"\ndecode {res['type']} against llama.cpp {res['llama_type']}, {len(res['rounds'])} rounds, "
+              f"{a.tokens}-token prompt, {a.decode} steps (tok/s):")
+        head = ["time"] + (["memory read GB/s"] if a.memory else []) + names + ["ratio"]
+        print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
+        for row in res["rounds"]:
+            cells = [row["time"]] + [f"{row[k]:.2f}" for k in head[1:]]
+            print("| " + " | ".join(cells) + " |")
+        print(f"median ratio {res['median_ratio']:.2f}x (target >= {res['target']}x): "
+              f"{'met' if res['met'] else 'not met'}, {res['rounds_met']} of {len(res['rounds'])} rounds; medians "
+              + ", ".join(f"{k} {v:.2f}" for k, v in res["median_tok_s"].items()))
+
+
+if __name__ == "__main__":
+    main()

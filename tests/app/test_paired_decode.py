@@ -1,0 +1,83 @@
+#!/usr/bin/python3
+"""bench/paired_decode.py: the rounds, their rotating order and the ratio
+(SuperLens over the faster llama.cpp setting of the same round, then the
+median), run against stand-in servers that answer with rates set here, so
+the expected numbers are worked out by hand.
+
+Run by CTest with SUPERLENS_SOURCE_DIR set."""
+import json
+import os
+import stat
+import subprocess
+import tempfile
+import unittest
+
+SCRIPT = os.path.join(os.environ["SUPERLENS_SOURCE_DIR"], "bench", "paired_decode.py")
+
+# One stand-in for bench_forward --serve and for node bench_llamacpp.mjs --serve:
+# which one it plays, and its rates, come from its arguments; every call is logged.
+FAKE = r'''#!/usr/bin/python3
+import json, os, sys
+args = sys.argv[1:]
+if any(a.endswith(".gguf") for a in args):
+    who = "llama_fa" if "--flash-attn" in args else "llama"
+else:
+    who = "superlens"
+rates = json.loads(os.environ["FAKE_RATES"])[who]
+log = open(os.environ["FAKE_LOG"], "a")
+steps = 32
+print(json.dumps({"ready": True, "decode_steps": steps}), flush=True)
+for i, line in enumerate(sys.stdin):
+    log.write(who + "\n")
+    log.flush()
+    out = {"decode_s": steps / rates[i], "prompt_s": 1.0}
+    if who == "superlens":
+        out["decode_steps"] = steps
+    print(json.dumps(out), flush=True)
+'''
+
+
+class PairedDecode(unittest.TestCase):
+    def run_fake(self, rates, rounds):
+        with tempfile.TemporaryDirectory() as d:
+            binary = os.path.join(d, "bin")
+            os.mkdir(binary)
+            for name in ("bench_forward", "node"):
+                path = os.path.join(binary, name)
+                with open(path, "w") as f:
+                    f.write(FAKE)
+                os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+            log = os.path.join(d, "calls.log")
+            env = dict(os.environ, SL_BUILD=d, SL_WORK=d, PATH=binary + os.pathsep + os.environ["PATH"],
+                       FAKE_RATES=json.dumps(rates), FAKE_LOG=log)
+            p = subprocess.run(["/usr/bin/python3", SCRIPT, "--types", "f32", "--rounds", str(rounds)], capture_output=True,
+                               text=True, env=env, timeout=120)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            with open(log) as f:
+                calls = f.read().split()
+            return p.stdout, calls
+
+    def test_each_round_compares_with_the_faster_llama_setting_then_the_median(self):
+        rates = {"superlens": [8.0, 9.0, 10.0], "llama": [10.0, 10.0, 10.0], "llama_fa": [9.0, 11.0, 8.0]}
+        out, calls = self.run_fake(rates, 3)
+        rows = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        self.assertEqual(len(rows), 3)
+        # Round ratios: 8/10, 9/11, 10/10; median 9/11.
+        for row, want in zip(rows, [0.8, 9 / 11, 1.0]):
+            self.assertAlmostEqual(row["ratio"], want)
+        self.assertAlmostEqual(rows[1]["llama.cpp F32 --flash-attn"], 11.0)
+        self.assertAlmostEqual(rows[2]["superlens f32"], 10.0)
+        self.assertIn(f"median ratio {9 / 11:.2f}x (target >= 0.9x): not met, 1 of 3 rounds", out)
+        self.assertIn("superlens f32 9.00, llama.cpp F32 10.00, llama.cpp F32 --flash-attn 9.00", out)
+        # The order rotates: each program goes first once in three rounds.
+        self.assertEqual(calls, ["superlens", "llama", "llama_fa", "llama", "llama_fa", "superlens", "llama_fa", "superlens", "llama"])
+
+    def test_met_when_the_median_reaches_the_target(self):
+        rates = {"superlens": [9.5, 9.0, 9.6, 8.0], "llama": [10.0] * 4, "llama_fa": [9.0] * 4}
+        out, _ = self.run_fake(rates, 4)
+        # Ratios .95, .90, .96, .80: the median of four is (.90 + .95) / 2.
+        self.assertIn("median ratio 0.93x (target >= 0.9x): met, 3 of 4 rounds", out)
+
+
+if __name__ == "__main__":
+    unittest.main()
