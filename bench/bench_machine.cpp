@@ -16,7 +16,7 @@
 //     and huge pages): the ceiling for single-token decode, which streams weights.
 //
 //   bench_machine [--tokens T] [--seconds S] [--json]
-//   bench_machine --memory-only [--json]   (the read bandwidth alone, about 10 s:
+//   bench_machine --memory-only [--json]   (the read bandwidth alone, about 5 s:
 //                                           bench/same_run.sh measures it in every round)
 
 #include <sys/mman.h>
