@@ -29,6 +29,7 @@
 #include "superlens/core/analysis/layer_stats.h"
 #include "superlens/core/model/imatrix.h"
 #include "gui_session_wait.h"
+#include "gui_settings.h"
 #include "test_paths.h"
 #include "views/compare_view.h"
 #include "views/layer_detail_view.h"
@@ -70,6 +71,7 @@ QStringList csvDataRows(const QString& csv) {
 
 class TestGuiCompare : public QObject {
     Q_OBJECT
+    QTemporaryDir m_settingsDir;  // this process's own QSettings folder (gui_settings.h)
     std::unique_ptr<gui::MainWindow> m_window;
     nlohmann::json m_refs;
     QString m_ids;
@@ -90,8 +92,8 @@ class TestGuiCompare : public QObject {
 
 private slots:
     void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("SuperLensTest"));
+        QVERIFY2(test::useOwnSettings(m_settingsDir), qPrintable(QSettings().fileName()));
         qputenv("SUPERLENS_RUN_CACHE", "off");
         m_refs = test::readJson(quantDir() / "refs.json");
         QStringList ids;

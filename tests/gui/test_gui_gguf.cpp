@@ -15,18 +15,20 @@
 #include "plot_view.h"
 #include "prompt_panel.h"
 #include "gui_session_wait.h"
+#include "gui_settings.h"
 #include "test_paths.h"
 
 using namespace superlens;
 
 class TestGuiGguf : public QObject {
     Q_OBJECT
+    QTemporaryDir m_settingsDir;  // this process's own QSettings folder (gui_settings.h)
     std::unique_ptr<gui::MainWindow> m_window;
 
 private slots:
     void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("SuperLensTest"));
+        QVERIFY2(test::useOwnSettings(m_settingsDir), qPrintable(QSettings().fileName()));
         m_window = std::make_unique<gui::MainWindow>(false);
         m_window->resize(1200, 800);
         m_window->show();

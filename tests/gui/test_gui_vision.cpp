@@ -32,6 +32,7 @@
 #include "superlens/core/model/image_input.h"
 #include "superlens/core/model/npy.h"
 #include "gui_session_wait.h"
+#include "gui_settings.h"
 #include "test_paths.h"
 #include "views/lens_view.h"
 #include "views/patch_grid_view.h"
@@ -61,6 +62,7 @@ QStringList dataRows(const QString& csv) {
 class TestGuiVision : public QObject {
     Q_OBJECT
 private:
+    QTemporaryDir m_settingsDir;  // this process's own QSettings folder (gui_settings.h)
     std::unique_ptr<gui::MainWindow> m_window;
 
     bool waitIdle() { return test::waitSessionIdle(*m_window, false); }
@@ -88,8 +90,8 @@ private:
 
 private slots:
     void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("SuperLensVisionTest"));
+        QVERIFY2(test::useOwnSettings(m_settingsDir), qPrintable(QSettings().fileName()));
         m_window = std::make_unique<gui::MainWindow>(false);
         m_window->resize(1400, 900);
         m_window->show();

@@ -52,6 +52,7 @@
 #include "superlens/core/engine/edit_spec.h"
 #include "golden_compare.h"
 #include "gui_session_wait.h"
+#include "gui_settings.h"
 #include "test_paths.h"
 #include "views/experts_view.h"
 #include "figure_export.h"
@@ -103,11 +104,7 @@ QVector<double> graphValues(QCPGraph* g) {
 class TestMainWindow : public QObject {
     Q_OBJECT
 private:
-    // This process's own QSettings folder: CTest runs this binary twice at
-    // once (test_main_window and _reversed), and with one shared settings
-    // file each process's init() cleared the other's saved state (CI saw
-    // stateIsRestoredOnRestart restore no palette).
-    QTemporaryDir m_settingsDir;
+    QTemporaryDir m_settingsDir;  // this process's own QSettings folder (gui_settings.h)
     std::unique_ptr<gui::MainWindow> m_window;
 
     bool waitIdleWithSnapshot() { return test::waitSessionIdle(*m_window); }
@@ -136,11 +133,8 @@ private:
 
 private slots:
     void initTestCase() {
-        QStandardPaths::setTestModeEnabled(true);
         QCoreApplication::setOrganizationName(QStringLiteral("SuperLensTest"));
-        QVERIFY(m_settingsDir.isValid());
-        QSettings::setPath(QSettings::NativeFormat, QSettings::UserScope, m_settingsDir.path());
-        QVERIFY2(QSettings().fileName().startsWith(m_settingsDir.path()), qPrintable(QSettings().fileName()));
+        QVERIFY2(test::useOwnSettings(m_settingsDir), qPrintable(QSettings().fileName()));
     }
     // The state every slot starts from: a new window on cleared settings, the
     // model under test opened (no automatic run), its prompt run with a scan.
