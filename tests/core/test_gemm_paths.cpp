@@ -335,11 +335,12 @@ TEST(GemvPath, FollowsTheEnvironment) {
 
 // n: below, at and across the 4-row passes and the prefetch distance (8
 // rows), split over two workers; k: below and across the 8- and 16-column
-// vectors with scalar tails, up to a TinyLlama row.
+// vectors and the 32-column bf16 pairs (48 and 50: pairs, then one 16-column
+// step, then a scalar tail), up to a TinyLlama row.
 TEST(GemvPath, SingleTokenMatchesFloat64OnEveryWeightType) {
     REQUIRE_PATH();
     ThreadPool pool(2);
-    const std::pair<std::int64_t, std::int64_t> shapes[] = {{1, 7}, {3, 16}, {5, 17}, {9, 31}, {37, 45}, {70, 100}, {130, 2048}, {300, 1030}};
+    const std::pair<std::int64_t, std::int64_t> shapes[] = {{1, 7}, {3, 16}, {5, 17}, {9, 31}, {6, 48}, {11, 50}, {37, 45}, {70, 100}, {130, 2048}, {300, 1030}};
     for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
         for (const auto& [n, k] : shapes) {
             const Weight w(dtype, n, k, static_cast<std::uint32_t>(n * 17 + k));
@@ -366,7 +367,7 @@ TEST(GemvPath, SingleTokenMatchesFloat64OnEveryWeightType) {
 TEST(GemvPath, RowsGiveTheSameBitsWhereverThePassesFall) {
     REQUIRE_PATH();
     ThreadPool one(1), two(2);
-    const std::int64_t n = 67, k = 1030;
+    const std::int64_t n = 67, k = 1050;  // 32 bf16 pairs, one 16-column step, a scalar tail
     std::mt19937 rng(3);
     std::normal_distribution<float> nd(0.0f, 1.0f);
     kernels::Mat<float> x(1, k);

@@ -7,7 +7,9 @@
 // reads four rows per pass (each x load feeds four FMAs) and prefetches the
 // rows two passes ahead into L2, since a 2048-column bf16 row is one 4 KiB
 // page and the hardware prefetcher stops at page boundaries. The ISA
-// (AVX-512 or AVX2) is chosen at run time by gemm::gemvPath().
+// (AVX-512 or AVX2) is chosen at run time by gemm::gemvPath(). bf16 on
+// AVX-512 is widened in pairs (two bf16 per 32-bit lane: one shifted up, one
+// masked), against a copy of x split into even and odd columns per 32.
 //
 // Exact to fp32 accumulation. Each row is reduced in one fixed order (per
 // vector lane over the columns, then the lanes, then the scalar tail)
