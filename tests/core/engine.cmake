@@ -17,6 +17,7 @@ superlens_add_core_test(NAME test_transposed_weight SOURCES core/test_transposed
 superlens_add_core_test(NAME test_non_finite SOURCES core/test_non_finite.cpp LABELS engine model)
 
 superlens_add_core_test(NAME test_thread_pool SOURCES core/test_thread_pool.cpp LABELS engine)
+superlens_add_core_test(NAME test_row_claims SOURCES core/test_row_claims.cpp LABELS engine)
 # The GEMM path of prompt-sized Linear layers (core/system/gemm_path.h): the
 # automatic choice, AMX forced for every weight type, our kernel forced in
 # AVX-512 and in AVX2, and OpenBLAS only.

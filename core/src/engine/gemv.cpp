@@ -57,11 +57,11 @@ inline float sum8(__m256 v) {
 }
 
 template <DType D>
-void rowsAvx2(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+void rowsAvx2(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1, std::int64_t prefetchEnd) {
     constexpr std::int64_t kStepBytes = kRowsPerPass * 8 * static_cast<std::int64_t>(sizeof(Stored<D>));  // one step of a pass
     constexpr int kLines = static_cast<int>(kStepBytes / 64);
     const std::int64_t vecEnd = cols / 8 * 8;
-    const char* end = reinterpret_cast<const char*>(w + r1 * cols);
+    const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
     std::int64_t r = r0;
     for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
         const Stored<D>* w0 = w + r * cols;
@@ -115,11 +115,12 @@ SL_AVX512 inline float sum16(__m512 v) {
 }
 
 template <DType D>
-SL_AVX512 void rowsAvx512(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+SL_AVX512 void rowsAvx512(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1,
+                          std::int64_t prefetchEnd) {
     constexpr std::int64_t kStepBytes = kRowsPerPass * 16 * static_cast<std::int64_t>(sizeof(Stored<D>));
     constexpr int kLines = static_cast<int>(kStepBytes / 64);
     const std::int64_t vecEnd = cols / 16 * 16;
-    const char* end = reinterpret_cast<const char*>(w + r1 * cols);
+    const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
     std::int64_t r = r0;
     for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
         const Stored<D>* w0 = w + r * cols;
@@ -184,13 +185,13 @@ SL_AVX512 inline float finishBf16Row(const std::uint16_t* row, const float* x, _
     return sum16(a) + tailDot<DType::BF16>(row, x, vecEnd, cols);
 }
 
-SL_AVX512 void rowsBf16Avx512(const std::uint16_t* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+SL_AVX512 void rowsBf16Avx512(const std::uint16_t* w, std::int64_t cols, const float* x, const float* xs, float* y, std::int64_t r0,
+                              std::int64_t r1, std::int64_t prefetchEnd) {
     constexpr std::int64_t kStepBytes = kRowsPerPass * 64;
     constexpr int kLines = static_cast<int>(kStepBytes / 64);
     const std::int64_t pairEnd = cols / 32 * 32, vecEnd = cols / 16 * 16;
-    const float* xs = splitPairs(x, pairEnd / 32);
     const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
-    const char* end = reinterpret_cast<const char*>(w + r1 * cols);
+    const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
     std::int64_t r = r0;
     for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
         const std::uint16_t* w0 = w + r * cols;
@@ -221,21 +222,48 @@ SL_AVX512 void rowsBf16Avx512(const std::uint16_t* w, std::int64_t cols, const f
 }
 
 template <DType D>
-void dispatch(const void* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
+void dispatch(const void* w, std::int64_t cols, const float* x, float* y, RowSource& source) {
     const auto* s = static_cast<const Stored<D>*>(w);
+    std::int64_t r0 = 0, r1 = 0, prefetchEnd = 0;
     if (gemm::gemvPath().isa == gemm::GemvIsa::Avx512) {
-        if constexpr (D == DType::BF16) rowsBf16Avx512(s, cols, x, y, r0, r1);
-        else rowsAvx512<D>(s, cols, x, y, r0, r1);
+        if constexpr (D == DType::BF16) {
+            const float* xs = splitPairs(x, cols / 32);
+            while (source.next(r0, r1, prefetchEnd)) rowsBf16Avx512(s, cols, x, xs, y, r0, r1, prefetchEnd);
+        } else {
+            while (source.next(r0, r1, prefetchEnd)) rowsAvx512<D>(s, cols, x, y, r0, r1, prefetchEnd);
+        }
+    } else {
+        while (source.next(r0, r1, prefetchEnd)) rowsAvx2<D>(s, cols, x, y, r0, r1, prefetchEnd);
     }
-    else rowsAvx2<D>(s, cols, x, y, r0, r1);
 }
+
+// One range, one call.
+class SingleRange final : public RowSource {
+public:
+    SingleRange(std::int64_t r0, std::int64_t r1) : m_r0(r0), m_r1(r1) {}
+    bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) override {
+        if (m_done || m_r0 >= m_r1) return false;
+        m_done = true;
+        r0 = m_r0, r1 = prefetchEnd = m_r1;
+        return true;
+    }
+
+private:
+    std::int64_t m_r0, m_r1;
+    bool m_done = false;
+};
 
 }  // namespace
 
+void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, RowSource& source) {
+    if (dtype == DType::F32) dispatch<DType::F32>(w, cols, x, y, source);
+    else if (dtype == DType::BF16) dispatch<DType::BF16>(w, cols, x, y, source);
+    else dispatch<DType::F16>(w, cols, x, y, source);
+}
+
 void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
-    if (dtype == DType::F32) dispatch<DType::F32>(w, cols, x, y, r0, r1);
-    else if (dtype == DType::BF16) dispatch<DType::BF16>(w, cols, x, y, r0, r1);
-    else dispatch<DType::F16>(w, cols, x, y, r0, r1);
+    SingleRange range(r0, r1);
+    rows(dtype, w, cols, x, y, range);
 }
 
 }  // namespace superlens::core::gemv

@@ -22,7 +22,22 @@
 
 namespace superlens::core::gemv {
 
-// dtype is F32, BF16 or F16; w points at element [0, 0].
+// Where a worker's rows come from, a range at a time (RowClaims in
+// kernels.cpp: its own slice, then rows taken from a slower worker).
+class RowSource {
+public:
+    // The next rows [r0, r1) and the row up to which the kernel may
+    // prefetch (>= r1, within the matrix); false when none are left.
+    virtual bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) = 0;
+
+protected:
+    ~RowSource() = default;
+};
+
+// dtype is F32, BF16 or F16; w points at element [0, 0]. x is prepared once
+// (bf16 pairs) for all the ranges the source hands out.
+void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, RowSource& source);
+// The rows [r0, r1) alone.
 void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1);
 
 }  // namespace superlens::core::gemv

@@ -11,6 +11,7 @@
 #include "gemm_amx.h"
 #include "gemm_panels.h"
 #include "gemv.h"
+#include "row_claims.h"
 #include "stored_elements.h"
 #include "superlens/core/system/blas.h"
 #include "superlens/core/system/gemm_path.h"
@@ -60,31 +61,47 @@ std::vector<S>& tileBuffer(int worker) {
     return t_buffer;
 }
 
+// One worker's rows of a single-token GEMV, as the GEMV kernel asks for them.
+class ClaimedRows final : public gemv::RowSource {
+public:
+    ClaimedRows(RowClaims& claims, int part) : m_claims(claims), m_part(part) {}
+    bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) override { return m_claims.next(m_part, r0, r1, prefetchEnd); }
+
+private:
+    RowClaims& m_claims;
+    int m_part;
+};
+
 // Single-token GEMV: memory-bound, so decode and dot product are fused
-// (no tile round trip through memory; gemv.h for f32/bf16/f16 rows).
+// (no tile round trip through memory; gemv.h for f32/bf16/f16 rows). The
+// rows come from `claims` (row_claims.h), as worker `part`.
 template <class S>
-void gemvRows(const WeightMatrix& w, const S* x, S* y, std::int64_t r0, std::int64_t r1) {
+void gemvRows(const WeightMatrix& w, const S* x, S* y, RowClaims& claims, int part) {
     const std::int64_t in = w.cols();
     if constexpr (std::is_same_v<S, float>) {
+        ClaimedRows rows(claims, part);
         if (const auto* stored = dynamic_cast<const StoredWeight*>(&w); stored && stored->view().dtype != DType::F32) {
-            gemv::rows(stored->view().dtype, stored->view().data, in, x, y, r0, r1);
+            gemv::rows(stored->view().dtype, stored->view().data, in, x, y, rows);
             return;
         }
         if (const float* direct = w.directF32()) {
-            gemv::rows(DType::F32, direct, in, x, y, r0, r1);
+            gemv::rows(DType::F32, direct, in, x, y, rows);
             return;
         }
     }
     constexpr std::int64_t kChunkRows = 8;
     std::vector<S>& buf = tileBuffer<S>(0);
     buf.resize(static_cast<std::size_t>(kChunkRows * in));
-    for (std::int64_t r = r0; r < r1; r += kChunkRows) {
-        const std::int64_t re = std::min(r1, r + kChunkRows);
-        w.decodeRows(r, re, buf.data());
-        for (std::int64_t i = r; i < re; ++i) {
-            Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> row(buf.data() + (i - r) * in, in);
-            Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> xv(x, in);
-            y[i] = row.dot(xv);
+    std::int64_t r0 = 0, r1 = 0, prefetchEnd = 0;
+    while (claims.next(part, r0, r1, prefetchEnd)) {
+        for (std::int64_t r = r0; r < r1; r += kChunkRows) {
+            const std::int64_t re = std::min(r1, r + kChunkRows);
+            w.decodeRows(r, re, buf.data());
+            for (std::int64_t i = r; i < re; ++i) {
+                Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> row(buf.data() + (i - r) * in, in);
+                Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> xv(x, in);
+                y[i] = row.dot(xv);
+            }
         }
     }
 }
@@ -281,8 +298,12 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
         return;
     }
 
-    if (n == 1) {
-        pool.parallelFor(out, 64, [&](std::int64_t r0, std::int64_t r1, int) { gemvRows<S>(w, x.data(), y.data(), r0, r1); });
+    if (n == 1 && out <= RowClaims::kMaxRows) {
+        // Slices of 64 rows' multiples, claimed 16 rows (four 4-row passes) at a time.
+        RowClaims claims(out, 64, pool.size(), 16);
+        pool.parallelFor(claims.parts(), 1, [&](std::int64_t p0, std::int64_t p1, int) {
+            for (std::int64_t p = p0; p < p1; ++p) gemvRows<S>(w, x.data(), y.data(), claims, static_cast<int>(p));
+        });
         return;
     }
 

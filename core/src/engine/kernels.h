@@ -15,7 +15,8 @@ template <class S>
 using Mat = Eigen::Matrix<S, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 
 // Y[n, out] = X[n, in] * W^T, W stored [out, in] (Hugging Face Linear).
-// Rows of W are split statically across the pool's workers; bf16/f16
+// Rows of W are split statically across the pool's workers (one token:
+// each starts on its own slice and then helps the slower, row_claims.h); bf16/f16
 // weights are decoded tile by tile right before their GEMM, so no fp32 copy
 // of the checkpoint is ever held. Deterministic: same inputs, same bits.
 // A TransposedWeight (a matrix S stored [in, out], GPT-2's Conv1D) is

@@ -12,6 +12,7 @@ list(APPEND SUPERLENS_CORE_SOURCES
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemm_amx.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemm_panels.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/gemv.cpp
+  ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/row_claims.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/activation_edits.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/forward_pass.cpp
   ${CMAKE_CURRENT_SOURCE_DIR}/src/engine/moe.cpp
