@@ -13,10 +13,12 @@
 //     counts as a GEMM of the machine ("best GEMM" is the best of all);
 //   - memory read bandwidth (STREAM-like sums over a 1 GiB array, 1 and all
 //     threads, the best of AVX2/AVX-512 loads with and without prefetch, 4 KiB
-//     and huge pages): the ceiling for single-token decode, which streams weights.
+//     and huge pages): the ceiling for single-token decode, which streams weights;
+//   - the engine's decode GEMV over 1 GiB of bf16 and f32 weights in each page
+//     size, all threads: its share of that ceiling.
 //
 //   bench_machine [--tokens T] [--seconds S] [--json]
-//   bench_machine --memory-only [--json]   (the read bandwidth alone, about 5 s:
+//   bench_machine --memory-only [--json]   (the read bandwidth and GEMV alone, about 6 s:
 //                                           bench/same_run.sh measures it in every round)
 
 #include <sys/mman.h>
@@ -191,6 +193,27 @@ nlohmann::json readBandwidths(ThreadPool& pool, int reps) {
     return out;
 }
 
+// The engine's own decode GEMV (kernels::linear for one token, as decode runs
+// it) over 1 GiB of bf16 and of f32 weights with TinyLlama's 2048 columns,
+// in each page size, on the pool: {"dtype", "pages", "gb_s"}. Beside the
+// read bandwidth this is the kernel's share of what memory delivers, free of
+// a token's other work (attention, norms, the pool's hand-offs).
+nlohmann::json gemvBandwidths(ThreadPool& pool, int reps) {
+    constexpr std::int64_t kCols = 2048;
+    nlohmann::json out = nlohmann::json::array();
+    for (const bool huge : {false, true}) {
+        const ReadBuffer buf(std::size_t{1} << 30, huge, &pool);  // small finite floats, read as bf16 pairs too
+        if (!buf.data) continue;
+        for (const DType dtype : {DType::BF16, DType::F32}) {
+            const std::int64_t rows = static_cast<std::int64_t>(buf.bytes / dtypeSize(dtype)) / kCols;
+            out.push_back({{"dtype", dtypeName(dtype)},
+                           {"pages", huge ? "2M (THP)" : "4K"},
+                           {"gb_s", measureGemvGbps(dtype, rows, kCols, reinterpret_cast<const std::byte*>(buf.data), pool, reps)}});
+        }
+    }
+    return out;
+}
+
 // One core type, in this process: {"core", "gflops_1", "gflops_all"}.
 nlohmann::json measureThisProcess(std::int64_t T, double seconds) {
     ThreadPool& pool = defaultThreadPool();
@@ -253,7 +276,11 @@ int main(int argc, char** argv) {
             if (r["gb_s_all_threads"].get<double>() > bwAll)
                 bwAll = r["gb_s_all_threads"].get<double>(), bwBest = r["kernel"].get<std::string>() + ", " + r["pages"].get<std::string>() + " pages";
         }
-        return nlohmann::json{{"read_gb_s_1_thread", bw1}, {"read_gb_s_all_threads", bwAll}, {"read_best", bwBest}, {"reads", reads}, {"threads", pool.size()}};
+        nlohmann::json gemv = gemvBandwidths(pool, 5);
+        double gemvBest = 0;
+        for (const auto& g : gemv) gemvBest = std::max(gemvBest, g["gb_s"].get<double>());
+        return nlohmann::json{{"read_gb_s_1_thread", bw1}, {"read_gb_s_all_threads", bwAll}, {"read_best", bwBest}, {"reads", reads},
+                              {"gemv", gemv},         {"gemv_gb_s_best", gemvBest},         {"threads", pool.size()}};
     };
     const auto printReads = [&pool](const nlohmann::json& m) {
         std::printf("memory read (1 GiB, best of 5 passes; GB/s on 1 thread / on %d):\n", pool.size());
@@ -262,6 +289,10 @@ int main(int argc, char** argv) {
                         r["gb_s_1_thread"].get<double>(), r["gb_s_all_threads"].get<double>());
         std::printf("memory read, best: %.1f GB/s on 1 thread, %.1f GB/s on %d (%s)\n", m["read_gb_s_1_thread"].get<double>(),
                     m["read_gb_s_all_threads"].get<double>(), pool.size(), m["read_best"].get<std::string>().c_str());
+        std::printf("engine decode GEMV (one token, 1 GiB of weights, 2048 columns, best of 5; GB/s on %d, %% of the best read):\n", pool.size());
+        for (const auto& g : m["gemv"])
+            std::printf("  %-6s %-9s %6.1f  %3.0f %%\n", g["dtype"].get<std::string>().c_str(), g["pages"].get<std::string>().c_str(),
+                        g["gb_s"].get<double>(), 100.0 * g["gb_s"].get<double>() / m["read_gb_s_all_threads"].get<double>());
     };
     if (memoryOnly) {
         nlohmann::json m = readSummary();

@@ -13,8 +13,9 @@ on), the one with the higher median rate over all rounds; a round's ratio is
 SuperLens's decode rate over that setting's in the same round, and the
 result is the median over the rounds. (Taking the faster setting round by
 round gave llama.cpp two draws against SuperLens's one whenever the memory's
-speed flipped within a round.) Optionally the memory read bandwidth is measured in every
-round too (bench_machine --memory-only).
+speed flipped within a round.) Optionally the memory read bandwidth is
+measured in every round too, with the engine's decode GEMV alone on the
+same type of weights in 2 MiB pages (bench_machine --memory-only).
 
   python3 bench/paired_decode.py [--rounds 8] [--types f32,bf16] [--memory]
 
@@ -67,10 +68,13 @@ class Server:
         self.p.wait(timeout=60)
 
 
-def memory_read(build):
+def memory_read(build, dtype):
+    """The read bandwidth, and the engine's decode GEMV on `dtype` weights in 2 MiB pages (GB/s)."""
     out = subprocess.run([os.path.join(build, "bench_machine"), "--memory-only", "--json"], capture_output=True, text=True,
                          timeout=120, check=True).stdout
-    return json.loads(out)["read_gb_s_all_threads"]
+    m = json.loads(out)
+    gemv = [g["gb_s"] for g in m.get("gemv", []) if g["dtype"] == dtype and g["pages"].startswith("2M")]
+    return m["read_gb_s_all_threads"], (gemv[0] if gemv else float("nan"))
 
 
 def run_pair(ty, a, work, build):
@@ -86,7 +90,7 @@ def run_pair(ty, a, work, build):
         for r in range(a.rounds):
             row = {"time": time.strftime("%H:%M:%S", time.gmtime())}
             if a.memory:
-                row["memory read GB/s"] = memory_read(build)
+                row["memory read GB/s"], row["GEMV GB/s"] = memory_read(build, "BF16" if ty == "bf16" else "F32")
             order = servers[r % 3:] + servers[:r % 3]
             for s in order:
                 row[s.name] = s.rate("decode_steps", a.decode)
@@ -124,7 +128,7 @@ def main():
         names = list(res["median_tok_s"])
         print(f"\ndecode {res['type']} against llama.cpp {res['llama_type']}, {len(res['rounds'])} rounds, "
               f"{a.tokens}-token prompt, {a.decode} steps (tok/s):")
-        head = ["time"] + (["memory read GB/s"] if a.memory else []) + names + ["ratio"]
+        head = ["time"] + (["memory read GB/s", "GEMV GB/s"] if a.memory else []) + names + ["ratio"]
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
         for row in res["rounds"]:
             cells = [row["time"]] + [f"{row[k]:.2f}" for k in head[1:]]

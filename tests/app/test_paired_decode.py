@@ -36,21 +36,29 @@ for i, line in enumerate(sys.stdin):
     print(json.dumps(out), flush=True)
 '''
 
+# bench_machine --memory-only --json: the read, and the GEMV per type and page size.
+FAKE_MACHINE = r'''#!/usr/bin/python3
+import json
+print(json.dumps({"read_gb_s_all_threads": 60.0, "gemv": [
+    {"dtype": "BF16", "pages": "4K", "gb_s": 40.0}, {"dtype": "F32", "pages": "4K", "gb_s": 45.0},
+    {"dtype": "BF16", "pages": "2M (THP)", "gb_s": 50.0}, {"dtype": "F32", "pages": "2M (THP)", "gb_s": 51.5}]}))
+'''
+
 
 class PairedDecode(unittest.TestCase):
-    def run_fake(self, rates, rounds):
+    def run_fake(self, rates, rounds, extra=()):
         with tempfile.TemporaryDirectory() as d:
             binary = os.path.join(d, "bin")
             os.mkdir(binary)
-            for name in ("bench_forward", "node"):
+            for name, text in (("bench_forward", FAKE), ("node", FAKE), ("bench_machine", FAKE_MACHINE)):
                 path = os.path.join(binary, name)
                 with open(path, "w") as f:
-                    f.write(FAKE)
+                    f.write(text)
                 os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
             log = os.path.join(d, "calls.log")
             env = dict(os.environ, SL_BUILD=d, SL_WORK=d, PATH=binary + os.pathsep + os.environ["PATH"],
                        FAKE_RATES=json.dumps(rates), FAKE_LOG=log)
-            p = subprocess.run(["/usr/bin/python3", SCRIPT, "--types", "f32", "--rounds", str(rounds)], capture_output=True,
+            p = subprocess.run(["/usr/bin/python3", SCRIPT, "--types", "f32", "--rounds", str(rounds), *extra], capture_output=True,
                                text=True, env=env, timeout=120)
             self.assertEqual(p.returncode, 0, p.stderr)
             with open(log) as f:
@@ -80,6 +88,12 @@ class PairedDecode(unittest.TestCase):
         # Medians 8 and 9: against flash attention, 10/9, 10/9, 10/12.5; median 10/9.
         self.assertIn(f"ratio against llama.cpp F32 --flash-attn (the faster median); median ratio {10 / 9:.2f}x (target >= 0.9x): "
                       "met, 2 of 3 rounds", out)
+
+    def test_memory_rounds_show_the_read_and_the_gemv_of_the_pair_type(self):
+        rates = {"superlens": [9.0], "llama": [10.0], "llama_fa": [9.0]}
+        out, _ = self.run_fake(rates, 1, ["--memory"])
+        self.assertIn("| time | memory read GB/s | GEMV GB/s | superlens f32 |", out)
+        self.assertIn("| 60.00 | 51.50 | 9.00 | 10.00 | 9.00 | 0.90 |", out)  # f32 in 2 MiB pages
 
     def test_met_when_the_median_reaches_the_target(self):
         rates = {"superlens": [9.5, 9.0, 9.6, 8.0], "llama": [10.0] * 4, "llama_fa": [9.0] * 4}

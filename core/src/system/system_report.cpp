@@ -1,5 +1,6 @@
 #include "superlens/core/system/system_report.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
@@ -71,6 +72,28 @@ double measureLinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, DType
         elapsed = std::chrono::duration<double>(Clock::now() - t0).count();
     } while (elapsed < seconds);
     return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * reps / elapsed / 1e9;
+}
+
+double measureGemvGbps(DType dtype, std::int64_t rows, std::int64_t cols, const std::byte* weights, ThreadPool& pool, int reps) {
+    std::mt19937 rng(13);
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    kernels::Mat<float> x(1, cols), y;
+    for (std::int64_t i = 0; i < cols; ++i) x.data()[i] = u(rng);
+    const std::string name = "measure.gemv";
+    TensorView view;
+    view.name = &name;
+    view.dtype = dtype;
+    view.shape = {rows, cols};
+    view.data = weights;
+    const StoredWeight w(view);
+    kernels::linear<float>(w, x, y, pool);  // warm-up
+    double best = 1e300;
+    for (int r = 0; r < reps; ++r) {
+        const auto t0 = Clock::now();
+        kernels::linear<float>(w, x, y, pool);
+        best = std::min(best, std::chrono::duration<double>(Clock::now() - t0).count());
+    }
+    return static_cast<double>(rows) * static_cast<double>(cols) * static_cast<double>(dtypeSize(dtype)) / best / 1e9;
 }
 
 namespace {

@@ -4,6 +4,7 @@
 // rate. One home for the report that `superlens-cli info --system` prints and
 // the GUI's Help -> About shows.
 
+#include <cstddef>
 #include <string>
 #include <utility>
 #include <vector>
@@ -49,6 +50,12 @@ double measureSgemmGflops(std::int64_t m, std::int64_t n, std::int64_t k, Thread
 // through a weight [n, k] stored as `dtype` (random data, as a checkpoint's
 // tensor is read: in place), on the pool, for about `seconds`.
 double measureLinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype, ThreadPool& pool, double seconds);
+
+// GB/s of the engine's single-token Linear (the decode GEMV, gemv.h) over a
+// weight [rows, cols] stored as `dtype` at `weights` (the caller's memory, so
+// it can choose the pages), on the pool: the bytes of the weight over the
+// best time of `reps` calls after one warm-up.
+double measureGemvGbps(DType dtype, std::int64_t rows, std::int64_t cols, const std::byte* weights, ThreadPool& pool, int reps);
 
 // Reads the CPU and the BLAS choice and measures the GEMM rate for about
 // `seconds` (0 skips the measurement).
