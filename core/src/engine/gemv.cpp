@@ -237,33 +237,12 @@ void dispatch(const void* w, std::int64_t cols, const float* x, float* y, RowSou
     }
 }
 
-// One range, one call.
-class SingleRange final : public RowSource {
-public:
-    SingleRange(std::int64_t r0, std::int64_t r1) : m_r0(r0), m_r1(r1) {}
-    bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) override {
-        if (m_done || m_r0 >= m_r1) return false;
-        m_done = true;
-        r0 = m_r0, r1 = prefetchEnd = m_r1;
-        return true;
-    }
-
-private:
-    std::int64_t m_r0, m_r1;
-    bool m_done = false;
-};
-
 }  // namespace
 
 void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, RowSource& source) {
     if (dtype == DType::F32) dispatch<DType::F32>(w, cols, x, y, source);
     else if (dtype == DType::BF16) dispatch<DType::BF16>(w, cols, x, y, source);
     else dispatch<DType::F16>(w, cols, x, y, source);
-}
-
-void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1) {
-    SingleRange range(r0, r1);
-    rows(dtype, w, cols, x, y, range);
 }
 
 }  // namespace superlens::core::gemv

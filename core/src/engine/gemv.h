@@ -1,7 +1,7 @@
 #pragma once
 // Single-token GEMV over stored weight rows (decode). Internal to core.
 //
-// y[r] = <W[r, :], x> for rows r in [r0, r1) of a row-major matrix W[rows,
+// y[r] = <W[r, :], x> for the rows a RowSource hands out, of a row-major matrix W[rows,
 // cols] stored as f32, bf16 or f16 (16-bit values widened to fp32 in
 // registers, nothing buffered), x and y fp32. Memory-bound: the kernel
 // reads four rows per pass (each x load feeds four FMAs) and prefetches the
@@ -14,7 +14,7 @@
 // Exact to fp32 accumulation. Each row is reduced in one fixed order (per
 // vector lane over the columns, then the lanes, then the scalar tail)
 // whether it falls in a four-row pass or in the remainder, so y[r] does not
-// depend on r0, r1 or the thread split.
+// depend on the ranges handed out or on the worker that computes it.
 
 #include <cstdint>
 
@@ -22,8 +22,8 @@
 
 namespace superlens::core::gemv {
 
-// Where a worker's rows come from, a range at a time (RowClaims in
-// kernels.cpp: its own slice, then rows taken from a slower worker).
+// Where a worker's rows come from, a range at a time (kernels.cpp: the
+// worker's RowClaims, row_claims.h: its own slice, then a slower worker's).
 class RowSource {
 public:
     // The next rows [r0, r1) and the row up to which the kernel may
@@ -37,7 +37,5 @@ protected:
 // dtype is F32, BF16 or F16; w points at element [0, 0]. x is prepared once
 // (bf16 pairs) for all the ranges the source hands out.
 void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, RowSource& source);
-// The rows [r0, r1) alone.
-void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1);
 
 }  // namespace superlens::core::gemv
