@@ -104,7 +104,8 @@ GemvPath chooseGemv() {
     if (value == "avx512" && !has512) fatal("SUPERLENS_GEMV=avx512: this CPU (or its OS) has no AVX-512 F/BW/VL");
     const std::string suffix = value.empty() ? " (SUPERLENS_GEMV unset: auto)" : " (SUPERLENS_GEMV=" + value + ")";
     p.isa = value == "avx2" || (value != "avx512" && !has512) ? GemvIsa::Avx2 : GemvIsa::Avx512;
-    p.name = std::string(p.isa == GemvIsa::Avx512 ? "AVX-512" : "AVX2") + ", 4 rows per pass, rows 2 passes ahead prefetched to L2";
+    p.name = std::string(p.isa == GemvIsa::Avx512 ? "AVX-512 (bf16 widened in pairs)" : "AVX2") +
+             ", 4 rows per pass, rows 2 passes ahead prefetched to L2, idle workers take rows from the slower";
     if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
     else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;
     return p;
