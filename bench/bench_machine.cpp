@@ -276,11 +276,8 @@ int main(int argc, char** argv) {
             if (r["gb_s_all_threads"].get<double>() > bwAll)
                 bwAll = r["gb_s_all_threads"].get<double>(), bwBest = r["kernel"].get<std::string>() + ", " + r["pages"].get<std::string>() + " pages";
         }
-        nlohmann::json gemv = gemvBandwidths(pool, 5);
-        double gemvBest = 0;
-        for (const auto& g : gemv) gemvBest = std::max(gemvBest, g["gb_s"].get<double>());
         return nlohmann::json{{"read_gb_s_1_thread", bw1}, {"read_gb_s_all_threads", bwAll}, {"read_best", bwBest}, {"reads", reads},
-                              {"gemv", gemv},         {"gemv_gb_s_best", gemvBest},         {"threads", pool.size()}};
+                              {"gemv", gemvBandwidths(pool, 5)}, {"threads", pool.size()}};
     };
     const auto printReads = [&pool](const nlohmann::json& m) {
         std::printf("memory read (1 GiB, best of 5 passes; GB/s on 1 thread / on %d):\n", pool.size());

@@ -41,6 +41,20 @@ double measureSgemmGflops(std::int64_t m, std::int64_t n, std::int64_t k, Thread
     return 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * reps / elapsed / 1e9;
 }
 
+namespace {
+
+// A [rows, cols] weight of `dtype` at `data`, named `name` (which must outlive the view).
+TensorView viewOver(const std::string& name, DType dtype, std::int64_t rows, std::int64_t cols, const std::byte* data) {
+    TensorView view;
+    view.name = &name;
+    view.dtype = dtype;
+    view.shape = {rows, cols};
+    view.data = data;
+    return view;
+}
+
+}  // namespace
+
 double measureLinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, DType dtype, ThreadPool& pool, double seconds) {
     std::mt19937 rng(11);
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
@@ -56,12 +70,7 @@ double measureLinearGflops(std::int64_t m, std::int64_t n, std::int64_t k, DType
         }
     }
     const std::string name = "measure.weight";
-    TensorView view;
-    view.name = &name;
-    view.dtype = dtype;
-    view.shape = {n, k};
-    view.data = bytes.data();
-    const StoredWeight w(view);
+    const StoredWeight w(viewOver(name, dtype, n, k, bytes.data()));
     kernels::linear<float>(w, x, y, pool);  // warm-up
     int reps = 0;
     const auto t0 = Clock::now();
@@ -80,12 +89,7 @@ double measureGemvGbps(DType dtype, std::int64_t rows, std::int64_t cols, const 
     kernels::Mat<float> x(1, cols), y;
     for (std::int64_t i = 0; i < cols; ++i) x.data()[i] = u(rng);
     const std::string name = "measure.gemv";
-    TensorView view;
-    view.name = &name;
-    view.dtype = dtype;
-    view.shape = {rows, cols};
-    view.data = weights;
-    const StoredWeight w(view);
+    const StoredWeight w(viewOver(name, dtype, rows, cols, weights));
     kernels::linear<float>(w, x, y, pool);  // warm-up
     double best = 1e300;
     for (int r = 0; r < reps; ++r) {
