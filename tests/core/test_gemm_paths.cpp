@@ -4,7 +4,7 @@
 // SUPERLENS_GEMM unset (the automatic choice), =amx (AMX for bf16, f16 and
 // f32 weights, from 2 tokens up), =avx512 and =avx2 (our kernel for the
 // three, from 2 tokens up) and =blas, and with
-// SUPERLENS_GEMV=avx2 and =avx512 (the single-token kernel, gemv.h); a path
+// SUPERLENS_GEMV=avx2 and =avx512 (the GEMV of one token or a few, gemv.h); a path
 // this machine cannot run is skipped. On each: kernels::linear against float64 loops over
 // the stored values, for ragged shapes that cross every tile, chunk and
 // block boundary of the AMX kernel; the same bits on 1 and 2 threads; and
@@ -21,6 +21,7 @@
 
 #include "../../core/src/engine/gemm_amx.h"
 #include "../../core/src/engine/gemm_panels.h"
+#include "../../core/src/engine/gemv.h"
 #include "../../core/src/engine/kernels.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/thread_pool.h"
@@ -78,11 +79,14 @@ TEST(GemmPath, FollowsTheEnvironment) {
         EXPECT_FALSE(gemm::amxFor(DType::BF16));
         EXPECT_FALSE(gemm::panelsFor(DType::F32));
         EXPECT_EQ(gemm::kernelFor(DType::F32, 128), "OpenBLAS");
+        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
+        EXPECT_EQ(gemm::kernelFor(DType::F32, 2), "OpenBLAS");
     } else if (requested() == "amx") {
         EXPECT_TRUE(p.amx);
         EXPECT_TRUE(gemm::amxFor(DType::BF16) && gemm::amxFor(DType::F16) && gemm::amxFor(DType::F32));
         EXPECT_FALSE(gemm::panelsFor(DType::F32));
         EXPECT_EQ(gemm::kernelMinRows(), 2);
+        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
         EXPECT_EQ(gemm::kernelFor(DType::F32, 2), "AMX");
     } else if (requested() == "avx512" || requested() == "avx2") {
         const bool is512 = requested() == "avx512";
@@ -90,6 +94,7 @@ TEST(GemmPath, FollowsTheEnvironment) {
         EXPECT_EQ(p.panels, is512 ? gemm::PanelIsa::Avx512 : gemm::PanelIsa::Avx2);
         EXPECT_TRUE(onPanels({DType::BF16, DType::F16, DType::F32}));
         EXPECT_EQ(gemm::kernelMinRows(), 2);
+        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
         EXPECT_EQ(gemm::kernelFor(DType::BF16, 2), is512 ? "AVX-512 kernel" : "AVX2 kernel");
     } else {
         EXPECT_EQ(p.amx, canAmx) << p.selection;
@@ -101,10 +106,10 @@ TEST(GemmPath, FollowsTheEnvironment) {
         EXPECT_TRUE(onPanels({DType::F32, DType::F16}));
         EXPECT_EQ(gemm::panelsFor(DType::BF16), !canAmx);
         EXPECT_EQ(gemm::kernelMinRows(), 16);
-        // Fewer than 16 tokens go to OpenBLAS; one token to the GEMV.
-        EXPECT_EQ(gemm::kernelFor(DType::F32, 15), "OpenBLAS");
-        EXPECT_EQ(gemm::kernelFor(DType::BF16, 15), "decoded tiles + OpenBLAS");
-        EXPECT_NE(gemm::kernelFor(DType::F32, 1).find("GEMV"), std::string::npos);
+        // Fewer than 16 tokens go to the GEMV, never to OpenBLAS.
+        EXPECT_EQ(gemm::gemvMaxTokens(), 15);
+        for (DType d : {DType::F32, DType::BF16, DType::F16})
+            for (std::int64_t tokens : {1, 2, 15}) EXPECT_NE(gemm::kernelFor(d, tokens).find("GEMV"), std::string::npos) << tokens << " tokens";
         EXPECT_EQ(gemm::kernelFor(DType::F32, 16), can512 ? "AVX-512 kernel" : "AVX2 kernel");
     }
     EXPECT_FALSE(p.name.empty());
@@ -161,7 +166,9 @@ struct Shape {
 // m: below, at and across the 16/32-row tiles and the 128-row block; n: across
 // the 32-row weight blocks and the 256-row block; k: across the 32-column
 // tiles and the 512-column chunks.
-const Shape kShapes[] = {{2, 5, 7}, {16, 37, 45}, {33, 70, 100}, {40, 300, 1030}, {130, 64, 96}, {20, 33, 512}};
+// m = 2, 5 and 15: the GEMV's token pairs, a lone last token, and its most
+// tokens (by default; the GEMM kernels when SUPERLENS_GEMM is set).
+const Shape kShapes[] = {{2, 5, 7}, {5, 37, 45}, {15, 70, 1030}, {16, 37, 45}, {33, 70, 100}, {40, 300, 1030}, {130, 64, 96}, {20, 33, 512}};
 
 double maxError(const kernels::Mat<float>& x, const std::vector<double>& w, std::int64_t n, const kernels::Mat<float>& y, double* maxRef) {
     double err = 0;
@@ -321,7 +328,7 @@ TEST(GemmPath, EngineLogitsMatchTheFloat64Reference) {
     }
 }
 
-// ---- The single-token GEMV (decode), gemv.h: one activation row.
+// ---- The GEMV (decode and short prompts), gemv.h: one activation row or a few.
 
 TEST(GemvPath, FollowsTheEnvironment) {
     REQUIRE_PATH();
@@ -391,6 +398,80 @@ TEST(GemvPath, RowsGiveTheSameBitsWhereverThePassesFall) {
                 for (std::int64_t r = skip; r < n; ++r)
                     ASSERT_EQ(yShift(0, r - skip), y1(0, r)) << dtypeName(dtype) << " row " << r << " from row " << skip << ", " << pool->size() << " threads";
             }
+        }
+    }
+}
+
+// All of a matrix's rows at once, as one worker's claim.
+class AllRows final : public gemv::RowSource {
+public:
+    explicit AllRows(std::int64_t n) : m_n(n) {}
+    bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) override {
+        if (m_done) return false;
+        m_done = true;
+        r0 = 0, r1 = prefetchEnd = m_n;
+        return true;
+    }
+
+private:
+    std::int64_t m_n;
+    bool m_done = false;
+};
+
+// Several tokens: each gets, bit for bit, what it gets alone (the same
+// per-row order, whether beside another token in a pass, the odd one out,
+// or in the remainder rows), and matches float64. Tokens: one pair, a pair
+// and a lone one, up to the 15 a Linear hands the GEMV; rows and columns as
+// in SingleTokenMatchesFloat64OnEveryWeightType.
+TEST(GemvPath, FewTokensGetTheBitsEachGetsAlone) {
+    REQUIRE_PATH();
+    const std::pair<std::int64_t, std::int64_t> shapes[] = {{3, 16}, {6, 48}, {11, 50}, {37, 45}, {13, 1050}};
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        for (const auto& [rows, k] : shapes) {
+            const Weight w(dtype, rows, k, static_cast<std::uint32_t>(rows * 5 + k));
+            for (std::int64_t n : {2, 3, 4, 15}) {
+                std::mt19937 rng(static_cast<std::uint32_t>(n * 100 + k));
+                std::normal_distribution<float> nd(0.0f, 1.0f);
+                kernels::Mat<float> x(n, k), y(n, rows), alone(1, rows);
+                for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+                x(n - 1, k - 1) = 300.0f;  // a massive activation, in the last token's scalar tail when there is one
+                AllRows all(rows);
+                gemv::rows(dtype, w.view.data, k, {x.data(), k, y.data(), rows, n}, all);
+                for (std::int64_t t = 0; t < n; ++t) {
+                    AllRows one(rows);
+                    gemv::rows(dtype, w.view.data, k, {x.data() + t * k, k, alone.data(), rows, 1}, one);
+                    for (std::int64_t r = 0; r < rows; ++r)
+                        ASSERT_EQ(y(t, r), alone(0, r)) << dtypeName(dtype) << " " << rows << "x" << k << ", token " << t << " of " << n << ", row " << r
+                                                        << " on " << gemm::gemvPath().name;
+                }
+                double maxRef = 0;
+                const double err = maxError(x, w.values, rows, y, &maxRef);
+                EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << n << "x" << rows << "x" << k;
+            }
+        }
+    }
+}
+
+// By default a Linear with fewer than 16 tokens takes the GEMV, on every
+// worker's claims: its tokens get their single-token bits.
+TEST(GemvPath, LinearHandsFewTokensToIt) {
+    REQUIRE_PATH();
+    const std::int64_t n = gemm::gemvMaxTokens();
+    if (n < 2) GTEST_SKIP() << "SUPERLENS_GEMM=" << requested() << ": prompts take the GEMM kernels from 2 tokens";
+    ThreadPool pool(2);
+    const std::int64_t rows = 300, k = 1030;
+    for (DType dtype : {DType::BF16, DType::F32}) {
+        const Weight w(dtype, rows, k, 9);
+        const StoredWeight stored(w.view);
+        std::mt19937 rng(4);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        kernels::Mat<float> x(n, k), y, alone;
+        for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+        kernels::linear<float>(stored, x, y, pool);
+        for (std::int64_t t = 0; t < n; ++t) {
+            const kernels::Mat<float> xt = x.row(t);
+            kernels::linear<float>(stored, xt, alone, pool);
+            ASSERT_EQ(y.row(t), alone.row(0)) << dtypeName(dtype) << " token " << t << " of " << n;
         }
     }
 }

@@ -46,6 +46,25 @@ inline float tailDot(const Stored<D>* row, const float* x, std::int64_t from, st
             for (int slI = 0; slI < (lines); ++slI) _mm_prefetch(slPf + 64 * slI, _MM_HINT_T1); \
     } while (false)
 
+// Runs kernel k over the rows `source` hands out: per four-row pass, the
+// tokens two at a time (the last alone when n is odd), then the remainder
+// rows one at a time per token. Only a pass's first tokens prefetch; the
+// later ones find its rows in L1.
+template <class K>
+void drive(const K& k, std::int64_t n, RowSource& source) {
+    std::int64_t r0 = 0, r1 = 0, prefetchEnd = 0;
+    while (source.next(r0, r1, prefetchEnd)) {
+        std::int64_t r = r0;
+        for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
+            std::int64_t t = 0;
+            for (; t + 2 <= n; t += 2) k.template pass<2>(r, t, t == 0 ? prefetchEnd : 0);
+            if (t < n) k.template pass<1>(r, t, t == 0 ? prefetchEnd : 0);
+        }
+        for (; r < r1; ++r)
+            for (std::int64_t t = 0; t < n; ++t) k.row(r, t);
+    }
+}
+
 // ---- AVX2 (x86-64-v3): 8 columns per step.
 
 inline float sum8(__m256 v) {
@@ -57,40 +76,54 @@ inline float sum8(__m256 v) {
 }
 
 template <DType D>
-void rowsAvx2(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1, std::int64_t prefetchEnd) {
-    constexpr std::int64_t kStepBytes = kRowsPerPass * 8 * static_cast<std::int64_t>(sizeof(Stored<D>));  // one step of a pass
-    constexpr int kLines = static_cast<int>(kStepBytes / 64);
-    const std::int64_t vecEnd = cols / 8 * 8;
-    const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
-    std::int64_t r = r0;
-    for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
+struct Avx2Rows {
+    const Stored<D>* w;
+    std::int64_t cols;
+    Tokens t;
+
+    // Rows [r, r + 4) for tokens [t0, t0 + TB); prefetches up to row
+    // prefetchEnd (0: none).
+    template <int TB>
+    void pass(std::int64_t r, std::int64_t t0, std::int64_t prefetchEnd) const {
+        constexpr std::int64_t kStepBytes = kRowsPerPass * 8 * static_cast<std::int64_t>(sizeof(Stored<D>));  // one step of a pass
+        constexpr int kLines = static_cast<int>(kStepBytes / 64);
+        const std::int64_t vecEnd = cols / 8 * 8;
         const Stored<D>* w0 = w + r * cols;
-        const Stored<D>* w1 = w0 + cols;
-        const Stored<D>* w2 = w1 + cols;
-        const Stored<D>* w3 = w2 + cols;
         // The pass kPassesAhead on: kRowsPerPass contiguous rows, walked as fast as this pass.
         const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
-        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
+        const float* x = t.x + t0 * t.ldx;
+        __m256 a[kRowsPerPass][TB];
+#pragma GCC unroll 8
+        for (int i = 0; i < kRowsPerPass; ++i)
+#pragma GCC unroll 2
+            for (int j = 0; j < TB; ++j) a[i][j] = _mm256_setzero_ps();
         for (std::int64_t c = 0; c < vecEnd; c += 8) {
             SL_PREFETCH_LINES(ahead + c / 8 * kStepBytes, end, kLines);
-            const __m256 xv = _mm256_loadu_ps(x + c);
-            a0 = _mm256_fmadd_ps(load8<D>(w0 + c), xv, a0);
-            a1 = _mm256_fmadd_ps(load8<D>(w1 + c), xv, a1);
-            a2 = _mm256_fmadd_ps(load8<D>(w2 + c), xv, a2);
-            a3 = _mm256_fmadd_ps(load8<D>(w3 + c), xv, a3);
+            __m256 xv[TB];
+#pragma GCC unroll 2
+            for (int j = 0; j < TB; ++j) xv[j] = _mm256_loadu_ps(x + j * t.ldx + c);
+#pragma GCC unroll 8
+            for (int i = 0; i < kRowsPerPass; ++i) {
+                const __m256 wv = load8<D>(w0 + i * cols + c);
+#pragma GCC unroll 2
+                for (int j = 0; j < TB; ++j) a[i][j] = _mm256_fmadd_ps(wv, xv[j], a[i][j]);
+            }
         }
-        y[r] = sum8(a0) + tailDot<D>(w0, x, vecEnd, cols);
-        y[r + 1] = sum8(a1) + tailDot<D>(w1, x, vecEnd, cols);
-        y[r + 2] = sum8(a2) + tailDot<D>(w2, x, vecEnd, cols);
-        y[r + 3] = sum8(a3) + tailDot<D>(w3, x, vecEnd, cols);
+        for (int j = 0; j < TB; ++j)
+            for (int i = 0; i < kRowsPerPass; ++i)
+                t.y[(t0 + j) * t.ldy + r + i] = sum8(a[i][j]) + tailDot<D>(w0 + i * cols, x + j * t.ldx, vecEnd, cols);
     }
-    for (; r < r1; ++r) {
+
+    void row(std::int64_t r, std::int64_t tok) const {
+        const std::int64_t vecEnd = cols / 8 * 8;
         const Stored<D>* w0 = w + r * cols;
+        const float* x = t.x + tok * t.ldx;
         __m256 a0 = _mm256_setzero_ps();
         for (std::int64_t c = 0; c < vecEnd; c += 8) a0 = _mm256_fmadd_ps(load8<D>(w0 + c), _mm256_loadu_ps(x + c), a0);
-        y[r] = sum8(a0) + tailDot<D>(w0, x, vecEnd, cols);
+        t.y[tok * t.ldy + r] = sum8(a0) + tailDot<D>(w0, x, vecEnd, cols);
     }
-}
+};
 
 // ---- AVX-512: 16 columns per step.
 
@@ -115,40 +148,51 @@ SL_AVX512 inline float sum16(__m512 v) {
 }
 
 template <DType D>
-SL_AVX512 void rowsAvx512(const Stored<D>* w, std::int64_t cols, const float* x, float* y, std::int64_t r0, std::int64_t r1,
-                          std::int64_t prefetchEnd) {
-    constexpr std::int64_t kStepBytes = kRowsPerPass * 16 * static_cast<std::int64_t>(sizeof(Stored<D>));
-    constexpr int kLines = static_cast<int>(kStepBytes / 64);
-    const std::int64_t vecEnd = cols / 16 * 16;
-    const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
-    std::int64_t r = r0;
-    for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
+struct Avx512Rows {
+    const Stored<D>* w;
+    std::int64_t cols;
+    Tokens t;
+
+    template <int TB>
+    SL_AVX512 void pass(std::int64_t r, std::int64_t t0, std::int64_t prefetchEnd) const {
+        constexpr std::int64_t kStepBytes = kRowsPerPass * 16 * static_cast<std::int64_t>(sizeof(Stored<D>));
+        constexpr int kLines = static_cast<int>(kStepBytes / 64);
+        const std::int64_t vecEnd = cols / 16 * 16;
         const Stored<D>* w0 = w + r * cols;
-        const Stored<D>* w1 = w0 + cols;
-        const Stored<D>* w2 = w1 + cols;
-        const Stored<D>* w3 = w2 + cols;
         const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
-        __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
+        const float* x = t.x + t0 * t.ldx;
+        __m512 a[kRowsPerPass][TB];
+#pragma GCC unroll 8
+        for (int i = 0; i < kRowsPerPass; ++i)
+#pragma GCC unroll 2
+            for (int j = 0; j < TB; ++j) a[i][j] = _mm512_setzero_ps();
         for (std::int64_t c = 0; c < vecEnd; c += 16) {
             SL_PREFETCH_LINES(ahead + c / 16 * kStepBytes, end, kLines);
-            const __m512 xv = _mm512_loadu_ps(x + c);
-            a0 = _mm512_fmadd_ps(load16<D>(w0 + c), xv, a0);
-            a1 = _mm512_fmadd_ps(load16<D>(w1 + c), xv, a1);
-            a2 = _mm512_fmadd_ps(load16<D>(w2 + c), xv, a2);
-            a3 = _mm512_fmadd_ps(load16<D>(w3 + c), xv, a3);
+            __m512 xv[TB];
+#pragma GCC unroll 2
+            for (int j = 0; j < TB; ++j) xv[j] = _mm512_loadu_ps(x + j * t.ldx + c);
+#pragma GCC unroll 8
+            for (int i = 0; i < kRowsPerPass; ++i) {
+                const __m512 wv = load16<D>(w0 + i * cols + c);
+#pragma GCC unroll 2
+                for (int j = 0; j < TB; ++j) a[i][j] = _mm512_fmadd_ps(wv, xv[j], a[i][j]);
+            }
         }
-        y[r] = sum16(a0) + tailDot<D>(w0, x, vecEnd, cols);
-        y[r + 1] = sum16(a1) + tailDot<D>(w1, x, vecEnd, cols);
-        y[r + 2] = sum16(a2) + tailDot<D>(w2, x, vecEnd, cols);
-        y[r + 3] = sum16(a3) + tailDot<D>(w3, x, vecEnd, cols);
+        for (int j = 0; j < TB; ++j)
+            for (int i = 0; i < kRowsPerPass; ++i)
+                t.y[(t0 + j) * t.ldy + r + i] = sum16(a[i][j]) + tailDot<D>(w0 + i * cols, x + j * t.ldx, vecEnd, cols);
     }
-    for (; r < r1; ++r) {
+
+    SL_AVX512 void row(std::int64_t r, std::int64_t tok) const {
+        const std::int64_t vecEnd = cols / 16 * 16;
         const Stored<D>* w0 = w + r * cols;
+        const float* x = t.x + tok * t.ldx;
         __m512 a0 = _mm512_setzero_ps();
         for (std::int64_t c = 0; c < vecEnd; c += 16) a0 = _mm512_fmadd_ps(load16<D>(w0 + c), _mm512_loadu_ps(x + c), a0);
-        y[r] = sum16(a0) + tailDot<D>(w0, x, vecEnd, cols);
+        t.y[tok * t.ldy + r] = sum16(a0) + tailDot<D>(w0, x, vecEnd, cols);
     }
-}
+};
 
 // ---- bf16 on AVX-512, in pairs: a bf16 is the high half of an fp32, so a
 // 32-bit lane holding two of them gives the odd column's value by masking off
@@ -159,21 +203,18 @@ SL_AVX512 void rowsAvx512(const Stored<D>* w, std::int64_t cols, const float* x,
 // laid out once per call to match: per 32 columns, the 16 even ones, then the
 // 16 odd ones. (On AVX2 the same trick measured 1.00x: not used there.)
 
-// out[32b + j] = x[32b + 2j], out[32b + 16 + j] = x[32b + 2j + 1] for j < 16, b < blocks.
-const float* splitPairs(const float* x, std::int64_t blocks) {
+// For each token t < n: out[t * 32 blocks + 32b + j] = x[t * ldx + 32b + 2j],
+// and the odd column 2j + 1 at 32b + 16 + j, for j < 16, b < blocks.
+const float* splitPairs(const float* x, std::int64_t ldx, std::int64_t n, std::int64_t blocks) {
     thread_local std::vector<float> t_split;
-    t_split.resize(static_cast<std::size_t>(blocks * 32));
+    t_split.resize(static_cast<std::size_t>(n * blocks * 32));
     float* out = t_split.data();
-    for (std::int64_t b = 0; b < blocks; ++b, x += 32, out += 32)
-        for (int j = 0; j < 16; ++j) out[j] = x[2 * j], out[16 + j] = x[2 * j + 1];
+    for (std::int64_t t = 0; t < n; ++t) {
+        const float* xt = x + t * ldx;
+        for (std::int64_t b = 0; b < blocks; ++b, xt += 32, out += 32)
+            for (int j = 0; j < 16; ++j) out[j] = xt[2 * j], out[16 + j] = xt[2 * j + 1];
+    }
     return t_split.data();
-}
-
-// 32 columns of one row: even ones into e, odd ones into o.
-SL_AVX512 inline void pairStep(const std::uint16_t* p, __m512 xe, __m512 xo, __m512i high, __m512& e, __m512& o) {
-    const __m512i v = _mm512_loadu_si512(p);
-    e = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), xe, e);
-    o = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), xo, o);
 }
 
 // One row's fixed order: even + odd lanes, then one 16-column step when
@@ -185,64 +226,80 @@ SL_AVX512 inline float finishBf16Row(const std::uint16_t* row, const float* x, _
     return sum16(a) + tailDot<DType::BF16>(row, x, vecEnd, cols);
 }
 
-SL_AVX512 void rowsBf16Avx512(const std::uint16_t* w, std::int64_t cols, const float* x, const float* xs, float* y, std::int64_t r0,
-                              std::int64_t r1, std::int64_t prefetchEnd) {
-    constexpr std::int64_t kStepBytes = kRowsPerPass * 64;
-    constexpr int kLines = static_cast<int>(kStepBytes / 64);
-    const std::int64_t pairEnd = cols / 32 * 32, vecEnd = cols / 16 * 16;
-    const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
-    const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
-    std::int64_t r = r0;
-    for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
+struct Bf16PairsAvx512 {
+    const std::uint16_t* w;
+    std::int64_t cols;
+    Tokens t;
+    const float* xs;  // splitPairs(t.x, ...), pairEnd floats per token
+
+    template <int TB>
+    SL_AVX512 void pass(std::int64_t r, std::int64_t t0, std::int64_t prefetchEnd) const {
+        constexpr std::int64_t kStepBytes = kRowsPerPass * 64;
+        constexpr int kLines = static_cast<int>(kStepBytes / 64);
+        const std::int64_t pairEnd = cols / 32 * 32, vecEnd = cols / 16 * 16;
+        const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
         const std::uint16_t* w0 = w + r * cols;
-        const std::uint16_t* w1 = w0 + cols;
-        const std::uint16_t* w2 = w1 + cols;
-        const std::uint16_t* w3 = w2 + cols;
         const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
-        __m512 e0 = _mm512_setzero_ps(), e1 = e0, e2 = e0, e3 = e0, o0 = e0, o1 = e0, o2 = e0, o3 = e0;
+        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
+        const float* x = xs + t0 * pairEnd;
+        __m512 e[kRowsPerPass][TB], o[kRowsPerPass][TB];
+#pragma GCC unroll 8
+        for (int i = 0; i < kRowsPerPass; ++i)
+#pragma GCC unroll 2
+            for (int j = 0; j < TB; ++j) e[i][j] = o[i][j] = _mm512_setzero_ps();
         for (std::int64_t c = 0; c < pairEnd; c += 32) {
             SL_PREFETCH_LINES(ahead + c / 32 * kStepBytes, end, kLines);
-            const __m512 xe = _mm512_loadu_ps(xs + c), xo = _mm512_loadu_ps(xs + c + 16);
-            pairStep(w0 + c, xe, xo, high, e0, o0);
-            pairStep(w1 + c, xe, xo, high, e1, o1);
-            pairStep(w2 + c, xe, xo, high, e2, o2);
-            pairStep(w3 + c, xe, xo, high, e3, o3);
+            __m512 xe[TB], xo[TB];
+#pragma GCC unroll 2
+            for (int j = 0; j < TB; ++j) xe[j] = _mm512_loadu_ps(x + j * pairEnd + c), xo[j] = _mm512_loadu_ps(x + j * pairEnd + c + 16);
+#pragma GCC unroll 8
+            for (int i = 0; i < kRowsPerPass; ++i) {
+                const __m512i v = _mm512_loadu_si512(w0 + i * cols + c);
+                const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), wo = _mm512_castsi512_ps(_mm512_and_si512(v, high));
+#pragma GCC unroll 2
+                for (int j = 0; j < TB; ++j) e[i][j] = _mm512_fmadd_ps(we, xe[j], e[i][j]), o[i][j] = _mm512_fmadd_ps(wo, xo[j], o[i][j]);
+            }
         }
-        y[r] = finishBf16Row(w0, x, e0, o0, pairEnd, vecEnd, cols);
-        y[r + 1] = finishBf16Row(w1, x, e1, o1, pairEnd, vecEnd, cols);
-        y[r + 2] = finishBf16Row(w2, x, e2, o2, pairEnd, vecEnd, cols);
-        y[r + 3] = finishBf16Row(w3, x, e3, o3, pairEnd, vecEnd, cols);
+        for (int j = 0; j < TB; ++j)
+            for (int i = 0; i < kRowsPerPass; ++i)
+                t.y[(t0 + j) * t.ldy + r + i] = finishBf16Row(w0 + i * cols, t.x + (t0 + j) * t.ldx, e[i][j], o[i][j], pairEnd, vecEnd, cols);
     }
-    for (; r < r1; ++r) {
+
+    SL_AVX512 void row(std::int64_t r, std::int64_t tok) const {
+        const std::int64_t pairEnd = cols / 32 * 32, vecEnd = cols / 16 * 16;
+        const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
         const std::uint16_t* w0 = w + r * cols;
-        __m512 e0 = _mm512_setzero_ps(), o0 = e0;
-        for (std::int64_t c = 0; c < pairEnd; c += 32) pairStep(w0 + c, _mm512_loadu_ps(xs + c), _mm512_loadu_ps(xs + c + 16), high, e0, o0);
-        y[r] = finishBf16Row(w0, x, e0, o0, pairEnd, vecEnd, cols);
+        const float* x = xs + tok * pairEnd;
+        __m512 e = _mm512_setzero_ps(), o = e;
+        for (std::int64_t c = 0; c < pairEnd; c += 32) {
+            const __m512i v = _mm512_loadu_si512(w0 + c);
+            e = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(x + c), e);
+            o = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), _mm512_loadu_ps(x + c + 16), o);
+        }
+        t.y[tok * t.ldy + r] = finishBf16Row(w0, t.x + tok * t.ldx, e, o, pairEnd, vecEnd, cols);
     }
-}
+};
 
 template <DType D>
-void dispatch(const void* w, std::int64_t cols, const float* x, float* y, RowSource& source) {
+void dispatch(const void* w, std::int64_t cols, const Tokens& t, RowSource& source) {
     const auto* s = static_cast<const Stored<D>*>(w);
-    std::int64_t r0 = 0, r1 = 0, prefetchEnd = 0;
     if (gemm::gemvPath().isa == gemm::GemvIsa::Avx512) {
         if constexpr (D == DType::BF16) {
-            const float* xs = splitPairs(x, cols / 32);
-            while (source.next(r0, r1, prefetchEnd)) rowsBf16Avx512(s, cols, x, xs, y, r0, r1, prefetchEnd);
+            drive(Bf16PairsAvx512{s, cols, t, splitPairs(t.x, t.ldx, t.n, cols / 32)}, t.n, source);
         } else {
-            while (source.next(r0, r1, prefetchEnd)) rowsAvx512<D>(s, cols, x, y, r0, r1, prefetchEnd);
+            drive(Avx512Rows<D>{s, cols, t}, t.n, source);
         }
     } else {
-        while (source.next(r0, r1, prefetchEnd)) rowsAvx2<D>(s, cols, x, y, r0, r1, prefetchEnd);
+        drive(Avx2Rows<D>{s, cols, t}, t.n, source);
     }
 }
 
 }  // namespace
 
-void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, RowSource& source) {
-    if (dtype == DType::F32) dispatch<DType::F32>(w, cols, x, y, source);
-    else if (dtype == DType::BF16) dispatch<DType::BF16>(w, cols, x, y, source);
-    else dispatch<DType::F16>(w, cols, x, y, source);
+void rows(DType dtype, const void* w, std::int64_t cols, const Tokens& tokens, RowSource& source) {
+    if (dtype == DType::F32) dispatch<DType::F32>(w, cols, tokens, source);
+    else if (dtype == DType::BF16) dispatch<DType::BF16>(w, cols, tokens, source);
+    else dispatch<DType::F16>(w, cols, tokens, source);
 }
 
 }  // namespace superlens::core::gemv

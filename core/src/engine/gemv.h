@@ -1,20 +1,26 @@
 #pragma once
-// Single-token GEMV over stored weight rows (decode). Internal to core.
+// GEMV over stored weight rows for one token (decode) or a few (short
+// prompts). Internal to core.
 //
-// y[r] = <W[r, :], x> for the rows a RowSource hands out, of a row-major matrix W[rows,
-// cols] stored as f32, bf16 or f16 (16-bit values widened to fp32 in
-// registers, nothing buffered), x and y fp32. Memory-bound: the kernel
-// reads four rows per pass (each x load feeds four FMAs) and prefetches the
-// rows two passes ahead into L2, since a 2048-column bf16 row is one 4 KiB
-// page and the hardware prefetcher stops at page boundaries. The ISA
-// (AVX-512 or AVX2) is chosen at run time by gemm::gemvPath(). bf16 on
-// AVX-512 is widened in pairs (two bf16 per 32-bit lane: one shifted up, one
-// masked), against a copy of x split into even and odd columns per 32.
+// y[t, r] = <W[r, :], x[t, :]> for the rows a RowSource hands out and every
+// token t, of a row-major matrix W[rows, cols] stored as f32, bf16 or f16
+// (16-bit values widened to fp32 in registers, nothing buffered), x and y
+// fp32. Memory-bound: the kernel reads four rows per pass (each x load feeds
+// four FMAs) and prefetches the rows two passes ahead into L2, since a
+// 2048-column bf16 row is one 4 KiB page and the hardware prefetcher stops at
+// page boundaries. With several tokens, a pass takes them two at a time (each
+// widened weight feeds two FMAs) while its four rows stay in L1: the weights
+// still stream from memory once per call. The ISA (AVX-512 or AVX2) is chosen
+// at run time by gemm::gemvPath(). bf16 on AVX-512 is widened in pairs (two
+// bf16 per 32-bit lane: one shifted up, one masked), against a copy of x
+// split into even and odd columns per 32.
 //
-// Exact to fp32 accumulation. Each row is reduced in one fixed order (per
-// vector lane over the columns, then the lanes, then the scalar tail)
-// whether it falls in a four-row pass or in the remainder, so y[r] does not
-// depend on the ranges handed out or on the worker that computes it.
+// Exact to fp32 accumulation. Each (token, row) is reduced in one fixed order
+// (per vector lane over the columns, then the lanes, then the scalar tail)
+// whether it falls in a four-row pass or in the remainder, alone or beside
+// another token, so y[t, r] does not depend on the ranges handed out, on the
+// worker that computes it or on the other tokens: a token of a short prompt
+// gets the bits it gets alone.
 
 #include <cstdint>
 
@@ -34,8 +40,18 @@ protected:
     ~RowSource() = default;
 };
 
+// The activations: n tokens, token t's `cols` values at x + t * ldx and its
+// outputs at y + t * ldy.
+struct Tokens {
+    const float* x = nullptr;
+    std::int64_t ldx = 0;
+    float* y = nullptr;
+    std::int64_t ldy = 0;
+    std::int64_t n = 1;
+};
+
 // dtype is F32, BF16 or F16; w points at element [0, 0]. x is prepared once
 // (bf16 pairs) for all the ranges the source hands out.
-void rows(DType dtype, const void* w, std::int64_t cols, const float* x, float* y, RowSource& source);
+void rows(DType dtype, const void* w, std::int64_t cols, const Tokens& tokens, RowSource& source);
 
 }  // namespace superlens::core::gemv

@@ -72,23 +72,26 @@ private:
     int m_part;
 };
 
-// Single-token GEMV: memory-bound, so decode and dot product are fused
-// (no tile round trip through memory; gemv.h for f32/bf16/f16 rows). The
-// rows come from `claims` (row_claims.h), as worker `part`.
+// GEMV for one token or a few: memory-bound, so decode and dot product are
+// fused (no tile round trip through memory; gemv.h for f32/bf16/f16 rows,
+// every token per pass, the weights read once). The rows come from `claims`
+// (row_claims.h), as worker `part`.
 template <class S>
-void gemvRows(const WeightMatrix& w, const S* x, S* y, RowClaims& claims, int part) {
-    const std::int64_t in = w.cols();
+void gemvRows(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, RowClaims& claims, int part) {
+    const std::int64_t in = w.cols(), out = w.rows(), n = x.rows();
     if constexpr (std::is_same_v<S, float>) {
         ClaimedRows rows(claims, part);
+        const gemv::Tokens tokens{x.data(), in, y.data(), out, n};
         if (const auto* stored = dynamic_cast<const StoredWeight*>(&w); stored && stored->view().dtype != DType::F32) {
-            gemv::rows(stored->view().dtype, stored->view().data, in, x, y, rows);
+            gemv::rows(stored->view().dtype, stored->view().data, in, tokens, rows);
             return;
         }
         if (const float* direct = w.directF32()) {
-            gemv::rows(DType::F32, direct, in, x, y, rows);
+            gemv::rows(DType::F32, direct, in, tokens, rows);
             return;
         }
     }
+    // Other weights: decoded a few rows at a time, each row dotted with every token.
     constexpr std::int64_t kChunkRows = 8;
     std::vector<S>& buf = tileBuffer<S>(0);
     buf.resize(static_cast<std::size_t>(kChunkRows * in));
@@ -99,8 +102,10 @@ void gemvRows(const WeightMatrix& w, const S* x, S* y, RowClaims& claims, int pa
             w.decodeRows(r, re, buf.data());
             for (std::int64_t i = r; i < re; ++i) {
                 Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> row(buf.data() + (i - r) * in, in);
-                Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> xv(x, in);
-                y[i] = row.dot(xv);
+                for (std::int64_t t = 0; t < n; ++t) {
+                    Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> xt(x.data() + t * in, in);
+                    y(t, i) = row.dot(xt);
+                }
             }
         }
     }
@@ -298,11 +303,12 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
         return;
     }
 
-    if (n == 1 && out <= RowClaims::kMaxRows) {
+    // One token, or (fp32) a few: the GEMV, which reads the weights once.
+    if ((n == 1 || (std::is_same_v<S, float> && n <= gemm::gemvMaxTokens())) && out <= RowClaims::kMaxRows) {
         // Slices of 64 rows' multiples, claimed 16 rows (four 4-row passes) at a time.
         RowClaims claims(out, 64, pool.size(), 16);
         pool.parallelFor(claims.parts(), 1, [&](std::int64_t p0, std::int64_t p1, int) {
-            for (std::int64_t p = p0; p < p1; ++p) gemvRows<S>(w, x.data(), y.data(), claims, static_cast<int>(p));
+            for (std::int64_t p = p0; p < p1; ++p) gemvRows<S>(w, x, y, claims, static_cast<int>(p));
         });
         return;
     }

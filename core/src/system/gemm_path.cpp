@@ -82,8 +82,10 @@ bool panelsFor(DType dtype) {
 namespace superlens::core::gemm {
 std::int64_t kernelMinRows() { return path().mode == Mode::Auto || path().mode == Mode::Blas ? 16 : 2; }
 
+std::int64_t gemvMaxTokens() { return path().mode == Mode::Auto ? kernelMinRows() - 1 : 1; }
+
 std::string kernelFor(DType dtype, std::int64_t tokens) {
-    if (tokens == 1) return gemvPath().isa == GemvIsa::Avx512 ? "AVX-512 GEMV" : "AVX2 GEMV";
+    if (tokens <= gemvMaxTokens()) return gemvPath().isa == GemvIsa::Avx512 ? "AVX-512 GEMV" : "AVX2 GEMV";
     if (tokens >= kernelMinRows() && amxFor(dtype)) return "AMX";
     if (tokens >= kernelMinRows() && panelsFor(dtype)) return path().panels == PanelIsa::Avx512 ? "AVX-512 kernel" : "AVX2 kernel";
     return dtype == DType::F32 ? "OpenBLAS" : "decoded tiles + OpenBLAS";
@@ -105,7 +107,9 @@ GemvPath chooseGemv() {
     const std::string suffix = value.empty() ? " (SUPERLENS_GEMV unset: auto)" : " (SUPERLENS_GEMV=" + value + ")";
     p.isa = value == "avx2" || (value != "avx512" && !has512) ? GemvIsa::Avx2 : GemvIsa::Avx512;
     p.name = std::string(p.isa == GemvIsa::Avx512 ? "AVX-512 (bf16 widened in pairs)" : "AVX2") +
-             ", 4 rows per pass, rows 2 passes ahead prefetched to L2, idle workers take rows from the slower";
+             ", 4 rows per pass" +
+             (gemvMaxTokens() > 1 ? " (up to " + std::to_string(gemvMaxTokens()) + " tokens, 2 at a time)" : std::string(" (one token)")) +
+             ", rows 2 passes ahead prefetched to L2, idle workers take rows from the slower";
     if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
     else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;
     return p;

@@ -126,7 +126,7 @@ std::vector<std::pair<std::string, std::string>> SystemReport::rows() const {
         {"chosen by", blas.selection},
         {"GEMM path", gemmPath.name},
         {"GEMM chosen by", gemmPath.selection},
-        {"GEMV (decode)", gemvPath.name},
+        {"GEMV", gemvPath.name},
         {"GEMV chosen by", gemvPath.selection},
         {"engine threads", std::to_string(engineThreads) + " (BLAS single-threaded inside each)"},
     };

@@ -6,8 +6,8 @@
 //       Rapids and later) and the kernel grants the tile state, for BF16
 //       weights; our own kernel (engine/gemm_panels.h) for the other
 //       f32/bf16/f16 weights, in AVX-512 when the CPU has AVX-512 F/DQ/BW/VL,
-//       in AVX2 otherwise; OpenBLAS (core/system/blas.h) for fewer than 16
-//       tokens and for float64.
+//       in AVX2 otherwise; the GEMV (gemvPath below) for fewer than 16
+//       tokens; OpenBLAS (core/system/blas.h) for float64.
 //   SUPERLENS_GEMM=amx   AMX for BF16, F16 and F32 weights (f32/f16 split in
 //       bf16 parts: exact to fp32 accumulation, but on Sapphire/Emerald
 //       Rapids slower than OpenBLAS's AVX-512 sgemm, hence not the default);
@@ -50,7 +50,7 @@ bool panelsFor(DType dtype);
 
 // The kernels a Linear with weights stored as `dtype` and `tokens` rows of
 // activations runs on, in a few words: "AMX", "AVX-512 kernel", "AVX2 kernel", "OpenBLAS",
-// "decoded tiles + OpenBLAS" or, for one token, the GEMV's name.
+// "decoded tiles + OpenBLAS" or, for up to gemvMaxTokens() tokens, the GEMV's name.
 std::string kernelFor(DType dtype, std::int64_t tokens);
 
 // The single-token GEMV (decode: y = W x, streaming the weights once),
@@ -74,10 +74,18 @@ struct GemvPath {
 const GemvPath& gemvPath();
 
 // Fewest activation rows (tokens) for which AMX or our kernel is used: 16 by
-// default (fewer run on OpenBLAS, which measured up to 15 % faster at 8
-// tokens and equal at 4; one token always takes the GEMV that streams the
-// weights), 2 when SUPERLENS_GEMM=amx, avx512 or avx2, so that short test
-// prompts run them too.
+// default (fewer take the GEMV, gemvMaxTokens), 2 when SUPERLENS_GEMM=amx,
+// avx512 or avx2, so that short test prompts run them too.
 std::int64_t kernelMinRows();
+
+// Most tokens the GEMV takes (engine/gemv.h: the weights streamed once,
+// every token per pass): 15 by default, so that a Linear with fewer than 16
+// tokens never runs on OpenBLAS. On Zen 4 (2 threads, TinyLlama shape) a
+// 2-token prompt ran 8.8x faster than on the GEMM kernel (as fast as one
+// token: memory-bound), 8 tokens 3x, 15 tokens 2.2x (bf16) and 1.4x (f32)
+// faster than on OpenBLAS; the AVX2 GEMV as fast as the AVX-512 one from 8
+// tokens on (docs/PERFORMANCE.md). 1 when SUPERLENS_GEMM is set to anything
+// but auto: a single token only, as before.
+std::int64_t gemvMaxTokens();
 
 }  // namespace superlens::core::gemm
