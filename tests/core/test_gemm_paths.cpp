@@ -402,6 +402,32 @@ TEST(GemvPath, RowsGiveTheSameBitsWhereverThePassesFall) {
     }
 }
 
+// A token's outputs do not depend on the tokens beside it in a panel, nor on
+// whether its panel is whole or a last one of at most half the width (16 of
+// 32 tokens on AVX-512, 8 of 16 on AVX2), which multiplies only its first
+// half: 16 and 40 tokens against the same tokens among 64.
+TEST(GemmPath, ATokenGetsTheSameBitsInAWholeOrAHalfPanel) {
+    REQUIRE_PATH();
+    ThreadPool pool(2);
+    if (!gemm::panelsFor(DType::F32)) GTEST_SKIP() << "our kernel is not in use: " << gemm::path().name;
+    const std::int64_t rows = 37, k = 300;
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        if (!gemm::panelsFor(dtype)) continue;  // bf16 on AMX
+        const Weight w(dtype, rows, k, 21);
+        const StoredWeight stored(w.view);
+        std::mt19937 rng(8);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        kernels::Mat<float> x(64, k), yAll, y;
+        for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+        kernels::linear<float>(stored, x, yAll, pool);
+        for (std::int64_t m : {16, 40}) {
+            const kernels::Mat<float> xm = x.topRows(m);
+            kernels::linear<float>(stored, xm, y, pool);
+            ASSERT_EQ(y, yAll.topRows(m)) << dtypeName(dtype) << ", " << m << " tokens on " << gemm::path().name;
+        }
+    }
+}
+
 // All of a matrix's rows at once, as one worker's claim.
 class AllRows final : public gemv::RowSource {
 public:
