@@ -18,10 +18,14 @@ measured in every round too, with the engine's decode GEMV alone on the
 same type of weights in 2 MiB pages (bench_machine --memory-only).
 
   python3 bench/paired_decode.py [--rounds 8] [--types f32,bf16] [--memory]
+                                 [--prompt --tokens T]
 
 Pairs: SuperLens tinyllama-f32 with llama.cpp F32 (target >= 0.9x), and
 tinyllama-bf16 with llama.cpp F16 (target >= 1.0x), from SL_WORK (default
-/tmp/sl-bench, bench/same_run.sh's checkpoints). Standard library only.
+/tmp/sl-bench, bench/same_run.sh's checkpoints). --prompt times the T-token
+prompt instead (one decode step per generation), both types against
+llama.cpp F16 (target >= 1.5x, issue 22's prompt target); short prompts
+(T < 16) run on the GEMV. Standard library only.
 """
 import argparse
 import json
@@ -34,6 +38,8 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TARGETS = {"f32": ("tinyllama-f32", "tinyllama-f32.gguf", "F32", 0.9),
            "bf16": ("tinyllama-bf16", "tinyllama-f16.gguf", "F16", 1.0)}
+PROMPT_TARGETS = {"f32": ("tinyllama-f32", "tinyllama-f16.gguf", "F16", 1.5),
+                  "bf16": ("tinyllama-bf16", "tinyllama-f16.gguf", "F16", 1.5)}
 
 
 class Server:
@@ -56,11 +62,13 @@ class Server:
             if line.startswith("{"):
                 return json.loads(line)
 
-    def rate(self, steps_key, steps_default):
-        """tok/s of one timed decode."""
+    def rate(self, steps_key, steps_default, prompt_tokens=0):
+        """tok/s of one timed generation: its decode steps, or its prompt when prompt_tokens > 0."""
         self.p.stdin.write("go\n")
         self.p.stdin.flush()
         r = self.read()
+        if prompt_tokens:
+            return prompt_tokens / r["prompt_s"]
         return r.get(steps_key, steps_default) / r["decode_s"]
 
     def close(self):
@@ -78,7 +86,7 @@ def memory_read(build, dtype):
 
 
 def run_pair(ty, a, work, build):
-    ckpt, gguf, lty, target = TARGETS[ty]
+    ckpt, gguf, lty, target = (PROMPT_TARGETS if a.prompt else TARGETS)[ty]
     node = ["node", os.path.join(ROOT, "bench", "llamacpp", "bench_llamacpp.mjs")]
     common = ["--threads", "2", "--tokens", str(a.tokens), "--decode", str(a.decode)]
     servers = [Server(f"superlens {ty}", [os.path.join(build, "bench_forward"), os.path.join(work, ckpt), "--serve",
@@ -93,7 +101,7 @@ def run_pair(ty, a, work, build):
                 row["memory read GB/s"], row["GEMV GB/s"] = memory_read(build, "BF16" if ty == "bf16" else "F32")
             order = servers[r % 3:] + servers[:r % 3]
             for s in order:
-                row[s.name] = s.rate("decode_steps", a.decode)
+                row[s.name] = s.rate("decode_steps", a.decode, a.tokens if a.prompt else 0)
             rounds.append(row)
             print(json.dumps(row), flush=True)
     finally:
@@ -116,7 +124,10 @@ def main():
     ap.add_argument("--tokens", type=int, default=128, help="prompt length before the decode steps")
     ap.add_argument("--decode", type=int, default=32, help="timed single-token steps per generation")
     ap.add_argument("--memory", action="store_true", help="measure the memory read bandwidth in every round too")
+    ap.add_argument("--prompt", action="store_true", help="time the prompt (against llama.cpp F16), not the decode steps")
     a = ap.parse_args()
+    if a.prompt:
+        a.decode = 1  # the steps are not timed; one keeps every program's generation short
     work = os.environ.get("SL_WORK", "/tmp/sl-bench")
     build = os.path.join(os.environ.get("SL_BUILD", os.path.join(ROOT, "build")), "bin")
     results = []
@@ -126,8 +137,11 @@ def main():
         results.append(run_pair(ty, a, work, build))
     for res in results:
         names = list(res["median_tok_s"])
-        print(f"\ndecode {res['type']} against llama.cpp {res['llama_type']}, {len(res['rounds'])} rounds, "
-              f"{a.tokens}-token prompt, {a.decode} steps (tok/s):")
+        if a.prompt:
+            print(f"\n{a.tokens}-token prompt, {res['type']} against llama.cpp {res['llama_type']}, {len(res['rounds'])} rounds (prompt tok/s):")
+        else:
+            print(f"\ndecode {res['type']} against llama.cpp {res['llama_type']}, {len(res['rounds'])} rounds, "
+                  f"{a.tokens}-token prompt, {a.decode} steps (tok/s):")
         head = ["time"] + (["memory read GB/s", "GEMV GB/s"] if a.memory else []) + names + ["ratio"]
         print("| " + " | ".join(head) + " |\n|" + "---|" * len(head))
         for row in res["rounds"]:

@@ -26,11 +26,13 @@ else:
 rates = json.loads(os.environ["FAKE_RATES"])[who]
 log = open(os.environ["FAKE_LOG"], "a")
 steps = 32
+tokens = int(args[args.index("--tokens") + 1])
 print(json.dumps({"ready": True, "decode_steps": steps}), flush=True)
 for i, line in enumerate(sys.stdin):
-    log.write(who + "\n")
+    log.write(who + ("" if who == "superlens" else ":" + os.path.basename(args[1])) + "\n")
     log.flush()
-    out = {"decode_s": steps / rates[i], "prompt_s": 1.0}
+    # The rates set here are the decode's; the prompt runs at 10x them.
+    out = {"decode_s": steps / rates[i], "prompt_s": tokens / (10 * rates[i])}
     if who == "superlens":
         out["decode_steps"] = steps
     print(json.dumps(out), flush=True)
@@ -80,7 +82,9 @@ class PairedDecode(unittest.TestCase):
         self.assertIn("ratio against llama.cpp F32 (the faster median); median ratio 0.95x (target >= 0.9x): met, 2 of 3 rounds", out)
         self.assertIn("superlens f32 9.50, llama.cpp F32 10.00, llama.cpp F32 --flash-attn 9.00", out)
         # The order rotates: each program goes first once in three rounds.
-        self.assertEqual(calls, ["superlens", "llama", "llama_fa", "llama", "llama_fa", "superlens", "llama_fa", "superlens", "llama"])
+        self.assertEqual([c.split(":")[0] for c in calls],
+                         ["superlens", "llama", "llama_fa", "llama", "llama_fa", "superlens", "llama_fa", "superlens", "llama"])
+        self.assertIn("llama:tinyllama-f32.gguf", calls)  # decode: f32 against llama.cpp F32
 
     def test_flash_attention_counts_when_its_median_is_higher(self):
         rates = {"superlens": [10.0, 10.0, 10.0], "llama": [12.0, 8.0, 8.0], "llama_fa": [9.0, 9.0, 12.5]}
@@ -94,6 +98,17 @@ class PairedDecode(unittest.TestCase):
         out, _ = self.run_fake(rates, 1, ["--memory"])
         self.assertIn("| time | memory read GB/s | GEMV GB/s | superlens f32 |", out)
         self.assertIn("| 60.00 | 51.50 | 9.00 | 10.00 | 9.00 | 0.90 |", out)  # f32 in 2 MiB pages
+
+    def test_prompt_mode_times_the_prompt_against_llama_cpp_f16(self):
+        rates = {"superlens": [3.0, 3.3, 2.7], "llama": [2.0, 2.0, 2.0], "llama_fa": [1.0, 1.0, 1.0]}
+        out, calls = self.run_fake(rates, 3, ["--prompt", "--tokens", "4"])
+        # Prompt rates are 10x the decode's here: 30, 33, 27 against 20 (flash
+        # attention's median is 10): ratios 1.5, 1.65, 1.35, median 1.5.
+        self.assertIn("4-token prompt, f32 against llama.cpp F16, 3 rounds (prompt tok/s):", out)
+        self.assertIn("| 30.00 | 20.00 | 10.00 | 1.50 |", out)
+        self.assertIn("median ratio 1.50x (target >= 1.5x): met, 2 of 3 rounds", out)
+        self.assertIn("llama:tinyllama-f16.gguf", calls)
+        self.assertNotIn("llama:tinyllama-f32.gguf", calls)
 
     def test_met_when_the_median_reaches_the_target(self):
         rates = {"superlens": [9.5, 9.0, 9.6, 8.0], "llama": [10.0] * 4, "llama_fa": [9.0] * 4}
