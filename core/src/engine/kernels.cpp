@@ -72,6 +72,22 @@ private:
     int m_part;
 };
 
+// Rows [0, n) handed out once.
+class OneRange final : public gemv::RowSource {
+public:
+    explicit OneRange(std::int64_t n) : m_n(n) {}
+    bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) override {
+        if (m_done) return false;
+        m_done = true;
+        r0 = 0, r1 = prefetchEnd = m_n;
+        return true;
+    }
+
+private:
+    std::int64_t m_n;
+    bool m_done = false;
+};
+
 // GEMV for one token or a few: memory-bound, so decode and dot product are
 // fused (no tile round trip through memory; gemv.h for f32/bf16/f16 rows,
 // every token per pass, the weights read once). The rows come from `claims`
@@ -91,7 +107,9 @@ void gemvRows(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, RowClaims& clai
             return;
         }
     }
-    // Other weights: decoded a few rows at a time, each row dotted with every token.
+    // Other weights: decoded a few rows at a time into fp32 (L2), then, in
+    // fp32, through the same GEMV kernel (float64: each row dotted with
+    // every token).
     constexpr std::int64_t kChunkRows = 8;
     std::vector<S>& buf = tileBuffer<S>(0);
     buf.resize(static_cast<std::size_t>(kChunkRows * in));
@@ -100,6 +118,11 @@ void gemvRows(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, RowClaims& clai
         for (std::int64_t r = r0; r < r1; r += kChunkRows) {
             const std::int64_t re = std::min(r1, r + kChunkRows);
             w.decodeRows(r, re, buf.data());
+            if constexpr (std::is_same_v<S, float>) {
+                OneRange chunk(re - r);
+                gemv::rows(DType::F32, buf.data(), in, {x.data(), in, y.data() + r, out, n}, chunk);
+                continue;
+            }
             for (std::int64_t i = r; i < re; ++i) {
                 Eigen::Map<const Eigen::Matrix<S, Eigen::Dynamic, 1>> row(buf.data() + (i - r) * in, in);
                 for (std::int64_t t = 0; t < n; ++t) {
@@ -304,7 +327,9 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     }
 
     // One token, or (fp32) a few: the GEMV, which reads the weights once.
-    if ((n == 1 || (std::is_same_v<S, float> && n <= gemm::gemvMaxTokens())) && out <= RowClaims::kMaxRows) {
+    const amx::WeightSource src = kernelSource(w);
+    const DType kernelDtype = src.data ? src.dtype : DType::F32;  // decoded weights arrive as f32 rows
+    if ((n == 1 || (std::is_same_v<S, float> && n <= gemm::gemvMaxTokens(kernelDtype))) && out <= RowClaims::kMaxRows) {
         // Slices of 64 rows' multiples, claimed 16 rows (four 4-row passes) at a time.
         RowClaims claims(out, 64, pool.size(), 16);
         pool.parallelFor(claims.parts(), 1, [&](std::int64_t p0, std::int64_t p1, int) {
@@ -314,8 +339,8 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     }
 
     if constexpr (std::is_same_v<S, float>) {
-        if (n >= gemm::kernelMinRows()) {
-            if (const amx::WeightSource src = kernelSource(w); src.data && gemm::amxFor(src.dtype)) {
+        if (n >= gemm::kernelMinRows(kernelDtype)) {
+            if (src.data && gemm::amxFor(src.dtype)) {
                 linearAmx(src, x, y, pool);
                 return;
             } else if (src.data ? gemm::panelsFor(src.dtype) : gemm::panelsFor(DType::F32)) {

@@ -6,8 +6,9 @@
 //       Rapids and later) and the kernel grants the tile state, for BF16
 //       weights; our own kernel (engine/gemm_panels.h) for the other
 //       f32/bf16/f16 weights, in AVX-512 when the CPU has AVX-512 F/DQ/BW/VL,
-//       in AVX2 otherwise; the GEMV (gemvPath below) for fewer than 16
-//       tokens; OpenBLAS (core/system/blas.h) for float64.
+//       in AVX2 otherwise; the GEMV (gemvPath below) for up to 15 tokens
+//       (11 for f32 weights, gemvMaxTokens); OpenBLAS (core/system/blas.h)
+//       for float64.
 //   SUPERLENS_GEMM=amx   AMX for BF16, F16 and F32 weights (f32/f16 split in
 //       bf16 parts: exact to fp32 accumulation, but on Sapphire/Emerald
 //       Rapids slower than OpenBLAS's AVX-512 sgemm, hence not the default);
@@ -50,7 +51,7 @@ bool panelsFor(DType dtype);
 
 // The kernels a Linear with weights stored as `dtype` and `tokens` rows of
 // activations runs on, in a few words: "AMX", "AVX-512 kernel", "AVX2 kernel", "OpenBLAS",
-// "decoded tiles + OpenBLAS" or, for up to gemvMaxTokens() tokens, the GEMV's name.
+// "decoded tiles + OpenBLAS" or, for up to gemvMaxTokens(dtype) tokens, the GEMV's name.
 std::string kernelFor(DType dtype, std::int64_t tokens);
 
 // The single-token GEMV (decode: y = W x, streaming the weights once),
@@ -73,19 +74,19 @@ struct GemvPath {
 
 const GemvPath& gemvPath();
 
-// Fewest activation rows (tokens) for which AMX or our kernel is used: 16 by
-// default (fewer take the GEMV, gemvMaxTokens), 2 when SUPERLENS_GEMM=amx,
-// avx512 or avx2, so that short test prompts run them too.
-std::int64_t kernelMinRows();
-
-// Most tokens the GEMV takes (engine/gemv.h: the weights streamed once,
-// every token per pass): 15 by default, so that a Linear with fewer than 16
-// tokens never runs on OpenBLAS. On Zen 4 (2 threads, TinyLlama shape) a
-// 2-token prompt ran 8.8x faster than on the GEMM kernel (as fast as one
-// token: memory-bound), 8 tokens 3x, 15 tokens 2.2x (bf16) and 1.4x (f32)
-// faster than on OpenBLAS; the AVX2 GEMV as fast as the AVX-512 one from 8
-// tokens on (docs/PERFORMANCE.md). 1 when SUPERLENS_GEMM is set to anything
-// but auto: a single token only, as before.
-std::int64_t gemvMaxTokens();
+// Most tokens a Linear with weights stored as `dtype` (F32 for weights read
+// through their decoder: GGUF blocks, RTN edits) hands the GEMV
+// (engine/gemv.h: the weights streamed once, every token per pass), and
+// fewest it hands AMX or our GEMM kernel: by default 15 and 16 for bf16 and
+// f16 weights, 11 and 12 for the others, so that no f32/bf16/f16 Linear
+// runs on OpenBLAS. Measured on Zen 4 (2 threads, TinyLlama shape,
+// docs/PERFORMANCE.md): a 2-token prompt on the GEMV is as fast as one token
+// (memory-bound), 2.7-8x faster than on OpenBLAS; 8 tokens 3x (bf16) and 1.9x (f32); at 15 tokens
+// bf16 1.2x and f16 1.3x faster than on the GEMM kernel, f32 1.13x slower
+// (equal at 12). With SUPERLENS_GEMM set to anything but auto: the GEMV for
+// one token only, AMX or our kernel from 2 tokens (so that short test
+// prompts run them), OpenBLAS from 2 tokens for blas.
+std::int64_t gemvMaxTokens(DType dtype);
+std::int64_t kernelMinRows(DType dtype);
 
 }  // namespace superlens::core::gemm
