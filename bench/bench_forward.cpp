@@ -9,7 +9,7 @@
 //   bench_forward MODEL --serve [--tokens T] [--decode N]: after one warm-up
 //     generation print {"ready":...}, then one timed generation (T-token
 //     prompt, N new tokens) per line read from stdin, each printed as
-//     {"decode_s", "decode_steps"}; bench/paired_decode.py alternates it
+//     {"prompt_s", "decode_s", "decode_steps"}; bench/paired_decode.py alternates it
 //     with llama.cpp seconds apart.
 
 #include <algorithm>
@@ -149,7 +149,8 @@ int main(int argc, char** argv) {
                 return 1;
             }
             // (maxNewTokens - 1) steps are timed: the first new token comes from the prompt's pass.
-            std::cout << nlohmann::json{{"decode_s", gen->decodeSeconds}, {"decode_steps", g.maxNewTokens - 1}}.dump() << std::endl;
+            std::cout << nlohmann::json{{"prompt_s", gen->promptSeconds}, {"decode_s", gen->decodeSeconds}, {"decode_steps", g.maxNewTokens - 1}}.dump()
+                      << std::endl;
         }
         return 0;
     }

@@ -110,6 +110,26 @@ class PairedDecode(unittest.TestCase):
         self.assertIn("llama:tinyllama-f16.gguf", calls)
         self.assertNotIn("llama:tinyllama-f32.gguf", calls)
 
+    def test_bench_forward_serves_the_fields_the_script_reads(self):
+        # The real server, on the bundled demo model: a generation's prompt
+        # and decode times (the prompt's was missing once, and --prompt
+        # failed on the first round).
+        binary = os.path.join(os.environ.get("SUPERLENS_BIN_DIR", ""), "bench_forward")
+        if not os.path.exists(binary):
+            self.skipTest("bench_forward not built (SUPERLENS_BUILD_BENCH=OFF)")
+        model = os.path.join(os.environ["SUPERLENS_SOURCE_DIR"], "resources", "models", "demo")
+        p = subprocess.run([binary, model, "--serve", "--tokens", "4", "--decode", "3"], input="go\ngo\n", capture_output=True,
+                           text=True, timeout=120)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        lines = [json.loads(line) for line in p.stdout.splitlines() if line.startswith("{")]
+        self.assertEqual(len(lines), 3)
+        self.assertTrue(lines[0]["ready"])
+        self.assertEqual(lines[0]["decode_steps"], 2)
+        for answer in lines[1:]:
+            self.assertEqual(answer["decode_steps"], 2)
+            self.assertGreater(answer["prompt_s"], 0)
+            self.assertGreater(answer["decode_s"], 0)
+
     def test_met_when_the_median_reaches_the_target(self):
         rates = {"superlens": [9.5, 9.0, 9.6, 8.0], "llama": [10.0] * 4, "llama_fa": [9.0] * 4}
         out, _ = self.run_fake(rates, 4)
