@@ -46,19 +46,29 @@ inline float tailDot(const Stored<D>* row, const float* x, std::int64_t from, st
             for (int slI = 0; slI < (lines); ++slI) _mm_prefetch(slPf + 64 * slI, _MM_HINT_T1); \
     } while (false)
 
+// What a pass prefetches: the rows kPassesAhead passes on, up to row `end`,
+// one column step in `phases` starting at step `phase`. A pass over n
+// tokens runs in (n + 1) / 2 blocks (its rows in L1 after the first); each
+// block prefetches its share, so the memory streams through the whole pass
+// instead of only while the first block runs.
+struct Prefetch {
+    std::int64_t end;
+    int phase = 0, phases = 1;
+};
+
 // Runs kernel k over the rows `source` hands out: per four-row pass, the
 // tokens two at a time (the last alone when n is odd), then the remainder
-// rows one at a time per token. Only a pass's first tokens prefetch; the
-// later ones find its rows in L1.
+// rows one at a time per token.
 template <class K>
 void drive(const K& k, std::int64_t n, RowSource& source) {
     std::int64_t r0 = 0, r1 = 0, prefetchEnd = 0;
+    const int blocks = static_cast<int>((n + 1) / 2);
     while (source.next(r0, r1, prefetchEnd)) {
         std::int64_t r = r0;
         for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
             std::int64_t t = 0;
-            for (; t + 2 <= n; t += 2) k.template pass<2>(r, t, t == 0 ? prefetchEnd : 0);
-            if (t < n) k.template pass<1>(r, t, t == 0 ? prefetchEnd : 0);
+            for (; t + 2 <= n; t += 2) k.template pass<2>(r, t, Prefetch{prefetchEnd, static_cast<int>(t / 2), blocks});
+            if (t < n) k.template pass<1>(r, t, Prefetch{prefetchEnd, static_cast<int>(t / 2), blocks});
         }
         for (; r < r1; ++r)
             for (std::int64_t t = 0; t < n; ++t) k.row(r, t);
@@ -81,17 +91,17 @@ struct Avx2Rows {
     std::int64_t cols;
     Tokens t;
 
-    // Rows [r, r + 4) for tokens [t0, t0 + TB); prefetches up to row
-    // prefetchEnd (0: none).
+    // Rows [r, r + 4) for tokens [t0, t0 + TB), prefetching pf's share.
     template <int TB>
-    void pass(std::int64_t r, std::int64_t t0, std::int64_t prefetchEnd) const {
+    void pass(std::int64_t r, std::int64_t t0, Prefetch pf) const {
         constexpr std::int64_t kStepBytes = kRowsPerPass * 8 * static_cast<std::int64_t>(sizeof(Stored<D>));  // one step of a pass
         constexpr int kLines = static_cast<int>(kStepBytes / 64);
         const std::int64_t vecEnd = cols / 8 * 8;
         const Stored<D>* w0 = w + r * cols;
         // The pass kPassesAhead on: kRowsPerPass contiguous rows, walked as fast as this pass.
         const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
-        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
+        const char* end = reinterpret_cast<const char*>(w + pf.end * cols);
+        int wait = pf.phase;
         const float* x = t.x + t0 * t.ldx;
         __m256 a[kRowsPerPass][TB];
 #pragma GCC unroll 8
@@ -99,7 +109,11 @@ struct Avx2Rows {
 #pragma GCC unroll 2
             for (int j = 0; j < TB; ++j) a[i][j] = _mm256_setzero_ps();
         for (std::int64_t c = 0; c < vecEnd; c += 8) {
-            SL_PREFETCH_LINES(ahead + c / 8 * kStepBytes, end, kLines);
+            if (wait == 0) {
+                SL_PREFETCH_LINES(ahead + c / 8 * kStepBytes, end, kLines);
+                wait = pf.phases;
+            }
+            --wait;
             __m256 xv[TB];
 #pragma GCC unroll 2
             for (int j = 0; j < TB; ++j) xv[j] = _mm256_loadu_ps(x + j * t.ldx + c);
@@ -154,13 +168,14 @@ struct Avx512Rows {
     Tokens t;
 
     template <int TB>
-    SL_AVX512 void pass(std::int64_t r, std::int64_t t0, std::int64_t prefetchEnd) const {
+    SL_AVX512 void pass(std::int64_t r, std::int64_t t0, Prefetch pf) const {
         constexpr std::int64_t kStepBytes = kRowsPerPass * 16 * static_cast<std::int64_t>(sizeof(Stored<D>));
         constexpr int kLines = static_cast<int>(kStepBytes / 64);
         const std::int64_t vecEnd = cols / 16 * 16;
         const Stored<D>* w0 = w + r * cols;
         const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
-        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
+        const char* end = reinterpret_cast<const char*>(w + pf.end * cols);
+        int wait = pf.phase;
         const float* x = t.x + t0 * t.ldx;
         __m512 a[kRowsPerPass][TB];
 #pragma GCC unroll 8
@@ -168,7 +183,11 @@ struct Avx512Rows {
 #pragma GCC unroll 2
             for (int j = 0; j < TB; ++j) a[i][j] = _mm512_setzero_ps();
         for (std::int64_t c = 0; c < vecEnd; c += 16) {
-            SL_PREFETCH_LINES(ahead + c / 16 * kStepBytes, end, kLines);
+            if (wait == 0) {
+                SL_PREFETCH_LINES(ahead + c / 16 * kStepBytes, end, kLines);
+                wait = pf.phases;
+            }
+            --wait;
             __m512 xv[TB];
 #pragma GCC unroll 2
             for (int j = 0; j < TB; ++j) xv[j] = _mm512_loadu_ps(x + j * t.ldx + c);
@@ -233,14 +252,15 @@ struct Bf16PairsAvx512 {
     const float* xs;  // splitPairs(t.x, ...), pairEnd floats per token
 
     template <int TB>
-    SL_AVX512 void pass(std::int64_t r, std::int64_t t0, std::int64_t prefetchEnd) const {
+    SL_AVX512 void pass(std::int64_t r, std::int64_t t0, Prefetch pf) const {
         constexpr std::int64_t kStepBytes = kRowsPerPass * 64;
         constexpr int kLines = static_cast<int>(kStepBytes / 64);
         const std::int64_t pairEnd = cols / 32 * 32, vecEnd = cols / 16 * 16;
         const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
         const std::uint16_t* w0 = w + r * cols;
         const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
-        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
+        const char* end = reinterpret_cast<const char*>(w + pf.end * cols);
+        int wait = pf.phase;
         const float* x = xs + t0 * pairEnd;
         __m512 e[kRowsPerPass][TB], o[kRowsPerPass][TB];
 #pragma GCC unroll 8
@@ -248,7 +268,11 @@ struct Bf16PairsAvx512 {
 #pragma GCC unroll 2
             for (int j = 0; j < TB; ++j) e[i][j] = o[i][j] = _mm512_setzero_ps();
         for (std::int64_t c = 0; c < pairEnd; c += 32) {
-            SL_PREFETCH_LINES(ahead + c / 32 * kStepBytes, end, kLines);
+            if (wait == 0) {
+                SL_PREFETCH_LINES(ahead + c / 32 * kStepBytes, end, kLines);
+                wait = pf.phases;
+            }
+            --wait;
             __m512 xe[TB], xo[TB];
 #pragma GCC unroll 2
             for (int j = 0; j < TB; ++j) xe[j] = _mm512_loadu_ps(x + j * pairEnd + c), xo[j] = _mm512_loadu_ps(x + j * pairEnd + c + 16);
