@@ -79,22 +79,25 @@ TEST(GemmPath, FollowsTheEnvironment) {
         EXPECT_FALSE(gemm::amxFor(DType::BF16));
         EXPECT_FALSE(gemm::panelsFor(DType::F32));
         EXPECT_EQ(gemm::kernelFor(DType::F32, 128), "OpenBLAS");
-        EXPECT_EQ(gemm::gemvMaxTokens(DType::F32), 1);
+        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
+        EXPECT_EQ(gemm::gemvMaxTokens(gemm::WeightRead::Decoded), 1);
         EXPECT_EQ(gemm::kernelFor(DType::F32, 2), "OpenBLAS");
     } else if (requested() == "amx") {
         EXPECT_TRUE(p.amx);
         EXPECT_TRUE(gemm::amxFor(DType::BF16) && gemm::amxFor(DType::F16) && gemm::amxFor(DType::F32));
         EXPECT_FALSE(gemm::panelsFor(DType::F32));
-        EXPECT_EQ(gemm::kernelMinRows(DType::F32), 2);
-        EXPECT_EQ(gemm::gemvMaxTokens(DType::BF16), 1);
+        EXPECT_EQ(gemm::kernelMinRows(), 2);
+        EXPECT_EQ(gemm::kernelMinRows(gemm::WeightRead::Decoded), 2);
+        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
         EXPECT_EQ(gemm::kernelFor(DType::F32, 2), "AMX");
     } else if (requested() == "avx512" || requested() == "avx2") {
         const bool is512 = requested() == "avx512";
         EXPECT_FALSE(p.amx);
         EXPECT_EQ(p.panels, is512 ? gemm::PanelIsa::Avx512 : gemm::PanelIsa::Avx2);
         EXPECT_TRUE(onPanels({DType::BF16, DType::F16, DType::F32}));
-        EXPECT_EQ(gemm::kernelMinRows(DType::BF16), 2);
-        EXPECT_EQ(gemm::gemvMaxTokens(DType::BF16), 1);
+        EXPECT_EQ(gemm::kernelMinRows(), 2);
+        EXPECT_EQ(gemm::kernelMinRows(gemm::WeightRead::Decoded), 2);
+        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
         EXPECT_EQ(gemm::kernelFor(DType::BF16, 2), is512 ? "AVX-512 kernel" : "AVX2 kernel");
     } else {
         EXPECT_EQ(p.amx, canAmx) << p.selection;
@@ -105,18 +108,16 @@ TEST(GemmPath, FollowsTheEnvironment) {
         // Every float weight the AMX path does not take runs on it.
         EXPECT_TRUE(onPanels({DType::F32, DType::F16}));
         EXPECT_EQ(gemm::panelsFor(DType::BF16), !canAmx);
-        // Up to 15 tokens (11 for f32 weights) go to the GEMV, the rest to
-        // AMX or our kernel, never to OpenBLAS.
-        EXPECT_EQ(gemm::gemvMaxTokens(DType::BF16), 15);
-        EXPECT_EQ(gemm::gemvMaxTokens(DType::F16), 15);
-        EXPECT_EQ(gemm::gemvMaxTokens(DType::F32), 11);
+        // Up to 15 tokens (11 of decoded weights) go to the GEMV, the rest
+        // to AMX or our kernel, never to OpenBLAS.
+        EXPECT_EQ(gemm::gemvMaxTokens(), 15);
+        EXPECT_EQ(gemm::gemvMaxTokens(gemm::WeightRead::Decoded), 11);
+        EXPECT_EQ(gemm::kernelMinRows(), 16);
+        EXPECT_EQ(gemm::kernelMinRows(gemm::WeightRead::Decoded), 12);
         for (DType d : {DType::F32, DType::BF16, DType::F16}) {
-            EXPECT_EQ(gemm::kernelMinRows(d), gemm::gemvMaxTokens(d) + 1);
-            for (std::int64_t tokens : {std::int64_t{1}, std::int64_t{2}, gemm::gemvMaxTokens(d)})
-                EXPECT_NE(gemm::kernelFor(d, tokens).find("GEMV"), std::string::npos) << tokens << " tokens";
-            EXPECT_EQ(gemm::kernelFor(d, gemm::kernelMinRows(d)), gemm::amxFor(d) ? "AMX" : can512 ? "AVX-512 kernel" : "AVX2 kernel");
+            for (std::int64_t tokens : {1, 2, 15}) EXPECT_NE(gemm::kernelFor(d, tokens).find("GEMV"), std::string::npos) << tokens << " tokens";
+            EXPECT_EQ(gemm::kernelFor(d, 16), gemm::amxFor(d) ? "AMX" : can512 ? "AVX-512 kernel" : "AVX2 kernel");
         }
-        EXPECT_EQ(gemm::kernelFor(DType::F32, 16), can512 ? "AVX-512 kernel" : "AVX2 kernel");
     }
     EXPECT_FALSE(p.name.empty());
     EXPECT_FALSE(p.selection.empty());
@@ -173,8 +174,8 @@ struct Shape {
 // the 32-row weight blocks and the 256-row block; k: across the 32-column
 // tiles and the 512-column chunks.
 // m = 2, 5, 11 and 15: the GEMV's token pairs, a lone last token, and its
-// most tokens for f32 and for 16-bit weights (by default; the GEMM kernels
-// when SUPERLENS_GEMM is set).
+// most tokens for decoded weights and for those read in place (by default;
+// the GEMM kernels when SUPERLENS_GEMM is set).
 const Shape kShapes[] = {{2, 5, 7}, {5, 37, 45}, {11, 33, 300}, {15, 70, 1030}, {16, 37, 45}, {33, 70, 100}, {40, 300, 1030}, {130, 64, 96}, {20, 33, 512}};
 
 double maxError(const kernels::Mat<float>& x, const std::vector<double>& w, std::int64_t n, const kernels::Mat<float>& y, double* maxRef) {
@@ -259,7 +260,7 @@ TEST(GemmPath, DecodedWeightsMatchFloat64AndTheStoredOnes) {
             const double err = maxError(x, w.values, sh.n, yDecoded, &maxRef);
             EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << sh.m << "x" << sh.n << "x" << sh.k << " on " << gemm::path().name;
             kernels::linear<float>(stored, x, yStored, pool);
-            if (gemm::panelsFor(dtype) && gemm::panelsFor(DType::F32) && sh.m >= std::max(gemm::kernelMinRows(dtype), gemm::kernelMinRows(DType::F32))) {
+            if (gemm::panelsFor(dtype) && gemm::panelsFor(DType::F32) && sh.m >= gemm::kernelMinRows()) {
                 EXPECT_EQ(yDecoded, yStored) << dtypeName(dtype) << " " << sh.m << "x" << sh.n << "x" << sh.k;
             }
         }
@@ -485,16 +486,16 @@ TEST(GemvPath, FewTokensGetTheBitsEachGetsAlone) {
     }
 }
 
-// By default a Linear with up to 15 tokens (11 for f32 weights) takes the
-// GEMV, on every worker's claims: its tokens get their single-token bits.
-// One token more takes our GEMM kernel (where AMX does not): its bits.
+// By default a Linear with up to 15 tokens takes the GEMV, on every
+// worker's claims: its tokens get their single-token bits. One token more
+// takes our GEMM kernel (where AMX does not): its bits.
 TEST(GemvPath, LinearHandsFewTokensToIt) {
     REQUIRE_PATH();
-    if (gemm::gemvMaxTokens(DType::F32) < 2) GTEST_SKIP() << "SUPERLENS_GEMM=" << requested() << ": prompts take the GEMM kernels from 2 tokens";
+    const std::int64_t n = gemm::gemvMaxTokens();
+    if (n < 2) GTEST_SKIP() << "SUPERLENS_GEMM=" << requested() << ": prompts take the GEMM kernels from 2 tokens";
     ThreadPool pool(2);
     const std::int64_t rows = 300, k = 1030;
     for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
-        const std::int64_t n = gemm::gemvMaxTokens(dtype);
         const Weight w(dtype, rows, k, 9);
         const StoredWeight stored(w.view);
         std::mt19937 rng(4);
@@ -508,7 +509,7 @@ TEST(GemvPath, LinearHandsFewTokensToIt) {
             ASSERT_EQ(y.row(t), alone.row(0)) << dtypeName(dtype) << " token " << t << " of " << n;
         }
         if (!gemm::panelsFor(dtype)) continue;
-        const std::int64_t m = gemm::kernelMinRows(dtype);
+        const std::int64_t m = gemm::kernelMinRows();
         kernels::Mat<float> xm(m, k), ym, yKernel(m, rows);
         for (std::int64_t i = 0; i < xm.size(); ++i) xm.data()[i] = nd(rng);
         kernels::linear<float>(stored, xm, ym, pool);
@@ -520,6 +521,23 @@ TEST(GemvPath, LinearHandsFewTokensToIt) {
         src.dtype = dtype, src.data = w.view.data, src.rows = rows, src.ld = k;
         panels::multiplyRows(isa, packed, src, 0, rows, yKernel.data(), rows);
         EXPECT_EQ(ym, yKernel) << dtypeName(dtype) << ", " << m << " tokens";
+        // Decoded weights: up to 11 tokens on the GEMV, 12 on our kernel.
+        const DecodeOnly decoded(stored);
+        const std::int64_t nd11 = gemm::gemvMaxTokens(gemm::WeightRead::Decoded), md = gemm::kernelMinRows(gemm::WeightRead::Decoded);
+        kernels::linear<float>(decoded, x.topRows(nd11), y, pool);
+        for (std::int64_t t = 0; t < nd11; ++t) {
+            const kernels::Mat<float> xt = x.row(t);
+            kernels::linear<float>(decoded, xt, alone, pool);
+            ASSERT_EQ(y.row(t), alone.row(0)) << dtypeName(dtype) << " decoded, token " << t << " of " << nd11;
+        }
+        const kernels::Mat<float> xd = xm.topRows(md);
+        kernels::Mat<float> yd, ydKernel(md, rows);
+        kernels::linear<float>(decoded, xd, yd, pool);
+        packed.resize(md, k, panels::panelWidth(isa));
+        packed.packPanels(xd.data(), k, 0, packed.panels);
+        const panels::RowDecoder decode = [&decoded](std::int64_t g0, std::int64_t g1, float* dst) { decoded.decodeRows(g0, g1, dst); };
+        panels::multiplyDecodedRows(isa, packed, decode, 0, rows, ydKernel.data(), rows);
+        EXPECT_EQ(yd, ydKernel) << dtypeName(dtype) << " decoded, " << md << " tokens";
     }
 }
 

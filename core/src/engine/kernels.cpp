@@ -328,8 +328,8 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
 
     // One token, or (fp32) a few: the GEMV, which reads the weights once.
     const amx::WeightSource src = kernelSource(w);
-    const DType kernelDtype = src.data ? src.dtype : DType::F32;  // decoded weights arrive as f32 rows
-    if ((n == 1 || (std::is_same_v<S, float> && n <= gemm::gemvMaxTokens(kernelDtype))) && out <= RowClaims::kMaxRows) {
+    const gemm::WeightRead read = src.data ? gemm::WeightRead::InPlace : gemm::WeightRead::Decoded;
+    if ((n == 1 || (std::is_same_v<S, float> && n <= gemm::gemvMaxTokens(read))) && out <= RowClaims::kMaxRows) {
         // Slices of 64 rows' multiples, claimed 16 rows (four 4-row passes) at a time.
         RowClaims claims(out, 64, pool.size(), 16);
         pool.parallelFor(claims.parts(), 1, [&](std::int64_t p0, std::int64_t p1, int) {
@@ -339,7 +339,7 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     }
 
     if constexpr (std::is_same_v<S, float>) {
-        if (n >= gemm::kernelMinRows(kernelDtype)) {
+        if (n >= gemm::kernelMinRows(read)) {
             if (src.data && gemm::amxFor(src.dtype)) {
                 linearAmx(src, x, y, pool);
                 return;

@@ -80,20 +80,20 @@ bool panelsFor(DType dtype) {
 }  // namespace superlens::core::gemm
 
 namespace superlens::core::gemm {
-std::int64_t gemvMaxTokens(DType dtype) {
+std::int64_t gemvMaxTokens(WeightRead read) {
     if (path().mode != Mode::Auto) return 1;
-    return dtype == DType::BF16 || dtype == DType::F16 ? 15 : 11;
+    return read == WeightRead::InPlace ? 15 : 11;
 }
 
-std::int64_t kernelMinRows(DType dtype) {
-    if (path().mode == Mode::Auto) return gemvMaxTokens(dtype) + 1;
+std::int64_t kernelMinRows(WeightRead read) {
+    if (path().mode == Mode::Auto) return gemvMaxTokens(read) + 1;
     return path().mode == Mode::Blas ? 16 : 2;
 }
 
 std::string kernelFor(DType dtype, std::int64_t tokens) {
-    if (tokens <= gemvMaxTokens(dtype)) return gemvPath().isa == GemvIsa::Avx512 ? "AVX-512 GEMV" : "AVX2 GEMV";
-    if (tokens >= kernelMinRows(dtype) && amxFor(dtype)) return "AMX";
-    if (tokens >= kernelMinRows(dtype) && panelsFor(dtype)) return path().panels == PanelIsa::Avx512 ? "AVX-512 kernel" : "AVX2 kernel";
+    if (tokens <= gemvMaxTokens()) return gemvPath().isa == GemvIsa::Avx512 ? "AVX-512 GEMV" : "AVX2 GEMV";
+    if (tokens >= kernelMinRows() && amxFor(dtype)) return "AMX";
+    if (tokens >= kernelMinRows() && panelsFor(dtype)) return path().panels == PanelIsa::Avx512 ? "AVX-512 kernel" : "AVX2 kernel";
     return dtype == DType::F32 ? "OpenBLAS" : "decoded tiles + OpenBLAS";
 }
 }  // namespace superlens::core::gemm
@@ -114,9 +114,9 @@ GemvPath chooseGemv() {
     p.isa = value == "avx2" || (value != "avx512" && !has512) ? GemvIsa::Avx2 : GemvIsa::Avx512;
     p.name = std::string(p.isa == GemvIsa::Avx512 ? "AVX-512 (bf16 widened in pairs)" : "AVX2") +
              ", 4 rows per pass" +
-             (gemvMaxTokens(DType::BF16) > 1 ? " (up to " + std::to_string(gemvMaxTokens(DType::BF16)) + " tokens of bf16/f16 weights, " +
-                                                     std::to_string(gemvMaxTokens(DType::F32)) + " of others, 2 at a time)"
-                                               : std::string(" (one token)")) +
+             (gemvMaxTokens() > 1 ? " (up to " + std::to_string(gemvMaxTokens()) + " tokens, " + std::to_string(gemvMaxTokens(WeightRead::Decoded)) +
+                                        " of decoded weights, 2 at a time)"
+                                  : std::string(" (one token)")) +
              ", rows 2 passes ahead prefetched to L2, idle workers take rows from the slower";
     if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
     else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;

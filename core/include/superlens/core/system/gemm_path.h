@@ -7,8 +7,8 @@
 //       weights; our own kernel (engine/gemm_panels.h) for the other
 //       f32/bf16/f16 weights, in AVX-512 when the CPU has AVX-512 F/DQ/BW/VL,
 //       in AVX2 otherwise; the GEMV (gemvPath below) for up to 15 tokens
-//       (11 for f32 weights, gemvMaxTokens); OpenBLAS (core/system/blas.h)
-//       for float64.
+//       (11 for decoded weights, gemvMaxTokens); OpenBLAS
+//       (core/system/blas.h) for float64.
 //   SUPERLENS_GEMM=amx   AMX for BF16, F16 and F32 weights (f32/f16 split in
 //       bf16 parts: exact to fp32 accumulation, but on Sapphire/Emerald
 //       Rapids slower than OpenBLAS's AVX-512 sgemm, hence not the default);
@@ -51,7 +51,7 @@ bool panelsFor(DType dtype);
 
 // The kernels a Linear with weights stored as `dtype` and `tokens` rows of
 // activations runs on, in a few words: "AMX", "AVX-512 kernel", "AVX2 kernel", "OpenBLAS",
-// "decoded tiles + OpenBLAS" or, for up to gemvMaxTokens(dtype) tokens, the GEMV's name.
+// "decoded tiles + OpenBLAS" or, for up to gemvMaxTokens() tokens, the GEMV's name.
 std::string kernelFor(DType dtype, std::int64_t tokens);
 
 // The single-token GEMV (decode: y = W x, streaming the weights once),
@@ -74,19 +74,24 @@ struct GemvPath {
 
 const GemvPath& gemvPath();
 
-// Most tokens a Linear with weights stored as `dtype` (F32 for weights read
-// through their decoder: GGUF blocks, RTN edits) hands the GEMV
-// (engine/gemv.h: the weights streamed once, every token per pass), and
-// fewest it hands AMX or our GEMM kernel: by default 15 and 16 for bf16 and
-// f16 weights, 11 and 12 for the others, so that no f32/bf16/f16 Linear
-// runs on OpenBLAS. Measured on Zen 4 (2 threads, TinyLlama shape,
+// How a Linear's weights reach the kernels: read in place (mapped f32, bf16
+// or f16, or an f32 copy) or through their decoder (GGUF quantized blocks,
+// RTN edits), a few rows at a time.
+enum class WeightRead { InPlace, Decoded };
+
+// Most tokens a Linear hands the GEMV (engine/gemv.h: the weights streamed
+// once, every token per pass), and fewest it hands AMX or our GEMM kernel:
+// by default 15 and 16 for weights read in place, 11 and 12 for decoded
+// ones, so that no Linear on f32/bf16/f16 or decoded weights runs on
+// OpenBLAS. Measured on Zen 4 (2 threads, TinyLlama shape,
 // docs/PERFORMANCE.md): a 2-token prompt on the GEMV is as fast as one token
-// (memory-bound), 2.7-8x faster than on OpenBLAS; 8 tokens 3x (bf16) and 1.9x (f32); at 15 tokens
-// bf16 1.2x and f16 1.3x faster than on the GEMM kernel, f32 1.13x slower
-// (equal at 12). With SUPERLENS_GEMM set to anything but auto: the GEMV for
+// (memory-bound) and 2.7-8x faster than on OpenBLAS, 8 tokens 2-3x; against
+// our kernel at 12 and 15 tokens, f32 weights 1.2-1.4x and 1.0x, bf16 1.1x
+// and f16 1.3x beyond; decoded Q4_K_M weights equal at 12 tokens and 1.3x
+// slower at 15. With SUPERLENS_GEMM set to anything but auto: the GEMV for
 // one token only, AMX or our kernel from 2 tokens (so that short test
 // prompts run them), OpenBLAS from 2 tokens for blas.
-std::int64_t gemvMaxTokens(DType dtype);
-std::int64_t kernelMinRows(DType dtype);
+std::int64_t gemvMaxTokens(WeightRead read = WeightRead::InPlace);
+std::int64_t kernelMinRows(WeightRead read = WeightRead::InPlace);
 
 }  // namespace superlens::core::gemm
