@@ -36,6 +36,11 @@ def run(build, model, a):
     return j
 
 
+def ratio(a, b):
+    """a / b to 3 decimals, or n/a when b is 0 (no decode steps timed: --decode 0)."""
+    return f"{a / b:.3f}" if b else "n/a"
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--old", required=True, help="build directory A (the baseline)")
@@ -66,14 +71,14 @@ def main():
         for k in keys:
             o = [j[k] for j in res["old"]]
             n = [j[k] for j in res["new"]]
-            print(f"| {k} | {max(o):.2f} | {max(n):.2f} | **{max(n) / max(o):.3f}** | {statistics.median(o):.2f} | "
-                  f"{statistics.median(n):.2f} | {statistics.median(n) / statistics.median(o):.3f} |")
+            print(f"| {k} | {max(o):.2f} | {max(n):.2f} | **{ratio(max(n), max(o))}** | {statistics.median(o):.2f} | "
+                  f"{statistics.median(n):.2f} | {ratio(statistics.median(n), statistics.median(o))} |")
         for k, label in (("forward_cpu_seconds", "CPU s per prompt pass"), ("recorded_cpu_seconds", "CPU s per recorded pass"),
                          ("generate_cpu_seconds", "CPU s per generation"), ("cpu_seconds", "CPU s per whole run")):
             o = [j[k] for j in res["old"]]
             n = [j[k] for j in res["new"]]
-            print(f"| {label} (lower is better) | {min(o):.3f} | {min(n):.3f} | **{min(o) / min(n):.3f}** (old/new) | "
-                  f"{statistics.median(o):.3f} | {statistics.median(n):.3f} | {statistics.median(o) / statistics.median(n):.3f} (old/new) |")
+            print(f"| {label} (lower is better) | {min(o):.3f} | {min(n):.3f} | **{ratio(min(o), min(n))}** (old/new) | "
+                  f"{statistics.median(o):.3f} | {statistics.median(n):.3f} | {ratio(statistics.median(o), statistics.median(n))} (old/new) |")
         print(flush=True)
 
 

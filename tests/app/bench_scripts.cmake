@@ -3,3 +3,5 @@
 superlens_add_script_test(NAME test_same_run_summary COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_same_run_summary.py LABELS bench)
 # bench/paired_decode.py against stand-in servers: the rotating order of each round and the ratio's median.
 superlens_add_script_test(NAME test_paired_decode COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_paired_decode.py LABELS bench)
+# bench/compare_builds.py against two stand-in builds: the alternating order, the ratios, and a run without decode steps.
+superlens_add_script_test(NAME test_compare_builds COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_compare_builds.py LABELS bench)
