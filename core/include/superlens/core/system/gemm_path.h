@@ -84,13 +84,16 @@ enum class WeightRead { InPlace, Decoded };
 // by default 15 and 16 for weights read in place, 11 and 12 for decoded
 // ones, so that no Linear on f32/bf16/f16 or decoded weights runs on
 // OpenBLAS. Measured on Zen 4 (2 threads, TinyLlama shape,
-// docs/PERFORMANCE.md): a 2-token prompt on the GEMV is as fast as one token
-// (memory-bound) and 2.7-8x faster than on OpenBLAS, 8 tokens 2-3x; against
-// our kernel at 12 and 15 tokens, f32 weights 1.2-1.4x and 1.0x, bf16 1.1x
-// and f16 1.3x beyond; decoded Q4_K_M weights equal at 12 tokens and 1.3x
-// slower at 15. With SUPERLENS_GEMM set to anything but auto: the GEMV for
-// one token only, AMX or our kernel from 2 tokens (so that short test
-// prompts run them), OpenBLAS from 2 tokens for blas.
+// docs/PERFORMANCE.md "Short prompts"): against OpenBLAS, 2-4 tokens of bf16
+// weights 5x faster (a 2-token prompt costs what one token costs:
+// memory-bound), 15 tokens 2.2x; against our kernel, f32 weights 1.2-1.3x
+// faster at 12 tokens and tied at 15, bf16 1.1-1.2x at 16 and f16 1.3-1.5x
+// at 24 (so 15 is cautious for 16-bit weights until an Intel machine,
+// whose two 512-bit FMA units favour the kernel, is measured); decoded
+// Q4_K_M weights tied at 12 tokens and 1.3x slower at 15. With
+// SUPERLENS_GEMM set to anything but auto: the GEMV for one token only,
+// AMX or our kernel from 2 tokens (so that short test prompts run them),
+// OpenBLAS from 2 tokens for blas.
 std::int64_t gemvMaxTokens(WeightRead read = WeightRead::InPlace);
 std::int64_t kernelMinRows(WeightRead read = WeightRead::InPlace);
 
