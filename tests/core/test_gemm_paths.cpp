@@ -436,22 +436,6 @@ TEST(GemmPath, ATokenGetsTheSameBitsInAWholeOrAHalfPanel) {
     }
 }
 
-// All of a matrix's rows at once, as one worker's claim.
-class AllRows final : public gemv::RowSource {
-public:
-    explicit AllRows(std::int64_t n) : m_n(n) {}
-    bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) override {
-        if (m_done) return false;
-        m_done = true;
-        r0 = 0, r1 = prefetchEnd = m_n;
-        return true;
-    }
-
-private:
-    std::int64_t m_n;
-    bool m_done = false;
-};
-
 // Several tokens: each gets, bit for bit, what it gets alone (the same
 // per-row order, whether beside another token in a pass, the odd one out,
 // or in the remainder rows), and matches float64. Tokens: one pair, a pair
@@ -469,10 +453,10 @@ TEST(GemvPath, FewTokensGetTheBitsEachGetsAlone) {
                 kernels::Mat<float> x(n, k), y(n, rows), alone(1, rows);
                 for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
                 x(n - 1, k - 1) = 300.0f;  // a massive activation, in the last token's scalar tail when there is one
-                AllRows all(rows);
+                gemv::OneRange all(rows);
                 gemv::rows(dtype, w.view.data, k, {x.data(), k, y.data(), rows, n}, all);
                 for (std::int64_t t = 0; t < n; ++t) {
-                    AllRows one(rows);
+                    gemv::OneRange one(rows);
                     gemv::rows(dtype, w.view.data, k, {x.data() + t * k, k, alone.data(), rows, 1}, one);
                     for (std::int64_t r = 0; r < rows; ++r)
                         ASSERT_EQ(y(t, r), alone(0, r)) << dtypeName(dtype) << " " << rows << "x" << k << ", token " << t << " of " << n << ", row " << r

@@ -40,6 +40,22 @@ protected:
     ~RowSource() = default;
 };
 
+// Rows [0, n) handed out at once (a matrix one worker multiplies whole).
+class OneRange final : public RowSource {
+public:
+    explicit OneRange(std::int64_t n) : m_n(n) {}
+    bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) override {
+        if (m_done) return false;
+        m_done = true;
+        r0 = 0, r1 = prefetchEnd = m_n;
+        return true;
+    }
+
+private:
+    std::int64_t m_n;
+    bool m_done = false;
+};
+
 // The activations: n tokens, token t's `cols` values at x + t * ldx and its
 // outputs at y + t * ldy.
 struct Tokens {

@@ -72,22 +72,6 @@ private:
     int m_part;
 };
 
-// Rows [0, n) handed out once.
-class OneRange final : public gemv::RowSource {
-public:
-    explicit OneRange(std::int64_t n) : m_n(n) {}
-    bool next(std::int64_t& r0, std::int64_t& r1, std::int64_t& prefetchEnd) override {
-        if (m_done) return false;
-        m_done = true;
-        r0 = 0, r1 = prefetchEnd = m_n;
-        return true;
-    }
-
-private:
-    std::int64_t m_n;
-    bool m_done = false;
-};
-
 // GEMV for one token or a few: memory-bound, so decode and dot product are
 // fused (no tile round trip through memory; gemv.h for f32/bf16/f16 rows,
 // every token per pass, the weights read once). The rows come from `claims`
@@ -119,7 +103,7 @@ void gemvRows(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, RowClaims& clai
             const std::int64_t re = std::min(r1, r + kChunkRows);
             w.decodeRows(r, re, buf.data());
             if constexpr (std::is_same_v<S, float>) {
-                OneRange chunk(re - r);
+                gemv::OneRange chunk(re - r);
                 gemv::rows(DType::F32, buf.data(), in, {x.data(), in, y.data() + r, out, n}, chunk);
                 continue;
             }
