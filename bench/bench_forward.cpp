@@ -62,6 +62,17 @@ double matrixBytesPerToken(const ModelConfig& c, DType dtype) {
            static_cast<double>(dtypeSize(dtype));
 }
 
+// How most of the model's weights reach the kernels: GGUF quantized
+// tensors through their decoder, the rest in place.
+gemm::WeightRead dominantRead(const Model& model) {
+    std::int64_t quantized = 0, inPlace = 0;
+    for (const std::string& name : model.tensorNames()) {
+        const TensorView* t = model.tensor(name);
+        (t->quantized ? quantized : inPlace) += t->elementCount();
+    }
+    return quantized > inPlace ? gemm::WeightRead::Decoded : gemm::WeightRead::InPlace;
+}
+
 // OpenBLAS sgemm on the model's MLP and attention shapes (same M = T), 2 threads.
 double openblasGflops(const ModelConfig& c, std::int64_t T) {
     blas::setLibraryThreads(2);
@@ -262,7 +273,7 @@ int main(int argc, char** argv) {
                         {"gflops", flops / plain / 1e9},
                         {"openblas_gflops_same_shapes", blas},
                         {"blas_kernels", blas::info().core},
-                        {"gemm_kernel", gemm::kernelFor((*model)->dominantDtype(), T)},
+                        {"gemm_kernel", gemm::kernelFor((*model)->dominantDtype(), T, dominantRead(**model))},
                         {"incremental_from_layer", incLayer},
                         {"incremental_seconds", incremental},
                         {"decode_tok_s", decodeTokS},

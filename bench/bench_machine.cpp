@@ -318,7 +318,7 @@ int main(int argc, char** argv) {
     const double bf16Linear = linearRate(T, DType::BF16, pool, seconds);
     const std::string bestOpenBlasCore = bestCore;
     const double bestOpenBlas = best;
-    if (f32Linear > best) best = f32Linear, bestCore = "engine f32 Linear (" + gemm::kernelFor(DType::F32, T) + ")";
+    if (f32Linear > best) best = f32Linear, bestCore = "engine f32 Linear (" + gemm::kernelFor(DType::F32, T, gemm::WeightRead::InPlace) + ")";
     const nlohmann::json m = readSummary();
     nlohmann::json j = {{"cpu", cpu.brand},
                         {"features", cpu.names()},
@@ -330,9 +330,9 @@ int main(int argc, char** argv) {
                         {"best_openblas_gflops", bestOpenBlas},
                         {"best_openblas_core", bestOpenBlasCore},
                         {"f32_linear_gflops", f32Linear},
-                        {"f32_linear_kernel", gemm::kernelFor(DType::F32, T)},
+                        {"f32_linear_kernel", gemm::kernelFor(DType::F32, T, gemm::WeightRead::InPlace)},
                         {"bf16_linear_gflops", bf16Linear},
-                        {"bf16_linear_kernel", gemm::kernelFor(DType::BF16, T)},
+                        {"bf16_linear_kernel", gemm::kernelFor(DType::BF16, T, gemm::WeightRead::InPlace)},
                         {"gemm_path", gemm::path().name}};
     j.update(m);
     if (json) {
@@ -356,7 +356,7 @@ int main(int argc, char** argv) {
                     100 * std::max(automatic["gflops_1_thread"].get<double>(), automatic["gflops_all_threads"].get<double>()) / bestOpenBlas,
                     bestOpenBlasCore.c_str());
     std::printf("engine Linear, all threads (GEMM path: %s):\n  f32 weights  %.1f GFLOP/s (%s)\n  bf16 weights %.1f GFLOP/s (%s)\n",
-                gemm::path().name.c_str(), f32Linear, gemm::kernelFor(DType::F32, T).c_str(), bf16Linear, gemm::kernelFor(DType::BF16, T).c_str());
+                gemm::path().name.c_str(), f32Linear, gemm::kernelFor(DType::F32, T, gemm::WeightRead::InPlace).c_str(), bf16Linear, gemm::kernelFor(DType::BF16, T, gemm::WeightRead::InPlace).c_str());
     std::printf("best GEMM on this machine: %.1f GFLOP/s (%s)\n", best, bestCore.c_str());
     printReads(m);
     return 0;

@@ -25,7 +25,8 @@ tinyllama-bf16 with llama.cpp F16 (target >= 1.0x), from SL_WORK (default
 /tmp/sl-bench, bench/same_run.sh's checkpoints). --prompt times the T-token
 prompt instead (one decode step per generation), both types against
 llama.cpp F16 (target >= 1.5x, issue 22's prompt target); short prompts
-(T < 16) run on the GEMV. Standard library only.
+(by default up to 24 tokens of f32 weights, 28 of bf16 without AMX) run on
+the GEMV. Standard library only.
 """
 import argparse
 import json

@@ -92,6 +92,22 @@ class Contract(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertIn("SUPERLENS_GEMV=sse", p.stderr)
+        # The GEMV's token limits, by weight type, and SUPERLENS_GEMV_TOKENS setting them all.
+        self.assertIn("of f32 weights", j["gemv_path"]["name"])
+        p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, SUPERLENS_GEMV_TOKENS="7"))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("up to 7 tokens of f32 weights, 7 of bf16, 7 of f16, 7 of decoded ones",
+                      json.loads(p.stdout)["gemv_path"]["name"])
+        for bad in ("0", "65", "8x", "-3", ""):
+            p = subprocess.run([BIN, "info", "--system"], capture_output=True, text=True, timeout=120,
+                               env=dict(os.environ, SUPERLENS_GEMV_TOKENS=bad))
+            if bad == "":  # unset in effect
+                self.assertEqual(p.returncode, 0, p.stderr)
+                continue
+            self.assertEqual(p.returncode, 1, bad)
+            self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+            self.assertIn("SUPERLENS_GEMV_TOKENS=" + bad + ": not a whole number from 1 to 64", p.stderr)
         # A forced kernel path is reported as such; one the CPU cannot run is refused in one line.
         env = dict(os.environ, SUPERLENS_BLAS_CORE="PRESCOTT")
         p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, env=env, timeout=120)

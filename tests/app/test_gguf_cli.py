@@ -234,5 +234,25 @@ class Compare(unittest.TestCase):
         self.assertIn("compare needs one of --prompt, --ids, --text or --text-ids", err)
 
 
+class BenchLabels(unittest.TestCase):
+    def test_bench_forward_names_the_kernel_decoded_weights_take(self):
+        # Quantized blocks reach the kernels through their decoder: the GEMV
+        # for up to 11 tokens, our GEMM kernel (or OpenBLAS with
+        # SUPERLENS_GEMM=blas) from 12; bench_forward's label must say so
+        # (it said "GEMV" up to 15, the limit of weights read in place).
+        binary = os.path.join(os.environ["SUPERLENS_BIN_DIR"], "bench_forward")
+        if not os.path.exists(binary):
+            self.skipTest("bench_forward not built (SUPERLENS_BUILD_BENCH=OFF)")
+        env = {k: v for k, v in os.environ.items() if not k.startswith("SUPERLENS_GEM")}
+        labels = {}
+        for tokens in (11, 12):
+            p = subprocess.run([binary, gguf("Q8_0"), "--tokens", str(tokens), "--repeat", "1", "--decode", "0",
+                                "--no-blas-baseline", "--json"], capture_output=True, text=True, timeout=300, env=env)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            labels[tokens] = json.loads(p.stdout.strip().splitlines()[-1])["gemm_kernel"]
+        self.assertIn("GEMV", labels[11])
+        self.assertIn("kernel", labels[12])
+
+
 if __name__ == "__main__":
     unittest.main(verbosity=2)

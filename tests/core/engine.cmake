@@ -35,6 +35,11 @@ foreach(isa avx2 avx512)
   add_test(NAME test_gemv_path_${isa} COMMAND test_gemm_paths --gtest_filter=GemvPath.*)
   set_tests_properties(test_gemv_path_${isa} PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMV=${isa}")
 endforeach()
+# The GEMV's token limit set by hand (SUPERLENS_GEMV_TOKENS, to measure
+# where it should stop on a new machine): every limit follows it, and the
+# kernels take the longer prompts.
+add_test(NAME test_gemm_path_gemv_tokens COMMAND test_gemm_paths)
+set_tests_properties(test_gemm_path_gemv_tokens PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMV_TOKENS=3")
 add_test(NAME test_engine_golden_gemv_avx2 COMMAND test_engine_golden --gtest_filter=*SingleTokenGemv*)
 set_tests_properties(test_engine_golden_gemv_avx2 PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMV=avx2")
 # The golden engine and family tests once more with AMX, and with our

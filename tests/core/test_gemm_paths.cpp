@@ -64,10 +64,33 @@ std::string skipReason() {
             GTEST_SKIP() << why;                                \
     } while (false)
 
+constexpr gemm::WeightRead kInPlace = gemm::WeightRead::InPlace, kDecoded = gemm::WeightRead::Decoded;
+
+// SUPERLENS_GEMV_TOKENS, or 0 when unset.
+std::int64_t requestedTokens() {
+    const char* v = std::getenv("SUPERLENS_GEMV_TOKENS");
+    return v ? std::atoll(v) : 0;
+}
+
+// The GEMV's token limits (weights read in place, by type, and decoded ones)
+// and the first token count of the kernels as the mode sets them (kernelFrom
+// 0: one more than the GEMV's), unless SUPERLENS_GEMV_TOKENS sets them all.
+void expectLimits(std::int64_t f32, std::int64_t bf16, std::int64_t f16, std::int64_t decoded, std::int64_t kernelFrom) {
+    const std::int64_t asked = requestedTokens();
+    const std::pair<DType, std::int64_t> inPlace[] = {{DType::F32, f32}, {DType::BF16, bf16}, {DType::F16, f16}};
+    for (const auto& [d, limit] : inPlace) {
+        EXPECT_EQ(gemm::gemvMaxTokens(kInPlace, d), asked ? asked : limit) << dtypeName(d);
+        EXPECT_EQ(gemm::kernelMinRows(kInPlace, d), asked ? asked + 1 : kernelFrom ? kernelFrom : limit + 1) << dtypeName(d);
+        EXPECT_EQ(gemm::gemvMaxTokens(kDecoded, d), asked ? asked : decoded) << dtypeName(d);
+        EXPECT_EQ(gemm::kernelMinRows(kDecoded, d), asked ? asked + 1 : kernelFrom ? kernelFrom : decoded + 1) << dtypeName(d);
+    }
+}
+
 TEST(GemmPath, FollowsTheEnvironment) {
     REQUIRE_PATH();
     const gemm::GemmPath& p = gemm::path();
     const bool canAmx = amx::tilesEnabled(), can512 = panels::available(panels::Isa::Avx512);
+    const bool asked = requestedTokens() > 0;
     const auto onPanels = [](std::initializer_list<DType> dtypes) {
         for (DType d : dtypes)
             if (!gemm::panelsFor(d)) return false;
@@ -78,27 +101,29 @@ TEST(GemmPath, FollowsTheEnvironment) {
         EXPECT_EQ(p.panels, gemm::PanelIsa::None);
         EXPECT_FALSE(gemm::amxFor(DType::BF16));
         EXPECT_FALSE(gemm::panelsFor(DType::F32));
-        EXPECT_EQ(gemm::kernelFor(DType::F32, 128), "OpenBLAS");
-        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
-        EXPECT_EQ(gemm::gemvMaxTokens(gemm::WeightRead::Decoded), 1);
-        EXPECT_EQ(gemm::kernelFor(DType::F32, 2), "OpenBLAS");
+        EXPECT_EQ(gemm::kernelFor(DType::F32, 128, kInPlace), "OpenBLAS");
+        EXPECT_EQ(gemm::kernelFor(DType::BF16, 128, kDecoded), "decoded tiles + OpenBLAS");
+        expectLimits(1, 1, 1, 1, 16);
+        if (!asked) {
+            EXPECT_EQ(gemm::kernelFor(DType::F32, 2, kInPlace), "OpenBLAS");
+        }
     } else if (requested() == "amx") {
         EXPECT_TRUE(p.amx);
         EXPECT_TRUE(gemm::amxFor(DType::BF16) && gemm::amxFor(DType::F16) && gemm::amxFor(DType::F32));
         EXPECT_FALSE(gemm::panelsFor(DType::F32));
-        EXPECT_EQ(gemm::kernelMinRows(), 2);
-        EXPECT_EQ(gemm::kernelMinRows(gemm::WeightRead::Decoded), 2);
-        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
-        EXPECT_EQ(gemm::kernelFor(DType::F32, 2), "AMX");
+        expectLimits(1, 1, 1, 1, 2);
+        if (!asked) {
+            EXPECT_EQ(gemm::kernelFor(DType::F32, 2, kInPlace), "AMX");
+        }
     } else if (requested() == "avx512" || requested() == "avx2") {
         const bool is512 = requested() == "avx512";
         EXPECT_FALSE(p.amx);
         EXPECT_EQ(p.panels, is512 ? gemm::PanelIsa::Avx512 : gemm::PanelIsa::Avx2);
         EXPECT_TRUE(onPanels({DType::BF16, DType::F16, DType::F32}));
-        EXPECT_EQ(gemm::kernelMinRows(), 2);
-        EXPECT_EQ(gemm::kernelMinRows(gemm::WeightRead::Decoded), 2);
-        EXPECT_EQ(gemm::gemvMaxTokens(), 1);
-        EXPECT_EQ(gemm::kernelFor(DType::BF16, 2), is512 ? "AVX-512 kernel" : "AVX2 kernel");
+        expectLimits(1, 1, 1, 1, 2);
+        if (!asked) {
+            EXPECT_EQ(gemm::kernelFor(DType::BF16, 2, kInPlace), is512 ? "AVX-512 kernel" : "AVX2 kernel");
+        }
     } else {
         EXPECT_EQ(p.amx, canAmx) << p.selection;
         // Our kernel, in AVX-512 where the CPU has it and in AVX2 (the build's baseline) otherwise.
@@ -108,15 +133,20 @@ TEST(GemmPath, FollowsTheEnvironment) {
         // Every float weight the AMX path does not take runs on it.
         EXPECT_TRUE(onPanels({DType::F32, DType::F16}));
         EXPECT_EQ(gemm::panelsFor(DType::BF16), !canAmx);
-        // Up to 15 tokens (11 of decoded weights) go to the GEMV, the rest
-        // to AMX or our kernel, never to OpenBLAS.
-        EXPECT_EQ(gemm::gemvMaxTokens(), 15);
-        EXPECT_EQ(gemm::gemvMaxTokens(gemm::WeightRead::Decoded), 11);
-        EXPECT_EQ(gemm::kernelMinRows(), 16);
-        EXPECT_EQ(gemm::kernelMinRows(gemm::WeightRead::Decoded), 12);
+        // Up to 24 tokens of f32 weights, 28 of bf16 (15 where AMX takes
+        // them) and 31 of f16, 11 of decoded weights, go to the GEMV, the
+        // rest to AMX or our kernel, never to OpenBLAS.
+        expectLimits(24, canAmx ? 15 : 28, 31, 11, 0);
+        const std::string kernel = can512 ? "AVX-512 kernel" : "AVX2 kernel";
         for (DType d : {DType::F32, DType::BF16, DType::F16}) {
-            for (std::int64_t tokens : {1, 2, 15}) EXPECT_NE(gemm::kernelFor(d, tokens).find("GEMV"), std::string::npos) << tokens << " tokens";
-            EXPECT_EQ(gemm::kernelFor(d, 16), gemm::amxFor(d) ? "AMX" : can512 ? "AVX-512 kernel" : "AVX2 kernel");
+            const std::int64_t limit = gemm::gemvMaxTokens(kInPlace, d);
+            for (std::int64_t tokens : {std::int64_t{1}, std::int64_t{2}, limit})
+                EXPECT_NE(gemm::kernelFor(d, tokens, kInPlace).find("GEMV"), std::string::npos) << tokens << " tokens";
+            EXPECT_EQ(gemm::kernelFor(d, limit + 1, kInPlace), gemm::amxFor(d) ? "AMX" : kernel);
+            // Decoded weights reach our kernel as f32 rows, AMX or not.
+            const std::int64_t decoded = gemm::gemvMaxTokens(kDecoded, d);
+            EXPECT_NE(gemm::kernelFor(d, decoded, kDecoded).find("GEMV"), std::string::npos);
+            EXPECT_EQ(gemm::kernelFor(d, decoded + 1, kDecoded), kernel);
         }
     }
     EXPECT_FALSE(p.name.empty());
@@ -173,10 +203,12 @@ struct Shape {
 // m: below, at and across the 16/32-row tiles and the 128-row block; n: across
 // the 32-row weight blocks and the 256-row block; k: across the 32-column
 // tiles and the 512-column chunks.
-// m = 2, 5, 11 and 15: the GEMV's token pairs, a lone last token, and its
-// most tokens for decoded weights and for those read in place (by default;
-// the GEMM kernels when SUPERLENS_GEMM is set).
-const Shape kShapes[] = {{2, 5, 7}, {5, 37, 45}, {11, 33, 300}, {15, 70, 1030}, {16, 37, 45}, {33, 70, 100}, {40, 300, 1030}, {130, 64, 96}, {20, 33, 512}};
+// m = 2, 5, 11, 24, 28 and 31: the GEMV's token pairs, a lone last token,
+// and its most tokens for decoded weights and for f32, bf16 and f16 weights
+// read in place (by default; the GEMM kernels when SUPERLENS_GEMM is set);
+// 15, 16 and 20 in between.
+const Shape kShapes[] = {{2, 5, 7},      {5, 37, 45},  {11, 33, 300}, {15, 70, 1030}, {16, 37, 45},  {24, 20, 300},
+                         {28, 20, 300}, {31, 9, 1030}, {33, 70, 100}, {40, 300, 1030}, {130, 64, 96}, {20, 33, 512}};
 
 double maxError(const kernels::Mat<float>& x, const std::vector<double>& w, std::int64_t n, const kernels::Mat<float>& y, double* maxRef) {
     double err = 0;
@@ -260,7 +292,8 @@ TEST(GemmPath, DecodedWeightsMatchFloat64AndTheStoredOnes) {
             const double err = maxError(x, w.values, sh.n, yDecoded, &maxRef);
             EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << sh.m << "x" << sh.n << "x" << sh.k << " on " << gemm::path().name;
             kernels::linear<float>(stored, x, yStored, pool);
-            if (gemm::panelsFor(dtype) && gemm::panelsFor(DType::F32) && sh.m >= gemm::kernelMinRows()) {
+            if (gemm::panelsFor(dtype) && gemm::panelsFor(DType::F32) && sh.m >= gemm::kernelMinRows(kInPlace, dtype) &&
+                sh.m >= gemm::kernelMinRows(kDecoded, dtype)) {
                 EXPECT_EQ(yDecoded, yStored) << dtypeName(dtype) << " " << sh.m << "x" << sh.n << "x" << sh.k;
             }
         }
@@ -413,7 +446,8 @@ TEST(GemvPath, RowsGiveTheSameBitsWhereverThePassesFall) {
 // A token's outputs do not depend on the tokens beside it in a panel, nor on
 // whether its panel is whole or a last one of at most half the width (16 of
 // 32 tokens on AVX-512, 8 of 16 on AVX2), which multiplies only its first
-// half: 16 and 40 tokens against the same tokens among 64.
+// half: 16 (or the fewest the GEMV leaves to the kernel), 40 and 48 tokens
+// against the same tokens among 64.
 TEST(GemmPath, ATokenGetsTheSameBitsInAWholeOrAHalfPanel) {
     REQUIRE_PATH();
     ThreadPool pool(2);
@@ -428,7 +462,9 @@ TEST(GemmPath, ATokenGetsTheSameBitsInAWholeOrAHalfPanel) {
         kernels::Mat<float> x(64, k), yAll, y;
         for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
         kernels::linear<float>(stored, x, yAll, pool);
-        for (std::int64_t m : {16, 40}) {
+        // A whole panel or a half one alone (where the GEMV leaves 16 tokens
+        // to the kernel), then a half one after whole ones.
+        for (std::int64_t m : {std::max<std::int64_t>(16, gemm::kernelMinRows(kInPlace, dtype)), std::int64_t{40}, std::int64_t{48}}) {
             const kernels::Mat<float> xm = x.topRows(m);
             kernels::linear<float>(stored, xm, y, pool);
             ASSERT_EQ(y, yAll.topRows(m)) << dtypeName(dtype) << ", " << m << " tokens on " << gemm::path().name;
@@ -439,7 +475,7 @@ TEST(GemmPath, ATokenGetsTheSameBitsInAWholeOrAHalfPanel) {
 // Several tokens: each gets, bit for bit, what it gets alone (the same
 // per-row order, whether beside another token in a pass, the odd one out,
 // or in the remainder rows), and matches float64. Tokens: one pair, a pair
-// and a lone one, up to the 15 a Linear hands the GEMV; rows and columns as
+// and a lone one, up to the 31 a Linear hands the GEMV; rows and columns as
 // in SingleTokenMatchesFloat64OnEveryWeightType.
 TEST(GemvPath, FewTokensGetTheBitsEachGetsAlone) {
     REQUIRE_PATH();
@@ -447,7 +483,7 @@ TEST(GemvPath, FewTokensGetTheBitsEachGetsAlone) {
     for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
         for (const auto& [rows, k] : shapes) {
             const Weight w(dtype, rows, k, static_cast<std::uint32_t>(rows * 5 + k));
-            for (std::int64_t n : {2, 3, 4, 15}) {
+            for (std::int64_t n : {2, 3, 4, 15, 31}) {
                 std::mt19937 rng(static_cast<std::uint32_t>(n * 100 + k));
                 std::normal_distribution<float> nd(0.0f, 1.0f);
                 kernels::Mat<float> x(n, k), y(n, rows), alone(1, rows);
@@ -470,16 +506,17 @@ TEST(GemvPath, FewTokensGetTheBitsEachGetsAlone) {
     }
 }
 
-// By default a Linear with up to 15 tokens takes the GEMV, on every
-// worker's claims: its tokens get their single-token bits. One token more
-// takes our GEMM kernel (where AMX does not): its bits.
+// By default a Linear with up to 24-31 tokens (by weight type) takes the
+// GEMV, on every worker's claims: its tokens get their single-token bits.
+// One token more takes our GEMM kernel (where AMX does not): its bits.
 TEST(GemvPath, LinearHandsFewTokensToIt) {
     REQUIRE_PATH();
-    const std::int64_t n = gemm::gemvMaxTokens();
-    if (n < 2) GTEST_SKIP() << "SUPERLENS_GEMM=" << requested() << ": prompts take the GEMM kernels from 2 tokens";
+    if (gemm::gemvMaxTokens(kInPlace, DType::F32) < 2)
+        GTEST_SKIP() << "SUPERLENS_GEMM=" << requested() << ": prompts take the GEMM kernels from 2 tokens";
     ThreadPool pool(2);
     const std::int64_t rows = 300, k = 1030;
     for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        const std::int64_t n = gemm::gemvMaxTokens(kInPlace, dtype);
         const Weight w(dtype, rows, k, 9);
         const StoredWeight stored(w.view);
         std::mt19937 rng(4);
@@ -493,7 +530,7 @@ TEST(GemvPath, LinearHandsFewTokensToIt) {
             ASSERT_EQ(y.row(t), alone.row(0)) << dtypeName(dtype) << " token " << t << " of " << n;
         }
         if (!gemm::panelsFor(dtype)) continue;
-        const std::int64_t m = gemm::kernelMinRows();
+        const std::int64_t m = gemm::kernelMinRows(kInPlace, dtype);
         kernels::Mat<float> xm(m, k), ym, yKernel(m, rows);
         for (std::int64_t i = 0; i < xm.size(); ++i) xm.data()[i] = nd(rng);
         kernels::linear<float>(stored, xm, ym, pool);
@@ -507,7 +544,7 @@ TEST(GemvPath, LinearHandsFewTokensToIt) {
         EXPECT_EQ(ym, yKernel) << dtypeName(dtype) << ", " << m << " tokens";
         // Decoded weights: up to 11 tokens on the GEMV, 12 on our kernel.
         const DecodeOnly decoded(stored);
-        const std::int64_t nd11 = gemm::gemvMaxTokens(gemm::WeightRead::Decoded), md = gemm::kernelMinRows(gemm::WeightRead::Decoded);
+        const std::int64_t nd11 = gemm::gemvMaxTokens(kDecoded, dtype), md = gemm::kernelMinRows(kDecoded, dtype);
         kernels::linear<float>(decoded, x.topRows(nd11), y, pool);
         for (std::int64_t t = 0; t < nd11; ++t) {
             const kernels::Mat<float> xt = x.row(t);

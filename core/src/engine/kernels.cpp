@@ -311,9 +311,11 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     }
 
     // One token, or (fp32) a few: the GEMV, which reads the weights once.
-    const amx::WeightSource src = kernelSource(w);
+    // (How the kernels read the weight matters only for more than one token;
+    // decode skips the lookup.)
+    const amx::WeightSource src = n == 1 ? amx::WeightSource{} : kernelSource(w);
     const gemm::WeightRead read = src.data ? gemm::WeightRead::InPlace : gemm::WeightRead::Decoded;
-    if ((n == 1 || (std::is_same_v<S, float> && n <= gemm::gemvMaxTokens(read))) && out <= RowClaims::kMaxRows) {
+    if ((n == 1 || (std::is_same_v<S, float> && n <= gemm::gemvMaxTokens(read, src.dtype))) && out <= RowClaims::kMaxRows) {
         // Slices of 64 rows' multiples, claimed 16 rows (four 4-row passes) at a time.
         RowClaims claims(out, 64, pool.size(), 16);
         pool.parallelFor(claims.parts(), 1, [&](std::int64_t p0, std::int64_t p1, int) {
@@ -323,7 +325,7 @@ void linear(const WeightMatrix& w, const Mat<S>& x, Mat<S>& y, ThreadPool& pool)
     }
 
     if constexpr (std::is_same_v<S, float>) {
-        if (n >= gemm::kernelMinRows(read)) {
+        if (n >= gemm::kernelMinRows(read, src.dtype)) {
             if (src.data && gemm::amxFor(src.dtype)) {
                 linearAmx(src, x, y, pool);
                 return;

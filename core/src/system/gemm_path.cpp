@@ -80,26 +80,56 @@ bool panelsFor(DType dtype) {
 }  // namespace superlens::core::gemm
 
 namespace superlens::core::gemm {
-std::int64_t gemvMaxTokens(WeightRead read) {
+namespace {
+// SUPERLENS_GEMV_TOKENS=N (1 to 64): the GEMV's token limit for every
+// weight, in every mode, to measure where it should stop; 0 when unset.
+std::int64_t gemvTokensAsked() {
+    static const std::int64_t s_asked = [] {
+        const char* env = std::getenv("SUPERLENS_GEMV_TOKENS");
+        if (env == nullptr || *env == '\0') return std::int64_t{0};
+        char* end = nullptr;
+        const long v = std::strtol(env, &end, 10);
+        if (*end != '\0' || v < 1 || v > 64) fatal(std::string("SUPERLENS_GEMV_TOKENS=") + env + ": not a whole number from 1 to 64");
+        return std::int64_t{v};
+    }();
+    return s_asked;
+}
+}  // namespace
+
+std::int64_t gemvMaxTokens(WeightRead read, DType stored) {
+    if (const std::int64_t asked = gemvTokensAsked()) return asked;
     if (path().mode != Mode::Auto) return 1;
-    return read == WeightRead::InPlace ? 15 : 11;
+    if (read == WeightRead::Decoded) return 11;
+    if (amxFor(stored)) return 15;
+    return stored == DType::F16 ? 31 : stored == DType::BF16 ? 28 : 24;
 }
 
-std::int64_t kernelMinRows(WeightRead read) {
-    if (path().mode == Mode::Auto) return gemvMaxTokens(read) + 1;
+std::int64_t kernelMinRows(WeightRead read, DType stored) {
+    if (path().mode == Mode::Auto || gemvTokensAsked()) return gemvMaxTokens(read, stored) + 1;
     return path().mode == Mode::Blas ? 16 : 2;
 }
 
-std::string kernelFor(DType dtype, std::int64_t tokens) {
-    if (tokens <= gemvMaxTokens()) return gemvPath().isa == GemvIsa::Avx512 ? "AVX-512 GEMV" : "AVX2 GEMV";
-    if (tokens >= kernelMinRows() && amxFor(dtype)) return "AMX";
-    if (tokens >= kernelMinRows() && panelsFor(dtype)) return path().panels == PanelIsa::Avx512 ? "AVX-512 kernel" : "AVX2 kernel";
+std::string kernelFor(DType dtype, std::int64_t tokens, WeightRead read) {
+    // Decoded weights take the kernels as f32 rows.
+    const DType kernelType = read == WeightRead::InPlace ? dtype : DType::F32;
+    if (tokens <= gemvMaxTokens(read, dtype)) return gemvPath().isa == GemvIsa::Avx512 ? "AVX-512 GEMV" : "AVX2 GEMV";
+    const bool kernelTakes = tokens >= kernelMinRows(read, dtype);
+    if (kernelTakes && read == WeightRead::InPlace && amxFor(dtype)) return "AMX";
+    if (kernelTakes && panelsFor(kernelType)) return path().panels == PanelIsa::Avx512 ? "AVX-512 kernel" : "AVX2 kernel";
     return dtype == DType::F32 ? "OpenBLAS" : "decoded tiles + OpenBLAS";
 }
 }  // namespace superlens::core::gemm
 
 namespace superlens::core::gemm {
 namespace {
+
+// The GEMV's token limits in words, for its name.
+std::string tokenLimits() {
+    const auto limit = [](WeightRead read, DType d) { return std::to_string(gemvMaxTokens(read, d)); };
+    if (gemvMaxTokens(WeightRead::InPlace, DType::F32) == 1 && gemvMaxTokens(WeightRead::Decoded, DType::F32) == 1) return " (one token)";
+    return " (up to " + limit(WeightRead::InPlace, DType::F32) + " tokens of f32 weights, " + limit(WeightRead::InPlace, DType::BF16) + " of bf16, " +
+           limit(WeightRead::InPlace, DType::F16) + " of f16, " + limit(WeightRead::Decoded, DType::F32) + " of decoded ones; 2 at a time)";
+}
 
 GemvPath chooseGemv() {
     GemvPath p;
@@ -114,9 +144,7 @@ GemvPath chooseGemv() {
     p.isa = value == "avx2" || (value != "avx512" && !has512) ? GemvIsa::Avx2 : GemvIsa::Avx512;
     p.name = std::string(p.isa == GemvIsa::Avx512 ? "AVX-512 (bf16 widened in pairs)" : "AVX2") +
              ", 4 rows per pass" +
-             (gemvMaxTokens() > 1 ? " (up to " + std::to_string(gemvMaxTokens()) + " tokens, " + std::to_string(gemvMaxTokens(WeightRead::Decoded)) +
-                                        " of decoded weights, 2 at a time)"
-                                  : std::string(" (one token)")) +
+             tokenLimits() +
              ", rows 2 passes ahead prefetched to L2, idle workers take rows from the slower";
     if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
     else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;

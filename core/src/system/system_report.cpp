@@ -135,9 +135,9 @@ std::vector<std::pair<std::string, std::string>> SystemReport::rows() const {
         out.emplace_back("fp32 GEMM " + shape, fixed1(gflopsOneThread) + " GFLOP/s on 1 thread, " + fixed1(gflopsAllThreads) + " GFLOP/s on " +
                                                    std::to_string(engineThreads));
         out.emplace_back("f32 Linear " + shape, fixed1(gflopsF32Linear) + " GFLOP/s on " + std::to_string(engineThreads) + " (" +
-                                                    gemm::kernelFor(DType::F32, gemmM) + ")");
+                                                    gemm::kernelFor(DType::F32, gemmM, gemm::WeightRead::InPlace) + ")");
         out.emplace_back("bf16 Linear " + shape, fixed1(gflopsBf16Linear) + " GFLOP/s on " + std::to_string(engineThreads) + " (" +
-                                                     gemm::kernelFor(DType::BF16, gemmM) + ")");
+                                                     gemm::kernelFor(DType::BF16, gemmM, gemm::WeightRead::InPlace) + ")");
     }
     return out;
 }

@@ -6,8 +6,8 @@
 //       Rapids and later) and the kernel grants the tile state, for BF16
 //       weights; our own kernel (engine/gemm_panels.h) for the other
 //       f32/bf16/f16 weights, in AVX-512 when the CPU has AVX-512 F/DQ/BW/VL,
-//       in AVX2 otherwise; the GEMV (gemvPath below) for up to 15 tokens
-//       (11 for decoded weights, gemvMaxTokens); OpenBLAS
+//       in AVX2 otherwise; the GEMV (gemvPath below) for up to 24-31 tokens
+//       (by weight type; 11 for decoded weights, gemvMaxTokens); OpenBLAS
 //       (core/system/blas.h) for float64.
 //   SUPERLENS_GEMM=amx   AMX for BF16, F16 and F32 weights (f32/f16 split in
 //       bf16 parts: exact to fp32 accumulation, but on Sapphire/Emerald
@@ -49,10 +49,17 @@ const GemmPath& path();
 bool amxFor(DType dtype);
 bool panelsFor(DType dtype);
 
+// How a Linear's weights reach the kernels: read in place (mapped f32, bf16
+// or f16, or an f32 copy) or through their decoder (GGUF quantized blocks,
+// RTN edits), a few rows at a time.
+enum class WeightRead { InPlace, Decoded };
+
 // The kernels a Linear with weights stored as `dtype` and `tokens` rows of
 // activations runs on, in a few words: "AMX", "AVX-512 kernel", "AVX2 kernel", "OpenBLAS",
-// "decoded tiles + OpenBLAS" or, for up to gemvMaxTokens() tokens, the GEMV's name.
-std::string kernelFor(DType dtype, std::int64_t tokens);
+// "decoded tiles + OpenBLAS" or, for up to gemvMaxTokens() tokens, the GEMV's
+// name. `read`: Decoded for weights read through their decoder (GGUF
+// quantized blocks), which the kernels take as f32 rows.
+std::string kernelFor(DType dtype, std::int64_t tokens, WeightRead read);
 
 // The single-token GEMV (decode: y = W x, streaming the weights once),
 // chosen once per process:
@@ -74,27 +81,29 @@ struct GemvPath {
 
 const GemvPath& gemvPath();
 
-// How a Linear's weights reach the kernels: read in place (mapped f32, bf16
-// or f16, or an f32 copy) or through their decoder (GGUF quantized blocks,
-// RTN edits), a few rows at a time.
-enum class WeightRead { InPlace, Decoded };
-
 // Most tokens a Linear hands the GEMV (engine/gemv.h: the weights streamed
-// once, every token per pass), and fewest it hands AMX or our GEMM kernel:
-// by default 15 and 16 for weights read in place, 11 and 12 for decoded
-// ones, so that no Linear on f32/bf16/f16 or decoded weights runs on
-// OpenBLAS. Measured on Zen 4 (2 threads, TinyLlama shape,
-// docs/PERFORMANCE.md "Short prompts"): against OpenBLAS, 2-4 tokens of bf16
-// weights 5x faster (a 2-token prompt costs what one token costs:
-// memory-bound), 15 tokens 2.2x; against our kernel, f32 weights 1.2-1.3x
-// faster at 12 tokens and tied at 15, bf16 1.1-1.2x at 16 and f16 1.3-1.5x
-// at 24 (so 15 is cautious for 16-bit weights until an Intel machine,
-// whose two 512-bit FMA units favour the kernel, is measured); decoded
-// Q4_K_M weights tied at 12 tokens and 1.3x slower at 15. With
-// SUPERLENS_GEMM set to anything but auto: the GEMV for one token only,
-// AMX or our kernel from 2 tokens (so that short test prompts run them),
-// OpenBLAS from 2 tokens for blas.
-std::int64_t gemvMaxTokens(WeightRead read = WeightRead::InPlace);
-std::int64_t kernelMinRows(WeightRead read = WeightRead::InPlace);
+// once, every token per pass), and fewest it hands AMX or our GEMM kernel,
+// for weights stored as `stored` and read as `read`. By default, for
+// weights read in place: 24 f32, 28 bf16 and 31 f16 tokens (15 bf16 where
+// AMX takes bf16); 11 for decoded ones; the kernels from one token more, so
+// that no Linear on f32/bf16/f16 or decoded weights runs on OpenBLAS.
+// Measured on Zen 4 (2 threads, TinyLlama shape, docs/PERFORMANCE.md "Short
+// prompts" and "Up to 31 tokens"): with several tokens the GEMV is
+// compute-bound at a rate that does not depend on their number, while our
+// kernel multiplies whole 32-token panels (16 in AVX2, or half an AVX-512
+// panel at the end), so the GEMV wins until the tokens nearly fill a panel,
+// and 16-bit weights (half the bytes per FMA) longest: f32 1.24-1.34x at 20
+// tokens, 1.05-1.11x at 24, 0.93-0.96x at 28; bf16 1.44-1.54x at 20,
+// 0.96-0.97x at 31; f16 still 1.06-1.14x at 31. Decoded Q4_K_M weights
+// tied at 12 tokens and were 1.3x slower at 15. Intel's two 512-bit FMA
+// units may favour the kernel: not measured there yet (nor against AMX,
+// measured only at 128 tokens, so bf16 keeps 15 where AMX takes it).
+// SUPERLENS_GEMV_TOKENS=N (1 to 64) sets both limits to N in every mode, to
+// measure the crossover on a new machine (bench/gemv_crossover.py). Otherwise, with SUPERLENS_GEMM set
+// to anything but auto: the GEMV for one token only, AMX or our kernel from
+// 2 tokens (so that short test prompts run them), OpenBLAS from 2 tokens for
+// blas.
+std::int64_t gemvMaxTokens(WeightRead read, DType stored);
+std::int64_t kernelMinRows(WeightRead read, DType stored);
 
 }  // namespace superlens::core::gemm
