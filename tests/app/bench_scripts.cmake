@@ -5,3 +5,5 @@ superlens_add_script_test(NAME test_same_run_summary COMMAND /usr/bin/python3 ${
 superlens_add_script_test(NAME test_paired_decode COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_paired_decode.py LABELS bench)
 # bench/compare_builds.py against two stand-in builds: the alternating order, the ratios, and a run without decode steps.
 superlens_add_script_test(NAME test_compare_builds COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_compare_builds.py LABELS bench)
+# bench/gemv_crossover.py against a stand-in bench_forward: the rotating order, each run's environment, the ratios and the crossover.
+superlens_add_script_test(NAME test_gemv_crossover COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_gemv_crossover.py LABELS bench)
