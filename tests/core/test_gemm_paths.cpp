@@ -10,6 +10,7 @@
 // block boundary of the AMX kernel; the same bits on 1 and 2 threads; and
 // the engine's logits against the float64 reference answers.
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -154,20 +155,27 @@ TEST(GemmPath, FollowsTheEnvironment) {
 }
 
 // A weight [rows, cols] stored in `dtype` at an odd address (as safetensors
-// may place it), with the values it holds as doubles.
+// may place it), or `lineOffset` bytes into a 64-byte cache line between
+// NaN bytes, with the values it holds as doubles.
 struct Weight {
     std::string name = "model.layers.0.mlp.up_proj.weight";
     std::vector<std::byte> bytes;
     std::vector<double> values;
     TensorView view;
 
-    Weight(DType dtype, std::int64_t rows, std::int64_t cols, std::uint32_t seed) {
+    Weight(DType dtype, std::int64_t rows, std::int64_t cols, std::uint32_t seed, int lineOffset = -1) {
         std::mt19937 rng(seed);
         std::normal_distribution<float> nd(0.0f, 0.1f);
         const auto count = static_cast<std::size_t>(rows * cols);
-        bytes.resize(count * dtypeSize(dtype) + 2);
+        bytes.resize(count * dtypeSize(dtype) + 128);
         values.resize(count);
         std::byte* base = bytes.data() + 2;
+        if (lineOffset >= 0) {
+            const auto misalign = reinterpret_cast<std::uintptr_t>(bytes.data()) % 64;
+            base = bytes.data() + (64 - misalign) % 64 + lineOffset;
+            // NaN bytes around the tensor: a kernel reading past its ends shows.
+            std::fill(bytes.begin(), bytes.end(), std::byte{0xFF});
+        }
         for (std::size_t i = 0; i < count; ++i) {
             const float v = nd(rng);
             if (dtype == DType::F32) {
@@ -412,16 +420,20 @@ TEST(GemvPath, SingleTokenMatchesFloat64OnEveryWeightType) {
 // Every row is reduced in one order whether it falls in a 4-row pass or in
 // the remainder, and whichever worker has it: the same matrix seen from its
 // second row on, and on 1 or 2 threads, gives the same bits per row.
+// 1050 columns: 32 bf16 pairs, one 16-column step, a scalar tail; 1056 at
+// 48 bytes into a cache line: bf16 blocks aligned to the lines, the first
+// and last masked.
 TEST(GemvPath, RowsGiveTheSameBitsWhereverThePassesFall) {
     REQUIRE_PATH();
     ThreadPool one(1), two(2);
-    const std::int64_t n = 67, k = 1050;  // 32 bf16 pairs, one 16-column step, a scalar tail
-    std::mt19937 rng(3);
-    std::normal_distribution<float> nd(0.0f, 1.0f);
-    kernels::Mat<float> x(1, k);
-    for (std::int64_t i = 0; i < k; ++i) x.data()[i] = nd(rng);
+    const std::int64_t n = 67;
+    for (const auto& [k, offset] : {std::pair{std::int64_t{1050}, -1}, std::pair{std::int64_t{1056}, 48}}) {
     for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
-        Weight w(dtype, n, k, 11);
+        std::mt19937 rng(3);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        kernels::Mat<float> x(1, k);
+        for (std::int64_t i = 0; i < k; ++i) x.data()[i] = nd(rng);
+        Weight w(dtype, n, k, 11, offset);
         const StoredWeight all(w.view);
         kernels::Mat<float> y1, y2, yShift;
         kernels::linear<float>(all, x, y1, one);
@@ -437,9 +449,11 @@ TEST(GemvPath, RowsGiveTheSameBitsWhereverThePassesFall) {
             for (ThreadPool* pool : {&one, &two}) {
                 kernels::linear<float>(shifted, x, yShift, *pool);
                 for (std::int64_t r = skip; r < n; ++r)
-                    ASSERT_EQ(yShift(0, r - skip), y1(0, r)) << dtypeName(dtype) << " row " << r << " from row " << skip << ", " << pool->size() << " threads";
+                    ASSERT_EQ(yShift(0, r - skip), y1(0, r))
+                        << dtypeName(dtype) << " " << k << " columns, row " << r << " from row " << skip << ", " << pool->size() << " threads";
             }
         }
+    }
     }
 }
 
@@ -501,6 +515,48 @@ TEST(GemvPath, FewTokensGetTheBitsEachGetsAlone) {
                 double maxRef = 0;
                 const double err = maxError(x, w.values, rows, y, &maxRef);
                 EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << n << "x" << rows << "x" << k;
+            }
+        }
+    }
+}
+
+// Rows of a multiple of 64 bytes share their offset in a cache line; the
+// bf16 kernel then reads them in blocks aligned to the lines, the first and
+// last masked. At every offset, for every kernel: each token gets the bits
+// it gets alone, in four-row passes and in the remainder rows, and the
+// values of float64 (massive activations in the first and last columns,
+// which fall in the masked blocks).
+TEST(GemvPath, RowsAtAnyOffsetWithinACacheLine) {
+    REQUIRE_PATH();
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        // 32, 96 and 2080 columns: rows of a multiple of 64 bytes (bf16: 1-2,
+        // 3-4 and 65-66 blocks, by the offset); 100: rows at different offsets.
+        for (std::int64_t k : {32, 96, 2080, 100}) {
+            for (int offset : {0, 2, 4, 16, 30, 32, 48, 62}) {
+                if (offset % static_cast<int>(dtypeSize(dtype)) != 0) continue;
+                const std::int64_t rows = 7;
+                const Weight w(dtype, rows, k, static_cast<std::uint32_t>(k + offset), offset);
+                for (std::int64_t n : {1, 2, 5}) {
+                    std::mt19937 rng(static_cast<std::uint32_t>(n * 31 + offset));
+                    std::normal_distribution<float> nd(0.0f, 1.0f);
+                    kernels::Mat<float> x(n, k), y(n, rows), alone(1, rows);
+                    for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+                    x(n - 1, 0) = 300.0f;
+                    x(0, k - 1) = -200.0f;
+                    gemv::OneRange all(rows);
+                    gemv::rows(dtype, w.view.data, k, {x.data(), k, y.data(), rows, n}, all);
+                    for (std::int64_t t = 0; t < n; ++t) {
+                        gemv::OneRange one(rows);
+                        gemv::rows(dtype, w.view.data, k, {x.data() + t * k, k, alone.data(), rows, 1}, one);
+                        for (std::int64_t r = 0; r < rows; ++r)
+                            ASSERT_EQ(y(t, r), alone(0, r)) << dtypeName(dtype) << " " << k << " columns at byte " << offset << ", token " << t
+                                                            << " of " << n << ", row " << r << " on " << gemm::gemvPath().name;
+                    }
+                    double maxRef = 0;
+                    const double err = maxError(x, w.values, rows, y, &maxRef);
+                    EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << k << " columns at byte " << offset << ", " << n
+                                                                 << " tokens";
+                }
             }
         }
     }

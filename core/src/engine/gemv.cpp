@@ -233,81 +233,139 @@ struct Avx512Rows {
 // laid out once per call to match: per 32 columns, the 16 even ones, then the
 // 16 odd ones. (On AVX2 the same trick measured 1.00x: not used there.)
 
-// For each token t < n: out[t * 32 blocks + 32b + j] = x[t * ldx + 32b + 2j],
-// and the odd column 2j + 1 at 32b + 16 + j, for j < 16, b < blocks.
-const float* splitPairs(const float* x, std::int64_t ldx, std::int64_t n, std::int64_t blocks) {
+// Where a row's 32-column blocks lie. Rows of a multiple of 64 bytes all
+// start at one offset in a cache line, `lead` bf16 into it: the blocks then
+// start `lead` columns before the row, on the line, so that no 64-byte load
+// straddles two lines, and the first and last blocks are read through a mask
+// (the columns outside the row read as zero, x there is zero too). The
+// tensors of a safetensors file start wherever its header ends (48 bytes
+// into a line in bench/make_checkpoint.py's files; Hugging Face pads the
+// header to 8 bytes); with several tokens, where the FMAs are the limit, the
+// straddling loads cost 1.14-1.21x (docs/PERFORMANCE.md, "Up to 31
+// tokens"). Other rows: the blocks from column 0, then one 16-column step
+// when 16 or more columns are left, then scalars. Fixed for a matrix, so
+// every call, token and row split reduces a row in one order.
+struct Bf16Blocks {
+    std::int64_t lead = 0, blocks = 0;
+    __mmask32 first = ~0u, last = ~0u;  // the lanes read in the first and in the last block
+    std::int64_t pairEnd = 0, vecEnd = 0;  // columns past the blocks: [pairEnd, vecEnd) one step, then scalars
+
+    Bf16Blocks(const std::uint16_t* w, std::int64_t cols) {
+        const auto address = reinterpret_cast<std::uintptr_t>(w);
+        if (cols > 0 && (cols * 2) % 64 == 0 && address % 2 == 0) {
+            lead = static_cast<std::int64_t>(address % 64 / 2);
+            blocks = (cols + lead + 31) / 32;
+            first = ~0u << lead;
+            const std::int64_t lastLanes = cols + lead - 32 * (blocks - 1);
+            last = lastLanes == 32 ? ~0u : (1u << lastLanes) - 1;
+            pairEnd = vecEnd = cols;
+        } else {
+            blocks = cols / 32;
+            pairEnd = blocks * 32;
+            vecEnd = cols / 16 * 16;
+        }
+    }
+    // The lanes of block b read from memory.
+    __mmask32 mask(std::int64_t b) const { return (b == 0 ? first : ~0u) & (b == blocks - 1 ? last : ~0u); }
+    // Where block 0 of a row starts: `lead` columns before it, on the cache
+    // line (reached by address arithmetic: it may lie before the tensor;
+    // the masked loads read none of those columns).
+    const std::uint16_t* blockZero(const std::uint16_t* row) const {
+        return reinterpret_cast<const std::uint16_t*>(reinterpret_cast<std::uintptr_t>(row) - static_cast<std::uintptr_t>(2 * lead));
+    }
+};
+
+// For each token t < n and block b: out[(t * blocks + b) * 32 + j] = x[t * ldx + c]
+// for the even column c = 32b - lead + 2j, and the odd column c + 1 at 16 + j,
+// for j < 16; zero for a column outside [0, cols).
+const float* splitPairs(const float* x, std::int64_t ldx, std::int64_t n, std::int64_t cols, const Bf16Blocks& g) {
     thread_local std::vector<float> t_split;
-    t_split.resize(static_cast<std::size_t>(n * blocks * 32));
+    t_split.resize(static_cast<std::size_t>(n * g.blocks * 32));
     float* out = t_split.data();
     for (std::int64_t t = 0; t < n; ++t) {
         const float* xt = x + t * ldx;
-        for (std::int64_t b = 0; b < blocks; ++b, xt += 32, out += 32)
-            for (int j = 0; j < 16; ++j) out[j] = xt[2 * j], out[16 + j] = xt[2 * j + 1];
+        for (std::int64_t b = 0; b < g.blocks; ++b, out += 32)
+            for (int j = 0; j < 32; ++j) {
+                const std::int64_t c = 32 * b - g.lead + j;
+                out[(j % 2) * 16 + j / 2] = c >= 0 && c < cols ? xt[c] : 0.0f;
+            }
     }
     return t_split.data();
 }
 
-// One row's fixed order: even + odd lanes, then one 16-column step when
-// cols % 32 >= 16, then the lanes, then the scalar tail.
-SL_AVX512 inline float finishBf16Row(const std::uint16_t* row, const float* x, __m512 e, __m512 o, std::int64_t pairEnd,
-                                     std::int64_t vecEnd, std::int64_t cols) {
+// One row's fixed order: even + odd lanes, then one 16-column step when one
+// is left after the blocks, then the lanes, then the scalar tail.
+SL_AVX512 inline float finishBf16Row(const std::uint16_t* row, const float* x, __m512 e, __m512 o, const Bf16Blocks& g, std::int64_t cols) {
     __m512 a = _mm512_add_ps(e, o);
-    if (vecEnd > pairEnd) a = _mm512_fmadd_ps(load16<DType::BF16>(row + pairEnd), _mm512_loadu_ps(x + pairEnd), a);
-    return sum16(a) + tailDot<DType::BF16>(row, x, vecEnd, cols);
+    if (g.vecEnd > g.pairEnd) a = _mm512_fmadd_ps(load16<DType::BF16>(row + g.pairEnd), _mm512_loadu_ps(x + g.pairEnd), a);
+    return sum16(a) + tailDot<DType::BF16>(row, x, g.vecEnd, cols);
 }
 
 struct Bf16PairsAvx512 {
     const std::uint16_t* w;
     std::int64_t cols;
     Tokens t;
-    const float* xs;  // splitPairs(t.x, ...), pairEnd floats per token
+    Bf16Blocks g;
+    const float* xs;  // splitPairs(t.x, ...), g.blocks * 32 floats per token
 
     template <int TB>
     SL_AVX512 void pass(std::int64_t r, std::int64_t t0, Prefetch pf) const {
         constexpr std::int64_t kStepBytes = kRowsPerPass * 64;
         constexpr int kLines = static_cast<int>(kStepBytes / 64);
-        const std::int64_t pairEnd = cols / 32 * 32, vecEnd = cols / 16 * 16;
+        const std::int64_t span = g.blocks * 32;
         const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
         const std::uint16_t* w0 = w + r * cols;
+        const std::uint16_t* b0 = g.blockZero(w0);
         const char* ahead = reinterpret_cast<const char*>(w0 + kPassesAhead * kRowsPerPass * cols);
         const char* end = reinterpret_cast<const char*>(w + pf.end * cols);
         int wait = pf.phase;
-        const float* x = xs + t0 * pairEnd;
+        const float* x = xs + t0 * span;
         __m512 e[kRowsPerPass][TB], o[kRowsPerPass][TB];
 #pragma GCC unroll 8
         for (int i = 0; i < kRowsPerPass; ++i)
 #pragma GCC unroll 2
             for (int j = 0; j < TB; ++j) e[i][j] = o[i][j] = _mm512_setzero_ps();
-        for (std::int64_t c = 0; c < pairEnd; c += 32) {
-            SL_PREFETCH_SHARE(wait, pf.phases, ahead + c / 32 * kStepBytes, end, kLines);
+        // Block b of the four rows, its weights loaded plainly or (the first
+        // and last block of shifted rows) through the mask: masked loads in
+        // every step ran at half the rate on Zen 4.
+        const auto step = [&](std::int64_t b, bool masked) SL_AVX512 {
+            SL_PREFETCH_SHARE(wait, pf.phases, ahead + b * kStepBytes, end, kLines);
+            const __mmask32 m = g.mask(b);
             __m512 xe[TB], xo[TB];
 #pragma GCC unroll 2
-            for (int j = 0; j < TB; ++j) xe[j] = _mm512_loadu_ps(x + j * pairEnd + c), xo[j] = _mm512_loadu_ps(x + j * pairEnd + c + 16);
+            for (int j = 0; j < TB; ++j) xe[j] = _mm512_loadu_ps(x + j * span + 32 * b), xo[j] = _mm512_loadu_ps(x + j * span + 32 * b + 16);
 #pragma GCC unroll 8
             for (int i = 0; i < kRowsPerPass; ++i) {
-                const __m512i v = _mm512_loadu_si512(w0 + i * cols + c);
+                const std::uint16_t* p = b0 + i * cols + 32 * b;
+                const __m512i v = masked ? _mm512_maskz_loadu_epi16(m, p) : _mm512_loadu_si512(p);
                 const __m512 we = _mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), wo = _mm512_castsi512_ps(_mm512_and_si512(v, high));
 #pragma GCC unroll 2
                 for (int j = 0; j < TB; ++j) e[i][j] = _mm512_fmadd_ps(we, xe[j], e[i][j]), o[i][j] = _mm512_fmadd_ps(wo, xo[j], o[i][j]);
             }
-        }
+        };
+        const bool shifted = g.lead > 0;
+        std::int64_t b = 0;
+        if (shifted && g.blocks > 0) step(b++, true);
+        for (; b < g.blocks - (shifted ? 1 : 0); ++b) step(b, false);
+        if (b < g.blocks) step(b, true);
         for (int j = 0; j < TB; ++j)
             for (int i = 0; i < kRowsPerPass; ++i)
-                t.y[(t0 + j) * t.ldy + r + i] = finishBf16Row(w0 + i * cols, t.x + (t0 + j) * t.ldx, e[i][j], o[i][j], pairEnd, vecEnd, cols);
+                t.y[(t0 + j) * t.ldy + r + i] = finishBf16Row(w0 + i * cols, t.x + (t0 + j) * t.ldx, e[i][j], o[i][j], g, cols);
     }
 
     SL_AVX512 void row(std::int64_t r, std::int64_t tok) const {
-        const std::int64_t pairEnd = cols / 32 * 32, vecEnd = cols / 16 * 16;
         const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
         const std::uint16_t* w0 = w + r * cols;
-        const float* x = xs + tok * pairEnd;
+        const std::uint16_t* b0 = g.blockZero(w0);
+        const float* x = xs + tok * g.blocks * 32;
         __m512 e = _mm512_setzero_ps(), o = e;
-        for (std::int64_t c = 0; c < pairEnd; c += 32) {
-            const __m512i v = _mm512_loadu_si512(w0 + c);
-            e = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(x + c), e);
-            o = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), _mm512_loadu_ps(x + c + 16), o);
+        for (std::int64_t b = 0; b < g.blocks; ++b) {
+            const bool edge = g.lead > 0 && (b == 0 || b == g.blocks - 1);
+            const __m512i v = edge ? _mm512_maskz_loadu_epi16(g.mask(b), b0 + 32 * b) : _mm512_loadu_si512(b0 + 32 * b);
+            e = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(x + 32 * b), e);
+            o = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), _mm512_loadu_ps(x + 32 * b + 16), o);
         }
-        t.y[tok * t.ldy + r] = finishBf16Row(w0, t.x + tok * t.ldx, e, o, pairEnd, vecEnd, cols);
+        t.y[tok * t.ldy + r] = finishBf16Row(w0, t.x + tok * t.ldx, e, o, g, cols);
     }
 };
 
@@ -316,7 +374,8 @@ void dispatch(const void* w, std::int64_t cols, const Tokens& t, RowSource& sour
     const auto* s = static_cast<const Stored<D>*>(w);
     if (gemm::gemvPath().isa == gemm::GemvIsa::Avx512) {
         if constexpr (D == DType::BF16) {
-            drive(Bf16PairsAvx512{s, cols, t, splitPairs(t.x, t.ldx, t.n, cols / 32)}, t.n, source);
+            const Bf16Blocks g(s, cols);
+            drive(Bf16PairsAvx512{s, cols, t, g, splitPairs(t.x, t.ldx, t.n, cols, g)}, t.n, source);
         } else {
             drive(Avx512Rows<D>{s, cols, t}, t.n, source);
         }
