@@ -486,6 +486,24 @@ TEST(GemmPath, ATokenGetsTheSameBitsInAWholeOrAHalfPanel) {
     }
 }
 
+// The GEMV of w for the tokens of x at once: each token gets, bit for bit,
+// what it gets alone, and the values match float64. `what` names the case.
+void expectEachTokenAsAlone(DType dtype, const Weight& w, std::int64_t rows, const kernels::Mat<float>& x, const std::string& what) {
+    const std::int64_t n = x.rows(), k = x.cols();
+    kernels::Mat<float> y(n, rows), alone(1, rows);
+    gemv::OneRange all(rows);
+    gemv::rows(dtype, w.view.data, k, {x.data(), k, y.data(), rows, n}, all);
+    for (std::int64_t t = 0; t < n; ++t) {
+        gemv::OneRange one(rows);
+        gemv::rows(dtype, w.view.data, k, {x.data() + t * k, k, alone.data(), rows, 1}, one);
+        for (std::int64_t r = 0; r < rows; ++r)
+            ASSERT_EQ(y(t, r), alone(0, r)) << what << ", token " << t << " of " << n << ", row " << r << " on " << gemm::gemvPath().name;
+    }
+    double maxRef = 0;
+    const double err = maxError(x, w.values, rows, y, &maxRef);
+    EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << what << ", " << n << " tokens";
+}
+
 // Several tokens: each gets, bit for bit, what it gets alone (the same
 // per-row order, whether beside another token in a pass, the odd one out,
 // or in the remainder rows), and matches float64. Tokens: one pair, a pair
@@ -500,21 +518,11 @@ TEST(GemvPath, FewTokensGetTheBitsEachGetsAlone) {
             for (std::int64_t n : {2, 3, 4, 15, 31}) {
                 std::mt19937 rng(static_cast<std::uint32_t>(n * 100 + k));
                 std::normal_distribution<float> nd(0.0f, 1.0f);
-                kernels::Mat<float> x(n, k), y(n, rows), alone(1, rows);
+                kernels::Mat<float> x(n, k);
                 for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
                 x(n - 1, k - 1) = 300.0f;  // a massive activation, in the last token's scalar tail when there is one
-                gemv::OneRange all(rows);
-                gemv::rows(dtype, w.view.data, k, {x.data(), k, y.data(), rows, n}, all);
-                for (std::int64_t t = 0; t < n; ++t) {
-                    gemv::OneRange one(rows);
-                    gemv::rows(dtype, w.view.data, k, {x.data() + t * k, k, alone.data(), rows, 1}, one);
-                    for (std::int64_t r = 0; r < rows; ++r)
-                        ASSERT_EQ(y(t, r), alone(0, r)) << dtypeName(dtype) << " " << rows << "x" << k << ", token " << t << " of " << n << ", row " << r
-                                                        << " on " << gemm::gemvPath().name;
-                }
-                double maxRef = 0;
-                const double err = maxError(x, w.values, rows, y, &maxRef);
-                EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << n << "x" << rows << "x" << k;
+                expectEachTokenAsAlone(dtype, w, rows, x, std::string(dtypeName(dtype)) + " " + std::to_string(rows) + "x" + std::to_string(k));
+                if (HasFatalFailure()) return;
             }
         }
     }
@@ -539,23 +547,13 @@ TEST(GemvPath, RowsAtAnyOffsetWithinACacheLine) {
                 for (std::int64_t n : {1, 2, 5}) {
                     std::mt19937 rng(static_cast<std::uint32_t>(n * 31 + offset));
                     std::normal_distribution<float> nd(0.0f, 1.0f);
-                    kernels::Mat<float> x(n, k), y(n, rows), alone(1, rows);
+                    kernels::Mat<float> x(n, k);
                     for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
                     x(n - 1, 0) = 300.0f;
                     x(0, k - 1) = -200.0f;
-                    gemv::OneRange all(rows);
-                    gemv::rows(dtype, w.view.data, k, {x.data(), k, y.data(), rows, n}, all);
-                    for (std::int64_t t = 0; t < n; ++t) {
-                        gemv::OneRange one(rows);
-                        gemv::rows(dtype, w.view.data, k, {x.data() + t * k, k, alone.data(), rows, 1}, one);
-                        for (std::int64_t r = 0; r < rows; ++r)
-                            ASSERT_EQ(y(t, r), alone(0, r)) << dtypeName(dtype) << " " << k << " columns at byte " << offset << ", token " << t
-                                                            << " of " << n << ", row " << r << " on " << gemm::gemvPath().name;
-                    }
-                    double maxRef = 0;
-                    const double err = maxError(x, w.values, rows, y, &maxRef);
-                    EXPECT_LT(err, 1e-4 * std::max(1.0, maxRef)) << dtypeName(dtype) << " " << k << " columns at byte " << offset << ", " << n
-                                                                 << " tokens";
+                    expectEachTokenAsAlone(dtype, w, rows, x,
+                                           std::string(dtypeName(dtype)) + " " + std::to_string(k) + " columns at byte " + std::to_string(offset));
+                    if (HasFatalFailure()) return;
                 }
             }
         }
