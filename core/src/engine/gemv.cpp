@@ -284,11 +284,17 @@ const float* splitPairs(const float* x, std::int64_t ldx, std::int64_t n, std::i
     float* out = t_split.data();
     for (std::int64_t t = 0; t < n; ++t) {
         const float* xt = x + t * ldx;
-        for (std::int64_t b = 0; b < g.blocks; ++b, out += 32)
+        for (std::int64_t b = 0; b < g.blocks; ++b, out += 32) {
+            const std::int64_t c0 = 32 * b - g.lead;
+            if (c0 >= 0 && c0 + 32 <= cols) {  // inside the row: every block but a shifted row's first and last
+                for (int j = 0; j < 16; ++j) out[j] = xt[c0 + 2 * j], out[16 + j] = xt[c0 + 2 * j + 1];
+                continue;
+            }
             for (int j = 0; j < 32; ++j) {
-                const std::int64_t c = 32 * b - g.lead + j;
+                const std::int64_t c = c0 + j;
                 out[(j % 2) * 16 + j / 2] = c >= 0 && c < cols ? xt[c] : 0.0f;
             }
+        }
     }
     return t_split.data();
 }
