@@ -9,7 +9,8 @@
 #               the same state), decode checks (GEMV ISA, pool spin),
 #               bench_machine (best GEMM);
 #   each round: memory read bandwidth, llama.cpp F32/F16 with flash attention
-#               off and on, SuperLens f32/bf16 (prompt and decode), PyTorch fp32;
+#               off and on, SuperLens f32/bf16 (prompt, decode, and 16 decode
+#               steps between reads of memory), PyTorch fp32;
 #   once:       the GUI toggle on the TinyLlama shape and the 7B bf16
 #               incremental recompute (when those checkpoints exist).
 # Meant to run inside bench/quiet_run.sh (about 4 minutes a round and 2 more
@@ -37,7 +38,7 @@ for r in $(seq 1 "$ROUNDS"); do
   for fa in "" --flash-attn; do for ty in f32 f16; do
     stamp "round $r llama.cpp $ty $fa"; timeout 200 node $H/bench_llamacpp.mjs $W/tinyllama-$ty.gguf --threads 2 --tokens 128 --decode 32 --runs 3 $fa
   done; done
-  for m in tinyllama-f32 tinyllama-bf16; do stamp "round $r superlens $m"; $B/bench_forward $W/$m --tokens 128 --decode 33 --repeat 3 --json; done
+  for m in tinyllama-f32 tinyllama-bf16; do stamp "round $r superlens $m"; $B/bench_forward $W/$m --tokens 128 --decode 33 --repeat 3 --read-pairs 16 --json; done
   stamp "round $r pytorch"; timeout 200 $PY bench/pytorch_baseline.py $W/tinyllama-f32 --tokens 128 --repeat 3
 done
 if [ -x $B/bench_gui_toggle ] && [ -f $W/tinyllama-sw/config.json ]; then

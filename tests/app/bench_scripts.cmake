@@ -7,3 +7,5 @@ superlens_add_script_test(NAME test_paired_decode COMMAND /usr/bin/python3 ${CMA
 superlens_add_script_test(NAME test_compare_builds COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_compare_builds.py LABELS bench)
 # bench/gemv_crossover.py against a stand-in bench_forward: the rotating order, each run's environment, the ratios and the crossover.
 superlens_add_script_test(NAME test_gemv_crossover COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_gemv_crossover.py LABELS bench)
+# bench_forward --read-pairs on the demo model: each decode step against the reads of memory around it, recomputed.
+superlens_add_script_test(NAME test_read_pairs COMMAND /usr/bin/python3 ${CMAKE_CURRENT_SOURCE_DIR}/app/test_read_pairs.py LABELS bench)

@@ -29,10 +29,13 @@ def llama(prompt, decode):
     return {"prompt_tok_s": prompt, "decode_tok_s": decode, "prompt_s": [1, 2, 3]}
 
 
-def superlens(prompt_median, decode, gflops, pairs, gb_s):
-    return {"forward_tok_s": prompt_median * 1.1, "forward_tok_s_median": prompt_median, "decode_tok_s": decode,
-            "gflops": gflops, "recording_pair_ratios": pairs, "recording_overhead_paired_median": 0.5,
-            "decode_matrix_gb_s": gb_s}
+def superlens(prompt_median, decode, gflops, pairs, gb_s, read_pairs=None):
+    j = {"forward_tok_s": prompt_median * 1.1, "forward_tok_s_median": prompt_median, "decode_tok_s": decode,
+         "gflops": gflops, "recording_pair_ratios": pairs, "recording_overhead_paired_median": 0.5,
+         "decode_matrix_gb_s": gb_s}
+    if read_pairs is not None:  # bench_forward --read-pairs: (steps that count, their median ratio)
+        j["read_pairs"] = {"kept": read_pairs[0], "ratio_median": read_pairs[1], "steps": []}
+    return j
 
 
 def two_rounds():
@@ -41,10 +44,12 @@ def two_rounds():
     out += step("10:00:02", "bench_machine", {"cpu": "Test CPU", "best_gemm_gflops": 200.0, "best_gemm_core": "engine f32 Linear"})
     rounds = {
         1: dict(mem=40.0, l32=(30.0, 8.0), l32fa=(31.0, 9.0), l16=(40.0, 14.0), l16fa=(44.0, 13.0),
-                f32=superlens(88.0, 8.2, 150.0, [1.02, 1.04, 1.01], 34.0), bf16=superlens(99.0, 15.0, 170.0, [0.99, 1.03, 1.00], 30.0),
+                f32=superlens(88.0, 8.2, 150.0, [1.02, 1.04, 1.01], 34.0, (14, 0.91)),
+                bf16=superlens(99.0, 15.0, 170.0, [0.99, 1.03, 1.00], 30.0, (0, 0.0)),
                 torch=(48.0, 44.0)),
         2: dict(mem=50.0, l32=(30.0, 10.0), l32fa=(29.0, 8.0), l16=(50.0, 15.0), l16fa=(40.0, 16.0),
-                f32=superlens(80.0, 9.0, 140.0, [1.06, 1.00, 1.08], 45.0), bf16=superlens(90.0, 17.6, 160.0, [1.02, 1.01, 1.05], 40.0),
+                f32=superlens(80.0, 9.0, 140.0, [1.06, 1.00, 1.08], 45.0, (16, 0.83)),
+                bf16=superlens(90.0, 17.6, 160.0, [1.02, 1.01, 1.05], 40.0, (9, 0.86)),
                 torch=(55.0, 50.0)),
     }
     for r, d in rounds.items():
@@ -104,6 +109,13 @@ class SameRunSummary(unittest.TestCase):
         self.assertTrue(t["decode f32 GB/s / best memory read"]["met"])
         self.assertEqual(t["decode bf16 GB/s / best memory read"]["rounds"], [0.75, 0.8])
         self.assertFalse(t["decode bf16 GB/s / best memory read"]["met"])
+        # Decode against the reads around each step: each round's median as
+        # bench_forward gave it; a round where no step counted gives none.
+        self.assertEqual(t["decode f32 / memory read around each step"]["rounds"], [0.91, 0.83])
+        self.assertAlmostEqual(t["decode f32 / memory read around each step"]["median"], 0.87)
+        self.assertTrue(t["decode f32 / memory read around each step"]["met"])
+        self.assertEqual(t["decode bf16 / memory read around each step"]["rounds"], [0.86])
+        self.assertTrue(t["decode bf16 / memory read around each step"]["met"])
 
     def test_recording_overhead_pools_every_pair_of_every_round(self):
         t = self.targets(two_rounds())
@@ -144,6 +156,7 @@ class SameRunSummary(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             self.assertIn("| prompt f32 / llama.cpp F16 >= 1.50x | 2.20x, 1.60x | 1.90x | yes (2 of 2 rounds) |", p.stdout)
             self.assertIn("| decode GEMV alone f32 GB/s / best memory read >= 85 % | 90 %, 92 % | 91 % | yes (2 of 2 rounds) |", p.stdout)
+            self.assertIn("| decode f32 / memory read around each step >= 85 % | 91 %, 83 % | 87 % | yes (1 of 2 rounds) |", p.stdout)
             self.assertIn("| recording overhead f32 <= +5.0 % |", p.stdout)
             p = subprocess.run([sys.executable, SCRIPT, path, "--json"], capture_output=True, text=True, timeout=60)
             self.assertEqual(json.loads(p.stdout)["best_gemm_core"], "engine f32 Linear")
