@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <string>
 #include <vector>
@@ -557,6 +558,28 @@ TEST(GemvPath, RowsAtAnyOffsetWithinACacheLine) {
                 }
             }
         }
+    }
+}
+
+// The bf16 blocks of a shifted row start before it and end after it; x
+// there is zero in the kernel's own copy of x (splitPairs: a per-thread
+// buffer reused from call to call). A previous call whose activations were
+// infinite at those places must not leak into the next: 0 x inf is NaN.
+TEST(GemvPath, APreviousCallsActivationsDoNotReachTheNext) {
+    REQUIRE_PATH();
+    for (DType dtype : {DType::BF16, DType::F16, DType::F32}) {
+        const std::int64_t rows = 6, k = 64;
+        const Weight wide(dtype, rows, 2 * k, 5, 16), shifted(dtype, rows, k, 6, 48);
+        kernels::Mat<float> hot(3, 2 * k), y(3, rows);
+        for (std::int64_t i = 0; i < hot.size(); ++i) hot.data()[i] = std::numeric_limits<float>::infinity();
+        gemv::OneRange first(rows);
+        gemv::rows(dtype, wide.view.data, 2 * k, {hot.data(), 2 * k, y.data(), rows, 3}, first);
+        std::mt19937 rng(8);
+        std::normal_distribution<float> nd(0.0f, 1.0f);
+        kernels::Mat<float> x(3, k);
+        for (std::int64_t i = 0; i < x.size(); ++i) x.data()[i] = nd(rng);
+        expectEachTokenAsAlone(dtype, shifted, rows, x, std::string(dtypeName(dtype)) + " after infinite activations");
+        if (HasFatalFailure()) return;
     }
 }
 
