@@ -16,6 +16,7 @@
 //     at that moment, issue 22's "decode at >= 85 % of the DRAM read".
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <optional>
 #include <iostream>

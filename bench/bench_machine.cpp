@@ -73,6 +73,14 @@ double linearRate(std::int64_t T, DType dtype, ThreadPool& pool, double seconds)
     return sum / static_cast<double>(std::size(kShapes));
 }
 
+// The read bandwidth is the ceiling of single-token decode, which streams the
+// weights once per token. The machine's figure is the best over several
+// read kernels and page sizes (a kernel or page size the hardware handles
+// worse would understate what memory can deliver, and so flatter the decode
+// ratio): bench/memory_read.h's AVX2 and AVX-512 sums, each also with
+// software prefetch 2 KiB ahead, over a 1 GiB buffer (beyond any L3 here) in
+// 4 KiB pages and in transparent huge pages, on 1 thread and on every worker
+// of the pool, best of `reps` passes each.
 // Every (kernel, pages) pair on 1 thread and on the pool: {"kernel", "pages", "gb_s_1", "gb_s_all"}.
 nlohmann::json readBandwidths(ThreadPool& pool, int reps) {
     struct Named {

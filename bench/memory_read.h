@@ -17,15 +17,12 @@
 
 namespace superlens::bench {
 
-// The read bandwidth is the ceiling of single-token decode, which streams the
-// weights once per token. The machine's figure is the best over several
-// read kernels and page sizes (a kernel or page size the hardware handles
-// worse would understate what memory can deliver, and so flatter the decode
-// ratio): sums of floats with AVX2 or AVX-512 loads (4 accumulators), each
-// also with software prefetch 2 KiB ahead, over a 1 GiB buffer (beyond any
-// L3 here) in 4 KiB pages and in transparent huge pages, on 1 thread and on
-// every worker of the pool (each reading a contiguous share, touched first
-// by the worker that reads it), best of `reps` passes each.
+// Read kernels: sums of floats with AVX2 or AVX-512 loads (4 accumulators),
+// with software prefetch kPrefetch bytes ahead when it is not 0. ReadBuffer:
+// an anonymous buffer on a 2 MiB boundary in 4 KiB pages or in transparent
+// huge pages, filled by the pool's workers (each touching first the share it
+// will read). readRate: GB/s of one kernel over the whole buffer, on one
+// thread or on every worker of the pool, the best of `reps` passes.
 
 using ReadKernel = float (*)(const float* b, const float* e);
 
