@@ -16,7 +16,6 @@
 //     at that moment, issue 22's "decode at >= 85 % of the DRAM read".
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <optional>
 #include <iostream>
@@ -30,7 +29,6 @@
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/thread_pool.h"
 #include "superlens/core/system/blas.h"
-#include "superlens/core/system/cpu_features.h"
 #include "superlens/core/system/gemm_path.h"
 
 using namespace superlens;
@@ -110,34 +108,24 @@ double openblasGflops(const ModelConfig& c, std::int64_t T) {
     return flops / seconds / 1e9;
 }
 
-// Decode against the memory read, step by step. On a shared VM the read
-// bandwidth flips between two modes about 2x apart within seconds, so a
-// decode rate and a read measured a minute (or a second) apart compare the
-// memory's moods. Here the memory is read between every two decode steps: a
-// 1 GiB buffer in 2 MiB pages on every worker, one AVX2 and (where the CPU
-// has it) one AVX-512 pass, the faster counting (bench_machine's read
-// kernels). A step counts only when the reads on its two sides agree within
-// 10 % (the memory kept its mode around it); its ratio is the matrices a
-// token reads over the step's time, over the mean of those two reads, and the
-// result is the median over the steps that count. The reads sit outside the
-// steps' times; the buffer is allocated after the peak RSS is taken.
+// Decode against the memory read, step by step: memory is read between every
+// two decode steps (bench::readNow over a 1 GiB buffer in 2 MiB pages); a
+// step counts when the reads on its two sides agree (bench::BetweenReads);
+// its ratio is the matrices a token reads over the step's time, as a share
+// of those reads; the result is the median over the steps that count. The
+// reads sit outside the steps' times; the buffer is allocated after the peak
+// RSS is taken.
 nlohmann::json readPairs(Engine& engine, const std::vector<TokenId>& prompt, int steps, double matrixGb) {
     core::ThreadPool& pool = core::defaultThreadPool();
     const bench::ReadBuffer buf(std::size_t{1} << 30, true, &pool);
     if (!buf.data) return {{"error", "cannot allocate the 1 GiB read buffer"}};
-    const bool avx512 = core::cpuFeatures().avx512f;
-    auto read = [&] {
-        double gbs = bench::readRate(buf, bench::sumAvx2<0>, &pool, 1);
-        if (avx512) gbs = std::max(gbs, bench::readRate(buf, bench::sumAvx512<0>, &pool, 1));
-        return gbs;
-    };
     std::vector<double> reads, stepS;
     double leftAt = 0;
     RunControl control([&](std::int64_t, std::int64_t, const char* stage) {
         if (std::strcmp(stage, "generate") != 0) return;
         const double arrived = bench::now();
         if (leftAt > 0) stepS.push_back(arrived - leftAt);  // the step between the previous read and this one
-        reads.push_back(read());
+        reads.push_back(bench::readNow(buf, pool));
         leftAt = bench::now();
     });
     GenerateRequest g;
@@ -147,13 +135,12 @@ nlohmann::json readPairs(Engine& engine, const std::vector<TokenId>& prompt, int
     nlohmann::json rows = nlohmann::json::array();
     std::vector<double> kept;
     for (std::size_t i = 0; i < stepS.size() && i + 1 < reads.size(); ++i) {
-        const double before = reads[i], after = reads[i + 1];
+        const bench::BetweenReads around{reads[i], reads[i + 1]};
         const double stepGbs = matrixGb / stepS[i];
-        const bool sameMode = std::abs(before - after) <= 0.10 * std::max(before, after);
-        const double ratio = stepGbs / ((before + after) / 2);
-        if (sameMode) kept.push_back(ratio);
-        rows.push_back({{"step_s", stepS[i]}, {"step_gb_s", stepGbs}, {"read_before_gb_s", before}, {"read_after_gb_s", after},
-                        {"same_mode", sameMode}, {"ratio", ratio}});
+        const double ratio = around.share(stepGbs);
+        if (around.sameMode()) kept.push_back(ratio);
+        rows.push_back({{"step_s", stepS[i]}, {"step_gb_s", stepGbs}, {"read_before_gb_s", around.before}, {"read_after_gb_s", around.after},
+                        {"same_mode", around.sameMode()}, {"ratio", ratio}});
     }
     return {{"steps", rows}, {"kept", kept.size()}, {"ratio_median", bench::median(kept)}, {"matrix_gb", matrixGb}};
 }

@@ -1,11 +1,13 @@
 #pragma once
 // Memory read bandwidth for the benchmarks (bench_machine's table of read
 // kernels and page sizes, bench_forward --read-pairs' reads between decode
-// steps): one home for the read kernels and the buffer they read.
+// steps, the GEMV alone between reads): one home for the read kernels, the
+// buffer they read, and the rule for a rate measured between two reads.
 
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <vector>
@@ -14,6 +16,7 @@
 
 #include "bench_common.h"
 #include "superlens/core/engine/thread_pool.h"
+#include "superlens/core/system/cpu_features.h"
 
 namespace superlens::bench {
 
@@ -108,5 +111,24 @@ inline double readRate(const ReadBuffer& buf, ReadKernel kernel, core::ThreadPoo
     if (check < 0) std::printf("impossible\n");  // keeps the sums alive
     return best;
 }
+
+// The memory's read bandwidth right now, on every worker: one AVX2 pass over
+// the whole buffer and, where the CPU has AVX-512, one AVX-512 pass; the faster.
+inline double readNow(const ReadBuffer& buf, core::ThreadPool& pool) {
+    double gbs = readRate(buf, sumAvx2<0>, &pool, 1);
+    if (core::cpuFeatures().avx512f) gbs = std::max(gbs, readRate(buf, sumAvx512<0>, &pool, 1));
+    return gbs;
+}
+
+// A rate measured between two reads of memory (readNow before and after). On
+// a shared VM the read bandwidth flips between two speeds about 2x apart
+// within seconds, so a rate and a read made apart compare the memory's moods.
+// The rate counts only when the two reads agree within 10 % (memory kept its
+// speed around it), as a share of their mean.
+struct BetweenReads {
+    double before = 0, after = 0;
+    bool sameMode() const { return std::abs(before - after) <= 0.10 * std::max(before, after); }
+    double share(double gbs) const { return gbs / ((before + after) / 2); }
+};
 
 }  // namespace superlens::bench

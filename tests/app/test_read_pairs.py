@@ -3,7 +3,8 @@
 between two reads of memory, each step's ratio recomputed here from the
 fields it reports (the matrices a token reads, worked out from the demo's
 config by hand; the step's time; the reads on its two sides), the 10 % rule
-for the steps that count, and their median.
+for the steps that count, and their median. bench_machine --memory-only:
+the GEMV alone between reads, by the same rule.
 
 Run by CTest with SUPERLENS_SOURCE_DIR and SUPERLENS_BIN_DIR set."""
 import json
@@ -56,6 +57,30 @@ class ReadPairs(unittest.TestCase):
                                delta=1e-9 * max(kept, default=1.0))
         # The peak RSS is taken before the 1 GiB read buffer exists.
         self.assertLess(j["peak_rss_gb"], 0.9)
+
+
+    def test_the_gemv_alone_between_reads(self):
+        binary = os.path.join(os.environ.get("SUPERLENS_BIN_DIR", ""), "bench_machine")
+        if not os.path.exists(binary):
+            self.skipTest("bench_machine not built (SUPERLENS_BUILD_BENCH=OFF)")
+        p = subprocess.run([binary, "--memory-only", "--json"], capture_output=True, text=True, timeout=600)
+        self.assertEqual(p.returncode, 0, p.stderr)
+        gemv = json.loads(p.stdout)["gemv"]
+        self.assertEqual(sorted((g["dtype"], g["pages"]) for g in gemv),
+                         [("BF16", "2M (THP)"), ("BF16", "4K"), ("F32", "2M (THP)"), ("F32", "4K")])
+        for g in gemv:
+            each = g["each"]
+            self.assertEqual(len(each), g["passes"])
+            self.assertEqual(g["gb_s"], max(e["gb_s"] for e in each))
+            shares = []
+            for i, e in enumerate(each):
+                if i > 0:  # the read after one pass is the read before the next
+                    self.assertEqual(e["read_before_gb_s"], each[i - 1]["read_after_gb_s"])
+                before, after = e["read_before_gb_s"], e["read_after_gb_s"]
+                if abs(before - after) <= 0.10 * max(before, after):
+                    shares.append(e["gb_s"] / ((before + after) / 2))
+            self.assertEqual(g["kept"], len(shares), g)
+            self.assertAlmostEqual(g["share_of_reads_around"], statistics.median(shares) if shares else 0.0, places=9)
 
 
 if __name__ == "__main__":
