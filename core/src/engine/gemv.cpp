@@ -27,6 +27,20 @@ using stored::loadOne;
 
 constexpr std::int64_t kRowsPerPass = 4;
 constexpr std::int64_t kPassesAhead = 2;  // prefetch distance, in passes (measured: 1 and 4 were slower)
+// One token over rows whose x is this small (a row's fp32 activations, or
+// bf16's split of them) reads the rows one at a time instead of four a pass,
+// prefetching (to L2) kRowAheadBytes ahead in that single stream: with four
+// rows a pass a core follows four streams. x is then read once per row
+// instead of once per four, so it has to stay in L1 (32 KiB on Zen 4): at
+// 2048 columns (8 KiB) the rows streamed faster, at 3072-5632 they ran at
+// 0.6-0.9x the passes (docs/PERFORMANCE.md, "Decode against the memory read,
+// step by step"). Only kernels whose row loop takes a whole cache line per
+// step (K::kStreamsRows: AVX-512 f32 and bf16 pairs) stream rows: a row has
+// one accumulator (bf16 pairs two), and with narrower steps that chain of
+// FMAs became the limit (the AVX2 bf16 kernel fell from 0.88 to 0.73 of the
+// read). A row keeps its order, so the bits do not change.
+constexpr std::int64_t kRowStreamMaxXBytes = 8192;
+constexpr std::int64_t kRowAheadBytes = 1024;
 
 // The scalar columns past the last full vector, added after the lanes.
 template <DType D>
@@ -73,14 +87,21 @@ struct Prefetch {
     int phase = 0, phases = 1;
 };
 
-// Runs kernel k over the rows `source` hands out: per four-row pass, the
-// tokens two at a time (the last alone when n is odd), then the remainder
-// rows one at a time per token.
+// Runs kernel k over the rows `source` hands out: one token over short rows
+// (cols * 4 bytes of x up to kRowStreamMaxXBytes, kernels that stream rows)
+// row by row; otherwise per
+// four-row pass, the tokens two at a time (the last alone when n is odd),
+// then the remainder rows one at a time per token.
 template <class K>
 void drive(const K& k, std::int64_t n, RowSource& source) {
     std::int64_t r0 = 0, r1 = 0, prefetchEnd = 0;
     const int blocks = static_cast<int>((n + 1) / 2);
+    const bool streamRows = K::kStreamsRows && n == 1 && k.cols * 4 <= kRowStreamMaxXBytes;
     while (source.next(r0, r1, prefetchEnd)) {
+        if (streamRows) {
+            for (std::int64_t r = r0; r < r1; ++r) k.row(r, 0, prefetchEnd);
+            continue;
+        }
         std::int64_t r = r0;
         for (; r + kRowsPerPass <= r1; r += kRowsPerPass) {
             std::int64_t t = 0;
@@ -88,7 +109,7 @@ void drive(const K& k, std::int64_t n, RowSource& source) {
             if (t < n) k.template pass<1>(r, t, Prefetch{prefetchEnd, static_cast<int>(t / 2), blocks});
         }
         for (; r < r1; ++r)
-            for (std::int64_t t = 0; t < n; ++t) k.row(r, t);
+            for (std::int64_t t = 0; t < n; ++t) k.row(r, t, prefetchEnd);
     }
 }
 
@@ -104,6 +125,7 @@ inline float sum8(__m256 v) {
 
 template <DType D>
 struct Avx2Rows {
+    static constexpr bool kStreamsRows = false;  // 32 bytes of f32 a step, 16 of bf16/f16
     const Stored<D>* w;
     std::int64_t cols;
     Tokens t;
@@ -143,12 +165,18 @@ struct Avx2Rows {
                 t.y[(t0 + j) * t.ldy + r + i] = sum8(a[i][j]) + tailDot<D>(w0 + i * cols, x + j * t.ldx, vecEnd, cols);
     }
 
-    void row(std::int64_t r, std::int64_t tok) const {
+    // Row r for token tok, prefetching kRowAheadBytes ahead up to row prefetchEnd.
+    void row(std::int64_t r, std::int64_t tok, std::int64_t prefetchEnd) const {
         const std::int64_t vecEnd = cols / 8 * 8;
         const Stored<D>* w0 = w + r * cols;
+        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
         const float* x = t.x + tok * t.ldx;
         __m256 a0 = _mm256_setzero_ps();
-        for (std::int64_t c = 0; c < vecEnd; c += 8) a0 = _mm256_fmadd_ps(load8<D>(w0 + c), _mm256_loadu_ps(x + c), a0);
+        for (std::int64_t c = 0; c < vecEnd; c += 8) {
+            if ((c * static_cast<std::int64_t>(sizeof(Stored<D>))) % 64 == 0)
+                SL_PREFETCH_LINES(reinterpret_cast<const char*>(w0 + c) + kRowAheadBytes, end, 1);
+            a0 = _mm256_fmadd_ps(load8<D>(w0 + c), _mm256_loadu_ps(x + c), a0);
+        }
         t.y[tok * t.ldy + r] = sum8(a0) + tailDot<D>(w0, x, vecEnd, cols);
     }
 };
@@ -177,6 +205,7 @@ SL_AVX512 inline float sum16(__m512 v) {
 
 template <DType D>
 struct Avx512Rows {
+    static constexpr bool kStreamsRows = D == DType::F32;  // 64 bytes a step in f32, 32 in f16
     const Stored<D>* w;
     std::int64_t cols;
     Tokens t;
@@ -214,12 +243,17 @@ struct Avx512Rows {
                 t.y[(t0 + j) * t.ldy + r + i] = sum16(a[i][j]) + tailDot<D>(w0 + i * cols, x + j * t.ldx, vecEnd, cols);
     }
 
-    SL_AVX512 void row(std::int64_t r, std::int64_t tok) const {
+    SL_AVX512 void row(std::int64_t r, std::int64_t tok, std::int64_t prefetchEnd) const {
         const std::int64_t vecEnd = cols / 16 * 16;
         const Stored<D>* w0 = w + r * cols;
+        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
         const float* x = t.x + tok * t.ldx;
         __m512 a0 = _mm512_setzero_ps();
-        for (std::int64_t c = 0; c < vecEnd; c += 16) a0 = _mm512_fmadd_ps(load16<D>(w0 + c), _mm512_loadu_ps(x + c), a0);
+        for (std::int64_t c = 0; c < vecEnd; c += 16) {
+            if ((c * static_cast<std::int64_t>(sizeof(Stored<D>))) % 64 == 0)
+                SL_PREFETCH_LINES(reinterpret_cast<const char*>(w0 + c) + kRowAheadBytes, end, 1);
+            a0 = _mm512_fmadd_ps(load16<D>(w0 + c), _mm512_loadu_ps(x + c), a0);
+        }
         t.y[tok * t.ldy + r] = sum16(a0) + tailDot<D>(w0, x, vecEnd, cols);
     }
 };
@@ -320,6 +354,7 @@ SL_AVX512 inline float finishBf16Row(const std::uint16_t* row, const float* x, _
 }
 
 struct Bf16PairsAvx512 {
+    static constexpr bool kStreamsRows = true;  // a 64-byte block a step, into two accumulators
     const std::uint16_t* w;
     std::int64_t cols;
     Tokens t;
@@ -364,13 +399,15 @@ struct Bf16PairsAvx512 {
                 t.y[(t0 + j) * t.ldy + r + i] = finishBf16Row(w0 + i * cols, t.x + (t0 + j) * t.ldx, e[i][j], o[i][j], g, cols);
     }
 
-    SL_AVX512 void row(std::int64_t r, std::int64_t tok) const {
+    SL_AVX512 void row(std::int64_t r, std::int64_t tok, std::int64_t prefetchEnd) const {
         const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
         const std::uint16_t* w0 = w + r * cols;
         const std::uint16_t* b0 = g.blockZero(w0);
+        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
         const float* x = xs + tok * g.blocks * 32;
         __m512 e = _mm512_setzero_ps(), o = e;
         g.each([&](std::int64_t b, bool masked) SL_AVX512 {
+            SL_PREFETCH_LINES(reinterpret_cast<const char*>(b0 + 32 * b) + kRowAheadBytes, end, 1);
             const __m512i v = masked ? _mm512_maskz_loadu_epi16(g.mask(b), b0 + 32 * b) : _mm512_loadu_si512(b0 + 32 * b);
             e = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(x + 32 * b), e);
             o = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), _mm512_loadu_ps(x + 32 * b + 16), o);
