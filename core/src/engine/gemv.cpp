@@ -88,10 +88,9 @@ struct Prefetch {
 };
 
 // Runs kernel k over the rows `source` hands out: one token over short rows
-// (cols * 4 bytes of x up to kRowStreamMaxXBytes, kernels that stream rows)
-// row by row; otherwise per
-// four-row pass, the tokens two at a time (the last alone when n is odd),
-// then the remainder rows one at a time per token.
+// (x of up to kRowStreamMaxXBytes, in a kernel that streams rows) row by row;
+// otherwise per four-row pass, the tokens two at a time (the last alone when
+// n is odd), then the remainder rows one at a time per token.
 template <class K>
 void drive(const K& k, std::int64_t n, RowSource& source) {
     std::int64_t r0 = 0, r1 = 0, prefetchEnd = 0;
@@ -165,18 +164,13 @@ struct Avx2Rows {
                 t.y[(t0 + j) * t.ldy + r + i] = sum8(a[i][j]) + tailDot<D>(w0 + i * cols, x + j * t.ldx, vecEnd, cols);
     }
 
-    // Row r for token tok, prefetching kRowAheadBytes ahead up to row prefetchEnd.
-    void row(std::int64_t r, std::int64_t tok, std::int64_t prefetchEnd) const {
+    // Row r for token tok (the remainder rows of a pass: this kernel does not stream rows).
+    void row(std::int64_t r, std::int64_t tok, std::int64_t /*prefetchEnd*/) const {
         const std::int64_t vecEnd = cols / 8 * 8;
         const Stored<D>* w0 = w + r * cols;
-        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
         const float* x = t.x + tok * t.ldx;
         __m256 a0 = _mm256_setzero_ps();
-        for (std::int64_t c = 0; c < vecEnd; c += 8) {
-            if ((c * static_cast<std::int64_t>(sizeof(Stored<D>))) % 64 == 0)
-                SL_PREFETCH_LINES(reinterpret_cast<const char*>(w0 + c) + kRowAheadBytes, end, 1);
-            a0 = _mm256_fmadd_ps(load8<D>(w0 + c), _mm256_loadu_ps(x + c), a0);
-        }
+        for (std::int64_t c = 0; c < vecEnd; c += 8) a0 = _mm256_fmadd_ps(load8<D>(w0 + c), _mm256_loadu_ps(x + c), a0);
         t.y[tok * t.ldy + r] = sum8(a0) + tailDot<D>(w0, x, vecEnd, cols);
     }
 };
@@ -243,6 +237,7 @@ struct Avx512Rows {
                 t.y[(t0 + j) * t.ldy + r + i] = sum16(a[i][j]) + tailDot<D>(w0 + i * cols, x + j * t.ldx, vecEnd, cols);
     }
 
+    // Row r for token tok, prefetching kRowAheadBytes ahead up to row prefetchEnd.
     SL_AVX512 void row(std::int64_t r, std::int64_t tok, std::int64_t prefetchEnd) const {
         const std::int64_t vecEnd = cols / 16 * 16;
         const Stored<D>* w0 = w + r * cols;
