@@ -18,10 +18,9 @@
 //     size, all threads: its share of that ceiling.
 //
 //   bench_machine [--tokens T] [--seconds S] [--json]
-//   bench_machine --memory-only [--json]   (the read bandwidth and GEMV alone, about 6 s:
+//   bench_machine --memory-only [--json]   (the read bandwidth and GEMV alone, about 10 s:
 //                                           bench/same_run.sh measures it in every round)
 
-#include <sys/mman.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -32,7 +31,6 @@
 #include <string>
 #include <vector>
 
-#include <immintrin.h>
 #include <nlohmann/json.hpp>
 
 #include "bench_common.h"
@@ -113,9 +111,9 @@ nlohmann::json readBandwidths(ThreadPool& pool, int reps) {
 // in each page size, on the pool, `reps` times, each between two reads of the
 // same buffer (bench::BetweenReads): {"dtype", "pages", "gb_s" (the best
 // pass), "share_of_reads_around" (the median over the passes whose reads
-// agree), "kept", "passes", "each" (every pass and its two reads)}. This is the kernel's share of what memory
-// delivers at that moment, free of a token's other work (attention, norms,
-// the pool's hand-offs).
+// agree), "kept", "passes", "each" (every pass and its two reads)}. This is
+// the kernel's share of what memory delivers at that moment, free of a
+// token's other work (attention, norms, the pool's hand-offs).
 nlohmann::json gemvBandwidths(ThreadPool& pool, int reps) {
     constexpr std::int64_t kCols = 2048;
     nlohmann::json out = nlohmann::json::array();
