@@ -11,6 +11,8 @@
 //     prompt, N new tokens) per line read from stdin, each printed as
 //     {"prompt_s", "decode_s", "decode_steps"}; bench/paired_decode.py alternates it
 //     with llama.cpp seconds apart.
+//   The model's pages (page_state.h): how much of its mapped files is
+//     resident, and how much of that through 2 MiB pages, after the runs.
 //   --read-pairs N: afterwards, N more decode steps, each between two reads
 //     of memory (readPairs below): each step's rate over the memory's speed
 //     at that moment, issue 22's "decode at >= 85 % of the DRAM read".
@@ -26,6 +28,7 @@
 
 #include "bench_common.h"
 #include "memory_read.h"
+#include "page_state.h"
 #include "superlens/core/engine/engine.h"
 #include "superlens/core/engine/thread_pool.h"
 #include "superlens/core/system/blas.h"
@@ -298,6 +301,8 @@ int main(int argc, char** argv) {
     // getrusage gives MiB-based kilobytes; the GB figures are 10^9 bytes. Taken before --read-pairs allocates its buffer.
     const double peakRssMb = bench::peakRssMb();
     const double rssGb = peakRssMb * 1048576.0 / 1e9, fileGb = static_cast<double>((*model)->checkpointBytes()) / 1e9;
+    // Read after every weight has been read (the passes and the decode).
+    const bench::MappedPages pages = bench::mappedPages(path);
     const nlohmann::json pairs = readPairCount > 0 ? readPairs(engine, ids, readPairCount, streamGb) : nlohmann::json();
     nlohmann::json j = {{"model", path},
                         {"parameters", (*model)->parameterCount()},
@@ -334,6 +339,7 @@ int main(int argc, char** argv) {
                         {"peak_rss_gb", rssGb},
                         {"checkpoint_gb", fileGb},
                         {"checkpoint_mb", static_cast<double>((*model)->checkpointBytes()) / 1e6}};
+    j["model_pages"] = {{"mappings", pages.mappings}, {"resident_mb", pages.residentKb / 1024.0}, {"pmd_mb", pages.pmdKb / 1024.0}};
     if (!pairs.is_null()) j["read_pairs"] = pairs;
     if (json) {
         std::cout << j.dump() << "\n";
@@ -353,6 +359,11 @@ int main(int argc, char** argv) {
     if (decode > 1)
         std::printf("decode           %.2f tok/s (median of %d after the %lld-token prompt; best %.2f) = %.1f GB/s of weights (checkpoint size), %.1f GB/s of the matrices a token reads (%.0f MB)\n",
                     decodeTokS, repeat, static_cast<long long>(T), decodeBestTokS, decodeTokS * weightGb, decodeTokS * streamGb, streamGb * 1e3);
+    if (pages.mappings == 0)
+        std::printf("model pages      no file of the model mapped (read into anonymous memory: SUPERLENS_HUGE_PAGES=1)\n");
+    else
+        std::printf("model pages      %.0f MB of the model's files resident, %.0f MB (%.0f %%) of it through 2 MiB pages\n", pages.residentKb / 1024.0,
+                    pages.pmdKb / 1024.0, pages.residentKb ? 100.0 * static_cast<double>(pages.pmdKb) / static_cast<double>(pages.residentKb) : 0.0);
     if (pairs.contains("error")) std::printf("read pairs       %s\n", pairs["error"].get<std::string>().c_str());
     else if (!pairs.is_null())
         std::printf("read pairs       decode at %.0f %% of the memory read (median of the %d of %d steps between reads within 10 %%)\n",

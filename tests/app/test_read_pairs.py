@@ -55,6 +55,16 @@ class ReadPairs(unittest.TestCase):
         self.assertEqual(pairs["kept"], len(kept))
         self.assertAlmostEqual(pairs["ratio_median"], statistics.median(kept) if kept else 0.0,
                                delta=1e-9 * max(kept, default=1.0))
+        # The model's pages (bench/page_state.h): its one file, mapped; every
+        # matrix was read, so at least those bytes are resident, and at most
+        # the file rounded up to 4 KiB pages; some or none through 2 MiB pages.
+        pages = j["model_pages"]
+        self.assertEqual(pages["mappings"], 1)
+        size = os.path.getsize(os.path.join(model, "model.safetensors"))
+        self.assertGreaterEqual(pages["resident_mb"] * 2**20, DEMO_MATRIX_BYTES)
+        self.assertLessEqual(pages["resident_mb"] * 2**20, (size + 4095) // 4096 * 4096)
+        self.assertGreaterEqual(pages["pmd_mb"], 0)
+        self.assertLessEqual(pages["pmd_mb"], pages["resident_mb"])
         # The peak RSS is taken before the 1 GiB read buffer exists.
         self.assertLess(j["peak_rss_gb"], 0.9)
 

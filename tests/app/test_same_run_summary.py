@@ -29,10 +29,12 @@ def llama(prompt, decode):
     return {"prompt_tok_s": prompt, "decode_tok_s": decode, "prompt_s": [1, 2, 3]}
 
 
-def superlens(prompt_median, decode, gflops, pairs, gb_s, read_pairs=None):
+def superlens(prompt_median, decode, gflops, pairs, gb_s, read_pairs=None, pages=None):
     j = {"forward_tok_s": prompt_median * 1.1, "forward_tok_s_median": prompt_median, "decode_tok_s": decode,
          "gflops": gflops, "recording_pair_ratios": pairs, "recording_overhead_paired_median": 0.5,
          "decode_matrix_gb_s": gb_s}
+    if pages is not None:  # bench_forward's model_pages: (resident MB, MB through 2 MiB pages)
+        j["model_pages"] = {"mappings": 1, "resident_mb": pages[0], "pmd_mb": pages[1]}
     if read_pairs is not None:  # bench_forward --read-pairs: (steps that count, their median ratio)
         j["read_pairs"] = {"kept": read_pairs[0], "ratio_median": read_pairs[1], "steps": []}
     return j
@@ -48,8 +50,8 @@ def two_rounds():
                 bf16=superlens(99.0, 15.0, 170.0, [0.99, 1.03, 1.00], 30.0, (0, 0.0)),
                 torch=(48.0, 44.0)),
         2: dict(mem=50.0, gemv=(0.80, 0.0, 0), l32=(30.0, 10.0), l32fa=(29.0, 8.0), l16=(50.0, 15.0), l16fa=(40.0, 16.0),
-                f32=superlens(80.0, 9.0, 140.0, [1.06, 1.00, 1.08], 45.0, (16, 0.83)),
-                bf16=superlens(90.0, 17.6, 160.0, [1.02, 1.01, 1.05], 40.0, (9, 0.86)),
+                f32=superlens(80.0, 9.0, 140.0, [1.06, 1.00, 1.08], 45.0, (16, 0.83), (4000.0, 1000.0)),
+                bf16=superlens(90.0, 17.6, 160.0, [1.02, 1.01, 1.05], 40.0, (9, 0.86), (2000.0, 0.0)),
                 torch=(55.0, 50.0)),
     }
     for r, d in rounds.items():
@@ -135,6 +137,11 @@ class SameRunSummary(unittest.TestCase):
         s = summary.summarise(two_rounds())
         self.assertEqual((s["cpu"], s["from"], s["to"], s["best_gemm_gflops"]), ("Test CPU", "10:00:00", "10:04:00", 200.0))
         self.assertEqual(s["rates"][2]["llama.cpp f16 --flash-attn decode"], 16.0)
+        # The share of each checkpoint's resident pages mapped through 2 MiB
+        # pages, where bench_forward reported it (round 2 only).
+        self.assertEqual(s["rates"][2]["superlens tinyllama-f32 % in 2 MiB pages"], 25.0)
+        self.assertEqual(s["rates"][2]["superlens tinyllama-bf16 % in 2 MiB pages"], 0.0)
+        self.assertNotIn("superlens tinyllama-f32 % in 2 MiB pages", s["rates"][1])
 
     def test_an_output_without_rounds_is_one_round(self):
         old, keep = [], True

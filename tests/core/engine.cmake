@@ -69,3 +69,7 @@ superlens_add_core_test(NAME test_vision_golden SOURCES core/test_vision_golden.
 superlens_add_core_test(NAME test_compute_dtype SOURCES core/test_compute_dtype.cpp LABELS engine)
 superlens_add_core_test(NAME test_edit_texts SOURCES core/test_edit_texts.cpp LABELS engine)
 superlens_add_core_test(NAME test_experiment_file SOURCES core/test_experiment_file.cpp LABELS engine)
+# bench/page_state.h: how much of a model's mapped files bench_forward reads
+# through 2 MiB pages (from /proc/self/smaps).
+superlens_add_core_test(NAME test_page_state SOURCES core/test_page_state.cpp LABELS bench)
+target_include_directories(test_page_state PRIVATE ${PROJECT_SOURCE_DIR}/bench)
