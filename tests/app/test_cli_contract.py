@@ -92,6 +92,23 @@ class Contract(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertIn("SUPERLENS_GEMV=sse", p.stderr)
+        # One token's streamed bf16 rows (AVX-512 GEMV): prefetched in software except on AMD, or as
+        # SUPERLENS_GEMV_ROW_PREFETCH says; a value it does not know is refused in one line.
+        if has512:
+            amd = any(line.split(":")[-1].strip() in ("AuthenticAMD", "HygonGenuine")
+                      for line in open("/proc/cpuinfo") if line.startswith("vendor_id"))
+            self.assertIn("bf16 rows not prefetched (AMD: auto)" if amd else "bf16 rows prefetched (not AMD: auto)",
+                          j["gemv_path"]["chosen_by"])
+            for pf, words in (("on", "bf16 rows prefetched"), ("off", "bf16 rows not prefetched")):
+                p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, timeout=120,
+                                   env=dict(os.environ, SUPERLENS_GEMV_ROW_PREFETCH=pf))
+                self.assertEqual(p.returncode, 0, p.stderr)
+                self.assertIn(words + " (SUPERLENS_GEMV_ROW_PREFETCH=" + pf + ")", json.loads(p.stdout)["gemv_path"]["chosen_by"])
+        p = subprocess.run([BIN, "info", "--system"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, SUPERLENS_GEMV_ROW_PREFETCH="sometimes"))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("SUPERLENS_GEMV_ROW_PREFETCH=sometimes: not one of auto, on, off", p.stderr)
         # The GEMV's token limits, by weight type, and SUPERLENS_GEMV_TOKENS setting them all.
         self.assertIn("of f32 weights", j["gemv_path"]["name"])
         p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, timeout=120,

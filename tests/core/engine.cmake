@@ -35,6 +35,15 @@ foreach(isa avx2 avx512)
   add_test(NAME test_gemv_path_${isa} COMMAND test_gemm_paths --gtest_filter=GemvPath.*)
   set_tests_properties(test_gemv_path_${isa} PROPERTIES LABELS "core;engine;golden" TIMEOUT 300 ENVIRONMENT "SUPERLENS_GEMV=${isa}")
 endforeach()
+# One token's streamed bf16 rows with and without their software prefetch
+# (SUPERLENS_GEMV_ROW_PREFETCH; auto leaves it off on AMD, on elsewhere):
+# the same kernel tests on the AVX-512 GEMV, which skip themselves on a CPU
+# without AVX-512.
+foreach(pf on off)
+  add_test(NAME test_gemv_path_avx512_row_prefetch_${pf} COMMAND test_gemm_paths --gtest_filter=GemvPath.*)
+  set_tests_properties(test_gemv_path_avx512_row_prefetch_${pf} PROPERTIES LABELS "core;engine;golden" TIMEOUT 300
+                       ENVIRONMENT "SUPERLENS_GEMV=avx512;SUPERLENS_GEMV_ROW_PREFETCH=${pf}")
+endforeach()
 # The GEMV's token limit set by hand (SUPERLENS_GEMV_TOKENS, to measure
 # where it should stop on a new machine): every limit follows it, and the
 # kernels take the longer prompts.

@@ -388,6 +388,28 @@ TEST(GemvPath, FollowsTheEnvironment) {
     else EXPECT_EQ(p.isa == gemm::GemvIsa::Avx512, cpuHasAvx512()) << p.selection;
     EXPECT_FALSE(p.name.empty());
     EXPECT_FALSE(p.selection.empty());
+    // SUPERLENS_GEMV_ROW_PREFETCH, or the CPU's automatic choice.
+    const char* pf = std::getenv("SUPERLENS_GEMV_ROW_PREFETCH");
+    const std::string rowPrefetch = pf ? pf : "";
+    if (rowPrefetch == "on") EXPECT_TRUE(p.bf16RowPrefetch);
+    else if (rowPrefetch == "off") EXPECT_FALSE(p.bf16RowPrefetch);
+    else EXPECT_EQ(p.bf16RowPrefetch, gemm::bf16RowPrefetchFor(cpuFeatures()));
+}
+
+// The automatic choice: off on AMD (and Hygon, its Zen licensee), where the
+// streamed bf16 rows read faster without it; on for every other vendor.
+TEST(GemvPath, Bf16RowPrefetchIsOffOnAmdOnly) {
+    const auto vendor = [](const char* name) {
+        CpuFeatures f;
+        f.vendor = name;
+        f.avx512f = f.avx512bw = f.avx512vl = true;
+        return gemm::bf16RowPrefetchFor(f);
+    };
+    EXPECT_FALSE(vendor("AuthenticAMD"));
+    EXPECT_FALSE(vendor("HygonGenuine"));
+    EXPECT_TRUE(vendor("GenuineIntel"));
+    EXPECT_TRUE(vendor("CentaurHauls"));
+    EXPECT_TRUE(vendor(""));
 }
 
 // n: below, at and across the 4-row passes and the prefetch distance (8

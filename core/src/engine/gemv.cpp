@@ -30,12 +30,10 @@ constexpr std::int64_t kPassesAhead = 2;  // prefetch distance, in passes (measu
 // One token over rows whose x is this small (a row's fp32 activations, or
 // bf16's split of them) reads the rows one at a time instead of four a pass:
 // with four rows a pass a core follows four streams. f32 rows prefetch (to
-// L2) kRowAheadBytes ahead in that single stream; bf16 rows leave the stream
-// to the hardware prefetcher (two threads between two memory reads, 2 MiB
-// pages: 0.88 of the read without the software prefetch against 0.79 with it
-// when the memory ran fast, 0.97 against 0.95 when slow; f32 the other way,
-// 0.75 against 0.85 when fast; docs/PERFORMANCE.md, "bf16 rows without the
-// software prefetch"). x is then read once per row
+// L2) kRowAheadBytes ahead in that single stream; bf16 rows do where
+// gemm::gemvPath().bf16RowPrefetch says so (not on AMD, where they read
+// faster with the hardware prefetcher alone; f32 the other way:
+// gemm_path.h, bf16RowPrefetchFor). x is then read once per row
 // instead of once per four, so it has to stay in L1 (32 KiB on Zen 4): at
 // 2048 columns (8 KiB) the rows streamed faster, at 3072-5632 they ran at
 // 0.6-0.9x the passes (docs/PERFORMANCE.md, "Decode against the memory read,
@@ -360,6 +358,7 @@ struct Bf16PairsAvx512 {
     Tokens t;
     Bf16Blocks g;
     const float* xs;  // splitPairs(t.x, ...), g.blocks * 32 floats per token
+    bool rowPrefetch;  // gemm::gemvPath().bf16RowPrefetch
 
     template <int TB>
     SL_AVX512 void pass(std::int64_t r, std::int64_t t0, Prefetch pf) const {
@@ -399,15 +398,23 @@ struct Bf16PairsAvx512 {
                 t.y[(t0 + j) * t.ldy + r + i] = finishBf16Row(w0 + i * cols, t.x + (t0 + j) * t.ldx, e[i][j], o[i][j], g, cols);
     }
 
-    // Row r for token tok. No software prefetch (see kRowAheadBytes): the
-    // streamed rows read faster without it.
-    SL_AVX512 void row(std::int64_t r, std::int64_t tok, std::int64_t /*prefetchEnd*/) const {
+    // Row r for token tok, prefetching kRowAheadBytes ahead up to row
+    // prefetchEnd where rowPrefetch says so (see kRowAheadBytes).
+    SL_AVX512 void row(std::int64_t r, std::int64_t tok, std::int64_t prefetchEnd) const {
+        if (rowPrefetch) rowWith<true>(r, tok, prefetchEnd);
+        else rowWith<false>(r, tok, prefetchEnd);
+    }
+
+    template <bool kPrefetch>
+    SL_AVX512 void rowWith(std::int64_t r, std::int64_t tok, std::int64_t prefetchEnd) const {
         const __m512i high = _mm512_set1_epi32(static_cast<int>(0xFFFF0000u));
         const std::uint16_t* w0 = w + r * cols;
         const std::uint16_t* b0 = g.blockZero(w0);
+        const char* end = reinterpret_cast<const char*>(w + prefetchEnd * cols);
         const float* x = xs + tok * g.blocks * 32;
         __m512 e = _mm512_setzero_ps(), o = e;
         g.each([&](std::int64_t b, bool masked) SL_AVX512 {
+            if constexpr (kPrefetch) SL_PREFETCH_LINES(reinterpret_cast<const char*>(b0 + 32 * b) + kRowAheadBytes, end, 1);
             const __m512i v = masked ? _mm512_maskz_loadu_epi16(g.mask(b), b0 + 32 * b) : _mm512_loadu_si512(b0 + 32 * b);
             e = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_slli_epi32(v, 16)), _mm512_loadu_ps(x + 32 * b), e);
             o = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_and_si512(v, high)), _mm512_loadu_ps(x + 32 * b + 16), o);
@@ -422,7 +429,7 @@ void dispatch(const void* w, std::int64_t cols, const Tokens& t, RowSource& sour
     if (gemm::gemvPath().isa == gemm::GemvIsa::Avx512) {
         if constexpr (D == DType::BF16) {
             const Bf16Blocks g(s, cols);
-            drive(Bf16PairsAvx512{s, cols, t, g, splitPairs(t.x, t.ldx, t.n, cols, g)}, t.n, source);
+            drive(Bf16PairsAvx512{s, cols, t, g, splitPairs(t.x, t.ldx, t.n, cols, g), gemm::gemvPath().bf16RowPrefetch}, t.n, source);
         } else {
             drive(Avx512Rows<D>{s, cols, t}, t.n, source);
         }

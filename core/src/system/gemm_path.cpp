@@ -142,16 +142,29 @@ GemvPath chooseGemv() {
     if (value == "avx512" && !has512) fatal("SUPERLENS_GEMV=avx512: this CPU (or its OS) has no AVX-512 F/BW/VL");
     const std::string suffix = value.empty() ? " (SUPERLENS_GEMV unset: auto)" : " (SUPERLENS_GEMV=" + value + ")";
     p.isa = value == "avx2" || (value != "avx512" && !has512) ? GemvIsa::Avx2 : GemvIsa::Avx512;
+    const char* pfEnv = std::getenv("SUPERLENS_GEMV_ROW_PREFETCH");
+    const std::string pf = pfEnv ? pfEnv : "";
+    if (!pf.empty() && pf != "auto" && pf != "on" && pf != "off")
+        fatal("SUPERLENS_GEMV_ROW_PREFETCH=" + pf + ": not one of auto, on, off");
+    p.bf16RowPrefetch = pf == "on" || (pf != "off" && bf16RowPrefetchFor(cpu));
     p.name = std::string(p.isa == GemvIsa::Avx512 ? "AVX-512 (bf16 widened in pairs)" : "AVX2") +
              ", 4 rows per pass" +
              tokenLimits() +
              ", rows 2 passes ahead prefetched to L2, idle workers take rows from the slower";
+    if (p.isa == GemvIsa::Avx512)
+        p.name += std::string("; one token streams rows of up to 8 KiB of activations one at a time (bf16 ") +
+                  (p.bf16RowPrefetch ? "prefetched 1 KiB ahead" : "with the hardware prefetcher alone") + ")";
     if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
     else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;
+    if (p.isa == GemvIsa::Avx512)
+        p.selection += std::string("; bf16 rows ") + (p.bf16RowPrefetch ? "prefetched" : "not prefetched") +
+                       (pf.empty() || pf == "auto" ? (cpu.isAmd() ? " (AMD: auto)" : " (not AMD: auto)") : " (SUPERLENS_GEMV_ROW_PREFETCH=" + pf + ")");
     return p;
 }
 
 }  // namespace
+
+bool bf16RowPrefetchFor(const CpuFeatures& cpu) { return !cpu.isAmd(); }
 
 const GemvPath& gemvPath() {
     static const GemvPath s_path = chooseGemv();

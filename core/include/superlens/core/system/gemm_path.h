@@ -24,6 +24,7 @@
 #include <string>
 
 #include "superlens/core/model/dtype.h"
+#include "superlens/core/system/cpu_features.h"
 
 namespace superlens::core::gemm {
 
@@ -68,6 +69,10 @@ std::string kernelFor(DType dtype, std::int64_t tokens, WeightRead read);
 //       build's x86-64-v3 baseline).
 //   SUPERLENS_GEMV=avx512 | avx2   that kernel (avx512 on a CPU without it is
 //       refused with one clear error).
+//   SUPERLENS_GEMV_ROW_PREFETCH=auto (default) | on | off   whether one
+//       token's bf16 rows, where the AVX-512 kernel streams them one at a
+//       time (x of at most 8 KiB), are prefetched in software 1 KiB ahead;
+//       auto: bf16RowPrefetchFor(the CPU).
 // Both stream four weight rows per pass with software prefetch of the rows
 // two passes ahead and accumulate in fp32 (tests/core/test_gemm_paths.cpp
 // runs each one this machine can run against float64).
@@ -75,11 +80,22 @@ enum class GemvIsa { Avx2, Avx512 };
 
 struct GemvPath {
     GemvIsa isa = GemvIsa::Avx2;
+    bool bf16RowPrefetch = true;  // see SUPERLENS_GEMV_ROW_PREFETCH
     std::string name;       // e.g. "AVX-512, 4 rows per pass, prefetch 2 passes ahead"
     std::string selection;  // why, in words
 };
 
 const GemvPath& gemvPath();
+
+// The automatic choice of SUPERLENS_GEMV_ROW_PREFETCH. Off on AMD: on Zen 4
+// the streamed bf16 rows read 0.88 of the memory read without the software
+// prefetch against 0.79 with it when the memory ran fast (even when slow,
+// and even with the weights in 4 KiB pages; docs/PERFORMANCE.md, "bf16 rows
+// without the software prefetch"). On elsewhere: Intel's L2 streamer stops
+// at every 4 KiB page, and a 2048-column bf16 row is one page (there the
+// prefetch lifted the four-row passes from 15-19 to 22-25 GB/s); the
+// streamed rows without it have not been measured on Intel.
+bool bf16RowPrefetchFor(const CpuFeatures& cpu);
 
 // Most tokens a Linear hands the GEMV (engine/gemv.h: the weights streamed
 // once, every token per pass), and fewest it hands AMX or our GEMM kernel,
