@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <fstream>
 #include <sstream>
+#include <tuple>
 #include <unistd.h>
 
 #include "page_state.h"
@@ -45,42 +46,30 @@ const char* kSmaps =
     "Rss:                2048 kB\n"
     "FilePmdMapped:      2048 kB\n";
 
-MappedPages parse(const std::string& model) {
+// The fixture's totals for `model`, as {mappings, Rss kB, FilePmdMapped kB}.
+std::tuple<int, std::uint64_t, std::uint64_t> parse(const std::string& model) {
     std::istringstream in(kSmaps);
-    return mappedPages(in, model);
+    const MappedPages p = mappedPages(in, model);
+    return {p.mappings, p.residentKb, p.pmdKb};
 }
+
+using Totals = std::tuple<int, std::uint64_t, std::uint64_t>;
 
 }  // namespace
 
 TEST(PageState, SumsTheMappingsOfTheFolderOnly) {
     // Both shards, one with a space in its name; not /m/model2 (which only
     // shares the prefix), not the anonymous region (its AnonHugePages).
-    const MappedPages p = parse("/m/model");
-    EXPECT_EQ(p.mappings, 2);
-    EXPECT_EQ(p.residentKb, 1024u);
-    EXPECT_EQ(p.pmdKb, 512u);
+    EXPECT_EQ(parse("/m/model"), Totals(2, 1024, 512));
 }
 
-TEST(PageState, AFileModelIsMatchedWhole) {
-    const MappedPages p = parse("/m/model.gguf");
-    EXPECT_EQ(p.mappings, 1);
-    EXPECT_EQ(p.residentKb, 300u);
-    EXPECT_EQ(p.pmdKb, 200u);
-}
+TEST(PageState, AFileModelIsMatchedWhole) { EXPECT_EQ(parse("/m/model.gguf"), Totals(1, 300, 200)); }
 
-TEST(PageState, AFolderWithASpaceInItsName) {
-    const MappedPages p = parse("/m/my model");
-    EXPECT_EQ(p.mappings, 1);
-    EXPECT_EQ(p.residentKb, 2048u);
-    EXPECT_EQ(p.pmdKb, 2048u);
-}
+TEST(PageState, AFolderWithASpaceInItsName) { EXPECT_EQ(parse("/m/my model"), Totals(1, 2048, 2048)); }
 
 TEST(PageState, NothingMappedGivesZero) {
-    const MappedPages p = parse("/elsewhere");
-    EXPECT_EQ(p.mappings, 0);
-    EXPECT_EQ(p.residentKb, 0u);
-    EXPECT_EQ(p.pmdKb, 0u);
-    EXPECT_EQ(parse("").mappings, 0);
+    EXPECT_EQ(parse("/elsewhere"), Totals(0, 0, 0));
+    EXPECT_EQ(parse(""), Totals(0, 0, 0));
 }
 
 TEST(PageState, ThisProcessMappingAFile) {
