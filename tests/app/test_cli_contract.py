@@ -109,6 +109,11 @@ class Contract(unittest.TestCase):
         self.assertEqual(p.returncode, 1)
         self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
         self.assertIn("SUPERLENS_GEMV_ROW_PREFETCH=sometimes: not one of auto, on, off", p.stderr)
+        p = subprocess.run([BIN, "info", "--system"], capture_output=True, text=True, timeout=120,
+                           env=dict(os.environ, SUPERLENS_GEMM="fast"))
+        self.assertEqual(p.returncode, 1)
+        self.assertEqual(len(p.stderr.strip().splitlines()), 1, p.stderr)
+        self.assertIn("SUPERLENS_GEMM=fast: not one of auto, amx, avx512, avx2, blas", p.stderr)
         # The GEMV's token limits, by weight type, and SUPERLENS_GEMV_TOKENS setting them all.
         self.assertIn("of f32 weights", j["gemv_path"]["name"])
         p = subprocess.run([BIN, "info", "--system", "--json"], capture_output=True, text=True, timeout=120,

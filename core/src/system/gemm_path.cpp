@@ -2,6 +2,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <initializer_list>
+#include <string>
 
 #include "../engine/gemm_amx.h"
 #include "../engine/gemm_panels.h"
@@ -15,17 +17,30 @@ namespace {
     std::exit(1);
 }
 
+// The value of environment variable `name`: "" when unset or empty, else
+// one of `allowed`; any other value ends the program with one line naming
+// the variable and the values it takes.
+std::string envChoice(const char* name, std::initializer_list<const char*> allowed) {
+    const char* env = std::getenv(name);
+    const std::string value = env ? env : "";
+    if (value.empty()) return value;
+    std::string list;
+    for (const char* a : allowed) {
+        if (value == a) return value;
+        list += (list.empty() ? "" : ", ") + std::string(a);
+    }
+    fatal(std::string(name) + "=" + value + ": not one of " + list);
+}
+
 GemmPath choose() {
     GemmPath p;
-    const char* env = std::getenv("SUPERLENS_GEMM");
-    const std::string value = env ? env : "";
+    const std::string value = envChoice("SUPERLENS_GEMM", {"auto", "amx", "avx512", "avx2", "blas"});
     if (value.empty() || value == "auto") p.mode = Mode::Auto;
     else if (value == "amx") p.mode = Mode::Amx;
     else if (value == "avx512") p.mode = Mode::Avx512;
     else if (value == "avx2") p.mode = Mode::Avx2;
-    else if (value == "blas") p.mode = Mode::Blas;
-    else fatal("SUPERLENS_GEMM=" + value + ": not one of auto, amx, avx512, avx2, blas");
-    const std::string suffix = env && *env ? " (SUPERLENS_GEMM=" + value + ")" : std::string(" (SUPERLENS_GEMM unset: auto)");
+    else p.mode = Mode::Blas;
+    const std::string suffix = !value.empty() ? " (SUPERLENS_GEMM=" + value + ")" : std::string(" (SUPERLENS_GEMM unset: auto)");
     std::string whyNotAmx, whyNot512, whyNot2;
     const bool amxUsable = (p.mode == Mode::Auto || p.mode == Mode::Amx) && amx::tilesEnabled(&whyNotAmx);
     const bool can512 = panels::available(panels::Isa::Avx512, &whyNot512), can2 = panels::available(panels::Isa::Avx2, &whyNot2);
@@ -133,19 +148,13 @@ std::string tokenLimits() {
 
 GemvPath chooseGemv() {
     GemvPath p;
-    const char* env = std::getenv("SUPERLENS_GEMV");
-    const std::string value = env ? env : "";
-    if (!value.empty() && value != "auto" && value != "avx512" && value != "avx2")
-        fatal("SUPERLENS_GEMV=" + value + ": not one of auto, avx512, avx2");
+    const std::string value = envChoice("SUPERLENS_GEMV", {"auto", "avx512", "avx2"});
     const CpuFeatures& cpu = cpuFeatures();
     const bool has512 = cpu.avx512f && cpu.avx512bw && cpu.avx512vl;
     if (value == "avx512" && !has512) fatal("SUPERLENS_GEMV=avx512: this CPU (or its OS) has no AVX-512 F/BW/VL");
     const std::string suffix = value.empty() ? " (SUPERLENS_GEMV unset: auto)" : " (SUPERLENS_GEMV=" + value + ")";
     p.isa = value == "avx2" || (value != "avx512" && !has512) ? GemvIsa::Avx2 : GemvIsa::Avx512;
-    const char* pfEnv = std::getenv("SUPERLENS_GEMV_ROW_PREFETCH");
-    const std::string pf = pfEnv ? pfEnv : "";
-    if (!pf.empty() && pf != "auto" && pf != "on" && pf != "off")
-        fatal("SUPERLENS_GEMV_ROW_PREFETCH=" + pf + ": not one of auto, on, off");
+    const std::string pf = envChoice("SUPERLENS_GEMV_ROW_PREFETCH", {"auto", "on", "off"});
     p.bf16RowPrefetch = pf == "on" || (pf != "off" && bf16RowPrefetchFor(cpu));
     p.name = std::string(p.isa == GemvIsa::Avx512 ? "AVX-512 (bf16 widened in pairs)" : "AVX2") +
              ", 4 rows per pass" +
