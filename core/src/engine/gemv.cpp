@@ -42,8 +42,7 @@ constexpr std::int64_t kPassesAhead = 2;  // prefetch distance, in passes (measu
 // one accumulator (bf16 pairs two), and with narrower steps that chain of
 // FMAs became the limit (the AVX2 bf16 kernel fell from 0.88 to 0.73 of the
 // read). A row keeps its order, so the bits do not change.
-constexpr std::int64_t kRowStreamMaxXBytes = 8192;
-constexpr std::int64_t kRowAheadBytes = 1024;
+// (kRowStreamMaxXBytes and kRowAheadBytes are in gemv.h.)
 
 // The scalar columns past the last full vector, added after the lanes.
 template <DType D>

@@ -66,6 +66,13 @@ struct Tokens {
     std::int64_t n = 1;
 };
 
+// One token over rows whose activations take at most this many bytes (a
+// row's fp32 x, or bf16's split of it) is read a row at a time by the
+// AVX-512 kernels, prefetching kRowAheadBytes ahead where they prefetch
+// (gemv.cpp says why; gemm::gemvPath() names them).
+constexpr std::int64_t kRowStreamMaxXBytes = 8192;
+constexpr std::int64_t kRowAheadBytes = 1024;
+
 // dtype is F32, BF16 or F16; w points at element [0, 0]. x is prepared once
 // (bf16 pairs) for all the ranges the source hands out.
 void rows(DType dtype, const void* w, std::int64_t cols, const Tokens& tokens, RowSource& source);

@@ -7,6 +7,7 @@
 
 #include "../engine/gemm_amx.h"
 #include "../engine/gemm_panels.h"
+#include "../engine/gemv.h"
 #include "superlens/core/system/cpu_features.h"
 
 namespace superlens::core::gemm {
@@ -161,8 +162,9 @@ GemvPath chooseGemv() {
              tokenLimits() +
              ", rows 2 passes ahead prefetched to L2, idle workers take rows from the slower";
     if (p.isa == GemvIsa::Avx512)
-        p.name += std::string("; one token streams rows of up to 8 KiB of activations one at a time (bf16 ") +
-                  (p.bf16RowPrefetch ? "prefetched 1 KiB ahead" : "with the hardware prefetcher alone") + ")";
+        p.name += "; one token streams rows of up to " + std::to_string(gemv::kRowStreamMaxXBytes / 1024) +
+                  " KiB of activations one at a time (bf16 " +
+                  (p.bf16RowPrefetch ? "prefetched " + std::to_string(gemv::kRowAheadBytes / 1024) + " KiB ahead" : "with the hardware prefetcher alone") + ")";
     if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
     else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;
     if (p.isa == GemvIsa::Avx512)
