@@ -38,8 +38,7 @@ inline bool headerPath(const std::string& line, std::string& path) {
     std::string range, perms, offset, dev, inode;
     if (!(in >> range >> perms >> offset >> dev >> inode)) return false;
     const auto dash = range.find('-');
-    if (dash == std::string::npos || dash == 0 || range.back() == ':') return false;
-    if (range.find_first_not_of("0123456789abcdef-") != std::string::npos) return false;
+    if (dash == std::string::npos || dash == 0 || range.find_first_not_of("0123456789abcdef-") != std::string::npos) return false;
     std::getline(in, path);
     const auto first = path.find_first_not_of(' ');
     path = first == std::string::npos ? std::string() : path.substr(first);
