@@ -11,6 +11,9 @@
 //     prompt, N new tokens) per line read from stdin, each printed as
 //     {"prompt_s", "decode_s", "decode_steps"}; bench/paired_decode.py alternates it
 //     with llama.cpp seconds apart.
+//   bench_forward MODEL --pages-of PID: only print how process PID maps the
+//     model's files, {"mappings", "resident_mb", "pmd_mb"} (as model_pages
+//     below), and exit; MODEL is not opened.
 //   The model's pages (page_state.h): how much of its mapped files is
 //     resident, and how much of that through 2 MiB pages, after the runs.
 //   --read-pairs N: afterwards, N more decode steps, each between two reads
@@ -148,6 +151,10 @@ nlohmann::json readPairs(Engine& engine, const std::vector<TokenId>& prompt, int
     return {{"steps", rows}, {"kept", kept.size()}, {"ratio_median", bench::median(kept)}, {"matrix_gb", matrixGb}};
 }
 
+nlohmann::json pagesJson(const bench::MappedPages& pages) {
+    return {{"mappings", pages.mappings}, {"resident_mb", pages.residentKb / 1024.0}, {"pmd_mb", pages.pmdKb / 1024.0}};
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -158,6 +165,7 @@ int main(int argc, char** argv) {
     std::string path = argv[1];
     std::int64_t T = 128;
     int repeat = 3, decode = 8, incLayer = 2, readPairCount = 0;
+    long pagesOf = 0;
     bool json = false, skipBlas = false, serve = false;
     for (int i = 2; i < argc; ++i) {
         const std::string a = argv[i];
@@ -169,6 +177,11 @@ int main(int argc, char** argv) {
         else if (a == "--no-blas-baseline") skipBlas = true;
         else if (a == "--json") json = true;
         else if (a == "--serve") serve = true;
+        else if (a == "--pages-of" && i + 1 < argc) pagesOf = std::stol(argv[++i]);
+    }
+    if (pagesOf > 0) {
+        std::cout << pagesJson(bench::mappedPages(path, pagesOf)).dump() << std::endl;
+        return 0;
     }
     repeat = std::max(1, repeat);
     const double tOpen = bench::now();
@@ -339,7 +352,7 @@ int main(int argc, char** argv) {
                         {"peak_rss_gb", rssGb},
                         {"checkpoint_gb", fileGb},
                         {"checkpoint_mb", static_cast<double>((*model)->checkpointBytes()) / 1e6}};
-    j["model_pages"] = {{"mappings", pages.mappings}, {"resident_mb", pages.residentKb / 1024.0}, {"pmd_mb", pages.pmdKb / 1024.0}};
+    j["model_pages"] = pagesJson(pages);
     if (!pairs.is_null()) j["read_pairs"] = pairs;
     if (json) {
         std::cout << j.dump() << "\n";

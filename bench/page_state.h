@@ -6,7 +6,8 @@
 // slower from a file the page cache holds in small folios (a file written or
 // first read through page faults on the machine) than from one it holds in
 // 2 MiB folios (docs/PERFORMANCE.md). bench_forward reports it beside its
-// decode rates, so that a rate is read with the page state it ran on.
+// decode rates, so that a rate is read with the page state it ran on, and
+// bench/paired_decode.py for both programs it compares.
 //
 // From /proc/self/smaps: for every mapping whose file is `model` itself (a
 // GGUF file) or lies under it (a checkpoint folder), the sum of its Rss and
@@ -82,11 +83,14 @@ inline MappedPages mappedPages(std::istream& smaps, const std::string& model) {
     return out;
 }
 
-// This process's mappings of the model at `model` (a file or a folder).
-inline MappedPages mappedPages(const std::filesystem::path& model) {
+// The mappings of the model at `model` (a file or a folder) in this process,
+// or in process `pid` when it is given (bench/paired_decode.py asks for
+// llama.cpp's server: `bench_forward MODEL --pages-of PID`). A process that
+// is gone, or whose smaps this user may not read, maps nothing.
+inline MappedPages mappedPages(const std::filesystem::path& model, long pid = 0) {
     std::error_code ec;
     const auto canonical = std::filesystem::canonical(model, ec);
-    std::ifstream smaps("/proc/self/smaps");
+    std::ifstream smaps(pid > 0 ? "/proc/" + std::to_string(pid) + "/smaps" : std::string("/proc/self/smaps"));
     if (ec || !smaps) return {};
     return mappedPages(smaps, canonical.string());
 }

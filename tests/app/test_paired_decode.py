@@ -2,10 +2,13 @@
 """bench/paired_decode.py: the rounds, their rotating order and the ratio
 (SuperLens over the llama.cpp setting with the higher median, round by
 round, then the median), run against stand-in servers that answer with rates set here, so
-the expected numbers are worked out by hand.
+the expected numbers are worked out by hand; the files warmed before a pair
+and each server's pages asked for after it. bench_forward's --serve and
+--pages-of on the bundled demo model.
 
 Run by CTest with SUPERLENS_SOURCE_DIR set."""
 import json
+import mmap
 import os
 import stat
 import subprocess
@@ -19,12 +22,19 @@ SCRIPT = os.path.join(os.environ["SUPERLENS_SOURCE_DIR"], "bench", "paired_decod
 FAKE = r'''#!/usr/bin/python3
 import json, os, sys
 args = sys.argv[1:]
+log = open(os.environ["FAKE_LOG"], "a")
+if "--pages-of" in args:  # bench_forward MODEL --pages-of PID: the server's pages, set here per file type
+    pid = int(args[args.index("--pages-of") + 1])
+    alive = os.path.exists(f"/proc/{pid}")
+    log.write(f"pages:{os.path.basename(args[0])}:{'alive' if alive else 'gone'}\n")
+    gguf = args[0].endswith(".gguf")
+    print(json.dumps({"mappings": 1, "resident_mb": 200.0 if gguf else 100.0, "pmd_mb": 160.0 if gguf else 50.0}))
+    sys.exit(0)
 if any(a.endswith(".gguf") for a in args):
     who = "llama_fa" if "--flash-attn" in args else "llama"
 else:
     who = "superlens"
 rates = json.loads(os.environ["FAKE_RATES"])[who]
-log = open(os.environ["FAKE_LOG"], "a")
 steps = 32
 tokens = int(args[args.index("--tokens") + 1])
 print(json.dumps({"ready": True, "decode_steps": steps}), flush=True)
@@ -57,6 +67,11 @@ class PairedDecode(unittest.TestCase):
                 with open(path, "w") as f:
                     f.write(text)
                 os.chmod(path, os.stat(path).st_mode | stat.S_IXUSR)
+            # The checkpoints the pairs name, a few bytes each (warmed before a pair).
+            os.mkdir(os.path.join(d, "tinyllama-f32"))
+            for name in ("tinyllama-f32/model.safetensors", "tinyllama-f32.gguf", "tinyllama-f16.gguf"):
+                with open(os.path.join(d, name), "wb") as f:
+                    f.write(b"\0" * 4096)
             log = os.path.join(d, "calls.log")
             env = dict(os.environ, SL_BUILD=d, SL_WORK=d, PATH=binary + os.pathsep + os.environ["PATH"],
                        FAKE_RATES=json.dumps(rates), FAKE_LOG=log)
@@ -65,7 +80,7 @@ class PairedDecode(unittest.TestCase):
             self.assertEqual(p.returncode, 0, p.stderr)
             with open(log) as f:
                 calls = f.read().split()
-            return p.stdout, calls
+            return p.stdout.replace(d, "WORK"), calls
 
     def test_each_round_compares_with_the_setting_of_the_faster_median(self):
         rates = {"superlens": [8.0, 9.5, 10.0], "llama": [10.0, 10.0, 10.0], "llama_fa": [9.0, 11.0, 8.0]}
@@ -82,7 +97,7 @@ class PairedDecode(unittest.TestCase):
         self.assertIn("ratio against llama.cpp F32 (the faster median); median ratio 0.95x (target >= 0.9x): met, 2 of 3 rounds", out)
         self.assertIn("superlens f32 9.50, llama.cpp F32 10.00, llama.cpp F32 --flash-attn 9.00", out)
         # The order rotates: each program goes first once in three rounds.
-        self.assertEqual([c.split(":")[0] for c in calls],
+        self.assertEqual([c.split(":")[0] for c in calls if not c.startswith("pages:")],
                          ["superlens", "llama", "llama_fa", "llama", "llama_fa", "superlens", "llama_fa", "superlens", "llama"])
         self.assertIn("llama:tinyllama-f32.gguf", calls)  # decode: f32 against llama.cpp F32
 
@@ -129,6 +144,49 @@ class PairedDecode(unittest.TestCase):
             self.assertEqual(answer["decode_steps"], 2)
             self.assertGreater(answer["prompt_s"], 0)
             self.assertGreater(answer["decode_s"], 0)
+
+    def test_files_are_warmed_before_the_pair_and_pages_asked_for_after(self):
+        rates = {"superlens": [9.0], "llama": [10.0], "llama_fa": [9.0]}
+        out, calls = self.run_fake(rates, 1)
+        # Both programs' files, dropped and read before any server starts ...
+        self.assertIn("page cache: WORK/tinyllama-f32/model.safetensors: 0.00 GB dropped and read in", out)
+        self.assertIn("page cache: WORK/tinyllama-f32.gguf: 0.00 GB dropped and read in", out)
+        self.assertLess(out.index("page cache: WORK/tinyllama-f32.gguf"), out.index('{"time"'))
+        # ... and each file's pages asked of the server that maps it, while it
+        # still runs (llama.cpp's of the first of its two servers).
+        self.assertEqual([c for c in calls if c.startswith("pages:")], ["pages:tinyllama-f32:alive", "pages:tinyllama-f32.gguf:alive"])
+        self.assertIn("pages at the end: superlens f32 50 % of 100 MB through 2 MiB pages; "
+                      "llama.cpp F32 80 % of 200 MB through 2 MiB pages", out)
+
+    def test_no_warm_leaves_the_page_cache_alone(self):
+        rates = {"superlens": [9.0], "llama": [10.0], "llama_fa": [9.0]}
+        out, _ = self.run_fake(rates, 1, ["--no-warm"])
+        self.assertNotIn("page cache:", out)
+        self.assertIn("pages at the end:", out)
+
+    def test_bench_forward_reports_the_pages_another_process_maps(self):
+        # This process maps the demo model's weights; bench_forward --pages-of
+        # reads them from /proc/PID/smaps (bench/page_state.h).
+        binary = os.path.join(os.environ.get("SUPERLENS_BIN_DIR", ""), "bench_forward")
+        if not os.path.exists(binary):
+            self.skipTest("bench_forward not built (SUPERLENS_BUILD_BENCH=OFF)")
+        model = os.path.join(os.environ["SUPERLENS_SOURCE_DIR"], "resources", "models", "demo")
+        with open(os.path.join(model, "model.safetensors"), "rb") as f:
+            m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
+        try:
+            touched = sum(m[i] for i in range(0, len(m), 4096))  # every page resident
+            self.assertGreaterEqual(touched, 0)
+            p = subprocess.run([binary, model, "--pages-of", str(os.getpid())], capture_output=True, text=True, timeout=60)
+            self.assertEqual(p.returncode, 0, p.stderr)
+            pages = json.loads(p.stdout)
+            self.assertEqual(pages["mappings"], 1)
+            self.assertAlmostEqual(pages["resident_mb"], (len(m) + 4095) // 4096 * 4 / 1024, delta=0.01)
+            self.assertLessEqual(pages["pmd_mb"], pages["resident_mb"])
+        finally:
+            m.close()
+        # A process that maps nothing of it.
+        p = subprocess.run([binary, model, "--pages-of", "1"], capture_output=True, text=True, timeout=60)
+        self.assertEqual(json.loads(p.stdout)["mappings"], 0)
 
     def test_met_when_the_median_reaches_the_target(self):
         rates = {"superlens": [9.5, 9.0, 9.6, 8.0], "llama": [10.0] * 4, "llama_fa": [9.0] * 4}

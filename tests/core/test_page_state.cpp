@@ -94,6 +94,10 @@ TEST(PageState, ThisProcessMappingAFile) {
     EXPECT_EQ(mapped.mappings, 1);
     EXPECT_EQ(mapped.residentKb, kBytes / 1024);
     EXPECT_LE(mapped.pmdKb, mapped.residentKb);
+    // The same asked of this process by its number (as bench_forward --pages-of asks of another).
+    const MappedPages byPid = mappedPages(std::filesystem::path(dir), static_cast<long>(getpid()));
+    EXPECT_EQ(byPid.mappings, 1);
+    EXPECT_EQ(byPid.residentKb, kBytes / 1024);
     munmap(p, kBytes);
     EXPECT_EQ(mappedPages(std::filesystem::path(dir)).mappings, 0);
     EXPECT_EQ(mappedPages(std::filesystem::path(dir) / "missing").mappings, 0);
