@@ -8,7 +8,10 @@
 #               (bench/warm_page_cache.py: all programs find their files in
 #               the same state), decode checks (GEMV ISA, pool spin),
 #               bench_machine (best GEMM);
-#   each round: memory read bandwidth, llama.cpp F32/F16 with flash attention
+#   each round: the checkpoints dropped and read again (the page cache
+#               splits their folios over minutes, and decode runs up to 15 %
+#               slower from small ones: docs/PERFORMANCE.md), memory read
+#               bandwidth, llama.cpp F32/F16 with flash attention
 #               off and on, SuperLens f32/bf16 (prompt, decode, and 16 decode
 #               steps between reads of memory), PyTorch fp32;
 #   once:       the GUI toggle on the TinyLlama shape and the 7B bf16
@@ -28,12 +31,14 @@ ROUNDS=${SL_ROUNDS:-3}
 stamp() { echo "### $(date -u +%H:%M:%S) load $(cut -d' ' -f1-3 /proc/loadavg) $*"; }
 stamp start; lscpu | grep -E '^Model name'; git log --oneline -1
 sleep 3  # quiet_run.sh pauses the others within its first 2 s
-stamp page_cache; $PY bench/warm_page_cache.py $(for m in tinyllama-f32 tinyllama-bf16 tinyllama-f32.gguf tinyllama-f16.gguf; do [ -e $W/$m ] && echo $W/$m; done)
+FILES=$(for m in tinyllama-f32 tinyllama-bf16 tinyllama-f32.gguf tinyllama-f16.gguf; do [ -e $W/$m ] && echo $W/$m; done)
+stamp page_cache; $PY bench/warm_page_cache.py $FILES
 dec() { stamp "decode $*"; env "$@" $B/bench_forward $M --tokens 16 --repeat 1 --decode 33 --no-blas-baseline --json; }
 M=$W/tinyllama-bf16; dec X=1; dec SUPERLENS_GEMV=avx2; dec SUPERLENS_POOL_SPIN_US=0
 M=$W/tinyllama-f16.gguf; dec X=1
 stamp bench_machine; $B/bench_machine --tokens 128 --seconds 1.5 --json
 for r in $(seq 1 "$ROUNDS"); do
+  stamp "round $r page_cache"; $PY bench/warm_page_cache.py $FILES
   stamp "round $r memory"; $B/bench_machine --memory-only --json
   for fa in "" --flash-attn; do for ty in f32 f16; do
     stamp "round $r llama.cpp $ty $fa"; timeout 200 node $H/bench_llamacpp.mjs $W/tinyllama-$ty.gguf --threads 2 --tokens 128 --decode 32 --runs 3 $fa
