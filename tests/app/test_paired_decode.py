@@ -125,14 +125,18 @@ class PairedDecode(unittest.TestCase):
         self.assertIn("llama:tinyllama-f16.gguf", calls)
         self.assertNotIn("llama:tinyllama-f32.gguf", calls)
 
+    def bench_forward_and_demo(self):
+        """The real bench_forward and the bundled demo model (skips when benchmarks are not built)."""
+        binary = os.path.join(os.environ.get("SUPERLENS_BIN_DIR", ""), "bench_forward")
+        if not os.path.exists(binary):
+            self.skipTest("bench_forward not built (SUPERLENS_BUILD_BENCH=OFF)")
+        return binary, os.path.join(os.environ["SUPERLENS_SOURCE_DIR"], "resources", "models", "demo")
+
     def test_bench_forward_serves_the_fields_the_script_reads(self):
         # The real server, on the bundled demo model: a generation's prompt
         # and decode times (the prompt's was missing once, and --prompt
         # failed on the first round).
-        binary = os.path.join(os.environ.get("SUPERLENS_BIN_DIR", ""), "bench_forward")
-        if not os.path.exists(binary):
-            self.skipTest("bench_forward not built (SUPERLENS_BUILD_BENCH=OFF)")
-        model = os.path.join(os.environ["SUPERLENS_SOURCE_DIR"], "resources", "models", "demo")
+        binary, model = self.bench_forward_and_demo()
         p = subprocess.run([binary, model, "--serve", "--tokens", "4", "--decode", "3"], input="go\ngo\n", capture_output=True,
                            text=True, timeout=120)
         self.assertEqual(p.returncode, 0, p.stderr)
@@ -167,15 +171,12 @@ class PairedDecode(unittest.TestCase):
     def test_bench_forward_reports_the_pages_another_process_maps(self):
         # This process maps the demo model's weights; bench_forward --pages-of
         # reads them from /proc/PID/smaps (bench/page_state.h).
-        binary = os.path.join(os.environ.get("SUPERLENS_BIN_DIR", ""), "bench_forward")
-        if not os.path.exists(binary):
-            self.skipTest("bench_forward not built (SUPERLENS_BUILD_BENCH=OFF)")
-        model = os.path.join(os.environ["SUPERLENS_SOURCE_DIR"], "resources", "models", "demo")
+        binary, model = self.bench_forward_and_demo()
         with open(os.path.join(model, "model.safetensors"), "rb") as f:
             m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)
         try:
-            touched = sum(m[i] for i in range(0, len(m), 4096))  # every page resident
-            self.assertGreaterEqual(touched, 0)
+            for i in range(0, len(m), 4096):  # every page resident
+                m[i]
             p = subprocess.run([binary, model, "--pages-of", str(os.getpid())], capture_output=True, text=True, timeout=60)
             self.assertEqual(p.returncode, 0, p.stderr)
             pages = json.loads(p.stdout)
