@@ -9,7 +9,7 @@
 // decode rates, so that a rate is read with the page state it ran on, and
 // bench/paired_decode.py for both programs it compares.
 //
-// From /proc/self/smaps: for every mapping whose file is `model` itself (a
+// From /proc/self/smaps (or another process's): for every mapping whose file is `model` itself (a
 // GGUF file) or lies under it (a checkpoint folder), the sum of its Rss and
 // FilePmdMapped lines (kB). A model read into anonymous memory
 // (SUPERLENS_HUGE_PAGES=1) maps no file: mappings is then 0.
