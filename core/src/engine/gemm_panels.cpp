@@ -181,14 +181,18 @@ void rowsOf(const PackedTokens& x, const Stored<D>* w, std::int64_t ld, std::int
             const std::int64_t kc = std::min(kCols, x.k - c0);
             for (int r = 0; r < rows; ++r) I::template decodeRow<D>(w + (b0 - r0 + r) * ld + c0, kc, t_block + r * kLdBuf);
             // The block decoded next (the next columns of these rows, or the
-            // next rows' first columns) into L2 while this one is multiplied.
+            // next rows' first columns) into L1 while this one is multiplied.
             // Measured (TinyLlama shapes, f32, 128 tokens): without it 3-5 %
             // slower; 2 or 4 blocks ahead the same as 1 within the VM's noise.
+            // Into L1 (T0), not L2 (T1): on Zen 4 the decode then took 6-7 %
+            // of a 128-token bf16 prompt's samples instead of 10 %, and
+            // prompts ran 2.5 % (bf16) and 1.9 % (f32) faster at 128 tokens,
+            // 7.5 % at 48 (bf16; docs/PERFORMANCE.md, sixteenth session).
             const bool lastCols = c0 + kCols >= x.k;
             const std::int64_t nb = lastCols ? b0 + kRows : b0, nc = lastCols ? 0 : c0 + kCols;
             const std::int64_t nrows = std::min<std::int64_t>(kRows, r1 - nb), ncols = std::min(kCols, x.k - nc);
             for (std::int64_t r = 0; r < nrows; ++r)
-                for (std::int64_t c = 0; c < ncols; c += kLineElements) _mm_prefetch(reinterpret_cast<const char*>(w + (nb - r0 + r) * ld + nc + c), _MM_HINT_T1);
+                for (std::int64_t c = 0; c < ncols; c += kLineElements) _mm_prefetch(reinterpret_cast<const char*>(w + (nb - r0 + r) * ld + nc + c), _MM_HINT_T0);
             for (std::int64_t p = 0; p < x.panels; ++p)
                 (p + 1 < x.panels ? kernel : last)(t_block, x.panel(p) + c0 * kWidth, kc, acc + p * kRows * kWidth, c0 == 0);
         }
