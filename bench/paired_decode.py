@@ -114,12 +114,7 @@ def run_pair(ty, a, work, build):
     ckpt, gguf, lty, target = (PROMPT_TARGETS if a.prompt else TARGETS)[ty]
     models = [os.path.join(work, ckpt), os.path.join(work, gguf)]
     if not a.no_warm:
-        for f in [f for m in models for f in warm_page_cache.files_of(m)]:
-            try:
-                n, secs = warm_page_cache.warm(f)
-            except OSError as e:
-                sys.exit(f"{f}: {e.strerror}")
-            print(f"page cache: {f}: {n / 1e9:.2f} GB dropped and read in {secs:.1f} s", flush=True)
+        warm_page_cache.warm_all(models, prefix="page cache: ")
     node = ["node", os.path.join(ROOT, "bench", "llamacpp", "bench_llamacpp.mjs")]
     common = ["--threads", "2", "--tokens", str(a.tokens), "--decode", str(a.decode)]
     servers = [Server(f"superlens {ty}", [os.path.join(build, "bench_forward"), os.path.join(work, ckpt), "--serve",

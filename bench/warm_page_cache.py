@@ -47,10 +47,10 @@ def warm(path, chunk=16 << 20):
         os.close(fd)
 
 
-def main():
-    if len(sys.argv) < 2:
-        sys.exit("usage: warm_page_cache.py FILE_OR_FOLDER...")
-    for arg in sys.argv[1:]:
+def warm_all(args, prefix=""):
+    """Every file of every argument dropped and read, one line each (after
+    `prefix`); a file that cannot be read ends the program in one line."""
+    for arg in args:
         paths = files_of(arg)
         if not paths:
             sys.exit(f"{arg}: no .safetensors or .gguf files in this folder")
@@ -59,7 +59,13 @@ def main():
                 n, s = warm(p)
             except OSError as e:
                 sys.exit(f"{p}: {e.strerror}")
-            print(f"{p}: {n / 1e9:.2f} GB dropped and read in {s:.1f} s")
+            print(f"{prefix}{p}: {n / 1e9:.2f} GB dropped and read in {s:.1f} s", flush=True)
+
+
+def main():
+    if len(sys.argv) < 2:
+        sys.exit("usage: warm_page_cache.py FILE_OR_FOLDER...")
+    warm_all(sys.argv[1:])
 
 
 if __name__ == "__main__":
