@@ -161,15 +161,15 @@ GemvPath chooseGemv() {
              ", 4 rows per pass" +
              tokenLimits() +
              ", rows 2 passes ahead prefetched to L2, idle workers take rows from the slower";
-    if (p.isa == GemvIsa::Avx512)
+    if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
+    else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;
+    if (p.isa == GemvIsa::Avx512) {
         p.name += "; one token streams rows of up to " + std::to_string(gemv::kRowStreamMaxXBytes / 1024) +
                   " KiB of activations one at a time (bf16 " +
                   (p.bf16RowPrefetch ? "prefetched " + std::to_string(gemv::kRowAheadBytes / 1024) + " KiB ahead" : "with the hardware prefetcher alone") + ")";
-    if (value == "avx512" || value == "avx2") p.selection = "asked for" + suffix;
-    else p.selection = std::string(has512 ? "CPUID: AVX-512 F/BW/VL with the ZMM state enabled" : "no AVX-512: x86-64-v3 baseline") + suffix;
-    if (p.isa == GemvIsa::Avx512)
         p.selection += std::string("; bf16 rows ") + (p.bf16RowPrefetch ? "prefetched" : "not prefetched") +
                        (pf.empty() || pf == "auto" ? (cpu.isAmd() ? " (AMD: auto)" : " (not AMD: auto)") : " (SUPERLENS_GEMV_ROW_PREFETCH=" + pf + ")");
+    }
     return p;
 }
 
